@@ -1,0 +1,459 @@
+/*
+ * acp_storage.h - the application API of acp-storage.
+ *
+ * An application opens a store from a URI whose scheme names the backend
+ * ("memory:", "sqlite:///var/lib/acp/acp.db", "file:///srv/acp",
+ * "postgres://...", "redis://...", or a third-party "foo:...") and keeps ACP
+ * runs, sessions and per-run event streams in it.  The backend is a plugin
+ * (libacp_storage_<name>.so) loaded at run time; see acp_storage_plugin.h.
+ *
+ * Conventions for every function in this header:
+ *  - Functions that can fail return an acp_status and take a last argument
+ *    `acp_error *err`, which may be NULL.  On failure, *err receives the code
+ *    and a message a person can act on.  On success *err is left untouched.
+ *    Because each caller brings its own acp_error, messages are never mixed
+ *    up between threads.
+ *  - Invalid arguments (NULL where a value is needed, bad ids, bad limits)
+ *    give ACP_INVALID and change nothing.  Nothing aborts the process,
+ *    prints to stdout or calls exit().
+ *  - Output pointers are set only on ACP_OK.  Strings returned through
+ *    `char **` are allocated by the library and released with acp_free().
+ *  - Documents are JSON text with an explicit length; pass ACP_STRLEN as the
+ *    length of a NUL-terminated string.  Stored documents come back byte for
+ *    byte as they were saved.
+ *  - Ids (run ids, session ids) are UTF-8 strings of 1..256 bytes.
+ *  - Thread safety: an acp_store may be used by many threads at once.  An
+ *    acp_config, acp_page or typed object (acp_run, ...) must not be changed
+ *    by one thread while another uses it; separate objects are independent.
+ */
+#ifndef ACP_STORAGE_H
+#define ACP_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "acp_storage_status.h"
+#include "acp_storage_version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(ACP_STORAGE_STATIC)
+#define ACP_API
+#elif defined(__GNUC__)
+#define ACP_API __attribute__((visibility("default")))
+#else
+#define ACP_API
+#endif
+
+/* Length meaning "the string is NUL-terminated". */
+#define ACP_STRLEN ((size_t)-1)
+/* Longest run or session id, in bytes. */
+#define ACP_ID_MAX 256
+/* Size of the message buffer of an acp_error. */
+#define ACP_ERROR_MESSAGE_MAX 1024
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                               */
+/* ------------------------------------------------------------------ */
+
+/* The detail of a failure.  Declare one on the stack and pass its address;
+ * the library never keeps the pointer. */
+typedef struct acp_error {
+    acp_status code;
+    char message[ACP_ERROR_MESSAGE_MAX]; /* NUL-terminated, never secrets */
+} acp_error;
+
+/* The stable upper-case name of a status ("NOT_FOUND"); "UNKNOWN" for values
+ * outside the enum.  Thread-safe; the string is static. */
+ACP_API const char *acp_status_name(acp_status status);
+
+/* A short English description of a status.  Thread-safe; static string. */
+ACP_API const char *acp_status_describe(acp_status status);
+
+/* Release memory the library returned through a `char **`.  NULL is fine. */
+ACP_API void acp_free(void *ptr);
+
+/* ------------------------------------------------------------------ */
+/* Versions                                                             */
+/* ------------------------------------------------------------------ */
+
+/* The library version at run time ("0.1.0"); compare with
+ * ACP_STORAGE_VERSION_STRING to detect a header/library mismatch. */
+ACP_API const char *acp_version(void);
+
+/* The plugin ABI (major, minor) this library hosts.  Either pointer may be
+ * NULL. */
+ACP_API void acp_plugin_abi(unsigned *major, unsigned *minor);
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                        */
+/* ------------------------------------------------------------------ */
+
+/* What to open: a backend name, its location and options, and where to look
+ * for plugins.  Built from a URI, or piece by piece; both go through the
+ * same checks.  Not thread-safe while being changed. */
+typedef struct acp_config acp_config;
+
+/* Create an empty configuration.  Errors: INVALID (out NULL), NOMEM. */
+ACP_API acp_status acp_config_new(acp_config **out, acp_error *err);
+
+/* Release a configuration.  NULL is fine. */
+ACP_API void acp_config_free(acp_config *cfg);
+
+/*
+ * Fill cfg from a store URI:
+ *   scheme ":" [ "//" authority ] path [ "?" key=value *( "&" key=value ) ]
+ * The scheme selects the plugin: "name" or "name+variant" loads plugin
+ * "name" ("postgresql" is an alias of "postgres").  The path and option
+ * values are percent-decoded.  Replaces the backend, location and options
+ * set before; plugin directories are kept.
+ * Errors: INVALID (no scheme, bad scheme, bad percent escape, empty or
+ * duplicate option key, NUL in a value).  On failure cfg is unchanged.
+ */
+ACP_API acp_status acp_config_parse_uri(acp_config *cfg, const char *uri, acp_error *err);
+
+/* Set the backend by name ([a-z0-9_]{1,64}, or an alias).  Errors: INVALID. */
+ACP_API acp_status acp_config_set_backend(acp_config *cfg, const char *name, acp_error *err);
+
+/* Set one option.  The keys "path" and "authority" set the location parts
+ * that a URI would carry; any other key is a backend option, checked
+ * against the backend's accepted keys when the store is opened.  Setting a
+ * key again replaces its value.  Errors: INVALID (empty key, NULL value). */
+ACP_API acp_status acp_config_set(acp_config *cfg, const char *key, const char *value,
+                                  acp_error *err);
+
+/* Append a plugin directory, searched before ACP_STORAGE_PLUGIN_PATH and
+ * the install directory.  Must be absolute.  Errors: INVALID, NOMEM. */
+ACP_API acp_status acp_config_add_plugin_dir(acp_config *cfg, const char *dir, acp_error *err);
+
+/* Load the backend from this exact shared object (absolute path) instead
+ * of searching by name.  The plugin's own name must still match the
+ * configured backend name when one is set.  Errors: INVALID, NOMEM. */
+ACP_API acp_status acp_config_set_plugin_file(acp_config *cfg, const char *so_path,
+                                              acp_error *err);
+
+/* Bound for each call into a networked backend, in milliseconds (default
+ * 30000; 0 means no bound).  Errors: INVALID (negative). */
+ACP_API acp_status acp_config_set_timeout_ms(acp_config *cfg, int64_t ms, acp_error *err);
+
+/* The configured backend name (after alias resolution), or NULL. */
+ACP_API const char *acp_config_backend(const acp_config *cfg);
+
+/* The configuration as a URI with any password replaced by "***".
+ * Returns a string to acp_free(), or NULL when out of memory. */
+ACP_API char *acp_config_redacted_uri(const acp_config *cfg);
+
+/* The i-th plugin directory searched for cfg (cfg may be NULL): the
+ * configured ones, the absolute entries of ACP_STORAGE_PLUGIN_PATH, then
+ * the install directory.  NULL past the end.  The string lives until the
+ * next change of cfg (or the process, for cfg NULL). */
+ACP_API const char *acp_config_plugin_dir(const acp_config *cfg, size_t i);
+
+/* ------------------------------------------------------------------ */
+/* Plugins                                                              */
+/* ------------------------------------------------------------------ */
+
+/* One plugin file found in a plugin directory. */
+typedef struct acp_plugin_info {
+    const char *name;        /* from the file name */
+    const char *path;        /* the file */
+    acp_status status;       /* ACP_OK if it loads, else ACP_LOAD */
+    const char *message;     /* why it was refused ("" when loaded) */
+    const char *version;     /* plugin version ("" when refused) */
+    const char *description; /* one line ("" when refused) */
+    unsigned abi_major;      /* 0 when unknown */
+    unsigned abi_minor;
+    uint64_t capabilities;   /* ACP_CAP_* of acp_storage_plugin.h */
+    int shadowed;            /* an earlier directory has the same name */
+} acp_plugin_info;
+
+typedef struct acp_plugin_list acp_plugin_list;
+
+/* List every libacp_storage_*.so in the plugin directories of cfg (cfg may
+ * be NULL) and try to load each.  Loading runs no plugin code other than
+ * the entry function and, for plugins that load, their init.
+ * Errors: NOMEM. */
+ACP_API acp_status acp_plugins_scan(const acp_config *cfg, acp_plugin_list **out,
+                                    acp_error *err);
+ACP_API size_t acp_plugin_list_count(const acp_plugin_list *list);
+/* The i-th entry, or NULL past the end.  Valid until the list is freed. */
+ACP_API const acp_plugin_info *acp_plugin_list_get(const acp_plugin_list *list, size_t i);
+ACP_API void acp_plugin_list_free(acp_plugin_list *list);
+
+/* ------------------------------------------------------------------ */
+/* Stores                                                               */
+/* ------------------------------------------------------------------ */
+
+typedef struct acp_store acp_store;
+
+/*
+ * Open the store named by uri.  When uri is NULL the environment variable
+ * ACP_STORAGE_URL is used; when that is unset too, ACP_INVALID (the library
+ * never picks a store silently).  Errors: INVALID (bad URI or option),
+ * LOAD (plugin missing or refused: the message names the paths tried and
+ * the reason), and whatever the backend reports (IO, CORRUPT, UNAVAILABLE,
+ * NOMEM, ...).  The returned handle is used by any number of threads and
+ * released with acp_store_close().
+ */
+ACP_API acp_status acp_store_open(const char *uri, acp_store **out, acp_error *err);
+
+/* Open the store described by cfg (cfg may be freed afterwards).
+ * Errors: as acp_store_open(). */
+ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out,
+                                         acp_error *err);
+
+/* Close the store and release everything.  No call may be running on it or
+ * be made afterwards.  NULL is fine. */
+ACP_API void acp_store_close(acp_store *store);
+
+/* The backend name ("sqlite"), the plugin's version and its ACP_CAP_*
+ * flags.  Strings live as long as the process. */
+ACP_API const char *acp_store_backend(const acp_store *store);
+ACP_API const char *acp_store_backend_version(const acp_store *store);
+ACP_API uint64_t acp_store_capabilities(const acp_store *store);
+
+/* Check the store is healthy, within the configured timeout.
+ * Errors: UNAVAILABLE, IO, CORRUPT. */
+ACP_API acp_status acp_store_ping(acp_store *store, acp_error *err);
+
+/* ---- runs ---- */
+
+/*
+ * Insert or replace a run.  json must be an object with string "run_id"
+ * (1..256 bytes), non-empty string "agent_name", "status" among created,
+ * in-progress, awaiting, cancelling, cancelled, completed, failed, and
+ * optional "session_id" (string or null), "created_at", "finished_at"
+ * (RFC 3339, or null).  The document is stored as given; a run without
+ * created_at is ordered by the time of its first save.
+ * Errors: INVALID (nothing stored), and backend errors.
+ */
+ACP_API acp_status acp_run_save(acp_store *store, const char *json, size_t len,
+                                acp_error *err);
+
+/* Fetch a run's document into *json (to acp_free), its length into *len
+ * (len may be NULL).  Errors: NOT_FOUND, INVALID, backend errors. */
+ACP_API acp_status acp_run_get(acp_store *store, const char *run_id, char **json,
+                               size_t *len, acp_error *err);
+
+/* Delete a run and all its events.  Errors: NOT_FOUND (neither a run nor
+ * events existed), INVALID, backend errors. */
+ACP_API acp_status acp_run_delete(acp_store *store, const char *run_id, acp_error *err);
+
+/* Filter and paging for acp_run_list().  Initialise with
+ * ACP_RUN_FILTER_INIT so that fields added later get their defaults. */
+typedef struct acp_run_filter {
+    size_t size;            /* sizeof(acp_run_filter) */
+    const char *agent_name; /* exact match, or NULL */
+    const char *session_id; /* exact match, or NULL */
+    int64_t limit;          /* 0..1000, default 10 */
+    int64_t offset;         /* >= 0, default 0 */
+    const char *cursor;     /* acp_page_next_cursor() of an earlier page, or NULL */
+    int want_total;         /* count every match (costs a count) */
+} acp_run_filter;
+#define ACP_RUN_FILTER_INIT {sizeof(acp_run_filter), NULL, NULL, 10, 0, NULL, 0}
+
+/* A page of results: runs, sessions or events. */
+typedef struct acp_page acp_page;
+
+/* List runs newest first (created_at, ties by run_id descending).  filter
+ * NULL means the defaults.  Errors: INVALID (limit, offset or cursor), and
+ * backend errors. */
+ACP_API acp_status acp_run_list(acp_store *store, const acp_run_filter *filter,
+                                acp_page **out, acp_error *err);
+
+/* ---- sessions ---- */
+
+/* Insert or replace a session: an object with string "id" (1..256 bytes);
+ * "state" and "history" are stored as given.  Errors: INVALID, backend. */
+ACP_API acp_status acp_session_save(acp_store *store, const char *json, size_t len,
+                                    acp_error *err);
+/* Errors: NOT_FOUND, INVALID, backend errors. */
+ACP_API acp_status acp_session_get(acp_store *store, const char *session_id, char **json,
+                                   size_t *len, acp_error *err);
+/* Remove only the session (its runs stay).  Errors: NOT_FOUND, INVALID. */
+ACP_API acp_status acp_session_delete(acp_store *store, const char *session_id,
+                                      acp_error *err);
+/* Sessions with id > after_id (NULL: from the first), ascending byte-wise,
+ * at most limit (1..1000).  Errors: INVALID, UNSUPPORTED, backend errors. */
+ACP_API acp_status acp_session_list(acp_store *store, const char *after_id, int64_t limit,
+                                    acp_page **out, acp_error *err);
+
+/* ---- events ---- */
+
+/* Append an event (an object with a string "type") to run_id's stream; a
+ * run record need not exist.  The store assigns the next sequence number
+ * (from 1, no gaps) and the storage time; *seq receives the number (seq may
+ * be NULL).  Errors: INVALID (nothing stored), backend errors. */
+ACP_API acp_status acp_event_add(acp_store *store, const char *run_id, const char *json,
+                                 size_t len, int64_t *seq, acp_error *err);
+
+typedef struct acp_event_filter {
+    size_t size;       /* sizeof(acp_event_filter) */
+    int64_t limit;     /* 0..1000, default 100 */
+    int64_t offset;    /* >= 0, default 0 */
+    int64_t after_seq; /* only events after this sequence; 0: from the start */
+} acp_event_filter;
+#define ACP_EVENT_FILTER_INIT {sizeof(acp_event_filter), 100, 0, 0}
+
+/* A run's events in sequence order; an unknown run gives an empty page.
+ * filter NULL means the defaults.  Errors: INVALID, backend errors. */
+ACP_API acp_status acp_event_list(acp_store *store, const char *run_id,
+                                  const acp_event_filter *filter, acp_page **out,
+                                  acp_error *err);
+
+/* ---- pages ---- */
+
+/* Number of items. */
+ACP_API size_t acp_page_count(const acp_page *page);
+/* The i-th document (NUL-terminated) and its length (len may be NULL);
+ * NULL past the end.  Valid until the page is freed. */
+ACP_API const char *acp_page_json(const acp_page *page, size_t i, size_t *len);
+/* The run id or session id of the i-th item (NULL for events). */
+ACP_API const char *acp_page_key(const acp_page *page, size_t i);
+/* The sequence number of the i-th event (0 for runs and sessions). */
+ACP_API int64_t acp_page_seq(const acp_page *page, size_t i);
+/* Runs: created_at as microseconds since the epoch; events: storage time. */
+ACP_API int64_t acp_page_time_us(const acp_page *page, size_t i);
+/* Total matches of acp_run_list() with want_total, else -1. */
+ACP_API int64_t acp_page_total(const acp_page *page);
+/* Where the next page starts, or NULL when this page was the last: for
+ * runs an opaque cursor for acp_run_filter.cursor, for sessions the
+ * after_id, for events the after_seq as decimal text. */
+ACP_API const char *acp_page_next_cursor(const acp_page *page);
+ACP_API void acp_page_free(acp_page *page);
+
+/* ------------------------------------------------------------------ */
+/* Time                                                                 */
+/* ------------------------------------------------------------------ */
+
+/* Buffer size for acp_time_format(). */
+#define ACP_TIME_BUFSZ 32
+
+/* Current time, microseconds since the Unix epoch (UTC). */
+ACP_API int64_t acp_time_now_us(void);
+/* Parse RFC 3339 ("2025-06-01T12:00:00Z", "...00.123456+02:00") into
+ * microseconds since the epoch; digits past microseconds are truncated.
+ * Errors: INVALID. */
+ACP_API acp_status acp_time_parse(const char *text, size_t len, int64_t *us, acp_error *err);
+/* Format as "2025-06-01T12:00:00.000000Z" into buf (ACP_TIME_BUFSZ bytes). */
+ACP_API void acp_time_format(int64_t us, char buf[ACP_TIME_BUFSZ]);
+
+/* ------------------------------------------------------------------ */
+/* Typed layer: build and read ACP objects without writing JSON          */
+/* ------------------------------------------------------------------ */
+/* These objects are plain values, not tied to a store: build one, turn it
+ * into JSON with *_to_json, and save that; or parse what a store returned.
+ * Parsing keeps every field, but numbers inside unknown fields are
+ * re-printed by value on *_to_json: use the JSON API to copy documents
+ * byte for byte. */
+
+typedef struct acp_run acp_run;
+typedef struct acp_message acp_message;
+typedef struct acp_session acp_session;
+typedef struct acp_event acp_event;
+
+/* Write a fresh random UUID v4 (lower case, 36 chars + NUL). */
+ACP_API void acp_uuid_v4(char out[37]);
+
+/* -- messages -- */
+/* A message with the given role ("user", "agent", "agent/<name>").
+ * Errors: INVALID (role NULL or empty), NOMEM. */
+ACP_API acp_status acp_message_new(const char *role, acp_message **out, acp_error *err);
+/* Append a text/plain part.  Errors: INVALID, NOMEM. */
+ACP_API acp_status acp_message_add_text(acp_message *msg, const char *text, acp_error *err);
+/* Append a part: content_type NULL means text/plain, encoding NULL means
+ * "plain" (else "plain" or "base64"), name NULL for none.
+ * Errors: INVALID, NOMEM. */
+ACP_API acp_status acp_message_add_part(acp_message *msg, const char *content_type,
+                                        const char *content, const char *encoding,
+                                        const char *name, acp_error *err);
+ACP_API const char *acp_message_role(const acp_message *msg);
+ACP_API size_t acp_message_part_count(const acp_message *msg);
+/* Content and content type of part i; NULL when absent or past the end. */
+ACP_API const char *acp_message_part_content(const acp_message *msg, size_t i);
+ACP_API const char *acp_message_part_content_type(const acp_message *msg, size_t i);
+ACP_API void acp_message_free(acp_message *msg);
+
+/* -- runs -- */
+/* A new run of agent_name: fresh UUID v4 id, status "created", created_at
+ * now, empty output.  Errors: INVALID, NOMEM. */
+ACP_API acp_status acp_run_new(const char *agent_name, acp_run **out, acp_error *err);
+/* Read a run document (validated as acp_run_save() does).
+ * Errors: INVALID, NOMEM. */
+ACP_API acp_status acp_run_parse(const char *json, size_t len, acp_run **out,
+                                 acp_error *err);
+ACP_API const char *acp_run_id(const acp_run *run);
+ACP_API const char *acp_run_agent_name(const acp_run *run);
+ACP_API const char *acp_run_session_id(const acp_run *run); /* NULL if none */
+ACP_API const char *acp_run_status(const acp_run *run);
+ACP_API int64_t acp_run_created_us(const acp_run *run);  /* INT64_MIN if none */
+ACP_API int64_t acp_run_finished_us(const acp_run *run); /* INT64_MIN if none */
+ACP_API size_t acp_run_output_count(const acp_run *run);
+/* Copy of output message i, to acp_message_free().  Errors: INVALID, NOMEM. */
+ACP_API acp_status acp_run_output_message(const acp_run *run, size_t i, acp_message **out,
+                                          acp_error *err);
+/* Change the status; entering completed, failed or cancelled also sets
+ * finished_at to now.  Errors: INVALID (unknown status), NOMEM. */
+ACP_API acp_status acp_run_set_status(acp_run *run, const char *status, acp_error *err);
+/* Set or (NULL) clear the session.  Errors: INVALID, NOMEM. */
+ACP_API acp_status acp_run_set_session_id(acp_run *run, const char *session_id,
+                                          acp_error *err);
+/* Append a copy of msg to the output.  Errors: INVALID, NOMEM. */
+ACP_API acp_status acp_run_add_output(acp_run *run, const acp_message *msg, acp_error *err);
+/* Set error {code, message}.  Errors: INVALID, NOMEM. */
+ACP_API acp_status acp_run_set_error(acp_run *run, const char *code, const char *message,
+                                     acp_error *err);
+/* Set await_request {type:"message", message}.  Errors: INVALID, NOMEM. */
+ACP_API acp_status acp_run_set_await_message(acp_run *run, const acp_message *msg,
+                                             acp_error *err);
+/* Serialise to compact JSON (to acp_free).  Errors: INVALID, NOMEM. */
+ACP_API acp_status acp_run_to_json(const acp_run *run, char **json, size_t *len,
+                                   acp_error *err);
+ACP_API void acp_run_free(acp_run *run);
+
+/* -- sessions -- */
+/* A session with the given id, empty history and null state.
+ * Errors: INVALID, NOMEM. */
+ACP_API acp_status acp_session_new(const char *id, acp_session **out, acp_error *err);
+ACP_API acp_status acp_session_parse(const char *json, size_t len, acp_session **out,
+                                     acp_error *err);
+ACP_API const char *acp_session_id(const acp_session *s);
+/* Set state from JSON text (any JSON value).  Errors: INVALID, NOMEM. */
+ACP_API acp_status acp_session_set_state_json(acp_session *s, const char *json, size_t len,
+                                              acp_error *err);
+/* The state as JSON text (to acp_free).  Errors: NOMEM. */
+ACP_API acp_status acp_session_state_json(const acp_session *s, char **json, size_t *len,
+                                          acp_error *err);
+/* Append a history entry (a message or a URL string) as JSON text.
+ * Errors: INVALID, NOMEM. */
+ACP_API acp_status acp_session_add_history_json(acp_session *s, const char *json, size_t len,
+                                                acp_error *err);
+ACP_API size_t acp_session_history_count(const acp_session *s);
+ACP_API acp_status acp_session_to_json(const acp_session *s, char **json, size_t *len,
+                                       acp_error *err);
+ACP_API void acp_session_free(acp_session *s);
+
+/* -- events -- */
+/* An event of the given type ("message.part", ...).
+ * Errors: INVALID, NOMEM. */
+ACP_API acp_status acp_event_new(const char *type, acp_event **out, acp_error *err);
+ACP_API acp_status acp_event_parse(const char *json, size_t len, acp_event **out,
+                                   acp_error *err);
+ACP_API const char *acp_event_type(const acp_event *ev);
+/* Set payload member key (not "type") from JSON text: e.g. ("part", ...),
+ * ("run", run_json).  Errors: INVALID, NOMEM. */
+ACP_API acp_status acp_event_set_json(acp_event *ev, const char *key, const char *json,
+                                      size_t len, acp_error *err);
+/* Member key as JSON text (to acp_free).  Errors: NOT_FOUND, NOMEM. */
+ACP_API acp_status acp_event_get_json(const acp_event *ev, const char *key, char **json,
+                                      size_t *len, acp_error *err);
+ACP_API acp_status acp_event_to_json(const acp_event *ev, char **json, size_t *len,
+                                     acp_error *err);
+ACP_API void acp_event_free(acp_event *ev);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ACP_STORAGE_H */
