@@ -1,0 +1,458 @@
+/*
+ * config.c - what to open: the URI grammar and the name + options form,
+ * both through the same checks.
+ *
+ *   uri     = scheme ":" [ "//" authority ] path [ "?" query ] [ "#" ignored ]
+ *   scheme  = name [ "+" variant ]        name = [a-z0-9_]{1,64}
+ *   query   = key "=" value *( "&" key "=" value )   (percent-decoded)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define DEFAULT_TIMEOUT_MS 30000
+
+/* Scheme aliases: the name people write -> the plugin that serves it. */
+static const char *const aliases[][2] = {
+    {"postgresql", "postgres"},
+};
+
+ACP_API acp_status acp_config_new(acp_config **out, acp_error *err)
+{
+    if (!out)
+        return acp__error(err, ACP_INVALID, "acp_config_new: out must not be NULL");
+    acp_config *c = calloc(1, sizeof *c);
+    if (!c)
+        return acp__error(err, ACP_NOMEM, "out of memory creating a configuration");
+    c->timeout_ms = DEFAULT_TIMEOUT_MS;
+    *out = c;
+    return ACP_OK;
+}
+
+void acp__strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void clear_location(acp_config *c)
+{
+    free(c->backend);
+    free(c->scheme);
+    free(c->variant);
+    free(c->authority);
+    free(c->path);
+    for (size_t i = 0; i < c->n_opts; i++) {
+        free(c->opts[i].key);
+        free(c->opts[i].value);
+    }
+    free(c->opts);
+    c->backend = c->scheme = c->variant = c->authority = c->path = NULL;
+    c->opts = NULL;
+    c->n_opts = 0;
+}
+
+ACP_API void acp_config_free(acp_config *c)
+{
+    if (!c)
+        return;
+    clear_location(c);
+    for (size_t i = 0; i < c->n_dirs; i++)
+        free(c->dirs[i]);
+    free(c->dirs);
+    free(c->plugin_file);
+    acp__strv_free(c->search);
+    free(c);
+}
+
+int acp__name_valid(const char *name)
+{
+    size_t n = 0;
+    if (!name)
+        return 0;
+    for (; name[n]; n++) {
+        char ch = name[n];
+        if (n >= 64 || !((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_'))
+            return 0;
+    }
+    return n > 0;
+}
+
+static const char *resolve_alias(const char *name)
+{
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (strcmp(name, aliases[i][0]) == 0)
+            return aliases[i][1];
+    return name;
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode s[0..n) into a new string.  plus_is_space for query parts.
+ * Errors: INVALID (bad escape, NUL), NOMEM. */
+static acp_status decode(const char *s, size_t n, int plus_is_space, const char *what, char **out,
+                         acp_error *err)
+{
+    char *d = malloc(n + 1), *o = d;
+    if (!d)
+        return acp__error(err, ACP_NOMEM, "out of memory parsing the store URI");
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%') {
+            int hi = i + 1 < n ? hexval(s[i + 1]) : -1;
+            int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                free(d);
+                return acp__error(err, ACP_INVALID,
+                                  "bad percent escape in the %s of the store URI (byte %zu): use "
+                                  "%%XX with two hex digits, not %%00",
+                                  what, i);
+            }
+            *o++ = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            *o++ = plus_is_space && s[i] == '+' ? ' ' : s[i];
+        }
+    }
+    *o = '\0';
+    *out = d;
+    return ACP_OK;
+}
+
+int acp__is_secret_key(const char *key)
+{
+    return strstr(key, "password") || strstr(key, "secret") || strstr(key, "token");
+}
+
+static acp_status set_backend(acp_config *c, const char *scheme, acp_error *err)
+{
+    const char *plus = strchr(scheme, '+');
+    size_t nlen = plus ? (size_t)(plus - scheme) : strlen(scheme);
+    char name[65];
+    if (nlen == 0 || nlen > 64) {
+        return acp__error(err, ACP_INVALID,
+                          "invalid backend name '%.80s': names are 1 to 64 characters of "
+                          "[a-z0-9_]",
+                          scheme);
+    }
+    memcpy(name, scheme, nlen);
+    name[nlen] = '\0';
+    if (!acp__name_valid(name) || (plus && strchr(plus + 1, '+')))
+        return acp__error(err, ACP_INVALID,
+                          "invalid backend name '%.80s': names are 1 to 64 characters of "
+                          "[a-z0-9_] (a scheme may add '+variant')",
+                          scheme);
+    char *b = strdup(resolve_alias(name)), *s = strdup(scheme), *v = strdup(plus ? plus + 1 : "");
+    if (!b || !s || !v) {
+        free(b), free(s), free(v);
+        return acp__error(err, ACP_NOMEM, "out of memory setting the backend");
+    }
+    free(c->backend), free(c->scheme), free(c->variant);
+    c->backend = b, c->scheme = s, c->variant = v;
+    return ACP_OK;
+}
+
+ACP_API acp_status acp_config_set_backend(acp_config *c, const char *name, acp_error *err)
+{
+    if (!c || !name)
+        return acp__error(err, ACP_INVALID, "acp_config_set_backend: arguments must not be NULL");
+    return set_backend(c, name, err);
+}
+
+static acp_status set_opt(acp_config *c, const char *key, const char *value, acp_error *err)
+{
+    char **slot = NULL;
+    if (strcmp(key, "path") == 0)
+        slot = &c->path;
+    else if (strcmp(key, "authority") == 0)
+        slot = &c->authority;
+    char *v = strdup(value);
+    if (!v)
+        return acp__error(err, ACP_NOMEM, "out of memory setting option '%s'", key);
+    if (slot) {
+        free(*slot);
+        *slot = v;
+        return ACP_OK;
+    }
+    for (size_t i = 0; i < c->n_opts; i++) {
+        if (strcmp(c->opts[i].key, key) == 0) {
+            free(c->opts[i].value);
+            c->opts[i].value = v;
+            return ACP_OK;
+        }
+    }
+    char *k = strdup(key);
+    acp__kv *n = realloc(c->opts, (c->n_opts + 1) * sizeof *n);
+    if (!k || !n) {
+        free(k), free(v);
+        if (n)
+            c->opts = n;
+        return acp__error(err, ACP_NOMEM, "out of memory setting option '%s'", key);
+    }
+    c->opts = n;
+    c->opts[c->n_opts].key = k;
+    c->opts[c->n_opts].value = v;
+    c->n_opts++;
+    return ACP_OK;
+}
+
+static acp_status check_key(const char *key, acp_error *err)
+{
+    if (!key[0])
+        return acp__error(err, ACP_INVALID, "empty option key in the store configuration");
+    for (const char *p = key; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' ||
+              *p == '.'))
+            return acp__error(err, ACP_INVALID,
+                              "option key '%.64s' may only hold a-z, 0-9, '_', '-' and '.'", key);
+    return ACP_OK;
+}
+
+ACP_API acp_status acp_config_set(acp_config *c, const char *key, const char *value,
+                                  acp_error *err)
+{
+    if (!c || !key || !value)
+        return acp__error(err, ACP_INVALID, "acp_config_set: arguments must not be NULL");
+    acp_status st = check_key(key, err);
+    return st != ACP_OK ? st : set_opt(c, key, value, err);
+}
+
+/* Parse into a scratch configuration so that cfg changes only on success. */
+ACP_API acp_status acp_config_parse_uri(acp_config *cfg, const char *uri, acp_error *err)
+{
+    if (!cfg || !uri)
+        return acp__error(err, ACP_INVALID, "acp_config_parse_uri: arguments must not be NULL");
+    acp_config t = {0};
+    acp_status st;
+    char *scheme = NULL, *raw = NULL;
+    const char *colon = strchr(uri, ':');
+    size_t slen = colon ? (size_t)(colon - uri) : 0;
+    if (!colon || slen == 0) {
+        return acp__error(err, ACP_INVALID,
+                          "store URI has no scheme: write <backend>:<location>, e.g. "
+                          "sqlite:///var/lib/acp/acp.db, file:///srv/acp or memory:");
+    }
+    if (slen > 200 || !(scheme = strndup(uri, slen)))
+        return acp__error(err, slen > 200 ? ACP_INVALID : ACP_NOMEM, "store URI scheme too long");
+    st = set_backend(&t, scheme, err);
+    free(scheme);
+    if (st != ACP_OK)
+        goto fail;
+    const char *p = colon + 1, *end = p + strcspn(p, "#");
+    const char *q = memchr(p, '?', (size_t)(end - p));
+    const char *hier_end = q ? q : end;
+    if (hier_end - p >= 2 && p[0] == '/' && p[1] == '/') {
+        const char *a = p + 2, *ae = a;
+        while (ae < hier_end && *ae != '/')
+            ae++;
+        /* The authority stays encoded: it goes to the backend as written. */
+        if (!(t.authority = strndup(a, (size_t)(ae - a)))) {
+            st = acp__error(err, ACP_NOMEM, "out of memory parsing the store URI");
+            goto fail;
+        }
+        p = ae;
+    }
+    if ((st = decode(p, (size_t)(hier_end - p), 0, "path", &t.path, err)) != ACP_OK)
+        goto fail;
+    if (!t.authority && !(t.authority = strdup(""))) {
+        st = acp__error(err, ACP_NOMEM, "out of memory parsing the store URI");
+        goto fail;
+    }
+    for (const char *s = q ? q + 1 : end; s < end;) {
+        const char *amp = memchr(s, '&', (size_t)(end - s));
+        const char *e = amp ? amp : end, *eq = memchr(s, '=', (size_t)(e - s));
+        char *k = NULL, *v = NULL;
+        if (e == s) { /* tolerate "a=1&&b=2" and a trailing '&' */
+            s = e + 1;
+            continue;
+        }
+        if (!eq) {
+            raw = strndup(s, (size_t)(e - s));
+            st = acp__error(err, ACP_INVALID, "store URI option '%.64s' has no '=value'",
+                            raw ? raw : "");
+            goto fail;
+        }
+        if ((st = decode(s, (size_t)(eq - s), 1, "option key", &k, err)) != ACP_OK)
+            goto fail;
+        if ((st = decode(eq + 1, (size_t)(e - eq - 1), 1, "option value", &v, err)) != ACP_OK) {
+            free(k);
+            goto fail;
+        }
+        st = check_key(k, err);
+        if (st == ACP_OK && (!strcmp(k, "path") || !strcmp(k, "authority")))
+            st = acp__error(err, ACP_INVALID, "'%s' is part of the URI, not an option", k);
+        for (size_t i = 0; st == ACP_OK && i < t.n_opts; i++)
+            if (strcmp(t.opts[i].key, k) == 0)
+                st = acp__error(err, ACP_INVALID, "store URI option '%.64s' is given twice", k);
+        if (st == ACP_OK)
+            st = set_opt(&t, k, v, err);
+        free(k);
+        free(v);
+        if (st != ACP_OK)
+            goto fail;
+        s = e + 1;
+    }
+    /* Success: move the new location into cfg, keep its plugin settings. */
+    clear_location(cfg);
+    cfg->backend = t.backend, cfg->scheme = t.scheme, cfg->variant = t.variant;
+    cfg->authority = t.authority, cfg->path = t.path;
+    cfg->opts = t.opts, cfg->n_opts = t.n_opts;
+    return ACP_OK;
+fail:
+    free(raw);
+    clear_location(&t);
+    return st;
+}
+
+ACP_API acp_status acp_config_add_plugin_dir(acp_config *c, const char *dir, acp_error *err)
+{
+    if (!c || !dir)
+        return acp__error(err, ACP_INVALID, "acp_config_add_plugin_dir: arguments must not be NULL");
+    if (dir[0] != '/')
+        return acp__error(err, ACP_INVALID,
+                          "plugin directory '%.200s' is not absolute: plugins are never looked up "
+                          "relative to the current directory",
+                          dir);
+    char *d = strdup(dir);
+    char **n = realloc(c->dirs, (c->n_dirs + 1) * sizeof *n);
+    if (!d || !n) {
+        free(d);
+        if (n)
+            c->dirs = n;
+        return acp__error(err, ACP_NOMEM, "out of memory adding a plugin directory");
+    }
+    c->dirs = n;
+    c->dirs[c->n_dirs++] = d;
+    acp__strv_free(c->search); /* the search order changed */
+    c->search = NULL;
+    c->n_search = 0;
+    return ACP_OK;
+}
+
+ACP_API acp_status acp_config_set_plugin_file(acp_config *c, const char *so_path, acp_error *err)
+{
+    if (!c || !so_path)
+        return acp__error(err, ACP_INVALID, "acp_config_set_plugin_file: arguments must not be NULL");
+    if (so_path[0] != '/')
+        return acp__error(err, ACP_INVALID, "plugin file '%.200s' must be an absolute path", so_path);
+    char *p = strdup(so_path);
+    if (!p)
+        return acp__error(err, ACP_NOMEM, "out of memory setting the plugin file");
+    free(c->plugin_file);
+    c->plugin_file = p;
+    return ACP_OK;
+}
+
+ACP_API acp_status acp_config_set_timeout_ms(acp_config *c, int64_t ms, acp_error *err)
+{
+    if (!c || ms < 0)
+        return acp__error(err, ACP_INVALID, "acp_config_set_timeout_ms: bad arguments");
+    c->timeout_ms = ms;
+    return ACP_OK;
+}
+
+ACP_API const char *acp_config_backend(const acp_config *c)
+{
+    return c ? c->backend : NULL;
+}
+
+/* Append s to a growing buffer, percent-encoding bytes outside `keep`. */
+static int put(char **buf, size_t *len, size_t *cap, const char *s, const char *keep)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        int plain = !keep || (ch > 0x20 && ch < 0x7f && (strchr(keep, ch) ||
+                                                         (ch >= 'a' && ch <= 'z') ||
+                                                         (ch >= 'A' && ch <= 'Z') ||
+                                                         (ch >= '0' && ch <= '9')));
+        if (*len + 4 > *cap) {
+            size_t nc = *cap ? *cap * 2 : 128;
+            char *nb = realloc(*buf, nc);
+            if (!nb)
+                return 0;
+            *buf = nb, *cap = nc;
+        }
+        if (plain)
+            (*buf)[(*len)++] = (char)ch;
+        else
+            *len += (size_t)snprintf(*buf + *len, 4, "%%%02X", ch);
+    }
+    if (*buf)
+        (*buf)[*len] = '\0';
+    return 1;
+}
+
+char *acp__config_uri(const acp_config *c, int redact)
+{
+    char *b = NULL;
+    size_t len = 0, cap = 0;
+    int ok = put(&b, &len, &cap, c->scheme ? c->scheme : "", NULL) && put(&b, &len, &cap, ":", NULL);
+    if (ok && c->authority && c->authority[0]) {
+        ok = put(&b, &len, &cap, "//", NULL);
+        const char *at = strrchr(c->authority, '@'), *colon = NULL;
+        if (at && redact)
+            colon = memchr(c->authority, ':', (size_t)(at - c->authority));
+        if (ok && colon) {
+            char *user = strndup(c->authority, (size_t)(colon - c->authority));
+            ok = user && put(&b, &len, &cap, user, NULL) && put(&b, &len, &cap, ":***", NULL) &&
+                 put(&b, &len, &cap, at, NULL);
+            free(user);
+        } else if (ok) {
+            ok = put(&b, &len, &cap, c->authority, NULL);
+        }
+    }
+    if (ok && c->path)
+        ok = put(&b, &len, &cap, c->path, "/-._~!$&'()*+,;=:@");
+    for (size_t i = 0; ok && i < c->n_opts; i++) {
+        ok = put(&b, &len, &cap, i ? "&" : "?", NULL) &&
+             put(&b, &len, &cap, c->opts[i].key, "-._~") && put(&b, &len, &cap, "=", NULL) &&
+             put(&b, &len, &cap, redact && acp__is_secret_key(c->opts[i].key) ? "***"
+                                                                              : c->opts[i].value,
+                 "-._~:/,");
+    }
+    if (!ok || !b) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+ACP_API char *acp_config_redacted_uri(const acp_config *c)
+{
+    return c ? acp__config_uri(c, 1) : NULL;
+}
+
+static char **global_dirs;
+static size_t n_global_dirs;
+
+static void init_global_dirs(void)
+{
+    global_dirs = acp__search_dirs(NULL, &n_global_dirs);
+}
+
+ACP_API const char *acp_config_plugin_dir(const acp_config *c, size_t i)
+{
+    if (!c) {
+        /* Without a configuration the list depends only on the environment,
+         * read once for the life of the process. */
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, init_global_dirs);
+        return global_dirs && i < n_global_dirs ? global_dirs[i] : NULL;
+    }
+    /* The cache is logically const: it only remembers what c implies. */
+    acp_config *m = (acp_config *)c;
+    if (!m->search && !(m->search = acp__search_dirs(c, &m->n_search)))
+        return NULL;
+    return i < m->n_search ? m->search[i] : NULL;
+}

@@ -1,0 +1,142 @@
+/*
+ * host.c - the services the core offers plugins, and the per-call context
+ * through which results and error details come back.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+acp_page *acp__page_new(size_t max)
+{
+    acp_page *p = calloc(1, sizeof *p);
+    if (p) {
+        p->max = max;
+        p->total = -1;
+    }
+    return p;
+}
+
+static int host_emit(acp_call *call, const acp_item *it)
+{
+    acp_page *p = call ? call->page : NULL;
+    if (!p || !it || (!it->doc && it->doc_len))
+        return 0; /* nothing asked for: ignore */
+    if (p->n >= p->max)
+        return 0; /* more than asked for: drop, the page stays as specified */
+    if (p->n == p->cap) {
+        size_t nc = p->cap ? p->cap * 2 : 16;
+        if (nc > p->max)
+            nc = p->max;
+        acp__item *ni = realloc(p->items, nc * sizeof *ni);
+        if (!ni)
+            return 1;
+        p->items = ni;
+        p->cap = nc;
+    }
+    size_t klen = it->key ? strlen(it->key) : 0;
+    char *mem = malloc(it->doc_len + 1 + (it->key ? klen + 1 : 0));
+    if (!mem)
+        return 1;
+    acp__item *o = &p->items[p->n++];
+    if (it->doc_len)
+        memcpy(mem, it->doc, it->doc_len);
+    mem[it->doc_len] = '\0';
+    o->doc = mem;
+    o->doc_len = it->doc_len;
+    o->key = NULL;
+    if (it->key) {
+        o->key = mem + it->doc_len + 1;
+        memcpy(o->key, it->key, klen + 1);
+    }
+    o->created_us = it->created_us;
+    o->seq = it->seq;
+    o->stored_us = it->stored_us;
+    return 0;
+}
+
+static void host_set_total(acp_call *call, int64_t total)
+{
+    if (call && call->page)
+        call->page->total = total;
+}
+
+static acp_status host_error(acp_call *call, acp_status code, const char *fmt, ...)
+{
+    if (call && fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(call->message, sizeof call->message, fmt, ap);
+        va_end(ap);
+        call->has_message = 1;
+        call->code = code;
+    }
+    return code;
+}
+
+static int64_t host_remaining_ms(acp_call *call)
+{
+    if (!call || !call->deadline_us)
+        return -1;
+    int64_t left = (call->deadline_us - acp_time_now_us()) / 1000;
+    return left > 0 ? left : 0;
+}
+
+static int64_t host_now_us(void)
+{
+    return acp_time_now_us();
+}
+
+/* Diagnostics go to stderr only when asked for (ACP_STORAGE_DEBUG=0..3):
+ * a library must not write where its application did not ask it to. */
+static void host_log(int level, const char *plugin, const char *fmt, ...)
+{
+    const char *env = getenv("ACP_STORAGE_DEBUG");
+    if (!env || !fmt || level > atoi(env))
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "acp-storage[%s]: %s\n", plugin ? plugin : "core", line);
+}
+
+const acp_plugin_host acp__host = {
+    .size = sizeof(acp_plugin_host),
+    .abi_major = ACP_PLUGIN_ABI_MAJOR,
+    .abi_minor = ACP_PLUGIN_ABI_MINOR,
+    .emit = host_emit,
+    .set_total = host_set_total,
+    .error = host_error,
+    .remaining_ms = host_remaining_ms,
+    .now_us = host_now_us,
+    .log = host_log,
+};
+
+void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms)
+{
+    call->code = ACP_OK;
+    call->has_message = 0;
+    call->message[0] = '\0';
+    call->page = page;
+    call->deadline_us = timeout_ms > 0 ? acp_time_now_us() + timeout_ms * 1000 : 0;
+}
+
+acp_status acp__call_finish(acp_call *call, acp_status st, const char *backend, const char *op,
+                            acp_error *err)
+{
+    if (st == ACP_OK)
+        return ACP_OK;
+    if ((unsigned)st > ACP_PLUGIN || st == ACP_LOAD) {
+        /* Out of range (or a code only the loader may give): keep it visible. */
+        return acp__error(err, ACP_PLUGIN, "%s: %s failed with plugin status %d%s%s", backend, op,
+                          (int)st, call->has_message ? ": " : "",
+                          call->has_message ? call->message : "");
+    }
+    if (call->has_message)
+        return acp__error(err, st, "%s: %s", backend, call->message);
+    return acp__error(err, st, "%s: %s: %s", backend, op, acp_status_describe(st));
+}

@@ -1,0 +1,113 @@
+/*
+ * internal.h - structures shared by the core's own files (never installed).
+ * Public names are acp_*, internal ones acp__*.
+ */
+#ifndef ACP_CORE_INTERNAL_H
+#define ACP_CORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "acp_storage.h"
+#include "acp_storage_plugin.h"
+#include "document.h"
+
+/* ---- configuration (config.c) ---- */
+
+typedef struct acp__kv {
+    char *key;
+    char *value;
+} acp__kv;
+
+struct acp_config {
+    char *backend;   /* plugin name after alias resolution */
+    char *scheme;    /* as written, e.g. "postgresql" or "sqlite+wal" */
+    char *variant;   /* after '+', or "" */
+    char *authority; /* "" if none */
+    char *path;      /* decoded */
+    acp__kv *opts;   /* backend options, in order given */
+    size_t n_opts;
+    char **dirs;     /* application plugin directories */
+    size_t n_dirs;
+    char *plugin_file;
+    int64_t timeout_ms;
+    char **search;   /* cache behind acp_config_plugin_dir() */
+    size_t n_search;
+};
+
+/* Whole URI for the plugin: as given when parsed, else composed from the
+ * parts.  redact replaces passwords by "***".  NULL when out of memory. */
+char *acp__config_uri(const acp_config *cfg, int redact);
+/* 1 if key names a secret whose value must never be printed. */
+int acp__is_secret_key(const char *key);
+
+/* ---- plugins (loader.c) ---- */
+
+typedef struct acp__plugin {
+    char *name;
+    char *path;
+    void *handle;
+    const acp_plugin_descriptor *desc;
+    dev_t dev;
+    ino_t ino;
+    struct acp__plugin *next;
+} acp__plugin;
+
+/* Valid plugin name: [a-z0-9_]{1,64}. */
+int acp__name_valid(const char *name);
+/* Find, load, check and initialise the plugin cfg names (by name through
+ * the search path, or cfg->plugin_file).  Loaded plugins stay for the life
+ * of the process.  Errors: INVALID, LOAD, and what init reports. */
+acp_status acp__plugin_get(const acp_config *cfg, acp__plugin **out, acp_error *err);
+/* The search directories for cfg (may be NULL) as a NULL-terminated array
+ * to free with acp__strv_free.  NULL when out of memory. */
+char **acp__search_dirs(const acp_config *cfg, size_t *n);
+void acp__strv_free(char **v);
+
+/* 1 if the plugin's vtable has a non-NULL method at member offset off. */
+#define ACP__HAS(desc, member)                                                              \
+    ((desc)->vtable_size >= offsetof(acp_backend_vtable, member) + sizeof(void (*)(void)) && \
+     (desc)->vtable->member != NULL)
+
+/* ---- calls into plugins (host.c) ---- */
+
+/* One collected result. */
+typedef struct acp__item {
+    char *doc; /* doc and key share one allocation */
+    size_t doc_len;
+    char *key;
+    int64_t created_us;
+    int64_t seq;
+    int64_t stored_us;
+} acp__item;
+
+struct acp_page {
+    acp__item *items;
+    size_t n, cap;
+    size_t max;      /* items beyond this are dropped (a plugin over-emitting) */
+    int64_t total;   /* -1: not asked */
+    char *next_cursor;
+};
+
+struct acp_call {
+    acp_status code;        /* code given to host->error */
+    int has_message;
+    char message[ACP_ERROR_MESSAGE_MAX];
+    acp_page *page;         /* where emit() puts results, or NULL */
+    int64_t deadline_us;    /* 0: none */
+};
+
+extern const acp_plugin_host acp__host;
+
+void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms);
+/* Turn a plugin method's result into the caller's error.  Maps out-of-range
+ * codes to ACP_PLUGIN; prefixes the backend name; supplies a message when
+ * the plugin gave none.  Returns the mapped status. */
+acp_status acp__call_finish(acp_call *call, acp_status st, const char *backend,
+                            const char *op, acp_error *err);
+
+acp_page *acp__page_new(size_t max);
+
+#endif /* ACP_CORE_INTERNAL_H */

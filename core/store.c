@@ -1,0 +1,665 @@
+/*
+ * store.c - the application API of a store: every contract rule that does
+ * not depend on how data is kept lives here, once, for every backend.
+ * Each operation checks its arguments, derives what the backend indexes,
+ * enters the plugin (one thread at a time unless it is concurrent) and
+ * turns its answer into a status and a message.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MAX_LIMIT 1000
+#define RUN_LIMIT_DEFAULT 10
+#define EVENT_LIMIT_DEFAULT 100
+
+struct acp_store {
+    acp__plugin *plugin;
+    const acp_plugin_descriptor *desc;
+    const acp_backend_vtable *vt;
+    acp_backend *backend;
+    int serial; /* plugin is not concurrent: one thread at a time */
+    pthread_mutex_t mu;
+    int64_t timeout_ms;
+};
+
+static void enter(acp_store *s)
+{
+    if (s->serial)
+        pthread_mutex_lock(&s->mu);
+}
+
+static void leave(acp_store *s)
+{
+    if (s->serial)
+        pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- opening ---- */
+
+static acp_status check_options(const acp_config *cfg, const acp_plugin_descriptor *d,
+                                acp_error *err)
+{
+    const char *const *names = d->option_names;
+    if (!names)
+        return ACP_OK; /* the backend passes options to its client library */
+    for (size_t i = 0; i < cfg->n_opts; i++) {
+        size_t k = 0;
+        while (names[k] && strcmp(names[k], cfg->opts[i].key) != 0)
+            k++;
+        if (names[k])
+            continue;
+        char accepted[512] = "";
+        size_t len = 0;
+        for (size_t j = 0; names[j] && len < sizeof accepted; j++)
+            len += (size_t)snprintf(accepted + len, sizeof accepted - len, "%s%s", j ? ", " : "",
+                                    names[j]);
+        return acp__error(err, ACP_INVALID, "unknown option '%.64s' for backend '%s' (accepted: %s)",
+                          cfg->opts[i].key, d->name, len ? accepted : "none");
+    }
+    return ACP_OK;
+}
+
+ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out, acp_error *err)
+{
+    if (!cfg || !out)
+        return acp__error(err, ACP_INVALID, "acp_store_open_config: arguments must not be NULL");
+    acp__plugin *p;
+    acp_status st = acp__plugin_get(cfg, &p, err);
+    if (st != ACP_OK)
+        return st;
+    const acp_plugin_descriptor *d = p->desc;
+    if ((st = check_options(cfg, d, err)) != ACP_OK)
+        return st;
+
+    acp_store *s = calloc(1, sizeof *s);
+    char *uri = acp__config_uri(cfg, 0), *red = acp__config_uri(cfg, 1);
+    acp_plugin_option *opts = calloc(cfg->n_opts + 1, sizeof *opts);
+    if (!s || !uri || !red || !opts) {
+        st = acp__error(err, ACP_NOMEM, "out of memory opening a store");
+        goto done;
+    }
+    for (size_t i = 0; i < cfg->n_opts; i++) {
+        opts[i].key = cfg->opts[i].key;
+        opts[i].value = cfg->opts[i].value;
+    }
+    acp_open_args args = {
+        .uri = uri,
+        .uri_redacted = red,
+        .scheme = cfg->scheme ? cfg->scheme : d->name,
+        .variant = cfg->variant ? cfg->variant : "",
+        .authority = cfg->authority ? cfg->authority : "",
+        .path = cfg->path ? cfg->path : "",
+        .options = opts,
+        .n_options = cfg->n_opts,
+    };
+    acp_call call;
+    acp__call_init(&call, NULL, cfg->timeout_ms);
+    st = d->vtable->open(&acp__host, &args, &s->backend, &call);
+    if (st != ACP_OK) {
+        st = acp__call_finish(&call, st, d->name, "open", err);
+        goto done;
+    }
+    s->plugin = p;
+    s->desc = d;
+    s->vt = d->vtable;
+    s->serial = !(d->capabilities & ACP_CAP_CONCURRENT);
+    s->timeout_ms = cfg->timeout_ms;
+    pthread_mutex_init(&s->mu, NULL);
+    *out = s;
+    s = NULL;
+done:
+    free(s);
+    free(uri);
+    free(red);
+    free(opts);
+    return st;
+}
+
+ACP_API acp_status acp_store_open(const char *uri, acp_store **out, acp_error *err)
+{
+    if (!out)
+        return acp__error(err, ACP_INVALID, "acp_store_open: out must not be NULL");
+    if (!uri)
+        uri = getenv("ACP_STORAGE_URL");
+    if (!uri || !uri[0])
+        return acp__error(err, ACP_INVALID,
+                          "no store given and ACP_STORAGE_URL is not set: name one, e.g. "
+                          "sqlite:///var/lib/acp/acp.db, file:///srv/acp or memory:");
+    acp_config *cfg;
+    acp_status st = acp_config_new(&cfg, err);
+    if (st != ACP_OK)
+        return st;
+    if ((st = acp_config_parse_uri(cfg, uri, err)) == ACP_OK)
+        st = acp_store_open_config(cfg, out, err);
+    acp_config_free(cfg);
+    return st;
+}
+
+ACP_API void acp_store_close(acp_store *s)
+{
+    if (!s)
+        return;
+    s->vt->close(s->backend);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+ACP_API const char *acp_store_backend(const acp_store *s)
+{
+    return s ? s->desc->name : NULL;
+}
+
+ACP_API const char *acp_store_backend_version(const acp_store *s)
+{
+    return s ? s->desc->version : NULL;
+}
+
+ACP_API uint64_t acp_store_capabilities(const acp_store *s)
+{
+    return s ? s->desc->capabilities : 0;
+}
+
+#define NEED(cond, what)                                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            return acp__error(err, ACP_INVALID, "%s: %s", __func__, what);                         \
+    } while (0)
+
+ACP_API acp_status acp_store_ping(acp_store *s, acp_error *err)
+{
+    NEED(s, "store must not be NULL");
+    if (!ACP__HAS(s->desc, ping))
+        return ACP_OK; /* a backend without a ping has nothing that can be down */
+    acp_call call;
+    acp__call_init(&call, NULL, s->timeout_ms);
+    enter(s);
+    acp_status st = s->vt->ping(s->backend, &call);
+    leave(s);
+    return acp__call_finish(&call, st, s->desc->name, "ping", err);
+}
+
+/* ---- documents in ---- */
+
+/* Trim surrounding JSON whitespace: it carries no data, and a document read
+ * from a file usually ends with a newline. */
+static void trim(const char **json, size_t *len)
+{
+    const char *p = *json;
+    size_t n = *len == ACP_STRLEN ? strlen(p) : *len;
+    while (n && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++, n--;
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\n' || p[n - 1] == '\r'))
+        n--;
+    *json = p;
+    *len = n;
+}
+
+/* A NUL-terminated copy of the caller's text: plugins get C strings, and
+ * nothing the caller does to its buffer afterwards can reach the store. */
+static char *copy_text(const char *json, size_t len)
+{
+    char *c = malloc(len + 1);
+    if (c) {
+        memcpy(c, json, len);
+        c[len] = '\0';
+    }
+    return c;
+}
+
+ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_error *err)
+{
+    NEED(s && json, "store and json must not be NULL");
+    trim(&json, &len);
+    cJSON *root;
+    acp__run_fields f;
+    acp_status st = acp__json_parse(json, len, "run", &root, err);
+    if (st != ACP_OK)
+        return st;
+    if ((st = acp__run_fields_get(root, &f, err)) != ACP_OK) {
+        cJSON_Delete(root);
+        return st;
+    }
+    char *doc = copy_text(json, len);
+    if (!doc) {
+        cJSON_Delete(root);
+        return acp__error(err, ACP_NOMEM, "out of memory saving run '%s'", f.run_id);
+    }
+    acp_run_record r = {
+        .run_id = f.run_id,
+        .run_id_len = strlen(f.run_id),
+        .agent_name = f.agent_name,
+        .agent_name_len = strlen(f.agent_name),
+        .session_id = f.session_id,
+        .session_id_len = f.session_id ? strlen(f.session_id) : 0,
+        .status = f.status,
+        .created_us = f.has_created ? f.created_us : acp_time_now_us(),
+        .finished_us = f.finished_us == INT64_MIN ? ACP_NO_TIME : f.finished_us,
+        .flags = f.has_created ? 0 : ACP_RUN_CREATED_DEFAULT,
+        .doc = doc,
+        .doc_len = len,
+    };
+    acp_call call;
+    acp__call_init(&call, NULL, s->timeout_ms);
+    enter(s);
+    st = s->vt->save_run(s->backend, &r, &call);
+    leave(s);
+    st = acp__call_finish(&call, st, s->desc->name, "save_run", err);
+    free(doc);
+    cJSON_Delete(root);
+    return st;
+}
+
+ACP_API acp_status acp_session_save(acp_store *s, const char *json, size_t len, acp_error *err)
+{
+    NEED(s && json, "store and json must not be NULL");
+    trim(&json, &len);
+    cJSON *root;
+    const char *id;
+    acp_status st = acp__json_parse(json, len, "session", &root, err);
+    if (st != ACP_OK)
+        return st;
+    if ((st = acp__session_fields_get(root, &id, err)) != ACP_OK) {
+        cJSON_Delete(root);
+        return st;
+    }
+    char *doc = copy_text(json, len);
+    if (!doc) {
+        cJSON_Delete(root);
+        return acp__error(err, ACP_NOMEM, "out of memory saving session '%s'", id);
+    }
+    acp_session_record r = {.id = id, .id_len = strlen(id), .doc = doc, .doc_len = len};
+    acp_call call;
+    acp__call_init(&call, NULL, s->timeout_ms);
+    enter(s);
+    st = s->vt->save_session(s->backend, &r, &call);
+    leave(s);
+    st = acp__call_finish(&call, st, s->desc->name, "save_session", err);
+    free(doc);
+    cJSON_Delete(root);
+    return st;
+}
+
+ACP_API acp_status acp_event_add(acp_store *s, const char *run_id, const char *json, size_t len,
+                                 int64_t *seq, acp_error *err)
+{
+    NEED(s && json, "store and json must not be NULL");
+    acp_status st = acp__id_check(run_id, "run_id", err);
+    if (st != ACP_OK)
+        return st;
+    trim(&json, &len);
+    cJSON *root;
+    const char *type;
+    if ((st = acp__json_parse(json, len, "event", &root, err)) != ACP_OK)
+        return st;
+    if ((st = acp__event_fields_get(root, &type, err)) != ACP_OK) {
+        cJSON_Delete(root);
+        return st;
+    }
+    char *doc = copy_text(json, len);
+    if (!doc) {
+        cJSON_Delete(root);
+        return acp__error(err, ACP_NOMEM, "out of memory adding an event to run '%s'", run_id);
+    }
+    acp_event_record r = {
+        .run_id = run_id,
+        .run_id_len = strlen(run_id),
+        .type = type,
+        .stored_us = acp_time_now_us(),
+        .doc = doc,
+        .doc_len = len,
+    };
+    int64_t n = 0;
+    acp_call call;
+    acp__call_init(&call, NULL, s->timeout_ms);
+    enter(s);
+    st = s->vt->add_event(s->backend, &r, &n, &call);
+    leave(s);
+    st = acp__call_finish(&call, st, s->desc->name, "add_event", err);
+    if (st == ACP_OK && n < 1)
+        st = acp__error(err, ACP_PLUGIN, "%s: add_event reported sequence %" PRId64
+                        " (sequences start at 1)", s->desc->name, n);
+    if (st == ACP_OK && seq)
+        *seq = n;
+    free(doc);
+    cJSON_Delete(root);
+    return st;
+}
+
+/* ---- single documents out ---- */
+
+typedef acp_status (*get_fn)(acp_backend *, const char *, acp_call *);
+
+static acp_status get_one(acp_store *s, get_fn fn, const char *op, const char *what,
+                          const char *id, char **json, size_t *len, acp_error *err)
+{
+    acp_page *page = acp__page_new(1);
+    if (!page)
+        return acp__error(err, ACP_NOMEM, "out of memory reading %s '%s'", what, id);
+    acp_call call;
+    acp__call_init(&call, page, s->timeout_ms);
+    enter(s);
+    acp_status st = fn(s->backend, id, &call);
+    leave(s);
+    if (st == ACP_NOT_FOUND)
+        st = acp__error(err, ACP_NOT_FOUND, "%s '%s' not found", what, id);
+    else if (st == ACP_OK && page->n == 0)
+        st = acp__error(err, ACP_PLUGIN, "%s: %s reported success but returned no document",
+                        s->desc->name, op);
+    else
+        st = acp__call_finish(&call, st, s->desc->name, op, err);
+    if (st == ACP_OK) {
+        *json = page->items[0].doc; /* the caller now owns the block */
+        if (len)
+            *len = page->items[0].doc_len;
+        page->n = 0;
+    }
+    acp_page_free(page);
+    return st;
+}
+
+ACP_API acp_status acp_run_get(acp_store *s, const char *run_id, char **json, size_t *len,
+                               acp_error *err)
+{
+    NEED(s && json, "store and json must not be NULL");
+    acp_status st = acp__id_check(run_id, "run_id", err);
+    return st != ACP_OK ? st : get_one(s, s->vt->get_run, "get_run", "run", run_id, json, len, err);
+}
+
+ACP_API acp_status acp_session_get(acp_store *s, const char *id, char **json, size_t *len,
+                                   acp_error *err)
+{
+    NEED(s && json, "store and json must not be NULL");
+    acp_status st = acp__id_check(id, "session id", err);
+    return st != ACP_OK ? st
+                        : get_one(s, s->vt->get_session, "get_session", "session", id, json, len,
+                                  err);
+}
+
+static acp_status delete_one(acp_store *s, get_fn fn, const char *op, const char *what,
+                             const char *id, acp_error *err)
+{
+    acp_call call;
+    acp__call_init(&call, NULL, s->timeout_ms);
+    enter(s);
+    acp_status st = fn(s->backend, id, &call);
+    leave(s);
+    if (st == ACP_NOT_FOUND)
+        return acp__error(err, ACP_NOT_FOUND, "%s '%s' not found", what, id);
+    return acp__call_finish(&call, st, s->desc->name, op, err);
+}
+
+ACP_API acp_status acp_run_delete(acp_store *s, const char *run_id, acp_error *err)
+{
+    NEED(s, "store must not be NULL");
+    acp_status st = acp__id_check(run_id, "run_id", err);
+    return st != ACP_OK ? st : delete_one(s, s->vt->delete_run, "delete_run", "run", run_id, err);
+}
+
+ACP_API acp_status acp_session_delete(acp_store *s, const char *id, acp_error *err)
+{
+    NEED(s, "store must not be NULL");
+    acp_status st = acp__id_check(id, "session id", err);
+    return st != ACP_OK ? st
+                        : delete_one(s, s->vt->delete_session, "delete_session", "session", id,
+                                     err);
+}
+
+/* ---- lists ---- */
+
+static acp_status check_window(int64_t limit, int64_t offset, acp_error *err)
+{
+    if (limit < 0 || limit > MAX_LIMIT)
+        return acp__error(err, ACP_INVALID, "limit %" PRId64 " is out of range (0..%d)", limit,
+                          MAX_LIMIT);
+    if (offset < 0)
+        return acp__error(err, ACP_INVALID, "offset %" PRId64 " is negative", offset);
+    return ACP_OK;
+}
+
+/* Copy a caller's versioned struct: fields it does not know keep their
+ * defaults, so an application built against an older header still works. */
+static int copy_sized(void *dst, size_t dst_size, const void *src)
+{
+    size_t n;
+    memcpy(&n, src, sizeof n);
+    if (n < sizeof(size_t) || n > 4096)
+        return 0;
+    memcpy(dst, src, n < dst_size ? n : dst_size);
+    memcpy(dst, &dst_size, sizeof dst_size);
+    return 1;
+}
+
+/* Run cursors: "r1:<created_us>:<run_id in hex>".  Opaque to callers, but
+ * printable, so a command line can carry it. */
+static char *cursor_make(int64_t created_us, const char *run_id)
+{
+    size_t n = strlen(run_id);
+    char *c = malloc(32 + 2 * n + 1);
+    if (!c)
+        return NULL;
+    int k = sprintf(c, "r1:%" PRId64 ":", created_us);
+    for (size_t i = 0; i < n; i++)
+        k += sprintf(c + k, "%02x", (unsigned char)run_id[i]);
+    return c;
+}
+
+static acp_status cursor_parse(const char *c, int64_t *created_us, char *run_id, acp_error *err)
+{
+    char *end;
+    if (strncmp(c, "r1:", 3) != 0)
+        goto bad;
+    *created_us = strtoll(c + 3, &end, 10);
+    if (end == c + 3 || *end != ':')
+        goto bad;
+    const char *h = end + 1;
+    size_t n = strlen(h);
+    if (n == 0 || n % 2 || n / 2 > ACP_ID_MAX)
+        goto bad;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(h + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdef", h[2 * i]) ||
+            !strchr("0123456789abcdef", h[2 * i + 1]))
+            goto bad;
+        run_id[i] = (char)v;
+    }
+    run_id[n / 2] = '\0';
+    if (acp__id_check(run_id, "cursor run_id", NULL) != ACP_OK)
+        goto bad;
+    return ACP_OK;
+bad:
+    return acp__error(err, ACP_INVALID,
+                      "'%.80s' is not a run cursor (pass acp_page_next_cursor() of an earlier page)",
+                      c);
+}
+
+ACP_API acp_status acp_run_list(acp_store *s, const acp_run_filter *filter, acp_page **out,
+                                acp_error *err)
+{
+    NEED(s && out, "store and out must not be NULL");
+    acp_run_filter f = ACP_RUN_FILTER_INIT;
+    if (filter && !copy_sized(&f, sizeof f, filter))
+        return acp__error(err, ACP_INVALID, "acp_run_filter.size is not set (use ACP_RUN_FILTER_INIT)");
+    acp_status st = check_window(f.limit, f.offset, err);
+    if (st != ACP_OK)
+        return st;
+    if (f.agent_name && !f.agent_name[0])
+        return acp__error(err, ACP_INVALID, "agent_name filter must not be empty (use NULL for any)");
+    if (f.session_id && (st = acp__id_check(f.session_id, "session_id filter", err)) != ACP_OK)
+        return st;
+    char cursor_id[ACP_ID_MAX + 1];
+    acp_run_query q = {
+        .agent_name = f.agent_name,
+        .session_id = f.session_id,
+        .limit = f.limit,
+        .offset = f.offset,
+        .want_total = f.want_total != 0,
+    };
+    if (f.cursor) {
+        if ((st = cursor_parse(f.cursor, &q.cursor_created_us, cursor_id, err)) != ACP_OK)
+            return st;
+        q.has_cursor = 1;
+        q.cursor_run_id = cursor_id;
+    }
+    acp_page *page = acp__page_new((size_t)f.limit);
+    if (!page)
+        return acp__error(err, ACP_NOMEM, "out of memory listing runs");
+    if (f.limit > 0 || q.want_total) {
+        acp_call call;
+        acp__call_init(&call, page, s->timeout_ms);
+        enter(s);
+        st = s->vt->list_runs(s->backend, &q, &call);
+        leave(s);
+        if ((st = acp__call_finish(&call, st, s->desc->name, "list_runs", err)) != ACP_OK) {
+            acp_page_free(page);
+            return st;
+        }
+    }
+    if (!q.want_total)
+        page->total = -1;
+    if (f.limit > 0 && page->n == (size_t)f.limit) {
+        const acp__item *last = &page->items[page->n - 1];
+        if (!last->key || !(page->next_cursor = cursor_make(last->created_us, last->key))) {
+            acp_page_free(page);
+            return acp__error(err, last->key ? ACP_NOMEM : ACP_PLUGIN,
+                              last->key ? "out of memory listing runs"
+                                        : "list_runs returned a run without its key");
+        }
+    }
+    *out = page;
+    return ACP_OK;
+}
+
+ACP_API acp_status acp_session_list(acp_store *s, const char *after_id, int64_t limit,
+                                    acp_page **out, acp_error *err)
+{
+    NEED(s && out, "store and out must not be NULL");
+    acp_status st = check_window(limit, 0, err);
+    if (st != ACP_OK || (after_id && (st = acp__id_check(after_id, "after_id", err)) != ACP_OK))
+        return st;
+    if (!ACP__HAS(s->desc, list_sessions))
+        return acp__error(err, ACP_UNSUPPORTED, "%s: this backend cannot list sessions",
+                          s->desc->name);
+    acp_page *page = acp__page_new((size_t)limit);
+    if (!page)
+        return acp__error(err, ACP_NOMEM, "out of memory listing sessions");
+    if (limit > 0) {
+        acp_call call;
+        acp__call_init(&call, page, s->timeout_ms);
+        enter(s);
+        st = s->vt->list_sessions(s->backend, after_id, limit, &call);
+        leave(s);
+        if ((st = acp__call_finish(&call, st, s->desc->name, "list_sessions", err)) != ACP_OK) {
+            acp_page_free(page);
+            return st;
+        }
+    }
+    if (limit > 0 && page->n == (size_t)limit) {
+        const char *k = page->items[page->n - 1].key;
+        if (!k || !(page->next_cursor = strdup(k))) {
+            acp_page_free(page);
+            return acp__error(err, k ? ACP_NOMEM : ACP_PLUGIN,
+                              k ? "out of memory listing sessions"
+                                : "list_sessions returned a session without its id");
+        }
+    }
+    *out = page;
+    return ACP_OK;
+}
+
+ACP_API acp_status acp_event_list(acp_store *s, const char *run_id, const acp_event_filter *filter,
+                                  acp_page **out, acp_error *err)
+{
+    NEED(s && out, "store and out must not be NULL");
+    acp_event_filter f = ACP_EVENT_FILTER_INIT;
+    if (filter && !copy_sized(&f, sizeof f, filter))
+        return acp__error(err, ACP_INVALID,
+                          "acp_event_filter.size is not set (use ACP_EVENT_FILTER_INIT)");
+    acp_status st = acp__id_check(run_id, "run_id", err);
+    if (st != ACP_OK || (st = check_window(f.limit, f.offset, err)) != ACP_OK)
+        return st;
+    if (f.after_seq < 0)
+        return acp__error(err, ACP_INVALID, "after_seq %" PRId64 " is negative", f.after_seq);
+    acp_page *page = acp__page_new((size_t)f.limit);
+    if (!page)
+        return acp__error(err, ACP_NOMEM, "out of memory listing events");
+    if (f.limit > 0) {
+        acp_event_query q = {
+            .run_id = run_id, .after_seq = f.after_seq, .limit = f.limit, .offset = f.offset};
+        acp_call call;
+        acp__call_init(&call, page, s->timeout_ms);
+        enter(s);
+        st = s->vt->get_events(s->backend, &q, &call);
+        leave(s);
+        if ((st = acp__call_finish(&call, st, s->desc->name, "get_events", err)) != ACP_OK) {
+            acp_page_free(page);
+            return st;
+        }
+    }
+    if (f.limit > 0 && page->n == (size_t)f.limit) {
+        if (!(page->next_cursor = malloc(24))) {
+            acp_page_free(page);
+            return acp__error(err, ACP_NOMEM, "out of memory listing events");
+        }
+        snprintf(page->next_cursor, 24, "%" PRId64, page->items[page->n - 1].seq);
+    }
+    *out = page;
+    return ACP_OK;
+}
+
+/* ---- pages ---- */
+
+ACP_API size_t acp_page_count(const acp_page *p)
+{
+    return p ? p->n : 0;
+}
+
+ACP_API const char *acp_page_json(const acp_page *p, size_t i, size_t *len)
+{
+    if (!p || i >= p->n)
+        return NULL;
+    if (len)
+        *len = p->items[i].doc_len;
+    return p->items[i].doc;
+}
+
+ACP_API const char *acp_page_key(const acp_page *p, size_t i)
+{
+    return p && i < p->n ? p->items[i].key : NULL;
+}
+
+ACP_API int64_t acp_page_seq(const acp_page *p, size_t i)
+{
+    return p && i < p->n ? p->items[i].seq : 0;
+}
+
+ACP_API int64_t acp_page_time_us(const acp_page *p, size_t i)
+{
+    if (!p || i >= p->n)
+        return 0;
+    return p->items[i].seq ? p->items[i].stored_us : p->items[i].created_us;
+}
+
+ACP_API int64_t acp_page_total(const acp_page *p)
+{
+    return p ? p->total : -1;
+}
+
+ACP_API const char *acp_page_next_cursor(const acp_page *p)
+{
+    return p ? p->next_cursor : NULL;
+}
+
+ACP_API void acp_page_free(acp_page *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        free(p->items[i].doc);
+    free(p->items);
+    free(p->next_cursor);
+    free(p);
+}
