@@ -44,7 +44,8 @@ extern "C" {
 
 #define ACP_PLUGIN_MAGIC 0x41435053u /* "ACPS" */
 #define ACP_PLUGIN_ABI_MAJOR 1
-#define ACP_PLUGIN_ABI_MINOR 0
+/* History: 1.0 first release; 1.1 appended list_sessions. */
+#define ACP_PLUGIN_ABI_MINOR 1
 
 /* Capability flags a plugin declares in its descriptor. */
 /* Methods may be entered by many threads at once on one instance.  Without
@@ -218,10 +219,6 @@ typedef struct acp_backend_vtable {
     acp_status (*save_session)(acp_backend *b, const acp_session_record *s, acp_call *call);
     acp_status (*get_session)(acp_backend *b, const char *id, acp_call *call);
     acp_status (*delete_session)(acp_backend *b, const char *id, acp_call *call);
-    /* Emit up to limit sessions with id > after_id (byte-wise; after_id NULL:
-     * from the start), ascending by id.  Optional (NULL: UNSUPPORTED). */
-    acp_status (*list_sessions)(acp_backend *b, const char *after_id, int64_t limit,
-                                acp_call *call);
 
     /* Append an event, assigning the run's next sequence (1, 2, ... without
      * gaps, atomically with the append); store it with ev->stored_us and
@@ -230,6 +227,12 @@ typedef struct acp_backend_vtable {
                             acp_call *call);
     /* Emit events (doc, seq, stored_us) in sequence order.  Required. */
     acp_status (*get_events)(acp_backend *b, const acp_event_query *q, acp_call *call);
+
+    /* ---- ABI 1.1 ---- */
+    /* Emit up to limit sessions with id > after_id (byte-wise; after_id NULL:
+     * from the start), ascending by id.  Optional (NULL: UNSUPPORTED). */
+    acp_status (*list_sessions)(acp_backend *b, const char *after_id, int64_t limit,
+                                acp_call *call);
 } acp_backend_vtable;
 
 /* What the entry function returns.  The first three members keep their
