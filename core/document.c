@@ -77,9 +77,186 @@ acp_status acp__id_check(const char *id, const char *what, acp_error *err)
     return ACP_OK;
 }
 
+/* ---- a strict JSON syntax check ----
+ * Run before cJSON so that (a) a cJSON failure can only mean "no memory",
+ * (b) cJSON never writes its process-global error pointer (the application
+ * may parse JSON on other threads), (c) strings are valid UTF-8 and (d) the
+ * nesting bound is ours.  It only reads; nothing is built. */
+
+#define JSON_MAX_DEPTH 512
+
+typedef struct scan {
+    const char *p, *end, *start;
+    const char *why;
+} scan;
+
 static int is_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static void skip_ws(scan *s)
+{
+    while (s->p < s->end && is_ws(*s->p))
+        s->p++;
+}
+
+static int fail(scan *s, const char *why)
+{
+    s->why = why;
+    return 0;
+}
+
+static int hex4(const char *p, unsigned *v)
+{
+    *v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return 0;
+        *v = *v << 4 | (unsigned)d;
+    }
+    return 1;
+}
+
+static int scan_string(scan *s)
+{
+    s->p++; /* opening quote */
+    while (s->p < s->end) {
+        unsigned char c = (unsigned char)*s->p;
+        if (c == '"') {
+            s->p++;
+            return 1;
+        }
+        if (c < 0x20)
+            return fail(s, "control character in a string");
+        if (c == '\\') {
+            if (s->end - s->p < 2)
+                break;
+            char e = s->p[1];
+            if (e == 'u') {
+                unsigned v, lo;
+                if (s->end - s->p < 6 || !hex4(s->p + 2, &v))
+                    return fail(s, "bad \\u escape");
+                if (v == 0)
+                    return fail(s, "\\u0000 (NUL) in a string");
+                s->p += 6;
+                if (v >= 0xDC00 && v <= 0xDFFF)
+                    return fail(s, "lone low surrogate in a \\u escape");
+                if (v >= 0xD800 && v <= 0xDBFF) {
+                    if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' ||
+                        !hex4(s->p + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+                        return fail(s, "unpaired high surrogate in a \\u escape");
+                    s->p += 6;
+                }
+                continue;
+            }
+            if (!strchr("\"\\/bfnrt", e) || !e)
+                return fail(s, "bad escape in a string");
+            s->p += 2;
+            continue;
+        }
+        size_t k = utf8_seq((const unsigned char *)s->p, (size_t)(s->end - s->p));
+        if (!k)
+            return fail(s, "invalid UTF-8 in a string");
+        s->p += k;
+    }
+    return fail(s, "unterminated string");
+}
+
+static int digit_run(scan *s)
+{
+    const char *b = s->p;
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+        s->p++;
+    return s->p > b;
+}
+
+static int scan_number(scan *s)
+{
+    if (*s->p == '-')
+        s->p++;
+    if (s->p < s->end && *s->p == '0')
+        s->p++;
+    else if (!digit_run(s))
+        return fail(s, "bad number");
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        if (!digit_run(s))
+            return fail(s, "bad number");
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+            s->p++;
+        if (!digit_run(s))
+            return fail(s, "bad number");
+    }
+    return 1;
+}
+
+static int scan_value(scan *s, int depth)
+{
+    skip_ws(s);
+    if (s->p >= s->end)
+        return fail(s, "unexpected end of text");
+    switch (*s->p) {
+    case '"':
+        return scan_string(s);
+    case '{':
+    case '[': {
+        char close = *s->p == '{' ? '}' : ']';
+        if (depth >= JSON_MAX_DEPTH)
+            return fail(s, "nesting deeper than 512 levels");
+        s->p++;
+        skip_ws(s);
+        if (s->p < s->end && *s->p == close) {
+            s->p++;
+            return 1;
+        }
+        for (;;) {
+            if (close == '}') {
+                skip_ws(s);
+                if (s->p >= s->end || *s->p != '"')
+                    return fail(s, "expected a member name");
+                if (!scan_string(s))
+                    return 0;
+                skip_ws(s);
+                if (s->p >= s->end || *s->p != ':')
+                    return fail(s, "expected ':'");
+                s->p++;
+            }
+            if (!scan_value(s, depth + 1))
+                return 0;
+            skip_ws(s);
+            if (s->p < s->end && *s->p == ',') {
+                s->p++;
+                continue;
+            }
+            if (s->p < s->end && *s->p == close) {
+                s->p++;
+                return 1;
+            }
+            return fail(s, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+        }
+    }
+    case 't':
+    case 'f':
+    case 'n': {
+        const char *lit = *s->p == 't' ? "true" : *s->p == 'f' ? "false" : "null";
+        size_t n = strlen(lit);
+        if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+            return fail(s, "unknown literal");
+        s->p += n;
+        return 1;
+    }
+    default:
+        if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
+            return scan_number(s);
+        return fail(s, "unexpected character");
+    }
 }
 
 acp_status acp__json_parse(const char *text, size_t len, const char *what, cJSON **out,
@@ -87,34 +264,19 @@ acp_status acp__json_parse(const char *text, size_t len, const char *what, cJSON
 {
     if (!text)
         return acp__error(err, ACP_INVALID, "%s document must not be NULL", what);
-    if (memchr(text, '\0', len))
-        return acp__error(err, ACP_INVALID, "%s document contains a NUL byte", what);
-    /* cJSON decodes \u0000 into a NUL that silently cuts the string short,
-     * which could make two different ids look equal: refuse it. */
-    for (const char *p = text; (p = memchr(p, '\\', len - (size_t)(p - text))) != NULL; p += 2) {
-        if ((size_t)(p - text) + 1 >= len)
-            break;
-        if (p[1] == 'u' && (size_t)(p - text) + 6 <= len && !memcmp(p + 2, "0000", 4))
-            return acp__error(err, ACP_INVALID, "%s document contains \\u0000 (NUL)", what);
-    }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (!root) {
-        /* The parser stops where the text stops making sense; point there.
-         * cJSON reports NULL both for bad text and for no memory; the text
-         * was non-empty, so a failure is taken as bad text. */
-        size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
-        return acp__error(err, ACP_INVALID, "%s document is not valid JSON (near byte %zu of %zu)",
-                          what, at, len);
-    }
-    while (end && end < text + len && is_ws(*end))
-        end++;
-    if (!end || end != text + len) {
-        cJSON_Delete(root);
+    scan s = {.p = text, .end = text + len, .start = text, .why = NULL};
+    if (!scan_value(&s, 0))
+        return acp__error(err, ACP_INVALID, "%s document is not valid JSON: %s (byte %zu of %zu)",
+                          what, s.why, (size_t)(s.p - text), len);
+    skip_ws(&s);
+    if (s.p != s.end)
         return acp__error(err, ACP_INVALID,
                           "%s document has trailing characters after the JSON value (byte %zu)",
-                          what, end ? (size_t)(end - text) : 0);
-    }
+                          what, (size_t)(s.p - text));
+    /* The text is known good, so a failure here can only be memory. */
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    if (!root)
+        return acp__error(err, ACP_NOMEM, "out of memory parsing a %s document", what);
     *out = root;
     return ACP_OK;
 }
@@ -122,6 +284,20 @@ acp_status acp__json_parse(const char *text, size_t len, const char *what, cJSON
 static const cJSON *member(const cJSON *o, const char *name)
 {
     return cJSON_GetObjectItemCaseSensitive(o, name);
+}
+
+/* An indexed member given twice would be read differently by readers that
+ * keep the last occurrence: refuse it.  Returns the name found twice. */
+static const char *repeated(const cJSON *o, const char *const *names)
+{
+    for (size_t i = 0; names[i]; i++) {
+        int n = 0;
+        for (const cJSON *c = o->child; c; c = c->next)
+            n += c->string && strcmp(c->string, names[i]) == 0;
+        if (n > 1)
+            return names[i];
+    }
+    return NULL;
 }
 
 /* Optional instant: absent or null -> *us = INT64_MIN, *present = 0. */
@@ -147,8 +323,13 @@ acp_status acp__run_fields_get(const cJSON *root, acp__run_fields *f, acp_error 
     acp_status st;
     int present;
     memset(f, 0, sizeof *f);
+    static const char *const indexed[] = {"run_id", "agent_name", "session_id", "status",
+                                          "created_at", "finished_at", NULL};
+    const char *twice;
     if (!cJSON_IsObject(root))
         return acp__error(err, ACP_INVALID, "run document must be a JSON object");
+    if ((twice = repeated(root, indexed)) != NULL)
+        return acp__error(err, ACP_INVALID, "run document gives \"%s\" more than once", twice);
     const cJSON *id = member(root, "run_id"), *agent = member(root, "agent_name"),
                 *status = member(root, "status"), *session = member(root, "session_id");
     if (!cJSON_IsString(id))
@@ -183,8 +364,11 @@ acp_status acp__run_fields_get(const cJSON *root, acp__run_fields *f, acp_error 
 
 acp_status acp__session_fields_get(const cJSON *root, const char **id, acp_error *err)
 {
+    static const char *const indexed[] = {"id", NULL};
     if (!cJSON_IsObject(root))
         return acp__error(err, ACP_INVALID, "session document must be a JSON object");
+    if (repeated(root, indexed))
+        return acp__error(err, ACP_INVALID, "session document gives \"id\" more than once");
     const cJSON *v = member(root, "id");
     if (!cJSON_IsString(v))
         return acp__error(err, ACP_INVALID, "session document needs a string \"id\"");
@@ -196,8 +380,11 @@ acp_status acp__session_fields_get(const cJSON *root, const char **id, acp_error
 
 acp_status acp__event_fields_get(const cJSON *root, const char **type, acp_error *err)
 {
+    static const char *const indexed[] = {"type", NULL};
     if (!cJSON_IsObject(root))
         return acp__error(err, ACP_INVALID, "event must be a JSON object");
+    if (repeated(root, indexed))
+        return acp__error(err, ACP_INVALID, "event gives \"type\" more than once");
     const cJSON *v = member(root, "type");
     if (!cJSON_IsString(v) || !v->valuestring[0])
         return acp__error(err, ACP_INVALID, "event needs a non-empty string \"type\"");

@@ -12,8 +12,10 @@
 
 #include "acp_storage.h"
 
-/* Parse JSON text strictly: explicit length, nothing but whitespace after
- * the value, no NUL inside, nesting bounded.  `what` names the document in
+/* Parse JSON text strictly: len is the real length (never ACP_STRLEN);
+ * nothing but whitespace after the value; strings valid UTF-8 without
+ * \u0000; nesting at most 512 levels.  The syntax is checked before cJSON
+ * runs, so a cJSON failure means NOMEM.  `what` names the document in
  * messages ("run", "session", "event").  *out is freed with cJSON_Delete.
  * Errors: INVALID, NOMEM. */
 acp_status acp__json_parse(const char *text, size_t len, const char *what, cJSON **out,

@@ -100,7 +100,7 @@ static acp_status text_check(const char *s, int nonempty, const char *fn, const 
 static const char *str_member(const cJSON *obj, const char *key)
 {
     const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    return v && cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 static size_t array_count(const cJSON *arr)
@@ -400,11 +400,11 @@ ACP_API acp_status acp_message_new(const char *role, acp_message **out, acp_erro
     return message_wrap(root, out, __func__, err);
 }
 
-ACP_API acp_status acp_message_add_part(acp_message *msg, const char *content_type,
-                                        const char *content, const char *encoding,
-                                        const char *name, acp_error *err)
+/* acp_message_add_part(), with fn naming the public call in messages. */
+static acp_status message_add_part(acp_message *msg, const char *content_type,
+                                   const char *content, const char *encoding, const char *name,
+                                   const char *fn, acp_error *err)
 {
-    static const char fn[] = "acp_message_add_part";
     acp_status st;
     if (!msg)
         return null_arg(err, fn, "msg");
@@ -446,13 +446,18 @@ ACP_API acp_status acp_message_add_part(acp_message *msg, const char *content_ty
     return ACP_OK;
 }
 
+ACP_API acp_status acp_message_add_part(acp_message *msg, const char *content_type,
+                                        const char *content, const char *encoding,
+                                        const char *name, acp_error *err)
+{
+    return message_add_part(msg, content_type, content, encoding, name, __func__, err);
+}
+
 ACP_API acp_status acp_message_add_text(acp_message *msg, const char *text, acp_error *err)
 {
-    if (!msg)
-        return null_arg(err, __func__, "msg");
     if (!text)
         return null_arg(err, __func__, "text");
-    return acp_message_add_part(msg, NULL, text, NULL, NULL, err);
+    return message_add_part(msg, NULL, text, NULL, NULL, __func__, err);
 }
 
 ACP_API const char *acp_message_role(const acp_message *msg)

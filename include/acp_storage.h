@@ -345,9 +345,9 @@ ACP_API void acp_time_format(int64_t us, char buf[ACP_TIME_BUFSZ]);
 /* ------------------------------------------------------------------ */
 /* These objects are plain values, not tied to a store: build one, turn it
  * into JSON with *_to_json, and save that; or parse what a store returned.
- * Parsing keeps every field, but numbers inside unknown fields are
- * re-printed by value on *_to_json: use the JSON API to copy documents
- * byte for byte. */
+ * Parsing keeps every member; members the typed layer does not read keep
+ * their exact text, but numbers inside output messages are re-printed by
+ * value on *_to_json.  Use the JSON API to copy documents byte for byte. */
 
 typedef struct acp_run acp_run;
 typedef struct acp_message acp_message;
