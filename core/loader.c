@@ -29,6 +29,10 @@
 #error "ACP_STORAGE_PLUGINDIR must be defined by the build"
 #endif
 
+/* Every descriptor of ABI major 1 has at least the members of 1.0; later
+ * minors may append, and the host reads only what it knows. */
+#define DESCRIPTOR_SIZE_1_0 (offsetof(acp_plugin_descriptor, vtable_size) + sizeof(size_t))
+
 #define PREFIX "libacp_storage_"
 #define SUFFIX ".so"
 
@@ -141,7 +145,7 @@ static const char *required_missing(const acp_plugin_descriptor *d)
  * explains why.
  */
 static acp_status load_file(const char *path, const char *expected, acp__plugin **out,
-                            msgbuf *m)
+                            msgbuf *m, unsigned abi[2])
 {
     unsigned hmaj = ACP_PLUGIN_ABI_MAJOR, hmin = ACP_PLUGIN_ABI_MINOR;
     char name[65], sym[128];
@@ -171,6 +175,7 @@ static acp_status load_file(const char *path, const char *expected, acp__plugin 
     }
     for (acp__plugin *p = registry; p; p = p->next) {
         if (p->dev == st.st_dev && p->ino == st.st_ino) { /* same file, other path */
+            abi[0] = p->desc->abi_major, abi[1] = p->desc->abi_minor;
             *out = p;
             return ACP_OK;
         }
@@ -200,17 +205,19 @@ static acp_status load_file(const char *path, const char *expected, acp__plugin 
     }
     const acp_plugin_descriptor *d = entry();
     if (!d) {
-        addf(m, "%s: %s() returned NULL", path, sym);
+        addf(m, "%s: %s() returned NULL (hint: the entry must return its static descriptor; "
+                "use ACP_PLUGIN_DEFINE)", path, sym);
         goto refuse;
     }
     /* magic and major first: the rest of the layout depends on them. */
     if (d->magic != ACP_PLUGIN_MAGIC) {
         addf(m,
-             "%s: bad magic 0x%08x in the descriptor (expected 0x%08x): not an acp-storage "
-             "plugin, or built against a broken header",
+             "%s: bad magic 0x%08x in the descriptor (expected 0x%08x) (hint: not an "
+             "acp-storage plugin; build it with ACP_PLUGIN_DEFINE from acp_storage_plugin.h)",
              path, (unsigned)d->magic, ACP_PLUGIN_MAGIC);
         goto refuse;
     }
+    abi[0] = d->abi_major, abi[1] = d->abi_minor;
     if (d->abi_major != hmaj) {
         addf(m,
              "%s: plugin ABI %u.%u, host ABI %u.%u: the major versions differ (hint: rebuild the "
@@ -218,12 +225,12 @@ static acp_status load_file(const char *path, const char *expected, acp__plugin 
              path, (unsigned)d->abi_major, (unsigned)d->abi_minor, hmaj, hmin, hmaj);
         goto refuse;
     }
-    if (d->size < sizeof(acp_plugin_descriptor)) {
+    if (d->size < DESCRIPTOR_SIZE_1_0) {
         addf(m,
              "%s: truncated descriptor (%u bytes, ABI %u.%u needs at least %zu; hint: build with "
              "ACP_PLUGIN_DEFINE)",
              path, (unsigned)d->size, (unsigned)d->abi_major, (unsigned)d->abi_minor,
-             sizeof(acp_plugin_descriptor));
+             (size_t)DESCRIPTOR_SIZE_1_0);
         goto refuse;
     }
     if (d->abi_minor > hmin) {
@@ -234,7 +241,8 @@ static acp_status load_file(const char *path, const char *expected, acp__plugin 
         goto refuse;
     }
     if (d->pointer_size != sizeof(void *)) {
-        addf(m, "%s: built for %u-byte pointers, this host uses %zu", path,
+        addf(m, "%s: built for %u-byte pointers, this host uses %zu (hint: rebuild the plugin "
+                "for this architecture)", path,
              (unsigned)d->pointer_size, sizeof(void *));
         goto refuse;
     }
@@ -253,6 +261,8 @@ static acp_status load_file(const char *path, const char *expected, acp__plugin 
              (unsigned)d->abi_major, (unsigned)d->abi_minor);
         if (missing)
             addf(m, ": %s is NULL", missing);
+        addf(m, " (hint: every method but init, ping and list_sessions is required; build "
+                "with ACP_PLUGIN_DEFINE so that vtable_size is right)");
         goto refuse;
     }
 
@@ -302,7 +312,8 @@ acp_status acp__plugin_get(const acp_config *cfg, acp__plugin **out, acp_error *
         return acp__error(err, ACP_INVALID, "invalid backend name '%.80s'", cfg->backend);
     if (cfg->plugin_file) {
         lock();
-        acp_status st = load_file(cfg->plugin_file, cfg->backend, out, &m);
+        unsigned abi[2];
+        acp_status st = load_file(cfg->plugin_file, cfg->backend, out, &m, abi);
         unlock();
         if (st != ACP_OK)
             return acp__error(err, st, "backend '%s' refused: %s", cfg->backend ? cfg->backend : "?",
@@ -341,7 +352,8 @@ acp_status acp__plugin_get(const acp_config *cfg, acp__plugin **out, acp_error *
         found = 1;
         if (m.len)
             addf(&m, "; ");
-        st = load_file(path, cfg->backend, out, &m);
+        unsigned abi[2];
+        st = load_file(path, cfg->backend, out, &m, abi);
     }
     unlock();
     acp__strv_free(dirs);
@@ -421,16 +433,17 @@ ACP_API acp_status acp_plugins_scan(const acp_config *cfg, acp_plugin_list **out
                     info->shadowed = 1;
             msgbuf m = {.len = 0};
             acp__plugin *p = NULL;
+            unsigned abi[2] = {0, 0};
             lock();
-            info->status = load_file(path, NULL, &p, &m) == ACP_OK ? ACP_OK : ACP_LOAD;
+            info->status = load_file(path, NULL, &p, &m, abi) == ACP_OK ? ACP_OK : ACP_LOAD;
             unlock();
             info->name = dupe(name);
             info->path = dupe(path);
             info->message = dupe(info->status == ACP_OK ? "" : m.text);
             info->version = dupe(p ? p->desc->version : "");
             info->description = dupe(p ? p->desc->description : "");
-            info->abi_major = p ? p->desc->abi_major : 0;
-            info->abi_minor = p ? p->desc->abi_minor : 0;
+            info->abi_major = abi[0];
+            info->abi_minor = abi[1];
             info->capabilities = p ? p->desc->capabilities : 0;
             if (!info->name || !info->path || !info->message || !info->version ||
                 !info->description) {
