@@ -88,6 +88,9 @@ acp_status acp__id_check(const char *id, const char *what, acp_error *err)
 typedef struct scan {
     const char *p, *end, *start;
     const char *why;
+    int saw_nul;            /* the last string scanned held \u0000 */
+    size_t nul_members[8];  /* ordinals of top-level members whose string value holds \u0000 */
+    size_t n_nul;
 } scan;
 
 static int is_ws(char c)
@@ -124,6 +127,7 @@ static int hex4(const char *p, unsigned *v)
 static int scan_string(scan *s)
 {
     s->p++; /* opening quote */
+    s->saw_nul = 0;
     while (s->p < s->end) {
         unsigned char c = (unsigned char)*s->p;
         if (c == '"') {
@@ -140,8 +144,7 @@ static int scan_string(scan *s)
                 unsigned v, lo;
                 if (s->end - s->p < 6 || !hex4(s->p + 2, &v))
                     return fail(s, "bad \\u escape");
-                if (v == 0)
-                    return fail(s, "\\u0000 (NUL) in a string");
+                s->saw_nul |= v == 0;
                 s->p += 6;
                 if (v >= 0xDC00 && v <= 0xDFFF)
                     return fail(s, "lone low surrogate in a \\u escape");
@@ -216,20 +219,33 @@ static int scan_value(scan *s, int depth)
             s->p++;
             return 1;
         }
-        for (;;) {
+        for (size_t ordinal = 0;; ordinal++) {
             if (close == '}') {
                 skip_ws(s);
                 if (s->p >= s->end || *s->p != '"')
                     return fail(s, "expected a member name");
                 if (!scan_string(s))
                     return 0;
+                /* cJSON cuts a name at NUL: "run_id\u0000x" would read as run_id. */
+                if (depth == 0 && s->saw_nul)
+                    return fail(s, "\\u0000 in a top-level member name");
                 skip_ws(s);
                 if (s->p >= s->end || *s->p != ':')
                     return fail(s, "expected ':'");
                 s->p++;
             }
+            skip_ws(s);
+            int is_string = s->p < s->end && *s->p == '"';
+            s->saw_nul = 0;
             if (!scan_value(s, depth + 1))
                 return 0;
+            /* Remember top-level strings holding NUL: cJSON cuts them short,
+             * which must never happen to an indexed field such as an id. */
+            if (depth == 0 && close == '}' && is_string && s->saw_nul) {
+                if (s->n_nul == sizeof s->nul_members / sizeof s->nul_members[0])
+                    return fail(s, "too many top-level strings holding \\u0000");
+                s->nul_members[s->n_nul++] = ordinal;
+            }
             skip_ws(s);
             if (s->p < s->end && *s->p == ',') {
                 s->p++;
@@ -277,6 +293,22 @@ acp_status acp__json_parse(const char *text, size_t len, const char *what, cJSON
     cJSON *root = cJSON_ParseWithLength(text, len);
     if (!root)
         return acp__error(err, ACP_NOMEM, "out of memory parsing a %s document", what);
+    /* \u0000 is fine in content, stored as text; not in a field we index. */
+    static const char *const indexed[] = {"run_id", "agent_name", "session_id", "status",
+                                          "created_at", "finished_at", "id", "type"};
+    size_t ordinal = 0;
+    for (const cJSON *c = root->child; c && s.n_nul; c = c->next, ordinal++) {
+        int flagged = 0;
+        for (size_t k = 0; k < s.n_nul; k++)
+            flagged |= s.nul_members[k] == ordinal;
+        for (size_t k = 0; flagged && k < sizeof indexed / sizeof indexed[0]; k++) {
+            if (c->string && strcmp(c->string, indexed[k]) == 0) {
+                cJSON_Delete(root);
+                return acp__error(err, ACP_INVALID, "%s member \"%s\" contains \\u0000 (NUL)",
+                                  what, indexed[k]);
+            }
+        }
+    }
     *out = root;
     return ACP_OK;
 }

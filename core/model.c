@@ -854,8 +854,8 @@ ACP_API const char *acp_session_id(const acp_session *s)
 ACP_API acp_status acp_session_set_state_json(acp_session *s, const char *json, size_t len,
                                               acp_error *err)
 {
-    cJSON *raw;
-    int type;
+    cJSON *raw = NULL;
+    int type = 0;
     if (!s)
         return null_arg(err, __func__, "s");
     acp_status st = raw_from_json(json, len, "state", __func__, &raw, &type, err);

@@ -537,8 +537,11 @@ ACP_API acp_status acp_session_list(acp_store *s, const char *after_id, int64_t 
                                     acp_page **out, acp_error *err)
 {
     NEED(s && out, "store and out must not be NULL");
-    acp_status st = check_window(limit, 0, err);
-    if (st != ACP_OK || (after_id && (st = acp__id_check(after_id, "after_id", err)) != ACP_OK))
+    if (limit < 1 || limit > MAX_LIMIT)
+        return acp__error(err, ACP_INVALID, "limit %" PRId64 " is out of range (1..%d)", limit,
+                          MAX_LIMIT);
+    acp_status st;
+    if (after_id && (st = acp__id_check(after_id, "after_id", err)) != ACP_OK)
         return st;
     if (!ACP__HAS(s->desc, list_sessions))
         return acp__error(err, ACP_UNSUPPORTED, "%s: this backend cannot list sessions",
@@ -546,18 +549,16 @@ ACP_API acp_status acp_session_list(acp_store *s, const char *after_id, int64_t 
     acp_page *page = acp__page_new((size_t)limit);
     if (!page)
         return acp__error(err, ACP_NOMEM, "out of memory listing sessions");
-    if (limit > 0) {
-        acp_call call;
-        acp__call_init(&call, page, s->timeout_ms);
-        enter(s);
-        st = s->vt->list_sessions(s->backend, after_id, limit, &call);
-        leave(s);
-        if ((st = acp__call_finish(&call, st, s->desc->name, "list_sessions", err)) != ACP_OK) {
-            acp_page_free(page);
-            return st;
-        }
+    acp_call call;
+    acp__call_init(&call, page, s->timeout_ms);
+    enter(s);
+    st = s->vt->list_sessions(s->backend, after_id, limit, &call);
+    leave(s);
+    if ((st = acp__call_finish(&call, st, s->desc->name, "list_sessions", err)) != ACP_OK) {
+        acp_page_free(page);
+        return st;
     }
-    if (limit > 0 && page->n == (size_t)limit) {
+    if (page->n == (size_t)limit) {
         const char *k = page->items[page->n - 1].key;
         if (!k || !(page->next_cursor = strdup(k))) {
             acp_page_free(page);

@@ -124,9 +124,14 @@ ACP_API void acp_time_format(int64_t us, char buf[ACP_TIME_BUFSZ])
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    snprintf(buf, ACP_TIME_BUFSZ, "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u.%06uZ", y, m, d,
+    /* Years past 9999 would not fit RFC 3339; the wide scratch buffer only
+     * keeps the compiler's worst-case estimate quiet. */
+    char tmp[128];
+    snprintf(tmp, sizeof tmp, "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u.%06uZ", y, m, d,
              (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60),
              (unsigned)frac);
+    memcpy(buf, tmp, ACP_TIME_BUFSZ - 1);
+    buf[ACP_TIME_BUFSZ - 1] = '\0';
 }
 
 ACP_API int64_t acp_time_now_us(void)
