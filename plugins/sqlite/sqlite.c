@@ -1,0 +1,1103 @@
+/*
+ * sqlite.c - the SQLite backend of acp-storage (libacp_storage_sqlite.so).
+ *
+ *   sqlite:///var/lib/acp/acp.db?busy_timeout=5000&synchronous=normal
+ *   sqlite:relative.db?mode=ro
+ *
+ * One database file in WAL mode, shared by every handle and process that
+ * opens it.  A handle keeps a small pool of connections, one per thread
+ * inside the backend at a time, each with every statement prepared once.
+ * The schema, the statements and the reasons for the indexes are in
+ * sqlite_sql.h.
+ *
+ * Writes are single statements in autocommit mode, or an explicit
+ * BEGIN IMMEDIATE transaction when they need more than one statement.  A
+ * write statement in autocommit mode takes the write lock before it reads
+ * anything (OP_Transaction comes first), and the busy handler retries that
+ * acquisition, so neither form can meet the read-to-write upgrade deadlock
+ * that returns SQLITE_BUSY without waiting.  SQLITE_BUSY therefore means
+ * busy_timeout really expired: ACP_UNAVAILABLE.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "acp_storage_plugin.h"
+#include "sqlite_sql.h"
+
+#define SQ_NAME "sqlite"
+#define SQ_VERSION "1.0.0"
+/* RETURNING (add_event) needs 3.35. */
+#define SQ_MIN_SQLITE 3035000
+
+/* One connection and its statements; used by one thread at a time. */
+typedef struct sq_conn {
+    sqlite3 *db;
+    struct sq_conn *next; /* in the idle list */
+    sqlite3_stmt *st[ACP_SQ_N];
+} sq_conn;
+
+struct acp_backend {
+    const acp_plugin_host *host;
+    char *path;      /* as configured, for messages */
+    char *open_path; /* what sqlite3_open_v2 receives */
+    int readonly;
+    int busy_ms;
+    int sync_full;
+    int has_cache_size;
+    long long cache_size;
+    int has_mmap_size;
+    long long mmap_size;
+    pthread_mutex_t mu; /* guards idle */
+    sq_conn *idle;
+};
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                               */
+/* ------------------------------------------------------------------ */
+
+static acp_status sq_status(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return ACP_OK;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_PROTOCOL:
+        return ACP_UNAVAILABLE;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_FORMAT:
+        return ACP_CORRUPT;
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        return ACP_IO;
+    case SQLITE_NOMEM:
+        return ACP_NOMEM;
+    case SQLITE_TOOBIG:
+        return ACP_INVALID;
+    default:
+        return ACP_PLUGIN;
+    }
+}
+
+/* Report a failure of SQLite: the path, what was being done, SQLite's own
+ * message, and the OS reason or the busy timeout when they explain it.
+ * db may be NULL (then only rc describes the failure). */
+static acp_status sq_fail(const acp_backend *b, acp_call *call, sqlite3 *db, int rc,
+                          const char *what, const char *id)
+{
+    acp_status code = sq_status(rc);
+    /* The connection's message, unless it describes another failure (a
+     * size refused before SQLite saw it). */
+    const char *msg = db && (sqlite3_errcode(db) & 0xff) == (rc & 0xff) ? sqlite3_errmsg(db)
+                                                                       : sqlite3_errstr(rc);
+    char extra[160] = "";
+
+    if (code == ACP_OK)
+        code = ACP_PLUGIN; /* a caller saw an unexpected row or end */
+    if (code == ACP_UNAVAILABLE) {
+        snprintf(extra, sizeof extra, " (still locked after busy_timeout=%d ms)", b->busy_ms);
+    } else if ((rc & 0xff) == SQLITE_NOTADB) {
+        snprintf(extra, sizeof extra, " (not an SQLite database, or its header is damaged)");
+    } else if (code == ACP_IO && db && sqlite3_system_errno(db) != 0) {
+        char reason[128];
+        if (strerror_r(sqlite3_system_errno(db), reason, sizeof reason) != 0)
+            snprintf(reason, sizeof reason, "errno %d", sqlite3_system_errno(db));
+        snprintf(extra, sizeof extra, " (%s)", reason);
+    }
+    return b->host->error(call, code, "%s: %s%s%s: %s%s", b->path, what, id ? " " : "",
+                          id ? id : "", msg, extra);
+}
+
+static acp_status sq_readonly(const acp_backend *b, acp_call *call, const char *what)
+{
+    return b->host->error(call, ACP_IO, "%s: %s: the store was opened read-only (mode=ro)",
+                          b->path, what);
+}
+
+static acp_status sq_nomem(const acp_backend *b, acp_call *call, const char *what)
+{
+    return b->host->error(call, ACP_NOMEM, "%s: %s: out of memory", b->path, what);
+}
+
+/* ------------------------------------------------------------------ */
+/* Options                                                              */
+/* ------------------------------------------------------------------ */
+
+static const char *const sq_option_names[] = {"busy_timeout", "synchronous", "mode",
+                                              "cache_size", "mmap_size", NULL};
+
+/* Strict decimal integer in [lo, hi]: no sign other than a leading '-', no
+ * spaces, no trailing text. */
+static int sq_parse_int(const char *s, long long lo, long long hi, long long *out)
+{
+    const char *p = s;
+    char *end = NULL;
+    long long v;
+
+    if (*p == '-')
+        p++;
+    if (*p < '0' || *p > '9')
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static acp_status sq_parse_options(acp_backend *b, const acp_open_args *args, acp_call *call)
+{
+    const acp_plugin_host *h = b->host;
+
+    for (size_t i = 0; i < args->n_options; i++) {
+        const char *k = args->options[i].key;
+        const char *v = args->options[i].value;
+        long long n;
+
+        if (strcmp(k, "busy_timeout") == 0) {
+            if (sq_parse_int(v, 0, INT_MAX, &n) != 0)
+                return h->error(call, ACP_INVALID,
+                                "option busy_timeout=%s: expected milliseconds, an "
+                                "integer from 0 to %d",
+                                v, INT_MAX);
+            b->busy_ms = (int)n;
+        } else if (strcmp(k, "synchronous") == 0) {
+            if (strcmp(v, "normal") == 0)
+                b->sync_full = 0;
+            else if (strcmp(v, "full") == 0)
+                b->sync_full = 1;
+            else
+                return h->error(call, ACP_INVALID,
+                                "option synchronous=%s: expected \"normal\" (survives a "
+                                "process crash) or \"full\" (also survives power loss)",
+                                v);
+        } else if (strcmp(k, "mode") == 0) {
+            if (strcmp(v, "ro") == 0)
+                b->readonly = 1;
+            else if (strcmp(v, "rw") == 0)
+                b->readonly = 0;
+            else
+                return h->error(call, ACP_INVALID,
+                                "option mode=%s: expected \"ro\" (read-only) or \"rw\" "
+                                "(read-write, the default)",
+                                v);
+        } else if (strcmp(k, "cache_size") == 0) {
+            if (sq_parse_int(v, -(long long)INT_MAX, INT_MAX, &n) != 0)
+                return h->error(call, ACP_INVALID,
+                                "option cache_size=%s: expected an integer: pages when "
+                                "positive, KiB when negative (as PRAGMA cache_size)",
+                                v);
+            b->has_cache_size = 1;
+            b->cache_size = n;
+        } else if (strcmp(k, "mmap_size") == 0) {
+            if (sq_parse_int(v, 0, LLONG_MAX, &n) != 0)
+                return h->error(call, ACP_INVALID,
+                                "option mmap_size=%s: expected bytes, an integer >= 0 "
+                                "(0 disables memory mapping)",
+                                v);
+            b->has_mmap_size = 1;
+            b->mmap_size = n;
+        } else {
+            return h->error(call, ACP_INVALID,
+                            "unknown option \"%s\" (accepted: busy_timeout, "
+                            "synchronous, mode, cache_size, mmap_size)",
+                            k);
+        }
+    }
+    return ACP_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                          */
+/* ------------------------------------------------------------------ */
+
+static void sq_conn_free(sq_conn *c)
+{
+    if (c == NULL)
+        return;
+    for (int i = 0; i < ACP_SQ_N; i++)
+        sqlite3_finalize(c->st[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+/* Step one statement of no result (BEGIN, COMMIT, ...) and reset it. */
+static int sq_exec_stmt(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Roll back an open transaction after a failure; keeps the first error. */
+static void sq_rollback(sq_conn *c)
+{
+    if (!sqlite3_get_autocommit(c->db))
+        sq_exec_stmt(c->st[ACP_SQ_ROLLBACK]);
+}
+
+/* Read (application_id, user_version, number of schema objects). */
+static int sq_read_header(sq_conn *c, int *app_id, int *version, int *objects)
+{
+    sqlite3_stmt *st = c->st[ACP_SQ_HEADER];
+    int rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW) {
+        *app_id = sqlite3_column_int(st, 0);
+        *version = sqlite3_column_int(st, 1);
+        *objects = sqlite3_column_int(st, 2);
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* What the header says must happen before the schema can be used. */
+enum { SQ_READY, SQ_CREATE, SQ_MIGRATE };
+
+static acp_status sq_check_header(const acp_backend *b, acp_call *call, int app_id, int version,
+                                  int objects, int *todo)
+{
+    const acp_plugin_host *h = b->host;
+
+    if (objects == 0) {
+        /* An empty file (or none yet): a fresh store. */
+        *todo = SQ_CREATE;
+        return ACP_OK;
+    }
+    if (app_id != ACP_SQLITE_APPLICATION_ID)
+        return h->error(call, ACP_INVALID,
+                        "%s: an SQLite database that is not an acp-storage store "
+                        "(application_id %d, %d schema objects); refusing to change it",
+                        b->path, app_id, objects);
+    if (version > ACP_SQLITE_SCHEMA_VERSION)
+        return h->error(call, ACP_UNSUPPORTED,
+                        "%s: schema version %d is newer than version %d known to this "
+                        "plugin (%s); use a newer libacp_storage_sqlite",
+                        b->path, version, ACP_SQLITE_SCHEMA_VERSION, SQ_VERSION);
+    if (version < 1)
+        return h->error(call, ACP_CORRUPT,
+                        "%s: acp-storage store without a schema version (user_version %d)",
+                        b->path, version);
+    *todo = version == ACP_SQLITE_SCHEMA_VERSION ? SQ_READY : SQ_MIGRATE;
+    return ACP_OK;
+}
+
+/* Schema changes from version i to i+1, applied in order inside one
+ * BEGIN IMMEDIATE transaction: a store is never seen half-migrated. */
+static const char *const sq_migrations[ACP_SQLITE_SCHEMA_VERSION] = {
+    ACP_SQLITE_SCHEMA_V1, /* 0 -> 1: create */
+};
+
+static acp_status sq_create_or_migrate(const acp_backend *b, sq_conn *c, acp_call *call)
+{
+    int app_id = 0, version = 0, objects = 0, todo = SQ_READY;
+    acp_status st;
+    char *errmsg = NULL;
+    char sql[96];
+    int rc;
+
+    rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN]);
+    if (rc != SQLITE_OK)
+        return sq_fail(b, call, c->db, rc, "open: lock for schema creation", NULL);
+    /* Another process may have created or migrated it while we waited. */
+    rc = sq_read_header(c, &app_id, &version, &objects);
+    if (rc != SQLITE_OK) {
+        st = sq_fail(b, call, c->db, rc, "open: read header", NULL);
+        goto fail;
+    }
+    st = sq_check_header(b, call, app_id, version, objects, &todo);
+    if (st != ACP_OK)
+        goto fail;
+    if (todo == SQ_CREATE)
+        version = 0;
+    for (int v = version; v < ACP_SQLITE_SCHEMA_VERSION; v++) {
+        rc = sqlite3_exec(c->db, sq_migrations[v], NULL, NULL, &errmsg);
+        if (rc != SQLITE_OK) {
+            st = b->host->error(call, sq_status(rc) == ACP_PLUGIN ? ACP_CORRUPT : sq_status(rc),
+                                "%s: open: schema version %d -> %d failed: %s", b->path,
+                                v, v + 1, errmsg ? errmsg : sqlite3_errstr(rc));
+            sqlite3_free(errmsg);
+            goto fail;
+        }
+    }
+    snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d",
+             ACP_SQLITE_APPLICATION_ID, ACP_SQLITE_SCHEMA_VERSION);
+    rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sq_exec_stmt(c->st[ACP_SQ_COMMIT]);
+    if (rc != SQLITE_OK) {
+        st = sq_fail(b, call, c->db, rc, "open: write schema", NULL);
+        goto fail;
+    }
+    if (todo == SQ_MIGRATE)
+        b->host->log(2, SQ_NAME, "%s: schema migrated from version %d to %d", b->path, version,
+                     ACP_SQLITE_SCHEMA_VERSION);
+    return ACP_OK;
+fail:
+    sq_rollback(c);
+    return st;
+}
+
+static int64_t sq_monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* WAL is a property of the file: set it once, outside a transaction.  The
+ * switch upgrades a read lock to an exclusive one, and SQLite does not call
+ * the busy handler for an upgrade: while another process is creating the
+ * same store, wait here, within busy_timeout. */
+static int sq_set_wal(const acp_backend *b, sq_conn *c)
+{
+    int64_t deadline = sq_monotonic_ms() + b->busy_ms;
+    sqlite3_stmt *jm = NULL;
+    int rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &jm, NULL);
+
+    while (rc == SQLITE_OK) {
+        rc = sqlite3_step(jm);
+        if (rc == SQLITE_ROW) {
+            const char *mode = (const char *)sqlite3_column_text(jm, 0);
+            if (mode == NULL || strcmp(mode, "wal") != 0)
+                b->host->log(1, SQ_NAME,
+                             "%s: WAL is not available (journal mode %s); readers will wait "
+                             "for writers",
+                             b->path, mode ? mode : "?");
+            rc = SQLITE_OK;
+            break;
+        }
+        if ((rc & 0xff) != SQLITE_BUSY || sq_monotonic_ms() >= deadline)
+            break;
+        sqlite3_reset(jm);
+        sqlite3_sleep(5);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(jm);
+    return rc;
+}
+
+/* First connection of a handle: check the file, switch it to WAL, create
+ * or migrate the schema. */
+static acp_status sq_open_schema(const acp_backend *b, sq_conn *c, acp_call *call)
+{
+    int app_id = 0, version = 0, objects = 0, todo = SQ_READY;
+    acp_status st;
+    int rc;
+
+    rc = sq_read_header(c, &app_id, &version, &objects);
+    if (rc != SQLITE_OK)
+        return sq_fail(b, call, c->db, rc, "open: read header", NULL);
+    st = sq_check_header(b, call, app_id, version, objects, &todo);
+    if (st != ACP_OK)
+        return st;
+    if (b->readonly) {
+        if (todo == SQ_CREATE)
+            return b->host->error(call, ACP_INVALID,
+                                  "%s: no acp-storage store here, and mode=ro cannot "
+                                  "create one",
+                                  b->path);
+        if (todo == SQ_MIGRATE)
+            return b->host->error(call, ACP_UNSUPPORTED,
+                                  "%s: schema version %d must be migrated to %d; open it "
+                                  "once without mode=ro",
+                                  b->path, version, ACP_SQLITE_SCHEMA_VERSION);
+        return ACP_OK;
+    }
+
+    rc = sq_set_wal(b, c);
+    if (rc != SQLITE_OK)
+        return sq_fail(b, call, c->db, rc, "open: set WAL mode", NULL);
+    if (todo != SQ_READY)
+        return sq_create_or_migrate(b, c, call);
+    return ACP_OK;
+}
+
+static acp_status sq_prepare(const acp_backend *b, sq_conn *c, int i, acp_call *call)
+{
+    int rc = sqlite3_prepare_v3(c->db, acp_sqlite_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                &c->st[i], NULL);
+    if (rc == SQLITE_OK)
+        return ACP_OK;
+    /* The schema version matched but a statement does not fit: a table or
+     * index was removed or changed behind our back. */
+    if ((rc & 0xff) == SQLITE_ERROR)
+        return b->host->error(call, ACP_CORRUPT,
+                              "%s: the schema does not match version %d: %s", b->path,
+                              ACP_SQLITE_SCHEMA_VERSION, sqlite3_errmsg(c->db));
+    return sq_fail(b, call, c->db, rc, "open: prepare", NULL);
+}
+
+static acp_status sq_conn_open(const acp_backend *b, int first, acp_call *call, sq_conn **out)
+{
+    sq_conn *c = calloc(1, sizeof *c);
+    char pragmas[160];
+    acp_status st;
+    int flags, rc;
+
+    if (c == NULL)
+        return sq_nomem(b, call, "open");
+    /* A connection is used by one thread at a time (the pool sees to it),
+     * so SQLite's per-connection mutex is not needed. */
+    flags = SQLITE_OPEN_NOMUTEX;
+    if (b->readonly)
+        flags |= SQLITE_OPEN_READONLY;
+    else
+        flags |= SQLITE_OPEN_READWRITE | (first ? SQLITE_OPEN_CREATE : 0);
+    rc = sqlite3_open_v2(b->open_path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        if (c->db == NULL) {
+            st = sq_nomem(b, call, "open");
+        } else if ((rc & 0xff) == SQLITE_CANTOPEN) {
+            int e = sqlite3_system_errno(c->db);
+            char reason[128] = "unknown reason";
+            if (e != 0 && strerror_r(e, reason, sizeof reason) != 0)
+                snprintf(reason, sizeof reason, "errno %d", e);
+            st = b->host->error(call, ACP_IO, "%s: cannot open the database file (%s)%s",
+                                b->path, reason,
+                                b->readonly ? "; mode=ro does not create a missing store"
+                                            : "");
+        } else {
+            st = sq_fail(b, call, c->db, rc, "open", NULL);
+        }
+        sq_conn_free(c);
+        return st;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, b->busy_ms);
+
+    /* Per-connection settings. */
+    snprintf(pragmas, sizeof pragmas, "PRAGMA synchronous = %s",
+             b->sync_full ? "FULL" : "NORMAL");
+    rc = sqlite3_exec(c->db, pragmas, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && b->has_cache_size) {
+        snprintf(pragmas, sizeof pragmas, "PRAGMA cache_size = %lld", b->cache_size);
+        rc = sqlite3_exec(c->db, pragmas, NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK && b->has_mmap_size) {
+        snprintf(pragmas, sizeof pragmas, "PRAGMA mmap_size = %lld", b->mmap_size);
+        rc = sqlite3_exec(c->db, pragmas, NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        st = sq_fail(b, call, c->db, rc, "open", NULL);
+        sq_conn_free(c);
+        return st;
+    }
+
+    /* The statements that schema work needs come first. */
+    static const int early[] = {ACP_SQ_HEADER, ACP_SQ_BEGIN, ACP_SQ_COMMIT, ACP_SQ_ROLLBACK};
+    for (size_t i = 0; i < sizeof early / sizeof early[0]; i++) {
+        st = sq_prepare(b, c, early[i], call);
+        if (st != ACP_OK) {
+            sq_conn_free(c);
+            return st;
+        }
+    }
+    if (first) {
+        st = sq_open_schema(b, c, call);
+        if (st != ACP_OK) {
+            sq_conn_free(c);
+            return st;
+        }
+    }
+    for (int i = 0; i < ACP_SQ_N; i++) {
+        if (c->st[i] != NULL)
+            continue;
+        st = sq_prepare(b, c, i, call);
+        if (st != ACP_OK) {
+            sq_conn_free(c);
+            return st;
+        }
+    }
+    *out = c;
+    return ACP_OK;
+}
+
+/* Take an idle connection, or open one more: the pool grows to the number
+ * of threads inside the backend at once. */
+static acp_status sq_get(acp_backend *b, acp_call *call, sq_conn **out)
+{
+    sq_conn *c;
+
+    pthread_mutex_lock(&b->mu);
+    c = b->idle;
+    if (c != NULL)
+        b->idle = c->next;
+    pthread_mutex_unlock(&b->mu);
+    if (c != NULL) {
+        *out = c;
+        return ACP_OK;
+    }
+    return sq_conn_open(b, 0, call, out);
+}
+
+static void sq_put(acp_backend *b, sq_conn *c)
+{
+    sq_rollback(c); /* never hand on an open transaction */
+    pthread_mutex_lock(&b->mu);
+    c->next = b->idle;
+    b->idle = c;
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle                                                            */
+/* ------------------------------------------------------------------ */
+
+static void sq_close(acp_backend *b)
+{
+    if (b == NULL)
+        return;
+    while (b->idle != NULL) {
+        sq_conn *c = b->idle;
+        b->idle = c->next;
+        sq_conn_free(c);
+    }
+    pthread_mutex_destroy(&b->mu);
+    free(b->path);
+    free(b->open_path);
+    free(b);
+}
+
+static char *sq_strdup(const char *s, const char *prefix)
+{
+    size_t lp = strlen(prefix), ls = strlen(s);
+    char *d = malloc(lp + ls + 1);
+    if (d != NULL) {
+        memcpy(d, prefix, lp);
+        memcpy(d + lp, s, ls + 1);
+    }
+    return d;
+}
+
+static acp_status sq_open(const acp_plugin_host *host, const acp_open_args *args,
+                          acp_backend **out, acp_call *call)
+{
+    acp_backend *b;
+    sq_conn *c = NULL;
+    acp_status st;
+
+    if (sqlite3_libversion_number() < SQ_MIN_SQLITE)
+        return host->error(call, ACP_UNSUPPORTED,
+                           "SQLite %s is too old; version 3.35 or newer is needed",
+                           sqlite3_libversion());
+    if (sqlite3_threadsafe() == 0)
+        return host->error(call, ACP_UNSUPPORTED,
+                           "this SQLite library was built without thread support");
+    if (args->variant[0] != '\0')
+        return host->error(call, ACP_INVALID,
+                           "unknown variant \"%s\" in \"%s\"; settings go in the query "
+                           "(sqlite:///path.db?synchronous=full)",
+                           args->variant, args->uri_redacted);
+    if (args->authority[0] != '\0')
+        return host->error(call, ACP_INVALID,
+                           "\"%s\" names a host (\"%s\"); write sqlite:///abs/path.db or "
+                           "sqlite:relative.db",
+                           args->uri_redacted, args->authority);
+    if (args->path[0] == '\0')
+        return host->error(call, ACP_INVALID,
+                           "no database path in \"%s\"; write sqlite:///abs/path.db or "
+                           "sqlite:relative.db",
+                           args->uri_redacted);
+    if (strcmp(args->path, ":memory:") == 0)
+        return host->error(call, ACP_INVALID,
+                           "\":memory:\" would give each connection its own empty database; "
+                           "use the memory: backend");
+
+    b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return host->error(call, ACP_NOMEM, "%s: open: out of memory", args->path);
+    b->host = host;
+    b->busy_ms = 5000;
+    if (pthread_mutex_init(&b->mu, NULL) != 0) {
+        free(b);
+        return host->error(call, ACP_NOMEM, "%s: open: cannot create a mutex", args->path);
+    }
+    b->path = sq_strdup(args->path, "");
+    /* A path starting with "file:" is a name, never an SQLite URI, even if
+     * the application enabled SQLITE_CONFIG_URI. */
+    b->open_path = sq_strdup(args->path, strncmp(args->path, "file:", 5) == 0 ? "./" : "");
+    if (b->path == NULL || b->open_path == NULL) {
+        sq_close(b);
+        return host->error(call, ACP_NOMEM, "%s: open: out of memory", args->path);
+    }
+    st = sq_parse_options(b, args, call);
+    if (st == ACP_OK)
+        st = sq_conn_open(b, 1, call, &c);
+    if (st != ACP_OK) {
+        sq_close(b);
+        return st;
+    }
+    c->next = NULL;
+    b->idle = c;
+    *out = b;
+    return ACP_OK;
+}
+
+static acp_status sq_ping(acp_backend *b, acp_call *call)
+{
+    int app_id = 0, version = 0, objects = 0, todo = SQ_READY, rc;
+    sq_conn *c;
+    acp_status st = sq_get(b, call, &c);
+
+    if (st != ACP_OK)
+        return st;
+    rc = sq_read_header(c, &app_id, &version, &objects);
+    if (rc != SQLITE_OK)
+        st = sq_fail(b, call, c->db, rc, "ping", NULL);
+    else
+        st = sq_check_header(b, call, app_id, version, objects, &todo);
+    if (st == ACP_OK && todo != SQ_READY)
+        st = b->host->error(call, ACP_CORRUPT,
+                            "%s: ping: the acp-storage schema is gone", b->path);
+    sq_put(b, c);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Runs                                                                 */
+/* ------------------------------------------------------------------ */
+
+static acp_status sq_save_run(acp_backend *b, const acp_run_record *r, acp_call *call)
+{
+    sqlite3_stmt *s;
+    sq_conn *c;
+    acp_status st;
+    int rc;
+
+    if (b->readonly)
+        return sq_readonly(b, call, "save_run");
+    st = sq_get(b, call, &c);
+    if (st != ACP_OK)
+        return st;
+    s = c->st[ACP_SQ_SAVE_RUN];
+    rc = sqlite3_bind_text(s, 1, r->run_id, (int)r->run_id_len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(s, 2, r->agent_name, (int)r->agent_name_len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = r->session_id ? sqlite3_bind_text(s, 3, r->session_id, (int)r->session_id_len,
+                                               SQLITE_STATIC)
+                           : sqlite3_bind_null(s, 3);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(s, 4, r->status, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 5, r->created_us);
+    if (rc == SQLITE_OK)
+        rc = r->finished_us == ACP_NO_TIME ? sqlite3_bind_null(s, 6)
+                                            : sqlite3_bind_int64(s, 6, r->finished_us);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 7, (r->flags & ACP_RUN_CREATED_DEFAULT) != 0);
+    if (rc == SQLITE_OK)
+        rc = r->doc_len > INT_MAX ? SQLITE_TOOBIG
+                                  : sqlite3_bind_text(s, 8, r->doc, (int)r->doc_len,
+                                                      SQLITE_STATIC);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK)
+        st = sq_fail(b, call, c->db, rc, "save_run", r->run_id);
+    sqlite3_reset(s);
+    sq_put(b, c);
+    return st;
+}
+
+static acp_status sq_get_run(acp_backend *b, const char *run_id, acp_call *call)
+{
+    sqlite3_stmt *s;
+    sq_conn *c;
+    acp_status st = sq_get(b, call, &c);
+    int rc;
+
+    if (st != ACP_OK)
+        return st;
+    s = c->st[ACP_SQ_GET_RUN];
+    rc = sqlite3_bind_text(s, 1, run_id, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        acp_item it = {0};
+        it.doc = (const char *)sqlite3_column_text(s, 0);
+        it.doc_len = (size_t)sqlite3_column_bytes(s, 0);
+        it.key = run_id;
+        it.created_us = sqlite3_column_int64(s, 1);
+        if (it.doc == NULL)
+            st = sq_nomem(b, call, "get_run");
+        else if (b->host->emit(call, &it) != 0)
+            st = sq_nomem(b, call, "get_run");
+    } else if (rc == SQLITE_DONE) {
+        st = b->host->error(call, ACP_NOT_FOUND, "%s: no run %s", b->path, run_id);
+    } else {
+        st = sq_fail(b, call, c->db, rc, "get_run", run_id);
+    }
+    sqlite3_reset(s);
+    sq_put(b, c);
+    return st;
+}
+
+static acp_status sq_delete_run(acp_backend *b, const char *run_id, acp_call *call)
+{
+    sqlite3_stmt *s;
+    sq_conn *c;
+    acp_status st;
+    long long gone = 0;
+    int rc;
+
+    if (b->readonly)
+        return sq_readonly(b, call, "delete_run");
+    st = sq_get(b, call, &c);
+    if (st != ACP_OK)
+        return st;
+    /* The run and its events go together or not at all. */
+    rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN]);
+    for (int i = ACP_SQ_DELETE_RUN; rc == SQLITE_OK && i <= ACP_SQ_DELETE_EVENTS; i++) {
+        s = c->st[i];
+        rc = sqlite3_bind_text(s, 1, run_id, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE) {
+            rc = SQLITE_OK;
+            gone += sqlite3_changes(c->db);
+        } else {
+            st = sq_fail(b, call, c->db, rc, "delete_run", run_id);
+        }
+        sqlite3_reset(s);
+    }
+    if (rc == SQLITE_OK)
+        rc = sq_exec_stmt(c->st[ACP_SQ_COMMIT]);
+    if (rc != SQLITE_OK && st == ACP_OK)
+        st = sq_fail(b, call, c->db, rc, "delete_run", run_id);
+    sq_put(b, c); /* rolls back after a failure */
+    if (st == ACP_OK && gone == 0)
+        st = b->host->error(call, ACP_NOT_FOUND, "%s: no run or events for %s", b->path,
+                            run_id);
+    return st;
+}
+
+static acp_status sq_list_runs(acp_backend *b, const acp_run_query *q, acp_call *call)
+{
+    int filter = (q->agent_name ? 1 : 0) | (q->session_id ? 2 : 0);
+    int both = q->want_total && q->limit > 0;
+    sqlite3_stmt *s;
+    sq_conn *c;
+    acp_status st = sq_get(b, call, &c);
+    int rc = SQLITE_OK;
+
+    if (st != ACP_OK)
+        return st;
+    /* The total and the page come from one snapshot. */
+    if (both) {
+        rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN_READ]);
+        if (rc != SQLITE_OK) {
+            st = sq_fail(b, call, c->db, rc, "list_runs", NULL);
+            goto out;
+        }
+    }
+    if (q->want_total) {
+        sqlite3_int64 n = 0;
+        s = c->st[ACP_SQ_COUNT_RUNS];
+        rc = sqlite3_bind_int(s, 1, filter);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_text(s, 2, q->agent_name ? q->agent_name : "", -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_text(s, 3, q->session_id ? q->session_id : "", -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            n = sqlite3_column_int64(s, 0);
+            rc = SQLITE_OK;
+        } else if (rc == SQLITE_DONE) {
+            rc = SQLITE_OK; /* no row: no match */
+        }
+        if (rc != SQLITE_OK)
+            st = sq_fail(b, call, c->db, rc, "list_runs: total", NULL);
+        sqlite3_reset(s);
+        if (st != ACP_OK)
+            goto out;
+        b->host->set_total(call, n);
+    }
+    if (q->limit > 0) {
+        s = c->st[ACP_SQ_LIST_RUNS + filter + (q->has_cursor ? 4 : 0)];
+        rc = SQLITE_OK;
+        if (q->agent_name)
+            rc = sqlite3_bind_text(s, 1, q->agent_name, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK && q->session_id)
+            rc = sqlite3_bind_text(s, 2, q->session_id, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK && q->has_cursor) {
+            rc = sqlite3_bind_int64(s, 3, q->cursor_created_us);
+            if (rc == SQLITE_OK)
+                rc = sqlite3_bind_text(s, 4, q->cursor_run_id, -1, SQLITE_STATIC);
+        }
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(s, 5, q->limit);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(s, 6, q->offset);
+        while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+            acp_item it = {0};
+            it.key = (const char *)sqlite3_column_text(s, 0);
+            it.created_us = sqlite3_column_int64(s, 1);
+            it.doc = (const char *)sqlite3_column_text(s, 2);
+            it.doc_len = (size_t)sqlite3_column_bytes(s, 2);
+            if (it.key == NULL || it.doc == NULL || b->host->emit(call, &it) != 0) {
+                st = sq_nomem(b, call, "list_runs");
+                break;
+            }
+            rc = SQLITE_OK;
+        }
+        if (st == ACP_OK && rc != SQLITE_DONE)
+            st = sq_fail(b, call, c->db, rc, "list_runs", NULL);
+        sqlite3_reset(s);
+    }
+    if (both && st == ACP_OK) {
+        rc = sq_exec_stmt(c->st[ACP_SQ_COMMIT]);
+        if (rc != SQLITE_OK)
+            st = sq_fail(b, call, c->db, rc, "list_runs", NULL);
+    }
+out:
+    sq_put(b, c);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sessions                                                             */
+/* ------------------------------------------------------------------ */
+
+static acp_status sq_save_session(acp_backend *b, const acp_session_record *r, acp_call *call)
+{
+    sqlite3_stmt *s;
+    sq_conn *c;
+    acp_status st;
+    int rc;
+
+    if (b->readonly)
+        return sq_readonly(b, call, "save_session");
+    st = sq_get(b, call, &c);
+    if (st != ACP_OK)
+        return st;
+    s = c->st[ACP_SQ_SAVE_SESSION];
+    rc = sqlite3_bind_text(s, 1, r->id, (int)r->id_len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = r->doc_len > INT_MAX
+                 ? SQLITE_TOOBIG
+                 : sqlite3_bind_text(s, 2, r->doc, (int)r->doc_len, SQLITE_STATIC);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK)
+        st = sq_fail(b, call, c->db, rc, "save_session", r->id);
+    sqlite3_reset(s);
+    sq_put(b, c);
+    return st;
+}
+
+static acp_status sq_get_session(acp_backend *b, const char *id, acp_call *call)
+{
+    sqlite3_stmt *s;
+    sq_conn *c;
+    acp_status st = sq_get(b, call, &c);
+    int rc;
+
+    if (st != ACP_OK)
+        return st;
+    s = c->st[ACP_SQ_GET_SESSION];
+    rc = sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        acp_item it = {0};
+        it.doc = (const char *)sqlite3_column_text(s, 0);
+        it.doc_len = (size_t)sqlite3_column_bytes(s, 0);
+        it.key = id;
+        if (it.doc == NULL || b->host->emit(call, &it) != 0)
+            st = sq_nomem(b, call, "get_session");
+    } else if (rc == SQLITE_DONE) {
+        st = b->host->error(call, ACP_NOT_FOUND, "%s: no session %s", b->path, id);
+    } else {
+        st = sq_fail(b, call, c->db, rc, "get_session", id);
+    }
+    sqlite3_reset(s);
+    sq_put(b, c);
+    return st;
+}
+
+static acp_status sq_delete_session(acp_backend *b, const char *id, acp_call *call)
+{
+    sqlite3_stmt *s;
+    sq_conn *c;
+    acp_status st;
+    int rc;
+
+    if (b->readonly)
+        return sq_readonly(b, call, "delete_session");
+    st = sq_get(b, call, &c);
+    if (st != ACP_OK)
+        return st;
+    s = c->st[ACP_SQ_DELETE_SESSION];
+    rc = sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        if (sqlite3_changes(c->db) == 0)
+            st = b->host->error(call, ACP_NOT_FOUND, "%s: no session %s", b->path, id);
+    } else {
+        st = sq_fail(b, call, c->db, rc, "delete_session", id);
+    }
+    sqlite3_reset(s);
+    sq_put(b, c);
+    return st;
+}
+
+static acp_status sq_list_sessions(acp_backend *b, const char *after_id, int64_t limit,
+                                   acp_call *call)
+{
+    sqlite3_stmt *s;
+    sq_conn *c;
+    acp_status st = sq_get(b, call, &c);
+    int rc = SQLITE_OK;
+
+    if (st != ACP_OK)
+        return st;
+    s = c->st[after_id ? ACP_SQ_LIST_SESSIONS_AFTER : ACP_SQ_LIST_SESSIONS];
+    if (after_id)
+        rc = sqlite3_bind_text(s, 1, after_id, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, limit);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        acp_item it = {0};
+        it.key = (const char *)sqlite3_column_text(s, 0);
+        it.doc = (const char *)sqlite3_column_text(s, 1);
+        it.doc_len = (size_t)sqlite3_column_bytes(s, 1);
+        if (it.key == NULL || it.doc == NULL || b->host->emit(call, &it) != 0) {
+            st = sq_nomem(b, call, "list_sessions");
+            break;
+        }
+        rc = SQLITE_OK;
+    }
+    if (st == ACP_OK && rc != SQLITE_DONE)
+        st = sq_fail(b, call, c->db, rc, "list_sessions", NULL);
+    sqlite3_reset(s);
+    sq_put(b, c);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Events                                                               */
+/* ------------------------------------------------------------------ */
+
+static acp_status sq_add_event(acp_backend *b, const acp_event_record *ev, int64_t *seq,
+                               acp_call *call)
+{
+    sqlite3_stmt *s;
+    sq_conn *c;
+    acp_status st;
+    sqlite3_int64 n = 0;
+    int rc;
+
+    if (b->readonly)
+        return sq_readonly(b, call, "add_event");
+    st = sq_get(b, call, &c);
+    if (st != ACP_OK)
+        return st;
+    s = c->st[ACP_SQ_ADD_EVENT];
+    rc = sqlite3_bind_text(s, 1, ev->run_id, (int)ev->run_id_len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(s, 2, ev->type, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, ev->stored_us);
+    if (rc == SQLITE_OK)
+        rc = ev->doc_len > INT_MAX
+                 ? SQLITE_TOOBIG
+                 : sqlite3_bind_text(s, 4, ev->doc, (int)ev->doc_len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        n = sqlite3_column_int64(s, 0);
+        /* The statement commits when it runs to its end. */
+        rc = sqlite3_step(s);
+    }
+    if (rc == SQLITE_DONE && n > 0)
+        *seq = n;
+    else
+        st = sq_fail(b, call, c->db, rc, "add_event", ev->run_id);
+    sqlite3_reset(s);
+    sq_put(b, c);
+    return st;
+}
+
+static acp_status sq_get_events(acp_backend *b, const acp_event_query *q, acp_call *call)
+{
+    sqlite3_stmt *s;
+    sq_conn *c;
+    acp_status st = sq_get(b, call, &c);
+    int rc;
+
+    if (st != ACP_OK)
+        return st;
+    s = c->st[ACP_SQ_GET_EVENTS];
+    rc = sqlite3_bind_text(s, 1, q->run_id, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, q->after_seq);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, q->limit);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 4, q->offset);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        acp_item it = {0};
+        it.seq = sqlite3_column_int64(s, 0);
+        it.stored_us = sqlite3_column_int64(s, 1);
+        it.doc = (const char *)sqlite3_column_text(s, 2);
+        it.doc_len = (size_t)sqlite3_column_bytes(s, 2);
+        if (it.doc == NULL || b->host->emit(call, &it) != 0) {
+            st = sq_nomem(b, call, "get_events");
+            break;
+        }
+        rc = SQLITE_OK;
+    }
+    if (st == ACP_OK && rc != SQLITE_DONE)
+        st = sq_fail(b, call, c->db, rc, "get_events", q->run_id);
+    sqlite3_reset(s);
+    sq_put(b, c);
+    return st;
+}
+
+static const acp_backend_vtable sq_vtable = {
+    .init = NULL,
+    .open = sq_open,
+    .close = sq_close,
+    .ping = sq_ping,
+    .save_run = sq_save_run,
+    .get_run = sq_get_run,
+    .delete_run = sq_delete_run,
+    .list_runs = sq_list_runs,
+    .save_session = sq_save_session,
+    .get_session = sq_get_session,
+    .delete_session = sq_delete_session,
+    .list_sessions = sq_list_sessions,
+    .add_event = sq_add_event,
+    .get_events = sq_get_events,
+};
+
+ACP_PLUGIN_DEFINE(sqlite, SQ_VERSION, "SQLite database file (WAL, many threads and processes)",
+                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS, sq_option_names,
+                  &sq_vtable)

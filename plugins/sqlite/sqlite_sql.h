@@ -1,0 +1,179 @@
+/*
+ * sqlite_sql.h - the schema and every statement of the sqlite backend.
+ *
+ * Kept apart from sqlite.c so that tests/sqlite can run EXPLAIN QUERY PLAN
+ * on exactly the text the plugin prepares.
+ */
+#ifndef ACP_SQLITE_SQL_H
+#define ACP_SQLITE_SQL_H
+
+/* PRAGMA application_id of an acp-storage database ("ACPS"). */
+#define ACP_SQLITE_APPLICATION_ID 0x41435053
+/* PRAGMA user_version of the schema below. */
+#define ACP_SQLITE_SCHEMA_VERSION 1
+
+/*
+ * Version 1.  Ids are TEXT with the default BINARY collation: memcmp order,
+ * a shorter prefix first, as the contract orders run ids.
+ *
+ * Each index of runs ends with (created_us, run_id) after its equality
+ * columns, so every list_runs variant walks one index backwards with no sort
+ * step and the keyset cursor is a range on it.  The session indexes are
+ * partial: runs without a session do not pay for them, and `session_id = ?`
+ * implies the index condition.
+ *
+ * counts keeps the number of runs per filter (kind 0 all, 1 agent, 2
+ * session, 3 agent and session; '' fills unused parts), maintained by
+ * triggers inside the statement that changes runs, so a total is one lookup
+ * and can never drift from the table.  Rows that fall to zero are removed.
+ */
+#define ACP_SQLITE_SCHEMA_V1                                                              \
+    "CREATE TABLE runs ("                                                                \
+    " run_id TEXT NOT NULL PRIMARY KEY,"                                                 \
+    " agent_name TEXT NOT NULL,"                                                         \
+    " session_id TEXT,"                                                                  \
+    " status TEXT NOT NULL,"                                                             \
+    " created_us INTEGER NOT NULL,"                                                      \
+    " finished_us INTEGER,"                                                              \
+    " doc TEXT NOT NULL);"                                                               \
+    "CREATE INDEX runs_created ON runs (created_us, run_id);"                            \
+    "CREATE INDEX runs_agent ON runs (agent_name, created_us, run_id);"                  \
+    "CREATE INDEX runs_session ON runs (session_id, created_us, run_id)"                 \
+    " WHERE session_id IS NOT NULL;"                                                     \
+    "CREATE INDEX runs_agent_session ON runs (agent_name, session_id, created_us, run_id)" \
+    " WHERE session_id IS NOT NULL;"                                                     \
+    "CREATE TABLE sessions ("                                                            \
+    " id TEXT NOT NULL PRIMARY KEY,"                                                     \
+    " doc TEXT NOT NULL);"                                                               \
+    "CREATE TABLE events ("                                                              \
+    " run_id TEXT NOT NULL,"                                                             \
+    " seq INTEGER NOT NULL,"                                                             \
+    " type TEXT NOT NULL,"                                                               \
+    " stored_us INTEGER NOT NULL,"                                                       \
+    " doc TEXT NOT NULL,"                                                                \
+    " PRIMARY KEY (run_id, seq)) WITHOUT ROWID;"                                         \
+    "CREATE TABLE counts ("                                                              \
+    " kind INTEGER NOT NULL,"                                                            \
+    " agent TEXT NOT NULL,"                                                              \
+    " session TEXT NOT NULL,"                                                            \
+    " n INTEGER NOT NULL,"                                                               \
+    " PRIMARY KEY (kind, agent, session)) WITHOUT ROWID;"                                \
+    "CREATE TRIGGER counts_zero AFTER UPDATE OF n ON counts WHEN new.n = 0 BEGIN"        \
+    " DELETE FROM counts WHERE kind = new.kind AND agent = new.agent"                    \
+    "  AND session = new.session;"                                                       \
+    "END;"                                                                               \
+    "CREATE TRIGGER runs_count_insert AFTER INSERT ON runs BEGIN"                        \
+    ACP_SQLITE_COUNT_ALL("+")                                                            \
+    ACP_SQLITE_COUNT_KEYS("new", "+")                                                    \
+    "END;"                                                                               \
+    "CREATE TRIGGER runs_count_delete AFTER DELETE ON runs BEGIN"                        \
+    ACP_SQLITE_COUNT_ALL("-")                                                            \
+    ACP_SQLITE_COUNT_KEYS("old", "-")                                                    \
+    "END;"                                                                               \
+    "CREATE TRIGGER runs_count_move AFTER UPDATE OF agent_name, session_id ON runs"      \
+    " WHEN old.agent_name IS NOT new.agent_name OR old.session_id IS NOT new.session_id" \
+    " BEGIN"                                                                             \
+    ACP_SQLITE_COUNT_KEYS("old", "-")                                                    \
+    ACP_SQLITE_COUNT_KEYS("new", "+")                                                    \
+    "END;"
+
+/* Add (OP "+") or remove (OP "-") one run in the total, and run R ("new"
+ * or "old") in the three keyed counters that concern it.  A removal always
+ * finds its row.  ("WHERE 1" keeps ON CONFLICT from parsing as a join.) */
+#define ACP_SQLITE_COUNT_ALL(OP)                                                          \
+    " INSERT INTO counts SELECT 0, '', '', " OP "1 WHERE 1"                              \
+    "  ON CONFLICT (kind, agent, session) DO UPDATE SET n = n " OP " 1;"
+#define ACP_SQLITE_COUNT_KEYS(R, OP)                                                      \
+    " INSERT INTO counts SELECT 1, " R ".agent_name, '', " OP "1 WHERE 1"                \
+    "  ON CONFLICT (kind, agent, session) DO UPDATE SET n = n " OP " 1;"                 \
+    " INSERT INTO counts SELECT 2, '', " R ".session_id, " OP "1"                        \
+    "  WHERE " R ".session_id IS NOT NULL"                                               \
+    "  ON CONFLICT (kind, agent, session) DO UPDATE SET n = n " OP " 1;"                 \
+    " INSERT INTO counts SELECT 3, " R ".agent_name, " R ".session_id, " OP "1"          \
+    "  WHERE " R ".session_id IS NOT NULL"                                               \
+    "  ON CONFLICT (kind, agent, session) DO UPDATE SET n = n " OP " 1;"
+
+/* Every statement a connection prepares once and reuses. */
+enum acp_sqlite_stmt {
+    ACP_SQ_BEGIN,
+    ACP_SQ_BEGIN_READ,
+    ACP_SQ_COMMIT,
+    ACP_SQ_ROLLBACK,
+    ACP_SQ_HEADER,
+    ACP_SQ_SAVE_RUN,
+    ACP_SQ_GET_RUN,
+    ACP_SQ_DELETE_RUN,
+    ACP_SQ_DELETE_EVENTS,
+    /* The eight list_runs variants, indexed by ACP_SQ_LIST_RUNS + filter
+     * bits: 1 agent, 2 session, 4 cursor. */
+    ACP_SQ_LIST_RUNS,
+    ACP_SQ_LIST_RUNS_LAST = ACP_SQ_LIST_RUNS + 7,
+    ACP_SQ_COUNT_RUNS,
+    ACP_SQ_SAVE_SESSION,
+    ACP_SQ_GET_SESSION,
+    ACP_SQ_DELETE_SESSION,
+    ACP_SQ_LIST_SESSIONS,
+    ACP_SQ_LIST_SESSIONS_AFTER,
+    ACP_SQ_ADD_EVENT,
+    ACP_SQ_GET_EVENTS,
+    ACP_SQ_N
+};
+
+/* list_runs parameters, the same numbers in every variant: ?1 agent,
+ * ?2 session, ?3 cursor created_us, ?4 cursor run_id, ?5 limit, ?6 offset. */
+#define ACP_SQ_RUNS_SELECT "SELECT run_id, created_us, doc FROM runs"
+#define ACP_SQ_RUNS_ORDER " ORDER BY created_us DESC, run_id DESC LIMIT ?5 OFFSET ?6"
+#define ACP_SQ_RUNS_CURSOR "(created_us, run_id) < (?3, ?4)"
+
+/* The text of every statement, indexed by enum acp_sqlite_stmt. */
+static const char *const acp_sqlite_sql[ACP_SQ_N] = {
+    [ACP_SQ_BEGIN] = "BEGIN IMMEDIATE",
+    [ACP_SQ_BEGIN_READ] = "BEGIN",
+    [ACP_SQ_COMMIT] = "COMMIT",
+    [ACP_SQ_ROLLBACK] = "ROLLBACK",
+    [ACP_SQ_HEADER] = "SELECT (SELECT application_id FROM pragma_application_id),"
+                      " (SELECT user_version FROM pragma_user_version),"
+                      " (SELECT count(*) FROM sqlite_schema)",
+    /* ?7: 1 keeps the stored created_us of an existing run
+     * (ACP_RUN_CREATED_DEFAULT). */
+    [ACP_SQ_SAVE_RUN] =
+        "INSERT INTO runs (run_id, agent_name, session_id, status, created_us,"
+        " finished_us, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8)"
+        " ON CONFLICT (run_id) DO UPDATE SET agent_name = excluded.agent_name,"
+        " session_id = excluded.session_id, status = excluded.status,"
+        " created_us = CASE WHEN ?7 THEN runs.created_us ELSE excluded.created_us END,"
+        " finished_us = excluded.finished_us, doc = excluded.doc",
+    [ACP_SQ_GET_RUN] = "SELECT doc, created_us FROM runs WHERE run_id = ?1",
+    [ACP_SQ_DELETE_RUN] = "DELETE FROM runs WHERE run_id = ?1",
+    [ACP_SQ_DELETE_EVENTS] = "DELETE FROM events WHERE run_id = ?1",
+    [ACP_SQ_LIST_RUNS + 0] = ACP_SQ_RUNS_SELECT ACP_SQ_RUNS_ORDER,
+    [ACP_SQ_LIST_RUNS + 1] = ACP_SQ_RUNS_SELECT " WHERE agent_name = ?1" ACP_SQ_RUNS_ORDER,
+    [ACP_SQ_LIST_RUNS + 2] = ACP_SQ_RUNS_SELECT " WHERE session_id = ?2" ACP_SQ_RUNS_ORDER,
+    [ACP_SQ_LIST_RUNS + 3] =
+        ACP_SQ_RUNS_SELECT " WHERE agent_name = ?1 AND session_id = ?2" ACP_SQ_RUNS_ORDER,
+    [ACP_SQ_LIST_RUNS + 4] = ACP_SQ_RUNS_SELECT " WHERE " ACP_SQ_RUNS_CURSOR ACP_SQ_RUNS_ORDER,
+    [ACP_SQ_LIST_RUNS + 5] = ACP_SQ_RUNS_SELECT
+        " WHERE agent_name = ?1 AND " ACP_SQ_RUNS_CURSOR ACP_SQ_RUNS_ORDER,
+    [ACP_SQ_LIST_RUNS + 6] = ACP_SQ_RUNS_SELECT
+        " WHERE session_id = ?2 AND " ACP_SQ_RUNS_CURSOR ACP_SQ_RUNS_ORDER,
+    [ACP_SQ_LIST_RUNS + 7] = ACP_SQ_RUNS_SELECT
+        " WHERE agent_name = ?1 AND session_id = ?2 AND " ACP_SQ_RUNS_CURSOR ACP_SQ_RUNS_ORDER,
+    /* ?1 kind, ?2 agent or '', ?3 session or ''. */
+    [ACP_SQ_COUNT_RUNS] = "SELECT n FROM counts WHERE kind = ?1 AND agent = ?2 AND session = ?3",
+    [ACP_SQ_SAVE_SESSION] = "INSERT INTO sessions (id, doc) VALUES (?1, ?2)"
+                            " ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+    [ACP_SQ_GET_SESSION] = "SELECT doc FROM sessions WHERE id = ?1",
+    [ACP_SQ_DELETE_SESSION] = "DELETE FROM sessions WHERE id = ?1",
+    [ACP_SQ_LIST_SESSIONS] = "SELECT id, doc FROM sessions ORDER BY id LIMIT ?2",
+    [ACP_SQ_LIST_SESSIONS_AFTER] =
+        "SELECT id, doc FROM sessions WHERE id > ?1 ORDER BY id LIMIT ?2",
+    /* One statement: it takes the write lock before it reads max(seq), so
+     * the next sequence is assigned and stored atomically (see sqlite.c). */
+    [ACP_SQ_ADD_EVENT] = "INSERT INTO events (run_id, seq, type, stored_us, doc)"
+                         " SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3, ?4"
+                         " FROM events WHERE run_id = ?1 RETURNING seq",
+    [ACP_SQ_GET_EVENTS] = "SELECT seq, stored_us, doc FROM events"
+                          " WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3 OFFSET ?4",
+};
+
+#endif /* ACP_SQLITE_SQL_H */
