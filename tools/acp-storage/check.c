@@ -1,0 +1,325 @@
+/*
+ * check.c - `acp-storage check`: the conformance suite against any plugin,
+ * shipped or third-party, by name or as a .so file.
+ */
+#define _XOPEN_SOURCE 700
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "acp_conformance.h"
+#include "cli.h"
+
+#define RED "\033[31m"
+#define GREEN "\033[32m"
+#define YELLOW "\033[33m"
+#define RESET "\033[0m"
+
+/* Seconds one check may take when --timeout is not given. */
+#define DEFAULT_TIMEOUT_S 60
+
+typedef struct check_target {
+    char name[128];          /* the backend name */
+    char *plugin_file;       /* absolute .so path, or NULL */
+    char *uri_template;
+    int user_store;          /* --store was given */
+} check_target;
+
+/* "/x/libacp_storage_<name>.so" -> name. */
+static int name_from_file(const cli_ctx *ctx, const char *path, char *name, size_t size)
+{
+    static const char prefix[] = "libacp_storage_", suffix[] = ".so";
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    size_t np = sizeof prefix - 1, ns = sizeof suffix - 1;
+    if (n <= np + ns || strncmp(base, prefix, np) != 0 || strcmp(base + n - ns, suffix) != 0 ||
+        n - np - ns >= size)
+        return cli_usage_error(ctx, "'%s' is not named libacp_storage_<name>.so", path);
+    memcpy(name, base + np, n - np - ns);
+    name[n - np - ns] = '\0';
+    return CLI_EXIT_OK;
+}
+
+static int resolve_target(const cli_ctx *ctx, check_target *t)
+{
+    const char *arg = ctx->args.pos[0];
+    if (strchr(arg, '/')) {
+        int rc = name_from_file(ctx, arg, t->name, sizeof t->name);
+        if (rc)
+            return rc;
+        t->plugin_file = realpath(arg, NULL);
+        if (!t->plugin_file)
+            return cli_fail(ACP_LOAD, "cannot use plugin file '%s': %s", arg, strerror(errno));
+    } else {
+        if (strlen(arg) >= sizeof t->name)
+            return cli_usage_error(ctx, "backend name too long: '%.40s...'", arg);
+        strcpy(t->name, arg);
+    }
+    t->user_store = ctx->args.value[OPT_STORE] != NULL;
+    if (t->user_store) {
+        t->uri_template = strdup(ctx->args.value[OPT_STORE]);
+        if (!strstr(ctx->args.value[OPT_STORE], "{dir}"))
+            fputs("acp-storage: note: the store has no {dir}, so every check opens the same "
+                  "location and may see what earlier checks left there\n",
+                  stderr);
+    } else {
+        /* Only the backend knows what its location looks like: start from
+         * the bare scheme, and hint at a location if that does not open. */
+        size_t n = strlen(t->name) + 2;
+        t->uri_template = malloc(n);
+        if (t->uri_template)
+            snprintf(t->uri_template, n, "%s:", t->name);
+    }
+    return t->uri_template ? CLI_EXIT_OK : cli_fail(ACP_NOMEM, "out of memory");
+}
+
+/* Copy of s with every "{dir}" replaced by dir, percent-encoding what a URI
+ * path cannot hold; NULL when out of memory. */
+static char *expand_dir(const char *s, const char *dir)
+{
+    size_t cap = strlen(s) + 1, n = 0;
+    for (const char *p = s; (p = strstr(p, "{dir}")) != NULL; p += 5)
+        cap += 3 * strlen(dir);
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    while (*s) {
+        if (strncmp(s, "{dir}", 5) != 0) {
+            out[n++] = *s++;
+            continue;
+        }
+        for (const unsigned char *d = (const unsigned char *)dir; *d; d++) {
+            if ((*d >= 'a' && *d <= 'z') || (*d >= 'A' && *d <= 'Z') || (*d >= '0' && *d <= '9') ||
+                strchr("/-._~", *d))
+                out[n++] = (char)*d;
+            else
+                n += (size_t)sprintf(out + n, "%%%02X", *d);
+        }
+        s += 5;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* Open and close the store once before running anything, so that a plugin
+ * that does not load or a URI that does not fit gives one clear error
+ * instead of every check failing.  *display receives the URI template as
+ * it can be shown (password redacted). */
+static int preflight(const check_target *t, char **display)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/acp-storage-check-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return cli_fail(ACP_IO, "cannot create a temporary directory in %s: %s",
+                        tmp && tmp[0] == '/' ? tmp : "/tmp", strerror(errno));
+
+    acp_error err;
+    acp_config *cfg = NULL;
+    acp_store *store = NULL;
+    char *uri = expand_dir(t->uri_template, dir);
+    int rc = uri ? CLI_EXIT_OK : cli_fail(ACP_NOMEM, "out of memory");
+    if (!rc && acp_config_new(&cfg, &err) != ACP_OK)
+        rc = cli_report(&err);
+    if (!rc && acp_config_parse_uri(cfg, uri, &err) != ACP_OK)
+        rc = cli_report(&err);
+    if (!rc && t->plugin_file && acp_config_set_plugin_file(cfg, t->plugin_file, &err) != ACP_OK)
+        rc = cli_report(&err);
+    if (!rc && acp_store_open_config(cfg, &store, &err) != ACP_OK) {
+        rc = cli_report(&err);
+        if (!t->user_store && err.code != ACP_LOAD)
+            fprintf(stderr,
+                    "acp-storage: hint: '%s' may need a location; give one with --store, e.g.\n"
+                    "  acp-storage check %s --store '%s:{dir}/store'\n"
+                    "({dir} becomes a fresh temporary directory for each check)\n",
+                    t->uri_template, t->plugin_file ? t->plugin_file : t->name, t->name);
+    }
+    acp_store_close(store);
+    if (!rc) {
+        /* Show the template, not this one temporary directory. */
+        char *shown = acp_config_redacted_uri(cfg);
+        char *at = shown ? strstr(shown, dir) : NULL;
+        if (at) {
+            *display = malloc(strlen(shown) + 6);
+            if (*display)
+                sprintf(*display, "%.*s{dir}%s", (int)(at - shown), shown, at + strlen(dir));
+        } else {
+            *display = shown ? strdup(shown) : NULL;
+        }
+        acp_free(shown);
+        if (!*display)
+            rc = cli_fail(ACP_NOMEM, "out of memory");
+    }
+    acp_config_free(cfg);
+    free(uri);
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return rc;
+}
+
+static const char *result_color(int result)
+{
+    switch (result) {
+    case ACP_CONFORMANCE_PASS:
+        return GREEN;
+    case ACP_CONFORMANCE_SKIP:
+        return YELLOW;
+    default:
+        return RED;
+    }
+}
+
+/* The counts of each result, indexed by ACP_CONFORMANCE_*. */
+#define N_RESULTS 5
+
+static void print_header(const cli_ctx *ctx, const check_target *t, const char *store, int wname)
+{
+    if (ctx->json) {
+        fputs("{\"schema\":1,\"backend\":", stdout);
+        out_str(stdout, t->name);
+        fputs(",\"plugin_file\":", stdout);
+        out_str(stdout, t->plugin_file);
+        fputs(",\"store\":", stdout);
+        out_str(stdout, store);
+        fputs(",\"checks\":[", stdout);
+    } else {
+        fprintf(stdout, "Checking backend %s with store %s\n\n", t->name, store);
+        fprintf(stdout, "%-7s  %-*s  %s\n", "RESULT", wname, "CHECK", "DETAIL");
+    }
+}
+
+static void print_row(const cli_ctx *ctx, size_t nth, size_t i, int result, const char *msg,
+                      int wname)
+{
+    const char *rname = acp_conformance_result_name(result);
+    if (ctx->json) {
+        fputs(nth ? ",{\"name\":" : "{\"name\":", stdout);
+        out_str(stdout, acp_conformance_name(i));
+        fputs(",\"description\":", stdout);
+        out_str(stdout, acp_conformance_description(i));
+        fprintf(stdout, ",\"result\":\"%s\",\"message\":", rname);
+        out_str(stdout, msg);
+        fputc('}', stdout);
+        return;
+    }
+    char upper[16];
+    size_t k = 0;
+    for (; rname[k] && k + 1 < sizeof upper; k++)
+        upper[k] = (char)(rname[k] - (rname[k] >= 'a' && rname[k] <= 'z' ? 'a' - 'A' : 0));
+    upper[k] = '\0';
+    fprintf(stdout, "%s%-7s%s  %-*s  %s\n", ctx->color ? result_color(result) : "", upper,
+            ctx->color ? RESET : "", msg[0] ? wname : 0, acp_conformance_name(i), msg);
+}
+
+static void print_summary(const cli_ctx *ctx, const check_target *t, const size_t *count,
+                          size_t total)
+{
+    if (ctx->json) {
+        fprintf(stdout,
+                "],\"summary\":{\"total\":%zu,\"passed\":%zu,\"failed\":%zu,\"skipped\":%zu,"
+                "\"crashed\":%zu,\"timed_out\":%zu}}\n",
+                total, count[ACP_CONFORMANCE_PASS], count[ACP_CONFORMANCE_FAIL],
+                count[ACP_CONFORMANCE_SKIP], count[ACP_CONFORMANCE_CRASH],
+                count[ACP_CONFORMANCE_TIMEOUT]);
+    } else {
+        fprintf(stdout, "\n%s: %zu checks: %zu passed, %zu failed, %zu skipped, %zu crashed, %zu timed out\n",
+                t->name, total, count[ACP_CONFORMANCE_PASS], count[ACP_CONFORMANCE_FAIL],
+                count[ACP_CONFORMANCE_SKIP], count[ACP_CONFORMANCE_CRASH],
+                count[ACP_CONFORMANCE_TIMEOUT]);
+    }
+}
+
+/* The checks --filter selects. */
+typedef struct selection {
+    const char *filter;
+    size_t count;
+    int name_width;
+    int timeout_s;
+} selection;
+
+static int selected(const selection *sel, size_t i)
+{
+    return !sel->filter || strstr(acp_conformance_name(i), sel->filter);
+}
+
+static int select_checks(cli_ctx *ctx, selection *sel)
+{
+    int64_t timeout = DEFAULT_TIMEOUT_S;
+    int rc = cli_opt_int(ctx, OPT_TIMEOUT, &timeout);
+    if (rc)
+        return rc;
+    if (timeout < 0 || timeout > INT_MAX)
+        return cli_usage_error(ctx, "--timeout must be 0 (no limit) or a number of seconds");
+    sel->timeout_s = (int)timeout;
+    sel->filter = ctx->args.value[OPT_FILTER];
+    sel->count = 0;
+    sel->name_width = 5;
+    for (size_t i = 0; i < acp_conformance_count(); i++) {
+        if (selected(sel, i)) {
+            int w = (int)strlen(acp_conformance_name(i));
+            sel->count++;
+            sel->name_width = w > sel->name_width ? w : sel->name_width;
+        }
+    }
+    if (!sel->count)
+        return cli_usage_error(ctx, "no check name contains '%s'", sel->filter);
+    return CLI_EXIT_OK;
+}
+
+static int run_checks(const cli_ctx *ctx, const selection *sel, const check_target *t,
+                      const char *store)
+{
+    size_t n = acp_conformance_count();
+    int wname = sel->name_width;
+    acp_conformance_target target = {t->uri_template, t->plugin_file};
+    size_t count[N_RESULTS] = {0}, done = 0;
+    print_header(ctx, t, store, wname);
+    for (size_t i = 0; i < n; i++) {
+        if (!selected(sel, i))
+            continue;
+        cli_progress(ctx, "[%zu/%zu] %s", done + 1, sel->count, acp_conformance_name(i));
+        /* Each check runs in a forked child: nothing may sit in the stdout
+         * buffer that the child could write out a second time. */
+        fflush(stdout);
+        char msg[2048] = "";
+        int result = acp_conformance_run_isolated(i, &target, sel->timeout_s, msg, sizeof msg);
+        cli_progress(ctx, NULL);
+        if (result < 0 || result >= N_RESULTS)
+            result = ACP_CONFORMANCE_CRASH;
+        count[result]++;
+        print_row(ctx, done++, i, result, msg, wname);
+    }
+    print_summary(ctx, t, count, sel->count);
+    size_t failed = count[ACP_CONFORMANCE_FAIL] + count[ACP_CONFORMANCE_CRASH] +
+                 count[ACP_CONFORMANCE_TIMEOUT];
+    return failed ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+}
+
+int cmd_check(cli_ctx *ctx)
+{
+    check_target t = {.plugin_file = NULL};
+    selection sel;
+    char *store = NULL;
+    int rc = select_checks(ctx, &sel);
+    if (!rc)
+        rc = resolve_target(ctx, &t);
+    if (!rc)
+        rc = preflight(&t, &store);
+    if (!rc)
+        rc = run_checks(ctx, &sel, &t, store);
+    free(store);
+    free(t.plugin_file);
+    free(t.uri_template);
+    return rc;
+}

@@ -1,0 +1,189 @@
+/*
+ * cli.h - what the parts of the acp-storage command share: exit codes,
+ * parsed options, the command table and the output helpers.
+ */
+#ifndef ACP_CLI_H
+#define ACP_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "acp_storage.h"
+
+/* Exit codes.  They are part of the command's interface: documented in
+ * --help and acp-storage(1), and never renumbered. */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_FAILURE = 1,     /* backend error or any other failure */
+    CLI_EXIT_USAGE = 2,       /* bad command line */
+    CLI_EXIT_NOT_FOUND = 3,   /* no such run or session */
+    CLI_EXIT_INVALID = 4,     /* invalid input (ACP_INVALID) */
+    CLI_EXIT_LOAD = 5,        /* the backend plugin could not be loaded */
+    CLI_EXIT_UNAVAILABLE = 6  /* the store is unreachable; retrying may help */
+};
+
+/* Every option of every command.  The first three are accepted by all. */
+typedef enum cli_opt {
+    OPT_STORE,
+    OPT_JSON,
+    OPT_HELP,
+    OPT_AGENT,
+    OPT_SESSION,
+    OPT_STATUS,
+    OPT_OUTPUT,
+    OPT_LIMIT,
+    OPT_OFFSET,
+    OPT_CURSOR,
+    OPT_TOTAL,
+    OPT_ALL,
+    OPT_AFTER,
+    OPT_TYPE,
+    OPT_TEXT,
+    OPT_ID,
+    OPT_STATE,
+    OPT_FILTER,
+    OPT_TIMEOUT,
+    OPT_VERSION,
+    OPT_COUNT
+} cli_opt;
+
+#define OPT_BIT(o) (1u << (o))
+#define OPT_GLOBAL (OPT_BIT(OPT_STORE) | OPT_BIT(OPT_JSON) | OPT_BIT(OPT_HELP))
+
+/* Most positional arguments any command takes. */
+#define CLI_MAX_POS 4
+
+/* The parsed command line.  Strings point into argv. */
+typedef struct cli_args {
+    const char *value[OPT_COUNT]; /* value of an option, "" for a flag, or NULL */
+    const char **list;            /* every value of the repeatable --output */
+    size_t n_list;
+    const char *pos[CLI_MAX_POS];
+    size_t n_pos;
+} cli_args;
+
+/* What every command function gets. */
+typedef struct cli_ctx {
+    cli_args args;
+    int json;          /* --json */
+    int stderr_tty;    /* notes for a person (next page cursor) */
+    int progress;      /* progress lines: stderr is a terminal that no
+                          unfinished --json line on stdout shares */
+    int color;         /* stdout is a terminal and NO_COLOR is not set */
+    const char *group; /* the command group being parsed, for hints */
+    const struct cli_command *cmd;
+} cli_ctx;
+
+typedef int (*cli_fn)(cli_ctx *ctx);
+
+/* One row of the command table (main.c). */
+typedef struct cli_command {
+    const char *group;    /* "run" */
+    const char *verb;     /* "save", or NULL for a command without verbs */
+    cli_fn fn;
+    unsigned options;     /* OPT_BIT()s accepted besides the global ones */
+    size_t min_pos, max_pos;
+    const char *synopsis; /* arguments after "acp-storage run save" */
+    const char *summary;  /* one line for the command list */
+    const char *help;     /* the body of --help */
+} cli_command;
+
+/* ---- options.c ---- */
+
+/* Parse argv[*i..] into ctx->args, accepting the options in `allowed`.
+ * With stop_at_word, stops at the first word that is not an option (leaving
+ * *i on it); otherwise collects words as positional arguments.  Returns
+ * CLI_EXIT_OK or CLI_EXIT_USAGE (after printing why). */
+int cli_parse_options(cli_ctx *ctx, int argc, char **argv, int *i, unsigned allowed,
+                      int stop_at_word);
+/* The spelling of an option ("--limit"). */
+const char *cli_opt_name(cli_opt opt);
+/* Read an integer option into *out (left alone when the option is absent).
+ * Returns CLI_EXIT_OK or CLI_EXIT_USAGE. */
+int cli_opt_int(cli_ctx *ctx, cli_opt opt, int64_t *out);
+/* Print "acp-storage: <message>" and a pointer to --help; returns
+ * CLI_EXIT_USAGE. */
+int cli_usage_error(const cli_ctx *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* ---- output.c ---- */
+
+/* Map a status to the exit code table above. */
+int cli_exit_code(acp_status status);
+/* Print "acp-storage: <STATUS>: <message>" on stderr; returns the exit code. */
+int cli_report(const acp_error *err);
+/* Same, for failures the command finds itself. */
+int cli_fail(acp_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* A JSON string literal for the NUL-terminated s (NULL prints null). */
+void out_str(FILE *f, const char *s);
+/* A stored document on one line: whitespace between tokens is dropped,
+ * the text of strings and numbers is kept exactly. */
+void out_doc(FILE *f, const char *doc, size_t len);
+/* Capability flags as "concurrent,durable" (or "-" for none) into buf. */
+const char *cli_caps_text(uint64_t caps, char *buf, size_t size);
+/* Capability flags as a JSON array of names. */
+void out_caps_json(FILE *f, uint64_t caps);
+/* A progress line on stderr, only when stderr is a terminal; NULL fmt
+ * clears the line. */
+void cli_progress(const cli_ctx *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* A list on stdout: JSON lines, or with --json one object
+ * {"schema":1,["run_id":...,]"<array>":[...],["total":N,]"next_cursor":...}. */
+typedef struct cli_list {
+    const cli_ctx *ctx;
+    const char *array;
+    const char *run_id;
+    size_t count;
+    int started;
+} cli_list;
+void list_begin(cli_list *l, const cli_ctx *ctx, const char *array, const char *run_id);
+void list_doc(cli_list *l, const char *doc, size_t len);
+/* An event; with --json wrapped as {"seq":N,"stored_at":"...","event":doc}. */
+void list_event(cli_list *l, const char *doc, size_t len, int64_t seq, int64_t stored_us);
+/* total NULL: the list has no total; *total < 0: not counted.  more_hint
+ * names the option that continues the list ("--cursor"), shown on a
+ * terminal in plain mode when there is a next page. */
+void list_end(cli_list *l, const int64_t *total, const char *next_cursor, const char *more_hint);
+/* Flush stdout; a failed write (full disk, closed pipe) is an error. */
+int cli_finish_stdout(int code);
+
+/* ---- store.c ---- */
+
+/* Open the store of --store, else $ACP_STORAGE_URL, else the default store
+ * in the user's data directory.  When display is not NULL it receives the
+ * store's URI with any password redacted (to acp_free).  Returns an exit
+ * code (errors printed). */
+int cli_open_store(const cli_ctx *ctx, acp_store **out, char **display);
+/* Read a whole document from a file or "-" (stdin), leading and trailing
+ * whitespace removed.  Returns an exit code (errors printed). */
+int cli_read_input(const char *path, char **buf, size_t *len);
+
+/* ---- the commands ---- */
+/* --version: this tool's version, the library's and the plugin ABI. */
+int cli_print_version(const cli_ctx *ctx);
+int cmd_backends(cli_ctx *ctx);
+int cmd_ping(cli_ctx *ctx);
+int cmd_check(cli_ctx *ctx);
+int cmd_run_save(cli_ctx *ctx);
+int cmd_run_get(cli_ctx *ctx);
+int cmd_run_delete(cli_ctx *ctx);
+int cmd_run_list(cli_ctx *ctx);
+int cmd_session_save(cli_ctx *ctx);
+int cmd_session_get(cli_ctx *ctx);
+int cmd_session_delete(cli_ctx *ctx);
+int cmd_session_list(cli_ctx *ctx);
+int cmd_event_add(cli_ctx *ctx);
+int cmd_event_list(cli_ctx *ctx);
+
+#endif /* ACP_CLI_H */

@@ -1,0 +1,330 @@
+/*
+ * acp-storage - the operator command of acp-storage.
+ *
+ *   acp-storage [--store URL] [--json] COMMAND [ARGS...]
+ *
+ * This file holds the table of commands, their help and the dispatch; the
+ * commands live in info.c, records.c and check.c, option parsing in
+ * options.c, output in output.c.
+ */
+#define _XOPEN_SOURCE 700
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const cli_command commands[] = {
+    {"backends", NULL, cmd_backends, 0, 0, 0, "",
+     "list the backend plugins found, or why one was refused",
+     "Lists the plugin directories in the order they are searched, then every\n"
+     "libacp_storage_<name>.so found there: name, version, plugin ABI,\n"
+     "capabilities and path, or the reason it could not be loaded.\n"},
+
+    {"ping", NULL, cmd_ping, 0, 0, 0, "", "check that the store opens and answers",
+     "Opens the store and asks the backend whether it is healthy.  Prints the\n"
+     "store (password hidden), the backend and its version.\n"},
+
+    {"check", NULL, cmd_check, OPT_BIT(OPT_FILTER) | OPT_BIT(OPT_TIMEOUT), 1, 1,
+     "NAME|PLUGIN.so [--filter TEXT] [--timeout S]",
+     "run the conformance suite against a backend plugin",
+     "Runs every conformance check, each in its own process, against the backend\n"
+     "NAME (found in the plugin directories) or the plugin file PLUGIN.so (named\n"
+     "libacp_storage_<name>.so), and prints a table of results.\n"
+     "\n"
+     "  --store URL    store URI template; each {dir} becomes a fresh temporary\n"
+     "                 directory per check (default: \"NAME:\"), e.g.\n"
+     "                 --store 'sqlite:{dir}/test.db'\n"
+     "  --filter TEXT  run only the checks whose name contains TEXT\n"
+     "  --timeout S    seconds one check may take (default 60, 0: no limit)\n"
+     "\n"
+     "$ACP_STORAGE_URL is not used: checks write to the store.  Exits 1 when a\n"
+     "check failed, crashed or timed out; skipped checks (a capability the\n"
+     "backend does not declare) are not failures.\n"},
+
+    {"run", "save", cmd_run_save,
+     OPT_BIT(OPT_AGENT) | OPT_BIT(OPT_SESSION) | OPT_BIT(OPT_STATUS) | OPT_BIT(OPT_OUTPUT), 0, 1,
+     "FILE|-\n--agent NAME [--session ID] [--status S] [--output TEXT]...",
+     "store a run and print its id",
+     "Stores the run document in FILE (- reads standard input), replacing a run\n"
+     "with the same run_id, or builds a new run (fresh id, created now):\n"
+     "\n"
+     "  --agent NAME    the agent's name\n"
+     "  --session ID    the session the run belongs to\n"
+     "  --status S      created (default), in-progress, awaiting, cancelling,\n"
+     "                  cancelled, completed or failed\n"
+     "  --output TEXT   add an output message with one text part (repeatable)\n"
+     "\n"
+     "Prints the run id.\n"},
+
+    {"run", "get", cmd_run_get, 0, 1, 1, "RUN_ID", "print a run",
+     "Prints the stored run document on one line.  Exits 3 if there is no such run.\n"},
+
+    {"run", "delete", cmd_run_delete, 0, 1, 1, "RUN_ID", "delete a run and its events",
+     "Deletes the run and every event of RUN_ID.  Exits 3 if neither existed.\n"},
+
+    {"run", "list", cmd_run_list,
+     OPT_BIT(OPT_AGENT) | OPT_BIT(OPT_SESSION) | OPT_BIT(OPT_LIMIT) | OPT_BIT(OPT_OFFSET) |
+         OPT_BIT(OPT_CURSOR) | OPT_BIT(OPT_TOTAL) | OPT_BIT(OPT_ALL),
+     0, 0, "[--agent A] [--session S] [--limit N] [--offset N] [--cursor C] [--total] [--all]",
+     "list runs, newest first",
+     "Prints runs newest first, one document per line.\n"
+     "\n"
+     "  --agent A     only runs of agent A\n"
+     "  --session S   only runs of session S\n"
+     "  --limit N     at most N runs (0..1000, default 10; page size with --all,\n"
+     "                default 100)\n"
+     "  --offset N    skip N runs first\n"
+     "  --cursor C    start after the page that gave next_cursor C\n"
+     "  --total       also count every match (\"total: N\" on stderr, or \"total\"\n"
+     "                with --json)\n"
+     "  --all         walk every page\n"
+     "\n"
+     "With --json: {\"schema\":1,\"runs\":[...],\"total\":N|null,\"next_cursor\":C|null}.\n"},
+
+    {"session", "save", cmd_session_save, OPT_BIT(OPT_ID) | OPT_BIT(OPT_STATE), 0, 1,
+     "FILE|-\n--id ID [--state JSON]", "store a session and print its id",
+     "Stores the session document in FILE (- reads standard input), replacing a\n"
+     "session with the same id, or builds one:\n"
+     "\n"
+     "  --id ID         the session id\n"
+     "  --state JSON    its state, any JSON value (default null)\n"
+     "\n"
+     "Prints the session id.\n"},
+
+    {"session", "get", cmd_session_get, 0, 1, 1, "SESSION_ID", "print a session",
+     "Prints the stored session document on one line.  Exits 3 if there is no\n"
+     "such session.\n"},
+
+    {"session", "delete", cmd_session_delete, 0, 1, 1, "SESSION_ID", "delete a session",
+     "Deletes the session only; its runs stay.  Exits 3 if there is no such session.\n"},
+
+    {"session", "list", cmd_session_list, OPT_BIT(OPT_AFTER) | OPT_BIT(OPT_LIMIT) | OPT_BIT(OPT_ALL),
+     0, 0, "[--after ID] [--limit N] [--all]", "list sessions by id",
+     "Prints sessions in id order (byte-wise), one document per line.\n"
+     "\n"
+     "  --after ID    only sessions whose id sorts after ID\n"
+     "  --limit N     at most N sessions (1..1000, default 100; page size with --all)\n"
+     "  --all         walk every page\n"
+     "\n"
+     "With --json: {\"schema\":1,\"sessions\":[...],\"next_cursor\":ID|null}.\n"},
+
+    {"event", "add", cmd_event_add, OPT_BIT(OPT_TYPE) | OPT_BIT(OPT_TEXT), 1, 2,
+     "RUN_ID JSON|-\nRUN_ID --type TYPE [--text TEXT]",
+     "append an event to a run and print its sequence number",
+     "Appends the event JSON (- reads standard input) to the events of RUN_ID,\n"
+     "or builds one:\n"
+     "\n"
+     "  --type TYPE   the event type (run.created, message.part, ...)\n"
+     "  --text TEXT   a text payload: the part of a message.part, the message of\n"
+     "                message.created or message.completed, the error message of\n"
+     "                an error event\n"
+     "\n"
+     "The run need not exist.  Prints the sequence number the store assigned.\n"},
+
+    {"event", "list", cmd_event_list,
+     OPT_BIT(OPT_LIMIT) | OPT_BIT(OPT_OFFSET) | OPT_BIT(OPT_AFTER) | OPT_BIT(OPT_ALL), 1, 1,
+     "RUN_ID [--limit N] [--offset N] [--after SEQ] [--all]", "list the events of a run",
+     "Prints the events of RUN_ID in sequence order, one document per line.  An\n"
+     "unknown run has no events.\n"
+     "\n"
+     "  --limit N     at most N events (0..1000, default 100; page size with --all)\n"
+     "  --offset N    skip N events first\n"
+     "  --after SEQ   only events after sequence number SEQ\n"
+     "  --all         walk every page\n"
+     "\n"
+     "With --json: {\"schema\":1,\"run_id\":...,\"events\":[{\"seq\":N,\"stored_at\":T,\n"
+     "\"event\":{...}},...],\"next_cursor\":SEQ|null}.\n"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const char exit_codes_help[] =
+    "Exit status:\n"
+    "  0  success\n"
+    "  1  failure: a backend error (I/O, corrupt data, conflict, ...) or a failed check\n"
+    "  2  usage error: the command line is wrong\n"
+    "  3  not found: no such run or session\n"
+    "  4  invalid input: a document, id, URI or value was refused\n"
+    "  5  the backend plugin could not be loaded\n"
+    "  6  the store is unavailable (server down, lock timeout); retrying may help\n";
+
+static const char global_options_help[] =
+    "Options for every command:\n"
+    "  --store URL   the store (default: $ACP_STORAGE_URL, else the sqlite store\n"
+    "                $XDG_DATA_HOME/acp-storage/store.db, by default in\n"
+    "                ~/.local/share)\n"
+    "  --json        print one JSON object with \"schema\":1 instead of lines\n"
+    "  -h, --help    show help; after a command, that command's help\n";
+
+static void command_name(const cli_command *c, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s%s", c->group, c->verb ? " " : "", c->verb ? c->verb : "");
+}
+
+static int print_global_help(void)
+{
+    fputs("Usage: acp-storage [--store URL] [--json] COMMAND [ARGS...]\n"
+          "       acp-storage --help | --version\n"
+          "\n"
+          "Keep and inspect ACP runs, sessions and event streams in any acp-storage\n"
+          "backend, and check backend plugins.\n"
+          "\n"
+          "Commands:\n",
+          stdout);
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        char name[64];
+        command_name(&commands[i], name, sizeof name);
+        fprintf(stdout, "  %-16s %s\n", name, commands[i].summary);
+    }
+    fprintf(stdout,
+            "\n%s"
+            "  --version     show the versions of this tool, the library and the plugin ABI\n"
+            "\n%s"
+            "\n"
+            "Environment:\n"
+            "  ACP_STORAGE_URL          the store when --store is not given\n"
+            "  ACP_STORAGE_PLUGIN_PATH  more plugin directories (absolute, ':'-separated)\n"
+            "  XDG_DATA_HOME, HOME      where the default store lives\n"
+            "  NO_COLOR                 no colour in the output when set\n"
+            "\n"
+            "Data goes to standard output, errors to standard error as\n"
+            "\"acp-storage: STATUS: message\".  'acp-storage COMMAND --help' tells more;\n"
+            "see also acp-storage(1).\n",
+            global_options_help, exit_codes_help);
+    return CLI_EXIT_OK;
+}
+
+static int print_group_help(const char *group)
+{
+    fprintf(stdout, "Usage: acp-storage %s COMMAND [ARGS...]\n\nCommands:\n", group);
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(commands[i].group, group) == 0)
+            fprintf(stdout, "  %-8s %s\n", commands[i].verb, commands[i].summary);
+    }
+    fprintf(stdout, "\nRun 'acp-storage %s COMMAND --help' for its arguments.\n", group);
+    return CLI_EXIT_OK;
+}
+
+/* "Usage: acp-storage NAME SYNOPSIS", one line per form of the command
+ * (forms are separated by newlines in the synopsis). */
+static void print_usage_lines(FILE *f, const cli_command *c)
+{
+    char name[64];
+    command_name(c, name, sizeof name);
+    const char *form = c->synopsis;
+    const char *lead = "Usage:";
+    do {
+        size_t n = strcspn(form, "\n");
+        fprintf(f, "%s acp-storage %s%s%.*s\n", lead, name, n ? " " : "", (int)n, form);
+        lead = "      ";
+        form += n;
+    } while (*form++ == '\n');
+}
+
+static int print_command_help(const cli_command *c)
+{
+    print_usage_lines(stdout, c);
+    fprintf(stdout, "\n%s\n%s\n%s", c->help, global_options_help, exit_codes_help);
+    return CLI_EXIT_OK;
+}
+
+static const cli_command *find_command(const char *group, const char *verb)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        const cli_command *c = &commands[i];
+        if (strcmp(c->group, group) == 0 &&
+            (!verb || !c->verb || strcmp(c->verb, verb) == 0))
+            return c;
+    }
+    return NULL;
+}
+
+static int is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+/* The verbs of a group, "save, get, delete, list". */
+static void verb_list(const char *group, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_COMMANDS && used < size; i++)
+        if (strcmp(commands[i].group, group) == 0)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
+                                     commands[i].verb);
+}
+
+static int dispatch(cli_ctx *ctx, int argc, char **argv)
+{
+    /* Global options may come before the command. */
+    int i = 1;
+    int rc = cli_parse_options(ctx, argc, argv, &i, OPT_GLOBAL | OPT_BIT(OPT_VERSION), 1);
+    if (rc)
+        return rc;
+    ctx->json = ctx->args.value[OPT_JSON] != NULL;
+    if (ctx->args.value[OPT_HELP])
+        return print_global_help();
+    if (ctx->args.value[OPT_VERSION])
+        return cli_print_version(ctx);
+    if (i >= argc)
+        return cli_usage_error(ctx, "no command given");
+
+    const cli_command *cmd = find_command(argv[i], NULL);
+    if (!cmd)
+        return cli_usage_error(ctx, "unknown command '%s'", argv[i]);
+    ctx->group = cmd->group;
+    i++;
+    if (cmd->verb) {
+        rc = cli_parse_options(ctx, argc, argv, &i, OPT_GLOBAL, 1);
+        if (rc)
+            return rc;
+        if (ctx->args.value[OPT_HELP])
+            return print_group_help(cmd->group);
+        char verbs[128];
+        verb_list(cmd->group, verbs, sizeof verbs);
+        if (i >= argc)
+            return cli_usage_error(ctx, "'%s' needs a command: %s", cmd->group, verbs);
+        cmd = find_command(cmd->group, argv[i]);
+        if (!cmd)
+            return cli_usage_error(ctx, "unknown command '%s %s' (try %s)", ctx->group, argv[i],
+                                   verbs);
+        i++;
+    }
+    ctx->cmd = cmd;
+
+    /* --help wins over any other mistake on the line. */
+    for (int j = i; j < argc && strcmp(argv[j], "--") != 0; j++)
+        if (is_help(argv[j]))
+            return print_command_help(cmd);
+    rc = cli_parse_options(ctx, argc, argv, &i, OPT_GLOBAL | cmd->options, 0);
+    if (rc)
+        return rc;
+    ctx->json = ctx->args.value[OPT_JSON] != NULL;
+    /* A --json object is one line: a progress line erased on the same
+     * terminal would take part of it along. */
+    ctx->progress = ctx->stderr_tty && !(ctx->json && isatty(STDOUT_FILENO));
+
+    if (ctx->args.n_pos < cmd->min_pos) {
+        fputs("acp-storage: missing argument\n", stderr);
+        print_usage_lines(stderr, cmd);
+        return CLI_EXIT_USAGE;
+    }
+    if (ctx->args.n_pos > cmd->max_pos)
+        return cli_usage_error(ctx, "unexpected argument '%s'", ctx->args.pos[cmd->max_pos]);
+    return cmd->fn(ctx);
+}
+
+int main(int argc, char **argv)
+{
+    cli_ctx ctx = {0};
+    const char *no_color = getenv("NO_COLOR");
+    const char *term = getenv("TERM");
+    ctx.stderr_tty = isatty(STDERR_FILENO);
+    ctx.color = isatty(STDOUT_FILENO) && !(no_color && no_color[0]) &&
+                !(term && strcmp(term, "dumb") == 0);
+    int rc = dispatch(&ctx, argc, argv);
+    free(ctx.args.list);
+    return cli_finish_stdout(rc);
+}

@@ -1,0 +1,171 @@
+/*
+ * options.c - one option parser for every subcommand.  Each command says
+ * which options it accepts (a bit set); the parser does the rest, so no
+ * command has its own copy of the parsing loop.
+ */
+#define _XOPEN_SOURCE 700
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct opt_def {
+    const char *name; /* "--store" */
+    char short_name; /* 0 for none */
+    int takes_value;
+    int repeatable;
+} opt_def;
+
+static const opt_def opt_defs[OPT_COUNT] = {
+    [OPT_STORE] = {"--store", 0, 1, 0},
+    [OPT_JSON] = {"--json", 0, 0, 0},
+    [OPT_HELP] = {"--help", 'h', 0, 0},
+    [OPT_AGENT] = {"--agent", 0, 1, 0},
+    [OPT_SESSION] = {"--session", 0, 1, 0},
+    [OPT_STATUS] = {"--status", 0, 1, 0},
+    [OPT_OUTPUT] = {"--output", 0, 1, 1},
+    [OPT_LIMIT] = {"--limit", 0, 1, 0},
+    [OPT_OFFSET] = {"--offset", 0, 1, 0},
+    [OPT_CURSOR] = {"--cursor", 0, 1, 0},
+    [OPT_TOTAL] = {"--total", 0, 0, 0},
+    [OPT_ALL] = {"--all", 0, 0, 0},
+    [OPT_AFTER] = {"--after", 0, 1, 0},
+    [OPT_TYPE] = {"--type", 0, 1, 0},
+    [OPT_TEXT] = {"--text", 0, 1, 0},
+    [OPT_ID] = {"--id", 0, 1, 0},
+    [OPT_STATE] = {"--state", 0, 1, 0},
+    [OPT_FILTER] = {"--filter", 0, 1, 0},
+    [OPT_TIMEOUT] = {"--timeout", 0, 1, 0},
+    [OPT_VERSION] = {"--version", 0, 0, 0},
+};
+
+const char *cli_opt_name(cli_opt opt)
+{
+    return opt_defs[opt].name;
+}
+
+int cli_usage_error(const cli_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("acp-storage: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    if (ctx && ctx->cmd && ctx->cmd->verb)
+        fprintf(stderr, "Try 'acp-storage %s %s --help'.\n", ctx->cmd->group, ctx->cmd->verb);
+    else if (ctx && ctx->cmd)
+        fprintf(stderr, "Try 'acp-storage %s --help'.\n", ctx->cmd->group);
+    else if (ctx && ctx->group)
+        fprintf(stderr, "Try 'acp-storage %s --help'.\n", ctx->group);
+    else
+        fputs("Try 'acp-storage --help'.\n", stderr);
+    return CLI_EXIT_USAGE;
+}
+
+/* Find "--name" (or "--name=value", leaving value pointing past '=') or
+ * "-x" among the options. */
+static int find_option(const char *arg, const char **inline_value)
+{
+    *inline_value = NULL;
+    if (arg[1] != '-') {
+        for (int o = 0; o < OPT_COUNT; o++)
+            if (opt_defs[o].short_name && arg[1] == opt_defs[o].short_name && !arg[2])
+                return o;
+        return -1;
+    }
+    const char *eq = strchr(arg, '=');
+    size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
+    for (int o = 0; o < OPT_COUNT; o++) {
+        if (strlen(opt_defs[o].name) == n && memcmp(opt_defs[o].name, arg, n) == 0) {
+            if (eq)
+                *inline_value = eq + 1;
+            return o;
+        }
+    }
+    return -1;
+}
+
+static int add_list_value(cli_ctx *ctx, const char *v, int argc)
+{
+    if (!ctx->args.list) {
+        /* No option can be given more often than there are arguments. */
+        ctx->args.list = calloc((size_t)argc, sizeof *ctx->args.list);
+        if (!ctx->args.list)
+            return cli_fail(ACP_NOMEM, "out of memory");
+    }
+    ctx->args.list[ctx->args.n_list++] = v;
+    return CLI_EXIT_OK;
+}
+
+int cli_parse_options(cli_ctx *ctx, int argc, char **argv, int *i, unsigned allowed,
+                      int stop_at_word)
+{
+    cli_args *a = &ctx->args;
+    int only_words = 0; /* after "--" */
+
+    for (; *i < argc; (*i)++) {
+        const char *arg = argv[*i];
+        if (only_words || arg[0] != '-' || arg[1] == '\0') {
+            /* A word ("-" alone means stdin and is a word too). */
+            if (stop_at_word)
+                return CLI_EXIT_OK;
+            if (a->n_pos == CLI_MAX_POS)
+                return cli_usage_error(ctx, "too many arguments at '%s'", arg);
+            a->pos[a->n_pos++] = arg;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            if (stop_at_word)
+                return cli_usage_error(ctx, "'--' must follow a command");
+            only_words = 1;
+            continue;
+        }
+        const char *value;
+        int o = find_option(arg, &value);
+        if (o < 0 || !(allowed & OPT_BIT(o))) {
+            if (o >= 0)
+                return cli_usage_error(ctx, "option '%s' does not apply here", cli_opt_name(o));
+            return cli_usage_error(ctx, "unknown option '%s'", arg);
+        }
+        const opt_def *d = &opt_defs[o];
+        if (d->takes_value) {
+            if (!value) {
+                if (*i + 1 >= argc)
+                    return cli_usage_error(ctx, "option '%s' needs a value", cli_opt_name(o));
+                value = argv[++*i];
+            }
+        } else if (value) {
+            return cli_usage_error(ctx, "option '%s' takes no value", cli_opt_name(o));
+        } else {
+            value = "";
+        }
+        if (d->repeatable) {
+            int rc = add_list_value(ctx, value, argc);
+            if (rc)
+                return rc;
+        } else if (a->value[o] && o != OPT_HELP && o != OPT_JSON) {
+            return cli_usage_error(ctx, "option '%s' given twice", cli_opt_name(o));
+        }
+        a->value[o] = value;
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_opt_int(cli_ctx *ctx, cli_opt opt, int64_t *out)
+{
+    const char *s = ctx->args.value[opt];
+    if (!s)
+        return CLI_EXIT_OK;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end)
+        return cli_usage_error(ctx, "option '%s' needs an integer, not '%s'", cli_opt_name(opt), s);
+    *out = (int64_t)v;
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,167 @@
+/*
+ * store.c - which store a command works on, and reading input documents.
+ *
+ * Precedence: --store, then $ACP_STORAGE_URL, then the embedded default,
+ * a sqlite store in the user's data directory.
+ */
+#define _XOPEN_SOURCE 700
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* mkdir -p with mode 0700 for every directory it creates; existing
+ * directories keep their mode. */
+static int make_dirs(char *path)
+{
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            int e = errno;
+            *p = saved;
+            return cli_fail(ACP_IO, "cannot create directory '%s': %s", path, strerror(e));
+        }
+        *p = saved;
+        if (!saved)
+            break;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_fail(ACP_IO, "'%s' is not a directory", path);
+    return CLI_EXIT_OK;
+}
+
+/* sqlite:<data dir>/acp-storage/store.db, where the data directory is
+ * $XDG_DATA_HOME when it is absolute, else $HOME/.local/share.  The
+ * directory is created on first use. */
+static int default_store(acp_config *cfg)
+{
+    const char *xdg = getenv("XDG_DATA_HOME");
+    const char *home = getenv("HOME");
+    const char *base, *suffix;
+    if (xdg && xdg[0] == '/') {
+        base = xdg;
+        suffix = "/acp-storage";
+    } else if (home && home[0] == '/') {
+        base = home;
+        suffix = "/.local/share/acp-storage";
+    } else {
+        return cli_fail(ACP_INVALID,
+                        "no store given and no data directory for the default store "
+                        "(HOME is not an absolute path): use --store URL or set ACP_STORAGE_URL");
+    }
+    size_t n = strlen(base) + strlen(suffix) + sizeof "/store.db";
+    char *dir = malloc(n);
+    if (!dir)
+        return cli_fail(ACP_NOMEM, "out of memory");
+    snprintf(dir, n, "%s%s", base, suffix);
+    int rc = make_dirs(dir);
+    if (rc == CLI_EXIT_OK) {
+        acp_error err;
+        strcat(dir, "/store.db");
+        /* Set the pieces rather than writing a URI, so that no character of
+         * the path needs escaping. */
+        if (acp_config_set_backend(cfg, "sqlite", &err) != ACP_OK ||
+            acp_config_set(cfg, "path", dir, &err) != ACP_OK)
+            rc = cli_report(&err);
+    }
+    free(dir);
+    return rc;
+}
+
+int cli_open_store(const cli_ctx *ctx, acp_store **out, char **display)
+{
+    acp_error err;
+    acp_config *cfg;
+    if (acp_config_new(&cfg, &err) != ACP_OK)
+        return cli_report(&err);
+
+    const char *url = ctx->args.value[OPT_STORE];
+    if (!url) {
+        url = getenv("ACP_STORAGE_URL");
+        if (url && !url[0])
+            url = NULL;
+    }
+    int rc = CLI_EXIT_OK;
+    if (url) {
+        if (acp_config_parse_uri(cfg, url, &err) != ACP_OK)
+            rc = cli_report(&err);
+    } else {
+        rc = default_store(cfg);
+    }
+    if (rc == CLI_EXIT_OK && acp_store_open_config(cfg, out, &err) != ACP_OK)
+        rc = cli_report(&err);
+    if (rc == CLI_EXIT_OK && display) {
+        *display = acp_config_redacted_uri(cfg);
+        if (!*display) {
+            acp_store_close(*out);
+            rc = cli_fail(ACP_NOMEM, "out of memory");
+        }
+    }
+    acp_config_free(cfg);
+    return rc;
+}
+
+int cli_read_input(const char *path, char **buf, size_t *len)
+{
+    int from_stdin = strcmp(path, "-") == 0;
+    if (from_stdin && isatty(STDIN_FILENO))
+        fputs("acp-storage: reading the document from the terminal; end it with Ctrl-D\n", stderr);
+    FILE *f = from_stdin ? stdin : fopen(path, "rb");
+    if (!f)
+        return cli_fail(ACP_IO, "cannot open '%s': %s", path, strerror(errno));
+
+    size_t cap = 4096, n = 0;
+    char *data = malloc(cap);
+    if (!data) {
+        if (!from_stdin)
+            fclose(f);
+        return cli_fail(ACP_NOMEM, "out of memory");
+    }
+    int rc = CLI_EXIT_OK;
+    for (;;) {
+        if (n + 1 >= cap) {
+            char *bigger = realloc(data, cap * 2);
+            if (!bigger) {
+                rc = cli_fail(ACP_NOMEM, "out of memory reading '%s'", path);
+                break;
+            }
+            data = bigger;
+            cap *= 2;
+        }
+        size_t got = fread(data + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f))
+                rc = cli_fail(ACP_IO, "cannot read '%s': %s", from_stdin ? "standard input" : path,
+                              strerror(errno));
+            break;
+        }
+    }
+    if (!from_stdin)
+        fclose(f);
+    if (rc != CLI_EXIT_OK) {
+        free(data);
+        return rc;
+    }
+    /* Whitespace around the document is not part of it (a file usually
+     * ends with a newline). */
+    size_t start = 0;
+    while (start < n && data[start] && strchr(" \t\r\n", data[start]))
+        start++;
+    while (n > start && data[n - 1] && strchr(" \t\r\n", data[n - 1]))
+        n--;
+    memmove(data, data + start, n - start);
+    n -= start;
+    data[n] = '\0';
+    *buf = data;
+    *len = n;
+    return CLI_EXIT_OK;
+}
