@@ -654,23 +654,22 @@ Test(run, parse_keeps_unknown_members_exact)
     acp_run_free(run);
 }
 
-Test(run, setters_make_a_repeated_key_single)
+Test(run, repeated_indexed_keys_are_refused)
 {
-    static const char doc[] = "{\"run_id\":\"r\",\"agent_name\":\"a\",\"status\":\"created\","
-                              "\"status\":\"completed\",\"session_id\":\"s1\","
-                              "\"session_id\":\"s2\"}";
+    /* A reader that keeps the last occurrence would index another run than
+     * the store does: the core refuses the document, and so does parse. */
+    static const char *const docs[] = {
+        "{\"run_id\":\"r\",\"agent_name\":\"a\",\"status\":\"created\",\"status\":\"completed\"}",
+        "{\"run_id\":\"r\",\"agent_name\":\"a\",\"status\":\"created\",\"session_id\":\"s1\","
+        "\"session_id\":\"s2\"}",
+        "{\"run_id\":\"r\",\"run_id\":\"q\",\"agent_name\":\"a\",\"status\":\"created\"}",
+    };
     acp_run *run = NULL;
     acp_error e;
-    cr_assert_eq(acp_run_parse(doc, ACP_STRLEN, &run, &e), ACP_OK, "%s", e.message);
-    cr_assert_eq(acp_run_set_status(run, "in-progress", &e), ACP_OK);
-    cr_assert_eq(acp_run_set_session_id(run, "s3", &e), ACP_OK);
-    char *json = run_json(run);
-    cr_assert_null(strstr(strstr(json, "\"status\"") + 1, "\"status\""), "%s", json);
-    cr_assert_null(strstr(json, "s1"), "%s", json);
-    cr_assert_null(strstr(json, "s2"), "%s", json);
-    cr_assert_str_eq(acp_run_status(run), "in-progress");
-    acp_free(json);
-    acp_run_free(run);
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        assert_invalid(acp_run_parse(docs[i], ACP_STRLEN, &run, &e), &e, docs[i]);
+        cr_assert_null(run);
+    }
 }
 
 Test(run, output_is_created_when_absent_and_refused_when_not_an_array)
@@ -830,7 +829,7 @@ Test(session, state_honours_the_explicit_length)
 Test(session, invalid_state_is_refused_and_the_state_kept)
 {
     static const char *const bad[] = {"", "  ", "{", "tru", "1 2", "{\"a\":1}x", "'x'", "[1,]",
-                                      "{\"a\":\"\\u0000\"}"};
+                                      "\"\\ud800\"", "{\"a\":\"\\x\"}"};
     acp_session *s = NULL;
     acp_error e;
     cr_assert_eq(acp_session_new("s", &s, &e), ACP_OK);
