@@ -15,7 +15,7 @@
  * backend only stores and retrieves what it is given.  Everything a method
  * receives has already been checked; a method never needs to parse JSON.
  *
- * ABI rules (see docs in README.md, "ABI policy"):
+ * ABI rules (docs/abi-policy.md; docs/plugin-guide.md for authors):
  *  - ACP_PLUGIN_ABI_MAJOR changes only when an existing field or method
  *    changes; plugins of another major are refused.
  *  - Structs only ever grow at their end; each addition bumps the minor.
