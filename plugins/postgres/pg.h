@@ -1,0 +1,127 @@
+/*
+ * pg.h - internals of the postgres backend shared by its two files:
+ * pg_conn.c (connection pool, bounded round trips, error mapping) and
+ * postgres.c (options, schema, the methods of the vtable).
+ */
+#ifndef ACP_PG_H
+#define ACP_PG_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "acp_storage_plugin.h"
+#include "pg_sql.h"
+
+#define PG_NAME "postgres"
+/* Most options a URI may carry (each libpq one is copied: key and value). */
+#define PG_MAX_OPTIONS 60
+
+/* One pooled connection. */
+typedef struct pg_conn {
+    PGconn *pg;
+    uint32_t prepared;     /* bit i: statement i is prepared on this connection */
+    struct pg_conn *next;  /* in the idle list */
+} pg_conn;
+
+struct acp_backend {
+    const acp_plugin_host *host;
+    char *uri_redacted;    /* for messages: never holds a password */
+    char qschema[72];      /* the schema as a quoted identifier: "acp" */
+    char *sql[PG_N_STATEMENTS]; /* pg_sql with the schema filled in */
+
+    /* libpq connection parameters, NULL-terminated, ready for
+     * PQconnectdbParams(expand_dbname = 1); the value of connect_timeout
+     * (slot ct_slot) is rewritten per connection attempt. */
+    const char **kw;
+    const char **val;
+    int ct_slot;
+    int64_t connect_timeout_s; /* the operator's, or -1 */
+    char *owned[2 * PG_MAX_OPTIONS + 2]; /* strings kw/val point to that we allocated */
+    size_t n_owned;
+
+    /* Strings scrubbed from every libpq message, longest first (passwords
+     * as written in the URI and decoded). */
+    char *secrets[4];
+    size_t n_secrets;
+
+    int64_t statement_timeout_ms; /* -1: the server's setting */
+
+    /* The pool: idle connections (LIFO), how many exist, the cap. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pg_conn *idle;
+    int n_conns;
+    int pool_size;
+    unsigned fork_gen;     /* pg_fork_gen when the pool was last used */
+};
+
+/* One method call: which store, which host call, what it is doing (for
+ * messages), its deadline and the connection it holds. */
+typedef struct pg_req {
+    acp_backend *b;
+    acp_call *call;
+    const char *op;        /* "save_run" */
+    const char *kind;      /* "run", "session" or NULL: what id names */
+    const char *id;
+    int64_t deadline_ms;   /* CLOCK_MONOTONIC ms, or -1 for none */
+    pg_conn *conn;
+    int may_retry;         /* the statement may run twice (idempotent, or read) */
+} pg_req;
+
+/* Incremented in a child after fork(): connections of the parent must
+ * never be used (or closed politely) by the child. */
+extern volatile unsigned pg_fork_gen;
+
+int64_t pg_mono_ms(void);
+
+/* Start a call: deadline from host->remaining_ms. */
+void pg_req_init(pg_req *r, acp_backend *b, acp_call *call, const char *op, const char *kind,
+                 const char *id, int may_retry);
+/* Give the connection back to the pool (or drop it if it is broken). */
+void pg_req_done(pg_req *r);
+
+/* Run prepared statement `stmt` (preparing it on this connection first if
+ * needed) with n binary parameters (vals[i] NULL: SQL NULL) and binary
+ * results.  On ACP_OK *out holds a PGresult to PQclear; on failure the
+ * error has been reported and *out is NULL.  Takes a connection from the
+ * pool if the request holds none.  A connection found dead before use is
+ * replaced; a request that may_retry is retried once on a fresh
+ * connection after a lost connection. */
+acp_status pg_exec(pg_req *r, int stmt, int n, const char *const *vals, const int *lens,
+                   PGresult **out);
+/* Run SQL text without parameters (BEGIN, COMMIT, DDL), text results. */
+acp_status pg_exec_sql(pg_req *r, const char *sql, PGresult **out);
+
+/* Report a failure of the request: "<uri>: <op> <kind> '<id>': <text>",
+ * with the store's redacted URI. */
+acp_status pg_fail(pg_req *r, acp_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Big-endian bigint as sent and received in binary format. */
+static inline void pg_put_i64(char out[8], int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+    for (int i = 7; i >= 0; i--, u >>= 8)
+        out[i] = (char)(u & 0xff);
+}
+
+static inline int64_t pg_get_i64(const char *p)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = u << 8 | (unsigned char)p[i];
+    return (int64_t)u;
+}
+
+/* Release every connection of the pool (close()). */
+void pg_pool_destroy(acp_backend *b);
+/* Copy of msg with every secret replaced by "***" and line breaks joined,
+ * into buf. */
+void pg_scrub(const acp_backend *b, const char *msg, char *buf, size_t bufsz);
+
+#endif /* ACP_PG_H */
