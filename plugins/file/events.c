@@ -1,0 +1,810 @@
+/*
+ * events.c - per-run event logs of the file backend.
+ *
+ * events/<name>.log is a sequence of framed records (fmt.h).  An append
+ * holds the log's lock -- the robust process-shared mutex of its stripe in
+ * the lock table that every process maps (file_int.h), or flock() where no
+ * table could be mapped -- so processes append one at a time.  The next
+ * sequence is the last whole record's plus one, which this process
+ * remembers together with the log's size; it reads only what other
+ * processes appended since, and not even fstat()s the log when the
+ * stripe's counter shows that nobody else touched it.  Bytes after the last whole record can only be
+ * the torn tail of a writer that died mid-append (appends are serialised),
+ * so the next appender cuts them off; readers take no lock and simply stop
+ * at the last whole record.
+ *
+ * With sync=always, appends to a log that arrive while it is being flushed
+ * wait for the next flush, which one of them does for all (group commit):
+ * with many writers, one flush serves many appends.
+ */
+#define _GNU_SOURCE /* memmem */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "file_int.h"
+
+/* ---- the table of open logs ------------------------------------------------ */
+
+static void lru_unlink(acp_backend *b, evlog *lg)
+{
+    if (lg->prev)
+        lg->prev->next = lg->next;
+    else
+        b->lru_head = lg->next;
+    if (lg->next)
+        lg->next->prev = lg->prev;
+    else
+        b->lru_tail = lg->prev;
+    lg->prev = lg->next = NULL;
+}
+
+static void lru_push(acp_backend *b, evlog *lg)
+{
+    lg->prev = NULL;
+    lg->next = b->lru_head;
+    if (b->lru_head)
+        b->lru_head->prev = lg;
+    else
+        b->lru_tail = lg;
+    b->lru_head = lg;
+}
+
+static void evlog_free(evlog *lg)
+{
+    close(lg->fd);
+    pthread_mutex_destroy(&lg->mu);
+    pthread_mutex_destroy(&lg->smu);
+    pthread_cond_destroy(&lg->flushed);
+    pthread_cond_destroy(&lg->joined);
+    free(lg);
+}
+
+/* Take lg out of the table (logs_mu held); freed when its last user goes. */
+static void evlog_retire_locked(acp_backend *b, evlog *lg)
+{
+    if (lg->retired)
+        return;
+    lg->retired = 1;
+    hmap_del(&b->logs, &lg->link);
+    lru_unlink(b, lg);
+    b->nlogs--;
+}
+
+static void evlog_put(acp_backend *b, evlog *lg)
+{
+    pthread_mutex_lock(&b->logs_mu);
+    int gone = --lg->refs == 0 && lg->retired;
+    pthread_mutex_unlock(&b->logs_mu);
+    if (gone)
+        evlog_free(lg);
+}
+
+static void evlog_retire(acp_backend *b, evlog *lg)
+{
+    pthread_mutex_lock(&b->logs_mu);
+    evlog_retire_locked(b, lg);
+    pthread_mutex_unlock(&b->logs_mu);
+}
+
+/* The open log of name, with a reference; creates the file when missing.
+ * Returns NULL with *err an errno (ENOMEM for memory). */
+static evlog *evlog_get(acp_backend *b, const char *name, size_t nlen, int *err)
+{
+    pthread_mutex_lock(&b->logs_mu);
+    evlog *lg = (evlog *)hmap_get(&b->logs, name, nlen);
+    if (lg) {
+        lg->refs++;
+        lru_unlink(b, lg);
+        lru_push(b, lg);
+        pthread_mutex_unlock(&b->logs_mu);
+        return lg;
+    }
+    pthread_mutex_unlock(&b->logs_mu);
+
+    char fname[FMT_NAME_BUF + 8];
+    memcpy(fname, name, nlen);
+    memcpy(fname + nlen, ".log", 5);
+    int fd = openat(b->ev_fd, fname, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        *err = errno;
+        return NULL;
+    }
+    evlog *nl = calloc(1, sizeof *nl + nlen + 1);
+    if (!nl) {
+        close(fd);
+        *err = ENOMEM;
+        return NULL;
+    }
+    char *key = (char *)(nl + 1);
+    memcpy(key, name, nlen);
+    nl->link.key = key;
+    nl->link.key_len = nlen;
+    nl->fd = fd;
+    nl->refs = 1;
+    nl->dirsync = 1;
+    nl->stripe = ev_stripe_of(name, nlen);
+    pthread_mutex_init(&nl->mu, NULL);
+    pthread_mutex_init(&nl->smu, NULL);
+    pthread_cond_init(&nl->flushed, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&nl->joined, &ca);
+    pthread_condattr_destroy(&ca);
+
+    pthread_mutex_lock(&b->logs_mu);
+    lg = (evlog *)hmap_get(&b->logs, name, nlen);
+    if (lg) { /* another thread opened it meanwhile */
+        lg->refs++;
+        pthread_mutex_unlock(&b->logs_mu);
+        evlog_free(nl);
+        return lg;
+    }
+    hmap_add(&b->logs, &nl->link);
+    lru_push(b, nl);
+    b->nlogs++;
+    /* Close the least recently used idle logs beyond the limit. */
+    evlog *victims = NULL;
+    for (evlog *v = b->lru_tail, *prev; v && b->nlogs > FILE_MAX_OPEN_LOGS; v = prev) {
+        prev = v->prev;
+        if (v->refs == 0) {
+            evlog_retire_locked(b, v);
+            v->next = victims;
+            victims = v;
+        }
+    }
+    pthread_mutex_unlock(&b->logs_mu);
+    while (victims) {
+        evlog *v = victims;
+        victims = v->next;
+        evlog_free(v);
+    }
+    return nl;
+}
+
+void ev_close_all(acp_backend *b)
+{
+    while (b->lru_head) {
+        evlog *lg = b->lru_head;
+        evlog_retire_locked(b, lg);
+        evlog_free(lg);
+    }
+    free(b->logs.b);
+    b->logs.b = NULL;
+}
+
+/* ---- reading records ----------------------------------------------------- */
+
+typedef struct evreader {
+    int fd;
+    uint64_t off; /* file offset of buf[0] */
+    char *buf;
+    size_t len, cap, pos;
+    int eof;
+    int err; /* errno of a failed read */
+} evreader;
+
+static void evr_init(evreader *r, int fd, uint64_t off)
+{
+    memset(r, 0, sizeof *r);
+    r->fd = fd;
+    r->off = off;
+}
+
+static void evr_seek(evreader *r, uint64_t off)
+{
+    r->off = off;
+    r->len = r->pos = 0;
+    r->eof = 0;
+}
+
+static uint64_t evr_tell(const evreader *r)
+{
+    return r->off + r->pos;
+}
+
+/* Read at least `need` more bytes past pos if the file has them. */
+static int evr_fill(evreader *r, size_t need)
+{
+    if (r->pos) {
+        memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+        r->off += r->pos;
+        r->len -= r->pos;
+        r->pos = 0;
+    }
+    size_t want = need < 65536 ? 65536 : need;
+    if (r->cap < want) {
+        char *nb = realloc(r->buf, want);
+        if (!nb) {
+            r->err = ENOMEM;
+            return -1;
+        }
+        r->buf = nb;
+        r->cap = want;
+    }
+    while (r->len < need && !r->eof) {
+        ssize_t n = pread(r->fd, r->buf + r->len, r->cap - r->len, (off_t)(r->off + r->len));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            r->err = errno;
+            return -1;
+        }
+        if (n == 0)
+            r->eof = 1;
+        r->len += (size_t)n;
+    }
+    return 0;
+}
+
+/* The next whole record: 1 found, 0 clean end of file, -1 a record that is
+ * torn or damaged starts at evr_tell(), -2 read error (r->err). */
+static int evr_next(evreader *r, fmt_event *e)
+{
+    for (;;) {
+        size_t need = 0, have = r->len - r->pos;
+        if (have == 0) {
+            if (r->eof)
+                return 0;
+            if (evr_fill(r, 1))
+                return -2;
+            continue;
+        }
+        int rc = fmt_get_event(r->buf + r->pos, have, e, &need);
+        if (rc == 1) {
+            r->pos += need;
+            return 1;
+        }
+        if (rc < 0 || r->eof)
+            return -1;
+        if (evr_fill(r, need > have ? need : have + 1))
+            return -2;
+    }
+}
+
+/* Whether a whole valid record starts anywhere after the bad record at
+ * `bad`: then the damage is in the middle of the log, not a torn tail.
+ * Returns 1, 0, or -2 on a read error. */
+static int evr_valid_after(evreader *r, uint64_t bad)
+{
+    static const char mark[] = "{\"seq\":";
+    evr_seek(r, bad + 1);
+    for (;;) {
+        if (evr_fill(r, r->len - r->pos + 65536))
+            return -2;
+        char *hit = memmem(r->buf + r->pos, r->len - r->pos, mark, sizeof mark - 1);
+        if (!hit) {
+            if (r->eof)
+                return 0;
+            /* keep a possible partial mark at the end of the buffer */
+            size_t keep = sizeof mark - 2;
+            if (r->len - r->pos > keep)
+                r->pos = r->len - keep;
+            continue;
+        }
+        r->pos = (size_t)(hit - r->buf);
+        fmt_event e;
+        int rc = evr_next(r, &e);
+        if (rc == 1)
+            return 1;
+        if (rc == -2)
+            return -2;
+        if (rc == 0)
+            return 0;
+        r->pos++; /* not a record: look further */
+        if (r->pos > r->len)
+            r->pos = r->len;
+    }
+}
+
+/* ---- appending -------------------------------------------------------------- */
+
+/* Bring lg->end and lg->last_seq up to the log's size (flock held). */
+static acp_status evlog_catch_up(acp_backend *b, evlog *lg, uint64_t size, const char *fname,
+                                 acp_call *call)
+{
+    if (size < lg->end) { /* replaced under the same inode: read it all */
+        lg->end = 0;
+        lg->last_seq = 0;
+    }
+    evreader r;
+    evr_init(&r, lg->fd, lg->end);
+    acp_status st = ACP_OK;
+    for (;;) {
+        fmt_event e;
+        int rc = evr_next(&r, &e);
+        if (rc == 1) {
+            if (e.seq != lg->last_seq + 1) {
+                st = b->host->error(call, ACP_CORRUPT,
+                                    "%s/events/%s: record at offset %llu has sequence %lld, "
+                                    "expected %lld",
+                                    b->path, fname, (unsigned long long)lg->end,
+                                    (long long)e.seq, (long long)(lg->last_seq + 1));
+                break;
+            }
+            lg->last_seq = e.seq;
+            lg->end = evr_tell(&r);
+            continue;
+        }
+        if (rc == 0)
+            break;
+        if (rc == -2) {
+            st = file_err(b, call, r.err == ENOMEM ? ACP_NOMEM : ACP_IO, "events/", fname,
+                          "cannot read", r.err);
+            break;
+        }
+        /* A bad record: the torn tail of a writer that died, unless whole
+         * records follow it. */
+        uint64_t bad = evr_tell(&r);
+        int later = evr_valid_after(&r, bad);
+        if (later == -2) {
+            st = file_err(b, call, r.err == ENOMEM ? ACP_NOMEM : ACP_IO, "events/", fname,
+                          "cannot read", r.err);
+        } else if (later) {
+            st = b->host->error(call, ACP_CORRUPT,
+                                "%s/events/%s: damaged record at offset %llu followed by "
+                                "valid ones",
+                                b->path, fname, (unsigned long long)bad);
+        } else if (ftruncate(lg->fd, (off_t)lg->end) != 0) {
+            st = file_err(b, call, ACP_IO, "events/", fname, "cannot cut the torn tail of",
+                          errno);
+        } else {
+            b->host->log(2, FILE_PLUGIN, "%s/events/%s: removed a torn record at offset %llu",
+                         b->path, fname, (unsigned long long)bad);
+        }
+        break;
+    }
+    free(r.buf);
+    return st;
+}
+
+/* Wait until lg's append with `ticket` is on disk, flushing for every
+ * waiting append if no other thread is (group commit).  Logs of different
+ * runs flush in parallel: the kernel merges their journal commits, and a
+ * busy neighbour's dirty data never lands on this path (as it would with
+ * syncfs()).  Returns 0 or the errno of the failed flush. */
+static int group_commit(acp_backend *b, evlog *lg, uint64_t ticket)
+{
+    pthread_mutex_lock(&lg->smu);
+    lg->waiting++;
+    if (lg->gathering)
+        pthread_cond_signal(&lg->joined);
+    while (lg->synced < ticket && lg->failed < ticket) {
+        if (lg->flushing) {
+            pthread_cond_wait(&lg->flushed, &lg->smu);
+            continue;
+        }
+        lg->flushing = 1;
+        /* The writers the last flush released are appending again right
+         * now: wait (at most half a flush) until as many are back, or
+         * flushes alternate between many appends and few. */
+        if (lg->waiting < lg->last_batch) {
+            struct timespec dl;
+            clock_gettime(CLOCK_MONOTONIC, &dl);
+            uint64_t wait_ns = lg->last_flush_ns / 2;
+            if (wait_ns > 2000000)
+                wait_ns = 2000000;
+            dl.tv_nsec += (long)wait_ns;
+            if (dl.tv_nsec >= 1000000000L) {
+                dl.tv_sec++;
+                dl.tv_nsec -= 1000000000L;
+            }
+            lg->gathering = 1;
+            while (lg->waiting < lg->last_batch &&
+                   pthread_cond_timedwait(&lg->joined, &lg->smu, &dl) == 0)
+                ;
+            lg->gathering = 0;
+        }
+        uint64_t target = lg->ticket;
+        int batch = lg->waiting, dirsync = lg->dirsync;
+        pthread_mutex_unlock(&lg->smu);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int err = fdatasync(lg->fd) != 0 ? errno : 0;
+        if (!err && dirsync && fsync(b->ev_fd) != 0)
+            err = errno;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        pthread_mutex_lock(&lg->smu);
+        lg->last_batch = batch;
+        lg->last_flush_ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u +
+                            (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+        if (err) {
+            /* Those appends may be lost even if a later flush succeeds
+             * (the kernel may have dropped the pages): fail them all. */
+            lg->failed = target;
+            lg->fail_err = err;
+        } else {
+            if (target > lg->synced)
+                lg->synced = target;
+            if (dirsync)
+                lg->dirsync = 0;
+        }
+        lg->flushing = 0;
+        pthread_cond_broadcast(&lg->flushed);
+    }
+    lg->waiting--;
+    int err = ticket <= lg->failed ? lg->fail_err : 0;
+    pthread_mutex_unlock(&lg->smu);
+    return err;
+}
+
+/* ---- locking a log --------------------------------------------------------------- */
+
+unsigned ev_stripe_of(const char *name, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)name[i]) * 16777619u;
+    return h % FILE_NSTRIPES;
+}
+
+static int stripe_mutex_lock(shm_stripe *st)
+{
+    int rc = pthread_mutex_lock(&st->s.mu);
+    if (rc == EOWNERDEAD) {
+        /* Its holder died, perhaps mid-append: make every process look at
+         * its logs again (which cuts any torn tail). */
+        st->s.gen++;
+        pthread_mutex_consistent(&st->s.mu);
+        rc = 0;
+    }
+    return rc;
+}
+
+/* Lock lg for appending (lg->mu held).  *check says whether the log may
+ * have changed since this process last appended.  0 or an errno. */
+static int ev_lock(acp_backend *b, evlog *lg, int *check)
+{
+    if (b->shm) {
+        shm_stripe *st = &b->shm[lg->stripe];
+        int rc = stripe_mutex_lock(st);
+        if (rc)
+            return rc;
+        *check = !lg->known || st->s.gen != lg->gen;
+        return 0;
+    }
+    while (flock(lg->fd, LOCK_EX) != 0)
+        if (errno != EINTR)
+            return errno;
+    *check = 1;
+    return 0;
+}
+
+/* Unlock; `changed`: the file was appended to or cut. */
+static void ev_unlock(acp_backend *b, evlog *lg, int changed)
+{
+    if (b->shm) {
+        shm_stripe *st = &b->shm[lg->stripe];
+        if (changed)
+            st->s.gen++;
+        lg->gen = st->s.gen;
+        pthread_mutex_unlock(&st->s.mu);
+        return;
+    }
+    flock(lg->fd, LOCK_UN);
+}
+
+acp_status ev_lock_table_open(acp_backend *b, acp_call *call)
+{
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = LOCK_INIT;
+    fl.l_len = 1;
+    while (fcntl(b->lock_fd, F_OFD_SETLKW, &fl) != 0)
+        if (errno != EINTR)
+            return file_err(b, call, ACP_IO, "", "lock", "cannot lock", errno);
+
+    acp_status s = ACP_OK;
+    size_t size = SHM_HEADER + FILE_NSTRIPES * sizeof(shm_stripe);
+    uint32_t layout = (uint32_t)sizeof(pthread_mutex_t) << 16 | (uint32_t)sizeof(shm_stripe);
+    struct flock pr;
+    memset(&pr, 0, sizeof pr);
+    pr.l_type = F_WRLCK;
+    pr.l_whence = SEEK_SET;
+    pr.l_start = LOCK_PRESENCE;
+    pr.l_len = 1;
+    /* Alone with the store: nobody uses the table, (re)initialise it. */
+    int alone = fcntl(b->lock_fd, F_OFD_SETLK, &pr) == 0;
+    void *map = MAP_FAILED;
+    struct stat st;
+    if (alone) {
+        if (ftruncate(b->lock_fd, 0) != 0 || ftruncate(b->lock_fd, (off_t)size) != 0) {
+            s = file_err(b, call, ACP_IO, "", "lock", "cannot size", errno);
+            goto out;
+        }
+        map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, b->lock_fd, 0);
+        if (map != MAP_FAILED) {
+            pthread_mutexattr_t at;
+            pthread_mutexattr_init(&at);
+            pthread_mutexattr_setpshared(&at, PTHREAD_PROCESS_SHARED);
+            pthread_mutexattr_setrobust(&at, PTHREAD_MUTEX_ROBUST);
+            shm_stripe *stripes = (shm_stripe *)((char *)map + SHM_HEADER);
+            for (int i = 0; i < FILE_NSTRIPES; i++) {
+                pthread_mutex_init(&stripes[i].s.mu, &at);
+                stripes[i].s.gen = 0;
+            }
+            pthread_mutexattr_destroy(&at);
+            shm_header *h = map;
+            h->layout = layout;
+            h->nstripes = FILE_NSTRIPES;
+            memcpy(h->magic, SHM_MAGIC, sizeof SHM_MAGIC);
+        }
+        /* Without a mapping the header stays empty, so that every process
+         * joining meanwhile falls back to flock() as this one does. */
+        pr.l_type = F_RDLCK; /* atomic downgrade */
+        fcntl(b->lock_fd, F_OFD_SETLK, &pr);
+    } else {
+        pr.l_type = F_RDLCK;
+        while (fcntl(b->lock_fd, F_OFD_SETLKW, &pr) != 0) {
+            if (errno != EINTR) {
+                s = file_err(b, call, ACP_IO, "", "lock", "cannot lock", errno);
+                goto out;
+            }
+        }
+        shm_header h;
+        memset(&h, 0, sizeof h);
+        if (fstat(b->lock_fd, &st) != 0 || (uint64_t)st.st_size < size ||
+            pread(b->lock_fd, &h, sizeof h, 0) != (ssize_t)sizeof h ||
+            memcmp(h.magic, SHM_MAGIC, sizeof SHM_MAGIC) != 0)
+            goto out; /* the others use flock(): so does this handle */
+        if (h.layout != layout || h.nstripes != FILE_NSTRIPES) {
+            s = b->host->error(call, ACP_UNAVAILABLE,
+                               "%s/lock: the store is open in a program built with another "
+                               "lock layout; close it there first",
+                               b->path);
+            goto out;
+        }
+        map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, b->lock_fd, 0);
+        if (map == MAP_FAILED) {
+            s = file_err(b, call, ACP_IO, "", "lock", "cannot map", errno);
+            goto out;
+        }
+    }
+    if (map != MAP_FAILED) {
+        b->shm = (shm_stripe *)((char *)map + SHM_HEADER);
+        b->shm_size = size;
+    } else {
+        b->host->log(2, FILE_PLUGIN, "%s/lock: no shared mapping; event logs use flock()",
+                     b->path);
+    }
+out:
+    fl.l_type = F_UNLCK;
+    fcntl(b->lock_fd, F_OFD_SETLK, &fl);
+    return s;
+}
+
+void ev_lock_table_close(acp_backend *b)
+{
+    if (b->shm)
+        munmap((char *)b->shm - SHM_HEADER, b->shm_size);
+    b->shm = NULL;
+}
+
+acp_status file_add_event(acp_backend *b, const acp_event_record *ev, int64_t *seq,
+                          acp_call *call)
+{
+    if (b->ro_errno)
+        return file_readonly(b, call);
+    char name[FMT_NAME_BUF], fname[FMT_NAME_BUF + 8];
+    size_t nlen = fmt_id_name(ev->run_id, ev->run_id_len, name);
+    memcpy(fname, name, nlen);
+    memcpy(fname + nlen, ".log", 5);
+
+    acp_status st = ACP_OK;
+    evlog *lg;
+    int check = 0;
+    for (;;) {
+        int err = 0;
+        lg = evlog_get(b, name, nlen, &err);
+        if (!lg)
+            return file_err(b, call, err == ENOMEM ? ACP_NOMEM : ACP_IO, "events/", fname,
+                            "cannot open", err);
+        pthread_mutex_lock(&lg->mu);
+        if ((err = ev_lock(b, lg, &check)) != 0) {
+            pthread_mutex_unlock(&lg->mu);
+            evlog_put(b, lg);
+            return file_err(b, call, ACP_IO, "events/", fname, "cannot lock", err);
+        }
+        if (!check)
+            break;
+        struct stat sb;
+        if (fstat(lg->fd, &sb) != 0) {
+            err = errno;
+            lg->known = 0;
+            ev_unlock(b, lg, 0);
+            pthread_mutex_unlock(&lg->mu);
+            evlog_put(b, lg);
+            return file_err(b, call, ACP_IO, "events/", fname, "cannot stat", err);
+        }
+        if (sb.st_nlink > 0) {
+            if (!lg->known || (uint64_t)sb.st_size != lg->end)
+                st = evlog_catch_up(b, lg, (uint64_t)sb.st_size, fname, call);
+            lg->known = st == ACP_OK;
+            break;
+        }
+        /* The run was deleted since we opened its log: start a new one. */
+        lg->known = 0;
+        ev_unlock(b, lg, 0);
+        pthread_mutex_unlock(&lg->mu);
+        evlog_retire(b, lg);
+        evlog_put(b, lg);
+    }
+
+    char stackbuf[4096];
+    uint64_t ticket = 0;
+    fbuf rec;
+    fbuf_init_with(&rec, stackbuf, sizeof stackbuf);
+    int changed = 0;
+    if (st == ACP_OK) {
+        fmt_event e = {lg->last_seq + 1, ev->stored_us, {ev->doc, ev->doc_len}};
+        fmt_put_event(&rec, &e);
+        if (rec.failed)
+            st = b->host->error(call, ACP_NOMEM, "out of memory adding an event to run %s",
+                                ev->run_id);
+    }
+    if (st == ACP_OK) {
+        int err = file_write_all(lg->fd, rec.p, rec.len);
+        changed = 1;
+        if (err) {
+            /* Leave no partial record behind. */
+            if (ftruncate(lg->fd, (off_t)lg->end) != 0) {
+                lg->known = 0;
+                b->host->log(1, FILE_PLUGIN, "%s/events/%s: cannot cut a failed append: %s",
+                             b->path, fname, strerror(errno));
+            }
+            st = file_err(b, call, ACP_IO, "events/", fname, "cannot append to", err);
+        } else {
+            lg->end += rec.len;
+            lg->last_seq++;
+            *seq = lg->last_seq;
+            pthread_mutex_lock(&lg->smu);
+            ticket = ++lg->ticket;
+            pthread_mutex_unlock(&lg->smu);
+        }
+    }
+    fbuf_free(&rec);
+    ev_unlock(b, lg, changed);
+    pthread_mutex_unlock(&lg->mu);
+
+    if (st == ACP_OK && b->sync) {
+        int err = group_commit(b, lg, ticket);
+        if (err)
+            st = file_err(b, call, ACP_IO, "events/", fname, "cannot flush", err);
+    }
+    evlog_put(b, lg);
+    return st;
+}
+
+acp_status ev_remove(acp_backend *b, const char *name, size_t nlen, int *had, acp_call *call)
+{
+    char fname[FMT_NAME_BUF + 8];
+    memcpy(fname, name, nlen);
+    memcpy(fname + nlen, ".log", 5);
+    *had = 0;
+    shm_stripe *sh = b->shm ? &b->shm[ev_stripe_of(name, nlen)] : NULL;
+    int rc = sh ? stripe_mutex_lock(sh) : 0;
+    if (rc)
+        return file_err(b, call, ACP_IO, "events/", fname, "cannot lock", rc);
+    struct stat sb;
+    int err = 0, existed = 0;
+    if (fstatat(b->ev_fd, fname, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+        /* An empty log (left by a failed first append) holds no events. */
+        *had = sb.st_size > 0;
+        if (unlinkat(b->ev_fd, fname, 0) == 0)
+            existed = 1;
+        else if (errno != ENOENT)
+            err = errno;
+    }
+    if (sh) {
+        /* Appenders holding the old file notice (link count 0) and reopen. */
+        sh->s.gen++;
+        pthread_mutex_unlock(&sh->s.mu);
+    }
+    if (err)
+        return file_err(b, call, ACP_IO, "events/", fname, "cannot remove", err);
+    if (existed && b->sync && fsync(b->ev_fd) != 0)
+        return file_err(b, call, ACP_IO, "events/", "", "cannot flush directory", errno);
+    return ACP_OK;
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+acp_status file_get_events(acp_backend *b, const acp_event_query *q, acp_call *call)
+{
+    char name[FMT_NAME_BUF + 8];
+    size_t nlen = fmt_id_name(q->run_id, strlen(q->run_id), name);
+    memcpy(name + nlen, ".log", 5);
+    int fd = openat(b->ev_fd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return ACP_OK; /* no events yet */
+        return file_err(b, call, ACP_IO, "events/", name, "cannot open", errno);
+    }
+    evreader r;
+    evr_init(&r, fd, 0);
+    acp_status st = ACP_OK;
+    int64_t expect = 1, skipped = 0, emitted = 0;
+    int locked = 0;
+    shm_stripe *sh = NULL;
+    while (emitted < q->limit) {
+        fmt_event e;
+        int rc = evr_next(&r, &e);
+        if (rc == 1) {
+            if (e.seq != expect) {
+                st = b->host->error(call, ACP_CORRUPT,
+                                    "%s/events/%s: record %lld has sequence %lld", b->path,
+                                    name, (long long)expect, (long long)e.seq);
+                break;
+            }
+            expect++;
+            if (e.seq <= q->after_seq)
+                continue;
+            if (skipped < q->offset) {
+                skipped++;
+                continue;
+            }
+            acp_item it = {0};
+            it.doc = e.doc.p;
+            it.doc_len = e.doc.len;
+            it.seq = e.seq;
+            it.stored_us = e.stored_us;
+            if (b->host->emit(call, &it) != 0) {
+                st = b->host->error(call, ACP_NOMEM, "out of memory returning events");
+                break;
+            }
+            emitted++;
+            continue;
+        }
+        if (rc == 0)
+            break;
+        if (rc == -2) {
+            st = file_err(b, call, r.err == ENOMEM ? ACP_NOMEM : ACP_IO, "events/", name,
+                          "cannot read", r.err);
+            break;
+        }
+        /* A record being appended right now, a torn tail, or damage. */
+        uint64_t bad = evr_tell(&r);
+        int later = evr_valid_after(&r, bad);
+        if (later == -2) {
+            st = file_err(b, call, ACP_IO, "events/", name, "cannot read", r.err);
+            break;
+        }
+        if (!later)
+            break; /* the end, as far as whole records go */
+        if (!locked) {
+            /* Perhaps a torn tail being cut and replaced right now: look
+             * again while appenders are kept out. */
+            if (b->shm) {
+                sh = &b->shm[ev_stripe_of(name, nlen)];
+                if (stripe_mutex_lock(sh) != 0)
+                    sh = NULL;
+            } else {
+                while (flock(fd, LOCK_SH) != 0 && errno == EINTR)
+                    ;
+            }
+            locked = 1;
+            evr_seek(&r, bad);
+            continue;
+        }
+        st = b->host->error(call, ACP_CORRUPT,
+                            "%s/events/%s: damaged record at offset %llu followed by valid "
+                            "ones",
+                            b->path, name, (unsigned long long)bad);
+        break;
+    }
+    if (sh)
+        pthread_mutex_unlock(&sh->s.mu);
+    free(r.buf);
+    close(fd); /* also drops LOCK_SH */
+    return st;
+}

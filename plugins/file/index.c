@@ -1,0 +1,481 @@
+/*
+ * index.c - hash tables and order-statistic treaps behind findex.
+ *
+ * A treap (a binary search tree kept balanced by random priorities) with
+ * subtree sizes gives insert, delete, rank and select in O(log n) with a
+ * few dozen lines: rank finds where a cursor falls, select reads a page
+ * from there, and the root's size is the total.
+ */
+#include "index.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- hash tables --------------------------------------------------------- */
+
+static uint64_t hash_bytes(const char *s, size_t len)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * UINT64_C(1099511628211);
+    return h;
+}
+
+int hmap_init(hmap *m)
+{
+    m->nb = 64;
+    m->n = 0;
+    m->b = calloc(m->nb, sizeof *m->b);
+    return m->b ? 0 : -1;
+}
+
+hlink *hmap_get(const hmap *m, const char *key, size_t len)
+{
+    uint64_t h = hash_bytes(key, len);
+    for (hlink *l = m->b[h & (m->nb - 1)]; l; l = l->next)
+        if (l->hash == h && l->key_len == len && memcmp(l->key, key, len) == 0)
+            return l;
+    return NULL;
+}
+
+/* Add l (its key set, not present yet).  Growing is best effort: a failed
+ * resize only makes chains longer. */
+void hmap_add(hmap *m, hlink *l)
+{
+    l->hash = hash_bytes(l->key, l->key_len);
+    if (m->n >= m->nb) {
+        size_t nb = m->nb * 2;
+        hlink **b = calloc(nb, sizeof *b);
+        if (b) {
+            for (size_t i = 0; i < m->nb; i++) {
+                for (hlink *x = m->b[i], *next; x; x = next) {
+                    next = x->next;
+                    x->next = b[x->hash & (nb - 1)];
+                    b[x->hash & (nb - 1)] = x;
+                }
+            }
+            free(m->b);
+            m->b = b;
+            m->nb = nb;
+        }
+    }
+    hlink **slot = &m->b[l->hash & (m->nb - 1)];
+    l->next = *slot;
+    *slot = l;
+    m->n++;
+}
+
+void hmap_del(hmap *m, hlink *l)
+{
+    for (hlink **p = &m->b[l->hash & (m->nb - 1)]; *p; p = &(*p)->next) {
+        if (*p == l) {
+            *p = l->next;
+            m->n--;
+            return;
+        }
+    }
+}
+
+/* ---- treaps ---------------------------------------------------------------- */
+
+static int key_cmp(const tkey *a, const tkey *b, int desc)
+{
+    int c;
+    if (a->created_us != b->created_us) {
+        c = a->created_us < b->created_us ? -1 : 1;
+    } else {
+        size_t n = a->id_len < b->id_len ? a->id_len : b->id_len;
+        c = memcmp(a->id, b->id, n);
+        if (c == 0)
+            c = (a->id_len > b->id_len) - (a->id_len < b->id_len);
+    }
+    return desc ? -c : c;
+}
+
+size_t idx_size(const tnode *t)
+{
+    return t ? t->cnt : 0;
+}
+
+static void upd(tnode *t)
+{
+    t->cnt = 1 + (uint32_t)idx_size(t->l) + (uint32_t)idx_size(t->r);
+}
+
+/* Split t into the nodes before k (or at k too, when incl) and the rest. */
+static void split(tnode *t, const tkey *k, int desc, int incl, tnode **l, tnode **r)
+{
+    if (!t) {
+        *l = *r = NULL;
+        return;
+    }
+    int c = key_cmp(t->key, k, desc);
+    if (c < 0 || (incl && c == 0)) {
+        split(t->r, k, desc, incl, &t->r, r);
+        *l = t;
+    } else {
+        split(t->l, k, desc, incl, l, &t->l);
+        *r = t;
+    }
+    upd(t);
+}
+
+/* Join two treaps where every node of a comes before every node of b. */
+static tnode *merge(tnode *a, tnode *b)
+{
+    if (!a)
+        return b;
+    if (!b)
+        return a;
+    if (a->pri > b->pri) {
+        a->r = merge(a->r, b);
+        upd(a);
+        return a;
+    }
+    b->l = merge(a, b->l);
+    upd(b);
+    return b;
+}
+
+static void t_insert(tnode **root, tnode *n, int desc)
+{
+    tnode *l, *r;
+    n->l = n->r = NULL;
+    n->cnt = 1;
+    split(*root, n->key, desc, 0, &l, &r);
+    *root = merge(merge(l, n), r);
+}
+
+/* Keys are unique within a tree, so the nodes "at k" are just n. */
+static void t_erase(tnode **root, tnode *n, int desc)
+{
+    tnode *l, *m, *r;
+    split(*root, n->key, desc, 0, &l, &r);
+    split(r, n->key, desc, 1, &m, &r);
+    *root = merge(l, r);
+}
+
+size_t idx_rank(const tnode *t, const tkey *k, int desc, int inclusive)
+{
+    size_t rank = 0;
+    if (!k)
+        return 0;
+    while (t) {
+        int c = key_cmp(t->key, k, desc);
+        if (c < 0 || (inclusive && c == 0)) {
+            rank += idx_size(t->l) + 1;
+            t = t->r;
+        } else {
+            t = t->l;
+        }
+    }
+    return rank;
+}
+
+const tnode *idx_select(const tnode *t, size_t i)
+{
+    while (t) {
+        size_t ls = idx_size(t->l);
+        if (i < ls) {
+            t = t->l;
+        } else if (i == ls) {
+            return t;
+        } else {
+            i -= ls + 1;
+            t = t->r;
+        }
+    }
+    return NULL;
+}
+
+static uint32_t next_pri(findex *ix)
+{
+    /* xorshift64: priorities need only be independent of the keys. */
+    uint64_t x = ix->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    ix->rng = x;
+    return (uint32_t)(x >> 32);
+}
+
+/* ---- groups ---------------------------------------------------------------- */
+
+/* Groups are reference counted by their runs; cnt of the treap root is not
+ * enough because a run is removed from a tree before its replacement is
+ * added to the same group. */
+typedef struct igroup_rc {
+    igroup g;
+    size_t refs;
+} igroup_rc;
+
+/* The group of key, whose last text_len bytes are the agent or session. */
+static igroup *group_get(hmap *m, const char *key, size_t key_len, size_t text_len)
+{
+    hlink *l = hmap_get(m, key, key_len);
+    igroup_rc *g;
+    if (l) {
+        g = (igroup_rc *)l;
+    } else {
+        g = calloc(1, sizeof *g + key_len + 1);
+        if (!g)
+            return NULL;
+        char *k = (char *)(g + 1);
+        memcpy(k, key, key_len);
+        g->g.link.key = k;
+        g->g.link.key_len = key_len;
+        /* The text is the key, or its tail for pairs. */
+        g->g.text = k + (key_len - text_len);
+        g->g.text_len = text_len;
+        hmap_add(m, &g->g.link);
+    }
+    g->refs++;
+    return &g->g;
+}
+
+static void group_put(hmap *m, igroup *gp)
+{
+    igroup_rc *g = (igroup_rc *)gp;
+    if (g && --g->refs == 0) {
+        hmap_del(m, &g->g.link);
+        free(g);
+    }
+}
+
+/* The pair key: agent length, agent, session (lengths make it injective). */
+static char *pair_key(const char *agent, size_t alen, const char *session, size_t slen,
+                      size_t *klen)
+{
+    *klen = sizeof(uint64_t) + alen + slen;
+    char *k = malloc(*klen ? *klen : 1);
+    if (!k)
+        return NULL;
+    uint64_t a = alen;
+    memcpy(k, &a, sizeof a);
+    memcpy(k + sizeof a, agent, alen);
+    memcpy(k + sizeof a + alen, session, slen);
+    return k;
+}
+
+/* ---- the index --------------------------------------------------------------- */
+
+int idx_init(findex *ix)
+{
+    memset(ix, 0, sizeof *ix);
+    ix->rng = UINT64_C(0x9E3779B97F4A7C15) ^ (uint64_t)(uintptr_t)ix;
+    if (hmap_init(&ix->runs) || hmap_init(&ix->sessions) || hmap_init(&ix->agents) ||
+        hmap_init(&ix->by_session) || hmap_init(&ix->pairs)) {
+        idx_free(ix);
+        return -1;
+    }
+    return 0;
+}
+
+static void free_map(hmap *m)
+{
+    for (size_t i = 0; m->b && i < m->nb; i++) {
+        for (hlink *l = m->b[i], *next; l; l = next) {
+            next = l->next;
+            free(l);
+        }
+    }
+    free(m->b);
+    m->b = NULL;
+    m->nb = m->n = 0;
+}
+
+void idx_free(findex *ix)
+{
+    /* Every entry is one block starting with its link. */
+    free_map(&ix->runs);
+    free_map(&ix->sessions);
+    free_map(&ix->agents);
+    free_map(&ix->by_session);
+    free_map(&ix->pairs);
+    ix->all_runs = ix->all_sessions = NULL;
+    ix->live_bytes = 0;
+}
+
+irun *idx_run(const findex *ix, const char *name, size_t name_len)
+{
+    return (irun *)hmap_get(&ix->runs, name, name_len);
+}
+
+isession *idx_session(const findex *ix, const char *name, size_t name_len)
+{
+    return (isession *)hmap_get(&ix->sessions, name, name_len);
+}
+
+static void unlink_run(findex *ix, irun *r)
+{
+    t_erase(&ix->all_runs, &r->tn[T_ALL], 1);
+    t_erase(&r->agent->root, &r->tn[T_AGENT], 1);
+    group_put(&ix->agents, r->agent);
+    if (r->session) {
+        t_erase(&r->session->root, &r->tn[T_SESSION], 1);
+        t_erase(&r->pair->root, &r->tn[T_PAIR], 1);
+        group_put(&ix->by_session, r->session);
+        group_put(&ix->pairs, r->pair);
+    }
+    hmap_del(&ix->runs, &r->link);
+    ix->live_bytes -= r->rec_len;
+}
+
+int idx_put_run(findex *ix, const char *name, size_t name_len, const char *id, size_t id_len,
+                const char *agent, size_t agent_len, const char *session, size_t session_len,
+                int64_t created_us, uint64_t ino, uint32_t rec_len)
+{
+    irun *r = calloc(1, sizeof *r + name_len + 1 + id_len + 1);
+    if (!r)
+        return -1;
+    char *nm = (char *)(r + 1), *idc = nm + name_len + 1;
+    memcpy(nm, name, name_len);
+    memcpy(idc, id, id_len);
+    r->link.key = nm;
+    r->link.key_len = name_len;
+    r->key.created_us = created_us;
+    r->key.id = idc;
+    r->key.id_len = id_len;
+    r->ino = ino;
+    r->rec_len = rec_len;
+
+    char *pk = NULL;
+    size_t pklen = 0;
+    r->agent = group_get(&ix->agents, agent, agent_len, agent_len);
+    if (!r->agent)
+        goto nomem;
+    if (session) {
+        r->session = group_get(&ix->by_session, session, session_len, session_len);
+        if (!r->session)
+            goto nomem;
+        pk = pair_key(agent, agent_len, session, session_len, &pklen);
+        if (!pk)
+            goto nomem;
+        r->pair = group_get(&ix->pairs, pk, pklen, session_len);
+        free(pk);
+        if (!r->pair)
+            goto nomem;
+    }
+
+    irun *old = idx_run(ix, name, name_len);
+    if (old) {
+        unlink_run(ix, old);
+        free(old);
+    }
+    for (int s = 0; s < T_NSLOTS; s++) {
+        r->tn[s].key = &r->key;
+        r->tn[s].pri = next_pri(ix);
+    }
+    hmap_add(&ix->runs, &r->link);
+    t_insert(&ix->all_runs, &r->tn[T_ALL], 1);
+    t_insert(&r->agent->root, &r->tn[T_AGENT], 1);
+    if (r->session) {
+        t_insert(&r->session->root, &r->tn[T_SESSION], 1);
+        t_insert(&r->pair->root, &r->tn[T_PAIR], 1);
+    }
+    ix->live_bytes += rec_len;
+    return 0;
+
+nomem:
+    group_put(&ix->agents, r->agent);
+    group_put(&ix->by_session, r->session);
+    free(r);
+    return -1;
+}
+
+void idx_del_run(findex *ix, const char *name, size_t name_len)
+{
+    irun *r = idx_run(ix, name, name_len);
+    if (r) {
+        unlink_run(ix, r);
+        free(r);
+    }
+}
+
+int idx_put_session(findex *ix, const char *name, size_t name_len, const char *id,
+                    size_t id_len, uint64_t ino, uint32_t rec_len)
+{
+    isession *s = calloc(1, sizeof *s + name_len + 1 + id_len + 1);
+    if (!s)
+        return -1;
+    char *nm = (char *)(s + 1), *idc = nm + name_len + 1;
+    memcpy(nm, name, name_len);
+    memcpy(idc, id, id_len);
+    s->link.key = nm;
+    s->link.key_len = name_len;
+    s->key.id = idc;
+    s->key.id_len = id_len;
+    s->ino = ino;
+    s->rec_len = rec_len;
+    s->tn.key = &s->key;
+    s->tn.pri = next_pri(ix);
+    idx_del_session(ix, name, name_len);
+    hmap_add(&ix->sessions, &s->link);
+    t_insert(&ix->all_sessions, &s->tn, 0);
+    ix->live_bytes += rec_len;
+    return 0;
+}
+
+void idx_del_session(findex *ix, const char *name, size_t name_len)
+{
+    isession *s = idx_session(ix, name, name_len);
+    if (s) {
+        t_erase(&ix->all_sessions, &s->tn, 0);
+        hmap_del(&ix->sessions, &s->link);
+        ix->live_bytes -= s->rec_len;
+        free(s);
+    }
+}
+
+int idx_run_set(const findex *ix, const char *agent, size_t agent_len, const char *session,
+                size_t session_len, tnode **set, int *slot)
+{
+    hlink *l = NULL;
+    if (agent && session) {
+        size_t klen;
+        char *k = pair_key(agent, agent_len, session, session_len, &klen);
+        if (!k)
+            return -1;
+        l = hmap_get(&ix->pairs, k, klen);
+        free(k);
+        *slot = T_PAIR;
+    } else if (agent) {
+        l = hmap_get(&ix->agents, agent, agent_len);
+        *slot = T_AGENT;
+    } else if (session) {
+        l = hmap_get(&ix->by_session, session, session_len);
+        *slot = T_SESSION;
+    } else {
+        *set = ix->all_runs;
+        *slot = T_ALL;
+        return 0;
+    }
+    *set = l ? ((igroup *)l)->root : NULL;
+    return 0;
+}
+
+int idx_each_run(const findex *ix, int (*fn)(irun *r, void *arg), void *arg)
+{
+    for (size_t i = 0; i < ix->runs.nb; i++) {
+        for (hlink *l = ix->runs.b[i], *next; l; l = next) {
+            next = l->next; /* fn may delete the entry */
+            int rc = fn((irun *)l, arg);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int idx_each_session(const findex *ix, int (*fn)(isession *s, void *arg), void *arg)
+{
+    for (size_t i = 0; i < ix->sessions.nb; i++) {
+        for (hlink *l = ix->sessions.b[i], *next; l; l = next) {
+            next = l->next;
+            int rc = fn((isession *)l, arg);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,136 @@
+/*
+ * index.h - the in-memory index of the file backend: every run's agent,
+ * session and creation time, and every session id, kept in order so that
+ * list_runs and list_sessions cost O(log n + page) and totals O(1).
+ *
+ * It is rebuilt from index.log on open and kept current by replaying the
+ * records other processes append (see file.c).  Not thread-safe: the
+ * caller holds its lock.
+ */
+#ifndef ACP_FILE_INDEX_H
+#define ACP_FILE_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A node of an order-statistic treap. */
+typedef struct tnode {
+    struct tnode *l, *r;
+    uint32_t pri, cnt;
+    const struct tkey *key;
+} tnode;
+
+/* Sort key: runs order by (created_us, id) descending, sessions by id. */
+typedef struct tkey {
+    int64_t created_us;
+    const char *id;
+    size_t id_len;
+} tkey;
+
+/* A hash table link; the key lives in the entry that embeds the link. */
+typedef struct hlink {
+    struct hlink *next;
+    uint64_t hash;
+    const char *key;
+    size_t key_len;
+} hlink;
+
+typedef struct hmap {
+    hlink **b;
+    size_t nb, n;
+} hmap;
+
+int hmap_init(hmap *m); /* 0, or -1 when out of memory */
+hlink *hmap_get(const hmap *m, const char *key, size_t len);
+void hmap_add(hmap *m, hlink *l); /* l->key and key_len set, not present */
+void hmap_del(hmap *m, hlink *l);
+
+/* A set of runs sharing an agent, a session, or both. */
+typedef struct igroup {
+    hlink link;
+    tnode *root;
+    char *text; /* agent or session (the pair's key is not text) */
+    size_t text_len;
+} igroup;
+
+/* Tree slots of a run: all runs, its agent, its session, agent+session. */
+enum { T_ALL, T_AGENT, T_SESSION, T_PAIR, T_NSLOTS };
+
+typedef struct irun {
+    hlink link;        /* keyed by file name */
+    tkey key;          /* created_us and id */
+    igroup *agent, *session, *pair; /* session and pair NULL: no session */
+    uint64_t ino;      /* inode of the run file this entry describes */
+    uint32_t rec_len;  /* bytes of its record in index.log */
+    uint32_t mark;     /* scratch for the open-time check */
+    tnode tn[T_NSLOTS];
+    /* followed by name and id, NUL-terminated */
+} irun;
+
+typedef struct isession {
+    hlink link;
+    tkey key;
+    uint64_t ino;
+    uint32_t rec_len;
+    uint32_t mark;
+    tnode tn;
+} isession;
+
+typedef struct findex {
+    hmap runs, sessions, agents, by_session, pairs;
+    tnode *all_runs, *all_sessions;
+    uint64_t rng;
+    uint64_t live_bytes; /* index.log bytes a compacted log would need */
+} findex;
+
+int idx_init(findex *ix); /* 0, or -1 when out of memory */
+void idx_free(findex *ix);
+
+static inline const char *irun_name(const irun *r)
+{
+    return (const char *)(r + 1);
+}
+static inline const char *isession_name(const isession *s)
+{
+    return (const char *)(s + 1);
+}
+
+irun *idx_run(const findex *ix, const char *name, size_t name_len);
+isession *idx_session(const findex *ix, const char *name, size_t name_len);
+
+/* Insert or replace (-1: out of memory, index unchanged). */
+int idx_put_run(findex *ix, const char *name, size_t name_len, const char *id, size_t id_len,
+                const char *agent, size_t agent_len, const char *session, size_t session_len,
+                int64_t created_us, uint64_t ino, uint32_t rec_len);
+void idx_del_run(findex *ix, const char *name, size_t name_len);
+int idx_put_session(findex *ix, const char *name, size_t name_len, const char *id,
+                    size_t id_len, uint64_t ino, uint32_t rec_len);
+void idx_del_session(findex *ix, const char *name, size_t name_len);
+
+/* The tree of the runs matching agent and/or session (NULL: any), in
+ * list order, and the slot its nodes use; *set is NULL when nothing
+ * matches.  Returns -1 when out of memory. */
+int idx_run_set(const findex *ix, const char *agent, size_t agent_len, const char *session,
+                size_t session_len, tnode **set, int *slot);
+/* Number of nodes of t strictly before position k in t's order (k NULL:
+ * 0), or before-or-at k when inclusive. */
+size_t idx_rank(const tnode *t, const tkey *k, int desc, int inclusive);
+/* The i-th node of t (0-based), or NULL. */
+const tnode *idx_select(const tnode *t, size_t i);
+size_t idx_size(const tnode *t);
+
+static inline irun *irun_of(const tnode *n, int slot)
+{
+    return (irun *)((char *)(n - slot) - offsetof(irun, tn));
+}
+static inline isession *isession_of(const tnode *n)
+{
+    return (isession *)((char *)n - offsetof(isession, tn));
+}
+
+/* Visit every entry (for compaction and the open-time check); stops when
+ * fn returns non-zero and returns that value. */
+int idx_each_run(const findex *ix, int (*fn)(irun *r, void *arg), void *arg);
+int idx_each_session(const findex *ix, int (*fn)(isession *s, void *arg), void *arg);
+
+#endif /* ACP_FILE_INDEX_H */

@@ -1,0 +1,1151 @@
+/*
+ * test_file.c - what only the file backend promises, through the public
+ * API: safe names for any id, recovery from crash leftovers (torn tails,
+ * temporary files), damaged files reported as CORRUPT with their name,
+ * several processes on one store, a list index that stays right, and clean
+ * failures on full or read-only disks.
+ */
+#define _GNU_SOURCE /* mkdtemp, nftw, setresuid */
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "acp_storage.h"
+
+/* ---- helpers ------------------------------------------------------------- */
+
+#define OK(call)                                                                          \
+    do {                                                                                  \
+        acp_error e_;                                                                     \
+        acp_status s_ = (call);                                                           \
+        cr_assert_eq(s_, ACP_OK, "%s -> %s: %s", #call, acp_status_name(s_), e_.message); \
+    } while (0)
+
+/* Note: OK() reads e_ only on failure, where the library has set it. */
+#define E (&e_)
+
+static char root[256];
+
+static void make_root(void)
+{
+    snprintf(root, sizeof root, "/tmp/acp-file-test-XXXXXX");
+    cr_assert_not_null(mkdtemp(root));
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static void rm_rf(const char *p)
+{
+    nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* root/<rel> */
+static const char *at(const char *rel)
+{
+    static char buf[4][1024];
+    static int k;
+    char *b = buf[k++ % 4];
+    snprintf(b, 1024, "%s/%s", root, rel);
+    return b;
+}
+
+static acp_store *open_at(const char *rel, const char *query)
+{
+    char uri[1200];
+    snprintf(uri, sizeof uri, "file:%s/%s%s%s", root, rel, query ? "?" : "", query ? query : "");
+    acp_store *s = NULL;
+    acp_error err;
+    acp_status st = acp_store_open(uri, &s, &err);
+    cr_assert_eq(st, ACP_OK, "open %s: %s: %s", uri, acp_status_name(st), err.message);
+    return s;
+}
+
+static acp_status try_open(const char *rel, const char *query, acp_error *err)
+{
+    char uri[1200];
+    snprintf(uri, sizeof uri, "file:%s/%s%s%s", root, rel, query ? "?" : "", query ? query : "");
+    acp_store *s = NULL;
+    acp_status st = acp_store_open(uri, &s, err);
+    acp_store_close(s);
+    return st;
+}
+
+/* Append s as a JSON string. */
+static size_t jstr(char *out, const char *s)
+{
+    size_t n = 0;
+    out[n++] = '"';
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)c;
+        } else if (c < 0x20) {
+            n += (size_t)sprintf(out + n, "\\u%04x", c);
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+    return n;
+}
+
+/* A run document; session NULL for none; created_s seconds after a fixed
+ * instant, or -1 for no created_at. */
+static char *run_doc(const char *id, const char *agent, const char *session, int created_s,
+                     const char *extra)
+{
+    static char buf[4][8192];
+    static int k;
+    char *b = buf[k++ % 4];
+    char jid[2048], jag[512], jse[2048];
+    jstr(jid, id);
+    jstr(jag, agent);
+    if (session)
+        jstr(jse, session);
+    int n = sprintf(b, "{\"run_id\":%s,\"agent_name\":%s,\"status\":\"created\"", jid, jag);
+    if (session)
+        n += sprintf(b + n, ",\"session_id\":%s", jse);
+    if (created_s >= 0)
+        n += sprintf(b + n, ",\"created_at\":\"2025-06-01T%02d:%02d:%02dZ\"", 12 + created_s / 3600,
+                     created_s / 60 % 60, created_s % 60);
+    if (extra)
+        n += sprintf(b + n, ",\"x\":%s", extra);
+    sprintf(b + n, "}");
+    return b;
+}
+
+#define T0_US INT64_C(1748779200000000) /* 2025-06-01T12:00:00Z */
+
+static void save(acp_store *s, const char *id, const char *agent, const char *session,
+                 int created_s)
+{
+    acp_error e_;
+    acp_status st = acp_run_save(s, run_doc(id, agent, session, created_s, NULL), ACP_STRLEN, E);
+    cr_assert_eq(st, ACP_OK, "save %s: %s", id, e_.message);
+}
+
+static char *get_run(acp_store *s, const char *id, acp_status *st, acp_error *err)
+{
+    char *j = NULL;
+    *st = acp_run_get(s, id, &j, NULL, err);
+    return j;
+}
+
+static int64_t add_ev(acp_store *s, const char *run, const char *doc)
+{
+    int64_t seq = 0;
+    acp_error e_;
+    acp_status st = acp_event_add(s, run, doc, ACP_STRLEN, &seq, E);
+    cr_assert_eq(st, ACP_OK, "add_event %s: %s: %s", run, acp_status_name(st), e_.message);
+    return seq;
+}
+
+/* Every event of run, checking seqs are 1..n; returns n, docs in out. */
+static size_t all_events(acp_store *s, const char *run, char ***docs)
+{
+    size_t n = 0, cap = 0;
+    char **v = NULL;
+    acp_event_filter f = ACP_EVENT_FILTER_INIT;
+    f.limit = 1000;
+    for (;;) {
+        acp_page *p;
+        OK(acp_event_list(s, run, &f, &p, E));
+        size_t c = acp_page_count(p);
+        for (size_t i = 0; i < c; i++) {
+            cr_assert_eq(acp_page_seq(p, i), (int64_t)n + 1, "seq %lld at position %zu",
+                         (long long)acp_page_seq(p, i), n);
+            if (docs) {
+                if (n == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    v = realloc(v, cap * sizeof *v);
+                }
+                v[n] = strdup(acp_page_json(p, i, NULL));
+            }
+            n++;
+        }
+        acp_page_free(p);
+        if (c < (size_t)f.limit)
+            break;
+        f.after_seq = (int64_t)n;
+    }
+    if (docs)
+        *docs = v;
+    return n;
+}
+
+static void free_docs(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static off_t file_size(const char *p)
+{
+    struct stat st;
+    cr_assert_eq(stat(p, &st), 0, "stat %s: %s", p, strerror(errno));
+    return st.st_size;
+}
+
+static void write_file(const char *p, const char *text)
+{
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f, "%s: %s", p, strerror(errno));
+    fputs(text, f);
+    fclose(f);
+}
+
+static size_t count_entries(const char *dir, int include_hidden)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s: %s", dir, strerror(errno));
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+            (include_hidden || de->d_name[0] != '.'))
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void wait_ok(pid_t pid)
+{
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d failed (status 0x%x)",
+              (int)pid, status);
+}
+
+static void setup(void)
+{
+    make_root();
+}
+
+static void teardown(void)
+{
+    rm_rf(root);
+}
+
+TestSuite(file, .init = setup, .fini = teardown, .timeout = 300);
+
+/* ---- ids and names ---------------------------------------------------------- */
+
+Test(file, any_id_maps_to_a_safe_distinct_file)
+{
+    static char longs[6][257];
+    memset(longs[0], 'a', 256);
+    memset(longs[1], 'a', 255);
+    longs[1][255] = 'b';
+    for (int i = 0; i < 128; i++)
+        memcpy(longs[2] + 2 * i, "\xc3\xa9", 2); /* 128 x U+00E9: 256 bytes */
+    memcpy(longs[3], longs[2], 256);
+    memcpy(longs[3] + 254, "\xc3\xa8", 2); /* same prefix, last char differs */
+    for (int i = 0; i < 85; i++)
+        memcpy(longs[4] + 3 * i, "\xe2\x82\xac", 3); /* 85 x U+20AC + "/" */
+    longs[4][255] = '/';
+    memset(longs[5], '/', 256);
+    const char *ids[] = {"/", "..", ".", "%", "%2f", "%2F", "a/b", "../../etc/passwd", ".hidden",
+                         "A", "a", "%41", "~", "a~b", " ", "tab\there", "q\"b\\s",
+                         "\x01" "ctl", "\xe6\x97\xa5\xe6\x9c\xac", "index.log", "FORMAT", "lock",
+                         "runs", ".tmp-x", "x.json", "x.log", longs[0], longs[1], longs[2],
+                         longs[3], longs[4], longs[5]};
+    size_t n = sizeof ids / sizeof ids[0];
+    acp_store *s = open_at("store", NULL);
+    for (size_t i = 0; i < n; i++) {
+        char extra[32];
+        snprintf(extra, sizeof extra, "%zu", i);
+        OK(acp_run_save(s, run_doc(ids[i], "agent", ids[i], (int)i, extra), ACP_STRLEN, E));
+        char sj[2048], sdoc[2100];
+        jstr(sj, ids[i]);
+        snprintf(sdoc, sizeof sdoc, "{\"id\":%s,\"state\":%zu}", sj, i);
+        OK(acp_session_save(s, sdoc, ACP_STRLEN, E));
+        for (size_t k = 0; k <= i % 3; k++)
+            add_ev(s, ids[i], "{\"type\":\"t\"}");
+    }
+    acp_store_close(s);
+    s = open_at("store", NULL);
+    for (size_t i = 0; i < n; i++) {
+        acp_status st;
+        acp_error err;
+        char *j = get_run(s, ids[i], &st, &err);
+        cr_assert_eq(st, ACP_OK, "get %zu: %s", i, err.message);
+        char extra[40];
+        snprintf(extra, sizeof extra, "\"x\":%zu}", i);
+        cr_assert(strstr(j, extra), "id %zu got another run's document: %s", i, j);
+        acp_free(j);
+        size_t len;
+        OK(acp_session_get(s, ids[i], &j, &len, E));
+        snprintf(extra, sizeof extra, "\"state\":%zu}", i);
+        cr_assert(strstr(j, extra), "session %zu: %s", i, j);
+        acp_free(j);
+        cr_assert_eq(all_events(s, ids[i], NULL), i % 3 + 1, "events of id %zu", i);
+    }
+    /* One file per id in each directory, nothing outside the store. */
+    cr_assert_eq(count_entries(at("store/runs"), 1), n);
+    cr_assert_eq(count_entries(at("store/sessions"), 1), n);
+    cr_assert_eq(count_entries(at("store/events"), 1), n);
+    cr_assert_eq(count_entries(root, 1), 1, "something escaped the store directory");
+    DIR *d = opendir(at("store/runs"));
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        cr_assert(strlen(de->d_name) <= 255);
+        cr_assert_neq(de->d_name[0], '.', "hidden file %s", de->d_name);
+    }
+    closedir(d);
+    /* Listing sees every id once, sessions in byte order. */
+    acp_run_filter f = ACP_RUN_FILTER_INIT;
+    f.limit = 1000;
+    f.want_total = 1;
+    acp_page *p;
+    OK(acp_run_list(s, &f, &p, E));
+    cr_assert_eq(acp_page_total(p), (int64_t)n);
+    cr_assert_eq(acp_page_count(p), n);
+    acp_page_free(p);
+    OK(acp_session_list(s, NULL, 1000, &p, E));
+    cr_assert_eq(acp_page_count(p), n);
+    for (size_t i = 1; i < n; i++)
+        cr_assert(strcmp(acp_page_key(p, i - 1), acp_page_key(p, i)) < 0);
+    acp_page_free(p);
+    acp_store_close(s);
+}
+
+/* ---- crash leftovers ------------------------------------------------------------ */
+
+static void torn_tail_case(int mode)
+{
+    acp_store *s = open_at("store", NULL);
+    char doc[64];
+    for (int i = 1; i <= 10; i++) {
+        snprintf(doc, sizeof doc, "{\"type\":\"t\",\"i\":%d}", i);
+        cr_assert_eq(add_ev(s, "run-1", doc), i);
+    }
+    acp_store_close(s);
+    const char *log = at("store/events/run-1.log");
+    off_t size = file_size(log);
+    if (mode == 0) {
+        /* Cut the last record in the middle. */
+        cr_assert_eq(truncate(log, size - 9), 0);
+    } else {
+        /* A record whose writer died after its first bytes. */
+        int fd = open(log, O_WRONLY | O_APPEND);
+        cr_assert(write(fd, "{\"seq\":11,\"stored_us\":17", 24) == 24);
+        close(fd);
+    }
+    s = open_at("store", NULL);
+    char **docs;
+    size_t n = all_events(s, "run-1", &docs);
+    cr_assert_eq(n, mode == 0 ? 9u : 10u);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(doc, sizeof doc, "{\"type\":\"t\",\"i\":%zu}", i + 1);
+        cr_assert_str_eq(docs[i], doc);
+    }
+    free_docs(docs, n);
+    int64_t next = add_ev(s, "run-1", "{\"type\":\"after\"}");
+    cr_assert_eq(next, (int64_t)n + 1);
+    n = all_events(s, "run-1", &docs);
+    cr_assert_eq(n, (size_t)next);
+    cr_assert_str_eq(docs[n - 1], "{\"type\":\"after\"}");
+    free_docs(docs, n);
+    acp_store_close(s);
+}
+
+Test(file, torn_tail_of_an_event_log_is_ignored_and_replaced)
+{
+    torn_tail_case(0);
+}
+
+Test(file, partial_record_of_a_dead_writer_is_ignored_and_replaced)
+{
+    torn_tail_case(1);
+}
+
+static void make_old(const char *p)
+{
+    write_file(p, "{\"half\":");
+    struct timespec ts[2] = {{time(NULL) - 3600, 0}, {time(NULL) - 3600, 0}};
+    cr_assert_eq(utimensat(AT_FDCWD, p, ts, 0), 0);
+}
+
+Test(file, leftover_temporary_files_are_removed_on_open)
+{
+    acp_store *s = open_at("store", NULL);
+    save(s, "r1", "a", NULL, 1);
+    OK(acp_session_save(s, "{\"id\":\"s1\"}", ACP_STRLEN, E));
+    acp_store_close(s);
+    make_old(at("store/runs/.tmp-1-1-dead"));
+    make_old(at("store/sessions/.tmp-1-2-dead"));
+    make_old(at("store/.tmp-index-1-3-dead"));
+    /* A fresh one may belong to a writer that is still running. */
+    write_file(at("store/runs/.tmp-1-4-young"), "{");
+
+    s = open_at("store", NULL);
+    cr_assert_eq(access(at("store/runs/.tmp-1-1-dead"), F_OK), -1);
+    cr_assert_eq(access(at("store/sessions/.tmp-1-2-dead"), F_OK), -1);
+    cr_assert_eq(access(at("store/.tmp-index-1-3-dead"), F_OK), -1);
+    cr_assert_eq(access(at("store/runs/.tmp-1-4-young"), F_OK), 0);
+    acp_run_filter f = ACP_RUN_FILTER_INIT;
+    f.want_total = 1;
+    acp_page *p;
+    OK(acp_run_list(s, &f, &p, E));
+    cr_assert_eq(acp_page_total(p), 1);
+    cr_assert_str_eq(acp_page_key(p, 0), "r1");
+    acp_page_free(p);
+    acp_store_close(s);
+}
+
+/* A child that writes until it is killed: runs saved, events appended. */
+static void writer_until_killed(const char *query)
+{
+    acp_store *s = open_at("store", query);
+    char id[32], doc[128];
+    for (int i = 0;; i++) {
+        snprintf(id, sizeof id, "r%d", i % 50);
+        acp_error err;
+        if (acp_run_save(s, run_doc(id, i % 2 ? "a" : "b", NULL, i % 3000, NULL), ACP_STRLEN,
+                         &err) != ACP_OK)
+            _exit(2);
+        snprintf(doc, sizeof doc, "{\"type\":\"t\",\"i\":%d}", i);
+        if (acp_event_add(s, "stream", doc, ACP_STRLEN, NULL, &err) != ACP_OK)
+            _exit(3);
+    }
+}
+
+Test(file, killed_writers_leave_nothing_half_written)
+{
+    for (int round = 0; round < 3; round++) {
+        pid_t pid[2];
+        for (int k = 0; k < 2; k++) {
+            pid[k] = fork();
+            cr_assert(pid[k] >= 0);
+            if (pid[k] == 0)
+                writer_until_killed(k ? "sync=none" : NULL);
+        }
+        struct timespec d = {0, 150000000 + round * 70000000};
+        nanosleep(&d, NULL);
+        for (int k = 0; k < 2; k++) {
+            kill(pid[k], SIGKILL);
+            waitpid(pid[k], NULL, 0);
+        }
+        acp_store *s = open_at("store", NULL);
+        size_t n = all_events(s, "stream", NULL); /* checks 1..n */
+        cr_assert(n > 0);
+        cr_assert_eq(add_ev(s, "stream", "{\"type\":\"after\"}"), (int64_t)n + 1);
+        acp_run_filter f = ACP_RUN_FILTER_INIT;
+        f.limit = 100;
+        f.want_total = 1;
+        acp_page *p;
+        OK(acp_run_list(s, &f, &p, E));
+        cr_assert_eq(acp_page_total(p), 50);
+        cr_assert_eq(acp_page_count(p), 50);
+        acp_page_free(p);
+        for (int i = 0; i < 50; i++) {
+            char id[16];
+            snprintf(id, sizeof id, "r%d", i);
+            acp_status st;
+            acp_error err;
+            char *j = get_run(s, id, &st, &err);
+            cr_assert_eq(st, ACP_OK, "%s: %s", id, err.message);
+            acp_free(j);
+        }
+        acp_store_close(s);
+    }
+}
+
+/* ---- damage -------------------------------------------------------------------------- */
+
+Test(file, damaged_run_file_is_corrupt_by_name_and_the_rest_works)
+{
+    acp_store *s = open_at("store", NULL);
+    save(s, "r1", "a", NULL, 1);
+    save(s, "r2", "b", NULL, 2);
+    add_ev(s, "r1", "{\"type\":\"t\"}");
+    acp_store_close(s);
+    /* A hand edit: one character of the document changed. */
+    const char *p = at("store/runs/r1.json");
+    FILE *f = fopen(p, "r+");
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    char *c = strstr(buf, "\"created\"");
+    cr_assert_not_null(c);
+    c[1] = 'C';
+    rewind(f);
+    fwrite(buf, 1, n, f);
+    fclose(f);
+
+    s = open_at("store", NULL);
+    acp_status st;
+    acp_error err;
+    char *j = get_run(s, "r1", &st, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s", acp_status_name(st));
+    cr_assert(strstr(err.message, "runs/r1.json"), "message does not name the file: %s",
+              err.message);
+    j = get_run(s, "r2", &st, &err);
+    cr_assert_eq(st, ACP_OK, "%s", err.message);
+    acp_free(j);
+    acp_run_filter rf = ACP_RUN_FILTER_INIT;
+    rf.agent_name = "b";
+    acp_page *pg;
+    OK(acp_run_list(s, &rf, &pg, E));
+    cr_assert_eq(acp_page_count(pg), 1);
+    acp_page_free(pg);
+    cr_assert_eq(add_ev(s, "r1", "{\"type\":\"t\"}"), 2);
+    /* Saving again replaces the damaged file. */
+    save(s, "r1", "a", NULL, 1);
+    j = get_run(s, "r1", &st, &err);
+    cr_assert_eq(st, ACP_OK, "%s", err.message);
+    acp_free(j);
+    acp_store_close(s);
+}
+
+Test(file, damaged_event_record_is_corrupt_by_name)
+{
+    acp_store *s = open_at("store", NULL);
+    for (int i = 0; i < 5; i++)
+        add_ev(s, "r1", "{\"type\":\"t\",\"payload\":\"abcdef\"}");
+    add_ev(s, "r2", "{\"type\":\"t\"}");
+    acp_store_close(s);
+    const char *p = at("store/events/r1.log");
+    FILE *f = fopen(p, "r+");
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    char *c = strstr(strstr(buf, "\"seq\":2,"), "abcdef");
+    c[0] = 'X';
+    rewind(f);
+    fwrite(buf, 1, n, f);
+    fclose(f);
+
+    s = open_at("store", NULL);
+    acp_page *pg;
+    acp_error err;
+    acp_event_filter ef = ACP_EVENT_FILTER_INIT;
+    acp_status st = acp_event_list(s, "r1", &ef, &pg, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s", acp_status_name(st));
+    cr_assert(strstr(err.message, "events/r1.log"), "%s", err.message);
+    st = acp_event_add(s, "r1", "{\"type\":\"t\"}", ACP_STRLEN, NULL, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s", acp_status_name(st));
+    cr_assert(strstr(err.message, "events/r1.log"), "%s", err.message);
+    cr_assert_eq(all_events(s, "r2", NULL), 1);
+    cr_assert_eq(add_ev(s, "r2", "{\"type\":\"t\"}"), 2);
+    /* Deleting the run clears the damage. */
+    OK(acp_run_delete(s, "r1", E));
+    cr_assert_eq(add_ev(s, "r1", "{\"type\":\"t\"}"), 1);
+    acp_store_close(s);
+}
+
+Test(file, newer_or_unknown_format_is_refused)
+{
+    acp_store *s = open_at("store", NULL);
+    acp_store_close(s);
+    acp_error err;
+    write_file(at("store/FORMAT"), "{\"format\":\"acp-storage-file\",\"version\":2}\n");
+    acp_status st = try_open("store", NULL, &err);
+    cr_assert_eq(st, ACP_UNSUPPORTED, "%s: %s", acp_status_name(st), err.message);
+    cr_assert(strstr(err.message, "version 2"), "%s", err.message);
+    write_file(at("store/FORMAT"), "hello\n");
+    st = try_open("store", NULL, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
+    cr_assert(strstr(err.message, "FORMAT"), "%s", err.message);
+}
+
+Test(file, index_is_rebuilt_when_removed_or_damaged)
+{
+    acp_store *s = open_at("store", "sync=none");
+    char id[16];
+    for (int i = 0; i < 40; i++) {
+        snprintf(id, sizeof id, "r%02d", i);
+        save(s, id, i % 2 ? "odd" : "even", NULL, i);
+    }
+    acp_store_close(s);
+
+    acp_run_filter f = ACP_RUN_FILTER_INIT;
+    f.agent_name = "odd";
+    f.limit = 100;
+    f.want_total = 1;
+    acp_page *p;
+    cr_assert_eq(unlink(at("store/index.log")), 0);
+    s = open_at("store", NULL);
+    OK(acp_run_list(s, &f, &p, E));
+    cr_assert_eq(acp_page_total(p), 20);
+    cr_assert_str_eq(acp_page_key(p, 0), "r39");
+    acp_page_free(p);
+    acp_store_close(s);
+
+    /* Damage a record in the middle. */
+    FILE *fp = fopen(at("store/index.log"), "r+");
+    cr_assert_eq(fseek(fp, 30, SEEK_SET), 0);
+    fputc('#', fp);
+    fclose(fp);
+    s = open_at("store", NULL);
+    OK(acp_run_list(s, &f, &p, E));
+    cr_assert_eq(acp_page_total(p), 20);
+    cr_assert_eq(acp_page_count(p), 20);
+    acp_page_free(p);
+    acp_store_close(s);
+    /* The damaged copy is kept for the operator. */
+    DIR *d = opendir(at("store"));
+    struct dirent *de;
+    int kept = 0;
+    while ((de = readdir(d)))
+        kept |= strncmp(de->d_name, "index.log.damaged-", 18) == 0;
+    closedir(d);
+    cr_assert(kept);
+}
+
+/* ---- locations and options ------------------------------------------------------- */
+
+Test(file, missing_directories_are_created_and_odd_paths_refused)
+{
+    acp_store *s = open_at("a/b/c/store", NULL);
+    save(s, "r", "a", NULL, 1);
+    acp_store_close(s);
+    struct stat st;
+    cr_assert_eq(stat(at("a/b/c/store/FORMAT"), &st), 0);
+
+    acp_error err;
+    write_file(at("plain"), "x");
+    acp_status rc = try_open("plain", NULL, &err);
+    cr_assert_eq(rc, ACP_INVALID, "%s: %s", acp_status_name(rc), err.message);
+    rc = try_open("plain/sub", NULL, &err);
+    cr_assert_eq(rc, ACP_INVALID, "%s: %s", acp_status_name(rc), err.message);
+
+    /* An existing directory holding other things is not taken over. */
+    cr_assert_eq(mkdir(at("home"), 0755), 0);
+    write_file(at("home/notes.txt"), "mine");
+    rc = try_open("home", NULL, &err);
+    cr_assert_eq(rc, ACP_INVALID, "%s: %s", acp_status_name(rc), err.message);
+    cr_assert_eq(count_entries(at("home"), 1), 1);
+
+    /* A relative path is relative to the working directory. */
+    char cwd[1024];
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+    cr_assert_eq(chdir(root), 0);
+    acp_store *r = NULL;
+    OK(acp_store_open("file:rel/store", &r, E));
+    save(r, "r", "a", NULL, 1);
+    acp_store_close(r);
+    cr_assert_eq(chdir(cwd), 0);
+    cr_assert_eq(stat(at("rel/store/runs/r.json"), &st), 0);
+}
+
+Test(file, sync_option)
+{
+    acp_error err;
+    cr_assert_eq(try_open("s1", "sync=none", &err), ACP_OK, "%s", err.message);
+    cr_assert_eq(try_open("s2", "sync=always", &err), ACP_OK, "%s", err.message);
+    acp_status st = try_open("s3", "sync=sometimes", &err);
+    cr_assert_eq(st, ACP_INVALID, "%s", acp_status_name(st));
+    cr_assert(strstr(err.message, "sync"), "%s", err.message);
+    st = try_open("s4", "fsync=1", &err);
+    cr_assert_eq(st, ACP_INVALID, "%s", acp_status_name(st));
+    acp_store *s = NULL;
+    st = acp_store_open("file:", &s, &err);
+    cr_assert_eq(st, ACP_INVALID, "empty path: %s", acp_status_name(st));
+    uint64_t caps = 0;
+    s = open_at("s1", NULL);
+    caps = acp_store_capabilities(s);
+    acp_store_close(s);
+    cr_assert_eq(caps & 7u, 7u, "CONCURRENT|DURABLE|MULTIPROCESS expected, got %llx",
+                 (unsigned long long)caps);
+}
+
+/* ---- full and read-only disks ------------------------------------------------------- */
+
+Test(file, full_disk_gives_io_and_leaves_nothing_half_written)
+{
+    acp_store *s = open_at("store", NULL);
+    for (int i = 0; i < 3; i++)
+        add_ev(s, "r1", "{\"type\":\"t\"}");
+    save(s, "r1", "a", NULL, 1);
+    off_t log_size = file_size(at("store/events/r1.log"));
+    off_t run_size = file_size(at("store/runs/r1.json"));
+
+    /* Files may not grow past the current log size + 100 bytes: the
+     * kernel's answer to such writes is the same as a full disk's, a
+     * failed or short write. */
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = (rlim_t)(log_size + 100);
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+
+    char big[2048];
+    int n = sprintf(big, "{\"type\":\"t\",\"pad\":\"");
+    memset(big + n, 'x', 1000);
+    sprintf(big + n + 1000, "\"}");
+    acp_error err;
+    acp_status st = acp_event_add(s, "r1", big, ACP_STRLEN, NULL, &err);
+    cr_assert_eq(st, ACP_IO, "%s", acp_status_name(st));
+    cr_assert(strstr(err.message, "events/r1.log") && strstr(err.message, "large"), "%s",
+              err.message);
+    char extra[1100];
+    extra[0] = '"';
+    memset(extra + 1, 'y', 1000);
+    strcpy(extra + 1001, "\"");
+    st = acp_run_save(s, run_doc("r1", "b", NULL, 1, extra), ACP_STRLEN, &err);
+    cr_assert_eq(st, ACP_IO, "%s", acp_status_name(st));
+    cr_assert(strstr(err.message, "runs/r1.json"), "%s", err.message);
+
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    cr_assert_eq(file_size(at("store/events/r1.log")), log_size);
+    cr_assert_eq(file_size(at("store/runs/r1.json")), run_size);
+    cr_assert_eq(count_entries(at("store/runs"), 1), 1, "a temporary file was left behind");
+    cr_assert_eq(add_ev(s, "r1", big), 4);
+    cr_assert_eq(all_events(s, "r1", NULL), 4);
+    acp_run_filter f = ACP_RUN_FILTER_INIT;
+    f.agent_name = "a";
+    f.want_total = 1;
+    acp_page *p;
+    OK(acp_run_list(s, &f, &p, E));
+    cr_assert_eq(acp_page_total(p), 1);
+    acp_page_free(p);
+    acp_store_close(s);
+}
+
+/* In a child without the right to write: reads work, writes say why not. */
+static int read_only_child(void)
+{
+    char uri[600];
+    snprintf(uri, sizeof uri, "file:%s/store", root);
+    acp_store *s;
+    acp_error err;
+    if (acp_store_open(uri, &s, &err) != ACP_OK) {
+        fprintf(stderr, "open: %s\n", err.message);
+        return 1;
+    }
+    char *j;
+    if (acp_run_get(s, "r1", &j, NULL, &err) != ACP_OK)
+        return 2;
+    acp_free(j);
+    acp_status st = acp_run_save(s, run_doc("r2", "a", NULL, 1, NULL), ACP_STRLEN, &err);
+    if (st != ACP_IO || !strstr(err.message, "ermission")) {
+        fprintf(stderr, "save: %s %s\n", acp_status_name(st), err.message);
+        return 3;
+    }
+    st = acp_event_add(s, "r1", "{\"type\":\"t\"}", ACP_STRLEN, NULL, &err);
+    if (st != ACP_IO)
+        return 4;
+    acp_page *p;
+    acp_event_filter ef = ACP_EVENT_FILTER_INIT;
+    if (acp_event_list(s, "r1", &ef, &p, &err) != ACP_OK || acp_page_count(p) != 1)
+        return 5;
+    acp_page_free(p);
+    acp_store_close(s);
+    return 0;
+}
+
+Test(file, read_only_store_reads_and_refuses_writes_with_io)
+{
+    acp_store *s = open_at("store", NULL);
+    save(s, "r1", "a", NULL, 1);
+    add_ev(s, "r1", "{\"type\":\"t\"}");
+    acp_store_close(s);
+    cr_assert_eq(chmod(root, 0755), 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        if (geteuid() == 0) {
+            /* root may write anywhere: become nobody, for whom the store
+             * (owned by root, mode 0755/0644) is read-only. */
+            if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+                _exit(10);
+        } else {
+            chmod(at("store"), 0555);
+            chmod(at("store/runs"), 0555);
+            chmod(at("store/events"), 0555);
+            chmod(at("store/lock"), 0444);
+            chmod(at("store/index.log"), 0444);
+            chmod(at("store/events/r1.log"), 0444);
+        }
+        _exit(read_only_child());
+    }
+    wait_ok(pid);
+    if (geteuid() != 0) {
+        chmod(at("store"), 0755);
+        chmod(at("store/runs"), 0755);
+        chmod(at("store/events"), 0755);
+    }
+}
+
+/* ---- processes ------------------------------------------------------------------------ */
+
+Test(file, four_processes_append_2000_events_without_gaps)
+{
+    acp_store *s = open_at("store", NULL);
+    add_ev(s, "other", "{\"type\":\"t\"}");
+    acp_store_close(s);
+    pid_t pids[4];
+    for (int c = 0; c < 4; c++) {
+        pids[c] = fork();
+        cr_assert(pids[c] >= 0);
+        if (pids[c] == 0) {
+            char uri[600], doc[64];
+            snprintf(uri, sizeof uri, "file:%s/store", root);
+            acp_store *cs;
+            acp_error err;
+            if (acp_store_open(uri, &cs, &err) != ACP_OK)
+                _exit(1);
+            int64_t last = 0;
+            for (int i = 0; i < 500; i++) {
+                int64_t seq;
+                snprintf(doc, sizeof doc, "{\"type\":\"t\",\"c\":%d,\"i\":%d}", c, i);
+                if (acp_event_add(cs, "shared", doc, ACP_STRLEN, &seq, &err) != ACP_OK ||
+                    seq <= last)
+                    _exit(2);
+                last = seq;
+            }
+            acp_store_close(cs);
+            _exit(0);
+        }
+    }
+    for (int c = 0; c < 4; c++)
+        wait_ok(pids[c]);
+    s = open_at("store", NULL);
+    char **docs;
+    size_t n = all_events(s, "shared", &docs);
+    cr_assert_eq(n, 2000);
+    int next[4] = {0};
+    for (size_t k = 0; k < n; k++) {
+        int c, i;
+        cr_assert_eq(sscanf(docs[k], "{\"type\":\"t\",\"c\":%d,\"i\":%d}", &c, &i), 2);
+        cr_assert_eq(i, next[c], "child %d: event %d out of order", c, i);
+        next[c]++;
+    }
+    free_docs(docs, n);
+    cr_assert_eq(add_ev(s, "shared", "{\"type\":\"t\"}"), 2001);
+    cr_assert_eq(all_events(s, "other", NULL), 1);
+    acp_store_close(s);
+}
+
+Test(file, concurrent_saves_from_processes_lose_nothing)
+{
+    pid_t pids[4];
+    for (int c = 0; c < 4; c++) {
+        pids[c] = fork();
+        cr_assert(pids[c] >= 0);
+        if (pids[c] == 0) {
+            char uri[600], id[32], agent[16], sdoc[128];
+            snprintf(uri, sizeof uri, "file:%s/store?sync=none", root);
+            snprintf(agent, sizeof agent, "agent-%d", c);
+            acp_store *cs;
+            acp_error err;
+            if (acp_store_open(uri, &cs, &err) != ACP_OK)
+                _exit(1);
+            for (int i = 0; i < 150; i++) {
+                snprintf(id, sizeof id, "c%d-%d", c, i);
+                if (acp_run_save(cs, run_doc(id, agent, "sess", i, NULL), ACP_STRLEN, &err))
+                    _exit(2);
+                if (acp_run_save(cs, run_doc("shared", agent, NULL, 5, NULL), ACP_STRLEN,
+                                 &err))
+                    _exit(3);
+                snprintf(sdoc, sizeof sdoc, "{\"id\":\"s%d-%d\",\"state\":%d}", c, i, i);
+                if (acp_session_save(cs, sdoc, ACP_STRLEN, &err))
+                    _exit(4);
+            }
+            acp_store_close(cs);
+            _exit(0);
+        }
+    }
+    for (int c = 0; c < 4; c++)
+        wait_ok(pids[c]);
+    acp_store *s = open_at("store", NULL);
+    acp_run_filter f = ACP_RUN_FILTER_INIT;
+    f.want_total = 1;
+    f.limit = 0;
+    acp_page *p;
+    OK(acp_run_list(s, &f, &p, E));
+    cr_assert_eq(acp_page_total(p), 601);
+    acp_page_free(p);
+    f.session_id = "sess";
+    OK(acp_run_list(s, &f, &p, E));
+    cr_assert_eq(acp_page_total(p), 600);
+    acp_page_free(p);
+    /* The shared run is listed once, under the agent of its last save. */
+    char *j;
+    size_t len;
+    OK(acp_run_get(s, "shared", &j, &len, E));
+    char agent[16];
+    cr_assert_eq(sscanf(strstr(j, "agent-"), "%15[a-z0-9-]", agent), 1);
+    acp_free(j);
+    f.session_id = NULL;
+    f.agent_name = agent;
+    OK(acp_run_list(s, &f, &p, E));
+    cr_assert_eq(acp_page_total(p), 151);
+    acp_page_free(p);
+    OK(acp_session_list(s, NULL, 1000, &p, E));
+    cr_assert_eq(acp_page_count(p), 600);
+    acp_page_free(p);
+    acp_store_close(s);
+}
+
+Test(file, another_handle_sees_saves_deletes_and_compaction)
+{
+    acp_store *a = open_at("store", "sync=none");
+    acp_store *b = open_at("store", "sync=none");
+    save(a, "r1", "x", "s", 1);
+    acp_run_filter f = ACP_RUN_FILTER_INIT;
+    f.want_total = 1;
+    f.agent_name = "x";
+    acp_page *p;
+    OK(acp_run_list(b, &f, &p, E));
+    cr_assert_eq(acp_page_total(p), 1);
+    acp_page_free(p);
+    /* Events: b's cached view of the log must follow a's delete. */
+    cr_assert_eq(add_ev(b, "r1", "{\"type\":\"t\"}"), 1);
+    cr_assert_eq(add_ev(a, "r1", "{\"type\":\"t\"}"), 2);
+    OK(acp_run_delete(a, "r1", E));
+    cr_assert_eq(add_ev(b, "r1", "{\"type\":\"t\"}"), 1);
+    OK(acp_run_list(b, &f, &p, E));
+    cr_assert_eq(acp_page_total(p), 0);
+    acp_page_free(p);
+
+    /* Enough saves to make index.log compact itself (> 1 MiB). */
+    char id[16];
+    int is_x[7] = {0};
+    for (int i = 0; i < 9000; i++) {
+        snprintf(id, sizeof id, "r%d", i % 7);
+        save(a, id, i % 2 ? "x" : "y", NULL, i % 100);
+        is_x[i % 7] = i % 2;
+    }
+    int xs = 0, first_y = -1;
+    for (int k = 0; k < 7; k++) {
+        xs += is_x[k];
+        if (!is_x[k] && first_y < 0)
+            first_y = k;
+    }
+    cr_assert(file_size(at("store/index.log")) < 1 << 20, "index.log was not compacted");
+    OK(acp_run_list(b, &f, &p, E));
+    cr_assert_eq(acp_page_total(p), xs);
+    acp_page_free(p);
+    snprintf(id, sizeof id, "r%d", first_y);
+    save(b, id, "x", NULL, 200);
+    OK(acp_run_list(a, &f, &p, E));
+    cr_assert_eq(acp_page_total(p), xs + 1);
+    cr_assert_str_eq(acp_page_key(p, 0), id);
+    acp_page_free(p);
+    acp_store_close(a);
+    acp_store_close(b);
+}
+
+/* ---- list_runs against a brute-force model ---------------------------------------- */
+
+typedef struct mrun {
+    char id[64];
+    int agent, session; /* session -1: none */
+    int created;
+    int live;
+} mrun;
+
+static const char *agents[] = {"alpha", "beta", "gamma", "delta"};
+static const char *sessions[] = {"s0", "s1", "s2", "S2", "s/4", "s5"};
+
+static int model_cmp(const void *a, const void *b)
+{
+    const mrun *x = *(mrun *const *)a, *y = *(mrun *const *)b;
+    if (x->created != y->created)
+        return x->created > y->created ? -1 : 1;
+    return -strcmp(x->id, y->id); /* ids are NUL-free: strcmp is byte order */
+}
+
+static void check_listing(acp_store *s, mrun *m, size_t n, int agent, int session)
+{
+    mrun **exp = malloc(n * sizeof *exp);
+    size_t ne = 0;
+    for (size_t i = 0; i < n; i++)
+        if (m[i].live && (agent < 0 || m[i].agent == agent) &&
+            (session < 0 || m[i].session == session))
+            exp[ne++] = &m[i];
+    qsort(exp, ne, sizeof *exp, model_cmp);
+
+    acp_run_filter f = ACP_RUN_FILTER_INIT;
+    f.agent_name = agent >= 0 ? agents[agent] : NULL;
+    f.session_id = session >= 0 ? sessions[session] : NULL;
+    f.limit = 97;
+    f.want_total = 1;
+    size_t seen = 0;
+    char *cursor = NULL;
+    for (;;) {
+        acp_page *p;
+        f.cursor = cursor;
+        OK(acp_run_list(s, &f, &p, E));
+        cr_assert_eq(acp_page_total(p), (int64_t)ne, "total for agent %d session %d", agent,
+                     session);
+        for (size_t i = 0; i < acp_page_count(p); i++, seen++) {
+            cr_assert(seen < ne);
+            cr_assert_str_eq(acp_page_key(p, i), exp[seen]->id, "position %zu", seen);
+            cr_assert_eq(acp_page_time_us(p, i), T0_US + exp[seen]->created * INT64_C(1000000));
+        }
+        free(cursor);
+        cursor = acp_page_next_cursor(p) ? strdup(acp_page_next_cursor(p)) : NULL;
+        acp_page_free(p);
+        if (!cursor)
+            break;
+    }
+    cr_assert_eq(seen, ne);
+    /* An offset page. */
+    f.cursor = NULL;
+    f.offset = (int64_t)ne / 3;
+    f.limit = 50;
+    acp_page *p;
+    OK(acp_run_list(s, &f, &p, E));
+    size_t want = ne - (size_t)f.offset < 50 ? ne - (size_t)f.offset : 50;
+    cr_assert_eq(acp_page_count(p), want);
+    for (size_t i = 0; i < want; i++)
+        cr_assert_str_eq(acp_page_key(p, i), exp[(size_t)f.offset + i]->id);
+    acp_page_free(p);
+    free(exp);
+}
+
+Test(file, list_runs_matches_a_brute_force_model)
+{
+    enum { N = 5000 };
+    mrun *m = calloc(N, sizeof *m);
+    uint64_t rng = 0x2545F4914F6CDD1Du;
+#define RND() (rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17, rng)
+    acp_store *s = open_at("store", "sync=none");
+    for (int i = 0; i < N; i++) {
+        /* Ids with shared prefixes, case differences and non-ASCII bytes, so
+         * that ties on created_at are broken by byte order. */
+        static const char *pre[] = {"run-", "Run-", "r\xc3\xa9", "r", "z/"};
+        const char *prefix = pre[RND() % 5];
+        unsigned long long body = (unsigned long long)(RND() % 100000) * 16 + (unsigned)(i % 16);
+        snprintf(m[i].id, sizeof m[i].id, "%s%llx", prefix, body);
+        for (int k = 0; k < i; k++) { /* keep ids unique (rare repeats) */
+            if (!strcmp(m[k].id, m[i].id)) {
+                snprintf(m[i].id, sizeof m[i].id, "u%d", i);
+                break;
+            }
+        }
+        m[i].agent = (int)(RND() % 4);
+        m[i].session = (int)(RND() % 7) - 1;
+        m[i].created = (int)(RND() % 50);
+        m[i].live = 1;
+        save(s, m[i].id, agents[m[i].agent], m[i].session >= 0 ? sessions[m[i].session] : NULL,
+             m[i].created);
+    }
+    /* Moves between agents and sessions, and deletes. */
+    for (int k = 0; k < 600; k++) {
+        mrun *r = &m[RND() % N];
+        if (!r->live)
+            continue;
+        r->agent = (int)(RND() % 4);
+        r->session = (int)(RND() % 7) - 1;
+        r->created = (int)(RND() % 50);
+        save(s, r->id, agents[r->agent], r->session >= 0 ? sessions[r->session] : NULL,
+             r->created);
+    }
+    for (int k = 0; k < 300; k++) {
+        mrun *r = &m[RND() % N];
+        if (r->live) {
+            OK(acp_run_delete(s, r->id, E));
+            r->live = 0;
+        }
+    }
+    check_listing(s, m, N, -1, -1);
+    for (int a = 0; a < 4; a++)
+        check_listing(s, m, N, a, -1);
+    for (int se = 0; se < 6; se++)
+        check_listing(s, m, N, -1, se);
+    check_listing(s, m, N, 1, 3);
+    check_listing(s, m, N, 2, 0);
+    acp_store_close(s);
+    /* Another handle builds the same index from index.log. */
+    s = open_at("store", NULL);
+    check_listing(s, m, N, -1, -1);
+    check_listing(s, m, N, 3, 5);
+    acp_store_close(s);
+    free(m);
+}
+
+Test(file, reopen_keeps_everything)
+{
+    acp_store *s = open_at("store", NULL);
+    save(s, "r1", "a", "s1", 3);
+    OK(acp_run_save(s, run_doc("r2", "a", NULL, -1, "[1,2.50,\"\\u00e9\"]"), ACP_STRLEN, E));
+    OK(acp_session_save(s, "{\"id\":\"s1\",\"state\":false,\"history\":[]}", ACP_STRLEN, E));
+    add_ev(s, "r1", "{\"type\":\"a\"}");
+    add_ev(s, "r1", "{ \"type\" : \"b\" }");
+    char *j;
+    size_t len;
+    OK(acp_run_get(s, "r2", &j, &len, E));
+    char *r2 = strdup(j);
+    acp_free(j);
+    acp_page *p;
+    acp_run_filter f = ACP_RUN_FILTER_INIT;
+    OK(acp_run_list(s, &f, &p, E));
+    int64_t r2_time = acp_page_time_us(p, 0);
+    cr_assert_str_eq(acp_page_key(p, 0), "r2"); /* saved without created_at: now */
+    acp_page_free(p);
+    acp_store_close(s);
+
+    s = open_at("store", NULL);
+    OK(acp_run_get(s, "r2", &j, &len, E));
+    cr_assert_str_eq(j, r2);
+    acp_free(j);
+    free(r2);
+    /* Saving again without created_at keeps the first time. */
+    OK(acp_run_save(s, run_doc("r2", "b", NULL, -1, NULL), ACP_STRLEN, E));
+    OK(acp_run_list(s, &f, &p, E));
+    cr_assert_eq(acp_page_count(p), 2);
+    cr_assert_str_eq(acp_page_key(p, 0), "r2");
+    cr_assert_eq(acp_page_time_us(p, 0), r2_time);
+    cr_assert_str_eq(acp_page_key(p, 1), "r1");
+    cr_assert_eq(acp_page_time_us(p, 1), T0_US + 3 * INT64_C(1000000));
+    acp_page_free(p);
+    OK(acp_session_get(s, "s1", &j, &len, E));
+    cr_assert_str_eq(j, "{\"id\":\"s1\",\"state\":false,\"history\":[]}");
+    acp_free(j);
+    char **docs;
+    size_t n = all_events(s, "r1", &docs);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(docs[1], "{ \"type\" : \"b\" }");
+    free_docs(docs, n);
+    acp_store_close(s);
+}
+
+Test(file, store_files_are_plain_json)
+{
+    acp_store *s = open_at("store", NULL);
+    save(s, "r1", "a", NULL, 1);
+    add_ev(s, "r1", "{\"type\":\"t\"}");
+    acp_store_close(s);
+    /* What an operator sees with cat: the document inside a small wrapper. */
+    FILE *f = fopen(at("store/runs/r1.json"), "r");
+    char buf[2048];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    cr_assert(strncmp(buf, "{\"run_id\":\"r1\",\"agent_name\":\"a\"", 31) == 0, "%s", buf);
+    cr_assert(strstr(buf, "\"doc\":{\"run_id\":\"r1\""), "%s", buf);
+    f = fopen(at("store/events/r1.log"), "r");
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    cr_assert(strncmp(buf, "{\"seq\":1,", 9) == 0, "%s", buf);
+    cr_assert(strstr(buf, "\"event\":{\"type\":\"t\"}"), "%s", buf);
+    cr_assert_eq(buf[n - 1], '\n');
+}
