@@ -1,0 +1,480 @@
+/*
+ * redis.c - the Redis backend of acp-storage (libacp_storage_redis.so).
+ *
+ *   redis://[user:password@]127.0.0.1:6379/0?prefix=acp:&ttl=86400
+ *   redis+unix:///run/redis/redis.sock?db=2
+ *
+ * Options: prefix (of every key, default "acp:"), ttl (seconds a run with
+ * its events and index entries, or a session, lives after its last write;
+ * default: forever), db, connect_timeout and command_timeout (seconds),
+ * pool_size (connections per handle, default 16).
+ *
+ * Each method is one round trip: a plain command where one key answers
+ * (get_run, get_session, get_events), otherwise one Lua script run with
+ * EVALSHA (redis_lua.c describes the keys and why every multi-key write is
+ * a script).  Connections, timeouts and errors are in redis_conn.c.
+ *
+ * Durability is the server's: the backend declares ACP_CAP_DURABLE because
+ * data outlives every client process and handle, but what survives a
+ * restart of the server itself depends on its persistence settings (AOF
+ * with appendfsync always for every acknowledged write; RDB snapshots lose
+ * the last minutes).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis_int.h"
+
+#define RD_VERSION "1.0.0"
+
+/* ------------------------------------------------------------------ */
+/* Encodings                                                            */
+/* ------------------------------------------------------------------ */
+
+/* An instant as 8 bytes whose byte order is time order: the sign bit
+ * flipped, big-endian. */
+static void put_time(char out[8], int64_t us)
+{
+    uint64_t u = (uint64_t)us ^ (UINT64_C(1) << 63);
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (char)(u & 0xff);
+        u >>= 8;
+    }
+}
+
+static int64_t get_time(const char *in)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = (u << 8) | (unsigned char)in[i];
+    return (int64_t)(u ^ (UINT64_C(1) << 63));
+}
+
+/* P + tag + id in buf (large enough: RD_PREFIX_MAX + 4 + ACP id). */
+#define KEY_MAX (RD_PREFIX_MAX + 8 + 256 + 1)
+
+static size_t make_key(const acp_backend *b, char *buf, const char *tag, const char *id)
+{
+    size_t tl = strlen(tag), il = strlen(id);
+    memcpy(buf, b->conf.prefix, b->conf.prefix_len);
+    memcpy(buf + b->conf.prefix_len, tag, tl);
+    memcpy(buf + b->conf.prefix_len + tl, id, il + 1);
+    return b->conf.prefix_len + tl + il;
+}
+
+static void fmt_i64(char *buf, int64_t v)
+{
+    snprintf(buf, 24, "%" PRId64, v);
+}
+
+static acp_status emit(acp_backend *b, acp_call *call, const acp_item *it)
+{
+    if (b->host->emit(call, it) != 0)
+        return b->host->error(call, ACP_NOMEM, "out of memory handing back a result");
+    return ACP_OK;
+}
+
+static acp_status int_reply(acp_backend *b, acp_call *call, const rd_op *op, redisReply *r,
+                            long long *out)
+{
+    if (r->type != REDIS_REPLY_INTEGER) {
+        freeReplyObject(r);
+        return rd_bad_reply(b, call, op, "expected an integer");
+    }
+    *out = r->integer;
+    freeReplyObject(r);
+    return ACP_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle                                                            */
+/* ------------------------------------------------------------------ */
+
+static void rd_close(acp_backend *b)
+{
+    if (!b)
+        return;
+    rd_pool_free(b);
+    rd_conf_free(&b->conf);
+    free(b);
+}
+
+static acp_status rd_open(const acp_plugin_host *host, const acp_open_args *args,
+                          acp_backend **out, acp_call *call)
+{
+    acp_backend *b = calloc(1, sizeof *b);
+    if (!b)
+        return host->error(call, ACP_NOMEM, "out of memory opening %s", args->uri_redacted);
+    b->host = host;
+    acp_status st = rd_conf_parse(&b->conf, host, args, call);
+    if (st != ACP_OK) {
+        rd_conf_free(&b->conf);
+        free(b);
+        return st;
+    }
+    if (!rd_pool_init(b)) {
+        rd_conf_free(&b->conf);
+        free(b);
+        return host->error(call, ACP_NOMEM, "out of memory opening %s", args->uri_redacted);
+    }
+    /* Connecting now reports a wrong address or password at open; the
+     * scripts are loaded once so that every later call is an EVALSHA. */
+    if ((st = rd_load_scripts(b, call)) != ACP_OK) {
+        rd_close(b);
+        return st;
+    }
+    host->log(3, RD_NAME, "opened %s", args->uri_redacted);
+    *out = b;
+    return ACP_OK;
+}
+
+static acp_status rd_ping(acp_backend *b, acp_call *call)
+{
+    rd_op op = {"ping", NULL};
+    const char *argv[1] = {"PING"};
+    redisReply *r;
+    acp_status st = rd_request(b, call, &op, RD_PING | RD_RETRY, -1, 1, argv, NULL, &r);
+    if (st == ACP_OK)
+        freeReplyObject(r);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Runs                                                                 */
+/* ------------------------------------------------------------------ */
+
+static acp_status rd_save_run(acp_backend *b, const acp_run_record *run, acp_call *call)
+{
+    rd_op op = {"save_run", run->run_id};
+    char c8[8], ttl[24];
+    put_time(c8, run->created_us);
+    fmt_i64(ttl, b->conf.ttl_ms);
+    int keep = (run->flags & ACP_RUN_CREATED_DEFAULT) != 0, has_session = run->session_id != NULL;
+    const char *argv[9] = {b->conf.prefix, run->run_id, c8, keep ? "1" : "0", run->agent_name,
+                           has_session ? "1" : "0", has_session ? run->session_id : "",
+                           run->doc, ttl};
+    size_t lens[9] = {b->conf.prefix_len, run->run_id_len, 8, 1, run->agent_name_len, 1,
+                      has_session ? run->session_id_len : 0, run->doc_len, strlen(ttl)};
+    redisReply *r;
+    acp_status st = rd_request(b, call, &op, RD_RETRY, RD_SAVE_RUN, 9, argv, lens, &r);
+    if (st == ACP_OK)
+        freeReplyObject(r);
+    return st;
+}
+
+static acp_status rd_get_run(acp_backend *b, const char *run_id, acp_call *call)
+{
+    rd_op op = {"get_run", run_id};
+    char key[KEY_MAX];
+    size_t klen = make_key(b, key, "r:", run_id);
+    const char *argv[2] = {"GET", key};
+    size_t lens[2] = {3, klen};
+    redisReply *r;
+    acp_status st = rd_request(b, call, &op, RD_RETRY, -1, 2, argv, lens, &r);
+    if (st != ACP_OK)
+        return st;
+    if (r->type == REDIS_REPLY_NIL) {
+        freeReplyObject(r);
+        return ACP_NOT_FOUND;
+    }
+    if (r->type != REDIS_REPLY_STRING || r->len < 8) {
+        freeReplyObject(r);
+        return rd_bad_reply(b, call, &op, "the run record is not a string of 8 bytes or more");
+    }
+    acp_item it = {.doc = r->str + 8, .doc_len = r->len - 8, .key = run_id,
+                   .created_us = get_time(r->str)};
+    st = emit(b, call, &it);
+    freeReplyObject(r);
+    return st;
+}
+
+static acp_status rd_delete_run(acp_backend *b, const char *run_id, acp_call *call)
+{
+    rd_op op = {"delete_run", run_id};
+    const char *argv[2] = {b->conf.prefix, run_id};
+    size_t lens[2] = {b->conf.prefix_len, strlen(run_id)};
+    redisReply *r;
+    long long n = 0;
+    acp_status st = rd_request(b, call, &op, 0, RD_DELETE_RUN, 2, argv, lens, &r);
+    if (st == ACP_OK && (st = int_reply(b, call, &op, r, &n)) == ACP_OK && n == 0)
+        st = ACP_NOT_FOUND;
+    return st;
+}
+
+/* The index that answers q: one sorted set per filter combination, so a
+ * filtered list never scans runs that do not match. */
+static char *index_key(const acp_backend *b, const acp_run_query *q, size_t *len)
+{
+    const char *agent = q->agent_name, *session = q->session_id;
+    size_t al = agent ? strlen(agent) : 0, sl = session ? strlen(session) : 0;
+    char *k = malloc(b->conf.prefix_len + al + sl + 48);
+    if (!k)
+        return NULL;
+    int n;
+    memcpy(k, b->conf.prefix, b->conf.prefix_len);
+    char *p = k + b->conf.prefix_len;
+    if (agent && session) {
+        n = sprintf(p, "i:gs:%zu:", al);
+        memcpy(p + n, agent, al);
+        memcpy(p + n + al, session, sl);
+        n += (int)(al + sl);
+    } else if (agent) {
+        n = sprintf(p, "i:g:");
+        memcpy(p + n, agent, al);
+        n += (int)al;
+    } else if (session) {
+        n = sprintf(p, "i:s:");
+        memcpy(p + n, session, sl);
+        n += (int)sl;
+    } else {
+        n = sprintf(p, "i:a");
+    }
+    *len = b->conf.prefix_len + (size_t)n;
+    return k;
+}
+
+static acp_status rd_list_runs(acp_backend *b, const acp_run_query *q, acp_call *call)
+{
+    rd_op op = {"list_runs", NULL};
+    size_t idx_len;
+    char *idx = index_key(b, q, &idx_len);
+    if (!idx)
+        return b->host->error(call, ACP_NOMEM, "out of memory listing runs");
+    /* Upper bound of the walk: everything ("+"), or strictly below the
+     * cursor's (created, run_id) member. */
+    char max[1 + 8 + 256 + 1] = "+";
+    size_t max_len = 1;
+    if (q->has_cursor) {
+        size_t cl = strlen(q->cursor_run_id);
+        max[0] = '(';
+        put_time(max + 1, q->cursor_created_us);
+        memcpy(max + 9, q->cursor_run_id, cl);
+        max_len = 9 + cl;
+    }
+    char offset[24], limit[24];
+    fmt_i64(offset, q->offset);
+    fmt_i64(limit, q->limit);
+    const char *argv[6] = {b->conf.prefix, idx, max, offset, limit, q->want_total ? "1" : "0"};
+    size_t lens[6] = {b->conf.prefix_len, idx_len, max_len, strlen(offset), strlen(limit), 1};
+    redisReply *r;
+    acp_status st = rd_request(b, call, &op, RD_RETRY, RD_LIST_RUNS, 6, argv, lens, &r);
+    free(idx);
+    if (st != ACP_OK)
+        return st;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->elements % 2 != 1 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER) {
+        freeReplyObject(r);
+        return rd_bad_reply(b, call, &op, "list script returned an unexpected shape");
+    }
+    if (q->want_total)
+        b->host->set_total(call, r->element[0]->integer);
+    for (size_t i = 1; st == ACP_OK && i + 1 < r->elements; i += 2) {
+        const redisReply *id = r->element[i], *v = r->element[i + 1];
+        if (id->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || v->len < 8) {
+            st = rd_bad_reply(b, call, &op, "a listed run record is not a string of 8 bytes "
+                              "or more");
+            break;
+        }
+        acp_item it = {.doc = v->str + 8, .doc_len = v->len - 8, .key = id->str,
+                       .created_us = get_time(v->str)};
+        st = emit(b, call, &it);
+    }
+    freeReplyObject(r);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sessions                                                             */
+/* ------------------------------------------------------------------ */
+
+static acp_status rd_save_session(acp_backend *b, const acp_session_record *s, acp_call *call)
+{
+    rd_op op = {"save_session", s->id};
+    char ttl[24];
+    fmt_i64(ttl, b->conf.ttl_ms);
+    const char *argv[4] = {b->conf.prefix, s->id, s->doc, ttl};
+    size_t lens[4] = {b->conf.prefix_len, s->id_len, s->doc_len, strlen(ttl)};
+    redisReply *r;
+    acp_status st = rd_request(b, call, &op, RD_RETRY, RD_SAVE_SESSION, 4, argv, lens, &r);
+    if (st == ACP_OK)
+        freeReplyObject(r);
+    return st;
+}
+
+static acp_status rd_get_session(acp_backend *b, const char *id, acp_call *call)
+{
+    rd_op op = {"get_session", id};
+    char key[KEY_MAX];
+    size_t klen = make_key(b, key, "s:", id);
+    const char *argv[2] = {"GET", key};
+    size_t lens[2] = {3, klen};
+    redisReply *r;
+    acp_status st = rd_request(b, call, &op, RD_RETRY, -1, 2, argv, lens, &r);
+    if (st != ACP_OK)
+        return st;
+    if (r->type == REDIS_REPLY_NIL) {
+        freeReplyObject(r);
+        return ACP_NOT_FOUND;
+    }
+    if (r->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        return rd_bad_reply(b, call, &op, "the session record is not a string");
+    }
+    acp_item it = {.doc = r->str, .doc_len = r->len, .key = id};
+    st = emit(b, call, &it);
+    freeReplyObject(r);
+    return st;
+}
+
+static acp_status rd_delete_session(acp_backend *b, const char *id, acp_call *call)
+{
+    rd_op op = {"delete_session", id};
+    const char *argv[2] = {b->conf.prefix, id};
+    size_t lens[2] = {b->conf.prefix_len, strlen(id)};
+    redisReply *r;
+    long long n = 0;
+    acp_status st = rd_request(b, call, &op, 0, RD_DELETE_SESSION, 2, argv, lens, &r);
+    if (st == ACP_OK && (st = int_reply(b, call, &op, r, &n)) == ACP_OK && n == 0)
+        st = ACP_NOT_FOUND;
+    return st;
+}
+
+static acp_status rd_list_sessions(acp_backend *b, const char *after_id, int64_t limit,
+                                   acp_call *call)
+{
+    rd_op op = {"list_sessions", NULL};
+    if (limit <= 0)
+        return ACP_OK;
+    char min[1 + 256 + 1] = "-", lim[24];
+    size_t min_len = 1;
+    if (after_id) {
+        size_t al = strlen(after_id);
+        min[0] = '(';
+        memcpy(min + 1, after_id, al);
+        min_len = 1 + al;
+    }
+    fmt_i64(lim, limit);
+    const char *argv[3] = {b->conf.prefix, min, lim};
+    size_t lens[3] = {b->conf.prefix_len, min_len, strlen(lim)};
+    redisReply *r;
+    acp_status st = rd_request(b, call, &op, RD_RETRY, RD_LIST_SESSIONS, 3, argv, lens, &r);
+    if (st != ACP_OK)
+        return st;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+        freeReplyObject(r);
+        return rd_bad_reply(b, call, &op, "list script returned an unexpected shape");
+    }
+    for (size_t i = 0; st == ACP_OK && i + 1 < r->elements; i += 2) {
+        const redisReply *id = r->element[i], *d = r->element[i + 1];
+        if (id->type != REDIS_REPLY_STRING || d->type != REDIS_REPLY_STRING) {
+            st = rd_bad_reply(b, call, &op, "a listed session is not a string");
+            break;
+        }
+        acp_item it = {.doc = d->str, .doc_len = d->len, .key = id->str};
+        st = emit(b, call, &it);
+    }
+    freeReplyObject(r);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Events                                                               */
+/* ------------------------------------------------------------------ */
+
+static acp_status rd_add_event(acp_backend *b, const acp_event_record *ev, int64_t *seq,
+                               acp_call *call)
+{
+    rd_op op = {"add_event for run", ev->run_id};
+    /* The element: stored time (8 bytes) + document, built in one block. */
+    char stack[4096], *elem = ev->doc_len + 8 <= sizeof stack ? stack : malloc(ev->doc_len + 8);
+    if (!elem)
+        return b->host->error(call, ACP_NOMEM, "out of memory adding an event to run '%.80s'",
+                              ev->run_id);
+    put_time(elem, ev->stored_us);
+    memcpy(elem + 8, ev->doc, ev->doc_len);
+    char ttl[24];
+    fmt_i64(ttl, b->conf.ttl_ms);
+    const char *argv[4] = {b->conf.prefix, ev->run_id, elem, ttl};
+    size_t lens[4] = {b->conf.prefix_len, ev->run_id_len, ev->doc_len + 8, strlen(ttl)};
+    redisReply *r;
+    long long n = 0;
+    acp_status st = rd_request(b, call, &op, 0, RD_ADD_EVENT, 4, argv, lens, &r);
+    if (elem != stack)
+        free(elem);
+    if (st == ACP_OK && (st = int_reply(b, call, &op, r, &n)) == ACP_OK)
+        *seq = n;
+    return st;
+}
+
+static acp_status rd_get_events(acp_backend *b, const acp_event_query *q, acp_call *call)
+{
+    rd_op op = {"get_events of run", q->run_id};
+    /* Limit 0 means no events (never "all of them"), whatever the caller. */
+    if (q->limit <= 0 || q->after_seq < 0 || q->offset < 0)
+        return ACP_OK;
+    /* Event seq is list position + 1: positions after_seq + offset on. */
+    if (q->after_seq > INT64_MAX - q->offset)
+        return ACP_OK;
+    int64_t start = q->after_seq + q->offset;
+    int64_t stop = start > INT64_MAX - q->limit ? INT64_MAX : start + q->limit - 1;
+    char key[KEY_MAX], from[24], to[24];
+    size_t klen = make_key(b, key, "e:", q->run_id);
+    fmt_i64(from, start);
+    fmt_i64(to, stop);
+    const char *argv[4] = {"LRANGE", key, from, to};
+    size_t lens[4] = {6, klen, strlen(from), strlen(to)};
+    redisReply *r;
+    acp_status st = rd_request(b, call, &op, RD_RETRY, -1, 4, argv, lens, &r);
+    if (st != ACP_OK)
+        return st;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return rd_bad_reply(b, call, &op, "LRANGE did not return a list");
+    }
+    for (size_t i = 0; st == ACP_OK && i < r->elements && (int64_t)i < q->limit; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING || e->len < 8) {
+            st = rd_bad_reply(b, call, &op, "an event is not a string of 8 bytes or more");
+            break;
+        }
+        acp_item it = {.doc = e->str + 8, .doc_len = e->len - 8, .seq = start + (int64_t)i + 1,
+                       .stored_us = get_time(e->str)};
+        st = emit(b, call, &it);
+    }
+    freeReplyObject(r);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Descriptor                                                           */
+/* ------------------------------------------------------------------ */
+
+static const acp_backend_vtable rd_vtable = {
+    .open = rd_open,
+    .close = rd_close,
+    .ping = rd_ping,
+    .save_run = rd_save_run,
+    .get_run = rd_get_run,
+    .delete_run = rd_delete_run,
+    .list_runs = rd_list_runs,
+    .save_session = rd_save_session,
+    .get_session = rd_get_session,
+    .delete_session = rd_delete_session,
+    .add_event = rd_add_event,
+    .get_events = rd_get_events,
+    .list_sessions = rd_list_sessions,
+};
+
+static const char *const rd_option_names[] = {"prefix",          "ttl",       "db",
+                                              "connect_timeout", "command_timeout",
+                                              "pool_size",       NULL};
+
+/* DURABLE: see the top of this file (it depends on the server's
+ * persistence).  MULTIPROCESS: every process talks to the same server. */
+ACP_PLUGIN_DEFINE(redis, RD_VERSION, "Redis (hiredis): runs, sessions and events on a Redis server",
+                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS | ACP_CAP_NETWORK,
+                  rd_option_names, &rd_vtable)
