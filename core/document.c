@@ -4,6 +4,7 @@
  * stored is always the caller's text, never a re-print (cJSON would turn
  * 9007199254740993 into 9007199254740992).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -85,13 +86,55 @@ acp_status acp__id_check(const char *id, const char *what, acp_error *err)
 
 #define JSON_MAX_DEPTH 512
 
+/* A top-level member the caller asked for: where its value is. */
+typedef struct member_span {
+    const char *p;   /* first byte of the value */
+    size_t n;        /* bytes of the value */
+    int count;       /* times the member appears */
+    int has_nul;     /* a string value holding \u0000 */
+} member_span;
+
+#define MAX_WANTED 8
+
 typedef struct scan {
     const char *p, *end, *start;
     const char *why;
-    int saw_nul;            /* the last string scanned held \u0000 */
-    size_t nul_members[8];  /* ordinals of top-level members whose string value holds \u0000 */
-    size_t n_nul;
+    int saw_nul;                        /* the last string scanned held \u0000 */
+    const char *const *want;            /* top-level member names to capture, or NULL */
+    member_span got[MAX_WANTED];
 } scan;
+
+static int hex4(const char *p, unsigned *v);
+
+/* Index of the wanted name the raw (still escaped) key k[0..n) spells, or -1. */
+static int wanted(const scan *s, const char *k, size_t n)
+{
+    char buf[64];
+    size_t m = 0;
+    if (!s->want)
+        return -1;
+    if (memchr(k, '\\', n)) { /* rare: an escaped key; decode the simple escapes */
+        for (size_t i = 0; i < n && m < sizeof buf; i++) {
+            unsigned v;
+            if (k[i] != '\\') {
+                buf[m++] = k[i];
+            } else if (i + 5 < n + 0 && k[i + 1] == 'u' && hex4(k + i + 2, &v) && v > 0 && v < 0x80) {
+                buf[m++] = (char)v;
+                i += 5;
+            } else if (i + 1 < n && strchr("\"\\/", k[i + 1])) {
+                buf[m++] = k[++i];
+            } else {
+                return -1; /* not one of our plain ASCII names */
+            }
+        }
+        k = buf;
+        n = m;
+    }
+    for (int i = 0; s->want[i]; i++)
+        if (strlen(s->want[i]) == n && memcmp(s->want[i], k, n) == 0)
+            return i;
+    return -1;
+}
 
 static int is_ws(char c)
 {
@@ -219,32 +262,37 @@ static int scan_value(scan *s, int depth)
             s->p++;
             return 1;
         }
-        for (size_t ordinal = 0;; ordinal++) {
+        for (;;) {
+            int w = -1;
             if (close == '}') {
                 skip_ws(s);
                 if (s->p >= s->end || *s->p != '"')
                     return fail(s, "expected a member name");
+                const char *k = s->p + 1;
                 if (!scan_string(s))
                     return 0;
                 /* cJSON cuts a name at NUL: "run_id\u0000x" would read as run_id. */
                 if (depth == 0 && s->saw_nul)
                     return fail(s, "\\u0000 in a top-level member name");
+                if (depth == 0)
+                    w = wanted(s, k, (size_t)(s->p - 1 - k));
                 skip_ws(s);
                 if (s->p >= s->end || *s->p != ':')
                     return fail(s, "expected ':'");
                 s->p++;
             }
             skip_ws(s);
-            int is_string = s->p < s->end && *s->p == '"';
+            const char *v = s->p;
             s->saw_nul = 0;
             if (!scan_value(s, depth + 1))
                 return 0;
-            /* Remember top-level strings holding NUL: cJSON cuts them short,
-             * which must never happen to an indexed field such as an id. */
-            if (depth == 0 && close == '}' && is_string && s->saw_nul) {
-                if (s->n_nul == sizeof s->nul_members / sizeof s->nul_members[0])
-                    return fail(s, "too many top-level strings holding \\u0000");
-                s->nul_members[s->n_nul++] = ordinal;
+            if (w >= 0) {
+                member_span *m = &s->got[w];
+                if (!m->count++) {
+                    m->p = v;
+                    m->n = (size_t)(s->p - v);
+                    m->has_nul = *v == '"' && s->saw_nul;
+                }
             }
             skip_ws(s);
             if (s->p < s->end && *s->p == ',') {
@@ -280,7 +328,7 @@ acp_status acp__json_parse(const char *text, size_t len, const char *what, cJSON
 {
     if (!text)
         return acp__error(err, ACP_INVALID, "%s document must not be NULL", what);
-    scan s = {.p = text, .end = text + len, .start = text, .why = NULL};
+    scan s = {.p = text, .end = text + len, .start = text};
     if (!scan_value(&s, 0))
         return acp__error(err, ACP_INVALID, "%s document is not valid JSON: %s (byte %zu of %zu)",
                           what, s.why, (size_t)(s.p - text), len);
@@ -293,133 +341,257 @@ acp_status acp__json_parse(const char *text, size_t len, const char *what, cJSON
     cJSON *root = cJSON_ParseWithLength(text, len);
     if (!root)
         return acp__error(err, ACP_NOMEM, "out of memory parsing a %s document", what);
-    /* \u0000 is fine in content, stored as text; not in a field we index. */
-    static const char *const indexed[] = {"run_id", "agent_name", "session_id", "status",
-                                          "created_at", "finished_at", "id", "type"};
-    size_t ordinal = 0;
-    for (const cJSON *c = root->child; c && s.n_nul; c = c->next, ordinal++) {
-        int flagged = 0;
-        for (size_t k = 0; k < s.n_nul; k++)
-            flagged |= s.nul_members[k] == ordinal;
-        for (size_t k = 0; flagged && k < sizeof indexed / sizeof indexed[0]; k++) {
-            if (c->string && strcmp(c->string, indexed[k]) == 0) {
-                cJSON_Delete(root);
-                return acp__error(err, ACP_INVALID, "%s member \"%s\" contains \\u0000 (NUL)",
-                                  what, indexed[k]);
-            }
-        }
-    }
     *out = root;
     return ACP_OK;
 }
 
-static const cJSON *member(const cJSON *o, const char *name)
-{
-    return cJSON_GetObjectItemCaseSensitive(o, name);
-}
+/* ---- indexed fields, read straight from the checked text ----
+ * The store never builds a tree for a document it only has to keep: one
+ * pass checks the syntax and notes where the top-level members it indexes
+ * are; only those strings are decoded. */
 
-/* An indexed member given twice would be read differently by readers that
- * keep the last occurrence: refuse it.  Returns the name found twice. */
-static const char *repeated(const cJSON *o, const char *const *names)
+/* Decode the JSON string at raw[0..n) (quotes included) into out, which has
+ * room for n bytes; returns the decoded length.  The text was checked. */
+static size_t decode_string(const char *raw, size_t n, char *out)
 {
-    for (size_t i = 0; names[i]; i++) {
-        int n = 0;
-        for (const cJSON *c = o->child; c; c = c->next)
-            n += c->string && strcmp(c->string, names[i]) == 0;
-        if (n > 1)
-            return names[i];
+    size_t o = 0;
+    for (size_t i = 1; i + 1 < n; i++) {
+        if (raw[i] != '\\') {
+            out[o++] = raw[i];
+            continue;
+        }
+        char e = raw[++i];
+        if (e != 'u') {
+            static const char from[] = "bfnrt", to[] = "\b\f\n\r\t";
+            const char *f = strchr(from, e);
+            out[o++] = f ? to[f - from] : e;
+            continue;
+        }
+        unsigned cp, lo;
+        hex4(raw + i + 1, &cp);
+        i += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            hex4(raw + i + 3, &lo);
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            i += 6;
+        }
+        if (cp < 0x80) {
+            out[o++] = (char)cp;
+        } else if (cp < 0x800) {
+            out[o++] = (char)(0xC0 | cp >> 6);
+            out[o++] = (char)(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            out[o++] = (char)(0xE0 | cp >> 12);
+            out[o++] = (char)(0x80 | (cp >> 6 & 0x3F));
+            out[o++] = (char)(0x80 | (cp & 0x3F));
+        } else {
+            out[o++] = (char)(0xF0 | cp >> 18);
+            out[o++] = (char)(0x80 | (cp >> 12 & 0x3F));
+            out[o++] = (char)(0x80 | (cp >> 6 & 0x3F));
+            out[o++] = (char)(0x80 | (cp & 0x3F));
+        }
     }
-    return NULL;
+    out[o] = '\0';
+    return o;
 }
 
-/* Optional instant: absent or null -> *us = INT64_MIN, *present = 0. */
-static acp_status instant(const cJSON *o, const char *name, int64_t *us, int *present,
-                          acp_error *err)
+/* Check text and capture the members named in want (NULL-terminated). */
+static acp_status scan_doc(const char *text, size_t len, const char *what,
+                           const char *const *want, scan *s, acp__strbuf *buf, acp_error *err)
 {
-    const cJSON *v = member(o, name);
+    memset(s, 0, sizeof *s);
+    s->p = s->start = text;
+    s->end = text + len;
+    s->want = want;
+    buf->heap = NULL;
+    buf->used = 0;
+    if (!text)
+        return acp__error(err, ACP_INVALID, "%s document must not be NULL", what);
+    skip_ws(s);
+    if (s->p >= s->end || *s->p != '{') {
+        if (!scan_value(s, 0))
+            return acp__error(err, ACP_INVALID, "%s document is not valid JSON: %s (byte %zu of %zu)",
+                              what, s->why, (size_t)(s->p - text), len);
+        return acp__error(err, ACP_INVALID, "%s document must be a JSON object", what);
+    }
+    if (!scan_value(s, 0))
+        return acp__error(err, ACP_INVALID, "%s document is not valid JSON: %s (byte %zu of %zu)",
+                          what, s->why, (size_t)(s->p - text), len);
+    skip_ws(s);
+    if (s->p != s->end)
+        return acp__error(err, ACP_INVALID,
+                          "%s document has trailing characters after the JSON value (byte %zu)",
+                          what, (size_t)(s->p - text));
+    for (int i = 0; want[i]; i++) {
+        if (s->got[i].count > 1)
+            return acp__error(err, ACP_INVALID, "%s document gives \"%s\" more than once", what,
+                              want[i]);
+        if (s->got[i].has_nul)
+            return acp__error(err, ACP_INVALID, "%s member \"%s\" contains \\u0000 (NUL)", what,
+                              want[i]);
+    }
+    return ACP_OK;
+}
+
+void acp__strbuf_free(acp__strbuf *b)
+{
+    while (b->heap) {
+        char *next;
+        memcpy(&next, b->heap, sizeof next);
+        free(b->heap);
+        b->heap = next;
+    }
+}
+
+/* The member's string value decoded into b, NULL if absent; *kind tells
+ * what the value is: 's' string, 'n' null, 'x' anything else, 0 absent. */
+static const char *str_of(const member_span *m, acp__strbuf *b, char *kind, int *nomem)
+{
+    if (!m->count) {
+        *kind = 0;
+        return NULL;
+    }
+    if (*m->p != '"') {
+        *kind = *m->p == 'n' ? 'n' : 'x';
+        return NULL;
+    }
+    *kind = 's';
+    char *out;
+    if (b->used + m->n + 1 <= sizeof b->small) {
+        out = b->small + b->used;
+        b->used += m->n + 1;
+    } else {
+        /* Rare (ids are at most 256 bytes): a member that does not fit gets
+         * its own block, chained from b->heap. */
+        char *h = malloc(sizeof(char *) + m->n + 1);
+        if (!h) {
+            *nomem = 1;
+            return NULL;
+        }
+        memcpy(h, &b->heap, sizeof(char *)); /* chain for acp__strbuf_free */
+        b->heap = h;
+        out = h + sizeof(char *);
+    }
+    decode_string(m->p, m->n, out);
+    return out;
+}
+
+static acp_status instant(const member_span *m, acp__strbuf *b, const char *name, int64_t *us,
+                          int *present, int *nomem, acp_error *err)
+{
+    char kind;
+    const char *v = str_of(m, b, &kind, nomem);
     *us = INT64_MIN;
     *present = 0;
-    if (!v || cJSON_IsNull(v))
+    if (*nomem || kind == 0 || kind == 'n')
         return ACP_OK;
-    if (!cJSON_IsString(v))
+    if (kind != 's')
         return acp__error(err, ACP_INVALID, "run %s must be an RFC 3339 string or null", name);
     acp_error e;
-    if (acp_time_parse(v->valuestring, ACP_STRLEN, us, &e) != ACP_OK)
+    if (acp_time_parse(v, ACP_STRLEN, us, &e) != ACP_OK)
         return acp__error(err, ACP_INVALID, "run %s: %s", name, e.message);
     *present = 1;
     return ACP_OK;
 }
 
-acp_status acp__run_fields_get(const cJSON *root, acp__run_fields *f, acp_error *err)
+#define NOMEM_IF(flag, what)                                                                       \
+    do {                                                                                           \
+        if (flag) {                                                                                \
+            acp__strbuf_free(b);                                                                   \
+            return acp__error(err, ACP_NOMEM, "out of memory reading a %s document", what);        \
+        }                                                                                          \
+    } while (0)
+
+acp_status acp__run_check(const char *text, size_t len, acp__run_fields *f, acp__strbuf *b,
+                          acp_error *err)
 {
-    acp_status st;
-    int present;
+    enum { ID, AGENT, SESSION, STATUS, CREATED, FINISHED };
+    static const char *const want[] = {"run_id",     "agent_name",  "session_id", "status",
+                                       "created_at", "finished_at", NULL};
+    scan s;
+    char k1, k2, k3, k4;
+    int nomem = 0, present;
     memset(f, 0, sizeof *f);
-    static const char *const indexed[] = {"run_id", "agent_name", "session_id", "status",
-                                          "created_at", "finished_at", NULL};
-    const char *twice;
-    if (!cJSON_IsObject(root))
-        return acp__error(err, ACP_INVALID, "run document must be a JSON object");
-    if ((twice = repeated(root, indexed)) != NULL)
-        return acp__error(err, ACP_INVALID, "run document gives \"%s\" more than once", twice);
-    const cJSON *id = member(root, "run_id"), *agent = member(root, "agent_name"),
-                *status = member(root, "status"), *session = member(root, "session_id");
-    if (!cJSON_IsString(id))
-        return acp__error(err, ACP_INVALID, "run document needs a string \"run_id\"");
-    if ((st = acp__id_check(id->valuestring, "run_id", err)) != ACP_OK)
+    acp_status st = scan_doc(text, len, "run", want, &s, b, err);
+    if (st != ACP_OK)
         return st;
-    if (!cJSON_IsString(agent) || !agent->valuestring[0])
-        return acp__error(err, ACP_INVALID, "run document needs a non-empty string \"agent_name\"");
-    if (!cJSON_IsString(status))
-        return acp__error(err, ACP_INVALID, "run document needs a string \"status\"");
-    if (!acp__status_valid(status->valuestring))
-        return acp__error(err, ACP_INVALID,
-                          "run status '%.64s' is not one of created, in-progress, awaiting, "
-                          "cancelling, cancelled, completed, failed",
-                          status->valuestring);
-    if (session && !cJSON_IsNull(session)) {
-        if (!cJSON_IsString(session))
-            return acp__error(err, ACP_INVALID, "run session_id must be a string or null");
-        if ((st = acp__id_check(session->valuestring, "session_id", err)) != ACP_OK)
-            return st;
-        f->session_id = session->valuestring;
+    const char *id = str_of(&s.got[ID], b, &k1, &nomem);
+    const char *agent = str_of(&s.got[AGENT], b, &k2, &nomem);
+    const char *status = str_of(&s.got[STATUS], b, &k3, &nomem);
+    const char *session = str_of(&s.got[SESSION], b, &k4, &nomem);
+    NOMEM_IF(nomem, "run");
+    if (k1 != 's')
+        st = acp__error(err, ACP_INVALID, "run document needs a string \"run_id\"");
+    else if ((st = acp__id_check(id, "run_id", err)) != ACP_OK)
+        ;
+    else if (k2 != 's' || !agent[0])
+        st = acp__error(err, ACP_INVALID, "run document needs a non-empty string \"agent_name\"");
+    else if (k3 != 's')
+        st = acp__error(err, ACP_INVALID, "run document needs a string \"status\"");
+    else if (!acp__status_valid(status))
+        st = acp__error(err, ACP_INVALID,
+                        "run status '%.64s' is not one of created, in-progress, awaiting, "
+                        "cancelling, cancelled, completed, failed",
+                        status);
+    else if (k4 == 'x')
+        st = acp__error(err, ACP_INVALID, "run session_id must be a string or null");
+    else if (k4 == 's' && (st = acp__id_check(session, "session_id", err)) != ACP_OK)
+        ;
+    else if ((st = instant(&s.got[CREATED], b, "created_at", &f->created_us, &f->has_created,
+                           &nomem, err)) == ACP_OK)
+        st = instant(&s.got[FINISHED], b, "finished_at", &f->finished_us, &present, &nomem, err);
+    NOMEM_IF(nomem, "run");
+    if (st != ACP_OK) {
+        acp__strbuf_free(b);
+        return st;
     }
-    if ((st = instant(root, "created_at", &f->created_us, &f->has_created, err)) != ACP_OK)
-        return st;
-    if ((st = instant(root, "finished_at", &f->finished_us, &present, err)) != ACP_OK)
-        return st;
-    f->run_id = id->valuestring;
-    f->agent_name = agent->valuestring;
-    f->status = status->valuestring;
+    f->run_id = id;
+    f->agent_name = agent;
+    f->session_id = k4 == 's' ? session : NULL;
+    f->status = status;
     return ACP_OK;
 }
 
-acp_status acp__session_fields_get(const cJSON *root, const char **id, acp_error *err)
+acp_status acp__session_check(const char *text, size_t len, const char **id, acp__strbuf *b,
+                              acp_error *err)
 {
-    static const char *const indexed[] = {"id", NULL};
-    if (!cJSON_IsObject(root))
-        return acp__error(err, ACP_INVALID, "session document must be a JSON object");
-    if (repeated(root, indexed))
-        return acp__error(err, ACP_INVALID, "session document gives \"id\" more than once");
-    const cJSON *v = member(root, "id");
-    if (!cJSON_IsString(v))
-        return acp__error(err, ACP_INVALID, "session document needs a string \"id\"");
-    acp_status st = acp__id_check(v->valuestring, "session id", err);
-    if (st == ACP_OK)
-        *id = v->valuestring;
-    return st;
+    static const char *const want[] = {"id", NULL};
+    scan s;
+    char kind;
+    int nomem = 0;
+    acp_status st = scan_doc(text, len, "session", want, &s, b, err);
+    if (st != ACP_OK)
+        return st;
+    const char *v = str_of(&s.got[0], b, &kind, &nomem);
+    NOMEM_IF(nomem, "session");
+    if (kind != 's')
+        st = acp__error(err, ACP_INVALID, "session document needs a string \"id\"");
+    else
+        st = acp__id_check(v, "session id", err);
+    if (st != ACP_OK) {
+        acp__strbuf_free(b);
+        return st;
+    }
+    *id = v;
+    return ACP_OK;
 }
 
-acp_status acp__event_fields_get(const cJSON *root, const char **type, acp_error *err)
+acp_status acp__event_check(const char *text, size_t len, const char **type, acp__strbuf *b,
+                            acp_error *err)
 {
-    static const char *const indexed[] = {"type", NULL};
-    if (!cJSON_IsObject(root))
-        return acp__error(err, ACP_INVALID, "event must be a JSON object");
-    if (repeated(root, indexed))
-        return acp__error(err, ACP_INVALID, "event gives \"type\" more than once");
-    const cJSON *v = member(root, "type");
-    if (!cJSON_IsString(v) || !v->valuestring[0])
+    static const char *const want[] = {"type", NULL};
+    scan s;
+    char kind;
+    int nomem = 0;
+    acp_status st = scan_doc(text, len, "event", want, &s, b, err);
+    if (st != ACP_OK)
+        return st;
+    const char *v = str_of(&s.got[0], b, &kind, &nomem);
+    NOMEM_IF(nomem, "event");
+    if (kind != 's' || !v[0]) {
+        acp__strbuf_free(b);
         return acp__error(err, ACP_INVALID, "event needs a non-empty string \"type\"");
-    *type = v->valuestring;
+    }
+    *type = v;
     return ACP_OK;
 }

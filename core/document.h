@@ -32,12 +32,27 @@ typedef struct acp__run_fields {
     int64_t finished_us;    /* INT64_MIN when absent or null */
 } acp__run_fields;
 
-/* Check that root is a valid run and extract its fields.  Errors: INVALID. */
-acp_status acp__run_fields_get(const cJSON *root, acp__run_fields *f, acp_error *err);
-/* Check a session object; *id points into root.  Errors: INVALID. */
-acp_status acp__session_fields_get(const cJSON *root, const char **id, acp_error *err);
-/* Check an event object; *type points into root.  Errors: INVALID. */
-acp_status acp__event_fields_get(const cJSON *root, const char **type, acp_error *err);
+/* Where decoded member strings live: a small buffer, and heap blocks for
+ * the rare member that does not fit.  Release with acp__strbuf_free() after
+ * a successful check (a failed check has already released it). */
+typedef struct acp__strbuf {
+    char small[1024];
+    size_t used;
+    char *heap;
+} acp__strbuf;
+void acp__strbuf_free(acp__strbuf *b);
+
+/* The one place where document rules live.  Each checks the JSON text
+ * (syntax, UTF-8, depth, no trailing data, an object, no indexed member
+ * given twice or holding \u0000) and the type's rules, and extracts the
+ * indexed fields without building a tree.  Strings point into b.
+ * Errors: INVALID, NOMEM. */
+acp_status acp__run_check(const char *text, size_t len, acp__run_fields *f, acp__strbuf *b,
+                          acp_error *err);
+acp_status acp__session_check(const char *text, size_t len, const char **id, acp__strbuf *b,
+                              acp_error *err);
+acp_status acp__event_check(const char *text, size_t len, const char **type, acp__strbuf *b,
+                            acp_error *err);
 
 /* 1 if s is one of the seven ACP run statuses. */
 int acp__status_valid(const char *s);

@@ -552,9 +552,13 @@ ACP_API acp_status acp_run_parse(const char *json, size_t len, acp_run **out, ac
         return null_arg(err, __func__, "out");
     if (len == ACP_STRLEN)
         len = strlen(json);
+    acp__strbuf b;
+    if ((st = acp__run_check(json, len, &f, &b, err)) != ACP_OK)
+        return st;
+    acp__strbuf_free(&b); /* the rules are checked; the tree is built below */
     if ((st = acp__json_parse(json, len, "run", &root, err)) != ACP_OK)
         return st;
-    if ((st = acp__run_fields_get(root, &f, err)) != ACP_OK ||
+    if (
         (st = rawify(root, json, json + len, run_member, __func__, err)) != ACP_OK) {
         cJSON_Delete(root);
         return st;
@@ -836,9 +840,13 @@ ACP_API acp_status acp_session_parse(const char *json, size_t len, acp_session *
         return null_arg(err, __func__, "out");
     if (len == ACP_STRLEN)
         len = strlen(json);
+    acp__strbuf b;
+    if ((st = acp__session_check(json, len, &id, &b, err)) != ACP_OK)
+        return st;
+    acp__strbuf_free(&b); /* the rules are checked; the tree is built below */
     if ((st = acp__json_parse(json, len, "session", &root, err)) != ACP_OK)
         return st;
-    if ((st = acp__session_fields_get(root, &id, err)) != ACP_OK ||
+    if (
         (st = rawify(root, json, json + len, session_member, __func__, err)) != ACP_OK) {
         cJSON_Delete(root);
         return st;
@@ -980,9 +988,13 @@ ACP_API acp_status acp_event_parse(const char *json, size_t len, acp_event **out
         return null_arg(err, __func__, "out");
     if (len == ACP_STRLEN)
         len = strlen(json);
+    acp__strbuf b;
+    if ((st = acp__event_check(json, len, &type, &b, err)) != ACP_OK)
+        return st;
+    acp__strbuf_free(&b); /* the rules are checked; the tree is built below */
     if ((st = acp__json_parse(json, len, "event", &root, err)) != ACP_OK)
         return st;
-    if ((st = acp__event_fields_get(root, &type, err)) != ACP_OK ||
+    if (
         (st = rawify(root, json, json + len, event_member, __func__, err)) != ACP_OK) {
         cJSON_Delete(root);
         return st;

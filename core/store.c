@@ -214,19 +214,16 @@ ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_
 {
     NEED(s && json, "store and json must not be NULL");
     trim(&json, &len);
-    cJSON *root;
+    acp__strbuf b;
     acp__run_fields f;
-    acp_status st = acp__json_parse(json, len, "run", &root, err);
+    acp_status st = acp__run_check(json, len, &f, &b, err);
     if (st != ACP_OK)
         return st;
-    if ((st = acp__run_fields_get(root, &f, err)) != ACP_OK) {
-        cJSON_Delete(root);
-        return st;
-    }
     char *doc = copy_text(json, len);
     if (!doc) {
-        cJSON_Delete(root);
-        return acp__error(err, ACP_NOMEM, "out of memory saving run '%s'", f.run_id);
+        st = acp__error(err, ACP_NOMEM, "out of memory saving run '%s'", f.run_id);
+        acp__strbuf_free(&b);
+        return st;
     }
     acp_run_record r = {
         .run_id = f.run_id,
@@ -249,7 +246,7 @@ ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_
     leave(s);
     st = acp__call_finish(&call, st, s->desc->name, "save_run", err);
     free(doc);
-    cJSON_Delete(root);
+    acp__strbuf_free(&b);
     return st;
 }
 
@@ -257,19 +254,16 @@ ACP_API acp_status acp_session_save(acp_store *s, const char *json, size_t len, 
 {
     NEED(s && json, "store and json must not be NULL");
     trim(&json, &len);
-    cJSON *root;
+    acp__strbuf b;
     const char *id;
-    acp_status st = acp__json_parse(json, len, "session", &root, err);
+    acp_status st = acp__session_check(json, len, &id, &b, err);
     if (st != ACP_OK)
         return st;
-    if ((st = acp__session_fields_get(root, &id, err)) != ACP_OK) {
-        cJSON_Delete(root);
-        return st;
-    }
     char *doc = copy_text(json, len);
     if (!doc) {
-        cJSON_Delete(root);
-        return acp__error(err, ACP_NOMEM, "out of memory saving session '%s'", id);
+        st = acp__error(err, ACP_NOMEM, "out of memory saving session '%s'", id);
+        acp__strbuf_free(&b);
+        return st;
     }
     acp_session_record r = {.id = id, .id_len = strlen(id), .doc = doc, .doc_len = len};
     acp_call call;
@@ -279,7 +273,7 @@ ACP_API acp_status acp_session_save(acp_store *s, const char *json, size_t len, 
     leave(s);
     st = acp__call_finish(&call, st, s->desc->name, "save_session", err);
     free(doc);
-    cJSON_Delete(root);
+    acp__strbuf_free(&b);
     return st;
 }
 
@@ -291,17 +285,13 @@ ACP_API acp_status acp_event_add(acp_store *s, const char *run_id, const char *j
     if (st != ACP_OK)
         return st;
     trim(&json, &len);
-    cJSON *root;
+    acp__strbuf b;
     const char *type;
-    if ((st = acp__json_parse(json, len, "event", &root, err)) != ACP_OK)
+    if ((st = acp__event_check(json, len, &type, &b, err)) != ACP_OK)
         return st;
-    if ((st = acp__event_fields_get(root, &type, err)) != ACP_OK) {
-        cJSON_Delete(root);
-        return st;
-    }
     char *doc = copy_text(json, len);
     if (!doc) {
-        cJSON_Delete(root);
+        acp__strbuf_free(&b);
         return acp__error(err, ACP_NOMEM, "out of memory adding an event to run '%s'", run_id);
     }
     acp_event_record r = {
@@ -325,7 +315,7 @@ ACP_API acp_status acp_event_add(acp_store *s, const char *run_id, const char *j
     if (st == ACP_OK && seq)
         *seq = n;
     free(doc);
-    cJSON_Delete(root);
+    acp__strbuf_free(&b);
     return st;
 }
 
