@@ -524,8 +524,10 @@ acp_status acp__run_check(const char *text, size_t len, acp__run_fields *f, acp_
         st = acp__error(err, ACP_INVALID, "run document needs a string \"run_id\"");
     else if ((st = acp__id_check(id, "run_id", err)) != ACP_OK)
         ;
-    else if (k2 != 's' || !agent[0])
-        st = acp__error(err, ACP_INVALID, "run document needs a non-empty string \"agent_name\"");
+    else if (k2 != 's')
+        st = acp__error(err, ACP_INVALID, "run document needs a string \"agent_name\"");
+    else if ((st = acp__id_check(agent, "agent_name", err)) != ACP_OK)
+        ;
     else if (k3 != 's')
         st = acp__error(err, ACP_INVALID, "run document needs a string \"status\"");
     else if (!acp__status_valid(status))

@@ -515,7 +515,7 @@ ACP_API acp_status acp_run_new(const char *agent_name, acp_run **out, acp_error 
     char id[37], now[ACP_TIME_BUFSZ];
     if (!out)
         return null_arg(err, __func__, "out");
-    if ((st = text_check(agent_name, 1, __func__, "agent_name", err)) != ACP_OK)
+    if ((st = acp__id_check(agent_name, "agent_name", err)) != ACP_OK)
         return st;
     acp_uuid_v4(id);
     acp_time_format(acp_time_now_us(), now);

@@ -476,8 +476,8 @@ ACP_API acp_status acp_run_list(acp_store *s, const acp_run_filter *filter, acp_
     acp_status st = check_window(f.limit, f.offset, err);
     if (st != ACP_OK)
         return st;
-    if (f.agent_name && !f.agent_name[0])
-        return acp__error(err, ACP_INVALID, "agent_name filter must not be empty (use NULL for any)");
+    if (f.agent_name && (st = acp__id_check(f.agent_name, "agent_name filter", err)) != ACP_OK)
+        return st;
     if (f.session_id && (st = acp__id_check(f.session_id, "session_id filter", err)) != ACP_OK)
         return st;
     char cursor_id[ACP_ID_MAX + 1];

@@ -222,7 +222,7 @@ ACP_API acp_status acp_store_ping(acp_store *store, acp_error *err);
 
 /*
  * Insert or replace a run.  json must be an object with string "run_id"
- * (1..256 bytes), non-empty string "agent_name", "status" among created,
+ * (1..256 bytes), string "agent_name" (1..256 bytes), "status" among created,
  * in-progress, awaiting, cancelling, cancelled, completed, failed, and
  * optional "session_id" (string or null), "created_at", "finished_at"
  * (RFC 3339, or null).  The document is stored as given; a run without
@@ -245,7 +245,7 @@ ACP_API acp_status acp_run_delete(acp_store *store, const char *run_id, acp_erro
  * ACP_RUN_FILTER_INIT so that fields added later get their defaults. */
 typedef struct acp_run_filter {
     size_t size;            /* sizeof(acp_run_filter) */
-    const char *agent_name; /* exact match, or NULL */
+    const char *agent_name; /* exact match (1..256 bytes UTF-8), or NULL */
     const char *session_id; /* exact match, or NULL */
     int64_t limit;          /* 0..1000, default 10 */
     int64_t offset;         /* >= 0, default 0 */

@@ -1019,6 +1019,9 @@ static acp_status f_open(const acp_plugin_host *host, const acp_open_args *args,
                          acp_backend **out, acp_call *call)
 {
     int sync = 1;
+    if (args->variant[0])
+        return host->error(call, ACP_INVALID, "file: unknown variant '+%s' (file: takes none)",
+                           args->variant);
     for (size_t i = 0; i < args->n_options; i++) {
         const acp_plugin_option *o = &args->options[i];
         if (strcmp(o->key, "sync") == 0) {

@@ -255,7 +255,11 @@ static acp_status emit(acp_backend *b, acp_call *call, const acp_item *it)
 static acp_status mem_open(const acp_plugin_host *host, const acp_open_args *args,
                            acp_backend **out, acp_call *call)
 {
-    (void)args; /* no options, and the path names nothing: a new store each time */
+    /* No options, and the path names nothing: a new store each time.  A
+     * variant ("memory+x:") would promise something this backend lacks. */
+    if (args->variant[0])
+        return host->error(call, ACP_INVALID, "memory: unknown variant '+%s' (memory: takes none)",
+                           args->variant);
     acp_backend *b = calloc(1, sizeof *b);
     if (b && table_init(&b->runs) && table_init(&b->sessions) && table_init(&b->streams) &&
         pthread_rwlock_init(&b->lock, NULL) == 0) {
