@@ -243,8 +243,10 @@ ACP_API acp_status acp_config_parse_uri(acp_config *cfg, const char *uri, acp_er
                           "store URI has no scheme: write <backend>:<location>, e.g. "
                           "sqlite:///var/lib/acp/acp.db, file:///srv/acp or memory:");
     }
-    if (slen > 200 || !(scheme = strndup(uri, slen)))
-        return acp__error(err, slen > 200 ? ACP_INVALID : ACP_NOMEM, "store URI scheme too long");
+    if (slen > 200)
+        return acp__error(err, ACP_INVALID, "store URI scheme is longer than 200 characters");
+    if (!(scheme = strndup(uri, slen)))
+        return acp__error(err, ACP_NOMEM, "out of memory parsing the store URI");
     st = set_backend(&t, scheme, err);
     free(scheme);
     if (st != ACP_OK)

@@ -512,11 +512,12 @@ ACP_API acp_status acp_run_list(acp_store *s, const acp_run_filter *filter, acp_
         page->total = -1;
     if (f.limit > 0 && page->n == (size_t)f.limit) {
         const acp__item *last = &page->items[page->n - 1];
-        if (!last->key || !(page->next_cursor = cursor_make(last->created_us, last->key))) {
-            acp_page_free(page);
-            return acp__error(err, last->key ? ACP_NOMEM : ACP_PLUGIN,
-                              last->key ? "out of memory listing runs"
-                                        : "list_runs returned a run without its key");
+        int keyless = last->key == NULL;
+        if (keyless || !(page->next_cursor = cursor_make(last->created_us, last->key))) {
+            acp_page_free(page); /* last pointed into it: decide before, report after */
+            return acp__error(err, keyless ? ACP_PLUGIN : ACP_NOMEM,
+                              keyless ? "list_runs returned a run without its key"
+                                      : "out of memory listing runs");
         }
     }
     *out = page;
@@ -550,11 +551,12 @@ ACP_API acp_status acp_session_list(acp_store *s, const char *after_id, int64_t 
     }
     if (page->n == (size_t)limit) {
         const char *k = page->items[page->n - 1].key;
-        if (!k || !(page->next_cursor = strdup(k))) {
+        int keyless = k == NULL;
+        if (keyless || !(page->next_cursor = strdup(k))) {
             acp_page_free(page);
-            return acp__error(err, k ? ACP_NOMEM : ACP_PLUGIN,
-                              k ? "out of memory listing sessions"
-                                : "list_sessions returned a session without its id");
+            return acp__error(err, keyless ? ACP_PLUGIN : ACP_NOMEM,
+                              keyless ? "list_sessions returned a session without its id"
+                                      : "out of memory listing sessions");
         }
     }
     *out = page;

@@ -6,12 +6,15 @@
  * the lock table that every process maps (file_int.h), or flock() where no
  * table could be mapped -- so processes append one at a time.  The next
  * sequence is the last whole record's plus one, which this process
- * remembers together with the log's size; it reads only what other
- * processes appended since, and not even fstat()s the log when the
- * stripe's counter shows that nobody else touched it.  Bytes after the last whole record can only be
- * the torn tail of a writer that died mid-append (appends are serialised),
- * so the next appender cuts them off; readers take no lock and simply stop
- * at the last whole record.
+ * remembers together with the log's size, also after closing the log's
+ * descriptor (only so many stay open); it reads only what other processes
+ * appended since, and not even fstat()s the log when the stripe's counter
+ * shows that nobody else touched it.  A log this process knows nothing
+ * about is read once from the start, which also finds damage before
+ * anything is appended after it.  Bytes after the last whole record can
+ * only be the torn tail of a writer that died mid-append (appends are
+ * serialised), so the next appender cuts them off; readers take no lock
+ * and simply stop at the last whole record.
  *
  * With sync=always, appends to a log that arrive while it is being flushed
  * wait for the next flush, which one of them does for all (group commit):
@@ -94,6 +97,67 @@ static void evlog_retire(acp_backend *b, evlog *lg)
     pthread_mutex_unlock(&b->logs_mu);
 }
 
+/* ---- positions of closed logs ------------------------------------------------ */
+
+static void meta_unlink(acp_backend *b, evmeta *m)
+{
+    hmap_del(&b->metas, &m->link);
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        b->meta_head = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    else
+        b->meta_tail = m->prev;
+    b->nmetas--;
+}
+
+/* Remember where lg ends as its descriptor closes (logs_mu held).  Best
+ * effort: without memory (or beyond FILE_MAX_LOG_META) the log is read
+ * again from the start when reopened. */
+static void meta_keep(acp_backend *b, const evlog *lg)
+{
+    if (!lg->known)
+        return;
+    evmeta *m = malloc(sizeof *m + lg->link.key_len + 1);
+    if (!m)
+        return;
+    char *key = (char *)(m + 1);
+    memcpy(key, lg->link.key, lg->link.key_len);
+    key[lg->link.key_len] = 0;
+    m->link.key = key;
+    m->link.key_len = lg->link.key_len;
+    m->at = lg->at;
+    m->gen = lg->gen;
+    m->dirsync = lg->dirsync;
+    hmap_add(&b->metas, &m->link);
+    m->prev = NULL;
+    m->next = b->meta_head;
+    if (b->meta_head)
+        b->meta_head->prev = m;
+    else
+        b->meta_tail = m;
+    b->meta_head = m;
+    b->nmetas++;
+    while (b->nmetas > FILE_MAX_LOG_META) {
+        evmeta *old = b->meta_tail;
+        meta_unlink(b, old);
+        free(old);
+    }
+}
+
+/* Forget what this process knows about the closed log `name`. */
+static void meta_forget(acp_backend *b, const char *name, size_t nlen)
+{
+    pthread_mutex_lock(&b->logs_mu);
+    evmeta *m = (evmeta *)hmap_get(&b->metas, name, nlen);
+    if (m)
+        meta_unlink(b, m);
+    pthread_mutex_unlock(&b->logs_mu);
+    free(m);
+}
+
 /* The open log of name, with a reference; creates the file when missing.
  * Returns NULL with *err an errno (ENOMEM for memory). */
 static evlog *evlog_get(acp_backend *b, const char *name, size_t nlen, int *err)
@@ -148,20 +212,34 @@ static evlog *evlog_get(acp_backend *b, const char *name, size_t nlen, int *err)
         evlog_free(nl);
         return lg;
     }
+    /* Closed before: resume where it ended (checked on first use). */
+    evmeta *m = (evmeta *)hmap_get(&b->metas, name, nlen);
+    if (m) {
+        meta_unlink(b, m);
+        nl->at = m->at;
+        nl->gen = m->gen;
+        nl->dirsync = m->dirsync;
+        nl->known = 1;
+        nl->verify = 1;
+    }
     hmap_add(&b->logs, &nl->link);
     lru_push(b, nl);
     b->nlogs++;
-    /* Close the least recently used idle logs beyond the limit. */
+    /* Close the least recently used idle logs beyond the limit, keeping
+     * their positions.  Idle (no references) means no thread holds their
+     * mutexes, and logs_mu orders their last use before this. */
     evlog *victims = NULL;
-    for (evlog *v = b->lru_tail, *prev; v && b->nlogs > FILE_MAX_OPEN_LOGS; v = prev) {
+    for (evlog *v = b->lru_tail, *prev; v && b->nlogs > b->max_open_logs; v = prev) {
         prev = v->prev;
         if (v->refs == 0) {
             evlog_retire_locked(b, v);
+            meta_keep(b, v);
             v->next = victims;
             victims = v;
         }
     }
     pthread_mutex_unlock(&b->logs_mu);
+    free(m);
     while (victims) {
         evlog *v = victims;
         victims = v->next;
@@ -177,8 +255,15 @@ void ev_close_all(acp_backend *b)
         evlog_retire_locked(b, lg);
         evlog_free(lg);
     }
+    while (b->meta_head) {
+        evmeta *m = b->meta_head;
+        meta_unlink(b, m);
+        free(m);
+    }
     free(b->logs.b);
     b->logs.b = NULL;
+    free(b->metas.b);
+    b->metas.b = NULL;
 }
 
 /* ---- reading records ----------------------------------------------------- */
@@ -220,17 +305,23 @@ static int evr_fill(evreader *r, size_t need)
         r->len -= r->pos;
         r->pos = 0;
     }
-    size_t want = need < 65536 ? 65536 : need;
-    if (r->cap < want) {
-        char *nb = realloc(r->buf, want);
-        if (!nb) {
-            r->err = ENOMEM;
-            return -1;
-        }
-        r->buf = nb;
-        r->cap = want;
-    }
     while (r->len < need && !r->eof) {
+        if (r->len == r->cap) {
+            /* Grow as the bytes arrive, not to what a (perhaps damaged)
+             * header claims: a log ends long before a huge doc_len. */
+            size_t want = r->cap > SIZE_MAX / 2 ? SIZE_MAX : r->cap * 2;
+            if (want > need)
+                want = need;
+            if (want < 65536)
+                want = 65536;
+            char *nb = realloc(r->buf, want);
+            if (!nb) {
+                r->err = ENOMEM;
+                return -1;
+            }
+            r->buf = nb;
+            r->cap = want;
+        }
         ssize_t n = pread(r->fd, r->buf + r->len, r->cap - r->len, (off_t)(r->off + r->len));
         if (n < 0) {
             if (errno == EINTR)
@@ -307,31 +398,53 @@ static int evr_valid_after(evreader *r, uint64_t bad)
 
 /* ---- appending -------------------------------------------------------------- */
 
-/* Bring lg->end and lg->last_seq up to the log's size (flock held). */
+/* pread() all of len bytes at off: 0, or an errno (EIO for a file that
+ * ended early). */
+static int pread_all(int fd, char *buf, size_t len, uint64_t off)
+{
+    while (len) {
+        ssize_t n = pread(fd, buf, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        if (n == 0)
+            return EIO;
+        buf += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* Bring lg->at up to the log's size (log locked). */
 static acp_status evlog_catch_up(acp_backend *b, evlog *lg, uint64_t size, const char *fname,
                                  acp_call *call)
 {
-    if (size < lg->end) { /* replaced under the same inode: read it all */
-        lg->end = 0;
-        lg->last_seq = 0;
+    if (size < lg->at.end) { /* replaced under the same inode: read it all */
+        lg->at.end = lg->at.last_off = 0;
+        lg->at.last_seq = lg->at.last_us = 0;
     }
     evreader r;
-    evr_init(&r, lg->fd, lg->end);
+    evr_init(&r, lg->fd, lg->at.end);
     acp_status st = ACP_OK;
     for (;;) {
         fmt_event e;
         int rc = evr_next(&r, &e);
         if (rc == 1) {
-            if (e.seq != lg->last_seq + 1) {
+            if (e.seq != lg->at.last_seq + 1) {
                 st = b->host->error(call, ACP_CORRUPT,
                                     "%s/events/%s: record at offset %llu has sequence %lld, "
                                     "expected %lld",
-                                    b->path, fname, (unsigned long long)lg->end,
-                                    (long long)e.seq, (long long)(lg->last_seq + 1));
+                                    b->path, fname, (unsigned long long)lg->at.end,
+                                    (long long)e.seq, (long long)(lg->at.last_seq + 1));
                 break;
             }
-            lg->last_seq = e.seq;
-            lg->end = evr_tell(&r);
+            lg->at.last_off = lg->at.end;
+            lg->at.last_seq = e.seq;
+            lg->at.last_us = e.stored_us;
+            lg->at.end = evr_tell(&r);
             continue;
         }
         if (rc == 0)
@@ -353,7 +466,7 @@ static acp_status evlog_catch_up(acp_backend *b, evlog *lg, uint64_t size, const
                                 "%s/events/%s: damaged record at offset %llu followed by "
                                 "valid ones",
                                 b->path, fname, (unsigned long long)bad);
-        } else if (ftruncate(lg->fd, (off_t)lg->end) != 0) {
+        } else if (ftruncate(lg->fd, (off_t)lg->at.end) != 0) {
             st = file_err(b, call, ACP_IO, "events/", fname, "cannot cut the torn tail of",
                           errno);
         } else {
@@ -364,6 +477,30 @@ static acp_status evlog_catch_up(acp_backend *b, evlog *lg, uint64_t size, const
     }
     free(r.buf);
     return st;
+}
+
+/* Whether the log lg reopened (sb: its fstat) is the one whose position
+ * lg->at was kept from: same inode, not shorter, and the same last record
+ * where it was (an inode number may be reused after a delete). */
+static int evlog_same(evlog *lg, const struct stat *sb)
+{
+    const evpos *at = &lg->at;
+    if ((uint64_t)sb->st_dev != at->dev || (uint64_t)sb->st_ino != at->ino ||
+        (uint64_t)sb->st_size < at->end || at->end == 0)
+        return 0;
+    size_t len = (size_t)(at->end - at->last_off);
+    char stackbuf[4096];
+    char *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
+    if (!buf)
+        return 0;
+    fmt_event e;
+    size_t got;
+    int same = pread_all(lg->fd, buf, len, at->last_off) == 0 &&
+               fmt_get_event(buf, len, &e, &got) == 1 && got == len &&
+               e.seq == at->last_seq && e.stored_us == at->last_us;
+    if (buf != stackbuf)
+        free(buf);
+    return same;
 }
 
 /* Wait until lg's append with `ticket` is on disk, flushing for every
@@ -468,7 +605,10 @@ static int ev_lock(acp_backend *b, evlog *lg, int *check)
         int rc = stripe_mutex_lock(st);
         if (rc)
             return rc;
-        *check = !lg->known || st->s.gen != lg->gen;
+        uint64_t g = st->s.gen;
+        if (g != b->own_gen[lg->stripe]) /* someone else changed the stripe */
+            b->own_gen[lg->stripe] = b->clean_gen[lg->stripe] = g;
+        *check = !lg->known || lg->gen < b->clean_gen[lg->stripe];
         return 0;
     }
     while (flock(lg->fd, LOCK_EX) != 0)
@@ -484,7 +624,7 @@ static void ev_unlock(acp_backend *b, evlog *lg, int changed)
     if (b->shm) {
         shm_stripe *st = &b->shm[lg->stripe];
         if (changed)
-            st->s.gen++;
+            b->own_gen[lg->stripe] = ++st->s.gen;
         lg->gen = st->s.gen;
         pthread_mutex_unlock(&st->s.mu);
         return;
@@ -615,8 +755,10 @@ acp_status file_add_event(acp_backend *b, const acp_event_record *ev, int64_t *s
             evlog_put(b, lg);
             return file_err(b, call, ACP_IO, "events/", fname, "cannot lock", err);
         }
-        if (!check)
+        if (!check) {
+            lg->verify = 0; /* nobody else appended or deleted since */
             break;
+        }
         struct stat sb;
         if (fstat(lg->fd, &sb) != 0) {
             err = errno;
@@ -627,8 +769,23 @@ acp_status file_add_event(acp_backend *b, const acp_event_record *ev, int64_t *s
             return file_err(b, call, ACP_IO, "events/", fname, "cannot stat", err);
         }
         if (sb.st_nlink > 0) {
-            if (!lg->known || (uint64_t)sb.st_size != lg->end)
+            if (lg->known && lg->verify && !evlog_same(lg, &sb)) {
+                lg->known = 0;
+                pthread_mutex_lock(&lg->smu);
+                lg->dirsync = 1; /* perhaps a new file since */
+                pthread_mutex_unlock(&lg->smu);
+            }
+            lg->verify = 0;
+            if (!lg->known) {
+                /* Read it all once: an append that succeeds must read back,
+                 * so damage anywhere in the log is found here, not after. */
+                memset(&lg->at, 0, sizeof lg->at);
                 st = evlog_catch_up(b, lg, (uint64_t)sb.st_size, fname, call);
+            } else if ((uint64_t)sb.st_size != lg->at.end) {
+                st = evlog_catch_up(b, lg, (uint64_t)sb.st_size, fname, call);
+            }
+            lg->at.dev = (uint64_t)sb.st_dev;
+            lg->at.ino = (uint64_t)sb.st_ino;
             lg->known = st == ACP_OK;
             break;
         }
@@ -646,7 +803,7 @@ acp_status file_add_event(acp_backend *b, const acp_event_record *ev, int64_t *s
     fbuf_init_with(&rec, stackbuf, sizeof stackbuf);
     int changed = 0;
     if (st == ACP_OK) {
-        fmt_event e = {lg->last_seq + 1, ev->stored_us, {ev->doc, ev->doc_len}};
+        fmt_event e = {lg->at.last_seq + 1, ev->stored_us, {ev->doc, ev->doc_len}};
         fmt_put_event(&rec, &e);
         if (rec.failed)
             st = b->host->error(call, ACP_NOMEM, "out of memory adding an event to run %s",
@@ -657,16 +814,18 @@ acp_status file_add_event(acp_backend *b, const acp_event_record *ev, int64_t *s
         changed = 1;
         if (err) {
             /* Leave no partial record behind. */
-            if (ftruncate(lg->fd, (off_t)lg->end) != 0) {
+            if (ftruncate(lg->fd, (off_t)lg->at.end) != 0) {
                 lg->known = 0;
                 b->host->log(1, FILE_PLUGIN, "%s/events/%s: cannot cut a failed append: %s",
                              b->path, fname, strerror(errno));
             }
             st = file_err(b, call, ACP_IO, "events/", fname, "cannot append to", err);
         } else {
-            lg->end += rec.len;
-            lg->last_seq++;
-            *seq = lg->last_seq;
+            lg->at.last_off = lg->at.end;
+            lg->at.end += rec.len;
+            lg->at.last_seq++;
+            lg->at.last_us = ev->stored_us;
+            *seq = lg->at.last_seq;
             pthread_mutex_lock(&lg->smu);
             ticket = ++lg->ticket;
             pthread_mutex_unlock(&lg->smu);
@@ -706,10 +865,13 @@ acp_status ev_remove(acp_backend *b, const char *name, size_t nlen, int *had, ac
             err = errno;
     }
     if (sh) {
-        /* Appenders holding the old file notice (link count 0) and reopen. */
-        sh->s.gen++;
+        /* Appenders holding the old file notice (link count 0) and reopen;
+         * this handle's too (clean_gen). */
+        unsigned s = ev_stripe_of(name, nlen);
+        b->own_gen[s] = b->clean_gen[s] = ++sh->s.gen;
         pthread_mutex_unlock(&sh->s.mu);
     }
+    meta_forget(b, name, nlen);
     if (err)
         return file_err(b, call, ACP_IO, "events/", fname, "cannot remove", err);
     if (existed && b->sync && fsync(b->ev_fd) != 0)

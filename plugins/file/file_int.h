@@ -18,8 +18,12 @@
 #define ACP_FILE_ID_MAX 256
 /* Lock stripes for saves and deletes of documents (bytes of the lock file). */
 #define FILE_NSTRIPES 256
-/* Event log descriptors kept open per store handle. */
-#define FILE_MAX_OPEN_LOGS 64
+/* Event log descriptors kept open per store handle, at most (never more
+ * than a quarter of RLIMIT_NOFILE, see f_open). */
+#define FILE_MAX_OPEN_LOGS 4096
+/* Logs whose end this process remembers after closing their descriptor
+ * (about 150 bytes plus the name each); beyond, the oldest are forgotten. */
+#define FILE_MAX_LOG_META 100000
 /* Temporary files start with this; no id-derived name can (see fmt.c). */
 #define FILE_TMP_PREFIX ".tmp-"
 
@@ -53,6 +57,27 @@ typedef struct shm_header {
 #define LOCK_INIT 1
 #define LOCK_DOC_BASE 1024
 
+/* Where an event log ends, as this process last saw it: enough to append
+ * the next record without reading the log.  ino, last_off and last_us
+ * tell whether a log reopened later is still the same (see evlog_same). */
+typedef struct evpos {
+    uint64_t dev, ino;
+    uint64_t end;      /* offset after the last whole record */
+    uint64_t last_off; /* offset of that record */
+    int64_t last_seq;  /* its sequence (0: no record) */
+    int64_t last_us;   /* its stored_us */
+} evpos;
+
+/* The position of a log whose descriptor was closed (LRU), kept so that
+ * reopening it costs no reading. */
+typedef struct evmeta {
+    hlink link; /* keyed by file name (stored after the struct) */
+    struct evmeta *prev, *next; /* logs_mu: least recently used list */
+    evpos at;
+    uint64_t gen; /* the stripe's gen when `at` was known */
+    int dirsync;  /* evlog.dirsync at close */
+} evmeta;
+
 /* One event log kept open by this process.  fd never changes: when the
  * file is deleted (by delete_run in any process) the entry is retired and
  * a new one opened, so a flush in progress never sees its fd swapped. */
@@ -74,10 +99,11 @@ struct evlog {
     int dirsync;        /* events/ not yet flushed since the log was opened */
     pthread_mutex_t mu; /* one appending thread of this process at a time */
     unsigned stripe;    /* its stripe in the shared lock table */
-    int known;          /* mu: end and last_seq were read from the file */
-    uint64_t gen;       /* mu: the stripe's gen after our last append */
-    uint64_t end;       /* mu: offset after the last whole record known */
-    int64_t last_seq;   /* mu: sequence of that record */
+    int known;          /* mu: `at` is right (read from the file, or kept) */
+    int verify;         /* mu: `at` was kept from an earlier descriptor and
+                         * not yet checked against the file */
+    uint64_t gen;       /* mu: the stripe's gen when `at` was last right */
+    evpos at;           /* mu */
     evlog *prev, *next; /* logs_mu: least recently used list */
 };
 
@@ -99,11 +125,19 @@ struct acp_backend {
     findex ix;
     uint32_t scan_gen;
 
-    pthread_mutex_t logs_mu;
+    pthread_mutex_t logs_mu; /* the tables of logs below */
     hmap logs;
-    size_t nlogs;
+    size_t nlogs, max_open_logs;
     evlog *lru_head, *lru_tail;
+    hmap metas;
+    size_t nmetas;
+    evmeta *meta_head, *meta_tail;
 
+    /* Per stripe of the lock table, under its mutex: this handle's own
+     * changes.  gen went from clean_gen to own_gen through appends of this
+     * handle only, so a log known at a gen >= clean_gen is unchanged while
+     * the stripe's gen is still own_gen: no fstat(). */
+    uint64_t own_gen[FILE_NSTRIPES], clean_gen[FILE_NSTRIPES];
 };
 
 /* Error helpers: the message names the file (store path + rel) and the

@@ -1149,3 +1149,132 @@ Test(file, store_files_are_plain_json)
     cr_assert(strstr(buf, "\"event\":{\"type\":\"t\"}"), "%s", buf);
     cr_assert_eq(buf[n - 1], '\n');
 }
+
+/* ---- many logs at once ------------------------------------------------------ */
+
+/* Bytes this process has read from files and pipes so far (rchar), or -1
+ * where /proc does not tell. */
+static long long bytes_read(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    if (!f)
+        return -1;
+    char line[128];
+    long long v = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "rchar: %lld", &v) == 1)
+            break;
+    fclose(f);
+    return v;
+}
+
+/* An event of about 1 KiB. */
+static const char *big_event(int run, int k)
+{
+    static char doc[1200];
+    int n = snprintf(doc, sizeof doc, "{\"type\":\"t\",\"run\":%d,\"k\":%d,\"pad\":\"", run, k);
+    memset(doc + n, 'p', 1000);
+    strcpy(doc + n + 1000, "\"}");
+    return doc;
+}
+
+static const char *run_name(int r)
+{
+    static char buf[4][32];
+    static int k;
+    char *b = buf[k++ % 4];
+    snprintf(b, 32, "run-%d", r);
+    return b;
+}
+
+Test(file, logs_closed_by_the_lru_go_on_where_they_ended)
+{
+    /* The store keeps at most a quarter of RLIMIT_NOFILE of its logs open:
+     * 50 here, so appending round-robin to 200 runs closes and reopens
+     * every log on every append. */
+    struct rlimit saved, low;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    low = saved;
+    if (low.rlim_cur > 200)
+        low.rlim_cur = 200;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    enum { RUNS = 200, ROUNDS = 25 };
+    acp_store *s = open_at("store", "sync=none");
+    for (int r = 0; r < RUNS; r++)
+        cr_assert_eq(add_ev(s, run_name(r), big_event(r, 1)), 1);
+    /* A reopened log resumes from the position kept when it was closed:
+     * nothing is read (the old code read the whole log on every append,
+     * some 60 MB here). */
+    long long before = bytes_read();
+    for (int k = 2; k <= ROUNDS; k++)
+        for (int r = 0; r < RUNS; r++)
+            cr_assert_eq(add_ev(s, run_name(r), big_event(r, k)), k, "run %d", r);
+    long long after = bytes_read();
+    if (before >= 0)
+        cr_assert_lt(after - before, 256 * 1024, "read %lld bytes", after - before);
+
+    /* Meanwhile (both logs closed here), another process appends to run-7,
+     * and deletes run-9 and writes a longer log under the same name (perhaps
+     * with the same inode number). */
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        char uri[600];
+        snprintf(uri, sizeof uri, "file:%s/store?sync=none", root);
+        acp_store *cs;
+        acp_error err;
+        int64_t seq;
+        if (acp_store_open(uri, &cs, &err) != ACP_OK)
+            _exit(1);
+        for (int k = 1; k <= 5; k++)
+            if (acp_event_add(cs, "run-7", big_event(7, ROUNDS + k), ACP_STRLEN, &seq, &err) !=
+                    ACP_OK ||
+                seq != ROUNDS + k)
+                _exit(2);
+        if (acp_run_delete(cs, "run-9", &err) != ACP_OK)
+            _exit(3);
+        for (int k = 1; k <= ROUNDS + 3; k++)
+            if (acp_event_add(cs, "run-9", big_event(9, 1000 + k), ACP_STRLEN, &seq, &err) !=
+                    ACP_OK ||
+                seq != k)
+                _exit(4);
+        acp_store_close(cs);
+        _exit(0);
+    }
+    wait_ok(pid);
+    /* And another handle of this process appends to run-5 (closed here)
+     * and run-199 (still open here: the last one used). */
+    acp_store *s2 = open_at("store", "sync=none");
+    cr_assert_eq(add_ev(s2, "run-5", big_event(5, ROUNDS + 1)), ROUNDS + 1);
+    cr_assert_eq(add_ev(s2, "run-199", big_event(199, ROUNDS + 1)), ROUNDS + 1);
+    acp_store_close(s2);
+    before = bytes_read();
+    for (int r = 0; r < RUNS; r++) {
+        int64_t want = r == 7   ? ROUNDS + 6
+                       : r == 9 ? ROUNDS + 4
+                       : r == 5 || r == 199 ? ROUNDS + 2
+                                            : ROUNDS + 1;
+        cr_assert_eq(add_ev(s, run_name(r), big_event(r, (int)want)), want, "run %d", r);
+    }
+    after = bytes_read();
+    /* What the others appended, the last record of each log of the
+     * stripes they touched, the new run-9: some 100 KiB. */
+    if (before >= 0)
+        cr_assert_lt(after - before, 256 * 1024, "read %lld bytes", after - before);
+
+    char **docs;
+    size_t n = all_events(s, "run-7", &docs);
+    cr_assert_eq(n, ROUNDS + 6);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_str_eq(docs[i], big_event(7, (int)i + 1));
+    free_docs(docs, n);
+    n = all_events(s, "run-9", &docs);
+    cr_assert_eq(n, ROUNDS + 4);
+    for (size_t i = 0; i + 1 < n; i++)
+        cr_assert_str_eq(docs[i], big_event(9, 1000 + (int)i + 1));
+    cr_assert_str_eq(docs[n - 1], big_event(9, ROUNDS + 4));
+    free_docs(docs, n);
+    cr_assert_eq(all_events(s, "run-123", NULL), ROUNDS + 1);
+    acp_store_close(s);
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+}
