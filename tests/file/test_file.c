@@ -417,12 +417,16 @@ Test(file, leftover_temporary_files_are_removed_on_open)
     acp_store_close(s);
 }
 
-/* A child that writes until it is killed: runs saved, events appended. */
-static void writer_until_killed(const char *query)
+/* A child that writes until it is killed: runs saved, events appended.  It
+ * tells the parent on `ready` once every run exists, so that the checks
+ * below do not depend on how fast a loaded machine is. */
+static void writer_until_killed(const char *query, int ready)
 {
     acp_store *s = open_at("store", query);
     char id[32], doc[128];
     for (int i = 0;; i++) {
+        if (i == 50 && write(ready, "x", 1) != 1)
+            _exit(4);
         snprintf(id, sizeof id, "r%d", i % 50);
         acp_error err;
         if (acp_run_save(s, run_doc(id, i % 2 ? "a" : "b", NULL, i % 3000, NULL), ACP_STRLEN,
@@ -438,13 +442,23 @@ Test(file, killed_writers_leave_nothing_half_written)
 {
     for (int round = 0; round < 3; round++) {
         pid_t pid[2];
+        int ready[2];
+        cr_assert_eq(pipe(ready), 0);
         for (int k = 0; k < 2; k++) {
             pid[k] = fork();
             cr_assert(pid[k] >= 0);
             if (pid[k] == 0)
-                writer_until_killed(k ? "sync=none" : NULL);
+                writer_until_killed(k ? "sync=none" : NULL, ready[1]);
         }
-        struct timespec d = {0, 150000000 + round * 70000000};
+        char got[2];
+        for (size_t have = 0; have < sizeof got;) {
+            ssize_t r = read(ready[0], got + have, sizeof got - have);
+            cr_assert(r > 0, "a writer died before saving every run");
+            have += (size_t)r;
+        }
+        close(ready[0]);
+        close(ready[1]);
+        struct timespec d = {0, 30000000 + round * 70000000};
         nanosleep(&d, NULL);
         for (int k = 0; k < 2; k++) {
             kill(pid[k], SIGKILL);
