@@ -480,7 +480,7 @@ CONFORMANCE_CHECK(acknowledged_writes_survive_kill_9)
         size_t n = 0;
         CHECK_RESULT(run_and_kill(c, rounds[r].first_k, rounds[r].want, acks, &n));
         OPEN();
-        int64_t last;
+        int64_t last = 0;
         CHECK_RESULT(verify_after_kill(c, acks, n, &last));
         /* The store takes writes again, continuing the sequence. */
         int64_t seq = 0;

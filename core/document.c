@@ -70,6 +70,10 @@ acp_status acp__id_check(const char *id, const char *what, acp_error *err)
         return acp__error(err, ACP_INVALID, "%s is longer than %d bytes", what, ACP_ID_MAX);
     const unsigned char *s = (const unsigned char *)id;
     for (size_t i = 0; i < n;) {
+        if (s[i] < 0x80) { /* ids are mostly ASCII: the common case first */
+            i++;
+            continue;
+        }
         size_t k = utf8_seq(s + i, n - i);
         if (!k)
             return acp__error(err, ACP_INVALID, "%s is not valid UTF-8 (byte %zu)", what, i);
@@ -202,6 +206,10 @@ static int scan_string(scan *s)
             if (!strchr("\"\\/bfnrt", e) || !e)
                 return fail(s, "bad escape in a string");
             s->p += 2;
+            continue;
+        }
+        if (c < 0x80) { /* plain ASCII: nothing more to check */
+            s->p++;
             continue;
         }
         size_t k = utf8_seq((const unsigned char *)s->p, (size_t)(s->end - s->p));

@@ -230,7 +230,7 @@ static acp_status configure(acp_backend *b, const acp_open_args *a, acp_call *ca
     b->val[n++] = uri;
     b->connect_timeout_s = -1;
     const char *env_ct = getenv("PGCONNECT_TIMEOUT");
-    int64_t v;
+    int64_t v = 0;
     if (env_ct && parse_int(env_ct, 0, INT32_MAX, &v))
         b->connect_timeout_s = v;
     for (size_t i = 0; i < a->n_options && st == ACP_OK; i++) {

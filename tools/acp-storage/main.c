@@ -9,6 +9,8 @@
  */
 #define _XOPEN_SOURCE 700
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -177,6 +179,7 @@ static int print_global_help(void)
         command_name(&commands[i], name, sizeof name);
         fprintf(stdout, "  %-16s %s\n", name, commands[i].summary);
     }
+    fprintf(stdout, "  %-16s %s\n", "bench", "run the benchmark program (acp-storage bench --help)");
     fprintf(stdout,
             "\n%s"
             "  --version     show the versions of this tool, the library and the plugin ABI\n"
@@ -316,8 +319,37 @@ static int dispatch(cli_ctx *ctx, int argc, char **argv)
     return cmd->fn(ctx);
 }
 
+/* `acp-storage bench ARGS...` runs the benchmark program with ARGS: the one
+ * installed beside this command, else the first on PATH.  It has its own
+ * options and help (acp-storage bench --help). */
+static int run_bench(char **argv)
+{
+    char self[4096], path[4200];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    argv[0] = "acp-storage-bench";
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            /* Installed: bin/acp-storage-bench; in a build tree: ../../bench/. */
+            snprintf(path, sizeof path, "%s/acp-storage-bench", self);
+            if (access(path, X_OK) == 0)
+                execv(path, argv);
+            snprintf(path, sizeof path, "%s/../../bench/acp-storage-bench", self);
+            if (access(path, X_OK) == 0)
+                execv(path, argv);
+        }
+    }
+    execvp("acp-storage-bench", argv);
+    fprintf(stderr, "acp-storage: bench: cannot run acp-storage-bench: %s\n", strerror(errno));
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "bench") == 0)
+        return run_bench(argv + 1);
     cli_ctx ctx = {0};
     const char *no_color = getenv("NO_COLOR");
     const char *term = getenv("TERM");
