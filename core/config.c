@@ -224,6 +224,19 @@ ACP_API acp_status acp_config_set(acp_config *c, const char *key, const char *va
 {
     if (!c || !key || !value)
         return acp__error(err, ACP_INVALID, "acp_config_set: arguments must not be NULL");
+    /* The parts must compose back into the URI they stand for: anything
+     * else could read back as another host, user or password. */
+    if (strcmp(key, "authority") == 0) {
+        if (strpbrk(value, "/?#"))
+            return acp__error(err, ACP_INVALID, "an authority may not contain '/', '?' or '#'");
+        if (value[0] && c->path && c->path[0] && c->path[0] != '/')
+            return acp__error(err, ACP_INVALID,
+                              "with an authority the path must be absolute (start with '/')");
+    } else if (strcmp(key, "path") == 0 && value[0] && value[0] != '/' && c->authority &&
+               c->authority[0]) {
+        return acp__error(err, ACP_INVALID,
+                          "with an authority the path must be absolute (start with '/')");
+    }
     acp_status st = check_key(key, err);
     return st != ACP_OK ? st : set_opt(c, key, value, err);
 }
@@ -414,14 +427,18 @@ char *acp__config_uri(const acp_config *c, int redact)
             ok = put(&b, &len, &cap, c->authority, NULL);
         }
     }
+    /* A path that starts with "//" needs an empty authority in front, or
+     * it would read back as one. */
+    if (ok && (!c->authority || !c->authority[0]) && c->path && !strncmp(c->path, "//", 2))
+        ok = put(&b, &len, &cap, "//", NULL);
     if (ok && c->path)
         ok = put(&b, &len, &cap, c->path, "/-._~!$&'()*+,;=:@");
     for (size_t i = 0; ok && i < c->n_opts; i++) {
         ok = put(&b, &len, &cap, i ? "&" : "?", NULL) &&
              put(&b, &len, &cap, c->opts[i].key, "-._~") && put(&b, &len, &cap, "=", NULL) &&
-             put(&b, &len, &cap, redact && acp__is_secret_key(c->opts[i].key) ? "***"
-                                                                              : c->opts[i].value,
-                 "-._~:/,");
+             (redact && acp__is_secret_key(c->opts[i].key)
+                  ? put(&b, &len, &cap, "***", NULL)
+                  : put(&b, &len, &cap, c->opts[i].value, "-._~:/,"));
     }
     if (!ok || !b) {
         free(b);
