@@ -20,7 +20,7 @@
 #define FMT_HASH_PREFIX 120
 
 /* The length of the checksum trailer every record ends with:
- * ,"crc":"xxxxxxxx"}\n */
+ * ,"crc":"<8 hex digits>"}\n */
 #define FMT_TRAILER_LEN 19
 
 uint32_t fmt_crc32c(uint32_t crc, const void *buf, size_t len);
@@ -61,20 +61,20 @@ typedef struct fstr {
 
 /* Run file:
  * {"run_id":S,"agent_name":S,"session_id":S|null,"created_us":N,
- *  "doc_len":N,"doc":DOC,"crc":"xxxxxxxx"}\n */
+ *  "doc_len":N,"doc":DOC,"crc":"<8 hex digits>"}\n */
 typedef struct fmt_run {
     fstr id, agent, session;
     int64_t created_us;
     fstr doc;
 } fmt_run;
 
-/* Session file: {"id":S,"doc_len":N,"doc":DOC,"crc":"xxxxxxxx"}\n */
+/* Session file: {"id":S,"doc_len":N,"doc":DOC,"crc":"<8 hex digits>"}\n */
 typedef struct fmt_session {
     fstr id, doc;
 } fmt_session;
 
 /* Event log record:
- * {"seq":N,"stored_us":N,"doc_len":N,"event":DOC,"crc":"xxxxxxxx"}\n */
+ * {"seq":N,"stored_us":N,"doc_len":N,"event":DOC,"crc":"<8 hex digits>"}\n */
 typedef struct fmt_event {
     int64_t seq, stored_us;
     fstr doc;

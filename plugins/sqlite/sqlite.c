@@ -633,13 +633,13 @@ static int sq_read_header(sq_conn *c, int *app_id, int *version, int *objects)
 enum { SQ_READY, SQ_CREATE, SQ_MIGRATE };
 
 static acp_status sq_check_header(const acp_backend *b, acp_call *call, int app_id, int version,
-                                  int objects, int *todo)
+                                  int objects, int *plan)
 {
     const acp_plugin_host *h = b->host;
 
     if (objects == 0) {
         /* An empty file (or none yet): a fresh store. */
-        *todo = SQ_CREATE;
+        *plan = SQ_CREATE;
         return ACP_OK;
     }
     if (app_id != ACP_SQLITE_APPLICATION_ID)
@@ -656,7 +656,7 @@ static acp_status sq_check_header(const acp_backend *b, acp_call *call, int app_
         return h->error(call, ACP_CORRUPT,
                         "%s: acp-storage store without a schema version (user_version %d)",
                         b->path, version);
-    *todo = version == ACP_SQLITE_SCHEMA_VERSION ? SQ_READY : SQ_MIGRATE;
+    *plan = version == ACP_SQLITE_SCHEMA_VERSION ? SQ_READY : SQ_MIGRATE;
     return ACP_OK;
 }
 
@@ -668,7 +668,7 @@ static const char *const sq_migrations[ACP_SQLITE_SCHEMA_VERSION] = {
 
 static acp_status sq_create_or_migrate(const acp_backend *b, sq_conn *c, acp_call *call)
 {
-    int app_id = 0, version = 0, objects = 0, todo = SQ_READY;
+    int app_id = 0, version = 0, objects = 0, plan = SQ_READY;
     acp_status st;
     char *errmsg = NULL;
     char sql[96];
@@ -683,10 +683,10 @@ static acp_status sq_create_or_migrate(const acp_backend *b, sq_conn *c, acp_cal
         st = sq_fail(b, call, c->db, rc, "open: read header", NULL);
         goto fail;
     }
-    st = sq_check_header(b, call, app_id, version, objects, &todo);
+    st = sq_check_header(b, call, app_id, version, objects, &plan);
     if (st != ACP_OK)
         goto fail;
-    if (todo == SQ_CREATE)
+    if (plan == SQ_CREATE)
         version = 0;
     for (int v = version; v < ACP_SQLITE_SCHEMA_VERSION; v++) {
         rc = sqlite3_exec(c->db, sq_migrations[v], NULL, NULL, &errmsg);
@@ -707,7 +707,7 @@ static acp_status sq_create_or_migrate(const acp_backend *b, sq_conn *c, acp_cal
         st = sq_fail(b, call, c->db, rc, "open: write schema", NULL);
         goto fail;
     }
-    if (todo == SQ_MIGRATE)
+    if (plan == SQ_MIGRATE)
         b->host->log(2, SQ_NAME, "%s: schema migrated from version %d to %d", b->path, version,
                      ACP_SQLITE_SCHEMA_VERSION);
     return ACP_OK;
@@ -759,23 +759,23 @@ static int sq_set_wal(const acp_backend *b, sq_conn *c)
  * or migrate the schema. */
 static acp_status sq_open_schema(const acp_backend *b, sq_conn *c, acp_call *call)
 {
-    int app_id = 0, version = 0, objects = 0, todo = SQ_READY;
+    int app_id = 0, version = 0, objects = 0, plan = SQ_READY;
     acp_status st;
     int rc;
 
     rc = sq_read_header(c, &app_id, &version, &objects);
     if (rc != SQLITE_OK)
         return sq_fail(b, call, c->db, rc, "open: read header", NULL);
-    st = sq_check_header(b, call, app_id, version, objects, &todo);
+    st = sq_check_header(b, call, app_id, version, objects, &plan);
     if (st != ACP_OK)
         return st;
     if (b->readonly) {
-        if (todo == SQ_CREATE)
+        if (plan == SQ_CREATE)
             return b->host->error(call, ACP_INVALID,
                                   "%s: no acp-storage store here, and mode=ro cannot "
                                   "create one",
                                   b->path);
-        if (todo == SQ_MIGRATE)
+        if (plan == SQ_MIGRATE)
             return b->host->error(call, ACP_UNSUPPORTED,
                                   "%s: schema version %d must be migrated to %d; open it "
                                   "once without mode=ro",
@@ -786,7 +786,7 @@ static acp_status sq_open_schema(const acp_backend *b, sq_conn *c, acp_call *cal
     rc = sq_set_wal(b, c);
     if (rc != SQLITE_OK)
         return sq_fail(b, call, c->db, rc, "open: set WAL mode", NULL);
-    if (todo != SQ_READY)
+    if (plan != SQ_READY)
         return sq_create_or_migrate(b, c, call);
     return ACP_OK;
 }
@@ -1025,7 +1025,7 @@ static acp_status sq_open(const acp_plugin_host *host, const acp_open_args *args
 
 static acp_status sq_ping(acp_backend *b, acp_call *call)
 {
-    int app_id = 0, version = 0, objects = 0, todo = SQ_READY, rc;
+    int app_id = 0, version = 0, objects = 0, plan = SQ_READY, rc;
     sq_conn *c;
     acp_status st = sq_get(b, call, &c);
 
@@ -1035,8 +1035,8 @@ static acp_status sq_ping(acp_backend *b, acp_call *call)
     if (rc != SQLITE_OK)
         st = sq_fail(b, call, c->db, rc, "ping", NULL);
     else
-        st = sq_check_header(b, call, app_id, version, objects, &todo);
-    if (st == ACP_OK && todo != SQ_READY)
+        st = sq_check_header(b, call, app_id, version, objects, &plan);
+    if (st == ACP_OK && plan != SQ_READY)
         st = b->host->error(call, ACP_CORRUPT,
                             "%s: ping: the acp-storage schema is gone", b->path);
     sq_put(b, c);
