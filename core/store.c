@@ -326,28 +326,29 @@ typedef acp_status (*get_fn)(acp_backend *, const char *, acp_call *);
 static acp_status get_one(acp_store *s, get_fn fn, const char *op, const char *what,
                           const char *id, char **json, size_t *len, acp_error *err)
 {
-    acp_page *page = acp__page_new(1);
-    if (!page)
-        return acp__error(err, ACP_NOMEM, "out of memory reading %s '%s'", what, id);
+    /* One item, so the page lives on the stack: a get costs one allocation,
+     * the document handed to the caller. */
+    acp__item item = {0};
+    acp_page page = {.items = &item, .cap = 1, .max = 1, .total = -1};
     acp_call call;
-    acp__call_init(&call, page, s->timeout_ms);
+    acp__call_init(&call, &page, s->timeout_ms);
     enter(s);
     acp_status st = fn(s->backend, id, &call);
     leave(s);
     if (st == ACP_NOT_FOUND)
         st = acp__error(err, ACP_NOT_FOUND, "%s '%s' not found", what, id);
-    else if (st == ACP_OK && page->n == 0)
+    else if (st == ACP_OK && page.n == 0)
         st = acp__error(err, ACP_PLUGIN, "%s: %s reported success but returned no document",
                         s->desc->name, op);
     else
         st = acp__call_finish(&call, st, s->desc->name, op, err);
     if (st == ACP_OK) {
-        *json = page->items[0].doc; /* the caller now owns the block */
+        *json = item.doc; /* the caller now owns the block */
         if (len)
-            *len = page->items[0].doc_len;
-        page->n = 0;
+            *len = item.doc_len;
+    } else if (page.n) {
+        free(item.doc);
     }
-    acp_page_free(page);
     return st;
 }
 
