@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -36,8 +37,9 @@ static int host_emit(acp_call *call, const acp_item *it)
         p->items = ni;
         p->cap = nc;
     }
-    size_t klen = it->key ? strlen(it->key) : 0;
-    char *mem = malloc(it->doc_len + 1 + (it->key ? klen + 1 : 0));
+    const char *key = p->keyless ? NULL : it->key;
+    size_t klen = key ? strlen(key) : 0;
+    char *mem = malloc(it->doc_len + 1 + (key ? klen + 1 : 0));
     if (!mem)
         return 1;
     acp__item *o = &p->items[p->n++];
@@ -47,9 +49,9 @@ static int host_emit(acp_call *call, const acp_item *it)
     o->doc = mem;
     o->doc_len = it->doc_len;
     o->key = NULL;
-    if (it->key) {
+    if (key) {
         o->key = mem + it->doc_len + 1;
-        memcpy(o->key, it->key, klen + 1);
+        memcpy(o->key, key, klen + 1);
     }
     o->created_us = it->created_us;
     o->seq = it->seq;
@@ -76,11 +78,26 @@ static acp_status host_error(acp_call *call, acp_status code, const char *fmt, .
     return code;
 }
 
+/* Deadlines run on the monotonic clock, so a wall-clock step cannot cut a
+ * call short or stretch it.  The coarse clock (a few ms resolution) is
+ * enough for bounds given in ms and costs no TSC read, which every call
+ * pays once. */
+static int64_t deadline_now_us(void)
+{
+    struct timespec ts;
+#ifdef CLOCK_MONOTONIC_COARSE
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+#else
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int64_t host_remaining_ms(acp_call *call)
 {
     if (!call || !call->deadline_us)
         return -1;
-    int64_t left = (call->deadline_us - acp_time_now_us()) / 1000;
+    int64_t left = (call->deadline_us - deadline_now_us()) / 1000;
     return left > 0 ? left : 0;
 }
 
@@ -122,7 +139,7 @@ void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms)
     call->has_message = 0;
     call->message[0] = '\0';
     call->page = page;
-    call->deadline_us = timeout_ms > 0 ? acp_time_now_us() + timeout_ms * 1000 : 0;
+    call->deadline_us = timeout_ms > 0 ? deadline_now_us() + timeout_ms * 1000 : 0;
 }
 
 acp_status acp__call_finish(acp_call *call, acp_status st, const char *backend, const char *op,

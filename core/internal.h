@@ -89,6 +89,7 @@ struct acp_page {
     size_t max;      /* items beyond this are dropped (a plugin over-emitting) */
     int64_t total;   /* -1: not asked */
     char *next_cursor;
+    int keyless;     /* a get: the caller never sees keys, so none are copied */
 };
 
 struct acp_call {

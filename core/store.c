@@ -329,7 +329,7 @@ static acp_status get_one(acp_store *s, get_fn fn, const char *op, const char *w
     /* One item, so the page lives on the stack: a get costs one allocation,
      * the document handed to the caller. */
     acp__item item = {0};
-    acp_page page = {.items = &item, .cap = 1, .max = 1, .total = -1};
+    acp_page page = {.items = &item, .cap = 1, .max = 1, .total = -1, .keyless = 1};
     acp_call call;
     acp__call_init(&call, &page, s->timeout_ms);
     enter(s);
@@ -426,15 +426,28 @@ static int copy_sized(void *dst, size_t dst_size, const void *src)
 
 /* Run cursors: "r1:<created_us>:<run_id in hex>".  Opaque to callers, but
  * printable, so a command line can carry it. */
+static const char HEX[] = "0123456789abcdef";
+
+static int hex_val(char c)
+{
+    const char *p = c ? strchr(HEX, c) : NULL;
+    return p ? (int)(p - HEX) : -1;
+}
+
+/* Built on every full page: a table lookup per nibble, not a sprintf per byte. */
 static char *cursor_make(int64_t created_us, const char *run_id)
 {
     size_t n = strlen(run_id);
     char *c = malloc(32 + 2 * n + 1);
     if (!c)
         return NULL;
-    int k = sprintf(c, "r1:%" PRId64 ":", created_us);
-    for (size_t i = 0; i < n; i++)
-        k += sprintf(c + k, "%02x", (unsigned char)run_id[i]);
+    char *p = c + sprintf(c, "r1:%" PRId64 ":", created_us);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)run_id[i];
+        *p++ = HEX[b >> 4];
+        *p++ = HEX[b & 15];
+    }
+    *p = '\0';
     return c;
 }
 
@@ -451,11 +464,10 @@ static acp_status cursor_parse(const char *c, int64_t *created_us, char *run_id,
     if (n == 0 || n % 2 || n / 2 > ACP_ID_MAX)
         goto bad;
     for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        if (sscanf(h + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdef", h[2 * i]) ||
-            !strchr("0123456789abcdef", h[2 * i + 1]))
+        int hi = hex_val(h[2 * i]), lo = hex_val(h[2 * i + 1]);
+        if (hi < 0 || lo < 0)
             goto bad;
-        run_id[i] = (char)v;
+        run_id[i] = (char)(hi << 4 | lo);
     }
     run_id[n / 2] = '\0';
     if (acp__id_check(run_id, "cursor run_id", NULL) != ACP_OK)

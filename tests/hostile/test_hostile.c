@@ -1170,7 +1170,11 @@ Test(hostile, json_escapes_in_ids_and_names)
 Test(hostile, invalid_ids_are_refused_and_change_nothing)
 {
     const char *a256 = repeat("a", 256, "");
-    const char *good[] = {a256, "abc", "ab", "\xc3\xa9", "a", ".."};
+    /* Ids of 8 bytes and more are checked a word at a time: valid UTF-8
+     * there, and bad bytes in every word position and in the last, overlapping
+     * word, below. */
+    const char *good[] = {a256, "abc", "ab", "\xc3\xa9", "a", "..", "abcdefghij",
+                          "abcdefgh\xc3\xa9ijklmn"};
     size_t ng = sizeof good / sizeof good[0];
     for (size_t k = 0; k < ng; k++) {
         save_ok(acp_run_save, run_doc(good[k], good[k], good[k], (int)k));
@@ -1185,7 +1189,8 @@ Test(hostile, invalid_ids_are_refused_and_change_nothing)
     const char *bad[] = {
         repeat("a", 257, ""), repeat("a", 4096, ""), "abc\xff", "ab\xc3", "\xc3",
         "\xc0\xae\xc0\xae", "..\xc0\xaf", "\xed\xa0\x80", "abc\x80", "a\xf4\x90\x80\x80", "",
-        repeat("\xc3\xa9", 128, "a"),
+        repeat("\xc3\xa9", 128, "a"), "abcdefghij\xff", "\x80" "bcdefghij", "abcdefgh\x80ijklmnop",
+        "abcdefghijklmno\xc3", "abcdefgh\xc3\xa9ijklm\xed\xa0\x80",
     };
     for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
         const char *id = bad[b];
