@@ -20,9 +20,13 @@
  * never flushed: when the store is opened, the directory listing is
  * compared with the index (by inode number, which every rename changes)
  * and whatever a crash or a restore from backup left behind is re-read
- * from the documents.  Saves and deletes of one id are serialised across
- * processes by an OFD lock on one byte of `lock` (a stripe of ids), so the
- * last record in index.log for an id always describes its current file.
+ * from the documents.  The index record, and the in-memory entry it makes,
+ * are built before the rename or unlink: once a document has changed, no
+ * lack of memory and no failure of index.log can fail the call any more
+ * (see idx_publish).  Saves and deletes of one id are
+ * serialised across processes by an OFD lock on one byte of `lock` (a
+ * stripe of ids), so the last record in index.log for an id always
+ * describes its current file.
  *
  * Every process replays what others append to index.log (it checks the
  * size on each list call and reads only the new tail), so lists see other
@@ -221,42 +225,62 @@ static void stripe_unlock(acp_backend *b, unsigned s)
 
 /* ---- documents ------------------------------------------------------------------ */
 
-/* Replace dfd/fname with content: temporary file, flush, rename, flush the
- * directory.  *ino receives the new file's inode number as soon as the
- * rename is done, also when flushing the directory then fails (the new
- * file is in place: the caller must still index it). */
-static acp_status write_doc(acp_backend *b, int dfd, const char *sub, const char *fname,
-                            const fbuf *content, uint64_t *ino, acp_call *call)
-{
+/* A document on its way to dfd/fname: written (and flushed, sync=always)
+ * to a temporary file that is not in place yet. */
+typedef struct staged_doc {
+    int fd;
     char tmp[64];
-    int fd = create_tmp(b, dfd, "", tmp, O_WRONLY);
-    if (fd < 0)
+    uint64_t ino; /* the inode number the document will have */
+} staged_doc;
+
+/* Write content to a new temporary file in dfd. */
+static acp_status doc_stage(acp_backend *b, int dfd, const char *sub, const char *fname,
+                            const fbuf *content, staged_doc *sd, acp_call *call)
+{
+    sd->fd = create_tmp(b, dfd, "", sd->tmp, O_WRONLY);
+    if (sd->fd < 0)
         return file_err(b, call, ACP_IO, sub, fname, "cannot create a temporary file for",
                         errno);
     /* Locked while in use, so that a cleaner in another process skips it. */
-    flock(fd, LOCK_EX);
+    flock(sd->fd, LOCK_EX);
     const char *what = "cannot write";
-    int err = file_write_all(fd, content->p, content->len);
-    if (!err && b->sync && fdatasync(fd) != 0) {
+    int err = file_write_all(sd->fd, content->p, content->len);
+    if (!err && b->sync && fdatasync(sd->fd) != 0) {
         err = errno;
         what = "cannot flush";
     }
     struct stat st;
-    if (!err && fstat(fd, &st) != 0)
+    if (!err && fstat(sd->fd, &st) != 0)
         err = errno;
-    if (!err && renameat(dfd, tmp, dfd, fname) != 0) {
-        err = errno;
-        what = "cannot rename a temporary file to";
-    }
     if (err) {
-        unlinkat(dfd, tmp, 0);
-        close(fd);
+        unlinkat(dfd, sd->tmp, 0);
+        close(sd->fd);
+        sd->fd = -1;
         return file_err(b, call, ACP_IO, sub, fname, what, err);
     }
-    close(fd);
-    *ino = (uint64_t)st.st_ino;
-    if (b->sync && fsync(dfd) != 0)
-        return file_err(b, call, ACP_IO, sub, "", "cannot flush directory", errno);
+    sd->ino = (uint64_t)st.st_ino;
+    return ACP_OK;
+}
+
+static void doc_abandon(int dfd, staged_doc *sd)
+{
+    unlinkat(dfd, sd->tmp, 0);
+    close(sd->fd);
+    sd->fd = -1;
+}
+
+/* Rename the staged document over dfd/fname: the save happens here, whole,
+ * or (on failure) not at all. */
+static acp_status doc_commit(acp_backend *b, int dfd, const char *sub, const char *fname,
+                             staged_doc *sd, acp_call *call)
+{
+    if (renameat(dfd, sd->tmp, dfd, fname) != 0) {
+        int e = errno;
+        doc_abandon(dfd, sd);
+        return file_err(b, call, ACP_IO, sub, fname, "cannot rename a temporary file to", e);
+    }
+    close(sd->fd);
+    sd->fd = -1;
     return ACP_OK;
 }
 
@@ -298,20 +322,27 @@ static int idx_apply(acp_backend *b, char *rec, size_t len)
     }
 }
 
-/* (Re)open index.log and forget what was read from the old one. */
+/* (Re)open index.log and forget what was read from the old one.  On
+ * failure nothing changed: the old descriptor and index stay usable. */
 static acp_status idx_reopen(acp_backend *b, acp_call *call)
 {
+    findex nix;
+    if (idx_init(&nix) != 0)
+        return idx_nomem(b, call);
+    int fd = b->ro_errno ? openat(b->dirfd, "index.log", O_RDONLY | O_CLOEXEC)
+                         : openat(b->dirfd, "index.log", O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC,
+                                  0644);
+    if (fd < 0 && !(b->ro_errno && errno == ENOENT)) {
+        int e = errno;
+        idx_free(&nix);
+        return file_err(b, call, ACP_IO, "", "index.log", "cannot open", e);
+    }
     if (b->idx_fd >= 0)
         close(b->idx_fd);
-    b->idx_fd = b->ro_errno ? openat(b->dirfd, "index.log", O_RDONLY | O_CLOEXEC)
-                            : openat(b->dirfd, "index.log",
-                                     O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (b->idx_fd < 0 && !(b->ro_errno && errno == ENOENT))
-        return file_err(b, call, ACP_IO, "", "index.log", "cannot open", errno);
+    b->idx_fd = fd;
     idx_free(&b->ix);
+    b->ix = nix;
     b->idx_end = 0;
-    if (idx_init(&b->ix) != 0)
-        return idx_nomem(b, call);
     return ACP_OK;
 }
 
@@ -492,59 +523,168 @@ static void idx_compact(acp_backend *b)
     fbuf_free(&c.out);
 }
 
-/* Append one record to index.log and apply it (everything from other
- * processes before it too). */
-static acp_status idx_append(acp_backend *b, fbuf *rec, acp_call *call)
+/* The end of the last whole record of index.log (LOCK_EX held, the bytes
+ * before idx_end applied, perhaps more not yet): a torn tail that a writer
+ * which died left after it is cut off, so that a record appended next
+ * starts on a line of its own.  0, or an errno. */
+static int idx_whole_end(acp_backend *b, uint64_t *end)
 {
-    if (rec->failed)
-        return b->host->error(call, ACP_NOMEM, "out of memory writing %s/index.log", b->path);
+    struct stat st;
+    if (fstat(b->idx_fd, &st) != 0)
+        return errno;
+    uint64_t size = (uint64_t)st.st_size, at = size;
+    char chunk[512];
+    /* Back from the end to the last newline (idx_end is a record
+     * boundary). */
+    while (at > b->idx_end) {
+        size_t n = at - b->idx_end < sizeof chunk ? (size_t)(at - b->idx_end) : sizeof chunk;
+        ssize_t r = pread(b->idx_fd, chunk, n, (off_t)(at - n));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return errno;
+        if ((size_t)r != n)
+            return EIO; /* cut meanwhile: not while LOCK_EX is held */
+        const char *nl = memrchr(chunk, '\n', n);
+        if (nl) {
+            at = at - n + (uint64_t)(nl - chunk) + 1;
+            break;
+        }
+        at -= n;
+    }
+    if (at < size) {
+        if (ftruncate(b->idx_fd, (off_t)at) != 0)
+            return errno;
+        b->host->log(2, FILE_PLUGIN, "%s/index.log: removed a torn record at offset %llu",
+                     b->path, (unsigned long long)at);
+    }
+    *end = at;
+    return 0;
+}
+
+/*
+ * Record a change that has already reached the disk (a document renamed
+ * or removed): append rec to index.log and apply c to this handle's index.
+ * Nothing here fails the operation, which has happened; c was prepared
+ * before the change, so applying it cannot fail either.  What can go
+ * wrong degrades as follows:
+ *  - records of other processes cannot be caught up (out of memory): rec
+ *    is appended after them all the same and applied, in file order, by
+ *    the next idx_tail(), which every list calls first;
+ *  - index.log cannot take rec (full disk, damaged log): this handle's
+ *    index still gets the change, and the next open, which compares the
+ *    documents with index.log, re-reads the document and repairs the log.
+ */
+static void idx_publish(acp_backend *b, const fbuf *rec, idx_change *c)
+{
     pthread_mutex_lock(&b->idx_mu);
+    const char *why = NULL;
+    int err = 0, locked = 0;
     acp_status s = ACP_OK;
     for (;;) {
-        if (b->idx_fd < 0 && (s = idx_reopen(b, call)) != ACP_OK)
-            goto out;
+        if (b->idx_fd < 0 && (s = idx_reopen(b, NULL)) != ACP_OK) {
+            why = "cannot reopen it";
+            goto apply;
+        }
         while (flock(b->idx_fd, LOCK_EX) != 0) {
             if (errno != EINTR) {
-                s = file_err(b, call, ACP_IO, "", "index.log", "cannot lock", errno);
-                goto out;
+                err = errno;
+                why = "cannot lock it";
+                goto apply;
             }
         }
+        locked = 1;
         struct stat st;
         if (fstat(b->idx_fd, &st) != 0) {
-            s = file_err(b, call, ACP_IO, "", "index.log", "cannot stat", errno);
-            flock(b->idx_fd, LOCK_UN);
-            goto out;
+            err = errno;
+            why = "cannot stat it";
+            goto apply;
         }
         if (st.st_nlink > 0)
             break;
-        flock(b->idx_fd, LOCK_UN);
-        if ((s = idx_reopen(b, call)) != ACP_OK)
-            goto out;
-    }
-    if ((s = idx_tail(b, 1, call)) == ACP_OK) {
-        int err = file_write_all(b->idx_fd, rec->p, rec->len);
-        if (err) {
-            if (ftruncate(b->idx_fd, (off_t)b->idx_end) != 0)
-                b->host->log(1, FILE_PLUGIN, "%s/index.log: cannot cut a failed append: %s",
-                             b->path, strerror(errno));
-            s = file_err(b, call, ACP_IO, "", "index.log", "cannot append to", err);
-        } else if (idx_apply(b, rec->p, rec->len) == 0) {
-            b->idx_end += rec->len;
-            if (b->idx_end > COMPACT_MIN_BYTES && b->idx_end / 2 > b->ix.live_bytes)
-                idx_compact(b);
+        flock(b->idx_fd, LOCK_UN); /* compacted by another process: the new file */
+        locked = 0;
+        if ((s = idx_reopen(b, NULL)) != ACP_OK) {
+            why = "cannot reopen it";
+            goto apply;
         }
-        /* When out of memory applying it, the record stays in the file and
-         * the next idx_tail() applies it. */
+    }
+    s = idx_tail(b, 1, NULL);
+    if (s == ACP_CORRUPT) {
+        /* The next open sets the damaged log aside and rebuilds it. */
+        why = "it is damaged";
+        goto apply;
+    }
+    int caught_up = s == ACP_OK;
+    uint64_t end = b->idx_end;
+    if (!caught_up && (err = idx_whole_end(b, &end)) != 0) {
+        why = "cannot find its end";
+        goto apply;
+    }
+    if ((err = file_write_all(b->idx_fd, rec->p, rec->len)) != 0) {
+        if (ftruncate(b->idx_fd, (off_t)end) != 0)
+            b->host->log(1, FILE_PLUGIN, "%s/index.log: cannot cut a failed append: %s",
+                         b->path, strerror(errno));
+        why = "cannot append to it";
+        goto apply;
+    }
+    if (caught_up) {
+        idx_commit(&b->ix, c);
+        b->idx_end += rec->len;
+        if (b->idx_end > COMPACT_MIN_BYTES && b->idx_end / 2 > b->ix.live_bytes)
+            idx_compact(b);
+    } else {
+        b->host->log(2, FILE_PLUGIN, "%s/index.log: cannot catch up with other processes' "
+                     "records yet; a change is left for the next catch-up", b->path);
     }
     flock(b->idx_fd, LOCK_UN);
-out:
-    /* The document has changed already: this handle's index says so even
-     * when index.log could not (the next open re-reads the document and
-     * repairs index.log), so lists agree with get. */
-    if (s != ACP_OK)
-        idx_apply(b, rec->p, rec->len);
+    idx_change_free(c);
     pthread_mutex_unlock(&b->idx_mu);
-    return s;
+    return;
+
+apply:
+    if (locked)
+        flock(b->idx_fd, LOCK_UN);
+    idx_commit(&b->ix, c);
+    b->host->log(1, FILE_PLUGIN, "%s/index.log: %s%s%s; this process's index has the change, "
+                 "the next open of the store repairs index.log",
+                 b->path, why, err ? ": " : "", err ? strerror(err) : "");
+    pthread_mutex_unlock(&b->idx_mu);
+}
+
+/* Build the index.log record of x and the change it makes to the index in
+ * memory, for idx_publish() once the change has reached the disk.  name:
+ * the file name of x's id, valid until then.  OK, or NOMEM with nothing
+ * held. */
+static acp_status idx_prepare(acp_backend *b, const fmt_index_rec *x, const char *name,
+                              size_t nlen, fbuf *rec, idx_change *c, acp_call *call)
+{
+    memset(c, 0, sizeof *c);
+    fmt_put_index(rec, x);
+    int bad = rec->failed;
+    if (!bad) {
+        uint32_t len = (uint32_t)rec->len;
+        switch (x->op) {
+        case FMT_OP_RUN:
+            bad = idx_prepare_run(c, name, nlen, x->id.p, x->id.len, x->agent.p, x->agent.len,
+                                  x->session.p, x->session.len, x->created_us, x->ino, len);
+            break;
+        case FMT_OP_SESSION:
+            bad = idx_prepare_session(c, name, nlen, x->id.p, x->id.len, x->ino, len);
+            break;
+        case FMT_OP_DELRUN:
+            idx_prepare_del(c, IDX_DEL_RUN, name, nlen);
+            break;
+        default:
+            idx_prepare_del(c, IDX_DEL_SESSION, name, nlen);
+            break;
+        }
+    }
+    if (bad) {
+        fbuf_free(rec);
+        return b->host->error(call, ACP_NOMEM, "out of memory updating %s/index.log", b->path);
+    }
+    return ACP_OK;
 }
 
 /* After open-time repairs (a restored backup re-adds every entry), rewrite
@@ -620,8 +760,9 @@ static acp_status repair_one(acp_backend *b, int kind, const char *base, size_t 
         if (have) {
             fmt_index_rec d = {kind == K_RUN ? FMT_OP_DELRUN : FMT_OP_DELSESSION,
                                {id, id_len}, {NULL, 0}, {NULL, 0}, 0, 0};
-            fmt_put_index(&rec, &d);
-            s = idx_append(b, &rec, call);
+            idx_change c;
+            if ((s = idx_prepare(b, &d, base, blen, &rec, &c, call)) == ACP_OK)
+                idx_publish(b, &rec, &c);
         }
     } else if (err) {
         s = file_err(b, call, err == ENOMEM ? ACP_NOMEM : ACP_IO, sub, fname, "cannot read",
@@ -654,8 +795,9 @@ static acp_status repair_one(acp_backend *b, int kind, const char *base, size_t 
             why = "the id inside does not belong to this file name";
         }
         if (put.op) {
-            fmt_put_index(&rec, &put);
-            s = idx_append(b, &rec, call);
+            idx_change c;
+            if ((s = idx_prepare(b, &put, base, blen, &rec, &c, call)) == ACP_OK)
+                idx_publish(b, &rec, &c);
         } else {
             b->host->log(1, FILE_PLUGIN, "%s/%s%s: damaged (%s); left out of the index",
                          b->path, sub, fname, why);
@@ -1234,8 +1376,12 @@ static acp_status f_save_run(acp_backend *b, const acp_run_record *rec, acp_call
         size_t olen;
         fmt_run r;
         const char *why;
-        if (read_file_at(b->runs_fd, fname, &old, &olen, NULL) == 0 &&
-            fmt_get_run(old, olen, &r, &why) == 0 && r.id.len == rec->run_id_len &&
+        int err = read_file_at(b->runs_fd, fname, &old, &olen, NULL);
+        if (err == ENOMEM) {
+            stripe_unlock(b, sp);
+            return b->host->error(call, ACP_NOMEM, "out of memory saving run %s", rec->run_id);
+        }
+        if (err == 0 && fmt_get_run(old, olen, &r, &why) == 0 && r.id.len == rec->run_id_len &&
             memcmp(r.id.p, rec->run_id, r.id.len) == 0)
             created = r.created_us;
         free(old);
@@ -1246,20 +1392,28 @@ static acp_status f_save_run(acp_backend *b, const acp_run_record *rec, acp_call
                  created,
                  {rec->doc, rec->doc_len}};
     fbuf doc = {0}, ir = {0};
+    idx_change c;
+    staged_doc sd;
     fmt_put_run(&doc, &r);
-    uint64_t ino = 0;
     if (doc.failed)
         s = b->host->error(call, ACP_NOMEM, "out of memory saving run %s", rec->run_id);
     else
-        s = write_doc(b, b->runs_fd, "runs/", fname, &doc, &ino, call);
-    if (ino) {
-        /* Renamed into place (even if flushing the directory failed): the
-         * index must describe the new file.  The first error is kept. */
-        fmt_index_rec x = {FMT_OP_RUN, r.id, r.agent, r.session, created, ino};
-        fmt_put_index(&ir, &x);
-        acp_status is = idx_append(b, &ir, s == ACP_OK ? call : NULL);
-        if (s == ACP_OK)
-            s = is;
+        s = doc_stage(b, b->runs_fd, "runs/", fname, &doc, &sd, call);
+    if (s == ACP_OK) {
+        /* Everything the index needs is allocated before the rename: once
+         * the run is in place, nothing can make this call fail for lack of
+         * memory. */
+        fmt_index_rec x = {FMT_OP_RUN, r.id, r.agent, r.session, created, sd.ino};
+        s = idx_prepare(b, &x, name, nlen, &ir, &c, call);
+        if (s != ACP_OK)
+            doc_abandon(b->runs_fd, &sd);
+    }
+    if (s == ACP_OK && (s = doc_commit(b, b->runs_fd, "runs/", fname, &sd, call)) != ACP_OK)
+        idx_change_free(&c);
+    if (s == ACP_OK) {
+        idx_publish(b, &ir, &c);
+        if (b->sync && fsync(b->runs_fd) != 0)
+            s = file_err(b, call, ACP_IO, "runs/", "", "cannot flush directory", errno);
     }
     fbuf_free(&doc);
     fbuf_free(&ir);
@@ -1305,14 +1459,19 @@ static acp_status remove_file(acp_backend *b, int dfd, const char *sub, const ch
     return file_err(b, call, ACP_IO, sub, fname, "cannot remove", errno);
 }
 
-/* Append a delete record when the index still lists the entry.  id NULL:
- * the id the index has for name. */
-static acp_status idx_forget(acp_backend *b, int kind, const char *id, size_t id_len,
-                             const char *name, size_t nlen, acp_call *call)
+/* The delete record for name and the change it makes to the index,
+ * prepared before the delete touches the disk (see idx_publish).  id NULL:
+ * the id the index has for name; when it has none, c is empty.  *listed
+ * says whether the index lists name (or might: it could not catch up),
+ * and so whether a delete that finds nothing must still be recorded. */
+static acp_status forget_prepare(acp_backend *b, int kind, const char *id, size_t id_len,
+                                 const char *name, size_t nlen, fbuf *rec, idx_change *c,
+                                 int *listed, acp_call *call)
 {
     char idb[ACP_FILE_ID_MAX + 1];
+    memset(c, 0, sizeof *c);
     pthread_mutex_lock(&b->idx_mu);
-    acp_status s = idx_tail(b, 0, call);
+    acp_status s = idx_tail(b, 0, id ? NULL : call);
     const tkey *k = NULL;
     if (kind == K_RUN) {
         irun *r = idx_run(&b->ix, name, nlen);
@@ -1327,16 +1486,23 @@ static acp_status idx_forget(acp_backend *b, int kind, const char *id, size_t id
         id_len = k->id_len;
     }
     pthread_mutex_unlock(&b->idx_mu);
-    if (!k)
+    if (!id) /* the id is needed for the record */
         return s;
-    fbuf ir = {0};
+    *listed = k || s != ACP_OK;
     fmt_index_rec d = {kind == K_RUN ? FMT_OP_DELRUN : FMT_OP_DELSESSION,
                        {id, id_len}, {NULL, 0}, {NULL, 0}, 0, 0};
-    fmt_put_index(&ir, &d);
-    /* Even after a failed tail: the entry goes from this handle's index. */
-    acp_status as = idx_append(b, &ir, s == ACP_OK ? call : NULL);
-    fbuf_free(&ir);
-    return s == ACP_OK ? as : s;
+    return idx_prepare(b, &d, name, nlen, rec, c, call);
+}
+
+/* Record a delete prepared by forget_prepare(): when the delete removed
+ * something (happened), or the index lists the entry anyway. */
+static void forget_publish(acp_backend *b, int happened, int listed, fbuf *rec, idx_change *c)
+{
+    if (c->kind != IDX_NONE && (happened || listed))
+        idx_publish(b, rec, c);
+    else
+        idx_change_free(c);
+    fbuf_free(rec);
 }
 
 /*
@@ -1395,11 +1561,15 @@ static acp_status finish_leftover(acp_backend *b, const char *name, size_t nlen,
 {
     if (!has_intent(b, name, nlen))
         return ACP_OK;
-    int had_log;
-    acp_status s = finish_delete(b, name, nlen, &had_log, call);
-    acp_status f = idx_forget(b, K_RUN, NULL, 0, name, nlen, s == ACP_OK ? call : NULL);
-    if (s == ACP_OK && f != ACP_OK)
-        s = f;
+    fbuf rec = {0};
+    idx_change c;
+    int had_log, listed = 0;
+    acp_status s = forget_prepare(b, K_RUN, NULL, 0, name, nlen, &rec, &c, &listed, call);
+    if (s != ACP_OK)
+        return s;
+    s = finish_delete(b, name, nlen, &had_log, call);
+    /* Also after a failure: the intent says the run is deleted. */
+    forget_publish(b, 0, listed, &rec, &c);
     if (s == ACP_OK)
         b->host->log(2, FILE_PLUGIN, "%s/runs/%s" INTENT_EXT ": finished an interrupted delete",
                      b->path, name);
@@ -1432,7 +1602,14 @@ static acp_status f_delete_run(acp_backend *b, const char *run_id, acp_call *cal
     acp_status s = stripe_lock(b, sp, call);
     if (s != ACP_OK)
         return s;
-    int had_run = 0, had_log = 0, leftover = 0;
+    fbuf rec = {0};
+    idx_change c;
+    int had_run = 0, had_log = 0, leftover = 0, listed = 0;
+    s = forget_prepare(b, K_RUN, run_id, id_len, name, nlen, &rec, &c, &listed, call);
+    if (s != ACP_OK) {
+        stripe_unlock(b, sp);
+        return s;
+    }
     if (renameat(b->runs_fd, fname, b->runs_fd, intent) == 0)
         had_run = 1;
     else if (errno != ENOENT)
@@ -1452,10 +1629,9 @@ static acp_status f_delete_run(acp_backend *b, const char *run_id, acp_call *cal
         }
         /* Also after a failure above: the run is gone (or the intent says
          * so), and this handle's lists must agree. */
-        acp_status f = idx_forget(b, K_RUN, run_id, id_len, name, nlen,
-                                  s == ACP_OK ? call : NULL);
-        if (s == ACP_OK)
-            s = f;
+        forget_publish(b, had_run, listed, &rec, &c);
+    } else {
+        forget_publish(b, 0, 0, &rec, &c);
     }
     stripe_unlock(b, sp);
     if (s == ACP_OK && !had_run && !had_log)
@@ -1595,20 +1771,26 @@ static acp_status f_save_session(acp_backend *b, const acp_session_record *rec,
         return s;
     fmt_session se = {{rec->id, rec->id_len}, {rec->doc, rec->doc_len}};
     fbuf doc = {0}, ir = {0};
+    idx_change c;
+    staged_doc sd;
     fmt_put_session(&doc, &se);
-    uint64_t ino = 0;
     if (doc.failed)
         s = b->host->error(call, ACP_NOMEM, "out of memory saving session %s", rec->id);
     else
-        s = write_doc(b, b->sess_fd, "sessions/", fname, &doc, &ino, call);
-    if (ino) {
-        /* Renamed into place (even if flushing the directory failed): the
-         * index must describe the new file.  The first error is kept. */
-        fmt_index_rec x = {FMT_OP_SESSION, se.id, {NULL, 0}, {NULL, 0}, 0, ino};
-        fmt_put_index(&ir, &x);
-        acp_status is = idx_append(b, &ir, s == ACP_OK ? call : NULL);
-        if (s == ACP_OK)
-            s = is;
+        s = doc_stage(b, b->sess_fd, "sessions/", fname, &doc, &sd, call);
+    if (s == ACP_OK) {
+        /* As in f_save_run: the index change is ready before the rename. */
+        fmt_index_rec x = {FMT_OP_SESSION, se.id, {NULL, 0}, {NULL, 0}, 0, sd.ino};
+        s = idx_prepare(b, &x, name, nlen, &ir, &c, call);
+        if (s != ACP_OK)
+            doc_abandon(b->sess_fd, &sd);
+    }
+    if (s == ACP_OK && (s = doc_commit(b, b->sess_fd, "sessions/", fname, &sd, call)) != ACP_OK)
+        idx_change_free(&c);
+    if (s == ACP_OK) {
+        idx_publish(b, &ir, &c);
+        if (b->sync && fsync(b->sess_fd) != 0)
+            s = file_err(b, call, ACP_IO, "sessions/", "", "cannot flush directory", errno);
     }
     fbuf_free(&doc);
     fbuf_free(&ir);
@@ -1649,15 +1831,18 @@ static acp_status f_delete_session(acp_backend *b, const char *id, acp_call *cal
     acp_status s = stripe_lock(b, sp, call);
     if (s != ACP_OK)
         return s;
-    int had = 0;
-    s = remove_file(b, b->sess_fd, "sessions/", fname, &had, call);
-    if (s == ACP_OK || had) {
-        /* Removed, even if flushing the directory failed: forget it. */
-        acp_status f = idx_forget(b, K_SESSION, id, id_len, name, nlen,
-                                  s == ACP_OK ? call : NULL);
-        if (s == ACP_OK)
-            s = f;
+    fbuf rec = {0};
+    idx_change c;
+    int had = 0, listed = 0;
+    s = forget_prepare(b, K_SESSION, id, id_len, name, nlen, &rec, &c, &listed, call);
+    if (s != ACP_OK) {
+        stripe_unlock(b, sp);
+        return s;
     }
+    s = remove_file(b, b->sess_fd, "sessions/", fname, &had, call);
+    /* Removed, even if flushing the directory failed: forget it.  A
+     * session that was not there is forgotten when the index lists it. */
+    forget_publish(b, had, s == ACP_OK && listed, &rec, &c);
     stripe_unlock(b, sp);
     if (s == ACP_OK && !had)
         s = b->host->error(call, ACP_NOT_FOUND, "session %s not found", id);

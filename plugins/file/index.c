@@ -209,25 +209,43 @@ typedef struct igroup_rc {
     size_t refs;
 } igroup_rc;
 
-/* The group of key, whose last text_len bytes are the agent or session. */
-static igroup *group_get(hmap *m, const char *key, size_t key_len, size_t text_len)
+/* A group block for key (NULL: the caller writes the key_len bytes at
+ * group_key()), not in any table yet; its text is the key's last text_len
+ * bytes.  NULL when out of memory. */
+static igroup *group_new(const char *key, size_t key_len, size_t text_len)
 {
-    hlink *l = hmap_get(m, key, key_len);
+    igroup_rc *g = calloc(1, sizeof *g + key_len + 1);
+    if (!g)
+        return NULL;
+    char *k = (char *)(g + 1);
+    if (key)
+        memcpy(k, key, key_len);
+    g->g.link.key = k;
+    g->g.link.key_len = key_len;
+    /* The text is the key, or its tail for pairs. */
+    g->g.text = k + (key_len - text_len);
+    g->g.text_len = text_len;
+    return &g->g;
+}
+
+static char *group_key(igroup *g)
+{
+    return (char *)((igroup_rc *)g + 1);
+}
+
+/* The group of the spare's key, taking a reference: the one in m if there
+ * is one, else the spare itself (*spare becomes NULL).  Cannot fail. */
+static igroup *group_take(hmap *m, igroup **spare)
+{
+    igroup *s = *spare;
+    hlink *l = hmap_get(m, s->link.key, s->link.key_len);
     igroup_rc *g;
     if (l) {
         g = (igroup_rc *)l;
     } else {
-        g = calloc(1, sizeof *g + key_len + 1);
-        if (!g)
-            return NULL;
-        char *k = (char *)(g + 1);
-        memcpy(k, key, key_len);
-        g->g.link.key = k;
-        g->g.link.key_len = key_len;
-        /* The text is the key, or its tail for pairs. */
-        g->g.text = k + (key_len - text_len);
-        g->g.text_len = text_len;
+        g = (igroup_rc *)s;
         hmap_add(m, &g->g.link);
+        *spare = NULL;
     }
     g->refs++;
     return &g->g;
@@ -243,18 +261,18 @@ static void group_put(hmap *m, igroup *gp)
 }
 
 /* The pair key: agent length, agent, session (lengths make it injective). */
-static char *pair_key(const char *agent, size_t alen, const char *session, size_t slen,
-                      size_t *klen)
+static size_t pair_key_len(size_t alen, size_t slen)
 {
-    *klen = sizeof(uint64_t) + alen + slen;
-    char *k = malloc(*klen ? *klen : 1);
-    if (!k)
-        return NULL;
+    return sizeof(uint64_t) + alen + slen;
+}
+
+static void pair_key_put(char *k, const char *agent, size_t alen, const char *session,
+                         size_t slen)
+{
     uint64_t a = alen;
     memcpy(k, &a, sizeof a);
     memcpy(k + sizeof a, agent, alen);
     memcpy(k + sizeof a + alen, session, slen);
-    return k;
 }
 
 /* ---- the index --------------------------------------------------------------- */
@@ -321,13 +339,24 @@ static void unlink_run(findex *ix, irun *r)
     ix->live_bytes -= r->rec_len;
 }
 
-int idx_put_run(findex *ix, const char *name, size_t name_len, const char *id, size_t id_len,
-                const char *agent, size_t agent_len, const char *session, size_t session_len,
-                int64_t created_us, uint64_t ino, uint32_t rec_len)
+void idx_change_free(idx_change *c)
 {
-    irun *r = calloc(1, sizeof *r + name_len + 1 + id_len + 1);
+    free(c->run);
+    free(c->session);
+    for (int i = 0; i < 3; i++)
+        free(c->spare[i]); /* not in any table: plain blocks */
+    memset(c, 0, sizeof *c);
+}
+
+int idx_prepare_run(idx_change *c, const char *name, size_t name_len, const char *id,
+                    size_t id_len, const char *agent, size_t agent_len, const char *session,
+                    size_t session_len, int64_t created_us, uint64_t ino, uint32_t rec_len)
+{
+    memset(c, 0, sizeof *c);
+    c->kind = IDX_PUT_RUN;
+    irun *r = c->run = calloc(1, sizeof *r + name_len + 1 + id_len + 1);
     if (!r)
-        return -1;
+        goto nomem;
     char *nm = (char *)(r + 1), *idc = nm + name_len + 1;
     memcpy(nm, name, name_len);
     memcpy(idc, id, id_len);
@@ -338,26 +367,64 @@ int idx_put_run(findex *ix, const char *name, size_t name_len, const char *id, s
     r->key.id_len = id_len;
     r->ino = ino;
     r->rec_len = rec_len;
-
-    char *pk = NULL;
-    size_t pklen = 0;
-    r->agent = group_get(&ix->agents, agent, agent_len, agent_len);
-    if (!r->agent)
+    /* Every group block, whether or not the index has the group now: it
+     * may be gone by the time the change is applied. */
+    if (!(c->spare[0] = group_new(agent, agent_len, agent_len)))
         goto nomem;
     if (session) {
-        r->session = group_get(&ix->by_session, session, session_len, session_len);
-        if (!r->session)
+        if (!(c->spare[1] = group_new(session, session_len, session_len)))
             goto nomem;
-        pk = pair_key(agent, agent_len, session, session_len, &pklen);
-        if (!pk)
+        c->spare[2] = group_new(NULL, pair_key_len(agent_len, session_len), session_len);
+        if (!c->spare[2])
             goto nomem;
-        r->pair = group_get(&ix->pairs, pk, pklen, session_len);
-        free(pk);
-        if (!r->pair)
-            goto nomem;
+        pair_key_put(group_key(c->spare[2]), agent, agent_len, session, session_len);
     }
+    return 0;
+nomem:
+    idx_change_free(c);
+    return -1;
+}
 
-    irun *old = idx_run(ix, name, name_len);
+int idx_prepare_session(idx_change *c, const char *name, size_t name_len, const char *id,
+                        size_t id_len, uint64_t ino, uint32_t rec_len)
+{
+    memset(c, 0, sizeof *c);
+    isession *s = calloc(1, sizeof *s + name_len + 1 + id_len + 1);
+    if (!s)
+        return -1;
+    char *nm = (char *)(s + 1), *idc = nm + name_len + 1;
+    memcpy(nm, name, name_len);
+    memcpy(idc, id, id_len);
+    s->link.key = nm;
+    s->link.key_len = name_len;
+    s->key.id = idc;
+    s->key.id_len = id_len;
+    s->ino = ino;
+    s->rec_len = rec_len;
+    s->tn.key = &s->key;
+    c->kind = IDX_PUT_SESSION;
+    c->session = s;
+    return 0;
+}
+
+void idx_prepare_del(idx_change *c, int kind, const char *name, size_t name_len)
+{
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->name = name;
+    c->name_len = name_len;
+}
+
+static void commit_run(findex *ix, irun *r, idx_change *c)
+{
+    /* The groups first: a reference keeps the old entry's groups alive
+     * when it is unlinked below. */
+    r->agent = group_take(&ix->agents, &c->spare[0]);
+    if (c->spare[1]) {
+        r->session = group_take(&ix->by_session, &c->spare[1]);
+        r->pair = group_take(&ix->pairs, &c->spare[2]);
+    }
+    irun *old = idx_run(ix, irun_name(r), r->link.key_len);
     if (old) {
         unlink_run(ix, old);
         free(old);
@@ -373,14 +440,51 @@ int idx_put_run(findex *ix, const char *name, size_t name_len, const char *id, s
         t_insert(&r->session->root, &r->tn[T_SESSION], 1);
         t_insert(&r->pair->root, &r->tn[T_PAIR], 1);
     }
-    ix->live_bytes += rec_len;
-    return 0;
+    ix->live_bytes += r->rec_len;
+}
 
-nomem:
-    group_put(&ix->agents, r->agent);
-    group_put(&ix->by_session, r->session);
-    free(r);
-    return -1;
+static void commit_session(findex *ix, isession *s)
+{
+    s->tn.pri = next_pri(ix);
+    idx_del_session(ix, isession_name(s), s->link.key_len);
+    hmap_add(&ix->sessions, &s->link);
+    t_insert(&ix->all_sessions, &s->tn, 0);
+    ix->live_bytes += s->rec_len;
+}
+
+void idx_commit(findex *ix, idx_change *c)
+{
+    switch (c->kind) {
+    case IDX_PUT_RUN:
+        commit_run(ix, c->run, c);
+        c->run = NULL;
+        break;
+    case IDX_DEL_RUN:
+        idx_del_run(ix, c->name, c->name_len);
+        break;
+    case IDX_PUT_SESSION:
+        commit_session(ix, c->session);
+        c->session = NULL;
+        break;
+    case IDX_DEL_SESSION:
+        idx_del_session(ix, c->name, c->name_len);
+        break;
+    default:
+        break;
+    }
+    idx_change_free(c); /* the spare groups the index already had */
+}
+
+int idx_put_run(findex *ix, const char *name, size_t name_len, const char *id, size_t id_len,
+                const char *agent, size_t agent_len, const char *session, size_t session_len,
+                int64_t created_us, uint64_t ino, uint32_t rec_len)
+{
+    idx_change c;
+    if (idx_prepare_run(&c, name, name_len, id, id_len, agent, agent_len, session, session_len,
+                        created_us, ino, rec_len) != 0)
+        return -1;
+    idx_commit(ix, &c);
+    return 0;
 }
 
 void idx_del_run(findex *ix, const char *name, size_t name_len)
@@ -395,24 +499,10 @@ void idx_del_run(findex *ix, const char *name, size_t name_len)
 int idx_put_session(findex *ix, const char *name, size_t name_len, const char *id,
                     size_t id_len, uint64_t ino, uint32_t rec_len)
 {
-    isession *s = calloc(1, sizeof *s + name_len + 1 + id_len + 1);
-    if (!s)
+    idx_change c;
+    if (idx_prepare_session(&c, name, name_len, id, id_len, ino, rec_len) != 0)
         return -1;
-    char *nm = (char *)(s + 1), *idc = nm + name_len + 1;
-    memcpy(nm, name, name_len);
-    memcpy(idc, id, id_len);
-    s->link.key = nm;
-    s->link.key_len = name_len;
-    s->key.id = idc;
-    s->key.id_len = id_len;
-    s->ino = ino;
-    s->rec_len = rec_len;
-    s->tn.key = &s->key;
-    s->tn.pri = next_pri(ix);
-    idx_del_session(ix, name, name_len);
-    hmap_add(&ix->sessions, &s->link);
-    t_insert(&ix->all_sessions, &s->tn, 0);
-    ix->live_bytes += rec_len;
+    idx_commit(ix, &c);
     return 0;
 }
 
@@ -432,12 +522,15 @@ int idx_run_set(const findex *ix, const char *agent, size_t agent_len, const cha
 {
     hlink *l = NULL;
     if (agent && session) {
-        size_t klen;
-        char *k = pair_key(agent, agent_len, session, session_len, &klen);
+        size_t klen = pair_key_len(agent_len, session_len);
+        char kb[512];
+        char *k = klen <= sizeof kb ? kb : malloc(klen);
         if (!k)
             return -1;
+        pair_key_put(k, agent, agent_len, session, session_len);
         l = hmap_get(&ix->pairs, k, klen);
-        free(k);
+        if (k != kb)
+            free(k);
         *slot = T_PAIR;
     } else if (agent) {
         l = hmap_get(&ix->agents, agent, agent_len);

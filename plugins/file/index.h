@@ -107,6 +107,36 @@ int idx_put_session(findex *ix, const char *name, size_t name_len, const char *i
                     size_t id_len, uint64_t ino, uint32_t rec_len);
 void idx_del_session(findex *ix, const char *name, size_t name_len);
 
+/*
+ * One change to the index, built in advance: preparing it allocates every
+ * block that applying it needs (the entry, and its agent, session and pair
+ * groups in case the index has none yet), so that idx_commit() cannot fail.
+ * A save or delete prepares its change before it touches the disk, and
+ * after that point nothing can make it report out of memory.
+ */
+enum { IDX_NONE, IDX_PUT_RUN, IDX_DEL_RUN, IDX_PUT_SESSION, IDX_DEL_SESSION };
+typedef struct idx_change {
+    int kind;           /* IDX_*; IDX_NONE: nothing (an empty change) */
+    irun *run;          /* IDX_PUT_RUN: the new entry, linked by idx_commit */
+    isession *session;  /* IDX_PUT_SESSION */
+    igroup *spare[3];   /* IDX_PUT_RUN: agent, session, pair group blocks */
+    const char *name;   /* IDX_DEL_*: the caller's, until idx_commit */
+    size_t name_len;
+} idx_change;
+
+/* 0, or -1 when out of memory (c is then empty). */
+int idx_prepare_run(idx_change *c, const char *name, size_t name_len, const char *id,
+                    size_t id_len, const char *agent, size_t agent_len, const char *session,
+                    size_t session_len, int64_t created_us, uint64_t ino, uint32_t rec_len);
+int idx_prepare_session(idx_change *c, const char *name, size_t name_len, const char *id,
+                        size_t id_len, uint64_t ino, uint32_t rec_len);
+/* kind: IDX_DEL_RUN or IDX_DEL_SESSION; allocates nothing. */
+void idx_prepare_del(idx_change *c, int kind, const char *name, size_t name_len);
+/* Apply c (cannot fail) and empty it; blocks it did not need are freed. */
+void idx_commit(findex *ix, idx_change *c);
+/* Free what c holds without applying it (an empty c is fine). */
+void idx_change_free(idx_change *c);
+
 /* The tree of the runs matching agent and/or session (NULL: any), in
  * list order, and the slot its nodes use; *set is NULL when nothing
  * matches.  Returns -1 when out of memory. */

@@ -16,6 +16,12 @@
  * (durable backends: reopens it and checks it again) and exits.  The loop
  * ends at the first n that the sequence never reaches.
  *
+ * Durable backends get a second handle on the same store, opened after the
+ * first: some saves go through it, so that the first handle catches up
+ * with another handle's writes while the failure is armed, and every
+ * check runs on both handles (what one handle committed, the other sees;
+ * what failed, neither does).
+ *
  * Leaks: the "warm" passes fork from a parent that has run the whole
  * sequence once unarmed (so plugins, SQLite and libc have set up what they
  * keep for the life of the process), and each child requires the number of
@@ -187,13 +193,36 @@ static int check_sessions_list(acp_store *s, const model *m)
     return rc;
 }
 
-static int check_store(acp_store *s, const model *m)
+/* The second handle on a durable store, or NULL (see the top). */
+static acp_store *peer;
+
+static int check_handle(acp_store *s, const model *m)
 {
     if (check_doc(s, 1, "r1", m->r1) || check_doc(s, 1, "r2", m->r2) ||
         check_doc(s, 0, "s1", m->s1 ? SESS1 : NULL) || check_doc(s, 0, "s2", m->s2 ? SESS2 : NULL) ||
         check_runs_list(s, m) || check_events(s, m) || check_sessions_list(s, m))
         return -1;
     return 0;
+}
+
+static int check_store(acp_store *s, const model *m)
+{
+    if (check_handle(s, m) != 0)
+        return -1;
+    if (peer && check_handle(peer, m) != 0) {
+        char detail[sizeof what_failed];
+        snprintf(detail, sizeof detail, "%s", what_failed);
+        return bad("second handle: %s", detail);
+    }
+    return 0;
+}
+
+/* Close the store and the second handle. */
+static void close_store(acp_store *s)
+{
+    acp_store_close(s);
+    acp_store_close(peer);
+    peer = NULL;
 }
 
 /* ---- the sequence --------------------------------------------------------------- */
@@ -224,7 +253,7 @@ static acp_status st_save_r1(acp_store *s, model *m, acp_error *e)
 
 static acp_status st_save_r2(acp_store *s, model *m, acp_error *e)
 {
-    return save_run(s, RUN2, &m->r2, e);
+    return save_run(peer ? peer : s, RUN2, &m->r2, e);
 }
 
 static acp_status st_update_r1(acp_store *s, model *m, acp_error *e)
@@ -300,7 +329,7 @@ static acp_status st_save_s1(acp_store *s, model *m, acp_error *e)
 
 static acp_status st_save_s2(acp_store *s, model *m, acp_error *e)
 {
-    acp_status st = acp_session_save(s, SESS2, ACP_STRLEN, e);
+    acp_status st = acp_session_save(peer ? peer : s, SESS2, ACP_STRLEN, e);
     if (st == ACP_OK)
         m->s2 = 1;
     return st;
@@ -454,8 +483,10 @@ static int sequence(const char *uri, unsigned long n, int persistent, alloc_repo
         failmalloc_arm(n, persistent);
     if (open_store(uri, &s, r, STEP_OPEN) != 0)
         return -1;
+    if (durable && open_store(uri, &peer, r, STEP_OPEN) != 0)
+        return close_store(s), -1;
     if (r->step >= 0 && check_store(s, &m) != 0)
-        return acp_store_close(s), -1;
+        return close_store(s), -1;
     for (size_t i = 0; i < N_STEPS; i++) {
         model before = m;
         unsigned long f0 = failmalloc_failures();
@@ -467,7 +498,7 @@ static int sequence(const char *uri, unsigned long n, int persistent, alloc_repo
                     bad("%s: %s (%s) with no allocation failure", steps[i].name,
                         acp_status_name(st), e.message);
                 failmalloc_disarm();
-                acp_store_close(s);
+                close_store(s);
                 return -1;
             }
             continue;
@@ -478,20 +509,20 @@ static int sequence(const char *uri, unsigned long n, int persistent, alloc_repo
         r->status = (int)st;
         if (st == ACP_OK) { /* absorbed: the result was checked, now the store */
             if (check_store(s, &m) != 0)
-                return acp_store_close(s), -1;
+                return close_store(s), -1;
             continue;
         }
         if (st != ACP_NOMEM) {
             if (!what_failed[0])
                 bad("%s under allocation failure: %s (%s), expected NOMEM", steps[i].name,
                     acp_status_name(st), e.message);
-            acp_store_close(s);
+            close_store(s);
             return -1;
         }
         if (!has_memory_words(e.message)) {
             bad("%s under allocation failure: NOMEM with message \"%s\" (should say out of "
                 "memory)", steps[i].name, e.message);
-            acp_store_close(s);
+            close_store(s);
             return -1;
         }
         /* A failed call changed nothing... */
@@ -501,7 +532,7 @@ static int sequence(const char *uri, unsigned long n, int persistent, alloc_repo
             snprintf(detail, sizeof detail, "%s", what_failed);
             bad("after %s failed with NOMEM (%s), the store changed: %s", steps[i].name,
                 e.message, detail);
-            acp_store_close(s);
+            close_store(s);
             return -1;
         }
         /* ...and the store still works: the same call succeeds now. */
@@ -510,14 +541,14 @@ static int sequence(const char *uri, unsigned long n, int persistent, alloc_repo
             if (!what_failed[0])
                 bad("%s retried after NOMEM: %s (%s)", steps[i].name, acp_status_name(st),
                     e.message);
-            acp_store_close(s);
+            close_store(s);
             return -1;
         }
         if (check_store(s, &m) != 0)
-            return acp_store_close(s), -1;
+            return close_store(s), -1;
     }
     unsigned long f0 = failmalloc_failures();
-    acp_store_close(s);
+    close_store(s);
     if (r->step < 0 && failmalloc_failures() != f0) {
         r->step = (int)STEP_CLOSE;
         r->status = ACP_OK;
@@ -554,7 +585,7 @@ static const char *tmp_base(void)
 static int child(unsigned long n, int persistent, int warm, alloc_report *rep)
 {
     alloc_report r = {-1, 0};
-    char dir[64], uri[256];
+    char dir[128], uri[256]; /* base_dir (< 64) + "/store-XXXXXX" fits */
     int rc = 0;
 
     snprintf(dir, sizeof dir, "%s/store-XXXXXX", tmp_base());
@@ -593,7 +624,7 @@ static int child(unsigned long n, int persistent, int warm, alloc_report *rep)
  * a child counts the calls of a cold open and of a second, warm one. */
 static int count_child(unsigned long n, int persistent, int warm, alloc_report *r)
 {
-    char dir[64], sub[80], uri[256];
+    char dir[128], sub[144], uri[256];
     acp_store *s;
     unsigned long cold, hot;
     (void)n, (void)persistent, (void)warm;
@@ -629,7 +660,7 @@ static int count_child(unsigned long n, int persistent, int warm, alloc_report *
 
 static int warm_up(void)
 {
-    char dir[64], uri[256];
+    char dir[128], uri[256]; /* base_dir (< 64) + "/store-XXXXXX" fits */
     alloc_report r = {-1, 0};
     snprintf(dir, sizeof dir, "%s/store-XXXXXX", tmp_base());
     if (!mkdtemp(dir)) {
