@@ -14,7 +14,9 @@
  * anything is appended after it.  Bytes after the last whole record can
  * only be the torn tail of a writer that died mid-append (appends are
  * serialised), so the next appender cuts them off; readers take no lock
- * and simply stop at the last whole record.
+ * and simply stop at the last whole record.  This process's table of open
+ * logs is split into the same stripes, so appends to runs of different
+ * stripes share no lock.
  *
  * With sync=always, appends to a log that arrive while it is being flushed
  * wait for the next flush, which one of them does for all (group commit):
@@ -36,28 +38,123 @@
 
 /* ---- the table of open logs ------------------------------------------------ */
 
-static void lru_unlink(acp_backend *b, evlog *lg)
+/* The table is split into FILE_NSTRIPES stripes by the hash of the log's
+ * name -- the same stripes as the lock table's -- each with its own mutex,
+ * hash chains and least recently used list, so that an append takes no
+ * lock that appends to logs of other stripes take.  Only opening a log
+ * past max_open_logs looks at other stripes: it closes the least recently
+ * used idle log among a sample of them (an approximation of a global LRU
+ * order: each stripe's list is exact, stripes compare by a coarse clock). */
+
+/* FNV-1a: the stripe is h % FILE_NSTRIPES, the chain comes from the bits
+ * above. */
+static uint32_t ev_hash(const char *name, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)name[i]) * 16777619u;
+    return h;
+}
+
+unsigned ev_stripe_of(const char *name, size_t len)
+{
+    return ev_hash(name, len) % FILE_NSTRIPES;
+}
+
+_Static_assert(sizeof(((evtab *)0)->t) <= sizeof(evtab), "evtab padding too small");
+_Static_assert(FILE_LOG_CHAINS >= 1, "no hash chains");
+
+static evtab *tab_of(acp_backend *b, uint32_t h)
+{
+    return &b->tabs[h % FILE_NSTRIPES];
+}
+
+static evlog **chain_of(evtab *t, uint32_t h)
+{
+    return &t->t.chain[h / FILE_NSTRIPES % FILE_LOG_CHAINS];
+}
+
+/* For the LRU order only: a vDSO read of a per-tick value, no system call
+ * and no cache line shared between appending threads. */
+static uint64_t now_coarse(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void lru_unlink(evtab *t, evlog *lg)
 {
     if (lg->prev)
         lg->prev->next = lg->next;
     else
-        b->lru_head = lg->next;
+        t->t.lru_head = lg->next;
     if (lg->next)
         lg->next->prev = lg->prev;
     else
-        b->lru_tail = lg->prev;
+        t->t.lru_tail = lg->prev;
     lg->prev = lg->next = NULL;
 }
 
-static void lru_push(acp_backend *b, evlog *lg)
+static void lru_push(evtab *t, evlog *lg)
 {
     lg->prev = NULL;
-    lg->next = b->lru_head;
-    if (b->lru_head)
-        b->lru_head->prev = lg;
+    lg->next = t->t.lru_head;
+    if (t->t.lru_head)
+        t->t.lru_head->prev = lg;
     else
-        b->lru_tail = lg;
-    b->lru_head = lg;
+        t->t.lru_tail = lg;
+    t->t.lru_head = lg;
+}
+
+/* The log of name in stripe t (t's mutex held), or NULL. */
+static evlog *tab_find(evtab *t, const char *name, size_t nlen, uint32_t h)
+{
+    for (evlog *lg = *chain_of(t, h); lg; lg = lg->hnext)
+        if (lg->hash == h && lg->name_len == nlen && memcmp(lg->name, name, nlen) == 0)
+            return lg;
+    return NULL;
+}
+
+/* A reference to lg, found in stripe t (t's mutex held): most recently
+ * used now. */
+static void tab_use(evtab *t, evlog *lg, uint64_t now)
+{
+    atomic_fetch_add_explicit(&lg->refs, 1, memory_order_relaxed);
+    lg->used = now;
+    if (t->t.lru_head != lg) {
+        lru_unlink(t, lg);
+        lru_push(t, lg);
+    }
+}
+
+static void tab_add(acp_backend *b, evtab *t, evlog *lg)
+{
+    evlog **c = chain_of(t, lg->hash);
+    lg->hnext = *c;
+    *c = lg;
+    lru_push(t, lg);
+    t->t.n++;
+    lg->in_table = 1;
+    atomic_fetch_add_explicit(&b->nopen, 1, memory_order_relaxed);
+}
+
+/* Take lg out of stripe t (t's mutex held).  `counted`: nopen still
+ * counts it (an eviction has already uncounted its victim). */
+static void tab_del(acp_backend *b, evtab *t, evlog *lg, int counted)
+{
+    for (evlog **p = chain_of(t, lg->hash); *p; p = &(*p)->hnext) {
+        if (*p == lg) {
+            *p = lg->hnext;
+            break;
+        }
+    }
+    lg->hnext = NULL;
+    lru_unlink(t, lg);
+    t->t.n--;
+    lg->in_table = 0;
+    if (counted)
+        atomic_fetch_sub_explicit(&b->nopen, 1, memory_order_relaxed);
 }
 
 static void evlog_free(evlog *lg)
@@ -70,31 +167,26 @@ static void evlog_free(evlog *lg)
     free(lg);
 }
 
-/* Take lg out of the table (logs_mu held); freed when its last user goes. */
-static void evlog_retire_locked(acp_backend *b, evlog *lg)
+/* Drop a reference; the last one frees the log (it is out of the table
+ * then, as the table holds one). */
+static void evlog_put(evlog *lg)
 {
-    if (lg->retired)
-        return;
-    lg->retired = 1;
-    hmap_del(&b->logs, &lg->link);
-    lru_unlink(b, lg);
-    b->nlogs--;
-}
-
-static void evlog_put(acp_backend *b, evlog *lg)
-{
-    pthread_mutex_lock(&b->logs_mu);
-    int gone = --lg->refs == 0 && lg->retired;
-    pthread_mutex_unlock(&b->logs_mu);
-    if (gone)
+    if (atomic_fetch_sub_explicit(&lg->refs, 1, memory_order_acq_rel) == 1)
         evlog_free(lg);
 }
 
+/* Take lg (the caller holds a reference) out of the table: its file was
+ * deleted.  It is freed when its last user is done with it. */
 static void evlog_retire(acp_backend *b, evlog *lg)
 {
-    pthread_mutex_lock(&b->logs_mu);
-    evlog_retire_locked(b, lg);
-    pthread_mutex_unlock(&b->logs_mu);
+    evtab *t = tab_of(b, lg->hash);
+    pthread_mutex_lock(&t->t.mu);
+    int was = lg->in_table;
+    if (was)
+        tab_del(b, t, lg, 1);
+    pthread_mutex_unlock(&t->t.mu);
+    if (was)
+        evlog_put(lg); /* the table's reference */
 }
 
 /* ---- positions of closed logs ------------------------------------------------ */
@@ -113,24 +205,27 @@ static void meta_unlink(acp_backend *b, evmeta *m)
     b->nmetas--;
 }
 
-/* Remember where lg ends as its descriptor closes (logs_mu held).  Best
- * effort: without memory (or beyond FILE_MAX_LOG_META) the log is read
- * again from the start when reopened. */
+/* Remember where lg ends as its descriptor closes (the mutex of lg's
+ * stripe held, so that nobody reopens lg before this).  Best effort:
+ * without memory (or beyond FILE_MAX_LOG_META) the log is read again from
+ * the start when reopened. */
 static void meta_keep(acp_backend *b, const evlog *lg)
 {
     if (!lg->known)
         return;
-    evmeta *m = malloc(sizeof *m + lg->link.key_len + 1);
+    evmeta *m = malloc(sizeof *m + lg->name_len + 1);
     if (!m)
         return;
     char *key = (char *)(m + 1);
-    memcpy(key, lg->link.key, lg->link.key_len);
-    key[lg->link.key_len] = 0;
+    memcpy(key, lg->name, lg->name_len);
+    key[lg->name_len] = 0;
     m->link.key = key;
-    m->link.key_len = lg->link.key_len;
+    m->link.key_len = lg->name_len;
     m->at = lg->at;
     m->gen = lg->gen;
     m->dirsync = lg->dirsync;
+    evmeta *drop = NULL;
+    pthread_mutex_lock(&b->logs_mu);
     hmap_add(&b->metas, &m->link);
     m->prev = NULL;
     m->next = b->meta_head;
@@ -143,35 +238,119 @@ static void meta_keep(acp_backend *b, const evlog *lg)
     while (b->nmetas > FILE_MAX_LOG_META) {
         evmeta *old = b->meta_tail;
         meta_unlink(b, old);
+        old->next = drop;
+        drop = old;
+    }
+    pthread_mutex_unlock(&b->logs_mu);
+    while (drop) {
+        evmeta *old = drop;
+        drop = old->next;
         free(old);
     }
 }
 
-/* Forget what this process knows about the closed log `name`. */
-static void meta_forget(acp_backend *b, const char *name, size_t nlen)
+/* Take what this process knows about the closed log `name` (the caller
+ * frees it), or NULL. */
+static evmeta *meta_take(acp_backend *b, const char *name, size_t nlen)
 {
     pthread_mutex_lock(&b->logs_mu);
     evmeta *m = (evmeta *)hmap_get(&b->metas, name, nlen);
     if (m)
         meta_unlink(b, m);
     pthread_mutex_unlock(&b->logs_mu);
-    free(m);
+    return m;
 }
 
-/* The open log of name, with a reference; creates the file when missing.
- * Returns NULL with *err an errno (ENOMEM for memory). */
-static evlog *evlog_get(acp_backend *b, const char *name, size_t nlen, int *err)
+/* ---- opening and closing descriptors ---------------------------------------- */
+
+/* Stripes an eviction looks at (those with an idle log). */
+#define EVICT_SAMPLE 8
+
+/* The least recently used idle log of stripe t (t's mutex held), or NULL.
+ * Idle: only the table holds it, so no thread holds its mutexes, and the
+ * acquire orders its last user's work before whatever the caller does. */
+static evlog *tab_idle_tail(evtab *t)
 {
-    pthread_mutex_lock(&b->logs_mu);
-    evlog *lg = (evlog *)hmap_get(&b->logs, name, nlen);
+    for (evlog *v = t->t.lru_tail; v; v = v->prev)
+        if (atomic_load_explicit(&v->refs, memory_order_acquire) == 1)
+            return v;
+    return NULL;
+}
+
+/* Close one idle log, the least recently used of EVICT_SAMPLE stripes'
+ * (nopen no longer counts it).  0, or -1 when no log is idle. */
+static int evict_one(acp_backend *b)
+{
+    for (int tries = 0; tries < 2; tries++) {
+        unsigned start = atomic_fetch_add_explicit(&b->evict_next, EVICT_SAMPLE,
+                                                   memory_order_relaxed);
+        evtab *best = NULL;
+        uint64_t best_used = UINT64_MAX;
+        int seen = 0;
+        for (unsigned i = 0; i < FILE_NSTRIPES && seen < EVICT_SAMPLE; i++) {
+            evtab *t = &b->tabs[(start + i) % FILE_NSTRIPES];
+            pthread_mutex_lock(&t->t.mu);
+            evlog *v = tab_idle_tail(t);
+            if (v) {
+                seen++;
+                if (v->used < best_used) {
+                    best = t;
+                    best_used = v->used;
+                }
+            }
+            pthread_mutex_unlock(&t->t.mu);
+        }
+        if (!best)
+            return -1;
+        pthread_mutex_lock(&best->t.mu);
+        evlog *v = tab_idle_tail(best); /* the same, unless used meanwhile */
+        if (v) {
+            tab_del(b, best, v, 0);
+            meta_keep(b, v);
+        }
+        pthread_mutex_unlock(&best->t.mu);
+        if (v) {
+            evlog_free(v);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Close idle logs while more than max_open_logs are open.  Each eviction
+ * is claimed on nopen first, so that threads opening logs at once close
+ * one log each, not one each per log beyond the limit.  Logs in use stay:
+ * the bound is exceeded only by as many logs as threads are appending. */
+static void ev_evict(acp_backend *b)
+{
+    size_t n = atomic_load_explicit(&b->nopen, memory_order_relaxed);
+    while (n > b->max_open_logs) {
+        if (!atomic_compare_exchange_weak_explicit(&b->nopen, &n, n - 1, memory_order_relaxed,
+                                                   memory_order_relaxed))
+            continue;
+        if (evict_one(b) != 0) {
+            atomic_fetch_add_explicit(&b->nopen, 1, memory_order_relaxed);
+            return;
+        }
+        n = atomic_load_explicit(&b->nopen, memory_order_relaxed);
+    }
+}
+
+/* The open log of name (h: its ev_hash), with a reference; creates the
+ * file when missing.  Returns NULL with *err an errno (ENOMEM for
+ * memory). */
+static evlog *evlog_get(acp_backend *b, const char *name, size_t nlen, uint32_t h, int *err)
+{
+    evtab *t = tab_of(b, h);
+    uint64_t now = now_coarse();
+    pthread_mutex_lock(&t->t.mu);
+    evlog *lg = tab_find(t, name, nlen, h);
     if (lg) {
-        lg->refs++;
-        lru_unlink(b, lg);
-        lru_push(b, lg);
-        pthread_mutex_unlock(&b->logs_mu);
+        tab_use(t, lg, now);
+        pthread_mutex_unlock(&t->t.mu);
         return lg;
     }
-    pthread_mutex_unlock(&b->logs_mu);
+    pthread_mutex_unlock(&t->t.mu);
 
     char fname[FMT_NAME_BUF + 8];
     memcpy(fname, name, nlen);
@@ -189,12 +368,15 @@ static evlog *evlog_get(acp_backend *b, const char *name, size_t nlen, int *err)
     }
     char *key = (char *)(nl + 1);
     memcpy(key, name, nlen);
-    nl->link.key = key;
-    nl->link.key_len = nlen;
+    nl->name = key;
+    nl->name_len = nlen;
+    nl->hash = h;
     nl->fd = fd;
-    nl->refs = 1;
+    atomic_init(&nl->refs, 2); /* the caller's and the table's */
     nl->dirsync = 1;
-    nl->stripe = ev_stripe_of(name, nlen);
+    nl->stripe = h % FILE_NSTRIPES;
+    nl->used = now;
+    nl->dgen = UINT64_MAX;
     pthread_mutex_init(&nl->mu, NULL);
     pthread_mutex_init(&nl->smu, NULL);
     pthread_cond_init(&nl->flushed, NULL);
@@ -204,64 +386,49 @@ static evlog *evlog_get(acp_backend *b, const char *name, size_t nlen, int *err)
     pthread_cond_init(&nl->joined, &ca);
     pthread_condattr_destroy(&ca);
 
-    pthread_mutex_lock(&b->logs_mu);
-    lg = (evlog *)hmap_get(&b->logs, name, nlen);
+    pthread_mutex_lock(&t->t.mu);
+    lg = tab_find(t, name, nlen, h);
     if (lg) { /* another thread opened it meanwhile */
-        lg->refs++;
-        pthread_mutex_unlock(&b->logs_mu);
+        tab_use(t, lg, now);
+        pthread_mutex_unlock(&t->t.mu);
         evlog_free(nl);
         return lg;
     }
     /* Closed before: resume where it ended (checked on first use). */
-    evmeta *m = (evmeta *)hmap_get(&b->metas, name, nlen);
+    evmeta *m = meta_take(b, name, nlen);
     if (m) {
-        meta_unlink(b, m);
         nl->at = m->at;
         nl->gen = m->gen;
         nl->dirsync = m->dirsync;
         nl->known = 1;
         nl->verify = 1;
     }
-    hmap_add(&b->logs, &nl->link);
-    lru_push(b, nl);
-    b->nlogs++;
-    /* Close the least recently used idle logs beyond the limit, keeping
-     * their positions.  Idle (no references) means no thread holds their
-     * mutexes, and logs_mu orders their last use before this. */
-    evlog *victims = NULL;
-    for (evlog *v = b->lru_tail, *prev; v && b->nlogs > b->max_open_logs; v = prev) {
-        prev = v->prev;
-        if (v->refs == 0) {
-            evlog_retire_locked(b, v);
-            meta_keep(b, v);
-            v->next = victims;
-            victims = v;
-        }
-    }
-    pthread_mutex_unlock(&b->logs_mu);
+    tab_add(b, t, nl);
+    pthread_mutex_unlock(&t->t.mu);
     free(m);
-    while (victims) {
-        evlog *v = victims;
-        victims = v->next;
-        evlog_free(v);
-    }
+    ev_evict(b);
     return nl;
 }
 
 void ev_close_all(acp_backend *b)
 {
-    while (b->lru_head) {
-        evlog *lg = b->lru_head;
-        evlog_retire_locked(b, lg);
-        evlog_free(lg);
+    if (b->tabs_ready) {
+        for (int i = 0; i < FILE_NSTRIPES; i++) {
+            evtab *t = &b->tabs[i];
+            while (t->t.lru_head) {
+                evlog *lg = t->t.lru_head;
+                tab_del(b, t, lg, 1);
+                evlog_free(lg);
+            }
+            pthread_mutex_destroy(&t->t.mu);
+        }
+        b->tabs_ready = 0;
     }
     while (b->meta_head) {
         evmeta *m = b->meta_head;
         meta_unlink(b, m);
         free(m);
     }
-    free(b->logs.b);
-    b->logs.b = NULL;
     free(b->metas.b);
     b->metas.b = NULL;
 }
@@ -575,14 +742,6 @@ static int group_commit(acp_backend *b, evlog *lg, uint64_t ticket)
 
 /* ---- locking a log --------------------------------------------------------------- */
 
-unsigned ev_stripe_of(const char *name, size_t len)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)name[i]) * 16777619u;
-    return h % FILE_NSTRIPES;
-}
-
 static int stripe_mutex_lock(shm_stripe *st)
 {
     int rc = pthread_mutex_lock(&st->s.mu);
@@ -590,6 +749,7 @@ static int stripe_mutex_lock(shm_stripe *st)
         /* Its holder died, perhaps mid-append: make every process look at
          * its logs again (which cuts any torn tail). */
         st->s.gen++;
+        st->s.dgen++; /* perhaps in the middle of a delete */
         pthread_mutex_consistent(&st->s.mu);
         rc = 0;
     }
@@ -605,10 +765,11 @@ static int ev_lock(acp_backend *b, evlog *lg, int *check)
         int rc = stripe_mutex_lock(st);
         if (rc)
             return rc;
+        evtab *t = &b->tabs[lg->stripe];
         uint64_t g = st->s.gen;
-        if (g != b->own_gen[lg->stripe]) /* someone else changed the stripe */
-            b->own_gen[lg->stripe] = b->clean_gen[lg->stripe] = g;
-        *check = !lg->known || lg->gen < b->clean_gen[lg->stripe];
+        if (g != t->t.own_gen) /* someone else changed the stripe */
+            t->t.own_gen = t->t.clean_gen = g;
+        *check = !lg->known || lg->gen < t->t.clean_gen;
         return 0;
     }
     while (flock(lg->fd, LOCK_EX) != 0)
@@ -624,7 +785,7 @@ static void ev_unlock(acp_backend *b, evlog *lg, int changed)
     if (b->shm) {
         shm_stripe *st = &b->shm[lg->stripe];
         if (changed)
-            b->own_gen[lg->stripe] = ++st->s.gen;
+            b->tabs[lg->stripe].t.own_gen = ++st->s.gen;
         lg->gen = st->s.gen;
         pthread_mutex_unlock(&st->s.mu);
         return;
@@ -634,6 +795,11 @@ static void ev_unlock(acp_backend *b, evlog *lg, int changed)
 
 acp_status ev_lock_table_open(acp_backend *b, acp_call *call)
 {
+    if (!b->tabs_ready) {
+        for (int i = 0; i < FILE_NSTRIPES; i++)
+            pthread_mutex_init(&b->tabs[i].t.mu, NULL);
+        b->tabs_ready = 1;
+    }
     struct flock fl;
     memset(&fl, 0, sizeof fl);
     fl.l_type = F_WRLCK;
@@ -730,29 +896,62 @@ void ev_lock_table_close(acp_backend *b)
     b->shm = NULL;
 }
 
-acp_status file_add_event(acp_backend *b, const acp_event_record *ev, int64_t *seq,
-                          acp_call *call)
+int ev_log_lock(acp_backend *b, const char *name, size_t nlen)
 {
+    if (!b->shm)
+        return 0; /* with flock(), appenders look at every append */
+    return stripe_mutex_lock(&b->shm[ev_stripe_of(name, nlen)]);
+}
+
+void ev_log_unlock(acp_backend *b, const char *name, size_t nlen)
+{
+    if (!b->shm)
+        return;
+    unsigned s = ev_stripe_of(name, nlen);
+    shm_stripe *sh = &b->shm[s];
+    evtab *t = &b->tabs[s];
+    t->t.own_gen = t->t.clean_gen = ++sh->s.gen; /* this handle's appenders too */
+    sh->s.dgen++;
+    pthread_mutex_unlock(&sh->s.mu);
+}
+
+/* Whether runs/<name> + FILE_INTENT_EXT exists (its name goes to
+ * intent): 1, 0, or -1 (errno set). */
+static int intent_exists(acp_backend *b, const char *name, size_t nlen, char *intent)
+{
+    memcpy(intent, name, nlen);
+    memcpy(intent + nlen, FILE_INTENT_EXT, sizeof FILE_INTENT_EXT);
+    struct stat sb;
+    if (fstatat(b->runs_fd, intent, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+        return 1;
+    return errno == ENOENT ? 0 : -1;
+}
+
+acp_status ev_append(acp_backend *b, const acp_event_record *ev, int64_t *seq, int *deleting,
+                     acp_call *call)
+{
+    *deleting = 0;
     if (b->ro_errno)
         return file_readonly(b, call);
     char name[FMT_NAME_BUF], fname[FMT_NAME_BUF + 8];
     size_t nlen = fmt_id_name(ev->run_id, ev->run_id_len, name);
     memcpy(fname, name, nlen);
     memcpy(fname + nlen, ".log", 5);
+    uint32_t h = ev_hash(name, nlen);
 
     acp_status st = ACP_OK;
     evlog *lg;
     int check = 0;
     for (;;) {
         int err = 0;
-        lg = evlog_get(b, name, nlen, &err);
+        lg = evlog_get(b, name, nlen, h, &err);
         if (!lg)
             return file_err(b, call, err == ENOMEM ? ACP_NOMEM : ACP_IO, "events/", fname,
                             "cannot open", err);
         pthread_mutex_lock(&lg->mu);
         if ((err = ev_lock(b, lg, &check)) != 0) {
             pthread_mutex_unlock(&lg->mu);
-            evlog_put(b, lg);
+            evlog_put(lg);
             return file_err(b, call, ACP_IO, "events/", fname, "cannot lock", err);
         }
         if (!check) {
@@ -765,10 +964,36 @@ acp_status file_add_event(acp_backend *b, const acp_event_record *ev, int64_t *s
             lg->known = 0;
             ev_unlock(b, lg, 0);
             pthread_mutex_unlock(&lg->mu);
-            evlog_put(b, lg);
+            evlog_put(lg);
             return file_err(b, call, ACP_IO, "events/", fname, "cannot stat", err);
         }
         if (sb.st_nlink > 0) {
+            /* A delete_run that crashed or failed after leaving its intent
+             * deleted the run and this log with it: the caller finishes
+             * that delete and calls again, or the event would vanish with
+             * the old log.  Intents are made under the log's lock, which
+             * changes gen and dgen (ev_log_unlock, or EOWNERDEAD if their
+             * maker died holding it): so only a log new to this handle, or
+             * whose stripe saw a delete since it last looked, looks (one
+             * fstatat); appends with nothing deleted around pay nothing. */
+            char intent[FMT_NAME_BUF + 16];
+            uint64_t dgen = b->shm ? b->shm[lg->stripe].s.dgen : 0;
+            int gone = 0;
+            if (!b->shm || lg->dgen != dgen) {
+                gone = intent_exists(b, name, nlen, intent);
+                if (!gone)
+                    lg->dgen = dgen;
+            }
+            if (gone) {
+                err = gone < 0 ? errno : 0;
+                ev_unlock(b, lg, 0);
+                pthread_mutex_unlock(&lg->mu);
+                evlog_put(lg);
+                if (gone < 0)
+                    return file_err(b, call, ACP_IO, "runs/", intent, "cannot look at", err);
+                *deleting = 1;
+                return ACP_OK;
+            }
             if (lg->known && lg->verify && !evlog_same(lg, &sb)) {
                 lg->known = 0;
                 pthread_mutex_lock(&lg->smu);
@@ -778,9 +1003,11 @@ acp_status file_add_event(acp_backend *b, const acp_event_record *ev, int64_t *s
             lg->verify = 0;
             if (!lg->known) {
                 /* Read it all once: an append that succeeds must read back,
-                 * so damage anywhere in the log is found here, not after. */
+                 * so damage anywhere in the log is found here, not after.
+                 * (A new log is empty: nothing to read.) */
                 memset(&lg->at, 0, sizeof lg->at);
-                st = evlog_catch_up(b, lg, (uint64_t)sb.st_size, fname, call);
+                if (sb.st_size > 0)
+                    st = evlog_catch_up(b, lg, (uint64_t)sb.st_size, fname, call);
             } else if ((uint64_t)sb.st_size != lg->at.end) {
                 st = evlog_catch_up(b, lg, (uint64_t)sb.st_size, fname, call);
             }
@@ -794,7 +1021,7 @@ acp_status file_add_event(acp_backend *b, const acp_event_record *ev, int64_t *s
         ev_unlock(b, lg, 0);
         pthread_mutex_unlock(&lg->mu);
         evlog_retire(b, lg);
-        evlog_put(b, lg);
+        evlog_put(lg);
     }
 
     char stackbuf[4096];
@@ -826,9 +1053,11 @@ acp_status file_add_event(acp_backend *b, const acp_event_record *ev, int64_t *s
             lg->at.last_seq++;
             lg->at.last_us = ev->stored_us;
             *seq = lg->at.last_seq;
-            pthread_mutex_lock(&lg->smu);
-            ticket = ++lg->ticket;
-            pthread_mutex_unlock(&lg->smu);
+            if (b->sync) { /* tickets only order flushes */
+                pthread_mutex_lock(&lg->smu);
+                ticket = ++lg->ticket;
+                pthread_mutex_unlock(&lg->smu);
+            }
         }
     }
     fbuf_free(&rec);
@@ -840,7 +1069,7 @@ acp_status file_add_event(acp_backend *b, const acp_event_record *ev, int64_t *s
         if (err)
             st = file_err(b, call, ACP_IO, "events/", fname, "cannot flush", err);
     }
-    evlog_put(b, lg);
+    evlog_put(lg);
     return st;
 }
 
@@ -867,11 +1096,12 @@ acp_status ev_remove(acp_backend *b, const char *name, size_t nlen, int *had, ac
     if (sh) {
         /* Appenders holding the old file notice (link count 0) and reopen;
          * this handle's too (clean_gen). */
-        unsigned s = ev_stripe_of(name, nlen);
-        b->own_gen[s] = b->clean_gen[s] = ++sh->s.gen;
+        evtab *t = &b->tabs[ev_stripe_of(name, nlen)];
+        t->t.own_gen = t->t.clean_gen = ++sh->s.gen;
+        sh->s.dgen++;
         pthread_mutex_unlock(&sh->s.mu);
     }
-    meta_forget(b, name, nlen);
+    free(meta_take(b, name, nlen));
     if (err)
         return file_err(b, call, ACP_IO, "events/", fname, "cannot remove", err);
     if (existed && b->sync && fsync(b->ev_fd) != 0)

@@ -59,7 +59,7 @@
  * between creating and locking them. */
 #define TMP_MIN_AGE_S 60
 /* runs/<name>.deleting: a delete_run under way (see f_delete_run). */
-#define INTENT_EXT ".deleting"
+#define INTENT_EXT FILE_INTENT_EXT
 
 /* ---- errors and small helpers -------------------------------------------- */
 
@@ -1219,10 +1219,9 @@ static acp_status f_open(const acp_plugin_host *host, const acp_open_args *args,
 
     acp_backend *b = calloc(1, sizeof *b);
     if (!b || !(b->path = strdup(args->path)) || idx_init(&b->ix) != 0 ||
-        hmap_init(&b->logs) != 0 || hmap_init(&b->metas) != 0) {
+        hmap_init(&b->metas) != 0) {
         if (b) {
             idx_free(&b->ix);
-            free(b->logs.b);
             free(b->path);
             free(b);
         }
@@ -1610,12 +1609,19 @@ static acp_status f_delete_run(acp_backend *b, const char *run_id, acp_call *cal
         stripe_unlock(b, sp);
         return s;
     }
-    if (renameat(b->runs_fd, fname, b->runs_fd, intent) == 0)
+    /* The intent is made under the log's lock: appenders of every process
+     * then look again and find it (ev_append), even if this one dies now. */
+    int lk = ev_log_lock(b, name, nlen);
+    if (lk != 0)
+        s = file_err(b, call, ACP_IO, "", "lock", "cannot lock", lk);
+    else if (renameat(b->runs_fd, fname, b->runs_fd, intent) == 0)
         had_run = 1;
     else if (errno != ENOENT)
         s = file_err(b, call, ACP_IO, "runs/", fname, "cannot rename", errno);
     else
         leftover = has_intent(b, name, nlen);
+    if (lk == 0)
+        ev_log_unlock(b, name, nlen);
     if (s == ACP_OK) {
         if (had_run || leftover) {
             /* A leftover intent's run and events were deleted already, as
@@ -1895,7 +1901,18 @@ static acp_status f_list_sessions(acp_backend *b, const char *after_id, int64_t 
 static acp_status f_add_event(acp_backend *b, const acp_event_record *ev, int64_t *seq,
                               acp_call *call)
 {
-    return file_add_event(b, ev, seq, call);
+    /* A run with a delete intent is deleted, its old log with it: an
+     * append that finds one finishes that delete first. */
+    for (;;) {
+        int deleting;
+        acp_status s = ev_append(b, ev, seq, &deleting, call);
+        if (s != ACP_OK || !deleting)
+            return s;
+        char name[FMT_NAME_BUF];
+        size_t nlen = fmt_id_name(ev->run_id, ev->run_id_len, name);
+        if ((s = finish_leftover_locking(b, name, nlen, call)) != ACP_OK)
+            return s;
+    }
 }
 
 static acp_status f_get_events(acp_backend *b, const acp_event_query *q, acp_call *call)

@@ -6,6 +6,7 @@
 #define ACP_FILE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,9 +22,14 @@
 /* Event log descriptors kept open per store handle, at most (never more
  * than a quarter of RLIMIT_NOFILE, see f_open). */
 #define FILE_MAX_OPEN_LOGS 4096
+/* Hash chains per stripe of the table of open logs (FILE_NSTRIPES
+ * stripes): as many chains in all as logs may be open. */
+#define FILE_LOG_CHAINS (FILE_MAX_OPEN_LOGS / FILE_NSTRIPES)
 /* Logs whose end this process remembers after closing their descriptor
  * (about 150 bytes plus the name each); beyond, the oldest are forgotten. */
 #define FILE_MAX_LOG_META 100000
+/* runs/<name> + this: the intent of a delete_run (see file.c). */
+#define FILE_INTENT_EXT ".deleting"
 /* Temporary files start with this; no id-derived name can (see fmt.c). */
 #define FILE_TMP_PREFIX ".tmp-"
 
@@ -42,6 +48,10 @@ typedef union shm_stripe {
     struct {
         pthread_mutex_t mu;
         uint64_t gen;
+        /* Changes with every delete intent made (ev_log_unlock) and log
+         * removed in the stripe, and when a holder of mu died: an appender
+         * that finds it as it last saw it need not look for an intent. */
+        uint64_t dgen;
     } s;
     char pad[128];
 } shm_stripe;
@@ -82,10 +92,17 @@ typedef struct evmeta {
  * file is deleted (by delete_run in any process) the entry is retired and
  * a new one opened, so a flush in progress never sees its fd swapped. */
 struct evlog {
-    hlink link;         /* keyed by file name (stored after the struct) */
+    const char *name;   /* file name without .log (stored after the struct) */
+    size_t name_len;
+    uint32_t hash;      /* ev_hash of name: stripe and chain */
     int fd;
-    int refs;           /* logs_mu */
-    int retired;        /* logs_mu: no longer in the table */
+    /* References: one per caller of evlog_get, plus one while in the
+     * table.  Taken under the stripe's mu, dropped without it; whoever
+     * drops the last frees the log. */
+    atomic_int refs;
+    int in_table;       /* tab mu */
+    uint64_t used;      /* tab mu: coarse monotonic ns of the last evlog_get */
+    evlog *hnext;       /* tab mu: hash chain */
     /* Group commit (sync=always), under smu: appends take tickets in file
      * order; one waiting thread at a time flushes for all of them. */
     pthread_mutex_t smu;
@@ -103,9 +120,31 @@ struct evlog {
     int verify;         /* mu: `at` was kept from an earlier descriptor and
                          * not yet checked against the file */
     uint64_t gen;       /* mu: the stripe's gen when `at` was last right */
+    uint64_t dgen;      /* mu: the stripe's dgen when this log last looked for
+                         * a delete intent (UINT64_MAX: not yet) */
     evpos at;           /* mu */
-    evlog *prev, *next; /* logs_mu: least recently used list */
+    evlog *prev, *next; /* tab mu: the stripe's least recently used list */
 };
+
+/* A stripe of this handle's table of open logs: the logs whose name hashes
+ * to stripe s of the lock table.  Appends to logs of different stripes
+ * share no lock of this process: the table is split so that appenders to
+ * different runs do not queue behind each other.  Padded so that stripes
+ * used by different threads do not share cache lines (much). */
+typedef union evtab {
+    struct {
+        pthread_mutex_t mu;
+        /* Under the mutex of the lock table's stripe (not mu): this
+         * handle's own changes.  gen went from clean_gen to own_gen through
+         * appends of this handle only, so a log known at a gen >= clean_gen
+         * is unchanged while the stripe's gen is still own_gen: no fstat(). */
+        uint64_t own_gen, clean_gen;
+        evlog *lru_head, *lru_tail; /* mu: most recently used first */
+        size_t n;                   /* mu: logs in the stripe */
+        evlog *chain[FILE_LOG_CHAINS];
+    } t;
+    char pad[256];
+} evtab;
 
 struct acp_backend {
     const acp_plugin_host *host;
@@ -125,19 +164,22 @@ struct acp_backend {
     findex ix;
     uint32_t scan_gen;
 
-    pthread_mutex_t logs_mu; /* the tables of logs below */
-    hmap logs;
-    size_t nlogs, max_open_logs;
-    evlog *lru_head, *lru_tail;
+    /* The open event logs, in stripes (set up by ev_lock_table_open).
+     * nopen counts them all: beyond max_open_logs, the opener of a log
+     * closes one that is idle and least recently used in a sample of
+     * stripes (see ev_evict). */
+    evtab tabs[FILE_NSTRIPES];
+    int tabs_ready;
+    atomic_size_t nopen;
+    atomic_uint evict_next;
+    size_t max_open_logs;
+
+    /* Positions of closed logs: only touched when a log's descriptor is
+     * opened or closed, or its file deleted (each costs a system call). */
+    pthread_mutex_t logs_mu;
     hmap metas;
     size_t nmetas;
     evmeta *meta_head, *meta_tail;
-
-    /* Per stripe of the lock table, under its mutex: this handle's own
-     * changes.  gen went from clean_gen to own_gen through appends of this
-     * handle only, so a log known at a gen >= clean_gen is unchanged while
-     * the stripe's gen is still own_gen: no fstat(). */
-    uint64_t own_gen[FILE_NSTRIPES], clean_gen[FILE_NSTRIPES];
 };
 
 /* Error helpers: the message names the file (store path + rel) and the
@@ -152,14 +194,24 @@ int file_write_all(int fd, const void *buf, size_t len);
 /* events.c */
 unsigned ev_stripe_of(const char *name, size_t len);
 /* Map the lock table (lock_fd open); sets b->shm, or leaves it NULL when
- * the file system cannot share a mapping. */
+ * the file system cannot share a mapping.  Also sets up the table of open
+ * logs (b->tabs): f_open calls it for every store it may write to, before
+ * any append or delete. */
 acp_status ev_lock_table_open(acp_backend *b, acp_call *call);
 void ev_lock_table_close(acp_backend *b);
 /* Delete events/<name>.log; *had says whether it held events. */
 acp_status ev_remove(acp_backend *b, const char *name, size_t nlen, int *had, acp_call *call);
 void ev_close_all(acp_backend *b);
-acp_status file_add_event(acp_backend *b, const acp_event_record *ev, int64_t *seq,
-                          acp_call *call);
+/* Append ev.  An append that finds the run's delete intent
+ * (FILE_INTENT_EXT) appends nothing and sets *deleting: the caller
+ * finishes that delete and calls again. */
+acp_status ev_append(acp_backend *b, const acp_event_record *ev, int64_t *seq, int *deleting,
+                     acp_call *call);
+/* Hold the lock of run <name>'s event log, as appends of every process do:
+ * delete_run makes its intent under it, and ev_log_unlock makes every
+ * appender look again (which then finds the intent).  0 or an errno. */
+int ev_log_lock(acp_backend *b, const char *name, size_t nlen);
+void ev_log_unlock(acp_backend *b, const char *name, size_t nlen);
 acp_status file_get_events(acp_backend *b, const acp_event_query *q, acp_call *call);
 
 #endif /* ACP_FILE_INT_H */
