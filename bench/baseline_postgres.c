@@ -1,6 +1,7 @@
 /*
  * baseline_postgres.c - the raw PostgreSQL baseline: the postgres
- * backend's schema and statements (plugins/postgres/pg_sql.h), prepared
+ * backend's schema (with the triggers that keep its run counters, so an
+ * insert pays for them on both sides) and statements (plugins/postgres/pg_sql.h), prepared
  * once per connection and run with PQexecPrepared, binary parameters and
  * results, one connection per thread, and the session settings the
  * backend makes (statement_timeout, client_connection_check_interval).
@@ -338,7 +339,7 @@ int baseline_postgres_open(target *t, const w1 *w, const baseline_args *a, char 
         if (i == 0) {
             char sql[200];
             snprintf(sql, sizeof sql, "CREATE SCHEMA %s", b->qschema);
-            char *ddl = pg_sql_expand(PG_SQL_SCHEMA_V1, b->qschema);
+            char *ddl = pg_sql_expand(PG_SQL_SCHEMA, b->qschema);
             int bad = run_sql(b->c[0], sql, why, wl) != 0 || !ddl ||
                       run_sql(b->c[0], ddl, why, wl) != 0;
             free(ddl);

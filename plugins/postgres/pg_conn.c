@@ -280,7 +280,7 @@ static acp_status conn_connect(pg_req *r, pg_conn **out)
      * up on a statement when the store's timeout says so, and notices a
      * client that went away (it would otherwise finish a statement nobody
      * waits for).  One round trip. */
-    char setup[256] = PG_SQL_SESSION;
+    char setup[384] = PG_SQL_SESSION;
     size_t o = strlen(setup);
     if (b->statement_timeout_ms >= 0)
         o += (size_t)snprintf(setup + o, sizeof setup - o, "SET statement_timeout = %" PRId64 ";",

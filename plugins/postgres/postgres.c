@@ -32,7 +32,7 @@
 
 #include "pg.h"
 
-#define PG_VERSION_TEXT "1.0.0"
+#define PG_VERSION_TEXT "1.1.0"
 #define PG_DEFAULT_SCHEMA "acp"
 #define PG_DEFAULT_POOL 8
 #define PG_MAX_POOL 1000
@@ -328,6 +328,20 @@ static acp_status read_version(pg_req *r, int64_t *version)
     return ACP_OK;
 }
 
+/* Run DDL text of pg_sql.h in this store's schema. */
+static acp_status run_ddl(pg_req *r, const char *text)
+{
+    char *ddl = pg_sql_expand(text, r->b->qschema);
+    if (!ddl)
+        return pg_fail(r, ACP_NOMEM, "out of memory");
+    PGresult *res = NULL;
+    acp_status st = pg_exec_sql(r, ddl, &res);
+    free(ddl);
+    if (st == ACP_OK)
+        PQclear(res);
+    return st;
+}
+
 /* Create the store, or migrate it, inside one transaction holding an
  * advisory lock named after the schema: many processes opening one store
  * at once wait for the first, then find the schema ready. */
@@ -373,18 +387,18 @@ static acp_status ensure_schema(pg_req *r)
                 return st;
             PQclear(res);
         }
-        char *ddl = pg_sql_expand(PG_SQL_SCHEMA_V1, b->qschema);
-        if (!ddl)
-            return pg_fail(r, ACP_NOMEM, "out of memory");
-        st = pg_exec_sql(r, ddl, &res);
-        free(ddl);
-        if (st != ACP_OK)
+        if ((st = run_ddl(r, PG_SQL_SCHEMA)) != ACP_OK)
             return st;
-        PQclear(res);
         b->host->log(2, PG_NAME, "%s: created schema %s (version %d)", b->uri_redacted,
                      b->qschema, PG_SCHEMA_VERSION);
+    } else if (version < PG_SCHEMA_VERSION) {
+        /* Version by version, all in this transaction: a failure leaves
+         * the store as it was. */
+        if (version < 2 && (st = run_ddl(r, PG_SQL_MIGRATE_2)) != ACP_OK)
+            return st;
+        b->host->log(2, PG_NAME, "%s: migrated schema %s from version %" PRId64 " to %d",
+                     b->uri_redacted, b->qschema, version, PG_SCHEMA_VERSION);
     }
-    /* Later versions add their steps here, version by version. */
     if ((st = pg_exec_sql(r, "COMMIT", &res)) != ACP_OK)
         return st;
     PQclear(res);

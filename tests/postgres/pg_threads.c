@@ -1,9 +1,12 @@
 /*
  * pg_threads.c - many threads on one postgres store handle with a pool
  * smaller than the number of threads, first with exact bookkeeping, then
- * while the server ends the store's sessions again and again
- * (pg_terminate_backend), which drives the pool's reconnect paths.  A plain
- * C program (no Criterion) so that it also runs under ThreadSanitizer.
+ * saving, moving and deleting runs of a few shared agents and sessions
+ * (every thread updates the same counter rows: the totals must come out
+ * exact and no save may fail), then while the server ends the store's
+ * sessions again and again (pg_terminate_backend), which drives the pool's
+ * reconnect paths.  A plain C program (no Criterion) so that it also runs
+ * under ThreadSanitizer.
  *
  *   ACP_PG_URI=postgres://... pg_threads [threads] [ops-per-thread]
  *
@@ -25,6 +28,10 @@
 
 #define MAX_THREADS 32
 #define RUNS 20
+/* The counting phase: runs per thread, shared agents and sessions. */
+#define CRUNS 16
+#define CAGENTS 3
+#define CSESSIONS 3
 
 static acp_store *store;
 static const char *base_uri;
@@ -63,6 +70,8 @@ typedef struct worker {
     int id;
     unsigned rng;
     int live[RUNS];
+    /* counting phase: agent of each run (-1: none stored), session (-1: none) */
+    int agent[CRUNS], session[CRUNS];
     int ok, unavailable, ok_late;
 } worker;
 
@@ -160,7 +169,96 @@ static void *exact(void *arg)
     return NULL;
 }
 
-/* Phase 2: sessions are ended under the threads' feet. */
+/* Phase 2: every thread saves, moves and deletes runs of its own among
+ * the same few agents and sessions, so all of them update the same
+ * counter rows.  Each knows where its runs are; main() adds them up. */
+static void *counting(void *arg)
+{
+    worker *w = arg;
+    for (int k = 0; k < CRUNS; k++)
+        w->agent[k] = w->session[k] = -1;
+    for (int i = 0; i < ops; i++) {
+        int k = (int)(next(w) % CRUNS), what = (int)(next(w) % 4);
+        char id[32], doc[256];
+        snprintf(id, sizeof id, "c%d/r%d", w->id, k);
+        acp_error e;
+        acp_status st;
+        if (what == 0 && w->agent[k] >= 0) {
+            if ((st = acp_run_delete(store, id, &e)) != ACP_OK)
+                FAIL("counting: delete %s: %s (%s)", id, acp_status_name(st), e.message);
+            w->agent[k] = -1;
+            continue;
+        }
+        int a = (int)(next(w) % CAGENTS), s = (int)(next(w) % (CSESSIONS + 1)) - 1;
+        char sess[32] = "";
+        if (s >= 0)
+            snprintf(sess, sizeof sess, "\"session_id\":\"cs%d\",", s);
+        snprintf(doc, sizeof doc, "{\"run_id\":\"%s\",\"agent_name\":\"ca%d\",%s"
+                 "\"status\":\"%s\"}", id, a, sess, what == 1 ? "completed" : "created");
+        if ((st = acp_run_save(store, doc, ACP_STRLEN, &e)) != ACP_OK) {
+            FAIL("counting: save %s: %s (%s)", id, acp_status_name(st), e.message);
+            continue;
+        }
+        w->agent[k] = a;
+        w->session[k] = s;
+    }
+    return NULL;
+}
+
+/* The store's total for a filter. */
+static int64_t total_of(const char *agent, const char *session)
+{
+    acp_run_filter f = ACP_RUN_FILTER_INIT;
+    f.agent_name = agent;
+    f.session_id = session;
+    f.limit = 0;
+    f.want_total = 1;
+    acp_page *p;
+    acp_error e;
+    if (acp_run_list(store, &f, &p, &e) != ACP_OK) {
+        FAIL("list %s %s: %s", agent ? agent : "-", session ? session : "-", e.message);
+        return -1;
+    }
+    int64_t n = acp_page_total(p);
+    acp_page_free(p);
+    return n;
+}
+
+/* Every filter of the counting phase against what the threads did. */
+static void check_counting(const worker *w, int threads, int64_t phase1_live)
+{
+    int64_t want[CAGENTS + 1][CSESSIONS + 1] = {{0}}; /* [agent or CAGENTS: any][session or
+                                                        * CSESSIONS: any] */
+    for (int t = 0; t < threads; t++) {
+        for (int k = 0; k < CRUNS; k++) {
+            int a = w[t].agent[k], s = w[t].session[k];
+            if (a < 0)
+                continue;
+            want[CAGENTS][CSESSIONS]++;
+            want[a][CSESSIONS]++;
+            if (s >= 0) {
+                want[CAGENTS][s]++;
+                want[a][s]++;
+            }
+        }
+    }
+    for (int a = 0; a <= CAGENTS; a++) {
+        for (int s = 0; s <= CSESSIONS; s++) {
+            char an[16], sn[16];
+            snprintf(an, sizeof an, "ca%d", a);
+            snprintf(sn, sizeof sn, "cs%d", s);
+            const char *ap = a < CAGENTS ? an : NULL, *sp = s < CSESSIONS ? sn : NULL;
+            int64_t got = total_of(ap, sp);
+            if (!ap && !sp)
+                want[a][s] += phase1_live; /* the whole store holds phase 1's runs too */
+            if (got != want[a][s])
+                FAIL("counting: total for agent %s session %s is %" PRId64 ", want %" PRId64,
+                     ap ? ap : "-", sp ? sp : "-", got, want[a][s]);
+        }
+    }
+}
+
+/* Phase 3: sessions are ended under the threads' feet. */
 static void *churn(void *arg)
 {
     worker *w = arg;
@@ -195,6 +293,13 @@ static void *churn(void *arg)
     return NULL;
 }
 
+/* Server notices ("drop cascades to ...") are not for the test log. */
+static void quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static PGconn *admin(void)
 {
     PGconn *c = PQconnectdb(base_uri);
@@ -202,6 +307,7 @@ static PGconn *admin(void)
         fprintf(stderr, "pg_threads: admin connection: %s", PQerrorMessage(c));
         exit(1);
     }
+    PQsetNoticeProcessor(c, quiet, NULL);
     return c;
 }
 
@@ -285,6 +391,15 @@ int main(int argc, char **argv)
         if (!seen[s])
             FAIL("sequence %ld is missing (%ld events)", s, added);
 
+    int64_t live = 0;
+    for (int i = 0; i < threads; i++)
+        for (int r = 0; r < RUNS; r++)
+            live += w[i].live[r];
+    start_threads(t, w, threads, counting);
+    for (int i = 0; i < threads; i++)
+        pthread_join(t[i], NULL);
+    check_counting(w, threads, live);
+
     pthread_t k;
     pthread_create(&k, NULL, killer, NULL);
     start_threads(t, w, threads, churn);
@@ -301,6 +416,18 @@ int main(int argc, char **argv)
             FAIL("thread %d did not recover after the kills", i);
     }
     PGconn *c = admin();
+    /* Sessions ended mid-save roll back their counts with their runs. */
+    long stored = sql_long(c, "SELECT count(*) FROM %s.runs%s", "");
+    if (total_of(NULL, NULL) != stored)
+        FAIL("after the kills: total %" PRId64 ", %ld runs stored", total_of(NULL, NULL), stored);
+    for (int i = 0; i < threads; i++) {
+        char agent[32];
+        snprintf(agent, sizeof agent, "agent-%d", i);
+        long n = sql_long(c, "SELECT count(*) FROM %s.runs WHERE agent_name = '%s'", agent);
+        if (total_of(agent, NULL) != n)
+            FAIL("after the kills: total for %s %" PRId64 ", %ld runs stored", agent,
+                 total_of(agent, NULL), n);
+    }
     long n = sql_long(c, "SELECT count(*) FROM %s.events WHERE run_id = '%s'", "churn");
     long max = sql_long(c, "SELECT coalesce(max(seq), 0) FROM %s.events WHERE run_id = '%s'",
                         "churn");
@@ -316,7 +443,8 @@ int main(int argc, char **argv)
     acp_store_close(store);
     free(seen);
     int f = atomic_load(&failures);
-    printf("pg_threads: %d threads, %ld appends exact; under kills %d calls OK, %d UNAVAILABLE; "
-           "%d failures\n", threads, added, ok, unavailable, f);
+    printf("pg_threads: %d threads, %ld appends exact; totals exact after %d shared-counter "
+           "operations; under kills %d calls OK, %d UNAVAILABLE; %d failures\n", threads, added,
+           threads * ops, ok, unavailable, f);
     return f ? 1 : 0;
 }

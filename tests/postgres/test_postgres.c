@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -650,7 +651,8 @@ Test(postgres, processes_opening_a_new_store_at_once_create_it_once)
 static char *explain(PGconn *c, const char *stmt, const char *args)
 {
     char q[512];
-    snprintf(q, sizeof q, "EXPLAIN EXECUTE %s(%s)", stmt, args);
+    snprintf(q, sizeof q, "EXPLAIN EXECUTE %s%s%s%s", stmt, args[0] ? "(" : "", args,
+             args[0] ? ")" : "");
     PGresult *r = PQexec(c, q);
     cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", q, PQresultErrorMessage(r));
     size_t cap = 4096, len = 0;
@@ -710,7 +712,7 @@ Test(postgres, list_queries_use_an_index_and_never_sort_or_scan_every_run)
     sql(c, "%s", PG_SQL_SESSION);
     char schemaq[80];
     snprintf(schemaq, sizeof schemaq, "\"%s\"", schema);
-    /* Lists and counts are planned with their values at every call: first
+    /* Lists are planned with their values at every call: first
      * and last pages, offsets and cursors, large, small and rare matches. */
     struct {
         int stmt;
@@ -735,10 +737,6 @@ Test(postgres, list_queries_use_an_index_and_never_sort_or_scan_every_run)
         {PG_LIST_RUNS_SC, "'sess-3', 1748779200100000, 'run-000200', 0, 10"},
         {PG_LIST_RUNS_SC, "'sess-big', 1748779209000000, 'run-018001', 100, 10"},
         {PG_LIST_RUNS_ASC, "'big', 'sess-big', 1748779200100000, 'run-000201', 0, 10"},
-        {PG_COUNT_RUNS_A, "'big'"},
-        {PG_COUNT_RUNS_A, "'tiny'"},
-        {PG_COUNT_RUNS_S, "'sess-big'"},
-        {PG_COUNT_RUNS_AS, "'big', 'sess-big'"},
     };
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
         check_plan(c, schemaq, lists[i].stmt, lists[i].args, 0);
@@ -752,6 +750,12 @@ Test(postgres, list_queries_use_an_index_and_never_sort_or_scan_every_run)
         {PG_LIST_SESSIONS, "100"},
         {PG_LIST_SESSIONS_AFTER, "'s', 100"},
         {PG_GET_SESSION, "'s'"},
+        /* totals: a sum over the slots of one counter key */
+        {PG_COUNT_RUNS, ""},
+        {PG_COUNT_RUNS_A, "'big'"},
+        {PG_COUNT_RUNS_A, "'tiny'"},
+        {PG_COUNT_RUNS_S, "'sess-big'"},
+        {PG_COUNT_RUNS_AS, "'big', 'sess-big'"},
     };
     for (size_t i = 0; i < sizeof prepared / sizeof prepared[0]; i++) {
         check_plan(c, schemaq, prepared[i].stmt, prepared[i].args, 0);
@@ -782,6 +786,441 @@ Test(postgres, list_queries_use_an_index_and_never_sort_or_scan_every_run)
     acp_page_free(p);
     sql(c, "DROP SCHEMA %s CASCADE", schema);
     acp_store_close(st);
+    PQfinish(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* Totals                                                               */
+/* ------------------------------------------------------------------ */
+
+/* The schema of version 1 as the plugin of that version created it, kept
+ * here word for word: stores made by it must open and count correctly. */
+static const char v1_schema[] =
+    "CREATE TABLE @.meta (name text COLLATE \"C\" PRIMARY KEY, value bigint NOT NULL);"
+    "CREATE TABLE @.runs ("
+    " run_id text COLLATE \"C\" PRIMARY KEY,"
+    " agent_name text COLLATE \"C\" NOT NULL,"
+    " session_id text COLLATE \"C\","
+    " status text NOT NULL,"
+    " created_us bigint NOT NULL,"
+    " finished_us bigint,"
+    " doc text NOT NULL);"
+    "CREATE INDEX runs_by_time ON @.runs (created_us DESC, run_id DESC);"
+    "CREATE INDEX runs_by_agent ON @.runs (agent_name, created_us DESC, run_id DESC);"
+    "CREATE INDEX runs_by_session ON @.runs (session_id, created_us DESC, run_id DESC)"
+    " WHERE session_id IS NOT NULL;"
+    "CREATE INDEX runs_by_agent_session ON @.runs"
+    " (agent_name, session_id, created_us DESC, run_id DESC) WHERE session_id IS NOT NULL;"
+    "CREATE TABLE @.sessions (id text COLLATE \"C\" PRIMARY KEY, doc text NOT NULL);"
+    "CREATE TABLE @.events ("
+    " run_id text COLLATE \"C\" NOT NULL,"
+    " seq bigint NOT NULL,"
+    " stored_us bigint NOT NULL,"
+    " type text NOT NULL,"
+    " doc text NOT NULL,"
+    " PRIMARY KEY (run_id, seq));"
+    "CREATE TABLE @.event_seq (run_id text COLLATE \"C\" PRIMARY KEY,"
+    " last_seq bigint NOT NULL);"
+    "INSERT INTO @.meta VALUES ('schema_version', 1);";
+
+/* The total of list_runs for a filter (NULL: none). */
+static int64_t total_of(acp_store *st, const char *agent, const char *session)
+{
+    acp_run_filter f = ACP_RUN_FILTER_INIT;
+    f.agent_name = agent;
+    f.session_id = session;
+    f.limit = 0;
+    f.want_total = 1;
+    acp_page *p;
+    acp_error e = {0};
+    cr_assert_eq(acp_run_list(st, &f, &p, &e), ACP_OK, "%s", e.message);
+    int64_t n = acp_page_total(p);
+    acp_page_free(p);
+    return n;
+}
+
+/* Literal SQL text for an id of the tests (no quotes in them). */
+static const char *lit(const char *v, char *buf, size_t n)
+{
+    snprintf(buf, n, v ? "'%s'" : "NULL", v ? v : "");
+    return buf;
+}
+
+/* The store's total for a filter against count(*) over the runs table. */
+static void expect_total_is_count(acp_store *st, PGconn *c, const char *schema,
+                                  const char *agent, const char *session)
+{
+    char la[300], ls[300];
+    int64_t want = atoll(sql_value(
+        c, "SELECT count(*) FROM %s.runs WHERE (%s::text IS NULL OR agent_name = %s) AND"
+           " (%s::text IS NULL OR session_id = %s)",
+        schema, lit(agent, la, sizeof la), la, lit(session, ls, sizeof ls), ls));
+    int64_t got = total_of(st, agent, session);
+    cr_expect_eq(got, want, "total for agent %s session %s: %" PRId64 ", count(*) %" PRId64,
+                 agent ? agent : "-", session ? session : "-", got, want);
+}
+
+/* The counter table's own invariants: no slot at or below zero, at most
+ * PG_COUNT_SLOTS rows per key, slots in range. */
+static void expect_counts_tidy(PGconn *c, const char *schema)
+{
+    cr_expect_str_eq(sql_value(c, "SELECT count(*) FROM %s.run_counts WHERE n <= 0"
+                                  " OR slot < 0 OR slot >= %d", schema, PG_COUNT_SLOTS), "0",
+                     "counter rows at or below zero, or slots out of range");
+    cr_expect_str_eq(sql_value(c, "SELECT count(*) FROM (SELECT 1 FROM %s.run_counts"
+                                  " GROUP BY kind, agent, session HAVING count(*) > %d) x",
+                               schema, PG_COUNT_SLOTS), "0", "a key with too many slots");
+}
+
+static const char *const t_agents[] = {"a0", "a1", "agent/\xc3\xa9 \xe2\x9c\x93", "a3"};
+static const char *const t_sessions[] = {"s0", "s1", "s:2 \xc3\xbc", "s3"};
+#define T_AGENTS 4
+#define T_SESSIONS 4
+
+static void expect_all_totals(acp_store *st, PGconn *c, const char *schema)
+{
+    expect_total_is_count(st, c, schema, NULL, NULL);
+    for (int a = 0; a < T_AGENTS; a++)
+        expect_total_is_count(st, c, schema, t_agents[a], NULL);
+    for (int s = 0; s < T_SESSIONS; s++) {
+        expect_total_is_count(st, c, schema, NULL, t_sessions[s]);
+        for (int a = 0; a < T_AGENTS; a++)
+            expect_total_is_count(st, c, schema, t_agents[a], t_sessions[s]);
+    }
+    expect_counts_tidy(c, schema);
+}
+
+static void save_full(acp_store *st, const char *id, const char *agent, const char *session,
+                      const char *status, int with_created)
+{
+    char doc[600];
+    snprintf(doc, sizeof doc,
+             "{\"run_id\":\"%s\",\"agent_name\":\"%s\",%s%s%s\"status\":\"%s\",%s\"output\":[]}",
+             id, agent, session ? "\"session_id\":\"" : "", session ? session : "",
+             session ? "\"," : "", status,
+             with_created ? "\"created_at\":\"2025-06-01T12:00:00.123456Z\"," : "");
+    acp_error e = {0};
+    cr_assert_eq(acp_run_save(st, doc, ACP_STRLEN, &e), ACP_OK, "save %s: %s", id, e.message);
+}
+
+Test(postgres, totals_stay_exact_through_saves_updates_moves_and_deletes)
+{
+    const char *schema = schema_for("totals");
+    acp_store *st = open_schema(&g_srv, schema, NULL);
+    PGconn *c = admin(&g_srv);
+    enum { RUNS = 60, OPS = 1500 };
+    /* The model: each run's agent and session (-1: no session), or
+     * agent -1 when the run does not exist. */
+    int agent[RUNS], session[RUNS];
+    for (int i = 0; i < RUNS; i++)
+        agent[i] = -1;
+    unsigned rng = 2024;
+    int moves = 0, deletes = 0;
+    for (int op = 0; op < OPS; op++) {
+        rng = rng * 1103515245u + 12345u;
+        unsigned x = rng >> 8;
+        int r = (int)(x % RUNS);
+        char id[32];
+        snprintf(id, sizeof id, "run-%d", r);
+        unsigned what = (x / RUNS) % 10;
+        if (what < 2 && agent[r] >= 0) {
+            acp_error e = {0};
+            cr_assert_eq(acp_run_delete(st, id, &e), ACP_OK, "delete %s: %s", id, e.message);
+            agent[r] = -1;
+            deletes++;
+        } else if (what < 4 && agent[r] >= 0) {
+            /* Same agent and session, another status: no counter moves. */
+            save_full(st, id, t_agents[agent[r]],
+                      session[r] >= 0 ? t_sessions[session[r]] : NULL, "completed", what & 1);
+        } else {
+            int a = (int)((x >> 4) % T_AGENTS), s = (int)((x >> 7) % (T_SESSIONS + 1)) - 1;
+            if (agent[r] >= 0 && (a != agent[r] || s != session[r]))
+                moves++;
+            save_full(st, id, t_agents[a], s >= 0 ? t_sessions[s] : NULL, "in-progress",
+                      what & 1);
+            agent[r] = a;
+            session[r] = s;
+        }
+        if (op % 100 == 99) {
+            expect_all_totals(st, c, schema);
+            /* and against the model, not only the table */
+            int64_t live = 0;
+            for (int i = 0; i < RUNS; i++)
+                live += agent[i] >= 0;
+            cr_assert_eq(total_of(st, NULL, NULL), live, "after %d operations", op + 1);
+        }
+    }
+    cr_expect_gt(moves, 100, "only %d runs moved", moves);
+    cr_expect_gt(deletes, 100, "only %d runs deleted", deletes);
+    for (int a = 0; a < T_AGENTS; a++) {
+        for (int s = -1; s < T_SESSIONS; s++) {
+            int64_t want = 0, want_a = 0;
+            for (int i = 0; i < RUNS; i++) {
+                want += agent[i] == a && s >= 0 && session[i] == s;
+                want_a += agent[i] == a;
+            }
+            if (s >= 0)
+                cr_expect_eq(total_of(st, t_agents[a], t_sessions[s]), want);
+            else
+                cr_expect_eq(total_of(st, t_agents[a], NULL), want_a);
+        }
+    }
+    /* Everything deleted: nothing counted, no counter row left over. */
+    for (int i = 0; i < RUNS; i++) {
+        if (agent[i] < 0)
+            continue;
+        char id[32];
+        snprintf(id, sizeof id, "run-%d", i);
+        acp_error e = {0};
+        cr_assert_eq(acp_run_delete(st, id, &e), ACP_OK, "delete %s: %s", id, e.message);
+    }
+    cr_expect_eq(total_of(st, NULL, NULL), 0);
+    cr_expect_eq(total_of(st, t_agents[0], NULL), 0);
+    cr_expect_str_eq(sql_value(c, "SELECT count(*) FROM %s.run_counts", schema), "0");
+    /* Writes that do not come through the plugin are counted as well. */
+    sql(c, "INSERT INTO %s.runs SELECT 'sql-' || i, 'a1', CASE WHEN i %% 2 = 0 THEN 's1' END,"
+           " 'created', i, NULL, '{}' FROM generate_series(1, 500) i", schema);
+    sql(c, "UPDATE %s.runs SET agent_name = 'a3' WHERE run_id LIKE 'sql-1%%'", schema);
+    sql(c, "DELETE FROM %s.runs WHERE run_id LIKE 'sql-2%%'", schema);
+    /* A new id moves a run to another slot; deleting it then must not
+     * leave a slot below zero (expect_counts_tidy). */
+    sql(c, "UPDATE %s.runs SET run_id = run_id || '-renamed' WHERE run_id LIKE 'sql-3%%'",
+        schema);
+    sql(c, "DELETE FROM %s.runs WHERE run_id LIKE 'sql-3%%-renamed' AND length(run_id) %% 2 = 0",
+        schema);
+    /* a run alone under its keys: a missed move would leave +1 and -1 */
+    sql(c, "INSERT INTO %s.runs VALUES ('solo', 'a-solo', 's-solo', 'created', 1, NULL, '{}')",
+        schema);
+    for (int i = 0; i < 8; i++)
+        sql(c, "UPDATE %s.runs SET run_id = run_id || 'x' WHERE agent_name = 'a-solo'", schema);
+    sql(c, "DELETE FROM %s.runs WHERE agent_name = 'a-solo'", schema);
+    cr_expect_str_eq(sql_value(c, "SELECT count(*) FROM %s.run_counts WHERE agent = 'a-solo'"
+                                  " OR session = 's-solo'", schema), "0");
+    expect_all_totals(st, c, schema);
+    sql(c, "TRUNCATE %s.runs", schema);
+    cr_expect_eq(total_of(st, NULL, NULL), 0);
+    cr_expect_eq(total_of(st, "a1", "s1"), 0);
+    sql(c, "DROP SCHEMA %s CASCADE", schema);
+    PQfinish(c);
+    acp_store_close(st);
+}
+
+/* Runs of different ids moving between the same agents and sessions in
+ * opposite directions at once: every save succeeds (the counter rows of
+ * one slot are always locked in one order, so no deadlock) and the
+ * totals are exact. */
+typedef struct mover {
+    acp_store *st;
+    const char *id;
+    int phase, rounds, failures;
+    char why[256];
+} mover;
+
+static void *move_loop(void *arg)
+{
+    mover *m = arg;
+    for (int i = 0; i < m->rounds; i++) {
+        int k = (i + m->phase) % 2;
+        char doc[256];
+        snprintf(doc, sizeof doc,
+                 "{\"run_id\":\"%s\",\"agent_name\":\"%s\",\"session_id\":\"%s\","
+                 "\"status\":\"created\"}", m->id, k ? "mx" : "my", k ? "sx" : "sy");
+        acp_error e;
+        if (acp_run_save(m->st, doc, ACP_STRLEN, &e) != ACP_OK &&
+            m->failures++ == 0)
+            snprintf(m->why, sizeof m->why, "%.200s", e.message);
+    }
+    return NULL;
+}
+
+Test(postgres, runs_moving_in_opposite_directions_at_once_never_deadlock)
+{
+    const char *schema = schema_for("movers");
+    acp_store *st = open_schema(&g_srv, schema, "pool_size=6");
+    PGconn *c = admin(&g_srv);
+    /* Six ids that share a slot, so that they share counter rows. */
+    enum { N = 6 };
+    char ids[N][32];
+    int found = 0;
+    for (int i = 0; found < N && i < 10000; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "mover-%d", i);
+        if (atoi(sql_value(c, "SELECT hashtext('%s') & 15", id)) == 3)
+            snprintf(ids[found++], sizeof ids[0], "%s", id);
+    }
+    cr_assert_eq(found, N);
+    pthread_t t[N];
+    mover m[N];
+    for (int i = 0; i < N; i++) {
+        m[i] = (mover){st, ids[i], i % 2, 300, 0, ""};
+        pthread_create(&t[i], NULL, move_loop, &m[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        cr_expect_eq(m[i].failures, 0, "%s: %d saves failed: %s", ids[i], m[i].failures,
+                     m[i].why);
+    }
+    /* Each run ends where its last round put it. */
+    int last_x = 0;
+    for (int i = 0; i < N; i++)
+        last_x += (299 + m[i].phase) % 2;
+    cr_expect_eq(total_of(st, "mx", NULL), last_x);
+    cr_expect_eq(total_of(st, "my", "sy"), N - last_x);
+    cr_expect_eq(total_of(st, NULL, "sx"), last_x);
+    cr_expect_eq(total_of(st, NULL, NULL), N);
+    cr_expect_str_eq(sql_value(c, "SELECT count(DISTINCT slot) FROM %s.run_counts", schema), "1");
+    expect_counts_tidy(c, schema);
+    sql(c, "DROP SCHEMA %s CASCADE", schema);
+    PQfinish(c);
+    acp_store_close(st);
+}
+
+/* Inserts of an older plugin (plain SQL here) while a newer one migrates
+ * the store: the migration's lock orders them, so each is counted once,
+ * by the backfill or by a trigger. */
+typedef struct old_writer {
+    const char *schema;
+    atomic_int stop;
+    int inserted, failures;
+    char why[256];
+} old_writer;
+
+static void *old_writer_loop(void *arg)
+{
+    old_writer *w = arg;
+    PGconn *c = admin(&g_srv);
+    while (!atomic_load(&w->stop)) {
+        char q[256];
+        snprintf(q, sizeof q, "INSERT INTO %s.runs VALUES ('old-%d', 'a%d', 's%d', 'created',"
+                              " %d, NULL, '{}')", w->schema, w->inserted, w->inserted % 3,
+                 w->inserted % 5, w->inserted);
+        PGresult *r = PQexec(c, q);
+        if (PQresultStatus(r) == PGRES_COMMAND_OK)
+            w->inserted++;
+        else if (w->failures++ == 0)
+            snprintf(w->why, sizeof w->why, "%s", PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    PQfinish(c);
+    return NULL;
+}
+
+Test(postgres, a_version_1_store_is_migrated_with_exact_totals)
+{
+    const char *schema = schema_for("migrate");
+    PGconn *c = admin(&g_srv);
+    char schemaq[80];
+    snprintf(schemaq, sizeof schemaq, "\"%s\"", schema);
+    sql(c, "CREATE SCHEMA %s", schema);
+    char *ddl = pg_sql_expand(v1_schema, schemaq);
+    sql(c, "%s", ddl);
+    free(ddl);
+    /* 30,000 runs over 7 agents and 500 sessions (none on every fourth),
+     * with events, as version 1 stored them. */
+    sql(c, "INSERT INTO %s.runs SELECT 'run-' || i, 'agent-' || (i %% 7),"
+           " CASE WHEN i %% 4 <> 0 THEN 'sess-' || (i %% 500) END, 'created',"
+           " 1748779200000000 + i * 1000, NULL,"
+           " '{\"run_id\":\"run-' || i || '\",\"agent_name\":\"agent-' || (i %% 7) || '\"}'"
+           " FROM generate_series(1, 30000) i", schema);
+    sql(c, "INSERT INTO %s.events SELECT 'run-1', s, 0, 'generic', '{}'"
+           " FROM generate_series(1, 3) s", schema);
+    sql(c, "INSERT INTO %s.event_seq VALUES ('run-1', 3)", schema);
+    cr_assert_str_eq(sql_value(c, "SELECT to_regclass('%s.run_counts') IS NULL", schema), "t");
+
+    /* An older plugin keeps inserting while the store is opened. */
+    old_writer w = {.schema = schema};
+    pthread_t wt;
+    pthread_create(&wt, NULL, old_writer_loop, &w);
+    sleep_ms(100);
+    acp_store *st = open_schema(&g_srv, schema, NULL);
+    sleep_ms(100);
+    atomic_store(&w.stop, 1);
+    pthread_join(wt, NULL);
+    cr_expect_eq(w.failures, 0, "the older writer failed %d times: %s", w.failures, w.why);
+    cr_expect_gt(w.inserted, 0, "the older writer inserted nothing: the test tested nothing");
+
+    cr_expect_eq(atoi(sql_value(c, "SELECT value FROM %s.meta WHERE name = 'schema_version'",
+                                schema)), 2);
+    cr_expect_eq(PG_SCHEMA_VERSION, 2);
+    cr_expect_eq(total_of(st, NULL, NULL), 30000 + w.inserted);
+    expect_total_is_count(st, c, schema, "agent-3", NULL);
+    expect_total_is_count(st, c, schema, "a1", NULL);
+    expect_total_is_count(st, c, schema, NULL, "sess-17");
+    expect_total_is_count(st, c, schema, NULL, "s4");
+    expect_total_is_count(st, c, schema, "agent-3", "sess-17");
+    expect_total_is_count(st, c, schema, "a2", "s2");
+    expect_total_is_count(st, c, schema, "agent-0", "sess-0");
+    /* every key of the store, compared in one query */
+    cr_expect_str_eq(
+        sql_value(c, "SELECT count(*) FROM (SELECT kind, agent, session, sum(n) AS n"
+                     " FROM %s.run_counts GROUP BY 1, 2, 3) k FULL JOIN ("
+                     " SELECT 0 AS kind, '' AS agent, '' AS session, count(*) AS n FROM %s.runs"
+                     " UNION ALL SELECT 1, agent_name, '', count(*) FROM %s.runs GROUP BY 2"
+                     " UNION ALL SELECT 2, '', session_id, count(*) FROM %s.runs"
+                     "  WHERE session_id IS NOT NULL GROUP BY 3"
+                     " UNION ALL SELECT 3, agent_name, session_id, count(*) FROM %s.runs"
+                     "  WHERE session_id IS NOT NULL GROUP BY 2, 3) r"
+                     " USING (kind, agent, session) WHERE k.n IS DISTINCT FROM r.n",
+                  schema, schema, schema, schema, schema),
+        "0", "counter keys that disagree with the runs");
+    expect_counts_tidy(c, schema);
+
+    /* The migrated store works as a new one: data kept, counts follow. */
+    char *json;
+    acp_error e = {0};
+    cr_expect_eq(acp_run_get(st, "run-30000", &json, NULL, &e), ACP_OK, "%s", e.message);
+    acp_free(json);
+    cr_expect_eq(add_event(st, "run-1"), 4);
+    save_run(st, "new-1", "agent-3", "sess-17");
+    save_run(st, "run-2", "agent-9", NULL); /* moves from agent-2, sess-2 */
+    cr_expect_eq(acp_run_delete(st, "run-3", &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(total_of(st, NULL, NULL), 30000 + w.inserted);
+    cr_expect_eq(total_of(st, "agent-9", NULL), 1);
+    expect_total_is_count(st, c, schema, "agent-3", "sess-17");
+    expect_total_is_count(st, c, schema, "agent-2", NULL);
+    expect_total_is_count(st, c, schema, NULL, "sess-2");
+    expect_total_is_count(st, c, schema, NULL, "sess-3");
+    acp_store_close(st);
+    /* Opening it again changes nothing. */
+    st = open_schema(&g_srv, schema, NULL);
+    cr_expect_eq(total_of(st, NULL, NULL), 30000 + w.inserted);
+    acp_store_close(st);
+    sql(c, "DROP SCHEMA %s CASCADE", schema);
+    PQfinish(c);
+}
+
+/* A migration that fails leaves version 1 as it was. */
+Test(postgres, a_failed_migration_changes_nothing)
+{
+    const char *schema = schema_for("migfail");
+    PGconn *c = admin(&g_srv);
+    char schemaq[80];
+    snprintf(schemaq, sizeof schemaq, "\"%s\"", schema);
+    sql(c, "CREATE SCHEMA %s", schema);
+    char *ddl = pg_sql_expand(v1_schema, schemaq);
+    sql(c, "%s", ddl);
+    free(ddl);
+    sql(c, "INSERT INTO %s.runs VALUES ('r', 'a', NULL, 'created', 1, NULL, '{}')", schema);
+    /* Something of the same name in the way of version 2. */
+    sql(c, "CREATE FUNCTION %s.run_counts_move() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        schema);
+    char extra[128];
+    snprintf(extra, sizeof extra, "schema=%s", schema);
+    char *u = uri_with(&g_srv, extra);
+    acp_error e = {0};
+    cr_expect_neq(try_open(u, &e), ACP_OK);
+    cr_expect_eq(atoi(sql_value(c, "SELECT value FROM %s.meta WHERE name = 'schema_version'",
+                                schema)), 1);
+    cr_expect_str_eq(sql_value(c, "SELECT to_regclass('%s.run_counts') IS NULL", schema), "t");
+    cr_expect_str_eq(sql_value(c, "SELECT count(*) FROM pg_trigger WHERE tgrelid ="
+                                  " '%s.runs'::regclass", schema), "0");
+    /* Out of the way, the next open migrates. */
+    sql(c, "DROP FUNCTION %s.run_counts_move()", schema);
+    acp_store *st = open_store(u);
+    cr_expect_eq(total_of(st, "a", NULL), 1);
+    acp_store_close(st);
+    free(u);
+    sql(c, "DROP SCHEMA %s CASCADE", schema);
     PQfinish(c);
 }
 
