@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "acp_storage.h"
+#include "uri_template.h"
 
 #define MAX_THREADS 64
 #define RUNS_PER_THREAD 40
@@ -176,20 +177,6 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-static char *expand(const char *tmpl, char *dir)
-{
-    const char *at = strstr(tmpl, "{dir}");
-    if (!at)
-        return strdup(tmpl);
-    if (!mkdtemp(dir))
-        return NULL;
-    size_t n = strlen(tmpl) + strlen(dir);
-    char *out = malloc(n);
-    if (out)
-        snprintf(out, n, "%.*s%s%s", (int)(at - tmpl), tmpl, dir, at + 5);
-    return out;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -201,7 +188,7 @@ int main(int argc, char **argv)
     if (nthreads < 1 || nthreads > MAX_THREADS || ops_per_thread < 1)
         return 2;
     char dir[] = "/tmp/acp-stress-XXXXXX";
-    char *uri = expand(argv[1], dir);
+    char *uri = uri_from_template(argv[1], dir, 0);
     acp_error e;
     if (!uri || acp_store_open(uri, &store, &e) != ACP_OK) {
         fprintf(stderr, "stress: cannot open %s: %s\n", argv[1], uri ? e.message : "no memory");

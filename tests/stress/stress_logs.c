@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "acp_storage.h"
+#include "uri_template.h"
 
 #define MAX_THREADS 32
 #define MAX_RUNS 400
@@ -270,18 +271,6 @@ static void check_shared(long expected)
         FAIL("the shared runs hold %ld events, %ld were added", total, expected);
 }
 
-static char *expand(const char *tmpl)
-{
-    const char *at = strstr(tmpl, "{dir}");
-    if (!at || !mkdtemp(dir))
-        return NULL;
-    size_t n = strlen(tmpl) + strlen(dir);
-    char *out = malloc(n);
-    if (out)
-        snprintf(out, n, "%.*s%s%s", (int)(at - tmpl), tmpl, dir, at + 5);
-    return out;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -305,7 +294,7 @@ int main(int argc, char **argv)
         perror("stress_logs: setrlimit");
         return 1;
     }
-    char *uri = expand(argv[1]);
+    char *uri = uri_from_template(argv[1], dir, 1);
     if (!uri) {
         fprintf(stderr, "stress_logs: the template needs {dir}\n");
         return 2;
