@@ -1350,6 +1350,38 @@ static acp_status load_doc(acp_backend *b, int kind, const char *id, size_t id_l
 static acp_status finish_leftover(acp_backend *b, const char *name, size_t nlen,
                                   acp_call *call);
 
+/* Put doc in place as sub/fname and record it in the index (x, whose ino
+ * this fills in), under the caller's stripe lock.  Everything the index
+ * needs is allocated before the rename: once the document is in place,
+ * nothing can make the call fail for lack of memory; only the directory
+ * flush (sync=always) can still fail it, with IO. */
+static acp_status doc_save_indexed(acp_backend *b, int dfd, const char *sub, const char *fname,
+                                   const fbuf *doc, fmt_index_rec *x, const char *name,
+                                   size_t nlen, const char *what, acp_call *call)
+{
+    if (doc->failed)
+        return b->host->error(call, ACP_NOMEM, "out of memory saving %s %.*s", what,
+                              (int)x->id.len, x->id.p);
+    fbuf ir = {0};
+    idx_change c;
+    staged_doc sd;
+    acp_status s = doc_stage(b, dfd, sub, fname, doc, &sd, call);
+    if (s != ACP_OK)
+        return s;
+    x->ino = sd.ino;
+    if ((s = idx_prepare(b, x, name, nlen, &ir, &c, call)) != ACP_OK)
+        doc_abandon(dfd, &sd);
+    else if ((s = doc_commit(b, dfd, sub, fname, &sd, call)) != ACP_OK)
+        idx_change_free(&c);
+    else {
+        idx_publish(b, &ir, &c);
+        if (b->sync && fsync(dfd) != 0)
+            s = file_err(b, call, ACP_IO, sub, "", "cannot flush directory", errno);
+    }
+    fbuf_free(&ir);
+    return s;
+}
+
 static acp_status f_save_run(acp_backend *b, const acp_run_record *rec, acp_call *call)
 {
     if (b->ro_errno)
@@ -1390,32 +1422,11 @@ static acp_status f_save_run(acp_backend *b, const acp_run_record *rec, acp_call
                  {rec->session_id, rec->session_id ? rec->session_id_len : 0},
                  created,
                  {rec->doc, rec->doc_len}};
-    fbuf doc = {0}, ir = {0};
-    idx_change c;
-    staged_doc sd;
+    fbuf doc = {0};
     fmt_put_run(&doc, &r);
-    if (doc.failed)
-        s = b->host->error(call, ACP_NOMEM, "out of memory saving run %s", rec->run_id);
-    else
-        s = doc_stage(b, b->runs_fd, "runs/", fname, &doc, &sd, call);
-    if (s == ACP_OK) {
-        /* Everything the index needs is allocated before the rename: once
-         * the run is in place, nothing can make this call fail for lack of
-         * memory. */
-        fmt_index_rec x = {FMT_OP_RUN, r.id, r.agent, r.session, created, sd.ino};
-        s = idx_prepare(b, &x, name, nlen, &ir, &c, call);
-        if (s != ACP_OK)
-            doc_abandon(b->runs_fd, &sd);
-    }
-    if (s == ACP_OK && (s = doc_commit(b, b->runs_fd, "runs/", fname, &sd, call)) != ACP_OK)
-        idx_change_free(&c);
-    if (s == ACP_OK) {
-        idx_publish(b, &ir, &c);
-        if (b->sync && fsync(b->runs_fd) != 0)
-            s = file_err(b, call, ACP_IO, "runs/", "", "cannot flush directory", errno);
-    }
+    fmt_index_rec x = {FMT_OP_RUN, r.id, r.agent, r.session, created, 0};
+    s = doc_save_indexed(b, b->runs_fd, "runs/", fname, &doc, &x, name, nlen, "run", call);
     fbuf_free(&doc);
-    fbuf_free(&ir);
     stripe_unlock(b, sp);
     return s;
 }
@@ -1776,30 +1787,12 @@ static acp_status f_save_session(acp_backend *b, const acp_session_record *rec,
     if (s != ACP_OK)
         return s;
     fmt_session se = {{rec->id, rec->id_len}, {rec->doc, rec->doc_len}};
-    fbuf doc = {0}, ir = {0};
-    idx_change c;
-    staged_doc sd;
+    fbuf doc = {0};
     fmt_put_session(&doc, &se);
-    if (doc.failed)
-        s = b->host->error(call, ACP_NOMEM, "out of memory saving session %s", rec->id);
-    else
-        s = doc_stage(b, b->sess_fd, "sessions/", fname, &doc, &sd, call);
-    if (s == ACP_OK) {
-        /* As in f_save_run: the index change is ready before the rename. */
-        fmt_index_rec x = {FMT_OP_SESSION, se.id, {NULL, 0}, {NULL, 0}, 0, sd.ino};
-        s = idx_prepare(b, &x, name, nlen, &ir, &c, call);
-        if (s != ACP_OK)
-            doc_abandon(b->sess_fd, &sd);
-    }
-    if (s == ACP_OK && (s = doc_commit(b, b->sess_fd, "sessions/", fname, &sd, call)) != ACP_OK)
-        idx_change_free(&c);
-    if (s == ACP_OK) {
-        idx_publish(b, &ir, &c);
-        if (b->sync && fsync(b->sess_fd) != 0)
-            s = file_err(b, call, ACP_IO, "sessions/", "", "cannot flush directory", errno);
-    }
+    fmt_index_rec x = {FMT_OP_SESSION, se.id, {NULL, 0}, {NULL, 0}, 0, 0};
+    s = doc_save_indexed(b, b->sess_fd, "sessions/", fname, &doc, &x, name, nlen, "session",
+                         call);
     fbuf_free(&doc);
-    fbuf_free(&ir);
     stripe_unlock(b, sp);
     return s;
 }
