@@ -88,6 +88,19 @@ static const char *fmt_ops(double v, char *buf, size_t cap)
     return buf;
 }
 
+/* Median and range over the repeats of a phase: store, baseline, ratio.
+ * stat3_of sorts, so it works on copies. */
+static void phase_stats(const phase_result *pr, stat3 *ss, stat3 *bs, stat3 *qs)
+{
+    double s[BENCH_MAX_REPEATS], b[BENCH_MAX_REPEATS], q[BENCH_MAX_REPEATS];
+    memcpy(s, pr->store, sizeof s);
+    memcpy(b, pr->base, sizeof b);
+    memcpy(q, pr->ratio, sizeof q);
+    *ss = stat3_of(s, (size_t)pr->n);
+    *bs = stat3_of(b, (size_t)pr->n);
+    *qs = stat3_of(q, (size_t)pr->n);
+}
+
 static void print_result(FILE *out, const compare_result *r)
 {
     if (!r->backend[0]) { /* the store did not open */
@@ -107,12 +120,8 @@ static void print_result(FILE *out, const compare_result *r)
         const phase_result *pr = &r->ph[p];
         if (!pr->measured || pr->n == 0)
             continue;
-        double s[BENCH_MAX_REPEATS], b[BENCH_MAX_REPEATS], q[BENCH_MAX_REPEATS];
-        memcpy(s, pr->store, sizeof s);
-        memcpy(b, pr->base, sizeof b);
-        memcpy(q, pr->ratio, sizeof q);
-        stat3 ss = stat3_of(s, (size_t)pr->n), bs = stat3_of(b, (size_t)pr->n),
-              qs = stat3_of(q, (size_t)pr->n);
+        stat3 ss, bs, qs;
+        phase_stats(pr, &ss, &bs, &qs);
         char a1[32], a2[32], a3[32], b1[32], b2[32], b3[32], cell1[96], cell2[96], cell3[64];
         snprintf(cell1, sizeof cell1, "%s (%s..%s)", fmt_ops(ss.median, a1, sizeof a1),
                  fmt_ops(ss.min, a2, sizeof a2), fmt_ops(ss.max, a3, sizeof a3));
@@ -156,12 +165,8 @@ static void json_result(jw *j, const compare_result *r)
         const phase_result *pr = &r->ph[p];
         if (!pr->measured || pr->n == 0)
             continue;
-        double s[BENCH_MAX_REPEATS], b[BENCH_MAX_REPEATS], q[BENCH_MAX_REPEATS];
-        memcpy(s, pr->store, sizeof s);
-        memcpy(b, pr->base, sizeof b);
-        memcpy(q, pr->ratio, sizeof q);
-        stat3 ss = stat3_of(s, (size_t)pr->n), bs = stat3_of(b, (size_t)pr->n),
-              qs = stat3_of(q, (size_t)pr->n);
+        stat3 ss, bs, qs;
+        phase_stats(pr, &ss, &bs, &qs);
         jw_obj(j);
         jw_key(j, "phase");
         jw_str(j, bench_phases[p].key);

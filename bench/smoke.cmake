@@ -1,12 +1,16 @@
 # smoke.cmake - the bench_smoke test: run acp-storage-bench at a tiny scale
 # and check that it succeeds and writes a complete, parseable JSON report.
 # Nothing about speed is checked.
-#   cmake -DBENCH=<acp-storage-bench> -DJSON=<report file> -P smoke.cmake
+#   cmake -DBENCH=<acp-storage-bench> -DJSON=<report file> [-DSTORES=a|b] -P smoke.cmake
 if(NOT BENCH OR NOT JSON)
   message(FATAL_ERROR "usage: cmake -DBENCH=... -DJSON=... -P smoke.cmake")
 endif()
 file(REMOVE "${JSON}")
-set(_stores memory: "sqlite:{dir}/b.db" "file:{dir}/store?sync=none")
+# STORES: store URIs separated by "|" (default: memory, sqlite and file).
+if(NOT STORES)
+  set(STORES "memory:|sqlite:{dir}/b.db|file:{dir}/store?sync=none")
+endif()
+string(REPLACE "|" ";" _stores "${STORES}")
 set(_args --runs 200 --events-per-run 2 --repeats 1 --threads 2 --quiet
           --overhead-calls 2000 --json "${JSON}")
 foreach(_s IN LISTS _stores)
