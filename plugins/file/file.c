@@ -624,7 +624,7 @@ static const acp_backend_vtable file_vtable = {
 
 static const char *const file_options[] = {"sync", NULL};
 
-ACP_PLUGIN_DEFINE(file, "1.0.0",
+ACP_PLUGIN_DEFINE(file, ACP_STORAGE_PLUGIN_VERSION,
                   "Plain files: JSON documents and append-only event logs in a directory",
                   ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS, file_options,
                   &file_vtable)

@@ -550,5 +550,5 @@ static const acp_backend_vtable vtable = {
 
 static const char *const option_names[] = {NULL}; /* "memory:" takes no options */
 
-ACP_PLUGIN_DEFINE(memory, "0.1.0", "In-process store; data lives until close",
+ACP_PLUGIN_DEFINE(memory, ACP_STORAGE_PLUGIN_VERSION, "In-process store; data lives until close",
                   ACP_CAP_CONCURRENT, option_names, &vtable)

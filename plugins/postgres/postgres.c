@@ -32,7 +32,7 @@
 
 #include "pg.h"
 
-#define PG_VERSION_TEXT "1.1.0"
+#define PG_VERSION_TEXT ACP_STORAGE_PLUGIN_VERSION
 #define PG_DEFAULT_SCHEMA "acp"
 #define PG_DEFAULT_POOL 8
 #define PG_MAX_POOL 1000

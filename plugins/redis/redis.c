@@ -29,7 +29,7 @@
 
 #include "redis_int.h"
 
-#define RD_VERSION "1.0.0"
+#define RD_VERSION ACP_STORAGE_PLUGIN_VERSION
 
 /* ------------------------------------------------------------------ */
 /* Encodings                                                            */

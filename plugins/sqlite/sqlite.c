@@ -38,7 +38,7 @@
 #include "sqlite_sql.h"
 
 #define SQ_NAME "sqlite"
-#define SQ_VERSION "1.0.0"
+#define SQ_VERSION ACP_STORAGE_PLUGIN_VERSION
 /* RETURNING (add_event) needs 3.35. */
 #define SQ_MIN_SQLITE 3035000
 
