@@ -40,21 +40,18 @@ typedef struct node {
     size_t key_len;
 } node;
 
-/* Separate chaining over a power-of-two number of buckets. */
+/* Separate chaining over a power-of-two number of buckets.  Ids are chosen
+ * by clients, so they are hashed with the host's keyed hash (SipHash under
+ * a per-process random key): an unkeyed hash would let a client pick ids
+ * that all land in one bucket and turn every lookup into a list walk. */
+typedef uint64_t (*hash_fn)(const void *data, size_t len);
+
 typedef struct table {
     node **buckets;
     size_t nbuckets;
     size_t count;
+    hash_fn hash;
 } table;
-
-/* FNV-1a: short, and good enough for ids the core has already checked. */
-static uint64_t fnv1a(const char *s, size_t len)
-{
-    uint64_t h = UINT64_C(14695981039346656037);
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * UINT64_C(1099511628211);
-    return h;
-}
 
 /* Byte-wise id order, a proper prefix first: the order of memcmp, of SQL's
  * BINARY collation, and so of every other backend. */
@@ -64,8 +61,9 @@ static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
     return c != 0 ? c : (alen > blen) - (alen < blen);
 }
 
-static int table_init(table *t)
+static int table_init(table *t, hash_fn hash)
 {
+    t->hash = hash;
     t->nbuckets = 16;
     t->count = 0;
     t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
@@ -84,7 +82,7 @@ static node **table_slot(const table *t, const char *key, size_t len, uint64_t h
 static node *table_find(const table *t, const char *key)
 {
     size_t len = strlen(key);
-    return *table_slot(t, key, len, fnv1a(key, len));
+    return *table_slot(t, key, len, t->hash(key, len));
 }
 
 /* Double the buckets once chains average one node.  Growing is only an
@@ -128,7 +126,7 @@ static node *table_put(table *t, node *e)
 static node *table_take(table *t, const char *key)
 {
     size_t len = strlen(key);
-    node **p = table_slot(t, key, len, fnv1a(key, len));
+    node **p = table_slot(t, key, len, t->hash(key, len));
     node *old = *p;
     if (old) {
         *p = old->next;
@@ -189,15 +187,16 @@ static const char *stash(char **dst, const char *s, size_t len)
     return copy;
 }
 
-static void node_init(node *e, char **dst, const char *key, size_t len)
+/* Hashing here, before the caller locks, keeps it out of the write lock. */
+static void node_init(node *e, char **dst, const char *key, size_t len, hash_fn hash)
 {
     e->next = NULL;
     e->key = stash(dst, key, len);
     e->key_len = len;
-    e->hash = fnv1a(key, len);
+    e->hash = hash(key, len);
 }
 
-static run *run_new(const acp_run_record *rec)
+static run *run_new(const acp_run_record *rec, hash_fn hash)
 {
     size_t sess = rec->session_id ? rec->session_id_len + 1 : 0;
     run *r = malloc(sizeof *r + rec->run_id_len + 1 + rec->agent_name_len + 1 + sess +
@@ -205,7 +204,7 @@ static run *run_new(const acp_run_record *rec)
     if (!r)
         return NULL;
     char *p = (char *)(r + 1);
-    node_init(&r->n, &p, rec->run_id, rec->run_id_len);
+    node_init(&r->n, &p, rec->run_id, rec->run_id_len, hash);
     r->item = (acp_item){.doc = stash(&p, rec->doc, rec->doc_len), .doc_len = rec->doc_len,
                          .key = r->n.key, .created_us = rec->created_us};
     r->agent = stash(&p, rec->agent_name, rec->agent_name_len);
@@ -215,13 +214,13 @@ static run *run_new(const acp_run_record *rec)
     return r;
 }
 
-static session *session_new(const acp_session_record *rec)
+static session *session_new(const acp_session_record *rec, hash_fn hash)
 {
     session *s = malloc(sizeof *s + rec->id_len + 1 + rec->doc_len + 1);
     if (!s)
         return NULL;
     char *p = (char *)(s + 1);
-    node_init(&s->n, &p, rec->id, rec->id_len);
+    node_init(&s->n, &p, rec->id, rec->id_len, hash);
     s->item = (acp_item){.doc = stash(&p, rec->doc, rec->doc_len), .doc_len = rec->doc_len,
                          .key = s->n.key};
     return s;
@@ -261,7 +260,8 @@ static acp_status mem_open(const acp_plugin_host *host, const acp_open_args *arg
         return host->error(call, ACP_INVALID, "memory: unknown variant '+%s' (memory: takes none)",
                            args->variant);
     acp_backend *b = calloc(1, sizeof *b);
-    if (b && table_init(&b->runs) && table_init(&b->sessions) && table_init(&b->streams) &&
+    if (b && table_init(&b->runs, host->hash) && table_init(&b->sessions, host->hash) &&
+        table_init(&b->streams, host->hash) &&
         pthread_rwlock_init(&b->lock, NULL) == 0) {
         b->host = host;
         *out = b;
@@ -289,7 +289,7 @@ static void mem_close(acp_backend *b)
 
 static acp_status mem_save_run(acp_backend *b, const acp_run_record *rec, acp_call *call)
 {
-    run *r = run_new(rec);
+    run *r = run_new(rec, b->runs.hash);
     if (!r)
         return b->host->error(call, ACP_NOMEM, "out of memory saving run '%s'", rec->run_id);
     pthread_rwlock_wrlock(&b->lock);
@@ -396,7 +396,7 @@ static acp_status mem_list_runs(acp_backend *b, const acp_run_query *q, acp_call
 static acp_status mem_save_session(acp_backend *b, const acp_session_record *rec,
                                    acp_call *call)
 {
-    session *s = session_new(rec);
+    session *s = session_new(rec, b->sessions.hash);
     if (!s)
         return b->host->error(call, ACP_NOMEM, "out of memory saving session '%s'", rec->id);
     pthread_rwlock_wrlock(&b->lock);
@@ -480,7 +480,7 @@ static acp_status mem_add_event(acp_backend *b, const acp_event_record *rec, int
         if (!fresh)
             goto unlock_nomem;
         char *p = (char *)(fresh + 1);
-        node_init(&fresh->n, &p, rec->run_id, rec->run_id_len);
+        node_init(&fresh->n, &p, rec->run_id, rec->run_id_len, b->streams.hash);
         fresh->ev = NULL;
         fresh->len = fresh->cap = 0;
     }
