@@ -257,7 +257,7 @@ static acp_status mem_open(const acp_plugin_host *host, const acp_open_args *arg
     /* No options, and the path names nothing: a new store each time.  A
      * variant ("memory+x:") would promise something this backend lacks. */
     if (args->variant[0])
-        return host->error(call, ACP_INVALID, "memory: unknown variant '+%s' (memory: takes none)",
+        return host->error(call, ACP_INVALID, "unknown variant '+%s' (memory: takes none)",
                            args->variant);
     acp_backend *b = calloc(1, sizeof *b);
     if (b && table_init(&b->runs, host->hash) && table_init(&b->sessions, host->hash) &&

@@ -234,3 +234,21 @@ Test(verify, clean_sqlite_store_is_ok_with_every_item_counted)
     cr_expect_eq(system(cmd), 0);
 }
 #endif
+
+/* Issue 13 item 10: the host names the backend once, whether or not the
+ * plugin's message names it already. */
+Test(messages, each_prefix_is_said_once)
+{
+    acp_store *s = open_fixture("damaged_native");
+    cr_assert_eq(acp_run_save(s, "{\"run_id\":\"x\",\"agent_name\":\"a\",\"status\":\"created\"}",
+                              ACP_STRLEN, &err),
+                 ACP_UNSUPPORTED);
+    cr_expect_str_eq(err.message, "damaged_native: the damaged fixture is read-only");
+    cr_assert_eq(acp_run_delete(s, "x", &err), ACP_UNSUPPORTED);
+    cr_expect_str_eq(err.message, "damaged_native: deleting is not possible here");
+    acp_store_close(s);
+    s = NULL;
+    cr_assert_eq(acp_store_open("memory+x:", &s, &err), ACP_INVALID);
+    cr_expect(!strstr(err.message, "memory: memory"), "%s", err.message);
+    cr_expect(strncmp(err.message, "memory: ", 8) == 0, "%s", err.message);
+}
