@@ -19,9 +19,13 @@
  * Allocation happens before locking and freeing after unlocking where it
  * can, to keep the exclusive sections short.  Lock calls are unchecked: no
  * method locks twice and glibc's reader limit is far beyond any thread
- * count, so they cannot fail here.
+ * count, so they cannot fail here.  Every wait is bounded: nothing blocks
+ * (no I/O, no callbacks into the application) while the lock is held, each
+ * section is bounded by the size of the store, and writers are preferred
+ * (lock_init) so a steady stream of readers cannot hold a writer off.
  */
 #define _POSIX_C_SOURCE 200809L /* pthread_rwlock_t under -std=c11 */
+#define _GNU_SOURCE /* glibc's pthread_rwlockattr_setkind_np: see lock_init */
 
 #include <pthread.h>
 #include <stdint.h>
@@ -251,6 +255,24 @@ static acp_status emit(acp_backend *b, acp_call *call, const acp_item *it)
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
+/* glibc prefers readers by default: overlapping readers could then keep a
+ * writer waiting for as long as they keep coming.  Writer preference is
+ * safe here because no method takes the lock twice. */
+static int lock_init(pthread_rwlock_t *lock)
+{
+#if defined(__GLIBC__)
+    pthread_rwlockattr_t attr;
+    if (pthread_rwlockattr_init(&attr) != 0)
+        return -1;
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int rc = pthread_rwlock_init(lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    return rc;
+#else
+    return pthread_rwlock_init(lock, NULL);
+#endif
+}
+
 static acp_status mem_open(const acp_plugin_host *host, const acp_open_args *args,
                            acp_backend **out, acp_call *call)
 {
@@ -262,7 +284,7 @@ static acp_status mem_open(const acp_plugin_host *host, const acp_open_args *arg
     acp_backend *b = calloc(1, sizeof *b);
     if (b && table_init(&b->runs, host->hash) && table_init(&b->sessions, host->hash) &&
         table_init(&b->streams, host->hash) &&
-        pthread_rwlock_init(&b->lock, NULL) == 0) {
+        lock_init(&b->lock) == 0) {
         b->host = host;
         *out = b;
         return ACP_OK;
