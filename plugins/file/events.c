@@ -46,8 +46,10 @@
  * used idle log among a sample of them (an approximation of a global LRU
  * order: each stripe's list is exact, stripes compare by a coarse clock). */
 
-/* FNV-1a: the stripe is h % FILE_NSTRIPES, the chain comes from the bits
- * above. */
+/* FNV-1a, for the stripe (h % FILE_NSTRIPES) only: every process must
+ * find a log in the same stripe of the shared lock table, which a hash
+ * keyed per process cannot give.  Ids that share a stripe only share a
+ * lock; lookups in this process's table use the host's keyed hash. */
 static uint32_t ev_hash(const char *name, size_t len)
 {
     uint32_t h = 2166136261u;
@@ -69,9 +71,10 @@ static evtab *tab_of(acp_backend *b, uint32_t h)
     return &b->tabs[h % FILE_NSTRIPES];
 }
 
-static evlog **chain_of(evtab *t, uint32_t h)
+/* kh: the keyed hash of the log's name (host->hash). */
+static evlog **chain_of(evtab *t, uint64_t kh)
 {
-    return &t->t.chain[h / FILE_NSTRIPES % FILE_LOG_CHAINS];
+    return &t->t.chain[kh % FILE_LOG_CHAINS];
 }
 
 /* For the LRU order only: a vDSO read of a per-tick value, no system call
@@ -108,10 +111,10 @@ static void lru_push(evtab *t, evlog *lg)
 }
 
 /* The log of name in stripe t (t's mutex held), or NULL. */
-static evlog *tab_find(evtab *t, const char *name, size_t nlen, uint32_t h)
+static evlog *tab_find(evtab *t, const char *name, size_t nlen, uint64_t kh)
 {
-    for (evlog *lg = *chain_of(t, h); lg; lg = lg->hnext)
-        if (lg->hash == h && lg->name_len == nlen && memcmp(lg->name, name, nlen) == 0)
+    for (evlog *lg = *chain_of(t, kh); lg; lg = lg->hnext)
+        if (lg->khash == kh && lg->name_len == nlen && memcmp(lg->name, name, nlen) == 0)
             return lg;
     return NULL;
 }
@@ -130,7 +133,7 @@ static void tab_use(evtab *t, evlog *lg, uint64_t now)
 
 static void tab_add(acp_backend *b, evtab *t, evlog *lg)
 {
-    evlog **c = chain_of(t, lg->hash);
+    evlog **c = chain_of(t, lg->khash);
     lg->hnext = *c;
     *c = lg;
     lru_push(t, lg);
@@ -143,7 +146,7 @@ static void tab_add(acp_backend *b, evtab *t, evlog *lg)
  * counts it (an eviction has already uncounted its victim). */
 static void tab_del(acp_backend *b, evtab *t, evlog *lg, int counted)
 {
-    for (evlog **p = chain_of(t, lg->hash); *p; p = &(*p)->hnext) {
+    for (evlog **p = chain_of(t, lg->khash); *p; p = &(*p)->hnext) {
         if (*p == lg) {
             *p = lg->hnext;
             break;
@@ -336,15 +339,17 @@ static void ev_evict(acp_backend *b)
     }
 }
 
-/* The open log of name (h: its ev_hash), with a reference; creates the
+/* The open log of name (h: its ev_hash, kh: its keyed hash), with a
+ * reference; creates the
  * file when missing.  Returns NULL with *err an errno (ENOMEM for
  * memory). */
-static evlog *evlog_get(acp_backend *b, const char *name, size_t nlen, uint32_t h, int *err)
+static evlog *evlog_get(acp_backend *b, const char *name, size_t nlen, uint32_t h, uint64_t kh,
+                        int *err)
 {
     evtab *t = tab_of(b, h);
     uint64_t now = now_coarse();
     pthread_mutex_lock(&t->t.mu);
-    evlog *lg = tab_find(t, name, nlen, h);
+    evlog *lg = tab_find(t, name, nlen, kh);
     if (lg) {
         tab_use(t, lg, now);
         pthread_mutex_unlock(&t->t.mu);
@@ -355,7 +360,7 @@ static evlog *evlog_get(acp_backend *b, const char *name, size_t nlen, uint32_t 
     char fname[FMT_NAME_BUF + 8];
     memcpy(fname, name, nlen);
     memcpy(fname + nlen, ".log", 5);
-    int fd = openat(b->ev_fd, fname, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = fs_open(b->ev_fd, fname, O_RDWR | O_CREAT | O_APPEND, 0644, NULL);
     if (fd < 0) {
         *err = errno;
         return NULL;
@@ -371,6 +376,7 @@ static evlog *evlog_get(acp_backend *b, const char *name, size_t nlen, uint32_t 
     nl->name = key;
     nl->name_len = nlen;
     nl->hash = h;
+    nl->khash = kh;
     nl->fd = fd;
     atomic_init(&nl->refs, 2); /* the caller's and the table's */
     nl->dirsync = 1;
@@ -387,7 +393,7 @@ static evlog *evlog_get(acp_backend *b, const char *name, size_t nlen, uint32_t 
     pthread_condattr_destroy(&ca);
 
     pthread_mutex_lock(&t->t.mu);
-    lg = tab_find(t, name, nlen, h);
+    lg = tab_find(t, name, nlen, kh);
     if (lg) { /* another thread opened it meanwhile */
         tab_use(t, lg, now);
         pthread_mutex_unlock(&t->t.mu);
@@ -503,8 +509,10 @@ static int evr_fill(evreader *r, size_t need)
     return 0;
 }
 
-/* The next whole record: 1 found, 0 clean end of file, -1 a record that is
- * torn or damaged starts at evr_tell(), -2 read error (r->err). */
+/* The next whole record: 1 found, 0 clean end of file, -1 a damaged
+ * record starts at evr_tell(), -3 the file ends inside a record that
+ * starts there (the rest of the file is then in r->buf from r->pos: see
+ * evr_torn), -2 read error (r->err). */
 static int evr_next(evreader *r, fmt_event *e)
 {
     for (;;) {
@@ -521,11 +529,22 @@ static int evr_next(evreader *r, fmt_event *e)
             r->pos += need;
             return 1;
         }
-        if (rc < 0 || r->eof)
+        if (rc < 0)
             return -1;
+        if (r->eof)
+            return -3;
         if (evr_fill(r, need > have ? need : have + 1))
             return -2;
     }
+}
+
+/* After evr_next() returned -3: whether the rest of the file can be a
+ * record cut short by an append that never completed (and so was never
+ * acknowledged): a beginning of a record that does not end as whole
+ * records end. */
+static int evr_torn(const evreader *r)
+{
+    return !fmt_ends_whole(r->buf + r->pos, r->len - r->pos);
 }
 
 /* Whether a whole valid record starts anywhere after the bad record at
@@ -557,7 +576,7 @@ static int evr_valid_after(evreader *r, uint64_t bad)
             return -2;
         if (rc == 0)
             return 0;
-        r->pos++; /* not a record: look further */
+        r->pos++; /* not a record (-1, -3): look further */
         if (r->pos > r->len)
             r->pos = r->len;
     }
@@ -585,9 +604,20 @@ static int pread_all(int fd, char *buf, size_t len, uint64_t off)
     return 0;
 }
 
+/* CORRUPT for the damaged record seq of run run_id, at offset off of
+ * events/fname. */
+static acp_status ev_damaged(acp_backend *b, acp_call *call, const char *run_id, int64_t seq,
+                             const char *fname, uint64_t off, const char *why)
+{
+    return b->host->error(call, ACP_CORRUPT,
+                          "run %s: event %lld is damaged (%s/events/%s, offset %llu: %s)",
+                          run_id, (long long)seq, b->path, fname, (unsigned long long)off,
+                          why);
+}
+
 /* Bring lg->at up to the log's size (log locked). */
 static acp_status evlog_catch_up(acp_backend *b, evlog *lg, uint64_t size, const char *fname,
-                                 acp_call *call)
+                                 const char *run_id, acp_call *call)
 {
     if (size < lg->at.end) { /* replaced under the same inode: read it all */
         lg->at.end = lg->at.last_off = 0;
@@ -601,11 +631,8 @@ static acp_status evlog_catch_up(acp_backend *b, evlog *lg, uint64_t size, const
         int rc = evr_next(&r, &e);
         if (rc == 1) {
             if (e.seq != lg->at.last_seq + 1) {
-                st = b->host->error(call, ACP_CORRUPT,
-                                    "%s/events/%s: record at offset %llu has sequence %lld, "
-                                    "expected %lld",
-                                    b->path, fname, (unsigned long long)lg->at.end,
-                                    (long long)e.seq, (long long)(lg->at.last_seq + 1));
+                st = ev_damaged(b, call, run_id, lg->at.last_seq + 1, fname, lg->at.end,
+                                "it has another sequence number");
                 break;
             }
             lg->at.last_off = lg->at.end;
@@ -621,18 +648,18 @@ static acp_status evlog_catch_up(acp_backend *b, evlog *lg, uint64_t size, const
                           "cannot read", r.err);
             break;
         }
-        /* A bad record: the torn tail of a writer that died, unless whole
-         * records follow it. */
+        /* A bad record: the torn tail of an append that never completed
+         * (appends are serialised, so one whose writer died), or damage to
+         * an acknowledged record, which must not be cut off and renumbered. */
         uint64_t bad = evr_tell(&r);
+        int torn = rc == -3 && evr_torn(&r);
         int later = evr_valid_after(&r, bad);
         if (later == -2) {
             st = file_err(b, call, r.err == ENOMEM ? ACP_NOMEM : ACP_IO, "events/", fname,
                           "cannot read", r.err);
-        } else if (later) {
-            st = b->host->error(call, ACP_CORRUPT,
-                                "%s/events/%s: damaged record at offset %llu followed by "
-                                "valid ones",
-                                b->path, fname, (unsigned long long)bad);
+        } else if (later || !torn) {
+            st = ev_damaged(b, call, run_id, lg->at.last_seq + 1, fname, bad,
+                            later ? "valid records follow it" : "its checks fail");
         } else if (ftruncate(lg->fd, (off_t)lg->at.end) != 0) {
             st = file_err(b, call, ACP_IO, "events/", fname, "cannot cut the torn tail of",
                           errno);
@@ -742,9 +769,11 @@ static int group_commit(acp_backend *b, evlog *lg, uint64_t ticket)
 
 /* ---- locking a log --------------------------------------------------------------- */
 
-static int stripe_mutex_lock(shm_stripe *st)
+/* Lock a stripe of the shared table, waiting until deadline at most (a
+ * holder that is stopped must not stop everyone).  0 or an errno. */
+static int stripe_mutex_lock(shm_stripe *st, uint64_t deadline)
 {
-    int rc = pthread_mutex_lock(&st->s.mu);
+    int rc = fs_mutex_lock(&st->s.mu, deadline);
     if (rc == EOWNERDEAD) {
         /* Its holder died, perhaps mid-append: make every process look at
          * its logs again (which cuts any torn tail). */
@@ -758,11 +787,11 @@ static int stripe_mutex_lock(shm_stripe *st)
 
 /* Lock lg for appending (lg->mu held).  *check says whether the log may
  * have changed since this process last appended.  0 or an errno. */
-static int ev_lock(acp_backend *b, evlog *lg, int *check)
+static int ev_lock(acp_backend *b, evlog *lg, int *check, uint64_t deadline)
 {
     if (b->shm) {
         shm_stripe *st = &b->shm[lg->stripe];
-        int rc = stripe_mutex_lock(st);
+        int rc = stripe_mutex_lock(st, deadline);
         if (rc)
             return rc;
         evtab *t = &b->tabs[lg->stripe];
@@ -772,9 +801,9 @@ static int ev_lock(acp_backend *b, evlog *lg, int *check)
         *check = !lg->known || lg->gen < t->t.clean_gen;
         return 0;
     }
-    while (flock(lg->fd, LOCK_EX) != 0)
-        if (errno != EINTR)
-            return errno;
+    int rc = fs_flock(lg->fd, LOCK_EX, deadline);
+    if (rc)
+        return rc;
     *check = 1;
     return 0;
 }
@@ -800,15 +829,10 @@ acp_status ev_lock_table_open(acp_backend *b, acp_call *call)
             pthread_mutex_init(&b->tabs[i].t.mu, NULL);
         b->tabs_ready = 1;
     }
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = LOCK_INIT;
-    fl.l_len = 1;
-    while (fcntl(b->lock_fd, F_OFD_SETLKW, &fl) != 0)
-        if (errno != EINTR)
-            return file_err(b, call, ACP_IO, "", "lock", "cannot lock", errno);
+    uint64_t dl = fs_deadline(b, call);
+    int e = fs_ofd_lock(b->lock_fd, F_WRLCK, LOCK_INIT, dl);
+    if (e)
+        return file_err(b, call, ACP_IO, "", "lock", "cannot lock", e);
 
     acp_status s = ACP_OK;
     size_t size = SHM_HEADER + FILE_NSTRIPES * sizeof(shm_stripe);
@@ -850,12 +874,9 @@ acp_status ev_lock_table_open(acp_backend *b, acp_call *call)
         pr.l_type = F_RDLCK; /* atomic downgrade */
         fcntl(b->lock_fd, F_OFD_SETLK, &pr);
     } else {
-        pr.l_type = F_RDLCK;
-        while (fcntl(b->lock_fd, F_OFD_SETLKW, &pr) != 0) {
-            if (errno != EINTR) {
-                s = file_err(b, call, ACP_IO, "", "lock", "cannot lock", errno);
-                goto out;
-            }
+        if ((e = fs_ofd_lock(b->lock_fd, F_RDLCK, LOCK_PRESENCE, dl)) != 0) {
+            s = file_err(b, call, ACP_IO, "", "lock", "cannot lock", e);
+            goto out;
         }
         shm_header h;
         memset(&h, 0, sizeof h);
@@ -884,8 +905,7 @@ acp_status ev_lock_table_open(acp_backend *b, acp_call *call)
                      b->path);
     }
 out:
-    fl.l_type = F_UNLCK;
-    fcntl(b->lock_fd, F_OFD_SETLK, &fl);
+    fs_ofd_unlock(b->lock_fd, LOCK_INIT);
     return s;
 }
 
@@ -896,11 +916,11 @@ void ev_lock_table_close(acp_backend *b)
     b->shm = NULL;
 }
 
-int ev_log_lock(acp_backend *b, const char *name, size_t nlen)
+int ev_log_lock(acp_backend *b, const char *name, size_t nlen, acp_call *call)
 {
     if (!b->shm)
         return 0; /* with flock(), appenders look at every append */
-    return stripe_mutex_lock(&b->shm[ev_stripe_of(name, nlen)]);
+    return stripe_mutex_lock(&b->shm[ev_stripe_of(name, nlen)], fs_deadline(b, call));
 }
 
 void ev_log_unlock(acp_backend *b, const char *name, size_t nlen)
@@ -926,18 +946,23 @@ acp_status ev_append(acp_backend *b, const acp_event_record *ev, int64_t *seq, i
     memcpy(fname, name, nlen);
     memcpy(fname + nlen, ".log", 5);
     uint32_t h = ev_hash(name, nlen);
+    uint64_t kh = b->host->hash(name, nlen);
+    uint64_t dl = fs_deadline(b, call);
 
     acp_status st = ACP_OK;
     evlog *lg;
     int check = 0;
     for (;;) {
         int err = 0;
-        lg = evlog_get(b, name, nlen, h, &err);
+        lg = evlog_get(b, name, nlen, h, kh, &err);
         if (!lg)
             return file_err(b, call, err == ENOMEM ? ACP_NOMEM : ACP_IO, "events/", fname,
                             "cannot open", err);
-        pthread_mutex_lock(&lg->mu);
-        if ((err = ev_lock(b, lg, &check)) != 0) {
+        if ((err = fs_mutex_lock(&lg->mu, dl)) != 0) {
+            evlog_put(lg);
+            return file_err(b, call, ACP_IO, "events/", fname, "cannot lock", err);
+        }
+        if ((err = ev_lock(b, lg, &check, dl)) != 0) {
             pthread_mutex_unlock(&lg->mu);
             evlog_put(lg);
             return file_err(b, call, ACP_IO, "events/", fname, "cannot lock", err);
@@ -995,9 +1020,9 @@ acp_status ev_append(acp_backend *b, const acp_event_record *ev, int64_t *seq, i
                  * (A new log is empty: nothing to read.) */
                 memset(&lg->at, 0, sizeof lg->at);
                 if (sb.st_size > 0)
-                    st = evlog_catch_up(b, lg, (uint64_t)sb.st_size, fname, call);
+                    st = evlog_catch_up(b, lg, (uint64_t)sb.st_size, fname, ev->run_id, call);
             } else if ((uint64_t)sb.st_size != lg->at.end) {
-                st = evlog_catch_up(b, lg, (uint64_t)sb.st_size, fname, call);
+                st = evlog_catch_up(b, lg, (uint64_t)sb.st_size, fname, ev->run_id, call);
             }
             lg->at.dev = (uint64_t)sb.st_dev;
             lg->at.ino = (uint64_t)sb.st_ino;
@@ -1068,7 +1093,7 @@ acp_status ev_remove(acp_backend *b, const char *name, size_t nlen, int *had, ac
     memcpy(fname + nlen, ".log", 5);
     *had = 0;
     shm_stripe *sh = b->shm ? &b->shm[ev_stripe_of(name, nlen)] : NULL;
-    int rc = sh ? stripe_mutex_lock(sh) : 0;
+    int rc = sh ? stripe_mutex_lock(sh, fs_deadline(b, call)) : 0;
     if (rc)
         return file_err(b, call, ACP_IO, "events/", fname, "cannot lock", rc);
     struct stat sb;
@@ -1104,7 +1129,7 @@ acp_status file_get_events(acp_backend *b, const acp_event_query *q, acp_call *c
     char name[FMT_NAME_BUF + 8];
     size_t nlen = fmt_id_name(q->run_id, strlen(q->run_id), name);
     memcpy(name + nlen, ".log", 5);
-    int fd = openat(b->ev_fd, name, O_RDONLY | O_CLOEXEC);
+    int fd = fs_open(b->ev_fd, name, O_RDONLY, 0, NULL);
     if (fd < 0) {
         if (errno == ENOENT)
             return ACP_OK; /* no events yet */
@@ -1118,12 +1143,17 @@ acp_status file_get_events(acp_backend *b, const acp_event_query *q, acp_call *c
     shm_stripe *sh = NULL;
     while (emitted < q->limit) {
         fmt_event e;
+        uint64_t at = evr_tell(&r);
         int rc = evr_next(&r, &e);
         if (rc == 1) {
             if (e.seq != expect) {
-                st = b->host->error(call, ACP_CORRUPT,
-                                    "%s/events/%s: record %lld has sequence %lld", b->path,
-                                    name, (long long)expect, (long long)e.seq);
+                st = ev_damaged(b, call, q->run_id, expect, name, at,
+                                "it has another sequence number");
+                break;
+            }
+            if (!fmt_event_doc_ok(e.doc.p, e.doc.len)) {
+                st = ev_damaged(b, call, q->run_id, expect, name, at,
+                                "its document is not an object with a type");
                 break;
             }
             expect++;
@@ -1152,34 +1182,39 @@ acp_status file_get_events(acp_backend *b, const acp_event_query *q, acp_call *c
                           "cannot read", r.err);
             break;
         }
-        /* A record being appended right now, a torn tail, or damage. */
+        /* An append in progress or a torn tail (never acknowledged: the
+         * end, as far as whole records go), or damage. */
         uint64_t bad = evr_tell(&r);
+        int torn = rc == -3 && evr_torn(&r);
         int later = evr_valid_after(&r, bad);
         if (later == -2) {
             st = file_err(b, call, ACP_IO, "events/", name, "cannot read", r.err);
             break;
         }
-        if (!later)
-            break; /* the end, as far as whole records go */
+        if (torn && !later)
+            break;
         if (!locked) {
             /* Perhaps a torn tail being cut and replaced right now: look
              * again while appenders are kept out. */
+            uint64_t dl = fs_deadline(b, call);
+            int err;
             if (b->shm) {
                 sh = &b->shm[ev_stripe_of(name, nlen)];
-                if (stripe_mutex_lock(sh) != 0)
+                if ((err = stripe_mutex_lock(sh, dl)) != 0)
                     sh = NULL;
             } else {
-                while (flock(fd, LOCK_SH) != 0 && errno == EINTR)
-                    ;
+                err = fs_flock(fd, LOCK_SH, dl);
+            }
+            if (err) {
+                st = file_err(b, call, ACP_IO, "events/", name, "cannot lock", err);
+                break;
             }
             locked = 1;
             evr_seek(&r, bad);
             continue;
         }
-        st = b->host->error(call, ACP_CORRUPT,
-                            "%s/events/%s: damaged record at offset %llu followed by valid "
-                            "ones",
-                            b->path, name, (unsigned long long)bad);
+        st = ev_damaged(b, call, q->run_id, expect, name, bad,
+                        later ? "valid records follow it" : "its checks fail");
         break;
     }
     if (sh)

@@ -138,6 +138,12 @@ static acp_status load_doc(acp_backend *b, int kind, const char *id, size_t id_l
     if (err == ENOENT)
         return b->host->error(call, ACP_NOT_FOUND, "%s %s not found",
                               kind == K_RUN ? "run" : "session", id);
+    const char *what = kind == K_RUN ? "run" : "session";
+    if (err == FS_EBADTYPE)
+        return b->host->error(call, ACP_CORRUPT,
+                              "%s %s: %s/%s%s is not a regular file (symbolic links, folders and "
+                              "FIFOs are never followed or opened)",
+                              what, id, b->path, sub, fname);
     if (err)
         return file_err(b, call, err == ENOMEM ? ACP_NOMEM : ACP_IO, sub, fname, "cannot read",
                         err);
@@ -158,8 +164,8 @@ static acp_status load_doc(acp_backend *b, int kind, const char *id, size_t id_l
     if (bad) {
         free(*buf);
         *buf = NULL;
-        return b->host->error(call, ACP_CORRUPT, "%s/%s%s: damaged %s file (%s)", b->path, sub,
-                              fname, kind == K_RUN ? "run" : "session", why);
+        return b->host->error(call, ACP_CORRUPT, "%s %s: damaged file %s/%s%s (%s)", what, id,
+                              b->path, sub, fname, why);
     }
     return ACP_OK;
 }
@@ -188,7 +194,7 @@ static acp_status doc_save_indexed(acp_backend *b, int dfd, const char *sub, con
     else if ((s = doc_commit(b, dfd, sub, fname, &sd, call)) != ACP_OK)
         idx_change_free(&c);
     else {
-        ilog_publish(b, &ir, &c);
+        ilog_publish(b, &ir, &c, call);
         if (b->sync && fsync(dfd) != 0)
             s = file_err(b, call, ACP_IO, sub, "", "cannot flush directory", errno);
     }
@@ -306,7 +312,7 @@ static acp_status f_delete_run(acp_backend *b, const char *run_id, acp_call *cal
     }
     /* The intent is made under the log's lock: appenders of every process
      * then look again and find it (ev_append), even if this one dies now. */
-    int lk = ev_log_lock(b, name, nlen);
+    int lk = ev_log_lock(b, name, nlen, call);
     if (lk != 0)
         s = file_err(b, call, ACP_IO, "", "lock", "cannot lock", lk);
     else if (renameat(b->runs_fd, fname, b->runs_fd, intent) == 0)
@@ -330,9 +336,9 @@ static acp_status f_delete_run(acp_backend *b, const char *run_id, acp_call *cal
         }
         /* Also after a failure above: the run is gone (or the intent says
          * so), and this handle's lists must agree. */
-        ilog_forget_publish(b, had_run, listed, &rec, &c);
+        ilog_forget_publish(b, had_run, listed, &rec, &c, call);
     } else {
-        ilog_forget_publish(b, 0, 0, &rec, &c);
+        ilog_forget_publish(b, 0, 0, &rec, &c, call);
     }
     doc_unlock(b, sp);
     if (s == ACP_OK && !had_run && !had_log)
@@ -525,7 +531,7 @@ static acp_status f_delete_session(acp_backend *b, const char *id, acp_call *cal
     s = remove_file(b, b->sess_fd, "sessions/", fname, &had, call);
     /* Removed, even if flushing the directory failed: forget it.  A
      * session that was not there is forgotten when the index lists it. */
-    ilog_forget_publish(b, had, s == ACP_OK && listed, &rec, &c);
+    ilog_forget_publish(b, had, s == ACP_OK && listed, &rec, &c, call);
     doc_unlock(b, sp);
     if (s == ACP_OK && !had)
         s = b->host->error(call, ACP_NOT_FOUND, "session %s not found", id);

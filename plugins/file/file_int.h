@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "acp_storage_plugin.h"
 #include "fmt.h"
@@ -97,7 +98,8 @@ typedef struct evmeta {
 struct evlog {
     const char *name;   /* file name without .log (stored after the struct) */
     size_t name_len;
-    uint32_t hash;      /* ev_hash of name: stripe and chain */
+    uint32_t hash;      /* ev_hash of name: its stripe */
+    uint64_t khash;     /* host->hash of name: its chain in this process */
     int fd;
     /* References: one per caller of evlog_get, plus one while in the
      * table.  Taken under the stripe's mu, dropped without it; whoever
@@ -207,6 +209,31 @@ int file_write_all(int fd, const void *buf, size_t len);
 /* Read the regular file dfd/name whole into *out (to free); 0 or an errno.
  * *ino (if not NULL) receives its inode number. */
 int fs_read_at(int dfd, const char *name, char **out, size_t *len, uint64_t *ino);
+/* Not an errno: the name is a symbolic link, a FIFO, a device, or a
+ * folder where a file was expected (or the reverse).  file_err() reports
+ * it as CORRUPT, and ETIMEDOUT (a lock wait past the deadline) as
+ * UNAVAILABLE. */
+#define FS_EBADTYPE 100001
+/* Lock waits of calls without a deadline end after this long. */
+#define FILE_LOCK_WAIT_MS 30000
+/* openat(dfd, name) without following a symbolic link and without waiting
+ * for a FIFO's peer, and only if it is a regular file (a folder with
+ * O_DIRECTORY in flags); O_CLOEXEC is added.  *st (if not NULL) receives
+ * its fstat.  The descriptor, or -1 with errno set (FS_EBADTYPE for
+ * anything else than a regular file or folder). */
+int fs_open(int dfd, const char *name, int flags, mode_t mode, struct stat *st);
+/* The monotonic time (ns) at which lock waits of call give up: its
+ * deadline (host->remaining_ms), or FILE_LOCK_WAIT_MS from now without
+ * one (call NULL included). */
+uint64_t fs_deadline(acp_backend *b, acp_call *call);
+/* Lock waits that end at deadline (fs_deadline) with ETIMEDOUT: a
+ * pthread mutex (its other errors, EOWNERDEAD included, pass through),
+ * flock() (op LOCK_SH or LOCK_EX), and an OFD lock of type F_RDLCK or
+ * F_WRLCK on the byte at start.  0 or an errno. */
+int fs_mutex_lock(pthread_mutex_t *mu, uint64_t deadline);
+int fs_flock(int fd, int op, uint64_t deadline);
+int fs_ofd_lock(int fd, short type, off_t start, uint64_t deadline);
+void fs_ofd_unlock(int fd, off_t start);
 /* Create a new temporary file in dfd with open flags; its name goes to tmp
  * (64 bytes).  The descriptor, or -1 with errno set. */
 int fs_create_tmp(acp_backend *b, int dfd, const char *tag, char *tmp, int flags);
@@ -236,15 +263,17 @@ acp_status ilog_reopen(acp_backend *b, acp_call *call);
  * the caller holds LOCK_EX on it.  CORRUPT when it is damaged. */
 acp_status ilog_tail(acp_backend *b, int locked, acp_call *call);
 /* Build x's index.log record and the change to ix, before the document
- * changes on disk; ilog_publish records both once it has. */
+ * changes on disk; ilog_publish records both once it has (it cannot fail:
+ * call only bounds its lock wait, see ilog.c). */
 acp_status ilog_prepare(acp_backend *b, const fmt_index_rec *x, const char *name, size_t nlen,
                         fbuf *rec, idx_change *c, acp_call *call);
-void ilog_publish(acp_backend *b, const fbuf *rec, idx_change *c);
+void ilog_publish(acp_backend *b, const fbuf *rec, idx_change *c, acp_call *call);
 /* The same for a delete of name (id NULL: the id ix has); see ilog.c. */
 acp_status ilog_forget_prepare(acp_backend *b, int kind, const char *id, size_t id_len,
                                const char *name, size_t nlen, fbuf *rec, idx_change *c,
                                int *listed, acp_call *call);
-void ilog_forget_publish(acp_backend *b, int happened, int listed, fbuf *rec, idx_change *c);
+void ilog_forget_publish(acp_backend *b, int happened, int listed, fbuf *rec, idx_change *c,
+                         acp_call *call);
 /* Rewrite index.log when open-time repairs left it bloated (best effort). */
 void ilog_compact_if_bloated(acp_backend *b, acp_call *call);
 /* Keep a damaged index.log aside and start an empty one. */
@@ -298,8 +327,9 @@ acp_status ev_append(acp_backend *b, const acp_event_record *ev, int64_t *seq, i
                      acp_call *call);
 /* Hold the lock of run <name>'s event log, as appends of every process do:
  * delete_run makes its intent under it, and ev_log_unlock makes every
- * appender look again (which then finds the intent).  0 or an errno. */
-int ev_log_lock(acp_backend *b, const char *name, size_t nlen);
+ * appender look again (which then finds the intent).  0 or an errno
+ * (ETIMEDOUT past the call's deadline). */
+int ev_log_lock(acp_backend *b, const char *name, size_t nlen, acp_call *call);
 void ev_log_unlock(acp_backend *b, const char *name, size_t nlen);
 acp_status file_get_events(acp_backend *b, const acp_event_query *q, acp_call *call);
 

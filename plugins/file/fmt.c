@@ -472,6 +472,33 @@ static fstr jstr_or_null(cur *c)
     return jstr(c);
 }
 
+int fmt_ends_whole(const char *p, size_t n)
+{
+    if (n < FMT_TRAILER_LEN)
+        return 0;
+    const char *t = p + n - FMT_TRAILER_LEN;
+    if (memcmp(t, ",\"crc\":\"", 8) != 0 || memcmp(t + 16, "\"}\n", 3) != 0)
+        return 0;
+    for (int i = 0; i < 8; i++)
+        if (hexval(t[8 + i]) < 0)
+            return 0;
+    return 1;
+}
+
+int fmt_event_doc_ok(const char *doc, size_t len)
+{
+    static const char key[] = "\"type\"";
+    size_t i = 0;
+    while (i < len && (doc[i] == ' ' || doc[i] == '\t' || doc[i] == '\n' || doc[i] == '\r'))
+        i++;
+    if (i == len || doc[i] != '{')
+        return 0;
+    for (; i + sizeof key - 1 <= len; i++)
+        if (doc[i] == '"' && memcmp(doc + i, key, sizeof key - 1) == 0)
+            return 1;
+    return 0;
+}
+
 /* Check the trailer at the end of buf[0..len) and the checksum of what
  * precedes it. */
 static int check_trailer(const char *buf, size_t len, const char **why)

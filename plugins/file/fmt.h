@@ -111,4 +111,14 @@ int fmt_get_index(char *rec, size_t len, fmt_index_rec *r, const char **why);
  * -1 when they cannot be the start of a valid record. */
 int fmt_get_event(const char *p, size_t n, fmt_event *e, size_t *rec_len);
 
+/* Whether p[0..n) ends as every whole record ends: a checksum trailer.
+ * The tail of a log that fmt_get_event() finds incomplete was cut short by
+ * a writer that died only when it does not: a record whose own framing is
+ * complete but wrong (say, one changed length digit) is damage. */
+int fmt_ends_whole(const char *p, size_t n);
+
+/* A cheap check that an event document read back is a JSON object with a
+ * "type" member (the core checks events fully before they are saved). */
+int fmt_event_doc_ok(const char *doc, size_t len);
+
 #endif /* ACP_FILE_FMT_H */

@@ -74,11 +74,10 @@ static int ilog_apply(acp_backend *b, char *rec, size_t len)
 acp_status ilog_reopen(acp_backend *b, acp_call *call)
 {
     findex nix;
-    if (idx_init(&nix) != 0)
+    if (idx_init(&nix, b->host->hash) != 0)
         return ilog_nomem(b, call);
-    int fd = b->ro_errno ? openat(b->dirfd, "index.log", O_RDONLY | O_CLOEXEC)
-                         : openat(b->dirfd, "index.log", O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC,
-                                  0644);
+    int fd = b->ro_errno ? fs_open(b->dirfd, "index.log", O_RDONLY, 0, NULL)
+                         : fs_open(b->dirfd, "index.log", O_RDWR | O_APPEND | O_CREAT, 0644, NULL);
     if (fd < 0 && !(b->ro_errno && errno == ENOENT)) {
         int e = errno;
         idx_free(&nix);
@@ -174,8 +173,11 @@ acp_status ilog_tail(acp_backend *b, int locked, acp_call *call)
             if (!locked && !shared) {
                 /* Perhaps a torn tail being replaced: look again while
                  * appenders are kept out. */
-                while (flock(b->ilog_fd, LOCK_SH) != 0 && errno == EINTR)
-                    ;
+                int e = fs_flock(b->ilog_fd, LOCK_SH, fs_deadline(b, call));
+                if (e) {
+                    s = file_err(b, call, ACP_IO, "", "index.log", "cannot lock", e);
+                    break;
+                }
                 shared = 1;
                 continue;
             }
@@ -322,8 +324,9 @@ static int ilog_whole_end(acp_backend *b, uint64_t *end)
  *    index still gets the change, and the next open, which compares the
  *    documents with index.log, re-reads the document and repairs the log.
  */
-void ilog_publish(acp_backend *b, const fbuf *rec, idx_change *c)
+void ilog_publish(acp_backend *b, const fbuf *rec, idx_change *c, acp_call *call)
 {
+    uint64_t dl = fs_deadline(b, call);
     pthread_mutex_lock(&b->ix_mu);
     const char *why = NULL;
     int err = 0, locked = 0;
@@ -333,12 +336,9 @@ void ilog_publish(acp_backend *b, const fbuf *rec, idx_change *c)
             why = "cannot reopen it";
             goto apply;
         }
-        while (flock(b->ilog_fd, LOCK_EX) != 0) {
-            if (errno != EINTR) {
-                err = errno;
-                why = "cannot lock it";
-                goto apply;
-            }
+        if ((err = fs_flock(b->ilog_fd, LOCK_EX, dl)) != 0) {
+            why = "cannot lock it";
+            goto apply;
         }
         locked = 1;
         struct stat st;
@@ -442,7 +442,7 @@ void ilog_compact_if_bloated(acp_backend *b, acp_call *call)
     pthread_mutex_lock(&b->ix_mu);
     if (b->ilog_fd >= 0 && b->ilog_end > COMPACT_MIN_BYTES &&
         b->ilog_end > b->ix.live_bytes + b->ix.live_bytes / 2 &&
-        flock(b->ilog_fd, LOCK_EX) == 0) {
+        fs_flock(b->ilog_fd, LOCK_EX, fs_deadline(b, call)) == 0) {
         struct stat st;
         if (fstat(b->ilog_fd, &st) == 0 && st.st_nlink > 0 && ilog_tail(b, 1, call) == ACP_OK)
             ilog_compact(b);
@@ -488,10 +488,11 @@ acp_status ilog_forget_prepare(acp_backend *b, int kind, const char *id, size_t 
 
 /* Record a delete prepared by ilog_forget_prepare(): when the delete removed
  * something (happened), or the index lists the entry anyway. */
-void ilog_forget_publish(acp_backend *b, int happened, int listed, fbuf *rec, idx_change *c)
+void ilog_forget_publish(acp_backend *b, int happened, int listed, fbuf *rec, idx_change *c,
+                         acp_call *call)
 {
     if (c->kind != IDX_NONE && (happened || listed))
-        ilog_publish(b, rec, c);
+        ilog_publish(b, rec, c, call);
     else
         idx_change_free(c);
     fbuf_free(rec);
@@ -501,8 +502,11 @@ acp_status ilog_set_aside(acp_backend *b, acp_call *call)
 {
     pthread_mutex_lock(&b->ix_mu);
     acp_status s = ACP_OK;
-    while (flock(b->ilog_fd, LOCK_EX) != 0 && errno == EINTR)
-        ;
+    int e = fs_flock(b->ilog_fd, LOCK_EX, fs_deadline(b, call));
+    if (e) {
+        pthread_mutex_unlock(&b->ix_mu);
+        return file_err(b, call, ACP_IO, "", "index.log", "cannot lock", e);
+    }
     struct stat st;
     if (fstat(b->ilog_fd, &st) == 0 && st.st_nlink > 0) {
         char aside[64];

@@ -13,16 +13,9 @@
 
 /* ---- hash tables --------------------------------------------------------- */
 
-static uint64_t hash_bytes(const char *s, size_t len)
+int hmap_init(hmap *m, uint64_t (*hash)(const void *data, size_t len))
 {
-    uint64_t h = UINT64_C(14695981039346656037);
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * UINT64_C(1099511628211);
-    return h;
-}
-
-int hmap_init(hmap *m)
-{
+    m->hash = hash;
     m->nb = 64;
     m->n = 0;
     m->b = calloc(m->nb, sizeof *m->b);
@@ -31,7 +24,7 @@ int hmap_init(hmap *m)
 
 hlink *hmap_get(const hmap *m, const char *key, size_t len)
 {
-    uint64_t h = hash_bytes(key, len);
+    uint64_t h = m->hash(key, len);
     for (hlink *l = m->b[h & (m->nb - 1)]; l; l = l->next)
         if (l->hash == h && l->key_len == len && memcmp(l->key, key, len) == 0)
             return l;
@@ -42,7 +35,7 @@ hlink *hmap_get(const hmap *m, const char *key, size_t len)
  * resize only makes chains longer. */
 void hmap_add(hmap *m, hlink *l)
 {
-    l->hash = hash_bytes(l->key, l->key_len);
+    l->hash = m->hash(l->key, l->key_len);
     if (m->n >= m->nb) {
         size_t nb = m->nb * 2;
         hlink **b = calloc(nb, sizeof *b);
@@ -277,12 +270,13 @@ static void pair_key_put(char *k, const char *agent, size_t alen, const char *se
 
 /* ---- the index --------------------------------------------------------------- */
 
-int idx_init(findex *ix)
+int idx_init(findex *ix, uint64_t (*hash)(const void *data, size_t len))
 {
     memset(ix, 0, sizeof *ix);
     ix->rng = UINT64_C(0x9E3779B97F4A7C15) ^ (uint64_t)(uintptr_t)ix;
-    if (hmap_init(&ix->runs) || hmap_init(&ix->sessions) || hmap_init(&ix->agents) ||
-        hmap_init(&ix->by_session) || hmap_init(&ix->pairs)) {
+    if (hmap_init(&ix->runs, hash) || hmap_init(&ix->sessions, hash) ||
+        hmap_init(&ix->agents, hash) || hmap_init(&ix->by_session, hash) ||
+        hmap_init(&ix->pairs, hash)) {
         idx_free(ix);
         return -1;
     }

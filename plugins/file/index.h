@@ -38,9 +38,13 @@ typedef struct hlink {
 typedef struct hmap {
     hlink **b;
     size_t nb, n;
+    /* The host's keyed hash: ids are chosen by clients, who must not be
+     * able to pick ids that collide (and turn lookups linear). */
+    uint64_t (*hash)(const void *data, size_t len);
 } hmap;
 
-int hmap_init(hmap *m); /* 0, or -1 when out of memory */
+/* 0, or -1 when out of memory. */
+int hmap_init(hmap *m, uint64_t (*hash)(const void *data, size_t len));
 hlink *hmap_get(const hmap *m, const char *key, size_t len);
 void hmap_add(hmap *m, hlink *l); /* l->key and key_len set, not present */
 void hmap_del(hmap *m, hlink *l);
@@ -83,7 +87,8 @@ typedef struct findex {
     uint64_t live_bytes; /* index.log bytes a compacted log would need */
 } findex;
 
-int idx_init(findex *ix); /* 0, or -1 when out of memory */
+/* hash: as for hmap_init.  0, or -1 when out of memory. */
+int idx_init(findex *ix, uint64_t (*hash)(const void *data, size_t len));
 void idx_free(findex *ix);
 
 static inline const char *irun_name(const irun *r)

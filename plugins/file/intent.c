@@ -87,7 +87,7 @@ acp_status intent_finish(acp_backend *b, const char *name, size_t nlen, acp_call
         return s;
     s = intent_finish_delete(b, name, nlen, &had_log, call);
     /* Also after a failure: the intent says the run is deleted. */
-    ilog_forget_publish(b, 0, listed, &rec, &c);
+    ilog_forget_publish(b, 0, listed, &rec, &c, call);
     if (s == ACP_OK)
         b->host->log(2, FILE_PLUGIN, "%s/runs/%s" FILE_INTENT_EXT ": finished an interrupted delete",
                      b->path, name);

@@ -171,7 +171,7 @@ static acp_status open_subdir(acp_backend *b, const char *name, int *fd, acp_cal
 {
     if (mkdirat(b->dirfd, name, 0777) != 0 && errno != EEXIST && !b->ro_errno)
         return file_err(b, call, ACP_IO, "", name, "cannot create directory", errno);
-    *fd = openat(b->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    *fd = fs_open(b->dirfd, name, O_RDONLY | O_DIRECTORY, 0, NULL);
     if (*fd < 0)
         return file_err(b, call, ACP_IO, "", name, "cannot open directory", errno);
     return ACP_OK;
@@ -201,7 +201,7 @@ acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
 {
     int sync = 1;
     if (args->variant[0])
-        return host->error(call, ACP_INVALID, "file: unknown variant '+%s' (file: takes none)",
+        return host->error(call, ACP_INVALID, "unknown variant '+%s' (file: takes none)",
                            args->variant);
     for (size_t i = 0; i < args->n_options; i++) {
         const acp_plugin_option *o = &args->options[i];
@@ -212,23 +212,27 @@ acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
                 sync = 0;
             else
                 return host->error(call, ACP_INVALID,
-                                   "file: option sync must be \"always\" or \"none\", not "
+                                   "option sync must be \"always\" or \"none\", not "
                                    "\"%s\"",
                                    o->value);
         }
     }
     if (args->authority[0] && strcmp(args->authority, "localhost") != 0)
         return host->error(call, ACP_INVALID,
-                           "file: a store on another host (%s) is not supported; use "
+                           "a store on another host (%s) is not supported; use "
                            "file:///path or file:relative/path",
                            args->authority);
     if (!args->path[0])
         return host->error(call, ACP_INVALID,
-                           "file: no directory given; use file:///abs/dir or file:rel/dir");
+                           "no directory given; use file:///abs/dir or file:rel/dir");
+
+    /* The keyed hash and verify came with ABI 1.2. */
+    if (host->size < offsetof(acp_plugin_host, verify_damage) + sizeof host->verify_damage)
+        return host->error(call, ACP_UNSUPPORTED, "needs a host of plugin ABI 1.2 or newer");
 
     acp_backend *b = calloc(1, sizeof *b);
-    if (!b || !(b->path = strdup(args->path)) || idx_init(&b->ix) != 0 ||
-        hmap_init(&b->metas) != 0) {
+    if (!b || !(b->path = strdup(args->path)) || idx_init(&b->ix, host->hash) != 0 ||
+        hmap_init(&b->metas, host->hash) != 0) {
         if (b) {
             idx_free(&b->ix);
             free(b->path);
@@ -255,12 +259,13 @@ acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
     if (s == ACP_OK)
         s = check_format(b, call);
     if (s == ACP_OK) {
-        b->lock_fd = openat(b->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        b->lock_fd = fs_open(b->dirfd, "lock", O_RDWR | O_CREAT, 0644, NULL);
         if (b->lock_fd < 0) {
-            if (errno == EACCES || errno == EROFS || errno == EPERM)
-                b->ro_errno = errno; /* still readable */
+            int e = errno;
+            if (e == EACCES || e == EROFS || e == EPERM)
+                b->ro_errno = e; /* still readable */
             else
-                s = file_err(b, call, ACP_IO, "", "lock", "cannot open", errno);
+                s = file_err(b, call, ACP_IO, "", "lock", "cannot open", e);
         } else {
             s = ev_lock_table_open(b, call);
         }
@@ -311,7 +316,9 @@ acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
 acp_status file_ping(acp_backend *b, acp_call *call)
 {
     struct stat st;
-    if (fstatat(b->dirfd, "FORMAT", &st, 0) != 0)
+    if (fstatat(b->dirfd, "FORMAT", &st, AT_SYMLINK_NOFOLLOW) != 0)
         return file_err(b, call, ACP_IO, "", "FORMAT", "cannot stat", errno);
+    if (!S_ISREG(st.st_mode))
+        return file_err(b, call, ACP_IO, "", "FORMAT", "cannot use", FS_EBADTYPE);
     return ACP_OK;
 }

@@ -83,8 +83,14 @@ acp_status repair_one(acp_backend *b, int kind, const char *base, size_t blen,
                                {id, id_len}, {NULL, 0}, {NULL, 0}, 0, 0};
             idx_change c;
             if ((s = ilog_prepare(b, &d, base, blen, &rec, &c, call)) == ACP_OK)
-                ilog_publish(b, &rec, &c);
+                ilog_publish(b, &rec, &c, call);
         }
+    } else if (err == FS_EBADTYPE) {
+        /* A stray folder, link or FIFO: one bad item must not keep the
+         * store from opening.  Reading that id reports CORRUPT, and so
+         * does a list that meets it (the index keeps what it had). */
+        b->host->log(1, FILE_PLUGIN, "%s/%s%s: not a regular file; left as it is", b->path,
+                     sub, fname);
     } else if (err) {
         s = file_err(b, call, err == ENOMEM ? ACP_NOMEM : ACP_IO, sub, fname, "cannot read",
                      err);
@@ -118,7 +124,7 @@ acp_status repair_one(acp_backend *b, int kind, const char *base, size_t blen,
         if (put.op) {
             idx_change c;
             if ((s = ilog_prepare(b, &put, base, blen, &rec, &c, call)) == ACP_OK)
-                ilog_publish(b, &rec, &c);
+                ilog_publish(b, &rec, &c, call);
         } else {
             b->host->log(1, FILE_PLUGIN, "%s/%s%s: damaged (%s); left out of the index",
                          b->path, sub, fname, why);
