@@ -777,19 +777,57 @@ static acp_status sq_get_one(acp_backend *b, int stmt, int kind, const char *id,
 }
 
 /* ------------------------------------------------------------------ */
+/* Writing                                                              */
+/* ------------------------------------------------------------------ */
+
+/* A connection for a write, or the refusal of a mode=ro handle. */
+static acp_status sq_get_rw(acp_backend *b, acp_call *call, const char *what, sq_conn **out)
+{
+    if (b->readonly)
+        return sq_readonly(b, call, what);
+    return sq_get(b, call, out);
+}
+
+/* Bind a document to parameter i. */
+static int sq_bind_doc(sqlite3_stmt *s, int i, const char *doc, size_t len)
+{
+    if (len > INT_MAX)
+        return SQLITE_TOOBIG;
+    return sqlite3_bind_text(s, i, doc, (int)len, SQLITE_STATIC);
+}
+
+/* Run a one-statement write whose parameters are bound (rc: the result of
+ * binding them) to its end, reset it and hand the connection back. */
+static acp_status sq_finish_write(acp_backend *b, sq_conn *c, sqlite3_stmt *s, int rc,
+                                  const char *what, const char *id, acp_call *call)
+{
+    acp_status st = ACP_OK;
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE)
+        st = sq_fail(b, call, c->db, rc, what, id);
+    sqlite3_reset(s);
+    sq_put(b, c);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
 /* Runs                                                                 */
 /* ------------------------------------------------------------------ */
 
+static acp_status sq_get_run(acp_backend *b, const char *run_id, acp_call *call)
+{
+    return sq_get_one(b, ACP_SQ_GET_RUN, SQ_RUN, run_id, call);
+}
+
 static acp_status sq_save_run(acp_backend *b, const acp_run_record *r, acp_call *call)
 {
-    sqlite3_stmt *s;
     sq_conn *c;
-    acp_status st;
+    acp_status st = sq_get_rw(b, call, "save_run", &c);
+    sqlite3_stmt *s;
     int rc;
 
-    if (b->readonly)
-        return sq_readonly(b, call, "save_run");
-    st = sq_get(b, call, &c);
     if (st != ACP_OK)
         return st;
     s = c->st[ACP_SQ_SAVE_RUN];
@@ -810,24 +848,8 @@ static acp_status sq_save_run(acp_backend *b, const acp_run_record *r, acp_call 
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int(s, 7, (r->flags & ACP_RUN_CREATED_DEFAULT) != 0);
     if (rc == SQLITE_OK)
-        rc = r->doc_len > INT_MAX ? SQLITE_TOOBIG
-                                  : sqlite3_bind_text(s, 8, r->doc, (int)r->doc_len,
-                                                      SQLITE_STATIC);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
-            rc = SQLITE_OK;
-    }
-    if (rc != SQLITE_OK)
-        st = sq_fail(b, call, c->db, rc, "save_run", r->run_id);
-    sqlite3_reset(s);
-    sq_put(b, c);
-    return st;
-}
-
-static acp_status sq_get_run(acp_backend *b, const char *run_id, acp_call *call)
-{
-    return sq_get_one(b, ACP_SQ_GET_RUN, SQ_RUN, run_id, call);
+        rc = sq_bind_doc(s, 8, r->doc, r->doc_len);
+    return sq_finish_write(b, c, s, rc, "save_run", r->run_id, call);
 }
 
 static acp_status sq_delete_run(acp_backend *b, const char *run_id, acp_call *call)
@@ -838,9 +860,7 @@ static acp_status sq_delete_run(acp_backend *b, const char *run_id, acp_call *ca
     long long gone = 0;
     int rc;
 
-    if (b->readonly)
-        return sq_readonly(b, call, "delete_run");
-    st = sq_get(b, call, &c);
+    st = sq_get_rw(b, call, "delete_run", &c);
     if (st != ACP_OK)
         return st;
     /* The run and its events go together or not at all. */
@@ -945,32 +965,18 @@ out:
 
 static acp_status sq_save_session(acp_backend *b, const acp_session_record *r, acp_call *call)
 {
-    sqlite3_stmt *s;
     sq_conn *c;
-    acp_status st;
+    acp_status st = sq_get_rw(b, call, "save_session", &c);
+    sqlite3_stmt *s;
     int rc;
 
-    if (b->readonly)
-        return sq_readonly(b, call, "save_session");
-    st = sq_get(b, call, &c);
     if (st != ACP_OK)
         return st;
     s = c->st[ACP_SQ_SAVE_SESSION];
     rc = sqlite3_bind_text(s, 1, r->id, (int)r->id_len, SQLITE_STATIC);
     if (rc == SQLITE_OK)
-        rc = r->doc_len > INT_MAX
-                 ? SQLITE_TOOBIG
-                 : sqlite3_bind_text(s, 2, r->doc, (int)r->doc_len, SQLITE_STATIC);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
-            rc = SQLITE_OK;
-    }
-    if (rc != SQLITE_OK)
-        st = sq_fail(b, call, c->db, rc, "save_session", r->id);
-    sqlite3_reset(s);
-    sq_put(b, c);
-    return st;
+        rc = sq_bind_doc(s, 2, r->doc, r->doc_len);
+    return sq_finish_write(b, c, s, rc, "save_session", r->id, call);
 }
 
 static acp_status sq_get_session(acp_backend *b, const char *id, acp_call *call)
@@ -980,14 +986,11 @@ static acp_status sq_get_session(acp_backend *b, const char *id, acp_call *call)
 
 static acp_status sq_delete_session(acp_backend *b, const char *id, acp_call *call)
 {
-    sqlite3_stmt *s;
     sq_conn *c;
-    acp_status st;
+    acp_status st = sq_get_rw(b, call, "delete_session", &c);
+    sqlite3_stmt *s;
     int rc;
 
-    if (b->readonly)
-        return sq_readonly(b, call, "delete_session");
-    st = sq_get(b, call, &c);
     if (st != ACP_OK)
         return st;
     s = c->st[ACP_SQ_DELETE_SESSION];
@@ -1038,9 +1041,7 @@ static acp_status sq_add_event(acp_backend *b, const acp_event_record *ev, int64
     sqlite3_int64 n = 0;
     int rc;
 
-    if (b->readonly)
-        return sq_readonly(b, call, "add_event");
-    st = sq_get(b, call, &c);
+    st = sq_get_rw(b, call, "add_event", &c);
     if (st != ACP_OK)
         return st;
     s = c->st[ACP_SQ_ADD_EVENT];
@@ -1050,9 +1051,7 @@ static acp_status sq_add_event(acp_backend *b, const acp_event_record *ev, int64
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 3, ev->stored_us);
     if (rc == SQLITE_OK)
-        rc = ev->doc_len > INT_MAX
-                 ? SQLITE_TOOBIG
-                 : sqlite3_bind_text(s, 4, ev->doc, (int)ev->doc_len, SQLITE_STATIC);
+        rc = sq_bind_doc(s, 4, ev->doc, ev->doc_len);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
