@@ -34,11 +34,12 @@
 #include <sqlite3.h>
 
 #include "acp_storage_plugin.h"
+#include "crc32c.h"
 #include "errno_vfs.h"
 #include "sqlite_sql.h"
 
 #define SQ_NAME "sqlite"
-#define SQ_VERSION "1.0.0"
+#define SQ_VERSION "1.1.0"
 /* RETURNING (add_event) needs 3.35. */
 #define SQ_MIN_SQLITE 3035000
 
@@ -324,8 +325,35 @@ static acp_status sq_check_header(const acp_backend *b, acp_call *call, int app_
 /* Schema changes from version i to i+1, applied in order inside one
  * BEGIN IMMEDIATE transaction: a store is never seen half-migrated. */
 static const char *const sq_migrations[ACP_SQLITE_SCHEMA_VERSION] = {
-    ACP_SQLITE_SCHEMA_V1, /* 0 -> 1: create */
+    ACP_SQLITE_SCHEMA_V1,                          /* 0 -> 1: create */
+    ACP_SQLITE_SCHEMA_V2 ACP_SQLITE_CHECKSUM_V2,   /* 1 -> 2: document checksums */
 };
+
+/* The checksum of a stored document: CRC-32C of its key, a NUL byte and
+ * the document (sqlite_sql.h, version 2).  The key makes a row that was
+ * moved to another key as damaged as a changed document. */
+static uint32_t sq_crc(const char *key, size_t key_len, const char *doc, size_t doc_len)
+{
+    uint32_t crc = acp_crc32c(0, key, key_len);
+    crc = acp_crc32c(crc, "", 1);
+    return acp_crc32c(crc, doc, doc_len);
+}
+
+/* acp_crc(key, doc) in SQL, for the migration that adds checksums to the
+ * rows of an older store. */
+static void sq_sql_crc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const char *key = (const char *)sqlite3_value_text(argv[0]);
+    size_t key_len = (size_t)sqlite3_value_bytes(argv[0]);
+    const char *doc = (const char *)sqlite3_value_text(argv[1]);
+    size_t doc_len = (size_t)sqlite3_value_bytes(argv[1]);
+
+    (void)argc;
+    if (key == NULL || doc == NULL)
+        sqlite3_result_error_nomem(ctx);
+    else
+        sqlite3_result_int64(ctx, sq_crc(key, key_len, doc, doc_len));
+}
 
 static acp_status sq_create_or_migrate(const acp_backend *b, sq_conn *c, acp_call *call)
 {
@@ -349,6 +377,14 @@ static acp_status sq_create_or_migrate(const acp_backend *b, sq_conn *c, acp_cal
         goto fail;
     if (plan == SQ_CREATE)
         version = 0;
+    /* Only on this connection and only for the migration: the schema never
+     * names it, so other tools can still use the store. */
+    rc = sqlite3_create_function_v2(c->db, "acp_crc", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                    NULL, sq_sql_crc, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        st = sq_fail(b, call, c->db, rc, "open: migration", NULL);
+        goto fail;
+    }
     for (int v = version; v < ACP_SQLITE_SCHEMA_VERSION; v++) {
         rc = sqlite3_exec(c->db, sq_migrations[v], NULL, NULL, &errmsg);
         if (rc != SQLITE_OK) {
@@ -717,31 +753,74 @@ static const char *const sq_read_what[][2] = {
     [SQ_EVENT] = {"get_events", "get_events"},
 };
 
+/* One row of a document statement as an item of kind.  The key is the run
+ * id for events too (*key; an event's page item carries none: the call
+ * names the run).  Returns -1 when SQLite ran out of memory for a column, 1
+ * when the row fails its checksum (reason: why), else 0. */
+static int sq_row_item(sqlite3_stmt *s, int kind, acp_item *it, const char **key, char *reason,
+                       size_t reason_size)
+{
+    uint32_t stored, actual;
+
+    memset(it, 0, sizeof *it);
+    *key = (const char *)sqlite3_column_text(s, ACP_SQ_COL_KEY);
+    if (kind == SQ_EVENT) {
+        it->seq = sqlite3_column_int64(s, ACP_SQ_COL_SEQ);
+        it->stored_us = sqlite3_column_int64(s, ACP_SQ_COL_TIME);
+    } else {
+        it->key = *key;
+        it->created_us = sqlite3_column_int64(s, ACP_SQ_COL_TIME);
+    }
+    it->doc = (const char *)sqlite3_column_text(s, ACP_SQ_COL_DOC);
+    it->doc_len = (size_t)sqlite3_column_bytes(s, ACP_SQ_COL_DOC);
+    if (*key == NULL || it->doc == NULL)
+        return -1;
+    stored = (uint32_t)sqlite3_column_int64(s, ACP_SQ_COL_CRC);
+    actual = sq_crc(*key, (size_t)sqlite3_column_bytes(s, ACP_SQ_COL_KEY), it->doc, it->doc_len);
+    if (stored == actual && sqlite3_column_type(s, ACP_SQ_COL_CRC) == SQLITE_INTEGER)
+        return 0;
+    snprintf(reason, reason_size,
+             "the stored document does not match its checksum (stored %08x, computed %08x): "
+             "the row was changed outside acp-storage or the file is damaged",
+             stored, actual);
+    return 1;
+}
+
+/* Report a damaged row met by a read as CORRUPT, naming it. */
+static acp_status sq_damaged(const acp_backend *b, acp_call *call, const char *what, int kind,
+                             const char *key, const acp_item *it, const char *reason)
+{
+    if (kind == SQ_EVENT)
+        return b->host->error(call, ACP_CORRUPT, "%s: %s: run %s event %lld: %s", b->path,
+                              what, key, (long long)it->seq, reason);
+    return b->host->error(call, ACP_CORRUPT, "%s: %s: %s %s: %s", b->path, what,
+                          kind == SQ_RUN ? "run" : "session", key, reason);
+}
+
 /* Step s, whose parameters are bound (rc: the result of binding them), to
  * its end and hand every row to the host as one item of kind; then reset
- * it.  id names the call's subject in messages (NULL for a list).  *rows,
- * when not NULL, receives the number of rows handed on. */
+ * it.  A row that fails its checksum ends the call with CORRUPT naming it:
+ * a page never skips an item silently.  id names the call's subject in
+ * messages (NULL for a list).  *rows, when not NULL, receives the number of
+ * rows handed on. */
 static acp_status sq_emit_rows(acp_backend *b, sq_conn *c, sqlite3_stmt *s, int rc, int kind,
                                const char *id, acp_call *call, int64_t *rows)
 {
     const char *what = sq_read_what[kind][id == NULL || kind == SQ_EVENT];
     acp_status st = ACP_OK;
+    char reason[200];
     int64_t n = 0;
 
     while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        acp_item it = {0};
-        /* An event's page item carries no key (the call names the run). */
-        if (kind == SQ_EVENT) {
-            it.seq = sqlite3_column_int64(s, ACP_SQ_COL_SEQ);
-            it.stored_us = sqlite3_column_int64(s, ACP_SQ_COL_TIME);
-        } else {
-            it.key = (const char *)sqlite3_column_text(s, ACP_SQ_COL_KEY);
-            it.created_us = sqlite3_column_int64(s, ACP_SQ_COL_TIME);
+        acp_item it;
+        const char *key;
+        int bad = sq_row_item(s, kind, &it, &key, reason, sizeof reason);
+
+        if (bad > 0) {
+            st = sq_damaged(b, call, what, kind, key, &it, reason);
+            break;
         }
-        it.doc = (const char *)sqlite3_column_text(s, ACP_SQ_COL_DOC);
-        it.doc_len = (size_t)sqlite3_column_bytes(s, ACP_SQ_COL_DOC);
-        if ((it.key == NULL && kind != SQ_EVENT) || it.doc == NULL ||
-            b->host->emit(call, &it) != 0) {
+        if (bad < 0 || b->host->emit(call, &it) != 0) {
             st = sq_nomem(b, call, what);
             break;
         }
@@ -788,12 +867,19 @@ static acp_status sq_get_rw(acp_backend *b, acp_call *call, const char *what, sq
     return sq_get(b, call, out);
 }
 
-/* Bind a document to parameter i. */
-static int sq_bind_doc(sqlite3_stmt *s, int i, const char *doc, size_t len)
+/* Bind the document of the row with key to parameter i and its checksum
+ * to parameter i + 1 (every write statement numbers them so). */
+static int sq_bind_doc(sqlite3_stmt *s, int i, const char *key, size_t key_len, const char *doc,
+                       size_t len)
 {
+    int rc;
+
     if (len > INT_MAX)
         return SQLITE_TOOBIG;
-    return sqlite3_bind_text(s, i, doc, (int)len, SQLITE_STATIC);
+    rc = sqlite3_bind_text(s, i, doc, (int)len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, i + 1, sq_crc(key, key_len, doc, len));
+    return rc;
 }
 
 /* Run a one-statement write whose parameters are bound (rc: the result of
@@ -848,7 +934,7 @@ static acp_status sq_save_run(acp_backend *b, const acp_run_record *r, acp_call 
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int(s, 7, (r->flags & ACP_RUN_CREATED_DEFAULT) != 0);
     if (rc == SQLITE_OK)
-        rc = sq_bind_doc(s, 8, r->doc, r->doc_len);
+        rc = sq_bind_doc(s, 8, r->run_id, r->run_id_len, r->doc, r->doc_len);
     return sq_finish_write(b, c, s, rc, "save_run", r->run_id, call);
 }
 
@@ -975,7 +1061,7 @@ static acp_status sq_save_session(acp_backend *b, const acp_session_record *r, a
     s = c->st[ACP_SQ_SAVE_SESSION];
     rc = sqlite3_bind_text(s, 1, r->id, (int)r->id_len, SQLITE_STATIC);
     if (rc == SQLITE_OK)
-        rc = sq_bind_doc(s, 2, r->doc, r->doc_len);
+        rc = sq_bind_doc(s, 2, r->id, r->id_len, r->doc, r->doc_len);
     return sq_finish_write(b, c, s, rc, "save_session", r->id, call);
 }
 
@@ -1051,7 +1137,7 @@ static acp_status sq_add_event(acp_backend *b, const acp_event_record *ev, int64
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 3, ev->stored_us);
     if (rc == SQLITE_OK)
-        rc = sq_bind_doc(s, 4, ev->doc, ev->doc_len);
+        rc = sq_bind_doc(s, 4, ev->run_id, ev->run_id_len, ev->doc, ev->doc_len);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {

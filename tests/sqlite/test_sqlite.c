@@ -9,7 +9,7 @@
  * directly.  (Tests run as root, for whom chmod does not make a directory
  * read-only: unwritable places are taken from /proc instead.)
  */
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _GNU_SOURCE /* nftw, memmem */
 
 #include <criterion/criterion.h>
 
@@ -33,7 +33,11 @@
 
 #include "acp_storage.h"
 #include "acp_storage_plugin.h" /* ACP_CAP_* */
+#include "crc32c.h"
 #include "sqlite_sql.h"
+
+#define ACP_SQ_STR2(x) #x
+#define ACP_SQ_STR(x) ACP_SQ_STR2(x)
 
 static char g_dir[512];
 static char g_db[600];
@@ -214,13 +218,35 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static sqlite3 *raw_open(void)
+/* acp_crc(key, doc) as the tests understand the stored checksum
+ * (sqlite_sql.h, version 2): CRC-32C of the key, a NUL byte, the document. */
+static void raw_crc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const unsigned char *key = sqlite3_value_text(argv[0]);
+    int key_len = sqlite3_value_bytes(argv[0]);
+    const unsigned char *doc = sqlite3_value_text(argv[1]);
+    int doc_len = sqlite3_value_bytes(argv[1]);
+    (void)argc;
+    uint32_t crc = acp_crc32c(0, key, (size_t)key_len);
+    crc = acp_crc32c(crc, "", 1);
+    sqlite3_result_int64(ctx, acp_crc32c(crc, doc, (size_t)doc_len));
+}
+
+/* A direct connection to the test's database, with acp_crc(). */
+static sqlite3 *raw_open_flags(int flags)
 {
     sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open_v2(g_db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK,
-                 "sqlite3_open %s", g_db);
+    cr_assert_eq(sqlite3_open_v2(g_db, &db, flags, NULL), SQLITE_OK, "sqlite3_open %s", g_db);
     sqlite3_busy_timeout(db, 5000);
+    cr_assert_eq(sqlite3_create_function_v2(db, "acp_crc", 2, SQLITE_UTF8, NULL, raw_crc, NULL,
+                                            NULL, NULL),
+                 SQLITE_OK);
     return db;
+}
+
+static sqlite3 *raw_open(void)
+{
+    return raw_open_flags(SQLITE_OPEN_READWRITE);
 }
 
 static void raw_exec(sqlite3 *db, const char *sql)
@@ -427,12 +453,14 @@ Test(sqlite, newer_schema_is_refused_and_its_data_kept)
     const char *msg = open_fails(uri_of(""), ACP_UNSUPPORTED);
     cr_expect_not_null(strstr(msg, g_db), "path missing in: %s", msg);
     cr_expect_not_null(strstr(msg, "99"), "found version missing in: %s", msg);
-    cr_expect_not_null(strstr(msg, "version 1"), "known version missing in: %s", msg);
+    char known[32];
+    snprintf(known, sizeof known, "version %d", ACP_SQLITE_SCHEMA_VERSION);
+    cr_expect_not_null(strstr(msg, known), "known version missing in: %s", msg);
 
     db = raw_open();
     cr_expect_eq(raw_int(db, "PRAGMA user_version"), 99, "the refusal changed the version");
     cr_expect_eq(raw_int(db, "SELECT count(*) FROM runs WHERE run_id = 'keep'"), 1);
-    raw_exec(db, "PRAGMA user_version = 1");
+    raw_exec(db, "PRAGMA user_version = " ACP_SQ_STR(ACP_SQLITE_SCHEMA_VERSION));
     sqlite3_close(db);
 
     s = open_ok(uri_of(""));
@@ -617,6 +645,195 @@ struct full_report {
     acp_status st;
     char message[ACP_ERROR_MESSAGE_MAX];
 };
+
+/* ---- document checksums (schema version 2) ---- */
+
+static void save_session_ok(acp_store *s, const char *id)
+{
+    char doc[128];
+    acp_error e = {0};
+    snprintf(doc, sizeof doc, "{\"id\":\"%s\",\"history\":[]}", id);
+    acp_status st = acp_session_save(s, doc, ACP_STRLEN, &e);
+    cr_assert_eq(st, ACP_OK, "session save %s: %s", id, e.message);
+}
+
+/* Runs r1 (agent a), r2 (agent b), r3 (agent a), sessions s1 and s2, and
+ * three events of r1. */
+static void fill_small(void)
+{
+    acp_store *s = open_ok(uri_of(""));
+    save_run_ok(s, "r1", "a", NULL, 1000000);
+    save_run_ok(s, "r2", "b", NULL, 2000000);
+    save_run_ok(s, "r3", "a", NULL, 3000000);
+    save_session_ok(s, "s1");
+    save_session_ok(s, "s2");
+    for (int i = 0; i < 3; i++)
+        add_event_ok(s, "r1");
+    acp_store_close(s);
+}
+
+/* Expect st == CORRUPT and a message naming every one of the NULL-ended
+ * words. */
+static void expect_corrupt(acp_status st, const acp_error *e, const char *what, ...)
+{
+    va_list ap;
+    cr_expect_eq(st, ACP_CORRUPT, "%s: expected CORRUPT, got %s: %s", what,
+                 acp_status_name(st), e->message);
+    va_start(ap, what);
+    for (const char *w = va_arg(ap, const char *); w; w = va_arg(ap, const char *))
+        cr_expect_not_null(strstr(e->message, w), "%s: \"%s\" missing in: %s", what, w,
+                           e->message);
+    va_end(ap);
+}
+
+static acp_status get_run_status(acp_store *s, const char *id, acp_error *e)
+{
+    char *json = NULL;
+    acp_status st = acp_run_get(s, id, &json, NULL, e);
+    acp_free(json);
+    return st;
+}
+
+static acp_status list_status(acp_store *s, const char *agent, acp_error *e)
+{
+    acp_run_filter f = ACP_RUN_FILTER_INIT;
+    acp_page *p = NULL;
+    f.agent_name = agent;
+    f.limit = 100;
+    acp_status st = acp_run_list(s, &f, &p, e);
+    acp_page_free(p);
+    return st;
+}
+
+static acp_status events_status(acp_store *s, const char *run_id, int64_t after, size_t *n,
+                                acp_error *e)
+{
+    acp_event_filter f = ACP_EVENT_FILTER_INIT;
+    acp_page *p = NULL;
+    f.after_seq = after;
+    acp_status st = acp_event_list(s, run_id, &f, &p, e);
+    *n = st == ACP_OK ? acp_page_count(p) : 0;
+    acp_page_free(p);
+    return st;
+}
+
+static acp_status sessions_status(acp_store *s, const char *after, acp_error *e)
+{
+    acp_page *p = NULL;
+    acp_status st = acp_session_list(s, after, 100, &p, e);
+    acp_page_free(p);
+    return st;
+}
+
+Test(sqlite, changed_document_bytes_read_as_corrupt_naming_the_item)
+{
+    fill_small();
+    /* One byte each, as an operator with the sqlite3 shell would: r2's
+     * document stays JSON, s2's and event 2's do not. */
+    sqlite3 *db = raw_open();
+    raw_exec(db, "UPDATE runs SET doc = replace(doc, '\"b\"', '\"c\"') WHERE run_id = 'r2';"
+                 "UPDATE sessions SET doc = replace(doc, '[]', '[}') WHERE id = 's2';"
+                 "UPDATE events SET doc = replace(doc, 'hi', 'h\"') WHERE run_id = 'r1'"
+                 " AND seq = 2");
+    sqlite3_close(db);
+
+    acp_store *s = open_ok(uri_of(""));
+    acp_error e = {0};
+    size_t n = 0;
+    char *json = NULL;
+    expect_corrupt(get_run_status(s, "r2", &e), &e, "get r2", g_db, "run r2", "checksum", NULL);
+    expect_corrupt(list_status(s, NULL, &e), &e, "list", "run r2", NULL);
+    expect_corrupt(list_status(s, "b", &e), &e, "list agent b", "run r2", NULL);
+    expect_corrupt(acp_session_get(s, "s2", &json, NULL, &e), &e, "get s2", "session s2", NULL);
+    expect_corrupt(sessions_status(s, NULL, &e), &e, "session list", "session s2", NULL);
+    expect_corrupt(events_status(s, "r1", 0, &n, &e), &e, "event list", "run r1 event 2",
+                   NULL);
+    acp_free(json);
+
+    /* Everything else stays readable. */
+    cr_expect_eq(get_run_status(s, "r1", &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(get_run_status(s, "r3", &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(list_status(s, "a", &e), ACP_OK, "%s", e.message);
+    json = NULL;
+    cr_expect_eq(acp_session_get(s, "s1", &json, NULL, &e), ACP_OK, "%s", e.message);
+    acp_free(json);
+    cr_expect_eq(sessions_status(s, "s2", &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(events_status(s, "r1", 2, &n, &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(n, 1);
+    acp_store_close(s);
+}
+
+Test(sqlite, a_flipped_byte_in_the_file_reads_as_corrupt)
+{
+    acp_store *s = open_ok(uri_of(""));
+    acp_error e = {0};
+    const char *doc = "{\"run_id\":\"flip\",\"agent_name\":\"a\",\"status\":\"created\","
+                      "\"note\":\"marker-7f3a\"}";
+    cr_assert_eq(acp_run_save(s, doc, ACP_STRLEN, &e), ACP_OK, "%s", e.message);
+    save_run_ok(s, "other", "a", NULL, 1000000);
+    acp_store_close(s); /* the last close checkpoints: the document is in t.db */
+
+    FILE *f = fopen(g_db, "r+b");
+    cr_assert_not_null(f);
+    static char buf[1 << 20];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    char *at = memmem(buf, len, "marker-7f3a", 11);
+    cr_assert_not_null(at, "the document is not in the database file");
+    cr_assert_eq(fseek(f, at - buf, SEEK_SET), 0);
+    fputc('n', f); /* "marker" becomes "narker": still JSON, still a run */
+    fclose(f);
+
+    s = open_ok(uri_of(""));
+    expect_corrupt(get_run_status(s, "flip", &e), &e, "get", "run flip", "checksum", NULL);
+    expect_corrupt(list_status(s, NULL, &e), &e, "list", "run flip", NULL);
+    cr_expect_eq(get_run_status(s, "other", &e), ACP_OK, "%s", e.message);
+    acp_store_close(s);
+}
+
+Test(sqlite, a_version_1_store_is_migrated_in_place_with_checksums)
+{
+    /* A store as version 1 of the plugin wrote it. */
+    sqlite3 *db = raw_open_flags(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    raw_exec(db, "PRAGMA journal_mode = WAL; BEGIN;" ACP_SQLITE_SCHEMA_V1
+                 "PRAGMA application_id = " ACP_SQ_STR(ACP_SQLITE_APPLICATION_ID) ";"
+                 "PRAGMA user_version = 1;"
+                 "INSERT INTO runs VALUES ('old', 'a', 's', 'created', 5, NULL,"
+                 " '{\"run_id\":\"old\",\"agent_name\":\"a\",\"session_id\":\"s\","
+                 "\"status\":\"created\"}');"
+                 "INSERT INTO sessions VALUES ('s', '{\"id\":\"s\"}');"
+                 "INSERT INTO events VALUES ('old', 1, 'x', 7, '{\"type\":\"x\"}');"
+                 "COMMIT");
+    sqlite3_close(db);
+
+    /* mode=ro does not migrate. */
+    const char *msg = open_fails(uri_of("?mode=ro"), ACP_UNSUPPORTED);
+    cr_expect_not_null(strstr(msg, "migrated"), "%s", msg);
+
+    acp_store *s = open_ok(uri_of(""));
+    acp_error e = {0};
+    size_t n = 0;
+    int64_t total = 0, walked = 0;
+    cr_expect_eq(get_run_status(s, "old", &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(events_status(s, "old", 0, &n, &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(n, 1);
+    list_count(s, "a", "s", &total, &walked);
+    cr_expect_eq(total, 1);
+    cr_expect_eq(walked, 1);
+    acp_store_close(s);
+
+    db = raw_open();
+    cr_expect_eq(raw_int(db, "PRAGMA user_version"), ACP_SQLITE_SCHEMA_VERSION);
+    cr_expect_eq(raw_int(db, "SELECT count(*) FROM runs WHERE crc = acp_crc(run_id, doc)"), 1);
+    cr_expect_eq(raw_int(db, "SELECT count(*) FROM sessions WHERE crc = acp_crc(id, doc)"), 1);
+    cr_expect_eq(raw_int(db, "SELECT count(*) FROM events WHERE crc = acp_crc(run_id, doc)"),
+                 1);
+    /* The migrated checksums guard the old rows as well. */
+    raw_exec(db, "UPDATE runs SET doc = replace(doc, 'created', 'cReated')");
+    sqlite3_close(db);
+    s = open_ok(uri_of(""));
+    expect_corrupt(get_run_status(s, "old", &e), &e, "get old", "run old", NULL);
+    acp_store_close(s);
+}
 
 Test(sqlite, full_disk_is_io_and_leaves_no_partial_record)
 {
@@ -1047,12 +1264,13 @@ Test(sqlite, a_page_with_its_total_costs_the_same_at_a_million_runs)
     sqlite3 *db = raw_open();
     raw_exec(db, "PRAGMA synchronous = OFF");
     raw_exec(db, "BEGIN;"
-                 "WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < 999999)"
-                 " INSERT INTO runs SELECT printf('run-%07d', n), 'agent' || (n % 10),"
-                 " CASE WHEN n % 2 THEN 'sess' || (n % 1000) END, 'created',"
-                 " 1700000000000000 + n * 1000, NULL,"
+                 "WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < 999999),"
+                 " r(n, id, doc) AS (SELECT n, printf('run-%07d', n),"
                  " printf('{\"run_id\":\"run-%07d\",\"agent_name\":\"agent%d\",\"status\":\"created\"}',"
-                 " n, n % 10) FROM i;"
+                 " n, n % 10) FROM i)"
+                 " INSERT INTO runs SELECT id, 'agent' || (n % 10),"
+                 " CASE WHEN n % 2 THEN 'sess' || (n % 1000) END, 'created',"
+                 " 1700000000000000 + n * 1000, NULL, doc, acp_crc(id, doc) FROM r;"
                  "COMMIT");
     sqlite3_close(db);
 
