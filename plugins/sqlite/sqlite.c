@@ -744,10 +744,12 @@ static acp_status sq_ping(acp_backend *b, acp_call *call)
 /* Reading documents                                                    */
 /* ------------------------------------------------------------------ */
 
-/* What a row of a document statement is (sqlite_sql.h, ACP_SQ_COL_*). */
-enum { SQ_RUN, SQ_SESSION, SQ_EVENT };
+/* What a row of a document statement is (sqlite_sql.h, ACP_SQ_COL_*): the
+ * item kinds of verify. */
+enum { SQ_RUN = ACP_ITEM_RUN, SQ_SESSION = ACP_ITEM_SESSION, SQ_EVENT = ACP_ITEM_EVENT };
 
 static const char *const sq_read_what[][2] = {
+    [0] = {"verify", "verify"},
     [SQ_RUN] = {"get_run", "list_runs"},
     [SQ_SESSION] = {"get_session", "list_sessions"},
     [SQ_EVENT] = {"get_events", "get_events"},
@@ -797,16 +799,43 @@ static acp_status sq_damaged(const acp_backend *b, acp_call *call, const char *w
                           kind == SQ_RUN ? "run" : "session", key, reason);
 }
 
+/* verify: report one damaged item.  Returns non-zero when the host says
+ * stop. */
+static int sq_report(const acp_backend *b, acp_call *call, int kind, const char *key,
+                     int64_t seq, acp_status code, const char *location, const char *reason)
+{
+    acp_damage d = {0};
+
+    d.size = sizeof d;
+    d.kind = kind;
+    d.key = key;
+    d.seq = seq;
+    d.code = code;
+    d.location = location;
+    d.reason = reason;
+    d.moved_to = NULL; /* an SQLite store cannot move a row aside (README.md) */
+    return b->host->verify_damage(call, &d);
+}
+
+/* Where a row lives, for verify's reports. */
+static const char *const sq_table[] = {
+    [SQ_RUN] = "table runs", [SQ_SESSION] = "table sessions", [SQ_EVENT] = "table events"};
+
 /* Step s, whose parameters are bound (rc: the result of binding them), to
  * its end and hand every row to the host as one item of kind; then reset
  * it.  A row that fails its checksum ends the call with CORRUPT naming it:
  * a page never skips an item silently.  id names the call's subject in
  * messages (NULL for a list).  *rows, when not NULL, receives the number of
- * rows handed on. */
+ * rows handed on.
+ *
+ * verify: every row goes to host->verify_item instead (events with their
+ * run id as key), and a damaged row, or a table SQLite finds damaged, to
+ * host->verify_damage; the walk goes on past them.  ACP_NOMEM when the
+ * host says stop. */
 static acp_status sq_emit_rows(acp_backend *b, sq_conn *c, sqlite3_stmt *s, int rc, int kind,
-                               const char *id, acp_call *call, int64_t *rows)
+                               const char *id, int verify, acp_call *call, int64_t *rows)
 {
-    const char *what = sq_read_what[kind][id == NULL || kind == SQ_EVENT];
+    const char *what = sq_read_what[verify ? 0 : kind][id == NULL || kind == SQ_EVENT];
     acp_status st = ACP_OK;
     char reason[200];
     int64_t n = 0;
@@ -814,21 +843,35 @@ static acp_status sq_emit_rows(acp_backend *b, sq_conn *c, sqlite3_stmt *s, int 
     while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         acp_item it;
         const char *key;
-        int bad = sq_row_item(s, kind, &it, &key, reason, sizeof reason);
+        int bad = sq_row_item(s, kind, &it, &key, reason, sizeof reason), stop;
 
-        if (bad > 0) {
+        if (bad > 0 && !verify) {
             st = sq_damaged(b, call, what, kind, key, &it, reason);
             break;
         }
-        if (bad < 0 || b->host->emit(call, &it) != 0) {
+        if (bad > 0) {
+            stop = sq_report(b, call, kind, key, it.seq, ACP_CORRUPT, sq_table[kind], reason);
+        } else if (bad == 0 && verify) {
+            it.key = key;
+            stop = b->host->verify_item(call, kind, &it);
+        } else {
+            stop = bad < 0 || b->host->emit(call, &it) != 0;
+        }
+        if (stop) {
             st = sq_nomem(b, call, what);
             break;
         }
         n++;
         rc = SQLITE_OK;
     }
-    if (st == ACP_OK && rc != SQLITE_DONE)
+    if (st == ACP_OK && rc != SQLITE_DONE && verify && sq_status(rc) == ACP_CORRUPT) {
+        /* SQLite cannot read on in this table: report it, check the rest. */
+        if (sq_report(b, call, ACP_ITEM_OTHER, NULL, 0, ACP_CORRUPT, sq_table[kind],
+                      sqlite3_errmsg(c->db)))
+            st = sq_nomem(b, call, what);
+    } else if (st == ACP_OK && rc != SQLITE_DONE) {
         st = sq_fail(b, call, c->db, rc, what, id);
+    }
     sqlite3_reset(s);
     if (rows != NULL)
         *rows = n;
@@ -846,7 +889,7 @@ static acp_status sq_get_one(acp_backend *b, int stmt, int kind, const char *id,
     if (st != ACP_OK)
         return st;
     s = c->st[stmt];
-    st = sq_emit_rows(b, c, s, sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC), kind, id, call,
+    st = sq_emit_rows(b, c, s, sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC), kind, id, 0, call,
                       &rows);
     if (st == ACP_OK && rows == 0)
         st = b->host->error(call, ACP_NOT_FOUND, "%s: no %s %s", b->path,
@@ -1033,7 +1076,7 @@ static acp_status sq_list_runs(acp_backend *b, const acp_run_query *q, acp_call 
             rc = sqlite3_bind_int64(s, 5, q->limit);
         if (rc == SQLITE_OK)
             rc = sqlite3_bind_int64(s, 6, q->offset);
-        st = sq_emit_rows(b, c, s, rc, SQ_RUN, NULL, call, NULL);
+        st = sq_emit_rows(b, c, s, rc, SQ_RUN, NULL, 0, call, NULL);
     }
     if (both && st == ACP_OK) {
         rc = sq_exec_stmt(c->st[ACP_SQ_COMMIT]);
@@ -1109,7 +1152,7 @@ static acp_status sq_list_sessions(acp_backend *b, const char *after_id, int64_t
         rc = sqlite3_bind_text(s, 1, after_id, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 2, limit);
-    st = sq_emit_rows(b, c, s, rc, SQ_SESSION, NULL, call, NULL);
+    st = sq_emit_rows(b, c, s, rc, SQ_SESSION, NULL, 0, call, NULL);
     sq_put(b, c);
     return st;
 }
@@ -1171,8 +1214,121 @@ static acp_status sq_get_events(acp_backend *b, const acp_event_query *q, acp_ca
         rc = sqlite3_bind_int64(s, 3, q->limit);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 4, q->offset);
-    st = sq_emit_rows(b, c, s, rc, SQ_EVENT, q->run_id, call, NULL);
+    st = sq_emit_rows(b, c, s, rc, SQ_EVENT, q->run_id, 0, call, NULL);
     sq_put(b, c);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Verify                                                               */
+/* ------------------------------------------------------------------ */
+
+/* A row of PRAGMA integrity_check: "ok", or one problem SQLite found. */
+static int sq_verify_integrity_row(const acp_backend *b, sqlite3_stmt *s, acp_call *call)
+{
+    const char *msg = (const char *)sqlite3_column_text(s, 0);
+
+    if (msg == NULL || strcmp(msg, "ok") == 0)
+        return 0;
+    return sq_report(b, call, strstr(msg, "index") ? ACP_ITEM_INDEX : ACP_ITEM_OTHER, NULL, 0,
+                     ACP_CORRUPT, "database file", msg);
+}
+
+/* A row of ACP_SQ_VERIFY_COUNTS: a counter that does not match the runs. */
+static int sq_verify_counts_row(const acp_backend *b, sqlite3_stmt *s, acp_call *call)
+{
+    int kind = sqlite3_column_int(s, 0);
+    const char *agent = (const char *)sqlite3_column_text(s, 1);
+    const char *session = (const char *)sqlite3_column_text(s, 2);
+    char where[600], reason[200];
+
+    /* The counter's filter, as sqlite_sql.h numbers them. */
+    agent = agent ? agent : "";
+    session = session ? session : "";
+    if (kind == 1)
+        snprintf(where, sizeof where, "table counts: agent '%s'", agent);
+    else if (kind == 2)
+        snprintf(where, sizeof where, "table counts: session '%s'", session);
+    else if (kind == 3)
+        snprintf(where, sizeof where, "table counts: agent '%s' and session '%s'", agent,
+                 session);
+    else
+        snprintf(where, sizeof where, "table counts: all runs (kind %d)", kind);
+    snprintf(reason, sizeof reason,
+             "the counter says %lld runs but the runs table holds %lld: list totals are wrong",
+             (long long)sqlite3_column_int64(s, 3), (long long)sqlite3_column_int64(s, 4));
+    return sq_report(b, call, ACP_ITEM_INDEX, NULL, 0, ACP_CORRUPT, where, reason);
+}
+
+/* Prepare sql for one verify step, or report why not. */
+static acp_status sq_verify_prepare(const acp_backend *b, sq_conn *c, const char *sql,
+                                    acp_call *call, sqlite3_stmt **out)
+{
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, out, NULL);
+    return rc == SQLITE_OK ? ACP_OK : sq_fail(b, call, c->db, rc, "verify", NULL);
+}
+
+/* Run a check query and hand each row to row(); SQLite's own CORRUPT is
+ * damage too. */
+static acp_status sq_verify_query(const acp_backend *b, sq_conn *c, const char *sql,
+                                  int (*row)(const acp_backend *, sqlite3_stmt *, acp_call *),
+                                  acp_call *call)
+{
+    sqlite3_stmt *s = NULL;
+    acp_status st = sq_verify_prepare(b, c, sql, call, &s);
+    int rc = SQLITE_OK;
+
+    while (st == ACP_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (row(b, s, call) != 0)
+            st = sq_nomem(b, call, "verify");
+    if (st == ACP_OK && rc != SQLITE_DONE) {
+        if (sq_status(rc) != ACP_CORRUPT)
+            st = sq_fail(b, call, c->db, rc, "verify", NULL);
+        else if (sq_report(b, call, ACP_ITEM_OTHER, NULL, 0, ACP_CORRUPT, "database file",
+                           sqlite3_errmsg(c->db)))
+            st = sq_nomem(b, call, "verify");
+    }
+    sqlite3_finalize(s);
+    return st;
+}
+
+/* The whole store in one snapshot: SQLite's integrity check (pages,
+ * indexes), every document against its checksum and the host's document
+ * checks, and the run counters against the runs.  Damage is reported, never
+ * repaired: an SQLite store cannot move a row aside, so with
+ * ACP_VERIFY_QUARANTINE damaged rows are reported with moved_to NULL and
+ * stay where they are (README.md). */
+static acp_status sq_verify(acp_backend *b, uint32_t flags, acp_call *call)
+{
+    static const char *const walk[] = {[SQ_RUN] = ACP_SQ_VERIFY_RUNS,
+                                       [SQ_SESSION] = ACP_SQ_VERIFY_SESSIONS,
+                                       [SQ_EVENT] = ACP_SQ_VERIFY_EVENTS};
+    sq_conn *c;
+    acp_status st = sq_get(b, call, &c);
+    int rc;
+
+    if (st != ACP_OK)
+        return st;
+    if (flags & ACP_VERIFY_QUARANTINE)
+        b->host->log(1, SQ_NAME,
+                     "%s: verify: an SQLite store cannot move damaged rows aside; they are "
+                     "reported and left in place",
+                     b->path);
+    rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN_READ]);
+    if (rc != SQLITE_OK)
+        st = sq_fail(b, call, c->db, rc, "verify", NULL);
+    if (st == ACP_OK)
+        st = sq_verify_query(b, c, "PRAGMA integrity_check", sq_verify_integrity_row, call);
+    for (int k = SQ_RUN; st == ACP_OK && k <= SQ_EVENT; k++) {
+        sqlite3_stmt *s = NULL;
+        st = sq_verify_prepare(b, c, walk[k], call, &s);
+        if (st == ACP_OK)
+            st = sq_emit_rows(b, c, s, SQLITE_OK, k, NULL, 1, call, NULL);
+        sqlite3_finalize(s);
+    }
+    if (st == ACP_OK)
+        st = sq_verify_query(b, c, ACP_SQ_VERIFY_COUNTS, sq_verify_counts_row, call);
+    sq_put(b, c); /* ends the read transaction */
     return st;
 }
 
@@ -1191,6 +1347,7 @@ static const acp_backend_vtable sq_vtable = {
     .list_sessions = sq_list_sessions,
     .add_event = sq_add_event,
     .get_events = sq_get_events,
+    .verify = sq_verify,
 };
 
 ACP_PLUGIN_DEFINE(sqlite, SQ_VERSION, "SQLite database file (WAL, many threads and processes)",

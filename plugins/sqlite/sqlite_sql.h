@@ -111,6 +111,28 @@
     "  WHERE " R ".session_id IS NOT NULL"                                               \
     "  ON CONFLICT (kind, agent, session) DO UPDATE SET n = n " OP " 1;"
 
+/* verify: every row of each document table (ACP_SQ_COL_* columns), and
+ * every counter that differs from what the runs table holds, as (kind,
+ * agent, session, stored n, actual n).  Prepared only for the walk. */
+#define ACP_SQ_VERIFY_RUNS "SELECT run_id, 0, created_us, doc, crc FROM runs"
+#define ACP_SQ_VERIFY_SESSIONS "SELECT id, 0, 0, doc, crc FROM sessions"
+#define ACP_SQ_VERIFY_EVENTS "SELECT run_id, seq, stored_us, doc, crc FROM events"
+#define ACP_SQ_VERIFY_COUNTS                                                              \
+    "WITH actual (kind, agent, session, n) AS ("                                         \
+    " SELECT 0, '', '', count(*) FROM runs"                                              \
+    " UNION ALL SELECT 1, agent_name, '', count(*) FROM runs GROUP BY agent_name"        \
+    " UNION ALL SELECT 2, '', session_id, count(*) FROM runs"                            \
+    "  WHERE session_id IS NOT NULL GROUP BY session_id"                                 \
+    " UNION ALL SELECT 3, agent_name, session_id, count(*) FROM runs"                    \
+    "  WHERE session_id IS NOT NULL GROUP BY agent_name, session_id)"                    \
+    " SELECT a.kind, a.agent, a.session, coalesce(c.n, 0), a.n FROM actual a"            \
+    " LEFT JOIN counts c ON c.kind = a.kind AND c.agent = a.agent"                       \
+    "  AND c.session = a.session"                                                        \
+    " WHERE a.n > 0 AND c.n IS NOT a.n"                                                  \
+    " UNION ALL SELECT c.kind, c.agent, c.session, c.n, 0 FROM counts c"                 \
+    " WHERE NOT EXISTS (SELECT 1 FROM actual a WHERE a.kind = c.kind"                    \
+    "  AND a.agent = c.agent AND a.session = c.session AND a.n > 0)"
+
 /* Every statement a connection prepares once and reuses. */
 enum acp_sqlite_stmt {
     ACP_SQ_BEGIN,

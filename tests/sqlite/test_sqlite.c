@@ -835,6 +835,127 @@ Test(sqlite, a_version_1_store_is_migrated_in_place_with_checksums)
     acp_store_close(s);
 }
 
+/* ---- verify ---- */
+
+#define MAX_SEEN 16
+
+typedef struct seen {
+    int n;
+    acp_damage d[MAX_SEEN];
+    char text[MAX_SEEN][600]; /* key, location, reason: copies */
+} seen;
+
+static int collect(void *ctx, const acp_damage *d)
+{
+    seen *v = ctx;
+    if (v->n < MAX_SEEN) {
+        v->d[v->n] = *d;
+        snprintf(v->text[v->n], sizeof v->text[0], "kind %d key %s seq %lld at %s: %s%s%s",
+                 d->kind, d->key ? d->key : "-", (long long)d->seq,
+                 d->location ? d->location : "-", d->reason, d->moved_to ? " moved to " : "",
+                 d->moved_to ? d->moved_to : "");
+    }
+    v->n++;
+    return 0;
+}
+
+/* The report of kind naming key (NULL: any), or -1. */
+static int find_report(const seen *v, int kind, const char *needle)
+{
+    for (int i = 0; i < v->n && i < MAX_SEEN; i++)
+        if (v->d[i].kind == kind && (!needle || strstr(v->text[i], needle)))
+            return i;
+    return -1;
+}
+
+static void show_reports(const seen *v)
+{
+    for (int i = 0; i < v->n && i < MAX_SEEN; i++)
+        cr_log_info("damage %d: %s", i, v->text[i]);
+}
+
+Test(sqlite, verify_of_a_healthy_store_counts_everything_and_finds_nothing)
+{
+    fill_small();
+    acp_store *s = open_ok(uri_of(""));
+    acp_verify_counts n;
+    seen v = {0};
+    acp_error e = {0};
+    cr_expect_eq(acp_store_verify(s, 0, collect, &v, &n, &e), ACP_OK, "%s", e.message);
+    show_reports(&v);
+    cr_expect_eq(v.n, 0);
+    cr_expect_eq(n.runs, 3);
+    cr_expect_eq(n.sessions, 2);
+    cr_expect_eq(n.events, 3);
+    cr_expect_eq(n.damaged, 0);
+    acp_store_close(s);
+}
+
+Test(sqlite, verify_reports_damaged_documents_counters_and_indexes)
+{
+    fill_small();
+    sqlite3 *db = raw_open();
+    raw_exec(db, "UPDATE runs SET doc = replace(doc, '\"b\"', '\"c\"') WHERE run_id = 'r2';"
+                 "UPDATE sessions SET doc = replace(doc, '[]', '[}') WHERE id = 's2';"
+                 "UPDATE events SET doc = replace(doc, 'hi', 'h\"') WHERE run_id = 'r1'"
+                 " AND seq = 2;"
+                 /* a counter changed behind the triggers' back */
+                 "UPDATE counts SET n = n + 5 WHERE kind = 1 AND agent = 'a';"
+                 /* an index that no longer matches its table */
+                 "PRAGMA writable_schema = ON;"
+                 "UPDATE sqlite_schema SET sql = replace(sql, 'runs_created ON runs"
+                 " (created_us, run_id)', 'runs_created ON runs (run_id, created_us)')"
+                 " WHERE name = 'runs_created';"
+                 "PRAGMA writable_schema = OFF;");
+    sqlite3_close(db);
+
+    acp_store *s = open_ok(uri_of(""));
+    acp_verify_counts n;
+    seen v = {0};
+    acp_error e = {0};
+    acp_status st = acp_store_verify(s, ACP_VERIFY_QUARANTINE, collect, &v, &n, &e);
+    show_reports(&v);
+    cr_expect_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), e.message);
+    int r = find_report(&v, ACP_ITEM_RUN, "key r2");
+    cr_expect_geq(r, 0, "damaged run r2 not reported");
+    if (r >= 0) {
+        cr_expect_not_null(strstr(v.text[r], "checksum"), "%s", v.text[r]);
+        cr_expect_eq(v.d[r].code, ACP_CORRUPT);
+    }
+    cr_expect_geq(find_report(&v, ACP_ITEM_SESSION, "key s2"), 0, "session s2 not reported");
+    r = find_report(&v, ACP_ITEM_EVENT, "key r1 seq 2");
+    cr_expect_geq(r, 0, "event 2 of r1 not reported");
+    cr_expect_geq(find_report(&v, ACP_ITEM_INDEX, "agent 'a'"), 0, "counter not reported");
+    cr_expect_geq(find_report(&v, ACP_ITEM_INDEX, "runs_created"), 0, "index not reported");
+    /* Nothing can be moved aside in an SQLite store: reported, left in place. */
+    for (int i = 0; i < v.n && i < MAX_SEEN; i++)
+        cr_expect_null(v.d[i].moved_to, "%s", v.text[i]);
+    cr_expect_eq(n.quarantined, 0);
+    cr_expect_eq(n.damaged, v.n);
+    cr_expect_eq(n.runs, 2, "the readable runs are checked");
+    cr_expect_eq(n.sessions, 1);
+    cr_expect_eq(n.events, 2);
+    acp_store_close(s);
+}
+
+Test(sqlite, verify_reports_a_document_stored_under_another_key)
+{
+    fill_small();
+    sqlite3 *db = raw_open();
+    /* A consistent row (checksum recomputed) whose document names another run. */
+    raw_exec(db, "UPDATE runs SET doc = replace(doc, 'r3', 'r9') WHERE run_id = 'r3';"
+                 "UPDATE runs SET crc = acp_crc(run_id, doc) WHERE run_id = 'r3';");
+    sqlite3_close(db);
+    acp_store *s = open_ok(uri_of(""));
+    seen v = {0};
+    acp_error e = {0};
+    cr_expect_eq(acp_store_verify(s, 0, collect, &v, NULL, &e), ACP_CORRUPT, "%s", e.message);
+    show_reports(&v);
+    cr_expect_eq(v.n, 1);
+    cr_expect_geq(find_report(&v, ACP_ITEM_RUN, "r9"), 0);
+    acp_store_close(s);
+}
+
 Test(sqlite, full_disk_is_io_and_leaves_no_partial_record)
 {
     acp_store *s = open_ok(uri_of(""));
