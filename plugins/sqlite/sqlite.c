@@ -48,6 +48,12 @@ typedef struct sq_conn {
     sqlite3 *db;
     struct sq_conn *next; /* in the idle list */
     sqlite3_stmt *st[ACP_SQ_N];
+    /* The lock wait of the current operation (sq_arm): its end on the
+     * monotonic clock, how long it was, and whether the call's deadline
+     * (rather than busy_timeout) set it. */
+    int64_t give_up_ms;
+    int64_t wait_ms;
+    int by_deadline;
 } sq_conn;
 
 struct acp_backend {
@@ -121,9 +127,10 @@ static int sq_reason(sqlite3 *db, int rc, char *buf, size_t n)
 /* Report a failure of SQLite: the path, what was being done, SQLite's own
  * message, and the OS reason or the busy timeout when they explain it.
  * db may be NULL (then only rc describes the failure). */
-static acp_status sq_fail(const acp_backend *b, acp_call *call, sqlite3 *db, int rc,
+static acp_status sq_fail(const acp_backend *b, acp_call *call, const sq_conn *c, int rc,
                           const char *what, const char *id)
 {
+    sqlite3 *db = c ? c->db : NULL;
     acp_status code = sq_status(rc);
     /* The connection's message, unless it describes another failure (a
      * size refused before SQLite saw it). */
@@ -133,8 +140,15 @@ static acp_status sq_fail(const acp_backend *b, acp_call *call, sqlite3 *db, int
 
     if (code == ACP_OK)
         code = ACP_PLUGIN; /* a caller saw an unexpected row or end */
-    if (code == ACP_UNAVAILABLE) {
-        snprintf(extra, sizeof extra, " (still locked after busy_timeout=%d ms)", b->busy_ms);
+    if (code == ACP_UNAVAILABLE && c != NULL && c->by_deadline) {
+        snprintf(extra, sizeof extra,
+                 " (another connection holds the lock; gave up after %lld ms at the call's "
+                 "deadline)",
+                 (long long)c->wait_ms);
+    } else if (code == ACP_UNAVAILABLE) {
+        snprintf(extra, sizeof extra,
+                 " (another connection holds the lock; still locked after busy_timeout=%d ms)",
+                 b->busy_ms);
     } else if ((rc & 0xff) == SQLITE_NOTADB) {
         snprintf(extra, sizeof extra, " (not an SQLite database, or its header is damaged)");
     } else if (code == ACP_IO) {
@@ -365,11 +379,11 @@ static acp_status sq_create_or_migrate(const acp_backend *b, sq_conn *c, acp_cal
 
     rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN]);
     if (rc != SQLITE_OK)
-        return sq_fail(b, call, c->db, rc, "open: lock for schema creation", NULL);
+        return sq_fail(b, call, c, rc, "open: lock for schema creation", NULL);
     /* Another process may have created or migrated it while we waited. */
     rc = sq_read_header(c, &app_id, &version, &objects);
     if (rc != SQLITE_OK) {
-        st = sq_fail(b, call, c->db, rc, "open: read header", NULL);
+        st = sq_fail(b, call, c, rc, "open: read header", NULL);
         goto fail;
     }
     st = sq_check_header(b, call, app_id, version, objects, &plan);
@@ -382,7 +396,7 @@ static acp_status sq_create_or_migrate(const acp_backend *b, sq_conn *c, acp_cal
     rc = sqlite3_create_function_v2(c->db, "acp_crc", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                     NULL, sq_sql_crc, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        st = sq_fail(b, call, c->db, rc, "open: migration", NULL);
+        st = sq_fail(b, call, c, rc, "open: migration", NULL);
         goto fail;
     }
     for (int v = version; v < ACP_SQLITE_SCHEMA_VERSION; v++) {
@@ -401,7 +415,7 @@ static acp_status sq_create_or_migrate(const acp_backend *b, sq_conn *c, acp_cal
     if (rc == SQLITE_OK)
         rc = sq_exec_stmt(c->st[ACP_SQ_COMMIT]);
     if (rc != SQLITE_OK) {
-        st = sq_fail(b, call, c->db, rc, "open: write schema", NULL);
+        st = sq_fail(b, call, c, rc, "open: write schema", NULL);
         goto fail;
     }
     if (plan == SQ_MIGRATE)
@@ -420,13 +434,40 @@ static int64_t sq_monotonic_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Every lock wait of an operation ends at busy_timeout or at the call's
+ * deadline, whichever comes first (sq_busy): a peer that stops while it
+ * holds the write lock costs a caller its deadline, never more. */
+static void sq_arm(const acp_backend *b, sq_conn *c, acp_call *call)
+{
+    int64_t left = b->host->remaining_ms(call);
+
+    c->by_deadline = left >= 0 && left < b->busy_ms;
+    c->wait_ms = c->by_deadline ? left : b->busy_ms;
+    c->give_up_ms = sq_monotonic_ms() + c->wait_ms;
+}
+
+/* SQLite's busy handler: wait a little more, with the delays of SQLite's
+ * own busy_timeout handler, until the operation's wait ends. */
+static int sq_busy(void *arg, int count)
+{
+    static const int delay_ms[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+    const sq_conn *c = arg;
+    int64_t left = c->give_up_ms - sq_monotonic_ms();
+    int d = delay_ms[count < 12 ? count : 11];
+
+    if (left <= 0)
+        return 0;
+    sqlite3_sleep(d < left ? d : (int)left);
+    return 1;
+}
+
 /* WAL is a property of the file: set it once, outside a transaction.  The
  * switch upgrades a read lock to an exclusive one, and SQLite does not call
  * the busy handler for an upgrade: while another process is creating the
- * same store, wait here, within busy_timeout. */
+ * same store, wait here, within the operation's wait (sq_arm). */
 static int sq_set_wal(const acp_backend *b, sq_conn *c)
 {
-    int64_t deadline = sq_monotonic_ms() + b->busy_ms;
+    int64_t deadline = c->give_up_ms;
     sqlite3_stmt *jm = NULL;
     int rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &jm, NULL);
 
@@ -462,7 +503,7 @@ static acp_status sq_open_schema(const acp_backend *b, sq_conn *c, acp_call *cal
 
     rc = sq_read_header(c, &app_id, &version, &objects);
     if (rc != SQLITE_OK)
-        return sq_fail(b, call, c->db, rc, "open: read header", NULL);
+        return sq_fail(b, call, c, rc, "open: read header", NULL);
     st = sq_check_header(b, call, app_id, version, objects, &plan);
     if (st != ACP_OK)
         return st;
@@ -482,7 +523,7 @@ static acp_status sq_open_schema(const acp_backend *b, sq_conn *c, acp_call *cal
 
     rc = sq_set_wal(b, c);
     if (rc != SQLITE_OK)
-        return sq_fail(b, call, c->db, rc, "open: set WAL mode", NULL);
+        return sq_fail(b, call, c, rc, "open: set WAL mode", NULL);
     if (plan != SQ_READY)
         return sq_create_or_migrate(b, c, call);
     return ACP_OK;
@@ -500,7 +541,7 @@ static acp_status sq_prepare(const acp_backend *b, sq_conn *c, int i, acp_call *
         return b->host->error(call, ACP_CORRUPT,
                               "%s: the schema does not match version %d: %s", b->path,
                               ACP_SQLITE_SCHEMA_VERSION, sqlite3_errmsg(c->db));
-    return sq_fail(b, call, c->db, rc, "open: prepare", NULL);
+    return sq_fail(b, call, c, rc, "open: prepare", NULL);
 }
 
 static acp_status sq_conn_open(const acp_backend *b, int first, acp_call *call, sq_conn **out)
@@ -532,7 +573,7 @@ static acp_status sq_conn_open(const acp_backend *b, int first, acp_call *call, 
                                 b->readonly ? "; mode=ro does not create a missing store"
                                             : "");
         } else {
-            st = sq_fail(b, call, c->db, rc, "open", NULL);
+            st = sq_fail(b, call, c, rc, "open", NULL);
         }
         sq_conn_free(c);
         return st;
@@ -549,7 +590,8 @@ static acp_status sq_conn_open(const acp_backend *b, int first, acp_call *call, 
         return st;
     }
     sqlite3_extended_result_codes(c->db, 1);
-    sqlite3_busy_timeout(c->db, b->busy_ms);
+    sq_arm(b, c, call);
+    sqlite3_busy_handler(c->db, sq_busy, c);
 
     /* Per-connection settings. */
     snprintf(pragmas, sizeof pragmas, "PRAGMA synchronous = %s",
@@ -564,7 +606,7 @@ static acp_status sq_conn_open(const acp_backend *b, int first, acp_call *call, 
         rc = sqlite3_exec(c->db, pragmas, NULL, NULL, NULL);
     }
     if (rc != SQLITE_OK) {
-        st = sq_fail(b, call, c->db, rc, "open", NULL);
+        st = sq_fail(b, call, c, rc, "open", NULL);
         sq_conn_free(c);
         return st;
     }
@@ -611,6 +653,7 @@ static acp_status sq_get(acp_backend *b, acp_call *call, sq_conn **out)
         b->idle = c->next;
     pthread_mutex_unlock(&b->mu);
     if (c != NULL) {
+        sq_arm(b, c, call);
         *out = c;
         return ACP_OK;
     }
@@ -730,7 +773,7 @@ static acp_status sq_ping(acp_backend *b, acp_call *call)
         return st;
     rc = sq_read_header(c, &app_id, &version, &objects);
     if (rc != SQLITE_OK)
-        st = sq_fail(b, call, c->db, rc, "ping", NULL);
+        st = sq_fail(b, call, c, rc, "ping", NULL);
     else
         st = sq_check_header(b, call, app_id, version, objects, &plan);
     if (st == ACP_OK && plan != SQ_READY)
@@ -870,7 +913,7 @@ static acp_status sq_emit_rows(acp_backend *b, sq_conn *c, sqlite3_stmt *s, int 
                       sqlite3_errmsg(c->db)))
             st = sq_nomem(b, call, what);
     } else if (st == ACP_OK && rc != SQLITE_DONE) {
-        st = sq_fail(b, call, c->db, rc, what, id);
+        st = sq_fail(b, call, c, rc, what, id);
     }
     sqlite3_reset(s);
     if (rows != NULL)
@@ -935,7 +978,7 @@ static acp_status sq_finish_write(acp_backend *b, sq_conn *c, sqlite3_stmt *s, i
     if (rc == SQLITE_OK)
         rc = sqlite3_step(s);
     if (rc != SQLITE_DONE)
-        st = sq_fail(b, call, c->db, rc, what, id);
+        st = sq_fail(b, call, c, rc, what, id);
     sqlite3_reset(s);
     sq_put(b, c);
     return st;
@@ -1003,14 +1046,14 @@ static acp_status sq_delete_run(acp_backend *b, const char *run_id, acp_call *ca
             rc = SQLITE_OK;
             gone += sqlite3_changes(c->db);
         } else {
-            st = sq_fail(b, call, c->db, rc, "delete_run", run_id);
+            st = sq_fail(b, call, c, rc, "delete_run", run_id);
         }
         sqlite3_reset(s);
     }
     if (rc == SQLITE_OK)
         rc = sq_exec_stmt(c->st[ACP_SQ_COMMIT]);
     if (rc != SQLITE_OK && st == ACP_OK)
-        st = sq_fail(b, call, c->db, rc, "delete_run", run_id);
+        st = sq_fail(b, call, c, rc, "delete_run", run_id);
     sq_put(b, c); /* rolls back after a failure */
     if (st == ACP_OK && gone == 0)
         st = b->host->error(call, ACP_NOT_FOUND, "%s: no run or events for %s", b->path,
@@ -1033,7 +1076,7 @@ static acp_status sq_list_runs(acp_backend *b, const acp_run_query *q, acp_call 
     if (both) {
         rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN_READ]);
         if (rc != SQLITE_OK) {
-            st = sq_fail(b, call, c->db, rc, "list_runs", NULL);
+            st = sq_fail(b, call, c, rc, "list_runs", NULL);
             goto out;
         }
     }
@@ -1054,7 +1097,7 @@ static acp_status sq_list_runs(acp_backend *b, const acp_run_query *q, acp_call 
             rc = SQLITE_OK; /* no row: no match */
         }
         if (rc != SQLITE_OK)
-            st = sq_fail(b, call, c->db, rc, "list_runs: total", NULL);
+            st = sq_fail(b, call, c, rc, "list_runs: total", NULL);
         sqlite3_reset(s);
         if (st != ACP_OK)
             goto out;
@@ -1081,7 +1124,7 @@ static acp_status sq_list_runs(acp_backend *b, const acp_run_query *q, acp_call 
     if (both && st == ACP_OK) {
         rc = sq_exec_stmt(c->st[ACP_SQ_COMMIT]);
         if (rc != SQLITE_OK)
-            st = sq_fail(b, call, c->db, rc, "list_runs", NULL);
+            st = sq_fail(b, call, c, rc, "list_runs", NULL);
     }
 out:
     sq_put(b, c);
@@ -1130,7 +1173,7 @@ static acp_status sq_delete_session(acp_backend *b, const char *id, acp_call *ca
         if (sqlite3_changes(c->db) == 0)
             st = b->host->error(call, ACP_NOT_FOUND, "%s: no session %s", b->path, id);
     } else {
-        st = sq_fail(b, call, c->db, rc, "delete_session", id);
+        st = sq_fail(b, call, c, rc, "delete_session", id);
     }
     sqlite3_reset(s);
     sq_put(b, c);
@@ -1191,7 +1234,7 @@ static acp_status sq_add_event(acp_backend *b, const acp_event_record *ev, int64
     if (rc == SQLITE_DONE && n > 0)
         *seq = n;
     else
-        st = sq_fail(b, call, c->db, rc, "add_event", ev->run_id);
+        st = sq_fail(b, call, c, rc, "add_event", ev->run_id);
     sqlite3_reset(s);
     sq_put(b, c);
     return st;
@@ -1265,7 +1308,7 @@ static acp_status sq_verify_prepare(const acp_backend *b, sq_conn *c, const char
                                     acp_call *call, sqlite3_stmt **out)
 {
     int rc = sqlite3_prepare_v2(c->db, sql, -1, out, NULL);
-    return rc == SQLITE_OK ? ACP_OK : sq_fail(b, call, c->db, rc, "verify", NULL);
+    return rc == SQLITE_OK ? ACP_OK : sq_fail(b, call, c, rc, "verify", NULL);
 }
 
 /* Run a check query and hand each row to row(); SQLite's own CORRUPT is
@@ -1283,7 +1326,7 @@ static acp_status sq_verify_query(const acp_backend *b, sq_conn *c, const char *
             st = sq_nomem(b, call, "verify");
     if (st == ACP_OK && rc != SQLITE_DONE) {
         if (sq_status(rc) != ACP_CORRUPT)
-            st = sq_fail(b, call, c->db, rc, "verify", NULL);
+            st = sq_fail(b, call, c, rc, "verify", NULL);
         else if (sq_report(b, call, ACP_ITEM_OTHER, NULL, 0, ACP_CORRUPT, "database file",
                            sqlite3_errmsg(c->db)))
             st = sq_nomem(b, call, "verify");
@@ -1316,7 +1359,7 @@ static acp_status sq_verify(acp_backend *b, uint32_t flags, acp_call *call)
                      b->path);
     rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN_READ]);
     if (rc != SQLITE_OK)
-        st = sq_fail(b, call, c->db, rc, "verify", NULL);
+        st = sq_fail(b, call, c, rc, "verify", NULL);
     if (st == ACP_OK)
         st = sq_verify_query(b, c, "PRAGMA integrity_check", sq_verify_integrity_row, call);
     for (int k = SQ_RUN; st == ACP_OK && k <= SQ_EVENT; k++) {

@@ -1348,6 +1348,68 @@ Test(sqlite, busy_timeout_bounds_the_wait_for_a_writer)
     sqlite3_close(db);
 }
 
+/* A peer process stopped (SIGSTOP) inside a write transaction: writers
+ * get UNAVAILABLE at the call's deadline even though busy_timeout is far
+ * longer, readers are not held up, and the lock goes with the process. */
+Test(sqlite, a_stopped_peer_holding_the_write_lock_costs_a_call_its_deadline_only)
+{
+    acp_store *s = open_ok(uri_of(""));
+    save_run_ok(s, "r", "a", NULL, 1000000);
+    acp_store_close(s);
+
+    int ready[2];
+    cr_assert_eq(pipe(ready), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        sqlite3 *db = NULL;
+        if (sqlite3_open_v2(g_db, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT INTO sessions VALUES ('held', '{}', 0)",
+                         NULL, NULL, NULL) != SQLITE_OK)
+            _exit(1);
+        if (write(ready[1], "x", 1) != 1)
+            _exit(2);
+        raise(SIGSTOP);
+        _exit(0);
+    }
+    char c;
+    cr_assert_eq(read(ready[0], &c, 1), 1, "the peer could not take the write lock");
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, WUNTRACED), pid);
+    cr_assert(WIFSTOPPED(status));
+
+    acp_config *cfg = NULL;
+    acp_error e = {0};
+    cr_assert_eq(acp_config_new(&cfg, &e), ACP_OK);
+    cr_assert_eq(acp_config_parse_uri(cfg, uri_of("?busy_timeout=60000"), &e), ACP_OK);
+    cr_assert_eq(acp_config_set_timeout_ms(cfg, 300, &e), ACP_OK);
+    cr_assert_eq(acp_store_open_config(cfg, &s, &e), ACP_OK, "open: %s", e.message);
+
+    double t0 = now_s();
+    acp_status st = save_run(s, "r2", "a", NULL, 2000000, &e);
+    double waited = now_s() - t0;
+    cr_expect_eq(st, ACP_UNAVAILABLE, "%s: %s", acp_status_name(st), e.message);
+    cr_expect_not_null(strstr(e.message, "deadline"), "%s", e.message);
+    cr_expect_not_null(strstr(e.message, g_db), "%s", e.message);
+    cr_expect_geq(waited, 0.2, "gave up after %.3f s, before the deadline", waited);
+    /* Bounded by the 300 ms deadline, not the 60 s busy_timeout (the slack
+     * is for a loaded machine). */
+    cr_expect_lt(waited, 10.0, "waited %.3f s", waited);
+    int64_t seq;
+    cr_expect_eq(acp_event_add(s, "r", "{\"type\":\"x\"}", ACP_STRLEN, &seq, &e),
+                 ACP_UNAVAILABLE, "%s", e.message);
+    cr_expect_eq(acp_run_delete(s, "r", &e), ACP_UNAVAILABLE, "%s", e.message);
+    cr_expect_eq(get_run_status(s, "r", &e), ACP_OK, "%s", e.message);
+
+    kill(pid, SIGKILL);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    save_run_ok(s, "r3", "a", NULL, 3000000);
+    acp_store_close(s);
+    acp_config_free(cfg);
+    close(ready[0]);
+    close(ready[1]);
+}
+
 /* ---- cost ---- */
 
 static int cmp_double(const void *a, const void *b)
