@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "crc32c.h" /* the file backend's own checksum code */
+#include "crc32c.h" /* the plugins' shared checksum (plugins/common) */
 
 /* ---- records ------------------------------------------------------------- */
 
@@ -45,7 +45,7 @@ static char *frame(const char *head, size_t hl, const char *doc, size_t dl, size
         return NULL;
     memcpy(b, head, hl);
     memcpy(b + hl, doc, dl);
-    uint32_t crc = crc32c(0, b, hl + dl);
+    uint32_t crc = acp_crc32c(0, b, hl + dl);
     snprintf(b + hl + dl, TRAILER_LEN + 1, ",\"crc\":\"%08" PRIx32 "\"}\n", crc);
     *len = hl + dl + TRAILER_LEN;
     return b;
@@ -59,7 +59,7 @@ static int unframe(const char *rec, size_t len, const char *member, const char *
     if (len < TRAILER_LEN + 2)
         return -1;
     char hex[9];
-    snprintf(hex, sizeof hex, "%08" PRIx32, crc32c(0, rec, len - TRAILER_LEN));
+    snprintf(hex, sizeof hex, "%08" PRIx32, acp_crc32c(0, rec, len - TRAILER_LEN));
     if (memcmp(rec + len - TRAILER_LEN + 8, hex, 8) != 0)
         return -1;
     const char *p = strstr(rec, "\"doc_len\":");

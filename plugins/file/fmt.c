@@ -256,7 +256,7 @@ void fbuf_trailer(fbuf *b, size_t start)
 {
     if (b->failed || !fbuf_reserve(b, FMT_TRAILER_LEN))
         return;
-    uint32_t crc = crc32c(0, b->p + start, b->len - start);
+    uint32_t crc = acp_crc32c(0, b->p + start, b->len - start);
     char t[FMT_TRAILER_LEN];
     memcpy(t, ",\"crc\":\"", 8);
     for (int i = 0; i < 8; i++)
@@ -521,7 +521,7 @@ static int check_trailer(const char *buf, size_t len, const char **why)
         }
         want = want << 4 | (uint32_t)v;
     }
-    if (crc32c(0, buf, len - FMT_TRAILER_LEN) != want) {
+    if (acp_crc32c(0, buf, len - FMT_TRAILER_LEN) != want) {
         *why = "checksum mismatch";
         return -1;
     }

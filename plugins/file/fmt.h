@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crc32c.h"
+
 /* Buffer size for fmt_id_name(): the longest name (without extension) is
  * FMT_HASH_PREFIX + 1 + 64 bytes, far below the usual 255-byte limit even
  * with ".json" appended. */
@@ -23,6 +25,8 @@
  * ,"crc":"<8 hex digits>"}\n */
 #define FMT_TRAILER_LEN 19
 
+/* The records' checksum: the plugins' shared CRC-32C (plugins/common). */
+#define fmt_crc32c acp_crc32c
 void fmt_sha256(const void *data, size_t len, uint8_t out[32]);
 
 /* The file name (without extension) for an id of len bytes, written into

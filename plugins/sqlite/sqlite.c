@@ -34,6 +34,7 @@
 #include <sqlite3.h>
 
 #include "acp_storage_plugin.h"
+#include "crc32c.h"
 #include "errno_vfs.h"
 #include "sqlite_sql.h"
 
@@ -47,6 +48,12 @@ typedef struct sq_conn {
     sqlite3 *db;
     struct sq_conn *next; /* in the idle list */
     sqlite3_stmt *st[ACP_SQ_N];
+    /* The lock wait of the current operation (sq_arm): its end on the
+     * monotonic clock, how long it was, and whether the call's deadline
+     * (rather than busy_timeout) set it. */
+    int64_t give_up_ms;
+    int64_t wait_ms;
+    int by_deadline;
 } sq_conn;
 
 struct acp_backend {
@@ -120,9 +127,10 @@ static int sq_reason(sqlite3 *db, int rc, char *buf, size_t n)
 /* Report a failure of SQLite: the path, what was being done, SQLite's own
  * message, and the OS reason or the busy timeout when they explain it.
  * db may be NULL (then only rc describes the failure). */
-static acp_status sq_fail(const acp_backend *b, acp_call *call, sqlite3 *db, int rc,
+static acp_status sq_fail(const acp_backend *b, acp_call *call, const sq_conn *c, int rc,
                           const char *what, const char *id)
 {
+    sqlite3 *db = c ? c->db : NULL;
     acp_status code = sq_status(rc);
     /* The connection's message, unless it describes another failure (a
      * size refused before SQLite saw it). */
@@ -132,8 +140,15 @@ static acp_status sq_fail(const acp_backend *b, acp_call *call, sqlite3 *db, int
 
     if (code == ACP_OK)
         code = ACP_PLUGIN; /* a caller saw an unexpected row or end */
-    if (code == ACP_UNAVAILABLE) {
-        snprintf(extra, sizeof extra, " (still locked after busy_timeout=%d ms)", b->busy_ms);
+    if (code == ACP_UNAVAILABLE && c != NULL && c->by_deadline) {
+        snprintf(extra, sizeof extra,
+                 " (another connection holds the lock; gave up after %lld ms at the call's "
+                 "deadline)",
+                 (long long)c->wait_ms);
+    } else if (code == ACP_UNAVAILABLE) {
+        snprintf(extra, sizeof extra,
+                 " (another connection holds the lock; still locked after busy_timeout=%d ms)",
+                 b->busy_ms);
     } else if ((rc & 0xff) == SQLITE_NOTADB) {
         snprintf(extra, sizeof extra, " (not an SQLite database, or its header is damaged)");
     } else if (code == ACP_IO) {
@@ -324,8 +339,35 @@ static acp_status sq_check_header(const acp_backend *b, acp_call *call, int app_
 /* Schema changes from version i to i+1, applied in order inside one
  * BEGIN IMMEDIATE transaction: a store is never seen half-migrated. */
 static const char *const sq_migrations[ACP_SQLITE_SCHEMA_VERSION] = {
-    ACP_SQLITE_SCHEMA_V1, /* 0 -> 1: create */
+    ACP_SQLITE_SCHEMA_V1,                          /* 0 -> 1: create */
+    ACP_SQLITE_SCHEMA_V2 ACP_SQLITE_CHECKSUM_V2,   /* 1 -> 2: document checksums */
 };
+
+/* The checksum of a stored document: CRC-32C of its key, a NUL byte and
+ * the document (sqlite_sql.h, version 2).  The key makes a row that was
+ * moved to another key as damaged as a changed document. */
+static uint32_t sq_crc(const char *key, size_t key_len, const char *doc, size_t doc_len)
+{
+    uint32_t crc = acp_crc32c(0, key, key_len);
+    crc = acp_crc32c(crc, "", 1);
+    return acp_crc32c(crc, doc, doc_len);
+}
+
+/* acp_crc(key, doc) in SQL, for the migration that adds checksums to the
+ * rows of an older store. */
+static void sq_sql_crc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const char *key = (const char *)sqlite3_value_text(argv[0]);
+    size_t key_len = (size_t)sqlite3_value_bytes(argv[0]);
+    const char *doc = (const char *)sqlite3_value_text(argv[1]);
+    size_t doc_len = (size_t)sqlite3_value_bytes(argv[1]);
+
+    (void)argc;
+    if (key == NULL || doc == NULL)
+        sqlite3_result_error_nomem(ctx);
+    else
+        sqlite3_result_int64(ctx, sq_crc(key, key_len, doc, doc_len));
+}
 
 static acp_status sq_create_or_migrate(const acp_backend *b, sq_conn *c, acp_call *call)
 {
@@ -337,11 +379,11 @@ static acp_status sq_create_or_migrate(const acp_backend *b, sq_conn *c, acp_cal
 
     rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN]);
     if (rc != SQLITE_OK)
-        return sq_fail(b, call, c->db, rc, "open: lock for schema creation", NULL);
+        return sq_fail(b, call, c, rc, "open: lock for schema creation", NULL);
     /* Another process may have created or migrated it while we waited. */
     rc = sq_read_header(c, &app_id, &version, &objects);
     if (rc != SQLITE_OK) {
-        st = sq_fail(b, call, c->db, rc, "open: read header", NULL);
+        st = sq_fail(b, call, c, rc, "open: read header", NULL);
         goto fail;
     }
     st = sq_check_header(b, call, app_id, version, objects, &plan);
@@ -349,6 +391,14 @@ static acp_status sq_create_or_migrate(const acp_backend *b, sq_conn *c, acp_cal
         goto fail;
     if (plan == SQ_CREATE)
         version = 0;
+    /* Only on this connection and only for the migration: the schema never
+     * names it, so other tools can still use the store. */
+    rc = sqlite3_create_function_v2(c->db, "acp_crc", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                    NULL, sq_sql_crc, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        st = sq_fail(b, call, c, rc, "open: migration", NULL);
+        goto fail;
+    }
     for (int v = version; v < ACP_SQLITE_SCHEMA_VERSION; v++) {
         rc = sqlite3_exec(c->db, sq_migrations[v], NULL, NULL, &errmsg);
         if (rc != SQLITE_OK) {
@@ -365,7 +415,7 @@ static acp_status sq_create_or_migrate(const acp_backend *b, sq_conn *c, acp_cal
     if (rc == SQLITE_OK)
         rc = sq_exec_stmt(c->st[ACP_SQ_COMMIT]);
     if (rc != SQLITE_OK) {
-        st = sq_fail(b, call, c->db, rc, "open: write schema", NULL);
+        st = sq_fail(b, call, c, rc, "open: write schema", NULL);
         goto fail;
     }
     if (plan == SQ_MIGRATE)
@@ -384,13 +434,40 @@ static int64_t sq_monotonic_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Every lock wait of an operation ends at busy_timeout or at the call's
+ * deadline, whichever comes first (sq_busy): a peer that stops while it
+ * holds the write lock costs a caller its deadline, never more. */
+static void sq_arm(const acp_backend *b, sq_conn *c, acp_call *call)
+{
+    int64_t left = b->host->remaining_ms(call);
+
+    c->by_deadline = left >= 0 && left < b->busy_ms;
+    c->wait_ms = c->by_deadline ? left : b->busy_ms;
+    c->give_up_ms = sq_monotonic_ms() + c->wait_ms;
+}
+
+/* SQLite's busy handler: wait a little more, with the delays of SQLite's
+ * own busy_timeout handler, until the operation's wait ends. */
+static int sq_busy(void *arg, int count)
+{
+    static const int delay_ms[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+    const sq_conn *c = arg;
+    int64_t left = c->give_up_ms - sq_monotonic_ms();
+    int d = delay_ms[count < 12 ? count : 11];
+
+    if (left <= 0)
+        return 0;
+    sqlite3_sleep(d < left ? d : (int)left);
+    return 1;
+}
+
 /* WAL is a property of the file: set it once, outside a transaction.  The
  * switch upgrades a read lock to an exclusive one, and SQLite does not call
  * the busy handler for an upgrade: while another process is creating the
- * same store, wait here, within busy_timeout. */
+ * same store, wait here, within the operation's wait (sq_arm). */
 static int sq_set_wal(const acp_backend *b, sq_conn *c)
 {
-    int64_t deadline = sq_monotonic_ms() + b->busy_ms;
+    int64_t deadline = c->give_up_ms;
     sqlite3_stmt *jm = NULL;
     int rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &jm, NULL);
 
@@ -426,7 +503,7 @@ static acp_status sq_open_schema(const acp_backend *b, sq_conn *c, acp_call *cal
 
     rc = sq_read_header(c, &app_id, &version, &objects);
     if (rc != SQLITE_OK)
-        return sq_fail(b, call, c->db, rc, "open: read header", NULL);
+        return sq_fail(b, call, c, rc, "open: read header", NULL);
     st = sq_check_header(b, call, app_id, version, objects, &plan);
     if (st != ACP_OK)
         return st;
@@ -446,7 +523,7 @@ static acp_status sq_open_schema(const acp_backend *b, sq_conn *c, acp_call *cal
 
     rc = sq_set_wal(b, c);
     if (rc != SQLITE_OK)
-        return sq_fail(b, call, c->db, rc, "open: set WAL mode", NULL);
+        return sq_fail(b, call, c, rc, "open: set WAL mode", NULL);
     if (plan != SQ_READY)
         return sq_create_or_migrate(b, c, call);
     return ACP_OK;
@@ -464,7 +541,7 @@ static acp_status sq_prepare(const acp_backend *b, sq_conn *c, int i, acp_call *
         return b->host->error(call, ACP_CORRUPT,
                               "%s: the schema does not match version %d: %s", b->path,
                               ACP_SQLITE_SCHEMA_VERSION, sqlite3_errmsg(c->db));
-    return sq_fail(b, call, c->db, rc, "open: prepare", NULL);
+    return sq_fail(b, call, c, rc, "open: prepare", NULL);
 }
 
 static acp_status sq_conn_open(const acp_backend *b, int first, acp_call *call, sq_conn **out)
@@ -496,7 +573,7 @@ static acp_status sq_conn_open(const acp_backend *b, int first, acp_call *call, 
                                 b->readonly ? "; mode=ro does not create a missing store"
                                             : "");
         } else {
-            st = sq_fail(b, call, c->db, rc, "open", NULL);
+            st = sq_fail(b, call, c, rc, "open", NULL);
         }
         sq_conn_free(c);
         return st;
@@ -513,7 +590,8 @@ static acp_status sq_conn_open(const acp_backend *b, int first, acp_call *call, 
         return st;
     }
     sqlite3_extended_result_codes(c->db, 1);
-    sqlite3_busy_timeout(c->db, b->busy_ms);
+    sq_arm(b, c, call);
+    sqlite3_busy_handler(c->db, sq_busy, c);
 
     /* Per-connection settings. */
     snprintf(pragmas, sizeof pragmas, "PRAGMA synchronous = %s",
@@ -528,7 +606,7 @@ static acp_status sq_conn_open(const acp_backend *b, int first, acp_call *call, 
         rc = sqlite3_exec(c->db, pragmas, NULL, NULL, NULL);
     }
     if (rc != SQLITE_OK) {
-        st = sq_fail(b, call, c->db, rc, "open", NULL);
+        st = sq_fail(b, call, c, rc, "open", NULL);
         sq_conn_free(c);
         return st;
     }
@@ -575,6 +653,7 @@ static acp_status sq_get(acp_backend *b, acp_call *call, sq_conn **out)
         b->idle = c->next;
     pthread_mutex_unlock(&b->mu);
     if (c != NULL) {
+        sq_arm(b, c, call);
         *out = c;
         return ACP_OK;
     }
@@ -694,7 +773,7 @@ static acp_status sq_ping(acp_backend *b, acp_call *call)
         return st;
     rc = sq_read_header(c, &app_id, &version, &objects);
     if (rc != SQLITE_OK)
-        st = sq_fail(b, call, c->db, rc, "ping", NULL);
+        st = sq_fail(b, call, c, rc, "ping", NULL);
     else
         st = sq_check_header(b, call, app_id, version, objects, &plan);
     if (st == ACP_OK && plan != SQ_READY)
@@ -708,48 +787,134 @@ static acp_status sq_ping(acp_backend *b, acp_call *call)
 /* Reading documents                                                    */
 /* ------------------------------------------------------------------ */
 
-/* What a row of a document statement is (sqlite_sql.h, ACP_SQ_COL_*). */
-enum { SQ_RUN, SQ_SESSION, SQ_EVENT };
+/* What a row of a document statement is (sqlite_sql.h, ACP_SQ_COL_*): the
+ * item kinds of verify. */
+enum { SQ_RUN = ACP_ITEM_RUN, SQ_SESSION = ACP_ITEM_SESSION, SQ_EVENT = ACP_ITEM_EVENT };
 
 static const char *const sq_read_what[][2] = {
+    [0] = {"verify", "verify"},
     [SQ_RUN] = {"get_run", "list_runs"},
     [SQ_SESSION] = {"get_session", "list_sessions"},
     [SQ_EVENT] = {"get_events", "get_events"},
 };
 
+/* One row of a document statement as an item of kind.  The key is the run
+ * id for events too (*key; an event's page item carries none: the call
+ * names the run).  Returns -1 when SQLite ran out of memory for a column, 1
+ * when the row fails its checksum (reason: why), else 0. */
+static int sq_row_item(sqlite3_stmt *s, int kind, acp_item *it, const char **key, char *reason,
+                       size_t reason_size)
+{
+    uint32_t stored, actual;
+
+    memset(it, 0, sizeof *it);
+    *key = (const char *)sqlite3_column_text(s, ACP_SQ_COL_KEY);
+    if (kind == SQ_EVENT) {
+        it->seq = sqlite3_column_int64(s, ACP_SQ_COL_SEQ);
+        it->stored_us = sqlite3_column_int64(s, ACP_SQ_COL_TIME);
+    } else {
+        it->key = *key;
+        it->created_us = sqlite3_column_int64(s, ACP_SQ_COL_TIME);
+    }
+    it->doc = (const char *)sqlite3_column_text(s, ACP_SQ_COL_DOC);
+    it->doc_len = (size_t)sqlite3_column_bytes(s, ACP_SQ_COL_DOC);
+    if (*key == NULL || it->doc == NULL)
+        return -1;
+    stored = (uint32_t)sqlite3_column_int64(s, ACP_SQ_COL_CRC);
+    actual = sq_crc(*key, (size_t)sqlite3_column_bytes(s, ACP_SQ_COL_KEY), it->doc, it->doc_len);
+    if (stored == actual && sqlite3_column_type(s, ACP_SQ_COL_CRC) == SQLITE_INTEGER)
+        return 0;
+    snprintf(reason, reason_size,
+             "the stored document does not match its checksum (stored %08x, computed %08x): "
+             "the row was changed outside acp-storage or the file is damaged",
+             stored, actual);
+    return 1;
+}
+
+/* Report a damaged row met by a read as CORRUPT, naming it. */
+static acp_status sq_damaged(const acp_backend *b, acp_call *call, const char *what, int kind,
+                             const char *key, const acp_item *it, const char *reason)
+{
+    if (kind == SQ_EVENT)
+        return b->host->error(call, ACP_CORRUPT, "%s: %s: run %s event %lld: %s", b->path,
+                              what, key, (long long)it->seq, reason);
+    return b->host->error(call, ACP_CORRUPT, "%s: %s: %s %s: %s", b->path, what,
+                          kind == SQ_RUN ? "run" : "session", key, reason);
+}
+
+/* verify: report one damaged item.  Returns non-zero when the host says
+ * stop. */
+static int sq_report(const acp_backend *b, acp_call *call, int kind, const char *key,
+                     int64_t seq, acp_status code, const char *location, const char *reason)
+{
+    acp_damage d = {0};
+
+    d.size = sizeof d;
+    d.kind = kind;
+    d.key = key;
+    d.seq = seq;
+    d.code = code;
+    d.location = location;
+    d.reason = reason;
+    d.moved_to = NULL; /* an SQLite store cannot move a row aside (README.md) */
+    return b->host->verify_damage(call, &d);
+}
+
+/* Where a row lives, for verify's reports. */
+static const char *const sq_table[] = {
+    [SQ_RUN] = "table runs", [SQ_SESSION] = "table sessions", [SQ_EVENT] = "table events"};
+
 /* Step s, whose parameters are bound (rc: the result of binding them), to
  * its end and hand every row to the host as one item of kind; then reset
- * it.  id names the call's subject in messages (NULL for a list).  *rows,
- * when not NULL, receives the number of rows handed on. */
+ * it.  A row that fails its checksum ends the call with CORRUPT naming it:
+ * a page never skips an item silently.  id names the call's subject in
+ * messages (NULL for a list).  *rows, when not NULL, receives the number of
+ * rows handed on.
+ *
+ * verify: every row goes to host->verify_item instead (events with their
+ * run id as key), and a damaged row, or a table SQLite finds damaged, to
+ * host->verify_damage; the walk goes on past them.  ACP_NOMEM when the
+ * host says stop. */
 static acp_status sq_emit_rows(acp_backend *b, sq_conn *c, sqlite3_stmt *s, int rc, int kind,
-                               const char *id, acp_call *call, int64_t *rows)
+                               const char *id, int verify, acp_call *call, int64_t *rows)
 {
-    const char *what = sq_read_what[kind][id == NULL || kind == SQ_EVENT];
+    const char *what = sq_read_what[verify ? 0 : kind][id == NULL || kind == SQ_EVENT];
     acp_status st = ACP_OK;
+    char reason[200];
     int64_t n = 0;
 
     while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        acp_item it = {0};
-        /* An event's page item carries no key (the call names the run). */
-        if (kind == SQ_EVENT) {
-            it.seq = sqlite3_column_int64(s, ACP_SQ_COL_SEQ);
-            it.stored_us = sqlite3_column_int64(s, ACP_SQ_COL_TIME);
-        } else {
-            it.key = (const char *)sqlite3_column_text(s, ACP_SQ_COL_KEY);
-            it.created_us = sqlite3_column_int64(s, ACP_SQ_COL_TIME);
+        acp_item it;
+        const char *key;
+        int bad = sq_row_item(s, kind, &it, &key, reason, sizeof reason), stop;
+
+        if (bad > 0 && !verify) {
+            st = sq_damaged(b, call, what, kind, key, &it, reason);
+            break;
         }
-        it.doc = (const char *)sqlite3_column_text(s, ACP_SQ_COL_DOC);
-        it.doc_len = (size_t)sqlite3_column_bytes(s, ACP_SQ_COL_DOC);
-        if ((it.key == NULL && kind != SQ_EVENT) || it.doc == NULL ||
-            b->host->emit(call, &it) != 0) {
+        if (bad > 0) {
+            stop = sq_report(b, call, kind, key, it.seq, ACP_CORRUPT, sq_table[kind], reason);
+        } else if (bad == 0 && verify) {
+            it.key = key;
+            stop = b->host->verify_item(call, kind, &it);
+        } else {
+            stop = bad < 0 || b->host->emit(call, &it) != 0;
+        }
+        if (stop) {
             st = sq_nomem(b, call, what);
             break;
         }
         n++;
         rc = SQLITE_OK;
     }
-    if (st == ACP_OK && rc != SQLITE_DONE)
-        st = sq_fail(b, call, c->db, rc, what, id);
+    if (st == ACP_OK && rc != SQLITE_DONE && verify && sq_status(rc) == ACP_CORRUPT) {
+        /* SQLite cannot read on in this table: report it, check the rest. */
+        if (sq_report(b, call, ACP_ITEM_OTHER, NULL, 0, ACP_CORRUPT, sq_table[kind],
+                      sqlite3_errmsg(c->db)))
+            st = sq_nomem(b, call, what);
+    } else if (st == ACP_OK && rc != SQLITE_DONE) {
+        st = sq_fail(b, call, c, rc, what, id);
+    }
     sqlite3_reset(s);
     if (rows != NULL)
         *rows = n;
@@ -767,7 +932,7 @@ static acp_status sq_get_one(acp_backend *b, int stmt, int kind, const char *id,
     if (st != ACP_OK)
         return st;
     s = c->st[stmt];
-    st = sq_emit_rows(b, c, s, sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC), kind, id, call,
+    st = sq_emit_rows(b, c, s, sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC), kind, id, 0, call,
                       &rows);
     if (st == ACP_OK && rows == 0)
         st = b->host->error(call, ACP_NOT_FOUND, "%s: no %s %s", b->path,
@@ -777,19 +942,64 @@ static acp_status sq_get_one(acp_backend *b, int stmt, int kind, const char *id,
 }
 
 /* ------------------------------------------------------------------ */
+/* Writing                                                              */
+/* ------------------------------------------------------------------ */
+
+/* A connection for a write, or the refusal of a mode=ro handle. */
+static acp_status sq_get_rw(acp_backend *b, acp_call *call, const char *what, sq_conn **out)
+{
+    if (b->readonly)
+        return sq_readonly(b, call, what);
+    return sq_get(b, call, out);
+}
+
+/* Bind the document of the row with key to parameter i and its checksum
+ * to parameter i + 1 (every write statement numbers them so). */
+static int sq_bind_doc(sqlite3_stmt *s, int i, const char *key, size_t key_len, const char *doc,
+                       size_t len)
+{
+    int rc;
+
+    if (len > INT_MAX)
+        return SQLITE_TOOBIG;
+    rc = sqlite3_bind_text(s, i, doc, (int)len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, i + 1, sq_crc(key, key_len, doc, len));
+    return rc;
+}
+
+/* Run a one-statement write whose parameters are bound (rc: the result of
+ * binding them) to its end, reset it and hand the connection back. */
+static acp_status sq_finish_write(acp_backend *b, sq_conn *c, sqlite3_stmt *s, int rc,
+                                  const char *what, const char *id, acp_call *call)
+{
+    acp_status st = ACP_OK;
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE)
+        st = sq_fail(b, call, c, rc, what, id);
+    sqlite3_reset(s);
+    sq_put(b, c);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
 /* Runs                                                                 */
 /* ------------------------------------------------------------------ */
 
+static acp_status sq_get_run(acp_backend *b, const char *run_id, acp_call *call)
+{
+    return sq_get_one(b, ACP_SQ_GET_RUN, SQ_RUN, run_id, call);
+}
+
 static acp_status sq_save_run(acp_backend *b, const acp_run_record *r, acp_call *call)
 {
-    sqlite3_stmt *s;
     sq_conn *c;
-    acp_status st;
+    acp_status st = sq_get_rw(b, call, "save_run", &c);
+    sqlite3_stmt *s;
     int rc;
 
-    if (b->readonly)
-        return sq_readonly(b, call, "save_run");
-    st = sq_get(b, call, &c);
     if (st != ACP_OK)
         return st;
     s = c->st[ACP_SQ_SAVE_RUN];
@@ -810,24 +1020,8 @@ static acp_status sq_save_run(acp_backend *b, const acp_run_record *r, acp_call 
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int(s, 7, (r->flags & ACP_RUN_CREATED_DEFAULT) != 0);
     if (rc == SQLITE_OK)
-        rc = r->doc_len > INT_MAX ? SQLITE_TOOBIG
-                                  : sqlite3_bind_text(s, 8, r->doc, (int)r->doc_len,
-                                                      SQLITE_STATIC);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
-            rc = SQLITE_OK;
-    }
-    if (rc != SQLITE_OK)
-        st = sq_fail(b, call, c->db, rc, "save_run", r->run_id);
-    sqlite3_reset(s);
-    sq_put(b, c);
-    return st;
-}
-
-static acp_status sq_get_run(acp_backend *b, const char *run_id, acp_call *call)
-{
-    return sq_get_one(b, ACP_SQ_GET_RUN, SQ_RUN, run_id, call);
+        rc = sq_bind_doc(s, 8, r->run_id, r->run_id_len, r->doc, r->doc_len);
+    return sq_finish_write(b, c, s, rc, "save_run", r->run_id, call);
 }
 
 static acp_status sq_delete_run(acp_backend *b, const char *run_id, acp_call *call)
@@ -838,9 +1032,7 @@ static acp_status sq_delete_run(acp_backend *b, const char *run_id, acp_call *ca
     long long gone = 0;
     int rc;
 
-    if (b->readonly)
-        return sq_readonly(b, call, "delete_run");
-    st = sq_get(b, call, &c);
+    st = sq_get_rw(b, call, "delete_run", &c);
     if (st != ACP_OK)
         return st;
     /* The run and its events go together or not at all. */
@@ -854,14 +1046,14 @@ static acp_status sq_delete_run(acp_backend *b, const char *run_id, acp_call *ca
             rc = SQLITE_OK;
             gone += sqlite3_changes(c->db);
         } else {
-            st = sq_fail(b, call, c->db, rc, "delete_run", run_id);
+            st = sq_fail(b, call, c, rc, "delete_run", run_id);
         }
         sqlite3_reset(s);
     }
     if (rc == SQLITE_OK)
         rc = sq_exec_stmt(c->st[ACP_SQ_COMMIT]);
     if (rc != SQLITE_OK && st == ACP_OK)
-        st = sq_fail(b, call, c->db, rc, "delete_run", run_id);
+        st = sq_fail(b, call, c, rc, "delete_run", run_id);
     sq_put(b, c); /* rolls back after a failure */
     if (st == ACP_OK && gone == 0)
         st = b->host->error(call, ACP_NOT_FOUND, "%s: no run or events for %s", b->path,
@@ -884,7 +1076,7 @@ static acp_status sq_list_runs(acp_backend *b, const acp_run_query *q, acp_call 
     if (both) {
         rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN_READ]);
         if (rc != SQLITE_OK) {
-            st = sq_fail(b, call, c->db, rc, "list_runs", NULL);
+            st = sq_fail(b, call, c, rc, "list_runs", NULL);
             goto out;
         }
     }
@@ -905,7 +1097,7 @@ static acp_status sq_list_runs(acp_backend *b, const acp_run_query *q, acp_call 
             rc = SQLITE_OK; /* no row: no match */
         }
         if (rc != SQLITE_OK)
-            st = sq_fail(b, call, c->db, rc, "list_runs: total", NULL);
+            st = sq_fail(b, call, c, rc, "list_runs: total", NULL);
         sqlite3_reset(s);
         if (st != ACP_OK)
             goto out;
@@ -927,12 +1119,12 @@ static acp_status sq_list_runs(acp_backend *b, const acp_run_query *q, acp_call 
             rc = sqlite3_bind_int64(s, 5, q->limit);
         if (rc == SQLITE_OK)
             rc = sqlite3_bind_int64(s, 6, q->offset);
-        st = sq_emit_rows(b, c, s, rc, SQ_RUN, NULL, call, NULL);
+        st = sq_emit_rows(b, c, s, rc, SQ_RUN, NULL, 0, call, NULL);
     }
     if (both && st == ACP_OK) {
         rc = sq_exec_stmt(c->st[ACP_SQ_COMMIT]);
         if (rc != SQLITE_OK)
-            st = sq_fail(b, call, c->db, rc, "list_runs", NULL);
+            st = sq_fail(b, call, c, rc, "list_runs", NULL);
     }
 out:
     sq_put(b, c);
@@ -945,32 +1137,18 @@ out:
 
 static acp_status sq_save_session(acp_backend *b, const acp_session_record *r, acp_call *call)
 {
-    sqlite3_stmt *s;
     sq_conn *c;
-    acp_status st;
+    acp_status st = sq_get_rw(b, call, "save_session", &c);
+    sqlite3_stmt *s;
     int rc;
 
-    if (b->readonly)
-        return sq_readonly(b, call, "save_session");
-    st = sq_get(b, call, &c);
     if (st != ACP_OK)
         return st;
     s = c->st[ACP_SQ_SAVE_SESSION];
     rc = sqlite3_bind_text(s, 1, r->id, (int)r->id_len, SQLITE_STATIC);
     if (rc == SQLITE_OK)
-        rc = r->doc_len > INT_MAX
-                 ? SQLITE_TOOBIG
-                 : sqlite3_bind_text(s, 2, r->doc, (int)r->doc_len, SQLITE_STATIC);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
-            rc = SQLITE_OK;
-    }
-    if (rc != SQLITE_OK)
-        st = sq_fail(b, call, c->db, rc, "save_session", r->id);
-    sqlite3_reset(s);
-    sq_put(b, c);
-    return st;
+        rc = sq_bind_doc(s, 2, r->id, r->id_len, r->doc, r->doc_len);
+    return sq_finish_write(b, c, s, rc, "save_session", r->id, call);
 }
 
 static acp_status sq_get_session(acp_backend *b, const char *id, acp_call *call)
@@ -980,14 +1158,11 @@ static acp_status sq_get_session(acp_backend *b, const char *id, acp_call *call)
 
 static acp_status sq_delete_session(acp_backend *b, const char *id, acp_call *call)
 {
-    sqlite3_stmt *s;
     sq_conn *c;
-    acp_status st;
+    acp_status st = sq_get_rw(b, call, "delete_session", &c);
+    sqlite3_stmt *s;
     int rc;
 
-    if (b->readonly)
-        return sq_readonly(b, call, "delete_session");
-    st = sq_get(b, call, &c);
     if (st != ACP_OK)
         return st;
     s = c->st[ACP_SQ_DELETE_SESSION];
@@ -998,7 +1173,7 @@ static acp_status sq_delete_session(acp_backend *b, const char *id, acp_call *ca
         if (sqlite3_changes(c->db) == 0)
             st = b->host->error(call, ACP_NOT_FOUND, "%s: no session %s", b->path, id);
     } else {
-        st = sq_fail(b, call, c->db, rc, "delete_session", id);
+        st = sq_fail(b, call, c, rc, "delete_session", id);
     }
     sqlite3_reset(s);
     sq_put(b, c);
@@ -1020,7 +1195,7 @@ static acp_status sq_list_sessions(acp_backend *b, const char *after_id, int64_t
         rc = sqlite3_bind_text(s, 1, after_id, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 2, limit);
-    st = sq_emit_rows(b, c, s, rc, SQ_SESSION, NULL, call, NULL);
+    st = sq_emit_rows(b, c, s, rc, SQ_SESSION, NULL, 0, call, NULL);
     sq_put(b, c);
     return st;
 }
@@ -1038,9 +1213,7 @@ static acp_status sq_add_event(acp_backend *b, const acp_event_record *ev, int64
     sqlite3_int64 n = 0;
     int rc;
 
-    if (b->readonly)
-        return sq_readonly(b, call, "add_event");
-    st = sq_get(b, call, &c);
+    st = sq_get_rw(b, call, "add_event", &c);
     if (st != ACP_OK)
         return st;
     s = c->st[ACP_SQ_ADD_EVENT];
@@ -1050,9 +1223,7 @@ static acp_status sq_add_event(acp_backend *b, const acp_event_record *ev, int64
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 3, ev->stored_us);
     if (rc == SQLITE_OK)
-        rc = ev->doc_len > INT_MAX
-                 ? SQLITE_TOOBIG
-                 : sqlite3_bind_text(s, 4, ev->doc, (int)ev->doc_len, SQLITE_STATIC);
+        rc = sq_bind_doc(s, 4, ev->run_id, ev->run_id_len, ev->doc, ev->doc_len);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -1063,7 +1234,7 @@ static acp_status sq_add_event(acp_backend *b, const acp_event_record *ev, int64
     if (rc == SQLITE_DONE && n > 0)
         *seq = n;
     else
-        st = sq_fail(b, call, c->db, rc, "add_event", ev->run_id);
+        st = sq_fail(b, call, c, rc, "add_event", ev->run_id);
     sqlite3_reset(s);
     sq_put(b, c);
     return st;
@@ -1086,8 +1257,121 @@ static acp_status sq_get_events(acp_backend *b, const acp_event_query *q, acp_ca
         rc = sqlite3_bind_int64(s, 3, q->limit);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 4, q->offset);
-    st = sq_emit_rows(b, c, s, rc, SQ_EVENT, q->run_id, call, NULL);
+    st = sq_emit_rows(b, c, s, rc, SQ_EVENT, q->run_id, 0, call, NULL);
     sq_put(b, c);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Verify                                                               */
+/* ------------------------------------------------------------------ */
+
+/* A row of PRAGMA integrity_check: "ok", or one problem SQLite found. */
+static int sq_verify_integrity_row(const acp_backend *b, sqlite3_stmt *s, acp_call *call)
+{
+    const char *msg = (const char *)sqlite3_column_text(s, 0);
+
+    if (msg == NULL || strcmp(msg, "ok") == 0)
+        return 0;
+    return sq_report(b, call, strstr(msg, "index") ? ACP_ITEM_INDEX : ACP_ITEM_OTHER, NULL, 0,
+                     ACP_CORRUPT, "database file", msg);
+}
+
+/* A row of ACP_SQ_VERIFY_COUNTS: a counter that does not match the runs. */
+static int sq_verify_counts_row(const acp_backend *b, sqlite3_stmt *s, acp_call *call)
+{
+    int kind = sqlite3_column_int(s, 0);
+    const char *agent = (const char *)sqlite3_column_text(s, 1);
+    const char *session = (const char *)sqlite3_column_text(s, 2);
+    char where[600], reason[200];
+
+    /* The counter's filter, as sqlite_sql.h numbers them. */
+    agent = agent ? agent : "";
+    session = session ? session : "";
+    if (kind == 1)
+        snprintf(where, sizeof where, "table counts: agent '%s'", agent);
+    else if (kind == 2)
+        snprintf(where, sizeof where, "table counts: session '%s'", session);
+    else if (kind == 3)
+        snprintf(where, sizeof where, "table counts: agent '%s' and session '%s'", agent,
+                 session);
+    else
+        snprintf(where, sizeof where, "table counts: all runs (kind %d)", kind);
+    snprintf(reason, sizeof reason,
+             "the counter says %lld runs but the runs table holds %lld: list totals are wrong",
+             (long long)sqlite3_column_int64(s, 3), (long long)sqlite3_column_int64(s, 4));
+    return sq_report(b, call, ACP_ITEM_INDEX, NULL, 0, ACP_CORRUPT, where, reason);
+}
+
+/* Prepare sql for one verify step, or report why not. */
+static acp_status sq_verify_prepare(const acp_backend *b, sq_conn *c, const char *sql,
+                                    acp_call *call, sqlite3_stmt **out)
+{
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, out, NULL);
+    return rc == SQLITE_OK ? ACP_OK : sq_fail(b, call, c, rc, "verify", NULL);
+}
+
+/* Run a check query and hand each row to row(); SQLite's own CORRUPT is
+ * damage too. */
+static acp_status sq_verify_query(const acp_backend *b, sq_conn *c, const char *sql,
+                                  int (*row)(const acp_backend *, sqlite3_stmt *, acp_call *),
+                                  acp_call *call)
+{
+    sqlite3_stmt *s = NULL;
+    acp_status st = sq_verify_prepare(b, c, sql, call, &s);
+    int rc = SQLITE_OK;
+
+    while (st == ACP_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (row(b, s, call) != 0)
+            st = sq_nomem(b, call, "verify");
+    if (st == ACP_OK && rc != SQLITE_DONE) {
+        if (sq_status(rc) != ACP_CORRUPT)
+            st = sq_fail(b, call, c, rc, "verify", NULL);
+        else if (sq_report(b, call, ACP_ITEM_OTHER, NULL, 0, ACP_CORRUPT, "database file",
+                           sqlite3_errmsg(c->db)))
+            st = sq_nomem(b, call, "verify");
+    }
+    sqlite3_finalize(s);
+    return st;
+}
+
+/* The whole store in one snapshot: SQLite's integrity check (pages,
+ * indexes), every document against its checksum and the host's document
+ * checks, and the run counters against the runs.  Damage is reported, never
+ * repaired: an SQLite store cannot move a row aside, so with
+ * ACP_VERIFY_QUARANTINE damaged rows are reported with moved_to NULL and
+ * stay where they are (README.md). */
+static acp_status sq_verify(acp_backend *b, uint32_t flags, acp_call *call)
+{
+    static const char *const walk[] = {[SQ_RUN] = ACP_SQ_VERIFY_RUNS,
+                                       [SQ_SESSION] = ACP_SQ_VERIFY_SESSIONS,
+                                       [SQ_EVENT] = ACP_SQ_VERIFY_EVENTS};
+    sq_conn *c;
+    acp_status st = sq_get(b, call, &c);
+    int rc;
+
+    if (st != ACP_OK)
+        return st;
+    if (flags & ACP_VERIFY_QUARANTINE)
+        b->host->log(1, SQ_NAME,
+                     "%s: verify: an SQLite store cannot move damaged rows aside; they are "
+                     "reported and left in place",
+                     b->path);
+    rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN_READ]);
+    if (rc != SQLITE_OK)
+        st = sq_fail(b, call, c, rc, "verify", NULL);
+    if (st == ACP_OK)
+        st = sq_verify_query(b, c, "PRAGMA integrity_check", sq_verify_integrity_row, call);
+    for (int k = SQ_RUN; st == ACP_OK && k <= SQ_EVENT; k++) {
+        sqlite3_stmt *s = NULL;
+        st = sq_verify_prepare(b, c, walk[k], call, &s);
+        if (st == ACP_OK)
+            st = sq_emit_rows(b, c, s, SQLITE_OK, k, NULL, 1, call, NULL);
+        sqlite3_finalize(s);
+    }
+    if (st == ACP_OK)
+        st = sq_verify_query(b, c, ACP_SQ_VERIFY_COUNTS, sq_verify_counts_row, call);
+    sq_put(b, c); /* ends the read transaction */
     return st;
 }
 
@@ -1106,6 +1390,7 @@ static const acp_backend_vtable sq_vtable = {
     .list_sessions = sq_list_sessions,
     .add_event = sq_add_event,
     .get_events = sq_get_events,
+    .verify = sq_verify,
 };
 
 ACP_PLUGIN_DEFINE(sqlite, SQ_VERSION, "SQLite database file (WAL, many threads and processes)",

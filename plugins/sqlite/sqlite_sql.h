@@ -10,7 +10,7 @@
 /* PRAGMA application_id of an acp-storage database ("ACPS"). */
 #define ACP_SQLITE_APPLICATION_ID 0x41435053
 /* PRAGMA user_version of the schema below. */
-#define ACP_SQLITE_SCHEMA_VERSION 1
+#define ACP_SQLITE_SCHEMA_VERSION 2
 
 /*
  * Version 1.  Ids are TEXT with the default BINARY collation: memcmp order,
@@ -77,6 +77,24 @@
     ACP_SQLITE_COUNT_KEYS("new", "+")                                                    \
     "END;"
 
+/*
+ * Version 2: every document row carries crc, the CRC-32C of its key (run id,
+ * or session id), one NUL byte, and its document, computed by the plugin
+ * when it writes the row and checked on every read, so that a changed byte
+ * reads as CORRUPT instead of as a document.  (Version 1 rows get theirs
+ * from ACP_SQLITE_CHECKSUM_V2 when the store is migrated.)
+ */
+#define ACP_SQLITE_SCHEMA_V2                                                              \
+    "ALTER TABLE runs ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;"                        \
+    "ALTER TABLE sessions ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;"                    \
+    "ALTER TABLE events ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;"
+/* Checksums for the rows a version 1 store holds: acp_crc(key, doc) is an
+ * SQL function the plugin defines on the connection that migrates. */
+#define ACP_SQLITE_CHECKSUM_V2                                                            \
+    "UPDATE runs SET crc = acp_crc(run_id, doc);"                                        \
+    "UPDATE sessions SET crc = acp_crc(id, doc);"                                        \
+    "UPDATE events SET crc = acp_crc(run_id, doc);"
+
 /* Add (OP "+") or remove (OP "-") one run in the total, and run R ("new"
  * or "old") in the three keyed counters that concern it.  A removal always
  * finds its row.  ("WHERE 1" keeps ON CONFLICT from parsing as a join.) */
@@ -92,6 +110,28 @@
     " INSERT INTO counts SELECT 3, " R ".agent_name, " R ".session_id, " OP "1"          \
     "  WHERE " R ".session_id IS NOT NULL"                                               \
     "  ON CONFLICT (kind, agent, session) DO UPDATE SET n = n " OP " 1;"
+
+/* verify: every row of each document table (ACP_SQ_COL_* columns), and
+ * every counter that differs from what the runs table holds, as (kind,
+ * agent, session, stored n, actual n).  Prepared only for the walk. */
+#define ACP_SQ_VERIFY_RUNS "SELECT run_id, 0, created_us, doc, crc FROM runs"
+#define ACP_SQ_VERIFY_SESSIONS "SELECT id, 0, 0, doc, crc FROM sessions"
+#define ACP_SQ_VERIFY_EVENTS "SELECT run_id, seq, stored_us, doc, crc FROM events"
+#define ACP_SQ_VERIFY_COUNTS                                                              \
+    "WITH actual (kind, agent, session, n) AS ("                                         \
+    " SELECT 0, '', '', count(*) FROM runs"                                              \
+    " UNION ALL SELECT 1, agent_name, '', count(*) FROM runs GROUP BY agent_name"        \
+    " UNION ALL SELECT 2, '', session_id, count(*) FROM runs"                            \
+    "  WHERE session_id IS NOT NULL GROUP BY session_id"                                 \
+    " UNION ALL SELECT 3, agent_name, session_id, count(*) FROM runs"                    \
+    "  WHERE session_id IS NOT NULL GROUP BY agent_name, session_id)"                    \
+    " SELECT a.kind, a.agent, a.session, coalesce(c.n, 0), a.n FROM actual a"            \
+    " LEFT JOIN counts c ON c.kind = a.kind AND c.agent = a.agent"                       \
+    "  AND c.session = a.session"                                                        \
+    " WHERE a.n > 0 AND c.n IS NOT a.n"                                                  \
+    " UNION ALL SELECT c.kind, c.agent, c.session, c.n, 0 FROM counts c"                 \
+    " WHERE NOT EXISTS (SELECT 1 FROM actual a WHERE a.kind = c.kind"                    \
+    "  AND a.agent = c.agent AND a.session = c.session AND a.n > 0)"
 
 /* Every statement a connection prepares once and reuses. */
 enum acp_sqlite_stmt {
@@ -122,13 +162,14 @@ enum acp_sqlite_stmt {
 /* list_runs parameters, the same numbers in every variant: ?1 agent,
  * ?2 session, ?3 cursor created_us, ?4 cursor run_id, ?5 limit, ?6 offset. */
 /* Every statement that reads documents returns the same columns, so that
- * one loop in sqlite.c turns rows into items: key (run or session id), seq
- * (events), instant (created_us of a run, stored_us of an event), doc. */
-enum { ACP_SQ_COL_KEY, ACP_SQ_COL_SEQ, ACP_SQ_COL_TIME, ACP_SQ_COL_DOC };
-#define ACP_SQ_RUNS_SELECT "SELECT run_id, 0, created_us, doc FROM runs"
+ * one loop in sqlite.c turns rows into items: key (run or session id; the
+ * run id of an event), seq (events), instant (created_us of a run, stored_us
+ * of an event), doc, crc. */
+enum { ACP_SQ_COL_KEY, ACP_SQ_COL_SEQ, ACP_SQ_COL_TIME, ACP_SQ_COL_DOC, ACP_SQ_COL_CRC };
+#define ACP_SQ_RUNS_SELECT "SELECT run_id, 0, created_us, doc, crc FROM runs"
 #define ACP_SQ_RUNS_ORDER " ORDER BY created_us DESC, run_id DESC LIMIT ?5 OFFSET ?6"
 #define ACP_SQ_RUNS_CURSOR "(created_us, run_id) < (?3, ?4)"
-#define ACP_SQ_SESSIONS_SELECT "SELECT id, 0, 0, doc FROM sessions"
+#define ACP_SQ_SESSIONS_SELECT "SELECT id, 0, 0, doc, crc FROM sessions"
 
 /* The text of every statement, indexed by enum acp_sqlite_stmt. */
 static const char *const acp_sqlite_sql[ACP_SQ_N] = {
@@ -140,14 +181,14 @@ static const char *const acp_sqlite_sql[ACP_SQ_N] = {
                       " (SELECT user_version FROM pragma_user_version),"
                       " (SELECT count(*) FROM sqlite_schema)",
     /* ?7: 1 keeps the stored created_us of an existing run
-     * (ACP_RUN_CREATED_DEFAULT). */
+     * (ACP_RUN_CREATED_DEFAULT); ?9 crc. */
     [ACP_SQ_SAVE_RUN] =
         "INSERT INTO runs (run_id, agent_name, session_id, status, created_us,"
-        " finished_us, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8)"
+        " finished_us, doc, crc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8, ?9)"
         " ON CONFLICT (run_id) DO UPDATE SET agent_name = excluded.agent_name,"
         " session_id = excluded.session_id, status = excluded.status,"
         " created_us = CASE WHEN ?7 THEN runs.created_us ELSE excluded.created_us END,"
-        " finished_us = excluded.finished_us, doc = excluded.doc",
+        " finished_us = excluded.finished_us, doc = excluded.doc, crc = excluded.crc",
     [ACP_SQ_GET_RUN] = ACP_SQ_RUNS_SELECT " WHERE run_id = ?1",
     [ACP_SQ_DELETE_RUN] = "DELETE FROM runs WHERE run_id = ?1",
     [ACP_SQ_DELETE_EVENTS] = "DELETE FROM events WHERE run_id = ?1",
@@ -165,8 +206,9 @@ static const char *const acp_sqlite_sql[ACP_SQ_N] = {
         " WHERE agent_name = ?1 AND session_id = ?2 AND " ACP_SQ_RUNS_CURSOR ACP_SQ_RUNS_ORDER,
     /* ?1 kind, ?2 agent or '', ?3 session or ''. */
     [ACP_SQ_COUNT_RUNS] = "SELECT n FROM counts WHERE kind = ?1 AND agent = ?2 AND session = ?3",
-    [ACP_SQ_SAVE_SESSION] = "INSERT INTO sessions (id, doc) VALUES (?1, ?2)"
-                            " ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+    [ACP_SQ_SAVE_SESSION] = "INSERT INTO sessions (id, doc, crc) VALUES (?1, ?2, ?3)"
+                            " ON CONFLICT (id) DO UPDATE SET doc = excluded.doc,"
+                            " crc = excluded.crc",
     [ACP_SQ_GET_SESSION] = ACP_SQ_SESSIONS_SELECT " WHERE id = ?1",
     [ACP_SQ_DELETE_SESSION] = "DELETE FROM sessions WHERE id = ?1",
     [ACP_SQ_LIST_SESSIONS] = ACP_SQ_SESSIONS_SELECT " ORDER BY id LIMIT ?2",
@@ -174,10 +216,10 @@ static const char *const acp_sqlite_sql[ACP_SQ_N] = {
         ACP_SQ_SESSIONS_SELECT " WHERE id > ?1 ORDER BY id LIMIT ?2",
     /* One statement: it takes the write lock before it reads max(seq), so
      * the next sequence is assigned and stored atomically (see sqlite.c). */
-    [ACP_SQ_ADD_EVENT] = "INSERT INTO events (run_id, seq, type, stored_us, doc)"
-                         " SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3, ?4"
+    [ACP_SQ_ADD_EVENT] = "INSERT INTO events (run_id, seq, type, stored_us, doc, crc)"
+                         " SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3, ?4, ?5"
                          " FROM events WHERE run_id = ?1 RETURNING seq",
-    [ACP_SQ_GET_EVENTS] = "SELECT run_id, seq, stored_us, doc FROM events"
+    [ACP_SQ_GET_EVENTS] = "SELECT run_id, seq, stored_us, doc, crc FROM events"
                           " WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3 OFFSET ?4",
 };
 

@@ -9,7 +9,7 @@
  * directly.  (Tests run as root, for whom chmod does not make a directory
  * read-only: unwritable places are taken from /proc instead.)
  */
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _GNU_SOURCE /* nftw, memmem */
 
 #include <criterion/criterion.h>
 
@@ -33,7 +33,11 @@
 
 #include "acp_storage.h"
 #include "acp_storage_plugin.h" /* ACP_CAP_* */
+#include "crc32c.h"
 #include "sqlite_sql.h"
+
+#define ACP_SQ_STR2(x) #x
+#define ACP_SQ_STR(x) ACP_SQ_STR2(x)
 
 static char g_dir[512];
 static char g_db[600];
@@ -214,13 +218,35 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static sqlite3 *raw_open(void)
+/* acp_crc(key, doc) as the tests understand the stored checksum
+ * (sqlite_sql.h, version 2): CRC-32C of the key, a NUL byte, the document. */
+static void raw_crc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const unsigned char *key = sqlite3_value_text(argv[0]);
+    int key_len = sqlite3_value_bytes(argv[0]);
+    const unsigned char *doc = sqlite3_value_text(argv[1]);
+    int doc_len = sqlite3_value_bytes(argv[1]);
+    (void)argc;
+    uint32_t crc = acp_crc32c(0, key, (size_t)key_len);
+    crc = acp_crc32c(crc, "", 1);
+    sqlite3_result_int64(ctx, acp_crc32c(crc, doc, (size_t)doc_len));
+}
+
+/* A direct connection to the test's database, with acp_crc(). */
+static sqlite3 *raw_open_flags(int flags)
 {
     sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open_v2(g_db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK,
-                 "sqlite3_open %s", g_db);
+    cr_assert_eq(sqlite3_open_v2(g_db, &db, flags, NULL), SQLITE_OK, "sqlite3_open %s", g_db);
     sqlite3_busy_timeout(db, 5000);
+    cr_assert_eq(sqlite3_create_function_v2(db, "acp_crc", 2, SQLITE_UTF8, NULL, raw_crc, NULL,
+                                            NULL, NULL),
+                 SQLITE_OK);
     return db;
+}
+
+static sqlite3 *raw_open(void)
+{
+    return raw_open_flags(SQLITE_OPEN_READWRITE);
 }
 
 static void raw_exec(sqlite3 *db, const char *sql)
@@ -427,12 +453,14 @@ Test(sqlite, newer_schema_is_refused_and_its_data_kept)
     const char *msg = open_fails(uri_of(""), ACP_UNSUPPORTED);
     cr_expect_not_null(strstr(msg, g_db), "path missing in: %s", msg);
     cr_expect_not_null(strstr(msg, "99"), "found version missing in: %s", msg);
-    cr_expect_not_null(strstr(msg, "version 1"), "known version missing in: %s", msg);
+    char known[32];
+    snprintf(known, sizeof known, "version %d", ACP_SQLITE_SCHEMA_VERSION);
+    cr_expect_not_null(strstr(msg, known), "known version missing in: %s", msg);
 
     db = raw_open();
     cr_expect_eq(raw_int(db, "PRAGMA user_version"), 99, "the refusal changed the version");
     cr_expect_eq(raw_int(db, "SELECT count(*) FROM runs WHERE run_id = 'keep'"), 1);
-    raw_exec(db, "PRAGMA user_version = 1");
+    raw_exec(db, "PRAGMA user_version = " ACP_SQ_STR(ACP_SQLITE_SCHEMA_VERSION));
     sqlite3_close(db);
 
     s = open_ok(uri_of(""));
@@ -617,6 +645,316 @@ struct full_report {
     acp_status st;
     char message[ACP_ERROR_MESSAGE_MAX];
 };
+
+/* ---- document checksums (schema version 2) ---- */
+
+static void save_session_ok(acp_store *s, const char *id)
+{
+    char doc[128];
+    acp_error e = {0};
+    snprintf(doc, sizeof doc, "{\"id\":\"%s\",\"history\":[]}", id);
+    acp_status st = acp_session_save(s, doc, ACP_STRLEN, &e);
+    cr_assert_eq(st, ACP_OK, "session save %s: %s", id, e.message);
+}
+
+/* Runs r1 (agent a), r2 (agent b), r3 (agent a), sessions s1 and s2, and
+ * three events of r1. */
+static void fill_small(void)
+{
+    acp_store *s = open_ok(uri_of(""));
+    save_run_ok(s, "r1", "a", NULL, 1000000);
+    save_run_ok(s, "r2", "b", NULL, 2000000);
+    save_run_ok(s, "r3", "a", NULL, 3000000);
+    save_session_ok(s, "s1");
+    save_session_ok(s, "s2");
+    for (int i = 0; i < 3; i++)
+        add_event_ok(s, "r1");
+    acp_store_close(s);
+}
+
+/* Expect st == CORRUPT and a message naming every one of the NULL-ended
+ * words. */
+static void expect_corrupt(acp_status st, const acp_error *e, const char *what, ...)
+{
+    va_list ap;
+    cr_expect_eq(st, ACP_CORRUPT, "%s: expected CORRUPT, got %s: %s", what,
+                 acp_status_name(st), e->message);
+    va_start(ap, what);
+    for (const char *w = va_arg(ap, const char *); w; w = va_arg(ap, const char *))
+        cr_expect_not_null(strstr(e->message, w), "%s: \"%s\" missing in: %s", what, w,
+                           e->message);
+    va_end(ap);
+}
+
+static acp_status get_run_status(acp_store *s, const char *id, acp_error *e)
+{
+    char *json = NULL;
+    acp_status st = acp_run_get(s, id, &json, NULL, e);
+    acp_free(json);
+    return st;
+}
+
+static acp_status list_status(acp_store *s, const char *agent, acp_error *e)
+{
+    acp_run_filter f = ACP_RUN_FILTER_INIT;
+    acp_page *p = NULL;
+    f.agent_name = agent;
+    f.limit = 100;
+    acp_status st = acp_run_list(s, &f, &p, e);
+    acp_page_free(p);
+    return st;
+}
+
+static acp_status events_status(acp_store *s, const char *run_id, int64_t after, size_t *n,
+                                acp_error *e)
+{
+    acp_event_filter f = ACP_EVENT_FILTER_INIT;
+    acp_page *p = NULL;
+    f.after_seq = after;
+    acp_status st = acp_event_list(s, run_id, &f, &p, e);
+    *n = st == ACP_OK ? acp_page_count(p) : 0;
+    acp_page_free(p);
+    return st;
+}
+
+static acp_status sessions_status(acp_store *s, const char *after, acp_error *e)
+{
+    acp_page *p = NULL;
+    acp_status st = acp_session_list(s, after, 100, &p, e);
+    acp_page_free(p);
+    return st;
+}
+
+Test(sqlite, changed_document_bytes_read_as_corrupt_naming_the_item)
+{
+    fill_small();
+    /* One byte each, as an operator with the sqlite3 shell would: r2's
+     * document stays JSON, s2's and event 2's do not. */
+    sqlite3 *db = raw_open();
+    raw_exec(db, "UPDATE runs SET doc = replace(doc, '\"b\"', '\"c\"') WHERE run_id = 'r2';"
+                 "UPDATE sessions SET doc = replace(doc, '[]', '[}') WHERE id = 's2';"
+                 "UPDATE events SET doc = replace(doc, 'hi', 'h\"') WHERE run_id = 'r1'"
+                 " AND seq = 2");
+    sqlite3_close(db);
+
+    acp_store *s = open_ok(uri_of(""));
+    acp_error e = {0};
+    size_t n = 0;
+    char *json = NULL;
+    expect_corrupt(get_run_status(s, "r2", &e), &e, "get r2", g_db, "run r2", "checksum", NULL);
+    expect_corrupt(list_status(s, NULL, &e), &e, "list", "run r2", NULL);
+    expect_corrupt(list_status(s, "b", &e), &e, "list agent b", "run r2", NULL);
+    expect_corrupt(acp_session_get(s, "s2", &json, NULL, &e), &e, "get s2", "session s2", NULL);
+    expect_corrupt(sessions_status(s, NULL, &e), &e, "session list", "session s2", NULL);
+    expect_corrupt(events_status(s, "r1", 0, &n, &e), &e, "event list", "run r1 event 2",
+                   NULL);
+    acp_free(json);
+
+    /* Everything else stays readable. */
+    cr_expect_eq(get_run_status(s, "r1", &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(get_run_status(s, "r3", &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(list_status(s, "a", &e), ACP_OK, "%s", e.message);
+    json = NULL;
+    cr_expect_eq(acp_session_get(s, "s1", &json, NULL, &e), ACP_OK, "%s", e.message);
+    acp_free(json);
+    cr_expect_eq(sessions_status(s, "s2", &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(events_status(s, "r1", 2, &n, &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(n, 1);
+    acp_store_close(s);
+}
+
+Test(sqlite, a_flipped_byte_in_the_file_reads_as_corrupt)
+{
+    acp_store *s = open_ok(uri_of(""));
+    acp_error e = {0};
+    const char *doc = "{\"run_id\":\"flip\",\"agent_name\":\"a\",\"status\":\"created\","
+                      "\"note\":\"marker-7f3a\"}";
+    cr_assert_eq(acp_run_save(s, doc, ACP_STRLEN, &e), ACP_OK, "%s", e.message);
+    save_run_ok(s, "other", "a", NULL, 1000000);
+    acp_store_close(s); /* the last close checkpoints: the document is in t.db */
+
+    FILE *f = fopen(g_db, "r+b");
+    cr_assert_not_null(f);
+    static char buf[1 << 20];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    char *at = memmem(buf, len, "marker-7f3a", 11);
+    cr_assert_not_null(at, "the document is not in the database file");
+    cr_assert_eq(fseek(f, at - buf, SEEK_SET), 0);
+    fputc('n', f); /* "marker" becomes "narker": still JSON, still a run */
+    fclose(f);
+
+    s = open_ok(uri_of(""));
+    expect_corrupt(get_run_status(s, "flip", &e), &e, "get", "run flip", "checksum", NULL);
+    expect_corrupt(list_status(s, NULL, &e), &e, "list", "run flip", NULL);
+    cr_expect_eq(get_run_status(s, "other", &e), ACP_OK, "%s", e.message);
+    acp_store_close(s);
+}
+
+Test(sqlite, a_version_1_store_is_migrated_in_place_with_checksums)
+{
+    /* A store as version 1 of the plugin wrote it. */
+    sqlite3 *db = raw_open_flags(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    raw_exec(db, "PRAGMA journal_mode = WAL; BEGIN;" ACP_SQLITE_SCHEMA_V1
+                 "PRAGMA application_id = " ACP_SQ_STR(ACP_SQLITE_APPLICATION_ID) ";"
+                 "PRAGMA user_version = 1;"
+                 "INSERT INTO runs VALUES ('old', 'a', 's', 'created', 5, NULL,"
+                 " '{\"run_id\":\"old\",\"agent_name\":\"a\",\"session_id\":\"s\","
+                 "\"status\":\"created\"}');"
+                 "INSERT INTO sessions VALUES ('s', '{\"id\":\"s\"}');"
+                 "INSERT INTO events VALUES ('old', 1, 'x', 7, '{\"type\":\"x\"}');"
+                 "COMMIT");
+    sqlite3_close(db);
+
+    /* mode=ro does not migrate. */
+    const char *msg = open_fails(uri_of("?mode=ro"), ACP_UNSUPPORTED);
+    cr_expect_not_null(strstr(msg, "migrated"), "%s", msg);
+
+    acp_store *s = open_ok(uri_of(""));
+    acp_error e = {0};
+    size_t n = 0;
+    int64_t total = 0, walked = 0;
+    cr_expect_eq(get_run_status(s, "old", &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(events_status(s, "old", 0, &n, &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(n, 1);
+    list_count(s, "a", "s", &total, &walked);
+    cr_expect_eq(total, 1);
+    cr_expect_eq(walked, 1);
+    acp_store_close(s);
+
+    db = raw_open();
+    cr_expect_eq(raw_int(db, "PRAGMA user_version"), ACP_SQLITE_SCHEMA_VERSION);
+    cr_expect_eq(raw_int(db, "SELECT count(*) FROM runs WHERE crc = acp_crc(run_id, doc)"), 1);
+    cr_expect_eq(raw_int(db, "SELECT count(*) FROM sessions WHERE crc = acp_crc(id, doc)"), 1);
+    cr_expect_eq(raw_int(db, "SELECT count(*) FROM events WHERE crc = acp_crc(run_id, doc)"),
+                 1);
+    /* The migrated checksums guard the old rows as well. */
+    raw_exec(db, "UPDATE runs SET doc = replace(doc, 'created', 'cReated')");
+    sqlite3_close(db);
+    s = open_ok(uri_of(""));
+    expect_corrupt(get_run_status(s, "old", &e), &e, "get old", "run old", NULL);
+    acp_store_close(s);
+}
+
+/* ---- verify ---- */
+
+#define MAX_SEEN 16
+
+typedef struct seen {
+    int n;
+    acp_damage d[MAX_SEEN];
+    char text[MAX_SEEN][600]; /* key, location, reason: copies */
+} seen;
+
+static int collect(void *ctx, const acp_damage *d)
+{
+    seen *v = ctx;
+    if (v->n < MAX_SEEN) {
+        v->d[v->n] = *d;
+        snprintf(v->text[v->n], sizeof v->text[0], "kind %d key %s seq %lld at %s: %s%s%s",
+                 d->kind, d->key ? d->key : "-", (long long)d->seq,
+                 d->location ? d->location : "-", d->reason, d->moved_to ? " moved to " : "",
+                 d->moved_to ? d->moved_to : "");
+    }
+    v->n++;
+    return 0;
+}
+
+/* The report of kind naming key (NULL: any), or -1. */
+static int find_report(const seen *v, int kind, const char *needle)
+{
+    for (int i = 0; i < v->n && i < MAX_SEEN; i++)
+        if (v->d[i].kind == kind && (!needle || strstr(v->text[i], needle)))
+            return i;
+    return -1;
+}
+
+static void show_reports(const seen *v)
+{
+    for (int i = 0; i < v->n && i < MAX_SEEN; i++)
+        cr_log_info("damage %d: %s", i, v->text[i]);
+}
+
+Test(sqlite, verify_of_a_healthy_store_counts_everything_and_finds_nothing)
+{
+    fill_small();
+    acp_store *s = open_ok(uri_of(""));
+    acp_verify_counts n;
+    seen v = {0};
+    acp_error e = {0};
+    cr_expect_eq(acp_store_verify(s, 0, collect, &v, &n, &e), ACP_OK, "%s", e.message);
+    show_reports(&v);
+    cr_expect_eq(v.n, 0);
+    cr_expect_eq(n.runs, 3);
+    cr_expect_eq(n.sessions, 2);
+    cr_expect_eq(n.events, 3);
+    cr_expect_eq(n.damaged, 0);
+    acp_store_close(s);
+}
+
+Test(sqlite, verify_reports_damaged_documents_counters_and_indexes)
+{
+    fill_small();
+    sqlite3 *db = raw_open();
+    raw_exec(db, "UPDATE runs SET doc = replace(doc, '\"b\"', '\"c\"') WHERE run_id = 'r2';"
+                 "UPDATE sessions SET doc = replace(doc, '[]', '[}') WHERE id = 's2';"
+                 "UPDATE events SET doc = replace(doc, 'hi', 'h\"') WHERE run_id = 'r1'"
+                 " AND seq = 2;"
+                 /* a counter changed behind the triggers' back */
+                 "UPDATE counts SET n = n + 5 WHERE kind = 1 AND agent = 'a';"
+                 /* an index that no longer matches its table */
+                 "PRAGMA writable_schema = ON;"
+                 "UPDATE sqlite_schema SET sql = replace(sql, 'runs_created ON runs"
+                 " (created_us, run_id)', 'runs_created ON runs (run_id, created_us)')"
+                 " WHERE name = 'runs_created';"
+                 "PRAGMA writable_schema = OFF;");
+    sqlite3_close(db);
+
+    acp_store *s = open_ok(uri_of(""));
+    acp_verify_counts n;
+    seen v = {0};
+    acp_error e = {0};
+    acp_status st = acp_store_verify(s, ACP_VERIFY_QUARANTINE, collect, &v, &n, &e);
+    show_reports(&v);
+    cr_expect_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), e.message);
+    int r = find_report(&v, ACP_ITEM_RUN, "key r2");
+    cr_expect_geq(r, 0, "damaged run r2 not reported");
+    if (r >= 0) {
+        cr_expect_not_null(strstr(v.text[r], "checksum"), "%s", v.text[r]);
+        cr_expect_eq(v.d[r].code, ACP_CORRUPT);
+    }
+    cr_expect_geq(find_report(&v, ACP_ITEM_SESSION, "key s2"), 0, "session s2 not reported");
+    r = find_report(&v, ACP_ITEM_EVENT, "key r1 seq 2");
+    cr_expect_geq(r, 0, "event 2 of r1 not reported");
+    cr_expect_geq(find_report(&v, ACP_ITEM_INDEX, "agent 'a'"), 0, "counter not reported");
+    cr_expect_geq(find_report(&v, ACP_ITEM_INDEX, "runs_created"), 0, "index not reported");
+    /* Nothing can be moved aside in an SQLite store: reported, left in place. */
+    for (int i = 0; i < v.n && i < MAX_SEEN; i++)
+        cr_expect_null(v.d[i].moved_to, "%s", v.text[i]);
+    cr_expect_eq(n.quarantined, 0);
+    cr_expect_eq(n.damaged, v.n);
+    cr_expect_eq(n.runs, 2, "the readable runs are checked");
+    cr_expect_eq(n.sessions, 1);
+    cr_expect_eq(n.events, 2);
+    acp_store_close(s);
+}
+
+Test(sqlite, verify_reports_a_document_stored_under_another_key)
+{
+    fill_small();
+    sqlite3 *db = raw_open();
+    /* A consistent row (checksum recomputed) whose document names another run. */
+    raw_exec(db, "UPDATE runs SET doc = replace(doc, 'r3', 'r9') WHERE run_id = 'r3';"
+                 "UPDATE runs SET crc = acp_crc(run_id, doc) WHERE run_id = 'r3';");
+    sqlite3_close(db);
+    acp_store *s = open_ok(uri_of(""));
+    seen v = {0};
+    acp_error e = {0};
+    cr_expect_eq(acp_store_verify(s, 0, collect, &v, NULL, &e), ACP_CORRUPT, "%s", e.message);
+    show_reports(&v);
+    cr_expect_eq(v.n, 1);
+    cr_expect_geq(find_report(&v, ACP_ITEM_RUN, "r9"), 0);
+    acp_store_close(s);
+}
 
 Test(sqlite, full_disk_is_io_and_leaves_no_partial_record)
 {
@@ -1010,6 +1348,68 @@ Test(sqlite, busy_timeout_bounds_the_wait_for_a_writer)
     sqlite3_close(db);
 }
 
+/* A peer process stopped (SIGSTOP) inside a write transaction: writers
+ * get UNAVAILABLE at the call's deadline even though busy_timeout is far
+ * longer, readers are not held up, and the lock goes with the process. */
+Test(sqlite, a_stopped_peer_holding_the_write_lock_costs_a_call_its_deadline_only)
+{
+    acp_store *s = open_ok(uri_of(""));
+    save_run_ok(s, "r", "a", NULL, 1000000);
+    acp_store_close(s);
+
+    int ready[2];
+    cr_assert_eq(pipe(ready), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        sqlite3 *db = NULL;
+        if (sqlite3_open_v2(g_db, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT INTO sessions VALUES ('held', '{}', 0)",
+                         NULL, NULL, NULL) != SQLITE_OK)
+            _exit(1);
+        if (write(ready[1], "x", 1) != 1)
+            _exit(2);
+        raise(SIGSTOP);
+        _exit(0);
+    }
+    char c;
+    cr_assert_eq(read(ready[0], &c, 1), 1, "the peer could not take the write lock");
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, WUNTRACED), pid);
+    cr_assert(WIFSTOPPED(status));
+
+    acp_config *cfg = NULL;
+    acp_error e = {0};
+    cr_assert_eq(acp_config_new(&cfg, &e), ACP_OK);
+    cr_assert_eq(acp_config_parse_uri(cfg, uri_of("?busy_timeout=60000"), &e), ACP_OK);
+    cr_assert_eq(acp_config_set_timeout_ms(cfg, 300, &e), ACP_OK);
+    cr_assert_eq(acp_store_open_config(cfg, &s, &e), ACP_OK, "open: %s", e.message);
+
+    double t0 = now_s();
+    acp_status st = save_run(s, "r2", "a", NULL, 2000000, &e);
+    double waited = now_s() - t0;
+    cr_expect_eq(st, ACP_UNAVAILABLE, "%s: %s", acp_status_name(st), e.message);
+    cr_expect_not_null(strstr(e.message, "deadline"), "%s", e.message);
+    cr_expect_not_null(strstr(e.message, g_db), "%s", e.message);
+    cr_expect_geq(waited, 0.2, "gave up after %.3f s, before the deadline", waited);
+    /* Bounded by the 300 ms deadline, not the 60 s busy_timeout (the slack
+     * is for a loaded machine). */
+    cr_expect_lt(waited, 10.0, "waited %.3f s", waited);
+    int64_t seq;
+    cr_expect_eq(acp_event_add(s, "r", "{\"type\":\"x\"}", ACP_STRLEN, &seq, &e),
+                 ACP_UNAVAILABLE, "%s", e.message);
+    cr_expect_eq(acp_run_delete(s, "r", &e), ACP_UNAVAILABLE, "%s", e.message);
+    cr_expect_eq(get_run_status(s, "r", &e), ACP_OK, "%s", e.message);
+
+    kill(pid, SIGKILL);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    save_run_ok(s, "r3", "a", NULL, 3000000);
+    acp_store_close(s);
+    acp_config_free(cfg);
+    close(ready[0]);
+    close(ready[1]);
+}
+
 /* ---- cost ---- */
 
 static int cmp_double(const void *a, const void *b)
@@ -1047,12 +1447,13 @@ Test(sqlite, a_page_with_its_total_costs_the_same_at_a_million_runs)
     sqlite3 *db = raw_open();
     raw_exec(db, "PRAGMA synchronous = OFF");
     raw_exec(db, "BEGIN;"
-                 "WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < 999999)"
-                 " INSERT INTO runs SELECT printf('run-%07d', n), 'agent' || (n % 10),"
-                 " CASE WHEN n % 2 THEN 'sess' || (n % 1000) END, 'created',"
-                 " 1700000000000000 + n * 1000, NULL,"
+                 "WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < 999999),"
+                 " r(n, id, doc) AS (SELECT n, printf('run-%07d', n),"
                  " printf('{\"run_id\":\"run-%07d\",\"agent_name\":\"agent%d\",\"status\":\"created\"}',"
-                 " n, n % 10) FROM i;"
+                 " n, n % 10) FROM i)"
+                 " INSERT INTO runs SELECT id, 'agent' || (n % 10),"
+                 " CASE WHEN n % 2 THEN 'sess' || (n % 1000) END, 'created',"
+                 " 1700000000000000 + n * 1000, NULL, doc, acp_crc(id, doc) FROM r;"
                  "COMMIT");
     sqlite3_close(db);
 
