@@ -147,8 +147,10 @@ ACP_API char *acp_config_redacted_uri(const acp_config *cfg);
 
 /* The i-th plugin directory searched for cfg (cfg may be NULL): the
  * configured ones, the absolute entries of ACP_STORAGE_PLUGIN_PATH, then
- * the install directory.  NULL past the end.  The string lives until the
- * next change of cfg (or the process, for cfg NULL). */
+ * the install directory.  NULL past the end (or when out of memory).  The
+ * environment is read on each call, as every store open reads it, so the
+ * answer is what an open made now would search.  The string lives as long
+ * as the process.  Thread-safe: cfg is only read. */
 ACP_API const char *acp_config_plugin_dir(const acp_config *cfg, size_t i);
 
 /* ------------------------------------------------------------------ */

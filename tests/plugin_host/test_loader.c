@@ -406,6 +406,25 @@ Test(plugin_host, search_order_is_config_dirs_then_absolute_env_entries_then_ins
     remove_tree(e2);
 }
 
+/* The list follows the environment as the loader does on every open:
+ * what it shows is what an open made now searches. */
+Test(plugin_host, plugin_dirs_follow_the_environment_like_the_loader)
+{
+    cr_assert_eq(setenv(ENV_PATH, ALT_DIR, 1), 0);
+    cr_assert_str_eq(acp_config_plugin_dir(NULL, 0), ALT_DIR);
+    const char *kept = acp_config_plugin_dir(NULL, 0);
+    acp_store *store = NULL;
+    acp_error e = {0};
+    cr_assert_eq(setenv(ENV_PATH, FIXTURE_DIR, 1), 0);
+    cr_assert_str_eq(acp_config_plugin_dir(NULL, 0), FIXTURE_DIR);
+    cr_assert_eq(acp_store_open("good:", &store, &e), ACP_OK, "%s", e.message);
+    cr_assert_str_eq(acp_store_backend_version(store), "fixture", "opened from %s",
+                     acp_config_plugin_dir(NULL, 0));
+    acp_store_close(store);
+    /* A string handed out earlier is still valid. */
+    cr_assert_str_eq(kept, ALT_DIR);
+}
+
 Test(plugin_host, relative_plugin_dir_is_refused_as_invalid)
 {
     acp_config *cfg = new_config();
