@@ -68,6 +68,40 @@ static void unlock(void)
 
 /* ---- search path ---- */
 
+/*
+ * The install's plugin directory, found from where this library sits, so
+ * that an install made with `cmake --install --prefix`, or moved, works
+ * with no environment: dirname(this library) + the plugin directory's path
+ * relative to the library directory, when that directory exists; else the
+ * directory compiled in (the build tree, a library linked in statically).
+ */
+static char *own_dir;
+static pthread_once_t own_once = PTHREAD_ONCE_INIT;
+
+static void find_own_dir(void)
+{
+#ifdef ACP_STORAGE_PLUGINDIR_FROM_LIBDIR
+    Dl_info info;
+    if (!dladdr((void *)&acp_plugins_scan, &info) || !info.dli_fname || info.dli_fname[0] != '/')
+        return;
+    char *lib = realpath(info.dli_fname, NULL);
+    char *slash = lib ? strrchr(lib, '/') : NULL;
+    char dir[4096];
+    struct stat st;
+    if (slash && snprintf(dir, sizeof dir, "%.*s/%s", (int)(slash - lib), lib,
+                          ACP_STORAGE_PLUGINDIR_FROM_LIBDIR) < (int)sizeof dir &&
+        stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        own_dir = realpath(dir, NULL);
+    free(lib);
+#endif
+}
+
+static const char *install_dir(void)
+{
+    pthread_once(&own_once, find_own_dir);
+    return own_dir ? own_dir : ACP_STORAGE_PLUGINDIR;
+}
+
 static int push(char ***v, size_t *n, const char *s, size_t len)
 {
     for (size_t i = 0; i < *n; i++) /* a directory listed twice is tried once */
@@ -99,8 +133,9 @@ char **acp__search_dirs(const acp_config *cfg, size_t *n)
             ok = push(&v, &k, p, len);
         p += len + (p[len] == ':');
     }
+    const char *own = install_dir();
     if (ok)
-        ok = push(&v, &k, ACP_STORAGE_PLUGINDIR, strlen(ACP_STORAGE_PLUGINDIR));
+        ok = push(&v, &k, own, strlen(own));
     if (!ok) {
         acp__strv_free(v);
         return NULL;
