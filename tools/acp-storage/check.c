@@ -58,9 +58,11 @@ static int resolve_target(const cli_ctx *ctx, check_target *t)
             return cli_fail(ACP_LOAD, "cannot use plugin file '%s': %s", arg, strerror(errno));
     } else {
         /* A bare word is a backend name: a file needs a path, so that no
-         * plugin is ever taken from the current directory by accident. */
+         * plugin is ever taken from the current directory by accident.  A
+         * word that cannot be a name but names a file gets that hint. */
         size_t n = strlen(arg);
-        if (access(arg, F_OK) == 0 || (n > 3 && !strcmp(arg + n - 3, ".so")))
+        int name_like = n > 0 && strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+        if (!name_like && (access(arg, F_OK) == 0 || (n > 3 && !strcmp(arg + n - 3, ".so"))))
             return cli_usage_error(ctx,
                                    "'%s' is taken as a backend name, not a file: to check a "
                                    "plugin file give its path, e.g. ./%s",
