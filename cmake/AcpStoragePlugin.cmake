@@ -9,8 +9,12 @@
 # for out-of-tree backends after find_package(acp_storage CONFIG).
 #
 # Install directory: ACP_STORAGE_PLUGIN_INSTALL_DIR if set, else the
-# package's plugin directory (ACP_STORAGE_PLUGINDIR_REL in the source tree,
-# ACP_STORAGE_PLUGINDIR for an installed package).
+# package's plugin directory relative to the install prefix
+# (ACP_STORAGE_PLUGINDIR_REL in the source tree,
+# ACP_STORAGE_PLUGINDIR_FROM_PREFIX for an installed package), so that
+# `cmake --install build --prefix DIR` puts the plugin under DIR.  Install
+# with the prefix the core was installed to, and the core finds the plugin
+# without configuration.
 function(acp_storage_add_plugin name)
   cmake_parse_arguments(P "NO_INSTALL" "OUTPUT_DIRECTORY" "SOURCES;LINK" ${ARGN})
   string(LENGTH "${name}" _len)
@@ -40,6 +44,9 @@ function(acp_storage_add_plugin name)
       set(_dest "${ACP_STORAGE_PLUGIN_INSTALL_DIR}")
     elseif(DEFINED ACP_STORAGE_PLUGINDIR_REL)
       set(_dest "${ACP_STORAGE_PLUGINDIR_REL}")
+    elseif(DEFINED ACP_STORAGE_PLUGINDIR_FROM_PREFIX AND
+           NOT ACP_STORAGE_PLUGINDIR_FROM_PREFIX MATCHES "^\\.\\.")
+      set(_dest "${ACP_STORAGE_PLUGINDIR_FROM_PREFIX}")
     else()
       set(_dest "${ACP_STORAGE_PLUGINDIR}")
     endif()

@@ -41,6 +41,7 @@ typedef struct t_ctx {
     t_keep_item *keep;    /* everything to release after the check */
     size_t n_keep, cap_keep;
     acp_error err;        /* ERR: the error of the latest checked call */
+    int lists_sessions;   /* t_lists_sessions(): 0 not asked yet, 1 yes, -1 no */
     char *msg;
     size_t msgsz;
 } t_ctx;
@@ -153,6 +154,15 @@ char *t_printf(t_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 
         CHECK_OK(acp_event_list(S, (run_id), (filter), &(page), ERR));                     \
         t_keep(c, (page), t_free_page);                                                    \
     } while (0)
+/* Optional methods.  A plugin may leave list_sessions out (optional since
+ * ABI 1.1): a check about it is skipped, a check that lists sessions only
+ * to see what else it stored skips that look (and CHECK_SESSIONS gets each
+ * wanted session instead). */
+int t_lists_sessions(t_ctx *c);
+#define NO_LIST_SESSIONS                                                                   \
+    "the plugin has no list_sessions (an optional method since plugin ABI 1.1)"
+#define SKIP_UNLESS_LISTS_SESSIONS() SKIP_UNLESS(t_lists_sessions(c), NO_LIST_SESSIONS)
+
 #define LIST_SESSIONS(page, after, limit)                                                  \
     do {                                                                                   \
         CHECK_OK(acp_session_list(S, (after), (limit), &(page), ERR));                     \

@@ -69,7 +69,8 @@ static int use_and_close(t_ctx *c, int round)
     acp_page *p;
     LIST_EVENTS(p, id, NULL);
     LIST_RUNS(p, NULL);
-    LIST_SESSIONS(p, NULL, 10);
+    if (t_lists_sessions(c))
+        LIST_SESSIONS(p, NULL, 10);
     CHECK_OK(acp_store_ping(S, ERR));
     /* Pages are the application's; release them before the store. */
     while (c->n_keep > 0) {
@@ -154,6 +155,8 @@ CONFORMANCE_CHECK(null_arguments_give_invalid_not_crashes)
     CHECK(total == 1, "%lld runs stored, expected only the one saved", (long long)total);
     COUNT_EVENTS("r", events);
     CHECK(events == 1, "%lld events stored, expected only the one added", (long long)events);
+    if (!t_lists_sessions(c))
+        return T_PASS;
     LIST_SESSIONS(page, NULL, 1000);
     CHECK(acp_page_count(page) == 1, "%zu sessions stored, expected only the one saved",
           acp_page_count(page));

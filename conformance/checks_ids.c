@@ -283,6 +283,8 @@ CONFORMANCE_CHECK(id_length_limits_are_enforced)
     int64_t total;
     COUNT_RUNS(NULL, NULL, total);
     CHECK(total == 1, "%lld runs stored, expected only the 256-byte one", (long long)total);
+    if (!t_lists_sessions(c))
+        return T_PASS;
     acp_page *p;
     LIST_SESSIONS(p, NULL, 1000);
     CHECK(acp_page_count(p) == 0, "%zu sessions stored by refused calls", acp_page_count(p));
@@ -314,6 +316,8 @@ CONFORMANCE_CHECK(invalid_utf8_ids_are_refused)
     int64_t total;
     COUNT_RUNS(NULL, NULL, total);
     CHECK(total == 0, "%lld runs stored by refused calls", (long long)total);
+    if (!t_lists_sessions(c))
+        return T_PASS;
     acp_page *p;
     LIST_SESSIONS(p, NULL, 1000);
     CHECK(acp_page_count(p) == 0, "%zu sessions stored by refused calls", acp_page_count(p));

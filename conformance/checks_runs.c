@@ -569,6 +569,8 @@ CONFORMANCE_CHECK(escaped_ids_in_documents_are_decoded)
     CHECK_OK(acp_session_save(S, sdoc, ACP_STRLEN, ERR));
     GET_SESSION("s\xc3\xa9\"q\\", json, len);
     CHECK_SAME_STR("session saved with an escaped id", json, len, sdoc);
+    if (!t_lists_sessions(c))
+        return T_PASS;
     acp_page *p;
     LIST_SESSIONS(p, NULL, 10);
     CHECK(acp_page_count(p) == 1 && strcmp(acp_page_key(p, 0), "s\xc3\xa9\"q\\") == 0,

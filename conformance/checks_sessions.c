@@ -147,6 +147,7 @@ CONFORMANCE_CHECK(delete_session_leaves_its_runs_listable)
 CONFORMANCE_CHECK(list_sessions_walks_every_session_in_byte_order)
 {
     OPEN();
+    SKIP_UNLESS_LISTS_SESSIONS();
     const char *ids[] = {"b", "a", "A", "Z", "a ", "aa", "a-", "\xc3\xa9", "e", "z", "~",
                          "\x7f", "\xe6\x97\xa5", "\xf0\x9f\x98\x80", "0", "10", "9", " ",
                          "sess-10", "sess-9", "sess-100"};
@@ -182,6 +183,7 @@ CONFORMANCE_CHECK(list_sessions_walks_every_session_in_byte_order)
 CONFORMANCE_CHECK(list_sessions_refuses_bad_limits)
 {
     OPEN();
+    SKIP_UNLESS_LISTS_SESSIONS();
     CHECK_OK(acp_session_save(S, t_session_doc(c, "s", "1"), ACP_STRLEN, ERR));
     static const int64_t bad[] = {0, -1, 1001, INT64_MAX, INT64_MIN};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {

@@ -6,6 +6,7 @@
  *   scheme  = name [ "+" variant ]        name = [a-z0-9_]{1,64}
  *   query   = key "=" value *( "&" key "=" value )   (percent-decoded)
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,6 @@ ACP_API void acp_config_free(acp_config *c)
         free(c->dirs[i]);
     free(c->dirs);
     free(c->plugin_file);
-    acp__strv_free(c->search);
     free(c);
 }
 
@@ -349,9 +349,6 @@ ACP_API acp_status acp_config_add_plugin_dir(acp_config *c, const char *dir, acp
     }
     c->dirs = n;
     c->dirs[c->n_dirs++] = d;
-    acp__strv_free(c->search); /* the search order changed */
-    c->search = NULL;
-    c->n_search = 0;
     return ACP_OK;
 }
 
@@ -452,26 +449,43 @@ ACP_API char *acp_config_redacted_uri(const acp_config *c)
     return c ? acp__config_uri(c, 1) : NULL;
 }
 
-static char **global_dirs;
-static size_t n_global_dirs;
+/*
+ * Plugin directories as the application sees them.  The list is built on
+ * every call, from cfg and the environment as they are then, exactly as a
+ * store opened at that moment would search (the loader reads the
+ * environment on every open too).  The strings handed out are interned in
+ * a table that only grows, under a lock, so that they stay valid for the
+ * process and a const config is never written.
+ */
+static pthread_mutex_t interned_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **interned;
+static size_t n_interned, cap_interned;
 
-static void init_global_dirs(void)
+/* The table's copy of s, added if new; NULL when out of memory. */
+static const char *intern(const char *s)
 {
-    global_dirs = acp__search_dirs(NULL, &n_global_dirs);
+    const char *found = NULL;
+    pthread_mutex_lock(&interned_lock);
+    for (size_t i = 0; i < n_interned && !found; i++)
+        if (strcmp(interned[i], s) == 0)
+            found = interned[i];
+    if (!found && n_interned == cap_interned) {
+        size_t nc = cap_interned ? 2 * cap_interned : 8;
+        char **nv = realloc(interned, nc * sizeof *nv);
+        if (nv)
+            interned = nv, cap_interned = nc;
+    }
+    if (!found && n_interned < cap_interned && (interned[n_interned] = strdup(s)) != NULL)
+        found = interned[n_interned++];
+    pthread_mutex_unlock(&interned_lock);
+    return found;
 }
 
 ACP_API const char *acp_config_plugin_dir(const acp_config *c, size_t i)
 {
-    if (!c) {
-        /* Without a configuration the list depends only on the environment,
-         * read once for the life of the process. */
-        static pthread_once_t once = PTHREAD_ONCE_INIT;
-        pthread_once(&once, init_global_dirs);
-        return global_dirs && i < n_global_dirs ? global_dirs[i] : NULL;
-    }
-    /* The cache is logically const: it only remembers what c implies. */
-    acp_config *m = (acp_config *)c;
-    if (!m->search && !(m->search = acp__search_dirs(c, &m->n_search)))
-        return NULL;
-    return i < m->n_search ? m->search[i] : NULL;
+    size_t n = 0;
+    char **dirs = acp__search_dirs(c, &n);
+    const char *dir = dirs && i < n ? intern(dirs[i]) : NULL;
+    acp__strv_free(dirs);
+    return dir;
 }

@@ -33,8 +33,6 @@ struct acp_config {
     size_t n_dirs;
     char *plugin_file;
     int64_t timeout_ms;
-    char **search;   /* cache behind acp_config_plugin_dir() */
-    size_t n_search;
 };
 
 /* Whole URI for the plugin: as given when parsed, else composed from the

@@ -16,11 +16,15 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -64,6 +68,40 @@ static void unlock(void)
 
 /* ---- search path ---- */
 
+/*
+ * The install's plugin directory, found from where this library sits, so
+ * that an install made with `cmake --install --prefix`, or moved, works
+ * with no environment: dirname(this library) + the plugin directory's path
+ * relative to the library directory, when that directory exists; else the
+ * directory compiled in (the build tree, a library linked in statically).
+ */
+static char *own_dir;
+static pthread_once_t own_once = PTHREAD_ONCE_INIT;
+
+static void find_own_dir(void)
+{
+#ifdef ACP_STORAGE_PLUGINDIR_FROM_LIBDIR
+    Dl_info info;
+    if (!dladdr((void *)&acp_plugins_scan, &info) || !info.dli_fname || info.dli_fname[0] != '/')
+        return;
+    char *lib = realpath(info.dli_fname, NULL);
+    char *slash = lib ? strrchr(lib, '/') : NULL;
+    char dir[4096];
+    struct stat st;
+    if (slash && snprintf(dir, sizeof dir, "%.*s/%s", (int)(slash - lib), lib,
+                          ACP_STORAGE_PLUGINDIR_FROM_LIBDIR) < (int)sizeof dir &&
+        stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        own_dir = realpath(dir, NULL);
+    free(lib);
+#endif
+}
+
+static const char *install_dir(void)
+{
+    pthread_once(&own_once, find_own_dir);
+    return own_dir ? own_dir : ACP_STORAGE_PLUGINDIR;
+}
+
 static int push(char ***v, size_t *n, const char *s, size_t len)
 {
     for (size_t i = 0; i < *n; i++) /* a directory listed twice is tried once */
@@ -95,8 +133,9 @@ char **acp__search_dirs(const acp_config *cfg, size_t *n)
             ok = push(&v, &k, p, len);
         p += len + (p[len] == ':');
     }
+    const char *own = install_dir();
     if (ok)
-        ok = push(&v, &k, ACP_STORAGE_PLUGINDIR, strlen(ACP_STORAGE_PLUGINDIR));
+        ok = push(&v, &k, own, strlen(own));
     if (!ok) {
         acp__strv_free(v);
         return NULL;
@@ -174,11 +213,20 @@ static acp_status load_file(const char *path, const char *expected, acp__plugin 
         return ACP_LOAD;
     }
     for (acp__plugin *p = registry; p; p = p->next) {
-        if (p->dev == st.st_dev && p->ino == st.st_ino) { /* same file, other path */
-            abi[0] = p->desc->abi_major, abi[1] = p->desc->abi_minor;
-            *out = p;
-            return ACP_OK;
+        if (p->dev != st.st_dev || p->ino != st.st_ino)
+            continue;
+        /* The same file under another path (a link): it is the plugin it
+         * declared itself, so only a path named for that backend gets it. */
+        if (strcmp(p->name, name) != 0) {
+            addf(m,
+                 "%s: the same file as %s, which is backend '%s', not '%s' (hint: a link "
+                 "must keep the plugin's own file name)",
+                 path, p->path, p->name, name);
+            return ACP_LOAD;
         }
+        abi[0] = p->desc->abi_major, abi[1] = p->desc->abi_minor;
+        *out = p;
+        return ACP_OK;
     }
 
     dlerror();
@@ -302,6 +350,21 @@ refuse:
     return ACP_LOAD;
 }
 
+/* The first non-empty relative entry of a ':'-separated path, its length
+ * in *len; NULL if none. */
+static const char *first_relative(const char *p, size_t *len)
+{
+    while (p && *p) {
+        size_t n = strcspn(p, ":");
+        if (n && p[0] != '/') {
+            *len = n;
+            return p;
+        }
+        p += n + (p[n] == ':');
+    }
+    return NULL;
+}
+
 acp_status acp__plugin_get(const acp_config *cfg, acp__plugin **out, acp_error *err)
 {
     msgbuf m = {.len = 0};
@@ -359,15 +422,209 @@ acp_status acp__plugin_get(const acp_config *cfg, acp__plugin **out, acp_error *
     acp__strv_free(dirs);
     if (st == ACP_OK)
         return ACP_OK;
-    if (!found)
+    if (!found) {
+        /* Every directory of the path was tried: the hint must not suggest
+         * adding one of them, but may name an entry that was ignored. */
+        size_t len = 0;
+        const char *rel = first_relative(secure_getenv("ACP_STORAGE_PLUGIN_PATH"), &len);
+        if (rel)
+            return acp__error(err, ACP_LOAD,
+                              "backend '%s' not found; tried %s (hint: the "
+                              "ACP_STORAGE_PLUGIN_PATH entry '%.*s' was ignored because it is "
+                              "relative; give that directory as an absolute path)",
+                              cfg->backend, m.text, (int)len, rel);
         return acp__error(err, ACP_LOAD,
-                          "backend '%s' not found; tried %s (hint: install the plugin, or add "
-                          "the directory holding " PREFIX "%s" SUFFIX " to ACP_STORAGE_PLUGIN_PATH)",
+                          "backend '%s' not found; tried %s (hint: install the plugin, or put "
+                          "the absolute path of another directory holding " PREFIX "%s" SUFFIX
+                          " in ACP_STORAGE_PLUGIN_PATH)",
                           cfg->backend, m.text, cfg->backend);
+    }
     return acp__error(err, st, "backend '%s' refused; tried %s", cfg->backend, m.text);
 }
 
 /* ---- listing what is installed ---- */
+
+/* How long a probed plugin may take to load before it is reported hung. */
+#define PROBE_TIMEOUT_MS 30000
+
+/* What a probe child reports: the fixed part, then the three strings. */
+typedef struct probe_report {
+    int32_t status;
+    uint32_t abi[2];
+    uint64_t capabilities;
+    uint32_t len[3]; /* version, description, message */
+} probe_report;
+
+static int write_all(int fd, const void *buf, size_t n)
+{
+    const char *b = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return 0;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 1;
+}
+
+/* In the probe child: load path and report to fd.  Never returns. */
+static void probe_child(int fd, const char *path)
+{
+    /* The parent held the registry lock across fork; its owner is a thread
+     * that does not exist here.  The registry itself is consistent. */
+    registry_init();
+    msgbuf m = {.len = 0};
+    acp__plugin *p = NULL;
+    unsigned abi[2] = {0, 0};
+    lock();
+    acp_status st = load_file(path, NULL, &p, &m, abi);
+    unlock();
+    const char *text[3] = {st == ACP_OK ? p->desc->version : "",
+                           st == ACP_OK ? p->desc->description : "", st == ACP_OK ? "" : m.text};
+    probe_report r = {.status = st == ACP_OK ? ACP_OK : ACP_LOAD,
+                      .abi = {abi[0], abi[1]},
+                      .capabilities = st == ACP_OK ? p->desc->capabilities : 0};
+    for (int i = 0; i < 3; i++)
+        r.len[i] = (uint32_t)strnlen(text[i] ? text[i] : "", ACP_ERROR_MESSAGE_MAX);
+    int ok = write_all(fd, &r, sizeof r);
+    for (int i = 0; ok && i < 3; i++)
+        ok = write_all(fd, text[i] ? text[i] : "", r.len[i]);
+    _exit(ok ? 0 : 1);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read what the child sends until it closes its end or the deadline
+ * passes.  Returns the bytes read (a malloc'ed buffer in *out), -1 on
+ * timeout or out of memory (*out NULL when out of memory). */
+static ssize_t read_report(int fd, char **out, int *timed_out)
+{
+    size_t cap = sizeof(probe_report) + 3 * ACP_ERROR_MESSAGE_MAX, got = 0;
+    char *buf = malloc(cap);
+    *out = buf;
+    *timed_out = 0;
+    if (!buf)
+        return -1;
+    int64_t deadline = now_ms() + PROBE_TIMEOUT_MS;
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0) {
+            *timed_out = 1;
+            return -1;
+        }
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int pr = poll(&pfd, 1, (int)left);
+        if (pr < 0 && errno != EINTR)
+            return (ssize_t)got;
+        if (pr <= 0)
+            continue;
+        ssize_t n = read(fd, buf + got, cap - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || (got += (size_t)n) == cap)
+            return (ssize_t)got;
+    }
+}
+
+/* info->message etc. from a complete report; 0 if the report is cut. */
+static int take_report(acp_plugin_info *info, const char *buf, size_t n)
+{
+    probe_report r;
+    if (n < sizeof r)
+        return 0;
+    memcpy(&r, buf, sizeof r);
+    if (sizeof r + (size_t)r.len[0] + r.len[1] + r.len[2] != n)
+        return 0;
+    const char *s = buf + sizeof r;
+    info->status = r.status == ACP_OK ? ACP_OK : ACP_LOAD;
+    info->abi_major = r.abi[0];
+    info->abi_minor = r.abi[1];
+    info->capabilities = r.capabilities;
+    info->version = strndup(s, r.len[0]);
+    info->description = strndup(s += r.len[0], r.len[1]);
+    info->message = strndup(s + r.len[1], r.len[2]);
+    return 1;
+}
+
+/* Why a probe child ended without a report. */
+static void describe_end(acp_plugin_info *info, int status, int timed_out, char *text, size_t n)
+{
+    if (timed_out) {
+        snprintf(text, n, "did not finish loading within %d s (its entry function or init "
+                          "hangs); killed", PROBE_TIMEOUT_MS / 1000);
+    } else if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        const char *abbrev = sigabbrev_np(sig);
+        info->crash_signal = sig;
+        snprintf(text, n,
+                 "crashed while loading: killed by SIG%s (signal %d) in its entry function or "
+                 "init (hint: `acp-storage check %s` runs it apart; a debugger shows where)",
+                 abbrev ? abbrev : "?", sig, info->path);
+    } else {
+        snprintf(text, n, "the probe process ended (exit status %d) without a report: its "
+                          "entry function or init called exit()",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
+}
+
+/*
+ * Load path in a child process and fill info from what it reports, so that
+ * a plugin crashing or hanging in its entry function or init is listed as
+ * such instead of taking the caller down.  Errors: NOMEM (or the fork and
+ * pipe errors, reported as the plugin's message).
+ */
+static acp_status probe(const char *path, acp_plugin_info *info)
+{
+    char text[ACP_ERROR_MESSAGE_MAX] = "";
+    int fds[2];
+    info->status = ACP_LOAD;
+    if (pipe(fds) != 0) {
+        snprintf(text, sizeof text, "cannot probe: pipe: %s", strerror(errno));
+        goto fallback;
+    }
+    lock(); /* the child inherits a registry nobody is changing */
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        probe_child(fds[1], path);
+    }
+    unlock();
+    close(fds[1]);
+    if (pid < 0) {
+        snprintf(text, sizeof text, "cannot probe: fork: %s", strerror(errno));
+        close(fds[0]);
+        goto fallback;
+    }
+    char *buf;
+    int timed_out;
+    ssize_t n = read_report(fds[0], &buf, &timed_out);
+    close(fds[0]);
+    if (timed_out)
+        kill(pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    int complete = buf && n >= 0 && take_report(info, buf, (size_t)n);
+    free(buf);
+    if (!buf)
+        return ACP_NOMEM;
+    if (complete)
+        return info->version && info->description && info->message ? ACP_OK : ACP_NOMEM;
+    describe_end(info, status, timed_out, text, sizeof text);
+fallback:
+    info->message = strdup(text);
+    info->version = strdup("");
+    info->description = strdup("");
+    return info->version && info->description && info->message ? ACP_OK : ACP_NOMEM;
+}
 
 struct acp_plugin_list {
     acp_plugin_info *items;
@@ -431,22 +688,9 @@ ACP_API acp_status acp_plugins_scan(const acp_config *cfg, acp_plugin_list **out
             for (size_t j = 0; j + 1 < l->n; j++)
                 if (!strcmp(l->items[j].name, name))
                     info->shadowed = 1;
-            msgbuf m = {.len = 0};
-            acp__plugin *p = NULL;
-            unsigned abi[2] = {0, 0};
-            lock();
-            info->status = load_file(path, NULL, &p, &m, abi) == ACP_OK ? ACP_OK : ACP_LOAD;
-            unlock();
             info->name = dupe(name);
             info->path = dupe(path);
-            info->message = dupe(info->status == ACP_OK ? "" : m.text);
-            info->version = dupe(p ? p->desc->version : "");
-            info->description = dupe(p ? p->desc->description : "");
-            info->abi_major = abi[0];
-            info->abi_minor = abi[1];
-            info->capabilities = p ? p->desc->capabilities : 0;
-            if (!info->name || !info->path || !info->message || !info->version ||
-                !info->description) {
+            if (!info->name || !info->path || probe(path, info) != ACP_OK) {
                 acp__strv_free(names);
                 goto nomem;
             }

@@ -159,8 +159,10 @@ ACP_API char *acp_config_redacted_uri(const acp_config *cfg);
 
 /* The i-th plugin directory searched for cfg (cfg may be NULL): the
  * configured ones, the absolute entries of ACP_STORAGE_PLUGIN_PATH, then
- * the install directory.  NULL past the end.  The string lives until the
- * next change of cfg (or the process, for cfg NULL). */
+ * the install directory.  NULL past the end (or when out of memory).  The
+ * environment is read on each call, as every store open reads it, so the
+ * answer is what an open made now would search.  The string lives as long
+ * as the process.  Thread-safe: cfg is only read. */
 ACP_API const char *acp_config_plugin_dir(const acp_config *cfg, size_t i);
 
 /* ------------------------------------------------------------------ */
@@ -179,13 +181,17 @@ typedef struct acp_plugin_info {
     unsigned abi_minor;
     uint64_t capabilities;   /* ACP_CAP_* of acp_storage_plugin.h */
     int shadowed;            /* an earlier directory has the same name */
+    int crash_signal;        /* the signal that killed it while loading, or 0 */
 } acp_plugin_info;
 
 typedef struct acp_plugin_list acp_plugin_list;
 
 /* List every libacp_storage_*.so in the plugin directories of cfg (cfg may
  * be NULL) and try to load each.  Loading runs no plugin code other than
- * the entry function and, for plugins that load, their init.
+ * the entry function and, for plugins that load, their init.  Each file is
+ * loaded in a child process (fork), so that a plugin that crashes or hangs
+ * there is listed (status ACP_LOAD, crash_signal, a message) instead of
+ * ending the caller; nothing is left loaded in the caller.
  * Errors: NOMEM. */
 ACP_API acp_status acp_plugins_scan(const acp_config *cfg, acp_plugin_list **out,
                                     acp_error *err);

@@ -26,9 +26,15 @@
  *    are always at least as large as the plugin's header knows, because the
  *    host is never older than the plugin.
  *
- * Strings: every id and document handed to a plugin is NUL-terminated and
- * also comes with its length in bytes; ids never contain NUL.  Pointers are
- * valid only for the duration of the call: copy what must be kept.
+ * Strings: every id handed to a plugin is NUL-terminated and never contains
+ * NUL.  The records (acp_run_record, acp_session_record, acp_event_record)
+ * also give the length in bytes of each id and document; ids passed as
+ * method arguments or query members carry no length (use strlen).  Take a
+ * document's length from its doc_len, never from a terminating NUL.
+ * Pointers are valid only for the duration of the call: copy what must be
+ * kept.  What the header leaves open (messages with ACP_NOT_FOUND, the
+ * "<name>: " prefix, NUL-termination of emitted items, want_total, fork) is
+ * answered in docs/plugin-guide.md, installed in share/doc/acp-storage.
  */
 #ifndef ACP_STORAGE_PLUGIN_H
 #define ACP_STORAGE_PLUGIN_H

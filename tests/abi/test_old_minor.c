@@ -205,3 +205,17 @@ Test(abi_1_0, reading_past_the_fixture_vtable_crashes, .signal = SIGSEGV)
     signal(SIGSEGV, SIG_DFL);
     (void)end[0]; /* the first byte after it is not */
 }
+
+/* The template backend inside the fixture refuses a variant it does not
+ * have instead of opening a plain store under that name. */
+Test(abi_1_0, the_template_backend_refuses_an_unknown_variant)
+{
+    acp_config *cfg = NULL;
+    acp_store *other = NULL;
+    OK(acp_config_new(&cfg, &err));
+    OK(acp_config_parse_uri(cfg, "abi_1_0+fast:", &err));
+    OK(acp_config_add_plugin_dir(cfg, ACP_ABI_FIXTURE_DIR, &err));
+    cr_assert_eq(acp_store_open_config(cfg, &other, &err), ACP_INVALID, "%s", err.message);
+    cr_expect(strstr(err.message, "unknown variant '+fast'") != NULL, "%s", err.message);
+    acp_config_free(cfg);
+}

@@ -3,16 +3,22 @@
 #
 # Installs the project into a scratch prefix and checks what packagers and
 # third-party plugin authors get: the library's SONAME, the plugin folder and
-# its modes, no RPATH/RUNPATH anywhere, the headers, pkg-config (including
+# its modes, no RPATH/RUNPATH but the command's own $ORIGIN-relative one,
+# the headers and the kit's documentation, pkg-config (including
 # pluginsdir), the CMake package (find_package, acp_storage_add_plugin), and
-# the installed acp-storage finding the installed plugins by itself and
-# running `acp-storage check` against the out-of-tree example backend
-# (examples/hello_backend) built from the installed package alone.
+# the installed acp-storage finding its library and the installed plugins by
+# itself, with no environment, and running `acp-storage check` against the
+# out-of-tree example backend (examples/hello_backend) built from the
+# installed package alone.
 #
-# Two installs: the default relative CMAKE_INSTALL_LIBDIR, then an absolute,
-# multiarch one.  They share one build folder (only what depends on the
-# install paths is rebuilt), and that folder is moved away while the installs
-# are checked, so that nothing can quietly come from the build tree.
+# Installs: the default relative CMAKE_INSTALL_LIBDIR, installed with
+# `cmake --install --prefix` into another prefix than the one configured,
+# then that install moved elsewhere and checked again; an absolute, multiarch
+# CMAKE_INSTALL_LIBDIR; and a Debian-style /usr install (staged with
+# DESTDIR), which must carry no RPATH at all.  They share one build folder
+# (only what depends on the install paths is rebuilt), and that folder is
+# moved away while the installs are checked, so that nothing can quietly come
+# from the build tree.
 #
 # WORK_DIR (default: a temporary directory) is wiped first and removed on
 # success; on failure it is kept for inspection.
@@ -84,7 +90,11 @@ check_install() {
     leak=$(grep -rIlF -e "$src/include" -e "$src/cmake" -e "$src/core" -e "$build" "$prefix" || true)
     [ -z "$leak" ] || die "installed files name the source or build tree: $leak"
     [ -f "$prefix/share/man/man1/acp-storage.1" ] || die "the man page acp-storage.1 is not installed"
-    ok "$name: no installed file names the source or build tree; man page installed"
+    local doc
+    for doc in plugin-guide.md abi-policy.md storage-contract.md; do
+        [ -s "$prefix/share/doc/acp-storage/$doc" ] || die "share/doc/acp-storage/$doc is not installed"
+    done
+    ok "$name: no installed file names the source or build tree; man page and kit documentation installed"
 
     # ---- plugins: private folder, mode 0644, modules without SONAME ----
     [ -d "$plugindir" ] || die "plugin directory $plugindir not installed"
@@ -106,24 +116,31 @@ check_install() {
     fi
     ok "$name: $found plugins in $plugindir, mode 0644, no SONAME"
 
-    # ---- no RPATH or RUNPATH in anything installed ----
-    local f elves=0
+    # ---- no RPATH or RUNPATH but the command's, relative to itself ----
+    local f elves=0 want_runpath
+    want_runpath="\$ORIGIN/$(realpath -m --relative-to="$prefix/bin" "$libdir")"
     while IFS= read -r -d '' f; do
         is_elf "$f" || continue
         elves=$((elves + 1))
-        if readelf -d "$f" | grep -Eq '\((RPATH|RUNPATH)\)'; then
+        if [ "$f" = "$prefix/bin/acp-storage" ]; then
+            readelf -d "$f" | grep -qF "(RUNPATH)            Library runpath: [$want_runpath]" \
+                || die "$f: RUNPATH is not [$want_runpath]: $(readelf -d "$f" | grep -E 'RPATH|RUNPATH' || echo none)"
+        elif readelf -d "$f" | grep -Eq '\((RPATH|RUNPATH)\)'; then
             die "$f carries $(readelf -d "$f" | grep -E 'RPATH|RUNPATH')"
         fi
     done < <(find "$prefix" -type f -print0)
     [ "$elves" -ge 4 ] || die "only $elves ELF files found under $prefix"
-    ok "$name: no RPATH/RUNPATH in $elves installed ELF files"
+    ok "$name: the command's RUNPATH is $want_runpath; no RPATH/RUNPATH in the other $((elves - 1)) ELF files"
 
     # ---- pkg-config ----
     local pc_dir="$libdir/pkgconfig"
     [ -f "$pc_dir/acp_storage.pc" ] || die "$pc_dir/acp_storage.pc not installed"
     local pkgdir modversion
-    pkgdir=$(PKG_CONFIG_PATH="$pc_dir" pkg-config --variable=pluginsdir acp_storage)
+    # Relocatable: the answer is relative to the .pc file (${pcfiledir}/..).
+    pkgdir=$(realpath -m "$(PKG_CONFIG_PATH="$pc_dir" pkg-config --variable=pluginsdir acp_storage)")
     [ "$pkgdir" = "$plugindir" ] || die "pkg-config pluginsdir is '$pkgdir', the plugins are in '$plugindir'"
+    grep -q -- '--cflags only' "$pc_dir/acp_storage.pc" \
+        || die "acp_storage.pc does not say that a plugin uses --cflags only"
     modversion=$(PKG_CONFIG_PATH="$pc_dir" pkg-config --modversion acp_storage)
     [ "$modversion" = "$version" ] || die "pkg-config version $modversion, headers say $version"
     cat >"$tmp/app.c" <<'EOF'
@@ -195,8 +212,9 @@ EOF
     local exports
     exports=$(readelf --dyn-syms -W "$so" | awk '$5 == "GLOBAL" && $7 != "UND" {print $8}' | sort -u | tr '\n' ' ')
     [ "$exports" = "acp_storage_hello_plugin " ] || die "$so exports '$exports', expected only acp_storage_hello_plugin"
-    # Its install rule puts it, mode 0644, into the package's plugin directory.
-    run "$tmp/example-install.log" env DESTDIR="$tmp/stage" cmake --install "$ex"
+    # Its install rule puts it, mode 0644, into the package's plugin
+    # directory under the prefix it is installed to.
+    run "$tmp/example-install.log" env DESTDIR="$tmp/stage" cmake --install "$ex" --prefix "$prefix"
     local staged="$tmp/stage$plugindir/libacp_storage_hello.so"
     [ -f "$staged" ] || die "cmake --install of the example did not install into $plugindir: $(cat "$tmp/example-install.log")"
     [ "$(stat -c %a "$staged")" = 644 ] || die "$staged has mode $(stat -c %a "$staged")"
@@ -208,21 +226,26 @@ EOF
     local mine="$tmp/my-plugins"
     mkdir -p "$mine"
     cp "$so" "$mine/"
+    # No LD_LIBRARY_PATH from here on: the command finds its library itself.
     local help_rc=0
-    env LD_LIBRARY_PATH="$libdir" "$tool" check --help >"$tmp/check-help.log" 2>&1 || help_rc=$?
+    "$tool" check --help >"$tmp/check-help.log" 2>&1 || help_rc=$?
     [ "$help_rc" = 0 ] || die "'acp-storage check --help' exits $help_rc: the check command is missing? $(head -5 "$tmp/check-help.log")"
-    # LD_LIBRARY_PATH finds the core library (no RUNPATH); the plugin comes
-    # from ACP_STORAGE_PLUGIN_PATH only.
+    # The plugin comes from ACP_STORAGE_PLUGIN_PATH only.
     local rc=0
-    env LD_LIBRARY_PATH="$libdir" ACP_STORAGE_PLUGIN_PATH="$mine" \
+    env ACP_STORAGE_PLUGIN_PATH="$mine" \
         "$tool" check hello --store 'hello:' >"$tmp/check.log" 2>&1 || rc=$?
     if [ "$rc" != 0 ]; then
         cat "$tmp/check.log" >&2
         die "acp-storage check hello --store hello: exited $rc"
     fi
     ok "$name: acp-storage check hello --store hello: passes ($(tail -1 "$tmp/check.log"))"
+    rc=0
+    env ACP_STORAGE_PLUGIN_PATH="$mine" "$tool" --store 'hello+fast:' ping >"$tmp/variant.log" 2>&1 || rc=$?
+    [ "$rc" = 4 ] && grep -qF "unknown variant '+fast'" "$tmp/variant.log" \
+        || die "the template backend did not refuse hello+fast: (exit $rc): $(cat "$tmp/variant.log")"
+    ok "$name: the template backend refuses an unknown variant"
 
-    env LD_LIBRARY_PATH="$libdir" ACP_STORAGE_PLUGIN_PATH="$mine" \
+    env ACP_STORAGE_PLUGIN_PATH="$mine" \
         "$tool" backends --json >"$tmp/backends-mine.json" 2>"$tmp/backends-mine.err" \
         || die "acp-storage backends --json failed: $(cat "$tmp/backends-mine.err")"
     grep -qF "{\"name\":\"hello\",\"path\":\"$mine/libacp_storage_hello.so\",\"loaded\":true" "$tmp/backends-mine.json" \
@@ -230,18 +253,20 @@ EOF
     ok "$name: acp-storage backends --json lists hello from ACP_STORAGE_PLUGIN_PATH"
 
     # No plugin path at all: the installed tool finds the installed plugins.
-    env LD_LIBRARY_PATH="$libdir" "$tool" backends --json >"$tmp/backends.json" 2>"$tmp/backends.err" \
+    "$tool" backends --json >"$tmp/backends.json" 2>"$tmp/backends.err" \
         || die "acp-storage backends --json failed: $(cat "$tmp/backends.err")"
     for p in memory sqlite; do
         grep -qF "{\"name\":\"$p\",\"path\":\"$plugindir/libacp_storage_$p.so\",\"loaded\":true" "$tmp/backends.json" \
             || die "without ACP_STORAGE_PLUGIN_PATH, backends does not list $p from $plugindir: $(cat "$tmp/backends.json")"
     done
-    run "$tmp/ping-memory.log" env LD_LIBRARY_PATH="$libdir" "$tool" --store memory: ping
-    run "$tmp/ping-sqlite.log" env LD_LIBRARY_PATH="$libdir" "$tool" --store "sqlite:$tmp/ping.db" ping
+    run "$tmp/ping-memory.log" "$tool" --store memory: ping
+    run "$tmp/ping-sqlite.log" "$tool" --store "sqlite:$tmp/ping.db" ping
     ok "$name: acp-storage finds memory and sqlite in $plugindir with no plugin path set"
 }
 
-# install NAME PREFIX [CMAKE ARGS...]: configure, build and install into PREFIX.
+# install NAME PREFIX [CMAKE ARGS...]: configure, build and install into
+# PREFIX.  INSTALL_PREFIX (when set) is given to `cmake --install --prefix`
+# instead, and DESTDIR stages the install.
 install_into() {
     local name=$1 prefix=$2
     shift 2
@@ -250,7 +275,8 @@ install_into() {
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
         -DCMAKE_INSTALL_PREFIX="$prefix" "$@"
     run "$work/$name-build.log" cmake --build "$build" -j"$jobs"
-    run "$work/$name-install.log" cmake --install "$build"
+    run "$work/$name-install.log" env ${DESTDIR:+DESTDIR="$DESTDIR"} \
+        cmake --install "$build" ${INSTALL_PREFIX:+--prefix "$INSTALL_PREFIX"}
     mv "$build" "$hidden"
 }
 
@@ -260,17 +286,45 @@ libdir_of() { # the CMAKE_INSTALL_LIBDIR the configure step settled on
 
 start=$(date +%s)
 
+# Configured for one prefix, installed into another: nothing may depend on
+# the configured one (it does not exist).
 prefix="$work/relative/prefix"
-install_into relative "$prefix"
+INSTALL_PREFIX="$prefix" install_into relative "$work/configured/never-created"
 rel=$(libdir_of)
 case "$rel" in /*) die "the default CMAKE_INSTALL_LIBDIR is absolute ($rel)" ;; esac
+[ ! -e "$work/configured" ] || die "the install wrote to the configured prefix"
 check_install relative "$prefix" "$prefix/$rel"
+
+# The same install moved elsewhere works as it did, with no environment.
+moved="$work/moved/somewhere-else/prefix"
+mkdir -p "$(dirname "$moved")"
+mv "$prefix" "$moved"
+check_install moved "$moved" "$moved/$rel"
 
 prefix="$work/absolute/prefix"
 multiarch=$(cc -print-multiarch 2>/dev/null || true)
 libdir="$prefix/lib/${multiarch:-x86_64-linux-gnu}"
 install_into absolute "$prefix" -DCMAKE_INSTALL_LIBDIR="$libdir"
 check_install absolute "$prefix" "$libdir"
+
+# Debian-style: prefix /usr, multiarch libdir, staged with DESTDIR.  No
+# RPATH anywhere (the library is in the linker's own path), and pkg-config
+# names /usr as usual.
+stage="$work/debian"
+DESTDIR="$stage" install_into debian /usr -DCMAKE_INSTALL_LIBDIR="lib/${multiarch:-x86_64-linux-gnu}"
+elves=0
+while IFS= read -r -d '' f; do
+    is_elf "$f" || continue
+    elves=$((elves + 1))
+    if readelf -d "$f" | grep -Eq '\((RPATH|RUNPATH)\)'; then
+        die "debian: $f carries $(readelf -d "$f" | grep -E 'RPATH|RUNPATH')"
+    fi
+done < <(find "$stage" -type f -print0)
+[ "$elves" -ge 4 ] || die "debian: only $elves ELF files found under $stage"
+pc="$stage/usr/lib/${multiarch:-x86_64-linux-gnu}/pkgconfig/acp_storage.pc"
+grep -qx 'prefix=/usr' "$pc" || die "debian: $pc does not say prefix=/usr: $(grep ^prefix "$pc")"
+[ -s "$stage/usr/share/doc/acp-storage/plugin-guide.md" ] || die "debian: no share/doc/acp-storage/plugin-guide.md"
+ok "debian: /usr install carries no RPATH/RUNPATH in $elves ELF files; pkg-config prefix=/usr"
 
 printf 'all install checks passed in %ss\n' "$(($(date +%s) - start))"
 rm -rf "$work"

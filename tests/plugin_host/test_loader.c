@@ -22,9 +22,11 @@
 #include <ctype.h>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <errno.h>
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,6 +404,25 @@ Test(plugin_host, search_order_is_config_dirs_then_absolute_env_entries_then_ins
     remove_tree(c2);
     remove_tree(e1);
     remove_tree(e2);
+}
+
+/* The list follows the environment as the loader does on every open:
+ * what it shows is what an open made now searches. */
+Test(plugin_host, plugin_dirs_follow_the_environment_like_the_loader)
+{
+    cr_assert_eq(setenv(ENV_PATH, ALT_DIR, 1), 0);
+    cr_assert_str_eq(acp_config_plugin_dir(NULL, 0), ALT_DIR);
+    const char *kept = acp_config_plugin_dir(NULL, 0);
+    acp_store *store = NULL;
+    acp_error e = {0};
+    cr_assert_eq(setenv(ENV_PATH, FIXTURE_DIR, 1), 0);
+    cr_assert_str_eq(acp_config_plugin_dir(NULL, 0), FIXTURE_DIR);
+    cr_assert_eq(acp_store_open("good:", &store, &e), ACP_OK, "%s", e.message);
+    cr_assert_str_eq(acp_store_backend_version(store), "fixture", "opened from %s",
+                     acp_config_plugin_dir(NULL, 0));
+    acp_store_close(store);
+    /* A string handed out earlier is still valid. */
+    cr_assert_str_eq(kept, ALT_DIR);
 }
 
 Test(plugin_host, relative_plugin_dir_is_refused_as_invalid)
@@ -990,6 +1011,86 @@ Test(plugin_host, scan_marks_a_plugin_shadowed_by_an_earlier_directory)
     cr_assert_eq(acp_plugins_scan(cfg, &list, &e), ACP_OK, "%s", e.message);
     cr_expect_eq(find_info(list, FIXTURE_DIR, "good")->shadowed, 0);
     cr_expect_eq(find_info(list, ALT_DIR, "good")->shadowed, 1);
+    acp_plugin_list_free(list);
+    acp_config_free(cfg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Search path honesty                                                  */
+/* ------------------------------------------------------------------ */
+
+/* A link named for backend "impostor" to the loaded "good" plugin: the
+ * loader's same-file shortcut must not hand out "good" as "impostor". */
+Test(plugin_host, link_to_a_loaded_plugin_under_another_name_is_refused)
+{
+    acp_store *good = must_open("good");
+    char dir[PATH_MAX], link[PATH_MAX], target[PATH_MAX];
+    make_temp_dir(dir, sizeof dir);
+    plugin_file(link, sizeof link, dir, "impostor");
+    plugin_file(target, sizeof target, FIXTURE_DIR, "good");
+    cr_assert_eq(symlink(target, link), 0, "symlink: %s", strerror(errno));
+    acp_config *cfg = config_for("impostor", dir);
+    acp_store *store = NULL;
+    acp_error e = {0};
+    acp_status st = acp_store_open_config(cfg, &store, &e);
+    cr_assert_eq(st, ACP_LOAD, "the link opened as %s (%s)",
+                 st == ACP_OK ? acp_store_backend(store) : acp_status_name(st), e.message);
+    assert_contains(e.message, "'good'");
+    assert_contains(e.message, "impostor");
+    /* The link named for the plugin it points at is the same plugin. */
+    acp_config_free(cfg);
+    plugin_file(link, sizeof link, dir, "good");
+    cr_assert_eq(symlink(target, link), 0);
+    cfg = config_for("good", dir);
+    cr_assert_eq(acp_store_open_config(cfg, &store, &e), ACP_OK, "%s", e.message);
+    cr_assert_str_eq(acp_store_backend(store), "good");
+    acp_store_close(store);
+    acp_store_close(good);
+    acp_config_free(cfg);
+    remove_tree(dir);
+}
+
+/* A missing plugin whose directory was given relative: the hint names
+ * that entry, not "add the directory" (the user did). */
+Test(plugin_host, missing_plugin_hint_names_an_ignored_relative_entry)
+{
+    cr_assert_eq(setenv(ENV_PATH, "/nonexistent-acp:build/plugins", 1), 0);
+    acp_store *store = NULL;
+    acp_error e = {0};
+    cr_assert_eq(acp_store_open("absent_x:", &store, &e), ACP_LOAD, "%s", e.message);
+    assert_contains(e.message, "'build/plugins' was ignored because it is relative");
+    cr_assert_null(strstr(e.message, "install the plugin"), "%s", e.message);
+    cr_assert_eq(setenv(ENV_PATH, "/nonexistent-acp", 1), 0);
+    cr_assert_eq(acp_store_open("absent_x:", &store, &e), ACP_LOAD, "%s", e.message);
+    cr_assert_null(strstr(e.message, "relative"), "%s", e.message);
+}
+
+/* Crashing plugins: listed with their signal, not fatal to the caller. */
+Test(plugin_host, scan_reports_a_plugin_crashing_in_entry_or_init)
+{
+    acp_config *cfg = new_config();
+    acp_error e = {0};
+    cr_assert_eq(acp_config_add_plugin_dir(cfg, CRASH_DIR, &e), ACP_OK);
+    cr_assert_eq(acp_config_add_plugin_dir(cfg, FIXTURE_DIR, &e), ACP_OK);
+    acp_plugin_list *list = NULL;
+    cr_assert_eq(acp_plugins_scan(cfg, &list, &e), ACP_OK, "%s", e.message);
+    int crashed = 0, good = 0;
+    for (size_t i = 0; i < acp_plugin_list_count(list); i++) {
+        const acp_plugin_info *p = acp_plugin_list_get(list, i);
+        if (!strncmp(p->name, "crash_", 6)) {
+            cr_expect_eq(p->status, ACP_LOAD, "%s", p->path);
+            cr_expect_eq(p->crash_signal, SIGSEGV, "%s: signal %d", p->path, p->crash_signal);
+            assert_contains(p->message, "SIGSEGV");
+            crashed++;
+        }
+        if (!strcmp(p->name, "good")) {
+            cr_expect_eq(p->status, ACP_OK, "%s", p->message);
+            cr_expect_eq(p->crash_signal, 0);
+            good++;
+        }
+    }
+    cr_assert_eq(crashed, 2);
+    cr_assert_eq(good, 1);
     acp_plugin_list_free(list);
     acp_config_free(cfg);
 }

@@ -48,6 +48,13 @@ start)
   [ $# -gt 0 ] && shift
   command -v redis-server >/dev/null || { echo "$0: redis-server not found (Debian: apt-get install redis-server)" >&2; exit 1; }
   mkdir -p "$state"
+  # The folder may be a short one in /tmp (see CMakeLists.txt): it must be
+  # this user's own real folder, not one someone else prepared.
+  if [ -L "$state" ] || [ ! -O "$state" ]; then
+    echo "$0: $state is a link or not owned by $(id -un): refusing to use it" >&2
+    exit 1
+  fi
+  chmod 700 "$state"
   state=$(cd "$state" && pwd)
   stop_server
   # The server outlives this script: it must not hold descriptors the

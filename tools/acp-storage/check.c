@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "acp_conformance.h"
@@ -56,6 +57,16 @@ static int resolve_target(const cli_ctx *ctx, check_target *t)
         if (!t->plugin_file)
             return cli_fail(ACP_LOAD, "cannot use plugin file '%s': %s", arg, strerror(errno));
     } else {
+        /* A bare word is a backend name: a file needs a path, so that no
+         * plugin is ever taken from the current directory by accident.  A
+         * word that cannot be a name but names a file gets that hint. */
+        size_t n = strlen(arg);
+        int name_like = n > 0 && strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+        if (!name_like && (access(arg, F_OK) == 0 || (n > 3 && !strcmp(arg + n - 3, ".so"))))
+            return cli_usage_error(ctx,
+                                   "'%s' is taken as a backend name, not a file: to check a "
+                                   "plugin file give its path, e.g. ./%s",
+                                   arg, arg);
         if (strlen(arg) >= sizeof t->name)
             return cli_usage_error(ctx, "backend name too long: '%.40s...'", arg);
         strcpy(t->name, arg);
@@ -64,8 +75,11 @@ static int resolve_target(const cli_ctx *ctx, check_target *t)
     if (t->user_store) {
         t->uri_template = strdup(ctx->args.value[OPT_STORE]);
         if (!strstr(ctx->args.value[OPT_STORE], "{dir}"))
-            fputs("acp-storage: note: the store has no {dir}, so every check opens the same "
-                  "location and may see what earlier checks left there\n",
+            fputs("acp-storage: warning: the store has no {dir}, so every check opens the same "
+                  "store and sees what earlier checks left there: checks that count what they "
+                  "stored will fail on each other's data (hint: put {dir} in the location, "
+                  "e.g. --store 'sqlite:{dir}/test.db'; it becomes a fresh temporary directory "
+                  "for each check)\n",
                   stderr);
     } else {
         /* Only the backend knows what its location looks like: start from
@@ -113,6 +127,53 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
     return 0;
 }
 
+/* Open and close the store of cfg once; the exit code. */
+static int open_once(const check_target *t, const acp_config *cfg)
+{
+    acp_error err;
+    acp_store *store = NULL;
+    if (acp_store_open_config(cfg, &store, &err) == ACP_OK) {
+        acp_store_close(store);
+        return CLI_EXIT_OK;
+    }
+    int rc = cli_report(&err);
+    if (!t->user_store && err.code != ACP_LOAD)
+        fprintf(stderr,
+                "acp-storage: hint: '%s' may need a location; give one with --store, e.g.\n"
+                "  acp-storage check %s --store '%s:{dir}/store'\n"
+                "({dir} becomes a fresh temporary directory for each check)\n",
+                t->uri_template, t->plugin_file ? t->plugin_file : t->name, t->name);
+    return rc;
+}
+
+/* open_once in a child process: a plugin that crashes while loading or
+ * opening must not end the command before it reports.  A crash is not an
+ * error here: the checks then run, each in its own process, and report
+ * CRASH. */
+static int open_apart(const check_target *t, const acp_config *cfg)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return cli_fail(ACP_IO, "cannot fork: %s", strerror(errno));
+    if (pid == 0) {
+        int rc = open_once(t, cfg);
+        fflush(stderr);
+        _exit(rc);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    fprintf(stderr,
+            "acp-storage: the plugin crashed while loading or opening a store (killed by signal "
+            "%d: %s); every check runs in its own process and reports CRASH\n",
+            WTERMSIG(status), strsignal(WTERMSIG(status)));
+    return CLI_EXIT_OK;
+}
+
 /* Open and close the store once before running anything, so that a plugin
  * that does not load or a URI that does not fit gives one clear error
  * instead of every check failing.  *display receives the URI template as
@@ -128,7 +189,6 @@ static int preflight(const check_target *t, char **display)
 
     acp_error err;
     acp_config *cfg = NULL;
-    acp_store *store = NULL;
     char *uri = expand_dir(t->uri_template, dir);
     int rc = uri ? CLI_EXIT_OK : cli_fail(ACP_NOMEM, "out of memory");
     if (!rc && acp_config_new(&cfg, &err) != ACP_OK)
@@ -137,16 +197,8 @@ static int preflight(const check_target *t, char **display)
         rc = cli_report(&err);
     if (!rc && t->plugin_file && acp_config_set_plugin_file(cfg, t->plugin_file, &err) != ACP_OK)
         rc = cli_report(&err);
-    if (!rc && acp_store_open_config(cfg, &store, &err) != ACP_OK) {
-        rc = cli_report(&err);
-        if (!t->user_store && err.code != ACP_LOAD)
-            fprintf(stderr,
-                    "acp-storage: hint: '%s' may need a location; give one with --store, e.g.\n"
-                    "  acp-storage check %s --store '%s:{dir}/store'\n"
-                    "({dir} becomes a fresh temporary directory for each check)\n",
-                    t->uri_template, t->plugin_file ? t->plugin_file : t->name, t->name);
-    }
-    acp_store_close(store);
+    if (!rc)
+        rc = open_apart(t, cfg);
     if (!rc) {
         /* Show the template, not this one temporary directory. */
         char *shown = acp_config_redacted_uri(cfg);

@@ -4,6 +4,7 @@
  */
 #define _XOPEN_SOURCE 700
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -29,6 +30,34 @@ int cli_print_version(const cli_ctx *ctx)
     return cli_finish_stdout(CLI_EXIT_OK);
 }
 
+/* The next entry of ACP_STORAGE_PLUGIN_PATH that the search path does not
+ * hold (the library ignores relative entries), from *p on; its length in
+ * *len, or NULL at the end. */
+static const char *next_ignored(const char **p, size_t *len)
+{
+    while (*p && **p) {
+        const char *e = *p;
+        size_t n = strcspn(e, ":");
+        *p += n + (e[n] == ':');
+        int used = n == 0; /* an empty entry means nothing */
+        const char *dir;
+        for (size_t i = 0; !used && (dir = acp_config_plugin_dir(NULL, i)) != NULL; i++)
+            used = strlen(dir) == n && !strncmp(dir, e, n);
+        if (!used) {
+            *len = n;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static const char *ignored_reason(const char *entry)
+{
+    return entry[0] == '/' ? "not used (the environment is not trusted in a set-user-ID program)"
+                           : "relative: plugins are never looked up relative to the current "
+                             "directory; give an absolute path";
+}
+
 static void backends_json(const acp_plugin_list *list)
 {
     fputs("{\"schema\":1,\"plugin_dirs\":[", stdout);
@@ -37,6 +66,18 @@ static void backends_json(const acp_plugin_list *list)
         if (i)
             fputc(',', stdout);
         out_str(stdout, dir);
+    }
+    fputs("],\"ignored_path_entries\":[", stdout);
+    const char *env = getenv("ACP_STORAGE_PLUGIN_PATH"), *e;
+    size_t len;
+    for (int k = 0; (e = next_ignored(&env, &len)) != NULL; k++) {
+        char entry[4096];
+        snprintf(entry, sizeof entry, "%.*s", (int)len, e);
+        fputs(k ? ",{\"entry\":" : "{\"entry\":", stdout);
+        out_str(stdout, entry);
+        fputs(",\"reason\":", stdout);
+        out_str(stdout, ignored_reason(entry));
+        fputc('}', stdout);
     }
     fputs("],\"backends\":[", stdout);
     size_t n = acp_plugin_list_count(list);
@@ -60,7 +101,12 @@ static void backends_json(const acp_plugin_list *list)
             fputs(",\"abi\":null", stdout);
         fputs(",\"capabilities\":", stdout);
         out_caps_json(stdout, ok ? p->capabilities : 0);
-        fprintf(stdout, ",\"shadowed\":%s}", p->shadowed ? "true" : "false");
+        fprintf(stdout, ",\"shadowed\":%s,\"crashed\":%s", p->shadowed ? "true" : "false",
+                p->crash_signal ? "true" : "false");
+        if (p->crash_signal)
+            fprintf(stdout, ",\"signal\":%d}", p->crash_signal);
+        else
+            fputs(",\"signal\":null}", stdout);
     }
     fputs("]}\n", stdout);
 }
@@ -76,6 +122,11 @@ static void backends_text(const cli_ctx *ctx, const acp_plugin_list *list)
     const char *dir;
     for (size_t i = 0; (dir = acp_config_plugin_dir(NULL, i)) != NULL; i++)
         fprintf(stdout, "  %s\n", dir);
+    const char *env = getenv("ACP_STORAGE_PLUGIN_PATH"), *e;
+    size_t len;
+    while ((e = next_ignored(&env, &len)) != NULL)
+        fprintf(stdout, "  (ignored ACP_STORAGE_PLUGIN_PATH entry '%.*s': %s)\n", (int)len, e,
+                ignored_reason(e));
 
     size_t n = acp_plugin_list_count(list);
     if (n == 0) {
@@ -103,8 +154,8 @@ static void backends_text(const cli_ctx *ctx, const acp_plugin_list *list)
         fprintf(stdout, "%-*s  %-*s  %-4s  %-*s  %s\n", wname, p->name, wver, ok ? p->version : "-",
                 abi, wcaps, ok ? cli_caps_text(p->capabilities, caps, sizeof caps) : "-", p->path);
         if (!ok)
-            fprintf(stdout, "%*s  %srefused%s: %s\n", wname, "", ctx->color ? RED : "",
-                    ctx->color ? RESET : "", p->message);
+            fprintf(stdout, "%*s  %s%s%s: %s\n", wname, "", ctx->color ? RED : "",
+                    p->crash_signal ? "crashed" : "refused", ctx->color ? RESET : "", p->message);
         if (p->shadowed)
             fprintf(stdout, "%*s  shadowed: a directory searched earlier has a plugin of this name\n",
                     wname, "");
