@@ -162,7 +162,7 @@ static long get_one(target *t, int tid, int stmt, const char *id, const char *op
     sqlite3_stmt *s = c->st[stmt];
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
-    long r = rc == SQLITE_ROW && copy_col(s, 0) == 0 ? 1 : -1;
+    long r = rc == SQLITE_ROW && copy_col(s, ACP_SQ_COL_DOC) == 0 ? 1 : -1;
     if (r < 0)
         sq_err(t, c, op);
     sqlite3_reset(s);
@@ -207,9 +207,9 @@ static long b_get_events(target *t, int tid, size_t r)
     sqlite3_bind_int64(s, 4, 0);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        (void)sqlite3_column_int64(s, 0);
-        (void)sqlite3_column_int64(s, 1);
-        if (copy_col(s, 2) != 0)
+        (void)sqlite3_column_int64(s, ACP_SQ_COL_SEQ);
+        (void)sqlite3_column_int64(s, ACP_SQ_COL_TIME);
+        if (copy_col(s, ACP_SQ_COL_DOC) != 0)
             break;
         n++;
     }
@@ -254,9 +254,9 @@ static long b_list_runs(target *t, int tid, long agent, long session, int64_t of
         sqlite3_bind_int64(s, 5, limit);
         sqlite3_bind_int64(s, 6, offset);
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-            (void)sqlite3_column_text(s, 0);
-            (void)sqlite3_column_int64(s, 1);
-            if (copy_col(s, 2) != 0)
+            (void)sqlite3_column_text(s, ACP_SQ_COL_KEY);
+            (void)sqlite3_column_int64(s, ACP_SQ_COL_TIME);
+            if (copy_col(s, ACP_SQ_COL_DOC) != 0)
                 break;
             n++;
         }

@@ -131,6 +131,9 @@ const acp_plugin_host acp__host = {
     .remaining_ms = host_remaining_ms,
     .now_us = host_now_us,
     .log = host_log,
+    .hash = acp__hash,
+    .verify_item = acp__verify_item,
+    .verify_damage = acp__verify_damage,
 };
 
 void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms)
@@ -139,6 +142,7 @@ void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms)
     call->has_message = 0;
     call->message[0] = '\0';
     call->page = page;
+    call->verify = NULL;
     call->deadline_us = timeout_ms > 0 ? deadline_now_us() + timeout_ms * 1000 : 0;
 }
 

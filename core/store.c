@@ -16,16 +16,6 @@
 #define RUN_LIMIT_DEFAULT 10
 #define EVENT_LIMIT_DEFAULT 100
 
-struct acp_store {
-    acp__plugin *plugin;
-    const acp_plugin_descriptor *desc;
-    const acp_backend_vtable *vt;
-    acp_backend *backend;
-    int serial; /* plugin is not concurrent: one thread at a time */
-    pthread_mutex_t mu;
-    int64_t timeout_ms;
-};
-
 static void enter(acp_store *s)
 {
     if (s->serial)

@@ -224,6 +224,42 @@ ACP_API uint64_t acp_store_capabilities(const acp_store *store);
  * Errors: UNAVAILABLE, IO, CORRUPT. */
 ACP_API acp_status acp_store_ping(acp_store *store, acp_error *err);
 
+/* ---- verify ---- */
+
+/* What acp_store_verify() looked at.  The caller allocates it, so its
+ * layout never changes (a later need gets a new struct and function). */
+typedef struct acp_verify_counts {
+    int64_t runs, sessions, events; /* items checked */
+    int64_t damaged;                /* damaged items reported */
+    int64_t quarantined;            /* of those, moved aside */
+} acp_verify_counts;
+
+/* Called once per damaged item (see acp_damage in acp_storage_status.h; its
+ * pointers live only during the call).  Return 0 to go on, non-zero to stop
+ * the walk. */
+typedef int (*acp_verify_fn)(void *ctx, const acp_damage *damage);
+
+/*
+ * Walk the whole store and check every document, event record and index:
+ * runs and sessions must pass the checks acp_run_save()/acp_session_save()
+ * apply and be stored under their own id; events must be objects with a
+ * string "type" and a sequence >= 1.  Backends with their own verify also
+ * check what only they can see (checksums, indexes, stray files); the others
+ * are walked through list and get, and an item they answer CORRUPT for is
+ * reported as damaged.  Each damaged item goes to fn (fn may be NULL).
+ * flags: ACP_VERIFY_QUARANTINE moves damaged items aside where the backend
+ * can (backends without their own verify cannot: nothing is moved).
+ * counts (may be NULL) receives what was checked, also on failure.
+ * Returns ACP_OK when nothing is damaged; ACP_CORRUPT when anything is
+ * (also when fn stopped the walk early: counts are then partial); other
+ * codes (IO, UNAVAILABLE, NOMEM, UNSUPPORTED...) when the walk itself
+ * failed.  Not bounded by the call timeout; takes as long as the store is
+ * large.  Thread-safe like every store call; other calls may run meanwhile
+ * (a backend that is not concurrent waits for the walk).
+ */
+ACP_API acp_status acp_store_verify(acp_store *store, unsigned flags, acp_verify_fn fn,
+                                    void *ctx, acp_verify_counts *counts, acp_error *err);
+
 /* ---- runs ---- */
 
 /*

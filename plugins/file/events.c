@@ -915,18 +915,6 @@ void ev_log_unlock(acp_backend *b, const char *name, size_t nlen)
     pthread_mutex_unlock(&sh->s.mu);
 }
 
-/* Whether runs/<name> + FILE_INTENT_EXT exists (its name goes to
- * intent): 1, 0, or -1 (errno set). */
-static int intent_exists(acp_backend *b, const char *name, size_t nlen, char *intent)
-{
-    memcpy(intent, name, nlen);
-    memcpy(intent + nlen, FILE_INTENT_EXT, sizeof FILE_INTENT_EXT);
-    struct stat sb;
-    if (fstatat(b->runs_fd, intent, &sb, AT_SYMLINK_NOFOLLOW) == 0)
-        return 1;
-    return errno == ENOENT ? 0 : -1;
-}
-
 acp_status ev_append(acp_backend *b, const acp_event_record *ev, int64_t *seq, int *deleting,
                      acp_call *call)
 {

@@ -1,5 +1,17 @@
 /*
- * file.c - the file backend ("file:///srv/acp", "file:rel/dir").
+ * file.c - the file backend ("file:///srv/acp", "file:rel/dir"): the
+ * methods (documents, lists, and the calls handed on to events.c).
+ *
+ * The backend's parts, one job each:
+ *   file.c     the methods of the vtable
+ *   open.c     opening a store: its folder, FORMAT check, lock table
+ *   ilog.c     the index log (index.log): appending, replaying, compaction
+ *   repair.c   bringing index.log in line with the documents
+ *   intent.c   the two-step delete of a run and its leftovers
+ *   events.c   event logs and their group commit
+ *   fsutil.c   file-system helpers: errors, reading, temporaries, locks
+ *   index.c    the in-memory index (findex) the index log is replayed into
+ *   fmt.c      on-disk formats, names and checksums
  *
  * A store is a directory of plain files (README.md in this folder is the
  * operator's description):
@@ -23,7 +35,7 @@
  * from the documents.  The index record, and the in-memory entry it makes,
  * are built before the rename or unlink: once a document has changed, no
  * lack of memory and no failure of index.log can fail the call any more
- * (see idx_publish).  Saves and deletes of one id are
+ * (see ilog_publish).  Saves and deletes of one id are
  * serialised across processes by an OFD lock on one byte of `lock` (a
  * stripe of ids), so the last record in index.log for an id always
  * describes its current file.
@@ -34,7 +46,7 @@
  * entries need, the appending process rewrites it (compaction); others
  * notice the replaced file (link count 0) and reload.
  */
-#define _GNU_SOURCE /* F_OFD_SETLKW, strerror_r returning char * */
+#define _GNU_SOURCE /* F_OFD_SETLKW, strerror_r returning char *, memrchr */
 
 #include <dirent.h>
 #include <errno.h>
@@ -51,178 +63,6 @@
 
 #include "file_int.h"
 
-#define FORMAT_NAME "acp-storage-file"
-#define FORMAT_VERSION 1
-/* Compact index.log once it exceeds this and twice its live size. */
-#define COMPACT_MIN_BYTES (1u << 20)
-/* Temporary files younger than this are left alone: their writer may be
- * between creating and locking them. */
-#define TMP_MIN_AGE_S 60
-/* runs/<name>.deleting: a delete_run under way (see f_delete_run). */
-#define INTENT_EXT FILE_INTENT_EXT
-
-/* ---- errors and small helpers -------------------------------------------- */
-
-acp_status file_err(acp_backend *b, acp_call *call, acp_status code, const char *sub,
-                    const char *name, const char *what, int err)
-{
-    char eb[128];
-    const char *es = strerror_r(err, eb, sizeof eb);
-    if (err == ENOMEM) /* opendir() and the like allocate */
-        code = ACP_NOMEM;
-    return b->host->error(call, code, "%s %s/%s%s: %s", what, b->path, sub, name, es);
-}
-
-acp_status file_readonly(acp_backend *b, acp_call *call)
-{
-    char eb[128];
-    const char *es = strerror_r(b->ro_errno, eb, sizeof eb);
-    return b->host->error(call, ACP_IO, "file store %s is read-only: %s", b->path, es);
-}
-
-int file_write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno;
-        }
-        if (n == 0)
-            return EIO;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int read_all_fd(int fd, char **out, size_t *len)
-{
-    struct stat st;
-    if (fstat(fd, &st) != 0)
-        return errno;
-    size_t cap = (size_t)st.st_size + 1, n = 0;
-    char *buf = malloc(cap);
-    if (!buf)
-        return ENOMEM;
-    for (;;) {
-        if (n == cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                return ENOMEM;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            free(buf);
-            return e;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
-/* Read dfd/name whole; 0 or an errno.  *ino receives its inode number. */
-static int read_file_at(int dfd, const char *name, char **out, size_t *len, uint64_t *ino)
-{
-    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return errno;
-    struct stat st;
-    int err = fstat(fd, &st) != 0 ? errno : 0;
-    if (!err && !S_ISREG(st.st_mode))
-        err = EINVAL;
-    if (!err)
-        err = read_all_fd(fd, out, len);
-    if (!err && ino)
-        *ino = (uint64_t)st.st_ino;
-    close(fd);
-    return err;
-}
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Create a new temporary file in dfd; its name goes to tmp (64 bytes). */
-static int create_tmp(acp_backend *b, int dfd, const char *tag, char *tmp, int flags)
-{
-    for (int tries = 0; tries < 100; tries++) {
-        unsigned long n = __atomic_add_fetch(&b->tmp_counter, 1, __ATOMIC_RELAXED);
-        snprintf(tmp, 64, FILE_TMP_PREFIX "%s%ld-%lu-%llx", tag, (long)getpid(), n,
-                 (unsigned long long)(mono_ns() & 0xffffffffu));
-        int fd = openat(dfd, tmp, flags | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd >= 0 || errno != EEXIST)
-            return fd;
-    }
-    errno = EEXIST;
-    return -1;
-}
-
-static void ext_name(char *out, const char *name, size_t nlen, const char *ext)
-{
-    memcpy(out, name, nlen);
-    strcpy(out + nlen, ext);
-}
-
-/* ---- stripe locks ------------------------------------------------------------ */
-
-static unsigned stripe_of(char kind, const char *name, size_t len)
-{
-    uint32_t h = 2166136261u ^ (unsigned char)kind;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)name[i]) * 16777619u;
-    return h % FILE_NSTRIPES;
-}
-
-/* In-process mutex first: OFD locks exclude other open files, not other
- * threads using the same one. */
-static acp_status stripe_lock(acp_backend *b, unsigned s, acp_call *call)
-{
-    pthread_mutex_lock(&b->stripes[s]);
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = (off_t)(LOCK_DOC_BASE + s);
-    fl.l_len = 1;
-    while (fcntl(b->lock_fd, F_OFD_SETLKW, &fl) != 0) {
-        if (errno == EINTR)
-            continue;
-        int e = errno;
-        pthread_mutex_unlock(&b->stripes[s]);
-        return file_err(b, call, ACP_IO, "", "lock", "cannot lock", e);
-    }
-    return ACP_OK;
-}
-
-static void stripe_unlock(acp_backend *b, unsigned s)
-{
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_UNLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = (off_t)(LOCK_DOC_BASE + s);
-    fl.l_len = 1;
-    fcntl(b->lock_fd, F_OFD_SETLK, &fl);
-    pthread_mutex_unlock(&b->stripes[s]);
-}
-
 /* ---- documents ------------------------------------------------------------------ */
 
 /* A document on its way to dfd/fname: written (and flushed, sync=always)
@@ -237,7 +77,7 @@ typedef struct staged_doc {
 static acp_status doc_stage(acp_backend *b, int dfd, const char *sub, const char *fname,
                             const fbuf *content, staged_doc *sd, acp_call *call)
 {
-    sd->fd = create_tmp(b, dfd, "", sd->tmp, O_WRONLY);
+    sd->fd = fs_create_tmp(b, dfd, "", sd->tmp, O_WRONLY);
     if (sd->fd < 0)
         return file_err(b, call, ACP_IO, sub, fname, "cannot create a temporary file for",
                         errno);
@@ -284,1040 +124,6 @@ static acp_status doc_commit(acp_backend *b, int dfd, const char *sub, const cha
     return ACP_OK;
 }
 
-/* ---- index.log --------------------------------------------------------------------- */
-
-static acp_status idx_nomem(acp_backend *b, acp_call *call)
-{
-    return b->host->error(call, ACP_NOMEM, "out of memory reading %s/index.log", b->path);
-}
-
-/* Apply one record (with its '\n') to the in-memory index.  0, -1 for a
- * damaged record, -2 when out of memory. */
-static int idx_apply(acp_backend *b, char *rec, size_t len)
-{
-    fmt_index_rec r;
-    const char *why;
-    if (fmt_get_index(rec, len, &r, &why) != 0)
-        return -1;
-    if (r.id.len == 0 || r.id.len > 256 || memchr(r.id.p, '\0', r.id.len))
-        return -1;
-    char name[FMT_NAME_BUF];
-    size_t nlen = fmt_id_name(r.id.p, r.id.len, name);
-    switch (r.op) {
-    case FMT_OP_RUN:
-        return idx_put_run(&b->ix, name, nlen, r.id.p, r.id.len, r.agent.p, r.agent.len,
-                           r.session.p, r.session.len, r.created_us, r.ino, (uint32_t)len)
-                   ? -2
-                   : 0;
-    case FMT_OP_DELRUN:
-        idx_del_run(&b->ix, name, nlen);
-        return 0;
-    case FMT_OP_SESSION:
-        return idx_put_session(&b->ix, name, nlen, r.id.p, r.id.len, r.ino, (uint32_t)len)
-                   ? -2
-                   : 0;
-    default:
-        idx_del_session(&b->ix, name, nlen);
-        return 0;
-    }
-}
-
-/* (Re)open index.log and forget what was read from the old one.  On
- * failure nothing changed: the old descriptor and index stay usable. */
-static acp_status idx_reopen(acp_backend *b, acp_call *call)
-{
-    findex nix;
-    if (idx_init(&nix) != 0)
-        return idx_nomem(b, call);
-    int fd = b->ro_errno ? openat(b->dirfd, "index.log", O_RDONLY | O_CLOEXEC)
-                         : openat(b->dirfd, "index.log", O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC,
-                                  0644);
-    if (fd < 0 && !(b->ro_errno && errno == ENOENT)) {
-        int e = errno;
-        idx_free(&nix);
-        return file_err(b, call, ACP_IO, "", "index.log", "cannot open", e);
-    }
-    if (b->idx_fd >= 0)
-        close(b->idx_fd);
-    b->idx_fd = fd;
-    idx_free(&b->ix);
-    b->ix = nix;
-    b->idx_end = 0;
-    return ACP_OK;
-}
-
-/* Whether a valid record starts on a line after buf[0..n). */
-static int idx_valid_after(char *buf, size_t n)
-{
-    char *p = memchr(buf, '\n', n);
-    while (p && p + 1 < buf + n) {
-        char *s = p + 1, *nl = memchr(s, '\n', (size_t)(buf + n - s));
-        if (!nl)
-            return 0;
-        fmt_index_rec r;
-        const char *why;
-        if (fmt_get_index(s, (size_t)(nl - s + 1), &r, &why) == 0)
-            return 1;
-        p = nl;
-    }
-    return 0;
-}
-
-/*
- * Apply what was appended to index.log since idx_end (idx_mu held).
- * `locked`: the caller holds LOCK_EX, so nothing is being appended and
- * bytes after the last whole record are the torn tail of a writer that
- * died; they are cut off.  Without the lock such bytes may be an append in
- * progress and are left for the next call.
- */
-static acp_status idx_tail(acp_backend *b, int locked, acp_call *call)
-{
-    struct stat st;
-    int shared = 0;
-    acp_status s = ACP_OK;
-    for (;;) {
-        if (b->idx_fd < 0) {
-            if ((s = idx_reopen(b, call)) != ACP_OK || b->idx_fd < 0)
-                return s;
-        }
-        if (fstat(b->idx_fd, &st) != 0)
-            return file_err(b, call, ACP_IO, "", "index.log", "cannot stat", errno);
-        if (st.st_nlink == 0 || (uint64_t)st.st_size < b->idx_end) {
-            /* Compacted by another process (or cut by hand): reload. */
-            if ((s = idx_reopen(b, call)) != ACP_OK)
-                break;
-            continue;
-        }
-        if ((uint64_t)st.st_size == b->idx_end)
-            break;
-        size_t n = (size_t)((uint64_t)st.st_size - b->idx_end);
-        char *buf = malloc(n);
-        if (!buf) {
-            s = idx_nomem(b, call);
-            break;
-        }
-        size_t got = 0;
-        while (got < n) {
-            ssize_t r = pread(b->idx_fd, buf + got, n - got, (off_t)(b->idx_end + got));
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0)
-                break;
-            got += (size_t)r;
-        }
-        size_t pos = 0;
-        int rc = 0;
-        while (pos < got) {
-            char *nl = memchr(buf + pos, '\n', got - pos);
-            if (!nl)
-                break;
-            size_t len = (size_t)(nl - (buf + pos)) + 1;
-            if ((rc = idx_apply(b, buf + pos, len)) != 0)
-                break;
-            pos += len;
-        }
-        b->idx_end += pos;
-        int damaged = rc == -1 && idx_valid_after(buf + pos, got - pos);
-        free(buf);
-        if (rc == -2) {
-            s = idx_nomem(b, call);
-            break;
-        }
-        if (damaged) {
-            if (!locked && !shared) {
-                /* Perhaps a torn tail being replaced: look again while
-                 * appenders are kept out. */
-                while (flock(b->idx_fd, LOCK_SH) != 0 && errno == EINTR)
-                    ;
-                shared = 1;
-                continue;
-            }
-            s = b->host->error(call, ACP_CORRUPT,
-                               "%s/index.log: damaged record at offset %llu; remove index.log "
-                               "and reopen the store to rebuild it from the documents",
-                               b->path, (unsigned long long)b->idx_end);
-            break;
-        }
-        if (pos < got && locked && !b->ro_errno) {
-            if (ftruncate(b->idx_fd, (off_t)b->idx_end) != 0) {
-                s = file_err(b, call, ACP_IO, "", "index.log", "cannot cut the torn tail of",
-                             errno);
-                break;
-            }
-            b->host->log(2, FILE_PLUGIN, "%s/index.log: removed a torn record at offset %llu",
-                         b->path, (unsigned long long)b->idx_end);
-        }
-        break;
-    }
-    if (shared)
-        flock(b->idx_fd, LOCK_UN);
-    return s;
-}
-
-typedef struct compact_ctx {
-    fbuf out;
-} compact_ctx;
-
-static int compact_run(irun *r, void *arg)
-{
-    compact_ctx *c = arg;
-    size_t start = c->out.len;
-    fmt_index_rec rec = {FMT_OP_RUN, {r->key.id, r->key.id_len},
-                         {r->agent->text, r->agent->text_len},
-                         {r->session ? r->session->text : NULL,
-                          r->session ? r->session->text_len : 0},
-                         r->key.created_us, r->ino};
-    fmt_put_index(&c->out, &rec);
-    r->rec_len = (uint32_t)(c->out.len - start);
-    return c->out.failed;
-}
-
-static int compact_session(isession *s, void *arg)
-{
-    compact_ctx *c = arg;
-    size_t start = c->out.len;
-    fmt_index_rec rec = {FMT_OP_SESSION, {s->key.id, s->key.id_len}, {NULL, 0}, {NULL, 0}, 0,
-                         s->ino};
-    fmt_put_index(&c->out, &rec);
-    s->rec_len = (uint32_t)(c->out.len - start);
-    return c->out.failed;
-}
-
-/* Rewrite index.log with one record per live entry (idx_mu and LOCK_EX on
- * the old file held).  Failures only leave the old log in place. */
-static void idx_compact(acp_backend *b)
-{
-    compact_ctx c = {{0}};
-    if (idx_each_run(&b->ix, compact_run, &c) || idx_each_session(&b->ix, compact_session, &c)) {
-        fbuf_free(&c.out);
-        return;
-    }
-    char tmp[64];
-    int fd = create_tmp(b, b->dirfd, "index-", tmp, O_RDWR | O_APPEND);
-    int err = fd < 0 ? errno : 0;
-    if (!err)
-        flock(fd, LOCK_EX);
-    if (!err)
-        err = file_write_all(fd, c.out.p, c.out.len);
-    /* Flushed whatever sync says: the rename below replaces the only copy. */
-    if (!err && fdatasync(fd) != 0)
-        err = errno;
-    if (!err && renameat(b->dirfd, tmp, b->dirfd, "index.log") != 0)
-        err = errno;
-    if (err) {
-        b->host->log(1, FILE_PLUGIN, "%s/index.log: compaction failed: %s", b->path,
-                     strerror(err));
-        if (fd >= 0) {
-            unlinkat(b->dirfd, tmp, 0);
-            close(fd);
-        }
-        fbuf_free(&c.out);
-        /* rec_len values now describe the unwritten log: only a heuristic */
-        return;
-    }
-    fsync(b->dirfd);
-    close(b->idx_fd); /* releases the old file's lock: waiters find it unlinked */
-    b->idx_fd = fd;
-    b->idx_end = c.out.len;
-    b->ix.live_bytes = c.out.len;
-    fbuf_free(&c.out);
-}
-
-/* The end of the last whole record of index.log (LOCK_EX held, the bytes
- * before idx_end applied, perhaps more not yet): a torn tail that a writer
- * which died left after it is cut off, so that a record appended next
- * starts on a line of its own.  0, or an errno. */
-static int idx_whole_end(acp_backend *b, uint64_t *end)
-{
-    struct stat st;
-    if (fstat(b->idx_fd, &st) != 0)
-        return errno;
-    uint64_t size = (uint64_t)st.st_size, at = size;
-    char chunk[512];
-    /* Back from the end to the last newline (idx_end is a record
-     * boundary). */
-    while (at > b->idx_end) {
-        size_t n = at - b->idx_end < sizeof chunk ? (size_t)(at - b->idx_end) : sizeof chunk;
-        ssize_t r = pread(b->idx_fd, chunk, n, (off_t)(at - n));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return errno;
-        if ((size_t)r != n)
-            return EIO; /* cut meanwhile: not while LOCK_EX is held */
-        const char *nl = memrchr(chunk, '\n', n);
-        if (nl) {
-            at = at - n + (uint64_t)(nl - chunk) + 1;
-            break;
-        }
-        at -= n;
-    }
-    if (at < size) {
-        if (ftruncate(b->idx_fd, (off_t)at) != 0)
-            return errno;
-        b->host->log(2, FILE_PLUGIN, "%s/index.log: removed a torn record at offset %llu",
-                     b->path, (unsigned long long)at);
-    }
-    *end = at;
-    return 0;
-}
-
-/*
- * Record a change that has already reached the disk (a document renamed
- * or removed): append rec to index.log and apply c to this handle's index.
- * Nothing here fails the operation, which has happened; c was prepared
- * before the change, so applying it cannot fail either.  What can go
- * wrong degrades as follows:
- *  - records of other processes cannot be caught up (out of memory): rec
- *    is appended after them all the same and applied, in file order, by
- *    the next idx_tail(), which every list calls first;
- *  - index.log cannot take rec (full disk, damaged log): this handle's
- *    index still gets the change, and the next open, which compares the
- *    documents with index.log, re-reads the document and repairs the log.
- */
-static void idx_publish(acp_backend *b, const fbuf *rec, idx_change *c)
-{
-    pthread_mutex_lock(&b->idx_mu);
-    const char *why = NULL;
-    int err = 0, locked = 0;
-    acp_status s = ACP_OK;
-    for (;;) {
-        if (b->idx_fd < 0 && (s = idx_reopen(b, NULL)) != ACP_OK) {
-            why = "cannot reopen it";
-            goto apply;
-        }
-        while (flock(b->idx_fd, LOCK_EX) != 0) {
-            if (errno != EINTR) {
-                err = errno;
-                why = "cannot lock it";
-                goto apply;
-            }
-        }
-        locked = 1;
-        struct stat st;
-        if (fstat(b->idx_fd, &st) != 0) {
-            err = errno;
-            why = "cannot stat it";
-            goto apply;
-        }
-        if (st.st_nlink > 0)
-            break;
-        flock(b->idx_fd, LOCK_UN); /* compacted by another process: the new file */
-        locked = 0;
-        if ((s = idx_reopen(b, NULL)) != ACP_OK) {
-            why = "cannot reopen it";
-            goto apply;
-        }
-    }
-    s = idx_tail(b, 1, NULL);
-    if (s == ACP_CORRUPT) {
-        /* The next open sets the damaged log aside and rebuilds it. */
-        why = "it is damaged";
-        goto apply;
-    }
-    int caught_up = s == ACP_OK;
-    uint64_t end = b->idx_end;
-    if (!caught_up && (err = idx_whole_end(b, &end)) != 0) {
-        why = "cannot find its end";
-        goto apply;
-    }
-    if ((err = file_write_all(b->idx_fd, rec->p, rec->len)) != 0) {
-        if (ftruncate(b->idx_fd, (off_t)end) != 0)
-            b->host->log(1, FILE_PLUGIN, "%s/index.log: cannot cut a failed append: %s",
-                         b->path, strerror(errno));
-        why = "cannot append to it";
-        goto apply;
-    }
-    if (caught_up) {
-        idx_commit(&b->ix, c);
-        b->idx_end += rec->len;
-        if (b->idx_end > COMPACT_MIN_BYTES && b->idx_end / 2 > b->ix.live_bytes)
-            idx_compact(b);
-    } else {
-        b->host->log(2, FILE_PLUGIN, "%s/index.log: cannot catch up with other processes' "
-                     "records yet; a change is left for the next catch-up", b->path);
-    }
-    flock(b->idx_fd, LOCK_UN);
-    idx_change_free(c);
-    pthread_mutex_unlock(&b->idx_mu);
-    return;
-
-apply:
-    if (locked)
-        flock(b->idx_fd, LOCK_UN);
-    idx_commit(&b->ix, c);
-    b->host->log(1, FILE_PLUGIN, "%s/index.log: %s%s%s; this process's index has the change, "
-                 "the next open of the store repairs index.log",
-                 b->path, why, err ? ": " : "", err ? strerror(err) : "");
-    pthread_mutex_unlock(&b->idx_mu);
-}
-
-/* Build the index.log record of x and the change it makes to the index in
- * memory, for idx_publish() once the change has reached the disk.  name:
- * the file name of x's id, valid until then.  OK, or NOMEM with nothing
- * held. */
-static acp_status idx_prepare(acp_backend *b, const fmt_index_rec *x, const char *name,
-                              size_t nlen, fbuf *rec, idx_change *c, acp_call *call)
-{
-    memset(c, 0, sizeof *c);
-    fmt_put_index(rec, x);
-    int bad = rec->failed;
-    if (!bad) {
-        uint32_t len = (uint32_t)rec->len;
-        switch (x->op) {
-        case FMT_OP_RUN:
-            bad = idx_prepare_run(c, name, nlen, x->id.p, x->id.len, x->agent.p, x->agent.len,
-                                  x->session.p, x->session.len, x->created_us, x->ino, len);
-            break;
-        case FMT_OP_SESSION:
-            bad = idx_prepare_session(c, name, nlen, x->id.p, x->id.len, x->ino, len);
-            break;
-        case FMT_OP_DELRUN:
-            idx_prepare_del(c, IDX_DEL_RUN, name, nlen);
-            break;
-        default:
-            idx_prepare_del(c, IDX_DEL_SESSION, name, nlen);
-            break;
-        }
-    }
-    if (bad) {
-        fbuf_free(rec);
-        return b->host->error(call, ACP_NOMEM, "out of memory updating %s/index.log", b->path);
-    }
-    return ACP_OK;
-}
-
-/* After open-time repairs (a restored backup re-adds every entry), rewrite
- * index.log if it has grown past 1.5 times its live size, so that the next
- * open reads half as much.  Best effort. */
-static void idx_compact_if_bloated(acp_backend *b, acp_call *call)
-{
-    pthread_mutex_lock(&b->idx_mu);
-    if (b->idx_fd >= 0 && b->idx_end > COMPACT_MIN_BYTES &&
-        b->idx_end > b->ix.live_bytes + b->ix.live_bytes / 2 &&
-        flock(b->idx_fd, LOCK_EX) == 0) {
-        struct stat st;
-        if (fstat(b->idx_fd, &st) == 0 && st.st_nlink > 0 && idx_tail(b, 1, call) == ACP_OK)
-            idx_compact(b);
-        flock(b->idx_fd, LOCK_UN);
-    }
-    pthread_mutex_unlock(&b->idx_mu);
-}
-
-/* ---- repairs: bring the index in line with the documents ---------------------- */
-
-enum { K_RUN = 'r', K_SESSION = 's' };
-
-/* Make index.log describe dfd/<base>.json as it is now (stripe lock taken
- * here).  Damaged files are left out of the index with a warning: reading
- * them reports CORRUPT. */
-static acp_status repair_one(acp_backend *b, int kind, const char *base, size_t blen,
-                             acp_call *call)
-{
-    int dfd = kind == K_RUN ? b->runs_fd : b->sess_fd;
-    const char *sub = kind == K_RUN ? "runs/" : "sessions/";
-    char fname[FMT_NAME_BUF + 8];
-    ext_name(fname, base, blen, ".json");
-    unsigned sp = stripe_of((char)kind, base, blen);
-    acp_status s = stripe_lock(b, sp, call);
-    if (s != ACP_OK)
-        return s;
-
-    /* What the index says now. */
-    char id[ACP_FILE_ID_MAX + 1];
-    size_t id_len = 0;
-    int have = 0;
-    uint64_t ino = 0;
-    pthread_mutex_lock(&b->idx_mu);
-    s = idx_tail(b, 0, call);
-    if (kind == K_RUN) {
-        irun *r = idx_run(&b->ix, base, blen);
-        if (r) {
-            have = 1;
-            ino = r->ino;
-            id_len = r->key.id_len;
-            memcpy(id, r->key.id, id_len);
-        }
-    } else {
-        isession *e = idx_session(&b->ix, base, blen);
-        if (e) {
-            have = 1;
-            ino = e->ino;
-            id_len = e->key.id_len;
-            memcpy(id, e->key.id, id_len);
-        }
-    }
-    pthread_mutex_unlock(&b->idx_mu);
-    if (s != ACP_OK)
-        goto out;
-
-    char *buf = NULL;
-    size_t len = 0;
-    uint64_t fino = 0;
-    int err = read_file_at(dfd, fname, &buf, &len, &fino);
-    fbuf rec = {0};
-    if (err == ENOENT) {
-        if (have) {
-            fmt_index_rec d = {kind == K_RUN ? FMT_OP_DELRUN : FMT_OP_DELSESSION,
-                               {id, id_len}, {NULL, 0}, {NULL, 0}, 0, 0};
-            idx_change c;
-            if ((s = idx_prepare(b, &d, base, blen, &rec, &c, call)) == ACP_OK)
-                idx_publish(b, &rec, &c);
-        }
-    } else if (err) {
-        s = file_err(b, call, err == ENOMEM ? ACP_NOMEM : ACP_IO, sub, fname, "cannot read",
-                     err);
-    } else if (!(have && fino == ino)) {
-        const char *why = NULL;
-        char nm[FMT_NAME_BUF];
-        fmt_index_rec put = {0};
-        put.ino = fino;
-        if (kind == K_RUN) {
-            fmt_run r;
-            if (fmt_get_run(buf, len, &r, &why) == 0) {
-                put.op = FMT_OP_RUN;
-                put.id = r.id;
-                put.agent = r.agent;
-                put.session = r.session;
-                put.created_us = r.created_us;
-            }
-        } else {
-            fmt_session se;
-            if (fmt_get_session(buf, len, &se, &why) == 0) {
-                put.op = FMT_OP_SESSION;
-                put.id = se.id;
-            }
-        }
-        if (put.op && (put.id.len == 0 || put.id.len > ACP_FILE_ID_MAX ||
-                       fmt_id_name(put.id.p, put.id.len, nm) != blen ||
-                       memcmp(nm, base, blen) != 0)) {
-            put.op = 0;
-            why = "the id inside does not belong to this file name";
-        }
-        if (put.op) {
-            idx_change c;
-            if ((s = idx_prepare(b, &put, base, blen, &rec, &c, call)) == ACP_OK)
-                idx_publish(b, &rec, &c);
-        } else {
-            b->host->log(1, FILE_PLUGIN, "%s/%s%s: damaged (%s); left out of the index",
-                         b->path, sub, fname, why);
-        }
-    }
-    fbuf_free(&rec);
-    free(buf);
-out:
-    stripe_unlock(b, sp);
-    return s;
-}
-
-/* Remove a temporary file left by a writer that died. */
-static void clean_tmp(acp_backend *b, int dfd, const char *name)
-{
-    struct stat st;
-    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
-        return;
-    if (time(NULL) - st.st_mtime < TMP_MIN_AGE_S)
-        return;
-    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return;
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-        if (unlinkat(dfd, name, 0) == 0)
-            b->host->log(2, FILE_PLUGIN, "%s: removed leftover temporary file %s", b->path,
-                         name);
-    }
-    close(fd);
-}
-
-typedef struct namelist {
-    char **v;
-    size_t n, cap;
-    int failed;
-} namelist;
-
-static void nl_add(namelist *l, const char *s, size_t len)
-{
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 16;
-        char **nv = realloc(l->v, nc * sizeof *nv);
-        if (!nv) {
-            l->failed = 1;
-            return;
-        }
-        l->v = nv;
-        l->cap = nc;
-    }
-    char *c = malloc(len + 1);
-    if (!c) {
-        l->failed = 1;
-        return;
-    }
-    memcpy(c, s, len);
-    c[len] = '\0';
-    l->v[l->n++] = c;
-}
-
-static void nl_free(namelist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof *l);
-}
-
-typedef struct unmarked_ctx {
-    uint32_t gen;
-    namelist *out;
-} unmarked_ctx;
-
-static int unmarked_run(irun *r, void *arg)
-{
-    unmarked_ctx *c = arg;
-    if (r->mark != c->gen)
-        nl_add(c->out, irun_name(r), r->link.key_len);
-    return 0;
-}
-
-static int unmarked_session(isession *s, void *arg)
-{
-    unmarked_ctx *c = arg;
-    if (s->mark != c->gen)
-        nl_add(c->out, isession_name(s), s->link.key_len);
-    return 0;
-}
-
-static DIR *open_dir(int dfd)
-{
-    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    DIR *d = fdopendir(fd);
-    if (!d)
-        close(fd);
-    return d;
-}
-
-static acp_status finish_leftover_locking(acp_backend *b, const char *name, size_t nlen,
-                                          acp_call *call);
-
-/* Compare one document directory with the index and repair differences;
- * in runs/, finish the deletes that a crash interrupted. */
-static acp_status check_dir(acp_backend *b, int kind, acp_call *call)
-{
-    int dfd = kind == K_RUN ? b->runs_fd : b->sess_fd;
-    const char *sub = kind == K_RUN ? "runs/" : "sessions/";
-    DIR *d = open_dir(dfd);
-    if (!d)
-        return file_err(b, call, ACP_IO, sub, "", "cannot list", errno);
-    namelist suspects = {0}, tmps = {0}, intents = {0};
-    pthread_mutex_lock(&b->idx_mu);
-    uint32_t gen = ++b->scan_gen;
-    acp_status s = idx_tail(b, 0, call);
-    struct dirent *de;
-    while (s == ACP_OK && (errno = 0, de = readdir(d)) != NULL) {
-        const char *nm = de->d_name;
-        size_t len = strlen(nm);
-        if (strncmp(nm, FILE_TMP_PREFIX, strlen(FILE_TMP_PREFIX)) == 0) {
-            nl_add(&tmps, nm, len);
-            continue;
-        }
-        size_t il = strlen(INTENT_EXT);
-        if (kind == K_RUN && len > il && nm[0] != '.' && strcmp(nm + len - il, INTENT_EXT) == 0) {
-            nl_add(&intents, nm, len - il);
-            continue;
-        }
-        if (len <= 5 || nm[0] == '.' || strcmp(nm + len - 5, ".json") != 0)
-            continue;
-        size_t blen = len - 5;
-        uint64_t ino = 0;
-        uint32_t *mark = NULL;
-        if (kind == K_RUN) {
-            irun *r = idx_run(&b->ix, nm, blen);
-            if (r) {
-                ino = r->ino;
-                mark = &r->mark;
-            }
-        } else {
-            isession *e = idx_session(&b->ix, nm, blen);
-            if (e) {
-                ino = e->ino;
-                mark = &e->mark;
-            }
-        }
-        if (mark) {
-            *mark = gen; /* seen: not a missing file */
-            struct stat st;
-            /* d_ino may differ from st_ino on some file systems (overlay):
-             * confirm a mismatch with stat before re-reading the file. */
-            if ((uint64_t)de->d_ino == ino ||
-                (fstatat(dfd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0 && (uint64_t)st.st_ino == ino))
-                continue;
-        }
-        nl_add(&suspects, nm, blen);
-    }
-    if (s == ACP_OK && errno != 0)
-        s = file_err(b, call, ACP_IO, sub, "", "cannot list", errno);
-    if (s == ACP_OK) {
-        unmarked_ctx uc = {gen, &suspects};
-        if (kind == K_RUN)
-            idx_each_run(&b->ix, unmarked_run, &uc);
-        else
-            idx_each_session(&b->ix, unmarked_session, &uc);
-    }
-    pthread_mutex_unlock(&b->idx_mu);
-    closedir(d);
-    if (s == ACP_OK && (suspects.failed || tmps.failed || intents.failed))
-        s = b->host->error(call, ACP_NOMEM, "out of memory checking %s/%s", b->path, sub);
-    if (s == ACP_OK && suspects.n)
-        b->host->log(2, FILE_PLUGIN, "%s/%s: %zu file(s) differ from index.log; updating it",
-                     b->path, sub, suspects.n);
-    for (size_t i = 0; s == ACP_OK && i < suspects.n; i++)
-        s = repair_one(b, kind, suspects.v[i], strlen(suspects.v[i]), call);
-    for (size_t i = 0; s == ACP_OK && i < tmps.n; i++)
-        clean_tmp(b, dfd, tmps.v[i]);
-    for (size_t i = 0; s == ACP_OK && i < intents.n; i++) {
-        /* The store stays usable when this fails: readers treat the run as
-         * deleted, and the next open tries again. */
-        if (finish_leftover_locking(b, intents.v[i], strlen(intents.v[i]), NULL) != ACP_OK)
-            b->host->log(1, FILE_PLUGIN, "%s/runs/%s" INTENT_EXT ": cannot finish an "
-                         "interrupted delete yet",
-                         b->path, intents.v[i]);
-    }
-    nl_free(&suspects);
-    nl_free(&tmps);
-    nl_free(&intents);
-    return s;
-}
-
-/* A damaged index.log is set aside (for the operator) and rebuilt from the
- * documents by check_dir(). */
-static acp_status idx_set_aside(acp_backend *b, acp_call *call)
-{
-    pthread_mutex_lock(&b->idx_mu);
-    acp_status s = ACP_OK;
-    while (flock(b->idx_fd, LOCK_EX) != 0 && errno == EINTR)
-        ;
-    struct stat st;
-    if (fstat(b->idx_fd, &st) == 0 && st.st_nlink > 0) {
-        char aside[64];
-        snprintf(aside, sizeof aside, "index.log.damaged-%lld", (long long)time(NULL));
-        if (renameat(b->dirfd, "index.log", b->dirfd, aside) != 0)
-            s = file_err(b, call, ACP_IO, "", "index.log", "cannot set aside damaged", errno);
-        else
-            b->host->log(1, FILE_PLUGIN, "%s/index.log was damaged: kept as %s, rebuilding",
-                         b->path, aside);
-    }
-    flock(b->idx_fd, LOCK_UN);
-    if (s == ACP_OK)
-        s = idx_reopen(b, call);
-    pthread_mutex_unlock(&b->idx_mu);
-    return s;
-}
-
-/* ---- opening --------------------------------------------------------------------- */
-
-static int is_store_entry(const char *nm)
-{
-    static const char *const known[] = {"FORMAT", "index.log", "lock", "runs",
-                                        "sessions", "events", "lost+found", NULL};
-    if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0 ||
-        strncmp(nm, FILE_TMP_PREFIX, strlen(FILE_TMP_PREFIX)) == 0 ||
-        strncmp(nm, "index.log.damaged-", 18) == 0)
-        return 1;
-    for (int i = 0; known[i]; i++)
-        if (strcmp(nm, known[i]) == 0)
-            return 1;
-    return 0;
-}
-
-/* mkdir -p, then open the directory. */
-static acp_status open_root(acp_backend *b, acp_call *call)
-{
-    size_t n = strlen(b->path);
-    char *p = malloc(n + 1);
-    if (!p)
-        return b->host->error(call, ACP_NOMEM, "out of memory opening %s", b->path);
-    memcpy(p, b->path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != '\0')
-            continue;
-        if (p[i - 1] == '/')
-            continue;
-        char c = p[i];
-        p[i] = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            int e = errno;
-            acp_status s = b->host->error(call, e == ENOTDIR ? ACP_INVALID : ACP_IO,
-                                          "%s: cannot create directory %s: %s", b->path, p,
-                                          strerror(e));
-            free(p);
-            return s;
-        }
-        p[i] = c;
-    }
-    free(p);
-    b->dirfd = open(b->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (b->dirfd < 0) {
-        int e = errno;
-        if (e == ENOTDIR)
-            return b->host->error(call, ACP_INVALID, "%s: not a directory", b->path);
-        return b->host->error(call, ACP_IO, "%s: cannot open: %s", b->path, strerror(e));
-    }
-    return ACP_OK;
-}
-
-static acp_status check_format_text(acp_backend *b, char *buf, size_t len, acp_call *call)
-{
-    static const char head[] = "{\"format\":\"" FORMAT_NAME "\",\"version\":";
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' ' || buf[len - 1] == '\r'))
-        len--;
-    long long v = 0;
-    size_t i = sizeof head - 1, digits = 0;
-    if (len < i || memcmp(buf, head, i) != 0)
-        goto bad;
-    while (i < len && buf[i] >= '0' && buf[i] <= '9' && digits < 9) {
-        v = v * 10 + (buf[i++] - '0');
-        digits++;
-    }
-    if (!digits || i + 1 != len || buf[i] != '}')
-        goto bad;
-    if (v > FORMAT_VERSION)
-        return b->host->error(call, ACP_UNSUPPORTED,
-                              "%s/FORMAT: store format version %lld is newer than this "
-                              "plugin's (%d): upgrade acp-storage",
-                              b->path, v, FORMAT_VERSION);
-    if (v < 1)
-        goto bad;
-    return ACP_OK;
-bad:
-    return b->host->error(call, ACP_CORRUPT,
-                          "%s/FORMAT: not an acp-storage file store format file", b->path);
-}
-
-static acp_status check_format(acp_backend *b, acp_call *call)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    int err = read_file_at(b->dirfd, "FORMAT", &buf, &len, NULL);
-    if (!err) {
-        acp_status s = check_format_text(b, buf, len, call);
-        free(buf);
-        return s;
-    }
-    if (err != ENOENT)
-        return file_err(b, call, err == ENOMEM ? ACP_NOMEM : ACP_IO, "", "FORMAT",
-                        "cannot read", err);
-
-    /* A new store: only in an empty directory (or one that another process
-     * is turning into a store right now). */
-    DIR *d = open_dir(b->dirfd);
-    if (!d)
-        return file_err(b, call, ACP_IO, "", "", "cannot list", errno);
-    struct dirent *de;
-    const char *foreign = NULL;
-    char fbufname[256];
-    while ((de = readdir(d)) != NULL) {
-        if (!is_store_entry(de->d_name)) {
-            snprintf(fbufname, sizeof fbufname, "%s", de->d_name);
-            foreign = fbufname;
-            break;
-        }
-    }
-    closedir(d);
-    if (foreign)
-        return b->host->error(call, ACP_INVALID,
-                              "%s: not an acp-storage file store (no FORMAT file) and not "
-                              "empty (it holds %s)",
-                              b->path, foreign);
-
-    char text[64];
-    int tl = snprintf(text, sizeof text, "{\"format\":\"%s\",\"version\":%d}\n", FORMAT_NAME,
-                      FORMAT_VERSION);
-    char tmp[64];
-    int fd = create_tmp(b, b->dirfd, "format-", tmp, O_WRONLY);
-    if (fd < 0)
-        return file_err(b, call, ACP_IO, "", "FORMAT", "cannot create", errno);
-    err = file_write_all(fd, text, (size_t)tl);
-    if (!err && fsync(fd) != 0)
-        err = errno;
-    close(fd);
-    /* link() rather than rename(): if another process won the race, its
-     * FORMAT stays and is checked below. */
-    if (!err && linkat(b->dirfd, tmp, b->dirfd, "FORMAT", 0) != 0 && errno != EEXIST)
-        err = errno;
-    unlinkat(b->dirfd, tmp, 0);
-    if (!err && fsync(b->dirfd) != 0)
-        err = errno;
-    if (err)
-        return file_err(b, call, ACP_IO, "", "FORMAT", "cannot create", err);
-    err = read_file_at(b->dirfd, "FORMAT", &buf, &len, NULL);
-    if (err)
-        return file_err(b, call, ACP_IO, "", "FORMAT", "cannot read", err);
-    acp_status s = check_format_text(b, buf, len, call);
-    free(buf);
-    return s;
-}
-
-static acp_status open_subdir(acp_backend *b, const char *name, int *fd, acp_call *call)
-{
-    if (mkdirat(b->dirfd, name, 0777) != 0 && errno != EEXIST && !b->ro_errno)
-        return file_err(b, call, ACP_IO, "", name, "cannot create directory", errno);
-    *fd = openat(b->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (*fd < 0)
-        return file_err(b, call, ACP_IO, "", name, "cannot open directory", errno);
-    return ACP_OK;
-}
-
-static void f_close(acp_backend *b)
-{
-    if (!b)
-        return;
-    ev_close_all(b);
-    ev_lock_table_close(b);
-    idx_free(&b->ix);
-    int fds[] = {b->dirfd, b->runs_fd, b->sess_fd, b->ev_fd, b->lock_fd, b->idx_fd};
-    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
-    for (int i = 0; i < FILE_NSTRIPES; i++)
-        pthread_mutex_destroy(&b->stripes[i]);
-    pthread_mutex_destroy(&b->idx_mu);
-    pthread_mutex_destroy(&b->logs_mu);
-    free(b->path);
-    free(b);
-}
-
-static acp_status f_open(const acp_plugin_host *host, const acp_open_args *args,
-                         acp_backend **out, acp_call *call)
-{
-    int sync = 1, create = 1;
-    if (args->variant[0])
-        return host->error(call, ACP_INVALID, "file: unknown variant '+%s' (file: takes none)",
-                           args->variant);
-    for (size_t i = 0; i < args->n_options; i++) {
-        const acp_plugin_option *o = &args->options[i];
-        if (strcmp(o->key, "create") == 0) {
-            create = strcmp(o->value, "false") != 0; /* the core checked the value */
-        } else if (strcmp(o->key, "sync") == 0) {
-            if (strcmp(o->value, "always") == 0)
-                sync = 1;
-            else if (strcmp(o->value, "none") == 0)
-                sync = 0;
-            else
-                return host->error(call, ACP_INVALID,
-                                   "file: option sync must be \"always\" or \"none\", not "
-                                   "\"%s\"",
-                                   o->value);
-        }
-    }
-    if (args->authority[0] && strcmp(args->authority, "localhost") != 0)
-        return host->error(call, ACP_INVALID,
-                           "file: a store on another host (%s) is not supported; use "
-                           "file:///path or file:relative/path",
-                           args->authority);
-    if (!args->path[0])
-        return host->error(call, ACP_INVALID,
-                           "file: no directory given; use file:///abs/dir or file:rel/dir");
-
-    acp_backend *b = calloc(1, sizeof *b);
-    if (!b || !(b->path = strdup(args->path)) || idx_init(&b->ix) != 0 ||
-        hmap_init(&b->metas) != 0) {
-        if (b) {
-            idx_free(&b->ix);
-            free(b->path);
-            free(b);
-        }
-        return host->error(call, ACP_NOMEM, "out of memory opening a file store");
-    }
-    b->host = host;
-    b->sync = sync;
-    /* Descriptors of event logs are a cache: leave most of the process's
-     * allowance to the application. */
-    b->max_open_logs = FILE_MAX_OPEN_LOGS;
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-        rl.rlim_cur / 4 < b->max_open_logs)
-        b->max_open_logs = rl.rlim_cur / 4 > 1 ? (size_t)(rl.rlim_cur / 4) : 1;
-    b->dirfd = b->runs_fd = b->sess_fd = b->ev_fd = b->lock_fd = b->idx_fd = -1;
-    for (int i = 0; i < FILE_NSTRIPES; i++)
-        pthread_mutex_init(&b->stripes[i], NULL);
-    pthread_mutex_init(&b->idx_mu, NULL);
-    pthread_mutex_init(&b->logs_mu, NULL);
-
-    /* create=false: a store is a directory with a FORMAT file. */
-    char format_path[4096];
-    acp_status s = ACP_OK;
-    if (!create && ((size_t)snprintf(format_path, sizeof format_path, "%s/FORMAT", b->path) >=
-                        sizeof format_path ||
-                    access(format_path, F_OK) != 0))
-        s = host->error(call, ACP_NOT_FOUND,
-                        "%s: no file store there; create=false does not create one", b->path);
-    if (s == ACP_OK)
-        s = open_root(b, call);
-    if (s == ACP_OK)
-        s = check_format(b, call);
-    if (s == ACP_OK) {
-        b->lock_fd = openat(b->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (b->lock_fd < 0) {
-            if (errno == EACCES || errno == EROFS || errno == EPERM)
-                b->ro_errno = errno; /* still readable */
-            else
-                s = file_err(b, call, ACP_IO, "", "lock", "cannot open", errno);
-        } else {
-            s = ev_lock_table_open(b, call);
-        }
-    }
-    if (s == ACP_OK)
-        s = open_subdir(b, "runs", &b->runs_fd, call);
-    if (s == ACP_OK)
-        s = open_subdir(b, "sessions", &b->sess_fd, call);
-    if (s == ACP_OK)
-        s = open_subdir(b, "events", &b->ev_fd, call);
-    if (s == ACP_OK)
-        s = idx_reopen(b, call);
-    if (s == ACP_OK) {
-        pthread_mutex_lock(&b->idx_mu);
-        s = idx_tail(b, 0, call);
-        pthread_mutex_unlock(&b->idx_mu);
-        if (s == ACP_CORRUPT && !b->ro_errno)
-            s = idx_set_aside(b, call);
-    }
-    if (s == ACP_OK && !b->ro_errno) {
-        s = check_dir(b, K_RUN, call);
-        if (s == ACP_OK)
-            s = check_dir(b, K_SESSION, call);
-        if (s == ACP_OK)
-            idx_compact_if_bloated(b, call);
-        if (s == ACP_OK) {
-            DIR *d = open_dir(b->dirfd);
-            struct dirent *de;
-            namelist tmps = {0};
-            while (d && (de = readdir(d)) != NULL)
-                if (strncmp(de->d_name, FILE_TMP_PREFIX, strlen(FILE_TMP_PREFIX)) == 0)
-                    nl_add(&tmps, de->d_name, strlen(de->d_name));
-            if (d)
-                closedir(d);
-            for (size_t i = 0; i < tmps.n; i++)
-                clean_tmp(b, b->dirfd, tmps.v[i]);
-            nl_free(&tmps);
-        }
-    }
-    if (s != ACP_OK) {
-        f_close(b);
-        return s;
-    }
-    *out = b;
-    return ACP_OK;
-}
-
-static acp_status f_ping(acp_backend *b, acp_call *call)
-{
-    struct stat st;
-    if (fstatat(b->dirfd, "FORMAT", &st, 0) != 0)
-        return file_err(b, call, ACP_IO, "", "FORMAT", "cannot stat", errno);
-    return ACP_OK;
-}
-
 /* ---- runs ------------------------------------------------------------------------- */
 
 /* Read and check a document file; on success *buf holds it (to free). */
@@ -1328,7 +134,7 @@ static acp_status load_doc(acp_backend *b, int kind, const char *id, size_t id_l
     int dfd = kind == K_RUN ? b->runs_fd : b->sess_fd;
     const char *sub = kind == K_RUN ? "runs/" : "sessions/";
     size_t len;
-    int err = read_file_at(dfd, fname, buf, &len, NULL);
+    int err = fs_read_at(dfd, fname, buf, &len, NULL);
     if (err == ENOENT)
         return b->host->error(call, ACP_NOT_FOUND, "%s %s not found",
                               kind == K_RUN ? "run" : "session", id);
@@ -1358,9 +164,6 @@ static acp_status load_doc(acp_backend *b, int kind, const char *id, size_t id_l
     return ACP_OK;
 }
 
-static acp_status finish_leftover(acp_backend *b, const char *name, size_t nlen,
-                                  acp_call *call);
-
 /* Put doc in place as sub/fname and record it in the index (x, whose ino
  * this fills in), under the caller's stripe lock.  Everything the index
  * needs is allocated before the rename: once the document is in place,
@@ -1380,12 +183,12 @@ static acp_status doc_save_indexed(acp_backend *b, int dfd, const char *sub, con
     if (s != ACP_OK)
         return s;
     x->ino = sd.ino;
-    if ((s = idx_prepare(b, x, name, nlen, &ir, &c, call)) != ACP_OK)
+    if ((s = ilog_prepare(b, x, name, nlen, &ir, &c, call)) != ACP_OK)
         doc_abandon(dfd, &sd);
     else if ((s = doc_commit(b, dfd, sub, fname, &sd, call)) != ACP_OK)
         idx_change_free(&c);
     else {
-        idx_publish(b, &ir, &c);
+        ilog_publish(b, &ir, &c);
         if (b->sync && fsync(dfd) != 0)
             s = file_err(b, call, ACP_IO, sub, "", "cannot flush directory", errno);
     }
@@ -1399,15 +202,15 @@ static acp_status f_save_run(acp_backend *b, const acp_run_record *rec, acp_call
         return file_readonly(b, call);
     char name[FMT_NAME_BUF], fname[FMT_NAME_BUF + 8];
     size_t nlen = fmt_id_name(rec->run_id, rec->run_id_len, name);
-    ext_name(fname, name, nlen, ".json");
-    unsigned sp = stripe_of(K_RUN, name, nlen);
-    acp_status s = stripe_lock(b, sp, call);
+    fs_ext_name(fname, name, nlen, ".json");
+    unsigned sp = doc_stripe_of(K_RUN, name, nlen);
+    acp_status s = doc_lock(b, sp, call);
     if (s != ACP_OK)
         return s;
     /* A delete left half done ends before the run starts afresh: later, its
      * intent would remove the new run's events. */
-    if ((s = finish_leftover(b, name, nlen, call)) != ACP_OK) {
-        stripe_unlock(b, sp);
+    if ((s = intent_finish(b, name, nlen, call)) != ACP_OK) {
+        doc_unlock(b, sp);
         return s;
     }
 
@@ -1418,9 +221,9 @@ static acp_status f_save_run(acp_backend *b, const acp_run_record *rec, acp_call
         size_t olen;
         fmt_run r;
         const char *why;
-        int err = read_file_at(b->runs_fd, fname, &old, &olen, NULL);
+        int err = fs_read_at(b->runs_fd, fname, &old, &olen, NULL);
         if (err == ENOMEM) {
-            stripe_unlock(b, sp);
+            doc_unlock(b, sp);
             return b->host->error(call, ACP_NOMEM, "out of memory saving run %s", rec->run_id);
         }
         if (err == 0 && fmt_get_run(old, olen, &r, &why) == 0 && r.id.len == rec->run_id_len &&
@@ -1438,7 +241,7 @@ static acp_status f_save_run(acp_backend *b, const acp_run_record *rec, acp_call
     fmt_index_rec x = {FMT_OP_RUN, r.id, r.agent, r.session, created, 0};
     s = doc_save_indexed(b, b->runs_fd, "runs/", fname, &doc, &x, name, nlen, "run", call);
     fbuf_free(&doc);
-    stripe_unlock(b, sp);
+    doc_unlock(b, sp);
     return s;
 }
 
@@ -1480,136 +283,6 @@ static acp_status remove_file(acp_backend *b, int dfd, const char *sub, const ch
     return file_err(b, call, ACP_IO, sub, fname, "cannot remove", errno);
 }
 
-/* The delete record for name and the change it makes to the index,
- * prepared before the delete touches the disk (see idx_publish).  id NULL:
- * the id the index has for name; when it has none, c is empty.  *listed
- * says whether the index lists name (or might: it could not catch up),
- * and so whether a delete that finds nothing must still be recorded. */
-static acp_status forget_prepare(acp_backend *b, int kind, const char *id, size_t id_len,
-                                 const char *name, size_t nlen, fbuf *rec, idx_change *c,
-                                 int *listed, acp_call *call)
-{
-    char idb[ACP_FILE_ID_MAX + 1];
-    memset(c, 0, sizeof *c);
-    pthread_mutex_lock(&b->idx_mu);
-    acp_status s = idx_tail(b, 0, id ? NULL : call);
-    const tkey *k = NULL;
-    if (kind == K_RUN) {
-        irun *r = idx_run(&b->ix, name, nlen);
-        k = r ? &r->key : NULL;
-    } else {
-        isession *e = idx_session(&b->ix, name, nlen);
-        k = e ? &e->key : NULL;
-    }
-    if (k && !id) {
-        memcpy(idb, k->id, k->id_len);
-        id = idb;
-        id_len = k->id_len;
-    }
-    pthread_mutex_unlock(&b->idx_mu);
-    if (!id) /* the id is needed for the record */
-        return s;
-    *listed = k || s != ACP_OK;
-    fmt_index_rec d = {kind == K_RUN ? FMT_OP_DELRUN : FMT_OP_DELSESSION,
-                       {id, id_len}, {NULL, 0}, {NULL, 0}, 0, 0};
-    return idx_prepare(b, &d, name, nlen, rec, c, call);
-}
-
-/* Record a delete prepared by forget_prepare(): when the delete removed
- * something (happened), or the index lists the entry anyway. */
-static void forget_publish(acp_backend *b, int happened, int listed, fbuf *rec, idx_change *c)
-{
-    if (c->kind != IDX_NONE && (happened || listed))
-        idx_publish(b, rec, c);
-    else
-        idx_change_free(c);
-    fbuf_free(rec);
-}
-
-/*
- * delete_run removes two files in two directories, so it leaves an intent
- * first: runs/<name>.json is renamed to runs/<name>.deleting (no id maps to
- * that name: run files end in .json), flushed, then the event log is
- * removed, then the intent.  A run with an intent is deleted as far as
- * readers go; whoever meets a leftover intent (a crash or a failure between
- * the steps) finishes the delete: the next open, get_events, save_run and
- * delete_run of that id.
- */
-
-/* Finish the delete that runs/<name>.deleting records (stripe lock held,
- * the intent exists): remove the event log, then the intent.  *had_log says
- * whether the log held events.  The index is the caller's. */
-static acp_status finish_delete(acp_backend *b, const char *name, size_t nlen, int *had_log,
-                                acp_call *call)
-{
-    char intent[FMT_NAME_BUF + 16];
-    ext_name(intent, name, nlen, INTENT_EXT);
-    *had_log = 0;
-    /* The intent must be on disk before the log goes: power loss must not
-     * leave the run without its events. */
-    if (b->sync && fsync(b->runs_fd) != 0)
-        return file_err(b, call, ACP_IO, "runs/", "", "cannot flush directory", errno);
-    acp_status s = ev_remove(b, name, nlen, had_log, call);
-    if (s != ACP_OK) {
-        /* Only a log that is still there keeps the intent (flushing events/
-         * may have failed after the log was removed). */
-        char lname[FMT_NAME_BUF + 8];
-        struct stat st;
-        ext_name(lname, name, nlen, ".log");
-        if (fstatat(b->ev_fd, lname, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
-            return s;
-    }
-    acp_call *c = s == ACP_OK ? call : NULL; /* keep the first error */
-    acp_status u = ACP_OK;
-    if (unlinkat(b->runs_fd, intent, 0) != 0 && errno != ENOENT)
-        u = file_err(b, c, ACP_IO, "runs/", intent, "cannot remove", errno);
-    else if (b->sync && fsync(b->runs_fd) != 0) /* or a lost unlink would redo it later */
-        u = file_err(b, c, ACP_IO, "runs/", "", "cannot flush directory", errno);
-    return s == ACP_OK ? u : s;
-}
-
-/* Whether runs/<name>.deleting exists. */
-static int has_intent(acp_backend *b, const char *name, size_t nlen)
-{
-    char intent[FMT_NAME_BUF + 16];
-    struct stat st;
-    ext_name(intent, name, nlen, INTENT_EXT);
-    return fstatat(b->runs_fd, intent, &st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-/* Finish a leftover delete of run <name>, if there is one (stripe lock held). */
-static acp_status finish_leftover(acp_backend *b, const char *name, size_t nlen, acp_call *call)
-{
-    if (!has_intent(b, name, nlen))
-        return ACP_OK;
-    fbuf rec = {0};
-    idx_change c;
-    int had_log, listed = 0;
-    acp_status s = forget_prepare(b, K_RUN, NULL, 0, name, nlen, &rec, &c, &listed, call);
-    if (s != ACP_OK)
-        return s;
-    s = finish_delete(b, name, nlen, &had_log, call);
-    /* Also after a failure: the intent says the run is deleted. */
-    forget_publish(b, 0, listed, &rec, &c);
-    if (s == ACP_OK)
-        b->host->log(2, FILE_PLUGIN, "%s/runs/%s" INTENT_EXT ": finished an interrupted delete",
-                     b->path, name);
-    return s;
-}
-
-/* The same, taking the stripe lock. */
-static acp_status finish_leftover_locking(acp_backend *b, const char *name, size_t nlen,
-                                          acp_call *call)
-{
-    unsigned sp = stripe_of(K_RUN, name, nlen);
-    acp_status s = stripe_lock(b, sp, call);
-    if (s != ACP_OK)
-        return s;
-    s = finish_leftover(b, name, nlen, call);
-    stripe_unlock(b, sp);
-    return s;
-}
-
 static acp_status f_delete_run(acp_backend *b, const char *run_id, acp_call *call)
 {
     if (b->ro_errno)
@@ -1617,18 +290,18 @@ static acp_status f_delete_run(acp_backend *b, const char *run_id, acp_call *cal
     char name[FMT_NAME_BUF], fname[FMT_NAME_BUF + 8], intent[FMT_NAME_BUF + 16];
     size_t id_len = strlen(run_id);
     size_t nlen = fmt_id_name(run_id, id_len, name);
-    ext_name(fname, name, nlen, ".json");
-    ext_name(intent, name, nlen, INTENT_EXT);
-    unsigned sp = stripe_of(K_RUN, name, nlen);
-    acp_status s = stripe_lock(b, sp, call);
+    fs_ext_name(fname, name, nlen, ".json");
+    fs_ext_name(intent, name, nlen, FILE_INTENT_EXT);
+    unsigned sp = doc_stripe_of(K_RUN, name, nlen);
+    acp_status s = doc_lock(b, sp, call);
     if (s != ACP_OK)
         return s;
     fbuf rec = {0};
     idx_change c;
     int had_run = 0, had_log = 0, leftover = 0, listed = 0;
-    s = forget_prepare(b, K_RUN, run_id, id_len, name, nlen, &rec, &c, &listed, call);
+    s = ilog_forget_prepare(b, K_RUN, run_id, id_len, name, nlen, &rec, &c, &listed, call);
     if (s != ACP_OK) {
-        stripe_unlock(b, sp);
+        doc_unlock(b, sp);
         return s;
     }
     /* The intent is made under the log's lock: appenders of every process
@@ -1641,14 +314,14 @@ static acp_status f_delete_run(acp_backend *b, const char *run_id, acp_call *cal
     else if (errno != ENOENT)
         s = file_err(b, call, ACP_IO, "runs/", fname, "cannot rename", errno);
     else
-        leftover = has_intent(b, name, nlen);
+        leftover = intent_exists(b, name, nlen, NULL) > 0;
     if (lk == 0)
         ev_log_unlock(b, name, nlen);
     if (s == ACP_OK) {
         if (had_run || leftover) {
             /* A leftover intent's run and events were deleted already, as
              * far as anyone could see: they do not count as found. */
-            s = finish_delete(b, name, nlen, &had_log, call);
+            s = intent_finish_delete(b, name, nlen, &had_log, call);
             if (leftover)
                 had_log = 0;
         } else {
@@ -1657,11 +330,11 @@ static acp_status f_delete_run(acp_backend *b, const char *run_id, acp_call *cal
         }
         /* Also after a failure above: the run is gone (or the intent says
          * so), and this handle's lists must agree. */
-        forget_publish(b, had_run, listed, &rec, &c);
+        ilog_forget_publish(b, had_run, listed, &rec, &c);
     } else {
-        forget_publish(b, 0, 0, &rec, &c);
+        ilog_forget_publish(b, 0, 0, &rec, &c);
     }
-    stripe_unlock(b, sp);
+    doc_unlock(b, sp);
     if (s == ACP_OK && !had_run && !had_log)
         s = b->host->error(call, ACP_NOT_FOUND, "run %s not found", run_id);
     return s;
@@ -1695,7 +368,7 @@ static acp_status emit_cands(acp_backend *b, int kind, cand *cs, size_t n, int64
     acp_status s = ACP_OK;
     for (size_t i = 0; i < n && s == ACP_OK; i++) {
         char fname[FMT_NAME_BUF + 8];
-        ext_name(fname, cs[i].name, cs[i].nlen, ".json");
+        fs_ext_name(fname, cs[i].name, cs[i].nlen, ".json");
         char *buf = NULL;
         fmt_run r;
         fmt_session se;
@@ -1735,8 +408,8 @@ static acp_status f_list_runs(acp_backend *b, const acp_run_query *q, acp_call *
     acp_status s = ACP_OK;
     for (;;) {
         size_t n = 0, avail = 0;
-        pthread_mutex_lock(&b->idx_mu);
-        s = idx_tail(b, 0, call);
+        pthread_mutex_lock(&b->ix_mu);
+        s = ilog_tail(b, 0, call);
         tnode *set = NULL;
         int slot = T_ALL;
         if (s == ACP_OK && idx_run_set(&b->ix, agent, alen, session, slen, &set, &slot) != 0)
@@ -1762,7 +435,7 @@ static acp_status f_list_runs(acp_backend *b, const acp_run_query *q, acp_call *
                 cand_set(&cs[n], irun_name(r), r->link.key_len, &r->key);
             }
         }
-        pthread_mutex_unlock(&b->idx_mu);
+        pthread_mutex_unlock(&b->ix_mu);
         first = 0;
         if (s != ACP_OK || n == 0)
             break;
@@ -1792,9 +465,9 @@ static acp_status f_save_session(acp_backend *b, const acp_session_record *rec,
         return file_readonly(b, call);
     char name[FMT_NAME_BUF], fname[FMT_NAME_BUF + 8];
     size_t nlen = fmt_id_name(rec->id, rec->id_len, name);
-    ext_name(fname, name, nlen, ".json");
-    unsigned sp = stripe_of(K_SESSION, name, nlen);
-    acp_status s = stripe_lock(b, sp, call);
+    fs_ext_name(fname, name, nlen, ".json");
+    unsigned sp = doc_stripe_of(K_SESSION, name, nlen);
+    acp_status s = doc_lock(b, sp, call);
     if (s != ACP_OK)
         return s;
     fmt_session se = {{rec->id, rec->id_len}, {rec->doc, rec->doc_len}};
@@ -1804,7 +477,7 @@ static acp_status f_save_session(acp_backend *b, const acp_session_record *rec,
     s = doc_save_indexed(b, b->sess_fd, "sessions/", fname, &doc, &x, name, nlen, "session",
                          call);
     fbuf_free(&doc);
-    stripe_unlock(b, sp);
+    doc_unlock(b, sp);
     return s;
 }
 
@@ -1836,24 +509,24 @@ static acp_status f_delete_session(acp_backend *b, const char *id, acp_call *cal
     char name[FMT_NAME_BUF], fname[FMT_NAME_BUF + 8];
     size_t id_len = strlen(id);
     size_t nlen = fmt_id_name(id, id_len, name);
-    ext_name(fname, name, nlen, ".json");
-    unsigned sp = stripe_of(K_SESSION, name, nlen);
-    acp_status s = stripe_lock(b, sp, call);
+    fs_ext_name(fname, name, nlen, ".json");
+    unsigned sp = doc_stripe_of(K_SESSION, name, nlen);
+    acp_status s = doc_lock(b, sp, call);
     if (s != ACP_OK)
         return s;
     fbuf rec = {0};
     idx_change c;
     int had = 0, listed = 0;
-    s = forget_prepare(b, K_SESSION, id, id_len, name, nlen, &rec, &c, &listed, call);
+    s = ilog_forget_prepare(b, K_SESSION, id, id_len, name, nlen, &rec, &c, &listed, call);
     if (s != ACP_OK) {
-        stripe_unlock(b, sp);
+        doc_unlock(b, sp);
         return s;
     }
     s = remove_file(b, b->sess_fd, "sessions/", fname, &had, call);
     /* Removed, even if flushing the directory failed: forget it.  A
      * session that was not there is forgotten when the index lists it. */
-    forget_publish(b, had, s == ACP_OK && listed, &rec, &c);
-    stripe_unlock(b, sp);
+    ilog_forget_publish(b, had, s == ACP_OK && listed, &rec, &c);
+    doc_unlock(b, sp);
     if (s == ACP_OK && !had)
         s = b->host->error(call, ACP_NOT_FOUND, "session %s not found", id);
     return s;
@@ -1872,8 +545,8 @@ static acp_status f_list_sessions(acp_backend *b, const char *after_id, int64_t 
     acp_status s = ACP_OK;
     for (;;) {
         size_t n = 0, avail = 0;
-        pthread_mutex_lock(&b->idx_mu);
-        s = idx_tail(b, 0, call);
+        pthread_mutex_lock(&b->ix_mu);
+        s = ilog_tail(b, 0, call);
         if (s == ACP_OK) {
             tnode *set = b->ix.all_sessions;
             size_t pos = after.id ? idx_rank(set, &after, 0, 1) : 0;
@@ -1884,7 +557,7 @@ static acp_status f_list_sessions(acp_backend *b, const char *after_id, int64_t 
                 cand_set(&cs[n], isession_name(e), e->link.key_len, &e->key);
             }
         }
-        pthread_mutex_unlock(&b->idx_mu);
+        pthread_mutex_unlock(&b->ix_mu);
         if (s != ACP_OK || n == 0)
             break;
         int64_t before = emitted;
@@ -1914,7 +587,7 @@ static acp_status f_add_event(acp_backend *b, const acp_event_record *ev, int64_
             return s;
         char name[FMT_NAME_BUF];
         size_t nlen = fmt_id_name(ev->run_id, ev->run_id_len, name);
-        if ((s = finish_leftover_locking(b, name, nlen, call)) != ACP_OK)
+        if ((s = intent_finish_locking(b, name, nlen, call)) != ACP_OK)
             return s;
     }
 }
@@ -1925,18 +598,18 @@ static acp_status f_get_events(acp_backend *b, const acp_event_query *q, acp_cal
      * failure left its log behind: finish that delete when possible. */
     char name[FMT_NAME_BUF];
     size_t nlen = fmt_id_name(q->run_id, strlen(q->run_id), name);
-    if (!has_intent(b, name, nlen))
+    if (intent_exists(b, name, nlen, NULL) <= 0)
         return file_get_events(b, q, call);
     if (!b->ro_errno)
-        finish_leftover_locking(b, name, nlen, NULL);
+        intent_finish_locking(b, name, nlen, NULL);
     return ACP_OK;
 }
 
 static const acp_backend_vtable file_vtable = {
     .init = NULL,
-    .open = f_open,
-    .close = f_close,
-    .ping = f_ping,
+    .open = file_open,
+    .close = file_close,
+    .ping = file_ping,
     .save_run = f_save_run,
     .get_run = f_get_run,
     .delete_run = f_delete_run,

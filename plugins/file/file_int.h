@@ -1,14 +1,17 @@
 /*
- * file_int.h - state shared by the parts of the file backend: file.c
- * (store, documents, index log) and events.c (event logs, group commit).
+ * file_int.h - state shared by the parts of the file backend (file.c lists
+ * them), and the functions each part offers the others, grouped under the
+ * file that defines them.
  */
 #ifndef ACP_FILE_INT_H
 #define ACP_FILE_INT_H
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "acp_storage_plugin.h"
 #include "fmt.h"
@@ -20,7 +23,7 @@
 /* Lock stripes for saves and deletes of documents (bytes of the lock file). */
 #define FILE_NSTRIPES 256
 /* Event log descriptors kept open per store handle, at most (never more
- * than a quarter of RLIMIT_NOFILE, see f_open). */
+ * than a quarter of RLIMIT_NOFILE, see file_open). */
 #define FILE_MAX_OPEN_LOGS 4096
 /* Hash chains per stripe of the table of open logs (FILE_NSTRIPES
  * stripes): as many chains in all as logs may be open. */
@@ -28,7 +31,7 @@
 /* Logs whose end this process remembers after closing their descriptor
  * (about 150 bytes plus the name each); beyond, the oldest are forgotten. */
 #define FILE_MAX_LOG_META 100000
-/* runs/<name> + this: the intent of a delete_run (see file.c). */
+/* runs/<name> + this: the intent of a delete_run (see intent.c). */
 #define FILE_INTENT_EXT ".deleting"
 /* Temporary files start with this; no id-derived name can (see fmt.c). */
 #define FILE_TMP_PREFIX ".tmp-"
@@ -158,9 +161,9 @@ struct acp_backend {
     unsigned long tmp_counter;
     pthread_mutex_t stripes[FILE_NSTRIPES];
 
-    pthread_mutex_t idx_mu; /* everything below up to the next blank line */
-    int idx_fd;             /* index.log, or -1 (read-only store without one) */
-    uint64_t idx_end;       /* bytes of index.log applied to ix */
+    pthread_mutex_t ix_mu; /* everything below up to the next blank line */
+    int ilog_fd;             /* index.log, or -1 (read-only store without one) */
+    uint64_t ilog_end;       /* bytes of index.log applied to ix */
     findex ix;
     uint32_t scan_gen;
 
@@ -182,20 +185,106 @@ struct acp_backend {
     evmeta *meta_head, *meta_tail;
 };
 
-/* Error helpers: the message names the file (store path + rel) and the
- * system's reason. */
+/* Document kinds: also the salt of their lock stripes. */
+enum { K_RUN = 'r', K_SESSION = 's' };
+
+/* name + ext into out (large enough). */
+static inline void fs_ext_name(char *out, const char *name, size_t nlen, const char *ext)
+{
+    memcpy(out, name, nlen);
+    strcpy(out + nlen, ext);
+}
+
+/* ---- fsutil.c ---- */
+
+/* Errors whose message names the file (store path + sub + name) and the
+ * system's reason err (ENOMEM turns the code into NOMEM). */
 acp_status file_err(acp_backend *b, acp_call *call, acp_status code, const char *sub,
                     const char *name, const char *what, int err);
 acp_status file_readonly(acp_backend *b, acp_call *call);
-
 /* write() all of buf; 0 or an errno. */
 int file_write_all(int fd, const void *buf, size_t len);
+/* Read the regular file dfd/name whole into *out (to free); 0 or an errno.
+ * *ino (if not NULL) receives its inode number. */
+int fs_read_at(int dfd, const char *name, char **out, size_t *len, uint64_t *ino);
+/* Create a new temporary file in dfd with open flags; its name goes to tmp
+ * (64 bytes).  The descriptor, or -1 with errno set. */
+int fs_create_tmp(acp_backend *b, int dfd, const char *tag, char *tmp, int flags);
+/* A directory stream over dfd (dfd stays open), or NULL with errno set. */
+DIR *fs_open_dir(int dfd);
 
-/* events.c */
+/* A growable list of names; `failed` records an allocation failure. */
+typedef struct namelist {
+    char **v;
+    size_t n, cap;
+    int failed;
+} namelist;
+void nl_add(namelist *l, const char *s, size_t len);
+void nl_free(namelist *l);
+
+/* Lock stripe of document <name> of kind K_*; saves and deletes of one id
+ * hold it (this process's mutex and an OFD lock on a byte of `lock`). */
+unsigned doc_stripe_of(char kind, const char *name, size_t len);
+acp_status doc_lock(acp_backend *b, unsigned s, acp_call *call);
+void doc_unlock(acp_backend *b, unsigned s);
+
+/* ---- ilog.c: the index log ---- */
+
+/* (Re)open index.log and forget what was read from the old one. */
+acp_status ilog_reopen(acp_backend *b, acp_call *call);
+/* Apply what others appended to index.log to ix (ix_mu held); `locked`:
+ * the caller holds LOCK_EX on it.  CORRUPT when it is damaged. */
+acp_status ilog_tail(acp_backend *b, int locked, acp_call *call);
+/* Build x's index.log record and the change to ix, before the document
+ * changes on disk; ilog_publish records both once it has. */
+acp_status ilog_prepare(acp_backend *b, const fmt_index_rec *x, const char *name, size_t nlen,
+                        fbuf *rec, idx_change *c, acp_call *call);
+void ilog_publish(acp_backend *b, const fbuf *rec, idx_change *c);
+/* The same for a delete of name (id NULL: the id ix has); see ilog.c. */
+acp_status ilog_forget_prepare(acp_backend *b, int kind, const char *id, size_t id_len,
+                               const char *name, size_t nlen, fbuf *rec, idx_change *c,
+                               int *listed, acp_call *call);
+void ilog_forget_publish(acp_backend *b, int happened, int listed, fbuf *rec, idx_change *c);
+/* Rewrite index.log when open-time repairs left it bloated (best effort). */
+void ilog_compact_if_bloated(acp_backend *b, acp_call *call);
+/* Keep a damaged index.log aside and start an empty one. */
+acp_status ilog_set_aside(acp_backend *b, acp_call *call);
+
+/* ---- repair.c ---- */
+
+/* Make index.log describe <base>.json of kind as it is now. */
+acp_status repair_one(acp_backend *b, int kind, const char *base, size_t blen, acp_call *call);
+/* Compare a document folder with the index and repair differences. */
+acp_status repair_dir(acp_backend *b, int kind, acp_call *call);
+/* Remove a temporary file left by a writer that died. */
+void repair_clean_tmp(acp_backend *b, int dfd, const char *name);
+
+/* ---- intent.c: deleting a run ---- */
+
+/* Whether runs/<name>.deleting exists (its name goes to intent, when not
+ * NULL: FMT_NAME_BUF + 16 bytes): 1, 0, or -1 with errno set. */
+int intent_exists(acp_backend *b, const char *name, size_t nlen, char *intent);
+/* Remove the event log, then the intent (doc stripe held, intent made). */
+acp_status intent_finish_delete(acp_backend *b, const char *name, size_t nlen, int *had_log,
+                                acp_call *call);
+/* Finish a leftover delete of run <name> if there is one (doc stripe
+ * held; _locking takes it). */
+acp_status intent_finish(acp_backend *b, const char *name, size_t nlen, acp_call *call);
+acp_status intent_finish_locking(acp_backend *b, const char *name, size_t nlen,
+                                 acp_call *call);
+
+/* ---- open.c ---- */
+
+acp_status file_open(const acp_plugin_host *host, const acp_open_args *args, acp_backend **out,
+                     acp_call *call);
+void file_close(acp_backend *b);
+acp_status file_ping(acp_backend *b, acp_call *call);
+
+/* ---- events.c ---- */
 unsigned ev_stripe_of(const char *name, size_t len);
 /* Map the lock table (lock_fd open); sets b->shm, or leaves it NULL when
  * the file system cannot share a mapping.  Also sets up the table of open
- * logs (b->tabs): f_open calls it for every store it may write to, before
+ * logs (b->tabs): file_open calls it for every store it may write to, before
  * any append or delete. */
 acp_status ev_lock_table_open(acp_backend *b, acp_call *call);
 void ev_lock_table_close(acp_backend *b);

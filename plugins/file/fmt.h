@@ -23,7 +23,6 @@
  * ,"crc":"<8 hex digits>"}\n */
 #define FMT_TRAILER_LEN 19
 
-uint32_t fmt_crc32c(uint32_t crc, const void *buf, size_t len);
 void fmt_sha256(const void *data, size_t len, uint8_t out[32]);
 
 /* The file name (without extension) for an id of len bytes, written into

@@ -4,7 +4,7 @@
  * list_runs and list_sessions cost O(log n + page) and totals O(1).
  *
  * It is rebuilt from index.log on open and kept current by replaying the
- * records other processes append (see file.c).  Not thread-safe: the
+ * records other processes append (see ilog.c).  Not thread-safe: the
  * caller holds its lock.
  */
 #ifndef ACP_FILE_INDEX_H

@@ -34,6 +34,7 @@
 #include <sqlite3.h>
 
 #include "acp_storage_plugin.h"
+#include "errno_vfs.h"
 #include "sqlite_sql.h"
 
 #define SQ_NAME "sqlite"
@@ -63,346 +64,6 @@ struct acp_backend {
     pthread_mutex_t mu; /* guards idle */
     sq_conn *idle;
 };
-
-/* ------------------------------------------------------------------ */
-/* The errno of a failed file operation                                 */
-/* ------------------------------------------------------------------ */
-
-/* SQLite reads errno only for IOERR and CANTOPEN, and only after the fact,
- * when later calls may have replaced it (a failed open reports a stale
- * ENOENT, a full disk no reason at all).  A thin VFS around the default one
- * records errno the moment a file operation fails, in a thread-local int
- * that every operation clears first (sq_get, sq_conn_open): sq_fail then
- * names the real reason.
- *
- * The unix VFS also retries a failed read-write open read-only and reports
- * success; every later write then fails with "attempt to write a readonly
- * database".  Handles opened read-write use the "strict" registration, whose
- * xOpen refuses such a fallback as the open failure it is (database, WAL or
- * journal alike); mode=ro handles use the other one, where a read-only WAL
- * is legitimate.  Both are registered once per process, never as default. */
-
-/* initial-exec: in a dlopen'ed module the default model allocates the
- * variable on a thread's first access, and glibc aborts when that malloc
- * fails; an int fits the static surplus glibc keeps for such modules. */
-static _Thread_local int sq_errno __attribute__((tls_model("initial-exec")));
-
-typedef struct sq_file {
-    sqlite3_file base;  /* pMethods: one of sq_io[] */
-    sqlite3_file *real; /* the wrapped VFS's file, right after this header */
-    const char *name;   /* valid while open (SQLite's promise); NULL for temp files */
-    int strict;         /* opened through the read-write registration */
-} sq_file;
-
-#define SQ_REAL(f) (((sq_file *)(f))->real)
-
-/* Remember errno when rc is a failure; a short read is the normal end of a
- * file, not a failure. */
-static int sq_note(int rc)
-{
-    if (rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ && rc != SQLITE_BUSY && errno != 0)
-        sq_errno = errno;
-    return rc;
-}
-
-static int sq_io_close(sqlite3_file *f)
-{
-    sqlite3_file *r = SQ_REAL(f);
-    int rc = r->pMethods ? r->pMethods->xClose(r) : SQLITE_OK;
-    f->pMethods = NULL;
-    return rc;
-}
-static int sq_io_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
-{
-    sqlite3_file *r = SQ_REAL(f);
-    return sq_note(r->pMethods->xRead(r, buf, n, off));
-}
-static int sq_io_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
-{
-    sqlite3_file *r = SQ_REAL(f);
-    return sq_note(r->pMethods->xWrite(r, buf, n, off));
-}
-static int sq_io_truncate(sqlite3_file *f, sqlite3_int64 size)
-{
-    sqlite3_file *r = SQ_REAL(f);
-    return sq_note(r->pMethods->xTruncate(r, size));
-}
-static int sq_io_sync(sqlite3_file *f, int flags)
-{
-    sqlite3_file *r = SQ_REAL(f);
-    return sq_note(r->pMethods->xSync(r, flags));
-}
-static int sq_io_file_size(sqlite3_file *f, sqlite3_int64 *size)
-{
-    sqlite3_file *r = SQ_REAL(f);
-    return sq_note(r->pMethods->xFileSize(r, size));
-}
-static int sq_io_lock(sqlite3_file *f, int lock)
-{
-    sqlite3_file *r = SQ_REAL(f);
-    return r->pMethods->xLock(r, lock);
-}
-static int sq_io_unlock(sqlite3_file *f, int lock)
-{
-    sqlite3_file *r = SQ_REAL(f);
-    return r->pMethods->xUnlock(r, lock);
-}
-static int sq_io_check_reserved(sqlite3_file *f, int *out)
-{
-    sqlite3_file *r = SQ_REAL(f);
-    return r->pMethods->xCheckReservedLock(r, out);
-}
-static int sq_io_file_control(sqlite3_file *f, int op, void *arg)
-{
-    sqlite3_file *r = SQ_REAL(f);
-    return r->pMethods->xFileControl(r, op, arg);
-}
-static int sq_io_sector_size(sqlite3_file *f)
-{
-    sqlite3_file *r = SQ_REAL(f);
-    return r->pMethods->xSectorSize(r);
-}
-static int sq_io_device_characteristics(sqlite3_file *f)
-{
-    sqlite3_file *r = SQ_REAL(f);
-    return r->pMethods->xDeviceCharacteristics(r);
-}
-static int sq_io_shm_map(sqlite3_file *f, int region, int size, int extend, void volatile **pp)
-{
-    sqlite3_file *r = SQ_REAL(f);
-    const sq_file *w = (const sq_file *)f;
-    int rc = r->pMethods->xShmMap(r, region, size, extend, pp);
-    char shm[PATH_MAX];
-    struct stat db;
-    int fd;
-
-    /* Opening the -shm file has the same read-only retry as xOpen (see
-     * sq_vfs_open), and SQLite cleans up after it: probe, retry once. */
-    if ((rc & 0xff) != SQLITE_CANTOPEN || errno != ENOENT || !w->strict || w->name == NULL ||
-        snprintf(shm, sizeof shm, "%s-shm", w->name) >= (int)sizeof shm ||
-        stat(w->name, &db) != 0)
-        return sq_note(rc);
-    fd = open(shm, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, db.st_mode & 0777);
-    if (fd < 0)
-        return sq_note(rc);
-    close(fd);
-    return sq_note(r->pMethods->xShmMap(r, region, size, extend, pp));
-}
-static int sq_io_shm_lock(sqlite3_file *f, int offset, int n, int flags)
-{
-    sqlite3_file *r = SQ_REAL(f);
-    return r->pMethods->xShmLock(r, offset, n, flags);
-}
-static void sq_io_shm_barrier(sqlite3_file *f)
-{
-    sqlite3_file *r = SQ_REAL(f);
-    r->pMethods->xShmBarrier(r);
-}
-static int sq_io_shm_unmap(sqlite3_file *f, int delete_flag)
-{
-    sqlite3_file *r = SQ_REAL(f);
-    return r->pMethods->xShmUnmap(r, delete_flag);
-}
-static int sq_io_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp)
-{
-    sqlite3_file *r = SQ_REAL(f);
-    return sq_note(r->pMethods->xFetch(r, off, n, pp));
-}
-static int sq_io_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
-{
-    sqlite3_file *r = SQ_REAL(f);
-    return r->pMethods->xUnfetch(r, off, p);
-}
-
-/* One table per io_methods version: SQLite decides from iVersion whether
- * shared memory (2) and memory mapping (3) may be used, so a wrapped file
- * must offer exactly what the real one does. */
-#define SQ_IO_V1                                                                         \
-    sq_io_close, sq_io_read, sq_io_write, sq_io_truncate, sq_io_sync, sq_io_file_size,   \
-        sq_io_lock, sq_io_unlock, sq_io_check_reserved, sq_io_file_control,              \
-        sq_io_sector_size, sq_io_device_characteristics
-#define SQ_IO_V2 sq_io_shm_map, sq_io_shm_lock, sq_io_shm_barrier, sq_io_shm_unmap
-static const sqlite3_io_methods sq_io[3] = {
-    {1, SQ_IO_V1, NULL, NULL, NULL, NULL, NULL, NULL},
-    {2, SQ_IO_V1, SQ_IO_V2, NULL, NULL},
-    {3, SQ_IO_V1, SQ_IO_V2, sq_io_fetch, sq_io_unfetch},
-};
-
-static sqlite3_vfs sq_vfs_lax;    /* mode=ro handles */
-static sqlite3_vfs sq_vfs_strict; /* read-write handles: no read-only fallback */
-
-static int sq_vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
-                       int *out_flags)
-{
-    sqlite3_vfs *base = vfs->pAppData;
-    sqlite3_file *r = (sqlite3_file *)((sq_file *)f + 1);
-    int got = 0, rc, e;
-
-    ((sq_file *)f)->real = r;
-    ((sq_file *)f)->name = name;
-    ((sq_file *)f)->strict = vfs == &sq_vfs_strict;
-    f->pMethods = NULL;
-    errno = 0;
-    rc = base->xOpen(base, name, r, flags, &got);
-    e = errno;
-    /* A failed O_CREAT open is retried read-only, which fails with ENOENT
-     * and hides the reason.  Creating the file ourselves (what SQLite was
-     * about to do; it fixes the mode of an empty file on its next open)
-     * gives that reason; if it works, the failure has passed: once more. */
-    if (rc != SQLITE_OK && e == ENOENT && vfs == &sq_vfs_strict && name != NULL &&
-        (flags & SQLITE_OPEN_CREATE) && (flags & SQLITE_OPEN_READWRITE)) {
-        int fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-        e = errno;
-        if (fd >= 0) {
-            close(fd);
-            if (r->pMethods != NULL)
-                r->pMethods->xClose(r);
-            r->pMethods = NULL;
-            got = 0;
-            errno = 0;
-            rc = base->xOpen(base, name, r, flags, &got);
-            e = errno;
-        }
-    }
-    if (rc == SQLITE_OK && vfs == &sq_vfs_strict && (flags & SQLITE_OPEN_READWRITE) &&
-        (got & SQLITE_OPEN_READONLY))
-        rc = SQLITE_CANTOPEN; /* the read-write open failed with errno e */
-    if (rc != SQLITE_OK) {
-        if (e != 0)
-            sq_errno = e;
-        if (r->pMethods != NULL)
-            r->pMethods->xClose(r);
-        return rc;
-    }
-    if (out_flags != NULL)
-        *out_flags = got;
-    if (r->pMethods == NULL) /* cannot happen after OK; keep xClose safe */
-        return SQLITE_OK;
-    f->pMethods = &sq_io[r->pMethods->iVersion >= 3 ? 2 : r->pMethods->iVersion <= 1 ? 0 : 1];
-    return SQLITE_OK;
-}
-
-#define SQ_BASE(v) ((sqlite3_vfs *)(v)->pAppData)
-static int sq_vfs_delete(sqlite3_vfs *v, const char *name, int sync_dir)
-{
-    return sq_note(SQ_BASE(v)->xDelete(SQ_BASE(v), name, sync_dir));
-}
-static int sq_vfs_access(sqlite3_vfs *v, const char *name, int flags, int *out)
-{
-    return sq_note(SQ_BASE(v)->xAccess(SQ_BASE(v), name, flags, out));
-}
-static int sq_vfs_full_pathname(sqlite3_vfs *v, const char *name, int n, char *out)
-{
-    return sq_note(SQ_BASE(v)->xFullPathname(SQ_BASE(v), name, n, out));
-}
-static void *sq_vfs_dlopen(sqlite3_vfs *v, const char *name)
-{
-    return SQ_BASE(v)->xDlOpen(SQ_BASE(v), name);
-}
-static void sq_vfs_dlerror(sqlite3_vfs *v, int n, char *msg)
-{
-    SQ_BASE(v)->xDlError(SQ_BASE(v), n, msg);
-}
-static void (*sq_vfs_dlsym(sqlite3_vfs *v, void *h, const char *sym))(void)
-{
-    return SQ_BASE(v)->xDlSym(SQ_BASE(v), h, sym);
-}
-static void sq_vfs_dlclose(sqlite3_vfs *v, void *h)
-{
-    SQ_BASE(v)->xDlClose(SQ_BASE(v), h);
-}
-static int sq_vfs_randomness(sqlite3_vfs *v, int n, char *out)
-{
-    return SQ_BASE(v)->xRandomness(SQ_BASE(v), n, out);
-}
-static int sq_vfs_sleep(sqlite3_vfs *v, int us)
-{
-    return SQ_BASE(v)->xSleep(SQ_BASE(v), us);
-}
-static int sq_vfs_current_time(sqlite3_vfs *v, double *out)
-{
-    return SQ_BASE(v)->xCurrentTime(SQ_BASE(v), out);
-}
-static int sq_vfs_get_last_error(sqlite3_vfs *v, int n, char *out)
-{
-    return SQ_BASE(v)->xGetLastError ? SQ_BASE(v)->xGetLastError(SQ_BASE(v), n, out) : 0;
-}
-static int sq_vfs_current_time_int64(sqlite3_vfs *v, sqlite3_int64 *out)
-{
-    return SQ_BASE(v)->xCurrentTimeInt64(SQ_BASE(v), out);
-}
-static int sq_vfs_set_system_call(sqlite3_vfs *v, const char *name, sqlite3_syscall_ptr p)
-{
-    return SQ_BASE(v)->xSetSystemCall(SQ_BASE(v), name, p);
-}
-static sqlite3_syscall_ptr sq_vfs_get_system_call(sqlite3_vfs *v, const char *name)
-{
-    return SQ_BASE(v)->xGetSystemCall(SQ_BASE(v), name);
-}
-static const char *sq_vfs_next_system_call(sqlite3_vfs *v, const char *name)
-{
-    return SQ_BASE(v)->xNextSystemCall(SQ_BASE(v), name);
-}
-
-static pthread_once_t sq_vfs_once = PTHREAD_ONCE_INIT;
-static int sq_vfs_ok;
-
-/* Copy base's shape into v; the optional methods exist only where base has
- * them, so iVersion stays base's. */
-static int sq_vfs_init(sqlite3_vfs *v, sqlite3_vfs *base, const char *name)
-{
-    memset(v, 0, sizeof *v);
-    v->iVersion = base->iVersion > 3 ? 3 : base->iVersion;
-    v->szOsFile = (int)sizeof(sq_file) + base->szOsFile;
-    v->mxPathname = base->mxPathname;
-    v->zName = name;
-    v->pAppData = base;
-    v->xOpen = sq_vfs_open;
-    v->xDelete = sq_vfs_delete;
-    v->xAccess = sq_vfs_access;
-    v->xFullPathname = sq_vfs_full_pathname;
-    v->xDlOpen = base->xDlOpen ? sq_vfs_dlopen : NULL;
-    v->xDlError = base->xDlError ? sq_vfs_dlerror : NULL;
-    v->xDlSym = base->xDlSym ? sq_vfs_dlsym : NULL;
-    v->xDlClose = base->xDlClose ? sq_vfs_dlclose : NULL;
-    v->xRandomness = sq_vfs_randomness;
-    v->xSleep = sq_vfs_sleep;
-    v->xCurrentTime = sq_vfs_current_time;
-    v->xGetLastError = sq_vfs_get_last_error;
-    if (v->iVersion >= 2)
-        v->xCurrentTimeInt64 = base->xCurrentTimeInt64 ? sq_vfs_current_time_int64 : NULL;
-    if (v->iVersion >= 3) {
-        v->xSetSystemCall = base->xSetSystemCall ? sq_vfs_set_system_call : NULL;
-        v->xGetSystemCall = base->xGetSystemCall ? sq_vfs_get_system_call : NULL;
-        v->xNextSystemCall = base->xNextSystemCall ? sq_vfs_next_system_call : NULL;
-    }
-    return sqlite3_vfs_register(v, 0);
-}
-
-static void sq_vfs_register(void)
-{
-    sqlite3_vfs *base = sqlite3_vfs_find(NULL);
-
-    if (base == NULL)
-        return;
-    if (sq_vfs_init(&sq_vfs_lax, base, "acp-storage-errno") != SQLITE_OK)
-        return;
-    if (sq_vfs_init(&sq_vfs_strict, base, "acp-storage-errno-rw") != SQLITE_OK) {
-        sqlite3_vfs_unregister(&sq_vfs_lax);
-        return;
-    }
-    sq_vfs_ok = 1;
-}
-
-/* The VFS for a handle, or NULL (SQLite's default) when registration
- * failed: then messages fall back to what SQLite knows. */
-static const char *sq_vfs_name(int readonly)
-{
-    pthread_once(&sq_vfs_once, sq_vfs_register);
-    if (!sq_vfs_ok)
-        return NULL;
-    return readonly ? sq_vfs_lax.zName : sq_vfs_strict.zName;
-}
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                               */
@@ -444,7 +105,7 @@ static acp_status sq_status(int rc)
  * Returns 0 when there is none. */
 static int sq_reason(sqlite3 *db, int rc, char *buf, size_t n)
 {
-    int e = sq_errno;
+    int e = sq_errno_last();
 
     if (e == 0 && (rc & 0xff) == SQLITE_FULL)
         e = ENOSPC;
@@ -816,7 +477,7 @@ static acp_status sq_conn_open(const acp_backend *b, int first, acp_call *call, 
     acp_status st;
     int flags, rc;
 
-    sq_errno = 0;
+    sq_errno_clear();
     if (c == NULL)
         return sq_nomem(b, call, "open");
     /* A connection is used by one thread at a time (the pool sees to it),
@@ -913,7 +574,7 @@ static acp_status sq_get(acp_backend *b, acp_call *call, sq_conn **out)
 {
     sq_conn *c;
 
-    sq_errno = 0; /* every operation starts here: no reason of an earlier one */
+    sq_errno_clear(); /* every operation starts here: no reason of an earlier one */
     pthread_mutex_lock(&b->mu);
     c = b->idle;
     if (c != NULL)
@@ -1050,6 +711,78 @@ static acp_status sq_ping(acp_backend *b, acp_call *call)
 }
 
 /* ------------------------------------------------------------------ */
+/* Reading documents                                                    */
+/* ------------------------------------------------------------------ */
+
+/* What a row of a document statement is (sqlite_sql.h, ACP_SQ_COL_*). */
+enum { SQ_RUN, SQ_SESSION, SQ_EVENT };
+
+static const char *const sq_read_what[][2] = {
+    [SQ_RUN] = {"get_run", "list_runs"},
+    [SQ_SESSION] = {"get_session", "list_sessions"},
+    [SQ_EVENT] = {"get_events", "get_events"},
+};
+
+/* Step s, whose parameters are bound (rc: the result of binding them), to
+ * its end and hand every row to the host as one item of kind; then reset
+ * it.  id names the call's subject in messages (NULL for a list).  *rows,
+ * when not NULL, receives the number of rows handed on. */
+static acp_status sq_emit_rows(acp_backend *b, sq_conn *c, sqlite3_stmt *s, int rc, int kind,
+                               const char *id, acp_call *call, int64_t *rows)
+{
+    const char *what = sq_read_what[kind][id == NULL || kind == SQ_EVENT];
+    acp_status st = ACP_OK;
+    int64_t n = 0;
+
+    while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        acp_item it = {0};
+        /* An event's page item carries no key (the call names the run). */
+        if (kind == SQ_EVENT) {
+            it.seq = sqlite3_column_int64(s, ACP_SQ_COL_SEQ);
+            it.stored_us = sqlite3_column_int64(s, ACP_SQ_COL_TIME);
+        } else {
+            it.key = (const char *)sqlite3_column_text(s, ACP_SQ_COL_KEY);
+            it.created_us = sqlite3_column_int64(s, ACP_SQ_COL_TIME);
+        }
+        it.doc = (const char *)sqlite3_column_text(s, ACP_SQ_COL_DOC);
+        it.doc_len = (size_t)sqlite3_column_bytes(s, ACP_SQ_COL_DOC);
+        if ((it.key == NULL && kind != SQ_EVENT) || it.doc == NULL ||
+            b->host->emit(call, &it) != 0) {
+            st = sq_nomem(b, call, what);
+            break;
+        }
+        n++;
+        rc = SQLITE_OK;
+    }
+    if (st == ACP_OK && rc != SQLITE_DONE)
+        st = sq_fail(b, call, c->db, rc, what, id);
+    sqlite3_reset(s);
+    if (rows != NULL)
+        *rows = n;
+    return st;
+}
+
+/* get_run and get_session: the one row whose key is id, or NOT_FOUND. */
+static acp_status sq_get_one(acp_backend *b, int stmt, int kind, const char *id, acp_call *call)
+{
+    sqlite3_stmt *s;
+    sq_conn *c;
+    int64_t rows = 0;
+    acp_status st = sq_get(b, call, &c);
+
+    if (st != ACP_OK)
+        return st;
+    s = c->st[stmt];
+    st = sq_emit_rows(b, c, s, sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC), kind, id, call,
+                      &rows);
+    if (st == ACP_OK && rows == 0)
+        st = b->host->error(call, ACP_NOT_FOUND, "%s: no %s %s", b->path,
+                            kind == SQ_RUN ? "run" : "session", id);
+    sq_put(b, c);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
 /* Runs                                                                 */
 /* ------------------------------------------------------------------ */
 
@@ -1100,35 +833,7 @@ static acp_status sq_save_run(acp_backend *b, const acp_run_record *r, acp_call 
 
 static acp_status sq_get_run(acp_backend *b, const char *run_id, acp_call *call)
 {
-    sqlite3_stmt *s;
-    sq_conn *c;
-    acp_status st = sq_get(b, call, &c);
-    int rc;
-
-    if (st != ACP_OK)
-        return st;
-    s = c->st[ACP_SQ_GET_RUN];
-    rc = sqlite3_bind_text(s, 1, run_id, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        acp_item it = {0};
-        it.doc = (const char *)sqlite3_column_text(s, 0);
-        it.doc_len = (size_t)sqlite3_column_bytes(s, 0);
-        it.key = run_id;
-        it.created_us = sqlite3_column_int64(s, 1);
-        if (it.doc == NULL)
-            st = sq_nomem(b, call, "get_run");
-        else if (b->host->emit(call, &it) != 0)
-            st = sq_nomem(b, call, "get_run");
-    } else if (rc == SQLITE_DONE) {
-        st = b->host->error(call, ACP_NOT_FOUND, "%s: no run %s", b->path, run_id);
-    } else {
-        st = sq_fail(b, call, c->db, rc, "get_run", run_id);
-    }
-    sqlite3_reset(s);
-    sq_put(b, c);
-    return st;
+    return sq_get_one(b, ACP_SQ_GET_RUN, SQ_RUN, run_id, call);
 }
 
 static acp_status sq_delete_run(acp_backend *b, const char *run_id, acp_call *call)
@@ -1228,21 +933,7 @@ static acp_status sq_list_runs(acp_backend *b, const acp_run_query *q, acp_call 
             rc = sqlite3_bind_int64(s, 5, q->limit);
         if (rc == SQLITE_OK)
             rc = sqlite3_bind_int64(s, 6, q->offset);
-        while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-            acp_item it = {0};
-            it.key = (const char *)sqlite3_column_text(s, 0);
-            it.created_us = sqlite3_column_int64(s, 1);
-            it.doc = (const char *)sqlite3_column_text(s, 2);
-            it.doc_len = (size_t)sqlite3_column_bytes(s, 2);
-            if (it.key == NULL || it.doc == NULL || b->host->emit(call, &it) != 0) {
-                st = sq_nomem(b, call, "list_runs");
-                break;
-            }
-            rc = SQLITE_OK;
-        }
-        if (st == ACP_OK && rc != SQLITE_DONE)
-            st = sq_fail(b, call, c->db, rc, "list_runs", NULL);
-        sqlite3_reset(s);
+        st = sq_emit_rows(b, c, s, rc, SQ_RUN, NULL, call, NULL);
     }
     if (both && st == ACP_OK) {
         rc = sq_exec_stmt(c->st[ACP_SQ_COMMIT]);
@@ -1290,32 +981,7 @@ static acp_status sq_save_session(acp_backend *b, const acp_session_record *r, a
 
 static acp_status sq_get_session(acp_backend *b, const char *id, acp_call *call)
 {
-    sqlite3_stmt *s;
-    sq_conn *c;
-    acp_status st = sq_get(b, call, &c);
-    int rc;
-
-    if (st != ACP_OK)
-        return st;
-    s = c->st[ACP_SQ_GET_SESSION];
-    rc = sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        acp_item it = {0};
-        it.doc = (const char *)sqlite3_column_text(s, 0);
-        it.doc_len = (size_t)sqlite3_column_bytes(s, 0);
-        it.key = id;
-        if (it.doc == NULL || b->host->emit(call, &it) != 0)
-            st = sq_nomem(b, call, "get_session");
-    } else if (rc == SQLITE_DONE) {
-        st = b->host->error(call, ACP_NOT_FOUND, "%s: no session %s", b->path, id);
-    } else {
-        st = sq_fail(b, call, c->db, rc, "get_session", id);
-    }
-    sqlite3_reset(s);
-    sq_put(b, c);
-    return st;
+    return sq_get_one(b, ACP_SQ_GET_SESSION, SQ_SESSION, id, call);
 }
 
 static acp_status sq_delete_session(acp_backend *b, const char *id, acp_call *call)
@@ -1360,20 +1026,7 @@ static acp_status sq_list_sessions(acp_backend *b, const char *after_id, int64_t
         rc = sqlite3_bind_text(s, 1, after_id, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 2, limit);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        acp_item it = {0};
-        it.key = (const char *)sqlite3_column_text(s, 0);
-        it.doc = (const char *)sqlite3_column_text(s, 1);
-        it.doc_len = (size_t)sqlite3_column_bytes(s, 1);
-        if (it.key == NULL || it.doc == NULL || b->host->emit(call, &it) != 0) {
-            st = sq_nomem(b, call, "list_sessions");
-            break;
-        }
-        rc = SQLITE_OK;
-    }
-    if (st == ACP_OK && rc != SQLITE_DONE)
-        st = sq_fail(b, call, c->db, rc, "list_sessions", NULL);
-    sqlite3_reset(s);
+    st = sq_emit_rows(b, c, s, rc, SQ_SESSION, NULL, call, NULL);
     sq_put(b, c);
     return st;
 }
@@ -1439,21 +1092,7 @@ static acp_status sq_get_events(acp_backend *b, const acp_event_query *q, acp_ca
         rc = sqlite3_bind_int64(s, 3, q->limit);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 4, q->offset);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        acp_item it = {0};
-        it.seq = sqlite3_column_int64(s, 0);
-        it.stored_us = sqlite3_column_int64(s, 1);
-        it.doc = (const char *)sqlite3_column_text(s, 2);
-        it.doc_len = (size_t)sqlite3_column_bytes(s, 2);
-        if (it.doc == NULL || b->host->emit(call, &it) != 0) {
-            st = sq_nomem(b, call, "get_events");
-            break;
-        }
-        rc = SQLITE_OK;
-    }
-    if (st == ACP_OK && rc != SQLITE_DONE)
-        st = sq_fail(b, call, c->db, rc, "get_events", q->run_id);
-    sqlite3_reset(s);
+    st = sq_emit_rows(b, c, s, rc, SQ_EVENT, q->run_id, call, NULL);
     sq_put(b, c);
     return st;
 }

@@ -121,9 +121,14 @@ enum acp_sqlite_stmt {
 
 /* list_runs parameters, the same numbers in every variant: ?1 agent,
  * ?2 session, ?3 cursor created_us, ?4 cursor run_id, ?5 limit, ?6 offset. */
-#define ACP_SQ_RUNS_SELECT "SELECT run_id, created_us, doc FROM runs"
+/* Every statement that reads documents returns the same columns, so that
+ * one loop in sqlite.c turns rows into items: key (run or session id), seq
+ * (events), instant (created_us of a run, stored_us of an event), doc. */
+enum { ACP_SQ_COL_KEY, ACP_SQ_COL_SEQ, ACP_SQ_COL_TIME, ACP_SQ_COL_DOC };
+#define ACP_SQ_RUNS_SELECT "SELECT run_id, 0, created_us, doc FROM runs"
 #define ACP_SQ_RUNS_ORDER " ORDER BY created_us DESC, run_id DESC LIMIT ?5 OFFSET ?6"
 #define ACP_SQ_RUNS_CURSOR "(created_us, run_id) < (?3, ?4)"
+#define ACP_SQ_SESSIONS_SELECT "SELECT id, 0, 0, doc FROM sessions"
 
 /* The text of every statement, indexed by enum acp_sqlite_stmt. */
 static const char *const acp_sqlite_sql[ACP_SQ_N] = {
@@ -143,7 +148,7 @@ static const char *const acp_sqlite_sql[ACP_SQ_N] = {
         " session_id = excluded.session_id, status = excluded.status,"
         " created_us = CASE WHEN ?7 THEN runs.created_us ELSE excluded.created_us END,"
         " finished_us = excluded.finished_us, doc = excluded.doc",
-    [ACP_SQ_GET_RUN] = "SELECT doc, created_us FROM runs WHERE run_id = ?1",
+    [ACP_SQ_GET_RUN] = ACP_SQ_RUNS_SELECT " WHERE run_id = ?1",
     [ACP_SQ_DELETE_RUN] = "DELETE FROM runs WHERE run_id = ?1",
     [ACP_SQ_DELETE_EVENTS] = "DELETE FROM events WHERE run_id = ?1",
     [ACP_SQ_LIST_RUNS + 0] = ACP_SQ_RUNS_SELECT ACP_SQ_RUNS_ORDER,
@@ -162,17 +167,17 @@ static const char *const acp_sqlite_sql[ACP_SQ_N] = {
     [ACP_SQ_COUNT_RUNS] = "SELECT n FROM counts WHERE kind = ?1 AND agent = ?2 AND session = ?3",
     [ACP_SQ_SAVE_SESSION] = "INSERT INTO sessions (id, doc) VALUES (?1, ?2)"
                             " ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-    [ACP_SQ_GET_SESSION] = "SELECT doc FROM sessions WHERE id = ?1",
+    [ACP_SQ_GET_SESSION] = ACP_SQ_SESSIONS_SELECT " WHERE id = ?1",
     [ACP_SQ_DELETE_SESSION] = "DELETE FROM sessions WHERE id = ?1",
-    [ACP_SQ_LIST_SESSIONS] = "SELECT id, doc FROM sessions ORDER BY id LIMIT ?2",
+    [ACP_SQ_LIST_SESSIONS] = ACP_SQ_SESSIONS_SELECT " ORDER BY id LIMIT ?2",
     [ACP_SQ_LIST_SESSIONS_AFTER] =
-        "SELECT id, doc FROM sessions WHERE id > ?1 ORDER BY id LIMIT ?2",
+        ACP_SQ_SESSIONS_SELECT " WHERE id > ?1 ORDER BY id LIMIT ?2",
     /* One statement: it takes the write lock before it reads max(seq), so
      * the next sequence is assigned and stored atomically (see sqlite.c). */
     [ACP_SQ_ADD_EVENT] = "INSERT INTO events (run_id, seq, type, stored_us, doc)"
                          " SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3, ?4"
                          " FROM events WHERE run_id = ?1 RETURNING seq",
-    [ACP_SQ_GET_EVENTS] = "SELECT seq, stored_us, doc FROM events"
+    [ACP_SQ_GET_EVENTS] = "SELECT run_id, seq, stored_us, doc FROM events"
                           " WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3 OFFSET ?4",
 };
 

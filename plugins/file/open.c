@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * open.c - opening and closing a file store: options, the folder and its
+ * FORMAT file, the lock table, the index log, and the open-time repairs.
+ */
+#define _GNU_SOURCE /* F_OFD_SETLKW, strerror_r returning char *, memrchr */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "file_int.h"
+
+#define FORMAT_NAME "acp-storage-file"
+#define FORMAT_VERSION 1
+
+/* ---- opening --------------------------------------------------------------------- */
+
+static int is_store_entry(const char *nm)
+{
+    static const char *const known[] = {"FORMAT", "index.log", "lock", "runs",
+                                        "sessions", "events", "lost+found", NULL};
+    if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0 ||
+        strncmp(nm, FILE_TMP_PREFIX, strlen(FILE_TMP_PREFIX)) == 0 ||
+        strncmp(nm, "index.log.damaged-", 18) == 0)
+        return 1;
+    for (int i = 0; known[i]; i++)
+        if (strcmp(nm, known[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* mkdir -p, then open the directory. */
+static acp_status open_root(acp_backend *b, acp_call *call)
+{
+    size_t n = strlen(b->path);
+    char *p = malloc(n + 1);
+    if (!p)
+        return b->host->error(call, ACP_NOMEM, "out of memory opening %s", b->path);
+    memcpy(p, b->path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        if (p[i - 1] == '/')
+            continue;
+        char c = p[i];
+        p[i] = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            int e = errno;
+            acp_status s = b->host->error(call, e == ENOTDIR ? ACP_INVALID : ACP_IO,
+                                          "%s: cannot create directory %s: %s", b->path, p,
+                                          strerror(e));
+            free(p);
+            return s;
+        }
+        p[i] = c;
+    }
+    free(p);
+    b->dirfd = open(b->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (b->dirfd < 0) {
+        int e = errno;
+        if (e == ENOTDIR)
+            return b->host->error(call, ACP_INVALID, "%s: not a directory", b->path);
+        return b->host->error(call, ACP_IO, "%s: cannot open: %s", b->path, strerror(e));
+    }
+    return ACP_OK;
+}
+
+static acp_status check_format_text(acp_backend *b, char *buf, size_t len, acp_call *call)
+{
+    static const char head[] = "{\"format\":\"" FORMAT_NAME "\",\"version\":";
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' ' || buf[len - 1] == '\r'))
+        len--;
+    long long v = 0;
+    size_t i = sizeof head - 1, digits = 0;
+    if (len < i || memcmp(buf, head, i) != 0)
+        goto bad;
+    while (i < len && buf[i] >= '0' && buf[i] <= '9' && digits < 9) {
+        v = v * 10 + (buf[i++] - '0');
+        digits++;
+    }
+    if (!digits || i + 1 != len || buf[i] != '}')
+        goto bad;
+    if (v > FORMAT_VERSION)
+        return b->host->error(call, ACP_UNSUPPORTED,
+                              "%s/FORMAT: store format version %lld is newer than this "
+                              "plugin's (%d): upgrade acp-storage",
+                              b->path, v, FORMAT_VERSION);
+    if (v < 1)
+        goto bad;
+    return ACP_OK;
+bad:
+    return b->host->error(call, ACP_CORRUPT,
+                          "%s/FORMAT: not an acp-storage file store format file", b->path);
+}
+
+static acp_status check_format(acp_backend *b, acp_call *call)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int err = fs_read_at(b->dirfd, "FORMAT", &buf, &len, NULL);
+    if (!err) {
+        acp_status s = check_format_text(b, buf, len, call);
+        free(buf);
+        return s;
+    }
+    if (err != ENOENT)
+        return file_err(b, call, err == ENOMEM ? ACP_NOMEM : ACP_IO, "", "FORMAT",
+                        "cannot read", err);
+
+    /* A new store: only in an empty directory (or one that another process
+     * is turning into a store right now). */
+    DIR *d = fs_open_dir(b->dirfd);
+    if (!d)
+        return file_err(b, call, ACP_IO, "", "", "cannot list", errno);
+    struct dirent *de;
+    const char *foreign = NULL;
+    char fbufname[256];
+    while ((de = readdir(d)) != NULL) {
+        if (!is_store_entry(de->d_name)) {
+            snprintf(fbufname, sizeof fbufname, "%s", de->d_name);
+            foreign = fbufname;
+            break;
+        }
+    }
+    closedir(d);
+    if (foreign)
+        return b->host->error(call, ACP_INVALID,
+                              "%s: not an acp-storage file store (no FORMAT file) and not "
+                              "empty (it holds %s)",
+                              b->path, foreign);
+
+    char text[64];
+    int tl = snprintf(text, sizeof text, "{\"format\":\"%s\",\"version\":%d}\n", FORMAT_NAME,
+                      FORMAT_VERSION);
+    char tmp[64];
+    int fd = fs_create_tmp(b, b->dirfd, "format-", tmp, O_WRONLY);
+    if (fd < 0)
+        return file_err(b, call, ACP_IO, "", "FORMAT", "cannot create", errno);
+    err = file_write_all(fd, text, (size_t)tl);
+    if (!err && fsync(fd) != 0)
+        err = errno;
+    close(fd);
+    /* link() rather than rename(): if another process won the race, its
+     * FORMAT stays and is checked below. */
+    if (!err && linkat(b->dirfd, tmp, b->dirfd, "FORMAT", 0) != 0 && errno != EEXIST)
+        err = errno;
+    unlinkat(b->dirfd, tmp, 0);
+    if (!err && fsync(b->dirfd) != 0)
+        err = errno;
+    if (err)
+        return file_err(b, call, ACP_IO, "", "FORMAT", "cannot create", err);
+    err = fs_read_at(b->dirfd, "FORMAT", &buf, &len, NULL);
+    if (err)
+        return file_err(b, call, ACP_IO, "", "FORMAT", "cannot read", err);
+    acp_status s = check_format_text(b, buf, len, call);
+    free(buf);
+    return s;
+}
+
+static acp_status open_subdir(acp_backend *b, const char *name, int *fd, acp_call *call)
+{
+    if (mkdirat(b->dirfd, name, 0777) != 0 && errno != EEXIST && !b->ro_errno)
+        return file_err(b, call, ACP_IO, "", name, "cannot create directory", errno);
+    *fd = openat(b->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*fd < 0)
+        return file_err(b, call, ACP_IO, "", name, "cannot open directory", errno);
+    return ACP_OK;
+}
+
+void file_close(acp_backend *b)
+{
+    if (!b)
+        return;
+    ev_close_all(b);
+    ev_lock_table_close(b);
+    idx_free(&b->ix);
+    int fds[] = {b->dirfd, b->runs_fd, b->sess_fd, b->ev_fd, b->lock_fd, b->ilog_fd};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    for (int i = 0; i < FILE_NSTRIPES; i++)
+        pthread_mutex_destroy(&b->stripes[i]);
+    pthread_mutex_destroy(&b->ix_mu);
+    pthread_mutex_destroy(&b->logs_mu);
+    free(b->path);
+    free(b);
+}
+
+acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
+                         acp_backend **out, acp_call *call)
+{
+    int sync = 1, create = 1;
+    if (args->variant[0])
+        return host->error(call, ACP_INVALID, "file: unknown variant '+%s' (file: takes none)",
+                           args->variant);
+    for (size_t i = 0; i < args->n_options; i++) {
+        const acp_plugin_option *o = &args->options[i];
+        if (strcmp(o->key, "create") == 0) {
+            create = strcmp(o->value, "false") != 0; /* the core checked the value */
+        } else if (strcmp(o->key, "sync") == 0) {
+            if (strcmp(o->value, "always") == 0)
+                sync = 1;
+            else if (strcmp(o->value, "none") == 0)
+                sync = 0;
+            else
+                return host->error(call, ACP_INVALID,
+                                   "file: option sync must be \"always\" or \"none\", not "
+                                   "\"%s\"",
+                                   o->value);
+        }
+    }
+    if (args->authority[0] && strcmp(args->authority, "localhost") != 0)
+        return host->error(call, ACP_INVALID,
+                           "file: a store on another host (%s) is not supported; use "
+                           "file:///path or file:relative/path",
+                           args->authority);
+    if (!args->path[0])
+        return host->error(call, ACP_INVALID,
+                           "file: no directory given; use file:///abs/dir or file:rel/dir");
+
+    acp_backend *b = calloc(1, sizeof *b);
+    if (!b || !(b->path = strdup(args->path)) || idx_init(&b->ix) != 0 ||
+        hmap_init(&b->metas) != 0) {
+        if (b) {
+            idx_free(&b->ix);
+            free(b->path);
+            free(b);
+        }
+        return host->error(call, ACP_NOMEM, "out of memory opening a file store");
+    }
+    b->host = host;
+    b->sync = sync;
+    /* Descriptors of event logs are a cache: leave most of the process's
+     * allowance to the application. */
+    b->max_open_logs = FILE_MAX_OPEN_LOGS;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur / 4 < b->max_open_logs)
+        b->max_open_logs = rl.rlim_cur / 4 > 1 ? (size_t)(rl.rlim_cur / 4) : 1;
+    b->dirfd = b->runs_fd = b->sess_fd = b->ev_fd = b->lock_fd = b->ilog_fd = -1;
+    for (int i = 0; i < FILE_NSTRIPES; i++)
+        pthread_mutex_init(&b->stripes[i], NULL);
+    pthread_mutex_init(&b->ix_mu, NULL);
+    pthread_mutex_init(&b->logs_mu, NULL);
+
+    /* create=false: a store is a directory with a FORMAT file. */
+    char format_path[4096];
+    acp_status s = ACP_OK;
+    if (!create && ((size_t)snprintf(format_path, sizeof format_path, "%s/FORMAT", b->path) >=
+                        sizeof format_path ||
+                    access(format_path, F_OK) != 0))
+        s = host->error(call, ACP_NOT_FOUND,
+                        "%s: no file store there; create=false does not create one", b->path);
+    if (s == ACP_OK)
+        s = open_root(b, call);
+    if (s == ACP_OK)
+        s = check_format(b, call);
+    if (s == ACP_OK) {
+        b->lock_fd = openat(b->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (b->lock_fd < 0) {
+            if (errno == EACCES || errno == EROFS || errno == EPERM)
+                b->ro_errno = errno; /* still readable */
+            else
+                s = file_err(b, call, ACP_IO, "", "lock", "cannot open", errno);
+        } else {
+            s = ev_lock_table_open(b, call);
+        }
+    }
+    if (s == ACP_OK)
+        s = open_subdir(b, "runs", &b->runs_fd, call);
+    if (s == ACP_OK)
+        s = open_subdir(b, "sessions", &b->sess_fd, call);
+    if (s == ACP_OK)
+        s = open_subdir(b, "events", &b->ev_fd, call);
+    if (s == ACP_OK)
+        s = ilog_reopen(b, call);
+    if (s == ACP_OK) {
+        pthread_mutex_lock(&b->ix_mu);
+        s = ilog_tail(b, 0, call);
+        pthread_mutex_unlock(&b->ix_mu);
+        if (s == ACP_CORRUPT && !b->ro_errno)
+            s = ilog_set_aside(b, call);
+    }
+    if (s == ACP_OK && !b->ro_errno) {
+        s = repair_dir(b, K_RUN, call);
+        if (s == ACP_OK)
+            s = repair_dir(b, K_SESSION, call);
+        if (s == ACP_OK)
+            ilog_compact_if_bloated(b, call);
+        if (s == ACP_OK) {
+            DIR *d = fs_open_dir(b->dirfd);
+            struct dirent *de;
+            namelist tmps = {0};
+            while (d && (de = readdir(d)) != NULL)
+                if (strncmp(de->d_name, FILE_TMP_PREFIX, strlen(FILE_TMP_PREFIX)) == 0)
+                    nl_add(&tmps, de->d_name, strlen(de->d_name));
+            if (d)
+                closedir(d);
+            for (size_t i = 0; i < tmps.n; i++)
+                repair_clean_tmp(b, b->dirfd, tmps.v[i]);
+            nl_free(&tmps);
+        }
+    }
+    if (s != ACP_OK) {
+        file_close(b);
+        return s;
+    }
+    *out = b;
+    return ACP_OK;
+}
+
+acp_status file_ping(acp_backend *b, acp_call *call)
+{
+    struct stat st;
+    if (fstatat(b->dirfd, "FORMAT", &st, 0) != 0)
+        return file_err(b, call, ACP_IO, "", "FORMAT", "cannot stat", errno);
+    return ACP_OK;
+}
