@@ -488,7 +488,7 @@ static acp_status cursor_parse(const char *c, int64_t *created_us, char *run_id,
     return ACP_OK;
 bad:
     return acp__error(err, ACP_INVALID,
-                      "'%.80s' is not a run cursor (pass acp_page_next_cursor() of an earlier page)",
+                      "'%.80s' is not a run cursor (use the next_cursor of an earlier page)",
                       c);
 }
 
