@@ -91,9 +91,9 @@ static acp_status text_check(const char *s, int nonempty, const char *fn, const 
     if (!s)
         return null_arg(err, fn, what);
     if (nonempty && !*s)
-        return acp__error(err, ACP_INVALID, "%s: %s must not be empty", fn, what);
+        return acp__error(err, ACP_INVALID, "%s must not be empty", what);
     if (!utf8_valid(s))
-        return acp__error(err, ACP_INVALID, "%s: %s is not valid UTF-8", fn, what);
+        return acp__error(err, ACP_INVALID, "%s is not valid UTF-8", what);
     return ACP_OK;
 }
 
@@ -643,9 +643,9 @@ ACP_API acp_status acp_run_set_status(acp_run *run, const char *status, acp_erro
         return null_arg(err, __func__, "status");
     if (!acp__status_valid(status))
         return acp__error(err, ACP_INVALID,
-                          "%s: '%.64s' is not one of created, in-progress, awaiting, "
+                          "status '%.64s' is not one of created, in-progress, awaiting, "
                           "cancelling, cancelled, completed, failed",
-                          __func__, status);
+                          status);
     const char *old = acp_run_status(run);
     /* Entering a terminal status stamps finished_at; repeating the current
      * one keeps the stamp it already has. */

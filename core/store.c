@@ -30,13 +30,32 @@ static void leave(acp_store *s)
 
 /* ---- opening ---- */
 
+/* The option every backend accepts (acp_storage.h, acp_config_set). */
+#define OPT_CREATE "create"
+
+/* Whether the plugin lists key among its options. */
+static int plugin_takes(const acp_plugin_descriptor *d, const char *key)
+{
+    for (const char *const *n = d->option_names; n && *n; n++)
+        if (strcmp(*n, key) == 0)
+            return 1;
+    return 0;
+}
+
 static acp_status check_options(const acp_config *cfg, const acp_plugin_descriptor *d,
                                 acp_error *err)
 {
     const char *const *names = d->option_names;
-    if (!names)
-        return ACP_OK; /* the backend passes options to its client library */
     for (size_t i = 0; i < cfg->n_opts; i++) {
+        if (strcmp(cfg->opts[i].key, OPT_CREATE) == 0) {
+            const char *v = cfg->opts[i].value;
+            if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+                return acp__error(err, ACP_INVALID,
+                                  "option create=%.64s: expected \"true\" or \"false\"", v);
+            continue;
+        }
+        if (!names)
+            continue; /* the backend passes options to its client library */
         size_t k = 0;
         while (names[k] && strcmp(names[k], cfg->opts[i].key) != 0)
             k++;
@@ -78,6 +97,9 @@ ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out,
     for (size_t i = 0; i < cfg->n_opts; i++) {
         if (acp__core_option(cfg->opts[i].key))
             continue; /* taken by the core, meaningless to the plugin */
+        /* "create" reaches only the backends that create stores. */
+        if (strcmp(cfg->opts[i].key, OPT_CREATE) == 0 && !plugin_takes(d, OPT_CREATE))
+            continue;
         opts[n_opts].key = cfg->opts[i].key;
         opts[n_opts++].value = cfg->opts[i].value;
     }
@@ -496,7 +518,7 @@ static acp_status cursor_parse(const char *c, int64_t *created_us, char *run_id,
     return ACP_OK;
 bad:
     return acp__error(err, ACP_INVALID,
-                      "'%.80s' is not a run cursor (pass acp_page_next_cursor() of an earlier page)",
+                      "'%.80s' is not a run cursor (use the next_cursor of an earlier page)",
                       c);
 }
 

@@ -120,7 +120,13 @@ ACP_API acp_status acp_config_set_backend(acp_config *cfg, const char *name, acp
 /* Set one option.  The keys "path" and "authority" set the location parts
  * that a URI would carry; any other key is a backend option, checked
  * against the backend's accepted keys when the store is opened.  Setting a
- * key again replaces its value.  Errors: INVALID (empty key, NULL value). */
+ * key again replaces its value.  Errors: INVALID (empty key, NULL value).
+ *
+ * One option is understood for every backend: "create" ("true", the
+ * default, or "false"; also "?create=false" in a URI).  With create=false,
+ * opening a store that does not exist yet fails with ACP_NOT_FOUND instead
+ * of making an empty one: for programs that only read.  Backends whose
+ * stores are not created on open (memory, servers) ignore it. */
 ACP_API acp_status acp_config_set(acp_config *cfg, const char *key, const char *value,
                                   acp_error *err);
 

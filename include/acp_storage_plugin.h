@@ -281,7 +281,11 @@ typedef struct acp_plugin_descriptor {
     const char *description;  /* one line */
     uint64_t capabilities;    /* ACP_CAP_* */
     /* NULL-terminated list of accepted option keys; NULL accepts any key
-     * (for backends that pass options to a client library). */
+     * (for backends that pass options to a client library).  A backend that
+     * creates its store on open lists "create" and, given "create" =
+     * "false" (the only other value is "true"), fails open with
+     * ACP_NOT_FOUND when the store does not exist; other backends never
+     * see the key (acp_config_set in acp_storage.h). */
     const char *const *option_names;
     const acp_backend_vtable *vtable;
     size_t vtable_size;       /* sizeof(acp_backend_vtable) at build time */

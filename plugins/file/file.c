@@ -628,7 +628,7 @@ static const acp_backend_vtable file_vtable = {
     .get_events = f_get_events,
 };
 
-static const char *const file_options[] = {"sync", NULL};
+static const char *const file_options[] = {"sync", "create", NULL};
 
 ACP_PLUGIN_DEFINE(file, ACP_STORAGE_PLUGIN_VERSION,
                   "Plain files: JSON documents and append-only event logs in a directory",

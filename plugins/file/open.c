@@ -199,13 +199,15 @@ void file_close(acp_backend *b)
 acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
                          acp_backend **out, acp_call *call)
 {
-    int sync = 1;
+    int sync = 1, create = 1;
     if (args->variant[0])
         return host->error(call, ACP_INVALID, "unknown variant '+%s' (file: takes none)",
                            args->variant);
     for (size_t i = 0; i < args->n_options; i++) {
         const acp_plugin_option *o = &args->options[i];
-        if (strcmp(o->key, "sync") == 0) {
+        if (strcmp(o->key, "create") == 0) {
+            create = strcmp(o->value, "false") != 0; /* the core checked the value */
+        } else if (strcmp(o->key, "sync") == 0) {
             if (strcmp(o->value, "always") == 0)
                 sync = 1;
             else if (strcmp(o->value, "none") == 0)
@@ -255,7 +257,16 @@ acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
     pthread_mutex_init(&b->ix_mu, NULL);
     pthread_mutex_init(&b->logs_mu, NULL);
 
-    acp_status s = open_root(b, call);
+    /* create=false: a store is a directory with a FORMAT file. */
+    char format_path[4096];
+    acp_status s = ACP_OK;
+    if (!create && ((size_t)snprintf(format_path, sizeof format_path, "%s/FORMAT", b->path) >=
+                        sizeof format_path ||
+                    access(format_path, F_OK) != 0))
+        s = host->error(call, ACP_NOT_FOUND,
+                        "%s: no file store there; create=false does not create one", b->path);
+    if (s == ACP_OK)
+        s = open_root(b, call);
     if (s == ACP_OK)
         s = check_format(b, call);
     if (s == ACP_OK) {

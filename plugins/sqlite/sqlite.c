@@ -61,6 +61,7 @@ struct acp_backend {
     char *path;      /* as configured, for messages */
     char *open_path; /* what sqlite3_open_v2 receives */
     int readonly;
+    int no_create; /* create=false */
     int busy_ms;
     int sync_full;
     int has_cache_size;
@@ -176,7 +177,7 @@ static acp_status sq_nomem(const acp_backend *b, acp_call *call, const char *wha
 /* ------------------------------------------------------------------ */
 
 static const char *const sq_option_names[] = {"busy_timeout", "synchronous", "mode",
-                                              "cache_size", "mmap_size", NULL};
+                                              "cache_size", "mmap_size", "create", NULL};
 
 /* Strict decimal integer in [lo, hi]: no sign other than a leading '-', no
  * spaces, no trailing text. */
@@ -224,6 +225,8 @@ static acp_status sq_parse_options(acp_backend *b, const acp_open_args *args, ac
                                 "option synchronous=%s: expected \"normal\" (survives a "
                                 "process crash) or \"full\" (also survives power loss)",
                                 v);
+        } else if (strcmp(k, "create") == 0) {
+            b->no_create = strcmp(v, "false") == 0; /* the core checked the value */
         } else if (strcmp(k, "mode") == 0) {
             if (strcmp(v, "ro") == 0)
                 b->readonly = 1;
@@ -560,7 +563,7 @@ static acp_status sq_conn_open(const acp_backend *b, int first, acp_call *call, 
     if (b->readonly)
         flags |= SQLITE_OPEN_READONLY;
     else
-        flags |= SQLITE_OPEN_READWRITE | (first ? SQLITE_OPEN_CREATE : 0);
+        flags |= SQLITE_OPEN_READWRITE | (first && !b->no_create ? SQLITE_OPEN_CREATE : 0);
     rc = sqlite3_open_v2(b->open_path, &c->db, flags, sq_vfs_name(b->readonly));
     if (rc != SQLITE_OK) {
         if (c->db == NULL) {
@@ -568,9 +571,12 @@ static acp_status sq_conn_open(const acp_backend *b, int first, acp_call *call, 
         } else if ((rc & 0xff) == SQLITE_CANTOPEN) {
             char reason[128] = "unknown reason";
             sq_reason(c->db, rc, reason, sizeof reason);
-            st = b->host->error(call, ACP_IO, "%s: cannot open the database file (%s)%s",
+            int missing = b->no_create && access(b->open_path, F_OK) != 0 && errno == ENOENT;
+            st = b->host->error(call, missing ? ACP_NOT_FOUND : ACP_IO,
+                                "%s: cannot open the database file (%s)%s",
                                 b->path, reason,
                                 b->readonly ? "; mode=ro does not create a missing store"
+                                : b->no_create ? "; create=false does not create a missing store"
                                             : "");
         } else {
             st = sq_fail(b, call, c, rc, "open", NULL);

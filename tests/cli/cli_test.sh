@@ -106,7 +106,7 @@ group_usage() {
   rc_is 0; out_has "save"; out_has "delete"; err_empty
 
   t "no command"; run
-  rc_is 2; out_empty; err_has "no command given"; err_has "acp-storage --help"
+  rc_is 2; out_empty; err_has "no command given"; err_has "acp-storage help"
   t "unknown command"; run frobnicate
   rc_is 2; out_empty; err_has "unknown command 'frobnicate'"
   t "group without verb"; run run
@@ -114,7 +114,7 @@ group_usage() {
   t "unknown verb"; run session frob
   rc_is 2; err_has "unknown command 'session frob'"
   t "unknown option"; run --store memory: run list --bogus
-  rc_is 2; out_empty; err_has "unknown option '--bogus'"; err_has "acp-storage run list --help"
+  rc_is 2; out_empty; err_has "unknown option '--bogus'"; err_has "acp-storage help run list"
   t "option of another command"; run --store memory: run get x --filter y
   rc_is 2; err_has "'--filter' does not apply"
   t "missing argument"; run --store memory: run get
@@ -143,6 +143,93 @@ group_usage() {
   rc_is 2; err_has "--text fits"
   t "check without a plugin"; run check
   rc_is 2
+
+  # help COMMAND, and "did you mean".
+  t "help"; run help
+  rc_is 0; out_has "Usage: acp-storage"; out_has "help [COMMAND]"; err_empty
+  t "help GROUP"; run help run
+  rc_is 0; out_has "save"; out_has "list"; err_empty
+  t "help GROUP VERB"; run help event list
+  rc_is 0; out_has "Usage: acp-storage event list RUN_ID"; out_has "--format"; err_empty
+  t "help of a command without verbs"; run help ping
+  rc_is 0; out_has "Usage: acp-storage ping"
+  t "help bench"; run help bench
+  rc_is 0; out_has "acp-storage bench --help"
+  t "help of an unknown command"; run help rnu
+  rc_is 2; out_empty; err_has "did you mean 'run'?"
+  t "help of an unknown verb"; run help session lsit
+  rc_is 2; err_has "did you mean 'session list'?"
+  t "mistyped command"; run rnu list
+  rc_is 2; err_has "unknown command 'rnu'; did you mean 'run'?"
+  t "mistyped verb"; run --store memory: event lits r1
+  rc_is 2; err_has "unknown command 'event lits'; did you mean 'event list'?"
+  t "mistyped option"; run --store memory: run list --limt 3
+  rc_is 2; err_has "unknown option '--limt'; did you mean '--limit'?"
+  t "mistyped option with a value"; run --store memory: run list --agnet=x
+  rc_is 2; err_has "unknown option '--agnet'; did you mean '--agent'?"
+  t "nothing close"; run --store memory: run list --zzzzzz
+  rc_is 2; err_has "unknown option '--zzzzzz'"; err_lacks "did you mean"
+
+  # The same kind of mistake, the same exit status: every bad option value
+  # is a usage error (2).
+  local v
+  for v in abc -1 1001 1.5 ""; do
+    t "run list --limit '$v'"; run --store memory: run list --limit "$v"
+    rc_is 2; out_empty; err_has "option '--limit' needs an integer from 0 to 1000"
+  done
+  t "negative offset"; run --store memory: run list --offset -1
+  rc_is 2; err_has "needs an integer of at least 0"
+  t "negative event --after"; run --store memory: event list r1 --after -5
+  rc_is 2
+  t "unknown --format"; run --store memory: run list --format tabel
+  rc_is 2; err_has "did you mean 'table'?"
+  t "--json and --format lines"; run --store memory: --json run list --format lines
+  rc_is 2; err_has "disagree"
+  t "bad --status"; run --store memory: run save --agent a --status sleeping
+  rc_is 2; err_has "status 'sleeping' is not one of"; err_lacks "acp_"
+  t "empty --agent"; run --store memory: run save --agent ''
+  rc_is 2; err_has "must not be empty"; err_lacks "acp_"
+  t "--state that is not JSON"; run --store memory: session save --id s --state '{x'
+  rc_is 2
+
+  # --json: errors are JSON too, on stderr.
+  t "--json usage error"; run --json --store memory: run list --limit x
+  rc_is 2; out_empty
+  check "stderr is one JSON error" "$PY" -c '
+import json, sys
+d = json.loads(open(sys.argv[1]).read())
+e = d["error"]
+sys.exit(0 if d["schema"] == 1 and e["status"] == "USAGE" and e["exit"] == 2 and "--limit" in e["message"] and "help run list" in e["hint"] else 1)' "$T/err"
+  t "--json store error"; run --store memory: run get nope --json
+  rc_is 3; out_empty
+  check "stderr is one JSON error" "$PY" -c '
+import json, sys
+d = json.loads(open(sys.argv[1]).read())
+sys.exit(0 if d["error"]["status"] == "NOT_FOUND" and d["error"]["exit"] == 3 else 1)' "$T/err"
+  t "--format json errors"; run --store memory: run list --format json --cursor junk
+  rc_is 4
+  check "stderr is one JSON error" "$PY" -c '
+import json, sys
+d = json.loads(open(sys.argv[1]).read())
+sys.exit(0 if d["error"]["status"] == "INVALID" and "acp_" not in d["error"]["message"] else 1)' "$T/err"
+  t "--json unknown command"; run --json frob
+  rc_is 2; err_has '"status":"USAGE"'
+
+  # Where the store comes from, and the mistakes it is named in.
+  t "a path for --store"; run --store /tmp/foo.db run get x
+  rc_is 4; err_has "'/tmp/foo.db' is a path, not a store URI"; err_has "sqlite:///tmp/foo.db"
+  t "a relative path for --store"; run --store data/acp.db run get x
+  rc_is 4; err_has "sqlite:data/acp.db"
+  t "a directory for --store"; run --store "$T/" run get x
+  rc_is 4; err_has "file://$T/"
+  t "bad ACP_STORAGE_URL is named"; ACP_STORAGE_URL='no scheme' run run list
+  rc_is 4; err_has "ACP_STORAGE_URL: "
+  t "ACP_STORAGE_URL with an unknown backend is named"; ACP_STORAGE_URL='nosuchbackend:' run run list
+  rc_is 5; err_has "ACP_STORAGE_URL: "
+  t "ACP_STORAGE_URL path is named"; ACP_STORAGE_URL=/var/x.db run run list
+  rc_is 4; err_has "ACP_STORAGE_URL: '/var/x.db' is a path"
+  t "rediss:// says TLS is not supported, and how"; run --store 'rediss://127.0.0.1:6380/0' ping
+  rc_is 1; err_has "Redis over TLS is not supported"; err_has "redis://127.0.0.1:PORT"
 }
 
 # ---- memory: one invocation per case ------------------------------------
@@ -191,25 +278,23 @@ group_memory() {
   t "run save --agent"
   run "${S[@]}" run save --agent weather --session s9 --status completed --output Sunny --output Warm
   rc_is 0; check "prints a UUID" grep -Eqx '[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}' "$T/out"
-  t "run save --status that does not exist"; run "${S[@]}" run save --agent a --status sleeping
-  rc_is 4; err_has "INVALID"
 
   t "run list of an empty store"; run "${S[@]}" run list
   rc_is 0; out_empty; err_empty
   t "run list --json of an empty store"; run "${S[@]}" --json run list --total
   rc_is 0; json 'd == {"schema": 1, "runs": [], "total": 0, "next_cursor": None}'
   t "run list limit out of range"; run "${S[@]}" run list --limit 5000
-  rc_is 4; out_empty; err_has "INVALID"
+  rc_is 2; out_empty
   t "run list negative offset"; run "${S[@]}" run list --offset -1
-  rc_is 4
+  rc_is 2
   t "run list bad cursor"; run "${S[@]}" run list --cursor garbage
   rc_is 4
   t "session list --json of an empty store"; run "${S[@]}" --json session list
   rc_is 0; json 'd == {"schema": 1, "sessions": [], "next_cursor": None}'
   t "session list limit out of range"; run "${S[@]}" session list --limit 1001
-  rc_is 4
+  rc_is 2
   t "session list limit 0"; run "${S[@]}" session list --limit 0
-  rc_is 4
+  rc_is 2
 
   t "event add JSON"; run "${S[@]}" event add r1 '{"type":"generic","generic":{"n":1}}'
   rc_is 0; out_is "1"
@@ -227,12 +312,12 @@ group_memory() {
   t "event list --json of an unknown run"; run "${S[@]}" --json event list nobody
   rc_is 0; json 'd == {"schema": 1, "run_id": "nobody", "events": [], "next_cursor": None}'
   t "event list limit out of range"; run "${S[@]}" event list r1 --limit 1001
-  rc_is 4
+  rc_is 2
 
   t "session save --id --state"; run "${S[@]}" session save --id s1 --state '{"a":[1,2]}'
   rc_is 0; out_is "s1"
   t "session save --state not JSON"; run "${S[@]}" session save --id s1 --state '{oops'
-  rc_is 4; out_empty
+  rc_is 2; out_empty
   t "session save of a document without id"; printf '{"state":1}' >"$T/s.json"
   run "${S[@]}" session save "$T/s.json"
   rc_is 4
@@ -259,9 +344,25 @@ group_memory() {
 
 # ---- durable stores: data across invocations ------------------------------
 
-group_persistent() { # URL
+group_persistent() { # URL PATH: the store and where it lives
   local S=(--store "$1")
 
+  # Commands that only read never create the store.
+  local c
+  for c in ping "run get r1" "run list" "session get s" "session list" "event list r1" \
+           "run delete r1" "session delete s"; do
+    t "$c on a store that does not exist"
+    # shellcheck disable=SC2086 # split the command into its words
+    run "${S[@]}" $c
+    rc_is 3; out_empty; err_has "NOT_FOUND"; err_has "create=false"
+    check "nothing created" test ! -e "$2"
+  done
+  t "--json error of a store that does not exist"; run "${S[@]}" --json run list
+  rc_is 3; err_has '"status":"NOT_FOUND"'
+
+  t "event add creates the store"; run "${S[@]}" event add first --type run.created
+  rc_is 0; out_is "1"
+  check "store created" test -e "$2"
   t "ping"; run "${S[@]}" ping
   rc_is 0; out_has "ok: "; err_empty
 
@@ -331,7 +432,37 @@ EOF
   t "run list --all --agent"; run "${S[@]}" run list --all --agent b --limit 1
   rc_is 0; ids "r5 r4"
 
-  t "run save --agent then get"
+  # Formats: a table on a terminal, JSON lines into a pipe, --format.
+  t "run list in a table on a terminal"
+  script -qec "'$BIN' --store '$1' run list --limit 3 2>'$T/err'" /dev/null >"$T/out" </dev/null; rc=$?
+  rc_is 0; out_has "RUN ID"; out_has "FINISHED"
+  check "a row per run: id, agent, status, created, finished" \
+    grep -Eq '^r5 +b +created +2025-01-01T00:00:04Z +-' "$T/out"
+  check "three rows and a header" test "$(grep -c . "$T/out")" = 4
+  err_has "stopped at a full page (3 runs); more may follow"
+  t "--format lines on a terminal"
+  script -qec "'$BIN' --store '$1' run list --format lines" /dev/null >"$T/out" </dev/null; rc=$?
+  rc_is 0; out_lacks "RUN ID"; out_has '{"run_id":"r5"'
+  t "--format table into a pipe"; run "${S[@]}" run list --format table --agent a
+  rc_is 0; out_lines 4; out_has "RUN ID"
+  check "row of r1" grep -Eq '^r1 +a +completed +2025-01-01T00:00:01Z +-' "$T/out"
+  t "--format json is --json"; run "${S[@]}" run list --format json --limit 1
+  rc_is 0; json 'd["schema"] == 1 and d["runs"][0]["run_id"] == "r5"'
+
+  # A list that stops at a page says so, with the command that goes on.
+  t "run list stops at a page"; run "${S[@]}" run list --limit 2 --offset 1 --total
+  rc_is 0; ids "r4 r3"; err_has "total: 5"; err_has "acp-storage: stopped at a full page (2 runs); more may follow. Continue with:"
+  local next
+  next=$(sed -n 's/^  acp-storage //p' "$T/err")
+  check "the continuing command keeps the filters, drops the offset" \
+    test "$next" = "--store $1 run list --limit 2 --cursor $(sed -n 's/.*--cursor //p' "$T/err")"
+  t "running the continuing command"; eval "run $next"
+  rc_is 0; ids "r2 r1"
+  t "no note after a page that is not full"; run "${S[@]}" run list --limit 6
+  rc_is 0; err_empty
+  t "no note with --json (next_cursor is in the object)"; run "${S[@]}" --json run list --limit 1
+  rc_is 0; err_empty
+
   run "${S[@]}" run save --agent builder --status completed --output 'Hello, "world"'
   rc_is 0
   local new_id; new_id=$(cat "$T/out")
@@ -361,6 +492,10 @@ EOF
   rc_is 0; lines '[s["id"] for s in L] == ["s-b", "s-c"]'
   t "session list --json --limit"; run "${S[@]}" --json session list --limit 2
   rc_is 0; json '[s["id"] for s in d["sessions"]] == ["s-a", "s-b"] and d["next_cursor"] == "s-b"'
+  t "session list stops at a page"; run "${S[@]}" session list --limit 2
+  rc_is 0; err_has "full page (2 sessions)"; err_has "session list --limit 2 --after s-b"
+  t "session list in a table"; run "${S[@]}" session list --format table
+  rc_is 0; out_has "SESSION ID"; check "row of s-a" grep -Eq '^s-a +0$' "$T/out"
   t "session list --all"; run "${S[@]}" session list --all --limit 1
   rc_is 0; lines '[s["id"] for s in L] == ["s-a", "s-b", "s-c"]'; err_empty
   t "session delete"; run "${S[@]}" session delete s-b
@@ -385,6 +520,12 @@ EOF
   t "event list"; run "${S[@]}" event list r1
   rc_is 0
   lines '[e["type"] for e in L] == ["run.created", "message.part", "generic", "run.completed"] and L[1]["part"]["content"] == "hello"'
+  t "event list in a table: sequence numbers, times, types"
+  run "${S[@]}" event list r1 --format table
+  rc_is 0; out_has "SEQ"; out_has "STORED"; out_lines 5
+  check "row of event 2" grep -Eq '^ +2  [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z +message\.part$' "$T/out"
+  t "event list stops at a page"; run "${S[@]}" event list r1 --limit 2 --offset 1
+  rc_is 0; err_has "full page (2 events)"; err_has "event list r1 --limit 2 --after 3"
   t "event list --after"; run "${S[@]}" event list r1 --after 2
   rc_is 0; lines '[e["type"] for e in L] == ["generic", "run.completed"]'
   t "event list --offset --limit"; run "${S[@]}" event list r1 --offset 1 --limit 2
@@ -413,7 +554,7 @@ EOF
 
 group_sqlite() {
   need_plugin sqlite
-  group_persistent "sqlite:$T/x.db"
+  group_persistent "sqlite:$T/x.db" "$T/x.db"
 
   # The embedded default store.
   t "default store under HOME"; run run save --agent d1
@@ -424,8 +565,11 @@ group_sqlite() {
   rc_is 0; out_has "ok: sqlite:$HOME/.local/share/acp-storage/store.db"
   run run list
   rc_is 0; lines 'len(L) == 1 and L[0]["agent_name"] == "d1"'
-  t "default store under XDG_DATA_HOME"; XDG_DATA_HOME="$T/xdg" run run list
-  rc_is 0; out_empty
+  t "default store under XDG_DATA_HOME, not made by a read"; XDG_DATA_HOME="$T/xdg" run run list
+  rc_is 3; out_empty; err_has "the default store is made by the first command that saves"
+  check "no store file" test ! -e "$T/xdg/acp-storage"
+  t "default store under XDG_DATA_HOME"; XDG_DATA_HOME="$T/xdg" run event add r --type x
+  rc_is 0
   check "store file created" test -f "$T/xdg/acp-storage/store.db"
   t "relative XDG_DATA_HOME is ignored"; XDG_DATA_HOME=rel/dir run run list
   rc_is 0; lines 'len(L) == 1'
@@ -441,7 +585,7 @@ group_sqlite() {
 
 group_file() {
   need_plugin file
-  group_persistent "file:$T/filestore"
+  group_persistent "file:$T/filestore" "$T/filestore"
 }
 
 # ---- backends --------------------------------------------------------------
@@ -456,6 +600,14 @@ group_backends() {
   out_has "$PLUGINDIR/libacp_storage_memory.so"
   out_has "refused"; out_has "$FIXDIR/libacp_storage_clifuture.so"
   check "memory row shows its capabilities" grep -Eq '^memory +[^ ]+ +1\.[0-9]+ +[a-z,]*concurrent' "$T/out"
+
+  t "bundled plugins carry the project's version"; run --json backends
+  local version; version=$("$BIN" --version | sed -n 's/^acp-storage //p')
+  check "memory plugin version is $version" "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+v = {b["name"]: b["version"] for b in d["backends"] if b["loaded"] and b["path"].startswith(sys.argv[2])}
+sys.exit(0 if v and set(v.values()) == {sys.argv[3]} else 1)' "$T/out" "$PLUGINDIR/" "$version"
 
   t "backends --json"; run --json backends
   rc_is 0

@@ -1,29 +1,69 @@
 # bash completion for acp-storage(1)                        -*- shell-script -*-
 # Installed as share/bash-completion/completions/acp-storage.
 
+# The backend plugins the command finds (names only).
+_acp_storage_backends()
+{
+    "${1:-acp-storage}" --json backends 2>/dev/null |
+        grep -o '"name":"[a-z0-9_]*"' | cut -d'"' -f4
+}
+
 _acp_storage()
 {
     local cur prev words cword
     _init_completion || return
 
-    local global="--store --json --help"
-    local group="" verb="" i
+    local global="--store --json --format --help"
+    local group="" verb="" third="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            --store) ((i++)) ;;
+            --store | --format) ((i++)) ;;
             -*) ;;
             *)
                 if [[ -z $group ]]; then
                     group=${words[i]}
                 elif [[ -z $verb ]]; then
                     verb=${words[i]}
+                elif [[ -z $third ]]; then
+                    third=${words[i]}
                 fi
                 ;;
         esac
     done
 
+    # acp-storage bench has options of its own.
+    if [[ $group == bench ]]; then
+        case $prev in
+            --baseline)
+                COMPREPLY=($(compgen -W "auto none memory sqlite file postgres redis" -- "$cur"))
+                return
+                ;;
+            --json) _filedir; return ;;
+            --store | --runs | --events-per-run | --threads | --repeats | --phases | --seed | \
+                --scale-sizes | --scale-file-max | --overhead-calls)
+                return
+                ;;
+        esac
+        COMPREPLY=($(compgen -W "--store --baseline --runs --events-per-run --threads --repeats
+            --phases --seed --json --scale --scale-sizes --scale-file-max --no-overhead
+            --overhead-calls --quiet --help --version" -- "$cur"))
+        return
+    fi
+
     case $prev in
-        --store | --agent | --session | --cursor | --after | --type | --text | --id | --state | \
+        --store)
+            # A scheme first: the backends found, each as "name:".
+            if [[ $cur != *:* ]]; then
+                compopt -o nospace 2>/dev/null
+                COMPREPLY=($(compgen -S : -W "$(_acp_storage_backends "${words[0]}")" -- "$cur"))
+            fi
+            return
+            ;;
+        --format)
+            COMPREPLY=($(compgen -W "table lines json" -- "$cur"))
+            return
+            ;;
+        --agent | --session | --cursor | --after | --type | --text | --id | --state | \
             --filter | --output)
             return
             ;;
@@ -36,13 +76,25 @@ _acp_storage()
             ;;
     esac
 
+    local commands="backends ping check verify run session event bench help"
     if [[ -z $group ]]; then
-        COMPREPLY=($(compgen -W "backends ping check verify run session event $global --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "$commands $global --version" -- "$cur"))
         return
     fi
 
     local opts=""
     case $group in
+        help)
+            if [[ -z $verb ]]; then
+                COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+            elif [[ -z $third ]]; then
+                case $verb in
+                    run | session) COMPREPLY=($(compgen -W "save get delete list" -- "$cur")) ;;
+                    event) COMPREPLY=($(compgen -W "add list" -- "$cur")) ;;
+                esac
+            fi
+            return
+            ;;
         run | session | event)
             if [[ -z $verb ]]; then
                 case $group in
@@ -66,7 +118,11 @@ _acp_storage()
 
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$opts $global" -- "$cur"))
-    elif [[ $group == check || $group-$verb == run-save || $group-$verb == session-save ]]; then
+    elif [[ $group == check ]]; then
+        # A backend by name, or a plugin file.
+        COMPREPLY=($(compgen -W "$(_acp_storage_backends "${words[0]}")" -- "$cur"))
+        _filedir so
+    elif [[ $group-$verb == run-save || $group-$verb == session-save ]]; then
         _filedir
     fi
 } &&

@@ -17,7 +17,7 @@ enum {
     CLI_EXIT_OK = 0,
     CLI_EXIT_FAILURE = 1,     /* backend error or any other failure */
     CLI_EXIT_USAGE = 2,       /* bad command line */
-    CLI_EXIT_NOT_FOUND = 3,   /* no such run or session */
+    CLI_EXIT_NOT_FOUND = 3,   /* no such run, session or store */
     CLI_EXIT_INVALID = 4,     /* invalid input (ACP_INVALID) */
     CLI_EXIT_LOAD = 5,        /* the backend plugin could not be loaded */
     CLI_EXIT_UNAVAILABLE = 6  /* the store is unreachable; retrying may help */
@@ -46,11 +46,19 @@ typedef enum cli_opt {
     OPT_TIMEOUT,
     OPT_VERSION,
     OPT_QUARANTINE,
+    OPT_FORMAT,
     OPT_COUNT
 } cli_opt;
 
 #define OPT_BIT(o) (1u << (o))
 #define OPT_GLOBAL (OPT_BIT(OPT_STORE) | OPT_BIT(OPT_JSON) | OPT_BIT(OPT_HELP))
+
+/* How a list is printed (--format). */
+typedef enum cli_format {
+    FORMAT_TABLE, /* columns for a person: the default on a terminal */
+    FORMAT_LINES, /* one JSON document per line: the default otherwise */
+    FORMAT_JSON   /* one JSON object (--json) */
+} cli_format;
 
 /* Most positional arguments any command takes. */
 #define CLI_MAX_POS 4
@@ -67,7 +75,10 @@ typedef struct cli_args {
 /* What every command function gets. */
 typedef struct cli_ctx {
     cli_args args;
-    int json;          /* --json */
+    int argc;          /* the whole command line, to show how a list goes on */
+    char **argv;
+    int json;          /* --json (or --format json) */
+    cli_format format; /* of lists */
     int stderr_tty;    /* notes for a person (next page cursor) */
     int progress;      /* progress lines: stderr is a terminal that no
                           unfinished --json line on stdout shares */
@@ -78,12 +89,17 @@ typedef struct cli_ctx {
 
 typedef int (*cli_fn)(cli_ctx *ctx);
 
+/* In cli_command.options, above every OPT_BIT(): the command never makes
+ * a store (it opens with create=false). */
+#define CMD_NO_CREATE (1u << 31)
+
 /* One row of the command table (main.c). */
 typedef struct cli_command {
     const char *group;    /* "run" */
     const char *verb;     /* "save", or NULL for a command without verbs */
     cli_fn fn;
-    unsigned options;     /* OPT_BIT()s accepted besides the global ones */
+    unsigned options;     /* OPT_BIT()s accepted besides the global ones, and
+                             CMD_* flags */
     size_t min_pos, max_pos;
     const char *synopsis; /* arguments after "acp-storage run save" */
     const char *summary;  /* one line for the command list */
@@ -100,9 +116,16 @@ int cli_parse_options(cli_ctx *ctx, int argc, char **argv, int *i, unsigned allo
                       int stop_at_word);
 /* The spelling of an option ("--limit"). */
 const char *cli_opt_name(cli_opt opt);
+/* The option arg is (-1 if none); *takes_next: its value is the next
+ * argument. */
+int cli_arg_option(const char *arg, int *takes_next);
 /* Read an integer option into *out (left alone when the option is absent).
  * Returns CLI_EXIT_OK or CLI_EXIT_USAGE. */
 int cli_opt_int(cli_ctx *ctx, cli_opt opt, int64_t *out);
+/* The same, also refusing values outside [min, max] (a usage error too). */
+int cli_opt_range(cli_ctx *ctx, cli_opt opt, int64_t min, int64_t max, int64_t *out);
+/* The closest of the n candidates to word (a likely typo), or NULL. */
+const char *cli_closest(const char *word, const char *const *candidates, size_t n);
 /* Print "acp-storage: <message>" and a pointer to --help; returns
  * CLI_EXIT_USAGE. */
 int cli_usage_error(const cli_ctx *ctx, const char *fmt, ...)
@@ -115,8 +138,15 @@ int cli_usage_error(const cli_ctx *ctx, const char *fmt, ...)
 
 /* Map a status to the exit code table above. */
 int cli_exit_code(acp_status status);
+/* With on, errors go to stderr as one JSON object per error:
+ * {"schema":1,"error":{"status":"NOT_FOUND","exit":3,"message":"..."}}
+ * (status "USAGE" for command-line mistakes). */
+void cli_json_errors(int on);
 /* Print "acp-storage: <STATUS>: <message>" on stderr; returns the exit code. */
 int cli_report(const acp_error *err);
+/* Print a usage error ("acp-storage: <message>" and the hint line) in the
+ * error format in force; returns CLI_EXIT_USAGE. */
+int cli_report_usage(const char *message, const char *hint);
 /* Same, for failures the command finds itself. */
 int cli_fail(acp_status status, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -139,32 +169,40 @@ void cli_progress(const cli_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-/* A list on stdout: JSON lines, or with --json one object
+/* A list on stdout in ctx->format: a table (columns of the kind), JSON
+ * lines, or one object
  * {"schema":1,["run_id":...,]"<array>":[...],["total":N,]"next_cursor":...}. */
+typedef enum cli_kind { KIND_RUN, KIND_SESSION, KIND_EVENT } cli_kind;
 typedef struct cli_list {
     const cli_ctx *ctx;
+    cli_kind kind;
     const char *array;
     const char *run_id;
     size_t count;
     int started;
 } cli_list;
-void list_begin(cli_list *l, const cli_ctx *ctx, const char *array, const char *run_id);
-void list_doc(cli_list *l, const char *doc, size_t len);
-/* An event; with --json wrapped as {"seq":N,"stored_at":"...","event":doc}. */
-void list_event(cli_list *l, const char *doc, size_t len, int64_t seq, int64_t stored_us);
-/* total NULL: the list has no total; *total < 0: not counted.  more_hint
- * names the option that continues the list ("--cursor"), shown on a
- * terminal in plain mode when there is a next page. */
-void list_end(cli_list *l, const int64_t *total, const char *next_cursor, const char *more_hint);
+void list_begin(cli_list *l, const cli_ctx *ctx, cli_kind kind, const char *run_id);
+/* Item i of a page of the list's kind.  Events carry their sequence
+ * number and time: in the table, and with --json as
+ * {"seq":N,"stored_at":"...","event":doc}. */
+void list_item(cli_list *l, const acp_page *page, size_t i);
+/* total NULL: the list has no total; *total < 0: not counted.  With a
+ * next_cursor, a note on stderr says the list goes on and gives the
+ * command that continues it: this command line with more_option
+ * ("--cursor") set to the cursor and the options in drop removed
+ * (OPT_BIT()s: an offset applies to the first page only). */
+void list_end(cli_list *l, const int64_t *total, const char *next_cursor, cli_opt more_option,
+              unsigned drop);
 /* Flush stdout; a failed write (full disk, closed pipe) is an error. */
 int cli_finish_stdout(int code);
 
 /* ---- store.c ---- */
 
 /* Open the store of --store, else $ACP_STORAGE_URL, else the default store
- * in the user's data directory.  When display is not NULL it receives the
- * store's URI with any password redacted (to acp_free).  Returns an exit
- * code (errors printed). */
+ * in the user's data directory.  A command marked CMD_NO_CREATE opens with
+ * create=false: a store that is not there is "not found", never made.
+ * When display is not NULL it receives the store's URI with any password
+ * redacted (to acp_free).  Returns an exit code (errors printed). */
 int cli_open_store(const cli_ctx *ctx, acp_store **out, char **display);
 /* Read a whole document from a file or "-" (stdin), leading and trailing
  * whitespace removed, reading no more than the document size limit of the

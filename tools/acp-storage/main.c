@@ -24,9 +24,10 @@ static const cli_command commands[] = {
      "libacp_storage_<name>.so found there: name, version, plugin ABI,\n"
      "capabilities and path, or the reason it could not be loaded.\n"},
 
-    {"ping", NULL, cmd_ping, 0, 0, 0, "", "check that the store opens and answers",
+    {"ping", NULL, cmd_ping, CMD_NO_CREATE, 0, 0, "", "check that the store opens and answers",
      "Opens the store and asks the backend whether it is healthy.  Prints the\n"
-     "store (password hidden), the backend and its version.\n"},
+     "store (password hidden), the backend and its version.  A store that does\n"
+     "not exist is not created (exit 3).\n"},
 
     {"check", NULL, cmd_check, OPT_BIT(OPT_FILTER) | OPT_BIT(OPT_TIMEOUT), 1, 1,
      "NAME|PLUGIN.so [--filter TEXT] [--timeout S]",
@@ -74,18 +75,23 @@ static const cli_command commands[] = {
      "\n"
      "Prints the run id.\n"},
 
-    {"run", "get", cmd_run_get, 0, 1, 1, "RUN_ID", "print a run",
-     "Prints the stored run document on one line.  Exits 3 if there is no such run.\n"},
+    {"run", "get", cmd_run_get, CMD_NO_CREATE, 1, 1, "RUN_ID", "print a run",
+     "Prints the stored run document on one line.  Exits 3 if there is no such run\n"
+     "(or no such store: commands that only read never create one).\n"},
 
-    {"run", "delete", cmd_run_delete, 0, 1, 1, "RUN_ID", "delete a run and its events",
+    {"run", "delete", cmd_run_delete, CMD_NO_CREATE, 1, 1, "RUN_ID", "delete a run and its events",
      "Deletes the run and every event of RUN_ID.  Exits 3 if neither existed.\n"},
 
     {"run", "list", cmd_run_list,
      OPT_BIT(OPT_AGENT) | OPT_BIT(OPT_SESSION) | OPT_BIT(OPT_LIMIT) | OPT_BIT(OPT_OFFSET) |
-         OPT_BIT(OPT_CURSOR) | OPT_BIT(OPT_TOTAL) | OPT_BIT(OPT_ALL),
-     0, 0, "[--agent A] [--session S] [--limit N] [--offset N] [--cursor C] [--total] [--all]",
+         OPT_BIT(OPT_CURSOR) | OPT_BIT(OPT_TOTAL) | OPT_BIT(OPT_ALL) | OPT_BIT(OPT_FORMAT) |
+         CMD_NO_CREATE,
+     0, 0,
+     "[--agent A] [--session S] [--limit N] [--offset N] [--cursor C] [--total] [--all] "
+     "[--format F]",
      "list runs, newest first",
-     "Prints runs newest first, one document per line.\n"
+     "Prints runs newest first: a table (id, agent, status, created, finished)\n"
+     "on a terminal, one document per line otherwise.\n"
      "\n"
      "  --agent A     only runs of agent A\n"
      "  --session S   only runs of session S\n"
@@ -96,7 +102,9 @@ static const cli_command commands[] = {
      "  --total       also count every match (\"total: N\" on stderr, or \"total\"\n"
      "                with --json)\n"
      "  --all         walk every page\n"
+     "  --format F    table, lines (JSON lines) or json (as --json)\n"
      "\n"
+     "When more runs follow, stderr says so and gives the command that goes on.\n"
      "With --json: {\"schema\":1,\"runs\":[...],\"total\":N|null,\"next_cursor\":C|null}.\n"},
 
     {"session", "save", cmd_session_save, OPT_BIT(OPT_ID) | OPT_BIT(OPT_STATE), 0, 1,
@@ -109,20 +117,25 @@ static const cli_command commands[] = {
      "\n"
      "Prints the session id.\n"},
 
-    {"session", "get", cmd_session_get, 0, 1, 1, "SESSION_ID", "print a session",
+    {"session", "get", cmd_session_get, CMD_NO_CREATE, 1, 1, "SESSION_ID", "print a session",
      "Prints the stored session document on one line.  Exits 3 if there is no\n"
-     "such session.\n"},
+     "such session (or no such store).\n"},
 
-    {"session", "delete", cmd_session_delete, 0, 1, 1, "SESSION_ID", "delete a session",
+    {"session", "delete", cmd_session_delete, CMD_NO_CREATE, 1, 1, "SESSION_ID", "delete a session",
      "Deletes the session only; its runs stay.  Exits 3 if there is no such session.\n"},
 
-    {"session", "list", cmd_session_list, OPT_BIT(OPT_AFTER) | OPT_BIT(OPT_LIMIT) | OPT_BIT(OPT_ALL),
-     0, 0, "[--after ID] [--limit N] [--all]", "list sessions by id",
-     "Prints sessions in id order (byte-wise), one document per line.\n"
+    {"session", "list", cmd_session_list,
+     OPT_BIT(OPT_AFTER) | OPT_BIT(OPT_LIMIT) | OPT_BIT(OPT_ALL) | OPT_BIT(OPT_FORMAT) |
+         CMD_NO_CREATE,
+     0, 0,
+     "[--after ID] [--limit N] [--all] [--format F]", "list sessions by id",
+     "Prints sessions in id order (byte-wise): a table (id, number of history\n"
+     "entries) on a terminal, one document per line otherwise.\n"
      "\n"
      "  --after ID    only sessions whose id sorts after ID\n"
      "  --limit N     at most N sessions (1..1000, default 100; page size with --all)\n"
      "  --all         walk every page\n"
+     "  --format F    table, lines (JSON lines) or json (as --json)\n"
      "\n"
      "With --json: {\"schema\":1,\"sessions\":[...],\"next_cursor\":ID|null}.\n"},
 
@@ -140,15 +153,21 @@ static const cli_command commands[] = {
      "The run need not exist.  Prints the sequence number the store assigned.\n"},
 
     {"event", "list", cmd_event_list,
-     OPT_BIT(OPT_LIMIT) | OPT_BIT(OPT_OFFSET) | OPT_BIT(OPT_AFTER) | OPT_BIT(OPT_ALL), 1, 1,
-     "RUN_ID [--limit N] [--offset N] [--after SEQ] [--all]", "list the events of a run",
-     "Prints the events of RUN_ID in sequence order, one document per line.  An\n"
+     OPT_BIT(OPT_LIMIT) | OPT_BIT(OPT_OFFSET) | OPT_BIT(OPT_AFTER) | OPT_BIT(OPT_ALL) |
+         OPT_BIT(OPT_FORMAT) | CMD_NO_CREATE,
+     1, 1, "RUN_ID [--limit N] [--offset N] [--after SEQ] [--all] [--format F]",
+     "list the events of a run",
+     "Prints the events of RUN_ID in sequence order: a table (sequence number,\n"
+     "time stored, type) on a terminal, one document per line otherwise; the\n"
+     "json format has the sequence number and time of each event too.  An\n"
      "unknown run has no events.\n"
      "\n"
      "  --limit N     at most N events (0..1000, default 100; page size with --all)\n"
      "  --offset N    skip N events first\n"
      "  --after SEQ   only events after sequence number SEQ\n"
      "  --all         walk every page\n"
+     "\n"
+     "  --format F    table, lines (JSON lines) or json (as --json)\n"
      "\n"
      "With --json: {\"schema\":1,\"run_id\":...,\"events\":[{\"seq\":N,\"stored_at\":T,\n"
      "\"event\":{...}},...],\"next_cursor\":SEQ|null}.\n"},
@@ -159,9 +178,11 @@ static const char exit_codes_help[] =
     "Exit status:\n"
     "  0  success\n"
     "  1  failure: a backend error (I/O, corrupt data, conflict, ...) or a failed check\n"
-    "  2  usage error: the command line is wrong\n"
-    "  3  not found: no such run or session\n"
-    "  4  invalid input: a document, id, URI or value was refused\n"
+    "  2  usage error: an unknown command or option, a missing or extra argument,\n"
+    "     or an option value of the wrong form or out of range\n"
+    "  3  not found: no such run, session or store\n"
+    "  4  invalid input: the store or library refused a document, id, cursor or\n"
+    "     store URI\n"
     "  5  the backend plugin could not be loaded\n"
     "  6  the store is unavailable (server down, lock timeout); retrying may help\n";
 
@@ -170,7 +191,8 @@ static const char global_options_help[] =
     "  --store URL   the store (default: $ACP_STORAGE_URL, else the sqlite store\n"
     "                $XDG_DATA_HOME/acp-storage/store.db, by default in\n"
     "                ~/.local/share)\n"
-    "  --json        print one JSON object with \"schema\":1 instead of lines\n"
+    "  --json        print one JSON object with \"schema\":1 instead of lines;\n"
+    "                errors too are JSON, on stderr\n"
     "  -h, --help    show help; after a command, that command's help\n";
 
 static void command_name(const cli_command *c, char *buf, size_t size)
@@ -181,7 +203,7 @@ static void command_name(const cli_command *c, char *buf, size_t size)
 static int print_global_help(void)
 {
     fputs("Usage: acp-storage [--store URL] [--json] COMMAND [ARGS...]\n"
-          "       acp-storage --help | --version\n"
+          "       acp-storage help [COMMAND] | --help | --version\n"
           "\n"
           "Keep and inspect ACP runs, sessions and event streams in any acp-storage\n"
           "backend, and check backend plugins.\n"
@@ -194,6 +216,7 @@ static int print_global_help(void)
         fprintf(stdout, "  %-16s %s\n", name, commands[i].summary);
     }
     fprintf(stdout, "  %-16s %s\n", "bench", "run the benchmark program (acp-storage bench --help)");
+    fprintf(stdout, "  %-16s %s\n", "help [COMMAND]", "show this help, or a command's");
     fprintf(stdout,
             "\n%s"
             "  --version     show the versions of this tool, the library and the plugin ABI\n"
@@ -206,8 +229,8 @@ static int print_global_help(void)
             "  NO_COLOR                 no colour in the output when set\n"
             "\n"
             "Data goes to standard output, errors to standard error as\n"
-            "\"acp-storage: STATUS: message\".  'acp-storage COMMAND --help' tells more;\n"
-            "see also acp-storage(1).\n",
+            "\"acp-storage: STATUS: message\".  'acp-storage help COMMAND' tells more;\n"
+            "see also acp-storage(1), acp-storage-uris(7) and acp_storage(3).\n",
             global_options_help, exit_codes_help);
     return CLI_EXIT_OK;
 }
@@ -219,7 +242,7 @@ static int print_group_help(const char *group)
         if (strcmp(commands[i].group, group) == 0)
             fprintf(stdout, "  %-8s %s\n", commands[i].verb, commands[i].summary);
     }
-    fprintf(stdout, "\nRun 'acp-storage %s COMMAND --help' for its arguments.\n", group);
+    fprintf(stdout, "\nRun 'acp-storage help %s COMMAND' for its arguments.\n", group);
     return CLI_EXIT_OK;
 }
 
@@ -273,6 +296,96 @@ static void verb_list(const char *group, char *buf, size_t size)
                                      commands[i].verb);
 }
 
+/* The command a mistyped word most resembles: a group (group NULL) or a
+ * verb of group. */
+static const char *closest_command(const char *group, const char *word)
+{
+    const char *names[N_COMMANDS + 2];
+    size_t n = 0;
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (!group)
+            names[n++] = commands[i].group;
+        else if (strcmp(commands[i].group, group) == 0)
+            names[n++] = commands[i].verb;
+    }
+    if (!group) {
+        names[n++] = "bench";
+        names[n++] = "help";
+    }
+    return cli_closest(word, names, n);
+}
+
+static int unknown_command(cli_ctx *ctx, const char *group, const char *word)
+{
+    const char *guess = closest_command(group, word);
+    if (group) {
+        char verbs[128];
+        verb_list(group, verbs, sizeof verbs);
+        if (guess)
+            return cli_usage_error(ctx, "unknown command '%s %s'; did you mean '%s %s'?", group,
+                                   word, group, guess);
+        return cli_usage_error(ctx, "unknown command '%s %s' (try %s)", group, word, verbs);
+    }
+    if (guess)
+        return cli_usage_error(ctx, "unknown command '%s'; did you mean '%s'?", word, guess);
+    return cli_usage_error(ctx, "unknown command '%s'", word);
+}
+
+/* acp-storage help [GROUP [VERB]] */
+static int help_command(cli_ctx *ctx, int argc, char **argv, int i)
+{
+    if (i >= argc)
+        return print_global_help();
+    if (argc - i > 2)
+        return cli_usage_error(ctx, "help takes a command: help [GROUP [COMMAND]]");
+    if (strcmp(argv[i], "bench") == 0) {
+        fputs("acp-storage bench runs the benchmark program acp-storage-bench; its options:\n"
+              "'acp-storage bench --help', or acp-storage-bench(1).\n",
+              stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[i], "help") == 0)
+        return print_global_help();
+    const cli_command *cmd = find_command(argv[i], NULL);
+    if (!cmd)
+        return unknown_command(ctx, NULL, argv[i]);
+    if (!cmd->verb)
+        return print_command_help(cmd);
+    if (i + 1 >= argc)
+        return print_group_help(cmd->group);
+    const cli_command *verb = find_command(cmd->group, argv[i + 1]);
+    if (!verb) {
+        ctx->group = cmd->group;
+        return unknown_command(ctx, cmd->group, argv[i + 1]);
+    }
+    return print_command_help(verb);
+}
+
+/* --format, or the default for where stdout goes: a table for a person,
+ * JSON lines for a program. */
+static int choose_format(cli_ctx *ctx)
+{
+    static const char *const names[] = {"table", "lines", "json"};
+    const char *f = ctx->args.value[OPT_FORMAT];
+    if (!f) {
+        ctx->format = ctx->json ? FORMAT_JSON : isatty(STDOUT_FILENO) ? FORMAT_TABLE : FORMAT_LINES;
+        return CLI_EXIT_OK;
+    }
+    for (int k = 0; k < 3; k++) {
+        if (strcmp(f, names[k]) == 0) {
+            if (ctx->json && k != FORMAT_JSON)
+                return cli_usage_error(ctx, "--json and --format %s disagree", f);
+            ctx->format = (cli_format)k;
+            ctx->json = k == FORMAT_JSON;
+            return CLI_EXIT_OK;
+        }
+    }
+    const char *guess = cli_closest(f, names, 3);
+    return cli_usage_error(ctx, "--format takes table, lines or json, not '%s'%s%s%s", f,
+                           guess ? "; did you mean '" : "", guess ? guess : "",
+                           guess ? "'?" : "");
+}
+
 static int dispatch(cli_ctx *ctx, int argc, char **argv)
 {
     /* Global options may come before the command. */
@@ -287,10 +400,12 @@ static int dispatch(cli_ctx *ctx, int argc, char **argv)
         return cli_print_version(ctx);
     if (i >= argc)
         return cli_usage_error(ctx, "no command given");
+    if (strcmp(argv[i], "help") == 0)
+        return help_command(ctx, argc, argv, i + 1);
 
     const cli_command *cmd = find_command(argv[i], NULL);
     if (!cmd)
-        return cli_usage_error(ctx, "unknown command '%s'", argv[i]);
+        return unknown_command(ctx, NULL, argv[i]);
     ctx->group = cmd->group;
     i++;
     if (cmd->verb) {
@@ -305,8 +420,7 @@ static int dispatch(cli_ctx *ctx, int argc, char **argv)
             return cli_usage_error(ctx, "'%s' needs a command: %s", cmd->group, verbs);
         cmd = find_command(cmd->group, argv[i]);
         if (!cmd)
-            return cli_usage_error(ctx, "unknown command '%s %s' (try %s)", ctx->group, argv[i],
-                                   verbs);
+            return unknown_command(ctx, ctx->group, argv[i]);
         i++;
     }
     ctx->cmd = cmd;
@@ -319,14 +433,19 @@ static int dispatch(cli_ctx *ctx, int argc, char **argv)
     if (rc)
         return rc;
     ctx->json = ctx->args.value[OPT_JSON] != NULL;
+    rc = choose_format(ctx);
+    if (rc)
+        return rc;
     /* A --json object is one line: a progress line erased on the same
      * terminal would take part of it along. */
     ctx->progress = ctx->stderr_tty && !(ctx->json && isatty(STDOUT_FILENO));
 
     if (ctx->args.n_pos < cmd->min_pos) {
-        fputs("acp-storage: missing argument\n", stderr);
-        print_usage_lines(stderr, cmd);
-        return CLI_EXIT_USAGE;
+        char name[64], usage[512];
+        command_name(cmd, name, sizeof name);
+        snprintf(usage, sizeof usage, "Usage: acp-storage %s %.*s", name,
+                 (int)strcspn(cmd->synopsis, "\n"), cmd->synopsis);
+        return cli_report_usage("missing argument", usage);
     }
     if (ctx->args.n_pos > cmd->max_pos)
         return cli_usage_error(ctx, "unexpected argument '%s'", ctx->args.pos[cmd->max_pos]);
@@ -356,7 +475,10 @@ static int run_bench(char **argv)
         }
     }
     execvp("acp-storage-bench", argv);
-    fprintf(stderr, "acp-storage: bench: cannot run acp-storage-bench: %s\n", strerror(errno));
+    fprintf(stderr,
+            "acp-storage: bench: cannot run acp-storage-bench: %s (it is built with "
+            "-DACP_STORAGE_BUILD_BENCH=ON and installed with -DACP_STORAGE_INSTALL_BENCH=ON)\n",
+            strerror(errno));
     return 1;
 }
 
@@ -365,6 +487,14 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "bench") == 0)
         return run_bench(argv + 1);
     cli_ctx ctx = {0};
+    ctx.argc = argc;
+    ctx.argv = argv;
+    /* Errors are JSON from the first one on when --json (or --format json)
+     * is anywhere among the options, even if the line fails to parse. */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--format=json") == 0 ||
+            (strcmp(argv[i], "--format") == 0 && i + 1 < argc && strcmp(argv[i + 1], "json") == 0))
+            cli_json_errors(1);
     const char *no_color = getenv("NO_COLOR");
     const char *term = getenv("TERM");
     ctx.stderr_tty = isatty(STDERR_FILENO);

@@ -42,6 +42,7 @@ static const opt_def opt_defs[OPT_COUNT] = {
     [OPT_TIMEOUT] = {"--timeout", 0, 1, 0},
     [OPT_VERSION] = {"--version", 0, 0, 0},
     [OPT_QUARANTINE] = {"--quarantine", 0, 0, 0},
+    [OPT_FORMAT] = {"--format", 0, 1, 0},
 };
 
 const char *cli_opt_name(cli_opt opt)
@@ -49,23 +50,98 @@ const char *cli_opt_name(cli_opt opt)
     return opt_defs[opt].name;
 }
 
+static int find_option(const char *arg, const char **inline_value);
+
+int cli_arg_option(const char *arg, int *takes_next)
+{
+    const char *value;
+    int o = arg[0] == '-' && arg[1] ? find_option(arg, &value) : -1;
+    *takes_next = o >= 0 && opt_defs[o].takes_value && !value;
+    return o;
+}
+
 int cli_usage_error(const cli_ctx *ctx, const char *fmt, ...)
 {
+    char message[1024], hint[160];
     va_list ap;
-    fputs("acp-storage: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     if (ctx && ctx->cmd && ctx->cmd->verb)
-        fprintf(stderr, "Try 'acp-storage %s %s --help'.\n", ctx->cmd->group, ctx->cmd->verb);
+        snprintf(hint, sizeof hint, "Try 'acp-storage help %s %s'.", ctx->cmd->group,
+                 ctx->cmd->verb);
     else if (ctx && ctx->cmd)
-        fprintf(stderr, "Try 'acp-storage %s --help'.\n", ctx->cmd->group);
+        snprintf(hint, sizeof hint, "Try 'acp-storage help %s'.", ctx->cmd->group);
     else if (ctx && ctx->group)
-        fprintf(stderr, "Try 'acp-storage %s --help'.\n", ctx->group);
+        snprintf(hint, sizeof hint, "Try 'acp-storage help %s'.", ctx->group);
     else
-        fputs("Try 'acp-storage --help'.\n", stderr);
-    return CLI_EXIT_USAGE;
+        snprintf(hint, sizeof hint, "Try 'acp-storage help'.");
+    return cli_report_usage(message, hint);
+}
+
+/* Edit distance (insertions, deletions, substitutions, swaps of two
+ * neighbours), for words of at most 63 bytes. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 63 || m > 63)
+        return (size_t)-1;
+    size_t d[64][64];
+    for (size_t i = 0; i <= n; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= m; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        for (size_t j = 1; j <= m; j++) {
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    }
+    return d[n][m];
+}
+
+const char *cli_closest(const char *word, const char *const *candidates, size_t n)
+{
+    /* Close enough to be a typo: a third of the word, at least one edit,
+     * at most three. */
+    size_t len = strlen(word), limit = len / 3;
+    if (limit < 1)
+        limit = 1;
+    if (limit > 3)
+        limit = 3;
+    const char *best = NULL;
+    size_t best_d = limit + 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!candidates[i])
+            continue;
+        size_t d = edit_distance(word, candidates[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = candidates[i];
+        }
+    }
+    return best;
+}
+
+/* An unknown option: name the allowed one it most resembles. */
+static int unknown_option(const cli_ctx *ctx, const char *arg, unsigned allowed)
+{
+    const char *names[OPT_COUNT];
+    char word[64];
+    snprintf(word, sizeof word, "%.*s", (int)strcspn(arg, "="), arg);
+    for (int o = 0; o < OPT_COUNT; o++)
+        names[o] = (allowed & OPT_BIT(o)) ? opt_defs[o].name : NULL;
+    const char *guess = cli_closest(word, names, OPT_COUNT);
+    if (guess)
+        return cli_usage_error(ctx, "unknown option '%s'; did you mean '%s'?", word, guess);
+    return cli_usage_error(ctx, "unknown option '%s'", word);
 }
 
 /* Find "--name" (or "--name=value", leaving value pointing past '=') or
@@ -131,7 +207,7 @@ int cli_parse_options(cli_ctx *ctx, int argc, char **argv, int *i, unsigned allo
         if (o < 0 || !(allowed & OPT_BIT(o))) {
             if (o >= 0)
                 return cli_usage_error(ctx, "option '%s' does not apply here", cli_opt_name(o));
-            return cli_usage_error(ctx, "unknown option '%s'", arg);
+            return unknown_option(ctx, arg, allowed);
         }
         const opt_def *d = &opt_defs[o];
         if (d->takes_value) {
@@ -159,14 +235,28 @@ int cli_parse_options(cli_ctx *ctx, int argc, char **argv, int *i, unsigned allo
 
 int cli_opt_int(cli_ctx *ctx, cli_opt opt, int64_t *out)
 {
+    return cli_opt_range(ctx, opt, INT64_MIN, INT64_MAX, out);
+}
+
+int cli_opt_range(cli_ctx *ctx, cli_opt opt, int64_t min, int64_t max, int64_t *out)
+{
     const char *s = ctx->args.value[opt];
     if (!s)
         return CLI_EXIT_OK;
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end)
-        return cli_usage_error(ctx, "option '%s' needs an integer, not '%s'", cli_opt_name(opt), s);
+    if (errno || end == s || *end || v < min || v > max) {
+        /* One message for every wrong value: what the option takes. */
+        if (min == INT64_MIN)
+            return cli_usage_error(ctx, "option '%s' needs an integer, not '%s'",
+                                   cli_opt_name(opt), s);
+        if (max == INT64_MAX)
+            return cli_usage_error(ctx, "option '%s' needs an integer of at least %lld, not '%s'",
+                                   cli_opt_name(opt), (long long)min, s);
+        return cli_usage_error(ctx, "option '%s' needs an integer from %lld to %lld, not '%s'",
+                               cli_opt_name(opt), (long long)min, (long long)max, s);
+    }
     *out = (int64_t)v;
     return CLI_EXIT_OK;
 }

@@ -29,11 +29,47 @@ int cli_exit_code(acp_status status)
     }
 }
 
+/* --json: errors are JSON too, so that a program reads one format. */
+static int json_errors;
+
+void cli_json_errors(int on)
+{
+    json_errors = on;
+}
+
+static void error_json(const char *status, int code, const char *message, const char *hint)
+{
+    fprintf(stderr, "{\"schema\":1,\"error\":{\"status\":\"%s\",\"exit\":%d,\"message\":", status,
+            code);
+    out_str(stderr, message);
+    if (hint) {
+        fputs(",\"hint\":", stderr);
+        out_str(stderr, hint);
+    }
+    fputs("}}\n", stderr);
+}
+
 int cli_report(const acp_error *err)
 {
     const char *msg = err->message[0] ? err->message : acp_status_describe(err->code);
-    fprintf(stderr, "acp-storage: %s: %s\n", acp_status_name(err->code), msg);
-    return cli_exit_code(err->code);
+    int code = cli_exit_code(err->code);
+    if (json_errors)
+        error_json(acp_status_name(err->code), code, msg, NULL);
+    else
+        fprintf(stderr, "acp-storage: %s: %s\n", acp_status_name(err->code), msg);
+    return code;
+}
+
+int cli_report_usage(const char *message, const char *hint)
+{
+    if (json_errors) {
+        error_json("USAGE", CLI_EXIT_USAGE, message, hint);
+    } else {
+        fprintf(stderr, "acp-storage: %s\n", message);
+        if (hint)
+            fprintf(stderr, "%s\n", hint);
+    }
+    return CLI_EXIT_USAGE;
 }
 
 int cli_fail(acp_status status, const char *fmt, ...)
@@ -183,22 +219,89 @@ int cli_finish_stdout(int code)
     return code;
 }
 
-void list_begin(cli_list *l, const cli_ctx *ctx, const char *array, const char *run_id)
+static const char *const kind_array[] = {"runs", "sessions", "events"};
+
+void list_begin(cli_list *l, const cli_ctx *ctx, cli_kind kind, const char *run_id)
 {
     l->ctx = ctx;
-    l->array = array;
+    l->kind = kind;
+    l->array = kind_array[kind];
     l->run_id = run_id;
     l->count = 0;
     l->started = 0;
+}
+
+/* "2026-11-26T10:58:52Z": an instant to the second, or "-". */
+static const char *short_time(int64_t us, char buf[ACP_TIME_BUFSZ])
+{
+    if (us == INT64_MIN)
+        return "-";
+    acp_time_format(us, buf);
+    buf[19] = 'Z';
+    buf[20] = '\0';
+    return buf;
+}
+
+static void table_header(cli_kind kind)
+{
+    static const char *const header[] = {
+        "RUN ID                                AGENT             STATUS       CREATED               FINISHED\n",
+        "SESSION ID                            HISTORY\n",
+        "   SEQ  STORED                TYPE\n"};
+    fputs(header[kind], stdout);
+}
+
+/* One row of the table: the columns come from the document. */
+static void table_row(cli_kind kind, const acp_page *page, size_t i)
+{
+    size_t len;
+    const char *doc = acp_page_json(page, i, &len);
+    char t1[ACP_TIME_BUFSZ], t2[ACP_TIME_BUFSZ];
+    acp_error err;
+    if (kind == KIND_RUN) {
+        acp_run *run;
+        if (acp_run_parse(doc, len, &run, &err) != ACP_OK) {
+            fprintf(stdout, "%-37s (unreadable: %s)\n", acp_page_key(page, i), err.message);
+            return;
+        }
+        fprintf(stdout, "%-37s %-17s %-12s %-21s %s\n", acp_run_id(run), acp_run_agent_name(run),
+                acp_run_status(run), short_time(acp_run_created_us(run), t1),
+                short_time(acp_run_finished_us(run), t2));
+        acp_run_free(run);
+    } else if (kind == KIND_SESSION) {
+        acp_session *s;
+        if (acp_session_parse(doc, len, &s, &err) != ACP_OK) {
+            fprintf(stdout, "%-37s (unreadable: %s)\n", acp_page_key(page, i), err.message);
+            return;
+        }
+        fprintf(stdout, "%-37s %zu\n", acp_session_id(s), acp_session_history_count(s));
+        acp_session_free(s);
+    } else {
+        acp_event *ev;
+        const char *type = "?";
+        if (acp_event_parse(doc, len, &ev, &err) == ACP_OK)
+            type = acp_event_type(ev);
+        else
+            ev = NULL;
+        fprintf(stdout, "%6lld  %-21s %s\n", (long long)acp_page_seq(page, i),
+                short_time(acp_page_time_us(page, i), t1), type);
+        acp_event_free(ev);
+    }
 }
 
 /* The --json header goes out with the first item (or the end), so that a
  * list whose first page fails leaves stdout empty. */
 static void list_start(cli_list *l)
 {
-    if (l->started || !l->ctx->json)
+    if (l->started)
         return;
     l->started = 1;
+    if (l->ctx->format == FORMAT_TABLE) {
+        table_header(l->kind);
+        return;
+    }
+    if (l->ctx->format != FORMAT_JSON)
+        return;
     fputs("{\"schema\":1,", stdout);
     if (l->run_id) {
         fputs("\"run_id\":", stdout);
@@ -208,39 +311,98 @@ static void list_start(cli_list *l)
     fprintf(stdout, "\"%s\":[", l->array);
 }
 
-void list_doc(cli_list *l, const char *doc, size_t len)
+void list_item(cli_list *l, const acp_page *page, size_t i)
 {
+    size_t len;
+    const char *doc = acp_page_json(page, i, &len);
     /* stdout may be the same terminal as the progress line. */
     cli_progress(l->ctx, NULL);
     list_start(l);
-    if (l->ctx->json && l->count)
-        fputc(',', stdout);
-    out_doc(stdout, doc, len);
-    if (!l->ctx->json)
+    switch (l->ctx->format) {
+    case FORMAT_TABLE:
+        table_row(l->kind, page, i);
+        break;
+    case FORMAT_LINES:
+        out_doc(stdout, doc, len);
         fputc('\n', stdout);
+        break;
+    case FORMAT_JSON:
+        if (l->count)
+            fputc(',', stdout);
+        if (l->kind == KIND_EVENT) {
+            char when[ACP_TIME_BUFSZ];
+            acp_time_format(acp_page_time_us(page, i), when);
+            fprintf(stdout, "{\"seq\":%lld,\"stored_at\":\"%s\",\"event\":",
+                    (long long)acp_page_seq(page, i), when);
+        }
+        out_doc(stdout, doc, len);
+        if (l->kind == KIND_EVENT)
+            fputc('}', stdout);
+        break;
+    }
     l->count++;
 }
 
-void list_event(cli_list *l, const char *doc, size_t len, int64_t seq, int64_t stored_us)
+/* A word as the shell reads it back: quoted unless it is plain. */
+static void shell_word(FILE *f, const char *w)
 {
-    if (!l->ctx->json) {
-        list_doc(l, doc, len);
+    if (*w && strspn(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-./:=@%+,") ==
+                  strlen(w)) {
+        fputs(w, f);
         return;
     }
-    cli_progress(l->ctx, NULL);
-    list_start(l);
-    char when[ACP_TIME_BUFSZ];
-    acp_time_format(stored_us, when);
-    fprintf(stdout, "%s{\"seq\":%lld,\"stored_at\":\"%s\",\"event\":", l->count ? "," : "",
-            (long long)seq, when);
-    out_doc(stdout, doc, len);
-    fputc('}', stdout);
-    l->count++;
+    fputc('\'', f);
+    for (; *w; w++) {
+        if (*w == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*w, f);
+    }
+    fputc('\'', f);
 }
 
-void list_end(cli_list *l, const int64_t *total, const char *next_cursor, const char *more_hint)
+static void option_with_value(cli_opt opt, const char *value)
 {
-    if (l->ctx->json) {
+    fprintf(stderr, " %s ", cli_opt_name(opt));
+    shell_word(stderr, value);
+}
+
+/* This command line with `opt value` in place of opt and without the
+ * options in drop, on stderr. */
+static void continue_command(const cli_ctx *ctx, cli_opt opt, const char *value, unsigned drop)
+{
+    fputs("acp-storage", stderr);
+    int words_only = 0;
+    for (int i = 1; i < ctx->argc; i++) {
+        const char *a = ctx->argv[i];
+        int takes_next = 0;
+        int o = words_only ? -1 : cli_arg_option(a, &takes_next);
+        if (!words_only && strcmp(a, "--") == 0) {
+            /* After "--" the option would be read as a word. */
+            option_with_value(opt, value);
+            words_only = 1;
+        }
+        if (o >= 0 && (o == (int)opt || (drop & OPT_BIT(o)))) {
+            i += takes_next;
+            continue;
+        }
+        fputc(' ', stderr);
+        shell_word(stderr, a);
+        i += takes_next;
+        if (takes_next && i < ctx->argc) {
+            fputc(' ', stderr);
+            shell_word(stderr, ctx->argv[i]);
+        }
+    }
+    if (!words_only)
+        option_with_value(opt, value);
+    fputc('\n', stderr);
+}
+
+void list_end(cli_list *l, const int64_t *total, const char *next_cursor, cli_opt more_option,
+              unsigned drop)
+{
+    if (l->ctx->format == FORMAT_JSON) {
         list_start(l);
         fputc(']', stdout);
         if (total) {
@@ -254,10 +416,18 @@ void list_end(cli_list *l, const int64_t *total, const char *next_cursor, const 
         fputs("}\n", stdout);
         return;
     }
-    /* Plain output keeps stdout to documents: the counts are notes for a
-     * person, on stderr (--json has them on stdout). */
+    /* Plain output keeps stdout to the list: the count and where the list
+     * goes on are notes for a person, on stderr (--json has them on
+     * stdout). */
     if (total && *total >= 0)
         fprintf(stderr, "total: %lld\n", (long long)*total);
-    if (next_cursor && more_hint && l->ctx->stderr_tty)
-        fprintf(stderr, "more: %s %s\n", more_hint, next_cursor);
+    if (next_cursor) {
+        fflush(stdout);
+        /* A backend gives a cursor whenever a page is full: the next page
+         * may still be empty. */
+        fprintf(stderr, "acp-storage: stopped at a full page (%zu %s); more may follow. "
+                        "Continue with:\n  ",
+                l->count, l->array);
+        continue_command(l->ctx, more_option, next_cursor, drop);
+    }
 }

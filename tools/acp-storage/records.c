@@ -49,6 +49,15 @@ static void print_doc(const cli_ctx *ctx, const char *key, const char *doc, size
     fputs(ctx->json ? "}\n" : "\n", stdout);
 }
 
+/* A document built from option values was refused: the command line is
+ * wrong, as with any other bad option value (out of memory is not). */
+static int option_refused(const cli_ctx *ctx, const acp_error *err)
+{
+    if (err->code == ACP_NOMEM)
+        return cli_report(err);
+    return cli_usage_error(ctx, "%s", err->message);
+}
+
 static void print_deleted(const cli_ctx *ctx, const char *key, const char *id)
 {
     /* Plain mode says nothing on success, as rm does. */
@@ -58,6 +67,173 @@ static void print_deleted(const cli_ctx *ctx, const char *key, const char *id)
         fputs(",\"deleted\":true}\n", stdout);
     }
 }
+
+/* ------------------------------------------------------------------ */
+/* save, get and delete: one implementation for runs and sessions       */
+/* ------------------------------------------------------------------ */
+
+/* What differs between runs and sessions. */
+typedef struct record_ops {
+    const char *noun;     /* "run" */
+    const char *id_key;   /* "run_id", in --json output */
+    const char *flags;    /* the option that builds a document: "--agent NAME" */
+    int (*by_flags)(const cli_args *a);
+    int (*build)(const cli_ctx *ctx, input_doc *out);
+    /* Check the document as a save will and copy out its id (free). */
+    acp_status (*check)(const char *doc, size_t len, char **id, acp_error *err);
+    acp_status (*save)(acp_store *store, const char *doc, size_t len, acp_error *err);
+    acp_status (*get)(acp_store *store, const char *id, char **doc, size_t *len, acp_error *err);
+    acp_status (*del)(acp_store *store, const char *id, acp_error *err);
+} record_ops;
+
+static acp_status copy_id(const char *id, char **out, acp_error *err)
+{
+    *out = strdup(id);
+    if (*out)
+        return ACP_OK;
+    err->code = ACP_NOMEM;
+    snprintf(err->message, sizeof err->message, "out of memory");
+    return ACP_NOMEM;
+}
+
+static int record_save(cli_ctx *ctx, const record_ops *ops)
+{
+    const cli_args *a = &ctx->args;
+    if (a->n_pos && ops->by_flags(a))
+        return cli_usage_error(ctx, "give either a %s document or %s and its options, not both",
+                               ops->noun, ops->flags);
+    if (!a->n_pos && !ops->by_flags(a))
+        return cli_usage_error(ctx, "give a %s document (FILE, or - for standard input) or %s",
+                               ops->noun, ops->flags);
+
+    input_doc doc = {0};
+    int rc = a->n_pos ? cli_read_input(ctx, a->pos[0], &doc.text, &doc.len) : ops->build(ctx, &doc);
+    if (rc)
+        return rc;
+
+    /* Check before opening the store: it validates exactly as a save does
+     * and yields the id to print. */
+    acp_error err;
+    char *id = NULL;
+    acp_store *store = NULL;
+    if (ops->check(doc.text, doc.len, &id, &err) != ACP_OK)
+        rc = cli_report(&err);
+    if (!rc)
+        rc = cli_open_store(ctx, &store, NULL);
+    if (!rc && ops->save(store, doc.text, doc.len, &err) != ACP_OK)
+        rc = cli_report(&err);
+    if (!rc)
+        print_id(ctx, ops->id_key, id);
+    acp_store_close(store);
+    free(id);
+    input_doc_free(&doc);
+    return rc;
+}
+
+static int record_get(cli_ctx *ctx, const record_ops *ops)
+{
+    acp_store *store;
+    int rc = cli_open_store(ctx, &store, NULL);
+    if (rc)
+        return rc;
+    acp_error err;
+    char *doc;
+    size_t len;
+    if (ops->get(store, ctx->args.pos[0], &doc, &len, &err) != ACP_OK) {
+        rc = cli_report(&err);
+    } else {
+        print_doc(ctx, ops->noun, doc, len);
+        acp_free(doc);
+    }
+    acp_store_close(store);
+    return rc;
+}
+
+static int record_delete(cli_ctx *ctx, const record_ops *ops)
+{
+    acp_store *store;
+    int rc = cli_open_store(ctx, &store, NULL);
+    if (rc)
+        return rc;
+    acp_error err;
+    if (ops->del(store, ctx->args.pos[0], &err) != ACP_OK)
+        rc = cli_report(&err);
+    else
+        print_deleted(ctx, ops->id_key, ctx->args.pos[0]);
+    acp_store_close(store);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* lists: one page walker for runs, sessions and events                 */
+/* ------------------------------------------------------------------ */
+
+/* Fetch one page: the first when cursor is NULL, else the page after the
+ * one whose next cursor it is. */
+typedef acp_status (*fetch_fn)(void *state, acp_store *store, const char *cursor,
+                               acp_page **page, acp_error *err);
+
+typedef struct walk_spec {
+    cli_kind kind;
+    const char *run_id;  /* events: the run */
+    fetch_fn fetch;
+    void *state;
+    int all;             /* --all: every page */
+    int has_total;       /* runs: --total, "total" in --json */
+    cli_opt more_option; /* continues the list */
+    unsigned drop;       /* options that applied to the first page only */
+} walk_spec;
+
+static int walk(cli_ctx *ctx, const walk_spec *w)
+{
+    acp_store *store = NULL;
+    int rc = cli_open_store(ctx, &store, NULL);
+    if (rc)
+        return rc;
+
+    cli_list out;
+    int64_t total = -1;
+    char *cursor = NULL; /* the next page's cursor, copied out of its page */
+    list_begin(&out, ctx, w->kind, w->run_id);
+    for (int first = 1;; first = 0) {
+        acp_error err;
+        acp_page *page;
+        if (w->fetch(w->state, store, first ? NULL : cursor, &page, &err) != ACP_OK) {
+            rc = cli_report(&err);
+            break;
+        }
+        if (first && w->has_total)
+            total = acp_page_total(page);
+        size_t n = acp_page_count(page);
+        for (size_t i = 0; i < n; i++)
+            list_item(&out, page, i);
+        const char *next = acp_page_next_cursor(page);
+        free(cursor);
+        cursor = next ? strdup(next) : NULL;
+        acp_page_free(page);
+        if (next && !cursor) {
+            rc = cli_fail(ACP_NOMEM, "out of memory");
+            break;
+        }
+        if (!w->all || !cursor || n == 0)
+            break;
+        cli_progress(ctx, "%s: %zu", out.array, out.count);
+    }
+    cli_progress(ctx, NULL);
+    /* After a failure part of the list may be out; the exit status says
+     * it is incomplete. */
+    if (!rc)
+        list_end(&out, w->has_total ? &total : NULL, w->all ? NULL : cursor, w->more_option,
+                 w->drop);
+    free(cursor);
+    acp_store_close(store);
+    return rc;
+}
+
+/* Page size of --all when --limit is not given. */
+#define ALL_PAGE_SIZE 100
+/* The largest page any list returns. */
+#define MAX_PAGE 1000
 
 /* ------------------------------------------------------------------ */
 /* runs                                                                 */
@@ -100,81 +276,60 @@ static int build_run(const cli_ctx *ctx, input_doc *out)
         st = acp_run_to_json(run, &out->text, &out->len, &err);
     acp_run_free(run);
     if (st != ACP_OK)
-        return cli_report(&err);
+        return option_refused(ctx, &err);
     out->from_library = 1;
     return CLI_EXIT_OK;
 }
 
+static int run_by_flags(const cli_args *a)
+{
+    return a->value[OPT_AGENT] || a->value[OPT_SESSION] || a->value[OPT_STATUS] || a->n_list;
+}
+
+static acp_status run_check(const char *doc, size_t len, char **id, acp_error *err)
+{
+    acp_run *run;
+    acp_status st = acp_run_parse(doc, len, &run, err);
+    if (st == ACP_OK) {
+        st = copy_id(acp_run_id(run), id, err);
+        acp_run_free(run);
+    }
+    return st;
+}
+
+static const record_ops run_ops = {"run", "run_id", "--agent NAME", run_by_flags, build_run,
+                                   run_check, acp_run_save, acp_run_get, acp_run_delete};
+
 int cmd_run_save(cli_ctx *ctx)
 {
-    const cli_args *a = &ctx->args;
-    int by_flags = a->value[OPT_AGENT] || a->value[OPT_SESSION] || a->value[OPT_STATUS] ||
-                   a->n_list;
-    if (a->n_pos && by_flags)
-        return cli_usage_error(ctx, "give either a run document or --agent and its flags, not both");
-    if (!a->n_pos && !a->value[OPT_AGENT])
-        return cli_usage_error(ctx, "give a run document (FILE, or - for standard input) or --agent NAME");
-
-    input_doc doc = {0};
-    int rc = a->n_pos ? cli_read_input(ctx, a->pos[0], &doc.text, &doc.len) : build_run(ctx, &doc);
-    if (rc)
-        return rc;
-
-    /* Parse before opening the store: it validates exactly as a save does
-     * and yields the id to print. */
-    acp_error err;
-    acp_run *run = NULL;
-    acp_store *store = NULL;
-    if (acp_run_parse(doc.text, doc.len, &run, &err) != ACP_OK)
-        rc = cli_report(&err);
-    if (!rc)
-        rc = cli_open_store(ctx, &store, NULL);
-    if (!rc && acp_run_save(store, doc.text, doc.len, &err) != ACP_OK)
-        rc = cli_report(&err);
-    if (!rc)
-        print_id(ctx, "run_id", acp_run_id(run));
-    acp_store_close(store);
-    acp_run_free(run);
-    input_doc_free(&doc);
-    return rc;
+    if (!ctx->args.value[OPT_AGENT] && run_by_flags(&ctx->args))
+        return cli_usage_error(ctx, "a run built from options needs --agent NAME");
+    return record_save(ctx, &run_ops);
 }
 
 int cmd_run_get(cli_ctx *ctx)
 {
-    acp_store *store;
-    int rc = cli_open_store(ctx, &store, NULL);
-    if (rc)
-        return rc;
-    acp_error err;
-    char *doc;
-    size_t len;
-    if (acp_run_get(store, ctx->args.pos[0], &doc, &len, &err) != ACP_OK) {
-        rc = cli_report(&err);
-    } else {
-        print_doc(ctx, "run", doc, len);
-        acp_free(doc);
-    }
-    acp_store_close(store);
-    return rc;
+    return record_get(ctx, &run_ops);
 }
 
 int cmd_run_delete(cli_ctx *ctx)
 {
-    acp_store *store;
-    int rc = cli_open_store(ctx, &store, NULL);
-    if (rc)
-        return rc;
-    acp_error err;
-    if (acp_run_delete(store, ctx->args.pos[0], &err) != ACP_OK)
-        rc = cli_report(&err);
-    else
-        print_deleted(ctx, "run_id", ctx->args.pos[0]);
-    acp_store_close(store);
-    return rc;
+    return record_delete(ctx, &run_ops);
 }
 
-/* Page size of --all when --limit is not given. */
-#define ALL_PAGE_SIZE 100
+static acp_status run_fetch(void *state, acp_store *store, const char *cursor, acp_page **page,
+                            acp_error *err)
+{
+    acp_run_filter *f = state;
+    if (cursor) {
+        /* Later pages continue from the cursor: the offset and the count
+         * applied to the first page only. */
+        f->cursor = cursor;
+        f->offset = 0;
+        f->want_total = 0;
+    }
+    return acp_run_list(store, f, page, err);
+}
 
 int cmd_run_list(cli_ctx *ctx)
 {
@@ -187,59 +342,14 @@ int cmd_run_list(cli_ctx *ctx)
     f.want_total = a->value[OPT_TOTAL] != NULL;
     if (all)
         f.limit = ALL_PAGE_SIZE;
-    int rc = cli_opt_int(ctx, OPT_LIMIT, &f.limit);
+    int rc = cli_opt_range(ctx, OPT_LIMIT, 0, MAX_PAGE, &f.limit);
     if (!rc)
-        rc = cli_opt_int(ctx, OPT_OFFSET, &f.offset);
-    acp_store *store = NULL;
-    if (!rc)
-        rc = cli_open_store(ctx, &store, NULL);
+        rc = cli_opt_range(ctx, OPT_OFFSET, 0, INT64_MAX, &f.offset);
     if (rc)
         return rc;
-
-    cli_list out;
-    int64_t total = -1;
-    char *cursor = NULL; /* the next page's cursor, copied out of its page */
-    list_begin(&out, ctx, "runs", NULL);
-    for (;;) {
-        acp_error err;
-        acp_page *page;
-        if (acp_run_list(store, &f, &page, &err) != ACP_OK) {
-            rc = cli_report(&err);
-            break;
-        }
-        if (f.want_total)
-            total = acp_page_total(page);
-        size_t n = acp_page_count(page);
-        for (size_t i = 0; i < n; i++) {
-            size_t len;
-            const char *doc = acp_page_json(page, i, &len);
-            list_doc(&out, doc, len);
-        }
-        const char *next = acp_page_next_cursor(page);
-        free(cursor);
-        cursor = next ? strdup(next) : NULL;
-        acp_page_free(page);
-        if (next && !cursor) {
-            rc = cli_fail(ACP_NOMEM, "out of memory");
-            break;
-        }
-        if (!all || !cursor || n == 0)
-            break;
-        cli_progress(ctx, "runs: %zu", out.count);
-        /* Later pages continue from the cursor: the offset and the count
-         * applied to the first page only. */
-        f.cursor = cursor;
-        f.offset = 0;
-        f.want_total = 0;
-    }
-    cli_progress(ctx, NULL);
-    /* After a failure part of the list may be out; the exit status says
-     * it is incomplete. */
-    if (!rc)
-        list_end(&out, &total, all ? NULL : cursor, "--cursor");
-    free(cursor);
-    acp_store_close(store);
-    return rc;
+    walk_spec w = {KIND_RUN, NULL, run_fetch, &f, all, 1, OPT_CURSOR,
+                   OPT_BIT(OPT_OFFSET) | OPT_BIT(OPT_TOTAL)};
+    return walk(ctx, &w);
 }
 
 /* ------------------------------------------------------------------ */
@@ -259,123 +369,71 @@ static int build_session(const cli_ctx *ctx, input_doc *out)
         st = acp_session_to_json(s, &out->text, &out->len, &err);
     acp_session_free(s);
     if (st != ACP_OK)
-        return cli_report(&err);
+        return option_refused(ctx, &err);
     out->from_library = 1;
     return CLI_EXIT_OK;
 }
 
+static int session_by_flags(const cli_args *a)
+{
+    return a->value[OPT_ID] || a->value[OPT_STATE];
+}
+
+static acp_status session_check(const char *doc, size_t len, char **id, acp_error *err)
+{
+    acp_session *s;
+    acp_status st = acp_session_parse(doc, len, &s, err);
+    if (st == ACP_OK) {
+        st = copy_id(acp_session_id(s), id, err);
+        acp_session_free(s);
+    }
+    return st;
+}
+
+static const record_ops session_ops = {"session",        "session_id",       "--id ID",
+                                       session_by_flags, build_session,      session_check,
+                                       acp_session_save, acp_session_get,    acp_session_delete};
+
 int cmd_session_save(cli_ctx *ctx)
 {
-    const cli_args *a = &ctx->args;
-    if (a->n_pos && (a->value[OPT_ID] || a->value[OPT_STATE]))
-        return cli_usage_error(ctx, "give either a session document or --id, not both");
-    if (!a->n_pos && !a->value[OPT_ID])
-        return cli_usage_error(ctx, "give a session document (FILE, or - for standard input) or --id ID");
-
-    input_doc doc = {0};
-    int rc = a->n_pos ? cli_read_input(ctx, a->pos[0], &doc.text, &doc.len) : build_session(ctx, &doc);
-    if (rc)
-        return rc;
-
-    acp_error err;
-    acp_session *s = NULL;
-    acp_store *store = NULL;
-    if (acp_session_parse(doc.text, doc.len, &s, &err) != ACP_OK)
-        rc = cli_report(&err);
-    if (!rc)
-        rc = cli_open_store(ctx, &store, NULL);
-    if (!rc && acp_session_save(store, doc.text, doc.len, &err) != ACP_OK)
-        rc = cli_report(&err);
-    if (!rc)
-        print_id(ctx, "session_id", acp_session_id(s));
-    acp_store_close(store);
-    acp_session_free(s);
-    input_doc_free(&doc);
-    return rc;
+    if (!ctx->args.value[OPT_ID] && session_by_flags(&ctx->args))
+        return cli_usage_error(ctx, "a session built from options needs --id ID");
+    return record_save(ctx, &session_ops);
 }
 
 int cmd_session_get(cli_ctx *ctx)
 {
-    acp_store *store;
-    int rc = cli_open_store(ctx, &store, NULL);
-    if (rc)
-        return rc;
-    acp_error err;
-    char *doc;
-    size_t len;
-    if (acp_session_get(store, ctx->args.pos[0], &doc, &len, &err) != ACP_OK) {
-        rc = cli_report(&err);
-    } else {
-        print_doc(ctx, "session", doc, len);
-        acp_free(doc);
-    }
-    acp_store_close(store);
-    return rc;
+    return record_get(ctx, &session_ops);
 }
 
 int cmd_session_delete(cli_ctx *ctx)
 {
-    acp_store *store;
-    int rc = cli_open_store(ctx, &store, NULL);
-    if (rc)
-        return rc;
-    acp_error err;
-    if (acp_session_delete(store, ctx->args.pos[0], &err) != ACP_OK)
-        rc = cli_report(&err);
-    else
-        print_deleted(ctx, "session_id", ctx->args.pos[0]);
-    acp_store_close(store);
-    return rc;
+    return record_delete(ctx, &session_ops);
+}
+
+typedef struct session_page {
+    const char *after;
+    int64_t limit;
+} session_page;
+
+static acp_status session_fetch(void *state, acp_store *store, const char *cursor,
+                                acp_page **page, acp_error *err)
+{
+    session_page *p = state;
+    if (cursor)
+        p->after = cursor;
+    return acp_session_list(store, p->after, p->limit, page, err);
 }
 
 int cmd_session_list(cli_ctx *ctx)
 {
-    const cli_args *a = &ctx->args;
-    int all = a->value[OPT_ALL] != NULL;
-    int64_t limit = ALL_PAGE_SIZE;
-    int rc = cli_opt_int(ctx, OPT_LIMIT, &limit);
-    acp_store *store = NULL;
-    if (!rc)
-        rc = cli_open_store(ctx, &store, NULL);
+    session_page p = {ctx->args.value[OPT_AFTER], ALL_PAGE_SIZE};
+    int rc = cli_opt_range(ctx, OPT_LIMIT, 1, MAX_PAGE, &p.limit);
     if (rc)
         return rc;
-
-    cli_list out;
-    const char *after = a->value[OPT_AFTER];
-    char *next_id = NULL;
-    list_begin(&out, ctx, "sessions", NULL);
-    for (;;) {
-        acp_error err;
-        acp_page *page;
-        if (acp_session_list(store, after, limit, &page, &err) != ACP_OK) {
-            rc = cli_report(&err);
-            break;
-        }
-        size_t n = acp_page_count(page);
-        for (size_t i = 0; i < n; i++) {
-            size_t len;
-            const char *doc = acp_page_json(page, i, &len);
-            list_doc(&out, doc, len);
-        }
-        const char *next = acp_page_next_cursor(page);
-        free(next_id);
-        next_id = next ? strdup(next) : NULL;
-        acp_page_free(page);
-        if (next && !next_id) {
-            rc = cli_fail(ACP_NOMEM, "out of memory");
-            break;
-        }
-        if (!all || !next_id || n == 0)
-            break;
-        cli_progress(ctx, "sessions: %zu", out.count);
-        after = next_id;
-    }
-    cli_progress(ctx, NULL);
-    if (!rc)
-        list_end(&out, NULL, all ? NULL : next_id, "--after");
-    free(next_id);
-    acp_store_close(store);
-    return rc;
+    walk_spec w = {KIND_SESSION, NULL, session_fetch, &p, ctx->args.value[OPT_ALL] != NULL, 0,
+                   OPT_AFTER, 0};
+    return walk(ctx, &w);
 }
 
 /* ------------------------------------------------------------------ */
@@ -446,7 +504,7 @@ static int build_event(cli_ctx *ctx, input_doc *out)
     acp_event_free(ev);
     free(payload);
     if (st != ACP_OK)
-        return cli_report(&err);
+        return option_refused(ctx, &err);
     out->from_library = 1;
     return CLI_EXIT_OK;
 }
@@ -497,58 +555,34 @@ int cmd_event_add(cli_ctx *ctx)
     return rc;
 }
 
+typedef struct event_page {
+    const char *run_id;
+    acp_event_filter f;
+} event_page;
+
+static acp_status event_fetch(void *state, acp_store *store, const char *cursor,
+                              acp_page **page, acp_error *err)
+{
+    event_page *p = state;
+    if (cursor) {
+        /* The next page starts after the last sequence seen. */
+        p->f.after_seq = strtoll(cursor, NULL, 10);
+        p->f.offset = 0;
+    }
+    return acp_event_list(store, p->run_id, &p->f, page, err);
+}
+
 int cmd_event_list(cli_ctx *ctx)
 {
-    const cli_args *a = &ctx->args;
-    const char *run_id = a->pos[0];
-    int all = a->value[OPT_ALL] != NULL;
-    acp_event_filter f = ACP_EVENT_FILTER_INIT;
-    int rc = cli_opt_int(ctx, OPT_LIMIT, &f.limit);
+    event_page p = {ctx->args.pos[0], ACP_EVENT_FILTER_INIT};
+    int rc = cli_opt_range(ctx, OPT_LIMIT, 0, MAX_PAGE, &p.f.limit);
     if (!rc)
-        rc = cli_opt_int(ctx, OPT_OFFSET, &f.offset);
+        rc = cli_opt_range(ctx, OPT_OFFSET, 0, INT64_MAX, &p.f.offset);
     if (!rc)
-        rc = cli_opt_int(ctx, OPT_AFTER, &f.after_seq);
-    acp_store *store = NULL;
-    if (!rc)
-        rc = cli_open_store(ctx, &store, NULL);
+        rc = cli_opt_range(ctx, OPT_AFTER, 0, INT64_MAX, &p.f.after_seq);
     if (rc)
         return rc;
-
-    cli_list out;
-    char *next_seq = NULL;
-    list_begin(&out, ctx, "events", run_id);
-    for (;;) {
-        acp_error err;
-        acp_page *page;
-        if (acp_event_list(store, run_id, &f, &page, &err) != ACP_OK) {
-            rc = cli_report(&err);
-            break;
-        }
-        size_t n = acp_page_count(page);
-        for (size_t i = 0; i < n; i++) {
-            size_t len;
-            const char *doc = acp_page_json(page, i, &len);
-            list_event(&out, doc, len, acp_page_seq(page, i), acp_page_time_us(page, i));
-        }
-        const char *next = acp_page_next_cursor(page);
-        free(next_seq);
-        next_seq = next ? strdup(next) : NULL;
-        acp_page_free(page);
-        if (next && !next_seq) {
-            rc = cli_fail(ACP_NOMEM, "out of memory");
-            break;
-        }
-        if (!all || !next_seq || n == 0)
-            break;
-        cli_progress(ctx, "events: %zu", out.count);
-        /* The next page starts after the last sequence seen. */
-        f.after_seq = strtoll(next_seq, NULL, 10);
-        f.offset = 0;
-    }
-    cli_progress(ctx, NULL);
-    if (!rc)
-        list_end(&out, NULL, all ? NULL : next_seq, "--after");
-    free(next_seq);
-    acp_store_close(store);
-    return rc;
+    walk_spec w = {KIND_EVENT, p.run_id, event_fetch, &p, ctx->args.value[OPT_ALL] != NULL, 0,
+                   OPT_AFTER, OPT_BIT(OPT_OFFSET)};
+    return walk(ctx, &w);
 }

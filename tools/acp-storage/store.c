@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,8 +41,8 @@ static int make_dirs(char *path)
 
 /* sqlite:<data dir>/acp-storage/store.db, where the data directory is
  * $XDG_DATA_HOME when it is absolute, else $HOME/.local/share.  The
- * directory is created on first use. */
-static int default_store(acp_config *cfg)
+ * directory is created on first use (by a command that writes). */
+static int default_store(acp_config *cfg, int create)
 {
     const char *xdg = getenv("XDG_DATA_HOME");
     const char *home = getenv("HOME");
@@ -62,7 +63,7 @@ static int default_store(acp_config *cfg)
     if (!dir)
         return cli_fail(ACP_NOMEM, "out of memory");
     snprintf(dir, n, "%s%s", base, suffix);
-    int rc = make_dirs(dir);
+    int rc = create ? make_dirs(dir) : CLI_EXIT_OK;
     if (rc == CLI_EXIT_OK) {
         acp_error err;
         strcat(dir, "/store.db");
@@ -76,43 +77,112 @@ static int default_store(acp_config *cfg)
     return rc;
 }
 
-/* The configuration of the store ctx names (to acp_config_free). */
-static int store_config(const cli_ctx *ctx, acp_config **out)
+/* Report err with where the store came from in front (or after). */
+static int report_from(const acp_error *err, const char *before, const char *after)
+{
+    acp_error e = *err;
+    snprintf(e.message, sizeof e.message, "%s%s%s", before, err->message, after);
+    return cli_report(&e);
+}
+
+/* A store given as a plain path: say which URI it probably meant. */
+static int path_not_uri(const char *source, const char *url)
+{
+    struct stat st;
+    int dir = (stat(url, &st) == 0 && S_ISDIR(st.st_mode)) || url[strlen(url) - 1] == '/';
+    const char *slashes = url[0] == '/' ? "//" : "";
+    if (dir)
+        return cli_fail(ACP_INVALID,
+                        "%s: '%s' is a path, not a store URI; for a file store in that "
+                        "directory use file:%s%s",
+                        source, url, slashes, url);
+    return cli_fail(ACP_INVALID,
+                    "%s: '%s' is a path, not a store URI; for a sqlite database use "
+                    "sqlite:%s%s (or file:%s%s for a file store directory)",
+                    source, url, slashes, url, slashes, url);
+}
+
+/* The mistakes the URI parser cannot explain: a path without a scheme,
+ * and a TLS scheme no backend has. */
+static int check_url(const char *source, const char *url)
+{
+    size_t scheme = strcspn(url, ":/?#");
+    if (url[scheme] != ':' || scheme == 0)
+        return url[0] == '/' || url[0] == '.' || url[0] == '~' || strchr(url, '/') ||
+                       strchr(url, '.')
+                   ? path_not_uri(source, url)
+                   : CLI_EXIT_OK; /* the parser says what a URI looks like */
+    if ((scheme == 6 && strncasecmp(url, "rediss", 6) == 0) ||
+        (scheme == 9 && strncasecmp(url, "redis+tls", 9) == 0))
+        return cli_fail(ACP_UNSUPPORTED,
+                        "%s: %.*s: Redis over TLS is not supported: the redis backend "
+                        "connects over plain TCP (redis://) or a unix socket "
+                        "(redis+unix:///path/to/redis.sock).  To reach a TLS-only server, run "
+                        "a local TLS tunnel (stunnel, or ssh -L) and use "
+                        "redis://127.0.0.1:PORT",
+                        source, (int)scheme, url);
+    return CLI_EXIT_OK;
+}
+
+/* The configuration of the store ctx names (to acp_config_free); *source
+ * receives where it came from: "--store", "ACP_STORAGE_URL" or NULL for
+ * the default store. */
+static int store_config(const cli_ctx *ctx, acp_config **out, const char **source_out)
 {
     acp_error err;
     acp_config *cfg;
     if (acp_config_new(&cfg, &err) != ACP_OK)
         return cli_report(&err);
 
+    const char *source = "--store";
     const char *url = ctx->args.value[OPT_STORE];
     if (!url) {
+        source = "ACP_STORAGE_URL";
         url = getenv("ACP_STORAGE_URL");
         if (url && !url[0])
             url = NULL;
     }
+    int create = !(ctx->cmd && (ctx->cmd->options & CMD_NO_CREATE));
     int rc = CLI_EXIT_OK;
     if (url) {
-        if (acp_config_parse_uri(cfg, url, &err) != ACP_OK)
-            rc = cli_report(&err);
+        rc = check_url(source, url);
+        if (!rc && acp_config_parse_uri(cfg, url, &err) != ACP_OK)
+            rc = report_from(&err, source[0] == '-' ? "--store: " : "ACP_STORAGE_URL: ", "");
     } else {
-        rc = default_store(cfg);
+        source = NULL;
+        rc = default_store(cfg, create);
     }
-    if (rc != CLI_EXIT_OK)
+    /* A command that only reads never makes a store (a mistyped path would
+     * otherwise become an empty one that answers "not found"). */
+    if (!rc && !create && acp_config_set(cfg, "create", "false", &err) != ACP_OK)
+        rc = cli_report(&err);
+    if (rc != CLI_EXIT_OK) {
         acp_config_free(cfg);
-    else
-        *out = cfg;
-    return rc;
+        return rc;
+    }
+    *out = cfg;
+    *source_out = source;
+    return CLI_EXIT_OK;
 }
 
 int cli_open_store(const cli_ctx *ctx, acp_store **out, char **display)
 {
     acp_error err;
     acp_config *cfg;
-    int rc = store_config(ctx, &cfg);
+    const char *source;
+    int rc = store_config(ctx, &cfg, &source);
     if (rc != CLI_EXIT_OK)
         return rc;
-    if (acp_store_open_config(cfg, out, &err) != ACP_OK)
-        rc = cli_report(&err);
+    if (acp_store_open_config(cfg, out, &err) != ACP_OK) {
+        if (!source && err.code == ACP_NOT_FOUND)
+            rc = report_from(&err, "",
+                             " (the default store is made by the first command that saves; "
+                             "use --store URL for another store)");
+        else if (source && source[0] == 'A')
+            rc = report_from(&err, "ACP_STORAGE_URL: ", "");
+        else
+            rc = cli_report(&err);
+    }
     if (rc == CLI_EXIT_OK && display) {
         *display = acp_config_redacted_uri(cfg);
         if (!*display) {
@@ -134,7 +204,8 @@ int cli_read_input(const cli_ctx *ctx, const char *path, char **buf, size_t *len
     acp_config *cfg;
     size_t max;
     acp_error err;
-    int rc = store_config(ctx, &cfg);
+    const char *source;
+    int rc = store_config(ctx, &cfg, &source);
     if (rc != CLI_EXIT_OK)
         return rc;
     if (acp_config_max_document_bytes(cfg, &max, &err) != ACP_OK)
