@@ -46,17 +46,17 @@ def test_missing_run_raises_not_found_with_the_library_message(store):
         store.get_run("nope")
     assert isinstance(e.value, AcpStorageError) and isinstance(e.value, LookupError)
     assert e.value.status == 1 and e.value.status_name == "NOT_FOUND"
-    assert str(e.value) == library_message("acp_run_get", store, b"nope")
+    assert str(e.value) == library_message(store, b"nope")
 
 
-def library_message(fn, store, run_id):
+def library_message(store, run_id):
     """What the C library itself says for the same call (messages must pass
     through the binding unchanged)."""
     lib = acp_storage.library()
     err = acp_storage._lib.AcpError()
-    out, n = ctypes.c_void_p(), ctypes.c_size_t()
-    st = getattr(lib, fn)(store._handle, run_id, ctypes.byref(out), ctypes.byref(n),
-                          ctypes.byref(err))
+    out, n = ctypes.c_char_p(), ctypes.c_size_t()
+    st = lib.acp_run_get(store._handle, run_id, ctypes.byref(out), ctypes.byref(n),
+                         ctypes.byref(err))
     assert st != 0
     return err.message.decode()
 

@@ -88,11 +88,12 @@ def load() -> ctypes.CDLL:
         "acp_store_capabilities": (c_uint64, [c_void_p]),
         "acp_store_ping": (c_int, [c_void_p, E]),
         "acp_run_save": (c_int, [c_void_p, c_char_p, c_size_t, E]),
-        "acp_run_get": (c_int, [c_void_p, c_char_p, P, POINTER(c_size_t), E]),
+        "acp_run_get": (c_int, [c_void_p, c_char_p, POINTER(c_char_p), POINTER(c_size_t), E]),
         "acp_run_delete": (c_int, [c_void_p, c_char_p, E]),
         "acp_run_list": (c_int, [c_void_p, POINTER(RunFilter), P, E]),
         "acp_session_save": (c_int, [c_void_p, c_char_p, c_size_t, E]),
-        "acp_session_get": (c_int, [c_void_p, c_char_p, P, POINTER(c_size_t), E]),
+        "acp_session_get": (c_int, [c_void_p, c_char_p, POINTER(c_char_p), POINTER(c_size_t),
+                                    E]),
         "acp_session_delete": (c_int, [c_void_p, c_char_p, E]),
         "acp_session_list": (c_int, [c_void_p, c_char_p, c_int64, P, E]),
         "acp_event_add": (c_int, [c_void_p, c_char_p, c_char_p, c_size_t, POINTER(c_int64), E]),
@@ -120,6 +121,12 @@ class Scratch(threading.local):
     def __init__(self) -> None:
         self.err = AcpError()
         self.err_ref = ctypes.byref(self.err)
+        # A returned document: read as bytes through doc (a C string, the
+        # fastest conversion ctypes has), freed through doc_addr, which
+        # shares doc's memory.
+        self.doc = c_char_p()
+        self.doc_ref = ctypes.byref(self.doc)
+        self.doc_addr = c_void_p.from_buffer(self.doc)
         self.ptr = c_void_p()
         self.ptr_ref = ctypes.byref(self.ptr)
         self.size = c_size_t()

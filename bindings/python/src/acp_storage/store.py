@@ -3,6 +3,7 @@
 import ctypes
 import json
 import threading
+import time
 from typing import (Any, Dict, Generic, Iterable, Iterator, List, Mapping, NamedTuple, Optional,
                     TypeVar, Union)
 
@@ -16,6 +17,7 @@ JSONText = Union[str, bytes]
 _loaded: Optional[ctypes.CDLL] = None
 _load_lock = threading.Lock()
 _scratch = _lib.Scratch()
+_close_lock = threading.Lock()
 
 
 def library() -> ctypes.CDLL:
@@ -81,9 +83,10 @@ class StoredEventJSON(NamedTuple):
 def _id(value: str, what: str) -> bytes:
     # The C API takes NUL-terminated ids: an embedded NUL would silently
     # name another record, so it is refused here.
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
-    b = value.encode("utf-8")
+    try:
+        b = value.encode()
+    except AttributeError:
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}") from None
     if b"\0" in b:
         raise Invalid(f"{what} contains a NUL character")
     return b
@@ -132,9 +135,9 @@ class Store:
     def __init__(self, uri: Optional[str] = None, *, plugin_dirs: Iterable[str] = (),
                  plugin_file: Optional[str] = None, timeout_ms: Optional[int] = None) -> None:
         self._lib = lib = library()
-        self._cond = threading.Condition(threading.Lock())
-        self._busy = 0
-        self._closing = False
+        # Calls in progress, one entry each: list.append and list.pop are
+        # atomic under the interpreter lock, and cost far less than a lock.
+        self._calls: List[None] = []
         self._handle: Optional[int] = None
         plugin_dirs = list(plugin_dirs)
         s = _scratch
@@ -181,13 +184,15 @@ class Store:
     def close(self) -> None:
         """Close the store, after any call other threads are making on it
         returns.  Closing twice is fine."""
-        with self._cond:
-            if self._handle is None or self._closing:
-                return
-            self._closing = True
-            while self._busy:
-                self._cond.wait()
+        # The handle is taken away before the calls in progress are looked
+        # at, and a call registers itself before it reads the handle: so
+        # every call either sees None or is waited for here.
+        with _close_lock:
             handle, self._handle = self._handle, None
+        if handle is None:
+            return
+        while self._calls:
+            time.sleep(0.0005)
         self._lib.acp_store_close(handle)
 
     def __enter__(self) -> "Store":
@@ -207,17 +212,16 @@ class Store:
         return self._handle is None
 
     def _enter(self) -> int:
-        with self._cond:
-            if self._handle is None or self._closing:
-                raise Invalid("the store is closed")
-            self._busy += 1
-            return self._handle
+        """Register a call and return the handle; pair with _leave()."""
+        self._calls.append(None)
+        h = self._handle
+        if h is None:
+            self._calls.pop()
+            raise Invalid("the store is closed")
+        return h
 
     def _leave(self) -> None:
-        with self._cond:
-            self._busy -= 1
-            if self._closing and not self._busy:
-                self._cond.notify_all()
+        self._calls.pop()
 
     @staticmethod
     def _error(status: int) -> Exception:
@@ -228,7 +232,7 @@ class Store:
         try:
             st = fn(h, *args)
         finally:
-            self._leave()
+            self._calls.pop()
         if st:
             raise self._error(st)
 
@@ -280,16 +284,18 @@ class Store:
         s = _scratch
         h = self._enter()
         try:
-            st = fn(h, key, s.ptr_ref, s.size_ref, s.err_ref)
+            st = fn(h, key, s.doc_ref, s.size_ref, s.err_ref)
         finally:
-            self._leave()
+            self._calls.pop()
         if st:
             raise self._error(st)
-        p = s.ptr.value
         try:
-            return ctypes.string_at(p, s.size.value).decode("utf-8")
+            b = s.doc.value
+            if len(b) != s.size.value:  # a NUL inside: take the length given
+                b = ctypes.string_at(s.doc_addr, s.size.value)
+            return b.decode("utf-8")
         finally:
-            self._lib.acp_free(p)
+            self._lib.acp_free(s.doc_addr)
 
     def get_run_json(self, run_id: str) -> str:
         """The run's document as the exact JSON text stored; NotFound if none."""

@@ -46,10 +46,9 @@ module AcpStorage
     end
 
     def initialize(uri = nil, plugin_dirs: [], plugin_file: nil, timeout_ms: nil)
-      @lock = Mutex.new
-      @idle = ConditionVariable.new
-      @busy = 0
-      @closing = false
+      # Calls in progress, one entry each: Array#push and #pop are atomic
+      # under the interpreter lock, and cost far less than a Mutex.
+      @calls = []
       out = FFI::MemoryPointer.new(:pointer)
       s = Native::Scratch.current
       st = if plugin_dirs.empty? && plugin_file.nil? && timeout_ms.nil?
@@ -65,15 +64,17 @@ module AcpStorage
     # Close the store, after any call other threads are making on it
     # returns.  Closing twice is fine.
     def close
-      handle = @lock.synchronize do
-        return nil if @handle.nil? || @closing
-
-        @closing = true
-        @idle.wait(@lock) while @busy.positive?
+      # The handle is taken away before the calls in progress are looked
+      # at, and a call registers itself before it reads the handle: so
+      # every call either sees nil or is waited for here.
+      handle = CLOSE_LOCK.synchronize do
         h = @handle
         @handle = nil
         h
       end
+      return nil if handle.nil?
+
+      sleep(0.0005) until @calls.empty?
       Native.acp_store_close(handle)
       nil
     end
@@ -243,7 +244,14 @@ module AcpStorage
       id = c_str(run_id, "run_id")
       doc = json_text(text)
       s = Native::Scratch.current
-      check(with_handle { |h| Native.acp_event_add(h, id, doc, doc.bytesize, s.seq, s.err) }, s)
+      h = enter
+      begin
+        st = Native.acp_event_add(h, id, doc, doc.bytesize, s.seq, s.err)
+      ensure
+        @calls.pop
+      end
+      raise error(st, s) unless st.zero?
+
       s.seq.read_int64
     end
 
@@ -317,21 +325,23 @@ module AcpStorage
       end
     end
 
-    # Count the call in, so that #close waits for it.
-    def with_handle
-      h = @lock.synchronize do
-        raise Invalid, "the store is closed" if @handle.nil? || @closing
+    # Register the call, so that #close waits for it, and return the handle;
+    # the caller pops @calls when the library call returns.
+    def enter
+      @calls.push(nil)
+      h = @handle
+      return h if h
 
-        @busy += 1
-        @handle
-      end
+      @calls.pop
+      raise Invalid, "the store is closed"
+    end
+
+    def with_handle
+      h = enter
       begin
         yield h
       ensure
-        @lock.synchronize do
-          @busy -= 1
-          @idle.broadcast if @closing && @busy.zero?
-        end
+        @calls.pop
       end
     end
 
@@ -349,11 +359,14 @@ module AcpStorage
     def c_str(value, what)
       raise TypeError, "#{what} must be a String, not #{value.class}" unless value.is_a?(String)
 
-      b = value.encoding == Encoding::UTF_8 ? value : value.encode(Encoding::UTF_8)
-      raise Invalid, "#{what} contains a NUL character" if b.include?("\0")
+      value = value.encode(Encoding::UTF_8) unless value.encoding == Encoding::UTF_8
+      raise Invalid, "#{what} contains a NUL character" if value.include?(NUL)
 
-      b
+      value
     end
+
+    NUL = "\0"
+    CLOSE_LOCK = Mutex.new
 
     def c_ptr(value, what)
       FFI::MemoryPointer.from_string(c_str(value, what))
@@ -362,7 +375,8 @@ module AcpStorage
     def json_text(text)
       raise TypeError, "JSON text must be a String, not #{text.class}" unless text.is_a?(String)
 
-      text.encoding == Encoding::UTF_8 || text.encoding == Encoding::BINARY ? text : text.encode(Encoding::UTF_8)
+      enc = text.encoding
+      enc == Encoding::UTF_8 || enc == Encoding::BINARY ? text : text.encode(Encoding::UTF_8)
     end
 
     def dump(doc)
@@ -374,16 +388,23 @@ module AcpStorage
     def save(fn, text)
       doc = json_text(text)
       s = Native::Scratch.current
-      check(with_handle { |h| Native.public_send(fn, h, doc, doc.bytesize, s.err) }, s)
+      check(with_handle { |h| Native.send(fn, h, doc, doc.bytesize, s.err) }, s)
       nil
     end
 
     def fetch(fn, key)
       s = Native::Scratch.current
-      check(with_handle { |h| Native.public_send(fn, h, key, s.ptr, s.size, s.err) }, s)
+      h = enter
+      begin
+        st = Native.send(fn, h, key, s.ptr, s.size, s.err)
+      ensure
+        @calls.pop
+      end
+      raise error(st, s) unless st.zero?
+
       p = s.ptr.read_pointer
       begin
-        p.read_string(s.size.read(:size_t)).force_encoding(Encoding::UTF_8)
+        p.read_string(s.size.read_ulong).force_encoding(Encoding::UTF_8)
       ensure
         Native.acp_free(p)
       end
@@ -391,7 +412,7 @@ module AcpStorage
 
     def list(fn, *args)
       s = Native::Scratch.current
-      check(with_handle { |h| Native.public_send(fn, h, *args, s.ptr, s.err) }, s)
+      check(with_handle { |h| Native.send(fn, h, *args, s.ptr, s.err) }, s)
       s.ptr.read_pointer
     end
 
