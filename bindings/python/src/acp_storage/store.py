@@ -2,6 +2,7 @@
 """Store: one open acp-storage store, used from any number of threads."""
 import ctypes
 import json
+import os
 import threading
 import time
 from typing import (Any, Dict, Generic, Iterable, Iterator, List, Mapping, NamedTuple, Optional,
@@ -38,7 +39,7 @@ def library() -> ctypes.CDLL:
 
 def version() -> str:
     """The library version at run time ("0.1.0")."""
-    return library().acp_version().decode()
+    return str(library().acp_version().decode())
 
 
 class Page(Generic[T]):
@@ -155,12 +156,11 @@ class Store:
                      out: ctypes.c_void_p) -> int:
         lib, s = self._lib, _scratch
         cfg = ctypes.c_void_p()
-        st = lib.acp_config_new(ctypes.byref(cfg), s.err_ref)
+        st: int = lib.acp_config_new(ctypes.byref(cfg), s.err_ref)
         if st:
             return st
         try:
             if uri is None:
-                import os
                 uri = os.environ.get("ACP_STORAGE_URL")
                 if uri is None:
                     raise Invalid("no store URI given and ACP_STORAGE_URL is not set")
@@ -243,7 +243,7 @@ class Store:
         """The backend's name ("sqlite")."""
         h = self._enter()
         try:
-            return self._lib.acp_store_backend(h).decode()
+            return str(self._lib.acp_store_backend(h).decode())
         finally:
             self._leave()
 
@@ -251,7 +251,7 @@ class Store:
     def backend_version(self) -> str:
         h = self._enter()
         try:
-            return self._lib.acp_store_backend_version(h).decode()
+            return str(self._lib.acp_store_backend_version(h).decode())
         finally:
             self._leave()
 
@@ -290,7 +290,7 @@ class Store:
         if st:
             raise self._error(st)
         try:
-            b = s.doc.value
+            b = s.doc.value or b""
             if len(b) != s.size.value:  # a NUL inside: take the length given
                 b = ctypes.string_at(s.doc_addr, s.size.value)
             return b.decode("utf-8")
@@ -303,7 +303,8 @@ class Store:
 
     def get_run(self, run_id: str) -> Document:
         """The run's document as a dict; NotFound if none."""
-        return json.loads(self.get_run_json(run_id))
+        doc: Document = json.loads(self.get_run_json(run_id))
+        return doc
 
     def delete_run(self, run_id: str) -> None:
         """Delete a run and all its events; NotFound if neither existed."""
@@ -321,9 +322,12 @@ class Store:
         page = self._list(self._lib.acp_run_list, ctypes.byref(f))
         return self._read_page(page, lambda i, text: text)
 
-    def list_runs(self, **kw: Any) -> Page[Document]:
+    def list_runs(self, *, agent_name: Optional[str] = None, session_id: Optional[str] = None,
+                  limit: int = 10, offset: int = 0, cursor: Optional[str] = None,
+                  total: bool = False) -> Page[Document]:
         """As list_runs_json, with each run as a dict."""
-        p = self.list_runs_json(**kw)
+        p = self.list_runs_json(agent_name=agent_name, session_id=session_id, limit=limit,
+                                offset=offset, cursor=cursor, total=total)
         return Page([json.loads(t) for t in p.items], p.next_cursor, p.total)
 
     def runs_json(self, *, agent_name: Optional[str] = None, session_id: Optional[str] = None,
@@ -339,9 +343,11 @@ class Store:
                 return
             cursor = p.next_cursor
 
-    def runs(self, **kw: Any) -> Iterator[Document]:
+    def runs(self, *, agent_name: Optional[str] = None, session_id: Optional[str] = None,
+             page_size: int = 100) -> Iterator[Document]:
         """As runs_json, with each run as a dict."""
-        for t in self.runs_json(**kw):
+        for t in self.runs_json(agent_name=agent_name, session_id=session_id,
+                                page_size=page_size):
             yield json.loads(t)
 
     # ---- sessions ----
@@ -357,11 +363,13 @@ class Store:
         self._call(self._lib.acp_session_save, b, len(b), _scratch.err_ref)
 
     def get_session_json(self, session_id: str) -> str:
+        """The session's exact stored JSON text; NotFound if none."""
         return self._get(self._lib.acp_session_get, _id(session_id, "session_id"))
 
     def get_session(self, session_id: str) -> Document:
         """The session as a dict; NotFound if none."""
-        return json.loads(self.get_session_json(session_id))
+        doc: Document = json.loads(self.get_session_json(session_id))
+        return doc
 
     def delete_session(self, session_id: str) -> None:
         """Remove the session (its runs stay); NotFound if none."""
@@ -375,8 +383,10 @@ class Store:
         page = self._list(self._lib.acp_session_list, _opt_id(after_id, "after_id"), limit)
         return self._read_page(page, lambda i, text: text)
 
-    def list_sessions(self, **kw: Any) -> Page[Document]:
-        p = self.list_sessions_json(**kw)
+    def list_sessions(self, *, after_id: Optional[str] = None,
+                      limit: int = 100) -> Page[Document]:
+        """As list_sessions_json, with each session as a dict."""
+        p = self.list_sessions_json(after_id=after_id, limit=limit)
         return Page([json.loads(t) for t in p.items], p.next_cursor, p.total)
 
     def sessions_json(self, *, page_size: int = 100) -> Iterator[str]:
@@ -389,8 +399,9 @@ class Store:
                 return
             after = p.next_cursor
 
-    def sessions(self, **kw: Any) -> Iterator[Document]:
-        for t in self.sessions_json(**kw):
+    def sessions(self, *, page_size: int = 100) -> Iterator[Document]:
+        """As sessions_json, with each session as a dict."""
+        for t in self.sessions_json(page_size=page_size):
             yield json.loads(t)
 
     # ---- events ----
@@ -419,8 +430,10 @@ class Store:
         return self._read_page(page, lambda i, text: StoredEventJSON(
             lib.acp_page_seq(page, i), lib.acp_page_time_us(page, i), text))
 
-    def list_events(self, run_id: str, **kw: Any) -> Page[StoredEvent]:
-        p = self.list_events_json(run_id, **kw)
+    def list_events(self, run_id: str, *, limit: int = 100, offset: int = 0,
+                    after_seq: int = 0) -> Page[StoredEvent]:
+        """As list_events_json, with each event as a dict."""
+        p = self.list_events_json(run_id, limit=limit, offset=offset, after_seq=after_seq)
         return Page([StoredEvent(e.seq, e.time_us, json.loads(e.json)) for e in p.items],
                     p.next_cursor, p.total)
 
@@ -434,8 +447,10 @@ class Store:
                 return
             after_seq = int(p.next_cursor)
 
-    def events(self, run_id: str, **kw: Any) -> Iterator[StoredEvent]:
-        for e in self.events_json(run_id, **kw):
+    def events(self, run_id: str, *, after_seq: int = 0,
+               page_size: int = 100) -> Iterator[StoredEvent]:
+        """As events_json, with each event as a dict."""
+        for e in self.events_json(run_id, after_seq=after_seq, page_size=page_size):
             yield StoredEvent(e.seq, e.time_us, json.loads(e.json))
 
     # ---- pages ----
@@ -449,7 +464,7 @@ class Store:
             self._leave()
         if st:
             raise self._error(st)
-        return s.ptr.value
+        return int(s.ptr.value or 0)
 
     def _read_page(self, page: int, make: Any) -> Page[Any]:
         lib, n = self._lib, ctypes.c_size_t()
