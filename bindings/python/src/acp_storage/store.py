@@ -212,16 +212,15 @@ class Store:
         return self._handle is None
 
     def _enter(self) -> int:
-        """Register a call and return the handle; pair with _leave()."""
+        """Register a call and return the handle; the caller pops
+        self._calls when the library call returns (inline: this is the
+        path every call takes)."""
         self._calls.append(None)
         h = self._handle
         if h is None:
             self._calls.pop()
             raise Invalid("the store is closed")
         return h
-
-    def _leave(self) -> None:
-        self._calls.pop()
 
     @staticmethod
     def _error(status: int) -> Exception:
@@ -238,31 +237,26 @@ class Store:
 
     # ---- the store ----
 
+    def _query(self, fn: Any) -> Any:
+        h = self._enter()
+        try:
+            return fn(h)
+        finally:
+            self._calls.pop()
+
     @property
     def backend(self) -> str:
         """The backend's name ("sqlite")."""
-        h = self._enter()
-        try:
-            return str(self._lib.acp_store_backend(h).decode())
-        finally:
-            self._leave()
+        return str(self._query(self._lib.acp_store_backend).decode())
 
     @property
     def backend_version(self) -> str:
-        h = self._enter()
-        try:
-            return str(self._lib.acp_store_backend_version(h).decode())
-        finally:
-            self._leave()
+        return str(self._query(self._lib.acp_store_backend_version).decode())
 
     @property
     def capabilities(self) -> int:
         """The backend's ACP_CAP_* flags (acp_storage_plugin.h)."""
-        h = self._enter()
-        try:
-            return int(self._lib.acp_store_capabilities(h))
-        finally:
-            self._leave()
+        return int(self._query(self._lib.acp_store_capabilities))
 
     def ping(self) -> None:
         """Check the store is healthy; raises Unavailable, StorageIOError or Corrupt."""
@@ -461,7 +455,7 @@ class Store:
         try:
             st = fn(h, *args, s.ptr_ref, s.err_ref)
         finally:
-            self._leave()
+            self._calls.pop()
         if st:
             raise self._error(st)
         return int(s.ptr.value or 0)

@@ -127,10 +127,7 @@ module AcpStorage
 
     # Delete a run and all its events; NotFound if neither existed.
     def delete_run(run_id)
-      id = c_str(run_id, "run_id")
-      s = Native::Scratch.current
-      check(with_handle { |h| Native.acp_run_delete(h, id, s.err) }, s)
-      nil
+      remove(:acp_run_delete, c_str(run_id, "run_id"))
     end
 
     # One page of runs, newest first, as JSON text.  cursor is an earlier
@@ -196,10 +193,7 @@ module AcpStorage
 
     # Remove the session (its runs stay); NotFound if none.
     def delete_session(session_id)
-      id = c_str(session_id, "session_id")
-      s = Native::Scratch.current
-      check(with_handle { |h| Native.acp_session_delete(h, id, s.err) }, s)
-      nil
+      remove(:acp_session_delete, c_str(session_id, "session_id"))
     end
 
     # Sessions with id > after_id, ascending byte-wise; next_cursor is the
@@ -389,6 +383,12 @@ module AcpStorage
       doc = json_text(text)
       s = Native::Scratch.current
       check(with_handle { |h| Native.send(fn, h, doc, doc.bytesize, s.err) }, s)
+      nil
+    end
+
+    def remove(fn, key)
+      s = Native::Scratch.current
+      check(with_handle { |h| Native.send(fn, h, key, s.err) }, s)
       nil
     end
 
