@@ -1,0 +1,135 @@
+# SPDX-License-Identifier: MIT
+"""Loading libacp_storage and declaring the C functions the binding calls.
+
+The library is found the way the acp-storage command finds it: an explicit
+path in ACP_STORAGE_LIBRARY, else the dynamic loader's own search
+(LD_LIBRARY_PATH, the ld.so cache, the default directories) for the SONAME
+this binding was written against.  Plugins are not looked up here: the
+library finds them itself (ACP_STORAGE_PLUGIN_PATH, then its install
+directory).  ctypes.CDLL releases the interpreter lock during every call.
+"""
+import ctypes
+import ctypes.util
+import os
+import threading
+from ctypes import POINTER, c_char, c_char_p, c_int, c_int64, c_size_t, c_uint, c_uint64, c_void_p
+
+# The library's SONAME major this binding follows (include/acp_storage.h).
+SONAME = "libacp_storage.so.0"
+ERROR_MESSAGE_MAX = 1024
+
+
+class AcpError(ctypes.Structure):
+    """struct acp_error."""
+
+    _fields_ = [("code", c_int), ("message", c_char * ERROR_MESSAGE_MAX)]
+
+
+class RunFilter(ctypes.Structure):
+    """struct acp_run_filter; size lets the library grow it."""
+
+    _fields_ = [
+        ("size", c_size_t),
+        ("agent_name", c_char_p),
+        ("session_id", c_char_p),
+        ("limit", c_int64),
+        ("offset", c_int64),
+        ("cursor", c_char_p),
+        ("want_total", c_int),
+    ]
+
+
+class EventFilter(ctypes.Structure):
+    """struct acp_event_filter."""
+
+    _fields_ = [
+        ("size", c_size_t),
+        ("limit", c_int64),
+        ("offset", c_int64),
+        ("after_seq", c_int64),
+    ]
+
+
+def _load() -> ctypes.CDLL:
+    explicit = os.environ.get("ACP_STORAGE_LIBRARY")
+    if explicit:
+        return ctypes.CDLL(explicit)
+    try:
+        return ctypes.CDLL(SONAME)
+    except OSError as first:
+        # ldconfig may know it under the unversioned name only.
+        found = ctypes.util.find_library("acp_storage")
+        if found and found.startswith(SONAME):
+            return ctypes.CDLL(found)
+        raise first
+
+
+def load() -> ctypes.CDLL:
+    """Open the library and declare every function used; raises OSError."""
+    lib = _load()
+    E = POINTER(AcpError)
+    P = POINTER(c_void_p)
+    sigs = {
+        "acp_status_name": (c_char_p, [c_int]),
+        "acp_free": (None, [c_void_p]),
+        "acp_version": (c_char_p, []),
+        "acp_plugin_abi": (None, [POINTER(c_uint), POINTER(c_uint)]),
+        "acp_config_new": (c_int, [P, E]),
+        "acp_config_free": (None, [c_void_p]),
+        "acp_config_parse_uri": (c_int, [c_void_p, c_char_p, E]),
+        "acp_config_add_plugin_dir": (c_int, [c_void_p, c_char_p, E]),
+        "acp_config_set_plugin_file": (c_int, [c_void_p, c_char_p, E]),
+        "acp_config_set_timeout_ms": (c_int, [c_void_p, c_int64, E]),
+        "acp_store_open": (c_int, [c_char_p, P, E]),
+        "acp_store_open_config": (c_int, [c_void_p, P, E]),
+        "acp_store_close": (None, [c_void_p]),
+        "acp_store_backend": (c_char_p, [c_void_p]),
+        "acp_store_backend_version": (c_char_p, [c_void_p]),
+        "acp_store_capabilities": (c_uint64, [c_void_p]),
+        "acp_store_ping": (c_int, [c_void_p, E]),
+        "acp_run_save": (c_int, [c_void_p, c_char_p, c_size_t, E]),
+        "acp_run_get": (c_int, [c_void_p, c_char_p, POINTER(c_char_p), POINTER(c_size_t), E]),
+        "acp_run_delete": (c_int, [c_void_p, c_char_p, E]),
+        "acp_run_list": (c_int, [c_void_p, POINTER(RunFilter), P, E]),
+        "acp_session_save": (c_int, [c_void_p, c_char_p, c_size_t, E]),
+        "acp_session_get": (c_int, [c_void_p, c_char_p, POINTER(c_char_p), POINTER(c_size_t),
+                                    E]),
+        "acp_session_delete": (c_int, [c_void_p, c_char_p, E]),
+        "acp_session_list": (c_int, [c_void_p, c_char_p, c_int64, P, E]),
+        "acp_event_add": (c_int, [c_void_p, c_char_p, c_char_p, c_size_t, POINTER(c_int64), E]),
+        "acp_event_list": (c_int, [c_void_p, c_char_p, POINTER(EventFilter), P, E]),
+        "acp_page_count": (c_size_t, [c_void_p]),
+        "acp_page_json": (c_void_p, [c_void_p, c_size_t, POINTER(c_size_t)]),
+        "acp_page_seq": (c_int64, [c_void_p, c_size_t]),
+        "acp_page_time_us": (c_int64, [c_void_p, c_size_t]),
+        "acp_page_total": (c_int64, [c_void_p]),
+        "acp_page_next_cursor": (c_char_p, [c_void_p]),
+        "acp_page_free": (None, [c_void_p]),
+    }
+    for name, (res, args) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype = res
+        fn.argtypes = args
+    return lib
+
+
+class Scratch(threading.local):
+    """Per-thread output slots, so that concurrent calls never share one
+    acp_error (the library writes the message there while the interpreter
+    lock is released) and no call allocates them afresh."""
+
+    def __init__(self) -> None:
+        self.err = AcpError()
+        self.err_ref = ctypes.byref(self.err)
+        # A returned document: read as bytes through doc (a C string, the
+        # fastest conversion ctypes has), freed through doc_addr, which
+        # shares doc's memory.
+        self.doc = c_char_p()
+        self.doc_ref = ctypes.byref(self.doc)
+        self.doc_addr = c_void_p.from_buffer(self.doc)
+        self.ptr = c_void_p()
+        self.ptr_ref = ctypes.byref(self.ptr)
+        self.size = c_size_t()
+        self.size_ref = ctypes.byref(self.size)
+        self.seq = c_int64()
+        self.seq_ref = ctypes.byref(self.seq)

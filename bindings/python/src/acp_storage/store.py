@@ -1,0 +1,475 @@
+# SPDX-License-Identifier: MIT
+"""Store: one open acp-storage store, used from any number of threads."""
+import ctypes
+import json
+import os
+import threading
+import time
+from typing import (Any, Dict, Generic, Iterable, Iterator, List, Mapping, NamedTuple, Optional,
+                    TypeVar, Union)
+
+from . import _lib
+from .errors import Invalid, LoadError, from_status
+
+T = TypeVar("T")
+Document = Dict[str, Any]
+JSONText = Union[str, bytes]
+
+_loaded: Optional[ctypes.CDLL] = None
+_load_lock = threading.Lock()
+_scratch = _lib.Scratch()
+_close_lock = threading.Lock()
+
+
+def library() -> ctypes.CDLL:
+    """The loaded libacp_storage (loaded on first use).  Raises LoadError
+    with the dynamic loader's message when it cannot be opened."""
+    global _loaded
+    with _load_lock:
+        if _loaded is None:
+            try:
+                _loaded = _lib.load()
+            except OSError as e:
+                raise LoadError(
+                    f"cannot load libacp_storage ({_lib.SONAME}): {e}; set ACP_STORAGE_LIBRARY "
+                    "to the library's path or install the library where the dynamic loader "
+                    "looks") from None
+        return _loaded
+
+
+def version() -> str:
+    """The library version at run time ("0.1.0")."""
+    return str(library().acp_version().decode())
+
+
+class Page(Generic[T]):
+    """One page of a listing: items, the cursor of the next page (None when
+    this was the last) and, for runs listed with total=True, the count of
+    every match (else None)."""
+
+    __slots__ = ("items", "next_cursor", "total")
+
+    def __init__(self, items: List[T], next_cursor: Optional[str], total: Optional[int]) -> None:
+        self.items = items
+        self.next_cursor = next_cursor
+        self.total = total
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __repr__(self) -> str:
+        return f"Page({len(self.items)} items, next_cursor={self.next_cursor!r}, total={self.total!r})"
+
+
+class StoredEvent(NamedTuple):
+    """An event as the store keeps it: its sequence number in the run (1, 2, ...),
+    the time it was stored (microseconds since the epoch) and the document."""
+
+    seq: int
+    time_us: int
+    event: Document
+
+
+class StoredEventJSON(NamedTuple):
+    """As StoredEvent, with the document as the exact JSON text stored."""
+
+    seq: int
+    time_us: int
+    json: str
+
+
+def _id(value: str, what: str) -> bytes:
+    # The C API takes NUL-terminated ids: an embedded NUL would silently
+    # name another record, so it is refused here.
+    try:
+        b = value.encode()
+    except AttributeError:
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}") from None
+    if b"\0" in b:
+        raise Invalid(f"{what} contains a NUL character")
+    return b
+
+
+def _opt_id(value: Optional[str], what: str) -> Optional[bytes]:
+    return None if value is None else _id(value, what)
+
+
+def _dumps(doc: Mapping[str, Any]) -> bytes:
+    try:
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":"),
+                          allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError) as e:
+        raise Invalid(f"document is not JSON: {e}") from None
+
+
+def _text(doc: JSONText) -> bytes:
+    if isinstance(doc, str):
+        return doc.encode("utf-8")
+    if isinstance(doc, (bytes, bytearray, memoryview)):
+        return bytes(doc)
+    raise TypeError(f"JSON text must be str or bytes, not {type(doc).__name__}")
+
+
+class Store:
+    """An open store, named by a URI ("memory:", "sqlite:///var/lib/acp/acp.db",
+    "file:///srv/acp", "postgres://...", "redis://...").  uri None means the
+    environment variable ACP_STORAGE_URL.
+
+    Use it as a context manager, or call close().  Every method may be
+    called from many threads at once; the interpreter lock is released
+    while the library works.  close() waits for calls in progress on other
+    threads and makes later calls raise Invalid.
+
+    Failures raise the AcpStorageError subclass of the library's status
+    (NotFound, Invalid, Conflict, Unavailable, StorageIOError, Corrupt,
+    NoMemory, Unsupported, LoadError, PluginError) with the library's
+    message unchanged.
+
+    Following a run (being told of new events as they are added) is not
+    offered: the library has no such call yet.  Poll events(run_id,
+    after_seq=last_seen) meanwhile.
+    """
+
+    def __init__(self, uri: Optional[str] = None, *, plugin_dirs: Iterable[str] = (),
+                 plugin_file: Optional[str] = None, timeout_ms: Optional[int] = None) -> None:
+        self._lib = lib = library()
+        # Calls in progress, one entry each: list.append and list.pop are
+        # atomic under the interpreter lock, and cost far less than a lock.
+        self._calls: List[None] = []
+        self._handle: Optional[int] = None
+        plugin_dirs = list(plugin_dirs)
+        s = _scratch
+        out = ctypes.c_void_p()
+        if not plugin_dirs and plugin_file is None and timeout_ms is None:
+            st = lib.acp_store_open(_opt_id(uri, "uri"), ctypes.byref(out), s.err_ref)
+        else:
+            st = self._open_config(uri, plugin_dirs, plugin_file, timeout_ms, out)
+        if st:
+            raise self._error(st)
+        self._handle = out.value
+
+    def _open_config(self, uri: Optional[str], plugin_dirs: List[str],
+                     plugin_file: Optional[str], timeout_ms: Optional[int],
+                     out: ctypes.c_void_p) -> int:
+        lib, s = self._lib, _scratch
+        cfg = ctypes.c_void_p()
+        st: int = lib.acp_config_new(ctypes.byref(cfg), s.err_ref)
+        if st:
+            return st
+        try:
+            if uri is None:
+                uri = os.environ.get("ACP_STORAGE_URL")
+                if uri is None:
+                    raise Invalid("no store URI given and ACP_STORAGE_URL is not set")
+            st = lib.acp_config_parse_uri(cfg, _id(uri, "uri"), s.err_ref)
+            for d in plugin_dirs:
+                if not st:
+                    st = lib.acp_config_add_plugin_dir(cfg, _id(d, "plugin dir"), s.err_ref)
+            if not st and plugin_file is not None:
+                st = lib.acp_config_set_plugin_file(cfg, _id(plugin_file, "plugin file"),
+                                                    s.err_ref)
+            if not st and timeout_ms is not None:
+                st = lib.acp_config_set_timeout_ms(cfg, int(timeout_ms), s.err_ref)
+            if not st:
+                st = lib.acp_store_open_config(cfg, ctypes.byref(out), s.err_ref)
+            return st
+        finally:
+            lib.acp_config_free(cfg)
+
+    # ---- lifetime ----
+
+    def close(self) -> None:
+        """Close the store, after any call other threads are making on it
+        returns.  Closing twice is fine."""
+        # The handle is taken away before the calls in progress are looked
+        # at, and a call registers itself before it reads the handle: so
+        # every call either sees None or is waited for here.
+        with _close_lock:
+            handle, self._handle = self._handle, None
+        if handle is None:
+            return
+        while self._calls:
+            time.sleep(0.0005)
+        self._lib.acp_store_close(handle)
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: nothing left to report to
+            pass
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def _enter(self) -> int:
+        """Register a call and return the handle; the caller pops
+        self._calls when the library call returns (inline: this is the
+        path every call takes)."""
+        self._calls.append(None)
+        h = self._handle
+        if h is None:
+            self._calls.pop()
+            raise Invalid("the store is closed")
+        return h
+
+    @staticmethod
+    def _error(status: int) -> Exception:
+        return from_status(status, _scratch.err.message.decode("utf-8", "replace"))
+
+    def _call(self, fn: Any, *args: Any) -> None:
+        h = self._enter()
+        try:
+            st = fn(h, *args)
+        finally:
+            self._calls.pop()
+        if st:
+            raise self._error(st)
+
+    # ---- the store ----
+
+    def _query(self, fn: Any) -> Any:
+        h = self._enter()
+        try:
+            return fn(h)
+        finally:
+            self._calls.pop()
+
+    @property
+    def backend(self) -> str:
+        """The backend's name ("sqlite")."""
+        return str(self._query(self._lib.acp_store_backend).decode())
+
+    @property
+    def backend_version(self) -> str:
+        return str(self._query(self._lib.acp_store_backend_version).decode())
+
+    @property
+    def capabilities(self) -> int:
+        """The backend's ACP_CAP_* flags (acp_storage_plugin.h)."""
+        return int(self._query(self._lib.acp_store_capabilities))
+
+    def ping(self) -> None:
+        """Check the store is healthy; raises Unavailable, StorageIOError or Corrupt."""
+        self._call(self._lib.acp_store_ping, _scratch.err_ref)
+
+    # ---- runs ----
+
+    def save_run_json(self, doc: JSONText) -> None:
+        """Insert or replace a run given as JSON text (stored byte for byte)."""
+        b = _text(doc)
+        self._call(self._lib.acp_run_save, b, len(b), _scratch.err_ref)
+
+    def save_run(self, run: Mapping[str, Any]) -> None:
+        """Insert or replace a run given as a dict."""
+        b = _dumps(run)
+        self._call(self._lib.acp_run_save, b, len(b), _scratch.err_ref)
+
+    def _get(self, fn: Any, key: bytes) -> str:
+        s = _scratch
+        h = self._enter()
+        try:
+            st = fn(h, key, s.doc_ref, s.size_ref, s.err_ref)
+        finally:
+            self._calls.pop()
+        if st:
+            raise self._error(st)
+        try:
+            b = s.doc.value or b""
+            if len(b) != s.size.value:  # a NUL inside: take the length given
+                b = ctypes.string_at(s.doc_addr, s.size.value)
+            return b.decode("utf-8")
+        finally:
+            self._lib.acp_free(s.doc_addr)
+
+    def get_run_json(self, run_id: str) -> str:
+        """The run's document as the exact JSON text stored; NotFound if none."""
+        return self._get(self._lib.acp_run_get, _id(run_id, "run_id"))
+
+    def get_run(self, run_id: str) -> Document:
+        """The run's document as a dict; NotFound if none."""
+        doc: Document = json.loads(self.get_run_json(run_id))
+        return doc
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run and all its events; NotFound if neither existed."""
+        self._call(self._lib.acp_run_delete, _id(run_id, "run_id"), _scratch.err_ref)
+
+    def list_runs_json(self, *, agent_name: Optional[str] = None,
+                       session_id: Optional[str] = None, limit: int = 10, offset: int = 0,
+                       cursor: Optional[str] = None, total: bool = False) -> Page[str]:
+        """One page of runs, newest first, as JSON text.  cursor is the
+        next_cursor of an earlier page (then offset is usually 0); total=True
+        also counts every match."""
+        f = _lib.RunFilter(ctypes.sizeof(_lib.RunFilter), _opt_id(agent_name, "agent_name"),
+                           _opt_id(session_id, "session_id"), limit, offset,
+                           _opt_id(cursor, "cursor"), 1 if total else 0)
+        page = self._list(self._lib.acp_run_list, ctypes.byref(f))
+        return self._read_page(page, lambda i, text: text)
+
+    def list_runs(self, *, agent_name: Optional[str] = None, session_id: Optional[str] = None,
+                  limit: int = 10, offset: int = 0, cursor: Optional[str] = None,
+                  total: bool = False) -> Page[Document]:
+        """As list_runs_json, with each run as a dict."""
+        p = self.list_runs_json(agent_name=agent_name, session_id=session_id, limit=limit,
+                                offset=offset, cursor=cursor, total=total)
+        return Page([json.loads(t) for t in p.items], p.next_cursor, p.total)
+
+    def runs_json(self, *, agent_name: Optional[str] = None, session_id: Optional[str] = None,
+                  page_size: int = 100) -> Iterator[str]:
+        """Every matching run, newest first, walking pages by cursor (each
+        page costs the same at any depth)."""
+        cursor = None
+        while True:
+            p = self.list_runs_json(agent_name=agent_name, session_id=session_id,
+                                    limit=page_size, cursor=cursor)
+            yield from p.items
+            if p.next_cursor is None:
+                return
+            cursor = p.next_cursor
+
+    def runs(self, *, agent_name: Optional[str] = None, session_id: Optional[str] = None,
+             page_size: int = 100) -> Iterator[Document]:
+        """As runs_json, with each run as a dict."""
+        for t in self.runs_json(agent_name=agent_name, session_id=session_id,
+                                page_size=page_size):
+            yield json.loads(t)
+
+    # ---- sessions ----
+
+    def save_session_json(self, doc: JSONText) -> None:
+        """Insert or replace a session given as JSON text."""
+        b = _text(doc)
+        self._call(self._lib.acp_session_save, b, len(b), _scratch.err_ref)
+
+    def save_session(self, session: Mapping[str, Any]) -> None:
+        """Insert or replace a session given as a dict."""
+        b = _dumps(session)
+        self._call(self._lib.acp_session_save, b, len(b), _scratch.err_ref)
+
+    def get_session_json(self, session_id: str) -> str:
+        """The session's exact stored JSON text; NotFound if none."""
+        return self._get(self._lib.acp_session_get, _id(session_id, "session_id"))
+
+    def get_session(self, session_id: str) -> Document:
+        """The session as a dict; NotFound if none."""
+        doc: Document = json.loads(self.get_session_json(session_id))
+        return doc
+
+    def delete_session(self, session_id: str) -> None:
+        """Remove the session (its runs stay); NotFound if none."""
+        self._call(self._lib.acp_session_delete, _id(session_id, "session_id"),
+                   _scratch.err_ref)
+
+    def list_sessions_json(self, *, after_id: Optional[str] = None,
+                           limit: int = 100) -> Page[str]:
+        """Sessions with id > after_id, ascending byte-wise; next_cursor is
+        the after_id of the next page.  Unsupported on backends without it."""
+        page = self._list(self._lib.acp_session_list, _opt_id(after_id, "after_id"), limit)
+        return self._read_page(page, lambda i, text: text)
+
+    def list_sessions(self, *, after_id: Optional[str] = None,
+                      limit: int = 100) -> Page[Document]:
+        """As list_sessions_json, with each session as a dict."""
+        p = self.list_sessions_json(after_id=after_id, limit=limit)
+        return Page([json.loads(t) for t in p.items], p.next_cursor, p.total)
+
+    def sessions_json(self, *, page_size: int = 100) -> Iterator[str]:
+        """Every session in id order, page by page."""
+        after = None
+        while True:
+            p = self.list_sessions_json(after_id=after, limit=page_size)
+            yield from p.items
+            if p.next_cursor is None:
+                return
+            after = p.next_cursor
+
+    def sessions(self, *, page_size: int = 100) -> Iterator[Document]:
+        """As sessions_json, with each session as a dict."""
+        for t in self.sessions_json(page_size=page_size):
+            yield json.loads(t)
+
+    # ---- events ----
+
+    def add_event_json(self, run_id: str, doc: JSONText) -> int:
+        """Append an event given as JSON text; returns its sequence number."""
+        b, s = _text(doc), _scratch
+        self._call(self._lib.acp_event_add, _id(run_id, "run_id"), b, len(b), s.seq_ref,
+                   s.err_ref)
+        return s.seq.value
+
+    def add_event(self, run_id: str, event: Mapping[str, Any]) -> int:
+        """Append an event given as a dict; returns its sequence number (1, 2, ...)."""
+        b, s = _dumps(event), _scratch
+        self._call(self._lib.acp_event_add, _id(run_id, "run_id"), b, len(b), s.seq_ref,
+                   s.err_ref)
+        return s.seq.value
+
+    def list_events_json(self, run_id: str, *, limit: int = 100, offset: int = 0,
+                         after_seq: int = 0) -> Page[StoredEventJSON]:
+        """One page of a run's events in sequence order (an unknown run gives
+        an empty page); next_cursor is the after_seq of the next page."""
+        f = _lib.EventFilter(ctypes.sizeof(_lib.EventFilter), limit, offset, after_seq)
+        page = self._list(self._lib.acp_event_list, _id(run_id, "run_id"), ctypes.byref(f))
+        lib = self._lib
+        return self._read_page(page, lambda i, text: StoredEventJSON(
+            lib.acp_page_seq(page, i), lib.acp_page_time_us(page, i), text))
+
+    def list_events(self, run_id: str, *, limit: int = 100, offset: int = 0,
+                    after_seq: int = 0) -> Page[StoredEvent]:
+        """As list_events_json, with each event as a dict."""
+        p = self.list_events_json(run_id, limit=limit, offset=offset, after_seq=after_seq)
+        return Page([StoredEvent(e.seq, e.time_us, json.loads(e.json)) for e in p.items],
+                    p.next_cursor, p.total)
+
+    def events_json(self, run_id: str, *, after_seq: int = 0,
+                    page_size: int = 100) -> Iterator[StoredEventJSON]:
+        """Every event of the run after after_seq, page by page."""
+        while True:
+            p = self.list_events_json(run_id, limit=page_size, after_seq=after_seq)
+            yield from p.items
+            if p.next_cursor is None:
+                return
+            after_seq = int(p.next_cursor)
+
+    def events(self, run_id: str, *, after_seq: int = 0,
+               page_size: int = 100) -> Iterator[StoredEvent]:
+        """As events_json, with each event as a dict."""
+        for e in self.events_json(run_id, after_seq=after_seq, page_size=page_size):
+            yield StoredEvent(e.seq, e.time_us, json.loads(e.json))
+
+    # ---- pages ----
+
+    def _list(self, fn: Any, *args: Any) -> int:
+        s = _scratch
+        h = self._enter()
+        try:
+            st = fn(h, *args, s.ptr_ref, s.err_ref)
+        finally:
+            self._calls.pop()
+        if st:
+            raise self._error(st)
+        return int(s.ptr.value or 0)
+
+    def _read_page(self, page: int, make: Any) -> Page[Any]:
+        lib, n = self._lib, ctypes.c_size_t()
+        try:
+            items = []
+            for i in range(lib.acp_page_count(page)):
+                p = lib.acp_page_json(page, i, ctypes.byref(n))
+                items.append(make(i, ctypes.string_at(p, n.value).decode("utf-8")))
+            cur = lib.acp_page_next_cursor(page)
+            total = lib.acp_page_total(page)
+            return Page(items, None if cur is None else cur.decode("utf-8"),
+                        None if total < 0 else total)
+        finally:
+            lib.acp_page_free(page)

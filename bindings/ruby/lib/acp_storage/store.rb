@@ -1,0 +1,436 @@
+# SPDX-License-Identifier: MIT
+require "json"
+
+module AcpStorage
+  # One page of a listing: items, the cursor of the next page (nil when this
+  # was the last) and, for runs listed with total: true, the count of every
+  # match (else nil).
+  Page = Struct.new(:items, :next_cursor, :total) do
+    include Enumerable
+
+    def each(&block)
+      items.each(&block)
+    end
+  end
+
+  # An event as the store keeps it: its sequence number in the run (1, 2,
+  # ...), the time it was stored (microseconds since the epoch) and the
+  # document (a Hash, or the exact JSON text from the *_json methods).
+  StoredEvent = Struct.new(:seq, :time_us, :event)
+
+  # An open store, named by a URI ("memory:", "sqlite:///var/lib/acp/acp.db",
+  # "file:///srv/acp", "postgres://...", "redis://..."); nil means the
+  # environment variable ACP_STORAGE_URL.
+  #
+  # Every method may be called from many threads at once; the interpreter
+  # lock is released while the library works.  #close waits for calls in
+  # progress on other threads; later calls raise Invalid.  Failures raise the
+  # AcpStorage::Error subclass of the library's status with the library's
+  # message unchanged.  Documents go in as Hashes (or JSON text, *_json) and
+  # come out as Hashes with string keys (or the exact JSON text stored).
+  #
+  # Following a run (being told of new events as they are added) is not
+  # offered: the library has no such call yet.  Poll
+  # each_event(run_id, after_seq: last_seen) meanwhile.
+  class Store
+    # Open a store; with a block, yield it and close it afterwards.
+    def self.open(uri = nil, **options)
+      store = new(uri, **options)
+      return store unless block_given?
+
+      begin
+        yield store
+      ensure
+        store.close
+      end
+    end
+
+    def initialize(uri = nil, plugin_dirs: [], plugin_file: nil, timeout_ms: nil)
+      # Calls in progress, one entry each: Array#push and #pop are atomic
+      # under the interpreter lock, and cost far less than a Mutex.
+      @calls = []
+      out = FFI::MemoryPointer.new(:pointer)
+      s = Native::Scratch.current
+      st = if plugin_dirs.empty? && plugin_file.nil? && timeout_ms.nil?
+             Native.acp_store_open(uri.nil? ? nil : c_str(uri, "uri"), out, s.err)
+           else
+             open_config(uri, plugin_dirs, plugin_file, timeout_ms, out, s)
+           end
+      raise error(st, s) unless st.zero?
+
+      @handle = out.read_pointer
+    end
+
+    # Close the store, after any call other threads are making on it
+    # returns.  Closing twice is fine.
+    def close
+      # The handle is taken away before the calls in progress are looked
+      # at, and a call registers itself before it reads the handle: so
+      # every call either sees nil or is waited for here.
+      handle = CLOSE_LOCK.synchronize do
+        h = @handle
+        @handle = nil
+        h
+      end
+      return nil if handle.nil?
+
+      sleep(0.0005) until @calls.empty?
+      Native.acp_store_close(handle)
+      nil
+    end
+
+    def closed?
+      @handle.nil?
+    end
+
+    # The backend's name ("sqlite"), its version and ACP_CAP_* flags.
+    def backend
+      with_handle { |h| Native.acp_store_backend(h) }
+    end
+
+    def backend_version
+      with_handle { |h| Native.acp_store_backend_version(h) }
+    end
+
+    def capabilities
+      with_handle { |h| Native.acp_store_capabilities(h) }
+    end
+
+    # Check the store is healthy; raises Unavailable, IOError or Corrupt.
+    def ping
+      s = Native::Scratch.current
+      check(with_handle { |h| Native.acp_store_ping(h, s.err) }, s)
+      true
+    end
+
+    # ---- runs ----
+
+    # Insert or replace a run given as a Hash.
+    def save_run(run)
+      save_run_json(dump(run))
+    end
+
+    # Insert or replace a run given as JSON text (stored byte for byte).
+    def save_run_json(text)
+      save(:acp_run_save, text)
+    end
+
+    # The run as a Hash; NotFound if none.
+    def get_run(run_id)
+      JSON.parse(get_run_json(run_id))
+    end
+
+    # The run's exact stored JSON text; NotFound if none.
+    def get_run_json(run_id)
+      fetch(:acp_run_get, c_str(run_id, "run_id"))
+    end
+
+    # Delete a run and all its events; NotFound if neither existed.
+    def delete_run(run_id)
+      remove(:acp_run_delete, c_str(run_id, "run_id"))
+    end
+
+    # One page of runs, newest first, as JSON text.  cursor is an earlier
+    # page's next_cursor; total: true also counts every match.
+    def list_runs_json(agent_name: nil, session_id: nil, limit: 10, offset: 0, cursor: nil,
+                       total: false)
+      keep = [agent_name && c_ptr(agent_name, "agent_name"),
+              session_id && c_ptr(session_id, "session_id"), cursor && c_ptr(cursor, "cursor")]
+      f = Native::RunFilter.new
+      f[:size] = Native::RunFilter.size
+      f[:agent_name], f[:session_id], f[:cursor] = keep
+      f[:limit] = limit
+      f[:offset] = offset
+      f[:want_total] = total ? 1 : 0
+      read_page(list(:acp_run_list, f.pointer)) { |_page, _i, text| text }
+    end
+
+    # As list_runs_json, each run a Hash.
+    def list_runs(**filter)
+      parsed(list_runs_json(**filter))
+    end
+
+    # Every matching run, newest first, walking pages by cursor (each page
+    # costs the same at any depth).  An Enumerator without a block.
+    def each_run_json(agent_name: nil, session_id: nil, page_size: 100, &block)
+      return enum_for(__method__, agent_name: agent_name, session_id: session_id,
+                                  page_size: page_size) unless block
+
+      cursor = nil
+      loop do
+        page = list_runs_json(agent_name: agent_name, session_id: session_id,
+                              limit: page_size, cursor: cursor)
+        page.items.each(&block)
+        break if (cursor = page.next_cursor).nil?
+      end
+      self
+    end
+
+    def each_run(**filter)
+      return enum_for(__method__, **filter) unless block_given?
+
+      each_run_json(**filter) { |t| yield JSON.parse(t) }
+    end
+
+    # ---- sessions ----
+
+    def save_session(session)
+      save_session_json(dump(session))
+    end
+
+    def save_session_json(text)
+      save(:acp_session_save, text)
+    end
+
+    # The session as a Hash; NotFound if none.
+    def get_session(session_id)
+      JSON.parse(get_session_json(session_id))
+    end
+
+    def get_session_json(session_id)
+      fetch(:acp_session_get, c_str(session_id, "session_id"))
+    end
+
+    # Remove the session (its runs stay); NotFound if none.
+    def delete_session(session_id)
+      remove(:acp_session_delete, c_str(session_id, "session_id"))
+    end
+
+    # Sessions with id > after_id, ascending byte-wise; next_cursor is the
+    # after_id of the next page.  Unsupported on backends without it.
+    def list_sessions_json(after_id: nil, limit: 100)
+      after = after_id && c_str(after_id, "after_id")
+      read_page(list(:acp_session_list, after, limit)) { |_page, _i, text| text }
+    end
+
+    def list_sessions(**options)
+      parsed(list_sessions_json(**options))
+    end
+
+    # Every session in id order; an Enumerator without a block.
+    def each_session_json(page_size: 100, &block)
+      return enum_for(__method__, page_size: page_size) unless block
+
+      after = nil
+      loop do
+        page = list_sessions_json(after_id: after, limit: page_size)
+        page.items.each(&block)
+        break if (after = page.next_cursor).nil?
+      end
+      self
+    end
+
+    def each_session(**options)
+      return enum_for(__method__, **options) unless block_given?
+
+      each_session_json(**options) { |t| yield JSON.parse(t) }
+    end
+
+    # ---- events ----
+
+    # Append an event given as a Hash; returns its sequence number (1, 2, ...).
+    def add_event(run_id, event)
+      add_event_json(run_id, dump(event))
+    end
+
+    # Append an event given as JSON text; returns its sequence number.
+    def add_event_json(run_id, text)
+      id = c_str(run_id, "run_id")
+      doc = json_text(text)
+      s = Native::Scratch.current
+      h = enter
+      begin
+        st = Native.acp_event_add(h, id, doc, doc.bytesize, s.seq, s.err)
+      ensure
+        @calls.pop
+      end
+      raise error(st, s) unless st.zero?
+
+      s.seq.read_int64
+    end
+
+    # One page of a run's events (StoredEvent, event as JSON text) in
+    # sequence order; an unknown run gives an empty page.  next_cursor is
+    # the after_seq of the next page, as text.
+    def list_events_json(run_id, limit: 100, offset: 0, after_seq: 0)
+      id = c_str(run_id, "run_id")
+      f = Native::EventFilter.new
+      f[:size] = Native::EventFilter.size
+      f[:limit] = limit
+      f[:offset] = offset
+      f[:after_seq] = after_seq
+      read_page(list(:acp_event_list, id, f.pointer)) do |page, i, text|
+        StoredEvent.new(Native.acp_page_seq(page, i), Native.acp_page_time_us(page, i), text)
+      end
+    end
+
+    def list_events(run_id, **options)
+      page = list_events_json(run_id, **options)
+      page.items.each { |e| e.event = JSON.parse(e.event) }
+      page
+    end
+
+    # Every event of the run after after_seq; an Enumerator without a block.
+    def each_event_json(run_id, after_seq: 0, page_size: 100, &block)
+      return enum_for(__method__, run_id, after_seq: after_seq, page_size: page_size) unless block
+
+      loop do
+        page = list_events_json(run_id, limit: page_size, after_seq: after_seq)
+        page.items.each(&block)
+        break if page.next_cursor.nil?
+
+        after_seq = Integer(page.next_cursor, 10)
+      end
+      self
+    end
+
+    def each_event(run_id, **options)
+      return enum_for(__method__, run_id, **options) unless block_given?
+
+      each_event_json(run_id, **options) do |e|
+        e.event = JSON.parse(e.event)
+        yield e
+      end
+    end
+
+    private
+
+    def open_config(uri, plugin_dirs, plugin_file, timeout_ms, out, s)
+      uri ||= ENV["ACP_STORAGE_URL"] or
+        raise Invalid, "no store URI given and ACP_STORAGE_URL is not set"
+      cfg_out = FFI::MemoryPointer.new(:pointer)
+      st = Native.acp_config_new(cfg_out, s.err)
+      return st unless st.zero?
+
+      cfg = cfg_out.read_pointer
+      begin
+        st = Native.acp_config_parse_uri(cfg, c_str(uri, "uri"), s.err)
+        plugin_dirs.each do |d|
+          st = Native.acp_config_add_plugin_dir(cfg, c_str(d, "plugin dir"), s.err) if st.zero?
+        end
+        if st.zero? && plugin_file
+          st = Native.acp_config_set_plugin_file(cfg, c_str(plugin_file, "plugin file"), s.err)
+        end
+        st = Native.acp_config_set_timeout_ms(cfg, Integer(timeout_ms), s.err) if st.zero? && timeout_ms
+        st = Native.acp_store_open_config(cfg, out, s.err) if st.zero?
+        st
+      ensure
+        Native.acp_config_free(cfg)
+      end
+    end
+
+    # Register the call, so that #close waits for it, and return the handle;
+    # the caller pops @calls when the library call returns.
+    def enter
+      @calls.push(nil)
+      h = @handle
+      return h if h
+
+      @calls.pop
+      raise Invalid, "the store is closed"
+    end
+
+    def with_handle
+      h = enter
+      begin
+        yield h
+      ensure
+        @calls.pop
+      end
+    end
+
+    def error(status, scratch)
+      msg = scratch.err[:message].to_ptr.read_string.force_encoding(Encoding::UTF_8)
+      AcpStorage.error_for(status, msg)
+    end
+
+    def check(status, scratch)
+      raise error(status, scratch) unless status.zero?
+    end
+
+    # The C API takes NUL-terminated ids: an embedded NUL would silently
+    # name another record, so it is refused here.
+    def c_str(value, what)
+      raise TypeError, "#{what} must be a String, not #{value.class}" unless value.is_a?(String)
+
+      value = value.encode(Encoding::UTF_8) unless value.encoding == Encoding::UTF_8
+      raise Invalid, "#{what} contains a NUL character" if value.include?(NUL)
+
+      value
+    end
+
+    NUL = "\0"
+    CLOSE_LOCK = Mutex.new
+
+    def c_ptr(value, what)
+      FFI::MemoryPointer.from_string(c_str(value, what))
+    end
+
+    def json_text(text)
+      raise TypeError, "JSON text must be a String, not #{text.class}" unless text.is_a?(String)
+
+      enc = text.encoding
+      enc == Encoding::UTF_8 || enc == Encoding::BINARY ? text : text.encode(Encoding::UTF_8)
+    end
+
+    def dump(doc)
+      JSON.generate(doc)
+    rescue JSON::GeneratorError, Encoding::UndefinedConversionError => e
+      raise Invalid, "document is not JSON: #{e.message}"
+    end
+
+    def save(fn, text)
+      doc = json_text(text)
+      s = Native::Scratch.current
+      check(with_handle { |h| Native.send(fn, h, doc, doc.bytesize, s.err) }, s)
+      nil
+    end
+
+    def remove(fn, key)
+      s = Native::Scratch.current
+      check(with_handle { |h| Native.send(fn, h, key, s.err) }, s)
+      nil
+    end
+
+    def fetch(fn, key)
+      s = Native::Scratch.current
+      h = enter
+      begin
+        st = Native.send(fn, h, key, s.ptr, s.size, s.err)
+      ensure
+        @calls.pop
+      end
+      raise error(st, s) unless st.zero?
+
+      p = s.ptr.read_pointer
+      begin
+        p.read_string(s.size.read_ulong).force_encoding(Encoding::UTF_8)
+      ensure
+        Native.acp_free(p)
+      end
+    end
+
+    def list(fn, *args)
+      s = Native::Scratch.current
+      check(with_handle { |h| Native.send(fn, h, *args, s.ptr, s.err) }, s)
+      s.ptr.read_pointer
+    end
+
+    def read_page(page)
+      n = FFI::MemoryPointer.new(:size_t)
+      items = Array.new(Native.acp_page_count(page)) do |i|
+        p = Native.acp_page_json(page, i, n)
+        yield page, i, p.read_string(n.read(:size_t)).force_encoding(Encoding::UTF_8)
+      end
+      total = Native.acp_page_total(page)
+      Page.new(items, Native.acp_page_next_cursor(page), total.negative? ? nil : total)
+    ensure
+      Native.acp_page_free(page)
+    end
+
+    def parsed(page)
+      page.items.map! { |t| JSON.parse(t) }
+      page
+    end
+  end
+end

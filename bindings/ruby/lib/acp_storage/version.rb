@@ -1,0 +1,4 @@
+# SPDX-License-Identifier: MIT
+module AcpStorage
+  VERSION = "0.1.0"
+end
