@@ -86,10 +86,12 @@ typedef struct acp__item {
 struct acp_page {
     acp__item *items;
     size_t n, cap;
-    size_t max;      /* items beyond this are dropped (a plugin over-emitting) */
-    int64_t total;   /* -1: not asked */
+    size_t max;      /* emitting more than this is a plugin fault */
+    int64_t total;   /* -1: not asked, or set_total never called */
     char *next_cursor;
     int keyless;     /* a get: the caller never sees keys, so none are copied */
+    int events;      /* events: each seq must be greater than last_seq */
+    int64_t last_seq; /* after_seq, then the last emitted seq */
 };
 
 struct acp_call {
@@ -98,14 +100,17 @@ struct acp_call {
     char message[ACP_ERROR_MESSAGE_MAX];
     acp_page *page;         /* where emit() puts results, or NULL */
     int64_t deadline_us;    /* 0: none */
+    char fault[192];        /* what the plugin handed back against the contract, or "" */
 };
 
 extern const acp_plugin_host acp__host;
 
 void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms);
-/* Turn a plugin method's result into the caller's error.  Maps out-of-range
- * codes to ACP_PLUGIN; prefixes the backend name; supplies a message when
- * the plugin gave none.  Returns the mapped status. */
+/* Turn a plugin method's result into the caller's error.  A fault the host
+ * found in what the plugin emitted wins over the plugin's status (ACP_PLUGIN
+ * naming op); out-of-range codes become ACP_PLUGIN; prefixes the backend
+ * name; supplies a message when the plugin gave none.  Returns the mapped
+ * status. */
 acp_status acp__call_finish(acp_call *call, acp_status st, const char *backend,
                             const char *op, acp_error *err);
 

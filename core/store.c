@@ -335,9 +335,9 @@ static acp_status get_one(acp_store *s, get_fn fn, const char *op, const char *w
     enter(s);
     acp_status st = fn(s->backend, id, &call);
     leave(s);
-    if (st == ACP_NOT_FOUND)
+    if (st == ACP_NOT_FOUND && !call.fault[0])
         st = acp__error(err, ACP_NOT_FOUND, "%s '%s' not found", what, id);
-    else if (st == ACP_OK && page.n == 0)
+    else if (st == ACP_OK && page.n == 0 && !call.fault[0])
         st = acp__error(err, ACP_PLUGIN, "%s: %s reported success but returned no document",
                         s->desc->name, op);
     else
@@ -412,16 +412,55 @@ static acp_status check_window(int64_t limit, int64_t offset, acp_error *err)
 }
 
 /* Copy a caller's versioned struct: fields it does not know keep their
- * defaults, so an application built against an older header still works. */
-static int copy_sized(void *dst, size_t dst_size, const void *src)
+ * defaults, so an application built against an older header still works.
+ * A larger (newer) struct is accepted only when the fields this library
+ * does not know are zero: a request it cannot honour is refused, not
+ * silently narrowed.  Errors: INVALID naming the struct. */
+static acp_status copy_sized(void *dst, size_t dst_size, const void *src, const char *name,
+                             const char *init, acp_error *err)
 {
     size_t n;
     memcpy(&n, src, sizeof n);
     if (n < sizeof(size_t) || n > 4096)
-        return 0;
+        return acp__error(err, ACP_INVALID, "%s.size is not set (use %s)", name, init);
+    for (size_t i = dst_size; i < n; i++)
+        if (((const unsigned char *)src)[i])
+            return acp__error(err, ACP_INVALID,
+                              "%s has a field this library does not know set (byte %zu of %zu; "
+                              "this library knows %zu): build against this library's header",
+                              name, i, n, dst_size);
     memcpy(dst, src, n < dst_size ? n : dst_size);
     memcpy(dst, &dst_size, sizeof dst_size);
-    return 1;
+    return ACP_OK;
+}
+
+/* The index of an item whose key an earlier item of the page has, or 0
+ * (item 0 can repeat nothing).  A table of 64-bit hashes on the stack:
+ * a page holds at most MAX_LIMIT items. */
+static size_t page_repeated_key(const acp_page *p)
+{
+    enum { SLOTS = 2048 }; /* a power of two, at least 2 * MAX_LIMIT */
+    _Static_assert(SLOTS >= 2 * MAX_LIMIT, "page_repeated_key needs room for a full page");
+    uint16_t slot[SLOTS]; /* item index + 1, 0: empty */
+    size_t mask = 1;
+    while (mask < 2 * p->n)
+        mask <<= 1;
+    memset(slot, 0, mask * sizeof slot[0]);
+    mask--;
+    for (size_t i = 0; i < p->n; i++) {
+        const char *k = p->items[i].key;
+        if (!k)
+            continue;
+        uint64_t h = 1469598103934665603u; /* FNV-1a */
+        for (const unsigned char *c = (const unsigned char *)k; *c; c++)
+            h = (h ^ *c) * 1099511628211u;
+        size_t j = (size_t)(h ^ h >> 32) & mask;
+        for (; slot[j]; j = (j + 1) & mask)
+            if (strcmp(p->items[slot[j] - 1].key, k) == 0)
+                return i;
+        slot[j] = (uint16_t)(i + 1);
+    }
+    return 0;
 }
 
 /* Run cursors: "r1:<created_us>:<run_id in hex>".  Opaque to callers, but
@@ -484,10 +523,10 @@ ACP_API acp_status acp_run_list(acp_store *s, const acp_run_filter *filter, acp_
 {
     NEED(s && out, "store and out must not be NULL");
     acp_run_filter f = ACP_RUN_FILTER_INIT;
-    if (filter && !copy_sized(&f, sizeof f, filter))
-        return acp__error(err, ACP_INVALID, "acp_run_filter.size is not set (use ACP_RUN_FILTER_INIT)");
-    acp_status st = check_window(f.limit, f.offset, err);
-    if (st != ACP_OK)
+    acp_status st;
+    if ((filter && (st = copy_sized(&f, sizeof f, filter, "acp_run_filter", "ACP_RUN_FILTER_INIT",
+                                    err)) != ACP_OK) ||
+        (st = check_window(f.limit, f.offset, err)) != ACP_OK)
         return st;
     if (f.agent_name && (st = acp__id_check(f.agent_name, "agent_name filter", err)) != ACP_OK)
         return st;
@@ -516,6 +555,13 @@ ACP_API acp_status acp_run_list(acp_store *s, const acp_run_filter *filter, acp_
         enter(s);
         st = s->vt->list_runs(s->backend, &q, &call);
         leave(s);
+        if (st == ACP_OK && q.want_total && page->total < 0 && !call.fault[0])
+            snprintf(call.fault, sizeof call.fault, "was asked for the total but never called "
+                     "set_total");
+        size_t rep = st == ACP_OK && !call.fault[0] ? page_repeated_key(page) : 0;
+        if (rep)
+            snprintf(call.fault, sizeof call.fault, "emitted run '%.64s' twice in one page",
+                     page->items[rep].key);
         if ((st = acp__call_finish(&call, st, s->desc->name, "list_runs", err)) != ACP_OK) {
             acp_page_free(page);
             return st;
@@ -558,6 +604,10 @@ ACP_API acp_status acp_session_list(acp_store *s, const char *after_id, int64_t 
     enter(s);
     st = s->vt->list_sessions(s->backend, after_id, limit, &call);
     leave(s);
+    size_t rep = st == ACP_OK && !call.fault[0] ? page_repeated_key(page) : 0;
+    if (rep)
+        snprintf(call.fault, sizeof call.fault, "emitted session '%.64s' twice in one page",
+                 page->items[rep].key);
     if ((st = acp__call_finish(&call, st, s->desc->name, "list_sessions", err)) != ACP_OK) {
         acp_page_free(page);
         return st;
@@ -581,10 +631,11 @@ ACP_API acp_status acp_event_list(acp_store *s, const char *run_id, const acp_ev
 {
     NEED(s && out, "store and out must not be NULL");
     acp_event_filter f = ACP_EVENT_FILTER_INIT;
-    if (filter && !copy_sized(&f, sizeof f, filter))
-        return acp__error(err, ACP_INVALID,
-                          "acp_event_filter.size is not set (use ACP_EVENT_FILTER_INIT)");
-    acp_status st = acp__id_check(run_id, "run_id", err);
+    acp_status st;
+    if (filter && (st = copy_sized(&f, sizeof f, filter, "acp_event_filter",
+                                   "ACP_EVENT_FILTER_INIT", err)) != ACP_OK)
+        return st;
+    st = acp__id_check(run_id, "run_id", err);
     if (st != ACP_OK || (st = check_window(f.limit, f.offset, err)) != ACP_OK)
         return st;
     if (f.after_seq < 0)
@@ -592,6 +643,8 @@ ACP_API acp_status acp_event_list(acp_store *s, const char *run_id, const acp_ev
     acp_page *page = acp__page_new((size_t)f.limit);
     if (!page)
         return acp__error(err, ACP_NOMEM, "out of memory listing events");
+    page->events = 1;
+    page->last_seq = f.after_seq;
     if (f.limit > 0) {
         acp_event_query q = {
             .run_id = run_id, .after_seq = f.after_seq, .limit = f.limit, .offset = f.offset};

@@ -258,8 +258,9 @@ typedef struct acp_run_filter {
 typedef struct acp_page acp_page;
 
 /* List runs newest first (created_at, ties by run_id descending).  filter
- * NULL means the defaults.  Errors: INVALID (limit, offset or cursor), and
- * backend errors. */
+ * NULL means the defaults.  Errors: INVALID (limit, offset or cursor, or a
+ * filter from a newer header with a field set that this library does not
+ * know), and backend errors. */
 ACP_API acp_status acp_run_list(acp_store *store, const acp_run_filter *filter,
                                 acp_page **out, acp_error *err);
 
