@@ -184,42 +184,51 @@ ACP_API acp_status acp_store_ping(acp_store *s, acp_error *err)
 
 /* ---- documents in ---- */
 
-/* Trim surrounding JSON whitespace: it carries no data, and a document read
- * from a file usually ends with a newline. */
-static void trim(const char **json, size_t *len)
+/* The caller's text without surrounding JSON whitespace (it carries no
+ * data, and a document read from a file usually ends with a newline).
+ * Returns 1 when json[*len] is known to be a NUL the caller owns: the text
+ * came as a C string (ACP_STRLEN) and nothing was trimmed from its end. */
+static int trim(const char **json, size_t *len)
 {
-    const char *p = *json;
-    size_t n = *len == ACP_STRLEN ? strlen(p) : *len;
-    while (n && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++, n--;
-    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\n' || p[n - 1] == '\r'))
-        n--;
-    *json = p;
+    int c_string = *len == ACP_STRLEN;
+    size_t n = c_string ? strlen(*json) : *len;
+    const char *end = *json + n;
+    acp__json_trim(json, &n);
     *len = n;
+    return c_string && *json + n == end;
 }
 
-/* A NUL-terminated copy of the caller's text: plugins get C strings, and
- * nothing the caller does to its buffer afterwards can reach the store. */
-static char *copy_text(const char *json, size_t len)
+/* The document handed to the plugin, which is promised a NUL-terminated
+ * one: the caller's own text when it already ends in a NUL at len (no copy
+ * on the common path); else a NUL-terminated copy, since json[len] of a
+ * counted buffer may not even be readable.  The call is synchronous, so the
+ * caller's text cannot change under the plugin (unless the caller races
+ * with itself).  *copy receives what to free, or NULL. */
+static const char *plugin_text(const char *json, size_t len, int nul_at_len, char **copy)
 {
+    *copy = NULL;
+    if (nul_at_len)
+        return json;
     char *c = malloc(len + 1);
     if (c) {
         memcpy(c, json, len);
         c[len] = '\0';
     }
+    *copy = c;
     return c;
 }
 
 ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
-    trim(&json, &len);
+    int nul_at_len = trim(&json, &len);
     acp__strbuf b;
     acp__run_fields f;
-    acp_status st = acp__run_check(json, len, &f, &b, err);
+    acp_status st = acp__run_check(json, len, &f, &b, NULL, NULL, err);
     if (st != ACP_OK)
         return st;
-    char *doc = copy_text(json, len);
+    char *copy;
+    const char *doc = plugin_text(json, len, nul_at_len, &copy);
     if (!doc) {
         st = acp__error(err, ACP_NOMEM, "out of memory saving run '%s'", f.run_id);
         acp__strbuf_free(&b);
@@ -245,7 +254,7 @@ ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_
     st = s->vt->save_run(s->backend, &r, &call);
     leave(s);
     st = acp__call_finish(&call, st, s->desc->name, "save_run", err);
-    free(doc);
+    free(copy);
     acp__strbuf_free(&b);
     return st;
 }
@@ -253,13 +262,14 @@ ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_
 ACP_API acp_status acp_session_save(acp_store *s, const char *json, size_t len, acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
-    trim(&json, &len);
+    int nul_at_len = trim(&json, &len);
     acp__strbuf b;
     const char *id;
-    acp_status st = acp__session_check(json, len, &id, &b, err);
+    acp_status st = acp__session_check(json, len, &id, &b, NULL, NULL, err);
     if (st != ACP_OK)
         return st;
-    char *doc = copy_text(json, len);
+    char *copy;
+    const char *doc = plugin_text(json, len, nul_at_len, &copy);
     if (!doc) {
         st = acp__error(err, ACP_NOMEM, "out of memory saving session '%s'", id);
         acp__strbuf_free(&b);
@@ -272,7 +282,7 @@ ACP_API acp_status acp_session_save(acp_store *s, const char *json, size_t len, 
     st = s->vt->save_session(s->backend, &r, &call);
     leave(s);
     st = acp__call_finish(&call, st, s->desc->name, "save_session", err);
-    free(doc);
+    free(copy);
     acp__strbuf_free(&b);
     return st;
 }
@@ -284,12 +294,13 @@ ACP_API acp_status acp_event_add(acp_store *s, const char *run_id, const char *j
     acp_status st = acp__id_check(run_id, "run_id", err);
     if (st != ACP_OK)
         return st;
-    trim(&json, &len);
+    int nul_at_len = trim(&json, &len);
     acp__strbuf b;
     const char *type;
-    if ((st = acp__event_check(json, len, &type, &b, err)) != ACP_OK)
+    if ((st = acp__event_check(json, len, &type, &b, NULL, NULL, err)) != ACP_OK)
         return st;
-    char *doc = copy_text(json, len);
+    char *copy;
+    const char *doc = plugin_text(json, len, nul_at_len, &copy);
     if (!doc) {
         acp__strbuf_free(&b);
         return acp__error(err, ACP_NOMEM, "out of memory adding an event to run '%s'", run_id);
@@ -314,7 +325,7 @@ ACP_API acp_status acp_event_add(acp_store *s, const char *run_id, const char *j
                         " (sequences start at 1)", s->desc->name, n);
     if (st == ACP_OK && seq)
         *seq = n;
-    free(doc);
+    free(copy);
     acp__strbuf_free(&b);
     return st;
 }
@@ -467,12 +478,6 @@ static size_t page_repeated_key(const acp_page *p)
  * printable, so a command line can carry it. */
 static const char HEX[] = "0123456789abcdef";
 
-static int hex_val(char c)
-{
-    const char *p = c ? strchr(HEX, c) : NULL;
-    return p ? (int)(p - HEX) : -1;
-}
-
 /* Built on every full page: a table lookup per nibble, not a sprintf per byte. */
 static char *cursor_make(int64_t created_us, const char *run_id)
 {
@@ -503,7 +508,7 @@ static acp_status cursor_parse(const char *c, int64_t *created_us, char *run_id,
     if (n == 0 || n % 2 || n / 2 > ACP_ID_MAX)
         goto bad;
     for (size_t i = 0; i < n / 2; i++) {
-        int hi = hex_val(h[2 * i]), lo = hex_val(h[2 * i + 1]);
+        int hi = acp__hex_digit(h[2 * i]), lo = acp__hex_digit(h[2 * i + 1]);
         if (hi < 0 || lo < 0)
             goto bad;
         run_id[i] = (char)(hi << 4 | lo);
