@@ -61,8 +61,4 @@ int acp__status_terminal(const char *s);
  * `what` names it in the message ("run_id").  Errors: INVALID. */
 acp_status acp__id_check(const char *id, const char *what, acp_error *err);
 
-/* Fill err (if not NULL) and return code.  printf-style. */
-acp_status acp__error(acp_error *err, acp_status code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 #endif /* ACP_CORE_DOCUMENT_H */

@@ -1,6 +1,8 @@
 /*
  * internal.h - structures shared by the core's own files (never installed).
- * Public names are acp_*, internal ones acp__*.
+ * Public names are acp_*, internal ones acp__*.  Declarations are grouped
+ * under the file that defines them; document.c's are in document.h and
+ * json.c's in json.h (both included here; neither includes this file).
  */
 #ifndef ACP_CORE_INTERNAL_H
 #define ACP_CORE_INTERNAL_H
@@ -13,6 +15,12 @@
 #include "acp_storage.h"
 #include "acp_storage_plugin.h"
 #include "document.h"
+
+/* ---- errors (error.c) ---- */
+
+/* Fill err (if not NULL) and return code.  printf-style. */
+acp_status acp__error(acp_error *err, acp_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- configuration (config.c) ---- */
 
@@ -42,6 +50,10 @@ struct acp_config {
 char *acp__config_uri(const acp_config *cfg, int redact);
 /* 1 if key names a secret whose value must never be printed. */
 int acp__is_secret_key(const char *key);
+/* Valid plugin name: [a-z0-9_]{1,64}. */
+int acp__name_valid(const char *name);
+/* Free a NULL-terminated array of strings (NULL: nothing). */
+void acp__strv_free(char **v);
 
 /* ---- plugins (loader.c) ---- */
 
@@ -55,8 +67,6 @@ typedef struct acp__plugin {
     struct acp__plugin *next;
 } acp__plugin;
 
-/* Valid plugin name: [a-z0-9_]{1,64}. */
-int acp__name_valid(const char *name);
 /* Find, load, check and initialise the plugin cfg names (by name through
  * the search path, or cfg->plugin_file).  Loaded plugins stay for the life
  * of the process.  Errors: INVALID, LOAD, and what init reports. */
@@ -64,7 +74,6 @@ acp_status acp__plugin_get(const acp_config *cfg, acp__plugin **out, acp_error *
 /* The search directories for cfg (may be NULL) as a NULL-terminated array
  * to free with acp__strv_free.  NULL when out of memory. */
 char **acp__search_dirs(const acp_config *cfg, size_t *n);
-void acp__strv_free(char **v);
 
 /* 1 if the plugin's vtable has a non-NULL method at member offset off. */
 #define ACP__HAS(desc, member)                                                              \

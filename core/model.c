@@ -19,7 +19,7 @@
 #include <cjson/cJSON.h>
 #include <uuid/uuid.h>
 
-#include "document.h"
+#include "internal.h"
 
 struct acp_message {
     cJSON *root; /* {"role", "parts": [...]} */
