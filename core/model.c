@@ -221,17 +221,31 @@ static void tree_free(void *obj)
     }
 }
 
-/* The arguments every *_parse takes, checked; ACP_STRLEN resolved. */
-static acp_status parse_args(const char *json, size_t *len, const void *out, const char *fn,
-                             acp_error *err)
+static acp__json_keep run_member(const char *key);
+static acp__json_keep session_member(const char *key);
+static acp__json_keep event_member(const char *key);
+
+/* What acp_{run,session,event}_parse share: check the arguments, then the
+ * document (kind 'r', 's' or 'e') by its rules, building its tree in the
+ * same pass into *root. */
+static acp_status parse_doc(const char *json, size_t len, const void *out, int kind,
+                            cJSON **root, const char *fn, acp_error *err)
 {
+    acp__run_fields f;
+    acp__strbuf b;
+    const char *v;
     if (!json)
         return null_arg(err, fn, "json");
     if (!out)
         return null_arg(err, fn, "out");
-    if (*len == ACP_STRLEN)
-        *len = strlen(json);
-    return ACP_OK;
+    if (len == ACP_STRLEN)
+        len = strlen(json);
+    acp_status st = kind == 'r'   ? acp__run_check(json, len, &f, &b, run_member, root, err)
+                    : kind == 's' ? acp__session_check(json, len, &v, &b, session_member, root, err)
+                                  : acp__event_check(json, len, &v, &b, event_member, root, err);
+    if (st == ACP_OK)
+        acp__strbuf_free(&b); /* the fields are checked; the tree is what stays */
+    return st;
 }
 
 /* ------------------------------------------------------------------ */
@@ -395,16 +409,9 @@ static acp__json_keep run_member(const char *key)
 
 ACP_API acp_status acp_run_parse(const char *json, size_t len, acp_run **out, acp_error *err)
 {
-    acp__run_fields f;
-    acp__strbuf b;
     cJSON *root = NULL;
-    acp_status st = parse_args(json, &len, out, __func__, err);
-    if (st == ACP_OK &&
-        (st = acp__run_check(json, len, &f, &b, run_member, &root, err)) == ACP_OK) {
-        acp__strbuf_free(&b); /* the fields are checked; the tree is what stays */
-        st = WRAP(root, out, __func__, err);
-    }
-    return st;
+    acp_status st = parse_doc(json, len, out, 'r', &root, __func__, err);
+    return st != ACP_OK ? st : WRAP(root, out, __func__, err);
 }
 
 ACP_API const char *acp_run_id(const acp_run *run)
@@ -653,16 +660,9 @@ static acp__json_keep session_member(const char *key)
 ACP_API acp_status acp_session_parse(const char *json, size_t len, acp_session **out,
                                      acp_error *err)
 {
-    const char *id;
-    acp__strbuf b;
     cJSON *root = NULL;
-    acp_status st = parse_args(json, &len, out, __func__, err);
-    if (st == ACP_OK &&
-        (st = acp__session_check(json, len, &id, &b, session_member, &root, err)) == ACP_OK) {
-        acp__strbuf_free(&b); /* the fields are checked; the tree is what stays */
-        st = WRAP(root, out, __func__, err);
-    }
-    return st;
+    acp_status st = parse_doc(json, len, out, 's', &root, __func__, err);
+    return st != ACP_OK ? st : WRAP(root, out, __func__, err);
 }
 
 ACP_API const char *acp_session_id(const acp_session *s)
@@ -771,16 +771,9 @@ static acp__json_keep event_member(const char *key)
 ACP_API acp_status acp_event_parse(const char *json, size_t len, acp_event **out,
                                    acp_error *err)
 {
-    const char *type;
-    acp__strbuf b;
     cJSON *root = NULL;
-    acp_status st = parse_args(json, &len, out, __func__, err);
-    if (st == ACP_OK &&
-        (st = acp__event_check(json, len, &type, &b, event_member, &root, err)) == ACP_OK) {
-        acp__strbuf_free(&b); /* the fields are checked; the tree is what stays */
-        st = WRAP(root, out, __func__, err);
-    }
-    return st;
+    acp_status st = parse_doc(json, len, out, 'e', &root, __func__, err);
+    return st != ACP_OK ? st : WRAP(root, out, __func__, err);
 }
 
 ACP_API const char *acp_event_type(const acp_event *ev)
