@@ -226,7 +226,11 @@ ACP_API acp_status acp_store_ping(acp_store *store, acp_error *err);
  * in-progress, awaiting, cancelling, cancelled, completed, failed, and
  * optional "session_id" (string or null), "created_at", "finished_at"
  * (RFC 3339, or null).  The document is stored as given; a run without
- * created_at is ordered by the time of its first save.
+ * created_at is ordered by the time of its first save.  len may be
+ * ACP_STRLEN for a C string; the document is then handed to the backend
+ * without a copy (the same holds for acp_session_save and acp_event_add;
+ * with a counted length the store copies it to add the terminating NUL
+ * backends are promised).
  * Errors: INVALID (nothing stored), and backend errors.
  */
 ACP_API acp_status acp_run_save(acp_store *store, const char *json, size_t len,

@@ -41,16 +41,23 @@ static void l_close(acp_backend *b)
     free(b);
 }
 
+/* Every save checks the promise of the plugin header: the document is
+ * NUL-terminated at doc_len. */
+static acp_status doc_check(acp_backend *b, const char *doc, size_t len, acp_call *call)
+{
+    if (doc[len] != '\0')
+        return b->host->error(call, ACP_IO, "document not NUL-terminated at doc_len %zu", len);
+    return ACP_OK;
+}
+
 static acp_status l_save_run(acp_backend *b, const acp_run_record *r, acp_call *call)
 {
-    (void)b, (void)r, (void)call;
-    return ACP_OK;
+    return doc_check(b, r->doc, r->doc_len, call);
 }
 
 static acp_status l_save_session(acp_backend *b, const acp_session_record *r, acp_call *call)
 {
-    (void)b, (void)r, (void)call;
-    return ACP_OK;
+    return doc_check(b, r->doc, r->doc_len, call);
 }
 
 static acp_status l_delete(acp_backend *b, const char *id, acp_call *call)
@@ -62,9 +69,8 @@ static acp_status l_delete(acp_backend *b, const char *id, acp_call *call)
 static acp_status l_add_event(acp_backend *b, const acp_event_record *ev, int64_t *seq,
                               acp_call *call)
 {
-    (void)b, (void)ev, (void)call;
     *seq = 1;
-    return ACP_OK;
+    return doc_check(b, ev->doc, ev->doc_len, call);
 }
 
 /* Emit, and stop as the header says when the host answers non-zero. */

@@ -187,3 +187,28 @@ Test(host_checks, no_document_but_a_length)
     cr_assert_null(json);
     acp_store_close(s);
 }
+
+/* The store hands plugins NUL-terminated documents: the caller's own text
+ * when it is a C string (ACP_STRLEN) with nothing trimmed from its end, a
+ * copy otherwise (trailing whitespace, or a counted length inside a larger
+ * buffer, whose next byte is not a NUL). */
+Test(host_checks, saved_documents_are_nul_terminated)
+{
+    acp_store *s = open_liar("honest");
+    acp_error err;
+    static const char run[] = "{\"run_id\":\"r\",\"agent_name\":\"a\",\"status\":\"created\"}";
+    char buf[256];
+    snprintf(buf, sizeof buf, " %s\n\t", run);
+    cr_assert_eq(acp_run_save(s, run, ACP_STRLEN, &err), ACP_OK, "%s", err.message);
+    cr_assert_eq(acp_run_save(s, buf, ACP_STRLEN, &err), ACP_OK, "%s", err.message);
+    snprintf(buf, sizeof buf, "%sXYZ", run);
+    cr_assert_eq(acp_run_save(s, buf, sizeof run - 1, &err), ACP_OK, "%s", err.message);
+    snprintf(buf, sizeof buf, "{\"id\":\"s\"}  {garbage");
+    cr_assert_eq(acp_session_save(s, buf, 12, &err), ACP_OK, "%s", err.message);
+    cr_assert_eq(acp_session_save(s, "{\"id\":\"s\"}", ACP_STRLEN, &err), ACP_OK, "%s",
+                 err.message);
+    snprintf(buf, sizeof buf, "{\"type\":\"t\"}\n");
+    cr_assert_eq(acp_event_add(s, "r", buf, ACP_STRLEN, NULL, &err), ACP_OK, "%s", err.message);
+    cr_assert_eq(acp_event_add(s, "r", buf, 12, NULL, &err), ACP_OK, "%s", err.message);
+    acp_store_close(s);
+}
