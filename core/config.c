@@ -89,17 +89,6 @@ static const char *resolve_alias(const char *name)
     return name;
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode s[0..n) into a new string.  plus_is_space for query parts.
  * Errors: INVALID (bad escape, NUL), NOMEM. */
 static acp_status decode(const char *s, size_t n, int plus_is_space, const char *what, char **out,
@@ -110,8 +99,8 @@ static acp_status decode(const char *s, size_t n, int plus_is_space, const char 
         return acp__error(err, ACP_NOMEM, "out of memory parsing the store URI");
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '%') {
-            int hi = i + 1 < n ? hexval(s[i + 1]) : -1;
-            int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+            int hi = i + 1 < n ? acp__hex_digit(s[i + 1]) : -1;
+            int lo = i + 2 < n ? acp__hex_digit(s[i + 2]) : -1;
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 free(d);
                 return acp__error(err, ACP_INVALID,

@@ -26,39 +26,6 @@ int acp__status_terminal(const char *s)
     return s && (!strcmp(s, "completed") || !strcmp(s, "failed") || !strcmp(s, "cancelled"));
 }
 
-/* Length of the valid UTF-8 sequence at s (max n bytes), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    if (s[0] < 0x80)
-        return 1;
-    size_t len;
-    uint32_t cp;
-    if ((s[0] & 0xE0) == 0xC0) {
-        len = 2;
-        cp = s[0] & 0x1F;
-    } else if ((s[0] & 0xF0) == 0xE0) {
-        len = 3;
-        cp = s[0] & 0x0F;
-    } else if ((s[0] & 0xF8) == 0xF0) {
-        len = 4;
-        cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    /* Reject overlong forms, surrogates and values past U+10FFFF. */
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-        return 0;
-    return len;
-}
-
 acp_status acp__id_check(const char *id, const char *what, acp_error *err)
 {
     if (!id)
@@ -86,7 +53,7 @@ acp_status acp__id_check(const char *id, const char *what, acp_error *err)
             i++;
             continue;
         }
-        size_t k = utf8_seq(s + i, n - i);
+        size_t k = acp__utf8_seq(s + i, n - i);
         if (!k)
             return acp__error(err, ACP_INVALID, "%s is not valid UTF-8 (byte %zu)", what, i);
         i += k;
@@ -94,362 +61,68 @@ acp_status acp__id_check(const char *id, const char *what, acp_error *err)
     return ACP_OK;
 }
 
-/* ---- a strict JSON syntax check ----
- * Run before cJSON so that (a) a cJSON failure can only mean "no memory",
- * (b) cJSON never writes its process-global error pointer (the application
- * may parse JSON on other threads), (c) strings are valid UTF-8 and (d) the
- * nesting bound is ours.  It only reads; nothing is built. */
-
-#define JSON_MAX_DEPTH 512
-
-/* A top-level member the caller asked for: where its value is. */
-typedef struct member_span {
-    const char *p;   /* first byte of the value */
-    size_t n;        /* bytes of the value */
-    int count;       /* times the member appears */
-    int has_nul;     /* a string value holding \u0000 */
-} member_span;
-
-#define MAX_WANTED 8
-
-typedef struct scan {
-    const char *p, *end, *start;
-    const char *why;
-    int saw_nul;                        /* the last string scanned held \u0000 */
-    const char *const *want;            /* top-level member names to capture, or NULL */
-    member_span got[MAX_WANTED];
-} scan;
-
-static int hex4(const char *p, unsigned *v);
-
-/* Index of the wanted name the raw (still escaped) key k[0..n) spells, or -1. */
-static int wanted(const scan *s, const char *k, size_t n)
-{
-    char buf[64];
-    size_t m = 0;
-    if (!s->want)
-        return -1;
-    if (memchr(k, '\\', n)) { /* rare: an escaped key; decode the simple escapes */
-        for (size_t i = 0; i < n && m < sizeof buf; i++) {
-            unsigned v;
-            if (k[i] != '\\') {
-                buf[m++] = k[i];
-            } else if (i + 5 < n + 0 && k[i + 1] == 'u' && hex4(k + i + 2, &v) && v > 0 && v < 0x80) {
-                buf[m++] = (char)v;
-                i += 5;
-            } else if (i + 1 < n && strchr("\"\\/", k[i + 1])) {
-                buf[m++] = k[++i];
-            } else {
-                return -1; /* not one of our plain ASCII names */
-            }
-        }
-        k = buf;
-        n = m;
-    }
-    for (int i = 0; s->want[i]; i++)
-        if (strlen(s->want[i]) == n && memcmp(s->want[i], k, n) == 0)
-            return i;
-    return -1;
-}
-
-static int is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static void skip_ws(scan *s)
-{
-    while (s->p < s->end && is_ws(*s->p))
-        s->p++;
-}
-
-static int fail(scan *s, const char *why)
-{
-    s->why = why;
-    return 0;
-}
-
-static int hex4(const char *p, unsigned *v)
-{
-    *v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (d < 0)
-            return 0;
-        *v = *v << 4 | (unsigned)d;
-    }
-    return 1;
-}
-
-static int scan_string(scan *s)
-{
-    s->p++; /* opening quote */
-    s->saw_nul = 0;
-    while (s->p < s->end) {
-        unsigned char c = (unsigned char)*s->p;
-        if (c == '"') {
-            s->p++;
-            return 1;
-        }
-        if (c < 0x20)
-            return fail(s, "control character in a string");
-        if (c == '\\') {
-            if (s->end - s->p < 2)
-                break;
-            char e = s->p[1];
-            if (e == 'u') {
-                unsigned v, lo;
-                if (s->end - s->p < 6 || !hex4(s->p + 2, &v))
-                    return fail(s, "bad \\u escape");
-                s->saw_nul |= v == 0;
-                s->p += 6;
-                if (v >= 0xDC00 && v <= 0xDFFF)
-                    return fail(s, "lone low surrogate in a \\u escape");
-                if (v >= 0xD800 && v <= 0xDBFF) {
-                    if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' ||
-                        !hex4(s->p + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
-                        return fail(s, "unpaired high surrogate in a \\u escape");
-                    s->p += 6;
-                }
-                continue;
-            }
-            if (!strchr("\"\\/bfnrt", e) || !e)
-                return fail(s, "bad escape in a string");
-            s->p += 2;
-            continue;
-        }
-        if (c < 0x80) { /* plain ASCII: nothing more to check */
-            s->p++;
-            continue;
-        }
-        size_t k = utf8_seq((const unsigned char *)s->p, (size_t)(s->end - s->p));
-        if (!k)
-            return fail(s, "invalid UTF-8 in a string");
-        s->p += k;
-    }
-    return fail(s, "unterminated string");
-}
-
-static int digit_run(scan *s)
-{
-    const char *b = s->p;
-    while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
-        s->p++;
-    return s->p > b;
-}
-
-static int scan_number(scan *s)
-{
-    if (*s->p == '-')
-        s->p++;
-    if (s->p < s->end && *s->p == '0')
-        s->p++;
-    else if (!digit_run(s))
-        return fail(s, "bad number");
-    if (s->p < s->end && *s->p == '.') {
-        s->p++;
-        if (!digit_run(s))
-            return fail(s, "bad number");
-    }
-    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
-        s->p++;
-        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
-            s->p++;
-        if (!digit_run(s))
-            return fail(s, "bad number");
-    }
-    return 1;
-}
-
-static int scan_value(scan *s, int depth)
-{
-    skip_ws(s);
-    if (s->p >= s->end)
-        return fail(s, "unexpected end of text");
-    switch (*s->p) {
-    case '"':
-        return scan_string(s);
-    case '{':
-    case '[': {
-        char close = *s->p == '{' ? '}' : ']';
-        if (depth >= JSON_MAX_DEPTH)
-            return fail(s, "nesting deeper than 512 levels");
-        s->p++;
-        skip_ws(s);
-        if (s->p < s->end && *s->p == close) {
-            s->p++;
-            return 1;
-        }
-        for (;;) {
-            int w = -1;
-            if (close == '}') {
-                skip_ws(s);
-                if (s->p >= s->end || *s->p != '"')
-                    return fail(s, "expected a member name");
-                const char *k = s->p + 1;
-                if (!scan_string(s))
-                    return 0;
-                /* cJSON cuts a name at NUL: "run_id\u0000x" would read as run_id. */
-                if (depth == 0 && s->saw_nul)
-                    return fail(s, "\\u0000 in a top-level member name");
-                if (depth == 0)
-                    w = wanted(s, k, (size_t)(s->p - 1 - k));
-                skip_ws(s);
-                if (s->p >= s->end || *s->p != ':')
-                    return fail(s, "expected ':'");
-                s->p++;
-            }
-            skip_ws(s);
-            const char *v = s->p;
-            s->saw_nul = 0;
-            if (!scan_value(s, depth + 1))
-                return 0;
-            if (w >= 0) {
-                member_span *m = &s->got[w];
-                if (!m->count++) {
-                    m->p = v;
-                    m->n = (size_t)(s->p - v);
-                    m->has_nul = *v == '"' && s->saw_nul;
-                }
-            }
-            skip_ws(s);
-            if (s->p < s->end && *s->p == ',') {
-                s->p++;
-                continue;
-            }
-            if (s->p < s->end && *s->p == close) {
-                s->p++;
-                return 1;
-            }
-            return fail(s, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
-        }
-    }
-    case 't':
-    case 'f':
-    case 'n': {
-        const char *lit = *s->p == 't' ? "true" : *s->p == 'f' ? "false" : "null";
-        size_t n = strlen(lit);
-        if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
-            return fail(s, "unknown literal");
-        s->p += n;
-        return 1;
-    }
-    default:
-        if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
-            return scan_number(s);
-        return fail(s, "unexpected character");
-    }
-}
-
-acp_status acp__json_parse(const char *text, size_t len, const char *what, cJSON **out,
-                           acp_error *err)
-{
-    if (!text)
-        return acp__error(err, ACP_INVALID, "%s document must not be NULL", what);
-    scan s = {.p = text, .end = text + len, .start = text};
-    if (!scan_value(&s, 0))
-        return acp__error(err, ACP_INVALID, "%s document is not valid JSON: %s (byte %zu of %zu)",
-                          what, s.why, (size_t)(s.p - text), len);
-    skip_ws(&s);
-    if (s.p != s.end)
-        return acp__error(err, ACP_INVALID,
-                          "%s document has trailing characters after the JSON value (byte %zu)",
-                          what, (size_t)(s.p - text));
-    /* The text is known good, so a failure here can only be memory. */
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    if (!root)
-        return acp__error(err, ACP_NOMEM, "out of memory parsing a %s document", what);
-    *out = root;
-    return ACP_OK;
-}
-
 /* ---- indexed fields, read straight from the checked text ----
  * The store never builds a tree for a document it only has to keep: one
- * pass checks the syntax and notes where the top-level members it indexes
- * are; only those strings are decoded. */
+ * pass (json.c) checks the syntax and notes where the top-level members it
+ * indexes are; only those strings are decoded.  The typed layer passes
+ * keep and gets the tree from the same pass. */
 
-/* Decode the JSON string at raw[0..n) (quotes included) into out, which has
- * room for n bytes; returns the decoded length.  The text was checked. */
-static size_t decode_string(const char *raw, size_t n, char *out)
+/* The INVALID or NOMEM error of a failed scan of a `what` document. */
+static acp_status scan_error(const acp__json_scan *s, const char *what, size_t len,
+                             acp_error *err)
 {
-    size_t o = 0;
-    for (size_t i = 1; i + 1 < n; i++) {
-        if (raw[i] != '\\') {
-            out[o++] = raw[i];
-            continue;
-        }
-        char e = raw[++i];
-        if (e != 'u') {
-            static const char from[] = "bfnrt", to[] = "\b\f\n\r\t";
-            const char *f = strchr(from, e);
-            out[o++] = f ? to[f - from] : e;
-            continue;
-        }
-        unsigned cp, lo;
-        hex4(raw + i + 1, &cp);
-        i += 4;
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-            hex4(raw + i + 3, &lo);
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            i += 6;
-        }
-        if (cp < 0x80) {
-            out[o++] = (char)cp;
-        } else if (cp < 0x800) {
-            out[o++] = (char)(0xC0 | cp >> 6);
-            out[o++] = (char)(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            out[o++] = (char)(0xE0 | cp >> 12);
-            out[o++] = (char)(0x80 | (cp >> 6 & 0x3F));
-            out[o++] = (char)(0x80 | (cp & 0x3F));
-        } else {
-            out[o++] = (char)(0xF0 | cp >> 18);
-            out[o++] = (char)(0x80 | (cp >> 12 & 0x3F));
-            out[o++] = (char)(0x80 | (cp >> 6 & 0x3F));
-            out[o++] = (char)(0x80 | (cp & 0x3F));
-        }
-    }
-    out[o] = '\0';
-    return o;
+    if (s->nomem)
+        return acp__error(err, ACP_NOMEM, "out of memory reading a %s document", what);
+    if (s->trailing)
+        return acp__error(err, ACP_INVALID,
+                          "%s document has trailing characters after the JSON value (byte %zu)",
+                          what, s->at);
+    return acp__error(err, ACP_INVALID, "%s document is not valid JSON: %s (byte %zu of %zu)",
+                      what, s->why, s->at, len);
 }
 
-/* Check text and capture the members named in want (NULL-terminated). */
-static acp_status scan_doc(const char *text, size_t len, const char *what,
-                           const char *const *want, scan *s, acp__strbuf *buf, acp_error *err)
+acp_status acp__json_check(const char *text, size_t len, const char *what, acp_error *err)
 {
-    memset(s, 0, sizeof *s);
-    s->p = s->start = text;
-    s->end = text + len;
-    s->want = want;
+    acp__json_scan s = {0};
+    if (!text)
+        return acp__error(err, ACP_INVALID, "%s document must not be NULL", what);
+    return acp__json_scan_text(&s, text, len) ? ACP_OK : scan_error(&s, what, len, err);
+}
+
+/* Check text and capture the members named in want (NULL-terminated);
+ * with tree, *tree receives the document's tree (members keep marks raw). */
+static acp_status scan_doc(const char *text, size_t len, const char *what,
+                           const char *const *want, acp__json_scan *s, acp__strbuf *buf,
+                           acp__json_keep (*keep)(const char *), cJSON **tree, acp_error *err)
+{
     buf->heap = NULL;
     buf->used = 0;
     if (!text)
         return acp__error(err, ACP_INVALID, "%s document must not be NULL", what);
-    skip_ws(s);
-    if (s->p >= s->end || *s->p != '{') {
-        if (!scan_value(s, 0))
-            return acp__error(err, ACP_INVALID, "%s document is not valid JSON: %s (byte %zu of %zu)",
-                              what, s->why, (size_t)(s->p - text), len);
+    s->want = want;
+    s->keep = tree ? keep : NULL;
+    const char *first = text;
+    size_t n = len;
+    acp__json_trim(&first, &n);
+    int ok = acp__json_scan_text(s, text, len);
+    if ((ok || s->trailing) && (!n || *first != '{')) {
+        cJSON_Delete(s->root);
         return acp__error(err, ACP_INVALID, "%s document must be a JSON object", what);
     }
-    if (!scan_value(s, 0))
-        return acp__error(err, ACP_INVALID, "%s document is not valid JSON: %s (byte %zu of %zu)",
-                          what, s->why, (size_t)(s->p - text), len);
-    skip_ws(s);
-    if (s->p != s->end)
-        return acp__error(err, ACP_INVALID,
-                          "%s document has trailing characters after the JSON value (byte %zu)",
-                          what, (size_t)(s->p - text));
+    if (!ok)
+        return scan_error(s, what, len, err);
     for (int i = 0; want[i]; i++) {
-        if (s->got[i].count > 1)
-            return acp__error(err, ACP_INVALID, "%s document gives \"%s\" more than once", what,
-                              want[i]);
-        if (s->got[i].has_nul)
+        if (s->got[i].count > 1 || s->got[i].has_nul) {
+            cJSON_Delete(s->root);
+            if (s->got[i].count > 1)
+                return acp__error(err, ACP_INVALID, "%s document gives \"%s\" more than once",
+                                  what, want[i]);
             return acp__error(err, ACP_INVALID, "%s member \"%s\" contains \\u0000 (NUL)", what,
                               want[i]);
+        }
     }
+    if (tree)
+        *tree = s->root;
     return ACP_OK;
 }
 
@@ -465,7 +138,7 @@ void acp__strbuf_free(acp__strbuf *b)
 
 /* The member's string value decoded into b, NULL if absent; *kind tells
  * what the value is: 's' string, 'n' null, 'x' anything else, 0 absent. */
-static const char *str_of(const member_span *m, acp__strbuf *b, char *kind, int *nomem)
+static const char *str_of(const acp__json_member *m, acp__strbuf *b, char *kind, int *nomem)
 {
     if (!m->count) {
         *kind = 0;
@@ -492,11 +165,11 @@ static const char *str_of(const member_span *m, acp__strbuf *b, char *kind, int 
         b->heap = h;
         out = h + sizeof(char *);
     }
-    decode_string(m->p, m->n, out);
+    acp__json_decode_string(m->p, m->n, out);
     return out;
 }
 
-static acp_status instant(const member_span *m, acp__strbuf *b, const char *name, int64_t *us,
+static acp_status instant(const acp__json_member *m, acp__strbuf *b, const char *name, int64_t *us,
                           int *present, int *nomem, acp_error *err)
 {
     char kind;
@@ -514,25 +187,35 @@ static acp_status instant(const member_span *m, acp__strbuf *b, const char *name
     return ACP_OK;
 }
 
+/* A check failed after the scan: release what the scan produced. */
+static acp_status drop(acp__strbuf *b, cJSON **tree, acp_status st)
+{
+    acp__strbuf_free(b);
+    if (tree) {
+        cJSON_Delete(*tree);
+        *tree = NULL;
+    }
+    return st;
+}
+
 #define NOMEM_IF(flag, what)                                                                       \
     do {                                                                                           \
-        if (flag) {                                                                                \
-            acp__strbuf_free(b);                                                                   \
-            return acp__error(err, ACP_NOMEM, "out of memory reading a %s document", what);        \
-        }                                                                                          \
+        if (flag)                                                                                  \
+            return drop(b, tree,                                                                   \
+                        acp__error(err, ACP_NOMEM, "out of memory reading a %s document", what));  \
     } while (0)
 
 acp_status acp__run_check(const char *text, size_t len, acp__run_fields *f, acp__strbuf *b,
-                          acp_error *err)
+                          acp__json_keep (*keep)(const char *), cJSON **tree, acp_error *err)
 {
     enum { ID, AGENT, SESSION, STATUS, CREATED, FINISHED };
     static const char *const want[] = {"run_id",     "agent_name",  "session_id", "status",
                                        "created_at", "finished_at", NULL};
-    scan s;
+    acp__json_scan s;
     char k1, k2, k3, k4;
     int nomem = 0, present;
     memset(f, 0, sizeof *f);
-    acp_status st = scan_doc(text, len, "run", want, &s, b, err);
+    acp_status st = scan_doc(text, len, "run", want, &s, b, keep, tree, err);
     if (st != ACP_OK)
         return st;
     const char *id = str_of(&s.got[ID], b, &k1, &nomem);
@@ -563,10 +246,8 @@ acp_status acp__run_check(const char *text, size_t len, acp__run_fields *f, acp_
                            &nomem, err)) == ACP_OK)
         st = instant(&s.got[FINISHED], b, "finished_at", &f->finished_us, &present, &nomem, err);
     NOMEM_IF(nomem, "run");
-    if (st != ACP_OK) {
-        acp__strbuf_free(b);
-        return st;
-    }
+    if (st != ACP_OK)
+        return drop(b, tree, st);
     f->run_id = id;
     f->agent_name = agent;
     f->session_id = k4 == 's' ? session : NULL;
@@ -574,46 +255,53 @@ acp_status acp__run_check(const char *text, size_t len, acp__run_fields *f, acp_
     return ACP_OK;
 }
 
-acp_status acp__session_check(const char *text, size_t len, const char **id, acp__strbuf *b,
-                              acp_error *err)
+/* A document whose one indexed member is a string: a session's id, an
+ * event's type.  check tells what is wrong with its value, or ACP_OK. */
+static acp_status one_member_check(const char *text, size_t len, const char *what,
+                                   const char *member, const char **value, acp__strbuf *b,
+                                   acp__json_keep (*keep)(const char *), cJSON **tree,
+                                   acp_status (*check)(const char *v, int is_string,
+                                                       acp_error *err),
+                                   acp_error *err)
 {
-    static const char *const want[] = {"id", NULL};
-    scan s;
+    const char *const want[] = {member, NULL};
+    acp__json_scan s;
     char kind;
     int nomem = 0;
-    acp_status st = scan_doc(text, len, "session", want, &s, b, err);
+    acp_status st = scan_doc(text, len, what, want, &s, b, keep, tree, err);
     if (st != ACP_OK)
         return st;
     const char *v = str_of(&s.got[0], b, &kind, &nomem);
-    NOMEM_IF(nomem, "session");
-    if (kind != 's')
-        st = acp__error(err, ACP_INVALID, "session document needs a string \"id\"");
-    else
-        st = acp__id_check(v, "session id", err);
-    if (st != ACP_OK) {
-        acp__strbuf_free(b);
-        return st;
-    }
-    *id = v;
+    NOMEM_IF(nomem, what);
+    if ((st = check(v, kind == 's', err)) != ACP_OK)
+        return drop(b, tree, st);
+    *value = v;
     return ACP_OK;
 }
 
-acp_status acp__event_check(const char *text, size_t len, const char **type, acp__strbuf *b,
-                            acp_error *err)
+static acp_status session_id_rule(const char *v, int is_string, acp_error *err)
 {
-    static const char *const want[] = {"type", NULL};
-    scan s;
-    char kind;
-    int nomem = 0;
-    acp_status st = scan_doc(text, len, "event", want, &s, b, err);
-    if (st != ACP_OK)
-        return st;
-    const char *v = str_of(&s.got[0], b, &kind, &nomem);
-    NOMEM_IF(nomem, "event");
-    if (kind != 's' || !v[0]) {
-        acp__strbuf_free(b);
+    if (!is_string)
+        return acp__error(err, ACP_INVALID, "session document needs a string \"id\"");
+    return acp__id_check(v, "session id", err);
+}
+
+static acp_status event_type_rule(const char *v, int is_string, acp_error *err)
+{
+    if (!is_string || !v[0])
         return acp__error(err, ACP_INVALID, "event needs a non-empty string \"type\"");
-    }
-    *type = v;
     return ACP_OK;
+}
+
+acp_status acp__session_check(const char *text, size_t len, const char **id, acp__strbuf *b,
+                              acp__json_keep (*keep)(const char *), cJSON **tree, acp_error *err)
+{
+    return one_member_check(text, len, "session", "id", id, b, keep, tree, session_id_rule, err);
+}
+
+acp_status acp__event_check(const char *text, size_t len, const char **type, acp__strbuf *b,
+                            acp__json_keep (*keep)(const char *), cJSON **tree, acp_error *err)
+{
+    return one_member_check(text, len, "event", "type", type, b, keep, tree, event_type_rule,
+                            err);
 }

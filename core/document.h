@@ -8,18 +8,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 #include "acp_storage.h"
+#include "json.h"
 
-/* Parse JSON text strictly: len is the real length (never ACP_STRLEN);
- * nothing but whitespace after the value; strings valid UTF-8 without
- * \u0000; nesting at most 512 levels.  The syntax is checked before cJSON
- * runs, so a cJSON failure means NOMEM.  `what` names the document in
- * messages ("run", "session", "event").  *out is freed with cJSON_Delete.
- * Errors: INVALID, NOMEM. */
-acp_status acp__json_parse(const char *text, size_t len, const char *what, cJSON **out,
-                           acp_error *err);
+/* Check that text[0..len) is one JSON value (json.h), surrounding
+ * whitespace allowed; `what` names it in messages ("state").
+ * Errors: INVALID. */
+acp_status acp__json_check(const char *text, size_t len, const char *what, acp_error *err);
 
 /* Indexed fields of a run; the strings point into the cJSON tree. */
 typedef struct acp__run_fields {
@@ -45,14 +40,17 @@ void acp__strbuf_free(acp__strbuf *b);
 /* The one place where document rules live.  Each checks the JSON text
  * (syntax, UTF-8, depth, no trailing data, an object, no indexed member
  * given twice or holding \u0000) and the type's rules, and extracts the
- * indexed fields without building a tree.  Strings point into b.
- * Errors: INVALID, NOMEM. */
+ * indexed fields.  Strings point into b.  len is the real length (never
+ * ACP_STRLEN).  tree NULL (the store): no tree is built.  Otherwise *tree
+ * receives the document's tree, built in the same pass, with the members
+ * keep marks held as raw text (json.h); free it with cJSON_Delete.
+ * Errors: INVALID, NOMEM (nothing to free then). */
 acp_status acp__run_check(const char *text, size_t len, acp__run_fields *f, acp__strbuf *b,
-                          acp_error *err);
+                          acp__json_keep (*keep)(const char *), cJSON **tree, acp_error *err);
 acp_status acp__session_check(const char *text, size_t len, const char **id, acp__strbuf *b,
-                              acp_error *err);
+                              acp__json_keep (*keep)(const char *), cJSON **tree, acp_error *err);
 acp_status acp__event_check(const char *text, size_t len, const char **type, acp__strbuf *b,
-                            acp_error *err);
+                            acp__json_keep (*keep)(const char *), cJSON **tree, acp_error *err);
 
 /* 1 if s is one of the seven ACP run statuses. */
 int acp__status_valid(const char *s);
@@ -62,9 +60,5 @@ int acp__status_terminal(const char *s);
 /* Check an id: 1..256 bytes of valid UTF-8 (NUL impossible in a C string).
  * `what` names it in the message ("run_id").  Errors: INVALID. */
 acp_status acp__id_check(const char *id, const char *what, acp_error *err);
-
-/* Fill err (if not NULL) and return code.  printf-style. */
-acp_status acp__error(acp_error *err, acp_status code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 #endif /* ACP_CORE_DOCUMENT_H */

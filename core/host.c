@@ -2,6 +2,7 @@
  * host.c - the services the core offers plugins, and the per-call context
  * through which results and error details come back.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,13 +21,47 @@ acp_page *acp__page_new(size_t max)
     return p;
 }
 
+/* Record that the plugin broke the contract in what it handed back; the
+ * call then fails with ACP_PLUGIN (acp__call_finish).  Returns 1 so that
+ * emit tells the plugin to stop. */
+static int host_fault(acp_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int host_fault(acp_call *call, const char *fmt, ...)
+{
+    if (!call->fault[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(call->fault, sizeof call->fault, fmt, ap);
+        va_end(ap);
+    }
+    return 1;
+}
+
+/* The checks here are a few comparisons per item: they run on every call. */
 static int host_emit(acp_call *call, const acp_item *it)
 {
     acp_page *p = call ? call->page : NULL;
-    if (!p || !it || (!it->doc && it->doc_len))
+    if (!p)
         return 0; /* nothing asked for: ignore */
+    if (!it)
+        return host_fault(call, "emitted a NULL item");
+    if (!it->doc && it->doc_len)
+        return host_fault(call, "emitted an item with no document but a length of %zu",
+                          it->doc_len);
     if (p->n >= p->max)
-        return 0; /* more than asked for: drop, the page stays as specified */
+        return host_fault(call, "emitted more than the %zu item%s asked for", p->max,
+                          p->max == 1 ? "" : "s");
+    if (p->events) {
+        if (it->seq < 1)
+            return host_fault(call, "emitted an event with sequence %" PRId64
+                              " (sequences start at 1)", it->seq);
+        if (it->seq <= p->last_seq)
+            return host_fault(call,
+                              p->n ? "emitted event %" PRId64 " after event %" PRId64
+                                     " (events come in sequence order, each once)"
+                                   : "emitted event %" PRId64 " for a query after sequence %" PRId64,
+                              it->seq, p->last_seq);
+        p->last_seq = it->seq;
+    }
     if (p->n == p->cap) {
         size_t nc = p->cap ? p->cap * 2 : 16;
         if (nc > p->max)
@@ -61,7 +96,11 @@ static int host_emit(acp_call *call, const acp_item *it)
 
 static void host_set_total(acp_call *call, int64_t total)
 {
-    if (call && call->page)
+    if (!call || !call->page)
+        return;
+    if (total < 0)
+        host_fault(call, "reported a negative total (%" PRId64 ")", total);
+    else
         call->page->total = total;
 }
 
@@ -143,6 +182,7 @@ void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms)
     call->message[0] = '\0';
     call->page = page;
     call->verify = NULL;
+    call->fault[0] = '\0';
     call->deadline_us = timeout_ms > 0 ? deadline_now_us() + timeout_ms * 1000 : 0;
 }
 
@@ -160,6 +200,8 @@ static const char *unprefixed(const char *msg, const char *backend)
 acp_status acp__call_finish(acp_call *call, acp_status st, const char *backend, const char *op,
                             acp_error *err)
 {
+    if (call->fault[0])
+        return acp__error(err, ACP_PLUGIN, "%s: %s %s", backend, op, call->fault);
     if (st == ACP_OK)
         return ACP_OK;
     const char *msg = call->has_message ? unprefixed(call->message, backend) : "";

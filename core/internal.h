@@ -1,6 +1,8 @@
 /*
  * internal.h - structures shared by the core's own files (never installed).
- * Public names are acp_*, internal ones acp__*.
+ * Public names are acp_*, internal ones acp__*.  Declarations are grouped
+ * under the file that defines them; document.c's are in document.h and
+ * json.c's in json.h (both included here; neither includes this file).
  */
 #ifndef ACP_CORE_INTERNAL_H
 #define ACP_CORE_INTERNAL_H
@@ -13,6 +15,12 @@
 #include "acp_storage.h"
 #include "acp_storage_plugin.h"
 #include "document.h"
+
+/* ---- errors (error.c) ---- */
+
+/* Fill err (if not NULL) and return code.  printf-style. */
+acp_status acp__error(acp_error *err, acp_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- configuration (config.c) ---- */
 
@@ -40,6 +48,10 @@ struct acp_config {
 char *acp__config_uri(const acp_config *cfg, int redact);
 /* 1 if key names a secret whose value must never be printed. */
 int acp__is_secret_key(const char *key);
+/* Valid plugin name: [a-z0-9_]{1,64}. */
+int acp__name_valid(const char *name);
+/* Free a NULL-terminated array of strings (NULL: nothing). */
+void acp__strv_free(char **v);
 
 /* ---- plugins (loader.c) ---- */
 
@@ -53,8 +65,6 @@ typedef struct acp__plugin {
     struct acp__plugin *next;
 } acp__plugin;
 
-/* Valid plugin name: [a-z0-9_]{1,64}. */
-int acp__name_valid(const char *name);
 /* Find, load, check and initialise the plugin cfg names (by name through
  * the search path, or cfg->plugin_file).  Loaded plugins stay for the life
  * of the process.  Errors: INVALID, LOAD, and what init reports. */
@@ -62,7 +72,6 @@ acp_status acp__plugin_get(const acp_config *cfg, acp__plugin **out, acp_error *
 /* The search directories for cfg (may be NULL) as a NULL-terminated array
  * to free with acp__strv_free.  NULL when out of memory. */
 char **acp__search_dirs(const acp_config *cfg, size_t *n);
-void acp__strv_free(char **v);
 
 /* 1 if the plugin's vtable has a non-NULL method at member offset off. */
 #define ACP__HAS(desc, member)                                                              \
@@ -84,10 +93,12 @@ typedef struct acp__item {
 struct acp_page {
     acp__item *items;
     size_t n, cap;
-    size_t max;      /* items beyond this are dropped (a plugin over-emitting) */
-    int64_t total;   /* -1: not asked */
+    size_t max;      /* emitting more than this is a plugin fault */
+    int64_t total;   /* -1: not asked, or set_total never called */
     char *next_cursor;
     int keyless;     /* a get: the caller never sees keys, so none are copied */
+    int events;      /* events: each seq must be greater than last_seq */
+    int64_t last_seq; /* after_seq, then the last emitted seq */
 };
 
 typedef struct acp__verify acp__verify;
@@ -99,14 +110,17 @@ struct acp_call {
     acp_page *page;         /* where emit() puts results, or NULL */
     int64_t deadline_us;    /* 0: none */
     acp__verify *verify;    /* a verify walk's state (verify.c), or NULL */
+    char fault[192];        /* what the plugin handed back against the contract, or "" */
 };
 
 extern const acp_plugin_host acp__host;
 
 void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms);
-/* Turn a plugin method's result into the caller's error.  Maps out-of-range
- * codes to ACP_PLUGIN; prefixes the backend name; supplies a message when
- * the plugin gave none.  Returns the mapped status. */
+/* Turn a plugin method's result into the caller's error.  A fault the host
+ * found in what the plugin emitted wins over the plugin's status (ACP_PLUGIN
+ * naming op); out-of-range codes become ACP_PLUGIN; prefixes the backend
+ * name; supplies a message when the plugin gave none.  Returns the mapped
+ * status. */
 acp_status acp__call_finish(acp_call *call, acp_status st, const char *backend,
                             const char *op, acp_error *err);
 

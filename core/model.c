@@ -19,7 +19,7 @@
 #include <cjson/cJSON.h>
 #include <uuid/uuid.h>
 
-#include "document.h"
+#include "internal.h"
 
 struct acp_message {
     cJSON *root; /* {"role", "parts": [...]} */
@@ -51,39 +51,6 @@ static acp_status nomem(acp_error *err, const char *fn)
     return acp__error(err, ACP_NOMEM, "%s: out of memory", fn);
 }
 
-/* 1 if s is valid UTF-8.  cJSON copies bytes >= 0x80 into its output
- * unchecked, so a bad string would turn into a document no strict reader
- * (acp_run_parse included) accepts. */
-static int utf8_valid(const char *str)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    while (*s) {
-        size_t n;
-        uint32_t cp, min;
-        if (*s < 0x80) {
-            s++;
-            continue;
-        } else if ((*s & 0xE0) == 0xC0) {
-            n = 1, cp = *s & 0x1F, min = 0x80;
-        } else if ((*s & 0xF0) == 0xE0) {
-            n = 2, cp = *s & 0x0F, min = 0x800;
-        } else if ((*s & 0xF8) == 0xF0) {
-            n = 3, cp = *s & 0x07, min = 0x10000;
-        } else {
-            return 0;
-        }
-        for (size_t i = 1; i <= n; i++) {
-            if ((s[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
-                return 0;
-            cp = cp << 6 | (s[i] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        s += n + 1;
-    }
-    return 1;
-}
-
 /* A string argument that goes into a document. */
 static acp_status text_check(const char *s, int nonempty, const char *fn, const char *what,
                              acp_error *err)
@@ -92,7 +59,10 @@ static acp_status text_check(const char *s, int nonempty, const char *fn, const 
         return null_arg(err, fn, what);
     if (nonempty && !*s)
         return acp__error(err, ACP_INVALID, "%s must not be empty", what);
-    if (!utf8_valid(s))
+    /* cJSON copies bytes >= 0x80 into its output unchecked, so a bad string
+     * would turn into a document no strict reader (acp_run_parse included)
+     * accepts. */
+    if (!acp__utf8_valid(s, strlen(s)))
         return acp__error(err, ACP_INVALID, "%s is not valid UTF-8", what);
     return ACP_OK;
 }
@@ -166,47 +136,25 @@ static int member_set(cJSON *obj, const char *key, cJSON *item)
     return 1;
 }
 
-/* A raw node holding text[0..len) (cJSON_CreateRaw wants a C string). */
-static cJSON *raw_new(const char *text, size_t len)
-{
-    char *copy = malloc(len + 1);
-    if (!copy)
-        return NULL;
-    memcpy(copy, text, len);
-    copy[len] = '\0';
-    cJSON *raw = cJSON_CreateRaw(copy);
-    free(copy);
-    return raw;
-}
-
-static int json_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 /* Check that json is one JSON value (as strictly as documents are checked)
  * and make a raw node of its text without the surrounding whitespace.
- * *type receives the value's cJSON type. */
+ * *first receives the value's first character ('{' an object, '"' a
+ * string, ...). */
 static acp_status raw_from_json(const char *json, size_t len, const char *what, const char *fn,
-                                cJSON **out, int *type, acp_error *err)
+                                cJSON **out, char *first, acp_error *err)
 {
-    cJSON *tree = NULL;
     if (!json)
         return null_arg(err, fn, "json");
     if (len == ACP_STRLEN)
         len = strlen(json);
-    acp_status st = acp__json_parse(json, len, what, &tree, err);
+    acp_status st = acp__json_check(json, len, what, err);
     if (st != ACP_OK)
         return st;
-    *type = tree->type & 0xFF;
-    cJSON_Delete(tree);
-    while (len > 0 && json_ws(json[0]))
-        json++, len--;
-    while (len > 0 && json_ws(json[len - 1]))
-        len--;
-    cJSON *raw = raw_new(json, len);
+    acp__json_trim(&json, &len);
+    cJSON *raw = acp__json_raw(json, len);
     if (!raw)
         return nomem(err, fn);
+    *first = json[0];
     *out = raw;
     return ACP_OK;
 }
@@ -233,126 +181,71 @@ static acp_status print_json(const cJSON *item, char **json, size_t *len, const 
     return ACP_OK;
 }
 
-/* ---- keeping parsed members as their exact text ---- */
+/* ---- the typed objects ----
+ * Each typed object is its tree and nothing else (the tree is the only
+ * member of acp_message, acp_run, acp_session and acp_event), so making,
+ * printing and freeing one is the same for all four. */
 
-/* What becomes of a member of a parsed document. */
-enum keep {
-    KEEP_TREE,        /* the typed API reads or edits it */
-    KEEP_RAW,         /* opaque: keep its text */
-    KEEP_RAW_ELEMENTS /* an array the API appends to: keep each element's text */
-};
-
-static const char *skip_ws(const char *p, const char *e)
+/* A new typed object of size bytes holding root, or NULL (root freed). */
+static void *tree_new(cJSON *root, size_t size)
 {
-    while (p < e && json_ws(*p))
-        p++;
-    return p;
+    cJSON **obj = malloc(size);
+    if (!obj) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    *obj = root;
+    return obj;
 }
 
-/* End of the JSON value starting at p.  The text has passed
- * acp__json_parse, so only its extent matters here. */
-static const char *value_end(const char *p, const char *e)
+/* *out = a new typed object holding root (taken over); NOMEM naming fn. */
+#define WRAP(root, out, fn, err) \
+    ((*(out) = tree_new((root), sizeof **(out))) ? ACP_OK : nomem((err), (fn)))
+
+/* obj's JSON text; arg names obj in the NULL-argument message. */
+static acp_status tree_to_json(const void *obj, const char *arg, char **json, size_t *len,
+                               const char *fn, acp_error *err)
 {
-    size_t depth = 0;
-    while (p < e) {
-        char c = *p++;
-        if (c == '"') {
-            while (p < e && *p != '"')
-                p += (*p == '\\' && e - p > 1) ? 2 : 1;
-            if (p < e)
-                p++;
-        } else if (c == '{' || c == '[') {
-            depth++;
-            continue;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        } else if (depth == 0) {
-            while (p < e && !json_ws(*p) && *p != ',' && *p != '}' && *p != ']')
-                p++;
-        }
-        if (depth == 0)
-            return p;
-    }
-    return p;
+    if (!obj)
+        return null_arg(err, fn, arg);
+    if (!json)
+        return null_arg(err, fn, "json");
+    return print_json(*(cJSON *const *)obj, json, len, fn, err);
 }
 
-/* 1 if the member text (key [k, ke), value at v) is what node holds. */
-static int same_member(const cJSON *node, const char *k, const char *ke, const char *v,
-                       const char *e)
+static void tree_free(void *obj)
 {
-    if (v >= e)
-        return 0;
-    if (k) {
-        if (ke - k < 2 || !node->string)
-            return 0;
-        size_t n = (size_t)(ke - k) - 2;
-        /* A key written with escapes is compared by position only. */
-        if (!memchr(k + 1, '\\', n) &&
-            (strlen(node->string) != n || memcmp(node->string, k + 1, n) != 0))
-            return 0;
-    }
-    switch (node->type & 0xFF) {
-    case cJSON_Object: return *v == '{';
-    case cJSON_Array: return *v == '[';
-    case cJSON_String: return *v == '"';
-    case cJSON_True: return *v == 't';
-    case cJSON_False: return *v == 'f';
-    case cJSON_NULL: return *v == 'n';
-    case cJSON_Number: return *v == '-' || (*v >= '0' && *v <= '9');
-    default: return 0;
+    if (obj) {
+        cJSON_Delete(*(cJSON **)obj);
+        free(obj);
     }
 }
 
-/*
- * Walk the object or array text [p, e) and the children of container side
- * by side (cJSON keeps members in text order, repeated keys included) and
- * turn the members choose() marks (every element, for an array) into raw
- * nodes of their exact text.  Should the two ever disagree, the rest stays
- * parsed: still correct, only re-printed.
- */
-static acp_status rawify(cJSON *container, const char *p, const char *e,
-                         enum keep (*choose)(const char *key), const char *fn, acp_error *err)
+static acp__json_keep run_member(const char *key);
+static acp__json_keep session_member(const char *key);
+static acp__json_keep event_member(const char *key);
+
+/* What acp_{run,session,event}_parse share: check the arguments, then the
+ * document (kind 'r', 's' or 'e') by its rules, building its tree in the
+ * same pass into *root. */
+static acp_status parse_doc(const char *json, size_t len, const void *out, int kind,
+                            cJSON **root, const char *fn, acp_error *err)
 {
-    cJSON *child = container->child;
-    p = skip_ws(p, e);
-    if (p >= e || (*p != '{' && *p != '['))
-        return ACP_OK;
-    int is_object = *p == '{';
-    p++;
-    while (child) {
-        const char *k = NULL, *ke = NULL;
-        p = skip_ws(p, e);
-        if (p >= e || *p == '}' || *p == ']')
-            break;
-        if (is_object) {
-            k = p;
-            ke = value_end(p, e);
-            p = skip_ws(ke, e);
-            if (p >= e || *p != ':')
-                break;
-            p = skip_ws(p + 1, e);
-        }
-        const char *v = p, *ve = value_end(p, e);
-        if (!same_member(child, k, ke, v, e))
-            break;
-        cJSON *next = child->next;
-        enum keep how = is_object ? choose(child->string) : KEEP_RAW;
-        if (how == KEEP_RAW) {
-            cJSON *raw = raw_new(v, (size_t)(ve - v));
-            if (!raw)
-                return nomem(err, fn);
-            node_replace(container, child, raw);
-        } else if (how == KEEP_RAW_ELEMENTS && cJSON_IsArray(child)) {
-            acp_status st = rawify(child, v, ve, choose, fn, err);
-            if (st != ACP_OK)
-                return st;
-        }
-        child = next;
-        p = skip_ws(ve, e);
-        if (p < e && *p == ',')
-            p++;
-    }
-    return ACP_OK;
+    acp__run_fields f;
+    acp__strbuf b;
+    const char *v;
+    if (!json)
+        return null_arg(err, fn, "json");
+    if (!out)
+        return null_arg(err, fn, "out");
+    if (len == ACP_STRLEN)
+        len = strlen(json);
+    acp_status st = kind == 'r'   ? acp__run_check(json, len, &f, &b, run_member, root, err)
+                    : kind == 's' ? acp__session_check(json, len, &v, &b, session_member, root, err)
+                                  : acp__event_check(json, len, &v, &b, event_member, root, err);
+    if (st == ACP_OK)
+        acp__strbuf_free(&b); /* the fields are checked; the tree is what stays */
+    return st;
 }
 
 /* ------------------------------------------------------------------ */
@@ -372,18 +265,6 @@ ACP_API void acp_uuid_v4(char out[37])
 /* Messages                                                             */
 /* ------------------------------------------------------------------ */
 
-static acp_status message_wrap(cJSON *root, acp_message **out, const char *fn, acp_error *err)
-{
-    acp_message *msg = malloc(sizeof *msg);
-    if (!msg) {
-        cJSON_Delete(root);
-        return nomem(err, fn);
-    }
-    msg->root = root;
-    *out = msg;
-    return ACP_OK;
-}
-
 ACP_API acp_status acp_message_new(const char *role, acp_message **out, acp_error *err)
 {
     acp_status st;
@@ -397,7 +278,7 @@ ACP_API acp_status acp_message_new(const char *role, acp_message **out, acp_erro
         cJSON_Delete(root);
         return nomem(err, __func__);
     }
-    return message_wrap(root, out, __func__, err);
+    return WRAP(root, out, __func__, err);
 }
 
 /* acp_message_add_part(), with fn naming the public call in messages. */
@@ -487,27 +368,12 @@ ACP_API const char *acp_message_part_content_type(const acp_message *msg, size_t
 
 ACP_API void acp_message_free(acp_message *msg)
 {
-    if (msg) {
-        cJSON_Delete(msg->root);
-        free(msg);
-    }
+    tree_free(msg);
 }
 
 /* ------------------------------------------------------------------ */
 /* Runs                                                                 */
 /* ------------------------------------------------------------------ */
-
-static acp_status run_wrap(cJSON *root, acp_run **out, const char *fn, acp_error *err)
-{
-    acp_run *run = malloc(sizeof *run);
-    if (!run) {
-        cJSON_Delete(root);
-        return nomem(err, fn);
-    }
-    run->root = root;
-    *out = run;
-    return ACP_OK;
-}
 
 ACP_API acp_status acp_run_new(const char *agent_name, acp_run **out, acp_error *err)
 {
@@ -528,42 +394,24 @@ ACP_API acp_status acp_run_new(const char *agent_name, acp_run **out, acp_error 
         cJSON_Delete(root);
         return nomem(err, __func__);
     }
-    return run_wrap(root, out, __func__, err);
+    return WRAP(root, out, __func__, err);
 }
 
-static enum keep run_member(const char *key)
+static acp__json_keep run_member(const char *key)
 {
     static const char *const typed[] = {"run_id",     "agent_name", "session_id", "status",
                                         "created_at", "finished_at", "output"};
     for (size_t i = 0; i < sizeof typed / sizeof typed[0]; i++)
         if (strcmp(key, typed[i]) == 0)
-            return KEEP_TREE;
-    return KEEP_RAW;
+            return ACP__KEEP_TREE;
+    return ACP__KEEP_RAW;
 }
 
 ACP_API acp_status acp_run_parse(const char *json, size_t len, acp_run **out, acp_error *err)
 {
     cJSON *root = NULL;
-    acp__run_fields f;
-    acp_status st;
-    if (!json)
-        return null_arg(err, __func__, "json");
-    if (!out)
-        return null_arg(err, __func__, "out");
-    if (len == ACP_STRLEN)
-        len = strlen(json);
-    acp__strbuf b;
-    if ((st = acp__run_check(json, len, &f, &b, err)) != ACP_OK)
-        return st;
-    acp__strbuf_free(&b); /* the rules are checked; the tree is built below */
-    if ((st = acp__json_parse(json, len, "run", &root, err)) != ACP_OK)
-        return st;
-    if (
-        (st = rawify(root, json, json + len, run_member, __func__, err)) != ACP_OK) {
-        cJSON_Delete(root);
-        return st;
-    }
-    return run_wrap(root, out, __func__, err);
+    acp_status st = parse_doc(json, len, out, 'r', &root, __func__, err);
+    return st != ACP_OK ? st : WRAP(root, out, __func__, err);
 }
 
 ACP_API const char *acp_run_id(const acp_run *run)
@@ -632,7 +480,7 @@ ACP_API acp_status acp_run_output_message(const acp_run *run, size_t i, acp_mess
     cJSON *copy = cJSON_Duplicate(m, 1);
     if (!copy)
         return nomem(err, __func__);
-    return message_wrap(copy, out, __func__, err);
+    return WRAP(copy, out, __func__, err);
 }
 
 ACP_API acp_status acp_run_set_status(acp_run *run, const char *status, acp_error *err)
@@ -774,36 +622,17 @@ ACP_API acp_status acp_run_set_await_message(acp_run *run, const acp_message *ms
 ACP_API acp_status acp_run_to_json(const acp_run *run, char **json, size_t *len,
                                    acp_error *err)
 {
-    if (!run)
-        return null_arg(err, __func__, "run");
-    if (!json)
-        return null_arg(err, __func__, "json");
-    return print_json(run->root, json, len, __func__, err);
+    return tree_to_json(run, "run", json, len, __func__, err);
 }
 
 ACP_API void acp_run_free(acp_run *run)
 {
-    if (run) {
-        cJSON_Delete(run->root);
-        free(run);
-    }
+    tree_free(run);
 }
 
 /* ------------------------------------------------------------------ */
 /* Sessions                                                             */
 /* ------------------------------------------------------------------ */
-
-static acp_status session_wrap(cJSON *root, acp_session **out, const char *fn, acp_error *err)
-{
-    acp_session *s = malloc(sizeof *s);
-    if (!s) {
-        cJSON_Delete(root);
-        return nomem(err, fn);
-    }
-    s->root = root;
-    *out = s;
-    return ACP_OK;
-}
 
 ACP_API acp_status acp_session_new(const char *id, acp_session **out, acp_error *err)
 {
@@ -818,40 +647,22 @@ ACP_API acp_status acp_session_new(const char *id, acp_session **out, acp_error 
         cJSON_Delete(root);
         return nomem(err, __func__);
     }
-    return session_wrap(root, out, __func__, err);
+    return WRAP(root, out, __func__, err);
 }
 
-static enum keep session_member(const char *key)
+static acp__json_keep session_member(const char *key)
 {
     if (strcmp(key, "id") == 0)
-        return KEEP_TREE;
-    return strcmp(key, "history") == 0 ? KEEP_RAW_ELEMENTS : KEEP_RAW;
+        return ACP__KEEP_TREE;
+    return strcmp(key, "history") == 0 ? ACP__KEEP_RAW_ELEMENTS : ACP__KEEP_RAW;
 }
 
 ACP_API acp_status acp_session_parse(const char *json, size_t len, acp_session **out,
                                      acp_error *err)
 {
     cJSON *root = NULL;
-    const char *id;
-    acp_status st;
-    if (!json)
-        return null_arg(err, __func__, "json");
-    if (!out)
-        return null_arg(err, __func__, "out");
-    if (len == ACP_STRLEN)
-        len = strlen(json);
-    acp__strbuf b;
-    if ((st = acp__session_check(json, len, &id, &b, err)) != ACP_OK)
-        return st;
-    acp__strbuf_free(&b); /* the rules are checked; the tree is built below */
-    if ((st = acp__json_parse(json, len, "session", &root, err)) != ACP_OK)
-        return st;
-    if (
-        (st = rawify(root, json, json + len, session_member, __func__, err)) != ACP_OK) {
-        cJSON_Delete(root);
-        return st;
-    }
-    return session_wrap(root, out, __func__, err);
+    acp_status st = parse_doc(json, len, out, 's', &root, __func__, err);
+    return st != ACP_OK ? st : WRAP(root, out, __func__, err);
 }
 
 ACP_API const char *acp_session_id(const acp_session *s)
@@ -863,7 +674,7 @@ ACP_API acp_status acp_session_set_state_json(acp_session *s, const char *json, 
                                               acp_error *err)
 {
     cJSON *raw = NULL;
-    int type = 0;
+    char type = 0;
     if (!s)
         return null_arg(err, __func__, "s");
     acp_status st = raw_from_json(json, len, "state", __func__, &raw, &type, err);
@@ -899,7 +710,7 @@ ACP_API acp_status acp_session_add_history_json(acp_session *s, const char *json
                                                 acp_error *err)
 {
     cJSON *raw;
-    int type;
+    char type;
     if (!s)
         return null_arg(err, __func__, "s");
     const cJSON *hist = cJSON_GetObjectItemCaseSensitive(s->root, "history");
@@ -909,7 +720,7 @@ ACP_API acp_status acp_session_add_history_json(acp_session *s, const char *json
     acp_status st = raw_from_json(json, len, "history entry", __func__, &raw, &type, err);
     if (st != ACP_OK)
         return st;
-    if (type != cJSON_Object && type != cJSON_String) {
+    if (type != '{' && type != '"') {
         cJSON_Delete(raw);
         return acp__error(err, ACP_INVALID,
                           "%s: a history entry is a message object or a URL string", __func__);
@@ -925,36 +736,17 @@ ACP_API size_t acp_session_history_count(const acp_session *s)
 ACP_API acp_status acp_session_to_json(const acp_session *s, char **json, size_t *len,
                                        acp_error *err)
 {
-    if (!s)
-        return null_arg(err, __func__, "s");
-    if (!json)
-        return null_arg(err, __func__, "json");
-    return print_json(s->root, json, len, __func__, err);
+    return tree_to_json(s, "s", json, len, __func__, err);
 }
 
 ACP_API void acp_session_free(acp_session *s)
 {
-    if (s) {
-        cJSON_Delete(s->root);
-        free(s);
-    }
+    tree_free(s);
 }
 
 /* ------------------------------------------------------------------ */
 /* Events                                                               */
 /* ------------------------------------------------------------------ */
-
-static acp_status event_wrap(cJSON *root, acp_event **out, const char *fn, acp_error *err)
-{
-    acp_event *ev = malloc(sizeof *ev);
-    if (!ev) {
-        cJSON_Delete(root);
-        return nomem(err, fn);
-    }
-    ev->root = root;
-    *out = ev;
-    return ACP_OK;
-}
 
 ACP_API acp_status acp_event_new(const char *type, acp_event **out, acp_error *err)
 {
@@ -968,38 +760,20 @@ ACP_API acp_status acp_event_new(const char *type, acp_event **out, acp_error *e
         cJSON_Delete(root);
         return nomem(err, __func__);
     }
-    return event_wrap(root, out, __func__, err);
+    return WRAP(root, out, __func__, err);
 }
 
-static enum keep event_member(const char *key)
+static acp__json_keep event_member(const char *key)
 {
-    return strcmp(key, "type") == 0 ? KEEP_TREE : KEEP_RAW;
+    return strcmp(key, "type") == 0 ? ACP__KEEP_TREE : ACP__KEEP_RAW;
 }
 
 ACP_API acp_status acp_event_parse(const char *json, size_t len, acp_event **out,
                                    acp_error *err)
 {
     cJSON *root = NULL;
-    const char *type;
-    acp_status st;
-    if (!json)
-        return null_arg(err, __func__, "json");
-    if (!out)
-        return null_arg(err, __func__, "out");
-    if (len == ACP_STRLEN)
-        len = strlen(json);
-    acp__strbuf b;
-    if ((st = acp__event_check(json, len, &type, &b, err)) != ACP_OK)
-        return st;
-    acp__strbuf_free(&b); /* the rules are checked; the tree is built below */
-    if ((st = acp__json_parse(json, len, "event", &root, err)) != ACP_OK)
-        return st;
-    if (
-        (st = rawify(root, json, json + len, event_member, __func__, err)) != ACP_OK) {
-        cJSON_Delete(root);
-        return st;
-    }
-    return event_wrap(root, out, __func__, err);
+    acp_status st = parse_doc(json, len, out, 'e', &root, __func__, err);
+    return st != ACP_OK ? st : WRAP(root, out, __func__, err);
 }
 
 ACP_API const char *acp_event_type(const acp_event *ev)
@@ -1012,7 +786,7 @@ ACP_API acp_status acp_event_set_json(acp_event *ev, const char *key, const char
 {
     acp_status st;
     cJSON *raw;
-    int type;
+    char type;
     if (!ev)
         return null_arg(err, __func__, "ev");
     if ((st = text_check(key, 1, __func__, "key", err)) != ACP_OK)
@@ -1047,17 +821,10 @@ ACP_API acp_status acp_event_get_json(const acp_event *ev, const char *key, char
 ACP_API acp_status acp_event_to_json(const acp_event *ev, char **json, size_t *len,
                                      acp_error *err)
 {
-    if (!ev)
-        return null_arg(err, __func__, "ev");
-    if (!json)
-        return null_arg(err, __func__, "json");
-    return print_json(ev->root, json, len, __func__, err);
+    return tree_to_json(ev, "ev", json, len, __func__, err);
 }
 
 ACP_API void acp_event_free(acp_event *ev)
 {
-    if (ev) {
-        cJSON_Delete(ev->root);
-        free(ev);
-    }
+    tree_free(ev);
 }

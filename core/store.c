@@ -209,42 +209,52 @@ ACP_API acp_status acp_store_ping(acp_store *s, acp_error *err)
 
 /* Trim surrounding JSON whitespace: it carries no data, and a document read
  * from a file usually ends with a newline.  Then hold the document to the
- * store's size limit, before anything parses it. */
+ * store's size limit, before anything parses it.  *nul_at_len is set to 1
+ * when json[*len] is known to be a NUL the caller owns: the text came as a
+ * C string (ACP_STRLEN) and nothing was trimmed from its end. */
 static acp_status take_text(const acp_store *s, const char *what, const char **json, size_t *len,
-                            acp_error *err)
+                            int *nul_at_len, acp_error *err)
 {
-    const char *p = *json;
-    size_t n = *len == ACP_STRLEN ? strlen(p) : *len;
-    while (n && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++, n--;
-    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\n' || p[n - 1] == '\r'))
-        n--;
-    *json = p;
+    int c_string = *len == ACP_STRLEN;
+    size_t n = c_string ? strlen(*json) : *len;
+    const char *end = *json + n;
+    acp__json_trim(json, &n);
     *len = n;
+    *nul_at_len = c_string && *json + n == end;
     return acp__doc_size_check(s, what, n, err);
 }
 
-/* A NUL-terminated copy of the caller's text: plugins get C strings, and
- * nothing the caller does to its buffer afterwards can reach the store. */
-static char *copy_text(const char *json, size_t len)
+/* The document handed to the plugin, which is promised a NUL-terminated
+ * one: the caller's own text when it already ends in a NUL at len (no copy
+ * on the common path); else a NUL-terminated copy, since json[len] of a
+ * counted buffer may not even be readable.  The call is synchronous, so the
+ * caller's text cannot change under the plugin (unless the caller races
+ * with itself).  *copy receives what to free, or NULL. */
+static const char *plugin_text(const char *json, size_t len, int nul_at_len, char **copy)
 {
+    *copy = NULL;
+    if (nul_at_len)
+        return json;
     char *c = malloc(len + 1);
     if (c) {
         memcpy(c, json, len);
         c[len] = '\0';
     }
+    *copy = c;
     return c;
 }
 
 ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
-    acp_status st = take_text(s, "run", &json, &len, err);
+    int nul_at_len;
+    acp_status st = take_text(s, "run", &json, &len, &nul_at_len, err);
     acp__strbuf b;
     acp__run_fields f;
-    if (st != ACP_OK || (st = acp__run_check(json, len, &f, &b, err)) != ACP_OK)
+    if (st != ACP_OK || (st = acp__run_check(json, len, &f, &b, NULL, NULL, err)) != ACP_OK)
         return st;
-    char *doc = copy_text(json, len);
+    char *copy;
+    const char *doc = plugin_text(json, len, nul_at_len, &copy);
     if (!doc) {
         st = acp__error(err, ACP_NOMEM, "out of memory saving run '%s'", f.run_id);
         acp__strbuf_free(&b);
@@ -270,7 +280,7 @@ ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_
     st = s->vt->save_run(s->backend, &r, &call);
     leave(s);
     st = acp__call_finish(&call, st, s->desc->name, "save_run", err);
-    free(doc);
+    free(copy);
     acp__strbuf_free(&b);
     return st;
 }
@@ -278,12 +288,14 @@ ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_
 ACP_API acp_status acp_session_save(acp_store *s, const char *json, size_t len, acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
-    acp_status st = take_text(s, "session", &json, &len, err);
+    int nul_at_len;
+    acp_status st = take_text(s, "session", &json, &len, &nul_at_len, err);
     acp__strbuf b;
     const char *id;
-    if (st != ACP_OK || (st = acp__session_check(json, len, &id, &b, err)) != ACP_OK)
+    if (st != ACP_OK || (st = acp__session_check(json, len, &id, &b, NULL, NULL, err)) != ACP_OK)
         return st;
-    char *doc = copy_text(json, len);
+    char *copy;
+    const char *doc = plugin_text(json, len, nul_at_len, &copy);
     if (!doc) {
         st = acp__error(err, ACP_NOMEM, "out of memory saving session '%s'", id);
         acp__strbuf_free(&b);
@@ -296,7 +308,7 @@ ACP_API acp_status acp_session_save(acp_store *s, const char *json, size_t len, 
     st = s->vt->save_session(s->backend, &r, &call);
     leave(s);
     st = acp__call_finish(&call, st, s->desc->name, "save_session", err);
-    free(doc);
+    free(copy);
     acp__strbuf_free(&b);
     return st;
 }
@@ -305,14 +317,16 @@ ACP_API acp_status acp_event_add(acp_store *s, const char *run_id, const char *j
                                  int64_t *seq, acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
+    int nul_at_len;
     acp_status st = acp__id_check(run_id, "run_id", err);
-    if (st != ACP_OK || (st = take_text(s, "event", &json, &len, err)) != ACP_OK)
+    if (st != ACP_OK || (st = take_text(s, "event", &json, &len, &nul_at_len, err)) != ACP_OK)
         return st;
     acp__strbuf b;
     const char *type;
-    if ((st = acp__event_check(json, len, &type, &b, err)) != ACP_OK)
+    if ((st = acp__event_check(json, len, &type, &b, NULL, NULL, err)) != ACP_OK)
         return st;
-    char *doc = copy_text(json, len);
+    char *copy;
+    const char *doc = plugin_text(json, len, nul_at_len, &copy);
     if (!doc) {
         acp__strbuf_free(&b);
         return acp__error(err, ACP_NOMEM, "out of memory adding an event to run '%s'", run_id);
@@ -337,7 +351,7 @@ ACP_API acp_status acp_event_add(acp_store *s, const char *run_id, const char *j
                         " (sequences start at 1)", s->desc->name, n);
     if (st == ACP_OK && seq)
         *seq = n;
-    free(doc);
+    free(copy);
     acp__strbuf_free(&b);
     return st;
 }
@@ -358,9 +372,9 @@ static acp_status get_one(acp_store *s, get_fn fn, const char *op, const char *w
     enter(s);
     acp_status st = fn(s->backend, id, &call);
     leave(s);
-    if (st == ACP_NOT_FOUND)
+    if (st == ACP_NOT_FOUND && !call.fault[0])
         st = acp__error(err, ACP_NOT_FOUND, "%s '%s' not found", what, id);
-    else if (st == ACP_OK && page.n == 0)
+    else if (st == ACP_OK && page.n == 0 && !call.fault[0])
         st = acp__error(err, ACP_PLUGIN, "%s: %s reported success but returned no document",
                         s->desc->name, op);
     else
@@ -435,27 +449,60 @@ static acp_status check_window(int64_t limit, int64_t offset, acp_error *err)
 }
 
 /* Copy a caller's versioned struct: fields it does not know keep their
- * defaults, so an application built against an older header still works. */
-static int copy_sized(void *dst, size_t dst_size, const void *src)
+ * defaults, so an application built against an older header still works.
+ * A larger (newer) struct is accepted only when the fields this library
+ * does not know are zero: a request it cannot honour is refused, not
+ * silently narrowed.  Errors: INVALID naming the struct. */
+static acp_status copy_sized(void *dst, size_t dst_size, const void *src, const char *name,
+                             const char *init, acp_error *err)
 {
     size_t n;
     memcpy(&n, src, sizeof n);
     if (n < sizeof(size_t) || n > 4096)
-        return 0;
+        return acp__error(err, ACP_INVALID, "%s.size is not set (use %s)", name, init);
+    for (size_t i = dst_size; i < n; i++)
+        if (((const unsigned char *)src)[i])
+            return acp__error(err, ACP_INVALID,
+                              "%s has a field this library does not know set (byte %zu of %zu; "
+                              "this library knows %zu): build against this library's header",
+                              name, i, n, dst_size);
     memcpy(dst, src, n < dst_size ? n : dst_size);
     memcpy(dst, &dst_size, sizeof dst_size);
-    return 1;
+    return ACP_OK;
+}
+
+/* The index of an item whose key an earlier item of the page has, or 0
+ * (item 0 can repeat nothing).  A table of 64-bit hashes on the stack:
+ * a page holds at most MAX_LIMIT items. */
+static size_t page_repeated_key(const acp_page *p)
+{
+    enum { SLOTS = 2048 }; /* a power of two, at least 2 * MAX_LIMIT */
+    _Static_assert(SLOTS >= 2 * MAX_LIMIT, "page_repeated_key needs room for a full page");
+    uint16_t slot[SLOTS]; /* item index + 1, 0: empty */
+    size_t mask = 1;
+    while (mask < 2 * p->n)
+        mask <<= 1;
+    memset(slot, 0, mask * sizeof slot[0]);
+    mask--;
+    for (size_t i = 0; i < p->n; i++) {
+        const char *k = p->items[i].key;
+        if (!k)
+            continue;
+        uint64_t h = 1469598103934665603u; /* FNV-1a */
+        for (const unsigned char *c = (const unsigned char *)k; *c; c++)
+            h = (h ^ *c) * 1099511628211u;
+        size_t j = (size_t)(h ^ h >> 32) & mask;
+        for (; slot[j]; j = (j + 1) & mask)
+            if (strcmp(p->items[slot[j] - 1].key, k) == 0)
+                return i;
+        slot[j] = (uint16_t)(i + 1);
+    }
+    return 0;
 }
 
 /* Run cursors: "r1:<created_us>:<run_id in hex>".  Opaque to callers, but
  * printable, so a command line can carry it. */
 static const char HEX[] = "0123456789abcdef";
-
-static int hex_val(char c)
-{
-    const char *p = c ? strchr(HEX, c) : NULL;
-    return p ? (int)(p - HEX) : -1;
-}
 
 /* Built on every full page: a table lookup per nibble, not a sprintf per byte. */
 static char *cursor_make(int64_t created_us, const char *run_id)
@@ -507,7 +554,7 @@ static acp_status cursor_parse(const char *c, int64_t *created_us, char *run_id,
     if (n == 0 || n % 2 || n / 2 > ACP_ID_MAX)
         goto bad;
     for (size_t i = 0; i < n / 2; i++) {
-        int hi = hex_val(h[2 * i]), lo = hex_val(h[2 * i + 1]);
+        int hi = acp__hex_digit(h[2 * i]), lo = acp__hex_digit(h[2 * i + 1]);
         if (hi < 0 || lo < 0)
             goto bad;
         run_id[i] = (char)(hi << 4 | lo);
@@ -527,10 +574,10 @@ ACP_API acp_status acp_run_list(acp_store *s, const acp_run_filter *filter, acp_
 {
     NEED(s && out, "store and out must not be NULL");
     acp_run_filter f = ACP_RUN_FILTER_INIT;
-    if (filter && !copy_sized(&f, sizeof f, filter))
-        return acp__error(err, ACP_INVALID, "acp_run_filter.size is not set (use ACP_RUN_FILTER_INIT)");
-    acp_status st = check_window(f.limit, f.offset, err);
-    if (st != ACP_OK)
+    acp_status st;
+    if ((filter && (st = copy_sized(&f, sizeof f, filter, "acp_run_filter", "ACP_RUN_FILTER_INIT",
+                                    err)) != ACP_OK) ||
+        (st = check_window(f.limit, f.offset, err)) != ACP_OK)
         return st;
     if (f.agent_name && (st = acp__id_check(f.agent_name, "agent_name filter", err)) != ACP_OK)
         return st;
@@ -559,6 +606,13 @@ ACP_API acp_status acp_run_list(acp_store *s, const acp_run_filter *filter, acp_
         enter(s);
         st = s->vt->list_runs(s->backend, &q, &call);
         leave(s);
+        if (st == ACP_OK && q.want_total && page->total < 0 && !call.fault[0])
+            snprintf(call.fault, sizeof call.fault, "was asked for the total but never called "
+                     "set_total");
+        size_t rep = st == ACP_OK && !call.fault[0] ? page_repeated_key(page) : 0;
+        if (rep)
+            snprintf(call.fault, sizeof call.fault, "emitted run '%.64s' twice in one page",
+                     page->items[rep].key);
         if ((st = acp__call_finish(&call, st, s->desc->name, "list_runs", err)) != ACP_OK) {
             acp_page_free(page);
             return st;
@@ -601,6 +655,10 @@ ACP_API acp_status acp_session_list(acp_store *s, const char *after_id, int64_t 
     enter(s);
     st = s->vt->list_sessions(s->backend, after_id, limit, &call);
     leave(s);
+    size_t rep = st == ACP_OK && !call.fault[0] ? page_repeated_key(page) : 0;
+    if (rep)
+        snprintf(call.fault, sizeof call.fault, "emitted session '%.64s' twice in one page",
+                 page->items[rep].key);
     if ((st = acp__call_finish(&call, st, s->desc->name, "list_sessions", err)) != ACP_OK) {
         acp_page_free(page);
         return st;
@@ -624,10 +682,11 @@ ACP_API acp_status acp_event_list(acp_store *s, const char *run_id, const acp_ev
 {
     NEED(s && out, "store and out must not be NULL");
     acp_event_filter f = ACP_EVENT_FILTER_INIT;
-    if (filter && !copy_sized(&f, sizeof f, filter))
-        return acp__error(err, ACP_INVALID,
-                          "acp_event_filter.size is not set (use ACP_EVENT_FILTER_INIT)");
-    acp_status st = acp__id_check(run_id, "run_id", err);
+    acp_status st;
+    if (filter && (st = copy_sized(&f, sizeof f, filter, "acp_event_filter",
+                                   "ACP_EVENT_FILTER_INIT", err)) != ACP_OK)
+        return st;
+    st = acp__id_check(run_id, "run_id", err);
     if (st != ACP_OK || (st = check_window(f.limit, f.offset, err)) != ACP_OK)
         return st;
     if (f.after_seq < 0)
@@ -635,6 +694,8 @@ ACP_API acp_status acp_event_list(acp_store *s, const char *run_id, const acp_ev
     acp_page *page = acp__page_new((size_t)f.limit);
     if (!page)
         return acp__error(err, ACP_NOMEM, "out of memory listing events");
+    page->events = 1;
+    page->last_seq = f.after_seq;
     if (f.limit > 0) {
         acp_event_query q = {
             .run_id = run_id, .after_seq = f.after_seq, .limit = f.limit, .offset = f.offset};

@@ -291,7 +291,11 @@ ACP_API acp_status acp_store_verify(acp_store *store, unsigned flags, acp_verify
  * in-progress, awaiting, cancelling, cancelled, completed, failed, and
  * optional "session_id" (string or null), "created_at", "finished_at"
  * (RFC 3339, or null).  The document is stored as given; a run without
- * created_at is ordered by the time of its first save.
+ * created_at is ordered by the time of its first save.  len may be
+ * ACP_STRLEN for a C string; the document is then handed to the backend
+ * without a copy (the same holds for acp_session_save and acp_event_add;
+ * with a counted length the store copies it to add the terminating NUL
+ * backends are promised).
  * Errors: INVALID (nothing stored), and backend errors.
  */
 ACP_API acp_status acp_run_save(acp_store *store, const char *json, size_t len,
@@ -323,8 +327,9 @@ typedef struct acp_run_filter {
 typedef struct acp_page acp_page;
 
 /* List runs newest first (created_at, ties by run_id descending).  filter
- * NULL means the defaults.  Errors: INVALID (limit, offset or cursor), and
- * backend errors. */
+ * NULL means the defaults.  Errors: INVALID (limit, offset or cursor, or a
+ * filter from a newer header with a field set that this library does not
+ * know), and backend errors. */
 ACP_API acp_status acp_run_list(acp_store *store, const acp_run_filter *filter,
                                 acp_page **out, acp_error *err);
 

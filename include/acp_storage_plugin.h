@@ -171,7 +171,10 @@ typedef struct acp_plugin_host {
     uint16_t abi_major;
     uint16_t abi_minor;
     /* Hand one result to the host (copied at once).  Returns 0, or non-zero
-     * when the host is out of memory: stop and return ACP_NOMEM. */
+     * when the host is out of memory or the item breaks the rules of the
+     * call (more than asked for, doc NULL with a length, an event out of
+     * sequence order; docs/plugin-guide.md): stop and return ACP_NOMEM (a
+     * broken rule makes the call fail with ACP_PLUGIN whatever you return). */
     int (*emit)(acp_call *call, const acp_item *item);
     /* Report the number of matches of a list_runs with want_total. */
     void (*set_total)(acp_call *call, int64_t total);

@@ -753,21 +753,14 @@ static acp_status pg_init(const acp_plugin_host *host, acp_call *call)
     return ACP_OK;
 }
 
+/* One line per group of methods (runs, sessions, events). */
 static const acp_backend_vtable pg_vtable = {
-    .init = pg_init,
-    .open = pg_open,
-    .close = pg_close,
-    .ping = pg_ping,
-    .save_run = pg_save_run,
-    .get_run = pg_get_run,
-    .delete_run = pg_delete_run,
+    .init = pg_init, .open = pg_open, .close = pg_close, .ping = pg_ping,
+    .save_run = pg_save_run, .get_run = pg_get_run, .delete_run = pg_delete_run,
     .list_runs = pg_list_runs,
-    .save_session = pg_save_session,
-    .get_session = pg_get_session,
-    .delete_session = pg_delete_session,
-    .add_event = pg_add_event,
-    .get_events = pg_get_events,
-    .list_sessions = pg_list_sessions,
+    .save_session = pg_save_session, .get_session = pg_get_session,
+    .delete_session = pg_delete_session, .list_sessions = pg_list_sessions,
+    .add_event = pg_add_event, .get_events = pg_get_events,
 };
 
 /* option_names NULL: every key reaches configure(), which takes its own

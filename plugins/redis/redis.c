@@ -166,30 +166,38 @@ static acp_status rd_save_run(acp_backend *b, const acp_run_record *run, acp_cal
     return st;
 }
 
-static acp_status rd_get_run(acp_backend *b, const char *run_id, acp_call *call)
+/* GET the record of id under key prefix kp ("r:" or "s:") and emit it.  A
+ * run record starts with its created time (8 bytes); a session record is
+ * the document alone (header 0). */
+static acp_status get_record(acp_backend *b, acp_call *call, const rd_op *op, const char *kp,
+                             const char *id, size_t header, const char *shape)
 {
-    rd_op op = {"get_run", run_id};
     char key[KEY_MAX];
-    size_t klen = make_key(b, key, "r:", run_id);
+    size_t klen = make_key(b, key, kp, id);
     const char *argv[2] = {"GET", key};
     size_t lens[2] = {3, klen};
     redisReply *r;
-    acp_status st = rd_request(b, call, &op, RD_RETRY, -1, 2, argv, lens, &r);
+    acp_status st = rd_request(b, call, op, RD_RETRY, -1, 2, argv, lens, &r);
     if (st != ACP_OK)
         return st;
-    if (r->type == REDIS_REPLY_NIL) {
-        freeReplyObject(r);
-        return ACP_NOT_FOUND;
+    if (r->type == REDIS_REPLY_NIL)
+        st = ACP_NOT_FOUND;
+    else if (r->type != REDIS_REPLY_STRING || r->len < header)
+        st = rd_bad_reply(b, call, op, shape);
+    else {
+        acp_item it = {.doc = r->str + header, .doc_len = r->len - header, .key = id,
+                       .created_us = header ? get_time(r->str) : 0};
+        st = emit(b, call, &it);
     }
-    if (r->type != REDIS_REPLY_STRING || r->len < 8) {
-        freeReplyObject(r);
-        return rd_bad_reply(b, call, &op, "the run record is not a string of 8 bytes or more");
-    }
-    acp_item it = {.doc = r->str + 8, .doc_len = r->len - 8, .key = run_id,
-                   .created_us = get_time(r->str)};
-    st = emit(b, call, &it);
     freeReplyObject(r);
     return st;
+}
+
+static acp_status rd_get_run(acp_backend *b, const char *run_id, acp_call *call)
+{
+    rd_op op = {"get_run", run_id};
+    return get_record(b, call, &op, "r:", run_id, 8,
+                      "the run record is not a string of 8 bytes or more");
 }
 
 static acp_status rd_delete_run(acp_backend *b, const char *run_id, acp_call *call)
@@ -308,26 +316,7 @@ static acp_status rd_save_session(acp_backend *b, const acp_session_record *s, a
 static acp_status rd_get_session(acp_backend *b, const char *id, acp_call *call)
 {
     rd_op op = {"get_session", id};
-    char key[KEY_MAX];
-    size_t klen = make_key(b, key, "s:", id);
-    const char *argv[2] = {"GET", key};
-    size_t lens[2] = {3, klen};
-    redisReply *r;
-    acp_status st = rd_request(b, call, &op, RD_RETRY, -1, 2, argv, lens, &r);
-    if (st != ACP_OK)
-        return st;
-    if (r->type == REDIS_REPLY_NIL) {
-        freeReplyObject(r);
-        return ACP_NOT_FOUND;
-    }
-    if (r->type != REDIS_REPLY_STRING) {
-        freeReplyObject(r);
-        return rd_bad_reply(b, call, &op, "the session record is not a string");
-    }
-    acp_item it = {.doc = r->str, .doc_len = r->len, .key = id};
-    st = emit(b, call, &it);
-    freeReplyObject(r);
-    return st;
+    return get_record(b, call, &op, "s:", id, 0, "the session record is not a string");
 }
 
 static acp_status rd_delete_session(acp_backend *b, const char *id, acp_call *call)
@@ -453,20 +442,14 @@ static acp_status rd_get_events(acp_backend *b, const acp_event_query *q, acp_ca
 /* Descriptor                                                           */
 /* ------------------------------------------------------------------ */
 
+/* One line per group of methods (runs, sessions, events). */
 static const acp_backend_vtable rd_vtable = {
-    .open = rd_open,
-    .close = rd_close,
-    .ping = rd_ping,
-    .save_run = rd_save_run,
-    .get_run = rd_get_run,
-    .delete_run = rd_delete_run,
+    .open = rd_open, .close = rd_close, .ping = rd_ping,
+    .save_run = rd_save_run, .get_run = rd_get_run, .delete_run = rd_delete_run,
     .list_runs = rd_list_runs,
-    .save_session = rd_save_session,
-    .get_session = rd_get_session,
-    .delete_session = rd_delete_session,
-    .add_event = rd_add_event,
-    .get_events = rd_get_events,
-    .list_sessions = rd_list_sessions,
+    .save_session = rd_save_session, .get_session = rd_get_session,
+    .delete_session = rd_delete_session, .list_sessions = rd_list_sessions,
+    .add_event = rd_add_event, .get_events = rd_get_events,
 };
 
 static const char *const rd_option_names[] = {"prefix",          "ttl",       "db",
