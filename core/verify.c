@@ -64,14 +64,14 @@ static int check_item(acp__verify *v, int kind, const acp_item *it)
     case ACP_ITEM_RUN: {
         v->counts.runs++;
         acp__run_fields f;
-        if (it->doc && (st = acp__run_check(it->doc, it->doc_len, &f, &b, &e)) == ACP_OK)
+        if (it->doc && (st = acp__run_check(it->doc, it->doc_len, &f, &b, NULL, NULL, &e)) == ACP_OK)
             id = f.run_id;
         break;
     }
     case ACP_ITEM_SESSION:
         v->counts.sessions++;
         if (it->doc)
-            st = acp__session_check(it->doc, it->doc_len, &id, &b, &e);
+            st = acp__session_check(it->doc, it->doc_len, &id, &b, NULL, NULL, &e);
         break;
     case ACP_ITEM_EVENT: {
         v->counts.events++;
@@ -79,7 +79,7 @@ static int check_item(acp__verify *v, int kind, const acp_item *it)
         if (it->seq < 1)
             snprintf(why, sizeof why, "event sequence %" PRId64 " (sequences start at 1)",
                      it->seq);
-        else if (it->doc && (st = acp__event_check(it->doc, it->doc_len, &type, &b, &e)) == ACP_OK)
+        else if (it->doc && (st = acp__event_check(it->doc, it->doc_len, &type, &b, NULL, NULL, &e)) == ACP_OK)
             acp__strbuf_free(&b);
         break;
     }
