@@ -110,7 +110,20 @@ def load() -> ctypes.CDLL:
         fn = getattr(lib, name)
         fn.restype = res
         fn.argtypes = args
+    # The per-call path of the busiest calls without argtypes: checking five
+    # arguments costs more than the memory backend's whole get.  Callers
+    # pass exactly the C types (a c_void_p handle, bytes, c_size_t lengths,
+    # byref() outputs).  lib[name] is a fresh function object, so the
+    # checked one above stays as it is.
+    for name in FAST:
+        fn = lib[name]
+        fn.restype = sigs[name][0]
+        setattr(lib, "fast_" + name[4:], fn)
     return lib
+
+
+FAST = ("acp_run_get", "acp_session_get", "acp_free", "acp_run_save", "acp_session_save",
+        "acp_event_add")
 
 
 class Scratch(threading.local):

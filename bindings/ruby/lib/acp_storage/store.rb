@@ -122,7 +122,7 @@ module AcpStorage
 
     # The run's exact stored JSON text; NotFound if none.
     def get_run_json(run_id)
-      fetch(:acp_run_get, c_str(run_id, "run_id"))
+      fetch(:acp_run_get, run_id, "run_id")
     end
 
     # Delete a run and all its events; NotFound if neither existed.
@@ -188,7 +188,7 @@ module AcpStorage
     end
 
     def get_session_json(session_id)
-      fetch(:acp_session_get, c_str(session_id, "session_id"))
+      fetch(:acp_session_get, session_id, "session_id")
     end
 
     # Remove the session (its runs stay); NotFound if none.
@@ -392,10 +392,17 @@ module AcpStorage
       nil
     end
 
-    def fetch(fn, key)
+    # The busiest path: c_str and with_handle are written out here.
+    def fetch(fn, key, what)
+      raise TypeError, "#{what} must be a String, not #{key.class}" unless key.is_a?(String)
+
+      key = key.encode(Encoding::UTF_8) unless key.encoding == Encoding::UTF_8
+      raise Invalid, "#{what} contains a NUL character" if key.include?(NUL)
+
       s = Native::Scratch.current
-      h = enter
+      @calls.push(nil)
       begin
+        h = @handle or raise Invalid, "the store is closed"
         st = Native.send(fn, h, key, s.ptr, s.size, s.err)
       ensure
         @calls.pop
