@@ -5,11 +5,11 @@ import json
 import os
 import threading
 import time
-from typing import (Any, Dict, Generic, Iterable, Iterator, List, Mapping, NamedTuple, Optional,
-                    TypeVar, Union)
+from typing import (Any, Callable, Dict, Generic, Iterable, Iterator, List, Mapping, NamedTuple,
+                    Optional, TypeVar, Union)
 
 from . import _lib
-from .errors import Invalid, LoadError, from_status
+from .errors import BY_STATUS, Invalid, LoadError, from_status
 
 T = TypeVar("T")
 Document = Dict[str, Any]
@@ -79,6 +79,48 @@ class StoredEventJSON(NamedTuple):
     seq: int
     time_us: int
     json: str
+
+
+class Damage(NamedTuple):
+    """One damaged item found by Store.verify()."""
+
+    kind: str                # "run", "session", "event", "index" or "other"
+    key: Optional[str]       # run id (also for events) or session id
+    seq: int                 # events: the sequence number (0 if unknown); else 0
+    status_name: str         # "CORRUPT" for damage, "IO" when it could not be read
+    location: Optional[str]  # where: a path in the store, a table and rowid, a key
+    reason: str              # why, one line
+    moved_to: Optional[str]  # with quarantine=True: where it was moved
+
+
+class VerifyReport(NamedTuple):
+    """What Store.verify() checked and found.  ok is False when anything is
+    damaged; message is then the library's summary."""
+
+    ok: bool
+    runs: int
+    sessions: int
+    events: int
+    damaged: int
+    quarantined: int
+    items: List[Damage]
+    message: str
+
+
+_KINDS = {1: "run", 2: "session", 3: "event", 4: "index", 5: "other"}
+
+
+def _damage(d: "_lib.Damage") -> Damage:
+    # Fields past the size the library wrote are absent.
+    def field(name: str) -> Optional[str]:
+        end = getattr(_lib.Damage, name).offset + ctypes.sizeof(ctypes.c_char_p)
+        v = getattr(d, name) if d.size >= end else None
+        return None if v is None else v.decode("utf-8", "replace")
+
+    cls = BY_STATUS.get(d.code)
+    return Damage(_KINDS.get(d.kind, "other"), field("key"), d.seq,
+                  cls.status_name if cls else str(d.code), field("location"),
+                  field("reason") or "", field("moved_to"))
 
 
 def _id(value: str, what: str) -> bytes:
@@ -261,6 +303,45 @@ class Store:
     def ping(self) -> None:
         """Check the store is healthy; raises Unavailable, StorageIOError or Corrupt."""
         self._call(self._lib.acp_store_ping, _scratch.err_ref)
+
+    def verify(self, *, quarantine: bool = False,
+               on_damage: Optional[Callable[[Damage], Optional[bool]]] = None) -> VerifyReport:
+        """Walk the whole store and check every document, event and index
+        (acp_store_verify).  Every damaged item is in the report's items,
+        and is also passed to on_damage as it is found; on_damage returning
+        True stops the walk.  quarantine=True moves damaged items aside
+        where the backend can.  on_damage runs while the backend may hold
+        its locks: it must not call this store.  Raises for failures of the
+        walk itself (StorageIOError, Unavailable, Unsupported, ...), not
+        for damage.  Not bounded by the store's call timeout."""
+        items: List[Damage] = []
+        failure: List[BaseException] = []
+
+        def each(_ctx: Optional[int], d: Any) -> int:
+            try:
+                item = _damage(d.contents)
+                items.append(item)
+                return 1 if on_damage is not None and on_damage(item) else 0
+            except BaseException as e:  # raised again below, after the walk
+                failure.append(e)
+                return 1
+
+        fn = _lib.VERIFY_FN(each)
+        counts = _lib.VerifyCounts()
+        s = _scratch
+        h = self._enter()
+        try:
+            st = self._lib.acp_store_verify(h, _lib.VERIFY_QUARANTINE if quarantine else 0, fn,
+                                            None, ctypes.byref(counts), s.err_ref)
+        finally:
+            self._calls.pop()
+        if failure:
+            raise failure[0]
+        if st not in (0, 6):  # OK, CORRUPT: the walk went through
+            raise self._error(st)
+        return VerifyReport(st == 0, counts.runs, counts.sessions, counts.events, counts.damaged,
+                            counts.quarantined, items,
+                            "" if st == 0 else s.err.message.decode("utf-8", "replace"))
 
     # ---- runs ----
 

@@ -18,6 +18,20 @@ module AcpStorage
   # document (a Hash, or the exact JSON text from the *_json methods).
   StoredEvent = Struct.new(:seq, :time_us, :event)
 
+  # One damaged item found by Store#verify: kind ("run", "session", "event",
+  # "index", "other"), key (run or session id, or nil), seq (events; else
+  # 0), status_name ("CORRUPT", or "IO" when it could not be read),
+  # location (where in the store, or nil), reason (one line), moved_to
+  # (where quarantine moved it, or nil).
+  Damage = Struct.new(:kind, :key, :seq, :status_name, :location, :reason, :moved_to)
+
+  # What Store#verify checked and found; ok is false when anything is
+  # damaged, and message is then the library's summary.
+  VerifyReport = Struct.new(:ok, :runs, :sessions, :events, :damaged, :quarantined, :items,
+                            :message) do
+    alias_method :ok?, :ok
+  end
+
   # An open store, named by a URI ("memory:", "sqlite:///var/lib/acp/acp.db",
   # "file:///srv/acp", "postgres://...", "redis://..."); nil means the
   # environment variable ACP_STORAGE_URL.
@@ -101,6 +115,51 @@ module AcpStorage
       s = Native::Scratch.current
       check(with_handle { |h| Native.acp_store_ping(h, s.err) }, s)
       true
+    end
+
+    # Walk the whole store and check every document, event and index
+    # (acp_store_verify).  Every damaged item is in the report's items and
+    # is also yielded as it is found; a block returning true stops the walk.
+    # quarantine: true moves damaged items aside where the backend can.  The
+    # block runs while the backend may hold its locks: it must not call this
+    # store.  Raises for failures of the walk itself, not for damage.
+    def verify(quarantine: false)
+      items = []
+      failure = nil
+      each = proc do |_ctx, ptr|
+        item = Store.damage(Native::Damage.new(ptr))
+        items << item
+        block_given? && yield(item) ? 1 : 0
+      rescue Exception => e # rubocop:disable Lint/RescueException -- raised again after the walk
+        failure = e
+        1
+      end
+      counts = Native::VerifyCounts.new
+      s = Native::Scratch.current
+      flags = quarantine ? Native::VERIFY_QUARANTINE : 0
+      st = with_handle { |h| Native.acp_store_verify(h, flags, each, nil, counts, s.err) }
+      raise failure if failure
+      raise error(st, s) unless [0, 6].include?(st) # OK, CORRUPT: the walk went through
+
+      VerifyReport.new(st.zero?, counts[:runs], counts[:sessions], counts[:events],
+                       counts[:damaged], counts[:quarantined], items,
+                       st.zero? ? "" : error(st, s).message)
+    end
+
+    KINDS = { 1 => "run", 2 => "session", 3 => "event", 4 => "index", 5 => "other" }.freeze
+
+    # A Damage from the library's struct; fields past its size are absent.
+    def self.damage(d)
+      text = lambda do |name|
+        next nil if d[:size] < Native::Damage.offset_of(name) + FFI::Pointer.size
+
+        p = d[name]
+        p.null? ? nil : p.read_string.force_encoding(Encoding::UTF_8)
+      end
+      status = ERRORS_BY_STATUS[d[:code]]
+      Damage.new(KINDS.fetch(d[:kind], "other"), text.call(:key), d[:seq],
+                 status ? status::NAME : d[:code].to_s, text.call(:location),
+                 text.call(:reason) || "", text.call(:moved_to))
     end
 
     # ---- runs ----
