@@ -7,7 +7,9 @@
 #
 #   overhead.rb [--helper PATH] [--uri memory:] [--calls N] [--trials N] [--json]
 #
-# Overhead = binding ns/call - C ns/call (medians over the trials).  The
+# Overhead = binding ns/call - C ns/call (medians over the trials), both in
+# CPU time of the calling thread, so that other processes sharing the cores
+# do not count; the cost of the script's own empty loop is subtracted.  The
 # library comes from ACP_STORAGE_LIBRARY or the dynamic loader, the plugins
 # from ACP_STORAGE_PLUGIN_PATH.  docs/performance.md reports the figures.
 require "json"
@@ -43,21 +45,24 @@ out, err, st = Open3.capture3(helper, opts[:uri], RUN_JSON, EVENT_JSON, opts[:ca
 abort "overhead.rb: #{helper} failed: #{err}" unless st.success?
 c = out.lines.to_h { |l| f = l.split; [f[0], Float(f[1])] }
 
+# CPU time of this thread, as the C side measures.
 def now_ns
-  Process.clock_gettime(Process::CLOCK_MONOTONIC, :nanosecond)
+  Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID, :nanosecond)
 end
 
 def timed(calls, trials)
   per = Array.new(trials) do |t|
-    arg = block_given? ? t : nil
     t0 = now_ns
-    calls.times { yield arg }
+    calls.times { yield t }
     (now_ns - t0).fdiv(calls)
   end.sort
   [per[trials / 2], per.first, per.last]
 end
 
 rows = []
+# The loop and the block call alone, subtracted from every figure: the C
+# loop has no such cost.
+loop_ns = timed(opts[:calls], opts[:trials]) { nil }[0]
 AcpStorage::Store.open(opts[:uri]) do |s|
   s.save_run_json(RUN_JSON)
   rid = RUN["run_id"]
@@ -74,16 +79,19 @@ AcpStorage::Store.open(opts[:uri]) do |s|
       timed(n, tr) { |t| s.add_event(ids[t], EVENT) }
     end
   }
-  results.each do |(op, form), (med, lo, hi)|
+  results.each do |(op, form), times|
+    med, lo, hi = times.map { |x| x - loop_ns }
     rows << { binding: "ruby", op: op, form: form, c_ns: c[op], binding_ns: med.round(1),
               min_ns: lo.round(1), max_ns: hi.round(1), overhead_ns: (med - c[op]).round(1) }
   end
 end
 
 if opts[:json]
-  puts JSON.pretty_generate(uri: opts[:uri], calls: opts[:calls], trials: opts[:trials], rows: rows)
+  puts JSON.pretty_generate(uri: opts[:uri], calls: opts[:calls], trials: opts[:trials],
+                            loop_ns: loop_ns.round(1), rows: rows)
 else
-  puts "Ruby #{RUBY_VERSION}, #{opts[:uri]}, #{opts[:calls]} calls x #{opts[:trials]} trials (median ns per call)"
+  puts "Ruby #{RUBY_VERSION}, #{opts[:uri]}, #{opts[:calls]} calls x #{opts[:trials]} trials " \
+       "(median CPU ns per call; the script's own loop, #{loop_ns.round} ns, subtracted)"
   puts format("%-22s%9s%10s%10s  under 2 us", "operation", "C", "binding", "overhead")
   rows.each do |r|
     puts format("%-22s%9.0f%10.0f%10.0f  %s", "#{r[:op]} (#{r[:form]})", r[:c_ns], r[:binding_ns],

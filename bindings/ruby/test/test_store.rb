@@ -46,7 +46,14 @@ class TestStore < Minitest::Test
     assert_kind_of AcpStorage::Error, e
     assert_equal 1, e.status
     assert_equal "NOT_FOUND", e.status_name
-    assert_equal "run 'nope' not found", e.message
+    # The library's own words for the same call, unchanged.
+    err = AcpStorage::Native::Err.new
+    out = FFI::MemoryPointer.new(:pointer)
+    len = FFI::MemoryPointer.new(:size_t)
+    handle = @store.instance_variable_get(:@handle)
+    assert_equal 1, AcpStorage::Native.acp_run_get(handle, "nope", out, len, err)
+    assert_equal err[:message].to_ptr.read_string, e.message
+    assert_includes e.message, "nope"
   end
 
   def test_invalid_run_raises_invalid_and_stores_nothing

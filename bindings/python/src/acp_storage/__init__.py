@@ -13,11 +13,13 @@ set, else found by the dynamic loader; it finds its backend plugins itself.
 """
 from .errors import (AcpStorageError, Conflict, Corrupt, Invalid, LoadError, NoMemory, NotFound,
                      PluginError, StorageIOError, Unavailable, Unsupported)
-from .store import Page, Store, StoredEvent, StoredEventJSON, library, version
+from .store import (Damage, Page, Store, StoredEvent, StoredEventJSON, VerifyReport, library,
+                    version)
 
 __all__ = [
     "AcpStorageError", "Conflict", "Corrupt", "Invalid", "LoadError", "NoMemory", "NotFound",
     "PluginError", "StorageIOError", "Unavailable", "Unsupported",
-    "Page", "Store", "StoredEvent", "StoredEventJSON", "library", "version",
+    "Damage", "Page", "Store", "StoredEvent", "StoredEventJSON", "VerifyReport", "library",
+    "version",
 ]
 __version__ = "0.1.0"

@@ -39,6 +39,33 @@ class RunFilter(ctypes.Structure):
     ]
 
 
+class Damage(ctypes.Structure):
+    """struct acp_damage (acp_storage_status.h); size says which fields the
+    library filled."""
+
+    _fields_ = [
+        ("size", c_size_t),
+        ("kind", c_int),
+        ("key", c_char_p),
+        ("seq", c_int64),
+        ("code", c_int),
+        ("location", c_char_p),
+        ("reason", c_char_p),
+        ("moved_to", c_char_p),
+    ]
+
+
+class VerifyCounts(ctypes.Structure):
+    """struct acp_verify_counts."""
+
+    _fields_ = [(name, c_int64) for name in ("runs", "sessions", "events", "damaged",
+                                               "quarantined")]
+
+
+VERIFY_FN = ctypes.CFUNCTYPE(c_int, c_void_p, POINTER(Damage))
+VERIFY_QUARANTINE = 1
+
+
 class EventFilter(ctypes.Structure):
     """struct acp_event_filter."""
 
@@ -87,6 +114,8 @@ def load() -> ctypes.CDLL:
         "acp_store_backend_version": (c_char_p, [c_void_p]),
         "acp_store_capabilities": (c_uint64, [c_void_p]),
         "acp_store_ping": (c_int, [c_void_p, E]),
+        "acp_store_verify": (c_int, [c_void_p, c_uint, VERIFY_FN, c_void_p,
+                                     POINTER(VerifyCounts), E]),
         "acp_run_save": (c_int, [c_void_p, c_char_p, c_size_t, E]),
         "acp_run_get": (c_int, [c_void_p, c_char_p, POINTER(c_char_p), POINTER(c_size_t), E]),
         "acp_run_delete": (c_int, [c_void_p, c_char_p, E]),
@@ -110,7 +139,20 @@ def load() -> ctypes.CDLL:
         fn = getattr(lib, name)
         fn.restype = res
         fn.argtypes = args
+    # The per-call path of the busiest calls without argtypes: checking five
+    # arguments costs more than the memory backend's whole get.  Callers
+    # pass exactly the C types (a c_void_p handle, bytes, c_size_t lengths,
+    # byref() outputs).  lib[name] is a fresh function object, so the
+    # checked one above stays as it is.
+    for name in FAST:
+        fn = lib[name]
+        fn.restype = sigs[name][0]
+        setattr(lib, "fast_" + name[4:], fn)
     return lib
+
+
+FAST = ("acp_run_get", "acp_session_get", "acp_free", "acp_run_save", "acp_session_save",
+        "acp_event_add")
 
 
 class Scratch(threading.local):

@@ -5,11 +5,11 @@ import json
 import os
 import threading
 import time
-from typing import (Any, Dict, Generic, Iterable, Iterator, List, Mapping, NamedTuple, Optional,
-                    TypeVar, Union)
+from typing import (Any, Callable, Dict, Generic, Iterable, Iterator, List, Mapping, NamedTuple,
+                    Optional, TypeVar, Union)
 
 from . import _lib
-from .errors import Invalid, LoadError, from_status
+from .errors import BY_STATUS, Invalid, LoadError, from_status
 
 T = TypeVar("T")
 Document = Dict[str, Any]
@@ -81,6 +81,48 @@ class StoredEventJSON(NamedTuple):
     json: str
 
 
+class Damage(NamedTuple):
+    """One damaged item found by Store.verify()."""
+
+    kind: str                # "run", "session", "event", "index" or "other"
+    key: Optional[str]       # run id (also for events) or session id
+    seq: int                 # events: the sequence number (0 if unknown); else 0
+    status_name: str         # "CORRUPT" for damage, "IO" when it could not be read
+    location: Optional[str]  # where: a path in the store, a table and rowid, a key
+    reason: str              # why, one line
+    moved_to: Optional[str]  # with quarantine=True: where it was moved
+
+
+class VerifyReport(NamedTuple):
+    """What Store.verify() checked and found.  ok is False when anything is
+    damaged; message is then the library's summary."""
+
+    ok: bool
+    runs: int
+    sessions: int
+    events: int
+    damaged: int
+    quarantined: int
+    items: List[Damage]
+    message: str
+
+
+_KINDS = {1: "run", 2: "session", 3: "event", 4: "index", 5: "other"}
+
+
+def _damage(d: "_lib.Damage") -> Damage:
+    # Fields past the size the library wrote are absent.
+    def field(name: str) -> Optional[str]:
+        end = getattr(_lib.Damage, name).offset + ctypes.sizeof(ctypes.c_char_p)
+        v = getattr(d, name) if d.size >= end else None
+        return None if v is None else v.decode("utf-8", "replace")
+
+    cls = BY_STATUS.get(d.code)
+    return Damage(_KINDS.get(d.kind, "other"), field("key"), d.seq,
+                  cls.status_name if cls else str(d.code), field("location"),
+                  field("reason") or "", field("moved_to"))
+
+
 def _id(value: str, what: str) -> bytes:
     # The C API takes NUL-terminated ids: an embedded NUL would silently
     # name another record, so it is refused here.
@@ -139,7 +181,7 @@ class Store:
         # Calls in progress, one entry each: list.append and list.pop are
         # atomic under the interpreter lock, and cost far less than a lock.
         self._calls: List[None] = []
-        self._handle: Optional[int] = None
+        self._handle: Optional[ctypes.c_void_p] = None
         plugin_dirs = list(plugin_dirs)
         s = _scratch
         out = ctypes.c_void_p()
@@ -149,7 +191,7 @@ class Store:
             st = self._open_config(uri, plugin_dirs, plugin_file, timeout_ms, out)
         if st:
             raise self._error(st)
-        self._handle = out.value
+        self._handle = out
 
     def _open_config(self, uri: Optional[str], plugin_dirs: List[str],
                      plugin_file: Optional[str], timeout_ms: Optional[int],
@@ -211,7 +253,7 @@ class Store:
     def closed(self) -> bool:
         return self._handle is None
 
-    def _enter(self) -> int:
+    def _enter(self) -> ctypes.c_void_p:
         """Register a call and return the handle; the caller pops
         self._calls when the library call returns (inline: this is the
         path every call takes)."""
@@ -262,38 +304,87 @@ class Store:
         """Check the store is healthy; raises Unavailable, StorageIOError or Corrupt."""
         self._call(self._lib.acp_store_ping, _scratch.err_ref)
 
+    def verify(self, *, quarantine: bool = False,
+               on_damage: Optional[Callable[[Damage], Optional[bool]]] = None) -> VerifyReport:
+        """Walk the whole store and check every document, event and index
+        (acp_store_verify).  Every damaged item is in the report's items,
+        and is also passed to on_damage as it is found; on_damage returning
+        True stops the walk.  quarantine=True moves damaged items aside
+        where the backend can.  on_damage runs while the backend may hold
+        its locks: it must not call this store.  Raises for failures of the
+        walk itself (StorageIOError, Unavailable, Unsupported, ...), not
+        for damage.  Not bounded by the store's call timeout."""
+        items: List[Damage] = []
+        failure: List[BaseException] = []
+
+        def each(_ctx: Optional[int], d: Any) -> int:
+            try:
+                item = _damage(d.contents)
+                items.append(item)
+                return 1 if on_damage is not None and on_damage(item) else 0
+            except BaseException as e:  # raised again below, after the walk
+                failure.append(e)
+                return 1
+
+        fn = _lib.VERIFY_FN(each)
+        counts = _lib.VerifyCounts()
+        s = _scratch
+        h = self._enter()
+        try:
+            st = self._lib.acp_store_verify(h, _lib.VERIFY_QUARANTINE if quarantine else 0, fn,
+                                            None, ctypes.byref(counts), s.err_ref)
+        finally:
+            self._calls.pop()
+        if failure:
+            raise failure[0]
+        if st not in (0, 6):  # OK, CORRUPT: the walk went through
+            raise self._error(st)
+        return VerifyReport(st == 0, counts.runs, counts.sessions, counts.events, counts.damaged,
+                            counts.quarantined, items,
+                            "" if st == 0 else s.err.message.decode("utf-8", "replace"))
+
     # ---- runs ----
 
     def save_run_json(self, doc: JSONText) -> None:
         """Insert or replace a run given as JSON text (stored byte for byte)."""
         b = _text(doc)
-        self._call(self._lib.acp_run_save, b, len(b), _scratch.err_ref)
+        self._call(self._lib.fast_run_save, b, ctypes.c_size_t(len(b)), _scratch.err_ref)
 
     def save_run(self, run: Mapping[str, Any]) -> None:
         """Insert or replace a run given as a dict."""
         b = _dumps(run)
-        self._call(self._lib.acp_run_save, b, len(b), _scratch.err_ref)
+        self._call(self._lib.fast_run_save, b, ctypes.c_size_t(len(b)), _scratch.err_ref)
 
-    def _get(self, fn: Any, key: bytes) -> str:
-        s = _scratch
-        h = self._enter()
+    def _get(self, fn: Any, key: str, what: str) -> str:
+        # The busiest path: _id() and _enter() are written out here.
         try:
-            st = fn(h, key, s.doc_ref, s.size_ref, s.err_ref)
+            k = key.encode()
+        except AttributeError:
+            raise TypeError(f"{what} must be a str, not {type(key).__name__}") from None
+        if b"\0" in k:
+            raise Invalid(f"{what} contains a NUL character")
+        s, calls = _scratch, self._calls
+        calls.append(None)
+        try:
+            h = self._handle
+            if h is None:
+                raise Invalid("the store is closed")
+            st = fn(h, k, s.doc_ref, s.size_ref, s.err_ref)
         finally:
-            self._calls.pop()
+            calls.pop()
         if st:
             raise self._error(st)
         try:
             b = s.doc.value or b""
             if len(b) != s.size.value:  # a NUL inside: take the length given
                 b = ctypes.string_at(s.doc_addr, s.size.value)
-            return b.decode("utf-8")
+            return b.decode()
         finally:
-            self._lib.acp_free(s.doc_addr)
+            self._lib.fast_free(s.doc_addr)
 
     def get_run_json(self, run_id: str) -> str:
         """The run's document as the exact JSON text stored; NotFound if none."""
-        return self._get(self._lib.acp_run_get, _id(run_id, "run_id"))
+        return self._get(self._lib.fast_run_get, run_id, "run_id")
 
     def get_run(self, run_id: str) -> Document:
         """The run's document as a dict; NotFound if none."""
@@ -349,16 +440,16 @@ class Store:
     def save_session_json(self, doc: JSONText) -> None:
         """Insert or replace a session given as JSON text."""
         b = _text(doc)
-        self._call(self._lib.acp_session_save, b, len(b), _scratch.err_ref)
+        self._call(self._lib.fast_session_save, b, ctypes.c_size_t(len(b)), _scratch.err_ref)
 
     def save_session(self, session: Mapping[str, Any]) -> None:
         """Insert or replace a session given as a dict."""
         b = _dumps(session)
-        self._call(self._lib.acp_session_save, b, len(b), _scratch.err_ref)
+        self._call(self._lib.fast_session_save, b, ctypes.c_size_t(len(b)), _scratch.err_ref)
 
     def get_session_json(self, session_id: str) -> str:
         """The session's exact stored JSON text; NotFound if none."""
-        return self._get(self._lib.acp_session_get, _id(session_id, "session_id"))
+        return self._get(self._lib.fast_session_get, session_id, "session_id")
 
     def get_session(self, session_id: str) -> Document:
         """The session as a dict; NotFound if none."""
@@ -403,15 +494,15 @@ class Store:
     def add_event_json(self, run_id: str, doc: JSONText) -> int:
         """Append an event given as JSON text; returns its sequence number."""
         b, s = _text(doc), _scratch
-        self._call(self._lib.acp_event_add, _id(run_id, "run_id"), b, len(b), s.seq_ref,
-                   s.err_ref)
+        self._call(self._lib.fast_event_add, _id(run_id, "run_id"), b, ctypes.c_size_t(len(b)),
+                   s.seq_ref, s.err_ref)
         return s.seq.value
 
     def add_event(self, run_id: str, event: Mapping[str, Any]) -> int:
         """Append an event given as a dict; returns its sequence number (1, 2, ...)."""
         b, s = _dumps(event), _scratch
-        self._call(self._lib.acp_event_add, _id(run_id, "run_id"), b, len(b), s.seq_ref,
-                   s.err_ref)
+        self._call(self._lib.fast_event_add, _id(run_id, "run_id"), b, ctypes.c_size_t(len(b)),
+                   s.seq_ref, s.err_ref)
         return s.seq.value
 
     def list_events_json(self, run_id: str, *, limit: int = 100, offset: int = 0,

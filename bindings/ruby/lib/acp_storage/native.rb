@@ -43,7 +43,24 @@ module AcpStorage
       layout :size, :size_t, :limit, :int64, :offset, :int64, :after_seq, :int64
     end
 
+    # struct acp_damage (acp_storage_status.h); size says which fields the
+    # library filled.
+    class Damage < FFI::Struct
+      layout :size, :size_t, :kind, :int, :key, :pointer, :seq, :int64, :code, :int,
+             :location, :pointer, :reason, :pointer, :moved_to, :pointer
+    end
+
+    # struct acp_verify_counts
+    class VerifyCounts < FFI::Struct
+      layout :runs, :int64, :sessions, :int64, :events, :int64, :damaged, :int64,
+             :quarantined, :int64
+    end
+
+    VERIFY_QUARANTINE = 1
+
     B = { blocking: true }.freeze
+
+    callback :verify_fn, %i[pointer pointer], :int
 
     attach_function :acp_status_name, [:int], :string
     attach_function :acp_free, [:pointer], :void
@@ -61,6 +78,7 @@ module AcpStorage
     attach_function :acp_store_backend_version, [:pointer], :string
     attach_function :acp_store_capabilities, [:pointer], :uint64
     attach_function :acp_store_ping, %i[pointer pointer], :int, B
+    attach_function :acp_store_verify, %i[pointer uint verify_fn pointer pointer pointer], :int, B
     attach_function :acp_run_save, %i[pointer buffer_in size_t pointer], :int, B
     attach_function :acp_run_get, %i[pointer string pointer pointer pointer], :int, B
     attach_function :acp_run_delete, %i[pointer string pointer], :int, B

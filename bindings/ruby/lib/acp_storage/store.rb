@@ -18,6 +18,20 @@ module AcpStorage
   # document (a Hash, or the exact JSON text from the *_json methods).
   StoredEvent = Struct.new(:seq, :time_us, :event)
 
+  # One damaged item found by Store#verify: kind ("run", "session", "event",
+  # "index", "other"), key (run or session id, or nil), seq (events; else
+  # 0), status_name ("CORRUPT", or "IO" when it could not be read),
+  # location (where in the store, or nil), reason (one line), moved_to
+  # (where quarantine moved it, or nil).
+  Damage = Struct.new(:kind, :key, :seq, :status_name, :location, :reason, :moved_to)
+
+  # What Store#verify checked and found; ok is false when anything is
+  # damaged, and message is then the library's summary.
+  VerifyReport = Struct.new(:ok, :runs, :sessions, :events, :damaged, :quarantined, :items,
+                            :message) do
+    alias_method :ok?, :ok
+  end
+
   # An open store, named by a URI ("memory:", "sqlite:///var/lib/acp/acp.db",
   # "file:///srv/acp", "postgres://...", "redis://..."); nil means the
   # environment variable ACP_STORAGE_URL.
@@ -103,6 +117,51 @@ module AcpStorage
       true
     end
 
+    # Walk the whole store and check every document, event and index
+    # (acp_store_verify).  Every damaged item is in the report's items and
+    # is also yielded as it is found; a block returning true stops the walk.
+    # quarantine: true moves damaged items aside where the backend can.  The
+    # block runs while the backend may hold its locks: it must not call this
+    # store.  Raises for failures of the walk itself, not for damage.
+    def verify(quarantine: false)
+      items = []
+      failure = nil
+      each = proc do |_ctx, ptr|
+        item = Store.damage(Native::Damage.new(ptr))
+        items << item
+        block_given? && yield(item) ? 1 : 0
+      rescue Exception => e # rubocop:disable Lint/RescueException -- raised again after the walk
+        failure = e
+        1
+      end
+      counts = Native::VerifyCounts.new
+      s = Native::Scratch.current
+      flags = quarantine ? Native::VERIFY_QUARANTINE : 0
+      st = with_handle { |h| Native.acp_store_verify(h, flags, each, nil, counts, s.err) }
+      raise failure if failure
+      raise error(st, s) unless [0, 6].include?(st) # OK, CORRUPT: the walk went through
+
+      VerifyReport.new(st.zero?, counts[:runs], counts[:sessions], counts[:events],
+                       counts[:damaged], counts[:quarantined], items,
+                       st.zero? ? "" : error(st, s).message)
+    end
+
+    KINDS = { 1 => "run", 2 => "session", 3 => "event", 4 => "index", 5 => "other" }.freeze
+
+    # A Damage from the library's struct; fields past its size are absent.
+    def self.damage(d)
+      text = lambda do |name|
+        next nil if d[:size] < Native::Damage.offset_of(name) + FFI::Pointer.size
+
+        p = d[name]
+        p.null? ? nil : p.read_string.force_encoding(Encoding::UTF_8)
+      end
+      status = ERRORS_BY_STATUS[d[:code]]
+      Damage.new(KINDS.fetch(d[:kind], "other"), text.call(:key), d[:seq],
+                 status ? status::NAME : d[:code].to_s, text.call(:location),
+                 text.call(:reason) || "", text.call(:moved_to))
+    end
+
     # ---- runs ----
 
     # Insert or replace a run given as a Hash.
@@ -122,7 +181,7 @@ module AcpStorage
 
     # The run's exact stored JSON text; NotFound if none.
     def get_run_json(run_id)
-      fetch(:acp_run_get, c_str(run_id, "run_id"))
+      fetch(:acp_run_get, run_id, "run_id")
     end
 
     # Delete a run and all its events; NotFound if neither existed.
@@ -188,7 +247,7 @@ module AcpStorage
     end
 
     def get_session_json(session_id)
-      fetch(:acp_session_get, c_str(session_id, "session_id"))
+      fetch(:acp_session_get, session_id, "session_id")
     end
 
     # Remove the session (its runs stay); NotFound if none.
@@ -392,10 +451,17 @@ module AcpStorage
       nil
     end
 
-    def fetch(fn, key)
+    # The busiest path: c_str and with_handle are written out here.
+    def fetch(fn, key, what)
+      raise TypeError, "#{what} must be a String, not #{key.class}" unless key.is_a?(String)
+
+      key = key.encode(Encoding::UTF_8) unless key.encoding == Encoding::UTF_8
+      raise Invalid, "#{what} contains a NUL character" if key.include?(NUL)
+
       s = Native::Scratch.current
-      h = enter
+      @calls.push(nil)
       begin
+        h = @handle or raise Invalid, "the store is closed"
         st = Native.send(fn, h, key, s.ptr, s.size, s.err)
       ensure
         @calls.pop
