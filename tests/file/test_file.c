@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "acp_storage.h"
+#include "crc32c.h" /* to forge records with a valid checksum */
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -1291,4 +1292,317 @@ Test(file, logs_closed_by_the_lru_go_on_where_they_ended)
     cr_assert_eq(all_events(s, "run-123", NULL), ROUNDS + 1);
     acp_store_close(s);
     cr_assert_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+}
+
+/* ---- integrity: links, FIFOs, stopped peers, damage (issue 13) ------------ */
+
+/* The whole content of p (NUL-terminated, to free), or NULL. */
+static char *slurp(const char *p, size_t *len)
+{
+    FILE *f = fopen(p, "rb");
+    if (!f)
+        return NULL;
+    char *b = malloc(1 << 20);
+    size_t n = fread(b, 1, (1 << 20) - 1, f);
+    fclose(f);
+    b[n] = '\0';
+    if (len)
+        *len = n;
+    return b;
+}
+
+/* A store with one run r1 (with two events) and one session s1. */
+static void small_store(const char *rel)
+{
+    acp_store *s = open_at(rel, NULL);
+    save(s, "r1", "a", NULL, 1);
+    save(s, "r2", "a", NULL, 2);
+    OK(acp_session_save(s, "{\"id\":\"s1\"}", ACP_STRLEN, E));
+    add_ev(s, "r1", "{\"type\":\"t\"}");
+    add_ev(s, "r1", "{\"type\":\"t\"}");
+    acp_store_close(s);
+}
+
+/* Every call a client could make; results are the caller's to judge, except
+ * that none may hang (alarm) or crash. */
+static void exercise(const char *rel, acp_status *open_st)
+{
+    char uri[1200];
+    snprintf(uri, sizeof uri, "file:%s/%s", root, rel);
+    acp_store *s = NULL;
+    acp_error err;
+    *open_st = acp_store_open(uri, &s, &err);
+    if (*open_st != ACP_OK)
+        return;
+    acp_store_ping(s, &err);
+    char *j = NULL;
+    if (acp_run_get(s, "r1", &j, NULL, &err) == ACP_OK)
+        acp_free(j);
+    if (acp_session_get(s, "s1", &j, NULL, &err) == ACP_OK)
+        acp_free(j);
+    acp_page *p;
+    acp_event_filter ef = ACP_EVENT_FILTER_INIT;
+    if (acp_event_list(s, "r1", &ef, &p, &err) == ACP_OK)
+        acp_page_free(p);
+    acp_event_add(s, "r1", "{\"type\":\"x\"}", ACP_STRLEN, NULL, &err);
+    acp_run_filter rf = ACP_RUN_FILTER_INIT;
+    if (acp_run_list(s, &rf, &p, &err) == ACP_OK)
+        acp_page_free(p);
+    if (acp_session_list(s, NULL, 10, &p, &err) == ACP_OK)
+        acp_page_free(p);
+    acp_run_save(s, run_doc("r1", "a", NULL, 3, NULL), ACP_STRLEN, &err);
+    acp_session_save(s, "{\"id\":\"s1\",\"v\":2}", ACP_STRLEN, &err);
+    acp_run_delete(s, "r1", &err);
+    acp_session_delete(s, "s1", &err);
+    acp_store_close(s);
+}
+
+Test(file, links_planted_at_every_internal_path_are_never_followed)
+{
+    /* path inside the store, and whether opening must fail */
+    static const struct {
+        const char *path;
+        int open_fails;
+    } cases[] = {
+        {"lock", 1},          {"index.log", 1},        {"FORMAT", 1},
+        {"runs", 1},          {"sessions", 1},         {"events", 1},
+        {"runs/r1.json", 0},  {"sessions/s1.json", 0}, {"events/r1.log", 0},
+        {"runs/r1.deleting", 0},
+    };
+    alarm(120);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char rel[32], victim[64], vdir[64], vfile[96], target[1100];
+        snprintf(rel, sizeof rel, "s%zu", i);
+        snprintf(victim, sizeof victim, "victim%zu", i);
+        snprintf(vdir, sizeof vdir, "victimdir%zu", i);
+        snprintf(vfile, sizeof vfile, "victimdir%zu/keep.json", i);
+        small_store(rel);
+        static const char text[] = "precious bytes\n{\"not\":\"yours\"}\n";
+        write_file(at(victim), text);
+        cr_assert_eq(mkdir(at(vdir), 0755), 0);
+        write_file(at(vfile), text);
+        char ip[96];
+        snprintf(ip, sizeof ip, "%s/%s", rel, cases[i].path);
+        int is_dir = !strchr(cases[i].path, '/') && !strchr(cases[i].path, '.') &&
+                     strcmp(cases[i].path, "lock") && strcmp(cases[i].path, "FORMAT");
+        if (is_dir) {
+            char cmd[2400];
+            snprintf(cmd, sizeof cmd, "rm -rf '%s'", at(ip));
+            cr_assert_eq(system(cmd), 0);
+        } else {
+            unlink(at(ip));
+        }
+        snprintf(target, sizeof target, "%s", at(is_dir ? vdir : victim));
+        cr_assert_eq(symlink(target, at(ip)), 0, "%s: %s", ip, strerror(errno));
+
+        acp_status st;
+        exercise(rel, &st);
+        if (cases[i].open_fails)
+            cr_assert_neq(st, ACP_OK, "%s: a store with a link there opened", cases[i].path);
+        else
+            cr_assert_eq(st, ACP_OK, "%s: one planted link took the store down",
+                         cases[i].path);
+        size_t n;
+        char *now = slurp(at(victim), &n);
+        cr_assert(now && n == sizeof text - 1 && memcmp(now, text, n) == 0,
+                  "%s: the link's target was changed", cases[i].path);
+        free(now);
+        now = slurp(at(vfile), &n);
+        cr_assert(now && n == sizeof text - 1 && memcmp(now, text, n) == 0,
+                  "%s: a file in the linked folder was changed", cases[i].path);
+        free(now);
+        cr_assert_eq(count_entries(at(vdir), 1), 1, "%s: the linked folder gained files",
+                     cases[i].path);
+    }
+    alarm(0);
+}
+
+Test(file, links_fail_cleanly_with_corrupt_naming_the_file)
+{
+    small_store("store");
+    write_file(at("victim"), "x");
+    cr_assert_eq(unlink(at("store/events/r1.log")), 0);
+    cr_assert_eq(symlink(at("victim"), at("store/events/r1.log")), 0);
+    cr_assert_eq(unlink(at("store/runs/r2.json")), 0);
+    cr_assert_eq(symlink(at("victim"), at("store/runs/r2.json")), 0);
+    acp_store *s = open_at("store", NULL);
+    acp_error err;
+    acp_page *p;
+    acp_event_filter ef = ACP_EVENT_FILTER_INIT;
+    acp_status st = acp_event_list(s, "r1", &ef, &p, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
+    cr_assert(strstr(err.message, "events/r1.log") && strstr(err.message, "not a regular file"),
+              "%s", err.message);
+    st = acp_event_add(s, "r1", "{\"type\":\"t\"}", ACP_STRLEN, NULL, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
+    char *j = get_run(s, "r2", &st, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s", err.message);
+    cr_assert(strstr(err.message, "run r2") && strstr(err.message, "runs/r2.json"), "%s",
+              err.message);
+    (void)j;
+    /* The prefix is the host's, said once. */
+    cr_assert(strncmp(err.message, "file: file:", 11) != 0, "%s", err.message);
+    acp_store_close(s);
+    cr_assert_eq(file_size(at("victim")), 1);
+}
+
+Test(file, fifos_named_like_documents_or_logs_never_hang)
+{
+    small_store("store");
+    cr_assert_eq(mkfifo(at("store/runs/z.json"), 0644), 0);
+    cr_assert_eq(mkfifo(at("store/sessions/z.json"), 0644), 0);
+    cr_assert_eq(mkfifo(at("store/events/z.log"), 0644), 0);
+    alarm(60); /* a hang kills the test */
+    acp_store *s = open_at("store", NULL);
+    acp_error err;
+    OK(acp_store_ping(s, E));
+    acp_status st;
+    char *j = get_run(s, "r1", &st, &err);
+    cr_assert_eq(st, ACP_OK, "%s", err.message);
+    acp_free(j);
+    j = get_run(s, "z", &st, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s", err.message);
+    acp_page *p;
+    acp_event_filter ef = ACP_EVENT_FILTER_INIT;
+    st = acp_event_list(s, "z", &ef, &p, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
+    st = acp_event_add(s, "z", "{\"type\":\"t\"}", ACP_STRLEN, NULL, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
+    cr_assert_eq(all_events(s, "r1", NULL), 2);
+    acp_run_filter rf = ACP_RUN_FILTER_INIT;
+    OK(acp_run_list(s, &rf, &p, E));
+    cr_assert_eq(acp_page_count(p), 2);
+    acp_page_free(p);
+    acp_store_close(s);
+    alarm(0);
+}
+
+Test(file, stray_folders_and_links_named_json_leave_the_store_usable)
+{
+    small_store("store");
+    cr_assert_eq(mkdir(at("store/runs/zz.json"), 0755), 0);
+    cr_assert_eq(mkdir(at("store/sessions/zz.json"), 0755), 0);
+    cr_assert_eq(symlink("/etc/passwd", at("store/runs/yy.json")), 0);
+    cr_assert_eq(symlink("/etc/passwd", at("store/sessions/yy.json")), 0);
+    acp_store *s = open_at("store", NULL);
+    acp_status st;
+    acp_error err;
+    char *j = get_run(s, "r2", &st, &err);
+    cr_assert_eq(st, ACP_OK, "%s", err.message);
+    acp_free(j);
+    j = get_run(s, "zz", &st, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s", err.message);
+    acp_run_filter rf = ACP_RUN_FILTER_INIT;
+    acp_page *p;
+    OK(acp_run_list(s, &rf, &p, E));
+    cr_assert_eq(acp_page_count(p), 2);
+    acp_page_free(p);
+    OK(acp_session_list(s, NULL, 10, &p, E));
+    cr_assert_eq(acp_page_count(p), 1);
+    acp_page_free(p);
+    acp_store_close(s);
+}
+
+Test(file, list_meeting_a_damaged_run_reports_it_by_name)
+{
+    small_store("store");
+    char *t = slurp(at("store/runs/r1.json"), NULL);
+    char *c = strstr(t, "\"created\"");
+    c[1] = 'C';
+    write_file(at("store/runs/r1.json.tmp"), t);
+    free(t);
+    /* Same inode as the index knows: edit in place. */
+    FILE *f = fopen(at("store/runs/r1.json"), "r+");
+    char *n = slurp(at("store/runs/r1.json.tmp"), NULL);
+    fputs(n, f);
+    fclose(f);
+    free(n);
+    unlink(at("store/runs/r1.json.tmp"));
+    acp_store *s = open_at("store", NULL);
+    acp_run_filter rf = ACP_RUN_FILTER_INIT;
+    acp_page *p;
+    acp_error err;
+    acp_status st = acp_run_list(s, &rf, &p, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
+    cr_assert(strstr(err.message, "run r1"), "%s", err.message);
+    char *j = get_run(s, "r2", &st, &err);
+    cr_assert_eq(st, ACP_OK, "%s", err.message);
+    acp_free(j);
+    acp_store_close(s);
+}
+
+/* Five events in r1, then one byte of the last record changed: set to
+ * `to`, or bit 0 flipped when to is 0; the byte is `skip` bytes after the
+ * last occurrence of `needle` in the log. */
+static void damaged_last_record_case(const char *needle, size_t skip, char to)
+{
+    acp_store *s = open_at("store", NULL);
+    for (int i = 0; i < 5; i++)
+        add_ev(s, "r1", "{\"type\":\"t\",\"payload\":\"abcdefgh\"}");
+    acp_store_close(s);
+    const char *log = at("store/events/r1.log");
+    size_t size;
+    char *t = slurp(log, &size);
+    char *hit = NULL;
+    for (char *q = t; (q = strstr(q, needle)) != NULL; q++)
+        hit = q;
+    cr_assert_not_null(hit);
+    hit += skip;
+    *hit = to ? to : (char)(*hit ^ 1);
+    int fd = open(log, O_WRONLY);
+    cr_assert_eq(pwrite(fd, hit, 1, hit - t), 1);
+    close(fd);
+    free(t);
+    for (int round = 0; round < 2; round++) {
+        s = open_at("store", NULL);
+        acp_page *p;
+        acp_error err;
+        acp_event_filter ef = ACP_EVENT_FILTER_INIT;
+        acp_status st = acp_event_list(s, "r1", &ef, &p, &err);
+        cr_assert_eq(st, ACP_CORRUPT, "list: %s: %s", acp_status_name(st), err.message);
+        cr_assert(strstr(err.message, "run r1") && strstr(err.message, "event 5"), "%s",
+                  err.message);
+        int64_t seq = -1;
+        st = acp_event_add(s, "r1", "{\"type\":\"t\"}", ACP_STRLEN, &seq, &err);
+        cr_assert_eq(st, ACP_CORRUPT, "add: %s (seq %lld)", acp_status_name(st),
+                     (long long)seq);
+        cr_assert(strstr(err.message, "run r1") && strstr(err.message, "event 5"), "%s",
+                  err.message);
+        acp_store_close(s);
+        cr_assert_eq(file_size(log), (off_t)size, "the damaged record was cut off");
+    }
+}
+
+Test(file, a_flipped_bit_in_the_last_acknowledged_event_is_corrupt_not_torn)
+{
+    damaged_last_record_case("abcdefgh", 3, 0);
+}
+
+Test(file, a_changed_length_in_the_last_event_is_corrupt_not_torn)
+{
+    /* The record now claims more bytes than the file holds, yet ends as a
+     * whole record ends: damage, not a torn append. */
+    damaged_last_record_case("\"doc_len\":", 10, '9');
+}
+
+Test(file, a_checksummed_event_that_is_not_an_object_with_a_type_is_corrupt)
+{
+    acp_store *s = open_at("store", NULL);
+    add_ev(s, "r1", "{\"type\":\"t\"}");
+    acp_store_close(s);
+    char rec[256];
+    int n = snprintf(rec, sizeof rec, "{\"seq\":2,\"stored_us\":1,\"doc_len\":5,\"event\":[1,2]");
+    uint32_t crc = crc32c(0, rec, (size_t)n);
+    snprintf(rec + n, sizeof rec - (size_t)n, ",\"crc\":\"%08x\"}\n", (unsigned)crc);
+    int fd = open(at("store/events/r1.log"), O_WRONLY | O_APPEND);
+    cr_assert_eq(write(fd, rec, strlen(rec)), (ssize_t)strlen(rec));
+    close(fd);
+    s = open_at("store", NULL);
+    acp_page *p;
+    acp_error err;
+    acp_event_filter ef = ACP_EVENT_FILTER_INIT;
+    acp_status st = acp_event_list(s, "r1", &ef, &p, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
+    cr_assert(strstr(err.message, "event 2") && strstr(err.message, "type"), "%s", err.message);
+    acp_store_close(s);
 }
