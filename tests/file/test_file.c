@@ -1606,3 +1606,107 @@ Test(file, a_checksummed_event_that_is_not_an_object_with_a_type_is_corrupt)
     cr_assert(strstr(err.message, "event 2") && strstr(err.message, "type"), "%s", err.message);
     acp_store_close(s);
 }
+
+static acp_store *open_with_timeout(const char *rel, int64_t ms)
+{
+    char uri[1200];
+    snprintf(uri, sizeof uri, "file:%s/%s", root, rel);
+    acp_config *cfg;
+    OK(acp_config_new(&cfg, E));
+    OK(acp_config_parse_uri(cfg, uri, E));
+    OK(acp_config_set_timeout_ms(cfg, ms, E));
+    acp_store *s = NULL;
+    OK(acp_store_open_config(cfg, &s, E));
+    acp_config_free(cfg);
+    return s;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A child process appends to r1 (deletes: saves and deletes d1) in a loop
+ * and is stopped with SIGSTOP at random moments.  Every call of this
+ * process on the same run, and every open, ends by its deadline; a call
+ * that finds the stopped child holding the lock gets UNAVAILABLE saying
+ * why.  Tries until that happened a few times (the child holds the lock
+ * for a good part of each loop). */
+static void stopped_peer_case(int deletes)
+{
+    enum { DEADLINE_MS = 200, SLACK_MS = 1500 };
+    acp_store_close(open_at("store", "sync=none"));
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        char uri[1200];
+        snprintf(uri, sizeof uri, "file:%s/store?sync=none", root);
+        acp_store *s = NULL;
+        acp_error err;
+        if (acp_store_open(uri, &s, &err) != ACP_OK)
+            _exit(1);
+        for (;;) {
+            if (deletes) {
+                acp_run_save(s, run_doc("d1", "a", NULL, 1, NULL), ACP_STRLEN, &err);
+                acp_event_add(s, "d1", "{\"type\":\"t\"}", ACP_STRLEN, NULL, &err);
+                acp_run_delete(s, "d1", &err);
+            } else {
+                acp_event_add(s, "r1", "{\"type\":\"t\"}", ACP_STRLEN, NULL, &err);
+            }
+        }
+    }
+    acp_store *s = open_with_timeout("store", DEADLINE_MS);
+    int unavailable = 0, tries = 0;
+    srand((unsigned)getpid());
+    for (; tries < 400 && unavailable < 3; tries++) {
+        usleep(1000 + (useconds_t)(rand() % 4000));
+        cr_assert_eq(kill(pid, SIGSTOP), 0);
+        int status;
+        cr_assert_eq(waitpid(pid, &status, WUNTRACED), pid);
+        cr_assert(WIFSTOPPED(status), "the child ended (status 0x%x)", status);
+        acp_error err;
+        double t0 = now_ms();
+        acp_status st = deletes ? acp_run_save(s, run_doc("d1", "a", NULL, 2, NULL),
+                                               ACP_STRLEN, &err)
+                                : acp_event_add(s, "r1", "{\"type\":\"p\"}", ACP_STRLEN, NULL,
+                                                &err);
+        double took = now_ms() - t0;
+        cr_assert(took < DEADLINE_MS + SLACK_MS, "a call took %.0f ms", took);
+        if (st == ACP_UNAVAILABLE) {
+            unavailable++;
+            cr_assert(strstr(err.message, "deadline"), "%s", err.message);
+        } else {
+            cr_assert_eq(st, ACP_OK, "%s: %s", acp_status_name(st), err.message);
+        }
+        if (tries % 8 == 0) { /* opens are not held up either */
+            t0 = now_ms();
+            acp_store *o = open_with_timeout("store", DEADLINE_MS);
+            acp_store_close(o);
+            took = now_ms() - t0;
+            cr_assert(took < DEADLINE_MS + SLACK_MS, "an open took %.0f ms", took);
+        }
+        cr_assert_eq(kill(pid, SIGCONT), 0);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    cr_assert(unavailable > 0, "never met the stopped child holding the lock in %d tries",
+              tries);
+    /* The store works on after its holder died. */
+    if (!deletes)
+        cr_assert_gt(add_ev(s, "r1", "{\"type\":\"after\"}"), 0);
+    else
+        save(s, "d1", "a", NULL, 3);
+    acp_store_close(s);
+}
+
+Test(file, a_stopped_appender_does_not_block_others_past_their_deadline)
+{
+    stopped_peer_case(0);
+}
+
+Test(file, a_stopped_deleter_does_not_block_others_past_their_deadline)
+{
+    stopped_peer_case(1);
+}
