@@ -1710,3 +1710,168 @@ Test(file, a_stopped_deleter_does_not_block_others_past_their_deadline)
 {
     stopped_peer_case(1);
 }
+
+/* ---- verify (issue 13, item 5) --------------------------------------------- */
+
+typedef struct seen {
+    int n;
+    struct {
+        int kind;
+        char key[64], location[128], moved[256], reason[256];
+        int64_t seq;
+        acp_status code;
+    } d[32];
+} seen;
+
+static int collect(void *ctx, const acp_damage *d)
+{
+    seen *s = ctx;
+    if (s->n < 32) {
+        s->d[s->n].kind = d->kind;
+        snprintf(s->d[s->n].key, sizeof s->d[s->n].key, "%s", d->key ? d->key : "");
+        snprintf(s->d[s->n].location, sizeof s->d[s->n].location, "%s",
+                 d->location ? d->location : "");
+        snprintf(s->d[s->n].moved, sizeof s->d[s->n].moved, "%s", d->moved_to ? d->moved_to : "");
+        snprintf(s->d[s->n].reason, sizeof s->d[s->n].reason, "%s", d->reason ? d->reason : "");
+        s->d[s->n].seq = d->seq;
+        s->d[s->n].code = d->code;
+    }
+    s->n++;
+    return 0;
+}
+
+/* The report about location, or NULL. */
+static int find_damage(const seen *s, const char *location, int64_t seq)
+{
+    for (int i = 0; i < s->n && i < 32; i++)
+        if (strcmp(s->d[i].location, location) == 0 && s->d[i].seq == seq)
+            return i;
+    return -1;
+}
+
+Test(file, verify_finds_nothing_in_a_clean_store_and_moves_nothing)
+{
+    small_store("store");
+    acp_store *s = open_at("store", NULL);
+    seen sn = {0};
+    acp_verify_counts c;
+    acp_error err;
+    acp_status st = acp_store_verify(s, ACP_VERIFY_QUARANTINE, collect, &sn, &c, &err);
+    cr_assert_eq(st, ACP_OK, "%s: %s: %s %s", acp_status_name(st), err.message,
+                 sn.d[0].location, sn.d[0].reason);
+    cr_assert_eq(sn.n, 0);
+    cr_assert_eq(c.runs, 2);
+    cr_assert_eq(c.sessions, 1);
+    cr_assert_eq(c.events, 2);
+    cr_assert_eq(c.damaged, 0);
+    struct stat sb;
+    cr_assert_neq(stat(at("store/quarantine"), &sb), 0, "a clean verify made a quarantine");
+    acp_store_close(s);
+}
+
+Test(file, verify_reports_every_damaged_item_and_quarantine_repairs_the_store)
+{
+    small_store("store");
+    acp_store *s = open_at("store", NULL);
+    add_ev(s, "r2", "{\"type\":\"t\",\"v\":\"one\"}");
+    add_ev(s, "r2", "{\"type\":\"t\",\"v\":\"two\"}");
+    add_ev(s, "r2", "{\"type\":\"t\",\"v\":\"three\"}");
+    acp_store_close(s);
+    /* A changed byte in run r1, in r2's second event, and in index.log;
+     * a stray folder and a link among the documents, a stray file among
+     * the logs. */
+    size_t n;
+    char *t = slurp(at("store/runs/r1.json"), &n);
+    *strstr(t, "\"created\"") = 'X';
+    write_file(at("store/runs/r1.json"), t);
+    char *damaged_r1 = t;
+    t = slurp(at("store/events/r2.log"), &n);
+    memcpy(strstr(t, "\"two\""), "\"tw0\"", 5);
+    int fd = open(at("store/events/r2.log"), O_WRONLY);
+    cr_assert_eq(pwrite(fd, t, n, 0), (ssize_t)n);
+    close(fd);
+    free(t);
+    t = slurp(at("store/index.log"), &n);
+    *strstr(t, "\"op\"") = 'Q';
+    fd = open(at("store/index.log"), O_WRONLY);
+    cr_assert_eq(pwrite(fd, t, n, 0), (ssize_t)n);
+    close(fd);
+    free(t);
+    cr_assert_eq(mkdir(at("store/runs/zz.json"), 0755), 0);
+    cr_assert_eq(symlink("/etc/passwd", at("store/sessions/yy.json")), 0);
+    write_file(at("store/events/notes.txt"), "hello");
+
+    s = open_at("store", NULL); /* sets the damaged index.log aside itself */
+    /* Damage it again at run time, for verify to find. */
+    t = slurp(at("store/index.log"), &n);
+    *strstr(t, "\"op\"") = 'Q';
+    fd = open(at("store/index.log"), O_WRONLY);
+    cr_assert_eq(pwrite(fd, t, n, 0), (ssize_t)n);
+    close(fd);
+    free(t);
+
+    seen sn = {0};
+    acp_verify_counts c;
+    acp_error err;
+    acp_status st = acp_store_verify(s, 0, collect, &sn, &c, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
+    const char *where[] = {"runs/r1.json", "runs/zz.json", "sessions/yy.json",
+                           "events/notes.txt", "index.log"};
+    for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
+        int k = find_damage(&sn, where[i], 0);
+        cr_assert(k >= 0, "%s not reported (%d reports)", where[i], sn.n);
+        cr_assert_str_empty(sn.d[k].moved);
+    }
+    int k = find_damage(&sn, "events/r2.log", 2);
+    cr_assert(k >= 0, "event 2 of r2 not reported");
+    cr_assert_str_eq(sn.d[k].key, "r2");
+    cr_assert_str_eq(sn.d[find_damage(&sn, "runs/r1.json", 0)].key, "r1");
+    cr_assert_eq(sn.n, 6, "%d reports", sn.n);
+    cr_assert_eq(c.damaged, 6);
+    cr_assert_eq(c.runs, 1);     /* r2 */
+    cr_assert_eq(c.sessions, 1); /* s1 */
+    cr_assert_eq(c.events, 4);   /* r1: 2, r2: 1 and 3 */
+
+    memset(&sn, 0, sizeof sn);
+    st = acp_store_verify(s, ACP_VERIFY_QUARANTINE, collect, &sn, &c, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
+    cr_assert_eq(sn.n, 6);
+    cr_assert_eq(c.quarantined, 6);
+    char moved_r1[256];
+    snprintf(moved_r1, sizeof moved_r1, "%s", sn.d[find_damage(&sn, "runs/r1.json", 0)].moved);
+    cr_assert(strncmp(moved_r1, "quarantine/", 11) == 0, "%s", moved_r1);
+
+    /* The original bytes are kept. */
+    char path[600];
+    snprintf(path, sizeof path, "store/%s", moved_r1);
+    t = slurp(at(path), NULL);
+    cr_assert_not_null(t, "%s", path);
+    cr_assert_str_eq(t, damaged_r1);
+    free(t);
+    free(damaged_r1);
+
+    /* The rest serves normally, numbers are kept, and verify is clean. */
+    acp_run_filter rf = ACP_RUN_FILTER_INIT;
+    acp_page *p;
+    OK(acp_run_list(s, &rf, &p, E));
+    cr_assert_eq(acp_page_count(p), 1);
+    acp_page_free(p);
+    char **docs;
+    size_t ne = all_events(s, "r2", &docs);
+    cr_assert_eq(ne, 3);
+    cr_assert(strstr(docs[1], "acp.quarantined"), "%s", docs[1]);
+    cr_assert_str_eq(docs[2], "{\"type\":\"t\",\"v\":\"three\"}");
+    free_docs(docs, ne);
+    cr_assert_eq(add_ev(s, "r2", "{\"type\":\"t\"}"), 4);
+    memset(&sn, 0, sizeof sn);
+    st = acp_store_verify(s, 0, collect, &sn, &c, &err);
+    cr_assert_eq(st, ACP_OK, "%s: %s (%d reports, first %s)", acp_status_name(st), err.message,
+                 sn.n, sn.n ? sn.d[0].location : "");
+    acp_store_close(s);
+    /* And so does a new handle. */
+    s = open_at("store", NULL);
+    st = acp_store_verify(s, 0, collect, &sn, &c, &err);
+    cr_assert_eq(st, ACP_OK, "%s: %s", acp_status_name(st), err.message);
+    cr_assert_eq(c.events, 6); /* r1: 2 (events outlive a run file), r2: 4 */
+    acp_store_close(s);
+}
