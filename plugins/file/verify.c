@@ -133,6 +133,26 @@ static int id_of_name(acp_backend *b, const char *name, size_t nlen, char *id)
     return r ? 0 : -1;
 }
 
+/* The names in folder dfd (sub/), but . and .., into names (to free). */
+static acp_status list_folder(vctx *v, int dfd, const char *sub, namelist *names)
+{
+    acp_backend *b = v->b;
+    DIR *d = fs_open_dir(dfd);
+    if (!d)
+        return file_err(b, v->call, ACP_IO, sub, "", "cannot list", errno);
+    struct dirent *de;
+    while ((errno = 0, de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            nl_add(names, de->d_name, strlen(de->d_name));
+    int e = errno;
+    closedir(d);
+    if (e)
+        return file_err(b, v->call, ACP_IO, sub, "", "cannot list", e);
+    if (names->failed)
+        return b->host->error(v->call, ACP_NOMEM, "out of memory checking %s/%s", b->path, sub);
+    return ACP_OK;
+}
+
 /* ---- documents ---------------------------------------------------------- */
 
 /* Check runs/ or sessions/: every *.json must be a regular file that
@@ -143,21 +163,8 @@ static acp_status verify_docs(vctx *v, int kind)
     acp_backend *b = v->b;
     int dfd = kind == K_RUN ? b->runs_fd : b->sess_fd;
     const char *sub = kind == K_RUN ? "runs/" : "sessions/";
-    DIR *d = fs_open_dir(dfd);
-    if (!d)
-        return file_err(b, v->call, ACP_IO, sub, "", "cannot list", errno);
     namelist names = {0};
-    struct dirent *de;
-    while ((errno = 0, de = readdir(d)) != NULL)
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            nl_add(&names, de->d_name, strlen(de->d_name));
-    int e = errno;
-    closedir(d);
-    acp_status s = ACP_OK;
-    if (e)
-        s = file_err(b, v->call, ACP_IO, sub, "", "cannot list", e);
-    else if (names.failed)
-        s = b->host->error(v->call, ACP_NOMEM, "out of memory checking %s/%s", b->path, sub);
+    acp_status s = list_folder(v, dfd, sub, &names);
     for (size_t i = 0; s == ACP_OK && !v->stop && i < names.n; i++) {
         const char *nm = names.v[i];
         size_t len = strlen(nm), il = strlen(FILE_INTENT_EXT);
@@ -416,21 +423,8 @@ static void log_unlock(vctx *v, const char *lname, size_t nlen, int lfd)
 static acp_status verify_events(vctx *v)
 {
     acp_backend *b = v->b;
-    DIR *d = fs_open_dir(b->ev_fd);
-    if (!d)
-        return file_err(b, v->call, ACP_IO, "events/", "", "cannot list", errno);
     namelist names = {0};
-    struct dirent *de;
-    while ((errno = 0, de = readdir(d)) != NULL)
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            nl_add(&names, de->d_name, strlen(de->d_name));
-    int e = errno;
-    closedir(d);
-    acp_status s = ACP_OK;
-    if (e)
-        s = file_err(b, v->call, ACP_IO, "events/", "", "cannot list", e);
-    else if (names.failed)
-        s = b->host->error(v->call, ACP_NOMEM, "out of memory checking %s/events/", b->path);
+    acp_status s = list_folder(v, b->ev_fd, "events/", &names);
     for (size_t i = 0; s == ACP_OK && !v->stop && i < names.n; i++) {
         const char *nm = names.v[i];
         size_t len = strlen(nm);
