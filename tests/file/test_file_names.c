@@ -283,3 +283,27 @@ Test(file_names, ids_that_collide_under_fnv_spread_under_the_keyed_hash)
     size_t worst = chain_with(acp__hash);
     cr_assert_leq(worst, 12, "longest chain %zu under the keyed hash", worst);
 }
+
+Test(file_names, event_documents_read_back_must_be_objects_with_a_type)
+{
+    static const char *const good[] = {"{\"type\":\"t\"}", " {\"a\":1, \"type\" : \"x.y\"}",
+                                       "{\"type\":\"\\u0041\"}"};
+    static const char *const bad[] = {"[1,2]", "{}", "{\"type\":\"\"}", "{\"type\":1}",
+                                      "\"type\"", "", "{\"types\":\"t\"}", "{\"type\"}"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        cr_assert(fmt_event_doc_ok(good[i], strlen(good[i])), "%s", good[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert(!fmt_event_doc_ok(bad[i], strlen(bad[i])), "%s", bad[i]);
+}
+
+Test(file_names, only_a_cut_record_is_a_torn_tail)
+{
+    /* A record cut anywhere before its end does not end as whole records
+     * end; one that is all there does, whatever is wrong inside it. */
+    const char *rec = "{\"seq\":1,\"stored_us\":5,\"doc_len\":12,\"event\":{\"type\":\"t\"},"
+                      "\"crc\":\"0123abcd\"}\n";
+    size_t n = strlen(rec);
+    for (size_t cut = 0; cut < n; cut++)
+        cr_assert(!fmt_ends_whole(rec, cut), "cut at %zu", cut);
+    cr_assert(fmt_ends_whole(rec, n));
+}
