@@ -124,7 +124,16 @@ struct acp_store {
     int serial; /* plugin is not concurrent: one thread at a time */
     pthread_mutex_t mu;
     int64_t timeout_ms;
+    size_t max_doc; /* documents larger than this are refused (max_document_bytes) */
 };
+
+/* ---- options the core takes itself (core_options.c) ---- */
+
+/* 1 if key is a core option: never passed to or checked by a plugin. */
+int acp__core_option(const char *key);
+/* INVALID naming both sizes when a document of len bytes is over the
+ * store's limit.  `what` is "run", "session" or "event". */
+acp_status acp__doc_size_check(const acp_store *s, const char *what, size_t len, acp_error *err);
 
 /* ---- verify (verify.c) ---- */
 

@@ -153,6 +153,16 @@ static acp_status native_walk(acp_store *s, unsigned flags, acp__verify *v, acp_
 
 /* ---- the generic walk, for backends without verify ---- */
 
+/* A damage reason is one line without a prefix: drop the backend's name
+ * that acp__call_finish put before the plugin's message. */
+static const char *reason(const acp_store *s, const acp_error *e)
+{
+    size_t n = strlen(s->desc->name);
+    if (strncmp(e->message, s->desc->name, n) == 0 && strncmp(e->message + n, ": ", 2) == 0)
+        return e->message + n + 2;
+    return e->message;
+}
+
 /* Check the events of one run, page by page.  A page the backend cannot
  * read is narrowed down to the unreadable event, which is reported and
  * skipped. */
@@ -170,7 +180,7 @@ static acp_status walk_events(acp_store *s, const char *run_id, acp__verify *v, 
             continue;
         }
         if (st == ACP_CORRUPT) {
-            if (report_corrupt(v, ACP_ITEM_EVENT, run_id, f.after_seq + 1, e.message))
+            if (report_corrupt(v, ACP_ITEM_EVENT, run_id, f.after_seq + 1, reason(s, &e)))
                 return ACP_OK;
             if (++skipped >= MAX_SKIPPED)
                 return report_corrupt(v, ACP_ITEM_EVENT, run_id, 0,
@@ -219,7 +229,7 @@ static acp_status walk_runs(acp_store *s, acp__verify *v, acp_error *err)
         f.cursor = cursor;
         st = acp_run_list(s, &f, &page, &e);
         if (st == ACP_CORRUPT) {
-            report_corrupt(v, ACP_ITEM_RUN, NULL, 0, e.message);
+            report_corrupt(v, ACP_ITEM_RUN, NULL, 0, reason(s, &e));
             st = ACP_OK;
             break;
         }
@@ -262,7 +272,7 @@ static acp_status walk_sessions(acp_store *s, acp__verify *v, acp_error *err)
         if (st == ACP_UNSUPPORTED)
             return ACP_OK; /* an ABI 1.0 backend cannot list them: nothing to walk */
         if (st == ACP_CORRUPT) {
-            report_corrupt(v, ACP_ITEM_SESSION, NULL, 0, e.message);
+            report_corrupt(v, ACP_ITEM_SESSION, NULL, 0, reason(s, &e));
             return ACP_OK;
         }
         if (st != ACP_OK) {
