@@ -499,6 +499,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             acp_page_free(pg);
         }
         read_all(s, x);
+        /* verify walks whatever is there: it names damage or finds none,
+         * and after a quarantine the store still serves. */
+        for (unsigned flags = 0; flags <= ACP_VERIFY_QUARANTINE; flags += ACP_VERIFY_QUARANTINE) {
+            acp_verify_counts vc;
+            st = acp_store_verify(s, flags, NULL, NULL, &vc, &e);
+            FUZZ_CHECK(st == ACP_OK || st == ACP_CORRUPT, "verify (flags %u): %s (%s)", flags,
+                       acp_status_name(st), e.message);
+            FUZZ_CHECK((st == ACP_OK) == (vc.damaged == 0), "verify: %s with %lld damaged",
+                       acp_status_name(st), (long long)vc.damaged);
+        }
+        read_all(s, x);
+        expect_doc(s, 1, "r1", RUN_DOC);
         acp_store_close(s);
     } else {
         FUZZ_CHECK(e.message[0], "open failed without a message");

@@ -1151,17 +1151,18 @@ acp_status file_get_events(acp_backend *b, const acp_event_query *q, acp_call *c
                                 "it has another sequence number");
                 break;
             }
-            if (!fmt_event_doc_ok(e.doc.p, e.doc.len)) {
-                st = ev_damaged(b, call, q->run_id, expect, name, at,
-                                "its document is not an object with a type");
-                break;
-            }
             expect++;
             if (e.seq <= q->after_seq)
                 continue;
             if (skipped < q->offset) {
                 skipped++;
                 continue;
+            }
+            /* Only what is returned: numbering does not depend on it. */
+            if (!fmt_event_doc_ok(e.doc.p, e.doc.len)) {
+                st = ev_damaged(b, call, q->run_id, e.seq, name, at,
+                                "its document is not an object with a type");
+                break;
             }
             acp_item it = {0};
             it.doc = e.doc.p;

@@ -9,6 +9,7 @@
  *   repair.c   bringing index.log in line with the documents
  *   intent.c   the two-step delete of a run and its leftovers
  *   events.c   event logs and their group commit
+ *   verify.c   verify: every document, event record and index.log checked
  *   fsutil.c   file-system helpers: errors, reading, temporaries, locks
  *   index.c    the in-memory index (findex) the index log is replayed into
  *   fmt.c      on-disk formats, names and checksums
@@ -626,6 +627,7 @@ static const acp_backend_vtable file_vtable = {
     .list_sessions = f_list_sessions,
     .add_event = f_add_event,
     .get_events = f_get_events,
+    .verify = file_verify,
 };
 
 static const char *const file_options[] = {"sync", "create", NULL};

@@ -276,8 +276,9 @@ void ilog_forget_publish(acp_backend *b, int happened, int listed, fbuf *rec, id
                          acp_call *call);
 /* Rewrite index.log when open-time repairs left it bloated (best effort). */
 void ilog_compact_if_bloated(acp_backend *b, acp_call *call);
-/* Keep a damaged index.log aside and start an empty one. */
-acp_status ilog_set_aside(acp_backend *b, acp_call *call);
+/* Keep a damaged index.log aside, as todir/to (todir -1: as
+ * index.log.damaged-<time> in the store), and start an empty one. */
+acp_status ilog_set_aside(acp_backend *b, int todir, const char *to, acp_call *call);
 
 /* ---- repair.c ---- */
 
@@ -301,6 +302,11 @@ acp_status intent_finish_delete(acp_backend *b, const char *name, size_t nlen, i
 acp_status intent_finish(acp_backend *b, const char *name, size_t nlen, acp_call *call);
 acp_status intent_finish_locking(acp_backend *b, const char *name, size_t nlen,
                                  acp_call *call);
+
+/* ---- verify.c ---- */
+
+/* The vtable's verify (ABI 1.2): see verify.c. */
+acp_status file_verify(acp_backend *b, uint32_t flags, acp_call *call);
 
 /* ---- open.c ---- */
 

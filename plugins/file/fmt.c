@@ -485,6 +485,18 @@ int fmt_ends_whole(const char *p, size_t n)
     return 1;
 }
 
+/* Whether doc[i..len) starts with a separator: blanks, ':', blanks. */
+static size_t skip_colon(const char *doc, size_t i, size_t len)
+{
+    while (i < len && (doc[i] == ' ' || doc[i] == '\t' || doc[i] == '\n' || doc[i] == '\r'))
+        i++;
+    if (i == len || doc[i] != ':')
+        return 0;
+    for (i++; i < len && (doc[i] == ' ' || doc[i] == '\t' || doc[i] == '\n' || doc[i] == '\r');)
+        i++;
+    return i;
+}
+
 int fmt_event_doc_ok(const char *doc, size_t len)
 {
     static const char key[] = "\"type\"";
@@ -493,9 +505,15 @@ int fmt_event_doc_ok(const char *doc, size_t len)
         i++;
     if (i == len || doc[i] != '{')
         return 0;
-    for (; i + sizeof key - 1 <= len; i++)
-        if (doc[i] == '"' && memcmp(doc + i, key, sizeof key - 1) == 0)
+    /* Some "type" member holding a non-empty string (cheap: not
+     * necessarily the top level's; the core checks fully before saving). */
+    for (; i + sizeof key - 1 <= len; i++) {
+        if (doc[i] != '"' || memcmp(doc + i, key, sizeof key - 1) != 0)
+            continue;
+        size_t v = skip_colon(doc, i + sizeof key - 1, len);
+        if (v && v + 1 < len && doc[v] == '"' && doc[v + 1] != '"')
             return 1;
+    }
     return 0;
 }
 

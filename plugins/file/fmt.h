@@ -122,7 +122,8 @@ int fmt_get_event(const char *p, size_t n, fmt_event *e, size_t *rec_len);
 int fmt_ends_whole(const char *p, size_t n);
 
 /* A cheap check that an event document read back is a JSON object with a
- * "type" member (the core checks events fully before they are saved). */
+ * "type" member holding a non-empty string (the core checks events fully
+ * before they are saved). */
 int fmt_event_doc_ok(const char *doc, size_t len);
 
 #endif /* ACP_FILE_FMT_H */

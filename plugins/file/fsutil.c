@@ -56,7 +56,7 @@ acp_status file_readonly(acp_backend *b, acp_call *call)
 {
     char eb[128];
     const char *es = strerror_r(b->ro_errno, eb, sizeof eb);
-    return b->host->error(call, ACP_IO, "file store %s is read-only: %s", b->path, es);
+    return b->host->error(call, ACP_IO, "the store %s is read-only: %s", b->path, es);
 }
 
 int file_write_all(int fd, const void *buf, size_t len)

@@ -498,7 +498,7 @@ void ilog_forget_publish(acp_backend *b, int happened, int listed, fbuf *rec, id
     fbuf_free(rec);
 }
 
-acp_status ilog_set_aside(acp_backend *b, acp_call *call)
+acp_status ilog_set_aside(acp_backend *b, int todir, const char *to, acp_call *call)
 {
     pthread_mutex_lock(&b->ix_mu);
     acp_status s = ACP_OK;
@@ -511,11 +511,15 @@ acp_status ilog_set_aside(acp_backend *b, acp_call *call)
     if (fstat(b->ilog_fd, &st) == 0 && st.st_nlink > 0) {
         char aside[64];
         snprintf(aside, sizeof aside, "index.log.damaged-%lld", (long long)time(NULL));
-        if (renameat(b->dirfd, "index.log", b->dirfd, aside) != 0)
+        if (todir < 0) {
+            todir = b->dirfd;
+            to = aside;
+        }
+        if (renameat(b->dirfd, "index.log", todir, to) != 0)
             s = file_err(b, call, ACP_IO, "", "index.log", "cannot set aside damaged", errno);
         else
             b->host->log(1, FILE_PLUGIN, "%s/index.log was damaged: kept as %s, rebuilding",
-                         b->path, aside);
+                         b->path, to);
     }
     flock(b->ilog_fd, LOCK_UN);
     if (s == ACP_OK)

@@ -28,7 +28,7 @@
 static int is_store_entry(const char *nm)
 {
     static const char *const known[] = {"FORMAT", "index.log", "lock", "runs",
-                                        "sessions", "events", "lost+found", NULL};
+                                        "sessions", "events", "lost+found", "quarantine", NULL};
     if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0 ||
         strncmp(nm, FILE_TMP_PREFIX, strlen(FILE_TMP_PREFIX)) == 0 ||
         strncmp(nm, "index.log.damaged-", 18) == 0)
@@ -294,7 +294,7 @@ acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
         s = ilog_tail(b, 0, call);
         pthread_mutex_unlock(&b->ix_mu);
         if (s == ACP_CORRUPT && !b->ro_errno)
-            s = ilog_set_aside(b, call);
+            s = ilog_set_aside(b, -1, NULL, call);
     }
     if (s == ACP_OK && !b->ro_errno) {
         s = repair_dir(b, K_RUN, call);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "acp_storage.h"
+#include "crc32c.h" /* to forge records with a valid checksum */
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -1291,4 +1293,602 @@ Test(file, logs_closed_by_the_lru_go_on_where_they_ended)
     cr_assert_eq(all_events(s, "run-123", NULL), ROUNDS + 1);
     acp_store_close(s);
     cr_assert_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+}
+
+/* ---- integrity: links, FIFOs, stopped peers, damage (issue 13) ------------ */
+
+/* The whole content of p (NUL-terminated, to free), or NULL. */
+static char *slurp(const char *p, size_t *len)
+{
+    FILE *f = fopen(p, "rb");
+    if (!f)
+        return NULL;
+    char *b = malloc(1 << 20);
+    size_t n = fread(b, 1, (1 << 20) - 1, f);
+    fclose(f);
+    b[n] = '\0';
+    if (len)
+        *len = n;
+    return b;
+}
+
+/* A store with one run r1 (with two events) and one session s1. */
+static void small_store(const char *rel)
+{
+    acp_store *s = open_at(rel, NULL);
+    save(s, "r1", "a", NULL, 1);
+    save(s, "r2", "a", NULL, 2);
+    OK(acp_session_save(s, "{\"id\":\"s1\"}", ACP_STRLEN, E));
+    add_ev(s, "r1", "{\"type\":\"t\"}");
+    add_ev(s, "r1", "{\"type\":\"t\"}");
+    acp_store_close(s);
+}
+
+/* Every call a client could make; results are the caller's to judge, except
+ * that none may hang (alarm) or crash. */
+static void exercise(const char *rel, acp_status *open_st)
+{
+    char uri[1200];
+    snprintf(uri, sizeof uri, "file:%s/%s", root, rel);
+    acp_store *s = NULL;
+    acp_error err;
+    *open_st = acp_store_open(uri, &s, &err);
+    if (*open_st != ACP_OK)
+        return;
+    acp_store_ping(s, &err);
+    char *j = NULL;
+    if (acp_run_get(s, "r1", &j, NULL, &err) == ACP_OK)
+        acp_free(j);
+    if (acp_session_get(s, "s1", &j, NULL, &err) == ACP_OK)
+        acp_free(j);
+    acp_page *p;
+    acp_event_filter ef = ACP_EVENT_FILTER_INIT;
+    if (acp_event_list(s, "r1", &ef, &p, &err) == ACP_OK)
+        acp_page_free(p);
+    acp_event_add(s, "r1", "{\"type\":\"x\"}", ACP_STRLEN, NULL, &err);
+    acp_run_filter rf = ACP_RUN_FILTER_INIT;
+    if (acp_run_list(s, &rf, &p, &err) == ACP_OK)
+        acp_page_free(p);
+    if (acp_session_list(s, NULL, 10, &p, &err) == ACP_OK)
+        acp_page_free(p);
+    acp_run_save(s, run_doc("r1", "a", NULL, 3, NULL), ACP_STRLEN, &err);
+    acp_session_save(s, "{\"id\":\"s1\",\"v\":2}", ACP_STRLEN, &err);
+    acp_run_delete(s, "r1", &err);
+    acp_session_delete(s, "s1", &err);
+    acp_store_close(s);
+}
+
+Test(file, links_planted_at_every_internal_path_are_never_followed)
+{
+    /* path inside the store, and whether opening must fail */
+    static const struct {
+        const char *path;
+        int open_fails;
+    } cases[] = {
+        {"lock", 1},          {"index.log", 1},        {"FORMAT", 1},
+        {"runs", 1},          {"sessions", 1},         {"events", 1},
+        {"runs/r1.json", 0},  {"sessions/s1.json", 0}, {"events/r1.log", 0},
+        {"runs/r1.deleting", 0},
+    };
+    alarm(120);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char rel[32], victim[64], vdir[64], vfile[96], target[1100];
+        snprintf(rel, sizeof rel, "s%zu", i);
+        snprintf(victim, sizeof victim, "victim%zu", i);
+        snprintf(vdir, sizeof vdir, "victimdir%zu", i);
+        snprintf(vfile, sizeof vfile, "victimdir%zu/keep.json", i);
+        small_store(rel);
+        static const char text[] = "precious bytes\n{\"not\":\"yours\"}\n";
+        write_file(at(victim), text);
+        cr_assert_eq(mkdir(at(vdir), 0755), 0);
+        write_file(at(vfile), text);
+        char ip[96];
+        snprintf(ip, sizeof ip, "%s/%s", rel, cases[i].path);
+        int is_dir = !strchr(cases[i].path, '/') && !strchr(cases[i].path, '.') &&
+                     strcmp(cases[i].path, "lock") && strcmp(cases[i].path, "FORMAT");
+        if (is_dir) {
+            char cmd[2400];
+            snprintf(cmd, sizeof cmd, "rm -rf '%s'", at(ip));
+            cr_assert_eq(system(cmd), 0);
+        } else {
+            unlink(at(ip));
+        }
+        snprintf(target, sizeof target, "%s", at(is_dir ? vdir : victim));
+        cr_assert_eq(symlink(target, at(ip)), 0, "%s: %s", ip, strerror(errno));
+
+        acp_status st;
+        exercise(rel, &st);
+        if (cases[i].open_fails)
+            cr_assert_neq(st, ACP_OK, "%s: a store with a link there opened", cases[i].path);
+        else
+            cr_assert_eq(st, ACP_OK, "%s: one planted link took the store down",
+                         cases[i].path);
+        size_t n;
+        char *now = slurp(at(victim), &n);
+        cr_assert(now && n == sizeof text - 1 && memcmp(now, text, n) == 0,
+                  "%s: the link's target was changed", cases[i].path);
+        free(now);
+        now = slurp(at(vfile), &n);
+        cr_assert(now && n == sizeof text - 1 && memcmp(now, text, n) == 0,
+                  "%s: a file in the linked folder was changed", cases[i].path);
+        free(now);
+        cr_assert_eq(count_entries(at(vdir), 1), 1, "%s: the linked folder gained files",
+                     cases[i].path);
+    }
+    alarm(0);
+}
+
+Test(file, links_fail_cleanly_with_corrupt_naming_the_file)
+{
+    small_store("store");
+    write_file(at("victim"), "x");
+    cr_assert_eq(unlink(at("store/events/r1.log")), 0);
+    cr_assert_eq(symlink(at("victim"), at("store/events/r1.log")), 0);
+    cr_assert_eq(unlink(at("store/runs/r2.json")), 0);
+    cr_assert_eq(symlink(at("victim"), at("store/runs/r2.json")), 0);
+    acp_store *s = open_at("store", NULL);
+    acp_error err;
+    acp_page *p;
+    acp_event_filter ef = ACP_EVENT_FILTER_INIT;
+    acp_status st = acp_event_list(s, "r1", &ef, &p, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
+    cr_assert(strstr(err.message, "events/r1.log") && strstr(err.message, "not a regular file"),
+              "%s", err.message);
+    st = acp_event_add(s, "r1", "{\"type\":\"t\"}", ACP_STRLEN, NULL, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
+    char *j = get_run(s, "r2", &st, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s", err.message);
+    cr_assert(strstr(err.message, "run r2") && strstr(err.message, "runs/r2.json"), "%s",
+              err.message);
+    (void)j;
+    /* The prefix is the host's, said once. */
+    cr_assert(strncmp(err.message, "file: file:", 11) != 0, "%s", err.message);
+    acp_store_close(s);
+    cr_assert_eq(file_size(at("victim")), 1);
+}
+
+Test(file, fifos_named_like_documents_or_logs_never_hang)
+{
+    small_store("store");
+    cr_assert_eq(mkfifo(at("store/runs/z.json"), 0644), 0);
+    cr_assert_eq(mkfifo(at("store/sessions/z.json"), 0644), 0);
+    cr_assert_eq(mkfifo(at("store/events/z.log"), 0644), 0);
+    alarm(60); /* a hang kills the test */
+    acp_store *s = open_at("store", NULL);
+    acp_error err;
+    OK(acp_store_ping(s, E));
+    acp_status st;
+    char *j = get_run(s, "r1", &st, &err);
+    cr_assert_eq(st, ACP_OK, "%s", err.message);
+    acp_free(j);
+    j = get_run(s, "z", &st, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s", err.message);
+    acp_page *p;
+    acp_event_filter ef = ACP_EVENT_FILTER_INIT;
+    st = acp_event_list(s, "z", &ef, &p, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
+    st = acp_event_add(s, "z", "{\"type\":\"t\"}", ACP_STRLEN, NULL, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
+    cr_assert_eq(all_events(s, "r1", NULL), 2);
+    acp_run_filter rf = ACP_RUN_FILTER_INIT;
+    OK(acp_run_list(s, &rf, &p, E));
+    cr_assert_eq(acp_page_count(p), 2);
+    acp_page_free(p);
+    acp_store_close(s);
+    alarm(0);
+}
+
+Test(file, stray_folders_and_links_named_json_leave_the_store_usable)
+{
+    small_store("store");
+    cr_assert_eq(mkdir(at("store/runs/zz.json"), 0755), 0);
+    cr_assert_eq(mkdir(at("store/sessions/zz.json"), 0755), 0);
+    cr_assert_eq(symlink("/etc/passwd", at("store/runs/yy.json")), 0);
+    cr_assert_eq(symlink("/etc/passwd", at("store/sessions/yy.json")), 0);
+    acp_store *s = open_at("store", NULL);
+    acp_status st;
+    acp_error err;
+    char *j = get_run(s, "r2", &st, &err);
+    cr_assert_eq(st, ACP_OK, "%s", err.message);
+    acp_free(j);
+    j = get_run(s, "zz", &st, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s", err.message);
+    acp_run_filter rf = ACP_RUN_FILTER_INIT;
+    acp_page *p;
+    OK(acp_run_list(s, &rf, &p, E));
+    cr_assert_eq(acp_page_count(p), 2);
+    acp_page_free(p);
+    OK(acp_session_list(s, NULL, 10, &p, E));
+    cr_assert_eq(acp_page_count(p), 1);
+    acp_page_free(p);
+    acp_store_close(s);
+}
+
+Test(file, list_meeting_a_damaged_run_reports_it_by_name)
+{
+    small_store("store");
+    char *t = slurp(at("store/runs/r1.json"), NULL);
+    char *c = strstr(t, "\"created\"");
+    c[1] = 'C';
+    write_file(at("store/runs/r1.json.tmp"), t);
+    free(t);
+    /* Same inode as the index knows: edit in place. */
+    FILE *f = fopen(at("store/runs/r1.json"), "r+");
+    char *n = slurp(at("store/runs/r1.json.tmp"), NULL);
+    fputs(n, f);
+    fclose(f);
+    free(n);
+    unlink(at("store/runs/r1.json.tmp"));
+    acp_store *s = open_at("store", NULL);
+    acp_run_filter rf = ACP_RUN_FILTER_INIT;
+    acp_page *p;
+    acp_error err;
+    acp_status st = acp_run_list(s, &rf, &p, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
+    cr_assert(strstr(err.message, "run r1"), "%s", err.message);
+    char *j = get_run(s, "r2", &st, &err);
+    cr_assert_eq(st, ACP_OK, "%s", err.message);
+    acp_free(j);
+    acp_store_close(s);
+}
+
+/* Five events in r1, then one byte of the last record changed: set to
+ * `to`, or bit 0 flipped when to is 0; the byte is `skip` bytes after the
+ * last occurrence of `needle` in the log. */
+static void damaged_last_record_case(const char *needle, size_t skip, char to)
+{
+    acp_store *s = open_at("store", NULL);
+    for (int i = 0; i < 5; i++)
+        add_ev(s, "r1", "{\"type\":\"t\",\"payload\":\"abcdefgh\"}");
+    acp_store_close(s);
+    const char *log = at("store/events/r1.log");
+    size_t size;
+    char *t = slurp(log, &size);
+    char *hit = NULL;
+    for (char *q = t; (q = strstr(q, needle)) != NULL; q++)
+        hit = q;
+    cr_assert_not_null(hit);
+    hit += skip;
+    *hit = to ? to : (char)(*hit ^ 1);
+    int fd = open(log, O_WRONLY);
+    cr_assert_eq(pwrite(fd, hit, 1, hit - t), 1);
+    close(fd);
+    free(t);
+    for (int round = 0; round < 2; round++) {
+        s = open_at("store", NULL);
+        acp_page *p;
+        acp_error err;
+        acp_event_filter ef = ACP_EVENT_FILTER_INIT;
+        acp_status st = acp_event_list(s, "r1", &ef, &p, &err);
+        cr_assert_eq(st, ACP_CORRUPT, "list: %s: %s", acp_status_name(st), err.message);
+        cr_assert(strstr(err.message, "run r1") && strstr(err.message, "event 5"), "%s",
+                  err.message);
+        int64_t seq = -1;
+        st = acp_event_add(s, "r1", "{\"type\":\"t\"}", ACP_STRLEN, &seq, &err);
+        cr_assert_eq(st, ACP_CORRUPT, "add: %s (seq %lld)", acp_status_name(st),
+                     (long long)seq);
+        cr_assert(strstr(err.message, "run r1") && strstr(err.message, "event 5"), "%s",
+                  err.message);
+        acp_store_close(s);
+        cr_assert_eq(file_size(log), (off_t)size, "the damaged record was cut off");
+    }
+}
+
+Test(file, a_flipped_bit_in_the_last_acknowledged_event_is_corrupt_not_torn)
+{
+    damaged_last_record_case("abcdefgh", 3, 0);
+}
+
+Test(file, a_changed_length_in_the_last_event_is_corrupt_not_torn)
+{
+    /* The record now claims more bytes than the file holds, yet ends as a
+     * whole record ends: damage, not a torn append. */
+    damaged_last_record_case("\"doc_len\":", 10, '9');
+}
+
+Test(file, a_checksummed_event_that_is_not_an_object_with_a_type_is_corrupt)
+{
+    acp_store *s = open_at("store", NULL);
+    add_ev(s, "r1", "{\"type\":\"t\"}");
+    acp_store_close(s);
+    char rec[256];
+    int n = snprintf(rec, sizeof rec, "{\"seq\":2,\"stored_us\":1,\"doc_len\":5,\"event\":[1,2]");
+    uint32_t crc = acp_crc32c(0, rec, (size_t)n);
+    snprintf(rec + n, sizeof rec - (size_t)n, ",\"crc\":\"%08x\"}\n", (unsigned)crc);
+    int fd = open(at("store/events/r1.log"), O_WRONLY | O_APPEND);
+    cr_assert_eq(write(fd, rec, strlen(rec)), (ssize_t)strlen(rec));
+    close(fd);
+    s = open_at("store", NULL);
+    acp_page *p;
+    acp_error err;
+    acp_event_filter ef = ACP_EVENT_FILTER_INIT;
+    acp_status st = acp_event_list(s, "r1", &ef, &p, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
+    cr_assert(strstr(err.message, "event 2") && strstr(err.message, "type"), "%s", err.message);
+    acp_store_close(s);
+}
+
+/* Open root/rel with a timeout of ms; the status goes to *st (NULL: it
+ * must be OK). */
+static acp_store *open_with_timeout(const char *rel, int64_t ms, acp_status *st,
+                                    acp_error *err)
+{
+    char uri[1200];
+    snprintf(uri, sizeof uri, "file:%s/%s", root, rel);
+    acp_config *cfg;
+    OK(acp_config_new(&cfg, E));
+    OK(acp_config_parse_uri(cfg, uri, E));
+    OK(acp_config_set_timeout_ms(cfg, ms, E));
+    acp_store *s = NULL;
+    if (st)
+        *st = acp_store_open_config(cfg, &s, err);
+    else
+        OK(acp_store_open_config(cfg, &s, E));
+    acp_config_free(cfg);
+    return s;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A child process appends to r1 (deletes: saves and deletes d1) in a loop
+ * and is stopped with SIGSTOP at random moments.  Every call of this
+ * process on the same run, and every open, ends by its deadline; a call
+ * that finds the stopped child holding the lock gets UNAVAILABLE saying
+ * why.  Tries until that happened a few times (the child holds the lock
+ * for a good part of each loop). */
+static void stopped_peer_case(int deletes)
+{
+    enum { DEADLINE_MS = 200, SLACK_MS = 1500 };
+    acp_store_close(open_at("store", "sync=none"));
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        /* Killed with this process even while stopped, whatever fails. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        char uri[1200];
+        snprintf(uri, sizeof uri, "file:%s/store?sync=none", root);
+        acp_store *s = NULL;
+        acp_error err;
+        if (acp_store_open(uri, &s, &err) != ACP_OK)
+            _exit(1);
+        for (;;) {
+            if (deletes) {
+                acp_run_save(s, run_doc("d1", "a", NULL, 1, NULL), ACP_STRLEN, &err);
+                acp_event_add(s, "d1", "{\"type\":\"t\"}", ACP_STRLEN, NULL, &err);
+                acp_run_delete(s, "d1", &err);
+            } else {
+                acp_event_add(s, "r1", "{\"type\":\"t\"}", ACP_STRLEN, NULL, &err);
+            }
+        }
+    }
+    acp_store *s = open_with_timeout("store", DEADLINE_MS, NULL, NULL);
+    int unavailable = 0, tries = 0;
+    double longest = 0;
+    srand((unsigned)getpid());
+    for (; tries < 400 && unavailable < 3; tries++) {
+        usleep(1000 + (useconds_t)(rand() % 4000));
+        cr_assert_eq(kill(pid, SIGSTOP), 0);
+        int status;
+        cr_assert_eq(waitpid(pid, &status, WUNTRACED), pid);
+        cr_assert(WIFSTOPPED(status), "the child ended (status 0x%x)", status);
+        acp_error err;
+        double t0 = now_ms();
+        acp_status st = deletes ? acp_run_save(s, run_doc("d1", "a", NULL, 2, NULL),
+                                               ACP_STRLEN, &err)
+                                : acp_event_add(s, "r1", "{\"type\":\"p\"}", ACP_STRLEN, NULL,
+                                                &err);
+        double took = now_ms() - t0;
+        cr_assert(took < DEADLINE_MS + SLACK_MS, "a call took %.0f ms", took);
+        if (took > longest)
+            longest = took;
+        if (st == ACP_UNAVAILABLE) {
+            unavailable++;
+            cr_assert(strstr(err.message, "deadline"), "%s", err.message);
+        } else {
+            cr_assert_eq(st, ACP_OK, "%s: %s", acp_status_name(st), err.message);
+        }
+        if (tries % 8 == 0) { /* opens are not held up either */
+            t0 = now_ms();
+            acp_store *o = open_with_timeout("store", DEADLINE_MS, &st, &err);
+            acp_store_close(o);
+            took = now_ms() - t0;
+            cr_assert(took < DEADLINE_MS + SLACK_MS, "an open took %.0f ms", took);
+            cr_assert(st == ACP_OK || (st == ACP_UNAVAILABLE && strstr(err.message, "deadline")),
+                      "open: %s: %s", acp_status_name(st), err.message);
+        }
+        cr_assert_eq(kill(pid, SIGCONT), 0);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    cr_assert(unavailable > 0, "never met the stopped child holding the lock in %d tries",
+              tries);
+    cr_log_info("%s: %d stops, %d calls met the stopped holder, longest call %.0f ms "
+                "(deadline %d ms)",
+                deletes ? "deleter" : "appender", tries, unavailable, longest, DEADLINE_MS);
+    /* The store works on after its holder died. */
+    if (!deletes)
+        cr_assert_gt(add_ev(s, "r1", "{\"type\":\"after\"}"), 0);
+    else
+        save(s, "d1", "a", NULL, 3);
+    acp_store_close(s);
+}
+
+Test(file, a_stopped_appender_does_not_block_others_past_their_deadline)
+{
+    stopped_peer_case(0);
+}
+
+Test(file, a_stopped_deleter_does_not_block_others_past_their_deadline)
+{
+    stopped_peer_case(1);
+}
+
+/* ---- verify (issue 13, item 5) --------------------------------------------- */
+
+typedef struct seen {
+    int n;
+    struct {
+        int kind;
+        char key[64], location[128], moved[256], reason[256];
+        int64_t seq;
+        acp_status code;
+    } d[32];
+} seen;
+
+static int collect(void *ctx, const acp_damage *d)
+{
+    seen *s = ctx;
+    if (s->n < 32) {
+        s->d[s->n].kind = d->kind;
+        snprintf(s->d[s->n].key, sizeof s->d[s->n].key, "%s", d->key ? d->key : "");
+        snprintf(s->d[s->n].location, sizeof s->d[s->n].location, "%s",
+                 d->location ? d->location : "");
+        snprintf(s->d[s->n].moved, sizeof s->d[s->n].moved, "%s", d->moved_to ? d->moved_to : "");
+        snprintf(s->d[s->n].reason, sizeof s->d[s->n].reason, "%s", d->reason ? d->reason : "");
+        s->d[s->n].seq = d->seq;
+        s->d[s->n].code = d->code;
+    }
+    s->n++;
+    return 0;
+}
+
+/* The report about location, or NULL. */
+static int find_damage(const seen *s, const char *location, int64_t seq)
+{
+    for (int i = 0; i < s->n && i < 32; i++)
+        if (strcmp(s->d[i].location, location) == 0 && s->d[i].seq == seq)
+            return i;
+    return -1;
+}
+
+Test(file, verify_finds_nothing_in_a_clean_store_and_moves_nothing)
+{
+    small_store("store");
+    acp_store *s = open_at("store", NULL);
+    seen sn = {0};
+    acp_verify_counts c;
+    acp_error err;
+    acp_status st = acp_store_verify(s, ACP_VERIFY_QUARANTINE, collect, &sn, &c, &err);
+    cr_assert_eq(st, ACP_OK, "%s: %s: %s %s", acp_status_name(st), err.message,
+                 sn.d[0].location, sn.d[0].reason);
+    cr_assert_eq(sn.n, 0);
+    cr_assert_eq(c.runs, 2);
+    cr_assert_eq(c.sessions, 1);
+    cr_assert_eq(c.events, 2);
+    cr_assert_eq(c.damaged, 0);
+    struct stat sb;
+    cr_assert_neq(stat(at("store/quarantine"), &sb), 0, "a clean verify made a quarantine");
+    acp_store_close(s);
+}
+
+Test(file, verify_reports_every_damaged_item_and_quarantine_repairs_the_store)
+{
+    small_store("store");
+    acp_store *s = open_at("store", NULL);
+    add_ev(s, "r2", "{\"type\":\"t\",\"v\":\"one\"}");
+    add_ev(s, "r2", "{\"type\":\"t\",\"v\":\"two\"}");
+    add_ev(s, "r2", "{\"type\":\"t\",\"v\":\"three\"}");
+    acp_store_close(s);
+    /* A changed byte in run r1, in r2's second event, and in index.log;
+     * a stray folder and a link among the documents, a stray file among
+     * the logs. */
+    size_t n;
+    char *t = slurp(at("store/runs/r1.json"), &n);
+    *strstr(t, "\"created\"") = 'X';
+    write_file(at("store/runs/r1.json"), t);
+    char *damaged_r1 = t;
+    t = slurp(at("store/events/r2.log"), &n);
+    memcpy(strstr(t, "\"two\""), "\"tw0\"", 5);
+    int fd = open(at("store/events/r2.log"), O_WRONLY);
+    cr_assert_eq(pwrite(fd, t, n, 0), (ssize_t)n);
+    close(fd);
+    free(t);
+    t = slurp(at("store/index.log"), &n);
+    *strstr(t, "\"op\"") = 'Q';
+    fd = open(at("store/index.log"), O_WRONLY);
+    cr_assert_eq(pwrite(fd, t, n, 0), (ssize_t)n);
+    close(fd);
+    free(t);
+    cr_assert_eq(mkdir(at("store/runs/zz.json"), 0755), 0);
+    cr_assert_eq(symlink("/etc/passwd", at("store/sessions/yy.json")), 0);
+    write_file(at("store/events/notes.txt"), "hello");
+
+    s = open_at("store", NULL); /* sets the damaged index.log aside itself */
+    /* Damage it again at run time, for verify to find. */
+    t = slurp(at("store/index.log"), &n);
+    *strstr(t, "\"op\"") = 'Q';
+    fd = open(at("store/index.log"), O_WRONLY);
+    cr_assert_eq(pwrite(fd, t, n, 0), (ssize_t)n);
+    close(fd);
+    free(t);
+
+    seen sn = {0};
+    acp_verify_counts c;
+    acp_error err;
+    acp_status st = acp_store_verify(s, 0, collect, &sn, &c, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
+    const char *where[] = {"runs/r1.json", "runs/zz.json", "sessions/yy.json",
+                           "events/notes.txt", "index.log"};
+    for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
+        int k = find_damage(&sn, where[i], 0);
+        cr_assert(k >= 0, "%s not reported (%d reports)", where[i], sn.n);
+        cr_assert_str_empty(sn.d[k].moved);
+    }
+    int k = find_damage(&sn, "events/r2.log", 2);
+    cr_assert(k >= 0, "event 2 of r2 not reported");
+    cr_assert_str_eq(sn.d[k].key, "r2");
+    cr_assert_str_eq(sn.d[find_damage(&sn, "runs/r1.json", 0)].key, "r1");
+    cr_assert_eq(sn.n, 6, "%d reports", sn.n);
+    cr_assert_eq(c.damaged, 6);
+    cr_assert_eq(c.runs, 1);     /* r2 */
+    cr_assert_eq(c.sessions, 1); /* s1 */
+    cr_assert_eq(c.events, 4);   /* r1: 2, r2: 1 and 3 */
+
+    memset(&sn, 0, sizeof sn);
+    st = acp_store_verify(s, ACP_VERIFY_QUARANTINE, collect, &sn, &c, &err);
+    cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
+    cr_assert_eq(sn.n, 6);
+    cr_assert_eq(c.quarantined, 6);
+    char moved_r1[256];
+    snprintf(moved_r1, sizeof moved_r1, "%s", sn.d[find_damage(&sn, "runs/r1.json", 0)].moved);
+    cr_assert(strncmp(moved_r1, "quarantine/", 11) == 0, "%s", moved_r1);
+
+    /* The original bytes are kept. */
+    char path[600];
+    snprintf(path, sizeof path, "store/%s", moved_r1);
+    t = slurp(at(path), NULL);
+    cr_assert_not_null(t, "%s", path);
+    cr_assert_str_eq(t, damaged_r1);
+    free(t);
+    free(damaged_r1);
+
+    /* The rest serves normally, numbers are kept, and verify is clean. */
+    acp_run_filter rf = ACP_RUN_FILTER_INIT;
+    acp_page *p;
+    OK(acp_run_list(s, &rf, &p, E));
+    cr_assert_eq(acp_page_count(p), 1);
+    acp_page_free(p);
+    char **docs;
+    size_t ne = all_events(s, "r2", &docs);
+    cr_assert_eq(ne, 3);
+    cr_assert(strstr(docs[1], "acp.quarantined"), "%s", docs[1]);
+    cr_assert_str_eq(docs[2], "{\"type\":\"t\",\"v\":\"three\"}");
+    free_docs(docs, ne);
+    cr_assert_eq(add_ev(s, "r2", "{\"type\":\"t\"}"), 4);
+    memset(&sn, 0, sizeof sn);
+    st = acp_store_verify(s, 0, collect, &sn, &c, &err);
+    cr_assert_eq(st, ACP_OK, "%s: %s (%d reports, first %s)", acp_status_name(st), err.message,
+                 sn.n, sn.n ? sn.d[0].location : "");
+    acp_store_close(s);
+    /* And so does a new handle. */
+    s = open_at("store", NULL);
+    st = acp_store_verify(s, 0, collect, &sn, &c, &err);
+    cr_assert_eq(st, ACP_OK, "%s: %s", acp_status_name(st), err.message);
+    cr_assert_eq(c.events, 6); /* r1: 2 (events outlive a run file), r2: 4 */
+    acp_store_close(s);
 }

@@ -14,6 +14,10 @@
 
 #include "crc32c.h"
 #include "fmt.h"
+#include "index.h"
+
+/* core/hash.c: the host's keyed hash (host->hash). */
+uint64_t acp__hash(const void *data, size_t len);
 
 static size_t name_of(const char *id, size_t len, char *out)
 {
@@ -214,4 +218,92 @@ Test(file_names, sha256_matches_known_digests)
                                    0xa3, 0x3c, 0xe4, 0x59, 0x64, 0xff, 0x21, 0x67,
                                    0xf6, 0xec, 0xed, 0xd4, 0x19, 0xdb, 0x06, 0xc1};
     cr_assert_arr_eq(h, mh, 32);
+}
+
+/* ---- hashing of client-chosen ids (issue 13, item 9) ------------------------ */
+
+/* The unseeded FNV-1a the index used to hash ids with. */
+static uint64_t fnv1a64(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * UINT64_C(1099511628211);
+    return h;
+}
+
+/* The longest chain of m. */
+static size_t longest_chain(const hmap *m)
+{
+    size_t worst = 0;
+    for (size_t i = 0; i < m->nb; i++) {
+        size_t n = 0;
+        for (const hlink *l = m->b[i]; l; l = l->next)
+            n++;
+        if (n > worst)
+            worst = n;
+    }
+    return worst;
+}
+
+/* N ids that a client could pick so that they share one bucket of every
+ * power-of-two table up to 4096 buckets under FNV-1a, in a table hashed
+ * with fn; returns its longest chain. */
+static size_t chain_with(uint64_t (*fn)(const void *, size_t))
+{
+    enum { N = 2000 };
+    static char ids[N][24];
+    static hlink links[N];
+    size_t n = 0;
+    for (unsigned i = 0; n < N; i++) {
+        int len = snprintf(ids[n], sizeof ids[n], "run-%u", i);
+        if ((fnv1a64(ids[n], (size_t)len) & 0xfff) != 0x123)
+            continue;
+        links[n].key = ids[n];
+        links[n].key_len = (size_t)len;
+        n++;
+    }
+    hmap m;
+    cr_assert_eq(hmap_init(&m, fn), 0);
+    for (size_t i = 0; i < N; i++)
+        hmap_add(&m, &links[i]);
+    for (size_t i = 0; i < N; i++) /* every id is found */
+        cr_assert_eq(hmap_get(&m, ids[i], strlen(ids[i])), &links[i]);
+    size_t worst = longest_chain(&m);
+    free(m.b);
+    return worst;
+}
+
+Test(file_names, ids_that_collide_under_fnv_spread_under_the_keyed_hash)
+{
+    /* The attack works on the old hash: one chain holds every id. */
+    cr_assert_eq(chain_with(fnv1a64), 2000);
+    /* The host's keyed hash spreads them like any ids (2000 keys in 2048
+     * buckets: the longest chain stays short). */
+    size_t worst = chain_with(acp__hash);
+    cr_assert_leq(worst, 12, "longest chain %zu under the keyed hash", worst);
+}
+
+Test(file_names, event_documents_read_back_must_be_objects_with_a_type)
+{
+    static const char *const good[] = {"{\"type\":\"t\"}", " {\"a\":1, \"type\" : \"x.y\"}",
+                                       "{\"type\":\"\\u0041\"}"};
+    static const char *const bad[] = {"[1,2]", "{}", "{\"type\":\"\"}", "{\"type\":1}",
+                                      "\"type\"", "", "{\"types\":\"t\"}", "{\"type\"}"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        cr_assert(fmt_event_doc_ok(good[i], strlen(good[i])), "%s", good[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert(!fmt_event_doc_ok(bad[i], strlen(bad[i])), "%s", bad[i]);
+}
+
+Test(file_names, only_a_cut_record_is_a_torn_tail)
+{
+    /* A record cut anywhere before its end does not end as whole records
+     * end; one that is all there does, whatever is wrong inside it. */
+    const char *rec = "{\"seq\":1,\"stored_us\":5,\"doc_len\":12,\"event\":{\"type\":\"t\"},"
+                      "\"crc\":\"0123abcd\"}\n";
+    size_t n = strlen(rec);
+    for (size_t cut = 0; cut < n; cut++)
+        cr_assert(!fmt_ends_whole(rec, cut), "cut at %zu", cut);
+    cr_assert(fmt_ends_whole(rec, n));
 }
