@@ -108,16 +108,19 @@ static acp_status sq_status(int rc)
     }
 }
 
-/* The OS reason of an IO failure: the errno the VFS saw fail, else what
- * the result code implies, else what SQLite remembers (which may be stale).
- * Returns 0 when there is none. */
+/* The OS reason of an IO failure: the errno the VFS saw fail during this
+ * operation, else what the result code implies.  Only without the VFS
+ * (its registration failed) does SQLite's own memory serve, which may be
+ * stale; with it, no errno means no OS reason.  Returns 0 when there is
+ * none. */
 static int sq_reason(sqlite3 *db, int rc, char *buf, size_t n)
 {
     int e = sq_errno_last();
 
     if (e == 0 && (rc & 0xff) == SQLITE_FULL)
         e = ENOSPC;
-    if (e == 0 && db != NULL && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN))
+    if (e == 0 && db != NULL && sq_vfs_name(SQ_VFS_RW) == NULL &&
+        ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN))
         e = sqlite3_system_errno(db);
     if (e == 0)
         return 0;
