@@ -4,6 +4,10 @@
  * (host->hash): SipHash-1-3 under a 128-bit key drawn at random once per
  * process, so that ids that collide cannot be chosen from outside.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* also when compiled into a test or the bench */
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

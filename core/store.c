@@ -491,7 +491,9 @@ static acp_status cursor_parse(const char *c, int64_t *created_us, char *run_id,
         run_id[i] = (char)(hi << 4 | lo);
     }
     run_id[n / 2] = '\0';
-    if (acp__id_check(run_id, "cursor run_id", NULL) != ACP_OK)
+    /* Lower-case hex only, as cursor_make writes it: one spelling per
+     * position, whatever the digit decoder above accepts. */
+    if (strpbrk(h, "ABCDEF") || acp__id_check(run_id, "cursor run_id", NULL) != ACP_OK)
         goto bad;
     return ACP_OK;
 bad:

@@ -265,7 +265,8 @@ typedef int (*acp_verify_fn)(void *ctx, const acp_damage *damage);
  * codes (IO, UNAVAILABLE, NOMEM, UNSUPPORTED...) when the walk itself
  * failed.  Not bounded by the call timeout; takes as long as the store is
  * large.  Thread-safe like every store call; other calls may run meanwhile
- * (a backend that is not concurrent waits for the walk).
+ * (a backend that is not concurrent waits for the walk).  fn may be called
+ * while the backend holds its locks: it must not call into the same store.
  */
 ACP_API acp_status acp_store_verify(acp_store *store, unsigned flags, acp_verify_fn fn,
                                     void *ctx, acp_verify_counts *counts, acp_error *err);

@@ -145,4 +145,6 @@ Test(hash, ids_colliding_under_fnv1a_do_not_collide_in_the_memory_tables)
      * chain of random placement is about 6; 16 leaves a wide margin. */
     size_t keyed = longest_chain(acp__hash, ids);
     cr_expect_leq(keyed, 16, "longest chain %zu of %d colliding ids", keyed, N_IDS);
+    cr_log_info("longest chain of %d FNV-colliding ids: %zu under FNV-1a, %zu under host->hash",
+                N_IDS, fnv, keyed);
 }

@@ -83,22 +83,30 @@ static void expect_common_damage(const seen *s)
     cr_expect(find(s, ACP_ITEM_EVENT, "r-good", 4) == NULL, "event 4 reported: it is fine");
 }
 
-Test(verify, native_verify_reports_every_damaged_item)
+/* Verify the damaged fixture without quarantine: CORRUPT, `damaged` items
+ * reported and counted, every readable item checked, and the damage both
+ * walks can see reported. */
+static void walk_damaged_fixture(acp_store *s, seen *got, int damaged)
 {
-    acp_store *s = open_fixture("damaged_native");
-    seen got = {0};
     acp_verify_counts c;
     memset(&c, 0xff, sizeof c);
-    acp_status st = acp_store_verify(s, 0, collect, &got, &c, &err);
+    acp_status st = acp_store_verify(s, 0, collect, got, &c, &err);
     cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
-    cr_expect(strstr(err.message, "6 damaged items") != NULL, "%s", err.message);
-    cr_expect_eq(got.n, 6);
-    cr_expect_eq(c.damaged, 6);
+    cr_expect_eq(got->n, damaged);
+    cr_expect_eq(c.damaged, damaged);
     cr_expect_eq(c.quarantined, 0);
     cr_expect_eq(c.runs, 3);
     cr_expect_eq(c.sessions, 2);
     cr_expect_eq(c.events, 3, "events checked: %lld", (long long)c.events);
-    expect_common_damage(&got);
+    expect_common_damage(got);
+}
+
+Test(verify, native_verify_reports_every_damaged_item)
+{
+    acp_store *s = open_fixture("damaged_native");
+    seen got = {0};
+    walk_damaged_fixture(s, &got, 6);
+    cr_expect(strstr(err.message, "6 damaged items") != NULL, "%s", err.message);
     /* What only the backend sees, with where it is. */
     EXPECT_REPORT(&got, ACP_ITEM_OTHER, NULL, 0, "runs/.tmp-1");
     EXPECT_REPORT(&got, ACP_ITEM_EVENT, "r-good", 3, "events/r-good.log record 3");
@@ -138,15 +146,8 @@ Test(verify, generic_walk_checks_what_list_and_get_return)
 {
     acp_store *s = open_fixture("damaged_generic");
     seen got = {0};
+    walk_damaged_fixture(s, &got, 5);
     acp_verify_counts c;
-    acp_status st = acp_store_verify(s, 0, collect, &got, &c, &err);
-    cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);
-    cr_expect_eq(c.damaged, 5);
-    cr_expect_eq(got.n, 5);
-    cr_expect_eq(c.runs, 3);
-    cr_expect_eq(c.sessions, 2);
-    cr_expect_eq(c.events, 3, "events checked: %lld", (long long)c.events);
-    expect_common_damage(&got);
     /* The unreadable event is narrowed down to its number, and the
      * reason carries no "damaged_generic: " prefix. */
     const char *l = find(&got, ACP_ITEM_EVENT, "r-good", 3);
