@@ -181,6 +181,7 @@ static const sqlite3_io_methods sq_io[3] = {
 
 static sqlite3_vfs sq_vfs_lax;    /* mode=ro handles */
 static sqlite3_vfs sq_vfs_strict; /* read-write handles: no read-only fallback */
+static sqlite3_vfs sq_vfs_guest;  /* mode=ro handles that must not create files */
 
 static int sq_vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
                        int *out_flags)
@@ -193,6 +194,15 @@ static int sq_vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int 
     ((sq_file *)f)->name = name;
     ((sq_file *)f)->strict = vfs == &sq_vfs_strict;
     f->pMethods = NULL;
+    /* A guest opens the database, its WAL and journal read-only and never
+     * creates them: a file it created would belong to it, and its owner
+     * could not open it read-write afterwards.  (Temporary files, which
+     * have no name, are its own.) */
+    if (vfs == &sq_vfs_guest && name != NULL &&
+        (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_JOURNAL))) {
+        flags &= ~(SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE);
+        flags |= SQLITE_OPEN_READONLY;
+    }
     errno = 0;
     rc = base->xOpen(base, name, r, flags, &got);
     e = errno;
@@ -342,17 +352,22 @@ static void sq_vfs_register(void)
         sqlite3_vfs_unregister(&sq_vfs_lax);
         return;
     }
+    if (sq_vfs_init(&sq_vfs_guest, base, "acp-storage-errno-guest") != SQLITE_OK) {
+        sqlite3_vfs_unregister(&sq_vfs_strict);
+        sqlite3_vfs_unregister(&sq_vfs_lax);
+        return;
+    }
     sq_vfs_ok = 1;
 }
 
-/* The VFS for a handle, or NULL (SQLite's default) when registration
- * failed: then messages fall back to what SQLite knows. */
-const char *sq_vfs_name(int readonly)
+const char *sq_vfs_name(int mode)
 {
     pthread_once(&sq_vfs_once, sq_vfs_register);
     if (!sq_vfs_ok)
         return NULL;
-    return readonly ? sq_vfs_lax.zName : sq_vfs_strict.zName;
+    return mode == SQ_VFS_GUEST ? sq_vfs_guest.zName
+           : mode == SQ_VFS_RO  ? sq_vfs_lax.zName
+                                : sq_vfs_strict.zName;
 }
 
 void sq_errno_clear(void)

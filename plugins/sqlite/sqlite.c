@@ -36,6 +36,7 @@
 #include "acp_storage_plugin.h"
 #include "crc32c.h"
 #include "errno_vfs.h"
+#include "readonly.h"
 #include "sqlite_sql.h"
 
 #define SQ_NAME "sqlite"
@@ -59,9 +60,10 @@ typedef struct sq_conn {
 struct acp_backend {
     const acp_plugin_host *host;
     char *path;      /* as configured, for messages */
-    char *open_path; /* what sqlite3_open_v2 receives */
+    char *open_path; /* what sqlite3_open_v2 receives (read-write) */
     int readonly;
     int no_create; /* create=false */
+    sq_ro ro;        /* mode=ro: how the store is opened (readonly.h) */
     int busy_ms;
     int sync_full;
     int has_cache_size;
@@ -107,22 +109,45 @@ static acp_status sq_status(int rc)
     }
 }
 
-/* The OS reason of an IO failure: the errno the VFS saw fail, else what
- * the result code implies, else what SQLite remembers (which may be stale).
- * Returns 0 when there is none. */
+/* The OS reason of an IO failure: the errno the VFS saw fail during this
+ * operation, else what the result code implies.  Only without the VFS
+ * (its registration failed) does SQLite's own memory serve, which may be
+ * stale; with it, no errno means no OS reason.  Returns 0 when there is
+ * none. */
 static int sq_reason(sqlite3 *db, int rc, char *buf, size_t n)
 {
     int e = sq_errno_last();
 
     if (e == 0 && (rc & 0xff) == SQLITE_FULL)
         e = ENOSPC;
-    if (e == 0 && db != NULL && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN))
+    if (e == 0 && db != NULL && sq_vfs_name(SQ_VFS_RW) == NULL &&
+        ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN))
         e = sqlite3_system_errno(db);
     if (e == 0)
         return 0;
     if (strerror_r(e, buf, n) != 0)
         snprintf(buf, n, "errno %d", e);
     return 1;
+}
+
+/* Why a mode=ro handle could not read: SQLite reads a WAL store through
+ * its -wal and -shm files, and they could not be opened or created. */
+static void sq_ro_explain(const acp_backend *b, char *out, size_t n)
+{
+    if (b->ro.vfs_mode == SQ_VFS_GUEST)
+        snprintf(out, n,
+                 "; mode=ro (%s): the store's -wal and -shm files are missing or cannot be "
+                 "read, and a reader that does not own the store never creates them (its "
+                 "owner could not write them afterwards): read it while its owner has it "
+                 "open, as its owner, or from a read-only copy",
+                 b->ro.why);
+    else
+        snprintf(out, n,
+                 "; mode=ro (%s): the store's -wal and -shm files are missing and cannot be "
+                 "created in its folder%s: let the owner write the folder, or take every "
+                 "write permission away from the file or the folder (mode=ro then reads it "
+                 "as immutable)",
+                 b->ro.why, b->ro.folder_writable ? "" : " (this user may not write it)");
 }
 
 /* Report a failure of SQLite: the path, what was being done, SQLite's own
@@ -137,7 +162,7 @@ static acp_status sq_fail(const acp_backend *b, acp_call *call, const sq_conn *c
      * size refused before SQLite saw it). */
     const char *msg = db && (sqlite3_errcode(db) & 0xff) == (rc & 0xff) ? sqlite3_errmsg(db)
                                                                        : sqlite3_errstr(rc);
-    char extra[160] = "";
+    char extra[600] = "";
 
     if (code == ACP_OK)
         code = ACP_PLUGIN; /* a caller saw an unexpected row or end */
@@ -154,7 +179,10 @@ static acp_status sq_fail(const acp_backend *b, acp_call *call, const sq_conn *c
         snprintf(extra, sizeof extra, " (not an SQLite database, or its header is damaged)");
     } else if (code == ACP_IO) {
         char reason[128];
-        if (sq_reason(db, rc, reason, sizeof reason))
+        /* (The errno of a missing -wal or -shm file would only mislead.) */
+        if (b->readonly && ((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_READONLY))
+            sq_ro_explain(b, extra, sizeof extra);
+        else if (sq_reason(db, rc, reason, sizeof reason))
             snprintf(extra, sizeof extra, " (%s)", reason);
     }
     return b->host->error(call, code, "%s: %s%s%s: %s%s", b->path, what, id ? " " : "",
@@ -564,7 +592,10 @@ static acp_status sq_conn_open(const acp_backend *b, int first, acp_call *call, 
         flags |= SQLITE_OPEN_READONLY;
     else
         flags |= SQLITE_OPEN_READWRITE | (first && !b->no_create ? SQLITE_OPEN_CREATE : 0);
-    rc = sqlite3_open_v2(b->open_path, &c->db, flags, sq_vfs_name(b->readonly));
+    if (b->readonly)
+        flags |= SQLITE_OPEN_URI;
+    rc = sqlite3_open_v2(b->readonly ? b->ro.uri : b->open_path, &c->db, flags,
+                         sq_vfs_name(b->readonly ? b->ro.vfs_mode : SQ_VFS_RW));
     if (rc != SQLITE_OK) {
         if (c->db == NULL) {
             st = sq_nomem(b, call, "open");
@@ -689,6 +720,7 @@ static void sq_close(acp_backend *b)
         sq_conn_free(c);
     }
     pthread_mutex_destroy(&b->mu);
+    sq_ro_free(&b->ro);
     free(b->path);
     free(b->open_path);
     free(b);
@@ -703,6 +735,22 @@ static char *sq_strdup(const char *s, const char *prefix)
         memcpy(d + lp, s, ls + 1);
     }
     return d;
+}
+
+/* mode=ro: decide how to read the store (readonly.h). */
+static acp_status sq_ro_open_plan(acp_backend *b, acp_call *call)
+{
+    sq_ro_plan(b->path, &b->ro);
+    if (b->ro.uri == NULL)
+        return sq_nomem(b, call, "open");
+    /* Without the guest VFS, SQLite would create -wal as this user. */
+    if (b->ro.vfs_mode == SQ_VFS_GUEST && sq_vfs_name(SQ_VFS_GUEST) == NULL)
+        return b->host->error(call, ACP_UNSUPPORTED,
+                              "%s: mode=ro (%s): cannot make sure that no file is created "
+                              "(registering the plugin's SQLite VFS failed)",
+                              b->path, b->ro.why);
+    b->host->log(3, SQ_NAME, "%s: opened %s", b->path, b->ro.why);
+    return ACP_OK;
 }
 
 static acp_status sq_open(const acp_plugin_host *host, const acp_open_args *args,
@@ -757,6 +805,8 @@ static acp_status sq_open(const acp_plugin_host *host, const acp_open_args *args
         return host->error(call, ACP_NOMEM, "%s: open: out of memory", args->path);
     }
     st = sq_parse_options(b, args, call);
+    if (st == ACP_OK && b->readonly)
+        st = sq_ro_open_plan(b, call);
     if (st == ACP_OK)
         st = sq_conn_open(b, 1, call, &c);
     if (st != ACP_OK) {

@@ -16,6 +16,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
+#include <pwd.h>
+#include <dirent.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -384,6 +387,197 @@ Test(sqlite, read_only_mode_reads_and_refuses_writes)
     acp_free(json);
     assert_events_exactly(s, "r1", 1);
     acp_store_close(s);
+}
+
+/* ---- read-only use by another user ---- */
+
+/* These run parts of a test as other users: the owner of the store is
+ * "daemon" and the reader is "nobody", so that permissions apply (root
+ * ignores them).  Steps in a child report failures on stderr and through
+ * their exit status. */
+
+static uid_t uid_of(const char *user, gid_t *gid)
+{
+    struct passwd *pw = getpwnam(user);
+    cr_assert_not_null(pw, "no user %s", user);
+    *gid = pw->pw_gid;
+    return pw->pw_uid;
+}
+
+static void need_root(void)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root, to run the owner and a reader as other users (daemon, "
+                     "nobody)");
+}
+
+/* Fork, become user, run step(arg) and exit with its result; returns the
+ * child's pid. */
+static pid_t start_as(const char *user, int (*step)(void *), void *arg)
+{
+    gid_t gid;
+    uid_t uid = uid_of(user, &gid);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+            _exit(100);
+        _exit(step(arg));
+    }
+    return pid;
+}
+
+static int wait_child(pid_t pid)
+{
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int run_as(const char *user, int (*step)(void *), void *arg)
+{
+    return wait_child(start_as(user, step, arg));
+}
+
+/* Child steps: 0 on success. */
+static int step_create(void *arg)
+{
+    (void)arg;
+    acp_store *s = NULL;
+    acp_error e = {0};
+    char doc[256];
+    run_json(doc, sizeof doc, "r1", "a", NULL, 1000000, 0);
+    if (acp_store_open(uri_of(""), &s, &e) != ACP_OK || acp_run_save(s, doc, ACP_STRLEN, &e))
+        return fprintf(stderr, "create: %s\n", e.message), 1;
+    acp_store_close(s);
+    return 0;
+}
+
+/* Read r1 through mode=ro: 0 when read, 2 when the open was refused with a
+ * message about the -wal and -shm files, 1 otherwise. */
+static int step_read(void *arg)
+{
+    (void)arg;
+    acp_store *s = NULL;
+    acp_error e = {0};
+    char *json = NULL;
+    acp_status st = acp_store_open(uri_of("?mode=ro"), &s, &e);
+    if (st != ACP_OK) {
+        fprintf(stderr, "read-only open: %s\n", e.message);
+        return st == ACP_IO && strstr(e.message, "-wal and -shm") && strstr(e.message, g_db)
+                   ? 2
+                   : 1;
+    }
+    st = acp_run_get(s, "r1", &json, NULL, &e);
+    acp_free(json);
+    if (st != ACP_OK)
+        fprintf(stderr, "read-only get: %s\n", e.message);
+    acp_store_close(s);
+    return st == ACP_OK ? 0 : 1;
+}
+
+static int g_ready[2]; /* the owner writes a byte when it has the store open */
+static int g_go[2];    /* the parent writes a byte when the owner may go on */
+
+/* The owner keeps the store open (so -wal and -shm exist) until told to
+ * go on, then writes again. */
+static int step_owner_holds(void *arg)
+{
+    (void)arg;
+    acp_store *s = NULL;
+    acp_error e = {0};
+    char c, doc[256];
+    run_json(doc, sizeof doc, "r2", "a", NULL, 2000000, 0);
+    if (acp_store_open(uri_of(""), &s, &e) != ACP_OK)
+        return fprintf(stderr, "owner open: %s\n", e.message), 1;
+    if (write(g_ready[1], "o", 1) != 1 || read(g_go[0], &c, 1) != 1)
+        return 1;
+    if (acp_run_save(s, doc, ACP_STRLEN, &e) != ACP_OK)
+        return fprintf(stderr, "owner save after the reader: %s\n", e.message), 1;
+    acp_store_close(s);
+    return 0;
+}
+
+/* Is any file in the store's folder owned by uid? */
+static int owns_something(uid_t uid)
+{
+    DIR *d = opendir(g_dir);
+    struct dirent *de;
+    int found = 0;
+    cr_assert_not_null(d);
+    while ((de = readdir(d)) != NULL) {
+        char p[1200];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", g_dir, de->d_name);
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && lstat(p, &st) == 0 &&
+            st.st_uid == uid) {
+            cr_log_error("%s belongs to uid %u", p, (unsigned)uid);
+            found = 1;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+Test(sqlite, a_reader_of_another_user_never_locks_the_owner_out)
+{
+    need_root();
+    gid_t gid;
+    uid_t owner = uid_of("daemon", &gid), reader = uid_of("nobody", &gid);
+    /* A folder everyone may write: the reader could create -wal and -shm. */
+    cr_assert_eq(chown(g_dir, owner, (gid_t)-1), 0);
+    cr_assert_eq(chmod(g_dir, 01777), 0);
+    cr_assert_eq(run_as("daemon", step_create, NULL), 0);
+
+    /* The store is closed (no -wal, -shm): the reader says why it cannot
+     * read and creates nothing. */
+    cr_expect_eq(run_as("nobody", step_read, NULL), 2);
+    cr_expect_not(owns_something(reader), "the reader left files behind");
+
+    /* The owner has it open: the reader reads through the owner's files. */
+    cr_assert_eq(pipe(g_ready), 0);
+    cr_assert_eq(pipe(g_go), 0);
+    pid_t holder = start_as("daemon", step_owner_holds, NULL);
+    char c;
+    close(g_ready[1]); /* an owner that fails ends the wait */
+    cr_assert_eq(read(g_ready[0], &c, 1), 1, "the owner could not open the store");
+    cr_expect_eq(run_as("nobody", step_read, NULL), 0, "the reader could not read");
+    cr_expect_not(owns_something(reader), "the reader left files behind");
+    cr_assert_eq(write(g_go[1], "g", 1), 1);
+    cr_expect_eq(wait_child(holder), 0, "the owner was locked out after the reader");
+
+    /* And the owner can open it again and write. */
+    cr_expect_eq(run_as("daemon", step_create, NULL), 0, "the owner was locked out");
+    close(g_ready[0]);
+    close(g_go[0]);
+    close(g_go[1]);
+}
+
+Test(sqlite, a_store_nobody_can_write_is_read_as_immutable_by_another_user)
+{
+    need_root();
+    gid_t gid;
+    uid_t owner = uid_of("daemon", &gid), reader = uid_of("nobody", &gid);
+    cr_assert_eq(chown(g_dir, owner, (gid_t)-1), 0);
+    cr_assert_eq(chmod(g_dir, 0755), 0);
+    cr_assert_eq(run_as("daemon", step_create, NULL), 0);
+
+    /* A folder nobody may write. */
+    cr_assert_eq(chmod(g_dir, 0555), 0);
+    cr_expect_eq(run_as("nobody", step_read, NULL), 0, "read-only folder, another user");
+    cr_expect_eq(run_as("daemon", step_read, NULL), 0, "read-only folder, the owner");
+    cr_expect_not(owns_something(reader));
+
+    /* A database file nobody may write, in a folder its owner may write. */
+    cr_assert_eq(chmod(g_dir, 0755), 0);
+    cr_assert_eq(chmod(g_db, 0444), 0);
+    cr_expect_eq(run_as("nobody", step_read, NULL), 0, "read-only file, another user");
+    cr_expect_not(owns_something(reader));
+
+    /* Writable again: the reader is a guest, refused with the reason. */
+    cr_assert_eq(chmod(g_db, 0644), 0);
+    cr_expect_eq(run_as("nobody", step_read, NULL), 2);
+    cr_expect_eq(run_as("daemon", step_create, NULL), 0, "the owner was locked out");
 }
 
 /* ---- schema ---- */
@@ -760,6 +954,12 @@ Test(sqlite, changed_document_bytes_read_as_corrupt_naming_the_item)
     cr_expect_eq(sessions_status(s, "s2", &e), ACP_OK, "%s", e.message);
     cr_expect_eq(events_status(s, "r1", 2, &n, &e), ACP_OK, "%s", e.message);
     cr_expect_eq(n, 1);
+
+    /* The way out: deleting (or saving again) does not read the old row. */
+    cr_expect_eq(acp_run_delete(s, "r2", &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(list_status(s, NULL, &e), ACP_OK, "%s", e.message);
+    save_session_ok(s, "s2");
+    cr_expect_eq(sessions_status(s, NULL, &e), ACP_OK, "%s", e.message);
     acp_store_close(s);
 }
 
@@ -1391,6 +1591,8 @@ Test(sqlite, a_stopped_peer_holding_the_write_lock_costs_a_call_its_deadline_onl
     cr_expect_eq(st, ACP_UNAVAILABLE, "%s: %s", acp_status_name(st), e.message);
     cr_expect_not_null(strstr(e.message, "deadline"), "%s", e.message);
     cr_expect_not_null(strstr(e.message, g_db), "%s", e.message);
+    cr_log_info("a 300 ms call behind a stopped writer gave up after %.3f s: %s", waited,
+                e.message);
     cr_expect_geq(waited, 0.2, "gave up after %.3f s, before the deadline", waited);
     /* Bounded by the 300 ms deadline, not the 60 s busy_timeout (the slack
      * is for a loaded machine). */
