@@ -131,6 +131,9 @@ const acp_plugin_host acp__host = {
     .remaining_ms = host_remaining_ms,
     .now_us = host_now_us,
     .log = host_log,
+    .hash = acp__hash,
+    .verify_item = acp__verify_item,
+    .verify_damage = acp__verify_damage,
 };
 
 void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms)
@@ -139,7 +142,19 @@ void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms)
     call->has_message = 0;
     call->message[0] = '\0';
     call->page = page;
+    call->verify = NULL;
     call->deadline_us = timeout_ms > 0 ? deadline_now_us() + timeout_ms * 1000 : 0;
+}
+
+/* The plugin's message without a leading "<backend>: ": the rule is that
+ * the host names the backend, once (docs/plugin-guide.md), so a plugin
+ * that names itself too would otherwise read "file: file: ...". */
+static const char *unprefixed(const char *msg, const char *backend)
+{
+    size_t n = strlen(backend);
+    if (strncmp(msg, backend, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+        return msg + n + 2;
+    return msg;
 }
 
 acp_status acp__call_finish(acp_call *call, acp_status st, const char *backend, const char *op,
@@ -147,13 +162,13 @@ acp_status acp__call_finish(acp_call *call, acp_status st, const char *backend, 
 {
     if (st == ACP_OK)
         return ACP_OK;
+    const char *msg = call->has_message ? unprefixed(call->message, backend) : "";
     if ((unsigned)st > ACP_PLUGIN || st == ACP_LOAD) {
         /* Out of range (or a code only the loader may give): keep it visible. */
         return acp__error(err, ACP_PLUGIN, "%s: %s failed with plugin status %d%s%s", backend, op,
-                          (int)st, call->has_message ? ": " : "",
-                          call->has_message ? call->message : "");
+                          (int)st, call->has_message ? ": " : "", msg);
     }
     if (call->has_message)
-        return acp__error(err, st, "%s: %s", backend, call->message);
+        return acp__error(err, st, "%s: %s", backend, msg);
     return acp__error(err, st, "%s: %s: %s", backend, op, acp_status_describe(st));
 }

@@ -90,12 +90,15 @@ struct acp_page {
     int keyless;     /* a get: the caller never sees keys, so none are copied */
 };
 
+typedef struct acp__verify acp__verify;
+
 struct acp_call {
     acp_status code;        /* code given to host->error */
     int has_message;
     char message[ACP_ERROR_MESSAGE_MAX];
     acp_page *page;         /* where emit() puts results, or NULL */
     int64_t deadline_us;    /* 0: none */
+    acp__verify *verify;    /* a verify walk's state (verify.c), or NULL */
 };
 
 extern const acp_plugin_host acp__host;
@@ -108,5 +111,43 @@ acp_status acp__call_finish(acp_call *call, acp_status st, const char *backend,
                             const char *op, acp_error *err);
 
 acp_page *acp__page_new(size_t max);
+
+/* ---- stores (store.c) ---- */
+
+struct acp_store {
+    acp__plugin *plugin;
+    const acp_plugin_descriptor *desc;
+    const acp_backend_vtable *vt;
+    acp_backend *backend;
+    int serial; /* plugin is not concurrent: one thread at a time */
+    pthread_mutex_t mu;
+    int64_t timeout_ms;
+    size_t max_doc; /* documents larger than this are refused (max_document_bytes) */
+};
+
+/* ---- options the core takes itself (core_options.c) ---- */
+
+/* 1 if key is a core option: never passed to or checked by a plugin. */
+int acp__core_option(const char *key);
+/* INVALID naming both sizes when a document of len bytes is over the
+ * store's limit.  `what` is "run", "session" or "event". */
+acp_status acp__doc_size_check(const acp_store *s, const char *what, size_t len, acp_error *err);
+
+/* ---- verify (verify.c) ---- */
+
+/* host->verify_item and host->verify_damage: check one item the backend
+ * read, or count and forward one damage report.  0: go on; non-zero: stop
+ * (out of memory, or the caller's callback asked to stop).  Outside a
+ * verify call (call->verify NULL) they return non-zero. */
+int acp__verify_item(acp_call *call, int kind, const acp_item *item);
+int acp__verify_damage(acp_call *call, const acp_damage *d);
+
+/* ---- keyed hash (hash.c) ---- */
+
+/* host->hash: SipHash-1-3 under a per-process random key.  Thread-safe. */
+uint64_t acp__hash(const void *data, size_t len);
+/* The raw functions under a given key (for tests and the above). */
+uint64_t acp__siphash13(uint64_t k0, uint64_t k1, const void *data, size_t len);
+uint64_t acp__siphash24(uint64_t k0, uint64_t k1, const void *data, size_t len);
 
 #endif /* ACP_CORE_INTERNAL_H */

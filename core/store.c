@@ -16,16 +16,6 @@
 #define RUN_LIMIT_DEFAULT 10
 #define EVENT_LIMIT_DEFAULT 100
 
-struct acp_store {
-    acp__plugin *plugin;
-    const acp_plugin_descriptor *desc;
-    const acp_backend_vtable *vt;
-    acp_backend *backend;
-    int serial; /* plugin is not concurrent: one thread at a time */
-    pthread_mutex_t mu;
-    int64_t timeout_ms;
-};
-
 static void enter(acp_store *s)
 {
     if (s->serial)
@@ -50,15 +40,15 @@ static acp_status check_options(const acp_config *cfg, const acp_plugin_descript
         size_t k = 0;
         while (names[k] && strcmp(names[k], cfg->opts[i].key) != 0)
             k++;
-        if (names[k])
+        if (names[k] || acp__core_option(cfg->opts[i].key))
             continue;
         char accepted[512] = "";
         size_t len = 0;
         for (size_t j = 0; names[j] && len < sizeof accepted; j++)
-            len += (size_t)snprintf(accepted + len, sizeof accepted - len, "%s%s", j ? ", " : "",
-                                    names[j]);
-        return acp__error(err, ACP_INVALID, "unknown option '%.64s' for backend '%s' (accepted: %s)",
-                          cfg->opts[i].key, d->name, len ? accepted : "none");
+            len += (size_t)snprintf(accepted + len, sizeof accepted - len, "%s, ", names[j]);
+        return acp__error(err, ACP_INVALID,
+                          "unknown option '%.64s' for backend '%s' (accepted: %smax_document_bytes)",
+                          cfg->opts[i].key, d->name, accepted);
     }
     return ACP_OK;
 }
@@ -72,7 +62,9 @@ ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out,
     if (st != ACP_OK)
         return st;
     const acp_plugin_descriptor *d = p->desc;
-    if ((st = check_options(cfg, d, err)) != ACP_OK)
+    size_t max_doc;
+    if ((st = acp_config_max_document_bytes(cfg, &max_doc, err)) != ACP_OK ||
+        (st = check_options(cfg, d, err)) != ACP_OK)
         return st;
 
     acp_store *s = calloc(1, sizeof *s);
@@ -82,9 +74,12 @@ ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out,
         st = acp__error(err, ACP_NOMEM, "out of memory opening a store");
         goto done;
     }
+    size_t n_opts = 0;
     for (size_t i = 0; i < cfg->n_opts; i++) {
-        opts[i].key = cfg->opts[i].key;
-        opts[i].value = cfg->opts[i].value;
+        if (acp__core_option(cfg->opts[i].key))
+            continue; /* taken by the core, meaningless to the plugin */
+        opts[n_opts].key = cfg->opts[i].key;
+        opts[n_opts++].value = cfg->opts[i].value;
     }
     acp_open_args args = {
         .uri = uri,
@@ -94,7 +89,7 @@ ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out,
         .authority = cfg->authority ? cfg->authority : "",
         .path = cfg->path ? cfg->path : "",
         .options = opts,
-        .n_options = cfg->n_opts,
+        .n_options = n_opts,
     };
     acp_call call;
     acp__call_init(&call, NULL, cfg->timeout_ms);
@@ -108,6 +103,7 @@ ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out,
     s->vt = d->vtable;
     s->serial = !(d->capabilities & ACP_CAP_CONCURRENT);
     s->timeout_ms = cfg->timeout_ms;
+    s->max_doc = max_doc;
     pthread_mutex_init(&s->mu, NULL);
     *out = s;
     s = NULL;
@@ -158,6 +154,11 @@ ACP_API const char *acp_store_backend_version(const acp_store *s)
     return s ? s->desc->version : NULL;
 }
 
+ACP_API size_t acp_store_max_document_bytes(const acp_store *s)
+{
+    return s ? s->max_doc : 0;
+}
+
 ACP_API uint64_t acp_store_capabilities(const acp_store *s)
 {
     return s ? s->desc->capabilities : 0;
@@ -185,8 +186,10 @@ ACP_API acp_status acp_store_ping(acp_store *s, acp_error *err)
 /* ---- documents in ---- */
 
 /* Trim surrounding JSON whitespace: it carries no data, and a document read
- * from a file usually ends with a newline. */
-static void trim(const char **json, size_t *len)
+ * from a file usually ends with a newline.  Then hold the document to the
+ * store's size limit, before anything parses it. */
+static acp_status take_text(const acp_store *s, const char *what, const char **json, size_t *len,
+                            acp_error *err)
 {
     const char *p = *json;
     size_t n = *len == ACP_STRLEN ? strlen(p) : *len;
@@ -196,6 +199,7 @@ static void trim(const char **json, size_t *len)
         n--;
     *json = p;
     *len = n;
+    return acp__doc_size_check(s, what, n, err);
 }
 
 /* A NUL-terminated copy of the caller's text: plugins get C strings, and
@@ -213,11 +217,10 @@ static char *copy_text(const char *json, size_t len)
 ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
-    trim(&json, &len);
+    acp_status st = take_text(s, "run", &json, &len, err);
     acp__strbuf b;
     acp__run_fields f;
-    acp_status st = acp__run_check(json, len, &f, &b, err);
-    if (st != ACP_OK)
+    if (st != ACP_OK || (st = acp__run_check(json, len, &f, &b, err)) != ACP_OK)
         return st;
     char *doc = copy_text(json, len);
     if (!doc) {
@@ -253,11 +256,10 @@ ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_
 ACP_API acp_status acp_session_save(acp_store *s, const char *json, size_t len, acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
-    trim(&json, &len);
+    acp_status st = take_text(s, "session", &json, &len, err);
     acp__strbuf b;
     const char *id;
-    acp_status st = acp__session_check(json, len, &id, &b, err);
-    if (st != ACP_OK)
+    if (st != ACP_OK || (st = acp__session_check(json, len, &id, &b, err)) != ACP_OK)
         return st;
     char *doc = copy_text(json, len);
     if (!doc) {
@@ -282,9 +284,8 @@ ACP_API acp_status acp_event_add(acp_store *s, const char *run_id, const char *j
 {
     NEED(s && json, "store and json must not be NULL");
     acp_status st = acp__id_check(run_id, "run_id", err);
-    if (st != ACP_OK)
+    if (st != ACP_OK || (st = take_text(s, "event", &json, &len, err)) != ACP_OK)
         return st;
-    trim(&json, &len);
     acp__strbuf b;
     const char *type;
     if ((st = acp__event_check(json, len, &type, &b, err)) != ACP_OK)
@@ -451,13 +452,33 @@ static char *cursor_make(int64_t created_us, const char *run_id)
     return c;
 }
 
+/* The decimal int64 exactly as "%" PRId64 prints it: an optional '-', no
+ * '+', no space, no leading zero, no "-0", in range.  Returns the end, or
+ * NULL. */
+static const char *cursor_int(const char *p, int64_t *out)
+{
+    int neg = *p == '-';
+    p += neg;
+    if (*p < '0' || *p > '9' || (*p == '0' && (neg || (p[1] >= '0' && p[1] <= '9'))))
+        return NULL;
+    /* Accumulate negatively: INT64_MIN has no positive counterpart. */
+    int64_t v = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        int d = *p - '0';
+        if (v < (INT64_MIN + d) / 10)
+            return NULL;
+        v = v * 10 - d;
+    }
+    if (!neg && v == INT64_MIN)
+        return NULL;
+    *out = neg ? v : -v;
+    return p;
+}
+
 static acp_status cursor_parse(const char *c, int64_t *created_us, char *run_id, acp_error *err)
 {
-    char *end;
-    if (strncmp(c, "r1:", 3) != 0)
-        goto bad;
-    *created_us = strtoll(c + 3, &end, 10);
-    if (end == c + 3 || *end != ':')
+    const char *end;
+    if (strncmp(c, "r1:", 3) != 0 || !(end = cursor_int(c + 3, created_us)) || *end != ':')
         goto bad;
     const char *h = end + 1;
     size_t n = strlen(h);
@@ -470,7 +491,9 @@ static acp_status cursor_parse(const char *c, int64_t *created_us, char *run_id,
         run_id[i] = (char)(hi << 4 | lo);
     }
     run_id[n / 2] = '\0';
-    if (acp__id_check(run_id, "cursor run_id", NULL) != ACP_OK)
+    /* Lower-case hex only, as cursor_make writes it: one spelling per
+     * position, whatever the digit decoder above accepts. */
+    if (strpbrk(h, "ABCDEF") || acp__id_check(run_id, "cursor run_id", NULL) != ACP_OK)
         goto bad;
     return ACP_OK;
 bad:

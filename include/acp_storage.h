@@ -138,6 +138,18 @@ ACP_API acp_status acp_config_set_plugin_file(acp_config *cfg, const char *so_pa
  * 30000; 0 means no bound).  Errors: INVALID (negative). */
 ACP_API acp_status acp_config_set_timeout_ms(acp_config *cfg, int64_t ms, acp_error *err);
 
+/* Documents larger than this many bytes are refused (INVALID) unless the
+ * store option max_document_bytes says otherwise. */
+#define ACP_DOCUMENT_MAX_DEFAULT ((size_t)16 << 20)
+
+/* The document size limit cfg gives: its option max_document_bytes (a
+ * plain decimal number of bytes, 1..1073741824, accepted by every backend
+ * and taken by the core, never by the plugin), or ACP_DOCUMENT_MAX_DEFAULT.
+ * Programs that read documents before saving them bound their reads with
+ * it.  Errors: INVALID (NULL argument, malformed or out-of-range value). */
+ACP_API acp_status acp_config_max_document_bytes(const acp_config *cfg, size_t *max,
+                                                 acp_error *err);
+
 /* The configured backend name (after alias resolution), or NULL. */
 ACP_API const char *acp_config_backend(const acp_config *cfg);
 
@@ -220,9 +232,50 @@ ACP_API const char *acp_store_backend(const acp_store *store);
 ACP_API const char *acp_store_backend_version(const acp_store *store);
 ACP_API uint64_t acp_store_capabilities(const acp_store *store);
 
+/* The largest document, in bytes, this store accepts (see
+ * acp_config_max_document_bytes()); 0 for a NULL store. */
+ACP_API size_t acp_store_max_document_bytes(const acp_store *store);
+
 /* Check the store is healthy, within the configured timeout.
  * Errors: UNAVAILABLE, IO, CORRUPT. */
 ACP_API acp_status acp_store_ping(acp_store *store, acp_error *err);
+
+/* ---- verify ---- */
+
+/* What acp_store_verify() looked at.  The caller allocates it, so its
+ * layout never changes (a later need gets a new struct and function). */
+typedef struct acp_verify_counts {
+    int64_t runs, sessions, events; /* items checked */
+    int64_t damaged;                /* damaged items reported */
+    int64_t quarantined;            /* of those, moved aside */
+} acp_verify_counts;
+
+/* Called once per damaged item (see acp_damage in acp_storage_status.h; its
+ * pointers live only during the call).  Return 0 to go on, non-zero to stop
+ * the walk. */
+typedef int (*acp_verify_fn)(void *ctx, const acp_damage *damage);
+
+/*
+ * Walk the whole store and check every document, event record and index:
+ * runs and sessions must pass the checks acp_run_save()/acp_session_save()
+ * apply and be stored under their own id; events must be objects with a
+ * string "type" and a sequence >= 1.  Backends with their own verify also
+ * check what only they can see (checksums, indexes, stray files); the others
+ * are walked through list and get, and an item they answer CORRUPT for is
+ * reported as damaged.  Each damaged item goes to fn (fn may be NULL).
+ * flags: ACP_VERIFY_QUARANTINE moves damaged items aside where the backend
+ * can (backends without their own verify cannot: nothing is moved).
+ * counts (may be NULL) receives what was checked, also on failure.
+ * Returns ACP_OK when nothing is damaged; ACP_CORRUPT when anything is
+ * (also when fn stopped the walk early: counts are then partial); other
+ * codes (IO, UNAVAILABLE, NOMEM, UNSUPPORTED...) when the walk itself
+ * failed.  Not bounded by the call timeout; takes as long as the store is
+ * large.  Thread-safe like every store call; other calls may run meanwhile
+ * (a backend that is not concurrent waits for the walk).  fn may be called
+ * while the backend holds its locks: it must not call into the same store.
+ */
+ACP_API acp_status acp_store_verify(acp_store *store, unsigned flags, acp_verify_fn fn,
+                                    void *ctx, acp_verify_counts *counts, acp_error *err);
 
 /* ---- runs ---- */
 

@@ -50,8 +50,9 @@ extern "C" {
 
 #define ACP_PLUGIN_MAGIC 0x41435053u /* "ACPS" */
 #define ACP_PLUGIN_ABI_MAJOR 1
-/* History: 1.0 first release; 1.1 appended list_sessions. */
-#define ACP_PLUGIN_ABI_MINOR 1
+/* History: 1.0 first release; 1.1 appended list_sessions; 1.2 appended
+ * verify and the host's hash, verify_item and verify_damage. */
+#define ACP_PLUGIN_ABI_MINOR 2
 
 /* Capability flags a plugin declares in its descriptor. */
 /* Methods may be entered by many threads at once on one instance.  Without
@@ -192,6 +193,21 @@ typedef struct acp_plugin_host {
         __attribute__((format(printf, 3, 4)))
 #endif
         ;
+
+    /* ---- ABI 1.2 ---- */
+    /* Keyed hash (SipHash under a key drawn at random once per process): every hash table over
+     * client-chosen ids uses it, so nobody can choose ids that collide.  Not stable across
+     * processes: never store it. Thread-safe. */
+    uint64_t (*hash)(const void *data, size_t len);
+    /* verify only: hand one readable stored item to the host, which checks the document (and
+     * that the key matches it). kind: ACP_ITEM_RUN (item.key = run id), ACP_ITEM_SESSION (key =
+     * session id), ACP_ITEM_EVENT (key = run id, seq, stored_us). Returns 0 to go on, non-zero to
+     * stop (out of memory or the caller stopped): return ACP_NOMEM / stop walking. */
+    int (*verify_item)(acp_call *call, int kind, const acp_item *item);
+    /* verify only: report one damaged item the backend could not read or that failed its own
+     * checks (checksums, framing, index mismatch, stray files). Same return convention.
+     * d->size must be set; the host copies nothing after the call returns. */
+    int (*verify_damage)(acp_call *call, const acp_damage *d);
 } acp_plugin_host;
 
 /* The methods of a backend.  Every method returns an acp_status; on failure
@@ -239,6 +255,17 @@ typedef struct acp_backend_vtable {
      * from the start), ascending by id.  Optional (NULL: UNSUPPORTED). */
     acp_status (*list_sessions)(acp_backend *b, const char *after_id, int64_t limit,
                                 acp_call *call);
+
+    /* ---- ABI 1.2 ---- */
+    /* Walk the whole store: hand every readable item to host->verify_item, report every damaged
+     * one with host->verify_damage (including what only the backend can see: indexes, counters,
+     * stray files). flags: ACP_VERIFY_QUARANTINE moves damaged items aside where the backend can
+     * (recoverable; report moved_to) so that the rest serves normally again. Not bounded by the
+     * call deadline. Return ACP_OK when the walk completed (damage or not: the host counts the
+     * reports), ACP_NOMEM when a host call returned non-zero, another code when the walk itself
+     * failed. Optional (NULL: the core walks the store with list_runs, get_events and
+     * list_sessions and checks what they return). */
+    acp_status (*verify)(acp_backend *b, uint32_t flags, acp_call *call);
 } acp_backend_vtable;
 
 /* What the entry function returns.  The first three members keep their

@@ -7,6 +7,9 @@
 #ifndef ACP_STORAGE_STATUS_H
 #define ACP_STORAGE_STATUS_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -24,6 +27,35 @@ typedef enum acp_status {
     ACP_LOAD = 9,        /* the backend plugin could not be found or was refused */
     ACP_PLUGIN = 10      /* a plugin-specific failure (see the message) */
 } acp_status;
+
+/* What kind of stored item a verify report is about. */
+typedef enum acp_item_kind {
+    ACP_ITEM_RUN = 1,     /* a run document */
+    ACP_ITEM_SESSION = 2, /* a session document */
+    ACP_ITEM_EVENT = 3,   /* one event of a run's stream */
+    ACP_ITEM_INDEX = 4,   /* an index, counter or other derived structure */
+    ACP_ITEM_OTHER = 5    /* a stray or unknown file/row/key in the store */
+} acp_item_kind;
+
+/* One damaged item found by verify (acp_store_verify(); the plugin ABI's
+ * verify method).  All pointers are valid only during the callback that
+ * receives it: copy what must be kept. */
+typedef struct acp_damage {
+    size_t size;          /* sizeof(acp_damage) as the writer knew it */
+    int kind;             /* acp_item_kind */
+    const char *key;      /* run id (also for events), session id, or NULL */
+    int64_t seq;          /* events: the sequence number (0 if unknown); else 0 */
+    acp_status code;      /* ACP_CORRUPT for damage, ACP_IO when it could not be read */
+    const char *location; /* where: a path relative to the store root, a table and rowid,
+                             a key; or NULL */
+    const char *reason;   /* why it is damaged, one line, no prefix */
+    const char *moved_to; /* with ACP_VERIFY_QUARANTINE: where it was moved (relative
+                             path); else NULL */
+} acp_damage;
+
+/* Verify flag: move damaged items aside where the backend can (recoverably),
+ * so that the rest of the store serves normally again. */
+#define ACP_VERIFY_QUARANTINE (1u << 0)
 
 #ifdef __cplusplus
 }

@@ -19,9 +19,13 @@
  * Allocation happens before locking and freeing after unlocking where it
  * can, to keep the exclusive sections short.  Lock calls are unchecked: no
  * method locks twice and glibc's reader limit is far beyond any thread
- * count, so they cannot fail here.
+ * count, so they cannot fail here.  Every wait is bounded: nothing blocks
+ * (no I/O, no callbacks into the application) while the lock is held, each
+ * section is bounded by the size of the store, and writers are preferred
+ * (lock_init) so a steady stream of readers cannot hold a writer off.
  */
 #define _POSIX_C_SOURCE 200809L /* pthread_rwlock_t under -std=c11 */
+#define _GNU_SOURCE /* glibc's pthread_rwlockattr_setkind_np: see lock_init */
 
 #include <pthread.h>
 #include <stdint.h>
@@ -40,21 +44,18 @@ typedef struct node {
     size_t key_len;
 } node;
 
-/* Separate chaining over a power-of-two number of buckets. */
+/* Separate chaining over a power-of-two number of buckets.  Ids are chosen
+ * by clients, so they are hashed with the host's keyed hash (SipHash under
+ * a per-process random key): an unkeyed hash would let a client pick ids
+ * that all land in one bucket and turn every lookup into a list walk. */
+typedef uint64_t (*hash_fn)(const void *data, size_t len);
+
 typedef struct table {
     node **buckets;
     size_t nbuckets;
     size_t count;
+    hash_fn hash;
 } table;
-
-/* FNV-1a: short, and good enough for ids the core has already checked. */
-static uint64_t fnv1a(const char *s, size_t len)
-{
-    uint64_t h = UINT64_C(14695981039346656037);
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * UINT64_C(1099511628211);
-    return h;
-}
 
 /* Byte-wise id order, a proper prefix first: the order of memcmp, of SQL's
  * BINARY collation, and so of every other backend. */
@@ -64,8 +65,9 @@ static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
     return c != 0 ? c : (alen > blen) - (alen < blen);
 }
 
-static int table_init(table *t)
+static int table_init(table *t, hash_fn hash)
 {
+    t->hash = hash;
     t->nbuckets = 16;
     t->count = 0;
     t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
@@ -84,7 +86,7 @@ static node **table_slot(const table *t, const char *key, size_t len, uint64_t h
 static node *table_find(const table *t, const char *key)
 {
     size_t len = strlen(key);
-    return *table_slot(t, key, len, fnv1a(key, len));
+    return *table_slot(t, key, len, t->hash(key, len));
 }
 
 /* Double the buckets once chains average one node.  Growing is only an
@@ -128,7 +130,7 @@ static node *table_put(table *t, node *e)
 static node *table_take(table *t, const char *key)
 {
     size_t len = strlen(key);
-    node **p = table_slot(t, key, len, fnv1a(key, len));
+    node **p = table_slot(t, key, len, t->hash(key, len));
     node *old = *p;
     if (old) {
         *p = old->next;
@@ -189,15 +191,16 @@ static const char *stash(char **dst, const char *s, size_t len)
     return copy;
 }
 
-static void node_init(node *e, char **dst, const char *key, size_t len)
+/* Hashing here, before the caller locks, keeps it out of the write lock. */
+static void node_init(node *e, char **dst, const char *key, size_t len, hash_fn hash)
 {
     e->next = NULL;
     e->key = stash(dst, key, len);
     e->key_len = len;
-    e->hash = fnv1a(key, len);
+    e->hash = hash(key, len);
 }
 
-static run *run_new(const acp_run_record *rec)
+static run *run_new(const acp_run_record *rec, hash_fn hash)
 {
     size_t sess = rec->session_id ? rec->session_id_len + 1 : 0;
     run *r = malloc(sizeof *r + rec->run_id_len + 1 + rec->agent_name_len + 1 + sess +
@@ -205,7 +208,7 @@ static run *run_new(const acp_run_record *rec)
     if (!r)
         return NULL;
     char *p = (char *)(r + 1);
-    node_init(&r->n, &p, rec->run_id, rec->run_id_len);
+    node_init(&r->n, &p, rec->run_id, rec->run_id_len, hash);
     r->item = (acp_item){.doc = stash(&p, rec->doc, rec->doc_len), .doc_len = rec->doc_len,
                          .key = r->n.key, .created_us = rec->created_us};
     r->agent = stash(&p, rec->agent_name, rec->agent_name_len);
@@ -215,13 +218,13 @@ static run *run_new(const acp_run_record *rec)
     return r;
 }
 
-static session *session_new(const acp_session_record *rec)
+static session *session_new(const acp_session_record *rec, hash_fn hash)
 {
     session *s = malloc(sizeof *s + rec->id_len + 1 + rec->doc_len + 1);
     if (!s)
         return NULL;
     char *p = (char *)(s + 1);
-    node_init(&s->n, &p, rec->id, rec->id_len);
+    node_init(&s->n, &p, rec->id, rec->id_len, hash);
     s->item = (acp_item){.doc = stash(&p, rec->doc, rec->doc_len), .doc_len = rec->doc_len,
                          .key = s->n.key};
     return s;
@@ -252,17 +255,36 @@ static acp_status emit(acp_backend *b, acp_call *call, const acp_item *it)
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
+/* glibc prefers readers by default: overlapping readers could then keep a
+ * writer waiting for as long as they keep coming.  Writer preference is
+ * safe here because no method takes the lock twice. */
+static int lock_init(pthread_rwlock_t *lock)
+{
+#if defined(__GLIBC__)
+    pthread_rwlockattr_t attr;
+    if (pthread_rwlockattr_init(&attr) != 0)
+        return -1;
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int rc = pthread_rwlock_init(lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    return rc;
+#else
+    return pthread_rwlock_init(lock, NULL);
+#endif
+}
+
 static acp_status mem_open(const acp_plugin_host *host, const acp_open_args *args,
                            acp_backend **out, acp_call *call)
 {
     /* No options, and the path names nothing: a new store each time.  A
      * variant ("memory+x:") would promise something this backend lacks. */
     if (args->variant[0])
-        return host->error(call, ACP_INVALID, "memory: unknown variant '+%s' (memory: takes none)",
+        return host->error(call, ACP_INVALID, "unknown variant '+%s' (memory: takes none)",
                            args->variant);
     acp_backend *b = calloc(1, sizeof *b);
-    if (b && table_init(&b->runs) && table_init(&b->sessions) && table_init(&b->streams) &&
-        pthread_rwlock_init(&b->lock, NULL) == 0) {
+    if (b && table_init(&b->runs, host->hash) && table_init(&b->sessions, host->hash) &&
+        table_init(&b->streams, host->hash) &&
+        lock_init(&b->lock) == 0) {
         b->host = host;
         *out = b;
         return ACP_OK;
@@ -289,7 +311,7 @@ static void mem_close(acp_backend *b)
 
 static acp_status mem_save_run(acp_backend *b, const acp_run_record *rec, acp_call *call)
 {
-    run *r = run_new(rec);
+    run *r = run_new(rec, b->runs.hash);
     if (!r)
         return b->host->error(call, ACP_NOMEM, "out of memory saving run '%s'", rec->run_id);
     pthread_rwlock_wrlock(&b->lock);
@@ -396,7 +418,7 @@ static acp_status mem_list_runs(acp_backend *b, const acp_run_query *q, acp_call
 static acp_status mem_save_session(acp_backend *b, const acp_session_record *rec,
                                    acp_call *call)
 {
-    session *s = session_new(rec);
+    session *s = session_new(rec, b->sessions.hash);
     if (!s)
         return b->host->error(call, ACP_NOMEM, "out of memory saving session '%s'", rec->id);
     pthread_rwlock_wrlock(&b->lock);
@@ -480,7 +502,7 @@ static acp_status mem_add_event(acp_backend *b, const acp_event_record *rec, int
         if (!fresh)
             goto unlock_nomem;
         char *p = (char *)(fresh + 1);
-        node_init(&fresh->n, &p, rec->run_id, rec->run_id_len);
+        node_init(&fresh->n, &p, rec->run_id, rec->run_id_len, b->streams.hash);
         fresh->ev = NULL;
         fresh->len = fresh->cap = 0;
     }

@@ -41,6 +41,10 @@ typedef acp_status (*fn_error)(acp_call *, acp_status, const char *, ...);
 typedef int64_t (*fn_remaining_ms)(acp_call *);
 typedef int64_t (*fn_now_us)(void);
 typedef void (*fn_log)(int, const char *, const char *, ...);
+typedef uint64_t (*fn_hash)(const void *, size_t);
+typedef int (*fn_verify_item)(acp_call *, int, const acp_item *);
+typedef int (*fn_verify_damage)(acp_call *, const acp_damage *);
+typedef acp_status (*fn_verify)(acp_backend *, uint32_t, acp_call *);
 typedef const char *cstr;
 typedef const char *const *cstr_list;
 typedef char message_buf[ACP_ERROR_MESSAGE_MAX];
@@ -158,6 +162,21 @@ static const member members[] = {
     /* ---- plugin ABI 1.1 ---- */
     M(acp_backend_vtable, list_sessions, 104, 8, fn_list_sessions),
 
+    /* ---- plugin ABI 1.2 ---- */
+    M(acp_backend_vtable, verify, 112, 8, fn_verify),
+    M(acp_plugin_host, hash, 64, 8, fn_hash),
+    M(acp_plugin_host, verify_item, 72, 8, fn_verify_item),
+    M(acp_plugin_host, verify_damage, 80, 8, fn_verify_damage),
+
+    M(acp_damage, size, 0, 8, size_t),
+    M(acp_damage, kind, 8, 4, int),
+    M(acp_damage, key, 16, 8, cstr),
+    M(acp_damage, seq, 24, 8, int64_t),
+    M(acp_damage, code, 32, 4, acp_status),
+    M(acp_damage, location, 40, 8, cstr),
+    M(acp_damage, reason, 48, 8, cstr),
+    M(acp_damage, moved_to, 56, 8, cstr),
+
     /* ---- application API (libacp_storage.so.0) ---- */
     M(acp_error, code, 0, 4, acp_status),
     M(acp_error, message, 4, 1024, message_buf),
@@ -185,27 +204,35 @@ static const member members[] = {
     M(acp_plugin_info, abi_minor, 52, 4, unsigned),
     M(acp_plugin_info, capabilities, 56, 8, uint64_t),
     M(acp_plugin_info, shadowed, 64, 4, int),
+
+    M(acp_verify_counts, runs, 0, 8, int64_t),
+    M(acp_verify_counts, sessions, 8, 8, int64_t),
+    M(acp_verify_counts, events, 16, 8, int64_t),
+    M(acp_verify_counts, damaged, 24, 8, int64_t),
+    M(acp_verify_counts, quarantined, 32, 8, int64_t),
 };
 
 /* sizeof of each plugin ABI struct, by ABI minor (column = minor).  A minor
- * that appends members adds a column; columns never change afterwards. */
-#define N_MINORS 2
+ * that appends members adds a column; columns never change afterwards.  0:
+ * the struct did not exist yet in that minor. */
+#define N_MINORS 3
 static const struct {
     const char *name;
     size_t size;
     size_t by_minor[N_MINORS];
 } plugin_sizes[] = {
-    {"acp_plugin_descriptor", sizeof(acp_plugin_descriptor), {72, 72}},
-    {"acp_backend_vtable", sizeof(acp_backend_vtable), {104, 112}},
-    {"acp_plugin_host", sizeof(acp_plugin_host), {64, 64}},
-    {"acp_plugin_option", sizeof(acp_plugin_option), {16, 16}},
-    {"acp_open_args", sizeof(acp_open_args), {64, 64}},
-    {"acp_run_record", sizeof(acp_run_record), {96, 96}},
-    {"acp_run_query", sizeof(acp_run_query), {56, 56}},
-    {"acp_session_record", sizeof(acp_session_record), {32, 32}},
-    {"acp_event_record", sizeof(acp_event_record), {48, 48}},
-    {"acp_event_query", sizeof(acp_event_query), {32, 32}},
-    {"acp_item", sizeof(acp_item), {48, 48}},
+    {"acp_plugin_descriptor", sizeof(acp_plugin_descriptor), {72, 72, 72}},
+    {"acp_backend_vtable", sizeof(acp_backend_vtable), {104, 112, 120}},
+    {"acp_plugin_host", sizeof(acp_plugin_host), {64, 64, 88}},
+    {"acp_plugin_option", sizeof(acp_plugin_option), {16, 16, 16}},
+    {"acp_open_args", sizeof(acp_open_args), {64, 64, 64}},
+    {"acp_run_record", sizeof(acp_run_record), {96, 96, 96}},
+    {"acp_run_query", sizeof(acp_run_query), {56, 56, 56}},
+    {"acp_session_record", sizeof(acp_session_record), {32, 32, 32}},
+    {"acp_event_record", sizeof(acp_event_record), {48, 48, 48}},
+    {"acp_event_query", sizeof(acp_event_query), {32, 32, 32}},
+    {"acp_item", sizeof(acp_item), {48, 48, 48}},
+    {"acp_damage", sizeof(acp_damage), {0, 0, 64}},
 };
 
 /* The application API's structs within SONAME libacp_storage.so.0.  The
@@ -220,6 +247,7 @@ static const struct {
     {"acp_run_filter", sizeof(acp_run_filter), 56},
     {"acp_event_filter", sizeof(acp_event_filter), 32},
     {"acp_plugin_info", sizeof(acp_plugin_info), 72},
+    {"acp_verify_counts", sizeof(acp_verify_counts), 40},
 };
 
 /* Values that plugins and applications compile in. */
@@ -235,6 +263,12 @@ static const struct {
     {"ACP_CAP_NETWORK", ACP_CAP_NETWORK, 8},
     {"ACP_RUN_CREATED_DEFAULT", ACP_RUN_CREATED_DEFAULT, 1},
     {"ACP_NO_TIME", ACP_NO_TIME, INT64_MIN},
+    {"ACP_VERIFY_QUARANTINE", ACP_VERIFY_QUARANTINE, 1},
+    {"ACP_ITEM_RUN", ACP_ITEM_RUN, 1},
+    {"ACP_ITEM_SESSION", ACP_ITEM_SESSION, 2},
+    {"ACP_ITEM_EVENT", ACP_ITEM_EVENT, 3},
+    {"ACP_ITEM_INDEX", ACP_ITEM_INDEX, 4},
+    {"ACP_ITEM_OTHER", ACP_ITEM_OTHER, 5},
     {"ACP_OK", ACP_OK, 0},
     {"ACP_NOT_FOUND", ACP_NOT_FOUND, 1},
     {"ACP_INVALID", ACP_INVALID, 2},

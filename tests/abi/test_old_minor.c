@@ -102,6 +102,22 @@ Test(abi_1_0, list_sessions_is_unsupported_and_the_store_goes_on)
     acp_free(json);
 }
 
+/* ABI 1.2's verify lies past the fixture's vtable (an unreadable page):
+ * the host walks the store itself, and without list_sessions checks the
+ * runs and events it can list. */
+Test(abi_1_0, verify_walks_an_abi_1_0_store_without_reading_past_its_vtable)
+{
+    save_run("v1", "agent", "2025-01-01T00:00:00Z");
+    OK(acp_event_add(store, "v1", "{\"type\":\"t\"}", ACP_STRLEN, NULL, &err));
+    OK(acp_session_save(store, "{\"id\":\"s1\"}", ACP_STRLEN, &err));
+    acp_verify_counts c;
+    OK(acp_store_verify(store, 0, NULL, NULL, &c, &err));
+    cr_expect_eq(c.runs, 1);
+    cr_expect_eq(c.events, 1);
+    cr_expect_eq(c.sessions, 0, "sessions cannot be listed through ABI 1.0");
+    cr_expect_eq(c.damaged, 0);
+}
+
 Test(abi_1_0, runs_save_get_list_page_and_delete)
 {
     save_run("r1", "alpha", "2025-06-01T12:00:00Z");

@@ -1659,3 +1659,59 @@ Test(hostile, postgres_schema_text_never_reaches_sql)
                       "0\n", "schema public is gone");
 #endif
 }
+
+/* Issue 13 item 8: every backend accepts the core's max_document_bytes
+ * (the plugin never sees it) and the core holds every save to it. */
+Test(hostile, document_size_limit_on_every_backend)
+{
+    const char *uri = sfmt("%s%cmax_document_bytes=200", H.uri, strchr(H.uri, '?') ? '&' : '?');
+    acp_store *s = open_uri(uri);
+    cr_assert_eq(acp_store_max_document_bytes(s), 200);
+    char *big = keep(malloc(512));
+    int n = snprintf(big, 512,
+                     "{\"run_id\":\"big\",\"agent_name\":\"a\",\"status\":\"created\",\"x\":\"%0*d\"}",
+                     150, 0);
+    cr_assert_gt(n, 200);
+    cr_expect_eq(acp_run_save(s, big, ACP_STRLEN, ERR), ACP_INVALID, "%s", E.message);
+    cr_expect(strstr(E.message, sfmt("%d bytes", n)) && strstr(E.message, "200 bytes"), "%s",
+              E.message);
+    cr_expect_eq(acp_event_add(s, "big", sfmt("{\"type\":\"t\",\"x\":\"%0*d\"}", 200, 0),
+                               ACP_STRLEN, NULL, ERR),
+                 ACP_INVALID);
+    cr_expect_eq(acp_session_save(s, sfmt("{\"id\":\"big\",\"x\":\"%0*d\"}", 200, 0), ACP_STRLEN,
+                                  ERR),
+                 ACP_INVALID);
+    acp_store_close(s);
+    /* Nothing of it reached the store. */
+    char *json = NULL;
+    cr_expect_eq(acp_run_get(H.s, "big", &json, NULL, ERR), ACP_NOT_FOUND);
+    cr_expect_eq(acp_session_get(H.s, "big", &json, NULL, ERR), ACP_NOT_FOUND);
+    /* The default store holds a large document the limit lets through. */
+    n = snprintf(big, 512,
+                 "{\"run_id\":\"big\",\"agent_name\":\"a\",\"status\":\"created\",\"x\":\"%0*d\"}",
+                 400, 0);
+    cr_expect_eq(acp_run_save(H.s, big, ACP_STRLEN, ERR), ACP_OK, "%s", E.message);
+}
+
+/* Issue 13 item 5: a store this test filled is clean to verify, on every
+ * backend (its own verify, or the core's walk through list and get). */
+Test(hostile, verify_finds_a_clean_store_clean)
+{
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(acp_run_save(H.s, run_doc(sfmt("v%d", i), "agent", i ? "sess" : NULL, i),
+                                  ACP_STRLEN, ERR),
+                     ACP_OK, "%s", E.message);
+        cr_assert_eq(acp_event_add(H.s, sfmt("v%d", i), "{\"type\":\"t\"}", ACP_STRLEN, NULL,
+                                   ERR),
+                     ACP_OK, "%s", E.message);
+    }
+    cr_assert_eq(acp_session_save(H.s, "{\"id\":\"sess\"}", ACP_STRLEN, ERR), ACP_OK, "%s",
+                 E.message);
+    acp_verify_counts c;
+    acp_status st = acp_store_verify(H.s, 0, NULL, NULL, &c, ERR);
+    cr_expect_eq(st, ACP_OK, "%s: %s", acp_status_name(st), E.message);
+    cr_expect_eq(c.runs, 3);
+    cr_expect_eq(c.events, 3);
+    cr_expect_eq(c.sessions, 1);
+    cr_expect_eq(c.damaged, 0);
+}

@@ -37,7 +37,7 @@ _acp_storage()
     esac
 
     if [[ -z $group ]]; then
-        COMPREPLY=($(compgen -W "backends ping check run session event $global --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "backends ping check verify run session event $global --version" -- "$cur"))
         return
     fi
 
@@ -61,6 +61,7 @@ _acp_storage()
             esac
             ;;
         check) opts="--filter --timeout" ;;
+        verify) opts="--quarantine" ;;
     esac
 
     if [[ $cur == -* ]]; then

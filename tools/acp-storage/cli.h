@@ -45,6 +45,7 @@ typedef enum cli_opt {
     OPT_FILTER,
     OPT_TIMEOUT,
     OPT_VERSION,
+    OPT_QUARANTINE,
     OPT_COUNT
 } cli_opt;
 
@@ -166,8 +167,10 @@ int cli_finish_stdout(int code);
  * code (errors printed). */
 int cli_open_store(const cli_ctx *ctx, acp_store **out, char **display);
 /* Read a whole document from a file or "-" (stdin), leading and trailing
- * whitespace removed.  Returns an exit code (errors printed). */
-int cli_read_input(const char *path, char **buf, size_t *len);
+ * whitespace removed, reading no more than the document size limit of the
+ * store ctx names (and a little whitespace) allows.  Returns an exit code
+ * (errors printed). */
+int cli_read_input(const cli_ctx *ctx, const char *path, char **buf, size_t *len);
 
 /* ---- the commands ---- */
 /* --version: this tool's version, the library's and the plugin ABI. */
@@ -185,5 +188,6 @@ int cmd_session_delete(cli_ctx *ctx);
 int cmd_session_list(cli_ctx *ctx);
 int cmd_event_add(cli_ctx *ctx);
 int cmd_event_list(cli_ctx *ctx);
+int cmd_verify(cli_ctx *ctx);
 
 #endif /* ACP_CLI_H */

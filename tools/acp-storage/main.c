@@ -45,6 +45,20 @@ static const cli_command commands[] = {
      "check failed, crashed or timed out; skipped checks (a capability the\n"
      "backend does not declare) are not failures.\n"},
 
+    {"verify", NULL, cmd_verify, OPT_BIT(OPT_QUARANTINE), 0, 0, "[--quarantine]",
+     "check every document, event and index of the store",
+     "Walks the whole store and checks every run, session and event document\n"
+     "(and, where the backend can, its checksums, indexes and stray files).\n"
+     "Prints each damaged item with the reason, then a summary.\n"
+     "\n"
+     "  --quarantine   move damaged items aside where the backend can (the file\n"
+     "                 store: recoverable, each listed with where it went), so\n"
+     "                 that the rest serves normally again\n"
+     "\n"
+     "Exits 0 when nothing is damaged, 1 when anything is.  With --json:\n"
+     "{\"schema\":1,\"store\":...,\"damaged\":[{\"kind\",\"key\",\"seq\",\"status\",\n"
+     "\"location\",\"reason\",\"moved_to\"},...],\"ok\":BOOL,\"checked\":{...},...}.\n"},
+
     {"run", "save", cmd_run_save,
      OPT_BIT(OPT_AGENT) | OPT_BIT(OPT_SESSION) | OPT_BIT(OPT_STATUS) | OPT_BIT(OPT_OUTPUT), 0, 1,
      "FILE|-\n--agent NAME [--session ID] [--status S] [--output TEXT]...",

@@ -41,6 +41,7 @@ static const opt_def opt_defs[OPT_COUNT] = {
     [OPT_FILTER] = {"--filter", 0, 1, 0},
     [OPT_TIMEOUT] = {"--timeout", 0, 1, 0},
     [OPT_VERSION] = {"--version", 0, 0, 0},
+    [OPT_QUARANTINE] = {"--quarantine", 0, 0, 0},
 };
 
 const char *cli_opt_name(cli_opt opt)

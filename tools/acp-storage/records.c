@@ -116,7 +116,7 @@ int cmd_run_save(cli_ctx *ctx)
         return cli_usage_error(ctx, "give a run document (FILE, or - for standard input) or --agent NAME");
 
     input_doc doc = {0};
-    int rc = a->n_pos ? cli_read_input(a->pos[0], &doc.text, &doc.len) : build_run(ctx, &doc);
+    int rc = a->n_pos ? cli_read_input(ctx, a->pos[0], &doc.text, &doc.len) : build_run(ctx, &doc);
     if (rc)
         return rc;
 
@@ -273,7 +273,7 @@ int cmd_session_save(cli_ctx *ctx)
         return cli_usage_error(ctx, "give a session document (FILE, or - for standard input) or --id ID");
 
     input_doc doc = {0};
-    int rc = a->n_pos ? cli_read_input(a->pos[0], &doc.text, &doc.len) : build_session(ctx, &doc);
+    int rc = a->n_pos ? cli_read_input(ctx, a->pos[0], &doc.text, &doc.len) : build_session(ctx, &doc);
     if (rc)
         return rc;
 
@@ -467,7 +467,7 @@ int cmd_event_add(cli_ctx *ctx)
     if (a->value[OPT_TYPE]) {
         rc = build_event(ctx, &doc);
     } else if (strcmp(a->pos[1], "-") == 0) {
-        rc = cli_read_input("-", &doc.text, &doc.len);
+        rc = cli_read_input(ctx, "-", &doc.text, &doc.len);
     } else {
         /* The document is the argument itself. */
         doc.text = strdup(a->pos[1]);

@@ -76,7 +76,8 @@ static int default_store(acp_config *cfg)
     return rc;
 }
 
-int cli_open_store(const cli_ctx *ctx, acp_store **out, char **display)
+/* The configuration of the store ctx names (to acp_config_free). */
+static int store_config(const cli_ctx *ctx, acp_config **out)
 {
     acp_error err;
     acp_config *cfg;
@@ -96,7 +97,21 @@ int cli_open_store(const cli_ctx *ctx, acp_store **out, char **display)
     } else {
         rc = default_store(cfg);
     }
-    if (rc == CLI_EXIT_OK && acp_store_open_config(cfg, out, &err) != ACP_OK)
+    if (rc != CLI_EXIT_OK)
+        acp_config_free(cfg);
+    else
+        *out = cfg;
+    return rc;
+}
+
+int cli_open_store(const cli_ctx *ctx, acp_store **out, char **display)
+{
+    acp_error err;
+    acp_config *cfg;
+    int rc = store_config(ctx, &cfg);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (acp_store_open_config(cfg, out, &err) != ACP_OK)
         rc = cli_report(&err);
     if (rc == CLI_EXIT_OK && display) {
         *display = acp_config_redacted_uri(cfg);
@@ -109,8 +124,25 @@ int cli_open_store(const cli_ctx *ctx, acp_store **out, char **display)
     return rc;
 }
 
-int cli_read_input(const char *path, char **buf, size_t *len)
+/* Whitespace a document may carry around it beyond the size limit. */
+#define INPUT_SLACK 4096
+
+int cli_read_input(const cli_ctx *ctx, const char *path, char **buf, size_t *len)
 {
+    /* The store's document limit bounds the read: an endless input (a
+     * device, a pipe) is refused there, not read until memory runs out. */
+    acp_config *cfg;
+    size_t max;
+    acp_error err;
+    int rc = store_config(ctx, &cfg);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (acp_config_max_document_bytes(cfg, &max, &err) != ACP_OK)
+        rc = cli_report(&err);
+    acp_config_free(cfg);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+
     int from_stdin = strcmp(path, "-") == 0;
     if (from_stdin && isatty(STDIN_FILENO))
         fputs("acp-storage: reading the document from the terminal; end it with Ctrl-D\n", stderr);
@@ -125,8 +157,14 @@ int cli_read_input(const char *path, char **buf, size_t *len)
             fclose(f);
         return cli_fail(ACP_NOMEM, "out of memory");
     }
-    int rc = CLI_EXIT_OK;
     for (;;) {
+        if (n > max + INPUT_SLACK) {
+            rc = cli_fail(ACP_INVALID,
+                          "%s holds more than %zu bytes: documents are limited to %zu bytes "
+                          "(store option max_document_bytes)",
+                          from_stdin ? "standard input" : path, max + INPUT_SLACK, max);
+            break;
+        }
         if (n + 1 >= cap) {
             char *bigger = realloc(data, cap * 2);
             if (!bigger) {
@@ -136,7 +174,8 @@ int cli_read_input(const char *path, char **buf, size_t *len)
             data = bigger;
             cap *= 2;
         }
-        size_t got = fread(data + n, 1, cap - n - 1, f);
+        size_t room = cap - n - 1, left = max + INPUT_SLACK + 1 - n;
+        size_t got = fread(data + n, 1, room < left ? room : left, f);
         n += got;
         if (got == 0) {
             if (ferror(f))
