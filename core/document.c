@@ -420,13 +420,13 @@ static acp_status scan_doc(const char *text, size_t len, const char *what,
                            const char *const *want, scan *s, acp__strbuf *buf, acp_error *err)
 {
     memset(s, 0, sizeof *s);
-    buf->heap = NULL;
-    buf->used = 0;
-    if (!text) /* before any arithmetic on the pointer */
-        return acp__error(err, ACP_INVALID, "%s document must not be NULL", what);
     s->p = s->start = text;
     s->end = text + len;
     s->want = want;
+    buf->heap = NULL;
+    buf->used = 0;
+    if (!text)
+        return acp__error(err, ACP_INVALID, "%s document must not be NULL", what);
     skip_ws(s);
     if (s->p >= s->end || *s->p != '{') {
         if (!scan_value(s, 0))
