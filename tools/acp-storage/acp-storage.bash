@@ -8,6 +8,15 @@ _acp_storage_backends()
         grep -o '"name":"[a-z0-9_]*"' | cut -d'"' -f4
 }
 
+# The commands of a group.
+_acp_storage_verbs()
+{
+    case $1 in
+        run | session) echo "save get delete list" ;;
+        event) echo "add list" ;;
+    esac
+}
+
 _acp_storage()
 {
     local cur prev words cword
@@ -88,19 +97,13 @@ _acp_storage()
             if [[ -z $verb ]]; then
                 COMPREPLY=($(compgen -W "$commands" -- "$cur"))
             elif [[ -z $third ]]; then
-                case $verb in
-                    run | session) COMPREPLY=($(compgen -W "save get delete list" -- "$cur")) ;;
-                    event) COMPREPLY=($(compgen -W "add list" -- "$cur")) ;;
-                esac
+                COMPREPLY=($(compgen -W "$(_acp_storage_verbs "$verb")" -- "$cur"))
             fi
             return
             ;;
         run | session | event)
             if [[ -z $verb ]]; then
-                case $group in
-                    run | session) COMPREPLY=($(compgen -W "save get delete list" -- "$cur")) ;;
-                    event) COMPREPLY=($(compgen -W "add list" -- "$cur")) ;;
-                esac
+                COMPREPLY=($(compgen -W "$(_acp_storage_verbs "$group")" -- "$cur"))
                 return
             fi
             case $group-$verb in

@@ -466,13 +466,10 @@ static int text_payload(const char *type, const char *text, const char **key, ch
     } else {
         known = 0;
     }
-    if (fclose(f) != 0) {
+    if (fclose(f) != 0 || !known) {
         free(*json);
-        return cli_fail(ACP_NOMEM, "out of memory");
-    }
-    if (!known) {
-        free(*json);
-        return CLI_EXIT_USAGE;
+        *json = NULL;
+        return known ? cli_fail(ACP_NOMEM, "out of memory") : CLI_EXIT_USAGE;
     }
     return CLI_EXIT_OK;
 }
@@ -529,11 +526,15 @@ int cmd_event_add(cli_ctx *ctx)
     } else {
         /* The document is the argument itself. */
         doc.text = strdup(a->pos[1]);
-        doc.len = doc.text ? strlen(doc.text) : 0;
-        rc = doc.text ? CLI_EXIT_OK : cli_fail(ACP_NOMEM, "out of memory");
+        if (!doc.text)
+            return cli_fail(ACP_NOMEM, "out of memory");
+        doc.len = strlen(doc.text);
+        rc = CLI_EXIT_OK;
     }
-    if (rc)
+    if (rc) {
+        input_doc_free(&doc); /* nothing to free: for the analysers */
         return rc;
+    }
 
     acp_store *store = NULL;
     acp_error err;
