@@ -36,12 +36,12 @@ static int host_fault(acp_call *call, const char *fmt, ...)
     return 1;
 }
 
-/* The checks here are a few comparisons per item: they run on every call. */
-static int host_emit(acp_call *call, const acp_item *it)
+/* Which rule the item broke (emit found that one did): recorded as the
+ * call's fault.  Returns 1.  Out of line: the checks in emit stay a few
+ * comparisons. */
+static __attribute__((noinline)) int emit_fault(acp_call *call, const acp_page *p,
+                                                const acp_item *it)
 {
-    acp_page *p = call ? call->page : NULL;
-    if (!p)
-        return 0; /* nothing asked for: ignore */
     if (!it)
         return host_fault(call, "emitted a NULL item");
     if (!it->doc && it->doc_len)
@@ -50,18 +50,29 @@ static int host_emit(acp_call *call, const acp_item *it)
     if (p->n >= p->max)
         return host_fault(call, "emitted more than the %zu item%s asked for", p->max,
                           p->max == 1 ? "" : "s");
-    if (p->events) {
-        if (it->seq < 1)
-            return host_fault(call, "emitted an event with sequence %" PRId64
-                              " (sequences start at 1)", it->seq);
-        if (it->seq <= p->last_seq)
-            return host_fault(call,
-                              p->n ? "emitted event %" PRId64 " after event %" PRId64
-                                     " (events come in sequence order, each once)"
-                                   : "emitted event %" PRId64 " for a query after sequence %" PRId64,
-                              it->seq, p->last_seq);
+    if (it->seq < 1)
+        return host_fault(call, "emitted an event with sequence %" PRId64
+                          " (sequences start at 1)", it->seq);
+    return host_fault(call,
+                      p->n ? "emitted event %" PRId64 " after event %" PRId64
+                             " (events come in sequence order, each once)"
+                           : "emitted event %" PRId64 " for a query after sequence %" PRId64,
+                      it->seq, p->last_seq);
+}
+
+/* The checks run on every item of every call: keep them a few comparisons.
+ * last_seq starts at after_seq (>= 0), so seq <= last_seq also catches a
+ * sequence below 1. */
+static int host_emit(acp_call *call, const acp_item *it)
+{
+    acp_page *p = call ? call->page : NULL;
+    if (!p)
+        return 0; /* nothing asked for: ignore */
+    if (!it || (!it->doc && it->doc_len) || p->n >= p->max ||
+        (p->events && it->seq <= p->last_seq))
+        return emit_fault(call, p, it);
+    if (p->events)
         p->last_seq = it->seq;
-    }
     if (p->n == p->cap) {
         size_t nc = p->cap ? p->cap * 2 : 16;
         if (nc > p->max)
@@ -197,13 +208,25 @@ static const char *unprefixed(const char *msg, const char *backend)
     return msg;
 }
 
+static acp_status call_failed(acp_call *call, acp_status st, const char *backend,
+                              const char *op, acp_error *err);
+
+/* The common case in a few instructions; the rest out of line, so that
+ * a call that succeeds pays no prologue for the error paths. */
 acp_status acp__call_finish(acp_call *call, acp_status st, const char *backend, const char *op,
                             acp_error *err)
 {
-    if (call->fault[0])
-        return acp__error(err, ACP_PLUGIN, "%s: %s %s", backend, op, call->fault);
-    if (st == ACP_OK)
+    if (st == ACP_OK && !call->fault[0])
         return ACP_OK;
+    return call_failed(call, st, backend, op, err);
+}
+
+static __attribute__((noinline)) acp_status call_failed(acp_call *call, acp_status st,
+                                                         const char *backend, const char *op,
+                                                         acp_error *err)
+{
+    if (call->fault[0]) /* the plugin broke the contract: whatever it returned */
+        return acp__error(err, ACP_PLUGIN, "%s: %s %s", backend, op, call->fault);
     const char *msg = call->has_message ? unprefixed(call->message, backend) : "";
     if ((unsigned)st > ACP_PLUGIN || st == ACP_LOAD) {
         /* Out of range (or a code only the loader may give): keep it visible. */

@@ -291,17 +291,25 @@ static int scan_number(acp__json_scan *s)
     return 1;
 }
 
-static int scan_value(acp__json_scan *s, int depth, cJSON **out, int raw_children);
+/* The scanner comes in two copies made from one source: checking only
+ * (build 0: every tree branch folds away, so a document the store only
+ * keeps costs what a pure syntax check costs) and building (build 1, out
+ * never NULL; a subtree kept raw is only checked). */
+#define SCAN_INLINE static inline __attribute__((always_inline))
 
-/* The members or elements of the object or array at s->p; with out, the
- * container node, its children raw when raw_children. */
-static int scan_container(acp__json_scan *s, int depth, cJSON **out, int raw_children)
+static int scan_value_check(acp__json_scan *s, int depth);
+static int scan_value_build(acp__json_scan *s, int depth, cJSON **out, int raw_children);
+
+/* The members or elements of the object or array at s->p; when building,
+ * *out is the container node, its children raw when raw_children. */
+SCAN_INLINE int scan_container(acp__json_scan *s, int depth, cJSON **out, int raw_children,
+                               const int build)
 {
     char close = *s->p == '{' ? '}' : ']';
     if (depth >= ACP__JSON_MAX_DEPTH)
         return fail(s, "nesting deeper than 512 levels");
     cJSON *box = NULL;
-    if (out && !(*out = box = close == '}' ? cJSON_CreateObject() : cJSON_CreateArray()))
+    if (build && !(*out = box = close == '}' ? cJSON_CreateObject() : cJSON_CreateArray()))
         return out_of_memory(s);
     s->p++;
     skip_ws(s);
@@ -325,13 +333,14 @@ static int scan_container(acp__json_scan *s, int depth, cJSON **out, int raw_chi
             size_t kn = (size_t)(s->p - k);
             if (depth == 0)
                 w = wanted(s, k, kn);
-            if (box && !(key = decoded(k, kn)))
+            if (build && !(key = decoded(k, kn)))
                 return out_of_memory(s);
-            if (key && depth == 0 && s->keep)
+            if (build && depth == 0)
                 how = (int)s->keep(key);
             skip_ws(s);
             if (s->p >= s->end || *s->p != ':') {
-                cJSON_free(key);
+                if (build)
+                    cJSON_free(key);
                 return fail(s, "expected ':'");
             }
             s->p++;
@@ -340,14 +349,17 @@ static int scan_container(acp__json_scan *s, int depth, cJSON **out, int raw_chi
         const char *v = s->p;
         cJSON *child = NULL;
         s->saw_nul = 0;
-        int ok = scan_value(s, depth + 1, box && how != ACP__KEEP_RAW ? &child : NULL,
-                            how == ACP__KEEP_RAW_ELEMENTS && *v == '[');
-        if (ok && box && how == ACP__KEEP_RAW && !(child = acp__json_raw(v, (size_t)(s->p - v))))
+        int ok = build && how != ACP__KEEP_RAW
+                     ? scan_value_build(s, depth + 1, &child,
+                                        how == ACP__KEEP_RAW_ELEMENTS && *v == '[')
+                     : scan_value_check(s, depth + 1);
+        if (build && ok && how == ACP__KEEP_RAW &&
+            !(child = acp__json_raw(v, (size_t)(s->p - v))))
             ok = out_of_memory(s);
-        if (child) { /* linked even after a failure, so that the tree frees it */
+        if (build && child) { /* linked even after a failure, so that the tree frees it */
             child->string = key;
             cJSON_AddItemToArray(box, child);
-        } else {
+        } else if (build) {
             cJSON_free(key);
         }
         if (!ok)
@@ -373,7 +385,8 @@ static int scan_container(acp__json_scan *s, int depth, cJSON **out, int raw_chi
     }
 }
 
-static int scan_value(acp__json_scan *s, int depth, cJSON **out, int raw_children)
+SCAN_INLINE int scan_value(acp__json_scan *s, int depth, cJSON **out, int raw_children,
+                           const int build)
 {
     skip_ws(s);
     if (s->p >= s->end)
@@ -383,12 +396,12 @@ static int scan_value(acp__json_scan *s, int depth, cJSON **out, int raw_childre
     case '"':
         if (!scan_string(s))
             return 0;
-        if (out && !(*out = node_with(cJSON_String, decoded(v, (size_t)(s->p - v)))))
+        if (build && !(*out = node_with(cJSON_String, decoded(v, (size_t)(s->p - v)))))
             return out_of_memory(s);
         return 1;
     case '{':
     case '[':
-        return scan_container(s, depth, out, raw_children);
+        return scan_container(s, depth, out, raw_children, build);
     case 't':
     case 'f':
     case 'n': {
@@ -397,7 +410,7 @@ static int scan_value(acp__json_scan *s, int depth, cJSON **out, int raw_childre
         if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
             return fail(s, "unknown literal");
         s->p += n;
-        if (out && !(*out = *v == 't' ? cJSON_CreateTrue()
+        if (build && !(*out = *v == 't' ? cJSON_CreateTrue()
                             : *v == 'f' ? cJSON_CreateFalse() : cJSON_CreateNull()))
             return out_of_memory(s);
         return 1;
@@ -407,10 +420,20 @@ static int scan_value(acp__json_scan *s, int depth, cJSON **out, int raw_childre
             return fail(s, "unexpected character");
         if (!scan_number(s))
             return 0;
-        if (out && !(*out = acp__json_raw(v, (size_t)(s->p - v))))
+        if (build && !(*out = acp__json_raw(v, (size_t)(s->p - v))))
             return out_of_memory(s);
         return 1;
     }
+}
+
+static int scan_value_check(acp__json_scan *s, int depth)
+{
+    return scan_value(s, depth, NULL, 0, 0);
+}
+
+static int scan_value_build(acp__json_scan *s, int depth, cJSON **out, int raw_children)
+{
+    return scan_value(s, depth, out, raw_children, 1);
 }
 
 int acp__json_scan_text(acp__json_scan *s, const char *text, size_t len)
@@ -422,7 +445,7 @@ int acp__json_scan_text(acp__json_scan *s, const char *text, size_t len)
     s->nomem = s->trailing = 0;
     s->p = s->start = text;
     s->end = text + len;
-    int ok = scan_value(s, 0, s->keep ? &s->root : NULL, 0);
+    int ok = s->keep ? scan_value_build(s, 0, &s->root, 0) : scan_value_check(s, 0);
     if (ok) {
         skip_ws(s);
         if (s->p != s->end) {

@@ -198,9 +198,18 @@ static void *tree_new(cJSON *root, size_t size)
     return obj;
 }
 
-/* *out = a new typed object holding root (taken over); NOMEM naming fn. */
-#define WRAP(root, out, fn, err) \
-    ((*(out) = tree_new((root), sizeof **(out))) ? ACP_OK : nomem((err), (fn)))
+/* *out = obj, a new typed object (out points to a pointer to its type);
+ * NOMEM naming fn, with *out untouched, when obj is NULL. */
+static acp_status put_obj(void *obj, void *out, const char *fn, acp_error *err)
+{
+    if (!obj)
+        return nomem(err, fn);
+    memcpy(out, &obj, sizeof obj);
+    return ACP_OK;
+}
+
+/* *out = a new typed object holding root (taken over). */
+#define WRAP(root, out, fn, err) put_obj(tree_new((root), sizeof **(out)), (out), (fn), (err))
 
 /* obj's JSON text; arg names obj in the NULL-argument message. */
 static acp_status tree_to_json(const void *obj, const char *arg, char **json, size_t *len,

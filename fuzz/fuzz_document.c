@@ -16,7 +16,10 @@
  *  - INVALID: nothing was stored (the store is empty), and the typed layer
  *    refuses the document too;
  *  - cJSON, given a document the core accepted, parses it and finds the
- *    same id (the core decodes indexed strings itself, without cJSON).
+ *    same id (the core decodes indexed strings itself, without cJSON);
+ *  - the typed layer builds its tree with its own scanner, not cJSON's
+ *    parser: what its *_to_json writes is, to cJSON, the same value as
+ *    the document it parsed.
  */
 #include <string.h>
 
@@ -88,6 +91,21 @@ static void check_cjson_id(const char *text, size_t len, const char *member, con
     cJSON_Delete(root);
 }
 
+/* cJSON reads the typed layer's output as the same value as its input:
+ * both print the same (printing, not cJSON_Compare, so that numbers too
+ * large for a double, which cJSON prints as null, compare equal). */
+static void check_same_value(const char *doc, size_t dlen, const char *json, size_t jlen)
+{
+    cJSON *a = cJSON_ParseWithLength(doc, dlen), *b = cJSON_ParseWithLength(json, jlen);
+    char *pa = a ? cJSON_PrintUnformatted(a) : NULL, *pb = b ? cJSON_PrintUnformatted(b) : NULL;
+    FUZZ_CHECK(pa && pb && strcmp(pa, pb) == 0, "the typed layer changed the value:\n  %.*s\n  %s",
+               (int)dlen, doc, json);
+    cJSON_free(pa);
+    cJSON_free(pb);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
 static int64_t runs_total(acp_store *s)
 {
     acp_run_filter f = ACP_RUN_FILTER_INIT;
@@ -140,6 +158,7 @@ static void fuzz_run(acp_store *s, const char *text, size_t len, const char *doc
     size_t jlen = 0;
     st = acp_run_to_json(run, &json, &jlen, &e);
     FUZZ_CHECK(st == ACP_OK, "run_to_json: %s", e.message);
+    check_same_value(doc, dlen, json, jlen);
     st = acp_run_save(s, json, jlen, &e);
     FUZZ_CHECK(st == ACP_OK, "run_to_json wrote a run the store refuses: %s\n  %s", e.message,
                json);
@@ -190,6 +209,7 @@ static void fuzz_session(acp_store *s, const char *text, size_t len, const char 
     size_t jlen = 0;
     FUZZ_CHECK(acp_session_to_json(ses, &json, &jlen, &e) == ACP_OK, "session_to_json: %s",
                e.message);
+    check_same_value(doc, dlen, json, jlen);
     st = acp_session_save(s, json, jlen, &e);
     FUZZ_CHECK(st == ACP_OK, "session_to_json wrote a session the store refuses: %s\n  %s",
                e.message, json);
@@ -243,6 +263,7 @@ static void fuzz_event(acp_store *s, const char *run_id, const char *text, size_
     char *json = NULL;
     size_t jlen = 0;
     FUZZ_CHECK(acp_event_to_json(ev, &json, &jlen, &e) == ACP_OK, "event_to_json: %s", e.message);
+    check_same_value(doc, dlen, json, jlen);
     st = acp_event_add(s, run_id, json, jlen, &seq, &e);
     FUZZ_CHECK(st == ACP_OK && seq == 2, "event_to_json wrote an event the store refuses: %s\n  %s",
                e.message, json);
