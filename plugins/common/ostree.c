@@ -106,6 +106,17 @@ void ost_remove(ost_tree *t, ost_node *n)
     n->up = NULL;
 }
 
+void ost_replace(ost_tree *t, ost_node *old, ost_node *n)
+{
+    *n = *old;
+    relink(t, n->up, old, n);
+    if (n->l)
+        n->l->up = n;
+    if (n->r)
+        n->r->up = n;
+    old->up = old->l = old->r = NULL;
+}
+
 size_t ost_rank(const ost_tree *t, const void *key, ost_cmp cmp, int inclusive)
 {
     size_t rank = 0;

@@ -63,6 +63,10 @@ static inline size_t ost_size(const ost_tree *t)
     return t->root ? t->root->cnt : 0;
 }
 
+/* Put n in the place of old, a node of t with the same key: O(1), and the
+ * tree's shape is unchanged.  old is no longer in t afterwards. */
+void ost_replace(ost_tree *t, ost_node *old, ost_node *n);
+
 /* How many nodes sort before key; with inclusive, before or at key. */
 size_t ost_rank(const ost_tree *t, const void *key, ost_cmp cmp, int inclusive);
 

@@ -183,8 +183,15 @@ typedef struct group {
 /* Tree slots of a run: all runs, then one per group (slot = group + 1). */
 enum { T_ALL, T_AGENT, T_SESSION, T_PAIR, T_N };
 
+/* A run's node in one tree, with the part of the sort key that decides
+ * nearly every comparison, so a descent reads one cache line per level. */
+typedef struct rslot {
+    ost_node n;
+    int64_t created_us;
+} rslot;
+
 typedef struct rindex {
-    ost_node tn[T_N];
+    rslot s[T_N];
     record *r;
     group *g[G_N]; /* G_SESSION and G_PAIR are NULL: the run has no session */
 } rindex;
@@ -292,23 +299,25 @@ typedef struct run_pos {
 
 static rindex *rindex_of(const ost_node *n, int slot)
 {
-    return (rindex *)((char *)(n - slot) - offsetof(rindex, tn));
+    return (rindex *)((char *)((const rslot *)n - slot) - offsetof(rindex, s));
 }
 
-/* < 0 when the run of x comes before position p in list order. */
-static int run_pos_cmp(const rindex *x, const run_pos *p)
+/* < 0 when the run at node n of tree slot comes before position p in list
+ * order.  Only a tie of created_us reads the run's id. */
+static int run_pos_cmp(const ost_node *n, int slot, const run_pos *p)
 {
-    const record *r = x->r;
-    if (r->created_us != p->created_us)
-        return r->created_us > p->created_us ? -1 : 1;
+    int64_t us = ((const rslot *)n)->created_us;
+    if (us != p->created_us)
+        return us > p->created_us ? -1 : 1;
+    const record *r = rindex_of(n, slot)->r;
     return key_cmp(p->id, p->id_len, r->n.key, r->n.key_len);
 }
 
 /* One comparison per slot: a node knows its tree only by its place. */
-static int cmp_all(const ost_node *n, const void *p) { return run_pos_cmp(rindex_of(n, T_ALL), p); }
-static int cmp_agent(const ost_node *n, const void *p) { return run_pos_cmp(rindex_of(n, T_AGENT), p); }
-static int cmp_session(const ost_node *n, const void *p) { return run_pos_cmp(rindex_of(n, T_SESSION), p); }
-static int cmp_pair(const ost_node *n, const void *p) { return run_pos_cmp(rindex_of(n, T_PAIR), p); }
+static int cmp_all(const ost_node *n, const void *p) { return run_pos_cmp(n, T_ALL, p); }
+static int cmp_agent(const ost_node *n, const void *p) { return run_pos_cmp(n, T_AGENT, p); }
+static int cmp_session(const ost_node *n, const void *p) { return run_pos_cmp(n, T_SESSION, p); }
+static int cmp_pair(const ost_node *n, const void *p) { return run_pos_cmp(n, T_PAIR, p); }
 static const ost_cmp slot_cmp[T_N] = {cmp_all, cmp_agent, cmp_session, cmp_pair};
 
 /* The group keys of a run (agent; session and pair when it has a session),
@@ -368,26 +377,53 @@ static int groups_get(acp_backend *b, const hkey k[G_N], group *g[G_N])
     return 0;
 }
 
+/* The tree of slot s of a run in groups g. */
+static ost_tree *slot_tree(acp_backend *b, group *const g[G_N], int s)
+{
+    return s == T_ALL ? &b->all_runs : g[s - 1] ? &g[s - 1]->runs : NULL;
+}
+
 static void run_link(acp_backend *b, record *r, group *const g[G_N])
 {
     rindex *x = record_index(r);
     run_pos p = {r->created_us, r->n.key, r->n.key_len};
     x->r = r;
-    ost_insert(&b->all_runs, &x->tn[T_ALL], &p, cmp_all);
-    for (int i = 0; i < G_N; i++) {
-        x->g[i] = g[i];
-        if (g[i])
-            ost_insert(&g[i]->runs, &x->tn[i + 1], &p, slot_cmp[i + 1]);
+    memcpy(x->g, g, sizeof x->g);
+    for (int s = 0; s < T_N; s++) {
+        x->s[s].created_us = r->created_us;
+        ost_tree *t = slot_tree(b, g, s);
+        if (t)
+            ost_insert(t, &x->s[s].n, &p, slot_cmp[s]);
     }
 }
 
 static void run_unlink(acp_backend *b, record *r)
 {
     rindex *x = record_index(r);
-    ost_remove(&b->all_runs, &x->tn[T_ALL]);
-    for (int i = 0; i < G_N; i++)
-        if (x->g[i])
-            ost_remove(&x->g[i]->runs, &x->tn[i + 1]);
+    for (int s = 0; s < T_N; s++) {
+        ost_tree *t = slot_tree(b, x->g, s);
+        if (t)
+            ost_remove(t, &x->s[s].n);
+    }
+}
+
+/* Move the index entry of old to its replacement r when r sorts where old
+ * did in every tree (the same created_us and groups: a save that changes
+ * only the document, the usual case); non-zero when it did. */
+static int run_relink(acp_backend *b, record *old, record *r, group *const g[G_N])
+{
+    rindex *ox = record_index(old), *x = record_index(r);
+    if (old->created_us != r->created_us || memcmp(ox->g, g, sizeof ox->g) != 0)
+        return 0;
+    x->r = r;
+    memcpy(x->g, g, sizeof x->g);
+    for (int s = 0; s < T_N; s++) {
+        ost_tree *t = slot_tree(b, g, s);
+        if (t)
+            ost_replace(t, &ox->s[s].n, &x->s[s].n);
+        x->s[s].created_us = r->created_us;
+    }
+    return 1;
 }
 
 /* Take the groups of the unlinked run r that no run is in any more out of
@@ -488,11 +524,13 @@ static acp_status mem_save_run(acp_backend *b, const acp_run_record *rec, acp_ca
      * Still under the write lock, so no reader sees the interim value. */
     if (old && (rec->flags & ACP_RUN_CREATED_DEFAULT))
         r->created_us = old->created_us;
-    if (old)
-        run_unlink(b, old);
-    run_link(b, r, g);
-    if (old)
-        ndead = groups_drop_empty(b, old, dead);
+    if (!old || !run_relink(b, old, r, g)) {
+        if (old)
+            run_unlink(b, old);
+        run_link(b, r, g);
+        if (old)
+            ndead = groups_drop_empty(b, old, dead);
+    }
     pthread_rwlock_unlock(&b->lock);
     free(old);
     free_groups(dead, ndead);

@@ -153,6 +153,10 @@ Test(memory_index, lists_follow_moves_and_deletes)
                 model[i].in = 0;
                 continue;
             }
+            if (model[i].in && rnd(4) == 0) { /* the same place in every list */
+                save_run(s, i, model[i].agent, model[i].session, model[i].created);
+                continue;
+            }
             int agent = rnd(AGENTS), session = rnd(SESSIONS + 1) - 1;
             /* Without created_at an existing run keeps its time. */
             int keep = model[i].in && rnd(4) == 0;

@@ -3,7 +3,8 @@
  * test_ostree.c - the order-statistic tree of plugins/common against a
  * sorted array: random inserts and removals, then every invariant (order,
  * counts, parent links, heap order of priorities) and every query (size,
- * rank, select, next) compared with the model.
+ * rank, select, next) compared with the model; entries are also replaced
+ * in place (ost_replace) along the way.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -99,6 +100,12 @@ Test(ostree, matches_a_sorted_array_through_inserts_and_removals)
             if (!e[i].in && grow) {
                 ost_insert(&t, &e[i].n, &e[i].key, cmp_int);
                 e[i].in = 1;
+            } else if (e[i].in && rnd(3) == 0) {
+                /* Another entry with the same key takes its place. */
+                ent tmp = {.key = e[i].key, .in = 1};
+                ost_replace(&t, &e[i].n, &tmp.n);
+                e[i].n = (ost_node){0};
+                ost_replace(&t, &tmp.n, &e[i].n);
             } else if (e[i].in && !grow) {
                 ost_remove(&t, &e[i].n);
                 e[i].in = 0;
