@@ -23,7 +23,9 @@
  * and one per agent, per session and per agent+session pair -- so a page
  * costs O(log n + page) at any offset or cursor and a total O(1).  A save
  * that changes a run's agent, session or created time moves it by taking
- * the old block out of its trees and putting the new one into its own.
+ * the old block out of its trees and putting the new one into its own; a
+ * save that changes none of them (a status update) swaps the new block
+ * into the old one's tree nodes in O(1).
  * Sessions have one tree by id for list_sessions.
  *
  * Concurrency: one rwlock per instance.  Reads share it; writes take it
