@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "acp_storage.h"
+#include "run_filter.h"
 
 #define MAX_THREADS 32
 #define RUNS_PER_WRITER 50
@@ -111,15 +112,7 @@ static void check_page(const acp_page *p, int agent, int session)
 static acp_page *list(int agent, int session, int64_t limit, int64_t offset, const char *cursor)
 {
     char an[16], sn[16];
-    snprintf(an, sizeof an, "a%d", agent);
-    snprintf(sn, sizeof sn, "s%d", session);
-    acp_run_filter f = ACP_RUN_FILTER_INIT;
-    f.agent_name = agent >= 0 ? an : NULL;
-    f.session_id = session >= 0 ? sn : NULL;
-    f.limit = limit;
-    f.offset = offset;
-    f.cursor = cursor;
-    f.want_total = 1;
+    acp_run_filter f = run_filter(an, sn, agent, session, limit, offset, cursor);
     acp_page *p = NULL;
     acp_error e;
     if (acp_run_list(store, &f, &p, &e) != ACP_OK)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "acp_storage.h"
+#include "run_filter.h"
 
 #define RUNS 400
 #define AGENTS 4
@@ -76,15 +77,7 @@ static acp_page *list(acp_store *s, int agent, int session, int64_t limit, int64
                       const char *cursor)
 {
     char an[16], sn[16];
-    snprintf(an, sizeof an, "a%d", agent);
-    snprintf(sn, sizeof sn, "s%d", session);
-    acp_run_filter f = ACP_RUN_FILTER_INIT;
-    f.agent_name = agent >= 0 ? an : NULL;
-    f.session_id = session >= 0 ? sn : NULL;
-    f.limit = limit;
-    f.offset = offset;
-    f.cursor = cursor;
-    f.want_total = 1;
+    acp_run_filter f = run_filter(an, sn, agent, session, limit, offset, cursor);
     acp_page *p;
     acp_error e;
     cr_assert_eq(acp_run_list(s, &f, &p, &e), ACP_OK, "%s", e.message);
