@@ -2,8 +2,8 @@
  * scale.c - the scale experiments of acp-storage-bench (--scale):
  *
  *  - list_runs (a page of 10 with and without the total) and get_run
- *    latency at 10k, 100k and 1M runs for sqlite, file, postgres and
- *    redis, to show how each grows with the store (O(log n) or better is
+ *    latency at 10k, 100k and 1M runs for every store (memory, sqlite,
+ *    file, postgres, redis), to show how each grows with the store (O(log n) or better is
  *    the goal), and a page at depth 100,000 reached by cursor and by
  *    offset;
  *  - thread scaling of P1, P3 and P4 at 1, 2, 4 and 8 threads, against
@@ -669,10 +669,6 @@ int scale_run(const bench_opts *o, const w1 *w, const char *const *uris, size_t 
     jw_key(j, "sizes");
     jw_arr(j);
     for (size_t i = 0; i < n_uris; i++) {
-        char backend[64];
-        bench_scheme(uris[i], backend, sizeof backend);
-        if (strcmp(backend, "memory") == 0)
-            continue; /* a scan per list by design; its memory is measured below */
         if (scale_sizes(o, uris[i], j, out) != 0)
             rc = -1;
         fflush(out);
