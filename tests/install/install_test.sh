@@ -260,6 +260,8 @@ EOF
             || die "without ACP_STORAGE_PLUGIN_PATH, backends does not list $p from $plugindir: $(cat "$tmp/backends.json")"
     done
     run "$tmp/ping-memory.log" "$tool" --store memory: ping
+    # ping only reads and never creates a store: a first write makes it.
+    run "$tmp/add-sqlite.log" "$tool" --store "sqlite:$tmp/ping.db" event add r --type x
     run "$tmp/ping-sqlite.log" "$tool" --store "sqlite:$tmp/ping.db" ping
     ok "$name: acp-storage finds memory and sqlite in $plugindir with no plugin path set"
 }
