@@ -54,11 +54,16 @@ static int random_bytes(unsigned char *buf, size_t n)
     return got == n;
 }
 
+/* SipHash reads its input as little-endian words.  One memcpy is a single
+ * unaligned load that the compiler emits as such; the byte-at-a-time loop
+ * it replaces was not folded and cost about half of the hash. */
 static uint64_t load64(const unsigned char *p)
 {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
     return v;
 }
 
