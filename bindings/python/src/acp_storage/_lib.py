@@ -158,6 +158,8 @@ def load() -> ctypes.CDLL:
         fn = held[name]
         fn.restype = sigs[name][0]
         setattr(lib, "held_" + name[4:], fn)
+    # acp_free never waits on anything: always called keeping the lock.
+    setattr(lib, "fast_free", getattr(lib, "held_free"))
     return lib
 
 
