@@ -2,6 +2,7 @@
 """The Python binding against the store named by ACP_TEST_STORE."""
 import ctypes
 import json
+import os
 import threading
 
 import pytest
@@ -257,3 +258,29 @@ def test_library_calls_release_the_interpreter_lock():
     # ctypes.CDLL (unlike PyDLL) drops the GIL around every foreign call.
     lib = acp_storage.library()
     assert isinstance(lib, ctypes.CDLL) and not isinstance(lib, ctypes.PyDLL)
+
+
+@pytest.mark.parametrize("release", [True, False])
+def test_calls_keeping_or_releasing_the_interpreter_lock_agree(uri, release):
+    # Both ways of calling give the same documents, errors and sequence
+    # numbers, whichever the backend chose by default.
+    with Store(uri, release_gil=release) as s:
+        assert s.releases_gil is release
+        text = '{"run_id":"g1","agent_name":"echo","status":"created","x":"\u00e9"}'
+        s.save_run_json(text)
+        assert s.get_run_json("g1") == text
+        assert [s.add_event_json("g1", '{"type":"a"}'), s.add_event("g1", {"type": "b"})] == [1, 2]
+        s.save_session({"id": "s1"})
+        assert s.get_session("s1") == {"id": "s1"}
+        with pytest.raises(NotFound):
+            s.get_run_json("missing")
+        with pytest.raises(Invalid):
+            s.get_run_json("ab\0cd")
+
+
+def test_the_lock_is_kept_by_default_only_for_in_memory_backends(store):
+    # sqlite, file, postgres and redis calls wait on disk or the network and
+    # must let other threads run.
+    in_memory = (store.capabilities & 0b1111) == 1
+    assert store.releases_gil is (not in_memory)
+    assert in_memory is (os.environ.get("ACP_TEST_STORE", "memory:") == "memory:")

@@ -201,4 +201,34 @@ class TestStore < Minitest::Test
     threads.each(&:value)
     assert s.closed?
   end
+
+  # Both ways of calling give the same documents, errors and sequence
+  # numbers, whichever the backend chose by default.
+  def test_calls_holding_or_releasing_the_interpreter_lock_agree
+    [true, false].each do |release|
+      AcpStorage::Store.open(store_uri, release_gvl: release) do |s|
+        assert_equal release, s.releases_gvl?
+        text = %({"run_id":"g#{release}","agent_name":"echo","status":"created","x":"\u00e9"})
+        s.save_run_json(text)
+        assert_equal text, s.get_run_json("g#{release}")
+        assert_equal Encoding::UTF_8, s.get_run_json("g#{release}").encoding
+        assert_equal [1, 2], [s.add_event_json("g#{release}", %({"type":"a"})),
+                              s.add_event("g#{release}", { "type" => "b" })]
+        s.save_session({ "id" => "s#{release}" })
+        assert_equal({ "id" => "s#{release}" }, s.get_session("s#{release}"))
+        assert_raises(AcpStorage::NotFound) { s.get_run_json("missing") }
+        assert_raises(AcpStorage::Invalid) { s.get_run_json("ab\0cd") }
+        assert_raises(TypeError) { s.get_run_json(42) }
+      end
+    end
+  end
+
+  # Only a backend that answers from this process's memory keeps the lock
+  # by default; sqlite, file, postgres and redis calls wait on disk or the
+  # network and must let other threads run.
+  def test_the_lock_is_kept_by_default_only_for_in_memory_backends
+    in_memory = (@store.capabilities & 0b1111) == 1
+    assert_equal !in_memory, @store.releases_gvl?
+    assert_equal ENV.fetch("ACP_TEST_STORE", "memory:") == "memory:", in_memory
+  end
 end

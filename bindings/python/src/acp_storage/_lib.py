@@ -6,7 +6,8 @@ path in ACP_STORAGE_LIBRARY, else the dynamic loader's own search
 (LD_LIBRARY_PATH, the ld.so cache, the default directories) for the SONAME
 this binding was written against.  Plugins are not looked up here: the
 library finds them itself (ACP_STORAGE_PLUGIN_PATH, then its install
-directory).  ctypes.CDLL releases the interpreter lock during every call.
+directory).  ctypes.CDLL releases the interpreter lock during every call;
+the held_* functions (PyDLL) keep it.
 """
 import ctypes
 import ctypes.util
@@ -148,6 +149,17 @@ def load() -> ctypes.CDLL:
         fn = lib[name]
         fn.restype = sigs[name][0]
         setattr(lib, "fast_" + name[4:], fn)
+    # The same calls keeping the interpreter lock (PyDLL), for stores that
+    # answer from memory: releasing and retaking the lock costs about as
+    # much as the memory backend's whole get (Store chooses; see its
+    # release_gil).
+    held = ctypes.PyDLL(lib._name, handle=lib._handle)
+    for name in FAST:
+        fn = held[name]
+        fn.restype = sigs[name][0]
+        setattr(lib, "held_" + name[4:], fn)
+    # acp_free never waits on anything: always called keeping the lock.
+    setattr(lib, "fast_free", getattr(lib, "held_free"))
     return lib
 
 

@@ -19,6 +19,20 @@ _loaded: Optional[ctypes.CDLL] = None
 _load_lock = threading.Lock()
 _scratch = _lib.Scratch()
 _close_lock = threading.Lock()
+# Verify calls in progress in this process (one entry each; append and pop
+# are atomic).  A backend's own verify may hold its lock while on_damage
+# waits for the interpreter lock; a call keeping the interpreter lock while
+# it waits for that backend lock would never return.  So no call keeps the
+# interpreter lock while any verify runs (checked just before each call;
+# "memory:" has no verify of its own: the library walks it holding no lock
+# while on_damage runs).
+_verifying: List[None] = []
+# ACP_CAP_* (acp_storage_plugin.h): CONCURRENT, DURABLE, MULTIPROCESS,
+# NETWORK.  A backend with any of the last three may wait on disk, file
+# locks or the network; one without CONCURRENT has every call serialised
+# by the library, behind other threads' slow calls.
+_CAPS = 0b1111
+_IN_MEMORY = 0b0001
 
 
 def library() -> ctypes.CDLL:
@@ -162,7 +176,16 @@ class Store:
 
     Use it as a context manager, or call close().  Every method may be
     called from many threads at once; the interpreter lock is released
-    while the library works.  close() waits for calls in progress on other
+    while the library works, except (by default) for the short calls of a
+    store that answers from memory.  release_gil says whether get, save and
+    add_event release it: None (the default) releases it unless the backend
+    keeps its data in this process's memory only and takes concurrent calls
+    (ACP_CAP_CONCURRENT and none of ACP_CAP_DURABLE, _MULTIPROCESS,
+    _NETWORK, as "memory:"): such a call takes about 100 ns, less than
+    releasing and retaking the lock, and other threads wait that long at
+    most (longer only while another thread's call holds the backend's lock,
+    e.g. a listing of a very large store).  Every other call, and every call
+    on other backends, always releases it.  close() waits for calls in progress on other
     threads and makes later calls raise Invalid.
 
     Failures raise the AcpStorageError subclass of the library's status
@@ -176,12 +199,14 @@ class Store:
     """
 
     def __init__(self, uri: Optional[str] = None, *, plugin_dirs: Iterable[str] = (),
-                 plugin_file: Optional[str] = None, timeout_ms: Optional[int] = None) -> None:
+                 plugin_file: Optional[str] = None, timeout_ms: Optional[int] = None,
+                 release_gil: Optional[bool] = None) -> None:
         self._lib = lib = library()
         # Calls in progress, one entry each: list.append and list.pop are
         # atomic under the interpreter lock, and cost far less than a lock.
         self._calls: List[None] = []
         self._handle: Optional[ctypes.c_void_p] = None
+        self._hold = False
         plugin_dirs = list(plugin_dirs)
         s = _scratch
         out = ctypes.c_void_p()
@@ -192,6 +217,8 @@ class Store:
         if st:
             raise self._error(st)
         self._handle = out
+        caps = int(lib.acp_store_capabilities(out))
+        self._hold = (caps & _CAPS) == _IN_MEMORY if release_gil is None else not release_gil
 
     def _open_config(self, uri: Optional[str], plugin_dirs: List[str],
                      plugin_file: Optional[str], timeout_ms: Optional[int],
@@ -252,6 +279,15 @@ class Store:
     @property
     def closed(self) -> bool:
         return self._handle is None
+
+    @property
+    def releases_gil(self) -> bool:
+        """Whether get, save and add_event release the interpreter lock
+        during the library call (see release_gil)."""
+        return not self._hold
+
+    def _pick(self, held: Any, fast: Any) -> Any:
+        return held if self._hold and not _verifying else fast
 
     def _enter(self) -> ctypes.c_void_p:
         """Register a call and return the handle; the caller pops
@@ -329,12 +365,16 @@ class Store:
         fn = _lib.VERIFY_FN(each)
         counts = _lib.VerifyCounts()
         s = _scratch
-        h = self._enter()
+        _verifying.append(None)
         try:
-            st = self._lib.acp_store_verify(h, _lib.VERIFY_QUARANTINE if quarantine else 0, fn,
-                                            None, ctypes.byref(counts), s.err_ref)
+            h = self._enter()
+            try:
+                st = self._lib.acp_store_verify(h, _lib.VERIFY_QUARANTINE if quarantine else 0,
+                                                fn, None, ctypes.byref(counts), s.err_ref)
+            finally:
+                self._calls.pop()
         finally:
-            self._calls.pop()
+            _verifying.pop()
         if failure:
             raise failure[0]
         if st not in (0, 6):  # OK, CORRUPT: the walk went through
@@ -348,14 +388,16 @@ class Store:
     def save_run_json(self, doc: JSONText) -> None:
         """Insert or replace a run given as JSON text (stored byte for byte)."""
         b = _text(doc)
-        self._call(self._lib.fast_run_save, b, ctypes.c_size_t(len(b)), _scratch.err_ref)
+        self._call(self._pick(self._lib.held_run_save, self._lib.fast_run_save), b,
+                   ctypes.c_size_t(len(b)), _scratch.err_ref)
 
     def save_run(self, run: Mapping[str, Any]) -> None:
         """Insert or replace a run given as a dict."""
         b = _dumps(run)
-        self._call(self._lib.fast_run_save, b, ctypes.c_size_t(len(b)), _scratch.err_ref)
+        self._call(self._pick(self._lib.held_run_save, self._lib.fast_run_save), b,
+                   ctypes.c_size_t(len(b)), _scratch.err_ref)
 
-    def _get(self, fn: Any, key: str, what: str) -> str:
+    def _get(self, held: Any, fn: Any, key: str, what: str) -> str:
         # The busiest path: _id() and _enter() are written out here.
         try:
             k = key.encode()
@@ -369,7 +411,8 @@ class Store:
             h = self._handle
             if h is None:
                 raise Invalid("the store is closed")
-            st = fn(h, k, s.doc_ref, s.size_ref, s.err_ref)
+            st = (held if self._hold and not _verifying else fn)(h, k, s.doc_ref, s.size_ref,
+                                                                  s.err_ref)
         finally:
             calls.pop()
         if st:
@@ -384,7 +427,8 @@ class Store:
 
     def get_run_json(self, run_id: str) -> str:
         """The run's document as the exact JSON text stored; NotFound if none."""
-        return self._get(self._lib.fast_run_get, run_id, "run_id")
+        lib = self._lib
+        return self._get(lib.held_run_get, lib.fast_run_get, run_id, "run_id")
 
     def get_run(self, run_id: str) -> Document:
         """The run's document as a dict; NotFound if none."""
@@ -440,16 +484,19 @@ class Store:
     def save_session_json(self, doc: JSONText) -> None:
         """Insert or replace a session given as JSON text."""
         b = _text(doc)
-        self._call(self._lib.fast_session_save, b, ctypes.c_size_t(len(b)), _scratch.err_ref)
+        self._call(self._pick(self._lib.held_session_save, self._lib.fast_session_save), b,
+                   ctypes.c_size_t(len(b)), _scratch.err_ref)
 
     def save_session(self, session: Mapping[str, Any]) -> None:
         """Insert or replace a session given as a dict."""
         b = _dumps(session)
-        self._call(self._lib.fast_session_save, b, ctypes.c_size_t(len(b)), _scratch.err_ref)
+        self._call(self._pick(self._lib.held_session_save, self._lib.fast_session_save), b,
+                   ctypes.c_size_t(len(b)), _scratch.err_ref)
 
     def get_session_json(self, session_id: str) -> str:
         """The session's exact stored JSON text; NotFound if none."""
-        return self._get(self._lib.fast_session_get, session_id, "session_id")
+        lib = self._lib
+        return self._get(lib.held_session_get, lib.fast_session_get, session_id, "session_id")
 
     def get_session(self, session_id: str) -> Document:
         """The session as a dict; NotFound if none."""
@@ -494,15 +541,17 @@ class Store:
     def add_event_json(self, run_id: str, doc: JSONText) -> int:
         """Append an event given as JSON text; returns its sequence number."""
         b, s = _text(doc), _scratch
-        self._call(self._lib.fast_event_add, _id(run_id, "run_id"), b, ctypes.c_size_t(len(b)),
-                   s.seq_ref, s.err_ref)
+        lib = self._lib
+        self._call(lib.held_event_add if self._hold and not _verifying else lib.fast_event_add,
+                   _id(run_id, "run_id"), b, ctypes.c_size_t(len(b)), s.seq_ref, s.err_ref)
         return s.seq.value
 
     def add_event(self, run_id: str, event: Mapping[str, Any]) -> int:
         """Append an event given as a dict; returns its sequence number (1, 2, ...)."""
         b, s = _dumps(event), _scratch
-        self._call(self._lib.fast_event_add, _id(run_id, "run_id"), b, ctypes.c_size_t(len(b)),
-                   s.seq_ref, s.err_ref)
+        lib = self._lib
+        self._call(lib.held_event_add if self._hold and not _verifying else lib.fast_event_add,
+                   _id(run_id, "run_id"), b, ctypes.c_size_t(len(b)), s.seq_ref, s.err_ref)
         return s.seq.value
 
     def list_events_json(self, run_id: str, *, limit: int = 100, offset: int = 0,

@@ -10,7 +10,8 @@ module AcpStorage
   # SONAME this gem follows.  Plugins are found by the library itself
   # (ACP_STORAGE_PLUGIN_PATH, then its install directory).  Store calls are
   # attached as blocking, so the interpreter lock is released while the
-  # library works.
+  # library works; the busiest ones also without releasing it (held_*), for
+  # stores that answer from memory (see Store#initialize).
   module Native
     extend FFI::Library
 
@@ -97,17 +98,47 @@ module AcpStorage
     attach_function :acp_page_next_cursor, [:pointer], :string
     attach_function :acp_page_free, [:pointer], :void
 
+    # Releasing and retaking the interpreter lock costs more than a memory
+    # store's whole get (about 100 ns): these keep it, for Store to use
+    # where the backend answers from memory.
+    attach_function :held_run_get, :acp_run_get, %i[pointer string pointer pointer pointer], :int
+    attach_function :held_session_get, :acp_session_get, %i[pointer string pointer pointer pointer],
+                    :int
+    attach_function :held_run_save, :acp_run_save, %i[pointer buffer_in size_t pointer], :int
+    attach_function :held_session_save, :acp_session_save, %i[pointer buffer_in size_t pointer],
+                    :int
+    attach_function :held_event_add, :acp_event_add,
+                    %i[pointer string buffer_in size_t pointer pointer], :int
+    # acp_free of an address read as an Integer: no FFI::Pointer is made.
+    attach_function :free_address, :acp_free, [:uintptr_t], :void
+
+    # The two outputs of acp_run_get / acp_session_get, side by side, read
+    # two ways: the document as a Ruby String straight from the C string
+    # (Doc), and its address and length as Integers (DocAddress).  Reading
+    # through FFI::Pointer instead cost a Pointer object and a second copy.
+    class Doc < FFI::Struct
+      layout :json, :string, :len, :size_t
+    end
+
+    class DocAddress < FFI::Struct
+      layout :addr, :uintptr_t, :len, :size_t
+    end
+
     # Output slots of one fiber, so that concurrent calls never share an
     # acp_error (the library writes it with the interpreter lock released)
     # and calls allocate nothing.
     class Scratch
-      attr_reader :err, :ptr, :size, :seq
+      attr_reader :err, :err_ptr, :ptr, :seq, :doc, :doc_address, :doc_ptr, :len_ptr
 
       def initialize
         @err = Err.new
+        @err_ptr = @err.pointer # an FFI::Struct argument costs a conversion per call
         @ptr = FFI::MemoryPointer.new(:pointer)
-        @size = FFI::MemoryPointer.new(:size_t)
         @seq = FFI::MemoryPointer.new(:int64)
+        @doc = Doc.new
+        @doc_address = DocAddress.new(@doc.pointer)
+        @doc_ptr = @doc.pointer
+        @len_ptr = @doc.pointer + Doc.offset_of(:len)
       end
 
       def self.current

@@ -37,7 +37,8 @@ module AcpStorage
   # environment variable ACP_STORAGE_URL.
   #
   # Every method may be called from many threads at once; the interpreter
-  # lock is released while the library works.  #close waits for calls in
+  # lock is released while the library works, except (by default) for the
+  # short calls of a store that answers from memory: see #initialize.  #close waits for calls in
   # progress on other threads; later calls raise Invalid.  Failures raise the
   # AcpStorage::Error subclass of the library's status with the library's
   # message unchanged.  Documents go in as Hashes (or JSON text, *_json) and
@@ -59,7 +60,17 @@ module AcpStorage
       end
     end
 
-    def initialize(uri = nil, plugin_dirs: [], plugin_file: nil, timeout_ms: nil)
+    # release_gvl: whether get, save and add_event release the interpreter
+    # lock during the library call.  nil (the default) releases it unless
+    # the backend keeps its data in this process's memory only and takes
+    # concurrent calls (ACP_CAP_CONCURRENT and none of ACP_CAP_DURABLE,
+    # _MULTIPROCESS, _NETWORK, as "memory:"): such a call
+    # takes about 100 ns, less than releasing and retaking the lock, and
+    # other Ruby threads wait that long at most (longer only while another
+    # thread's call holds the backend's lock, e.g. a listing of a very
+    # large store).  Every other call, and every call on other backends
+    # (tens of microseconds to milliseconds), always releases it.
+    def initialize(uri = nil, plugin_dirs: [], plugin_file: nil, timeout_ms: nil, release_gvl: nil)
       # Calls in progress, one entry each: Array#push and #pop are atomic
       # under the interpreter lock, and cost far less than a Mutex.
       @calls = []
@@ -73,7 +84,25 @@ module AcpStorage
       raise error(st, s) unless st.zero?
 
       @handle = out.read_pointer
+      caps = Native.acp_store_capabilities(@handle)
+      @hold_gvl = release_gvl.nil? ? (caps & CAPS) == IN_MEMORY : !release_gvl
     end
+
+    # ACP_CAP_* (acp_storage_plugin.h): CONCURRENT, DURABLE, MULTIPROCESS,
+    # NETWORK.  A backend with any of the last three may wait on disk, file
+    # locks or the network; one without CONCURRENT has every call
+    # serialised by the library, behind other threads' slow calls.
+    CAPS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3)
+    IN_MEMORY = 1 << 0
+
+    # Verify calls in progress in this process (one entry each, as @calls).
+    # A backend's own verify may hold its lock while the block waits for the
+    # interpreter lock; a call holding the interpreter lock while it waits
+    # for that backend lock would never return.  So no call keeps the
+    # interpreter lock while any verify runs (checked just before each call;
+    # "memory:" has no verify of its own, the library walks it without
+    # holding any lock during the block).
+    VERIFYING = []
 
     # Close the store, after any call other threads are making on it
     # returns.  Closing twice is fine.
@@ -95,6 +124,12 @@ module AcpStorage
 
     def closed?
       @handle.nil?
+    end
+
+    # Whether get, save and add_event release the interpreter lock during
+    # the library call (see release_gvl: of #initialize).
+    def releases_gvl?
+      !@hold_gvl
     end
 
     # The backend's name ("sqlite"), its version and ACP_CAP_* flags.
@@ -137,7 +172,12 @@ module AcpStorage
       counts = Native::VerifyCounts.new
       s = Native::Scratch.current
       flags = quarantine ? Native::VERIFY_QUARANTINE : 0
-      st = with_handle { |h| Native.acp_store_verify(h, flags, each, nil, counts, s.err) }
+      VERIFYING.push(nil)
+      begin
+        st = with_handle { |h| Native.acp_store_verify(h, flags, each, nil, counts, s.err) }
+      ensure
+        VERIFYING.pop
+      end
       raise failure if failure
       raise error(st, s) unless [0, 6].include?(st) # OK, CORRUPT: the walk went through
 
@@ -171,7 +211,7 @@ module AcpStorage
 
     # Insert or replace a run given as JSON text (stored byte for byte).
     def save_run_json(text)
-      save(:acp_run_save, text)
+      save(@hold_gvl && VERIFYING.empty? ? :held_run_save : :acp_run_save, text)
     end
 
     # The run as a Hash; NotFound if none.
@@ -181,7 +221,7 @@ module AcpStorage
 
     # The run's exact stored JSON text; NotFound if none.
     def get_run_json(run_id)
-      fetch(:acp_run_get, run_id, "run_id")
+      fetch(:held_run_get, :acp_run_get, run_id, "run_id")
     end
 
     # Delete a run and all its events; NotFound if neither existed.
@@ -238,7 +278,7 @@ module AcpStorage
     end
 
     def save_session_json(text)
-      save(:acp_session_save, text)
+      save(@hold_gvl && VERIFYING.empty? ? :held_session_save : :acp_session_save, text)
     end
 
     # The session as a Hash; NotFound if none.
@@ -247,7 +287,7 @@ module AcpStorage
     end
 
     def get_session_json(session_id)
-      fetch(:acp_session_get, session_id, "session_id")
+      fetch(:held_session_get, :acp_session_get, session_id, "session_id")
     end
 
     # Remove the session (its runs stay); NotFound if none.
@@ -299,7 +339,11 @@ module AcpStorage
       s = Native::Scratch.current
       h = enter
       begin
-        st = Native.acp_event_add(h, id, doc, doc.bytesize, s.seq, s.err)
+        st = if @hold_gvl && VERIFYING.empty?
+               Native.held_event_add(h, id, doc, doc.bytesize, s.seq, s.err_ptr)
+             else
+               Native.acp_event_add(h, id, doc, doc.bytesize, s.seq, s.err_ptr)
+             end
       ensure
         @calls.pop
       end
@@ -452,27 +496,37 @@ module AcpStorage
     end
 
     # The busiest path: c_str and with_handle are written out here.
-    def fetch(fn, key, what)
+    def fetch(held, fn, key, what)
       raise TypeError, "#{what} must be a String, not #{key.class}" unless key.is_a?(String)
 
       key = key.encode(Encoding::UTF_8) unless key.encoding == Encoding::UTF_8
-      raise Invalid, "#{what} contains a NUL character" if key.include?(NUL)
-
       s = Native::Scratch.current
       @calls.push(nil)
       begin
         h = @handle or raise Invalid, "the store is closed"
-        st = Native.send(fn, h, key, s.ptr, s.size, s.err)
+        st = Native.send(@hold_gvl && VERIFYING.empty? ? held : fn, h, key, s.doc_ptr, s.len_ptr,
+                         s.err_ptr)
+      rescue ArgumentError
+        # ruby-ffi refuses a :string argument with a NUL inside (which would
+        # silently name another record); checked here only when it did.
+        raise Invalid, "#{what} contains a NUL character" if key.include?(NUL)
+
+        raise
       ensure
         @calls.pop
       end
       raise error(st, s) unless st.zero?
 
-      p = s.ptr.read_pointer
+      a = s.doc_address
+      addr = a[:addr]
       begin
-        p.read_string(s.size.read_ulong).force_encoding(Encoding::UTF_8)
+        text = s.doc[:json]
+        len = a[:len]
+        # The C string ends at the first NUL: take the length given instead.
+        text = FFI::Pointer.new(addr).read_bytes(len) if text.bytesize != len
+        text.force_encoding(Encoding::UTF_8)
       ensure
-        Native.acp_free(p)
+        Native.free_address(addr)
       end
     end
 
