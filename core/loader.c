@@ -470,9 +470,19 @@ static int write_all(int fd, const void *buf, size_t n)
     return 1;
 }
 
+/* Ends the probe child when the plugin calls exit(): registered last, it
+ * runs before the application's atexit handlers (LIFO), and _exit keeps
+ * the child from flushing the copy of the application's stdio buffers. */
+static void probe_exit_now(int status, void *arg)
+{
+    (void)arg;
+    _exit(status);
+}
+
 /* In the probe child: load path and report to fd.  Never returns. */
 static void probe_child(int fd, const char *path)
 {
+    on_exit(probe_exit_now, NULL);
     /* The parent held the registry lock across fork; its owner is a thread
      * that does not exist here.  The registry itself is consistent. */
     registry_init();

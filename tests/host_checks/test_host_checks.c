@@ -212,3 +212,25 @@ Test(host_checks, saved_documents_are_nul_terminated)
     cr_assert_eq(acp_event_add(s, "r", buf, 12, NULL, &err), ACP_OK, "%s", err.message);
     acp_store_close(s);
 }
+
+/* limit 0 asks for no item (with want_total: only the total); one item is
+ * already one too many. */
+Test(host_checks, limit_zero)
+{
+    acp_store *s = open_liar("honest");
+    acp_page *p;
+    acp_error err;
+    cr_assert_eq(list_runs(s, 0, 1, &p, &err), ACP_OK, "%s", err.message);
+    cr_assert_eq(acp_page_count(p), 0);
+    cr_assert_eq(acp_page_total(p), 10);
+    acp_page_free(p);
+    acp_store_close(s);
+    s = open_liar("over_limit");
+    expect_fault(list_runs(s, 0, 1, &p, &err), &err, "list_runs", "more than the 0 items");
+    cr_assert_null(p);
+    /* limit 0 without want_total does not call the plugin */
+    cr_assert_eq(list_runs(s, 0, 0, &p, &err), ACP_OK, "%s", err.message);
+    cr_assert_eq(acp_page_count(p), 0);
+    acp_page_free(p);
+    acp_store_close(s);
+}

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# diagnostics.sh BIN SHADOW_DIR CRASH_DIR PLUGIN_DIR PYTHON
+# diagnostics.sh BIN SHADOW_DIR CRASH_DIR PLUGIN_DIR PYTHON EXIT_DIR HANG_DIR
 #
 # What `backends` and `check` tell about the plugins and the search path.
 #
@@ -10,7 +10,7 @@
 # crash_init in CRASH_DIR is also shadowed by a good crash_init in
 # SHADOW_DIR, searched first.
 set -u
-BIN=$1 SHADOW=$2 CRASH=$3 PLUGINS=$4 PY=$5
+BIN=$1 SHADOW=$2 CRASH=$3 PLUGINS=$4 PY=$5 EXIT_DIR=$6 HANG_DIR=$7
 T=$(mktemp -d "${TMPDIR:-/tmp}/acp-crash-probe.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
 export ACP_STORAGE_PLUGIN_PATH="$SHADOW:$CRASH:$PLUGINS"
@@ -61,6 +61,25 @@ d = json.load(open(sys.argv[1]))
 assert d["summary"]["crashed"] >= 1 and d["summary"]["passed"] == 0, d["summary"]
 ' "$T/out"
 done
+
+# A plugin calling exit(3) in init: reported, not taken for the command's
+# own exit code 3 (NOT_FOUND) with nothing printed.
+"$BIN" check "$EXIT_DIR/libacp_storage_exit_init.so" --filter ping >"$T/out" 2>"$T/err"; rc=$?
+expect "check exit_init.so exits 1" test "$rc" = 1
+expect "check exit_init.so says the plugin ended the process" \
+  grep -q 'ended the process (exit status 3)' "$T/err"
+expect "check exit_init.so reports CRASH" grep -q '^CRASH' "$T/out"
+
+# A plugin whose init never returns: the preflight obeys --timeout.
+"$BIN" check "$HANG_DIR/libacp_storage_hang_init.so" --filter ping --timeout 2 \
+  >"$T/out" 2>"$T/err" &
+cpid=$!
+( sleep 30 && kill "$cpid" ) 2>/dev/null &
+wpid=$!
+wait "$cpid"; rc=$?
+kill "$wpid" 2>/dev/null
+expect "check hang_init.so --timeout 2 ends with exit 1" test "$rc" = 1
+expect "check hang_init.so says the plugin hangs" grep -q 'did not finish loading' "$T/err"
 
 # ---- search path honesty ----
 export ACP_STORAGE_PLUGIN_PATH="$PLUGINS:rel/plugins::$SHADOW"

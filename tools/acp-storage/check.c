@@ -7,6 +7,9 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -146,31 +149,85 @@ static int open_once(const check_target *t, const acp_config *cfg)
     return rc;
 }
 
-/* open_once in a child process: a plugin that crashes while loading or
- * opening must not end the command before it reports.  A crash is not an
- * error here: the checks then run, each in its own process, and report
- * CRASH. */
-static int open_apart(const check_target *t, const acp_config *cfg)
+/* Waits for the child pid of open_apart to write its exit code on fd or
+ * end; timeout_s 0 waits without limit.  Returns 1 and the byte read in
+ * *code, 0 when the child ended without one, -1 when the time ran out
+ * (the child is then killed).  *status receives the child's wait status. */
+static int await_open(pid_t pid, int fd, int timeout_s, unsigned char *code, int *status)
 {
+    int64_t left_ms = (int64_t)timeout_s * 1000;
+    int got = 0;
+    for (;;) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int pr = poll(&pfd, 1, timeout_s > 0 ? (int)(left_ms > 1000 ? 1000 : left_ms) : -1);
+        if (pr < 0 && errno != EINTR)
+            break;
+        if (pr > 0) {
+            ssize_t n = read(fd, code, 1);
+            if (n < 0 && errno == EINTR)
+                continue;
+            got = n == 1;
+            break;
+        }
+        if (pr == 0 && (left_ms -= 1000) <= 0) {
+            kill(pid, SIGKILL);
+            got = -1;
+            break;
+        }
+    }
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+        ;
+    return got;
+}
+
+/* open_once in a child process: a plugin that crashes, calls exit() or
+ * hangs while loading or opening must not end the command before it
+ * reports.  A crash or an exit() is not an error here: the checks then
+ * run, each in its own process, and report it.  A hang past timeout_s is:
+ * every check would wait as long. */
+static int open_apart(const check_target *t, const acp_config *cfg, int timeout_s)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return cli_fail(ACP_IO, "cannot create a pipe: %s", strerror(errno));
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
-    if (pid < 0)
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
         return cli_fail(ACP_IO, "cannot fork: %s", strerror(errno));
-    if (pid == 0) {
-        int rc = open_once(t, cfg);
-        fflush(stderr);
-        _exit(rc);
     }
+    if (pid == 0) {
+        close(fds[0]);
+        /* The exit code goes through the pipe: an exit() called by the
+         * plugin must not pass for one of the command's own codes. */
+        unsigned char rc = (unsigned char)open_once(t, cfg);
+        fflush(stderr);
+        _exit(write(fds[1], &rc, 1) == 1 ? 0 : CLI_EXIT_FAILURE);
+    }
+    close(fds[1]);
+    unsigned char code = 0;
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    int got = await_open(pid, fds[0], timeout_s, &code, &status);
+    close(fds[0]);
+    if (got > 0)
+        return code;
+    if (got < 0)
+        return cli_fail(ACP_IO,
+                        "the plugin did not finish loading or opening a store within %d s "
+                        "(its entry function, init or open hangs); killed",
+                        timeout_s);
     if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    fprintf(stderr,
-            "acp-storage: the plugin crashed while loading or opening a store (killed by signal "
-            "%d: %s); every check runs in its own process and reports CRASH\n",
-            WTERMSIG(status), strsignal(WTERMSIG(status)));
+        fprintf(stderr,
+                "acp-storage: the plugin ended the process (exit status %d) while loading or "
+                "opening a store; every check runs in its own process and reports it\n",
+                WEXITSTATUS(status));
+    else
+        fprintf(stderr,
+                "acp-storage: the plugin crashed while loading or opening a store (killed by "
+                "signal %d: %s); every check runs in its own process and reports CRASH\n",
+                WTERMSIG(status), strsignal(WTERMSIG(status)));
     return CLI_EXIT_OK;
 }
 
@@ -178,7 +235,7 @@ static int open_apart(const check_target *t, const acp_config *cfg)
  * that does not load or a URI that does not fit gives one clear error
  * instead of every check failing.  *display receives the URI template as
  * it can be shown (password redacted). */
-static int preflight(const check_target *t, char **display)
+static int preflight(const check_target *t, int timeout_s, char **display)
 {
     const char *tmp = getenv("TMPDIR");
     char dir[PATH_MAX];
@@ -198,7 +255,7 @@ static int preflight(const check_target *t, char **display)
     if (!rc && t->plugin_file && acp_config_set_plugin_file(cfg, t->plugin_file, &err) != ACP_OK)
         rc = cli_report(&err);
     if (!rc)
-        rc = open_apart(t, cfg);
+        rc = open_apart(t, cfg, timeout_s);
     if (!rc) {
         /* Show the template, not this one temporary directory. */
         char *shown = acp_config_redacted_uri(cfg);
@@ -367,7 +424,7 @@ int cmd_check(cli_ctx *ctx)
     if (!rc)
         rc = resolve_target(ctx, &t);
     if (!rc)
-        rc = preflight(&t, &store);
+        rc = preflight(&t, sel.timeout_s, &store);
     if (!rc)
         rc = run_checks(ctx, &sel, &t, store);
     free(store);
