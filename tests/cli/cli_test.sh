@@ -72,6 +72,14 @@ ids() { check "run ids are $1" test "$("$PY" -c '
 import json, sys
 print(" ".join(json.loads(l)["run_id"] for l in open(sys.argv[1]).read().splitlines()))' "$T/out")" = "$1"; }
 
+# json_err_is STATUS: stderr is one JSON error object of that status.
+json_err_is() {
+  check "json error $1" "$PY" -c '
+import json, sys
+d = json.loads(open(sys.argv[1], encoding="utf-8").read())
+sys.exit(0 if d["schema"] == 1 and d["error"]["status"] == sys.argv[2] else 1)' "$T/err" "$1"
+}
+
 need_plugin() { # skip the group when its backend was not built
   if [ ! -e "$PLUGINDIR/libacp_storage_$1.so" ]; then
     echo "SKIP: $PLUGINDIR/libacp_storage_$1.so is not built; the $group cases need it"
@@ -155,6 +163,9 @@ group_usage() {
   rc_is 0; out_has "Usage: acp-storage ping"
   t "help bench"; run help bench
   rc_is 0; out_has "acp-storage bench --help"
+  t "bench after a global option"; run --json bench --frob
+  rc_is 2; out_empty; err_lacks "did you mean 'bench'"; err_has "'bench' takes no global options"
+  json_err_is USAGE
   t "help of an unknown command"; run help rnu
   rc_is 2; out_empty; err_has "did you mean 'run'?"
   t "help of an unknown verb"; run help session lsit
@@ -350,7 +361,7 @@ group_persistent() { # URL PATH: the store and where it lives
   # Commands that only read never create the store.
   local c
   for c in ping "run get r1" "run list" "session get s" "session list" "event list r1" \
-           "run delete r1" "session delete s"; do
+           "run delete r1" "session delete s" verify "verify --quarantine"; do
     t "$c on a store that does not exist"
     # shellcheck disable=SC2086 # split the command into its words
     run "${S[@]}" $c
