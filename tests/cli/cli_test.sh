@@ -166,6 +166,16 @@ group_usage() {
   t "bench after a global option"; run --json bench --frob
   rc_is 2; out_empty; err_lacks "did you mean 'bench'"; err_has "'bench' takes no global options"
   json_err_is USAGE
+  # An empty name is a usage error (2) on every command and option alike.
+  local e
+  for e in "run list --agent" "run list --session" "run save --agent a --session" \
+           "session list --after" "event add r1 --type" "session save --id" "run list --cursor" \
+           "check memory --filter"; do
+    t "$e '' is a usage error"
+    # shellcheck disable=SC2086 # split the command into its words
+    run --store memory: --json $e ''
+    rc_is 2; json_err_is USAGE; err_has "needs a non-empty value"; err_lacks "_id"
+  done
   t "help of an unknown command"; run help rnu
   rc_is 2; out_empty; err_has "did you mean 'run'?"
   t "help of an unknown verb"; run help session lsit
@@ -199,7 +209,7 @@ group_usage() {
   t "bad --status"; run --store memory: run save --agent a --status sleeping
   rc_is 2; err_has "status 'sleeping' is not one of"; err_lacks "acp_"
   t "empty --agent"; run --store memory: run save --agent ''
-  rc_is 2; err_has "must not be empty"; err_lacks "acp_"
+  rc_is 2; err_has "option '--agent' needs a non-empty value"; err_lacks "acp_"
   t "--state that is not JSON"; run --store memory: session save --id s --state '{x'
   rc_is 2
 
