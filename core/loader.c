@@ -422,6 +422,15 @@ acp_status acp__plugin_get(const acp_config *cfg, acp__plugin **out, acp_error *
     acp__strv_free(dirs);
     if (st == ACP_OK)
         return ACP_OK;
+    if (!found && strcmp(cfg->backend, "rediss") == 0)
+        /* The scheme a Redis user writes for TLS: no backend has it, and
+         * "not found" would send them looking for a plugin. */
+        return acp__error(err, ACP_UNSUPPORTED,
+                          "rediss: Redis over TLS is not supported: the redis backend connects "
+                          "over plain TCP (redis://) or a unix socket "
+                          "(redis+unix:///path/to/redis.sock).  To reach a TLS-only server, run "
+                          "a local TLS tunnel (stunnel, or ssh -L) and use "
+                          "redis://127.0.0.1:PORT");
     if (!found) {
         /* Every directory of the path was tried: the hint must not suggest
          * adding one of them, but may name an entry that was ignored. */

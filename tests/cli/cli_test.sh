@@ -72,6 +72,14 @@ ids() { check "run ids are $1" test "$("$PY" -c '
 import json, sys
 print(" ".join(json.loads(l)["run_id"] for l in open(sys.argv[1]).read().splitlines()))' "$T/out")" = "$1"; }
 
+# json_err_is STATUS: stderr is one JSON error object of that status.
+json_err_is() {
+  check "json error $1" "$PY" -c '
+import json, sys
+d = json.loads(open(sys.argv[1], encoding="utf-8").read())
+sys.exit(0 if d["schema"] == 1 and d["error"]["status"] == sys.argv[2] else 1)' "$T/err" "$1"
+}
+
 need_plugin() { # skip the group when its backend was not built
   if [ ! -e "$PLUGINDIR/libacp_storage_$1.so" ]; then
     echo "SKIP: $PLUGINDIR/libacp_storage_$1.so is not built; the $group cases need it"
@@ -155,6 +163,19 @@ group_usage() {
   rc_is 0; out_has "Usage: acp-storage ping"
   t "help bench"; run help bench
   rc_is 0; out_has "acp-storage bench --help"
+  t "bench after a global option"; run --json bench --frob
+  rc_is 2; out_empty; err_lacks "did you mean 'bench'"; err_has "'bench' takes no global options"
+  json_err_is USAGE
+  # An empty name is a usage error (2) on every command and option alike.
+  local e
+  for e in "run list --agent" "run list --session" "run save --agent a --session" \
+           "session list --after" "event add r1 --type" "session save --id" "run list --cursor" \
+           "check memory --filter"; do
+    t "$e '' is a usage error"
+    # shellcheck disable=SC2086 # split the command into its words
+    run --store memory: --json $e ''
+    rc_is 2; json_err_is USAGE; err_has "needs a non-empty value"; err_lacks "_id"
+  done
   t "help of an unknown command"; run help rnu
   rc_is 2; out_empty; err_has "did you mean 'run'?"
   t "help of an unknown verb"; run help session lsit
@@ -188,7 +209,7 @@ group_usage() {
   t "bad --status"; run --store memory: run save --agent a --status sleeping
   rc_is 2; err_has "status 'sleeping' is not one of"; err_lacks "acp_"
   t "empty --agent"; run --store memory: run save --agent ''
-  rc_is 2; err_has "must not be empty"; err_lacks "acp_"
+  rc_is 2; err_has "option '--agent' needs a non-empty value"; err_lacks "acp_"
   t "--state that is not JSON"; run --store memory: session save --id s --state '{x'
   rc_is 2
 
@@ -350,7 +371,7 @@ group_persistent() { # URL PATH: the store and where it lives
   # Commands that only read never create the store.
   local c
   for c in ping "run get r1" "run list" "session get s" "session list" "event list r1" \
-           "run delete r1" "session delete s"; do
+           "run delete r1" "session delete s" verify "verify --quarantine"; do
     t "$c on a store that does not exist"
     # shellcheck disable=SC2086 # split the command into its words
     run "${S[@]}" $c

@@ -51,5 +51,7 @@ DESTDIR=$D cmake --build "$build" --target uninstall >"$T/uninstall.log" 2>&1
 expect "uninstall target succeeds" test $? = 0
 left=$(find "$D" -type f -o -type l | head -5)
 expect "uninstall leaves no file behind (${left:-none})" test -z "$left"
+left=$(find "$P" -mindepth 1 | head -5)
+expect "uninstall leaves no directory inside the prefix (${left:-none})" test -z "$left"
 if [ "$nfail" != 0 ]; then sed 's/^/#   /' "$T/install.log" "$T/uninstall.log" | tail -40; fi
 exit "$nfail"

@@ -46,7 +46,7 @@ static const cli_command commands[] = {
      "check failed, crashed or timed out; skipped checks (a capability the\n"
      "backend does not declare) are not failures.\n"},
 
-    {"verify", NULL, cmd_verify, OPT_BIT(OPT_QUARANTINE), 0, 0, "[--quarantine]",
+    {"verify", NULL, cmd_verify, OPT_BIT(OPT_QUARANTINE) | CMD_NO_CREATE, 0, 0, "[--quarantine]",
      "check every document, event and index of the store",
      "Walks the whole store and checks every run, session and event document\n"
      "(and, where the backend can, its checksums, indexes and stray files).\n"
@@ -402,6 +402,11 @@ static int dispatch(cli_ctx *ctx, int argc, char **argv)
         return cli_usage_error(ctx, "no command given");
     if (strcmp(argv[i], "help") == 0)
         return help_command(ctx, argc, argv, i + 1);
+    /* bench is another program with its own options: the global ones mean
+     * nothing to it, so it is only recognised as the first word. */
+    if (strcmp(argv[i], "bench") == 0)
+        return cli_usage_error(ctx, "'bench' takes no global options: run 'acp-storage bench "
+                                    "[OPTIONS]' (its options: 'acp-storage bench --help')");
 
     const cli_command *cmd = find_command(argv[i], NULL);
     if (!cmd)

@@ -216,6 +216,14 @@ int cli_parse_options(cli_ctx *ctx, int argc, char **argv, int *i, unsigned allo
                     return cli_usage_error(ctx, "option '%s' needs a value", cli_opt_name(o));
                 value = argv[++*i];
             }
+            /* An empty name is the same mistake on every command: a usage
+             * error here, not whatever the library calls its parameter.
+             * Text may be empty; a URI, JSON or a number is judged by its
+             * parser. */
+            if (!value[0] && o != OPT_TEXT && o != OPT_OUTPUT && o != OPT_STORE && o != OPT_STATE &&
+                o != OPT_LIMIT && o != OPT_OFFSET && o != OPT_TIMEOUT)
+                return cli_usage_error(ctx, "option '%s' needs a non-empty value",
+                                       cli_opt_name(o));
         } else if (value) {
             return cli_usage_error(ctx, "option '%s' takes no value", cli_opt_name(o));
         } else {

@@ -102,8 +102,8 @@ static int path_not_uri(const char *source, const char *url)
                     source, url, slashes, url, slashes, url);
 }
 
-/* The mistakes the URI parser cannot explain: a path without a scheme,
- * and a TLS scheme no backend has. */
+/* The mistake the URI parser cannot explain: a path without a scheme.
+ * (rediss: is explained by the library, for every caller.) */
 static int check_url(const char *source, const char *url)
 {
     size_t scheme = strcspn(url, ":/?#");
@@ -112,15 +112,6 @@ static int check_url(const char *source, const char *url)
                        strchr(url, '.')
                    ? path_not_uri(source, url)
                    : CLI_EXIT_OK; /* the parser says what a URI looks like */
-    if ((scheme == 6 && strncasecmp(url, "rediss", 6) == 0) ||
-        (scheme == 9 && strncasecmp(url, "redis+tls", 9) == 0))
-        return cli_fail(ACP_UNSUPPORTED,
-                        "%s: %.*s: Redis over TLS is not supported: the redis backend "
-                        "connects over plain TCP (redis://) or a unix socket "
-                        "(redis+unix:///path/to/redis.sock).  To reach a TLS-only server, run "
-                        "a local TLS tunnel (stunnel, or ssh -L) and use "
-                        "redis://127.0.0.1:PORT",
-                        source, (int)scheme, url);
     return CLI_EXIT_OK;
 }
 

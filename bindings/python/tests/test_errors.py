@@ -42,3 +42,11 @@ def test_bad_uri_reports_the_library_message_unchanged():
     out = ctypes.c_void_p()
     assert lib.acp_store_open(b"memory:?nosuchoption=1", ctypes.byref(out), ctypes.byref(err)) == 2
     assert str(e.value) == err.message.decode()
+
+
+def test_rediss_says_tls_is_unsupported_as_the_command_does():
+    # The hint lives in the library, so every caller gets it, not only the CLI.
+    with pytest.raises(acp_storage.Unsupported) as e:
+        acp_storage.Store("rediss://127.0.0.1:1/0")
+    assert "Redis over TLS is not supported" in str(e.value)
+    assert "redis://127.0.0.1:PORT" in str(e.value)
