@@ -123,11 +123,17 @@ static int conn_alive(const rd_conn *c)
 /* Errors                                                               */
 /* ------------------------------------------------------------------ */
 
+/* Record a failure of op on the call (host->error).  Use it through fail(),
+ * which yields code: the analyser does not follow variadic functions, so a
+ * code returned from inside one would look as if it could be ACP_OK. */
+static void report(acp_backend *b, acp_call *call, const rd_op *op, acp_status code,
+                   const char *fmt, ...)
 #if defined(__GNUC__)
-__attribute__((format(printf, 5, 6)))
+    __attribute__((format(printf, 5, 6)))
 #endif
-static acp_status fail(acp_backend *b, acp_call *call, const rd_op *op, acp_status code,
-                       const char *fmt, ...)
+    ;
+static void report(acp_backend *b, acp_call *call, const rd_op *op, acp_status code,
+                   const char *fmt, ...)
 {
     char reason[600];
     va_list ap;
@@ -135,10 +141,13 @@ static acp_status fail(acp_backend *b, acp_call *call, const rd_op *op, acp_stat
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
     if (op->id)
-        return b->host->error(call, code, "%s '%.80s' at %s: %s", op->name, op->id,
-                              b->conf.where, reason);
-    return b->host->error(call, code, "%s at %s: %s", op->name, b->conf.where, reason);
+        b->host->error(call, code, "%s '%.80s' at %s: %s", op->name, op->id, b->conf.where,
+                       reason);
+    else
+        b->host->error(call, code, "%s at %s: %s", op->name, b->conf.where, reason);
 }
+/* code is always a constant: evaluating it twice is harmless. */
+#define fail(b, call, op, code, ...) (report(b, call, op, code, __VA_ARGS__), (code))
 
 static int is_timeout(int e)
 {
@@ -518,6 +527,7 @@ again:
         /* Once, and then with idle connections checked before use. */
         flags &= ~RD_RETRY;
         release(b, c);
+        c = NULL; /* freed or back in the pool: acquire gives the next one */
         if ((ms = request_ms(b, call, flags)) < 0)
             return fail(b, call, op, ACP_UNAVAILABLE, "the call's time limit ran out");
         goto again;

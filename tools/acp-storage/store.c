@@ -115,13 +115,15 @@ static int check_url(const char *source, const char *url)
     return CLI_EXIT_OK;
 }
 
-/* The configuration of the store ctx names (to acp_config_free); *source
- * receives where it came from: "--store", "ACP_STORAGE_URL" or NULL for
- * the default store. */
+/* The configuration of the store ctx names (to acp_config_free; NULL on
+ * failure); *source receives where it came from: "--store",
+ * "ACP_STORAGE_URL" or NULL for the default store. */
 static int store_config(const cli_ctx *ctx, acp_config **out, const char **source_out)
 {
     acp_error err;
     acp_config *cfg;
+    *out = NULL;
+    *source_out = NULL;
     if (acp_config_new(&cfg, &err) != ACP_OK)
         return cli_report(&err);
 
