@@ -278,9 +278,9 @@ def test_calls_keeping_or_releasing_the_interpreter_lock_agree(uri, release):
             s.get_run_json("ab\0cd")
 
 
-def test_the_lock_is_kept_by_default_only_for_in_memory_backends(store):
-    # sqlite, file, postgres and redis calls wait on disk or the network and
-    # must let other threads run.
-    in_memory = (store.capabilities & 0b1111) == 1
-    assert store.releases_gil is (not in_memory)
-    assert in_memory is (os.environ.get("ACP_TEST_STORE", "memory:") == "memory:")
+def test_the_lock_is_released_by_default_and_kept_only_on_request_in_memory(store):
+    # By default every call releases the lock; release_gil=False keeps it only
+    # where a call never waits on disk or the network (an in-memory store).
+    assert store.releases_gil is True
+    with Store("memory:", release_gil=False) as held:
+        assert held.releases_gil is False

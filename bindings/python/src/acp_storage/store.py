@@ -27,12 +27,6 @@ _close_lock = threading.Lock()
 # "memory:" has no verify of its own: the library walks it holding no lock
 # while on_damage runs).
 _verifying: List[None] = []
-# ACP_CAP_* (acp_storage_plugin.h): CONCURRENT, DURABLE, MULTIPROCESS,
-# NETWORK.  A backend with any of the last three may wait on disk, file
-# locks or the network; one without CONCURRENT has every call serialised
-# by the library, behind other threads' slow calls.
-_CAPS = 0b1111
-_IN_MEMORY = 0b0001
 
 
 def library() -> ctypes.CDLL:
@@ -176,16 +170,13 @@ class Store:
 
     Use it as a context manager, or call close().  Every method may be
     called from many threads at once; the interpreter lock is released
-    while the library works, except (by default) for the short calls of a
-    store that answers from memory.  release_gil says whether get, save and
-    add_event release it: None (the default) releases it unless the backend
-    keeps its data in this process's memory only and takes concurrent calls
-    (ACP_CAP_CONCURRENT and none of ACP_CAP_DURABLE, _MULTIPROCESS,
-    _NETWORK, as "memory:"): such a call takes about 100 ns, less than
-    releasing and retaking the lock, and other threads wait that long at
-    most (longer only while another thread's call holds the backend's lock,
-    e.g. a listing of a very large store).  Every other call, and every call
-    on other backends, always releases it.  close() waits for calls in progress on other
+    while the library works.  release_gil=False keeps it during get, save
+    and add_event: sensible only for a store that keeps its data in this
+    process's memory (as "memory:"), where such a call takes about 100 ns,
+    about what releasing and retaking the lock costs; other threads then
+    wait for the call (longer while another thread's call holds the
+    backend's lock, e.g. a listing of a very large store).  Every other
+    call always releases it.  close() waits for calls in progress on other
     threads and makes later calls raise Invalid.
 
     Failures raise the AcpStorageError subclass of the library's status
@@ -200,7 +191,7 @@ class Store:
 
     def __init__(self, uri: Optional[str] = None, *, plugin_dirs: Iterable[str] = (),
                  plugin_file: Optional[str] = None, timeout_ms: Optional[int] = None,
-                 release_gil: Optional[bool] = None) -> None:
+                 release_gil: bool = True) -> None:
         self._lib = lib = library()
         # Calls in progress, one entry each: list.append and list.pop are
         # atomic under the interpreter lock, and cost far less than a lock.
@@ -217,8 +208,7 @@ class Store:
         if st:
             raise self._error(st)
         self._handle = out
-        caps = int(lib.acp_store_capabilities(out))
-        self._hold = (caps & _CAPS) == _IN_MEMORY if release_gil is None else not release_gil
+        self._hold = not release_gil
 
     def _open_config(self, uri: Optional[str], plugin_dirs: List[str],
                      plugin_file: Optional[str], timeout_ms: Optional[int],
