@@ -176,6 +176,9 @@ group_usage() {
     run --store memory: --json $e ''
     rc_is 2; json_err_is USAGE; err_has "needs a non-empty value"; err_lacks "_id"
   done
+  t "--json: a failed write of the output is a JSON error"
+  "$BIN" --store memory: --json run list <"$T/null" >/dev/full 2>"$T/err"; rc=$?
+  rc_is 1; json_err_is IO; err_has "cannot write the output"
   t "help of an unknown command"; run help rnu
   rc_is 2; out_empty; err_has "did you mean 'run'?"
   t "help of an unknown verb"; run help session lsit
