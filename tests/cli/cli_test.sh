@@ -179,6 +179,9 @@ group_usage() {
   t "--json: a failed write of the output is a JSON error"
   "$BIN" --store memory: --json run list <"$T/null" >/dev/full 2>"$T/err"; rc=$?
   rc_is 1; json_err_is IO; err_has "cannot write the output"
+  t "ping shows the store as given, not the read-only option it adds"
+  run --store memory: ping
+  rc_is 0; out_has "ok: memory:"; out_lacks "create=false"
   t "help of an unknown command"; run help rnu
   rc_is 2; out_empty; err_has "did you mean 'run'?"
   t "help of an unknown verb"; run help session lsit
