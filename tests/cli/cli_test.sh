@@ -182,6 +182,14 @@ group_usage() {
   t "ping shows the store as given, not the read-only option it adds"
   run --store memory: ping
   rc_is 0; out_has "ok: memory:"; out_lacks "create=false"
+  t "help --help"; run help --help
+  rc_is 0; out_has "Usage: acp-storage"; err_empty
+  t "help run --help"; run help run -h
+  rc_is 0; out_has "save"; err_empty
+  t "help --json run"; run help --json run list
+  rc_is 0; out_has "Usage: acp-storage run list"; err_empty
+  t "help with an unknown option"; run help --frob
+  rc_is 2; out_empty; err_has "not the option '--frob'"
   t "help of an unknown command"; run help rnu
   rc_is 2; out_empty; err_has "did you mean 'run'?"
   t "help of an unknown verb"; run help session lsit
