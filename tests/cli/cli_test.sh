@@ -176,6 +176,20 @@ group_usage() {
     run --store memory: --json $e ''
     rc_is 2; json_err_is USAGE; err_has "needs a non-empty value"; err_lacks "_id"
   done
+  t "--json: a failed write of the output is a JSON error"
+  "$BIN" --store memory: --json run list <"$T/null" >/dev/full 2>"$T/err"; rc=$?
+  rc_is 1; json_err_is IO; err_has "cannot write the output"
+  t "ping shows the store as given, not the read-only option it adds"
+  run --store memory: ping
+  rc_is 0; out_has "ok: memory:"; out_lacks "create=false"
+  t "help --help"; run help --help
+  rc_is 0; out_has "Usage: acp-storage"; err_empty
+  t "help run --help"; run help run -h
+  rc_is 0; out_has "save"; err_empty
+  t "help --json run"; run help --json run list
+  rc_is 0; out_has "Usage: acp-storage run list"; err_empty
+  t "help with an unknown option"; run help --frob
+  rc_is 2; out_empty; err_has "not the option '--frob'"
   t "help of an unknown command"; run help rnu
   rc_is 2; out_empty; err_has "did you mean 'run'?"
   t "help of an unknown verb"; run help session lsit

@@ -334,10 +334,24 @@ static int unknown_command(cli_ctx *ctx, const char *group, const char *word)
 /* acp-storage help [GROUP [VERB]] */
 static int help_command(cli_ctx *ctx, int argc, char **argv, int i)
 {
+    /* The words only: --help asks for what help prints anyway, and --json
+     * changes nothing in a text meant for a person. */
+    char *words[2];
+    int n = 0;
+    for (int j = i; j < argc; j++) {
+        if (is_help(argv[j]) || strcmp(argv[j], "--json") == 0)
+            continue;
+        if (argv[j][0] == '-')
+            return cli_usage_error(ctx, "help takes command names, not the option '%s'", argv[j]);
+        if (n == 2)
+            return cli_usage_error(ctx, "help takes a command: help [GROUP [COMMAND]]");
+        words[n++] = argv[j];
+    }
+    argv = words;
+    argc = n;
+    i = 0;
     if (i >= argc)
         return print_global_help();
-    if (argc - i > 2)
-        return cli_usage_error(ctx, "help takes a command: help [GROUP [COMMAND]]");
     if (strcmp(argv[i], "bench") == 0) {
         fputs("acp-storage bench runs the benchmark program acp-storage-bench; its options:\n"
               "'acp-storage bench --help', or acp-storage-bench(1).\n",

@@ -212,9 +212,9 @@ int cli_finish_stdout(int code)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) {
         int e = errno;
-        fprintf(stderr, "acp-storage: IO: cannot write the output: %s\n",
-                e ? strerror(e) : "write error");
-        return code ? code : CLI_EXIT_FAILURE;
+        /* Through cli_fail, so that a --json caller gets JSON here too. */
+        int rc = cli_fail(ACP_IO, "cannot write the output: %s", e ? strerror(e) : "write error");
+        return code ? code : rc;
     }
     return code;
 }

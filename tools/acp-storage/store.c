@@ -118,12 +118,15 @@ static int check_url(const char *source, const char *url)
 /* The configuration of the store ctx names (to acp_config_free; NULL on
  * failure); *source receives where it came from: "--store",
  * "ACP_STORAGE_URL" or NULL for the default store. */
-static int store_config(const cli_ctx *ctx, acp_config **out, const char **source_out)
+static int store_config(const cli_ctx *ctx, acp_config **out, const char **source_out,
+                        char **display)
 {
     acp_error err;
     acp_config *cfg;
     *out = NULL;
     *source_out = NULL;
+    if (display)
+        *display = NULL;
     if (acp_config_new(&cfg, &err) != ACP_OK)
         return cli_report(&err);
 
@@ -145,11 +148,18 @@ static int store_config(const cli_ctx *ctx, acp_config **out, const char **sourc
         source = NULL;
         rc = default_store(cfg, create);
     }
+    /* The store as the user named it, before the option added below. */
+    if (!rc && display && !(*display = acp_config_redacted_uri(cfg)))
+        rc = cli_fail(ACP_NOMEM, "out of memory");
     /* A command that only reads never makes a store (a mistyped path would
      * otherwise become an empty one that answers "not found"). */
     if (!rc && !create && acp_config_set(cfg, "create", "false", &err) != ACP_OK)
         rc = cli_report(&err);
     if (rc != CLI_EXIT_OK) {
+        if (display) {
+            free(*display);
+            *display = NULL;
+        }
         acp_config_free(cfg);
         return rc;
     }
@@ -163,7 +173,7 @@ int cli_open_store(const cli_ctx *ctx, acp_store **out, char **display)
     acp_error err;
     acp_config *cfg;
     const char *source;
-    int rc = store_config(ctx, &cfg, &source);
+    int rc = store_config(ctx, &cfg, &source, display);
     if (rc != CLI_EXIT_OK)
         return rc;
     if (acp_store_open_config(cfg, out, &err) != ACP_OK) {
@@ -176,12 +186,9 @@ int cli_open_store(const cli_ctx *ctx, acp_store **out, char **display)
         else
             rc = cli_report(&err);
     }
-    if (rc == CLI_EXIT_OK && display) {
-        *display = acp_config_redacted_uri(cfg);
-        if (!*display) {
-            acp_store_close(*out);
-            rc = cli_fail(ACP_NOMEM, "out of memory");
-        }
+    if (rc != CLI_EXIT_OK && display) {
+        free(*display);
+        *display = NULL;
     }
     acp_config_free(cfg);
     return rc;
@@ -198,7 +205,7 @@ int cli_read_input(const cli_ctx *ctx, const char *path, char **buf, size_t *len
     size_t max;
     acp_error err;
     const char *source;
-    int rc = store_config(ctx, &cfg, &source);
+    int rc = store_config(ctx, &cfg, &source, NULL);
     if (rc != CLI_EXIT_OK)
         return rc;
     if (acp_config_max_document_bytes(cfg, &max, &err) != ACP_OK)
