@@ -1,7 +1,7 @@
 /*
- * baseline_sqlite.c - the raw SQLite baseline: the sqlite backend's own
- * schema and statements (plugins/sqlite/sqlite_sql.h), prepared once per
- * connection, with the settings the backend uses: WAL, synchronous=NORMAL
+ * baseline_sqlite.c - the raw SQLite baseline: the sqlite backend's schema
+ * with the baseline's own statements (baseline_sqlite_sql.h), prepared once
+ * per connection, with the settings the backend uses: WAL, synchronous=NORMAL
  * (or what the store URI says), busy_timeout 5000 ms (or the URI's),
  * SQLITE_OPEN_NOMUTEX and one connection per thread.  The fields the
  * backend gets from the core are bound directly (a hand-written program
@@ -19,11 +19,11 @@
 #include <sqlite3.h>
 
 #include "bench.h"
-#include "sqlite_sql.h"
+#include "baseline_sqlite_sql.h"
 
 typedef struct sqconn {
     sqlite3 *db;
-    sqlite3_stmt *st[ACP_SQ_N];
+    sqlite3_stmt *st[BSQ_N];
 } sqconn;
 
 typedef struct sqbase {
@@ -50,7 +50,7 @@ static int uri_opt(const char *uri, const char *key, char *out, size_t cap)
 
 static void close_conn(sqconn *c)
 {
-    for (int i = 0; i < ACP_SQ_N; i++)
+    for (int i = 0; i < BSQ_N; i++)
         sqlite3_finalize(c->st[i]);
     sqlite3_close(c->db);
     memset(c, 0, sizeof *c);
@@ -81,18 +81,10 @@ static int open_conn(sqconn *c, const char *path, const char *uri, int first, ch
         if ((rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL)) != SQLITE_OK)
             goto fail;
     }
-    if (first) {
-        snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d",
-                 ACP_SQLITE_APPLICATION_ID, ACP_SQLITE_SCHEMA_VERSION);
-        if ((rc = sqlite3_exec(c->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL)) ||
-            (rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE;" ACP_SQLITE_SCHEMA_V1 ACP_SQLITE_SCHEMA_V2,
-                               NULL, NULL, NULL)) ||
-            (rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL)) ||
-            (rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL)))
-            goto fail;
-    }
-    for (int i = 0; i < ACP_SQ_N; i++)
-        if ((rc = sqlite3_prepare_v3(c->db, acp_sqlite_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+    if (first && (rc = baseline_sqlite_create(c->db)) != SQLITE_OK)
+        goto fail;
+    for (int i = 0; i < BSQ_N; i++)
+        if ((rc = sqlite3_prepare_v3(c->db, bsq_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                      &c->st[i], NULL)) != SQLITE_OK)
             goto fail;
     return 0;
@@ -122,7 +114,7 @@ static long b_save_run(target *t, int tid, size_t i, int done)
 {
     const w1 *w = t->w;
     sqconn *c = CONN(t, tid);
-    sqlite3_stmt *s = c->st[ACP_SQ_SAVE_RUN];
+    sqlite3_stmt *s = c->st[BSQ_SAVE_RUN];
     const char *agent = w->agent_name[w->agent[i]], *sess = w->session_id[w->session[i]];
     sqlite3_bind_text(s, 1, w->run_id[i], (int)w->run_id_len[i], SQLITE_STATIC);
     sqlite3_bind_text(s, 2, agent, (int)strlen(agent), SQLITE_STATIC);
@@ -133,10 +125,9 @@ static long b_save_run(target *t, int tid, size_t i, int done)
         sqlite3_bind_int64(s, 6, w->finished_us[i]);
     else
         sqlite3_bind_null(s, 6);
-    sqlite3_bind_int(s, 7, 0);
-    sqlite3_bind_text(s, 8, done ? w->doc_done[i] : w->doc_new[i],
+    sqlite3_bind_text(s, 7, done ? w->doc_done[i] : w->doc_new[i],
                       (int)(done ? w->doc_done_len[i] : w->doc_new_len[i]), SQLITE_STATIC);
-    sqlite3_bind_int64(s, 9, 0); /* a raw program keeps no checksum */
+    sqlite3_bind_int64(s, 8, 0); /* a raw program keeps no checksum */
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 1 : sq_err(t, c, "save_run");
@@ -164,7 +155,7 @@ static long get_one(target *t, int tid, int stmt, const char *id, const char *op
     sqlite3_stmt *s = c->st[stmt];
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
-    long r = rc == SQLITE_ROW && copy_col(s, ACP_SQ_COL_DOC) == 0 ? 1 : -1;
+    long r = rc == SQLITE_ROW && copy_col(s, 0) == 0 ? 1 : -1;
     if (r < 0)
         sq_err(t, c, op);
     sqlite3_reset(s);
@@ -173,14 +164,14 @@ static long get_one(target *t, int tid, int stmt, const char *id, const char *op
 
 static long b_get_run(target *t, int tid, size_t i)
 {
-    return get_one(t, tid, ACP_SQ_GET_RUN, t->w->run_id[i], "get_run");
+    return get_one(t, tid, BSQ_GET_RUN, t->w->run_id[i], "get_run");
 }
 
 static long b_add_event(target *t, int tid, size_t r, size_t k)
 {
     const w1 *w = t->w;
     sqconn *c = CONN(t, tid);
-    sqlite3_stmt *s = c->st[ACP_SQ_ADD_EVENT];
+    sqlite3_stmt *s = c->st[BSQ_ADD_EVENT];
     size_t d = w1_event_index(w, r, k);
     sqlite3_bind_text(s, 1, w->run_id[r], (int)w->run_id_len[r], SQLITE_STATIC);
     sqlite3_bind_text(s, 2, "message.part", -1, SQLITE_STATIC);
@@ -202,17 +193,16 @@ static long b_add_event(target *t, int tid, size_t r, size_t k)
 static long b_get_events(target *t, int tid, size_t r)
 {
     sqconn *c = CONN(t, tid);
-    sqlite3_stmt *s = c->st[ACP_SQ_GET_EVENTS];
+    sqlite3_stmt *s = c->st[BSQ_GET_EVENTS];
     long n = 0;
     sqlite3_bind_text(s, 1, t->w->run_id[r], -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, 0);
     sqlite3_bind_int64(s, 3, 100);
-    sqlite3_bind_int64(s, 4, 0);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        (void)sqlite3_column_int64(s, ACP_SQ_COL_SEQ);
-        (void)sqlite3_column_int64(s, ACP_SQ_COL_TIME);
-        if (copy_col(s, ACP_SQ_COL_DOC) != 0)
+        (void)sqlite3_column_int64(s, 0);
+        (void)sqlite3_column_int64(s, 1);
+        if (copy_col(s, 2) != 0)
             break;
         n++;
     }
@@ -232,10 +222,10 @@ static long b_list_runs(target *t, int tid, long agent, long session, int64_t of
     int both = want_total && limit > 0;
     long n = 0, total = 0;
     int rc = SQLITE_OK;
-    if (both && exec_st(c->st[ACP_SQ_BEGIN_READ]) != SQLITE_OK)
+    if (both && exec_st(c->st[BSQ_BEGIN_READ]) != SQLITE_OK)
         return sq_err(t, c, "list_runs: begin");
     if (want_total) {
-        sqlite3_stmt *s = c->st[ACP_SQ_COUNT_RUNS];
+        sqlite3_stmt *s = c->st[BSQ_COUNT_RUNS];
         sqlite3_bind_int(s, 1, filter);
         sqlite3_bind_text(s, 2, an ? an : "", -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 3, sn ? sn : "", -1, SQLITE_STATIC);
@@ -249,17 +239,17 @@ static long b_list_runs(target *t, int tid, long agent, long session, int64_t of
         sqlite3_reset(s);
     }
     if (rc == SQLITE_OK && limit > 0) {
-        sqlite3_stmt *s = c->st[ACP_SQ_LIST_RUNS + filter];
+        sqlite3_stmt *s = c->st[BSQ_LIST_RUNS + filter];
         if (an)
             sqlite3_bind_text(s, 1, an, -1, SQLITE_STATIC);
         if (sn)
             sqlite3_bind_text(s, 2, sn, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 5, limit);
-        sqlite3_bind_int64(s, 6, offset);
+        sqlite3_bind_int64(s, 3, limit);
+        sqlite3_bind_int64(s, 4, offset);
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-            (void)sqlite3_column_text(s, ACP_SQ_COL_KEY);
-            (void)sqlite3_column_int64(s, ACP_SQ_COL_TIME);
-            if (copy_col(s, ACP_SQ_COL_DOC) != 0)
+            (void)sqlite3_column_text(s, 0);
+            (void)sqlite3_column_int64(s, 1);
+            if (copy_col(s, 2) != 0)
                 break;
             n++;
         }
@@ -267,14 +257,14 @@ static long b_list_runs(target *t, int tid, long agent, long session, int64_t of
         sqlite3_reset(s);
     }
     if (both)
-        exec_st(c->st[rc == SQLITE_OK ? ACP_SQ_COMMIT : ACP_SQ_ROLLBACK]);
+        exec_st(c->st[rc == SQLITE_OK ? BSQ_COMMIT : BSQ_ROLLBACK]);
     return rc == SQLITE_OK ? n + (want_total ? total : 0) : sq_err(t, c, "list_runs");
 }
 
 static long b_save_session(target *t, int tid, size_t i)
 {
     sqconn *c = CONN(t, tid);
-    sqlite3_stmt *s = c->st[ACP_SQ_SAVE_SESSION];
+    sqlite3_stmt *s = c->st[BSQ_SAVE_SESSION];
     const char *id = t->w->session_id[i];
     sqlite3_bind_text(s, 1, id, (int)strlen(id), SQLITE_STATIC);
     sqlite3_bind_text(s, 2, t->w->session_doc[i], (int)t->w->session_doc_len[i], SQLITE_STATIC);
@@ -286,15 +276,15 @@ static long b_save_session(target *t, int tid, size_t i)
 
 static long b_get_session(target *t, int tid, size_t i)
 {
-    return get_one(t, tid, ACP_SQ_GET_SESSION, t->w->session_id[i], "get_session");
+    return get_one(t, tid, BSQ_GET_SESSION, t->w->session_id[i], "get_session");
 }
 
 static long b_delete_run(target *t, int tid, size_t i)
 {
     sqconn *c = CONN(t, tid);
     long gone = 0;
-    int rc = exec_st(c->st[ACP_SQ_BEGIN]);
-    for (int k = ACP_SQ_DELETE_RUN; rc == SQLITE_OK && k <= ACP_SQ_DELETE_EVENTS; k++) {
+    int rc = exec_st(c->st[BSQ_BEGIN_WRITE]);
+    for (int k = BSQ_DELETE_RUN; rc == SQLITE_OK && k <= BSQ_DELETE_EVENTS; k++) {
         sqlite3_stmt *s = c->st[k];
         sqlite3_bind_text(s, 1, t->w->run_id[i], -1, SQLITE_STATIC);
         rc = sqlite3_step(s);
@@ -305,9 +295,9 @@ static long b_delete_run(target *t, int tid, size_t i)
         sqlite3_reset(s);
     }
     if (rc == SQLITE_OK)
-        rc = exec_st(c->st[ACP_SQ_COMMIT]);
+        rc = exec_st(c->st[BSQ_COMMIT]);
     if (rc != SQLITE_OK) {
-        exec_st(c->st[ACP_SQ_ROLLBACK]);
+        exec_st(c->st[BSQ_ROLLBACK]);
         return sq_err(t, c, "delete_run");
     }
     return gone > 0 ? 1 : target_fail(t, "delete_run %s: nothing deleted", t->w->run_id[i]);
@@ -345,7 +335,7 @@ int baseline_sqlite_open(target *t, const w1 *w, const baseline_args *a, char *w
     char v[64];
     snprintf(t->name, sizeof t->name, "sqlite (raw)");
     snprintf(t->detail, sizeof t->detail,
-             "SQLite %s, sqlite_sql.h schema and statements, WAL, synchronous=%s, "
+             "SQLite %s, the backend's schema v2, own statements, WAL, synchronous=%s, "
              "busy_timeout=%s, one connection per thread",
              sqlite3_libversion(),
              uri_opt(a->store_uri, "synchronous", v, sizeof v) ? v : "normal",
