@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * api.c - the target that goes through the public API: acp_store_open() of
  * any store URI, then acp_run_save(), acp_run_get(), ... exactly as an

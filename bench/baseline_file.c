@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * baseline_file.c - the raw baseline of the file backend: plain files
  * written by hand with write() (and write() + fdatasync() when the store

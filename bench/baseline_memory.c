@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * baseline_memory.c - the raw baseline of the memory backend: what a
  * program would write by hand to keep runs in memory.  A chained hash

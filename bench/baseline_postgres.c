@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * baseline_postgres.c - the raw PostgreSQL baseline: the postgres
  * backend's schema (with the triggers that keep its run counters, so an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * baseline_redis.c - the raw Redis baseline: hiredis commands on one
  * blocking connection per thread, sending what the redis backend sends

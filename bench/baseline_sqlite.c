@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * baseline_sqlite.c - the raw SQLite baseline: the sqlite backend's schema
  * with the baseline's own statements (baseline_sqlite_sql.h), prepared once

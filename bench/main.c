@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c - acp-storage-bench: workload W1 against store URIs, each phase
  * next to a raw baseline written by hand for the same engine, reported as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * overhead.c - what a call through the library costs on top of calling the
  * backend's method directly.

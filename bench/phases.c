@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * phases.c - the phases of W1 and the comparison of a store with its raw
  * baseline: both run every phase in the same process, on fresh instances,

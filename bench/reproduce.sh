@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # reproduce.sh - the figures of docs/performance.md in one command:
 #
 #   bench/reproduce.sh [BUILD_DIR] [acp-storage-bench options...]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * scale.c - the scale experiments of acp-storage-bench (--scale):
  *

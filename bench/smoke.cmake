@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # smoke.cmake - the bench_smoke test: run acp-storage-bench at a tiny scale
 # and check that it succeeds and writes a complete, parseable JSON report.
 # Nothing about speed is checked.

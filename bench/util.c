@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * util.c - clocks, statistics, temporary directories, threads and a small
  * JSON writer for acp-storage-bench.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * workload.c - the documents of workload W1, built once before anything is
  * timed, from a fixed seed, so that every target stores the same bytes.

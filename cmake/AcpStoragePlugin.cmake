@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # acp_storage_add_plugin(<name> SOURCES <src>... [LINK <targets>...]
 #                        [OUTPUT_DIRECTORY <dir>] [NO_INSTALL])
 #

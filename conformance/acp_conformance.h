@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * acp_conformance.h - the storage contract as executable checks.
  *

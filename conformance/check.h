@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check.h - what every conformance check uses (internal to conformance/).
  *

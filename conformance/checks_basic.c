@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * checks_basic.c - lifecycle and error reporting.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * checks_durable.c - several handles, several processes, close and reopen,
  * and a writer killed with SIGKILL.

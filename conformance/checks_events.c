@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * checks_events.c - event streams: sequences, order, limits, cursors.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * checks_ids.c - any UTF-8 string of 1..256 bytes is an id, nothing else is.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * checks_list.c - list_runs: order, filters, totals, limits, paging, cursors.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * checks_runs.c - run documents: round trips, validation, first-save time,
  * snapshots, deletion.

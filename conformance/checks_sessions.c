@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * checks_sessions.c - sessions: round trips, state values, deletion, listing.
  */

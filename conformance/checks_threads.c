@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * checks_threads.c - one handle used by many threads at once.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * harness.c - the table of checks, running one in-process or in a child
  * process, and the helpers of check.h.

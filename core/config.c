@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config.c - what to open: the URI grammar and the name + options form,
  * both through the same checks.

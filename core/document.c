@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * document.c - the one place where documents are checked and indexed
  * fields extracted.  Documents are parsed only to be checked: what is

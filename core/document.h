@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * document.h - the one place where ACP documents are checked and their
  * indexed fields extracted (internal to the core; never installed).

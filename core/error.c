@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* error.c - status names, error messages, versions. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * host.c - the services the core offers plugins, and the per-call context
  * through which results and error details come back.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * internal.h - structures shared by the core's own files (never installed).
  * Public names are acp_*, internal ones acp__*.  Declarations are grouped

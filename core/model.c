@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * model.c - the typed layer: runs, messages, sessions and events as small
  * objects over a cJSON tree, turned into JSON with *_to_json.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store.c - the application API of a store: every contract rule that does
  * not depend on how data is kept lives here, once, for every backend.

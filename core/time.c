@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* time.c - RFC 3339 instants as microseconds since the Unix epoch (UTC). */
 #include <inttypes.h>
 #include <stdio.h>

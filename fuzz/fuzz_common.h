@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_common.h - what the harnesses share.  Each harness defines
  * LLVMFuzzerTestOneInput (and may define LLVMFuzzerInitialize); it is linked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_document.c - document checking and indexing: acp_run_save,
  * acp_session_save and acp_event_add into a fresh memory: store.

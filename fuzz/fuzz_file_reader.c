@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_file_reader.c - the file backend reading what it finds on disk:
  * run and session files, event logs, index.log and FORMAT, as a crash, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_uri.c - the store URI parser, acp_config_set, and the URIs the core
  * composes back from a configuration (the whole one handed to plugins, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * replay_main.c - run a harness over files instead of under libFuzzer: the
  * corpus replay that builds without clang.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Build the libFuzzer harnesses with clang and run each for a while.
 #
 #   fuzz/run.sh <seconds> [--merge] [harness...]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * acp_storage.h - the application API of acp-storage.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * acp_storage_plugin.h - the plugin ABI of acp-storage.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * acp_storage_status.h - status codes shared by the application API
  * (acp_storage.h) and the plugin ABI (acp_storage_plugin.h).

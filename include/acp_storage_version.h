@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * acp_storage_version.h - compile-time version of acp-storage.
  * CMake reads the numbers from here: this file is the one place they live.

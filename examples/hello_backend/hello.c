@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hello.c - the template backend: a complete acp-storage backend ("hello:")
  * in one file, built out of tree against the installed package.  Copy it to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * file.c - the file backend ("file:///srv/acp", "file:rel/dir"): the
  * methods (documents, lists, and the calls handed on to events.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * file_int.h - state shared by the parts of the file backend (file.c lists
  * them), and the functions each part offers the others, grouped under the

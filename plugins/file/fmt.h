@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fmt.h - what the file backend writes to disk: file names made from ids,
  * checksums, and the framed JSON records of documents, event logs and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * index.c - hash tables and order-statistic treaps behind findex.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * index.h - the in-memory index of the file backend: every run's agent,
  * session and creation time, and every session id, kept in order so that

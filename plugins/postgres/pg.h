@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pg.h - internals of the postgres backend shared by its two files:
  * pg_conn.c (connection pool, bounded round trips, error mapping) and

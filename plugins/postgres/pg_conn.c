@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pg_conn.c - connections of the postgres backend: a thread-safe pool,
  * round trips bounded by the call's deadline, and the mapping of libpq

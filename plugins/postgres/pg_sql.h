@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pg_sql.h - every SQL statement of the postgres backend, in one place so
  * that tests can EXPLAIN exactly what the plugin runs.

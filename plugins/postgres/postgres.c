@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * postgres.c - the PostgreSQL backend: postgres://... and postgresql://...
  *

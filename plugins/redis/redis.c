@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * redis.c - the Redis backend of acp-storage (libacp_storage_redis.so).
  *

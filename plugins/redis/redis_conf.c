@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * redis_conf.c - the store URI and options of the redis backend.
  *

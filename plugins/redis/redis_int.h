@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * redis_int.h - what the files of the redis backend share: the instance,
  * its configuration, the connection pool and the server-side scripts.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * redis_lua.c - the server-side scripts of the redis backend.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sqlite.c - the SQLite backend of acp-storage (libacp_storage_sqlite.so).
  *

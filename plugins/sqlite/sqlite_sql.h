@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sqlite_sql.h - the schema and every statement of the sqlite backend.
  *

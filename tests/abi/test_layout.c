@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_layout.c - the layout of every struct that crosses the plugin
  * boundary (and of the application API's public structs), frozen.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_old_minor.c - a plugin built against an older minor of the plugin ABI
  * keeps working with this host.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * alloc_core.c - allocation failure, point by point, in the parts of the
  * core that need no store: the configuration (URI parser, options, plugin

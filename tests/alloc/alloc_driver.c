@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* alloc_driver.c - see alloc_driver.h. */
 #include "alloc_driver.h"
 

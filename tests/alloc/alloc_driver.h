@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * alloc_driver.h - the loop shared by the allocation failure tests: one
  * forked child per failure point, so that each starts from the same state,

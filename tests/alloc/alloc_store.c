@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * alloc_store.c - allocation failure, point by point, through a store's
  * whole life: open, every operation, close.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * failmalloc.h - a test allocator that fails the n-th allocation on demand.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_test.sh GROUP BIN PLUGINDIR FIXTUREDIR PYTHON
 #
 # Drives the built acp-storage command and checks its exit codes, stdout,

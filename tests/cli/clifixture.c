@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * clifixture.c - a backend built only for the acp-storage command's tests:
  * it opens and closes, and its ping passes, crashes or hangs as the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * clifuture.c - a plugin built for a plugin ABI major this library does not
  * host, so that `acp-storage backends` and `check` must report it refused.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fixture_crashy.c - a test-only backend that misbehaves on purpose, so
  * that the isolated runner can be seen reporting each outcome:

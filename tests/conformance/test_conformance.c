@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_conformance.c - every conformance check as one Criterion test,
  * against the store named by the environment:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_conformance_runner.c - the conformance runner itself: the table of
  * checks, and each outcome the isolated runner reports (pass, fail, skip,

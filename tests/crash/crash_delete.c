@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * crash_delete.c - a process that has a file store open must not append to
  * a run's old event log after another process crashed (or failed) in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * crash_test.c - kill -9 a writer at random instants and check that the
  * store keeps every acknowledged write and shows nothing half-written.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # server.sh - throwaway servers with durable settings for the crash tests.
 #
 #   server.sh postgres|redis start STATE_DIR   start a server; write STATE_DIR/uri

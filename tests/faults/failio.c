@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * failio.c - an LD_PRELOAD interposer that fails the n-th write, fsync,
  * rename or open under one directory with a chosen errno (ENOSPC, EIO, ...).

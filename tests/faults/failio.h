@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * failio.h - control of the failio LD_PRELOAD interposer (failio.c).
  *

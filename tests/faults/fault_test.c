@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fault_test.c - every write, flush, rename and open an operation makes,
  * failed in turn (failio.c), must give IO with the system's reason and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_file.c - the file backend's performance targets, measured on the
  * disk holding DIR (not a CTest test: timings depend on the machine).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_file.c - what only the file backend promises, through the public
  * API: safe names for any id, recovery from crash leftovers (torn tails,

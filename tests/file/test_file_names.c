@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_file_names.c - the file backend's id-to-file-name mapping, tested on
  * the plugin's own code (fmt.c): every id gets a name that is safe (stays

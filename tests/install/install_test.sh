@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # install_test.sh SOURCE_DIR [WORK_DIR]
 #
 # Installs the project into a scratch prefix and checks what packagers and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_model.c - the typed layer (acp_run, acp_message, acp_session,
  * acp_event), UUIDs and RFC 3339 time, without a store.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * outage.c - writers that keep writing while the server dies and comes back.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # outage.sh postgres|redis SERVER-SCRIPT PROGRAM [THREADS [TIMEOUT-MS [OUTAGES]]]
 #
 # Starts a server of its own (SERVER-SCRIPT is tests/postgres/pg-server.sh

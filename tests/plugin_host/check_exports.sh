@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # check_exports.sh - the dynamic symbols of the shipped shared objects are
 # exactly their interface:
 #   - the core exports every function declared with ACP_API in the given

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * exit_hooks_main.c - a plugin's atexit handler and thread-specific
  * destructors must still find its code when they run, after the last store

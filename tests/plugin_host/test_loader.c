@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_loader.c - how the core finds, checks, loads and calls plugins,
  * driven by the deliberately broken fixtures of fixtures/.

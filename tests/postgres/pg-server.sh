@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # pg-server.sh - a throwaway PostgreSQL server for the tests.
 #
 #   pg-server.sh start   STATE_DIR   initdb a cluster in a new temporary

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pg_threads.c - many threads on one postgres store handle with a pool
  * smaller than the number of threads, first with exact bookkeeping, then

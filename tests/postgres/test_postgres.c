@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_postgres.c - what only the postgres backend promises: its options
  * and libpq's, schemas and their versions, query plans that never scan or

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # with-server.sh STATE_DIR PROGRAM [ARGS...]
 # Run PROGRAM against the server pg-server.sh started in STATE_DIR:
 #   - ACP_PG_URI is the server's URI (postgres://postgres@127.0.0.1:PORT/acp),

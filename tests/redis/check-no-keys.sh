@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # check-no-keys.sh STATE_DIR
 # After the redis tests and the conformance suite ran against the server of
 # STATE_DIR: the backend never used KEYS (it blocks the server), and the

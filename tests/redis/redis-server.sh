@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # redis-server.sh start STATE_DIR [PORT [REDIS-SERVER-OPTIONS...]]
 # redis-server.sh stop STATE_DIR
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * redis_threads.c - many threads on one redis handle with a small pool
  * while the server keeps dropping every client connection (CLIENT KILL);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_redis.c - what only the redis backend promises, against real
  * servers: the fixture server (ACP_REDIS_STATE, started by CTest with

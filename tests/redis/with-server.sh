@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # with-server.sh STATE_DIR PROGRAM [ARGS...]
 # Run PROGRAM against the server redis-server.sh started in STATE_DIR:
 #   - ACP_REDIS_URI is the server's URI (redis://127.0.0.1:PORT/0), and

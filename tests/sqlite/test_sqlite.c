@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_sqlite.c - what only the sqlite backend promises: its options, its
  * schema and query plans, its handling of damaged and foreign files, its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress.c - many threads doing a random mix of every operation on one store
  * handle; afterwards every count must be exact.  A plain C program (no

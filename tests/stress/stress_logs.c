@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress_logs.c - the file backend's table of open event logs under load:
  * many threads in two processes append round-robin to far more runs than

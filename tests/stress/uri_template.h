@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * uri_template.h - a store URI from a template: "{dir}" becomes a fresh
  * directory made from dir (a mkdtemp() template, changed in place).

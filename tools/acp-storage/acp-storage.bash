@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bash completion for acp-storage(1)                        -*- shell-script -*-
 # Installed as share/bash-completion/completions/acp-storage.
 

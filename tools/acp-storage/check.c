@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check.c - `acp-storage check`: the conformance suite against any plugin,
  * shipped or third-party, by name or as a .so file.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli.h - what the parts of the acp-storage command share: exit codes,
  * parsed options, the command table and the output helpers.

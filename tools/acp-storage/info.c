@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * info.c - what is installed and whether a store answers: --version,
  * backends and ping.

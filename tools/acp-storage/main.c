@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * acp-storage - the operator command of acp-storage.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * options.c - one option parser for every subcommand.  Each command says
  * which options it accepts (a bit set); the parser does the rest, so no

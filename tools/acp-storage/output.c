@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * output.c - how the command speaks: exit codes, error lines on stderr,
  * JSON text on stdout, progress on a terminal.
