@@ -630,8 +630,9 @@ static void follow_wake(void *arg)
 static acp_status mem_wait_events(acp_backend *b, const acp_event_query *q, acp_call *call)
 {
     const acp_plugin_host *h = b->host;
-    if (h->cancel_watch(call, follow_wake, b))
-        return ACP_OK; /* cancelled before it began */
+    /* Already cancelled: nothing registered, and the loop stops after one
+     * look (events that exist are returned even then). */
+    h->cancel_watch(call, follow_wake, b);
     acp_status st = ACP_OK;
     for (;;) {
         /* Read the generation before looking: an append after the look
