@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dirwatch.c - see dirwatch.h.  One inotify instance per waiting call: a
- * follower needs nothing shared, and closing it drops the watch.
+ * dirwatch.c - see dirwatch.h.  Each thread keeps one inotify instance for
+ * all its waits: closing an instance costs the kernel a grace period
+ * (synchronize_srcu, tens of milliseconds), which a follower would pay
+ * between every two waits.  The instance is closed when the thread ends,
+ * and replaced in a child after fork() (a shared queue would hand one
+ * process's notifications to the other).
  */
 #define _GNU_SOURCE
 #include "dirwatch.h"
@@ -9,16 +13,74 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#define WATCH_MASK (IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO)
+/* IN_ATTRIB: sqlite's add_event touches the database after its commit. */
+#define WATCH_MASK (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO)
 
-/* Read every pending notification; 1 if one concerns a watched name (or
- * some were dropped: then anything may have changed), 0 if none, -1 on a
- * read error (errno set). */
-static int drain(int ifd, const char *prefix, size_t prefix_len)
+/* This thread's instance and the directory it watches now. */
+typedef struct watcher {
+    int fd;
+    int wd;    /* the current watch, or -1 */
+    pid_t pid; /* the process that made fd */
+} watcher;
+
+static pthread_key_t watcher_key;
+static pthread_once_t watcher_once = PTHREAD_ONCE_INIT;
+
+static void watcher_free(void *p)
+{
+    watcher *w = p;
+    close(w->fd);
+    free(w);
+}
+
+static void watcher_key_make(void)
+{
+    if (pthread_key_create(&watcher_key, watcher_free) != 0)
+        watcher_key = (pthread_key_t)-1;
+}
+
+/* This thread's watcher, made on first use; NULL with errno set. */
+static watcher *watcher_get(void)
+{
+    pthread_once(&watcher_once, watcher_key_make);
+    watcher *w = pthread_getspecific(watcher_key);
+    if (w && w->pid != getpid()) { /* inherited through fork() */
+        close(w->fd);
+        free(w);
+        w = NULL;
+    }
+    if (!w) {
+        if (!(w = malloc(sizeof *w)))
+            return NULL;
+        w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (w->fd < 0) {
+            int e = errno;
+            free(w);
+            errno = e;
+            return NULL;
+        }
+        w->wd = -1;
+        w->pid = getpid();
+        if (pthread_setspecific(watcher_key, w) != 0) {
+            close(w->fd);
+            free(w);
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    return w;
+}
+
+/* Read every pending notification; 1 if one of watch wd concerns a
+ * watched name (or some were dropped: then anything may have changed), 0
+ * if none, -1 on a read error (errno set). */
+static int drain(int ifd, int wd, const char *prefix, size_t prefix_len)
 {
     char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
     int hit = 0;
@@ -34,7 +96,7 @@ static int drain(int ifd, const char *prefix, size_t prefix_len)
         for (char *p = buf; p < buf + n;) {
             const struct inotify_event *e = (const struct inotify_event *)p;
             if ((e->mask & IN_Q_OVERFLOW) ||
-                (e->len && strncmp(e->name, prefix, prefix_len) == 0))
+                (e->wd == wd && e->len && strncmp(e->name, prefix, prefix_len) == 0))
                 hit = 1;
             p += sizeof *e + e->len;
         }
@@ -45,17 +107,25 @@ acp_status dirwatch_wait(acp_backend *b, const acp_plugin_host *h, const char *d
                          const char *prefix, size_t prefix_len, dirwatch_look_fn look,
                          const acp_event_query *q, acp_call *call)
 {
-    int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (ifd < 0)
-        return h->error(call, ACP_IO, "cannot follow run '%s': inotify_init1: %s%s", q->run_id,
-                        strerror(errno),
+    watcher *w = watcher_get();
+    if (!w)
+        return h->error(call, errno == ENOMEM ? ACP_NOMEM : ACP_IO,
+                        "cannot follow run '%s': inotify_init1: %s%s", q->run_id, strerror(errno),
                         errno == EMFILE ? " (raise fs.inotify.max_user_instances)" : "");
-    if (inotify_add_watch(ifd, dir, WATCH_MASK) < 0) {
-        int e = errno;
-        close(ifd);
+    int ifd = w->fd;
+    /* The same directory gives the same watch back; another one replaces
+     * it, so that the queue carries only what this wait asks about. */
+    int wd = inotify_add_watch(ifd, dir, WATCH_MASK);
+    if (wd < 0)
         return h->error(call, ACP_IO, "cannot follow run '%s': watching %s: %s", q->run_id, dir,
-                        strerror(e));
-    }
+                        strerror(errno));
+    if (w->wd >= 0 && w->wd != wd)
+        inotify_rm_watch(ifd, w->wd);
+    w->wd = wd;
+    /* Armed: what queued before (earlier waits) is stale, the look covers it. */
+    if (drain(ifd, wd, prefix, prefix_len) < 0)
+        return h->error(call, ACP_IO, "following run '%s': reading inotify: %s", q->run_id,
+                        strerror(errno));
     acp_status st = ACP_OK;
     int look_now = 1;
     for (;;) {
@@ -72,7 +142,7 @@ acp_status dirwatch_wait(acp_backend *b, const acp_plugin_host *h, const char *d
         }
         look_now = 0;
         if (n > 0 && (p[0].revents & POLLIN)) {
-            int hit = drain(ifd, prefix, prefix_len);
+            int hit = drain(ifd, wd, prefix, prefix_len);
             if (hit < 0) {
                 st = h->error(call, ACP_IO, "following run '%s': reading inotify: %s", q->run_id,
                               strerror(errno));
@@ -81,6 +151,5 @@ acp_status dirwatch_wait(acp_backend *b, const acp_plugin_host *h, const char *d
             look_now = hit;
         }
     }
-    close(ifd);
     return st;
 }

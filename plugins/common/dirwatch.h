@@ -20,7 +20,8 @@ typedef acp_status (*dirwatch_look_fn)(acp_backend *b, const acp_event_query *q,
  * until such a change, the call's deadline or its cancellation, and look
  * again.  Arming before the first look loses no append.  Errors: IO (the
  * watch could not be set up: e.g. fs.inotify.max_user_instances reached),
- * and what look reports.  Thread-safe: each call has its own watch. */
+ * and what look reports.  Thread-safe: each thread has its own inotify
+ * instance (kept between waits, closed when the thread ends). */
 acp_status dirwatch_wait(acp_backend *b, const acp_plugin_host *h, const char *dir,
                          const char *prefix, size_t prefix_len, dirwatch_look_fn look,
                          const acp_event_query *q, acp_call *call);

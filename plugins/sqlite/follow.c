@@ -3,13 +3,23 @@
  * follow.c - wait_events of the SQLite backend.  A commit in any process
  * writes the database's -wal file (or, in rollback-journal mode, the
  * database itself), so an inotify watch on the database's directory for
- * names starting with the database's name wakes a follower (dirwatch.c).
+ * names starting with the database's name wakes a follower (dirwatch.c);
+ * add_event also touches the database after each commit (sq_follow_notify).
  */
+#define _POSIX_C_SOURCE 200809L /* utimensat */
+
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dirwatch.h"
 #include "sq_follow.h"
+
+void sq_follow_notify(const char *db_path)
+{
+    (void)utimensat(AT_FDCWD, db_path, NULL, 0);
+}
 
 acp_status sq_follow_wait(acp_backend *b, const acp_plugin_host *h, const char *db_path,
                           dirwatch_look_fn look, const acp_event_query *q, acp_call *call)

@@ -1244,6 +1244,8 @@ static acp_status sq_add_event(acp_backend *b, const acp_event_record *ev, int64
         st = sq_fail(b, call, c, rc, "add_event", ev->run_id);
     sqlite3_reset(s);
     sq_put(b, c);
+    if (st == ACP_OK)
+        sq_follow_notify(b->open_path); /* follow.c */
     return st;
 }
 
