@@ -391,7 +391,8 @@ ACP_API void acp_cancel_free(acp_cancel *cancel);
 /* Follow a run: the events of run_id after after_seq (at most limit,
  * 1..1000), like acp_event_list; when there are none yet, wait until one is
  * stored by any thread or process (any machine, for networked backends)
- * and return from there.  On timeout (timeout_ms; < 0: no limit) or when
+ * and return from there.  On timeout (timeout_ms; < 0: no limit; 0: look
+ * without waiting) or when
  * cancel (may be NULL) is fired, returns ACP_OK with an empty page: tell the
  * two apart with acp_cancel_fired.  A follower resumes after the last seq it
  * saw, so nothing is lost or repeated across reconnects.  The wait is woken
