@@ -12,6 +12,7 @@
 #include "internal.h"
 
 #define FOLLOW_MAX_LIMIT 1000
+#define FOLLOW_FOREVER_MS (100LL * 366 * 24 * 3600 * 1000)
 
 ACP_API acp_status acp_event_follow(acp_store *s, const char *run_id, int64_t after_seq,
                                     int64_t limit, int64_t timeout_ms, acp_cancel *cancel,
@@ -39,8 +40,12 @@ ACP_API acp_status acp_event_follow(acp_store *s, const char *run_id, int64_t af
     page->last_seq = after_seq;
     acp_event_query q = {.run_id = run_id, .after_seq = after_seq, .limit = limit, .offset = 0};
     acp_call call;
-    /* The deadline is the wait's; < 0 (no limit) maps to "none". */
-    acp__call_init(&call, page, timeout_ms < 0 ? 0 : timeout_ms == 0 ? 1 : timeout_ms);
+    /* The deadline is the wait's: < 0 (no limit), or more than a century
+     * (which the microsecond clock could not add), maps to "none"; 0 to
+     * the shortest one, so that the backend looks once and returns. */
+    int64_t ms = timeout_ms < 0 || timeout_ms > FOLLOW_FOREVER_MS ? 0 : timeout_ms == 0 ? 1
+                                                                                    : timeout_ms;
+    acp__call_init(&call, page, ms);
     call.cancel = cancel;
     st = s->vt->wait_events(s->backend, &q, &call);
     if (call.watch.wake && !call.fault[0])

@@ -125,6 +125,9 @@ acp_status pg_get_events_req(pg_req *r, const acp_event_query *q);
  * add_event notifies with the run id in the same transaction. */
 acp_status pg_wait_events(acp_backend *b, const acp_event_query *q, acp_call *call);
 #define PG_CHANNEL "acp_storage_events"
+/* pg_conn.c, for pg_follow.c: take a held connection out of the pool's
+ * count while it sleeps (lend 1), and back before using it (lend 0). */
+void pg_pool_lend(acp_backend *b, int lend);
 
 /* Release every connection of the pool (close()). */
 void pg_pool_destroy(acp_backend *b);

@@ -9,6 +9,9 @@
  * commit after the look's snapshot goes unnoticed.  A lost connection
  * (server restart) is replaced, LISTEN renewed and the run looked at again:
  * the follower resumes from its after_seq with nothing lost or repeated.
+ * While it sleeps, its connection is lent out of the pool's count
+ * (pg_pool_lend), so that any number of followers leaves the pool to the
+ * appends.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -98,7 +101,12 @@ acp_status pg_wait_events(acp_backend *b, const acp_event_query *q, acp_call *ca
         struct pollfd p[2] = {{.fd = -1, .events = POLLIN}, {.fd = h->cancel_fd(call), .events = POLLIN}};
         if (listening && r.conn)
             p[0].fd = PQsocket(r.conn->pg);
+        int lent = p[0].fd >= 0;
+        if (lent)
+            pg_pool_lend(b, 1);
         int n = poll(p, 2, sleep_ms(deadline, listening ? -1 : PG_FOLLOW_RETRY_MS));
+        if (lent)
+            pg_pool_lend(b, 0);
         if (n < 0 && errno != EINTR) {
             st = pg_fail(&r, ACP_IO, "poll: %s", strerror(errno));
             break;

@@ -53,4 +53,6 @@ done
 # A backend without follow, or a bad --after, is a clear error.
 "$cli" --store memory: event list r1 --follow --after -1 2>"$dir/err" && fail "--after -1 accepted"
 grep -q after "$dir/err" || fail "--after -1: $(cat "$dir/err")"
+"$cli" --store memory: event list r1 --follow --all 2>"$dir/err" && fail "--follow --all accepted"
+grep -q -- "--offset or --all" "$dir/err" || fail "--follow --all: $(cat "$dir/err")"
 echo "ok: --follow on sqlite and file"

@@ -4,7 +4,8 @@
 # On a private server of its own (started here, stopped on exit, so that
 # restarting it disturbs no other test):
 #  1. exactly once, in order, across processes (procs.sh) with TOTAL events;
-#  2. the server restarted while a follower waits: the follower reconnects
+#  2. 8 follower and 8 writer threads in one process on a pool of 2;
+#  3. the server restarted while a follower waits: the follower reconnects
 #     and resumes from its last sequence number, with nothing lost or
 #     repeated (follow_stress follow fails on a gap, a repeat or disorder).
 # SERVERS_DIR holds pg-server.sh and redis-server.sh (tests/postgres,
@@ -37,6 +38,15 @@ case $backend in
 esac
 
 "$here/procs.sh" "$prog" "$uri1" "$total"
+
+# Threads of one process on a pool of 2 connections: 8 followers must not
+# starve 8 writers of connections (postgres lends a sleeping follower's
+# connection out of the pool's count; redis followers use their own).
+case $backend in
+  postgres) uri3="$base?schema=follow_pool&pool_size=2" ;;
+  redis) uri3="$base?prefix=fq:&pool_size=2" ;;
+esac
+"$prog" threads "$uri3" 4 8000 8 8 300
 
 n=2000
 "$prog" follow "$uri2" follow-0 "$n" 120 &
