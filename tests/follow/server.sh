@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# server.sh postgres|redis PROGRAM SERVERS_DIR STATE_DIR TOTAL
+# server.sh postgres|redis PROGRAM SERVERS_DIR STATE_DIR TOTAL ACP_STORAGE
 # On a private server of its own (started here, stopped on exit, so that
 # restarting it disturbs no other test):
 #  1. exactly once, in order, across processes (procs.sh) with TOTAL events;
 #  2. 8 follower and 8 writer threads in one process on a pool of 2;
 #  3. the server restarted while a follower waits: the follower reconnects
 #     and resumes from its last sequence number, with nothing lost or
-#     repeated (follow_stress follow fails on a gap, a repeat or disorder).
+#     repeated (follow_stress follow fails on a gap, a repeat or disorder);
+#  4. `acp-storage event list --follow` while the server is down for 3 s:
+#     it keeps waiting, resumes when the server is back, prints every event
+#     once and stops after run.completed.
 # SERVERS_DIR holds pg-server.sh and redis-server.sh (tests/postgres,
 # tests/redis).
 set -euo pipefail
-backend=$1 prog=$2 servers=$3 state=$4 total=$5
+backend=$1 prog=$2 servers=$3 state=$4 total=$5 cli=$6
 here=$(dirname "$0")
 mkdir -p "$state"
 case $backend in
@@ -22,6 +25,9 @@ case $backend in
     base=$(cat "$state/uri")
     uri1="$base?schema=follow_procs" uri2="$base?schema=follow_restart"
     restart() { "$script" restart "$state" >/dev/null; }
+    down() { "$script" down "$state" >/dev/null; }
+    up() { "$script" up "$state" >/dev/null; }
+    uri4="$base?schema=follow_cli"
     ;;
   redis)
     script=$servers/redis/redis-server.sh
@@ -32,7 +38,10 @@ case $backend in
     base=$(cat "$state/uri")
     port=$(cat "$state/port")
     uri1="$base?prefix=fp:" uri2="$base?prefix=fr:"
-    restart() { "$script" stop "$state" >/dev/null; "$script" start "$state" "$port" "${opts[@]}" >/dev/null; }
+    down() { "$script" stop "$state" >/dev/null; }
+    up() { "$script" start "$state" "$port" "${opts[@]}" >/dev/null; }
+    restart() { down; up; }
+    uri4="$base?prefix=fc:"
     ;;
   *) echo "server.sh: unknown backend $backend" >&2; exit 2 ;;
 esac
@@ -62,3 +71,26 @@ else
   echo "FAIL: $backend: the follower did not resume correctly after the restart"
   exit 1
 fi
+
+out=$(mktemp)
+"$cli" --store "$uri4" event add cli-run --type run.created >/dev/null
+"$cli" --store "$uri4" --json event list cli-run --follow >"$out" &
+clip=$!
+sleep 1
+down
+echo "server down while acp-storage --follow waits"
+sleep 3
+up
+"$cli" --store "$uri4" event add cli-run --type run.in-progress >/dev/null
+"$cli" --store "$uri4" event add cli-run --type run.completed >/dev/null
+for _ in $(seq 300); do kill -0 "$clip" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$clip" 2>/dev/null; then
+  kill "$clip"
+  echo "FAIL: $backend: --follow did not stop after run.completed once the server was back"
+  exit 1
+fi
+wait "$clip" || { echo "FAIL: $backend: --follow exited with $?"; exit 1; }
+got=$(jq -c '.seq' "$out" | tr -d '\n')
+rm -f "$out"
+[ "$got" = "123" ] || { echo "FAIL: $backend: --follow printed seqs $got, expected 123"; exit 1; }
+echo "$backend: acp-storage --follow waited through the outage and printed events 1..3 once"
