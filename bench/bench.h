@@ -308,6 +308,10 @@ typedef struct bench_opts {
  * object member "scale" is written by the caller), text to out. */
 int scale_run(const bench_opts *o, const w1 *w, const char *const *uris, size_t n_uris, jw *j,
               FILE *out);
+/* --follow (follow.c): idle CPU and wake-up latency of a follower for each
+ * store URI template; JSON member "follow" into the object j is in. */
+int follow_bench(const char *const *uris, size_t n_uris, double idle_s, size_t samples, jw *j,
+                 FILE *out);
 /* The plugin call overhead (memory backend); JSON object into j. */
 int overhead_run(const bench_opts *o, jw *j, FILE *out);
 

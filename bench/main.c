@@ -56,6 +56,10 @@ static void usage(FILE *f)
             "  --no-overhead        skip the plugin call overhead measurement\n"
             "  --overhead-calls N   calls per trial of that measurement (default 1000000)\n"
             "  --quiet              no progress on stderr\n"
+            "  --follow             instead of W1: idle follower CPU and wake-up latency of\n"
+            "                       acp_event_follow for each store (bench/follow.c)\n"
+            "  --follow-idle S      seconds of the idle measurement (default 10)\n"
+            "  --follow-samples N   appends timed for the latency (default 1000)\n"
             "  --help, --version\n",
             DEFAULT_REPEATS);
 }
@@ -220,6 +224,9 @@ int main(int argc, char **argv)
         {"no-overhead", no_argument, NULL, 'O'},
         {"overhead-calls", required_argument, NULL, 'C'},
         {"quiet", no_argument, NULL, 'q'},
+        {"follow", no_argument, NULL, 'W'},
+        {"follow-idle", required_argument, NULL, 'I'},
+        {"follow-samples", required_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -236,6 +243,8 @@ int main(int argc, char **argv)
     const char *baseline = "auto", *json_path = NULL;
     long mask = (1L << PH_N) - 1;
     int scale = 0, overhead = 1, c;
+    int follow = 0;               /* --follow: only the follow measurement */
+    size_t follow_idle = 10, follow_samples = 1000;
     size_t v;
 
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -312,6 +321,17 @@ int main(int argc, char **argv)
         case 'O':
             overhead = 0;
             break;
+        case 'W':
+            follow = 1;
+            break;
+        case 'I':
+        case 'X':
+            if (parse_size(optarg, c == 'I' ? &follow_idle : &follow_samples) != 0) {
+                fprintf(stderr, "acp-storage-bench: --follow-%s: a positive integer\n",
+                        c == 'I' ? "idle" : "samples");
+                return 2;
+            }
+            break;
         case 'q':
             o.quiet = 1;
             break;
@@ -359,6 +379,15 @@ int main(int argc, char **argv)
         return 1;
     }
     FILE *out = json == stdout ? stderr : stdout;
+    if (follow) { /* bench/follow.c */
+        jw fj;
+        jw_init(&fj, json ? json : fopen("/dev/null", "w"));
+        jw_obj(&fj);
+        int fst = follow_bench(stores, n_stores, (double)follow_idle, follow_samples, &fj, out);
+        jw_end_obj(&fj);
+        bench_cleanup();
+        return fst;
+    }
 
     w1 w;
     if (w1_build(&w, o.runs, o.events_per_run, o.seed) != 0) {

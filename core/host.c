@@ -185,6 +185,11 @@ const acp_plugin_host acp__host = {
     .hash = acp__hash,
     .verify_item = acp__verify_item,
     .verify_damage = acp__verify_damage,
+    .emitted = acp__host_emitted,
+    .cancel_fd = acp__host_cancel_fd,
+    .cancelled = acp__host_cancelled,
+    .cancel_watch = acp__host_cancel_watch,
+    .cancel_unwatch = acp__host_cancel_unwatch,
 };
 
 void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms)
@@ -195,6 +200,8 @@ void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms)
     call->page = page;
     call->verify = NULL;
     call->fault[0] = '\0';
+    call->cancel = NULL;
+    call->watch.wake = NULL;
     call->deadline_us = timeout_ms > 0 ? deadline_now_us() + timeout_ms * 1000 : 0;
 }
 

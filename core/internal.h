@@ -104,6 +104,13 @@ struct acp_page {
 
 typedef struct acp__verify acp__verify;
 
+/* A cancel watch (host->cancel_watch): lives in the waiting call. */
+typedef struct acp__watch {
+    void (*wake)(void *arg);
+    void *arg;
+    struct acp__watch *next;
+} acp__watch;
+
 struct acp_call {
     acp_status code;        /* code given to host->error */
     int has_message;
@@ -112,6 +119,8 @@ struct acp_call {
     int64_t deadline_us;    /* 0: none */
     acp__verify *verify;    /* a verify walk's state (verify.c), or NULL */
     char fault[192];        /* what the plugin handed back against the contract, or "" */
+    acp_cancel *cancel;     /* acp_event_follow's token, or NULL */
+    acp__watch watch;       /* registered in cancel while watch.wake is set */
 };
 
 extern const acp_plugin_host acp__host;
@@ -156,6 +165,15 @@ acp_status acp__doc_size_check(const acp_store *s, const char *what, size_t len,
  * verify call (call->verify NULL) they return non-zero. */
 int acp__verify_item(acp_call *call, int kind, const acp_item *item);
 int acp__verify_damage(acp_call *call, const acp_damage *d);
+
+/* ---- cancel tokens (cancel.c) ---- */
+
+/* The host services of wait_events (acp_storage_plugin.h). */
+int64_t acp__host_emitted(acp_call *call);
+int acp__host_cancel_fd(acp_call *call);
+int acp__host_cancelled(acp_call *call);
+int acp__host_cancel_watch(acp_call *call, void (*wake)(void *arg), void *arg);
+void acp__host_cancel_unwatch(acp_call *call);
 
 /* ---- keyed hash (hash.c) ---- */
 

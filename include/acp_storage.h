@@ -374,6 +374,37 @@ ACP_API acp_status acp_event_list(acp_store *store, const char *run_id,
                                   const acp_event_filter *filter, acp_page **out,
                                   acp_error *err);
 
+/* ---- following a run ---- */
+
+/* A cancel token: fired from any thread, it ends the waits it was given to
+ * (acp_event_follow) at once, now and later.  Create with acp_cancel_new
+ * (Errors: NOMEM, IO when the kernel refuses a descriptor), free with
+ * acp_cancel_free once no wait uses it.  acp_cancel_fire is thread-safe but
+ * not async-signal-safe (it may take a lock): from a signal, fire it from a
+ * thread that waits for the signal (sigwait), as the command line does. */
+typedef struct acp_cancel acp_cancel;
+ACP_API acp_status acp_cancel_new(acp_cancel **out, acp_error *err);
+ACP_API void acp_cancel_fire(acp_cancel *cancel);
+/* 1 once fired, else 0 (NULL: 0). */
+ACP_API int acp_cancel_fired(const acp_cancel *cancel);
+ACP_API void acp_cancel_free(acp_cancel *cancel);
+
+/* Follow a run: the events of run_id after after_seq (at most limit,
+ * 1..1000), like acp_event_list; when there are none yet, wait until one is
+ * stored by any thread or process (any machine, for networked backends)
+ * and return from there.  On timeout (timeout_ms; < 0: no limit; 0: look
+ * without waiting) or when
+ * cancel (may be NULL) is fired, returns ACP_OK with an empty page: tell the
+ * two apart with acp_cancel_fired.  A follower resumes after the last seq it
+ * saw, so nothing is lost or repeated across reconnects.  The wait is woken
+ * natively (no polling; acp_store_capabilities has ACP_CAP_FOLLOW).  Errors:
+ * INVALID, UNSUPPORTED (backend without follow, or not concurrent), backend
+ * errors (ACP_UNAVAILABLE while a server is down: call again to resume).
+ * Thread-safe: many threads may follow on one store. */
+ACP_API acp_status acp_event_follow(acp_store *store, const char *run_id, int64_t after_seq,
+                                    int64_t limit, int64_t timeout_ms, acp_cancel *cancel,
+                                    acp_page **out, acp_error *err);
+
 /* ---- pages ---- */
 
 /* Number of items. */

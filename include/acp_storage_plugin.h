@@ -52,7 +52,8 @@ extern "C" {
 #define ACP_PLUGIN_MAGIC 0x41435053u /* "ACPS" */
 #define ACP_PLUGIN_ABI_MAJOR 1
 /* History: 1.0 first release; 1.1 appended list_sessions; 1.2 appended
- * verify and the host's hash, verify_item and verify_damage. */
+ * verify, wait_events and the host's hash, verify_item, verify_damage,
+ * emitted, cancel_fd, cancelled, cancel_watch and cancel_unwatch. */
 #define ACP_PLUGIN_ABI_MINOR 2
 
 /* Capability flags a plugin declares in its descriptor. */
@@ -65,6 +66,10 @@ extern "C" {
 #define ACP_CAP_MULTIPROCESS (1u << 2)
 /* The backend talks to a server: calls may report ACP_UNAVAILABLE. */
 #define ACP_CAP_NETWORK (1u << 3)
+/* The backend implements wait_events: a follower is woken by a native
+ * notification (any thread, process or, for networked backends, machine),
+ * never by polling.  Declare it together with the method. */
+#define ACP_CAP_FOLLOW (1u << 4)
 
 /* "No value" for optional instants (finished_at). */
 #define ACP_NO_TIME INT64_MIN
@@ -212,6 +217,26 @@ typedef struct acp_plugin_host {
      * checks (checksums, framing, index mismatch, stray files). Same return convention.
      * d->size must be set; the host copies nothing after the call returns. */
     int (*verify_damage)(acp_call *call, const acp_damage *d);
+    /* wait_events services (docs/plugin-guide.md, "Following a run"). */
+    /* Number of items emitted so far in this call.  Lets wait_events run
+     * the backend's own get_events and see whether it found anything. */
+    int64_t (*emitted)(acp_call *call);
+    /* A descriptor that becomes readable when the call is cancelled, for
+     * poll() next to the backend's own (inotify, socket); -1 when the call
+     * cannot be cancelled.  Owned by the host: never read, write or close it. */
+    int (*cancel_fd)(acp_call *call);
+    /* 1 once the call is cancelled, else 0.  Thread-safe. */
+    int (*cancelled)(acp_call *call);
+    /* For waiters on a condition variable: have wake(arg) called (from the
+     * cancelling thread, at most once) when the call is cancelled.  One
+     * watch per call.  Returns 0 when registered (or when the call has no
+     * cancel token: then wake is never called), 1 when the call is already
+     * cancelled (nothing registered).  wake must not block for long; it may
+     * lock the mutex the waiter waits with. */
+    int (*cancel_watch)(acp_call *call, void (*wake)(void *arg), void *arg);
+    /* Drop the watch; once it returns, wake is not running and never will.
+     * Call it without holding any lock that wake takes. */
+    void (*cancel_unwatch)(acp_call *call);
 } acp_plugin_host;
 
 /* The methods of a backend.  Every method returns an acp_status; on failure
@@ -270,6 +295,17 @@ typedef struct acp_backend_vtable {
      * failed. Optional (NULL: the core walks the store with list_runs, get_events and
      * list_sessions and checks what they return). */
     acp_status (*verify)(acp_backend *b, uint32_t flags, acp_call *call);
+    /* Follow a run: as get_events (q->offset is always 0), but when no
+     * event after q->after_seq exists yet, wait until one is stored (by any
+     * thread or process of any instance) and emit from there; return with
+     * nothing emitted when remaining_ms reaches 0 or the call is cancelled
+     * (cancel_fd, cancel_watch).  ACP_OK in all three cases; other codes as
+     * get_events.  To lose no wake-up: arm the notification first, then run
+     * get_events and check host->emitted, then wait.  Native wake-ups only:
+     * an idle wait must not poll (docs/plugin-guide.md).  The host calls it
+     * only on ACP_CAP_CONCURRENT instances, alongside any other method.
+     * Optional (NULL: the host reports ACP_UNSUPPORTED). */
+    acp_status (*wait_events)(acp_backend *b, const acp_event_query *q, acp_call *call);
 } acp_backend_vtable;
 
 /* What the entry function returns.  The first three members keep their

@@ -613,6 +613,11 @@ static acp_status f_get_events(acp_backend *b, const acp_event_query *q, acp_cal
     return ACP_OK;
 }
 
+static acp_status f_wait_events(acp_backend *b, const acp_event_query *q, acp_call *call)
+{
+    return file_wait_events(b, q, f_get_events, call); /* follow.c */
+}
+
 static const acp_backend_vtable file_vtable = {
     .init = NULL,
     .open = file_open,
@@ -629,11 +634,13 @@ static const acp_backend_vtable file_vtable = {
     .add_event = f_add_event,
     .get_events = f_get_events,
     .verify = file_verify,
+    .wait_events = f_wait_events, /* ABI 1.2 */
 };
 
 static const char *const file_options[] = {"sync", "create", NULL};
 
 ACP_PLUGIN_DEFINE(file, ACP_STORAGE_PLUGIN_VERSION,
                   "Plain files: JSON documents and append-only event logs in a directory",
-                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS, file_options,
+                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS | ACP_CAP_FOLLOW,
+                  file_options,
                   &file_vtable)

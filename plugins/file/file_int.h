@@ -340,4 +340,12 @@ int ev_log_lock(acp_backend *b, const char *name, size_t nlen, acp_call *call);
 void ev_log_unlock(acp_backend *b, const char *name, size_t nlen);
 acp_status file_get_events(acp_backend *b, const acp_event_query *q, acp_call *call);
 
+/* ---- follow.c ---- */
+
+/* wait_events: look (the vtable's get_events) until it emits, woken by
+ * inotify on events/ (dirwatch.h). */
+acp_status file_wait_events(acp_backend *b, const acp_event_query *q,
+                            acp_status (*look)(acp_backend *, const acp_event_query *, acp_call *),
+                            acp_call *call);
+
 #endif /* ACP_FILE_INT_H */

@@ -44,6 +44,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "acp_storage_plugin.h"
 #include "ostree.h"
@@ -219,7 +220,16 @@ struct acp_backend {
     table runs, sessions, streams, groups[G_N];
     ost_tree all_runs, all_sessions;
     uint64_t seed; /* the next group tree's seed */
+    /* Following (mem_wait_events, at the end): every append bumps fgen and
+     * wakes the waiters on fcv, under fmu. */
+    pthread_mutex_t fmu;
+    pthread_cond_t fcv;
+    uint64_t fgen;
 };
+static int follow_init(acp_backend *b);
+static void follow_destroy(acp_backend *b);
+static void follow_notify(acp_backend *b);
+static acp_status mem_wait_events(acp_backend *b, const acp_event_query *q, acp_call *call);
 
 static const char *record_doc(const record *r)
 {
@@ -488,7 +498,7 @@ static acp_status mem_open(const acp_plugin_host *host, const acp_open_args *arg
     int ok = b && table_init(&b->runs) && table_init(&b->sessions) && table_init(&b->streams);
     for (int i = 0; ok && i < G_N; i++)
         ok = table_init(&b->groups[i]);
-    if (ok && lock_init(&b->lock) == 0) {
+    if (ok && lock_init(&b->lock) == 0 && follow_init(b) == 0) {
         b->host = host;
         /* Priorities need only be independent of the keys. */
         b->seed = (uint64_t)host->now_us() ^ (uint64_t)(uintptr_t)b;
@@ -516,6 +526,7 @@ static void mem_close(acp_backend *b)
     for (int i = 0; i < G_N; i++)
         table_free(&b->groups[i], free_block);
     pthread_rwlock_destroy(&b->lock);
+    follow_destroy(b);
     free(b);
 }
 
@@ -756,6 +767,7 @@ static acp_status mem_add_event(acp_backend *b, const acp_event_record *rec, int
     s->ev[s->len++] = (acp_item){.doc = doc, .doc_len = rec->doc_len, .seq = *seq,
                                  .stored_us = rec->stored_us};
     pthread_rwlock_unlock(&b->lock);
+    follow_notify(b);
     return ACP_OK;
 
 unlock_nomem:
@@ -804,9 +816,90 @@ static const acp_backend_vtable vtable = {
     .add_event = mem_add_event,
     .get_events = mem_get_events,
     .list_sessions = mem_list_sessions, /* ABI 1.1 */
+    .wait_events = mem_wait_events,     /* ABI 1.2 */
 };
 
 static const char *const option_names[] = {NULL}; /* "memory:" takes no options */
 
 ACP_PLUGIN_DEFINE(memory, ACP_STORAGE_PLUGIN_VERSION, "In-process store; data lives until close",
-                  ACP_CAP_CONCURRENT, option_names, &vtable)
+                  ACP_CAP_CONCURRENT | ACP_CAP_FOLLOW, option_names, &vtable)
+
+/* ---- following a run ---------------------------------------------------- */
+
+static int follow_init(acp_backend *b)
+{
+    /* Timed waits on the monotonic clock: a wall-clock step must not
+     * stretch or cut a follower's timeout. */
+    pthread_condattr_t a;
+    if (pthread_condattr_init(&a) != 0)
+        return -1;
+    int rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    if (rc == 0)
+        rc = pthread_cond_init(&b->fcv, &a);
+    pthread_condattr_destroy(&a);
+    if (rc == 0 && (rc = pthread_mutex_init(&b->fmu, NULL)) != 0)
+        pthread_cond_destroy(&b->fcv);
+    return rc;
+}
+
+static void follow_destroy(acp_backend *b)
+{
+    pthread_cond_destroy(&b->fcv);
+    pthread_mutex_destroy(&b->fmu);
+}
+
+static void follow_notify(acp_backend *b)
+{
+    pthread_mutex_lock(&b->fmu);
+    b->fgen++;
+    pthread_cond_broadcast(&b->fcv);
+    pthread_mutex_unlock(&b->fmu);
+}
+
+/* host->cancel_watch's wake: the generation moves on, so the waiter
+ * re-checks, and sees the call cancelled. */
+static void follow_wake(void *arg)
+{
+    follow_notify(arg);
+}
+
+static acp_status mem_wait_events(acp_backend *b, const acp_event_query *q, acp_call *call)
+{
+    const acp_plugin_host *h = b->host;
+    /* Already cancelled: nothing registered, and the loop stops after one
+     * look (events that exist are returned even then). */
+    h->cancel_watch(call, follow_wake, b);
+    acp_status st = ACP_OK;
+    for (;;) {
+        /* Read the generation before looking: an append after the look
+         * moves it on, so the wait below cannot miss it. */
+        pthread_mutex_lock(&b->fmu);
+        uint64_t gen = b->fgen;
+        pthread_mutex_unlock(&b->fmu);
+        if ((st = mem_get_events(b, q, call)) != ACP_OK || h->emitted(call) > 0)
+            break;
+        int64_t left = h->remaining_ms(call);
+        if (left == 0 || h->cancelled(call))
+            break;
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        if (left > 0) {
+            until.tv_sec += (time_t)(left / 1000);
+            until.tv_nsec += (long)(left % 1000) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+        }
+        pthread_mutex_lock(&b->fmu);
+        while (b->fgen == gen && !h->cancelled(call)) {
+            if (left < 0)
+                pthread_cond_wait(&b->fcv, &b->fmu);
+            else if (pthread_cond_timedwait(&b->fcv, &b->fmu, &until) != 0)
+                break;
+        }
+        pthread_mutex_unlock(&b->fmu);
+    }
+    h->cancel_unwatch(call);
+    return st;
+}

@@ -119,6 +119,17 @@ static inline int64_t pg_get_i64(const char *p)
     return (int64_t)u;
 }
 
+/* get_events (postgres.c) on r's connection (taken from the pool if r
+ * holds none). */
+acp_status pg_get_events_req(pg_req *r, const acp_event_query *q);
+/* wait_events (pg_follow.c): LISTEN on the channel PG_CHANNEL, which
+ * add_event notifies with the run id in the same transaction. */
+acp_status pg_wait_events(acp_backend *b, const acp_event_query *q, acp_call *call);
+#define PG_CHANNEL "acp_storage_events"
+/* pg_conn.c, for pg_follow.c: take a held connection out of the pool's
+ * count while it sleeps (lend 1), and back before using it (lend 0). */
+void pg_pool_lend(acp_backend *b, int lend);
+
 /* Release every connection of the pool (close()). */
 void pg_pool_destroy(acp_backend *b);
 /* Copy of msg with every secret replaced by "***" and line breaks joined,

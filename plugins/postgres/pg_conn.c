@@ -580,3 +580,20 @@ acp_status pg_exec_sql(pg_req *r, const char *sql, PGresult **out)
 {
     return exec_any(r, -1, sql, 0, NULL, NULL, out);
 }
+
+/* pg_follow.c: a follower's connection does not count against pool_size
+ * while it sleeps (followers must never use up the pool that appends
+ * need), and counts again before any statement runs on it or it goes back.
+ * lend = 1 when it starts to sleep, 0 when it wakes. */
+void pg_pool_lend(acp_backend *b, int lend)
+{
+    pthread_mutex_lock(&b->mu);
+    pool_after_fork(b);
+    if (lend) {
+        b->n_conns--;
+        pthread_cond_signal(&b->cv); /* a connection may be made for a waiting call */
+    } else {
+        b->n_conns++;
+    }
+    pthread_mutex_unlock(&b->mu);
+}

@@ -275,13 +275,16 @@ static const char *const pg_sql[PG_N_STATEMENTS] = {
                                " ORDER BY id LIMIT $2::bigint",
     /* One statement, so one transaction: the counter row's lock makes
      * concurrent appenders to one run take turns, and a failed insert
-     * rolls the counter back, so sequences have no gaps. */
+     * rolls the counter back, so sequences have no gaps.  The NOTIFY
+     * (payload: the run id) is delivered at commit to the followers that
+     * LISTEN (pg_follow.c); the channel is the literal of PG_CHANNEL. */
     [PG_ADD_EVENT] = "WITH s AS (INSERT INTO @.event_seq AS q (run_id, last_seq)"
                      " VALUES ($1::text, 1) ON CONFLICT (run_id)"
-                     " DO UPDATE SET last_seq = q.last_seq + 1 RETURNING last_seq)"
-                     " INSERT INTO @.events (run_id, seq, stored_us, type, doc)"
+                     " DO UPDATE SET last_seq = q.last_seq + 1 RETURNING last_seq),"
+                     " e AS (INSERT INTO @.events (run_id, seq, stored_us, type, doc)"
                      " SELECT $1::text, last_seq, $3::bigint, $2::text, $4::text FROM s"
-                     " RETURNING seq",
+                     " RETURNING seq)"
+                     " SELECT seq, pg_notify('acp_storage_events', $1::text) FROM e",
     [PG_GET_EVENTS] = "SELECT seq, stored_us, doc FROM @.events"
                       " WHERE run_id = $1::text AND seq > $2::bigint ORDER BY seq"
                       " OFFSET $3::bigint LIMIT $4::bigint",

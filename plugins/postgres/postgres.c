@@ -716,7 +716,9 @@ static acp_status pg_add_event(acp_backend *b, const acp_event_record *ev, int64
     return st;
 }
 
-static acp_status pg_get_events(acp_backend *b, const acp_event_query *q, acp_call *call)
+/* get_events on the request's connection (pg_follow.c looks on the
+ * connection it listens on). */
+acp_status pg_get_events_req(pg_req *r, const acp_event_query *q)
 {
     char after[8], off[8], lim[8];
     pg_put_i64(after, q->after_seq);
@@ -724,16 +726,22 @@ static acp_status pg_get_events(acp_backend *b, const acp_event_query *q, acp_ca
     pg_put_i64(lim, q->limit);
     const char *v[4] = {q->run_id, after, off, lim};
     int l[4] = {(int)strlen(q->run_id), 8, 8, 8};
-    pg_req r;
-    pg_req_init(&r, b, call, "get_events", "run", q->run_id, 1);
     PGresult *res;
-    acp_status st = pg_exec(&r, PG_GET_EVENTS, 4, v, l, &res);
+    acp_status st = pg_exec(r, PG_GET_EVENTS, 4, v, l, &res);
     if (st == ACP_OK) {
         int rows = PQntuples(res);
         for (int i = 0; i < rows && st == ACP_OK; i++)
-            st = emit_row(&r, res, i, 2, NULL, -1, 0, 1);
+            st = emit_row(r, res, i, 2, NULL, -1, 0, 1);
         PQclear(res);
     }
+    return st;
+}
+
+static acp_status pg_get_events(acp_backend *b, const acp_event_query *q, acp_call *call)
+{
+    pg_req r;
+    pg_req_init(&r, b, call, "get_events", "run", q->run_id, 1);
+    acp_status st = pg_get_events_req(&r, q);
     pg_req_done(&r);
     return st;
 }
@@ -762,10 +770,12 @@ static const acp_backend_vtable pg_vtable = {
     .save_session = pg_save_session, .get_session = pg_get_session,
     .delete_session = pg_delete_session, .list_sessions = pg_list_sessions,
     .add_event = pg_add_event, .get_events = pg_get_events,
+    .wait_events = pg_wait_events, /* pg_follow.c */
 };
 
 /* option_names NULL: every key reaches configure(), which takes its own
  * and hands libpq's to libpq. */
 ACP_PLUGIN_DEFINE(postgres, PG_VERSION_TEXT, "PostgreSQL (libpq): a store shared by many servers",
-                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS | ACP_CAP_NETWORK,
+                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS | ACP_CAP_NETWORK |
+                      ACP_CAP_FOLLOW,
                   NULL, &pg_vtable)

@@ -443,6 +443,11 @@ static acp_status rd_get_events(acp_backend *b, const acp_event_query *q, acp_ca
 /* Descriptor                                                           */
 /* ------------------------------------------------------------------ */
 
+static acp_status rd_wait_events(acp_backend *b, const acp_event_query *q, acp_call *call)
+{
+    return rd_follow_wait(b, q, rd_get_events, call); /* redis_follow.c */
+}
+
 /* One line per group of methods (runs, sessions, events). */
 static const acp_backend_vtable rd_vtable = {
     .open = rd_open, .close = rd_close, .ping = rd_ping,
@@ -451,6 +456,7 @@ static const acp_backend_vtable rd_vtable = {
     .save_session = rd_save_session, .get_session = rd_get_session,
     .delete_session = rd_delete_session, .list_sessions = rd_list_sessions,
     .add_event = rd_add_event, .get_events = rd_get_events,
+    .wait_events = rd_wait_events,
 };
 
 static const char *const rd_option_names[] = {"prefix",          "ttl",       "db",
@@ -460,5 +466,6 @@ static const char *const rd_option_names[] = {"prefix",          "ttl",       "d
 /* DURABLE: see the top of this file (it depends on the server's
  * persistence).  MULTIPROCESS: every process talks to the same server. */
 ACP_PLUGIN_DEFINE(redis, RD_VERSION, "Redis (hiredis): runs, sessions and events on a Redis server",
-                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS | ACP_CAP_NETWORK,
+                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS | ACP_CAP_NETWORK |
+                      ACP_CAP_FOLLOW,
                   rd_option_names, &rd_vtable)

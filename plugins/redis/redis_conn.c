@@ -565,3 +565,24 @@ acp_status rd_load_scripts(acp_backend *b, acp_call *call)
     }
     return ACP_OK;
 }
+
+/* ------------------------------------------------------------------ */
+/* Connections of their own (redis_follow.c: a subscribed connection    */
+/* cannot serve other commands, so it never enters the pool)            */
+/* ------------------------------------------------------------------ */
+
+acp_status rd_conn_open(acp_backend *b, acp_call *call, const rd_op *op, int64_t ms,
+                        int64_t cmd_ms, rd_conn **out)
+{
+    return conn_open(b, call, op, ms, cmd_ms, out);
+}
+
+void rd_conn_close(rd_conn *c)
+{
+    conn_free(c);
+}
+
+redisReply *rd_conn_call(rd_conn *c, int argc, const char **argv, const size_t *lens)
+{
+    return conn_call(c, argc, argv, lens);
+}

@@ -103,6 +103,20 @@ typedef struct rd_op {
 acp_status rd_request(acp_backend *b, acp_call *call, const rd_op *op, unsigned flags, int script,
                       int argc, const char **argv, const size_t *lens, redisReply **out);
 
+/* A connection outside the pool (connect timeout ms, socket timeout
+ * cmd_ms; 0: none), closed with rd_conn_close; rd_conn_call sends one
+ * command and reads one reply (NULL: the connection broke). */
+acp_status rd_conn_open(acp_backend *b, acp_call *call, const rd_op *op, int64_t ms,
+                        int64_t cmd_ms, rd_conn **out);
+void rd_conn_close(rd_conn *c);
+redisReply *rd_conn_call(rd_conn *c, int argc, const char **argv, const size_t *lens);
+
+/* wait_events (redis_follow.c): SUBSCRIBE to P n:<run_id>, published by
+ * the add_event script; look is the backend's get_events. */
+acp_status rd_follow_wait(acp_backend *b, const acp_event_query *q,
+                          acp_status (*look)(acp_backend *, const acp_event_query *, acp_call *),
+                          acp_call *call);
+
 /* Load every script (open): fills b->sha. */
 acp_status rd_load_scripts(acp_backend *b, acp_call *call);
 

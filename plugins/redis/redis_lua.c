@@ -25,6 +25,9 @@
  *                         length keeps ("a:1","x") apart from ("a","1:x"))
  *   P x:r, P x:s          zset run / session id -> expiry instant (ms) of
  *                         its keys, for stores with a ttl (absent without)
+ *   P n:<run_id>          pub/sub channel (not a key): add_event publishes
+ *                         the new sequence, followers subscribe
+ *                         (redis_follow.c)
  *
  * Index members are created (8 bytes: the int64 microseconds with its sign
  * bit flipped, big-endian, so byte order is time order) followed by the
@@ -197,6 +200,7 @@ const char *const rd_scripts[RD_N_SCRIPTS] = {
     "  redis.call('PERSIST', ek)\n"
     "  redis.call('PERSIST', rk)\n"
     "end\n"
+    "redis.call('PUBLISH', P .. 'n:' .. id, n)\n"
     "return n\n",
 
     /* save_session: P id doc ttl_ms */

@@ -38,6 +38,7 @@
 #include "crc32c.h"
 #include "errno_vfs.h"
 #include "readonly.h"
+#include "sq_follow.h"
 #include "sqlite_sql.h"
 
 #define SQ_NAME "sqlite"
@@ -1294,6 +1295,8 @@ static acp_status sq_add_event(acp_backend *b, const acp_event_record *ev, int64
         st = sq_fail(b, call, c, rc, "add_event", ev->run_id);
     sqlite3_reset(s);
     sq_put(b, c);
+    if (st == ACP_OK)
+        sq_follow_notify(b->open_path); /* follow.c */
     return st;
 }
 
@@ -1432,6 +1435,11 @@ static acp_status sq_verify(acp_backend *b, uint32_t flags, acp_call *call)
     return st;
 }
 
+static acp_status sq_wait_events(acp_backend *b, const acp_event_query *q, acp_call *call)
+{
+    return sq_follow_wait(b, b->host, b->open_path, sq_get_events, q, call); /* follow.c */
+}
+
 static const acp_backend_vtable sq_vtable = {
     .init = NULL,
     .open = sq_open,
@@ -1448,8 +1456,10 @@ static const acp_backend_vtable sq_vtable = {
     .add_event = sq_add_event,
     .get_events = sq_get_events,
     .verify = sq_verify,
+    .wait_events = sq_wait_events,
 };
 
 ACP_PLUGIN_DEFINE(sqlite, SQ_VERSION, "SQLite database file (WAL, many threads and processes)",
-                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS, sq_option_names,
+                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS | ACP_CAP_FOLLOW,
+                  sq_option_names,
                   &sq_vtable)

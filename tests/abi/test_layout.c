@@ -46,6 +46,11 @@ typedef uint64_t (*fn_hash)(const void *, size_t);
 typedef int (*fn_verify_item)(acp_call *, int, const acp_item *);
 typedef int (*fn_verify_damage)(acp_call *, const acp_damage *);
 typedef acp_status (*fn_verify)(acp_backend *, uint32_t, acp_call *);
+typedef acp_status (*fn_wait_events)(acp_backend *, const acp_event_query *, acp_call *);
+typedef int64_t (*fn_emitted)(acp_call *);
+typedef int (*fn_cancel_fd)(acp_call *);
+typedef int (*fn_cancel_watch)(acp_call *, void (*)(void *), void *);
+typedef void (*fn_cancel_unwatch)(acp_call *);
 typedef const char *cstr;
 typedef const char *const *cstr_list;
 typedef char message_buf[ACP_ERROR_MESSAGE_MAX];
@@ -168,6 +173,12 @@ static const member members[] = {
     M(acp_plugin_host, hash, 64, 8, fn_hash),
     M(acp_plugin_host, verify_item, 72, 8, fn_verify_item),
     M(acp_plugin_host, verify_damage, 80, 8, fn_verify_damage),
+    M(acp_backend_vtable, wait_events, 120, 8, fn_wait_events),
+    M(acp_plugin_host, emitted, 88, 8, fn_emitted),
+    M(acp_plugin_host, cancel_fd, 96, 8, fn_cancel_fd),
+    M(acp_plugin_host, cancelled, 104, 8, fn_cancel_fd),
+    M(acp_plugin_host, cancel_watch, 112, 8, fn_cancel_watch),
+    M(acp_plugin_host, cancel_unwatch, 120, 8, fn_cancel_unwatch),
 
     M(acp_damage, size, 0, 8, size_t),
     M(acp_damage, kind, 8, 4, int),
@@ -223,8 +234,8 @@ static const struct {
     size_t by_minor[N_MINORS];
 } plugin_sizes[] = {
     {"acp_plugin_descriptor", sizeof(acp_plugin_descriptor), {72, 72, 72}},
-    {"acp_backend_vtable", sizeof(acp_backend_vtable), {104, 112, 120}},
-    {"acp_plugin_host", sizeof(acp_plugin_host), {64, 64, 88}},
+    {"acp_backend_vtable", sizeof(acp_backend_vtable), {104, 112, 128}},
+    {"acp_plugin_host", sizeof(acp_plugin_host), {64, 64, 128}},
     {"acp_plugin_option", sizeof(acp_plugin_option), {16, 16, 16}},
     {"acp_open_args", sizeof(acp_open_args), {64, 64, 64}},
     {"acp_run_record", sizeof(acp_run_record), {96, 96, 96}},
@@ -262,6 +273,7 @@ static const struct {
     {"ACP_CAP_DURABLE", ACP_CAP_DURABLE, 2},
     {"ACP_CAP_MULTIPROCESS", ACP_CAP_MULTIPROCESS, 4},
     {"ACP_CAP_NETWORK", ACP_CAP_NETWORK, 8},
+    {"ACP_CAP_FOLLOW", ACP_CAP_FOLLOW, 16},
     {"ACP_RUN_CREATED_DEFAULT", ACP_RUN_CREATED_DEFAULT, 1},
     {"ACP_NO_TIME", ACP_NO_TIME, INT64_MIN},
     {"ACP_VERIFY_QUARANTINE", ACP_VERIFY_QUARANTINE, 1},

@@ -336,7 +336,8 @@ Test(postgres, opens_under_both_schemes_with_network_capabilities)
     cr_assert_str_eq(acp_store_backend(a), "postgres");
     cr_assert_str_eq(acp_store_backend(b), "postgres");
     cr_assert_eq(acp_store_capabilities(a), ACP_CAP_CONCURRENT | ACP_CAP_DURABLE |
-                                                ACP_CAP_MULTIPROCESS | ACP_CAP_NETWORK);
+                                                ACP_CAP_MULTIPROCESS | ACP_CAP_NETWORK |
+                                                ACP_CAP_FOLLOW);
     save_run(a, "r1", "agent", NULL);
     char *json;
     acp_error e = {0};

@@ -113,7 +113,7 @@ _acp_storage()
                 session-save) opts="--id --state" ;;
                 session-list) opts="--after --limit --all" ;;
                 event-add) opts="--type --text" ;;
-                event-list) opts="--limit --offset --after --all" ;;
+                event-list) opts="--limit --offset --after --all --follow" ;;
             esac
             ;;
         check) opts="--filter --timeout" ;;

@@ -90,6 +90,7 @@ complete -c acp-storage -n '__acp_storage_is session list' -l after -x -d 'only 
 complete -c acp-storage -n '__fish_seen_subcommand_from event; and __fish_seen_subcommand_from add' -l type -x -d 'event type'
 complete -c acp-storage -n '__fish_seen_subcommand_from event; and __fish_seen_subcommand_from add' -l text -x -d 'text payload'
 complete -c acp-storage -n '__fish_seen_subcommand_from event; and __fish_seen_subcommand_from list' -l after -x -d 'after sequence number'
+complete -c acp-storage -n '__fish_seen_subcommand_from event; and __fish_seen_subcommand_from list' -s f -l follow -d 'print events as they are stored'
 complete -c acp-storage -n '__fish_seen_subcommand_from list' -l limit -x -d 'page size'
 complete -c acp-storage -n '__fish_seen_subcommand_from list' -l all -d 'every page'
 complete -c acp-storage -n '__fish_seen_subcommand_from run event; and __fish_seen_subcommand_from list' -l offset -x -d 'skip first'

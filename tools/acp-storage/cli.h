@@ -48,6 +48,7 @@ typedef enum cli_opt {
     OPT_VERSION,
     OPT_QUARANTINE,
     OPT_FORMAT,
+    OPT_FOLLOW,
     OPT_COUNT
 } cli_opt;
 
@@ -227,6 +228,9 @@ int cmd_session_delete(cli_ctx *ctx);
 int cmd_session_list(cli_ctx *ctx);
 int cmd_event_add(cli_ctx *ctx);
 int cmd_event_list(cli_ctx *ctx);
+/* event list --follow (follow.c): print RUN's events after seq `after` as they
+ * are stored, until the run's terminal event or SIGINT/SIGTERM. */
+int cli_event_follow(cli_ctx *ctx, const char *run_id, int64_t after);
 int cmd_verify(cli_ctx *ctx);
 
 #endif /* ACP_CLI_H */

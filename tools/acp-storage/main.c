@@ -155,8 +155,8 @@ static const cli_command commands[] = {
 
     {"event", "list", cmd_event_list,
      OPT_BIT(OPT_LIMIT) | OPT_BIT(OPT_OFFSET) | OPT_BIT(OPT_AFTER) | OPT_BIT(OPT_ALL) |
-         OPT_BIT(OPT_FORMAT) | CMD_NO_CREATE,
-     1, 1, "RUN_ID [--limit N] [--offset N] [--after SEQ] [--all] [--format F]",
+         OPT_BIT(OPT_FORMAT) | OPT_BIT(OPT_FOLLOW) | CMD_NO_CREATE,
+     1, 1, "RUN_ID [--limit N] [--offset N] [--after SEQ] [--all] [--format F] [--follow]",
      "list the events of a run",
      "Prints the events of RUN_ID in sequence order: a table (sequence number,\n"
      "time stored, type) on a terminal, one document per line otherwise; the\n"
@@ -167,6 +167,11 @@ static const cli_command commands[] = {
      "  --offset N    skip N events first\n"
      "  --after SEQ   only events after sequence number SEQ\n"
      "  --all         walk every page\n"
+     "  -f, --follow  print the events (after --after SEQ) as they are stored, by\n"
+     "                any process, until the run's terminal event (run.completed,\n"
+     "                run.failed, run.cancelled) or Ctrl-C; one document per line,\n"
+     "                or with --json one {\"seq\":N,\"stored_at\":T,\"event\":{...}}\n"
+     "                per line.  Needs a backend with the follow capability.\n"
      "\n"
      "  --format F    table, lines (JSON lines) or json (as --json)\n"
      "\n"

@@ -44,6 +44,7 @@ static const opt_def opt_defs[OPT_COUNT] = {
     [OPT_VERSION] = {"--version", 0, 0, 0},
     [OPT_QUARANTINE] = {"--quarantine", 0, 0, 0},
     [OPT_FORMAT] = {"--format", 0, 1, 0},
+    [OPT_FOLLOW] = {"--follow", 'f', 0, 0},
 };
 
 const char *cli_opt_name(cli_opt opt)

@@ -152,6 +152,7 @@ static const struct {
     {ACP_CAP_DURABLE, "durable"},
     {ACP_CAP_MULTIPROCESS, "multiprocess"},
     {ACP_CAP_NETWORK, "network"},
+    {ACP_CAP_FOLLOW, "follow"},
 };
 #define N_CAPS (sizeof cap_names / sizeof cap_names[0])
 

@@ -584,6 +584,12 @@ int cmd_event_list(cli_ctx *ctx)
         rc = cli_opt_range(ctx, OPT_AFTER, 0, INT64_MAX, &p.f.after_seq);
     if (rc)
         return rc;
+    if (ctx->args.value[OPT_FOLLOW]) {
+        if (ctx->args.value[OPT_OFFSET] || ctx->args.value[OPT_ALL])
+            return cli_usage_error(ctx, "--follow continues after --after SEQ; it takes no "
+                                        "--offset or --all");
+        return cli_event_follow(ctx, p.run_id, p.f.after_seq);
+    }
     walk_spec w = {KIND_EVENT, p.run_id, event_fetch, &p, ctx->args.value[OPT_ALL] != NULL, 0,
                    OPT_AFTER, OPT_BIT(OPT_OFFSET)};
     return walk(ctx, &w);
