@@ -23,13 +23,13 @@ DESTDIR=$D cmake --install "$build" >"$T/install.log" 2>&1
 expect "cmake --install succeeds" test $? = 0
 P=$D$prefix
 share=$P/share
-for f in doc/acp_storage/LICENSE doc/acp_storage/CHANGELOG.md \
+for f in doc/acp-storage/LICENSE doc/acp-storage/CHANGELOG.md \
          man/man1/acp-storage.1 man/man1/acp-storage-bench.1 man/man3/acp_storage.3 \
          man/man7/acp-storage-uris.7 bash-completion/completions/acp-storage \
          zsh/vendor-completions/_acp-storage fish/vendor_completions.d/acp-storage.fish; do
   expect "installs share/$f" test -s "$share/$f"
 done
-expect "LICENSE is MIT" grep -q "^MIT License" "$share/doc/acp_storage/LICENSE"
+expect "LICENSE is MIT" grep -q "^MIT License" "$share/doc/acp-storage/LICENSE"
 if command -v man >/dev/null; then
   for m in "$share"/man/man*/*; do
     MANWIDTH=80 man --warnings -l "$m" >/dev/null 2>"$T/man.err"
