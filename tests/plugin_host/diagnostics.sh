@@ -89,6 +89,9 @@ took=$(($(date +%s) - start))
 expect "backends with a helper-spawning plugin exits 0" test "$rc" = 0
 expect "the helper-spawning plugin is listed as loaded" grep -q '^spawn_init  *fixture' "$T/out"
 expect "backends does not wait for the helper (took ${took} s)" test "$took" -lt 20
+"$BIN" check "$SPAWN_DIR/libacp_storage_spawn_init.so" --filter ping --timeout 20 \
+  >"$T/out" 2>"$T/err"; rc=$?
+expect "check of the helper-spawning plugin passes, not timing out" test "$rc" = 0
 
 # ---- search path honesty ----
 export ACP_STORAGE_PLUGIN_PATH="$PLUGINS:rel/plugins::$SHADOW"
