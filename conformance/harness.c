@@ -303,7 +303,9 @@ int acp_conformance_run_isolated(size_t i, const acp_conformance_target *t, int 
         char report[T_MSG_MAX + 1];
         int r = run_in_dir(i, t, dir, report + 1, sizeof report - 1);
         report[0] = (char)('0' + r);
-        write_all(fds[1], report, 1 + strlen(report + 1));
+        /* The NUL ends the report: a process the check started (the
+         * plugin's helper) may hold the pipe open after this one ends. */
+        write_all(fds[1], report, 1 + strlen(report + 1) + 1);
         close(fds[1]);
         _exit(0);
     }
@@ -341,6 +343,8 @@ int acp_conformance_run_isolated(size_t i, const acp_conformance_target *t, int 
             keep = sizeof report - 1 - got;
         memcpy(report + got, buf, keep);
         got += keep;
+        if (memchr(buf, '\0', (size_t)n))
+            break;
     }
     close(fds[0]);
     report[got] = '\0';

@@ -522,7 +522,19 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Read what the child sends until it closes its end or the deadline
+/* Whether buf holds a whole report: a process the plugin started in init
+ * may keep the pipe open long after the probe child has written it. */
+static int report_complete(const char *buf, size_t n)
+{
+    probe_report r;
+    if (n < sizeof r)
+        return 0;
+    memcpy(&r, buf, sizeof r);
+    return n >= sizeof r + (size_t)r.len[0] + r.len[1] + r.len[2];
+}
+
+/* Read what the child sends until it closes its end, the report is whole,
+ * or the deadline
  * passes.  Returns the bytes read (a malloc'ed buffer in *out), -1 on
  * timeout or out of memory (*out NULL when out of memory). */
 static ssize_t read_report(int fd, char **out, int *timed_out)
@@ -549,7 +561,7 @@ static ssize_t read_report(int fd, char **out, int *timed_out)
         ssize_t n = read(fd, buf + got, cap - got);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0 || (got += (size_t)n) == cap)
+        if (n <= 0 || (got += (size_t)n) == cap || report_complete(buf, got))
             return (ssize_t)got;
     }
 }

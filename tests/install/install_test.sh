@@ -92,9 +92,11 @@ check_install() {
     [ -z "$leak" ] || die "installed files name the source or build tree: $leak"
     [ -f "$prefix/share/man/man1/acp-storage.1" ] || die "the man page acp-storage.1 is not installed"
     local doc
-    for doc in plugin-guide.md abi-policy.md storage-contract.md; do
+    for doc in plugin-guide.md abi-policy.md storage-contract.md README.md LICENSE CHANGELOG.md; do
         [ -s "$prefix/share/doc/acp-storage/$doc" ] || die "share/doc/acp-storage/$doc is not installed"
     done
+    [ "$(ls "$prefix/share/doc")" = acp-storage ] ||
+        die "the documentation is split over several folders: $(ls "$prefix/share/doc" | tr '\n' ' ')"
     ok "$name: no installed file names the source or build tree; man page and kit documentation installed"
 
     # ---- plugins: private folder, mode 0644, modules without SONAME ----

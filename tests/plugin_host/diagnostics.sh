@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# diagnostics.sh BIN SHADOW_DIR CRASH_DIR PLUGIN_DIR PYTHON EXIT_DIR HANG_DIR
+# diagnostics.sh BIN SHADOW_DIR CRASH_DIR PLUGIN_DIR PYTHON EXIT_DIR HANG_DIR SPAWN_DIR
 #
 # What `backends` and `check` tell about the plugins and the search path.
 #
@@ -10,7 +10,7 @@
 # crash_init in CRASH_DIR is also shadowed by a good crash_init in
 # SHADOW_DIR, searched first.
 set -u
-BIN=$1 SHADOW=$2 CRASH=$3 PLUGINS=$4 PY=$5 EXIT_DIR=$6 HANG_DIR=$7
+BIN=$1 SHADOW=$2 CRASH=$3 PLUGINS=$4 PY=$5 EXIT_DIR=$6 HANG_DIR=$7 SPAWN_DIR=$8
 T=$(mktemp -d "${TMPDIR:-/tmp}/acp-crash-probe.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
 export ACP_STORAGE_PLUGIN_PATH="$SHADOW:$CRASH:$PLUGINS"
@@ -80,6 +80,18 @@ wait "$cpid"; rc=$?
 kill "$wpid" 2>/dev/null
 expect "check hang_init.so --timeout 2 ends with exit 1" test "$rc" = 1
 expect "check hang_init.so says the plugin hangs" grep -q 'did not finish loading' "$T/err"
+
+# A plugin whose init leaves a helper process holding the probe's pipe is
+# listed as loaded, without waiting for the probe's 30 s limit.
+start=$(date +%s)
+ACP_STORAGE_PLUGIN_PATH="$SPAWN_DIR" "$BIN" backends >"$T/out" 2>"$T/err"; rc=$?
+took=$(($(date +%s) - start))
+expect "backends with a helper-spawning plugin exits 0" test "$rc" = 0
+expect "the helper-spawning plugin is listed as loaded" grep -q '^spawn_init  *fixture' "$T/out"
+expect "backends does not wait for the helper (took ${took} s)" test "$took" -lt 20
+"$BIN" check "$SPAWN_DIR/libacp_storage_spawn_init.so" --filter ping --timeout 20 \
+  >"$T/out" 2>"$T/err"; rc=$?
+expect "check of the helper-spawning plugin passes, not timing out" test "$rc" = 0
 
 # ---- search path honesty ----
 export ACP_STORAGE_PLUGIN_PATH="$PLUGINS:rel/plugins::$SHADOW"
