@@ -42,7 +42,8 @@ ACP_API void acp_free(void *ptr)
     free(ptr);
 }
 
-acp_status acp__error(acp_error *err, acp_status code, const char *fmt, ...)
+/* Parenthesised: internal.h also defines acp__error as a macro. */
+acp_status (acp__error)(acp_error *err, acp_status code, const char *fmt, ...)
 {
     if (err) {
         va_list ap;

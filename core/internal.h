@@ -22,6 +22,11 @@
 /* Fill err (if not NULL) and return code.  printf-style. */
 acp_status acp__error(acp_error *err, acp_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The value is code itself, visibly: static analysers do not follow a
+ * variadic function into another file, and would otherwise take every
+ * failure path as possibly returning ACP_OK.  code is evaluated twice (every
+ * caller passes a constant or a variable). */
+#define acp__error(err, code, ...) ((void)(acp__error)(err, code, __VA_ARGS__), (code))
 
 /* ---- configuration (config.c) ---- */
 

@@ -42,19 +42,14 @@ struct acp_event {
 /* Helpers                                                              */
 /* ------------------------------------------------------------------ */
 
-/* These two return their constant themselves, not acp__error's result: the
- * analyser cannot see into error.c, so it would otherwise take the failure
- * paths below (raw_from_json) as possibly returning ACP_OK without output. */
 static acp_status null_arg(acp_error *err, const char *fn, const char *arg)
 {
-    (void)acp__error(err, ACP_INVALID, "%s: %s must not be NULL", fn, arg);
-    return ACP_INVALID;
+    return acp__error(err, ACP_INVALID, "%s: %s must not be NULL", fn, arg);
 }
 
 static acp_status nomem(acp_error *err, const char *fn)
 {
-    (void)acp__error(err, ACP_NOMEM, "%s: out of memory", fn);
-    return ACP_NOMEM;
+    return acp__error(err, ACP_NOMEM, "%s: out of memory", fn);
 }
 
 /* A string argument that goes into a document. */

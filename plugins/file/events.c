@@ -25,6 +25,7 @@
  */
 #define _GNU_SOURCE /* memmem */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -189,8 +190,13 @@ static void evlog_retire(acp_backend *b, evlog *lg)
     if (was)
         tab_del(b, t, lg, 1);
     pthread_mutex_unlock(&t->t.mu);
-    if (was)
-        evlog_put(lg); /* the table's reference */
+    if (was) {
+        /* The table's reference: never the last, as the caller holds one
+         * (so a plain decrement, not evlog_put, which may free). */
+        int before = atomic_fetch_sub_explicit(&lg->refs, 1, memory_order_acq_rel);
+        assert(before > 1);
+        (void)before;
+    }
 }
 
 /* ---- positions of closed logs ------------------------------------------------ */

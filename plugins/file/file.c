@@ -378,8 +378,8 @@ static acp_status emit_cands(acp_backend *b, int kind, cand *cs, size_t n, int64
         char fname[FMT_NAME_BUF + 8];
         fs_ext_name(fname, cs[i].name, cs[i].nlen, ".json");
         char *buf = NULL;
-        fmt_run r;
-        fmt_session se;
+        fmt_run r = {0}; /* zeroed: the analyser cannot tell load_doc's failures from OK */
+        fmt_session se = {0};
         s = load_doc(b, kind, cs[i].id, cs[i].id_len, fname, &buf, &r, &se, call);
         if (s == ACP_NOT_FOUND) {
             s = b->ro_errno ? ACP_OK : repair_one(b, kind, cs[i].name, cs[i].nlen, call);

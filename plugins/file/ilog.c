@@ -330,9 +330,8 @@ void ilog_publish(acp_backend *b, const fbuf *rec, idx_change *c, acp_call *call
     pthread_mutex_lock(&b->ix_mu);
     const char *why = NULL;
     int err = 0, locked = 0;
-    acp_status s = ACP_OK;
     for (;;) {
-        if (b->ilog_fd < 0 && (s = ilog_reopen(b, NULL)) != ACP_OK) {
+        if (b->ilog_fd < 0 && ilog_reopen(b, NULL) != ACP_OK) {
             why = "cannot reopen it";
             goto apply;
         }
@@ -351,12 +350,12 @@ void ilog_publish(acp_backend *b, const fbuf *rec, idx_change *c, acp_call *call
             break;
         flock(b->ilog_fd, LOCK_UN); /* compacted by another process: the new file */
         locked = 0;
-        if ((s = ilog_reopen(b, NULL)) != ACP_OK) {
+        if (ilog_reopen(b, NULL) != ACP_OK) {
             why = "cannot reopen it";
             goto apply;
         }
     }
-    s = ilog_tail(b, 1, NULL);
+    acp_status s = ilog_tail(b, 1, NULL);
     if (s == ACP_CORRUPT) {
         /* The next open sets the damaged log aside and rebuilds it. */
         why = "it is damaged";
