@@ -619,22 +619,13 @@ static acp_status f_wait_events(acp_backend *b, const acp_event_query *q, acp_ca
 }
 
 static const acp_backend_vtable file_vtable = {
-    .init = NULL,
-    .open = file_open,
-    .close = file_close,
-    .ping = file_ping,
-    .save_run = f_save_run,
-    .get_run = f_get_run,
-    .delete_run = f_delete_run,
+    .open = file_open, .close = file_close, .ping = file_ping,
+    .save_run = f_save_run, .get_run = f_get_run, .delete_run = f_delete_run,
     .list_runs = f_list_runs,
-    .save_session = f_save_session,
-    .get_session = f_get_session,
-    .delete_session = f_delete_session,
-    .list_sessions = f_list_sessions,
-    .add_event = f_add_event,
-    .get_events = f_get_events,
-    .verify = file_verify,
-    .wait_events = f_wait_events, /* ABI 1.2 */
+    .save_session = f_save_session, .get_session = f_get_session,
+    .delete_session = f_delete_session, .list_sessions = f_list_sessions,
+    .add_event = f_add_event, .get_events = f_get_events,
+    .verify = file_verify, .wait_events = f_wait_events,
 };
 
 static const char *const file_options[] = {"sync", "create", NULL};

@@ -1451,22 +1451,13 @@ static acp_status sq_wait_events(acp_backend *b, const acp_event_query *q, acp_c
 }
 
 static const acp_backend_vtable sq_vtable = {
-    .init = NULL,
-    .open = sq_open,
-    .close = sq_close,
-    .ping = sq_ping,
-    .save_run = sq_save_run,
-    .get_run = sq_get_run,
-    .delete_run = sq_delete_run,
+    .open = sq_open, .close = sq_close, .ping = sq_ping,
+    .save_run = sq_save_run, .get_run = sq_get_run, .delete_run = sq_delete_run,
     .list_runs = sq_list_runs,
-    .save_session = sq_save_session,
-    .get_session = sq_get_session,
-    .delete_session = sq_delete_session,
-    .list_sessions = sq_list_sessions,
-    .add_event = sq_add_event,
-    .get_events = sq_get_events,
-    .verify = sq_verify,
-    .wait_events = sq_wait_events,
+    .save_session = sq_save_session, .get_session = sq_get_session,
+    .delete_session = sq_delete_session, .list_sessions = sq_list_sessions,
+    .add_event = sq_add_event, .get_events = sq_get_events,
+    .verify = sq_verify, .wait_events = sq_wait_events,
 };
 
 ACP_PLUGIN_DEFINE(sqlite, SQ_VERSION, "SQLite database file (WAL, many threads and processes)",
