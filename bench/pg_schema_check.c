@@ -23,6 +23,7 @@
 
 #include "acp_storage.h"
 #include "baseline_postgres_sql.h"
+#include "schema_diff.h"
 
 #define PLUGIN "bpgchk_plugin"
 #define BASE "bpgchk_base"
@@ -83,35 +84,6 @@ static char *lines(const char *sql, const char *param)
     return out;
 }
 
-/* Print the lines of a missing from b, with a prefix. */
-static void print_missing(const char *a, const char *b, const char *prefix)
-{
-    for (const char *l = a; *l;) {
-        size_t n = strcspn(l, "\n");
-        int found = 0;
-        for (const char *m = b; *m && !found;) {
-            size_t k = strcspn(m, "\n");
-            found = k == n && memcmp(l, m, n) == 0;
-            m += k + (m[k] != '\0');
-        }
-        if (!found)
-            fprintf(stderr, "%s%.*s\n", prefix, (int)n, l);
-        l += n + (l[n] != '\0');
-    }
-}
-
-static int same(const char *what, const char *plugin, const char *base, int verbose)
-{
-    if (plugin && base && strcmp(plugin, base) == 0)
-        return 1;
-    if (verbose && plugin && base) {
-        fprintf(stderr, "%s differ:\n", what);
-        print_missing(plugin, base, "  only in the plugin's store: ");
-        print_missing(base, plugin, "  only in the baseline's:     ");
-    }
-    return 0;
-}
-
 /* The same changes to runs in a schema; its run_counts afterwards.  The
  * search_path is the schema, as on the baseline's connections. */
 static char *counts_after_changes(const char *schema)
@@ -141,7 +113,7 @@ static int detects(const char *plugin, const char *change)
 {
     char *d = NULL;
     int ok = run("BEGIN") == 0 && run(change) == 0 &&
-             (d = lines(describe_sql, BASE)) != NULL && !same("", plugin, d, 0);
+             (d = lines(describe_sql, BASE)) != NULL && !schema_diff_same("", plugin, d, 0);
     if (!ok)
         fprintf(stderr, "FAIL: the comparison does not notice \"%s\"\n", change);
     free(d);
@@ -185,10 +157,10 @@ int main(int argc, char **argv)
     run("RESET search_path");
 
     char *p = lines(describe_sql, PLUGIN), *b = lines(describe_sql, BASE);
-    int ok = same("the schemas", p, b, 1);
+    int ok = schema_diff_same("the schemas", p, b, 1);
     char *pm = lines("SELECT name || '=' || value FROM " PLUGIN ".meta ORDER BY 1", NULL);
     char *bm = lines("SELECT name || '=' || value FROM " BASE ".meta ORDER BY 1", NULL);
-    ok &= same("the meta rows", pm, bm, 1);
+    ok &= schema_diff_same("the meta rows", pm, bm, 1);
     if (!ok)
         fprintf(stderr, "FAIL: the raw PostgreSQL baseline (bench/baseline_postgres_sql.h) no "
                         "longer has the postgres backend's schema; follow the backend's change "
@@ -208,7 +180,7 @@ int main(int argc, char **argv)
     /* The triggers' bodies, by what they do. */
     char *pc = ok ? counts_after_changes(PLUGIN) : NULL;
     char *bc = ok ? counts_after_changes(BASE) : NULL;
-    if (ok && (!pc || !*pc || !same("run_counts after the same changes", pc, bc, 1))) {
+    if (ok && (!pc || !*pc || !schema_diff_same("run_counts after the same changes", pc, bc, 1))) {
         fprintf(stderr, "FAIL: the baseline's counting triggers no longer count as the "
                         "backend's do\n");
         ok = 0;
