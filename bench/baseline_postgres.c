@@ -2,7 +2,9 @@
 /*
  * baseline_postgres.c - the raw PostgreSQL baseline: the postgres
  * backend's schema (with the triggers that keep its run counters, so an
- * insert pays for them on both sides) and statements (plugins/postgres/pg_sql.h), prepared
+ * insert pays for them on both sides) with statements of its own
+ * (baseline_postgres_sql.h; bench_postgres_schema checks that the schemas
+ * stay alike), prepared
  * once per connection and run with PQexecPrepared, binary parameters and
  * results, one connection per thread, and the session settings the
  * backend makes (statement_timeout, client_connection_check_interval).
@@ -21,7 +23,7 @@
 
 #include <libpq-fe.h>
 
-#include "pg_sql.h"
+#include "baseline_postgres_sql.h"
 
 typedef struct pgbase {
     int n;
@@ -153,7 +155,7 @@ static long p_save_run(target *t, int tid, size_t i, int done)
                         done ? w->doc_done[i] : w->doc_new[i]};
     int l[7] = {(int)w->run_id_len[i], (int)strlen(agent), (int)strlen(sess),
                 (int)strlen(status), 8, 8, (int)(done ? w->doc_done_len[i] : w->doc_new_len[i])};
-    PGresult *r = exec_st(t, tid, PG_SAVE_RUN, 7, v, l);
+    PGresult *r = exec_st(t, tid, BPG_SAVE_RUN, 7, v, l);
     PQclear(r);
     return r ? 1 : -1;
 }
@@ -174,7 +176,7 @@ static long get_one(target *t, int tid, int stmt, const char *id)
 
 static long p_get_run(target *t, int tid, size_t i)
 {
-    return get_one(t, tid, PG_GET_RUN, t->w->run_id[i]);
+    return get_one(t, tid, BPG_GET_RUN, t->w->run_id[i]);
 }
 
 static long p_add_event(target *t, int tid, size_t r, size_t k)
@@ -185,7 +187,7 @@ static long p_add_event(target *t, int tid, size_t r, size_t k)
     put_i64(stored, acp_time_now_us());
     const char *v[4] = {w->run_id[r], "message.part", stored, w->event_doc[d]};
     int l[4] = {(int)w->run_id_len[r], 12, 8, (int)w->event_doc_len[d]};
-    PGresult *res = exec_st(t, tid, PG_ADD_EVENT, 4, v, l);
+    PGresult *res = exec_st(t, tid, BPG_ADD_EVENT, 4, v, l);
     if (!res)
         return -1;
     int ok = PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 8 &&
@@ -202,7 +204,7 @@ static long p_get_events(target *t, int tid, size_t r)
     put_i64(lim, 100);
     const char *v[4] = {t->w->run_id[r], after, off, lim};
     int l[4] = {(int)t->w->run_id_len[r], 8, 8, 8};
-    PGresult *res = exec_st(t, tid, PG_GET_EVENTS, 4, v, l);
+    PGresult *res = exec_st(t, tid, BPG_GET_EVENTS, 4, v, l);
     if (!res)
         return -1;
     long n = PQntuples(res);
@@ -234,7 +236,7 @@ static long p_list_runs(target *t, int tid, long agent, long session, int64_t of
         n++;
     }
     if (want_total) {
-        PGresult *r = exec_st(t, tid, PG_COUNT_RUNS + which, n, v, l);
+        PGresult *r = exec_st(t, tid, BPG_COUNT_RUNS + which, n, v, l);
         if (!r)
             return -1;
         total = (long)get_i64(PQgetvalue(r, 0, 0));
@@ -247,7 +249,7 @@ static long p_list_runs(target *t, int tid, long agent, long session, int64_t of
         l[n++] = 8;
         v[n] = lim;
         l[n++] = 8;
-        PGresult *r = exec_st(t, tid, PG_LIST_RUNS + which, n, v, l);
+        PGresult *r = exec_st(t, tid, BPG_LIST_RUNS + which, n, v, l);
         if (!r)
             return -1;
         got = PQntuples(r);
@@ -264,14 +266,14 @@ static long p_save_session(target *t, int tid, size_t s)
 {
     const char *v[2] = {t->w->session_id[s], t->w->session_doc[s]};
     int l[2] = {(int)strlen(v[0]), (int)t->w->session_doc_len[s]};
-    PGresult *r = exec_st(t, tid, PG_SAVE_SESSION, 2, v, l);
+    PGresult *r = exec_st(t, tid, BPG_SAVE_SESSION, 2, v, l);
     PQclear(r);
     return r ? 1 : -1;
 }
 
 static long p_get_session(target *t, int tid, size_t s)
 {
-    return get_one(t, tid, PG_GET_SESSION, t->w->session_id[s]);
+    return get_one(t, tid, BPG_GET_SESSION, t->w->session_id[s]);
 }
 
 static long p_delete_run(target *t, int tid, size_t i)
@@ -282,11 +284,11 @@ static long p_delete_run(target *t, int tid, size_t i)
     long rows = 0;
     if (run_sql(CONN(t, tid), "BEGIN", why, sizeof why) != 0)
         return target_fail(t, "%s", why);
-    PGresult *r = exec_st(t, tid, PG_DELETE_SEQ, 1, v, l);
+    PGresult *r = exec_st(t, tid, BPG_DELETE_SEQ, 1, v, l);
     if (r) {
         rows += PQntuples(r);
         PQclear(r);
-        r = exec_st(t, tid, PG_DELETE_RUN, 1, v, l);
+        r = exec_st(t, tid, BPG_DELETE_RUN, 1, v, l);
     }
     if (r) {
         rows += PQntuples(r);
@@ -328,37 +330,27 @@ int baseline_postgres_open(target *t, const w1 *w, const baseline_args *a, char 
             return -1;
         }
         b->n = i + 1;
-        /* The session settings the backend makes on each connection. */
-        char setup[160];
-        snprintf(setup, sizeof setup, "SET statement_timeout = 30000;%s",
+        /* The session settings the backend makes on each connection, and
+         * the baseline's schema first on the search_path. */
+        char setup[300];
+        snprintf(setup, sizeof setup, "SET statement_timeout = 30000;%sSET search_path = %s",
                  PQserverVersion(b->c[i]) >= 140000 ? "SET client_connection_check_interval = 1000;"
-                                                    : "");
-        if (run_sql(b->c[i], setup, why, wl) != 0) {
+                                                    : "",
+                 b->qschema);
+        if ((i == 0 && baseline_postgres_create(b->c[0], b->qschema, why, wl) != 0) ||
+            run_sql(b->c[i], setup, why, wl) != 0) {
             p_close(t);
             return -1;
         }
-        if (i == 0) {
-            char sql[200];
-            snprintf(sql, sizeof sql, "CREATE SCHEMA %s", b->qschema);
-            char *ddl = pg_sql_expand(PG_SQL_SCHEMA, b->qschema);
-            int bad = run_sql(b->c[0], sql, why, wl) != 0 || !ddl ||
-                      run_sql(b->c[0], ddl, why, wl) != 0;
-            free(ddl);
-            if (bad) {
-                p_close(t);
-                return -1;
-            }
-        }
-        for (int s = 0; s < PG_N_STATEMENTS; s++) {
-            char name[16], *sql = pg_sql_expand(pg_sql[s], b->qschema);
+        for (int s = 0; s < BPG_N_STATEMENTS; s++) {
+            char name[16];
             snprintf(name, sizeof name, "b%d", s);
-            PGresult *r = sql ? PQprepare(b->c[i], name, sql, 0, NULL) : NULL;
+            PGresult *r = PQprepare(b->c[i], name, bpg_sql[s], 0, NULL);
             int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
             if (!ok)
                 snprintf(why, wl, "postgres baseline: prepare %d: %s", s,
                          r ? PQresultErrorMessage(r) : "out of memory");
             PQclear(r);
-            free(sql);
             if (!ok) {
                 p_close(t);
                 return -1;
@@ -367,7 +359,7 @@ int baseline_postgres_open(target *t, const w1 *w, const baseline_args *a, char 
     }
     snprintf(t->name, sizeof t->name, "postgres (raw)");
     snprintf(t->detail, sizeof t->detail,
-             "libpq %d, pg_sql.h schema and statements, PQexecPrepared with binary "
+             "libpq %d, the backend's schema, own statements, PQexecPrepared with binary "
              "parameters, one connection per thread, server %d",
              PQlibVersion(), PQserverVersion(b->c[0]));
     t->w = w;

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * baseline_redis.c - the raw Redis baseline: hiredis commands on one
- * blocking connection per thread, sending what the redis backend sends
- * (plugins/redis/redis_lua.c: the same Lua scripts with EVALSHA and the
- * same arguments for multi-key writes and lists; GET and LRANGE for
- * reads), under a key prefix of its own on the store's server.  Built
+ * blocking connection per thread, writing the redis backend's key layout
+ * with Lua scripts of its own (baseline_redis_lua.c, by EVALSHA) for
+ * multi-key writes and lists, GET and LRANGE for reads, under a key prefix of its own on the store's server.  Built
  * only when hiredis is found (ACP_BENCH_HAVE_HIREDIS).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -19,14 +18,14 @@
 
 #include <hiredis/hiredis.h>
 
-#include "redis_int.h"
+#include "baseline_redis_lua.h"
 
 typedef struct rbase {
     int n;
     redisContext *c[BENCH_MAX_THREADS];
     char prefix[128];
     size_t plen;
-    char sha[RD_N_SCRIPTS][41];
+    char sha[BRD_N_SCRIPTS][41];
 } rbase;
 
 typedef struct raddr {
@@ -159,11 +158,11 @@ static long r_save_run(target *t, int tid, size_t i, int done)
     char c8[8];
     put_time(c8, w->created_us[i]);
     const char *agent = w->agent_name[w->agent[i]], *sess = w->session_id[w->session[i]];
-    const char *argv[9] = {b->prefix, w->run_id[i], c8, "0", agent, "1", sess,
-                           done ? w->doc_done[i] : w->doc_new[i], "0"};
-    size_t lens[9] = {b->plen, w->run_id_len[i], 8, 1, strlen(agent), 1, strlen(sess),
-                      done ? w->doc_done_len[i] : w->doc_new_len[i], 1};
-    redisReply *r = script(t, tid, RD_SAVE_RUN, 9, argv, lens);
+    const char *argv[7] = {b->prefix, w->run_id[i], c8, agent, "1", sess,
+                           done ? w->doc_done[i] : w->doc_new[i]};
+    size_t lens[7] = {b->plen, w->run_id_len[i], 8, strlen(agent), 1, strlen(sess),
+                      done ? w->doc_done_len[i] : w->doc_new_len[i]};
+    redisReply *r = script(t, tid, BRD_SAVE_RUN, 7, argv, lens);
     freeReplyObject(r);
     return r ? 1 : -1;
 }
@@ -197,9 +196,9 @@ static long r_add_event(target *t, int tid, size_t r, size_t k)
     char elem[4096];
     put_time(elem, acp_time_now_us());
     memcpy(elem + 8, w->event_doc[d], w->event_doc_len[d]);
-    const char *argv[4] = {b->prefix, w->run_id[r], elem, "0"};
-    size_t lens[4] = {b->plen, w->run_id_len[r], w->event_doc_len[d] + 8, 1};
-    redisReply *rep = script(t, tid, RD_ADD_EVENT, 4, argv, lens);
+    const char *argv[3] = {b->prefix, w->run_id[r], elem};
+    size_t lens[3] = {b->plen, w->run_id_len[r], w->event_doc_len[d] + 8};
+    redisReply *rep = script(t, tid, BRD_ADD_EVENT, 3, argv, lens);
     if (!rep)
         return -1;
     int ok = rep->type == REDIS_REPLY_INTEGER && rep->integer == (long long)k + 1;
@@ -243,9 +242,9 @@ static long r_list_runs(target *t, int tid, long agent, long session, int64_t of
         il = (size_t)snprintf(idx, sizeof idx, "%si:a", b->prefix);
     snprintf(off, sizeof off, "%lld", (long long)offset);
     snprintf(lim, sizeof lim, "%lld", (long long)limit);
-    const char *argv[6] = {b->prefix, idx, "+", off, lim, want_total ? "1" : "0"};
-    size_t lens[6] = {b->plen, il, 1, strlen(off), strlen(lim), 1};
-    redisReply *r = script(t, tid, RD_LIST_RUNS, 6, argv, lens);
+    const char *argv[5] = {b->prefix, idx, off, lim, want_total ? "1" : "0"};
+    size_t lens[5] = {b->plen, il, strlen(off), strlen(lim), 1};
+    redisReply *r = script(t, tid, BRD_LIST_RUNS, 5, argv, lens);
     if (!r)
         return -1;
     long n = 0, total = 0;
@@ -267,9 +266,9 @@ static long r_save_session(target *t, int tid, size_t s)
 {
     rbase *b = RB(t);
     const char *id = t->w->session_id[s];
-    const char *argv[4] = {b->prefix, id, t->w->session_doc[s], "0"};
-    size_t lens[4] = {b->plen, strlen(id), t->w->session_doc_len[s], 1};
-    redisReply *r = script(t, tid, RD_SAVE_SESSION, 4, argv, lens);
+    const char *argv[3] = {b->prefix, id, t->w->session_doc[s]};
+    size_t lens[3] = {b->plen, strlen(id), t->w->session_doc_len[s]};
+    redisReply *r = script(t, tid, BRD_SAVE_SESSION, 3, argv, lens);
     freeReplyObject(r);
     return r ? 1 : -1;
 }
@@ -284,7 +283,7 @@ static long r_delete_run(target *t, int tid, size_t i)
     rbase *b = RB(t);
     const char *argv[2] = {b->prefix, t->w->run_id[i]};
     size_t lens[2] = {b->plen, t->w->run_id_len[i]};
-    redisReply *r = script(t, tid, RD_DELETE_RUN, 2, argv, lens);
+    redisReply *r = script(t, tid, BRD_DELETE_RUN, 2, argv, lens);
     if (!r)
         return -1;
     long n = r->type == REDIS_REPLY_INTEGER ? (long)r->integer : 0;
@@ -346,8 +345,8 @@ int baseline_redis_open(target *t, const w1 *w, const baseline_args *a, char *wh
         }
         b->n = i + 1;
     }
-    for (int s = 0; s < RD_N_SCRIPTS; s++) {
-        redisReply *r = redisCommand(b->c[0], "SCRIPT LOAD %s", rd_scripts[s]);
+    for (int s = 0; s < BRD_N_SCRIPTS; s++) {
+        redisReply *r = redisCommand(b->c[0], "SCRIPT LOAD %s", brd_scripts[s]);
         int ok = r && r->type == REDIS_REPLY_STRING && r->len == 40;
         if (ok)
             memcpy(b->sha[s], r->str, 41);
@@ -369,7 +368,7 @@ int baseline_redis_open(target *t, const w1 *w, const baseline_args *a, char *wh
     freeReplyObject(info);
     snprintf(t->name, sizeof t->name, "redis (raw)");
     snprintf(t->detail, sizeof t->detail,
-             "hiredis %d.%d, the backend's Lua scripts by EVALSHA, GET and LRANGE, one "
+             "hiredis %d.%d, the backend's key layout, own Lua scripts by EVALSHA, GET and LRANGE, one "
              "connection per thread, server %s",
              HIREDIS_MAJOR, HIREDIS_MINOR, version);
     t->w = w;

@@ -25,6 +25,7 @@
 
 #include "acp_storage.h"
 #include "baseline_sqlite_sql.h"
+#include "schema_diff.h"
 
 /* One description line per row, sorted, so that two schemas compare as text. */
 static const char describe_sql[] =
@@ -109,34 +110,6 @@ static char *describe(sqlite3 *db)
     return out;
 }
 
-/* Print the lines of a missing from b, with a prefix. */
-static void print_missing(const char *a, const char *b, const char *prefix)
-{
-    for (const char *l = a; *l;) {
-        size_t n = strcspn(l, "\n");
-        int found = 0;
-        for (const char *m = b; *m && !found;) {
-            size_t k = strcspn(m, "\n");
-            found = k == n && memcmp(l, m, n) == 0;
-            m += k + (m[k] != '\0');
-        }
-        if (!found)
-            fprintf(stderr, "%s%.*s\n", prefix, (int)n, l);
-        l += n + (l[n] != '\0');
-    }
-}
-
-static int same(const char *plugin, const char *base, int verbose)
-{
-    if (strcmp(plugin, base) == 0)
-        return 1;
-    if (verbose) {
-        print_missing(plugin, base, "  only in the plugin's store:     ");
-        print_missing(base, plugin, "  only in the baseline's database: ");
-    }
-    return 0;
-}
-
 static sqlite3 *open_db(const char *path)
 {
     sqlite3 *db = NULL;
@@ -156,7 +129,7 @@ static int detects(const char *path, const char *plugin, const char *change)
     char *d = NULL;
     int ok = db && sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK &&
              sqlite3_exec(db, change, NULL, NULL, NULL) == SQLITE_OK &&
-             (d = describe(db)) != NULL && !same(plugin, d, 0);
+             (d = describe(db)) != NULL && !schema_diff_same("the schemas", plugin, d, 0);
     if (!ok)
         fprintf(stderr, "FAIL: the comparison does not notice \"%s\"\n", change);
     free(d);
@@ -201,7 +174,7 @@ int main(int argc, char **argv)
     sqlite3_close(bdb);
     if (!p || !b)
         return 1;
-    if (!same(p, b, 1)) {
+    if (!schema_diff_same("the schemas", p, b, 1)) {
         fprintf(stderr, "FAIL: the raw SQLite baseline (bench/baseline_sqlite_sql.h) no longer "
                         "has the sqlite backend's schema; follow the backend's change there\n");
         return 1;

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * baseline_postgres_sql.h - the raw PostgreSQL baseline's schema and
+ * statements, written as an application using libpq directly would write
+ * them (unqualified names under the connection's search_path), apart from
+ * the plugin's private header so that the benchmark depends on no
+ * backend's internals.
+ *
+ * The schema is the postgres backend's schema version 2: the same tables,
+ * columns, collations, indexes, and the triggers that keep the per-filter
+ * run counters (16 slots per key, hashtext(run_id) & 15), so that an insert
+ * pays for them on both sides.  bench_postgres_schema
+ * (bench/pg_schema_check.c) fails when the plugin's schema and this one
+ * differ: a change to the backend's schema must be followed here.
+ */
+#ifndef ACP_BENCH_BASELINE_POSTGRES_SQL_H
+#define ACP_BENCH_BASELINE_POSTGRES_SQL_H
+
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#define BPG_SCHEMA_VERSION 2
+
+/* A run's counter keys (kind, agent, session) as VALUES rows. */
+#define BPG_KEYS(R)                                                                         \
+    "(0, '', ''), (1, " R ".agent_name, ''), (2, '', " R ".session_id),"                     \
+    " (3, " R ".agent_name, " R ".session_id)"
+
+/* Run once in a new schema that is first on the search_path.  The trigger
+ * functions name tables unqualified too: they run on the baseline's
+ * connections, which all set that search_path. */
+#define BPG_SCHEMA                                                                          \
+    "CREATE TABLE meta (name text COLLATE \"C\" PRIMARY KEY, value bigint NOT NULL);"       \
+    "CREATE TABLE runs (run_id text COLLATE \"C\" PRIMARY KEY,"                            \
+    " agent_name text COLLATE \"C\" NOT NULL, session_id text COLLATE \"C\","              \
+    " status text NOT NULL, created_us bigint NOT NULL, finished_us bigint,"               \
+    " doc text NOT NULL);"                                                                  \
+    "CREATE INDEX runs_by_time ON runs (created_us DESC, run_id DESC);"                     \
+    "CREATE INDEX runs_by_agent ON runs (agent_name, created_us DESC, run_id DESC);"        \
+    "CREATE INDEX runs_by_session ON runs (session_id, created_us DESC, run_id DESC)"       \
+    " WHERE session_id IS NOT NULL;"                                                        \
+    "CREATE INDEX runs_by_agent_session ON runs"                                            \
+    " (agent_name, session_id, created_us DESC, run_id DESC) WHERE session_id IS NOT NULL;" \
+    "CREATE TABLE sessions (id text COLLATE \"C\" PRIMARY KEY, doc text NOT NULL);"         \
+    "CREATE TABLE events (run_id text COLLATE \"C\" NOT NULL, seq bigint NOT NULL,"        \
+    " stored_us bigint NOT NULL, type text NOT NULL, doc text NOT NULL,"                   \
+    " PRIMARY KEY (run_id, seq));"                                                          \
+    "CREATE TABLE event_seq (run_id text COLLATE \"C\" PRIMARY KEY, last_seq bigint NOT NULL);" \
+    "CREATE TABLE run_counts (kind smallint NOT NULL, agent text COLLATE \"C\" NOT NULL,"  \
+    " session text COLLATE \"C\" NOT NULL, slot smallint NOT NULL, n bigint NOT NULL,"     \
+    " PRIMARY KEY (kind, agent, session, slot));"                                           \
+    /* $1 kind, $2 agent, $3 session (NULL: the run has no such key), $4 slot, $5 +-1 */     \
+    "CREATE FUNCTION run_counts_step(smallint, text, text, smallint, bigint)"               \
+    " RETURNS void LANGUAGE plpgsql AS $f$ DECLARE left_n bigint; BEGIN"                    \
+    " IF $3 IS NULL THEN RETURN; END IF;"                                                   \
+    " INSERT INTO run_counts AS c VALUES ($1, $2, $3, $4, $5)"                              \
+    "  ON CONFLICT (kind, agent, session, slot) DO UPDATE SET n = c.n + EXCLUDED.n"         \
+    "  RETURNING n INTO left_n;"                                                            \
+    " IF left_n = 0 THEN DELETE FROM run_counts"                                            \
+    "  WHERE kind = $1 AND agent = $2 AND session = $3 AND slot = $4; END IF; END $f$;"     \
+    /* One upsert per key, as the backend's triggers do; a removal then drops \
+     * the counter rows that fell to zero. */                                               \
+    "CREATE FUNCTION run_counts_add() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"        \
+    " INSERT INTO run_counts AS c SELECT k, a, s, hashtext(NEW.run_id) & 15, 1"             \
+    "  FROM (VALUES " BPG_KEYS("NEW") ") v (k, a, s) WHERE s IS NOT NULL"                   \
+    "  ON CONFLICT (kind, agent, session, slot) DO UPDATE SET n = c.n + 1;"                 \
+    " RETURN NULL; END $f$;"                                                                \
+    "CREATE FUNCTION run_counts_remove() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"     \
+    " INSERT INTO run_counts AS c SELECT k, a, s, hashtext(OLD.run_id) & 15, -1"            \
+    "  FROM (VALUES " BPG_KEYS("OLD") ") v (k, a, s) WHERE s IS NOT NULL"                   \
+    "  ON CONFLICT (kind, agent, session, slot) DO UPDATE SET n = c.n - 1;"                 \
+    " DELETE FROM run_counts c USING (VALUES " BPG_KEYS("OLD") ") v (k, a, s)"              \
+    "  WHERE c.kind = v.k AND c.agent = v.a AND c.session = v.s"                            \
+    "  AND c.slot = hashtext(OLD.run_id) & 15 AND c.n = 0;"                                 \
+    " RETURN NULL; END $f$;"                                                                \
+    /* Not used by the workload (no run changes agent or session). */                       \
+    "CREATE FUNCTION run_counts_move() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"       \
+    " FOR k IN 0..3 LOOP"                                                                   \
+    "  PERFORM run_counts_step(k::smallint, CASE WHEN k IN (0, 2) THEN '' ELSE"             \
+    "   OLD.agent_name END, CASE WHEN k < 2 THEN '' ELSE OLD.session_id END,"               \
+    "   (hashtext(OLD.run_id) & 15)::smallint, -1);"                                        \
+    "  PERFORM run_counts_step(k::smallint, CASE WHEN k IN (0, 2) THEN '' ELSE"             \
+    "   NEW.agent_name END, CASE WHEN k < 2 THEN '' ELSE NEW.session_id END,"               \
+    "   (hashtext(NEW.run_id) & 15)::smallint, 1);"                                         \
+    " END LOOP; RETURN NULL; END $f$;"                                                      \
+    "CREATE FUNCTION run_counts_clear() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"      \
+    " DELETE FROM run_counts; RETURN NULL; END $f$;"                                        \
+    "CREATE TRIGGER run_counts_add AFTER INSERT ON runs"                                    \
+    " FOR EACH ROW EXECUTE FUNCTION run_counts_add();"                                      \
+    "CREATE TRIGGER run_counts_remove AFTER DELETE ON runs"                                 \
+    " FOR EACH ROW EXECUTE FUNCTION run_counts_remove();"                                   \
+    "CREATE TRIGGER run_counts_move AFTER UPDATE OF run_id, agent_name, session_id ON runs" \
+    " FOR EACH ROW WHEN (OLD.agent_name IS DISTINCT FROM NEW.agent_name"                    \
+    " OR OLD.session_id IS DISTINCT FROM NEW.session_id OR OLD.run_id <> NEW.run_id)"      \
+    " EXECUTE FUNCTION run_counts_move();"                                                  \
+    "CREATE TRIGGER run_counts_clear AFTER TRUNCATE ON runs"                                \
+    " FOR EACH STATEMENT EXECUTE FUNCTION run_counts_clear();"                              \
+    "INSERT INTO meta VALUES ('schema_version', 2);"
+
+/* The statements the workload runs, prepared as "b<number>".  Parameters
+ * travel in binary: text as its bytes, bigint as 8 bytes big-endian. */
+enum {
+    BPG_SAVE_RUN,     /* $1 run_id $2 agent $3 session $4 status $5 created $6 finished $7 doc */
+    BPG_GET_RUN,      /* $1 run_id -> doc, created_us */
+    BPG_DELETE_SEQ,   /* $1 run_id -> 1 row if the run had events */
+    BPG_DELETE_RUN,   /* $1 run_id -> 1 row if the run existed (its events go too) */
+    BPG_SAVE_SESSION, /* $1 id $2 doc */
+    BPG_GET_SESSION,  /* $1 id -> doc */
+    BPG_ADD_EVENT,    /* $1 run_id $2 type $3 stored_us $4 doc -> seq */
+    BPG_GET_EVENTS,   /* $1 run_id $2 after_seq $3 offset $4 limit -> seq, stored_us, doc */
+    BPG_COUNT_RUNS,   /* + 1 with an agent, + 2 with a session: [agent] [session] -> total */
+    BPG_COUNT_RUNS_A,
+    BPG_COUNT_RUNS_S,
+    BPG_COUNT_RUNS_AS,
+    BPG_LIST_RUNS,    /* same filters: [agent] [session] offset limit -> run_id, created_us, doc */
+    BPG_LIST_RUNS_A,
+    BPG_LIST_RUNS_S,
+    BPG_LIST_RUNS_AS,
+    BPG_N_STATEMENTS
+};
+
+static const char *const bpg_sql[BPG_N_STATEMENTS] = {
+    [BPG_SAVE_RUN] = "INSERT INTO runs VALUES ($1::text, $2::text, $3::text, $4::text,"
+                     " $5::bigint, $6::bigint, $7::text) ON CONFLICT (run_id) DO UPDATE SET"
+                     " agent_name = EXCLUDED.agent_name, session_id = EXCLUDED.session_id,"
+                     " status = EXCLUDED.status, created_us = EXCLUDED.created_us,"
+                     " finished_us = EXCLUDED.finished_us, doc = EXCLUDED.doc",
+    [BPG_GET_RUN] = "SELECT doc, created_us FROM runs WHERE run_id = $1::text",
+    [BPG_DELETE_SEQ] = "DELETE FROM event_seq WHERE run_id = $1::text RETURNING 1",
+    [BPG_DELETE_RUN] = "WITH e AS (DELETE FROM events WHERE run_id = $1::text)"
+                       " DELETE FROM runs WHERE run_id = $1::text RETURNING 1",
+    [BPG_SAVE_SESSION] = "INSERT INTO sessions VALUES ($1::text, $2::text)"
+                         " ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc",
+    [BPG_GET_SESSION] = "SELECT doc FROM sessions WHERE id = $1::text",
+    /* The sequence row's lock orders the appenders of one run; the notify
+     * is what the backend sends for its followers. */
+    [BPG_ADD_EVENT] = "WITH s AS (INSERT INTO event_seq AS q VALUES ($1::text, 1)"
+                      " ON CONFLICT (run_id) DO UPDATE SET last_seq = q.last_seq + 1"
+                      " RETURNING last_seq),"
+                      " e AS (INSERT INTO events SELECT $1::text, last_seq, $3::bigint,"
+                      " $2::text, $4::text FROM s RETURNING seq)"
+                      " SELECT seq, pg_notify('acp_storage_events', $1::text) FROM e",
+    [BPG_GET_EVENTS] = "SELECT seq, stored_us, doc FROM events WHERE run_id = $1::text"
+                       " AND seq > $2::bigint ORDER BY seq OFFSET $3::bigint LIMIT $4::bigint",
+    [BPG_COUNT_RUNS] = "SELECT coalesce(sum(n), 0)::bigint FROM run_counts"
+                       " WHERE kind = 0 AND agent = '' AND session = ''",
+    [BPG_COUNT_RUNS_A] = "SELECT coalesce(sum(n), 0)::bigint FROM run_counts"
+                         " WHERE kind = 1 AND agent = $1::text AND session = ''",
+    [BPG_COUNT_RUNS_S] = "SELECT coalesce(sum(n), 0)::bigint FROM run_counts"
+                         " WHERE kind = 2 AND agent = '' AND session = $1::text",
+    [BPG_COUNT_RUNS_AS] = "SELECT coalesce(sum(n), 0)::bigint FROM run_counts"
+                          " WHERE kind = 3 AND agent = $1::text AND session = $2::text",
+    [BPG_LIST_RUNS] = "SELECT run_id, created_us, doc FROM runs"
+                      " ORDER BY created_us DESC, run_id DESC OFFSET $1::bigint LIMIT $2::bigint",
+    [BPG_LIST_RUNS_A] = "SELECT run_id, created_us, doc FROM runs WHERE agent_name = $1::text"
+                        " ORDER BY created_us DESC, run_id DESC OFFSET $2::bigint LIMIT $3::bigint",
+    [BPG_LIST_RUNS_S] = "SELECT run_id, created_us, doc FROM runs WHERE session_id = $1::text"
+                        " ORDER BY created_us DESC, run_id DESC OFFSET $2::bigint LIMIT $3::bigint",
+    [BPG_LIST_RUNS_AS] = "SELECT run_id, created_us, doc FROM runs WHERE agent_name = $1::text"
+                         " AND session_id = $2::text"
+                         " ORDER BY created_us DESC, run_id DESC OFFSET $3::bigint LIMIT $4::bigint",
+};
+
+/* Create schema qschema (a quoted identifier) on c, put it first on c's
+ * search_path and create BPG_SCHEMA in it (baseline_postgres_schema.c).
+ * 0, or -1 with why filled. */
+int baseline_postgres_create(PGconn *c, const char *qschema, char *why, size_t wl);
+
+#endif /* ACP_BENCH_BASELINE_POSTGRES_SQL_H */

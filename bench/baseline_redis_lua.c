@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * baseline_redis_lua.c - the raw Redis baseline's scripts: the redis
+ * backend's key layout (see the backend's documentation of it), written
+ * for the benchmark's needs only (no expiry, no sessions listing):
+ *
+ *   P r:<run_id>   string: created (8 bytes) + run document
+ *   P e:<run_id>   list: stored time (8 bytes) + event document
+ *   P s:<id>       string: session document;  P S  zset of session ids
+ *   P w            hash run_id -> created8 + 's'|'n' #agent ':' agent [session]
+ *   P i:a, P i:g:<agent>, P i:s:<session>, P i:gs:<#agent>:<agent><session>
+ *                  zsets of created8 + run_id, all scored 0, read newest
+ *                  first with ZREVRANGEBYLEX
+ *
+ * The backend looks for runs with a ttl on every run write and list (one
+ * EXISTS of P x:r) and forgets a session's expiry on save (ZREM P x:s);
+ * the scripts here make the same calls, so that the two sides differ by
+ * the plugin layer and not by that feature.  bench_redis_layout
+ * (bench/redis_layout_check.c) fails when the backend writes other keys.
+ */
+#include "baseline_redis_lua.h"
+
+/* The index keys of a place (agent, session or nil), and unindexing a run
+ * from what P w says about it. */
+#define BRD_INDEX                                                                           \
+    "local P = ARGV[1]\n"                                                                   \
+    "local function index_keys(agent, session)\n"                                           \
+    "  local k = {P .. 'i:a', P .. 'i:g:' .. agent}\n"                                      \
+    "  if session then\n"                                                                   \
+    "    k[#k + 1] = P .. 'i:s:' .. session\n"                                              \
+    "    k[#k + 1] = P .. 'i:gs:' .. #agent .. ':' .. agent .. session\n"                   \
+    "  end\n"                                                                               \
+    "  return k\n"                                                                          \
+    "end\n"                                                                                 \
+    "local function drop_index(id, where)\n"                                                \
+    "  local colon = string.find(where, ':', 10, true)\n"                                   \
+    "  local n = tonumber(string.sub(where, 10, colon - 1))\n"                             \
+    "  local agent, session = string.sub(where, colon + 1, colon + n), nil\n"               \
+    "  if string.sub(where, 9, 9) == 's' then session = string.sub(where, colon + n + 1) end\n" \
+    "  for _, k in ipairs(index_keys(agent, session)) do\n"                                 \
+    "    redis.call('ZREM', k, string.sub(where, 1, 8) .. id)\n"                            \
+    "  end\n"                                                                               \
+    "end\n"
+
+const char *const brd_scripts[BRD_N_SCRIPTS] = {
+    [BRD_SAVE_RUN] = BRD_INDEX
+    "local id, c8, agent, doc = ARGV[2], ARGV[3], ARGV[4], ARGV[7]\n"
+    "local session = nil\n"
+    "if ARGV[5] == '1' then session = ARGV[6] end\n"
+    "redis.call('EXISTS', P .. 'x:r')\n"
+    "local where = c8 .. (session and 's' or 'n') .. #agent .. ':' .. agent .. (session or '')\n"
+    "local old = redis.call('HGET', P .. 'w', id)\n"
+    "if old ~= where then\n"
+    "  if old then drop_index(id, old) end\n"
+    "  for _, k in ipairs(index_keys(agent, session)) do redis.call('ZADD', k, 0, c8 .. id) end\n"
+    "  redis.call('HSET', P .. 'w', id, where)\n"
+    "end\n"
+    "redis.call('SET', P .. 'r:' .. id, c8 .. doc)\n"
+    "return 1\n",
+
+    [BRD_DELETE_RUN] = BRD_INDEX
+    "local id, n = ARGV[2], 0\n"
+    "redis.call('EXISTS', P .. 'x:r')\n"
+    "local old = redis.call('HGET', P .. 'w', id)\n"
+    "if old then\n"
+    "  drop_index(id, old)\n"
+    "  redis.call('HDEL', P .. 'w', id)\n"
+    "  n = 1\n"
+    "end\n"
+    "return n + redis.call('DEL', P .. 'r:' .. id, P .. 'e:' .. id)\n",
+
+    [BRD_LIST_RUNS] =
+    "local P, idx, limit = ARGV[1], ARGV[2], tonumber(ARGV[4])\n"
+    "redis.call('EXISTS', P .. 'x:r')\n"
+    "local res = {-1}\n"
+    "if ARGV[5] == '1' then res[1] = redis.call('ZCARD', idx) end\n"
+    "if limit > 0 then\n"
+    "  for _, m in ipairs(redis.call('ZREVRANGEBYLEX', idx, '+', '-', 'LIMIT', ARGV[3], limit)) do\n"
+    "    local id = string.sub(m, 9)\n"
+    "    local v = redis.call('GET', P .. 'r:' .. id)\n"
+    "    if v then\n"
+    "      res[#res + 1] = id\n"
+    "      res[#res + 1] = v\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return res\n",
+
+    /* RPUSH hands out the sequence; followers hear of it on P n:<run_id>. */
+    [BRD_ADD_EVENT] =
+    "local P, id = ARGV[1], ARGV[2]\n"
+    "redis.call('EXISTS', P .. 'x:r')\n"
+    "local n = redis.call('RPUSH', P .. 'e:' .. id, ARGV[3])\n"
+    "redis.call('PUBLISH', P .. 'n:' .. id, n)\n"
+    "return n\n",
+
+    [BRD_SAVE_SESSION] =
+    "local P, id = ARGV[1], ARGV[2]\n"
+    "redis.call('SET', P .. 's:' .. id, ARGV[3])\n"
+    "redis.call('ZADD', P .. 'S', 0, id)\n"
+    "redis.call('ZREM', P .. 'x:s', id)\n"
+    "return 1\n",
+};
