@@ -111,7 +111,7 @@ acp_status pg_wait_events(acp_backend *b, const acp_event_query *q, acp_call *ca
             st = pg_fail(&r, ACP_IO, "poll: %s", strerror(errno));
             break;
         }
-        if (n > 0 && p[0].fd >= 0 && p[0].revents) {
+        if (n > 0 && lent && r.conn && p[0].revents) {
             int hit = take_notifies(r.conn->pg, q->run_id);
             if (hit < 0) {
                 h->log(2, PG_NAME, "%s: follow: connection lost, reconnecting", b->uri_redacted);

@@ -100,8 +100,10 @@ int cli_event_follow(cli_ctx *ctx, const char *run_id, int64_t after)
         fflush(stdout); /* a pipe reader sees each event as it comes */
     }
     if (have_thread) {
-        /* Wake the waiter if no signal came, then let it go. */
-        pthread_kill(th, SIGTERM);
+        /* Wake the waiter if no signal came, then let it go: SIGINT is one
+         * of the signals it waits for with sigwait (blocked everywhere), so
+         * it only ends that wait. */
+        pthread_kill(th, SIGINT);
         pthread_join(th, NULL);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
