@@ -41,7 +41,11 @@ static const char event_doc[] =
 static void drop(const char *prefix)
 {
     redisReply *r = redisCommand(conn, "EVAL %s 0 %s",
-                                 "for _, k in ipairs(redis.call('KEYS', ARGV[1] .. '*')) do"
+                                 "local function keys(p) local out, cur = {}, '0' repeat"
+                                 " local r = redis.call('SCAN', cur, 'MATCH', p, 'COUNT', 1000)"
+                                 " cur = r[1] for _, k in ipairs(r[2]) do out[#out + 1] = k end"
+                                 " until cur == '0' return out end"
+                                 " for _, k in ipairs(keys(ARGV[1] .. '*')) do"
                                  " redis.call('DEL', k) end return 1",
                                  prefix);
     freeReplyObject(r);
@@ -109,8 +113,12 @@ static char *describe(const char *prefix)
 {
     redisReply *r = redisCommand(
         conn, "EVAL %s 0 %s",
+        "local function keys(p) local out, cur = {}, '0' repeat\n"
+        "  local r = redis.call('SCAN', cur, 'MATCH', p, 'COUNT', 1000)\n"
+        "  cur = r[1] for _, k in ipairs(r[2]) do out[#out + 1] = k end\n"
+        "until cur == '0' return out end\n"
         "local out = {}\n"
-        "for _, k in ipairs(redis.call('KEYS', ARGV[1] .. '*')) do\n"
+        "for _, k in ipairs(keys(ARGV[1] .. '*')) do\n"
         "  local t = redis.call('TYPE', k)['ok']\n"
         "  local n = 1\n"
         "  if t == 'list' then n = redis.call('LLEN', k)\n"
