@@ -82,7 +82,18 @@ static int default_store(acp_config *cfg, int create)
 static int report_from(const acp_error *err, const char *before, const char *after)
 {
     acp_error e = *err;
-    snprintf(e.message, sizeof e.message, "%s%s%s", before, err->message, after);
+    /* Joined piece by piece: a message too long for the buffer is cut, as
+     * every message is. */
+    const char *parts[3] = {before, err->message, after};
+    size_t off = 0;
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(parts[i]), room = sizeof e.message - 1 - off;
+        if (n > room)
+            n = room;
+        memcpy(e.message + off, parts[i], n);
+        off += n;
+    }
+    e.message[off] = '\0';
     return cli_report(&e);
 }
 
