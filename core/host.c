@@ -190,6 +190,8 @@ const acp_plugin_host acp__host = {
     .cancelled = acp__host_cancelled,
     .cancel_watch = acp__host_cancel_watch,
     .cancel_unwatch = acp__host_cancel_unwatch,
+    .migrate_versions = acp__migrate_versions,
+    .migrate_step = acp__migrate_step,
 };
 
 void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms)
@@ -199,6 +201,7 @@ void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms)
     call->message[0] = '\0';
     call->page = page;
     call->verify = NULL;
+    call->migrate = NULL;
     call->fault[0] = '\0';
     call->cancel = NULL;
     call->watch.wake = NULL;

@@ -108,6 +108,7 @@ struct acp_page {
 };
 
 typedef struct acp__verify acp__verify;
+typedef struct acp__migrate acp__migrate;
 
 /* A cancel watch (host->cancel_watch): lives in the waiting call. */
 typedef struct acp__watch {
@@ -126,6 +127,7 @@ struct acp_call {
     char fault[192];        /* what the plugin handed back against the contract, or "" */
     acp_cancel *cancel;     /* acp_event_follow's token, or NULL */
     acp__watch watch;       /* registered in cancel while watch.wake is set */
+    acp__migrate *migrate;  /* a migrate call's state (migrate.c), or NULL */
 };
 
 extern const acp_plugin_host acp__host;
@@ -153,6 +155,22 @@ struct acp_store {
     int64_t timeout_ms;
     size_t max_doc; /* documents larger than this are refused (max_document_bytes) */
 };
+
+/* Open cfg.  for_migrate 0: acp_store_open_config(); else ACP__OPEN_MIGRATE,
+ * or'ed with ACP_MIGRATE_DRY_RUN: the open of acp_store_migrate(), which
+ * hands backends that take it migrate=inspect (and, for a dry run,
+ * create=false) whatever cfg says. */
+#define ACP__OPEN_MIGRATE (1u << 16)
+acp_status acp__store_open(const acp_config *cfg, unsigned for_migrate, acp_store **out,
+                           acp_error *err);
+
+/* ---- migrations (migrate.c) ---- */
+
+/* host->migrate_versions and host->migrate_step.  Outside a migrate call
+ * (call->migrate NULL) they return non-zero. */
+int acp__migrate_versions(acp_call *call, int64_t found, int64_t latest, const char *what);
+int acp__migrate_step(acp_call *call, int64_t from, int64_t to, const char *description,
+                      const char *detail);
 
 /* ---- options the core takes itself (core_options.c) ---- */
 

@@ -31,12 +31,35 @@ static void leave(acp_store *s)
 
 /* ---- opening ---- */
 
-/* The option every backend accepts (acp_storage.h, acp_config_set). */
+/* The options every backend accepts (acp_storage.h, acp_config_set): the
+ * core checks their values, and hands them only to the plugins that list
+ * them (the others have nothing they would change). */
 #define OPT_CREATE "create"
+#define OPT_MIGRATE "migrate"
+static const struct {
+    const char *key;
+    const char *values[3];
+} every_backend[] = {
+    {OPT_CREATE, {"true", "false", NULL}},
+    {OPT_MIGRATE, {"auto", "never", NULL}},
+};
+#define N_EVERY_BACKEND (sizeof every_backend / sizeof every_backend[0])
 
-/* Whether the plugin lists key among its options. */
+/* Index of key in every_backend, or -1. */
+static int every_backend_option(const char *key)
+{
+    for (size_t i = 0; i < N_EVERY_BACKEND; i++)
+        if (strcmp(every_backend[i].key, key) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Whether the plugin receives key, one of every_backend: "create" when it
+ * lists it among its options, "migrate" when it has a migrate method. */
 static int plugin_takes(const acp_plugin_descriptor *d, const char *key)
 {
+    if (strcmp(key, OPT_MIGRATE) == 0)
+        return ACP__HAS(d, migrate);
     for (const char *const *n = d->option_names; n && *n; n++)
         if (strcmp(*n, key) == 0)
             return 1;
@@ -48,11 +71,12 @@ static acp_status check_options(const acp_config *cfg, const acp_plugin_descript
 {
     const char *const *names = d->option_names;
     for (size_t i = 0; i < cfg->n_opts; i++) {
-        if (strcmp(cfg->opts[i].key, OPT_CREATE) == 0) {
-            const char *v = cfg->opts[i].value;
-            if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
-                return acp__error(err, ACP_INVALID,
-                                  "option create=%.64s: expected \"true\" or \"false\"", v);
+        int e = every_backend_option(cfg->opts[i].key);
+        if (e >= 0) {
+            const char *v = cfg->opts[i].value, *const *ok = every_backend[e].values;
+            if (strcmp(v, ok[0]) != 0 && strcmp(v, ok[1]) != 0)
+                return acp__error(err, ACP_INVALID, "option %s=%.64s: expected \"%s\" or \"%s\"",
+                                  every_backend[e].key, v, ok[0], ok[1]);
             continue;
         }
         if (!names)
@@ -73,10 +97,9 @@ static acp_status check_options(const acp_config *cfg, const acp_plugin_descript
     return ACP_OK;
 }
 
-ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out, acp_error *err)
+acp_status acp__store_open(const acp_config *cfg, unsigned for_migrate, acp_store **out,
+                           acp_error *err)
 {
-    if (!cfg || !out)
-        return acp__error(err, ACP_INVALID, "acp_store_open_config: arguments must not be NULL");
     acp__plugin *p;
     acp_status st = acp__plugin_get(cfg, &p, err);
     if (st != ACP_OK)
@@ -89,7 +112,7 @@ ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out,
 
     acp_store *s = calloc(1, sizeof *s);
     char *uri = acp__config_uri(cfg, 0), *red = acp__config_uri(cfg, 1);
-    acp_plugin_option *opts = calloc(cfg->n_opts + 1, sizeof *opts);
+    acp_plugin_option *opts = calloc(cfg->n_opts + 3, sizeof *opts);
     if (!s || !uri || !red || !opts) {
         st = acp__error(err, ACP_NOMEM, "out of memory opening a store");
         goto done;
@@ -98,11 +121,26 @@ ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out,
     for (size_t i = 0; i < cfg->n_opts; i++) {
         if (acp__core_option(cfg->opts[i].key))
             continue; /* taken by the core, meaningless to the plugin */
-        /* "create" reaches only the backends that create stores. */
-        if (strcmp(cfg->opts[i].key, OPT_CREATE) == 0 && !plugin_takes(d, OPT_CREATE))
+        /* "create" reaches only the backends that create stores, and so on. */
+        if (every_backend_option(cfg->opts[i].key) >= 0 && !plugin_takes(d, cfg->opts[i].key))
+            continue;
+        /* An open for acp_store_migrate() sets these itself, below. */
+        if (for_migrate && (strcmp(cfg->opts[i].key, OPT_MIGRATE) == 0 ||
+                            ((for_migrate & ACP_MIGRATE_DRY_RUN) &&
+                             strcmp(cfg->opts[i].key, OPT_CREATE) == 0)))
             continue;
         opts[n_opts].key = cfg->opts[i].key;
         opts[n_opts++].value = cfg->opts[i].value;
+    }
+    /* for_migrate: ACP__OPEN_MIGRATE, with ACP_MIGRATE_DRY_RUN for a dry run,
+     * which must not even create an empty store. */
+    if (for_migrate && plugin_takes(d, OPT_MIGRATE)) {
+        opts[n_opts].key = OPT_MIGRATE;
+        opts[n_opts++].value = "inspect";
+    }
+    if ((for_migrate & ACP_MIGRATE_DRY_RUN) && plugin_takes(d, OPT_CREATE)) {
+        opts[n_opts].key = OPT_CREATE;
+        opts[n_opts++].value = "false";
     }
     acp_open_args args = {
         .uri = uri,
@@ -136,6 +174,13 @@ done:
     free(red);
     free(opts);
     return st;
+}
+
+ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out, acp_error *err)
+{
+    if (!cfg || !out)
+        return acp__error(err, ACP_INVALID, "acp_store_open_config: arguments must not be NULL");
+    return acp__store_open(cfg, 0, out, err);
 }
 
 ACP_API acp_status acp_store_open(const char *uri, acp_store **out, acp_error *err)

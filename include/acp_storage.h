@@ -127,7 +127,15 @@ ACP_API acp_status acp_config_set_backend(acp_config *cfg, const char *name, acp
  * default, or "false"; also "?create=false" in a URI).  With create=false,
  * opening a store that does not exist yet fails with ACP_NOT_FOUND instead
  * of making an empty one: for programs that only read.  Backends whose
- * stores are not created on open (memory, servers) ignore it. */
+ * stores are not created on open (memory, servers) ignore it.
+ *
+ * Another is understood for every backend: "migrate" ("auto", the default,
+ * or "never").  With migrate=never, opening a store whose schema is older
+ * than the plugin's (or that has no schema yet) fails with ACP_UNSUPPORTED
+ * naming `acp-storage migrate` instead of changing the schema: for
+ * applications whose database role has no right to change it.  Migrate
+ * explicitly with acp_store_migrate().  Backends without a versioned schema
+ * ignore it. */
 ACP_API acp_status acp_config_set(acp_config *cfg, const char *key, const char *value,
                                   acp_error *err);
 
@@ -171,6 +179,51 @@ ACP_API char *acp_config_redacted_uri(const acp_config *cfg);
  * answer is what an open made now would search.  The string lives as long
  * as the process.  Thread-safe: cfg is only read. */
 ACP_API const char *acp_config_plugin_dir(const acp_config *cfg, size_t i);
+
+/* ---- profiles: a configuration file instead of secrets on the command line ---- */
+
+/*
+ * Fill cfg from the profile `name` of an acp-storage configuration file
+ * (format: docs/configuration.md, acp-storage(1) FILES):
+ *
+ *   [profile prod]
+ *   uri = postgres://acp@db1/acp?sslmode=verify-full
+ *   password_file = /etc/acp-storage/prod.password
+ *   timeout = 5s
+ *   schema = prod
+ *
+ * name NULL means $ACP_STORAGE_PROFILE, else "default".  path NULL means
+ * $XDG_CONFIG_HOME/acp-storage/config (when XDG_CONFIG_HOME is absolute),
+ * else $HOME/.config/acp-storage/config.  The profile's uri (or backend and
+ * path) replaces cfg's location and options as acp_config_parse_uri() does;
+ * each other key is set with acp_config_set(); timeout sets
+ * acp_config_set_timeout_ms(); password_file reads a password from a file
+ * and sets the option "password" (for backends that take one: postgres,
+ * redis).  The file is parsed whole before cfg is touched: on failure cfg
+ * is unchanged.
+ *
+ * Safety: the configuration file must be a regular file owned by the user
+ * or root and not writable by group or others.  A password file must be a
+ * regular file that is not a symbolic link, owned by the user (then with no
+ * permission for group or others: chmod 600) or by root (then readable by
+ * its group at most: 640); its first line is the password (a trailing "\n"
+ * or "\r\n" is removed).  Messages never include a password.
+ *
+ * Errors: INVALID (a syntax error, named by file and line; an unknown or
+ * repeated key; a password file that is unsafe, empty or too long;
+ * arguments NULL), NOT_FOUND (no such file, or no such profile: the message
+ * lists the profiles the file has), IO (cannot read a file), NOMEM.
+ * Thread-safety: reads the environment and cfg is changed: not while another
+ * thread uses cfg.  cfg stays owned by the caller.
+ */
+ACP_API acp_status acp_config_load_profile(acp_config *cfg, const char *name, const char *path,
+                                           acp_error *err);
+
+/* The configuration file acp_config_load_profile() reads when given no
+ * path, as a string to acp_free(); NULL when neither XDG_CONFIG_HOME nor
+ * HOME is an absolute path (or out of memory).  Whether the file exists is
+ * not checked.  Thread-safe (reads the environment). */
+ACP_API char *acp_config_file_default(void);
 
 /* ------------------------------------------------------------------ */
 /* Plugins                                                              */
@@ -283,6 +336,49 @@ typedef int (*acp_verify_fn)(void *ctx, const acp_damage *damage);
  */
 ACP_API acp_status acp_store_verify(acp_store *store, unsigned flags, acp_verify_fn fn,
                                     void *ctx, acp_verify_counts *counts, acp_error *err);
+
+/* ---- migrate ---- */
+
+/* What acp_store_migrate() found.  The caller allocates it, so its layout
+ * never changes (a later need gets a new struct and function). */
+typedef struct acp_migrate_info {
+    int64_t found;  /* the stored schema version (0: no store yet); -1 when the backend keeps
+                       no versioned schema (memory, redis, ...): nothing to migrate */
+    int64_t latest; /* the latest version the plugin knows (-1 as above) */
+    int64_t steps;  /* steps reported to fn */
+    int migrated;   /* 1 when steps were performed (not with ACP_MIGRATE_DRY_RUN) */
+    char what[32];  /* what the version counts: "schema version", "format version", or "" */
+} acp_migrate_info;
+
+/* Called once per step, in the order the steps run: from -> to, a one-line
+ * description, and the statements or change it makes (detail, may be
+ * NULL).  Pointers live only during the call.  Return 0 to go on, non-zero
+ * to stop (nothing is migrated then). */
+typedef int (*acp_migrate_fn)(void *ctx, int64_t from, int64_t to, const char *description,
+                              const char *detail);
+
+/*
+ * Bring the store cfg names to the latest schema version its backend
+ * knows, explicitly: for a store opened with the option migrate=never
+ * (acp_config_set), which then refuses an older schema instead of
+ * migrating it on open.  Reports the version found and every step to fn
+ * (may be NULL), derived from the table of steps the backend migrates
+ * with.  flags: ACP_MIGRATE_DRY_RUN only reports and changes nothing (and
+ * creates nothing: a store that does not exist is NOT_FOUND).  Without it,
+ * the steps run as an open with migrate=auto would run them (sqlite and
+ * postgres: in one transaction, all or nothing).  info (may be NULL)
+ * receives what was found, also on failure.  The store is opened and
+ * closed by this call; other processes may use it meanwhile (a migration
+ * takes the locks an open would).  Backends without versions (memory,
+ * redis, third-party plugins without a migrate method) report found =
+ * latest = -1 and no steps.
+ * Errors: as acp_store_open_config(); UNSUPPORTED (a store newer than the
+ * plugin, or mode=ro without DRY_RUN); backend errors of a failed step
+ * (the store is left as it was).  Not bounded by the call timeout once the
+ * steps run.  Thread-safe like acp_store_open_config().
+ */
+ACP_API acp_status acp_store_migrate(const acp_config *cfg, unsigned flags, acp_migrate_fn fn,
+                                     void *ctx, acp_migrate_info *info, acp_error *err);
 
 /* ---- runs ---- */
 

@@ -53,7 +53,8 @@ extern "C" {
 #define ACP_PLUGIN_ABI_MAJOR 1
 /* History: 1.0 first release; 1.1 appended list_sessions; 1.2 appended
  * verify, wait_events and the host's hash, verify_item, verify_damage,
- * emitted, cancel_fd, cancelled, cancel_watch and cancel_unwatch. */
+ * emitted, cancel_fd, cancelled, cancel_watch and cancel_unwatch; 1.2 also
+ * appended migrate and the host's migrate_versions and migrate_step. */
 #define ACP_PLUGIN_ABI_MINOR 2
 
 /* Capability flags a plugin declares in its descriptor. */
@@ -237,6 +238,17 @@ typedef struct acp_plugin_host {
     /* Drop the watch; once it returns, wake is not running and never will.
      * Call it without holding any lock that wake takes. */
     void (*cancel_unwatch)(acp_call *call);
+
+    /* ---- ABI 1.2: explicit migrations (migrate) ---- */
+    /* migrate only: report the version of the stored schema or layout (0: no store yet) and the
+     * latest this plugin knows; what names the kind ("schema version", "format version").  Call
+     * it once, before any step.  Returns 0 to go on, non-zero to stop (return ACP_NOMEM). */
+    int (*migrate_versions)(acp_call *call, int64_t found, int64_t latest, const char *what);
+    /* migrate only: one step from version `from` to `to`, in the order they run: a one-line
+     * description and the exact statements or change (detail, NULL if none).  Same return
+     * convention; the host copies nothing after the call returns. */
+    int (*migrate_step)(acp_call *call, int64_t from, int64_t to, const char *description,
+                        const char *detail);
 } acp_plugin_host;
 
 /* The methods of a backend.  Every method returns an acp_status; on failure
@@ -306,6 +318,21 @@ typedef struct acp_backend_vtable {
      * only on ACP_CAP_CONCURRENT instances, alongside any other method.
      * Optional (NULL: the host reports ACP_UNSUPPORTED). */
     acp_status (*wait_events)(acp_backend *b, const acp_event_query *q, acp_call *call);
+
+    /* ---- ABI 1.2: explicit migrations ---- */
+    /* Report the store's schema version (host->migrate_versions), then every step that would
+     * bring it to the latest (host->migrate_step), derived from the same table open() migrates
+     * with.  Report every step before performing any; when a host call returns non-zero, change
+     * nothing and return ACP_NOMEM.  Without ACP_MIGRATE_DRY_RUN in flags, then perform them (all or nothing where the
+     * backend has transactions).  The host calls it only on an instance it opened itself with
+     * the option migrate=inspect (the option migrate reaches exactly the plugins with this
+     * method, whatever their option_names; its other values are "auto" and "never"):
+     * such an open neither migrates nor refuses an older schema (for a dry run the host also
+     * passes create=false to backends that take it), and the instance serves migrate and
+     * close only.  Not bounded by the call deadline.  ACP_UNSUPPORTED for a
+     * store newer than the plugin.  Optional (NULL: the host reports that the backend keeps no
+     * versioned schema, nothing to migrate). */
+    acp_status (*migrate)(acp_backend *b, uint32_t flags, acp_call *call);
 } acp_backend_vtable;
 
 /* What the entry function returns.  The first three members keep their

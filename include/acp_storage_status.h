@@ -58,6 +58,10 @@ typedef struct acp_damage {
  * so that the rest of the store serves normally again. */
 #define ACP_VERIFY_QUARANTINE (1u << 0)
 
+/* Migrate flag (acp_store_migrate(); the plugin ABI's migrate method): only
+ * report the versions and the steps, change nothing. */
+#define ACP_MIGRATE_DRY_RUN (1u << 0)
+
 #ifdef __cplusplus
 }
 #endif

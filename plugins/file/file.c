@@ -626,6 +626,7 @@ static const acp_backend_vtable file_vtable = {
     .delete_session = f_delete_session, .list_sessions = f_list_sessions,
     .add_event = f_add_event, .get_events = f_get_events,
     .verify = file_verify, .wait_events = f_wait_events,
+    .migrate = file_migrate,
 };
 
 static const char *const file_options[] = {"sync", "create", NULL};

@@ -161,6 +161,7 @@ struct acp_backend {
     shm_stripe *shm;  /* the mapped lock table, or NULL (flock on the logs) */
     size_t shm_size;
     int ro_errno;     /* why the store is read-only, or 0 */
+    int format_version; /* of the FORMAT file, as check_format read it */
     unsigned long tmp_counter;
     pthread_mutex_t stripes[FILE_NSTRIPES];
 
@@ -314,6 +315,8 @@ acp_status file_verify(acp_backend *b, uint32_t flags, acp_call *call);
 acp_status file_open(const acp_plugin_host *host, const acp_open_args *args, acp_backend **out,
                      acp_call *call);
 void file_close(acp_backend *b);
+/* acp-storage migrate: the FORMAT version found and this plugin's (open.c). */
+acp_status file_migrate(acp_backend *b, uint32_t flags, acp_call *call);
 acp_status file_ping(acp_backend *b, acp_call *call);
 
 /* ---- events.c ---- */

@@ -97,6 +97,7 @@ static acp_status check_format_text(acp_backend *b, char *buf, size_t len, acp_c
                               b->path, v, FORMAT_VERSION);
     if (v < 1)
         goto bad;
+    b->format_version = (int)v;
     return ACP_OK;
 bad:
     return b->host->error(call, ACP_CORRUPT,
@@ -174,6 +175,18 @@ static acp_status open_subdir(acp_backend *b, const char *name, int *fd, acp_cal
     *fd = fs_open(b->dirfd, name, O_RDONLY | O_DIRECTORY, 0, NULL);
     if (*fd < 0)
         return file_err(b, call, ACP_IO, "", name, "cannot open directory", errno);
+    return ACP_OK;
+}
+
+/* Version 1 is the only format so far: an open has already refused a
+ * newer one, and there is no step to list.  A format 2 would append its
+ * conversion here. */
+acp_status file_migrate(acp_backend *b, uint32_t flags, acp_call *call)
+{
+    (void)flags;
+    if (b->host->size < offsetof(acp_plugin_host, migrate_versions) + sizeof b->host->migrate_versions ||
+        b->host->migrate_versions(call, b->format_version, FORMAT_VERSION, "format version"))
+        return ACP_NOMEM;
     return ACP_OK;
 }
 

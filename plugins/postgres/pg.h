@@ -48,6 +48,7 @@ struct acp_backend {
     size_t n_secrets;
 
     int64_t statement_timeout_ms; /* -1: the server's setting */
+    int migrate;           /* PG_MIGRATE_AUTO, _NEVER or _INSPECT (option migrate) */
 
     /* The pool: idle connections (LIFO), how many exist, the cap. */
     pthread_mutex_t mu;
@@ -57,6 +58,11 @@ struct acp_backend {
     int pool_size;
     unsigned fork_gen;     /* pg_fork_gen when the pool was last used */
 };
+
+/* Option migrate: auto (create or migrate on open), never (refuse a
+ * missing or older schema: acp-storage migrate changes it), inspect (only
+ * from the core, for its migrate call: touch no schema on open). */
+enum { PG_MIGRATE_AUTO, PG_MIGRATE_NEVER, PG_MIGRATE_INSPECT };
 
 /* One method call: which store, which host call, what it is doing (for
  * messages), its deadline and the connection it holds. */

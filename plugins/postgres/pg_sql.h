@@ -191,6 +191,25 @@
     PG_SQL_COUNTS PG_SQL_COUNTS_BACKFILL                                                    \
     "UPDATE @.meta SET value = 2 WHERE name = 'schema_version';"
 
+/* The migration chain after creation: each row brings version to - 1 to
+ * `to`.  A new store is made at the latest version at once (PG_SQL_SCHEMA);
+ * an older one runs the rows above its version in order, in one
+ * transaction under the advisory lock (postgres.c, ensure_schema), and
+ * acp-storage migrate --dry-run lists the same rows.  A new schema version
+ * appends one row here, bumps PG_SCHEMA_VERSION and updates PG_SQL_SCHEMA:
+ * nothing else. */
+typedef struct pg_step {
+    int to;
+    const char *description; /* one line, for acp-storage migrate */
+    const char *sql;         /* "@" is the schema (pg_sql_expand) */
+} pg_step;
+static const pg_step pg_migrations[] = {
+    {2, "create run_counts and the triggers that keep it; count the runs already stored "
+        "(runs is locked against writers until this commits)",
+     PG_SQL_MIGRATE_2},
+};
+#define PG_N_MIGRATIONS (sizeof pg_migrations / sizeof pg_migrations[0])
+
 /* Settings of every session of the plugin.  Each statement below is
  * written for one index; for the deep pages of a large match the planner's
  * cost model would rather read the whole table and sort it, a cost that

@@ -240,6 +240,10 @@ static acp_status configure(acp_backend *b, const acp_open_args *a, acp_call *ca
             if (!val[0])
                 st = h->error(call, ACP_INVALID, "%s: option schema is empty", ru);
             *schema_value = val;
+        } else if (strcmp(k, "migrate") == 0) { /* the core checked the value */
+            b->migrate = strcmp(val, "never") == 0     ? PG_MIGRATE_NEVER
+                         : strcmp(val, "inspect") == 0 ? PG_MIGRATE_INSPECT
+                                                       : PG_MIGRATE_AUTO;
         } else if (strcmp(k, "pool_size") == 0) {
             if (!parse_int(val, 1, PG_MAX_POOL, &v))
                 st = h->error(call, ACP_INVALID, "%s: pool_size must be a number from 1 to %d, "
@@ -360,6 +364,15 @@ static acp_status ensure_schema(pg_req *r)
                        PG_VERSION_TEXT);
     if (st != ACP_OK)
         return st;
+    if (b->migrate == PG_MIGRATE_NEVER && version == 0)
+        return pg_fail(r, ACP_UNSUPPORTED, "schema %s holds no store, and migrate=never does "
+                       "not create one: run 'acp-storage migrate' on this store first (as a "
+                       "role allowed to create it)", b->qschema);
+    if (b->migrate == PG_MIGRATE_NEVER)
+        return pg_fail(r, ACP_UNSUPPORTED, "schema %s has version %" PRId64 ", older than "
+                       "version %d of this plugin, and migrate=never does not migrate it: run "
+                       "'acp-storage migrate' on this store (as a role allowed to change the "
+                       "schema)", b->qschema, version, PG_SCHEMA_VERSION);
 
     char sql[256], val[32];
     PGresult *res = NULL;
@@ -395,8 +408,9 @@ static acp_status ensure_schema(pg_req *r)
     } else if (version < PG_SCHEMA_VERSION) {
         /* Version by version, all in this transaction: a failure leaves
          * the store as it was. */
-        if (version < 2 && (st = run_ddl(r, PG_SQL_MIGRATE_2)) != ACP_OK)
-            return st;
+        for (size_t i = 0; i < PG_N_MIGRATIONS; i++)
+            if (pg_migrations[i].to > version && (st = run_ddl(r, pg_migrations[i].sql)) != ACP_OK)
+                return st;
         b->host->log(2, PG_NAME, "%s: migrated schema %s from version %" PRId64 " to %d",
                      b->uri_redacted, b->qschema, version, PG_SCHEMA_VERSION);
     }
@@ -404,6 +418,52 @@ static acp_status ensure_schema(pg_req *r)
         return st;
     PQclear(res);
     return ACP_OK;
+}
+
+/* Hand one step to the host with its SQL for this schema. */
+static acp_status report_step(pg_req *r, int64_t from, int64_t to, const char *description,
+                              const char *sql)
+{
+    char *text = pg_sql_expand(sql, r->b->qschema);
+    if (!text)
+        return pg_fail(r, ACP_NOMEM, "out of memory");
+    int stop = r->b->host->migrate_step(r->call, from, to, description, text);
+    free(text);
+    return stop ? ACP_NOMEM : ACP_OK;
+}
+
+/* acp-storage migrate: the stored version, the steps from pg_migrations
+ * (or the creation of a new store), then (not a dry run) ensure_schema,
+ * which an open with migrate=auto runs. */
+static acp_status pg_migrate(acp_backend *b, uint32_t flags, acp_call *call)
+{
+    const acp_plugin_host *h = b->host;
+    if (h->size < offsetof(acp_plugin_host, migrate_step) + sizeof h->migrate_step)
+        return ACP_NOMEM;
+    pg_req r;
+    int64_t version = 0;
+    pg_req_init(&r, b, call, "migrate", NULL, NULL, 1);
+    acp_status st = read_version(&r, &version);
+    if (st == ACP_OK && version > PG_SCHEMA_VERSION)
+        st = pg_fail(&r, ACP_UNSUPPORTED, "schema %s has version %" PRId64 ", newer than "
+                     "version %d known to this plugin (%s)", b->qschema, version,
+                     PG_SCHEMA_VERSION, PG_VERSION_TEXT);
+    if (st == ACP_OK && h->migrate_versions(call, version, PG_SCHEMA_VERSION, "schema version"))
+        st = ACP_NOMEM;
+    if (st == ACP_OK && version == 0) {
+        char what[160];
+        snprintf(what, sizeof what, "create schema %s (unless it exists) and its tables at "
+                 "version %d", b->qschema, PG_SCHEMA_VERSION);
+        st = report_step(&r, 0, PG_SCHEMA_VERSION, what, PG_SQL_SCHEMA);
+    }
+    for (size_t i = 0; st == ACP_OK && version > 0 && i < PG_N_MIGRATIONS; i++)
+        if (pg_migrations[i].to > version)
+            st = report_step(&r, pg_migrations[i].to - 1, pg_migrations[i].to,
+                             pg_migrations[i].description, pg_migrations[i].sql);
+    if (st == ACP_OK && !(flags & ACP_MIGRATE_DRY_RUN) && version < PG_SCHEMA_VERSION)
+        st = ensure_schema(&r);
+    pg_req_done(&r);
+    return st;
 }
 
 static acp_status pg_open(const acp_plugin_host *host, const acp_open_args *args,
@@ -444,7 +504,9 @@ static acp_status pg_open(const acp_plugin_host *host, const acp_open_args *args
     }
     pg_req r;
     pg_req_init(&r, b, call, "open", NULL, NULL, 1);
-    st = ensure_schema(&r);
+    /* For the core's migrate call, the schema is migrate's business. */
+    if (b->migrate != PG_MIGRATE_INSPECT)
+        st = ensure_schema(&r);
     pg_req_done(&r);
     if (st != ACP_OK) {
         pg_close(b);
@@ -771,6 +833,7 @@ static const acp_backend_vtable pg_vtable = {
     .delete_session = pg_delete_session, .list_sessions = pg_list_sessions,
     .add_event = pg_add_event, .get_events = pg_get_events,
     .wait_events = pg_wait_events, /* pg_follow.c */
+    .migrate = pg_migrate,
 };
 
 /* option_names NULL: every key reaches configure(), which takes its own

@@ -66,6 +66,7 @@ struct acp_backend {
     char *open_path; /* what sqlite3_open_v2 receives (read-write) */
     int readonly;
     int no_create; /* create=false */
+    int migrate;   /* SQ_MIGRATE_AUTO, _NEVER or _INSPECT (option migrate) */
     sq_ro ro;        /* mode=ro: how the store is opened (readonly.h) */
     int busy_ms;
     int sync_full;
@@ -212,7 +213,13 @@ static acp_status sq_nomem(const acp_backend *b, acp_call *call, const char *wha
 /* ------------------------------------------------------------------ */
 
 static const char *const sq_option_names[] = {"busy_timeout", "synchronous", "mode",
-                                              "cache_size", "mmap_size", "create", NULL};
+                                              "cache_size", "mmap_size", "create",
+                                              "migrate", NULL};
+
+/* Option migrate: auto (migrate on open), never (refuse an older schema:
+ * acp-storage migrate changes it), inspect (only from the core, for its
+ * migrate call: open any older schema as it is). */
+enum { SQ_MIGRATE_AUTO, SQ_MIGRATE_NEVER, SQ_MIGRATE_INSPECT };
 
 /* Strict decimal integer in [lo, hi]: no sign other than a leading '-', no
  * spaces, no trailing text. */
@@ -262,6 +269,10 @@ static acp_status sq_parse_options(acp_backend *b, const acp_open_args *args, ac
                                 v);
         } else if (strcmp(k, "create") == 0) {
             b->no_create = strcmp(v, "false") == 0; /* the core checked the value */
+        } else if (strcmp(k, "migrate") == 0) {
+            b->migrate = strcmp(v, "never") == 0     ? SQ_MIGRATE_NEVER
+                         : strcmp(v, "inspect") == 0 ? SQ_MIGRATE_INSPECT
+                                                     : SQ_MIGRATE_AUTO;
         } else if (strcmp(k, "mode") == 0) {
             if (strcmp(v, "ro") == 0)
                 b->readonly = 1;
@@ -374,12 +385,23 @@ static acp_status sq_check_header(const acp_backend *b, acp_call *call, int app_
     return ACP_OK;
 }
 
-/* Schema changes from version i to i+1, applied in order inside one
- * BEGIN IMMEDIATE transaction: a store is never seen half-migrated. */
-static const char *const sq_migrations[ACP_SQLITE_SCHEMA_VERSION] = {
-    ACP_SQLITE_SCHEMA_V1,                          /* 0 -> 1: create */
-    ACP_SQLITE_SCHEMA_V2 ACP_SQLITE_CHECKSUM_V2,   /* 1 -> 2: document checksums */
+/* The migration chain: row i brings version i to i+1.  Open (migrate=auto)
+ * and acp-storage migrate both run these rows, in order, inside one BEGIN
+ * IMMEDIATE transaction, so a store is never seen half-migrated; migrate
+ * --dry-run lists them.  A new schema version appends one row here (and
+ * bumps ACP_SQLITE_SCHEMA_VERSION in sqlite_sql.h): nothing else. */
+static const struct {
+    const char *description; /* one line, for acp-storage migrate */
+    const char *sql;
+} sq_migrations[] = {
+    {"create the tables runs, sessions, events and counts (run totals kept by triggers)",
+     ACP_SQLITE_SCHEMA_V1},
+    {"add a CRC-32C checksum column to runs, sessions and events; compute it for every "
+     "stored row",
+     ACP_SQLITE_SCHEMA_V2 ACP_SQLITE_CHECKSUM_V2},
 };
+_Static_assert(sizeof sq_migrations / sizeof sq_migrations[0] == ACP_SQLITE_SCHEMA_VERSION,
+               "one migration row per schema version");
 
 /* The checksum of a stored document: CRC-32C of its key, a NUL byte and
  * the document (sqlite_sql.h, version 2).  The key makes a row that was
@@ -438,7 +460,7 @@ static acp_status sq_create_or_migrate(const acp_backend *b, sq_conn *c, acp_cal
         goto fail;
     }
     for (int v = version; v < ACP_SQLITE_SCHEMA_VERSION; v++) {
-        rc = sqlite3_exec(c->db, sq_migrations[v], NULL, NULL, &errmsg);
+        rc = sqlite3_exec(c->db, sq_migrations[v].sql, NULL, NULL, &errmsg);
         if (rc != SQLITE_OK) {
             st = b->host->error(call, sq_status(rc) == ACP_PLUGIN ? ACP_CORRUPT : sq_status(rc),
                                 "%s: open: schema version %d -> %d failed: %s", b->path,
@@ -531,6 +553,21 @@ static int sq_set_wal(const acp_backend *b, sq_conn *c)
     return rc;
 }
 
+/* migrate=never and the schema is not the plugin's: say what to run. */
+static acp_status sq_migrate_refused(const acp_backend *b, acp_call *call, int version)
+{
+    if (version == 0)
+        return b->host->error(call, ACP_UNSUPPORTED,
+                              "%s: no acp-storage schema yet, and migrate=never does not create "
+                              "one: run 'acp-storage migrate' on this store first",
+                              b->path);
+    return b->host->error(call, ACP_UNSUPPORTED,
+                          "%s: schema version %d is older than version %d of this plugin, and "
+                          "migrate=never does not migrate it: run 'acp-storage migrate' on this "
+                          "store (as a user allowed to change it)",
+                          b->path, version, ACP_SQLITE_SCHEMA_VERSION);
+}
+
 /* First connection of a handle: check the file, switch it to WAL, create
  * or migrate the schema. */
 static acp_status sq_open_schema(const acp_backend *b, sq_conn *c, acp_call *call)
@@ -545,6 +582,10 @@ static acp_status sq_open_schema(const acp_backend *b, sq_conn *c, acp_call *cal
     st = sq_check_header(b, call, app_id, version, objects, &plan);
     if (st != ACP_OK)
         return st;
+    if (b->migrate == SQ_MIGRATE_INSPECT)
+        return ACP_OK; /* sq_migrate decides */
+    if (b->migrate == SQ_MIGRATE_NEVER && plan != SQ_READY)
+        return sq_migrate_refused(b, call, plan == SQ_CREATE ? 0 : version);
     if (b->readonly) {
         if (plan == SQ_CREATE)
             return b->host->error(call, ACP_INVALID,
@@ -598,7 +639,9 @@ static acp_status sq_conn_open(const acp_backend *b, int first, acp_call *call, 
     if (b->readonly)
         flags |= SQLITE_OPEN_READONLY;
     else
-        flags |= SQLITE_OPEN_READWRITE | (first && !b->no_create ? SQLITE_OPEN_CREATE : 0);
+        flags |= SQLITE_OPEN_READWRITE |
+                 (first && !b->no_create && b->migrate != SQ_MIGRATE_NEVER ? SQLITE_OPEN_CREATE
+                                                                           : 0);
     if (b->readonly)
         flags |= SQLITE_OPEN_URI;
     rc = sqlite3_open_v2(b->readonly ? b->ro.uri : b->open_path, &c->db, flags,
@@ -609,12 +652,16 @@ static acp_status sq_conn_open(const acp_backend *b, int first, acp_call *call, 
         } else if ((rc & 0xff) == SQLITE_CANTOPEN) {
             char reason[128] = "unknown reason";
             sq_reason(c->db, rc, reason, sizeof reason);
-            int missing = b->no_create && access(b->open_path, F_OK) != 0 && errno == ENOENT;
+            int missing = (b->no_create || b->migrate == SQ_MIGRATE_NEVER) &&
+                          access(b->open_path, F_OK) != 0 && errno == ENOENT;
             st = b->host->error(call, missing ? ACP_NOT_FOUND : ACP_IO,
                                 "%s: cannot open the database file (%s)%s",
                                 b->path, reason,
                                 b->readonly ? "; mode=ro does not create a missing store"
                                 : b->no_create ? "; create=false does not create a missing store"
+                                : b->migrate == SQ_MIGRATE_NEVER
+                                    ? "; migrate=never does not create a missing store (run "
+                                      "'acp-storage migrate' first)"
                                             : "");
         } else {
             st = sq_fail(b, call, c, rc, "open", NULL);
@@ -669,6 +716,12 @@ static acp_status sq_conn_open(const acp_backend *b, int first, acp_call *call, 
         if (st != ACP_OK) {
             sq_conn_free(c);
             return st;
+        }
+        /* An older schema would not fit the statements; migrate needs
+         * only the early ones. */
+        if (b->migrate == SQ_MIGRATE_INSPECT) {
+            *out = c;
+            return ACP_OK;
         }
     }
     for (int i = 0; i < ACP_SQ_N; i++) {
@@ -1445,6 +1498,51 @@ static acp_status sq_verify(acp_backend *b, uint32_t flags, acp_call *call)
     return st;
 }
 
+/* acp-storage migrate: the version the first connection found, the rows
+ * of sq_migrations from there, then (not a dry run) the same migration an
+ * open with migrate=auto runs. */
+static acp_status sq_migrate(acp_backend *b, uint32_t flags, acp_call *call)
+{
+    const acp_plugin_host *h = b->host;
+    int app_id = 0, from = 0, objects = 0, plan = SQ_READY, rc;
+    sq_conn *c;
+    acp_status st;
+
+    if (h->size < offsetof(acp_plugin_host, migrate_step) + sizeof h->migrate_step)
+        return ACP_NOMEM;
+    st = sq_get(b, call, &c);
+    if (st != ACP_OK)
+        return st;
+    rc = sq_read_header(c, &app_id, &from, &objects);
+    if (rc != SQLITE_OK)
+        st = sq_fail(b, call, c, rc, "migrate: read header", NULL);
+    if (st == ACP_OK)
+        st = sq_check_header(b, call, app_id, from, objects, &plan);
+    if (plan == SQ_CREATE)
+        from = 0;
+    if (st == ACP_OK && h->migrate_versions(call, from, ACP_SQLITE_SCHEMA_VERSION,
+                                            "schema version") != 0)
+        st = ACP_NOMEM;
+    for (int v = from; st == ACP_OK && v < ACP_SQLITE_SCHEMA_VERSION; v++)
+        if (h->migrate_step(call, v, v + 1, sq_migrations[v].description,
+                            sq_migrations[v].sql) != 0)
+            st = ACP_NOMEM;
+    if (st == ACP_OK && !(flags & ACP_MIGRATE_DRY_RUN) && plan != SQ_READY) {
+        if (b->readonly) {
+            st = h->error(call, ACP_UNSUPPORTED,
+                          "%s: schema version %d must be migrated to %d, and mode=ro changes "
+                          "nothing: migrate without mode=ro",
+                          b->path, from, ACP_SQLITE_SCHEMA_VERSION);
+        } else {
+            rc = sq_set_wal(b, c);
+            st = rc != SQLITE_OK ? sq_fail(b, call, c, rc, "migrate: set WAL mode", NULL)
+                                 : sq_create_or_migrate(b, c, call);
+        }
+    }
+    sq_put(b, c);
+    return st;
+}
+
 static acp_status sq_wait_events(acp_backend *b, const acp_event_query *q, acp_call *call)
 {
     return sq_follow_wait(b, b->host, b->open_path, sq_get_events, q, call); /* follow.c */
@@ -1458,6 +1556,7 @@ static const acp_backend_vtable sq_vtable = {
     .delete_session = sq_delete_session, .list_sessions = sq_list_sessions,
     .add_event = sq_add_event, .get_events = sq_get_events,
     .verify = sq_verify, .wait_events = sq_wait_events,
+    .migrate = sq_migrate,
 };
 
 ACP_PLUGIN_DEFINE(sqlite, SQ_VERSION, "SQLite database file (WAL, many threads and processes)",

@@ -51,6 +51,9 @@ typedef int64_t (*fn_emitted)(acp_call *);
 typedef int (*fn_cancel_fd)(acp_call *);
 typedef int (*fn_cancel_watch)(acp_call *, void (*)(void *), void *);
 typedef void (*fn_cancel_unwatch)(acp_call *);
+typedef acp_status (*fn_migrate)(acp_backend *, uint32_t, acp_call *);
+typedef int (*fn_migrate_versions)(acp_call *, int64_t, int64_t, const char *);
+typedef int (*fn_migrate_step)(acp_call *, int64_t, int64_t, const char *, const char *);
 typedef const char *cstr;
 typedef const char *const *cstr_list;
 typedef char message_buf[ACP_ERROR_MESSAGE_MAX];
@@ -179,6 +182,10 @@ static const member members[] = {
     M(acp_plugin_host, cancelled, 104, 8, fn_cancel_fd),
     M(acp_plugin_host, cancel_watch, 112, 8, fn_cancel_watch),
     M(acp_plugin_host, cancel_unwatch, 120, 8, fn_cancel_unwatch),
+    /* explicit migrations */
+    M(acp_backend_vtable, migrate, 128, 8, fn_migrate),
+    M(acp_plugin_host, migrate_versions, 128, 8, fn_migrate_versions),
+    M(acp_plugin_host, migrate_step, 136, 8, fn_migrate_step),
 
     M(acp_damage, size, 0, 8, size_t),
     M(acp_damage, kind, 8, 4, int),
@@ -234,8 +241,8 @@ static const struct {
     size_t by_minor[N_MINORS];
 } plugin_sizes[] = {
     {"acp_plugin_descriptor", sizeof(acp_plugin_descriptor), {72, 72, 72}},
-    {"acp_backend_vtable", sizeof(acp_backend_vtable), {104, 112, 128}},
-    {"acp_plugin_host", sizeof(acp_plugin_host), {64, 64, 128}},
+    {"acp_backend_vtable", sizeof(acp_backend_vtable), {104, 112, 136}},
+    {"acp_plugin_host", sizeof(acp_plugin_host), {64, 64, 144}},
     {"acp_plugin_option", sizeof(acp_plugin_option), {16, 16, 16}},
     {"acp_open_args", sizeof(acp_open_args), {64, 64, 64}},
     {"acp_run_record", sizeof(acp_run_record), {96, 96, 96}},
