@@ -49,11 +49,14 @@ typedef enum cli_opt {
     OPT_QUARANTINE,
     OPT_FORMAT,
     OPT_FOLLOW,
+    OPT_DRY_RUN,
+    OPT_STATEMENTS,
+    OPT_PROFILE,
     OPT_COUNT
 } cli_opt;
 
 #define OPT_BIT(o) (1u << (o))
-#define OPT_GLOBAL (OPT_BIT(OPT_STORE) | OPT_BIT(OPT_JSON) | OPT_BIT(OPT_HELP))
+#define OPT_GLOBAL (OPT_BIT(OPT_STORE) | OPT_BIT(OPT_JSON) | OPT_BIT(OPT_HELP) | OPT_BIT(OPT_PROFILE))
 
 /* How a list is printed (--format). */
 typedef enum cli_format {
@@ -198,6 +201,15 @@ void list_end(cli_list *l, const int64_t *total, const char *next_cursor, cli_op
 /* Flush stdout; a failed write (full disk, closed pipe) is an error. */
 int cli_finish_stdout(int code);
 
+/* ---- profile.c ---- */
+
+/* Fill cfg from a profile of the configuration file when --profile,
+ * $ACP_STORAGE_PROFILE or the file's profile "default" names the store
+ * (and neither --store nor $ACP_STORAGE_URL does); *loaded tells whether
+ * one did, *source then says which ("--profile" or "profile").  Returns an
+ * exit code (errors printed). */
+int cli_profile_select(const cli_ctx *ctx, acp_config *cfg, const char **source, int *loaded);
+
 /* ---- store.c ---- */
 
 /* Open the store of --store, else $ACP_STORAGE_URL, else the default store
@@ -206,6 +218,10 @@ int cli_finish_stdout(int code);
  * When display is not NULL it receives the store's URI with any password
  * redacted (to acp_free).  Returns an exit code (errors printed). */
 int cli_open_store(const cli_ctx *ctx, acp_store **out, char **display);
+/* The configuration cli_open_store() would open (to acp_config_free), and
+ * the store's URI with any password redacted (to acp_free).  Returns an
+ * exit code (errors printed). */
+int cli_store_config(const cli_ctx *ctx, acp_config **out, char **display);
 /* Read a whole document from a file or "-" (stdin), leading and trailing
  * whitespace removed, reading no more than the document size limit of the
  * store ctx names (and a little whitespace) allows.  Returns an exit code
@@ -232,5 +248,6 @@ int cmd_event_list(cli_ctx *ctx);
  * are stored, until the run's terminal event or SIGINT/SIGTERM. */
 int cli_event_follow(cli_ctx *ctx, const char *run_id, int64_t after);
 int cmd_verify(cli_ctx *ctx);
+int cmd_migrate(cli_ctx *ctx);
 
 #endif /* ACP_CLI_H */

@@ -61,6 +61,23 @@ static const cli_command commands[] = {
      "{\"schema\":1,\"store\":...,\"damaged\":[{\"kind\",\"key\",\"seq\",\"status\",\n"
      "\"location\",\"reason\",\"moved_to\"},...],\"ok\":BOOL,\"checked\":{...},...}.\n"},
 
+    {"migrate", NULL, cmd_migrate, OPT_BIT(OPT_DRY_RUN) | OPT_BIT(OPT_STATEMENTS), 0, 0,
+     "[--dry-run] [--statements]", "show or run the store's schema migration",
+     "Shows the schema (or format) version of the store and the latest its\n"
+     "backend knows, lists each step that would bring it there, and runs them.\n"
+     "Stores opened with the option migrate=never (for an application role that\n"
+     "may not change the schema) are migrated this way, by a role that may.\n"
+     "\n"
+     "  --dry-run      only show the versions and the steps; change nothing (a\n"
+     "                store that does not exist is not created: exit 3)\n"
+     "  --statements   also print the SQL (or change) of each step\n"
+     "\n"
+     "sqlite and postgres run the steps in one transaction: all or nothing.\n"
+     "memory and redis keep no versioned schema: nothing to migrate.  With\n"
+     "--json: {\"schema\":1,\"store\":...,\"backend\":...,\"dry_run\":BOOL,\n"
+     "\"steps\":[{\"from\",\"to\",\"description\",\"detail\"},...],\"what\":...,\n"
+     "\"found\":N,\"latest\":N,\"migrated\":BOOL,\"status\":...}.\n"},
+
     {"run", "save", cmd_run_save,
      OPT_BIT(OPT_AGENT) | OPT_BIT(OPT_SESSION) | OPT_BIT(OPT_STATUS) | OPT_BIT(OPT_OUTPUT), 0, 1,
      "FILE|-\n--agent NAME [--session ID] [--status S] [--output TEXT]...",

@@ -2,8 +2,10 @@
 /*
  * store.c - which store a command works on, and reading input documents.
  *
- * Precedence: --store, then $ACP_STORAGE_URL, then the embedded default,
- * a sqlite store in the user's data directory.
+ * Precedence: --store, then a profile given with --profile, then
+ * $ACP_STORAGE_URL, then $ACP_STORAGE_PROFILE or the configuration file's
+ * profile "default" (profile.c), then the embedded default, a sqlite store
+ * in the user's data directory.
  */
 #define _XOPEN_SOURCE 700
 
@@ -151,8 +153,11 @@ static int store_config(const cli_ctx *ctx, acp_config **out, const char **sourc
             url = NULL;
     }
     int create = !(ctx->cmd && (ctx->cmd->options & CMD_NO_CREATE));
-    int rc = CLI_EXIT_OK;
-    if (url) {
+    int loaded = 0;
+    int rc = cli_profile_select(ctx, cfg, &source, &loaded);
+    if (rc || loaded) {
+        /* a profile (profile.c) named the store, or could not be read */
+    } else if (url) {
         rc = check_url(source, url);
         if (!rc && acp_config_parse_uri(cfg, url, &err) != ACP_OK)
             rc = report_from(&err, source[0] == '-' ? "--store: " : "ACP_STORAGE_URL: ", "");
@@ -178,6 +183,12 @@ static int store_config(const cli_ctx *ctx, acp_config **out, const char **sourc
     *out = cfg;
     *source_out = source;
     return CLI_EXIT_OK;
+}
+
+int cli_store_config(const cli_ctx *ctx, acp_config **out, char **display)
+{
+    const char *source;
+    return store_config(ctx, out, &source, display);
 }
 
 int cli_open_store(const cli_ctx *ctx, acp_store **out, char **display)
