@@ -461,7 +461,7 @@ static const acp_backend_vtable rd_vtable = {
 
 static const char *const rd_option_names[] = {"prefix",          "ttl",       "db",
                                               "connect_timeout", "command_timeout",
-                                              "pool_size",       NULL};
+                                              "pool_size",       "password", NULL};
 
 /* DURABLE: see the top of this file (it depends on the server's
  * persistence).  MULTIPROCESS: every process talks to the same server. */

@@ -8,9 +8,11 @@
  * hiredis has no URL parser, so the authority is taken apart here; the core
  * hands it over still percent-encoded, the path and options decoded.  The
  * password is kept only to send AUTH: messages name the server by host and
- * port (or socket path) and database, never by the authority.
+ * port (or socket path) and database, never by the authority.  The password
+ * may also come from the option password (which a profile's password_file
+ * sets) or, as for redis-cli, from REDISCLI_AUTH: never only from the URI.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* secure_getenv */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -103,6 +105,17 @@ static int parse_seconds(const char *s, int64_t min_ms, int64_t max_ms, int64_t 
     return 1;
 }
 
+/* Free a secret without leaving it in freed memory.  NULL is fine. */
+static void rd_secret_free(char *s)
+{
+    if (!s)
+        return;
+    volatile char *p = s;
+    while (*p)
+        *p++ = 0;
+    free(s);
+}
+
 /* user:password@ of the authority; returns the host part. */
 static acp_status parse_userinfo(rd_conf *c, const acp_plugin_host *host, const char *auth,
                                  const char **hostpart, acp_call *call)
@@ -123,11 +136,6 @@ static acp_status parse_userinfo(rd_conf *c, const acp_plugin_host *host, const 
         return bad ? host->error(call, ACP_INVALID, "bad percent escape in the password of the "
                                  "redis URI")
                    : nomem(host, call);
-    if (c->user && !c->password)
-        return host->error(call, ACP_INVALID,
-                           "redis URI names user '%.64s' without a password: write "
-                           "redis://user:password@host:port/db",
-                           c->user);
     if (c->password && !c->password[0]) {
         free(c->password);
         c->password = NULL; /* "redis://:@host" means no password */
@@ -188,6 +196,11 @@ static acp_status parse_option(rd_conf *c, const acp_plugin_host *host, const ch
         if (!(c->prefix = strdup(v)))
             return nomem(host, call);
         c->prefix_len = strlen(v);
+    } else if (strcmp(k, "password") == 0) {
+        rd_secret_free(c->password); /* the option wins over the URI's */
+        c->password = NULL;
+        if (v[0] && !(c->password = strdup(v)))
+            return nomem(host, call);
     } else if (strcmp(k, "ttl") == 0) {
         if (!parse_int(v, 0, MAX_TTL_S, &n))
             return host->error(call, ACP_INVALID, "option ttl=%.32s: expected whole seconds, "
@@ -271,6 +284,15 @@ acp_status rd_conf_parse(rd_conf *c, const acp_plugin_host *host, const acp_open
         if ((st = parse_option(c, host, a->options[i].key, a->options[i].value, &db_opt, call)) !=
             ACP_OK)
             return st;
+    const char *env = secure_getenv("REDISCLI_AUTH");
+    if (!c->password && env && env[0] && !(c->password = strdup(env)))
+        return nomem(host, call);
+    if (c->user && !c->password)
+        return host->error(call, ACP_INVALID,
+                           "redis URI names user '%.64s' without a password: give it with the "
+                           "option password (a profile's password_file), REDISCLI_AUTH, or "
+                           "redis://user:password@host:port/db",
+                           c->user);
     if (db_path >= 0 && db_opt >= 0 && db_path != db_opt)
         return host->error(call, ACP_INVALID,
                            "%s: database %" PRId64 " in the path but db=%" PRId64
@@ -295,13 +317,7 @@ void rd_conf_free(rd_conf *c)
     free(c->host);
     free(c->socket);
     free(c->user);
-    if (c->password) {
-        /* Do not leave the secret in freed memory. */
-        volatile char *p = c->password;
-        while (*p)
-            *p++ = 0;
-        free(c->password);
-    }
+    rd_secret_free(c->password);
     free(c->where);
     free(c->prefix);
     memset(c, 0, sizeof *c);
