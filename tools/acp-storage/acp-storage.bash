@@ -23,11 +23,11 @@ _acp_storage()
     local cur prev words cword
     _init_completion || return
 
-    local global="--store --json --format --help"
+    local global="--store --profile --json --format --help"
     local group="" verb="" third="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            --store | --format) ((i++)) ;;
+            --store | --profile | --format) ((i++)) ;;
             -*) ;;
             *)
                 if [[ -z $group ]]; then
@@ -73,6 +73,12 @@ _acp_storage()
             COMPREPLY=($(compgen -W "table lines json" -- "$cur"))
             return
             ;;
+        --profile)
+            # The profiles of the configuration file.
+            local conf=${XDG_CONFIG_HOME:-$HOME/.config}/acp-storage/config
+            [[ -r $conf ]] && COMPREPLY=($(compgen -W "$(sed -n 's/^[[:space:]]*\[profile[[:space:]]*\([^]]*\)\].*/\1/p; s/^[[:space:]]*\[default\].*/default/p' "$conf")" -- "$cur"))
+            return
+            ;;
         --agent | --session | --cursor | --after | --type | --text | --id | --state | \
             --filter | --output)
             return
@@ -86,7 +92,7 @@ _acp_storage()
             ;;
     esac
 
-    local commands="backends ping check verify run session event bench help"
+    local commands="backends ping check verify migrate run session event bench help"
     if [[ -z $group ]]; then
         COMPREPLY=($(compgen -W "$commands $global --version" -- "$cur"))
         return
@@ -118,6 +124,7 @@ _acp_storage()
             ;;
         check) opts="--filter --timeout" ;;
         verify) opts="--quarantine" ;;
+        migrate) opts="--dry-run --statements" ;;
     esac
 
     if [[ $cur == -* ]]; then

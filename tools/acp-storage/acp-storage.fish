@@ -18,7 +18,7 @@ function __acp_storage_words
             continue
         end
         switch $w
-            case --store --format --agent --session --status --output --limit --offset --cursor --after --type --text --id --state --filter --timeout
+            case --store --profile --format --agent --session --status --output --limit --offset --cursor --after --type --text --id --state --filter --timeout
                 set skip 1
             case '-*'
             case '*'
@@ -47,6 +47,7 @@ end
 complete -c acp-storage -f
 # Global options.
 complete -c acp-storage -l store -x -d 'the store URI' -a '(__acp_storage_backends | string replace -r \'$\' :)'
+complete -c acp-storage -l profile -x -d 'a profile of the configuration file'
 complete -c acp-storage -l json -d 'one JSON object; errors as JSON too'
 complete -c acp-storage -l format -x -a 'table lines json' -d 'how lists print'
 complete -c acp-storage -s h -l help -d 'show help'
@@ -56,6 +57,9 @@ complete -c acp-storage -n __acp_storage_no_command -l version -d 'show the vers
 complete -c acp-storage -n __acp_storage_no_command -a backends -d 'list the backend plugins'
 complete -c acp-storage -n __acp_storage_no_command -a ping -d 'check that the store answers'
 complete -c acp-storage -n __acp_storage_no_command -a check -d 'run the conformance suite'
+complete -c acp-storage -n __acp_storage_no_command -a migrate -d 'show or run the schema migration'
+complete -c acp-storage -n '__fish_seen_subcommand_from migrate' -l dry-run -d 'show, change nothing'
+complete -c acp-storage -n '__fish_seen_subcommand_from migrate' -l statements -d 'print each step\'s SQL'
 complete -c acp-storage -n __acp_storage_no_command -a run -d 'runs'
 complete -c acp-storage -n __acp_storage_no_command -a session -d 'sessions'
 complete -c acp-storage -n __acp_storage_no_command -a event -d 'events of a run'

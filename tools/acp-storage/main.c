@@ -211,9 +211,14 @@ static const char exit_codes_help[] =
 
 static const char global_options_help[] =
     "Options for every command:\n"
-    "  --store URL   the store (default: $ACP_STORAGE_URL, else the sqlite store\n"
+    "  --store URL   the store (default: the profile of --profile, else\n"
+    "                $ACP_STORAGE_URL, else the profile $ACP_STORAGE_PROFILE or\n"
+    "                [default] of the configuration file, else the sqlite store\n"
     "                $XDG_DATA_HOME/acp-storage/store.db, by default in\n"
     "                ~/.local/share)\n"
+    "  --profile NAME  the store of profile NAME of the configuration file\n"
+    "                $XDG_CONFIG_HOME/acp-storage/config (~/.config): URI,\n"
+    "                options, password_file; no password on the command line\n"
     "  --json        print one JSON object with \"schema\":1 instead of lines;\n"
     "                errors too are JSON, on stderr\n"
     "  -h, --help    show help; after a command, that command's help\n";
@@ -225,7 +230,7 @@ static void command_name(const cli_command *c, char *buf, size_t size)
 
 static int print_global_help(void)
 {
-    fputs("Usage: acp-storage [--store URL] [--json] COMMAND [ARGS...]\n"
+    fputs("Usage: acp-storage [--store URL | --profile NAME] [--json] COMMAND [ARGS...]\n"
           "       acp-storage help [COMMAND] | --help | --version\n"
           "\n"
           "Keep and inspect ACP runs, sessions and event streams in any acp-storage\n"
@@ -247,6 +252,10 @@ static int print_global_help(void)
             "\n"
             "Environment:\n"
             "  ACP_STORAGE_URL          the store when --store is not given\n"
+            "  ACP_STORAGE_PROFILE      the profile when neither --store, --profile nor\n"
+            "                           ACP_STORAGE_URL is given\n"
+            "  XDG_CONFIG_HOME          where the configuration file is\n"
+            "  PGPASSWORD, REDISCLI_AUTH  a postgres or redis password\n"
             "  ACP_STORAGE_PLUGIN_PATH  more plugin directories (absolute, ':'-separated)\n"
             "  XDG_DATA_HOME, HOME      where the default store lives\n"
             "  NO_COLOR                 no colour in the output when set\n"
