@@ -58,6 +58,13 @@ ACP_API acp_status acp_store_migrate(const acp_config *cfg, unsigned flags, acp_
 
     acp_store *s;
     acp_status st = acp__store_open(cfg, ACP__OPEN_MIGRATE | (flags & ACP_MIGRATE_DRY_RUN), &s, err);
+    if (st == ACP_NOT_FOUND && (flags & ACP_MIGRATE_DRY_RUN) && err) {
+        /* The backend blames create=false, which the caller never set. */
+        size_t n = strlen(err->message);
+        static const char why[] = " (a dry run creates no store)";
+        if (n + sizeof why <= sizeof err->message)
+            memcpy(err->message + n, why, sizeof why);
+    }
     if (st != ACP_OK)
         return st;
     if (!ACP__HAS(s->desc, migrate)) {
