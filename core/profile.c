@@ -238,6 +238,7 @@ static int open_regular(const char *path, int nofollow, struct stat *st)
  * size.  Returns 0, E2BIG when there is more, or errno. */
 static int read_all(int fd, size_t max, char **out, size_t *len)
 {
+    *out = NULL;
     char *buf = malloc(max + 2);
     size_t n = 0;
     if (!buf)
@@ -477,6 +478,8 @@ ACP_API acp_status acp_config_load_profile(acp_config *cfg, const char *name, co
                                       CONFIG_MAX_BYTES)
              : e == ENOMEM ? acp__error(err, ACP_NOMEM, "out of memory reading %s", path)
                            : acp__error(err, ACP_IO, "cannot read %s: %s", path, strerror(e));
+    if (rc == ACP_OK && !text) /* (read_all gives text whenever it returns 0) */
+        rc = acp__error(err, ACP_NOMEM, "out of memory reading %s", path);
     if (rc == ACP_OK && strlen(text) != len)
         rc = acp__error(err, ACP_INVALID, "%s holds a NUL byte", path);
     if (rc == ACP_OK)
