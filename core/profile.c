@@ -241,24 +241,18 @@ static int read_all(int fd, size_t max, char **out, size_t *len)
     *out = NULL;
     char *buf = malloc(max + 2);
     size_t n = 0;
+    ssize_t r;
     if (!buf)
         return ENOMEM;
-    for (;;) {
-        ssize_t r = read(fd, buf + n, max + 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            free(buf);
-            return e;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-        if (n > max) {
-            free(buf);
-            return E2BIG;
-        }
+    /* Until the end, or one byte past max (then the file is too large). */
+    do {
+        r = read(fd, buf + n, max + 1 - n);
+        n += r > 0 ? (size_t)r : 0;
+    } while ((r > 0 && n <= max) || (r < 0 && errno == EINTR));
+    int e = r < 0 ? errno : n > max ? E2BIG : 0;
+    if (e) {
+        free(buf);
+        return e;
     }
     buf[n] = '\0';
     *out = buf;

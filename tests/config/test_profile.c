@@ -13,23 +13,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "acp_storage.h"
 
+/* Every test works in a folder of its own, removed file by file. */
 static char dir[] = "/tmp/acp-profile-XXXXXX";
-static char conf[160];
+static char conf[160], pwfile[160];
 
 static void setup(void)
 {
     cr_assert_not_null(mkdtemp(dir));
     snprintf(conf, sizeof conf, "%s/config", dir);
+    snprintf(pwfile, sizeof pwfile, "%s/pw", dir);
 }
 
 static void teardown(void)
 {
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_expect_eq(system(cmd), 0);
+    unlink(conf);
+    unlink(pwfile);
+    cr_expect_eq(rmdir(dir), 0, "a test left a file in %s", dir);
 }
 
 TestSuite(profile, .init = setup, .fini = teardown);
@@ -60,6 +63,19 @@ static char *shown(const acp_config *cfg)
     return u;
 }
 
+/* Profile name of conf, loaded into a fresh configuration, reads back as
+ * the (redacted) URI expected. */
+static void expect_profile_uri(const char *name, const char *expected)
+{
+    acp_config *cfg = memory_config();
+    acp_error e;
+    cr_assert_eq(acp_config_load_profile(cfg, name, conf, &e), ACP_OK, "%s", e.message);
+    char *u = shown(cfg);
+    cr_expect_str_eq(u, expected);
+    acp_free(u);
+    acp_config_free(cfg);
+}
+
 Test(profile, the_default_file_follows_xdg_config_home_then_home)
 {
     setenv("XDG_CONFIG_HOME", "/x/conf", 1);
@@ -81,12 +97,9 @@ Test(profile, a_profile_replaces_the_store_and_keeps_nothing_of_the_old_one)
     write_file(conf, 0600,
                "[profile a]\nuri = sqlite:/srv/a.db?busy_timeout=10\nsynchronous = full\n"
                "[default]\nbackend = file\npath = /srv/files\n");
+    expect_profile_uri("a", "sqlite:/srv/a.db?busy_timeout=10&synchronous=full");
     acp_config *cfg = memory_config();
     acp_error e;
-    cr_assert_eq(acp_config_load_profile(cfg, "a", conf, &e), ACP_OK, "%s", e.message);
-    char *u = shown(cfg);
-    cr_expect_str_eq(u, "sqlite:/srv/a.db?busy_timeout=10&synchronous=full");
-    acp_free(u);
     /* name NULL: $ACP_STORAGE_PROFILE, else "default". */
     unsetenv("ACP_STORAGE_PROFILE");
     cr_assert_eq(acp_config_load_profile(cfg, NULL, conf, &e), ACP_OK, "%s", e.message);
@@ -124,22 +137,16 @@ Test(profile, a_failure_leaves_the_configuration_as_it_was)
 Test(profile, a_password_file_sets_the_password_which_is_never_shown)
 {
     static const char pw[] = "Very$ecret-1";
-    char pwfile[200], text[600];
-    snprintf(pwfile, sizeof pwfile, "%s/pw", dir);
+    char text[600];
     write_file(pwfile, 0600, "Very$ecret-1\r\n");
     snprintf(text, sizeof text,
              "[profile pg]\nuri = postgres://acp@db1/acp?schema=s\npassword_file = %s\n", pwfile);
     write_file(conf, 0600, text);
-    acp_config *cfg = memory_config();
-    acp_error e;
-    cr_assert_eq(acp_config_load_profile(cfg, "pg", conf, &e), ACP_OK, "%s", e.message);
-    char *u = shown(cfg);
-    cr_expect_str_eq(u, "postgres://acp@db1/acp?schema=s&password=***");
-    acp_free(u);
-    acp_config_free(cfg);
+    expect_profile_uri("pg", "postgres://acp@db1/acp?schema=s&password=***");
 
     /* Every refusal names the file, never its content. */
-    cfg = memory_config();
+    acp_config *cfg = memory_config();
+    acp_error e;
     write_file(pwfile, 0604, "Very$ecret-1\n");
     cr_expect_eq(acp_config_load_profile(cfg, "pg", conf, &e), ACP_INVALID);
     cr_expect(strstr(e.message, pwfile), "%s", e.message);

@@ -116,14 +116,20 @@ static acp_status open_status(const acp_config *cfg, acp_error *e)
     return st;
 }
 
+/* Opening cfg fails with code, and the message holds text. */
+static void open_fails(const acp_config *cfg, acp_status code, const char *text)
+{
+    acp_error e;
+    cr_expect_eq(open_status(cfg, &e), code, "%s", e.message);
+    cr_expect(strstr(e.message, text), "no '%s' in: %s", text, e.message);
+}
+
 Test(migrate, never_refuses_an_older_sqlite_schema_and_changes_nothing)
 {
     make_version_1();
     acp_config *cfg = config("sqlite", db_path, "never");
-    acp_error e;
-    cr_expect_eq(open_status(cfg, &e), ACP_UNSUPPORTED);
-    cr_expect(strstr(e.message, "acp-storage migrate"), "%s", e.message);
-    cr_expect(strstr(e.message, "version 1"), "%s", e.message);
+    open_fails(cfg, ACP_UNSUPPORTED, "acp-storage migrate");
+    open_fails(cfg, ACP_UNSUPPORTED, "schema version 1 is older");
     cr_expect_eq(sql("PRAGMA user_version"), 1, "the refusal changed the schema");
     cr_expect_eq(sql("SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'crc'"), 0);
     acp_config_free(cfg);
@@ -183,18 +189,21 @@ Test(migrate, a_caller_that_stops_the_report_migrates_nothing)
     make_version_1();
     acp_config *cfg = config("sqlite", db_path, NULL);
     steps s = {.stop_at = 1};
+    acp_migrate_info info;
     acp_error e;
-    cr_expect_neq(acp_store_migrate(cfg, 0, collect, &s, NULL, &e), ACP_OK);
-    cr_expect_eq(sql("PRAGMA user_version"), 1);
+    cr_expect_eq(acp_store_migrate(cfg, 0, collect, &s, &info, &e), ACP_INVALID);
+    cr_expect(strstr(e.message, "stopped by the caller; nothing migrated"), "%s", e.message);
+    cr_expect_eq(info.steps, 1);
+    cr_expect_eq(info.migrated, 0);
+    cr_expect_eq(sql("PRAGMA user_version"), 1, "migrated although the caller stopped");
     acp_config_free(cfg);
 }
 
 Test(migrate, never_does_not_create_a_store_and_a_dry_run_creates_nothing)
 {
     acp_config *cfg = config("sqlite", db_path, "never");
+    open_fails(cfg, ACP_NOT_FOUND, "migrate=never");
     acp_error e;
-    cr_expect_eq(open_status(cfg, &e), ACP_NOT_FOUND);
-    cr_expect(strstr(e.message, "migrate=never"), "%s", e.message);
     cr_expect_neq(access(db_path, F_OK), 0, "migrate=never created the file");
     cr_expect_eq(acp_store_migrate(cfg, ACP_MIGRATE_DRY_RUN, NULL, NULL, NULL, &e), ACP_NOT_FOUND);
     cr_expect_neq(access(db_path, F_OK), 0, "a dry run created the file");
@@ -215,9 +224,7 @@ Test(migrate, an_empty_file_is_not_given_a_schema_under_never)
     cr_assert_not_null(f);
     fclose(f);
     acp_config *cfg = config("sqlite", db_path, "never");
-    acp_error e;
-    cr_expect_eq(open_status(cfg, &e), ACP_UNSUPPORTED);
-    cr_expect(strstr(e.message, "acp-storage migrate"), "%s", e.message);
+    open_fails(cfg, ACP_UNSUPPORTED, "acp-storage migrate");
     struct stat st;
     cr_expect_eq(stat(db_path, &st), 0);
     cr_expect_eq(st.st_size, 0, "the refusal wrote to the file");
@@ -256,9 +263,8 @@ Test(migrate, mode_ro_shows_but_does_not_migrate)
 Test(migrate, the_option_takes_auto_or_never)
 {
     acp_config *cfg = config("sqlite", db_path, "sometimes");
+    open_fails(cfg, ACP_INVALID, "migrate=sometimes");
     acp_error e;
-    cr_expect_eq(open_status(cfg, &e), ACP_INVALID);
-    cr_expect(strstr(e.message, "migrate=sometimes"), "%s", e.message);
     acp_config_free(cfg);
     /* Backends without a versioned schema take and ignore it. */
     cfg = config("memory", NULL, "never");
