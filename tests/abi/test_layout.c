@@ -57,6 +57,7 @@ typedef int (*fn_migrate_step)(acp_call *, int64_t, int64_t, const char *, const
 typedef const char *cstr;
 typedef const char *const *cstr_list;
 typedef char message_buf[ACP_ERROR_MESSAGE_MAX];
+typedef char migrate_what[32];
 
 typedef struct member {
     const char *name;
@@ -229,6 +230,11 @@ static const member members[] = {
     M(acp_verify_counts, events, 16, 8, int64_t),
     M(acp_verify_counts, damaged, 24, 8, int64_t),
     M(acp_verify_counts, quarantined, 32, 8, int64_t),
+    M(acp_migrate_info, found, 0, 8, int64_t),
+    M(acp_migrate_info, latest, 8, 8, int64_t),
+    M(acp_migrate_info, steps, 16, 8, int64_t),
+    M(acp_migrate_info, migrated, 24, 4, int),
+    M(acp_migrate_info, what, 28, 32, migrate_what),
 };
 
 /* sizeof of each plugin ABI struct, by ABI minor (column = minor).  A minor
@@ -267,6 +273,7 @@ static const struct {
     {"acp_event_filter", sizeof(acp_event_filter), 32},
     {"acp_plugin_info", sizeof(acp_plugin_info), 72},
     {"acp_verify_counts", sizeof(acp_verify_counts), 40},
+    {"acp_migrate_info", sizeof(acp_migrate_info), 64},
 };
 
 /* Values that plugins and applications compile in. */
