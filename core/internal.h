@@ -94,6 +94,7 @@ typedef struct acp__item {
     int64_t created_us;
     int64_t seq;
     int64_t stored_us;
+    int64_t version; /* runs of an ACP_CAP_VERSIONS backend, else 0 */
 } acp__item;
 
 struct acp_page {
@@ -127,6 +128,11 @@ struct acp_call {
     char fault[192];        /* what the plugin handed back against the contract, or "" */
     acp_cancel *cancel;     /* acp_event_follow's token, or NULL */
     acp__watch watch;       /* registered in cancel while watch.wake is set */
+    /* Run versions: items carry acp_item.version (the plugin declares
+     * ACP_CAP_VERSIONS, so its acp_item has the member); the version
+     * save_run reported through host->set_version, or -1. */
+    int item_versions;
+    int64_t version;
     acp__migrate *migrate;  /* a migrate call's state (migrate.c), or NULL */
 };
 
@@ -154,6 +160,7 @@ struct acp_store {
     pthread_mutex_t mu;
     int64_t timeout_ms;
     size_t max_doc; /* documents larger than this are refused (max_document_bytes) */
+    int versions;   /* the plugin keeps run versions (ACP_CAP_VERSIONS, ABI >= 1.2) */
 };
 
 /* Open cfg.  for_migrate 0: acp_store_open_config(); else ACP__OPEN_MIGRATE,

@@ -21,14 +21,18 @@
 #include "file_int.h"
 
 #define FORMAT_NAME "acp-storage-file"
-#define FORMAT_VERSION 1
+/* 2: run files carry their version (fmt.h), and delete_mark exists.  A
+ * store of version 1 is raised to 2 by the first writable open; this
+ * plugin reads files of both. */
+#define FORMAT_VERSION 2
 
 /* ---- opening --------------------------------------------------------------------- */
 
 static int is_store_entry(const char *nm)
 {
-    static const char *const known[] = {"FORMAT", "index.log", "lock", "runs",
-                                        "sessions", "events", "lost+found", "quarantine", NULL};
+    static const char *const known[] = {"FORMAT", "index.log", "lock", "runs", "sessions",
+                                        "events", "lost+found", "quarantine", FILE_MARK_NAME,
+                                        NULL};
     if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0 ||
         strncmp(nm, FILE_TMP_PREFIX, strlen(FILE_TMP_PREFIX)) == 0 ||
         strncmp(nm, "index.log.damaged-", 18) == 0)
@@ -97,7 +101,7 @@ static acp_status check_format_text(acp_backend *b, char *buf, size_t len, acp_c
                               b->path, v, FORMAT_VERSION);
     if (v < 1)
         goto bad;
-    b->format_version = (int)v;
+    b->format = (int)v;
     return ACP_OK;
 bad:
     return b->host->error(call, ACP_CORRUPT,
@@ -168,6 +172,35 @@ static acp_status check_format(acp_backend *b, acp_call *call)
     return s;
 }
 
+/* Raise FORMAT of an older store to this plugin's version, atomically
+ * (rename).  An older plugin then refuses the store instead of reading the
+ * newer run files as damaged. */
+static acp_status format_upgrade(acp_backend *b, acp_call *call)
+{
+    char text[64], tmp[64];
+    int tl = snprintf(text, sizeof text, "{\"format\":\"%s\",\"version\":%d}\n", FORMAT_NAME,
+                      FORMAT_VERSION);
+    int fd = fs_create_tmp(b, b->dirfd, "format-", tmp, O_WRONLY);
+    if (fd < 0)
+        return file_err(b, call, ACP_IO, "", "FORMAT", "cannot create", errno);
+    int err = file_write_all(fd, text, (size_t)tl);
+    if (!err && fsync(fd) != 0)
+        err = errno;
+    close(fd);
+    if (!err && renameat(b->dirfd, tmp, b->dirfd, "FORMAT") != 0)
+        err = errno;
+    if (err)
+        unlinkat(b->dirfd, tmp, 0);
+    else if (fsync(b->dirfd) != 0)
+        err = errno;
+    if (err)
+        return file_err(b, call, ACP_IO, "", "FORMAT", "cannot upgrade", err);
+    b->host->log(2, "file", "%s: store format %d raised to %d", b->path, b->format,
+                 FORMAT_VERSION);
+    b->format = FORMAT_VERSION;
+    return ACP_OK;
+}
+
 static acp_status open_subdir(acp_backend *b, const char *name, int *fd, acp_call *call)
 {
     if (mkdirat(b->dirfd, name, 0777) != 0 && errno != EEXIST && !b->ro_errno)
@@ -178,16 +211,28 @@ static acp_status open_subdir(acp_backend *b, const char *name, int *fd, acp_cal
     return ACP_OK;
 }
 
-/* Version 1 is the only format so far: an open has already refused a
- * newer one, and there is no step to list.  A format 2 would append its
- * conversion here. */
+/* The format steps, row i raising format i + 1 to i + 2: what open raises
+ * (format_upgrade) and what acp-storage migrate lists.  A new format
+ * appends a row (and bumps FORMAT_VERSION). */
+static const char *const format_steps[FORMAT_VERSION - 1] = {
+    "write FORMAT version 2: run files written from now on carry their version and deletes "
+    "keep delete_mark; run files of version 1 are read as version 1 (nothing is rewritten)",
+};
+
 acp_status file_migrate(acp_backend *b, uint32_t flags, acp_call *call)
 {
-    (void)flags;
-    if (b->host->size < offsetof(acp_plugin_host, migrate_versions) + sizeof b->host->migrate_versions ||
-        b->host->migrate_versions(call, b->format_version, FORMAT_VERSION, "format version"))
+    const acp_plugin_host *h = b->host;
+    if (h->size < offsetof(acp_plugin_host, migrate_step) + sizeof h->migrate_step ||
+        h->migrate_versions(call, b->format, FORMAT_VERSION, "format version"))
         return ACP_NOMEM;
-    return ACP_OK;
+    for (int v = b->format; v < FORMAT_VERSION; v++)
+        if (h->migrate_step(call, v, v + 1, format_steps[v - 1], NULL))
+            return ACP_NOMEM;
+    if ((flags & ACP_MIGRATE_DRY_RUN) || b->format >= FORMAT_VERSION)
+        return ACP_OK;
+    if (b->ro_errno)
+        return file_err(b, call, ACP_IO, "", "FORMAT", "cannot upgrade", b->ro_errno);
+    return format_upgrade(b, call);
 }
 
 void file_close(acp_backend *b)
@@ -212,7 +257,7 @@ void file_close(acp_backend *b)
 acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
                          acp_backend **out, acp_call *call)
 {
-    int sync = 1, create = 1;
+    int sync = 1, create = 1, migrate = 'a';
     if (args->variant[0])
         return host->error(call, ACP_INVALID, "unknown variant '+%s' (file: takes none)",
                            args->variant);
@@ -220,6 +265,8 @@ acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
         const acp_plugin_option *o = &args->options[i];
         if (strcmp(o->key, "create") == 0) {
             create = strcmp(o->value, "false") != 0; /* the core checked the value */
+        } else if (strcmp(o->key, "migrate") == 0) {
+            migrate = o->value[0]; /* 'a'uto, 'n'ever, 'i'nspect (the core's migrate call) */
         } else if (strcmp(o->key, "sync") == 0) {
             if (strcmp(o->value, "always") == 0)
                 sync = 1;
@@ -294,6 +341,13 @@ acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
             s = ev_lock_table_open(b, call);
         }
     }
+    if (s == ACP_OK && b->format < FORMAT_VERSION && migrate == 'n')
+        s = host->error(call, ACP_UNSUPPORTED,
+                        "%s: store format %d is older than format %d of this plugin, and "
+                        "migrate=never does not raise it: run 'acp-storage migrate' on this store",
+                        b->path, b->format, FORMAT_VERSION);
+    else if (s == ACP_OK && !b->ro_errno && b->format < FORMAT_VERSION && migrate == 'a')
+        s = format_upgrade(b, call);
     if (s == ACP_OK)
         s = open_subdir(b, "runs", &b->runs_fd, call);
     if (s == ACP_OK)

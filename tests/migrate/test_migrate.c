@@ -284,16 +284,32 @@ Test(migrate, memory_has_nothing_to_migrate_and_file_reports_its_format)
     cr_expect_eq(s.n, 0);
     acp_config_free(cfg);
 
-    char fdir[160];
+    char fdir[160], format[200];
     snprintf(fdir, sizeof fdir, "%s/files", dir);
     cfg = config("file", fdir, "never");
     cr_expect_eq(acp_store_migrate(cfg, ACP_MIGRATE_DRY_RUN, NULL, NULL, &info, &e),
                  ACP_NOT_FOUND, "a dry run created a file store");
     cr_assert_eq(acp_store_migrate(cfg, 0, collect, &s, &info, &e), ACP_OK, "%s", e.message);
-    cr_expect_eq(info.found, 1);
-    cr_expect_eq(info.latest, 1);
+    cr_expect_eq(info.found, info.latest, "a new file store is not at the latest format");
     cr_expect_str_eq(info.what, "format version");
     cr_expect_eq(s.n, 0);
+    cr_expect_eq(open_status(cfg, &e), ACP_OK, "%s", e.message);
+
+    /* A store of format 1: never refuses it, a dry run lists the raise,
+     * migrate raises it. */
+    snprintf(format, sizeof format, "%s/FORMAT", fdir);
+    FILE *f = fopen(format, "w");
+    cr_assert_not_null(f);
+    fputs("{\"format\":\"acp-storage-file\",\"version\":1}\n", f);
+    fclose(f);
+    open_fails(cfg, ACP_UNSUPPORTED, "acp-storage migrate");
+    cr_assert_eq(acp_store_migrate(cfg, ACP_MIGRATE_DRY_RUN, collect, &s, &info, &e), ACP_OK,
+                 "%s", e.message);
+    cr_expect_eq(info.found, 1);
+    cr_expect_eq(s.n, info.latest - 1, "%s", s.text);
+    open_fails(cfg, ACP_UNSUPPORTED, "format 1 is older");
+    cr_assert_eq(acp_store_migrate(cfg, 0, NULL, NULL, &info, &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(info.migrated, 1);
     cr_expect_eq(open_status(cfg, &e), ACP_OK, "%s", e.message);
     acp_config_free(cfg);
 }
