@@ -266,7 +266,10 @@ acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
         if (strcmp(o->key, "create") == 0) {
             create = strcmp(o->value, "false") != 0; /* the core checked the value */
         } else if (strcmp(o->key, "migrate") == 0) {
-            migrate = o->value[0]; /* 'a'uto, 'n'ever, 'i'nspect (the core's migrate call) */
+            /* auto, never, or inspect (the core's migrate call) */
+            migrate = strcmp(o->value, "never") == 0     ? 'n'
+                      : strcmp(o->value, "inspect") == 0 ? 'i'
+                                                         : 'a';
         } else if (strcmp(o->key, "sync") == 0) {
             if (strcmp(o->value, "always") == 0)
                 sync = 1;
