@@ -9,8 +9,9 @@
  * front, and hands the results to the plugin's sink.
  *
  * To add an operation (a later ABI minor): append its member to
- * acp_child_ops, write it as the others are (child_begin, the core's
- * operation, deliver, child_end) and list it in acp__child_ops below.
+ * acp_child_ops, write a core_op that runs the core's operation and a
+ * child_ member that hands it to child_call, and list it in acp__child_ops
+ * below.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,13 +69,6 @@ static acp_status child_begin(acp_child *c, acp_call *call, const char *op,
     }
     *prev = acp__call_bind(call);
     return ACP_OK;
-}
-
-static acp_status child_end(acp_child *c, acp_call *call, const acp_call *prev, acp_status st,
-                            const acp_error *e)
-{
-    acp__call_bind(prev);
-    return st == ACP_OK ? ACP_OK : child_fail(call, c, st, e);
 }
 
 /* Hand every item of page to sink (NULL: to the parent call's results).
@@ -183,188 +177,240 @@ static size_t child_max_document_bytes(const acp_child *c)
 
 /* ---- operations ---- */
 
-/* The body of an operation that hands nothing back: EXPR is the core's call
- * (it may use c->store and &e). */
-#define CHILD_SIMPLE(op, EXPR)                                                                   \
-    do {                                                                                         \
-        const acp_call *prev;                                                                    \
-        acp_status st_ = child_begin(c, call, op, &prev);                                        \
-        if (st_ != ACP_OK)                                                                       \
-            return st_;                                                                          \
-        acp_error e = {0};                                                                       \
-        st_ = (EXPR);                                                                            \
-        return child_end(c, call, prev, st_, &e);                                                \
-    } while (0)
+/* One operation of the core on the child's store: args are the operation's
+ * own; *page receives the results of operations that have some. */
+typedef acp_status (*core_op)(acp_store *s, const void *args, acp_page **page, acp_error *e);
 
-static acp_status child_ping(acp_child *c, acp_call *call)
-{
-    CHILD_SIMPLE("ping", acp_store_ping(c->store, &e));
-}
-
-static acp_status child_save_run(acp_child *c, const char *doc, size_t len, acp_call *call)
-{
-    CHILD_SIMPLE("save_run", acp_run_save(c->store, doc, len, &e));
-}
-
-static acp_status child_delete_run(acp_child *c, const char *run_id, acp_call *call)
-{
-    CHILD_SIMPLE("delete_run", acp_run_delete(c->store, run_id, &e));
-}
-
-static acp_status child_save_session(acp_child *c, const char *doc, size_t len, acp_call *call)
-{
-    CHILD_SIMPLE("save_session", acp_session_save(c->store, doc, len, &e));
-}
-
-static acp_status child_delete_session(acp_child *c, const char *id, acp_call *call)
-{
-    CHILD_SIMPLE("delete_session", acp_session_delete(c->store, id, &e));
-}
-
-static acp_status child_add_event(acp_child *c, const char *run_id, const char *doc, size_t len,
-                                  int64_t *seq, acp_call *call)
-{
-    CHILD_SIMPLE("add_event", acp_event_add(c->store, run_id, doc, len, seq, &e));
-}
-
-static acp_status get_item(acp_child *c, int session, const char *id, acp_child_sink sink,
-                           void *arg, acp_call *call)
+/* Run fn for the parent call: checks, binding, the child's failure into the
+ * parent's error, then the results (key, when set, is the key of every
+ * item) and a total (to *total, and with sink NULL to the parent call). */
+static acp_status child_call(acp_child *c, acp_call *call, const char *op, core_op fn,
+                             const void *args, const char *key, acp_child_sink sink, void *arg,
+                             int64_t *total)
 {
     const acp_call *prev;
-    acp_status st = child_begin(c, call, session ? "get_session" : "get_run", &prev);
-    if (st != ACP_OK)
-        return st;
-    acp_error e = {0};
-    acp__item item;
-    st = acp__store_get(c->store, session, id, &item, &e);
-    st = child_end(c, call, prev, st, &e);
-    if (st != ACP_OK)
-        return st;
-    acp_page one = {.items = &item, .n = 1, .cap = 1, .max = 1};
-    st = deliver(&one, id, sink, arg, call);
-    free(item.doc);
-    return st;
-}
-
-static acp_status child_get_run(acp_child *c, const char *run_id, acp_child_sink sink, void *arg,
-                                acp_call *call)
-{
-    return get_item(c, 0, run_id, sink, arg, call);
-}
-
-static acp_status child_get_session(acp_child *c, const char *id, acp_child_sink sink, void *arg,
-                                    acp_call *call)
-{
-    return get_item(c, 1, id, sink, arg, call);
-}
-
-/* End of a list: deliver the page (when the child answered) and free it. */
-static acp_status list_end(acp_child *c, acp_call *call, const acp_call *prev, acp_status st,
-                           const acp_error *e, acp_page *page, acp_child_sink sink, void *arg)
-{
-    st = child_end(c, call, prev, st, e);
-    if (st == ACP_OK)
-        st = deliver(page, NULL, sink, arg, call);
-    acp_page_free(page);
-    return st;
-}
-
-static acp_status child_list_runs(acp_child *c, const acp_run_query *q, acp_child_sink sink,
-                                  void *arg, int64_t *total, acp_call *call)
-{
-    const acp_call *prev;
-    acp_status st = child_begin(c, call, "list_runs", &prev);
+    acp_status st = child_begin(c, call, op, &prev);
     if (st != ACP_OK)
         return st;
     acp_error e = {0};
     acp_page *page = NULL;
-    acp_run_filter f = ACP_RUN_FILTER_INIT;
-    char *cursor = NULL;
-    if (!q) {
-        st = acp__error(&e, ACP_INVALID, "list_runs: the query must not be NULL");
-    } else {
-        f.agent_name = q->agent_name;
-        f.session_id = q->session_id;
-        f.limit = q->limit;
-        f.offset = q->offset;
-        f.want_total = q->want_total;
-        /* The cursor travels as the application's would: the core parses
-         * and checks it once, in one place. */
-        if (q->has_cursor && q->cursor_run_id &&
-            !(f.cursor = cursor = acp__cursor_make(q->cursor_created_us, q->cursor_run_id)))
-            st = acp__error(&e, ACP_NOMEM, "out of memory listing runs");
-        else if (q->has_cursor && !q->cursor_run_id)
-            st = acp__error(&e, ACP_INVALID, "list_runs: has_cursor without cursor_run_id");
-        else
-            st = acp_run_list(c->store, &f, &page, &e);
+    st = fn(c->store, args, &page, &e);
+    acp__call_bind(prev);
+    if (st != ACP_OK) {
+        acp_page_free(page);
+        return child_fail(call, c, st, &e);
     }
-    free(cursor);
-    if (st == ACP_OK && q->want_total) {
+    if (page && page->total >= 0) {
         if (total)
             *total = page->total;
         if (!sink)
             acp__host.set_total(call, page->total);
     }
-    return list_end(c, call, prev, st, &e, page, sink, arg);
+    if (page)
+        st = deliver(page, key, sink, arg, call);
+    acp_page_free(page);
+    return st;
+}
+
+typedef struct doc_args {
+    const char *id; /* add_event: the run id; deletes: the id */
+    const char *doc;
+    size_t len;
+    int64_t *seq;
+    int session;
+} doc_args;
+
+static acp_status core_ping(acp_store *s, const void *args, acp_page **page, acp_error *e)
+{
+    (void)args, (void)page;
+    return acp_store_ping(s, e);
+}
+
+static acp_status core_save(acp_store *s, const void *args, acp_page **page, acp_error *e)
+{
+    const doc_args *a = args;
+    (void)page;
+    return a->session ? acp_session_save(s, a->doc, a->len, e) : acp_run_save(s, a->doc, a->len, e);
+}
+
+static acp_status core_delete(acp_store *s, const void *args, acp_page **page, acp_error *e)
+{
+    const doc_args *a = args;
+    (void)page;
+    return a->session ? acp_session_delete(s, a->id, e) : acp_run_delete(s, a->id, e);
+}
+
+static acp_status core_add_event(acp_store *s, const void *args, acp_page **page, acp_error *e)
+{
+    const doc_args *a = args;
+    (void)page;
+    return acp_event_add(s, a->id, a->doc, a->len, a->seq, e);
+}
+
+/* A get as a page of one (the item keeps no key: child_call gives the id). */
+static acp_status core_get(acp_store *s, const void *args, acp_page **page, acp_error *e)
+{
+    const doc_args *a = args;
+    acp__item item;
+    acp_status st = acp__store_get(s, a->session, a->id, &item, e);
+    if (st != ACP_OK)
+        return st;
+    acp_page *p = acp__page_new(1);
+    if (!p || !(p->items = malloc(sizeof *p->items))) {
+        free(p);
+        free(item.doc);
+        return acp__error(e, ACP_NOMEM, "out of memory reading '%s'", a->id);
+    }
+    p->items[0] = item;
+    p->n = p->cap = 1;
+    *page = p;
+    return ACP_OK;
+}
+
+static acp_status core_list_runs(acp_store *s, const void *args, acp_page **page, acp_error *e)
+{
+    const acp_run_query *q = args;
+    if (!q)
+        return acp__error(e, ACP_INVALID, "list_runs: the query must not be NULL");
+    if (q->has_cursor && !q->cursor_run_id)
+        return acp__error(e, ACP_INVALID, "list_runs: has_cursor without cursor_run_id");
+    acp_run_filter f = ACP_RUN_FILTER_INIT;
+    f.agent_name = q->agent_name;
+    f.session_id = q->session_id;
+    f.limit = q->limit;
+    f.offset = q->offset;
+    f.want_total = q->want_total;
+    /* The cursor travels as an application's would: the core parses and
+     * checks it once, in one place. */
+    char *cursor = NULL;
+    if (q->has_cursor &&
+        !(f.cursor = cursor = acp__cursor_make(q->cursor_created_us, q->cursor_run_id)))
+        return acp__error(e, ACP_NOMEM, "out of memory listing runs");
+    acp_status st = acp_run_list(s, &f, page, e);
+    free(cursor);
+    return st;
+}
+
+typedef struct session_list_args {
+    const char *after_id;
+    int64_t limit;
+} session_list_args;
+
+static acp_status core_list_sessions(acp_store *s, const void *args, acp_page **page,
+                                     acp_error *e)
+{
+    const session_list_args *a = args;
+    return acp_session_list(s, a->after_id, a->limit, page, e);
+}
+
+static acp_status core_get_events(acp_store *s, const void *args, acp_page **page, acp_error *e)
+{
+    const acp_event_query *q = args;
+    if (!q)
+        return acp__error(e, ACP_INVALID, "get_events: the query must not be NULL");
+    acp_event_filter f = ACP_EVENT_FILTER_INIT;
+    f.limit = q->limit;
+    f.offset = q->offset;
+    f.after_seq = q->after_seq;
+    return acp_event_list(s, q->run_id, &f, page, e);
+}
+
+typedef struct wait_args {
+    const acp_event_query *q;
+    const acp_call *parent;
+} wait_args;
+
+/* The wait ends with the parent's: at its deadline (none: none), or when
+ * its cancel token fires. */
+static acp_status core_wait_events(acp_store *s, const void *args, acp_page **page,
+                                   acp_error *e)
+{
+    const wait_args *a = args;
+    if (!a->q || a->q->offset != 0)
+        return acp__error(e, ACP_INVALID, "wait_events: the query must be given, with offset 0");
+    int64_t ms = -1;
+    if (a->parent->deadline_us) {
+        ms = (a->parent->deadline_us - acp__deadline_now_us()) / 1000;
+        ms = ms > 0 ? ms : 0;
+    }
+    return acp_event_follow(s, a->q->run_id, a->q->after_seq, a->q->limit, ms,
+                            a->parent->cancel, page, e);
+}
+
+static acp_status child_ping(acp_child *c, acp_call *call)
+{
+    return child_call(c, call, "ping", core_ping, NULL, NULL, NULL, NULL, NULL);
+}
+
+static acp_status child_save_run(acp_child *c, const char *doc, size_t len, acp_call *call)
+{
+    doc_args a = {.doc = doc, .len = len};
+    return child_call(c, call, "save_run", core_save, &a, NULL, NULL, NULL, NULL);
+}
+
+static acp_status child_get_run(acp_child *c, const char *run_id, acp_child_sink sink, void *arg,
+                                acp_call *call)
+{
+    doc_args a = {.id = run_id};
+    return child_call(c, call, "get_run", core_get, &a, run_id, sink, arg, NULL);
+}
+
+static acp_status child_delete_run(acp_child *c, const char *run_id, acp_call *call)
+{
+    doc_args a = {.id = run_id};
+    return child_call(c, call, "delete_run", core_delete, &a, NULL, NULL, NULL, NULL);
+}
+
+static acp_status child_list_runs(acp_child *c, const acp_run_query *q, acp_child_sink sink,
+                                  void *arg, int64_t *total, acp_call *call)
+{
+    return child_call(c, call, "list_runs", core_list_runs, q, NULL, sink, arg, total);
+}
+
+static acp_status child_save_session(acp_child *c, const char *doc, size_t len, acp_call *call)
+{
+    doc_args a = {.doc = doc, .len = len, .session = 1};
+    return child_call(c, call, "save_session", core_save, &a, NULL, NULL, NULL, NULL);
+}
+
+static acp_status child_get_session(acp_child *c, const char *id, acp_child_sink sink, void *arg,
+                                    acp_call *call)
+{
+    doc_args a = {.id = id, .session = 1};
+    return child_call(c, call, "get_session", core_get, &a, id, sink, arg, NULL);
+}
+
+static acp_status child_delete_session(acp_child *c, const char *id, acp_call *call)
+{
+    doc_args a = {.id = id, .session = 1};
+    return child_call(c, call, "delete_session", core_delete, &a, NULL, NULL, NULL, NULL);
 }
 
 static acp_status child_list_sessions(acp_child *c, const char *after_id, int64_t limit,
                                       acp_child_sink sink, void *arg, acp_call *call)
 {
-    const acp_call *prev;
-    acp_status st = child_begin(c, call, "list_sessions", &prev);
-    if (st != ACP_OK)
-        return st;
-    acp_error e = {0};
-    acp_page *page = NULL;
-    st = acp_session_list(c->store, after_id, limit, &page, &e);
-    return list_end(c, call, prev, st, &e, page, sink, arg);
+    session_list_args a = {after_id, limit};
+    return child_call(c, call, "list_sessions", core_list_sessions, &a, NULL, sink, arg, NULL);
+}
+
+static acp_status child_add_event(acp_child *c, const char *run_id, const char *doc, size_t len,
+                                  int64_t *seq, acp_call *call)
+{
+    doc_args a = {.id = run_id, .doc = doc, .len = len, .seq = seq};
+    return child_call(c, call, "add_event", core_add_event, &a, NULL, NULL, NULL, NULL);
 }
 
 static acp_status child_get_events(acp_child *c, const acp_event_query *q, acp_child_sink sink,
                                    void *arg, acp_call *call)
 {
-    const acp_call *prev;
-    acp_status st = child_begin(c, call, "get_events", &prev);
-    if (st != ACP_OK)
-        return st;
-    acp_error e = {0};
-    acp_page *page = NULL;
-    if (!q) {
-        st = acp__error(&e, ACP_INVALID, "get_events: the query must not be NULL");
-    } else {
-        acp_event_filter f = ACP_EVENT_FILTER_INIT;
-        f.limit = q->limit;
-        f.offset = q->offset;
-        f.after_seq = q->after_seq;
-        st = acp_event_list(c->store, q->run_id, &f, &page, &e);
-    }
-    return list_end(c, call, prev, st, &e, page, sink, arg);
+    return child_call(c, call, "get_events", core_get_events, q, NULL, sink, arg, NULL);
 }
 
 static acp_status child_wait_events(acp_child *c, const acp_event_query *q, acp_child_sink sink,
                                     void *arg, acp_call *call)
 {
-    const acp_call *prev;
-    acp_status st = child_begin(c, call, "wait_events", &prev);
-    if (st != ACP_OK)
-        return st;
-    acp_error e = {0};
-    acp_page *page = NULL;
-    if (!q || q->offset != 0) {
-        st = acp__error(&e, ACP_INVALID, "wait_events: the query must be given, with offset 0");
-    } else {
-        /* The wait ends with the parent's: at its deadline (none: none), or
-         * when its cancel token fires. */
-        int64_t ms = -1;
-        if (call->deadline_us) {
-            ms = (call->deadline_us - acp__deadline_now_us()) / 1000;
-            ms = ms > 0 ? ms : 0;
-        }
-        st = acp_event_follow(c->store, q->run_id, q->after_seq, q->limit, ms, call->cancel,
-                              &page, &e);
-    }
-    return list_end(c, call, prev, st, &e, page, sink, arg);
+    wait_args a = {q, call};
+    return child_call(c, call, "wait_events", core_wait_events, &a, NULL, sink, arg, NULL);
 }
 
 const acp_child_ops acp__child_ops = {

@@ -42,6 +42,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h> /* memcmp, strlen: the inline run order below */
 
 #include "acp_storage_status.h"
 
@@ -488,11 +489,8 @@ typedef struct acp_plugin_descriptor {
  * on the common length, then the shorter first). */
 static inline int acp_id_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
-    size_t n = alen < blen ? alen : blen;
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return (unsigned char)a[i] < (unsigned char)b[i] ? -1 : 1;
-    return (alen > blen) - (alen < blen);
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c != 0 ? c : (alen > blen) - (alen < blen);
 }
 
 /* List order of two runs: < 0 when run a is listed before run b (newer, or
@@ -510,13 +508,10 @@ static inline int acp_run_order_cmp(int64_t a_created_us, const char *a_id, size
 static inline int acp_run_after_cursor(const acp_run_query *q, int64_t created_us,
                                        const char *id, size_t len)
 {
-    size_t cl = 0;
     if (!q->has_cursor)
         return 1;
-    while (q->cursor_run_id[cl])
-        cl++;
-    return acp_run_order_cmp(q->cursor_created_us, q->cursor_run_id, cl, created_us, id,
-                             len) < 0;
+    return acp_run_order_cmp(q->cursor_created_us, q->cursor_run_id, strlen(q->cursor_run_id),
+                             created_us, id, len) < 0;
 }
 
 #if defined(__GNUC__)

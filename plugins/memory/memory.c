@@ -73,14 +73,6 @@ typedef struct hkey {
     uint64_t hash;
 } hkey;
 
-/* Byte-wise id order, a proper prefix first: the order of memcmp, of SQL's
- * BINARY collation, and so of every other backend. */
-static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-    int c = memcmp(a, b, alen < blen ? alen : blen);
-    return c != 0 ? c : (alen > blen) - (alen < blen);
-}
-
 static int table_init(table *t)
 {
     t->nbuckets = 16;
@@ -317,14 +309,12 @@ static run_index *rindex_of(const ost_node *n, int slot)
 }
 
 /* < 0 when the run at node n of tree slot comes before position p in list
- * order.  Only a tie of created_us reads the run's id. */
+ * order (acp_run_order_cmp, the one definition of it). */
 static int run_pos_cmp(const ost_node *n, int slot, const run_pos *p)
 {
-    int64_t us = ((const rslot *)n)->created_us;
-    if (us != p->created_us)
-        return us > p->created_us ? -1 : 1;
     const record *r = rindex_of(n, slot)->r;
-    return key_cmp(p->id, p->id_len, r->n.key, r->n.key_len);
+    return acp_run_order_cmp(((const rslot *)n)->created_us, r->n.key, r->n.key_len,
+                             p->created_us, p->id, p->id_len);
 }
 
 /* One comparison per slot: a node knows its tree only by its place. */
@@ -663,7 +653,7 @@ static int cmp_session_id(const ost_node *n, const void *key)
 {
     const record *s = ((const session_index *)((const char *)n - offsetof(session_index, tn)))->r;
     const hkey *k = key;
-    return key_cmp(s->n.key, s->n.key_len, k->key, k->len);
+    return acp_id_cmp(s->n.key, s->n.key_len, k->key, k->len);
 }
 
 static acp_status mem_save_session(acp_backend *b, const acp_session_record *rec,

@@ -251,6 +251,7 @@ enum {
     " status = EXCLUDED.status, finished_us = EXCLUDED.finished_us, doc = EXCLUDED.doc"
 
 #define PG_LIST_COLS "SELECT run_id, created_us, doc FROM @.runs"
+/* The run order and cursor rule of acp_run_order_cmp (acp_storage_plugin.h). */
 #define PG_LIST_ORDER " ORDER BY created_us DESC, run_id DESC"
 #define PG_CURSOR(c, i) "(created_us, run_id) < ($" c "::bigint, $" i "::text)"
 #define PG_COUNT_SUM "SELECT coalesce(sum(n), 0)::bigint FROM @.run_counts WHERE kind = "
