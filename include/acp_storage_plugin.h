@@ -85,7 +85,8 @@ typedef struct acp_call acp_call;
 typedef struct acp_backend acp_backend;
 
 /* One key/value option of the store configuration (already checked against
- * the descriptor's option_names).  Values are decoded text. */
+ * the descriptor's typed options, or its option_names).  Values are decoded
+ * text; typed options arrive in their canonical spelling (acp_option_spec). */
 typedef struct acp_plugin_option {
     const char *key;
     const char *value;
@@ -455,7 +456,7 @@ typedef struct acp_backend_vtable {
  * with a message naming the option, the value and what is accepted; fills
  * in defaults; and hands the plugin each value in one canonical spelling
  * (below), so a plugin reads values with acp_option_text/acp_option_int and
- * never parses or checks them.  `acp-storage backends NAME` shows them.
+ * never parses or checks them.
  *
  * Canonical values handed to open (acp_open_args.options):
  *   STRING      the text as given;
@@ -615,6 +616,18 @@ static inline int acp_run_after_cursor(const acp_run_query *q, int64_t created_u
 #endif
 
 /*
+ * Define the entry of plugin NAME (a bare identifier matching
+ * [a-z0-9_]{1,64}; the file must be libacp_storage_NAME.so).  Fills every
+ * version field from this header, so they cannot be wrong:
+ *
+ *   static const acp_backend_vtable vt = { .open = x_open, ... };
+ *   static const char *const opts[] = { "sync", NULL };
+ *   ACP_PLUGIN_DEFINE(example, "1.0.0", "An example", ACP_CAP_CONCURRENT, opts, &vt)
+ */
+#define ACP_PLUGIN_DEFINE(NAME, VERSION, DESCRIPTION, CAPS, OPTION_NAMES, VTABLE)       \
+    ACP_PLUGIN_DEFINE_ENTRY_(NAME, VERSION, DESCRIPTION, CAPS, OPTION_NAMES, VTABLE, NULL, NULL)
+
+/*
  * As ACP_PLUGIN_DEFINE, for a plugin that describes its variants and
  * options (ABI 1.2; VARIANTS and OPTIONS as in the descriptor):
  *
@@ -626,55 +639,31 @@ static inline int acp_run_after_cursor(const acp_run_query *q, int64_t created_u
  *   ACP_PLUGIN_DEFINE_TYPED(example, "1.0.0", "An example", 0, variants, options, &vt)
  */
 #define ACP_PLUGIN_DEFINE_TYPED(NAME, VERSION, DESCRIPTION, CAPS, VARIANTS, OPTIONS, VTABLE)  \
-    ACP_PLUGIN_EXPORT const acp_plugin_descriptor *acp_storage_##NAME##_plugin(void);   \
-    const acp_plugin_descriptor *acp_storage_##NAME##_plugin(void)                       \
-    {                                                                                    \
-        static const acp_plugin_descriptor desc = {                                      \
-            .magic = ACP_PLUGIN_MAGIC,                                                   \
-            .abi_major = ACP_PLUGIN_ABI_MAJOR,                                           \
-            .abi_minor = ACP_PLUGIN_ABI_MINOR,                                           \
-            .size = (uint32_t)sizeof(acp_plugin_descriptor),                             \
-            .pointer_size = (uint32_t)sizeof(void *),                                    \
-            .name = #NAME,                                                               \
-            .version = (VERSION),                                                        \
-            .description = (DESCRIPTION),                                                \
-            .capabilities = (CAPS),                                                      \
-            .option_names = NULL,                                                        \
-            .vtable = (VTABLE),                                                          \
-            .vtable_size = sizeof(acp_backend_vtable),                                   \
-            .variants = (VARIANTS),                                                      \
-            .options = (OPTIONS)};                                                       \
-        return &desc;                                                                    \
-    }
+    ACP_PLUGIN_DEFINE_ENTRY_(NAME, VERSION, DESCRIPTION, CAPS, NULL, VTABLE, VARIANTS, OPTIONS)
 
-/*
- * Define the entry of plugin NAME (a bare identifier matching
- * [a-z0-9_]{1,64}; the file must be libacp_storage_NAME.so).  Fills every
- * version field from this header, so they cannot be wrong:
- *
- *   static const acp_backend_vtable vt = { .open = x_open, ... };
- *   static const char *const opts[] = { "sync", NULL };
- *   ACP_PLUGIN_DEFINE(example, "1.0.0", "An example", ACP_CAP_CONCURRENT, opts, &vt)
- */
-/* Designated members: what later ABI minors append stays NULL / 0. */
-#define ACP_PLUGIN_DEFINE(NAME, VERSION, DESCRIPTION, CAPS, OPTION_NAMES, VTABLE)       \
-    ACP_PLUGIN_EXPORT const acp_plugin_descriptor *acp_storage_##NAME##_plugin(void);   \
-    const acp_plugin_descriptor *acp_storage_##NAME##_plugin(void)                       \
-    {                                                                                    \
-        static const acp_plugin_descriptor desc = {                                      \
-            .magic = ACP_PLUGIN_MAGIC,                                                   \
-            .abi_major = ACP_PLUGIN_ABI_MAJOR,                                           \
-            .abi_minor = ACP_PLUGIN_ABI_MINOR,                                           \
-            .size = (uint32_t)sizeof(acp_plugin_descriptor),                             \
-            .pointer_size = (uint32_t)sizeof(void *),                                    \
-            .name = #NAME,                                                               \
-            .version = (VERSION),                                                        \
-            .description = (DESCRIPTION),                                                \
-            .capabilities = (CAPS),                                                      \
-            .option_names = (OPTION_NAMES),                                              \
-            .vtable = (VTABLE),                                                          \
-            .vtable_size = sizeof(acp_backend_vtable)};                                  \
-        return &desc;                                                                    \
+/* Both of the above.  Designated members: what later ABI minors append to
+ * the descriptor stays NULL / 0. */
+#define ACP_PLUGIN_DEFINE_ENTRY_(NAME, VERSION, DESCRIPTION, CAPS, OPTION_NAMES, VTABLE,      \
+                                 VARIANTS, OPTIONS)                                          \
+    ACP_PLUGIN_EXPORT const acp_plugin_descriptor *acp_storage_##NAME##_plugin(void);       \
+    const acp_plugin_descriptor *acp_storage_##NAME##_plugin(void)                           \
+    {                                                                                        \
+        static const acp_plugin_descriptor desc = {                                          \
+            .magic = ACP_PLUGIN_MAGIC,                                                       \
+            .abi_major = ACP_PLUGIN_ABI_MAJOR,                                               \
+            .abi_minor = ACP_PLUGIN_ABI_MINOR,                                               \
+            .size = (uint32_t)sizeof(acp_plugin_descriptor),                                 \
+            .pointer_size = (uint32_t)sizeof(void *),                                        \
+            .name = #NAME,                                                                   \
+            .version = (VERSION),                                                            \
+            .description = (DESCRIPTION),                                                    \
+            .capabilities = (CAPS),                                                          \
+            .option_names = (OPTION_NAMES),                                                  \
+            .vtable = (VTABLE),                                                              \
+            .vtable_size = sizeof(acp_backend_vtable),                                       \
+            .variants = (VARIANTS),                                                          \
+            .options = (OPTIONS)};                                                           \
+        return &desc;                                                                        \
     }
 
 #ifdef __cplusplus

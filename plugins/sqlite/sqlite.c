@@ -217,8 +217,8 @@ static const char *const sq_variants[] = {NULL};
 static const char *const sq_sync_values[] = {"normal", "full", NULL};
 static const char *const sq_mode_values[] = {"rw", "ro", NULL};
 static const acp_option_spec sq_options[] = {
-    {.name = "busy_timeout", .type = ACP_OPT_DURATION, .min = 0, .max = INT_MAX,
-     .default_value = "5000", .doc = "how long to wait for another writer's lock (bare: ms)"},
+    {.name = "busy_timeout", .type = ACP_OPT_INTEGER, .min = 0, .max = INT_MAX,
+     .default_value = "5000", .doc = "milliseconds to wait for another writer's lock"},
     {.name = "synchronous", .type = ACP_OPT_ENUM, .values = sq_sync_values,
      .default_value = "normal",
      .doc = "normal: survives a process crash; full: also survives power loss"},
