@@ -79,6 +79,10 @@ acp_status acp__plugin_get(const acp_config *cfg, acp__plugin **out, acp_error *
  * to free with acp__strv_free.  NULL when out of memory. */
 char **acp__search_dirs(const acp_config *cfg, size_t *n);
 
+/* 1 if the plugin's descriptor is large enough to hold member. */
+#define ACP__DESC_HAS(desc, member)                                                         \
+    ((desc)->size >= offsetof(acp_plugin_descriptor, member) + sizeof((desc)->member))
+
 /* 1 if the plugin's vtable has a non-NULL method at member offset off. */
 #define ACP__HAS(desc, member)                                                              \
     ((desc)->vtable_size >= offsetof(acp_backend_vtable, member) + sizeof(void (*)(void)) && \
@@ -191,6 +195,22 @@ char *acp__cursor_make(int64_t created_us, const char *run_id);
 
 /* 1 if key is a core option: never passed to or checked by a plugin. */
 int acp__core_option(const char *key);
+
+/* The options handed to a plugin's open: checked against the descriptor
+ * (typed specs, or option_names), canonical values, defaults filled in. */
+typedef struct acp__open_opts {
+    acp_plugin_option *v;
+    size_t n;
+    char **owned; /* the values, one per v[i] */
+} acp__open_opts;
+
+/* Check cfg's variant and options against d and build the options for its
+ * open (to acp__open_opts_free).  Errors: INVALID naming the variant or
+ * option, the value and what is accepted; PLUGIN (a bad default in d);
+ * NOMEM. */
+acp_status acp__open_opts_make(const acp_config *cfg, const acp_plugin_descriptor *d,
+                               acp__open_opts *o, acp_error *err);
+void acp__open_opts_free(acp__open_opts *o);
 /* INVALID naming both sizes when a document of len bytes is over the
  * store's limit.  `what` is "run", "session" or "event". */
 acp_status acp__doc_size_check(const acp_store *s, const char *what, size_t len, acp_error *err);

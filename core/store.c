@@ -31,48 +31,6 @@ static void leave(acp_store *s)
 
 /* ---- opening ---- */
 
-/* The option every backend accepts (acp_storage.h, acp_config_set). */
-#define OPT_CREATE "create"
-
-/* Whether the plugin lists key among its options. */
-static int plugin_takes(const acp_plugin_descriptor *d, const char *key)
-{
-    for (const char *const *n = d->option_names; n && *n; n++)
-        if (strcmp(*n, key) == 0)
-            return 1;
-    return 0;
-}
-
-static acp_status check_options(const acp_config *cfg, const acp_plugin_descriptor *d,
-                                acp_error *err)
-{
-    const char *const *names = d->option_names;
-    for (size_t i = 0; i < cfg->n_opts; i++) {
-        if (strcmp(cfg->opts[i].key, OPT_CREATE) == 0) {
-            const char *v = cfg->opts[i].value;
-            if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
-                return acp__error(err, ACP_INVALID,
-                                  "option create=%.64s: expected \"true\" or \"false\"", v);
-            continue;
-        }
-        if (!names)
-            continue; /* the backend passes options to its client library */
-        size_t k = 0;
-        while (names[k] && strcmp(names[k], cfg->opts[i].key) != 0)
-            k++;
-        if (names[k] || acp__core_option(cfg->opts[i].key))
-            continue;
-        char accepted[512] = "";
-        size_t len = 0;
-        for (size_t j = 0; names[j] && len < sizeof accepted; j++)
-            len += (size_t)snprintf(accepted + len, sizeof accepted - len, "%s, ", names[j]);
-        return acp__error(err, ACP_INVALID,
-                          "unknown option '%.64s' for backend '%s' (accepted: %smax_document_bytes)",
-                          cfg->opts[i].key, d->name, accepted);
-    }
-    return ACP_OK;
-}
-
 ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out, acp_error *err)
 {
     if (!cfg || !out)
@@ -83,26 +41,16 @@ ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out,
         return st;
     const acp_plugin_descriptor *d = p->desc;
     size_t max_doc;
+    acp__open_opts opts;
     if ((st = acp_config_max_document_bytes(cfg, &max_doc, err)) != ACP_OK ||
-        (st = check_options(cfg, d, err)) != ACP_OK)
+        (st = acp__open_opts_make(cfg, d, &opts, err)) != ACP_OK)
         return st;
 
     acp_store *s = calloc(1, sizeof *s);
     char *uri = acp__config_uri(cfg, 0), *red = acp__config_uri(cfg, 1);
-    acp_plugin_option *opts = calloc(cfg->n_opts + 1, sizeof *opts);
-    if (!s || !uri || !red || !opts) {
+    if (!s || !uri || !red) {
         st = acp__error(err, ACP_NOMEM, "out of memory opening a store");
         goto done;
-    }
-    size_t n_opts = 0;
-    for (size_t i = 0; i < cfg->n_opts; i++) {
-        if (acp__core_option(cfg->opts[i].key))
-            continue; /* taken by the core, meaningless to the plugin */
-        /* "create" reaches only the backends that create stores. */
-        if (strcmp(cfg->opts[i].key, OPT_CREATE) == 0 && !plugin_takes(d, OPT_CREATE))
-            continue;
-        opts[n_opts].key = cfg->opts[i].key;
-        opts[n_opts++].value = cfg->opts[i].value;
     }
     acp_open_args args = {
         .uri = uri,
@@ -111,8 +59,8 @@ ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out,
         .variant = cfg->variant ? cfg->variant : "",
         .authority = cfg->authority ? cfg->authority : "",
         .path = cfg->path ? cfg->path : "",
-        .options = opts,
-        .n_options = n_opts,
+        .options = opts.v,
+        .n_options = opts.n,
     };
     acp_call call;
     acp__call_init(&call, NULL, cfg->timeout_ms);
@@ -138,7 +86,7 @@ done:
     free(s);
     free(uri);
     free(red);
-    free(opts);
+    acp__open_opts_free(&opts);
     return st;
 }
 

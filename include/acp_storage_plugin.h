@@ -55,7 +55,8 @@ extern "C" {
 /* History: 1.0 first release; 1.1 appended list_sessions; 1.2 appended
  * verify, wait_events and the host's hash, verify_item, verify_damage,
  * emitted, cancel_fd, cancelled, cancel_watch and cancel_unwatch; child
- * (child stores: acp_child_ops); run versions
+ * (child stores: acp_child_ops); the run order functions; the descriptor's
+ * variants and typed options (acp_option_spec); run versions
  * (ACP_CAP_VERSIONS, acp_run_record's version and the ACP_RUN_IF_VERSION,
  * IF_ABSENT, SET_VERSION and IF_NEWER flags, acp_item's version, the
  * host's set_version). */
@@ -94,7 +95,8 @@ typedef struct acp_call acp_call;
 typedef struct acp_backend acp_backend;
 
 /* One key/value option of the store configuration (already checked against
- * the descriptor's option_names).  Values are decoded text. */
+ * the descriptor's typed options, or its option_names).  Values are decoded
+ * text; typed options arrive in their canonical spelling (acp_option_spec). */
 typedef struct acp_plugin_option {
     const char *key;
     const char *value;
@@ -531,6 +533,60 @@ typedef struct acp_backend_vtable {
     acp_status (*wait_events)(acp_backend *b, const acp_event_query *q, acp_call *call);
 } acp_backend_vtable;
 
+/* ---- ABI 1.2: typed options and variants ----
+ *
+ * A descriptor may describe its options (acp_option_spec) and variants
+ * instead of listing option names: the core then refuses a bad variant,
+ * an unknown key or a bad value before open runs, once for every backend,
+ * with a message naming the option, the value and what is accepted; fills
+ * in defaults; and hands the plugin each value in one canonical spelling
+ * (below), so a plugin reads values with acp_option_text/acp_option_int and
+ * never parses or checks them.
+ *
+ * Canonical values handed to open (acp_open_args.options):
+ *   STRING      the text as given;
+ *   INTEGER     decimal, e.g. "-12" (given: optional '-', digits);
+ *   BOOLEAN     "true" or "false" (given: true/false, 1/0, yes/no, on/off);
+ *   ENUM        one of values, as listed;
+ *   DURATION    whole milliseconds, decimal (given: a decimal number, with
+ *               a fraction if needed, and a unit ms, s, min or h; a bare
+ *               number counts in `unit` milliseconds; rounded up to ms);
+ *   SIZE        bytes, decimal (given: digits with an optional unit B, KiB,
+ *               MiB, GiB (K, M, G alike); a bare number counts in `unit`
+ *               bytes).
+ * A plugin given a value outside these (a host older than the spec cannot
+ * happen: the host is never older) need not check it again. */
+typedef enum acp_option_type {
+    ACP_OPT_STRING = 1,
+    ACP_OPT_INTEGER = 2,
+    ACP_OPT_BOOLEAN = 3,
+    ACP_OPT_ENUM = 4,
+    ACP_OPT_DURATION = 5,
+    ACP_OPT_SIZE = 6
+} acp_option_type;
+
+/* The value is a secret: never shown in messages or listings. */
+#define ACP_OPT_SECRET (1u << 0)
+
+/* One option of a backend.  An array of them ends with an entry whose name
+ * is NULL.  An entry named "*" (type STRING) lets every key not listed
+ * through unchecked, as text (for backends that hand options to a client
+ * library, which then checks them itself); its doc says what they are. */
+typedef struct acp_option_spec {
+    const char *name;          /* the key; [a-z0-9_] by convention */
+    int type;                  /* acp_option_type */
+    const char *doc;           /* one line for `acp-storage backends NAME` */
+    const char *default_value; /* as a user would write it, or NULL: absent
+                                  unless given (the plugin knows its default) */
+    int64_t min, max;          /* INTEGER: the range; DURATION: in ms; SIZE: in
+                                  bytes; STRING: length in bytes (max 0: no
+                                  upper bound); both 0: any */
+    const char *const *values; /* ENUM: the accepted values, NULL-terminated */
+    int64_t unit;              /* DURATION: ms of a bare number (0: 1 ms);
+                                  SIZE: bytes of a bare number (0: 1 byte) */
+    uint32_t flags;            /* ACP_OPT_SECRET */
+} acp_option_spec;
+
 /* What the entry function returns.  The first three members keep their
  * place in every ABI major so that any host can read and report them. */
 typedef struct acp_plugin_descriptor {
@@ -552,7 +608,46 @@ typedef struct acp_plugin_descriptor {
     const char *const *option_names;
     const acp_backend_vtable *vtable;
     size_t vtable_size;       /* sizeof(acp_backend_vtable) at build time */
+
+    /* ---- ABI 1.2: typed options and variants ---- */
+    /* The accepted variants ("wal" for "sqlite+wal:"), NULL-terminated; the
+     * plain scheme is always accepted.  {NULL}: none; NULL: any variant
+     * reaches open, which checks it (1.0/1.1 behaviour). */
+    const char *const *variants;
+    /* The options, typed (acp_option_spec).  When set, option_names is not
+     * used: the core checks keys and values against these specs.  NULL:
+     * option_names as before.  "create" (acp_config_set in acp_storage.h)
+     * is accepted on every backend; a spec named "create" (BOOLEAN) asks for
+     * it, so that open sees "true" or "false". */
+    const acp_option_spec *options;
 } acp_plugin_descriptor;
+
+/* The canonical text of option name in args (acp_option_spec), or NULL when
+ * it was not given and has no default. */
+static inline const char *acp_option_text(const acp_open_args *args, const char *name)
+{
+    for (size_t i = 0; i < args->n_options; i++)
+        if (strcmp(args->options[i].key, name) == 0)
+            return args->options[i].value;
+    return NULL;
+}
+
+/* Option name as a number: INTEGER, DURATION (ms), SIZE (bytes), BOOLEAN
+ * (1 or 0), read from its canonical text; fallback when absent. */
+static inline int64_t acp_option_int(const acp_open_args *args, const char *name,
+                                     int64_t fallback)
+{
+    const char *v = acp_option_text(args, name);
+    if (!v)
+        return fallback;
+    if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
+        return v[0] == 't';
+    int neg = *v == '-';
+    uint64_t n = 0;
+    for (v += neg; *v >= '0' && *v <= '9'; v++)
+        n = n * 10 + (uint64_t)(*v - '0');
+    return neg ? (int64_t)(0 - n) : (int64_t)n;
+}
 
 /* ---- ABI 1.2: run order and cursors (one definition for every backend) ----
  *
@@ -615,17 +710,45 @@ static inline int acp_run_after_cursor(const acp_run_query *q, int64_t created_u
  *   ACP_PLUGIN_DEFINE(example, "1.0.0", "An example", ACP_CAP_CONCURRENT, opts, &vt)
  */
 #define ACP_PLUGIN_DEFINE(NAME, VERSION, DESCRIPTION, CAPS, OPTION_NAMES, VTABLE)       \
-    ACP_PLUGIN_EXPORT const acp_plugin_descriptor *acp_storage_##NAME##_plugin(void);   \
-    const acp_plugin_descriptor *acp_storage_##NAME##_plugin(void)                       \
-    {                                                                                    \
-        static const acp_plugin_descriptor desc = {                                      \
-            ACP_PLUGIN_MAGIC,         ACP_PLUGIN_ABI_MAJOR,                              \
-            ACP_PLUGIN_ABI_MINOR,     (uint32_t)sizeof(acp_plugin_descriptor),           \
-            (uint32_t)sizeof(void *), #NAME,                                             \
-            (VERSION),                (DESCRIPTION),                                     \
-            (CAPS),                   (OPTION_NAMES),                                    \
-            (VTABLE),                 sizeof(acp_backend_vtable)};                       \
-        return &desc;                                                                    \
+    ACP_PLUGIN_DEFINE_ENTRY_(NAME, VERSION, DESCRIPTION, CAPS, OPTION_NAMES, VTABLE, NULL, NULL)
+
+/*
+ * As ACP_PLUGIN_DEFINE, for a plugin that describes its variants and
+ * options (ABI 1.2; VARIANTS and OPTIONS as in the descriptor):
+ *
+ *   static const char *const variants[] = {NULL};
+ *   static const acp_option_spec options[] = {
+ *       {.name = "sync", .type = ACP_OPT_ENUM, .values = sync_values,
+ *        .default_value = "always", .doc = "fsync before acknowledging"},
+ *       {.name = NULL}};
+ *   ACP_PLUGIN_DEFINE_TYPED(example, "1.0.0", "An example", 0, variants, options, &vt)
+ */
+#define ACP_PLUGIN_DEFINE_TYPED(NAME, VERSION, DESCRIPTION, CAPS, VARIANTS, OPTIONS, VTABLE)  \
+    ACP_PLUGIN_DEFINE_ENTRY_(NAME, VERSION, DESCRIPTION, CAPS, NULL, VTABLE, VARIANTS, OPTIONS)
+
+/* Both of the above.  Designated members: what later ABI minors append to
+ * the descriptor stays NULL / 0. */
+#define ACP_PLUGIN_DEFINE_ENTRY_(NAME, VERSION, DESCRIPTION, CAPS, OPTION_NAMES, VTABLE,      \
+                                 VARIANTS, OPTIONS)                                          \
+    ACP_PLUGIN_EXPORT const acp_plugin_descriptor *acp_storage_##NAME##_plugin(void);       \
+    const acp_plugin_descriptor *acp_storage_##NAME##_plugin(void)                           \
+    {                                                                                        \
+        static const acp_plugin_descriptor desc = {                                          \
+            .magic = ACP_PLUGIN_MAGIC,                                                       \
+            .abi_major = ACP_PLUGIN_ABI_MAJOR,                                               \
+            .abi_minor = ACP_PLUGIN_ABI_MINOR,                                               \
+            .size = (uint32_t)sizeof(acp_plugin_descriptor),                                 \
+            .pointer_size = (uint32_t)sizeof(void *),                                        \
+            .name = #NAME,                                                                   \
+            .version = (VERSION),                                                            \
+            .description = (DESCRIPTION),                                                    \
+            .capabilities = (CAPS),                                                          \
+            .option_names = (OPTION_NAMES),                                                  \
+            .vtable = (VTABLE),                                                              \
+            .vtable_size = sizeof(acp_backend_vtable),                                       \
+            .variants = (VARIANTS),                                                          \
+            .options = (OPTIONS)};                                                           \
+        return &desc;                                                                        \
     }
 
 #ifdef __cplusplus

@@ -716,11 +716,18 @@ static const acp_backend_vtable file_vtable = {
     .verify = file_verify, .wait_events = f_wait_events,
 };
 
-static const char *const file_options[] = {"sync", "create", NULL};
+/* Checked by the core (open.c reads the canonical values). */
+static const char *const file_variants[] = {NULL};
+static const char *const file_sync_values[] = {"always", "none", NULL};
+static const acp_option_spec file_options[] = {
+    {.name = "sync", .type = ACP_OPT_ENUM, .values = file_sync_values, .default_value = "always",
+     .doc = "always: fsync before a write is acknowledged; none: leave it to the system"},
+    {.name = "create", .type = ACP_OPT_BOOLEAN, .default_value = "true",
+     .doc = "false: fail with NOT_FOUND instead of creating a missing store"},
+    {.name = NULL}};
 
-ACP_PLUGIN_DEFINE(file, ACP_STORAGE_PLUGIN_VERSION,
-                  "Plain files: JSON documents and append-only event logs in a directory",
-                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS | ACP_CAP_FOLLOW |
-                      ACP_CAP_VERSIONS,
-                  file_options,
-                  &file_vtable)
+ACP_PLUGIN_DEFINE_TYPED(file, ACP_STORAGE_PLUGIN_VERSION,
+                        "Plain files: JSON documents and append-only event logs in a directory",
+                        ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS |
+                            ACP_CAP_FOLLOW | ACP_CAP_VERSIONS,
+                        file_variants, file_options, &file_vtable)

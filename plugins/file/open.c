@@ -233,26 +233,11 @@ void file_close(acp_backend *b)
 acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
                          acp_backend **out, acp_call *call)
 {
-    int sync = 1, create = 1;
-    if (args->variant[0])
-        return host->error(call, ACP_INVALID, "unknown variant '+%s' (file: takes none)",
-                           args->variant);
-    for (size_t i = 0; i < args->n_options; i++) {
-        const acp_plugin_option *o = &args->options[i];
-        if (strcmp(o->key, "create") == 0) {
-            create = strcmp(o->value, "false") != 0; /* the core checked the value */
-        } else if (strcmp(o->key, "sync") == 0) {
-            if (strcmp(o->value, "always") == 0)
-                sync = 1;
-            else if (strcmp(o->value, "none") == 0)
-                sync = 0;
-            else
-                return host->error(call, ACP_INVALID,
-                                   "option sync must be \"always\" or \"none\", not "
-                                   "\"%s\"",
-                                   o->value);
-        }
-    }
+    /* The core checked variant and options against the descriptor
+     * (file.c) and filled in their defaults. */
+    const char *sync_opt = acp_option_text(args, "sync");
+    int sync = !sync_opt || strcmp(sync_opt, "none") != 0;
+    int create = (int)acp_option_int(args, "create", 1);
     if (args->authority[0] && strcmp(args->authority, "localhost") != 0)
         return host->error(call, ACP_INVALID,
                            "a store on another host (%s) is not supported; use "

@@ -478,11 +478,9 @@ static int lock_init(pthread_rwlock_t *lock)
 static acp_status mem_open(const acp_plugin_host *host, const acp_open_args *args,
                            acp_backend **out, acp_call *call)
 {
-    /* No options, and the path names nothing: a new store each time.  A
-     * variant ("memory+x:") would promise something this backend lacks. */
-    if (args->variant[0])
-        return host->error(call, ACP_INVALID, "unknown variant '+%s' (memory: takes none)",
-                           args->variant);
+    /* No options, and the path names nothing: a new store each time (the
+     * core refuses variants and options: the descriptor lists none). */
+    (void)args;
     /* A host of ABI 1.2 or later always has hash; a hand-made host table
      * (a test, a benchmark) might not. */
     if (host->size < offsetof(acp_plugin_host, hash) + sizeof host->hash || !host->hash)
@@ -829,10 +827,13 @@ static const acp_backend_vtable vtable = {
     .wait_events = mem_wait_events,     /* ABI 1.2 */
 };
 
-static const char *const option_names[] = {NULL}; /* "memory:" takes no options */
+/* "memory:" takes no variant and no options. */
+static const char *const variants[] = {NULL};
+static const acp_option_spec options[] = {{.name = NULL}};
 
-ACP_PLUGIN_DEFINE(memory, ACP_STORAGE_PLUGIN_VERSION, "In-process store; data lives until close",
-                  ACP_CAP_CONCURRENT | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS, option_names, &vtable)
+ACP_PLUGIN_DEFINE_TYPED(memory, ACP_STORAGE_PLUGIN_VERSION,
+                        "In-process store; data lives until close",
+                        ACP_CAP_CONCURRENT | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS, variants, options, &vtable)
 
 /* ---- following a run ---------------------------------------------------- */
 
