@@ -60,6 +60,10 @@ static void usage(FILE *f)
             "                       acp_event_follow for each store (bench/follow.c)\n"
             "  --follow-idle S      seconds of the idle measurement (default 10)\n"
             "  --follow-samples N   appends timed for the latency (default 1000)\n"
+            "  --saves              instead of W1: durable saves/s at 1, 2, 4 and 8 threads\n"
+            "                       for each store (default: file sync=always against sqlite\n"
+            "                       synchronous=full; bench/saves.c)\n"
+            "  --saves-count N      saves per store and thread count per repeat (default 400)\n"
             "  --help, --version\n",
             DEFAULT_REPEATS);
 }
@@ -227,6 +231,8 @@ int main(int argc, char **argv)
         {"follow", no_argument, NULL, 'W'},
         {"follow-idle", required_argument, NULL, 'I'},
         {"follow-samples", required_argument, NULL, 'X'},
+        {"saves", no_argument, NULL, 'D'},
+        {"saves-count", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -245,6 +251,8 @@ int main(int argc, char **argv)
     int scale = 0, overhead = 1, c;
     int follow = 0;               /* --follow: only the follow measurement */
     size_t follow_idle = 10, follow_samples = 1000;
+    int saves = 0; /* --saves: only the durable saves measurement */
+    size_t saves_count = 400;
     size_t v;
 
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -332,6 +340,15 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'D':
+            saves = 1;
+            break;
+        case 'K':
+            if (parse_size(optarg, &saves_count) != 0) {
+                fprintf(stderr, "acp-storage-bench: --saves-count: a positive integer\n");
+                return 2;
+            }
+            break;
         case 'q':
             o.quiet = 1;
             break;
@@ -364,6 +381,10 @@ int main(int argc, char **argv)
     if (o.runs < 10) {
         fprintf(stderr, "acp-storage-bench: --runs must be at least 10\n");
         return 2;
+    }
+    if (n_stores == 0 && saves) {
+        stores[n_stores++] = "file:{dir}/store?sync=always";
+        stores[n_stores++] = "sqlite:{dir}/b.db?synchronous=full";
     }
     if (n_stores == 0) {
         stores[n_stores++] = "memory:";
@@ -430,6 +451,17 @@ int main(int argc, char **argv)
             o.threads, o.repeats);
 
     int status = 0;
+    if (saves) { /* bench/saves.c */
+        int sst = saves_bench(stores, n_stores, &w, saves_count, o.repeats, o.quiet, &j, out);
+        jw_end_obj(&j);
+        if (json && json != stdout)
+            fclose(json);
+        else if (!json)
+            fclose(j.f);
+        w1_free(&w);
+        bench_cleanup();
+        return sst != 0;
+    }
     jw_key(&j, "w1");
     jw_arr(&j);
     for (size_t i = 0; i < n_stores; i++) {

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "acp_storage_plugin.h"
+#include "flushgroup.h"
 #include "fmt.h"
 #include "index.h"
 
@@ -186,7 +187,13 @@ struct acp_backend {
     hmap metas;
     size_t nmetas;
     evmeta *meta_head, *meta_tail;
+
+    /* Durable saves (sync=always): one fsync() of runs/ (DIR_RUNS) or
+     * sessions/ (DIR_SESSIONS) shared by the saves that renamed into it
+     * meanwhile (flushgroup.h, doc_save_indexed in file.c). */
+    flush_group dir_flush[2];
 };
+enum { DIR_RUNS, DIR_SESSIONS };
 
 /* Document kinds: also the salt of their lock stripes. */
 enum { K_RUN = 'r', K_SESSION = 's' };
