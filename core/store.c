@@ -398,6 +398,41 @@ ACP_API acp_status acp_run_get(acp_store *s, const char *run_id, char **json, si
     return st != ACP_OK ? st : get_one(s, s->vt->get_run, "get_run", "run", run_id, json, len, err);
 }
 
+/* The copy of a get handed over into the caller's buffer (acp_*_get_buf). */
+static acp_status get_buf(acp_status st, char *doc, size_t n, char *buf, size_t cap,
+                          size_t *len)
+{
+    if (st != ACP_OK)
+        return st;
+    *len = n;
+    if (n < cap) {
+        memcpy(buf, doc, n);
+        buf[n] = '\0';
+    }
+    free(doc);
+    return ACP_OK;
+}
+
+ACP_API acp_status acp_run_get_buf(acp_store *s, const char *run_id, char *buf, size_t cap,
+                                   size_t *len, acp_error *err)
+{
+    NEED(s && len && (buf || cap == 0), "store and len must not be NULL, nor buf with a size");
+    char *doc = NULL;
+    size_t n = 0;
+    acp_status st = acp_run_get(s, run_id, &doc, &n, err);
+    return get_buf(st, doc, n, buf, cap, len);
+}
+
+ACP_API acp_status acp_session_get_buf(acp_store *s, const char *id, char *buf, size_t cap,
+                                       size_t *len, acp_error *err)
+{
+    NEED(s && len && (buf || cap == 0), "store and len must not be NULL, nor buf with a size");
+    char *doc = NULL;
+    size_t n = 0;
+    acp_status st = acp_session_get(s, id, &doc, &n, err);
+    return get_buf(st, doc, n, buf, cap, len);
+}
+
 ACP_API acp_status acp_session_get(acp_store *s, const char *id, char **json, size_t *len,
                                    acp_error *err)
 {
