@@ -413,7 +413,7 @@ class Store:
                 raise self._error(st)
             n = s.size.value
             if n < cap:
-                b = text.value
+                b = text.value or b""
                 if len(b) != n:  # a NUL inside: take the length given
                     b = buf.raw[:n]
                 return b.decode()
