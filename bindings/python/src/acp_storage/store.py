@@ -398,7 +398,7 @@ class Store:
         if b"\0" in k:
             raise Invalid(f"{what} contains a NUL character")
         s, calls = _scratch, self._calls
-        buf, cap, cap_arg, text = s.buf, s.cap, s.cap_arg, s.text
+        buf, cap, cap_arg, text, size, size_ref, err_ref = s.get
         while True:
             calls.append(None)
             try:
@@ -406,12 +406,12 @@ class Store:
                 if h is None:
                     raise Invalid("the store is closed")
                 st = (held if self._hold and not _verifying else fn)(h, k, buf, cap_arg,
-                                                                      s.size_ref, s.err_ref)
+                                                                      size_ref, err_ref)
             finally:
                 calls.pop()
             if st:
                 raise self._error(st)
-            n = s.size.value
+            n = size.value
             if n < cap:
                 b = text.value or b""
                 if len(b) != n:  # a NUL inside: take the length given
@@ -421,7 +421,7 @@ class Store:
             # meanwhile).  The thread keeps buffers up to GET_BUF_KEEP only.
             if n < _lib.GET_BUF_KEEP:
                 s.grow(n + 1)
-                buf, cap, cap_arg, text = s.buf, s.cap, s.cap_arg, s.text
+                buf, cap, cap_arg, text, size, size_ref, err_ref = s.get
             else:
                 cap = n + 1 + (n >> 4)
                 buf, cap_arg = ctypes.create_string_buffer(cap), ctypes.c_size_t(cap)
@@ -550,8 +550,8 @@ class Store:
             raise TypeError(f"run_id must be a str, not {type(run_id).__name__}") from None
         if b"\0" in k:
             raise Invalid("run_id contains a NUL character")
-        s, calls, lib = _scratch, self._calls, self._lib
-        n = s.len_arg
+        calls, lib = self._calls, self._lib
+        n, seq, seq_ref, err_ref = _scratch.add
         n.value = len(b)
         calls.append(None)
         try:
@@ -559,13 +559,13 @@ class Store:
             if h is None:
                 raise Invalid("the store is closed")
             st = (lib.held_event_add if self._hold and not _verifying else lib.fast_event_add)(
-                h, k, b, n, s.seq_ref, s.err_ref)
+                h, k, b, n, seq_ref, err_ref)
         finally:
             calls.pop()
         if st:
             raise self._error(st)
-        seq: int = s.seq.value
-        return seq
+        v: int = seq.value
+        return v
 
     def add_event_json(self, run_id: str, doc: JSONText) -> int:
         """Append an event given as JSON text; returns its sequence number."""
