@@ -139,8 +139,11 @@ int saves_bench(const char *const *uris, size_t n_uris, const w1 *w, size_t n, i
             "\ndurable saves: save_run of new runs, saves/s, median (min..max) over %d, %zu "
             "saves per configuration\n  %-44s",
             repeats, n, "store");
-    for (int t = 0; t < N_THREADS; t++)
-        fprintf(out, " %10d thr%-10s", save_threads[t], save_threads[t] > 1 ? "eads" : "ead");
+    for (int t = 0; t < N_THREADS; t++) {
+        char h[32];
+        snprintf(h, sizeof h, "%d thread%s", save_threads[t], save_threads[t] > 1 ? "s" : "");
+        fprintf(out, " %-21s", h);
+    }
     fprintf(out, "\n");
     jw_key(j, "stores");
     jw_arr(j);
