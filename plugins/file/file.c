@@ -14,6 +14,7 @@
  *   fsutil.c   file-system helpers: errors, reading, temporaries, locks
  *   index.c    the in-memory index (findex) the index log is replayed into
  *   fmt.c      on-disk formats, names and checksums
+ *   flushgroup.c  one directory flush shared by concurrent saves
  *
  * A store is a directory of plain files (README.md in this folder is the
  * operator's description):
@@ -28,8 +29,9 @@
  *   events/<name>.log   one append-only log of framed records per run
  *
  * Documents are written to a temporary file, flushed, renamed over the old
- * one and the directory flushed (sync=always), so a reader sees the old
- * or the new file, never a mix.  Each save then appends a record to
+ * one and the directory flushed (sync=always; one flush for all the saves
+ * waiting on it, see dir_flush), so a reader sees the old or the new file,
+ * never a mix.  Each save then appends a record to
  * index.log; index.log is only a cache of what the documents say, so it is
  * never flushed: when the store is opened, the directory listing is
  * compared with the index (by inode number, which every rename changes)
