@@ -210,6 +210,46 @@ static void json_result(jw *j, const compare_result *r)
     jw_end_obj(j);
 }
 
+/* W1 for every store, then the call overhead and the scale experiments
+ * when asked: members of the JSON object j is in.  0, or 1 when any
+ * failed. */
+static int w1_all(const bench_opts *op, const w1 *wp, const char *const *stores, size_t n_stores,
+                  const char *baseline, long mask, int overhead, int scale, jw *jp, FILE *out)
+{
+    int status = 0;
+    jw_key(jp, "w1");
+    jw_arr(jp);
+    for (size_t i = 0; i < n_stores; i++) {
+        compare_result *r = malloc(sizeof *r);
+        if (!r) {
+            status = 1;
+            break;
+        }
+        if (compare_run(wp, stores[i], baseline, (unsigned)mask, op->threads, op->repeats, op->quiet,
+                        r) != 0) {
+            fprintf(stderr, "acp-storage-bench: %s: %s\n", stores[i], r->error);
+            status = 1;
+        }
+        print_result(out, r);
+        json_result(jp, r);
+        free(r);
+        fflush(out);
+    }
+    jw_end_arr(jp);
+
+    if (overhead) {
+        jw_key(jp, "overhead");
+        if (overhead_run(op, jp, out) != 0)
+            status = 1;
+    }
+    if (scale) {
+        jw_key(jp, "scale");
+        if (scale_run(op, wp, stores, n_stores, jp, out) != 0)
+            status = 1;
+    }
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -451,47 +491,10 @@ int main(int argc, char **argv)
             o.threads, o.repeats);
 
     int status = 0;
-    if (saves) { /* bench/saves.c */
-        int sst = saves_bench(stores, n_stores, &w, saves_count, o.repeats, o.quiet, &j, out);
-        jw_end_obj(&j);
-        if (json && json != stdout)
-            fclose(json);
-        else if (!json)
-            fclose(j.f);
-        w1_free(&w);
-        bench_cleanup();
-        return sst != 0;
-    }
-    jw_key(&j, "w1");
-    jw_arr(&j);
-    for (size_t i = 0; i < n_stores; i++) {
-        compare_result *r = malloc(sizeof *r);
-        if (!r) {
-            status = 1;
-            break;
-        }
-        if (compare_run(&w, stores[i], baseline, (unsigned)mask, o.threads, o.repeats, o.quiet,
-                        r) != 0) {
-            fprintf(stderr, "acp-storage-bench: %s: %s\n", stores[i], r->error);
-            status = 1;
-        }
-        print_result(out, r);
-        json_result(&j, r);
-        free(r);
-        fflush(out);
-    }
-    jw_end_arr(&j);
-
-    if (overhead) {
-        jw_key(&j, "overhead");
-        if (overhead_run(&o, &j, out) != 0)
-            status = 1;
-    }
-    if (scale) {
-        jw_key(&j, "scale");
-        if (scale_run(&o, &w, stores, n_stores, &j, out) != 0)
-            status = 1;
-    }
+    if (saves) /* bench/saves.c: instead of W1 */
+        status = saves_bench(stores, n_stores, &w, saves_count, o.repeats, o.quiet, &j, out) != 0;
+    else
+        status = w1_all(&o, &w, stores, n_stores, baseline, mask, overhead, scale, &j, out);
     jw_key(&j, "ok");
     jw_bool(&j, status == 0);
     jw_end_obj(&j);

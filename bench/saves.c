@@ -96,6 +96,22 @@ static int saves_rep(const char *const *uris, size_t n_uris, const w1 *w, size_t
     return rc;
 }
 
+/* One line of the table and its JSON members threads_N: the statistics of
+ * v[t][0..repeats) for each thread count t (v is sorted in place). */
+static void put_row(jw *j, FILE *out, double v[N_THREADS][BENCH_MAX_REPEATS], int repeats,
+                    const char *fmt)
+{
+    for (int t = 0; t < N_THREADS; t++) {
+        stat3 st = stat3_of(v[t], (size_t)repeats);
+        char key[32];
+        snprintf(key, sizeof key, "threads_%d", save_threads[t]);
+        jw_key(j, key);
+        jw_stat(j, &st);
+        fprintf(out, fmt, st.median, st.min, st.max);
+    }
+    fprintf(out, "\n");
+}
+
 int saves_bench(const char *const *uris, size_t n_uris, const w1 *w, size_t n, int repeats,
                 int quiet, jw *j, FILE *out)
 {
@@ -152,36 +168,21 @@ int saves_bench(const char *const *uris, size_t n_uris, const w1 *w, size_t n, i
         jw_key(j, "uri");
         jw_str(j, uris[u]);
         fprintf(out, "  %-44.44s", uris[u]);
-        for (int t = 0; t < N_THREADS; t++) {
-            stat3 st = stat3_of(v[u][t], (size_t)repeats);
-            char key[32];
-            snprintf(key, sizeof key, "threads_%d", save_threads[t]);
-            jw_key(j, key);
-            jw_stat(j, &st);
-            fprintf(out, " %6.0f (%5.0f..%5.0f)", st.median, st.min, st.max);
-        }
-        fprintf(out, "\n");
+        put_row(j, out, v[u], repeats, " %6.0f (%5.0f..%5.0f)");
         jw_end_obj(j);
     }
     jw_end_arr(j);
     if (n_uris >= 2) {
         /* The first store against the second, repeat by repeat (the same
          * disk spells fall on both). */
+        double q[N_THREADS][BENCH_MAX_REPEATS];
+        for (int t = 0; t < N_THREADS; t++)
+            for (int r = 0; r < repeats; r++)
+                q[t][r] = v[1][t][r] > 0 ? v[0][t][r] / v[1][t][r] : 0;
         jw_key(j, "ratio_first_to_second");
         jw_obj(j);
         fprintf(out, "  %-44s", "first / second (per repeat)");
-        for (int t = 0; t < N_THREADS; t++) {
-            double q[BENCH_MAX_REPEATS];
-            for (int r = 0; r < repeats; r++)
-                q[r] = v[1][t][r] > 0 ? v[0][t][r] / v[1][t][r] : 0;
-            stat3 st = stat3_of(q, (size_t)repeats);
-            char key[32];
-            snprintf(key, sizeof key, "threads_%d", save_threads[t]);
-            jw_key(j, key);
-            jw_stat(j, &st);
-            fprintf(out, " %6.2f (%5.2f..%5.2f)", st.median, st.min, st.max);
-        }
-        fprintf(out, "\n");
+        put_row(j, out, q, repeats, " %6.2f (%5.2f..%5.2f)");
         jw_end_obj(j);
     }
     jw_end_obj(j);

@@ -398,10 +398,16 @@ ACP_API acp_status acp_run_get(acp_store *s, const char *run_id, char **json, si
     return st != ACP_OK ? st : get_one(s, s->vt->get_run, "get_run", "run", run_id, json, len, err);
 }
 
-/* The copy of a get handed over into the caller's buffer (acp_*_get_buf). */
-static acp_status get_buf(acp_status st, char *doc, size_t n, char *buf, size_t cap,
-                          size_t *len)
+typedef acp_status (*get_api_fn)(acp_store *, const char *, char **, size_t *, acp_error *);
+
+/* acp_*_get_buf: the get's copy handed over into the caller's buffer
+ * (arguments checked by the caller, whose name the message carries). */
+static acp_status get_buf(acp_store *s, get_api_fn get, const char *id, char *buf, size_t cap,
+                          size_t *len, acp_error *err)
 {
+    char *doc = NULL;
+    size_t n = 0;
+    acp_status st = get(s, id, &doc, &n, err);
     if (st != ACP_OK)
         return st;
     *len = n;
@@ -417,20 +423,14 @@ ACP_API acp_status acp_run_get_buf(acp_store *s, const char *run_id, char *buf, 
                                    size_t *len, acp_error *err)
 {
     NEED(s && len && (buf || cap == 0), "store and len must not be NULL, nor buf with a size");
-    char *doc = NULL;
-    size_t n = 0;
-    acp_status st = acp_run_get(s, run_id, &doc, &n, err);
-    return get_buf(st, doc, n, buf, cap, len);
+    return get_buf(s, acp_run_get, run_id, buf, cap, len, err);
 }
 
 ACP_API acp_status acp_session_get_buf(acp_store *s, const char *id, char *buf, size_t cap,
                                        size_t *len, acp_error *err)
 {
     NEED(s && len && (buf || cap == 0), "store and len must not be NULL, nor buf with a size");
-    char *doc = NULL;
-    size_t n = 0;
-    acp_status st = acp_session_get(s, id, &doc, &n, err);
-    return get_buf(st, doc, n, buf, cap, len);
+    return get_buf(s, acp_session_get, id, buf, cap, len, err);
 }
 
 ACP_API acp_status acp_session_get(acp_store *s, const char *id, char **json, size_t *len,
