@@ -463,6 +463,41 @@ ACP_API acp_status acp_run_get_versioned(acp_store *s, const char *run_id, char 
     return get_doc(s, 0, run_id, json, len, version, err);
 }
 
+typedef acp_status (*get_api_fn)(acp_store *, const char *, char **, size_t *, acp_error *);
+
+/* acp_*_get_buf: the get's copy handed over into the caller's buffer
+ * (arguments checked by the caller, whose name the message carries). */
+static acp_status get_buf(acp_store *s, get_api_fn get, const char *id, char *buf, size_t cap,
+                          size_t *len, acp_error *err)
+{
+    char *doc = NULL;
+    size_t n = 0;
+    acp_status st = get(s, id, &doc, &n, err);
+    if (st != ACP_OK)
+        return st;
+    *len = n;
+    if (n < cap) {
+        memcpy(buf, doc, n);
+        buf[n] = '\0';
+    }
+    free(doc);
+    return ACP_OK;
+}
+
+ACP_API acp_status acp_run_get_buf(acp_store *s, const char *run_id, char *buf, size_t cap,
+                                   size_t *len, acp_error *err)
+{
+    NEED(s && len && (buf || cap == 0), "store and len must not be NULL, nor buf with a size");
+    return get_buf(s, acp_run_get, run_id, buf, cap, len, err);
+}
+
+ACP_API acp_status acp_session_get_buf(acp_store *s, const char *id, char *buf, size_t cap,
+                                       size_t *len, acp_error *err)
+{
+    NEED(s && len && (buf || cap == 0), "store and len must not be NULL, nor buf with a size");
+    return get_buf(s, acp_session_get, id, buf, cap, len, err);
+}
+
 ACP_API acp_status acp_session_get(acp_store *s, const char *id, char **json, size_t *len,
                                    acp_error *err)
 {

@@ -226,6 +226,8 @@ void file_close(acp_backend *b)
         pthread_mutex_destroy(&b->stripes[i]);
     pthread_mutex_destroy(&b->ix_mu);
     pthread_mutex_destroy(&b->logs_mu);
+    fg_destroy(&b->dir_flush[DIR_RUNS]);
+    fg_destroy(&b->dir_flush[DIR_SESSIONS]);
     free(b->path);
     free(b);
 }
@@ -275,6 +277,8 @@ acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
         pthread_mutex_init(&b->stripes[i], NULL);
     pthread_mutex_init(&b->ix_mu, NULL);
     pthread_mutex_init(&b->logs_mu, NULL);
+    fg_init(&b->dir_flush[DIR_RUNS]);
+    fg_init(&b->dir_flush[DIR_SESSIONS]);
 
     /* create=false: a store is a directory with a FORMAT file. */
     char format_path[4096];
