@@ -59,7 +59,7 @@ start)
   done
   for attempt in $(seq 1 40); do
     : > "$state/server.log"
-    (cd "$here/server" && exec node serve.js "$state/data" "$port" acp-test acp-other) \
+    (cd "$here/server" && exec node --openssl-legacy-provider serve.js "$state/data" "$port" acp-test acp-other) \
       </dev/null >"$state/server.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 200); do

@@ -3,7 +3,10 @@
 // pinned by package-lock.json) on 127.0.0.1:PORT (0: a free port), objects
 // kept in DATA_DIR, SigV4 signatures checked (access key S3RVER, secret
 // S3RVER), the buckets created.  Prints "ready PORT" once it accepts
-// requests.  The package ships no runnable bin, hence this starter.
+// requests.  The package ships no runnable bin, hence this starter.  Run it
+// with `node --openssl-legacy-provider`: s3rver makes ListObjectsV2
+// continuation tokens with DES, which OpenSSL 3 keeps in its legacy
+// provider (without it every truncated listing is a 500 InternalError).
 'use strict'
 const S3rver = require('@20minutes/s3rver')
 
