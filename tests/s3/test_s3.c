@@ -295,6 +295,22 @@ static void server_remove(server *sv)
     cr_expect_eq(system(line), 0);
 }
 
+/* A store on endpoint whose calls each have a deadline of ms. */
+static acp_store *open_with_deadline(const char *endpoint, int64_t ms)
+{
+    char *u = uri_with(endpoint, CREDS);
+    acp_config *c;
+    acp_error e;
+    cr_assert_eq(acp_config_new(&c, &e), ACP_OK);
+    cr_assert_eq(acp_config_parse_uri(c, u, &e), ACP_OK, "%s", e.message);
+    cr_assert_eq(acp_config_set_timeout_ms(c, ms, &e), ACP_OK);
+    acp_store *s;
+    cr_assert_eq(acp_store_open_config(c, &s, &e), ACP_OK, "%s", e.message);
+    acp_config_free(c);
+    free(u);
+    return s;
+}
+
 typedef struct call_arg {
     acp_store *s;
     acp_status st;
@@ -315,14 +331,8 @@ Test(s3, server_killed_mid_call_is_unavailable_then_recovers)
 {
     server sv;
     server_start(&sv);
-    char *u = uri_with(sv.endpoint, CREDS);
-    acp_config *c;
     acp_error e;
-    cr_assert_eq(acp_config_new(&c, &e), ACP_OK);
-    cr_assert_eq(acp_config_parse_uri(c, u, &e), ACP_OK, "%s", e.message);
-    cr_assert_eq(acp_config_set_timeout_ms(c, 3000, &e), ACP_OK);
-    acp_store *s;
-    cr_assert_eq(acp_store_open_config(c, &s, &e), ACP_OK, "%s", e.message);
+    acp_store *s = open_with_deadline(sv.endpoint, 3000);
     save_run(s, "before");
 
     /* The server hangs (stopped), a call goes out, and the server is then
@@ -358,8 +368,6 @@ Test(s3, server_killed_mid_call_is_unavailable_then_recovers)
     expect_run(s, "after");
     cr_assert_eq(acp_store_ping(s, &e), ACP_OK, "%s", e.message);
     acp_store_close(s);
-    acp_config_free(c);
-    free(u);
     server_remove(&sv);
 }
 
@@ -380,14 +388,8 @@ Test(s3, a_call_retries_until_the_server_is_back_within_its_deadline)
 {
     server sv;
     server_start(&sv);
-    char *u = uri_with(sv.endpoint, CREDS);
-    acp_config *c;
     acp_error e;
-    cr_assert_eq(acp_config_new(&c, &e), ACP_OK);
-    cr_assert_eq(acp_config_parse_uri(c, u, &e), ACP_OK, "%s", e.message);
-    cr_assert_eq(acp_config_set_timeout_ms(c, 20000, &e), ACP_OK);
-    acp_store *s;
-    cr_assert_eq(acp_store_open_config(c, &s, &e), ACP_OK, "%s", e.message);
+    acp_store *s = open_with_deadline(sv.endpoint, 20000);
     save_run(s, "kept");
     server_cmd(&sv, "stop", 0);
     /* Refused connections are retried with backoff: the server comes back
@@ -402,7 +404,5 @@ Test(s3, a_call_retries_until_the_server_is_back_within_its_deadline)
     cr_assert_eq(st, ACP_OK, "%s: %s", acp_status_name(st), e.message);
     acp_free(json);
     acp_store_close(s);
-    acp_config_free(c);
-    free(u);
     server_remove(&sv);
 }
