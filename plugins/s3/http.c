@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 
 #include "s3_int.h"
 #include "sigv4.h"
@@ -99,8 +100,8 @@ static void sleep_ms(int64_t ms)
 
 /* One signed attempt. */
 static CURLcode attempt(acp_backend *b, CURL *c, const char *method, const char *path,
-                        const char *query, const void *body, size_t len, int64_t timeout_ms,
-                        s3_resp *r, char *err)
+                        const char *query, const void *body, size_t len, const char *extra,
+                        int64_t timeout_ms, s3_resp *r, char *err)
 {
     const s3_conf *cf = &b->conf;
     char amz_date[17], payload[65], auth[512];
@@ -132,7 +133,8 @@ static CURLcode attempt(acp_backend *b, CURL *c, const char *method, const char 
              (t = curl_slist_append(hl, line[1])) && (hl = t) &&
              (t = curl_slist_append(hl, line[2])) && (hl = t) &&
              (t = curl_slist_append(hl, "Expect:")) && (hl = t) &&
-             (t = curl_slist_append(hl, "Content-Type: application/octet-stream")) && (hl = t);
+             (t = curl_slist_append(hl, "Content-Type: application/octet-stream")) && (hl = t) &&
+             (!extra || ((t = curl_slist_append(hl, extra)) && (hl = t)));
     char *auth_line = NULL, *tok_line = NULL;
     if (ok) {
         size_t al = strlen(auth) + 16;
@@ -197,6 +199,13 @@ static CURLcode attempt(acp_backend *b, CURL *c, const char *method, const char 
 acp_status s3_request(acp_backend *b, acp_call *call, const char *method, const char *key,
                       const char *query, const void *body, size_t len, s3_resp *r)
 {
+    return s3_request_h(b, call, method, key, query, body, len, NULL, r);
+}
+
+acp_status s3_request_h(acp_backend *b, acp_call *call, const char *method, const char *key,
+                        const char *query, const void *body, size_t len, const char *header,
+                        s3_resp *r)
+{
     const acp_plugin_host *host = b->host;
     const s3_conf *cf = &b->conf;
     memset(r, 0, sizeof *r);
@@ -244,7 +253,7 @@ acp_status s3_request(acp_backend *b, acp_call *call, const char *method, const 
         }
         s3_buf_free(&r->body);
         r->status = 0;
-        rc = attempt(b, c, method, path, query, body, len, per, r, err);
+        rc = attempt(b, c, method, path, query, body, len, header, per, r, err);
         attempts++;
         give_back(b, c, rc != CURLE_OK);
         if (rc == CURLE_OUT_OF_MEMORY || rc == CURLE_WRITE_ERROR) {
@@ -276,6 +285,17 @@ acp_status s3_request(acp_backend *b, acp_call *call, const char *method, const 
                            attempts == 1 ? "" : "s");
     }
     return ACP_OK;
+}
+
+int s3_md5_base64(const void *data, size_t len, char *out, size_t cap)
+{
+    unsigned char md[16], b64[32];
+    unsigned int n = 0;
+    if (!EVP_Digest(data, len, md, &n, EVP_md5(), NULL) || n != 16)
+        return -1;
+    EVP_EncodeBlock(b64, md, 16);
+    int k = snprintf(out, cap, "Content-MD5: %s", (const char *)b64);
+    return k > 0 && (size_t)k < cap ? 0 : -1;
 }
 
 acp_status s3_fail(acp_backend *b, acp_call *call, const char *what, const s3_resp *r)

@@ -246,8 +246,42 @@ static void key_list_free(key_list *l)
     free(l->k);
 }
 
-/* Delete every event of run id, newest first (a crash leaves a shorter
- * stream, and the journal finishes the deletion on the next open). */
+/* Delete keys with DeleteObjects, at most 1000 a request (the journal,
+ * written before, makes a crash in between harmless). */
+static acp_status delete_keys(acp_backend *b, acp_call *call, char **keys, size_t n)
+{
+    acp_status st = ACP_OK;
+    for (size_t from = 0; st == ACP_OK && from < n; from += 1000) {
+        size_t to = n - from > 1000 ? from + 1000 : n;
+        s3_buf x = {0};
+        int bad = s3_buf_put(&x, "<Delete><Quiet>true</Quiet>", 27);
+        for (size_t i = from; i < to && !bad; i++) {
+            bad |= s3_buf_put(&x, "<Object><Key>", 13);
+            for (const char *k = keys[i]; *k && !bad; k++) {
+                const char *e = *k == '&' ? "&amp;" : *k == '<' ? "&lt;" : *k == '>' ? "&gt;"
+                                : *k == '"' ? "&quot;" : *k == '\'' ? "&apos;" : NULL;
+                bad |= e ? s3_buf_put(&x, e, strlen(e)) : s3_buf_put(&x, k, 1);
+            }
+            bad |= s3_buf_put(&x, "</Key></Object>", 15);
+        }
+        bad |= s3_buf_put(&x, "</Delete>", 9);
+        char md5h[64];
+        if (bad || s3_md5_base64(x.p, x.len, md5h, sizeof md5h) != 0) {
+            s3_buf_free(&x);
+            return b->host->error(call, ACP_NOMEM, "s3: out of memory deleting objects");
+        }
+        s3_resp r;
+        st = s3_request_h(b, call, "POST", NULL, "delete=", x.p, x.len, md5h, &r);
+        /* Quiet mode lists only the keys that failed. */
+        if (st == ACP_OK && (r.status != 200 || (r.body.p && strstr(r.body.p, "<Error>"))))
+            st = s3_fail(b, call, "DeleteObjects", &r);
+        s3_buf_free(&r.body);
+        s3_buf_free(&x);
+    }
+    return st;
+}
+
+/* Delete every event of run id. */
 static acp_status delete_events(acp_backend *b, acp_call *call, const char *id, int *had)
 {
     char ep[S3_KEY_MAX];
@@ -260,8 +294,8 @@ static acp_status delete_events(acp_backend *b, acp_call *call, const char *id, 
     acp_status st = list_keys(b, call, ep, NULL, 1000, collect_key, &l);
     if (st == ACP_OK && l.nomem)
         st = b->host->error(call, ACP_NOMEM, "s3: out of memory deleting events of '%s'", id);
-    for (size_t i = l.n; st == ACP_OK && i > 0; i--)
-        st = delete_object(b, call, l.k[i - 1]);
+    if (st == ACP_OK)
+        st = delete_keys(b, call, l.k, l.n);
     if (had)
         *had = l.n > 0;
     key_list_free(&l);

@@ -87,11 +87,19 @@ typedef struct s3_resp {
  * Free r->body afterwards in both cases. */
 acp_status s3_request(acp_backend *b, acp_call *call, const char *method, const char *key,
                       const char *query, const void *body, size_t len, s3_resp *r);
+/* The same with one more (unsigned) header line, "Name: value", or NULL. */
+acp_status s3_request_h(acp_backend *b, acp_call *call, const char *method, const char *key,
+                        const char *query, const void *body, size_t len, const char *header,
+                        s3_resp *r);
 
 /* A failure for an unexpected response: names the S3 error code and
  * message, and maps it (403 -> ACP_INVALID naming the credential problem,
  * 404 NoSuchBucket -> ACP_NOT_FOUND, 503 -> ACP_UNAVAILABLE, else ACP_IO). */
 acp_status s3_fail(acp_backend *b, acp_call *call, const char *what, const s3_resp *r);
+
+/* The header line "Content-MD5: <base64 of MD5(data)>" into out (AWS
+ * requires it on DeleteObjects).  Returns 0, or -1 when out is too small. */
+int s3_md5_base64(const void *data, size_t len, char *out, size_t cap);
 
 /* Release the pool of curl handles. */
 void s3_http_close(acp_backend *b);
