@@ -53,7 +53,8 @@ extern "C" {
 #define ACP_PLUGIN_ABI_MAJOR 1
 /* History: 1.0 first release; 1.1 appended list_sessions; 1.2 appended
  * verify, wait_events and the host's hash, verify_item, verify_damage,
- * emitted, cancel_fd, cancelled, cancel_watch and cancel_unwatch. */
+ * emitted, cancel_fd, cancelled, cancel_watch and cancel_unwatch; child
+ * (child stores: acp_child_ops). */
 #define ACP_PLUGIN_ABI_MINOR 2
 
 /* Capability flags a plugin declares in its descriptor. */
@@ -237,7 +238,143 @@ typedef struct acp_plugin_host {
     /* Drop the watch; once it returns, wake is not running and never will.
      * Call it without holding any lock that wake takes. */
     void (*cancel_unwatch)(acp_call *call);
+
+    /* ---- ABI 1.2: child stores (composition) ---- */
+    /* Open and call other stores by URI (acp_child_ops below).  Never NULL
+     * when host->size covers it. */
+    const struct acp_child_ops *child;
 } acp_plugin_host;
+
+/* ---- ABI 1.2: child stores (composition) ----
+ *
+ * A plugin may keep other stores ("children") and call them: a cache in
+ * front of a database, an archive behind a live store, a mirror.  It opens
+ * each child by URI through host->child and calls it with the operations of
+ * the table below, which mirror the application API.  A child is opened by
+ * the core's ordinary open path (plugin search, descriptor checks, option
+ * checks) and every call into it passes through the core's checks exactly
+ * as an application call does: documents and ids are validated, calls into
+ * a child that is not concurrent are serialised, what the child's plugin
+ * hands back is checked.  A child URI may itself name a composition; the
+ * nesting is limited to ACP_CHILD_DEPTH_MAX levels (deeper: ACP_INVALID
+ * "store composition nested deeper than ...", which also stops a URI that
+ * names itself).
+ *
+ * The parent call.  Every operation takes the acp_call of the parent's own
+ * method (the one the host handed it; for open, the parent's open call) as
+ * its last argument:
+ *  - the child call ends no later than the parent's deadline
+ *    (host->remaining_ms of the parent), and the child's own timeout still
+ *    applies; a parent call that can be cancelled (wait_events) cancels the
+ *    child call too;
+ *  - a failure (any code but ACP_OK) is recorded in the parent call's error
+ *    as host->error would, with a prefix naming the child, e.g.
+ *    "back: sqlite: database is locked" (the host then prefixes the parent's
+ *    own name: "cache: back: sqlite: database is locked").  A later
+ *    host->error on the parent call replaces it; if the parent then
+ *    succeeds, it is forgotten.  ACP_LOAD from open (child plugin missing)
+ *    may be returned by the parent's open as it is.
+ * Results are copies, handed one at a time to a sink the parent supplies:
+ *   int sink(void *arg, const acp_item *item)
+ * The item lives only during the sink call (copy what you keep).  A run
+ * item has doc, doc_len, key (run id) and created_us; a session item doc,
+ * doc_len and key; an event item doc, doc_len, seq and stored_us.  A sink
+ * returning non-zero stops the delivery: the operation returns ACP_NOMEM
+ * without recording a message (the sink knows why).  sink NULL forwards
+ * the items to the parent call's results, exactly as host->emit would (and
+ * a list_runs total to host->set_total): a parent that passes a child's
+ * answer through needs no code of its own.
+ *
+ * Threads: a child handle may be used by any number of threads at once
+ * (the core serialises a child whose plugin is not concurrent).  Children
+ * may be opened in the parent's open or later; close them in the parent's
+ * close, after its last call.  A child opened in the parent's open inherits
+ * the parent configuration's plugin directories and call timeout.
+ *
+ * Growing the table (for the authors of later ABI minors): the table is
+ * size-prefixed like the host table.  A new operation is appended at the
+ * end, in a block naming its feature, implemented in core/child.c by the
+ * same pattern (check, bind the parent call, run the core's operation,
+ * deliver); a plugin uses it only when ops->size covers it.  Operations
+ * that need a new item field append it to acp_item and fill it in
+ * core/child.c's delivery. */
+
+/* Deepest nesting of compositions (a store whose child has a child ...). */
+#define ACP_CHILD_DEPTH_MAX 8
+
+/* A child store opened by a plugin: opaque, owned by the plugin that opened
+ * it until it closes it. */
+typedef struct acp_child acp_child;
+
+/* Receives one result of a child operation; 0 to go on, non-zero to stop. */
+typedef int (*acp_child_sink)(void *arg, const acp_item *item);
+
+typedef struct acp_child_ops {
+    size_t size; /* sizeof(acp_child_ops) of the host */
+
+    /* Open the store uri (a whole store URI, as acp_store_open takes; a
+     * secret in it is never printed: messages show it redacted).  label is
+     * the child's short name in messages ("front", "back"; NULL: the child's
+     * backend name); it is copied.  *out is set on ACP_OK only.  Errors:
+     * INVALID (bad URI, option, nesting too deep), LOAD (plugin missing or
+     * refused), and whatever the child's open reports (NOT_FOUND with
+     * create=false, UNAVAILABLE, IO, ...). */
+    acp_status (*open)(const char *label, const char *uri, acp_child **out, acp_call *call);
+    /* Close the child and release it.  No call may be running on it.
+     * NULL is fine. */
+    void (*close)(acp_child *child);
+    /* The child's backend name ("sqlite"), its label, its ACP_CAP_* flags
+     * and its document size limit (max_document_bytes).  Strings live as
+     * long as the child.  Thread-safe. */
+    const char *(*backend)(const acp_child *child);
+    const char *(*label)(const acp_child *child);
+    uint64_t (*capabilities)(const acp_child *child);
+    size_t (*max_document_bytes)(const acp_child *child);
+
+    /* The operations of acp_storage.h, applied to the child.  Arguments are
+     * checked as the application API checks them (ACP_INVALID otherwise).
+     * Documents are JSON text of len bytes (the record's doc and doc_len of
+     * the parent's method pass straight through). */
+    acp_status (*ping)(acp_child *child, acp_call *call);
+    /* acp_run_save: upsert the run; created time and flags are derived from
+     * the document, as for any save. */
+    acp_status (*save_run)(acp_child *child, const char *doc, size_t len, acp_call *call);
+    /* One run item to sink, or ACP_NOT_FOUND. */
+    acp_status (*get_run)(acp_child *child, const char *run_id, acp_child_sink sink, void *arg,
+                          acp_call *call);
+    /* ACP_NOT_FOUND when neither the run nor events existed. */
+    acp_status (*delete_run)(acp_child *child, const char *run_id, acp_call *call);
+    /* Runs matching q (the parent's list_runs query passes straight
+     * through: filter, cursor, offset, limit, want_total) in the run order
+     * (acp_run_order_cmp), to sink.  With q->want_total, *total receives the
+     * number of matches (total may be NULL; with sink NULL the total goes to
+     * host->set_total). */
+    acp_status (*list_runs)(acp_child *child, const acp_run_query *q, acp_child_sink sink,
+                            void *arg, int64_t *total, acp_call *call);
+    acp_status (*save_session)(acp_child *child, const char *doc, size_t len, acp_call *call);
+    acp_status (*get_session)(acp_child *child, const char *id, acp_child_sink sink, void *arg,
+                              acp_call *call);
+    acp_status (*delete_session)(acp_child *child, const char *id, acp_call *call);
+    /* Sessions with id > after_id (NULL: from the first), at most limit
+     * (1..1000).  ACP_UNSUPPORTED when the child cannot list sessions. */
+    acp_status (*list_sessions)(acp_child *child, const char *after_id, int64_t limit,
+                                acp_child_sink sink, void *arg, acp_call *call);
+    /* acp_event_add: the child assigns the sequence (*seq, may be NULL) and
+     * the storage time. */
+    acp_status (*add_event)(acp_child *child, const char *run_id, const char *doc, size_t len,
+                            int64_t *seq, acp_call *call);
+    /* Events of q->run_id after q->after_seq, skipping q->offset, at most
+     * q->limit (0..1000), in sequence order, to sink. */
+    acp_status (*get_events)(acp_child *child, const acp_event_query *q, acp_child_sink sink,
+                             void *arg, acp_call *call);
+    /* acp_event_follow on the child (q->offset must be 0, limit 1..1000):
+     * waits at most until the parent call's deadline (none: no limit) and
+     * ends early when the parent call is cancelled; ACP_OK with nothing
+     * delivered then.  ACP_UNSUPPORTED when the child cannot follow
+     * (no ACP_CAP_FOLLOW, or not concurrent). */
+    acp_status (*wait_events)(acp_child *child, const acp_event_query *q, acp_child_sink sink,
+                              void *arg, acp_call *call);
+} acp_child_ops;
 
 /* The methods of a backend.  Every method returns an acp_status; on failure
  * it should report detail through host->error().  Methods marked optional
@@ -330,6 +467,57 @@ typedef struct acp_plugin_descriptor {
     const acp_backend_vtable *vtable;
     size_t vtable_size;       /* sizeof(acp_backend_vtable) at build time */
 } acp_plugin_descriptor;
+
+/* ---- ABI 1.2: run order and cursors (one definition for every backend) ----
+ *
+ * The order of list_runs is newest first by created_us, ties by run_id
+ * descending, ids compared byte-wise (memcmp order, a proper prefix first);
+ * a cursor selects the runs strictly after its (created_us, run_id)
+ * position in that order.  Backends that compare in C use these functions;
+ * backends that compare in their server express the same rule as
+ *   SQL:  ORDER BY created_us DESC, run_id DESC   with ids under a byte-wise
+ *         collation (SQLite BINARY, PostgreSQL COLLATE "C"), and the cursor
+ *         as  (created_us, run_id) < (cursor_created_us, cursor_run_id)
+ *         (plugins/sqlite/sqlite_sql.h, plugins/postgres/pg_sql.h);
+ *   Redis: sorted-set members (created as 8 big-endian bytes with the sign
+ *         bit flipped) + run id, walked by ZREVRANGEBYLEX from "(" + the
+ *         cursor's member (plugins/redis/redis_lua.c).
+ * and refer here. */
+
+/* Byte-wise id order: < 0, 0, > 0 as a sorts before, with, after b (memcmp
+ * on the common length, then the shorter first). */
+static inline int acp_id_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return (unsigned char)a[i] < (unsigned char)b[i] ? -1 : 1;
+    return (alen > blen) - (alen < blen);
+}
+
+/* List order of two runs: < 0 when run a is listed before run b (newer, or
+ * as new with a greater id), 0 for the same position, > 0 after. */
+static inline int acp_run_order_cmp(int64_t a_created_us, const char *a_id, size_t a_len,
+                                    int64_t b_created_us, const char *b_id, size_t b_len)
+{
+    if (a_created_us != b_created_us)
+        return a_created_us > b_created_us ? -1 : 1;
+    return acp_id_cmp(b_id, b_len, a_id, a_len);
+}
+
+/* 1 when the run (created_us, id) belongs after q's cursor (always 1 when q
+ * has none): the runs list_runs may return, before offset and limit. */
+static inline int acp_run_after_cursor(const acp_run_query *q, int64_t created_us,
+                                       const char *id, size_t len)
+{
+    size_t cl = 0;
+    if (!q->has_cursor)
+        return 1;
+    while (q->cursor_run_id[cl])
+        cl++;
+    return acp_run_order_cmp(q->cursor_created_us, q->cursor_run_id, cl, created_us, id,
+                             len) < 0;
+}
 
 #if defined(__GNUC__)
 #define ACP_PLUGIN_EXPORT __attribute__((visibility("default")))
