@@ -126,6 +126,10 @@ struct acp_call {
     char fault[192];        /* what the plugin handed back against the contract, or "" */
     acp_cancel *cancel;     /* acp_event_follow's token, or NULL */
     acp__watch watch;       /* registered in cancel while watch.wake is set */
+    /* child stores (child.c) */
+    int depth;              /* nesting of compositions: 0 for an application's call */
+    const acp_config *cfg;  /* an open call: the configuration being opened, else NULL */
+    int child_load;         /* a child's open failed with ACP_LOAD: the parent may pass it on */
 };
 
 extern const acp_plugin_host acp__host;
@@ -141,6 +145,20 @@ acp_status acp__call_finish(acp_call *call, acp_status st, const char *backend,
 
 acp_page *acp__page_new(size_t max);
 
+/* Child calls (child.c): while a plugin calls a child store, the parent's
+ * call is bound to the thread, and every call the core starts meanwhile
+ * (acp__call_init) ends no later than the parent's deadline, is cancelled
+ * with it and is one level deeper.  Returns the previous binding, to be
+ * restored with acp__call_bind(previous). */
+const acp_call *acp__call_bind(const acp_call *parent);
+/* The monotonic clock of call deadlines, in microseconds. */
+int64_t acp__deadline_now_us(void);
+
+/* ---- child stores (child.c) ---- */
+
+/* host->child. */
+extern const acp_child_ops acp__child_ops;
+
 /* ---- stores (store.c) ---- */
 
 struct acp_store {
@@ -153,6 +171,14 @@ struct acp_store {
     int64_t timeout_ms;
     size_t max_doc; /* documents larger than this are refused (max_document_bytes) */
 };
+
+/* Fetch one run (session when session is set) as acp_run_get does, into
+ * *item (its doc to free; its key NULL).  Errors: as acp_run_get. */
+acp_status acp__store_get(acp_store *s, int session, const char *id, acp__item *item,
+                          acp_error *err);
+/* The run cursor of position (created_us, run_id), as next_cursor gives it
+ * (to free), or NULL when out of memory. */
+char *acp__cursor_make(int64_t created_us, const char *run_id);
 
 /* ---- options the core takes itself (core_options.c) ---- */
 

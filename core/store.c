@@ -116,6 +116,7 @@ ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out,
     };
     acp_call call;
     acp__call_init(&call, NULL, cfg->timeout_ms);
+    call.cfg = cfg; /* children opened by this open inherit its plugin directories */
     st = d->vtable->open(&acp__host, &args, &s->backend, &call);
     if (st != ACP_OK) {
         st = acp__call_finish(&call, st, d->name, "open", err);
@@ -362,7 +363,7 @@ ACP_API acp_status acp_event_add(acp_store *s, const char *run_id, const char *j
 typedef acp_status (*get_fn)(acp_backend *, const char *, acp_call *);
 
 static acp_status get_one(acp_store *s, get_fn fn, const char *op, const char *what,
-                          const char *id, char **json, size_t *len, acp_error *err)
+                          const char *id, acp__item *out, acp_error *err)
 {
     /* One item, so the page lives on the stack: a get costs one allocation,
      * the document handed to the caller. */
@@ -380,12 +381,32 @@ static acp_status get_one(acp_store *s, get_fn fn, const char *op, const char *w
                         s->desc->name, op);
     else
         st = acp__call_finish(&call, st, s->desc->name, op, err);
+    if (st == ACP_OK)
+        *out = item; /* the caller now owns the block */
+    else if (page.n)
+        free(item.doc);
+    return st;
+}
+
+acp_status acp__store_get(acp_store *s, int session, const char *id, acp__item *item,
+                          acp_error *err)
+{
+    acp_status st = acp__id_check(id, session ? "session id" : "run_id", err);
+    if (st != ACP_OK)
+        return st;
+    return session ? get_one(s, s->vt->get_session, "get_session", "session", id, item, err)
+                   : get_one(s, s->vt->get_run, "get_run", "run", id, item, err);
+}
+
+static acp_status get_doc(acp_store *s, int session, const char *id, char **json, size_t *len,
+                          acp_error *err)
+{
+    acp__item item;
+    acp_status st = acp__store_get(s, session, id, &item, err);
     if (st == ACP_OK) {
-        *json = item.doc; /* the caller now owns the block */
+        *json = item.doc;
         if (len)
             *len = item.doc_len;
-    } else if (page.n) {
-        free(item.doc);
     }
     return st;
 }
@@ -394,18 +415,14 @@ ACP_API acp_status acp_run_get(acp_store *s, const char *run_id, char **json, si
                                acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
-    acp_status st = acp__id_check(run_id, "run_id", err);
-    return st != ACP_OK ? st : get_one(s, s->vt->get_run, "get_run", "run", run_id, json, len, err);
+    return get_doc(s, 0, run_id, json, len, err);
 }
 
 ACP_API acp_status acp_session_get(acp_store *s, const char *id, char **json, size_t *len,
                                    acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
-    acp_status st = acp__id_check(id, "session id", err);
-    return st != ACP_OK ? st
-                        : get_one(s, s->vt->get_session, "get_session", "session", id, json, len,
-                                  err);
+    return get_doc(s, 1, id, json, len, err);
 }
 
 static acp_status delete_one(acp_store *s, get_fn fn, const char *op, const char *what,
@@ -506,7 +523,7 @@ static size_t page_repeated_key(const acp_page *p)
 static const char HEX[] = "0123456789abcdef";
 
 /* Built on every full page: a table lookup per nibble, not a sprintf per byte. */
-static char *cursor_make(int64_t created_us, const char *run_id)
+char *acp__cursor_make(int64_t created_us, const char *run_id)
 {
     size_t n = strlen(run_id);
     char *c = malloc(32 + 2 * n + 1);
@@ -626,7 +643,7 @@ ACP_API acp_status acp_run_list(acp_store *s, const acp_run_filter *filter, acp_
     if (f.limit > 0 && page->n == (size_t)f.limit) {
         const acp__item *last = &page->items[page->n - 1];
         int keyless = last->key == NULL;
-        if (keyless || !(page->next_cursor = cursor_make(last->created_us, last->key))) {
+        if (keyless || !(page->next_cursor = acp__cursor_make(last->created_us, last->key))) {
             acp_page_free(page); /* last pointed into it: decide before, report after */
             return acp__error(err, keyless ? ACP_PLUGIN : ACP_NOMEM,
                               keyless ? "list_runs returned a run without its key"

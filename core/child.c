@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * child.c - host->child: stores a plugin opens by URI and calls (a cache
+ * over a database, an archive behind a live store).  Every operation is the
+ * application API's own (acp_run_save, acp_run_list, ...), so a child gets
+ * exactly the checks an application's store gets; this file only binds the
+ * parent's call (deadline, cancellation, nesting depth: host.c), turns the
+ * child's acp_error into the parent call's error with the child's name in
+ * front, and hands the results to the plugin's sink.
+ *
+ * To add an operation (a later ABI minor): append its member to
+ * acp_child_ops, write it as the others are (child_begin, the core's
+ * operation, deliver, child_end) and list it in acp__child_ops below.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct acp_child {
+    acp_store *store;
+    char *label; /* as given, or NULL: messages then name the backend */
+};
+
+/* Record a failure of a child in the parent call, as host->error would:
+ * "<label>: <message>", or the child's message as the core wrote it (which
+ * starts with the backend's name when the backend failed) when the child
+ * has no label.  Returns st. */
+static acp_status record(acp_call *call, const char *label, const char *backend, acp_status st,
+                         const char *msg)
+{
+    size_t n = backend ? strlen(backend) : 0;
+    if (label)
+        snprintf(call->message, sizeof call->message, "%s: %s", label, msg);
+    else if (backend && !(strncmp(msg, backend, n) == 0 && msg[n] == ':'))
+        snprintf(call->message, sizeof call->message, "%s: %s", backend, msg);
+    else
+        snprintf(call->message, sizeof call->message, "%s", msg);
+    call->has_message = 1;
+    call->code = st;
+    return st;
+}
+
+static acp_status child_fail(acp_call *call, const acp_child *c, acp_status st,
+                             const acp_error *e)
+{
+    return record(call, c->label, acp_store_backend(c->store), st,
+                  e->message[0] ? e->message : acp_status_describe(st));
+}
+
+/* Checks shared by every operation, then binds the parent call to the
+ * thread.  A parent whose deadline has passed does not call the child at
+ * all: the child could not answer in time anyway (a child without a
+ * network would otherwise ignore the deadline). */
+static acp_status child_begin(acp_child *c, acp_call *call, const char *op,
+                              const acp_call **prev)
+{
+    if (!call)
+        return ACP_INVALID; /* nowhere to say why: the parent broke the ABI */
+    if (!c)
+        return record(call, NULL, NULL, ACP_INVALID, "child store operation on a NULL child");
+    if (call->deadline_us && acp__deadline_now_us() >= call->deadline_us) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s: the call's deadline passed before %s could start", op,
+                 acp_store_backend(c->store));
+        return record(call, c->label, acp_store_backend(c->store), ACP_UNAVAILABLE, msg);
+    }
+    *prev = acp__call_bind(call);
+    return ACP_OK;
+}
+
+static acp_status child_end(acp_child *c, acp_call *call, const acp_call *prev, acp_status st,
+                            const acp_error *e)
+{
+    acp__call_bind(prev);
+    return st == ACP_OK ? ACP_OK : child_fail(call, c, st, e);
+}
+
+/* Hand every item of page to sink (NULL: to the parent call's results).
+ * key, when set, is the key of every item (a get's page keeps none). */
+static acp_status deliver(const acp_page *p, const char *key, acp_child_sink sink, void *arg,
+                          acp_call *call)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        const acp__item *x = &p->items[i];
+        acp_item it = {
+            .doc = x->doc,
+            .doc_len = x->doc_len,
+            .key = key ? key : x->key,
+            .created_us = x->created_us,
+            .seq = x->seq,
+            .stored_us = x->stored_us,
+        };
+        if (sink ? sink(arg, &it) : acp__host.emit(call, &it))
+            return ACP_NOMEM;
+    }
+    return ACP_OK;
+}
+
+/* ---- opening ---- */
+
+static acp_status child_open(const char *label, const char *uri, acp_child **out,
+                             acp_call *call)
+{
+    if (!call)
+        return ACP_INVALID;
+    if (!uri || !out)
+        return record(call, label, NULL, ACP_INVALID, "child open: uri and out must not be NULL");
+    if (call->depth >= ACP_CHILD_DEPTH_MAX) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "store composition nested deeper than %d levels (does a child URI name one of "
+                 "its parents?)",
+                 ACP_CHILD_DEPTH_MAX);
+        return record(call, label, NULL, ACP_INVALID, msg);
+    }
+    acp_error e = {0};
+    acp_child *c = calloc(1, sizeof *c);
+    acp_config *cfg = NULL;
+    acp_status st = ACP_NOMEM;
+    if (!c || (label && !(c->label = strdup(label)))) {
+        snprintf(e.message, sizeof e.message, "out of memory opening a child store");
+        goto fail;
+    }
+    if ((st = acp_config_new(&cfg, &e)) != ACP_OK ||
+        (st = acp_config_parse_uri(cfg, uri, &e)) != ACP_OK)
+        goto fail;
+    if (call->cfg) { /* opened by the parent's open: search where the parent was found */
+        for (size_t i = 0; i < call->cfg->n_dirs; i++)
+            if ((st = acp_config_add_plugin_dir(cfg, call->cfg->dirs[i], &e)) != ACP_OK)
+                goto fail;
+        cfg->timeout_ms = call->cfg->timeout_ms;
+    }
+    const acp_call *prev = acp__call_bind(call);
+    st = acp_store_open_config(cfg, &c->store, &e);
+    acp__call_bind(prev);
+    if (st != ACP_OK)
+        goto fail;
+    acp_config_free(cfg);
+    *out = c;
+    return ACP_OK;
+fail:
+    if (st == ACP_LOAD)
+        call->child_load = 1;
+    st = record(call, label, cfg ? cfg->backend : NULL, st,
+                e.message[0] ? e.message : acp_status_describe(st));
+    acp_config_free(cfg);
+    if (c)
+        free(c->label);
+    free(c);
+    return st;
+}
+
+static void child_close(acp_child *c)
+{
+    if (!c)
+        return;
+    acp_store_close(c->store);
+    free(c->label);
+    free(c);
+}
+
+static const char *child_backend(const acp_child *c)
+{
+    return c ? acp_store_backend(c->store) : NULL;
+}
+
+static const char *child_label(const acp_child *c)
+{
+    return c ? (c->label ? c->label : acp_store_backend(c->store)) : NULL;
+}
+
+static uint64_t child_capabilities(const acp_child *c)
+{
+    return c ? acp_store_capabilities(c->store) : 0;
+}
+
+static size_t child_max_document_bytes(const acp_child *c)
+{
+    return c ? acp_store_max_document_bytes(c->store) : 0;
+}
+
+/* ---- operations ---- */
+
+/* The body of an operation that hands nothing back: EXPR is the core's call
+ * (it may use c->store and &e). */
+#define CHILD_SIMPLE(op, EXPR)                                                                   \
+    do {                                                                                         \
+        const acp_call *prev;                                                                    \
+        acp_status st_ = child_begin(c, call, op, &prev);                                        \
+        if (st_ != ACP_OK)                                                                       \
+            return st_;                                                                          \
+        acp_error e = {0};                                                                       \
+        st_ = (EXPR);                                                                            \
+        return child_end(c, call, prev, st_, &e);                                                \
+    } while (0)
+
+static acp_status child_ping(acp_child *c, acp_call *call)
+{
+    CHILD_SIMPLE("ping", acp_store_ping(c->store, &e));
+}
+
+static acp_status child_save_run(acp_child *c, const char *doc, size_t len, acp_call *call)
+{
+    CHILD_SIMPLE("save_run", acp_run_save(c->store, doc, len, &e));
+}
+
+static acp_status child_delete_run(acp_child *c, const char *run_id, acp_call *call)
+{
+    CHILD_SIMPLE("delete_run", acp_run_delete(c->store, run_id, &e));
+}
+
+static acp_status child_save_session(acp_child *c, const char *doc, size_t len, acp_call *call)
+{
+    CHILD_SIMPLE("save_session", acp_session_save(c->store, doc, len, &e));
+}
+
+static acp_status child_delete_session(acp_child *c, const char *id, acp_call *call)
+{
+    CHILD_SIMPLE("delete_session", acp_session_delete(c->store, id, &e));
+}
+
+static acp_status child_add_event(acp_child *c, const char *run_id, const char *doc, size_t len,
+                                  int64_t *seq, acp_call *call)
+{
+    CHILD_SIMPLE("add_event", acp_event_add(c->store, run_id, doc, len, seq, &e));
+}
+
+static acp_status get_item(acp_child *c, int session, const char *id, acp_child_sink sink,
+                           void *arg, acp_call *call)
+{
+    const acp_call *prev;
+    acp_status st = child_begin(c, call, session ? "get_session" : "get_run", &prev);
+    if (st != ACP_OK)
+        return st;
+    acp_error e = {0};
+    acp__item item;
+    st = acp__store_get(c->store, session, id, &item, &e);
+    st = child_end(c, call, prev, st, &e);
+    if (st != ACP_OK)
+        return st;
+    acp_page one = {.items = &item, .n = 1, .cap = 1, .max = 1};
+    st = deliver(&one, id, sink, arg, call);
+    free(item.doc);
+    return st;
+}
+
+static acp_status child_get_run(acp_child *c, const char *run_id, acp_child_sink sink, void *arg,
+                                acp_call *call)
+{
+    return get_item(c, 0, run_id, sink, arg, call);
+}
+
+static acp_status child_get_session(acp_child *c, const char *id, acp_child_sink sink, void *arg,
+                                    acp_call *call)
+{
+    return get_item(c, 1, id, sink, arg, call);
+}
+
+/* End of a list: deliver the page (when the child answered) and free it. */
+static acp_status list_end(acp_child *c, acp_call *call, const acp_call *prev, acp_status st,
+                           const acp_error *e, acp_page *page, acp_child_sink sink, void *arg)
+{
+    st = child_end(c, call, prev, st, e);
+    if (st == ACP_OK)
+        st = deliver(page, NULL, sink, arg, call);
+    acp_page_free(page);
+    return st;
+}
+
+static acp_status child_list_runs(acp_child *c, const acp_run_query *q, acp_child_sink sink,
+                                  void *arg, int64_t *total, acp_call *call)
+{
+    const acp_call *prev;
+    acp_status st = child_begin(c, call, "list_runs", &prev);
+    if (st != ACP_OK)
+        return st;
+    acp_error e = {0};
+    acp_page *page = NULL;
+    acp_run_filter f = ACP_RUN_FILTER_INIT;
+    char *cursor = NULL;
+    if (!q) {
+        st = acp__error(&e, ACP_INVALID, "list_runs: the query must not be NULL");
+    } else {
+        f.agent_name = q->agent_name;
+        f.session_id = q->session_id;
+        f.limit = q->limit;
+        f.offset = q->offset;
+        f.want_total = q->want_total;
+        /* The cursor travels as the application's would: the core parses
+         * and checks it once, in one place. */
+        if (q->has_cursor && q->cursor_run_id &&
+            !(f.cursor = cursor = acp__cursor_make(q->cursor_created_us, q->cursor_run_id)))
+            st = acp__error(&e, ACP_NOMEM, "out of memory listing runs");
+        else if (q->has_cursor && !q->cursor_run_id)
+            st = acp__error(&e, ACP_INVALID, "list_runs: has_cursor without cursor_run_id");
+        else
+            st = acp_run_list(c->store, &f, &page, &e);
+    }
+    free(cursor);
+    if (st == ACP_OK && q->want_total) {
+        if (total)
+            *total = page->total;
+        if (!sink)
+            acp__host.set_total(call, page->total);
+    }
+    return list_end(c, call, prev, st, &e, page, sink, arg);
+}
+
+static acp_status child_list_sessions(acp_child *c, const char *after_id, int64_t limit,
+                                      acp_child_sink sink, void *arg, acp_call *call)
+{
+    const acp_call *prev;
+    acp_status st = child_begin(c, call, "list_sessions", &prev);
+    if (st != ACP_OK)
+        return st;
+    acp_error e = {0};
+    acp_page *page = NULL;
+    st = acp_session_list(c->store, after_id, limit, &page, &e);
+    return list_end(c, call, prev, st, &e, page, sink, arg);
+}
+
+static acp_status child_get_events(acp_child *c, const acp_event_query *q, acp_child_sink sink,
+                                   void *arg, acp_call *call)
+{
+    const acp_call *prev;
+    acp_status st = child_begin(c, call, "get_events", &prev);
+    if (st != ACP_OK)
+        return st;
+    acp_error e = {0};
+    acp_page *page = NULL;
+    if (!q) {
+        st = acp__error(&e, ACP_INVALID, "get_events: the query must not be NULL");
+    } else {
+        acp_event_filter f = ACP_EVENT_FILTER_INIT;
+        f.limit = q->limit;
+        f.offset = q->offset;
+        f.after_seq = q->after_seq;
+        st = acp_event_list(c->store, q->run_id, &f, &page, &e);
+    }
+    return list_end(c, call, prev, st, &e, page, sink, arg);
+}
+
+static acp_status child_wait_events(acp_child *c, const acp_event_query *q, acp_child_sink sink,
+                                    void *arg, acp_call *call)
+{
+    const acp_call *prev;
+    acp_status st = child_begin(c, call, "wait_events", &prev);
+    if (st != ACP_OK)
+        return st;
+    acp_error e = {0};
+    acp_page *page = NULL;
+    if (!q || q->offset != 0) {
+        st = acp__error(&e, ACP_INVALID, "wait_events: the query must be given, with offset 0");
+    } else {
+        /* The wait ends with the parent's: at its deadline (none: none), or
+         * when its cancel token fires. */
+        int64_t ms = -1;
+        if (call->deadline_us) {
+            ms = (call->deadline_us - acp__deadline_now_us()) / 1000;
+            ms = ms > 0 ? ms : 0;
+        }
+        st = acp_event_follow(c->store, q->run_id, q->after_seq, q->limit, ms, call->cancel,
+                              &page, &e);
+    }
+    return list_end(c, call, prev, st, &e, page, sink, arg);
+}
+
+const acp_child_ops acp__child_ops = {
+    .size = sizeof(acp_child_ops),
+    .open = child_open,
+    .close = child_close,
+    .backend = child_backend,
+    .label = child_label,
+    .capabilities = child_capabilities,
+    .max_document_bytes = child_max_document_bytes,
+    .ping = child_ping,
+    .save_run = child_save_run,
+    .get_run = child_get_run,
+    .delete_run = child_delete_run,
+    .list_runs = child_list_runs,
+    .save_session = child_save_session,
+    .get_session = child_get_session,
+    .delete_session = child_delete_session,
+    .list_sessions = child_list_sessions,
+    .add_event = child_add_event,
+    .get_events = child_get_events,
+    .wait_events = child_wait_events,
+};
