@@ -33,7 +33,20 @@
 #define ACP_STORAGE_PLUGIN_VERSION "0"
 #endif
 
-/* ---- results of child calls ---- */
+/* ---- keys, results of child calls ---- */
+
+/* The front key of run id: "r:" or "e:" + id; 0 when the id is too long to
+ * be cached (then the back answers alone). */
+static int front_key(char *out, char kind, const char *id)
+{
+    size_t n = strlen(id);
+    if (n > CACHE_KEY_MAX)
+        return 0;
+    out[0] = kind;
+    out[1] = ':';
+    memcpy(out + 2, id, n + 1);
+    return 1;
+}
 
 typedef struct got {
     char *doc;
@@ -55,6 +68,11 @@ static int got_sink(void *arg, const acp_item *it)
     return 0;
 }
 
+static int64_t wall_us(cache *c)
+{
+    return c->host->now_us();
+}
+
 static acp_status emit_run(cache *c, acp_call *call, const char *id, const char *doc, size_t len,
                            int64_t created_us, int64_t version)
 {
@@ -67,18 +85,120 @@ static acp_status emit_run(cache *c, acp_call *call, const char *id, const char 
     return c->host->emit(call, &it) ? ACP_NOMEM : ACP_OK;
 }
 
-static int64_t wall_us(cache *c)
+/* Emit the events of q from a complete list of a run's events 1..n. */
+typedef struct ev_list {
+    cache_event *ev;
+    int64_t n, cap;
+} ev_list;
+
+static acp_status emit_events(cache *c, acp_call *call, const acp_event_query *q,
+                              const cache_event *ev, int64_t n)
 {
-    return c->host->now_us();
+    int64_t skip = q->offset, sent = 0;
+    for (int64_t i = q->after_seq; i < n && sent < q->limit; i++) {
+        if (skip > 0) {
+            skip--;
+            continue;
+        }
+        acp_item it = {0};
+        it.doc = ev[i].doc;
+        it.doc_len = ev[i].len;
+        it.seq = i + 1;
+        it.stored_us = ev[i].stored_us;
+        if (c->host->emit(call, &it))
+            return ACP_NOMEM;
+        sent++;
+    }
+    return ACP_OK;
 }
 
-/* Store entry e for run id in the front, expecting front version expect;
- * *fv receives the new front version.  ACP_CONFLICT when the entry changed. */
-static acp_status front_put(cache *c, const char *id, const cache_entry *e, int64_t expect,
-                            int64_t *fv, acp_call *call)
+/* ---- the front: look up, lease, fill ---- */
+
+/* What a front lookup found.  The sink serves a hit at once (the item is
+ * valid only during the sink), so a hit costs no copy of its own. */
+typedef struct look {
+    cache *c;
+    acp_call *call;
+    const char *id;              /* the run id, for the items */
+    const acp_event_query *q;    /* events: the caller's query */
+    int served;                  /* a hit was emitted (status in st) */
+    int too_many;                /* events: the front says "ask the back" */
+    acp_status st;
+    int64_t fv;                  /* the entry's front version (a miss) */
+} look;
+
+static int trusted(const look *l, const cache_entry *e)
+{
+    cache *c = l->c;
+    return e->gen == cache_generation(c) &&
+           (!c->conf.ttl_us || wall_us(c) - e->filled_us <= c->conf.ttl_us);
+}
+
+static int look_sink(void *arg, const acp_item *it)
+{
+    look *l = arg;
+    cache_entry e;
+    l->fv = it->version;
+    if (!cache_entry_decode(it->doc, it->doc_len, &e) || !trusted(l, &e))
+        return 0;
+    if (e.kind == CACHE_RUN) {
+        l->served = 1;
+        l->st = emit_run(l->c, l->call, l->id, e.doc, e.doc_len, e.created_us, e.version);
+    } else if (e.kind == CACHE_EVENTS && e.version < 0) {
+        l->too_many = 1;
+    } else if (e.kind == CACHE_EVENTS) {
+        /* The index was checked by decode: walk it to the page. */
+        cache_event_iter iter;
+        cache_event ev;
+        int64_t skip = l->q->offset, sent = 0;
+        cache_events_begin(&e, it->doc + it->doc_len, &iter);
+        l->st = ACP_OK;
+        for (int64_t i = 1; i <= e.version && sent < l->q->limit; i++) {
+            if (!cache_events_next(&iter, &ev))
+                break;
+            if (i <= l->q->after_seq || (skip > 0 && skip-- > 0))
+                continue;
+            acp_item x = {0};
+            x.doc = ev.doc;
+            x.doc_len = ev.len;
+            x.seq = i;
+            x.stored_us = ev.stored_us;
+            if (l->c->host->emit(l->call, &x)) {
+                l->st = ACP_NOMEM;
+                break;
+            }
+            sent++;
+        }
+        l->served = 1;
+    }
+    return 0;
+}
+
+/* Look key up; 1 when served (l->st says how), else 0 with l->fv set to
+ * the entry's front version (ACP_VERSION_ABSENT when none) and *use
+ * cleared when the front failed. */
+static int front_lookup(cache *c, const char *key, look *l, int *use, acp_call *call)
+{
+    l->fv = ACP_VERSION_ABSENT;
+    acp_status st = c->ops->get_run(c->front, key, look_sink, l, call);
+    if (l->served && st == ACP_OK)
+        atomic_fetch_add(&c->st.hits, 1);
+    if (l->served)
+        return 1;
+    if (st == ACP_NOT_FOUND)
+        l->fv = ACP_VERSION_ABSENT;
+    else if (st != ACP_OK && cache_front_failed(c, st, "reading", l->id))
+        *use = 0;
+    return 0;
+}
+
+/* Store entry e under key, expecting front version expect (ACP_VERSION_ANY:
+ * none); *fv receives the new front version. */
+static acp_status front_put(cache *c, const char *key, const cache_entry *e,
+                            const cache_event *evs, int64_t expect, int64_t *fv, acp_call *call)
 {
     size_t len;
-    char *doc = cache_entry_encode(e, id, &len);
+    char *doc = cache_entry_encode(e, evs, key, &len);
     if (!doc)
         return ACP_NOMEM;
     acp_status st = c->ops->save_run_if(c->front, doc, len, expect, fv, call);
@@ -86,13 +206,68 @@ static acp_status front_put(cache *c, const char *id, const cache_entry *e, int6
     return st;
 }
 
-static acp_status take_lease(cache *c, const char *id, int64_t expect, int64_t *fv,
-                             acp_call *call)
+/* A miss: take the lease on key (expecting the version the lookup saw).
+ * 1 with *lease set when held; 0 when another caller changed the entry
+ * first or the front failed (*use cleared): read the back, fill nothing. */
+static int take_lease(cache *c, const char *key, int64_t expect, int64_t *lease, int *use,
+                      const char *id, acp_call *call)
 {
-    cache_entry lease = {0};
-    lease.gen = cache_generation(c);
-    lease.filled_us = wall_us(c);
-    return front_put(c, id, &lease, expect, fv, call);
+    cache_entry e = {CACHE_LEASE, cache_generation(c), 0, 0, wall_us(c), NULL, 0, NULL};
+    acp_status st = front_put(c, key, &e, NULL, expect, lease, call);
+    if (st == ACP_OK)
+        return 1;
+    if (st == ACP_CONFLICT)
+        atomic_fetch_add(&c->st.fill_conflicts, 1);
+    else if (cache_front_failed(c, st, "taking a lease", id))
+        *use = 0;
+    return 0;
+}
+
+/* Fill key under the lease: refused (CONFLICT) when anything changed the
+ * entry since the lease was taken. */
+static void fill(cache *c, const char *key, const cache_entry *e, const cache_event *evs,
+                 int64_t lease, const char *id, acp_call *call)
+{
+    int64_t fv;
+    acp_status st = front_put(c, key, e, evs, lease, &fv, call);
+    if (st == ACP_OK)
+        atomic_fetch_add(&c->st.fills, 1);
+    else if (st == ACP_CONFLICT)
+        atomic_fetch_add(&c->st.fill_conflicts, 1);
+    else
+        cache_front_failed(c, st, "filling", id);
+}
+
+/* After the back acknowledged a write of run id (or failed in a way that
+ * may have applied it): the front must serve nothing older.  Each key of
+ * keys is removed from the front, or, for a run whose new entry e is
+ * known, replaced by it when nothing newer is there (a restore "if newer"
+ * with the back's version; front versions of a key only grow, so this also
+ * makes every outstanding lease fail).  When the front cannot be reached
+ * the back is told (cache_suspect). */
+static acp_status invalidate(cache *c, int use, const char *const keys[2], const cache_entry *e,
+                             const char *id, acp_call *call)
+{
+    for (int i = 0; use && i < 2 && keys[i]; i++) {
+        acp_status st = ACP_CONFLICT;
+        if (i == 0 && e) {
+            size_t len;
+            char *doc = cache_entry_encode(e, NULL, keys[0], &len);
+            if (!doc)
+                return c->host->error(call, ACP_NOMEM, "out of memory");
+            st = c->ops->restore_run(c->front, doc, len, e->version, ACP_RESTORE_CREATED_FROM_DOC,
+                                     ACP_RESTORE_IF_NEWER, call);
+            free(doc);
+            if (st != ACP_OK && st != ACP_CONFLICT)
+                cache_front_failed(c, st, "storing a saved run", id);
+        }
+        if (st != ACP_OK) {
+            st = c->ops->delete_run(c->front, keys[i], call);
+            if (cache_front_failed(c, st, "removing a changed run", id))
+                use = 0;
+        }
+    }
+    return use ? ACP_OK : cache_suspect(c, call);
 }
 
 /* ---- open, close, ping ---- */
@@ -145,7 +320,7 @@ static void cache_close(acp_backend *b)
 }
 
 /* The back answers for the store; the front's health only shows in the
- * counters (get_session "acp-cache.stats"). */
+ * counters (get_session "acp-cache.stats") and the log. */
 static acp_status cache_ping(acp_backend *b, acp_call *call)
 {
     cache *c = b;
@@ -163,48 +338,21 @@ static acp_status cache_ping(acp_backend *b, acp_call *call)
 static acp_status cache_get_run(acp_backend *b, const char *id, acp_call *call)
 {
     cache *c = b;
-    got f = {0}, bk = {0};
-    int use = cache_front_usable(c, call);
-    int64_t expect = ACP_VERSION_ABSENT, lease = 0;
-    acp_status st;
-    if (use) {
-        st = c->ops->get_run(c->front, id, got_sink, &f, call);
-        if (st == ACP_OK) {
-            cache_entry e;
-            expect = f.version;
-            if (cache_entry_decode(f.doc, f.len, &e) && e.data && e.gen == cache_generation(c) &&
-                (!c->conf.ttl_us || wall_us(c) - e.filled_us <= c->conf.ttl_us)) {
-                atomic_fetch_add(&c->st.hits, 1);
-                st = emit_run(c, call, id, e.doc, e.doc_len, e.created_us, e.version);
-                free(f.doc);
-                return st;
-            }
-        } else if (cache_front_failed(c, st, "reading", id))
-            use = 0;
-        free(f.doc);
-    }
+    char key[CACHE_KEY_MAX + 3];
+    look l = {c, call, id, NULL, 0, 0, ACP_OK, 0};
+    int64_t lease = 0;
+    int use = front_key(key, 'r', id) && cache_front_usable(c, call);
+    if (use && front_lookup(c, key, &l, &use, call))
+        return l.st;
     atomic_fetch_add(use ? &c->st.misses : &c->st.bypassed, 1);
-    if (use) {
-        st = take_lease(c, id, expect, &lease, call);
-        if (st != ACP_OK) {
-            if (st == ACP_CONFLICT) /* another caller holds or just filled it */
-                atomic_fetch_add(&c->st.fill_conflicts, 1);
-            cache_front_failed(c, st, "taking a lease", id);
-            use = 0;
-        }
-    }
-    st = c->ops->get_run(c->back, id, got_sink, &bk, call);
+    use = use && take_lease(c, key, l.fv, &lease, &use, id, call);
+    got bk = {0};
+    acp_status st = c->ops->get_run(c->back, id, got_sink, &bk, call);
     if (st == ACP_OK) {
         if (use) {
-            cache_entry e = {1, cache_generation(c), bk.version, bk.created_us, wall_us(c),
-                             bk.doc, bk.len};
-            acp_status fs = front_put(c, id, &e, lease, &lease, call);
-            if (fs == ACP_OK)
-                atomic_fetch_add(&c->st.fills, 1);
-            else if (fs == ACP_CONFLICT)
-                atomic_fetch_add(&c->st.fill_conflicts, 1);
-            else
-                cache_front_failed(c, fs, "filling", id);
+            cache_entry e = {CACHE_RUN, cache_generation(c), bk.version, bk.created_us,
+                             wall_us(c), bk.doc, bk.len, NULL};
+            fill(c, key, &e, NULL, lease, id, call);
         }
         st = emit_run(c, call, id, bk.doc, bk.len, bk.created_us, bk.version);
     }
@@ -212,57 +360,35 @@ static acp_status cache_get_run(acp_backend *b, const char *id, acp_call *call)
     return st;
 }
 
-/* After the back acknowledged a write of run id (or failed in a way that
- * may have applied it): make sure the front serves nothing older.  e: the
- * new entry to store under the lease (NULL: just remove the entry). */
-static acp_status invalidate(cache *c, const char *id, int used, int64_t lease,
-                             const cache_entry *e, acp_call *call)
-{
-    if (used) {
-        acp_status st = ACP_CONFLICT;
-        int64_t fv;
-        if (e)
-            st = front_put(c, id, e, lease, &fv, call);
-        if (st == ACP_OK)
-            return ACP_OK;
-        if (st != ACP_CONFLICT)
-            cache_front_failed(c, st, "storing a saved run", id);
-        st = c->ops->delete_run(c->front, id, call);
-        if (!cache_front_failed(c, st, "removing a changed run", id))
-            return ACP_OK;
-    }
-    return cache_suspect(c, call);
-}
-
 static acp_status cache_save_run(acp_backend *b, const acp_run_record *r, acp_call *call)
 {
     cache *c = b;
-    int64_t lease = 0, version = 0;
-    int use = cache_front_usable(c, call);
-    if (use) {
-        acp_status ls = take_lease(c, r->run_id, ACP_VERSION_ANY, &lease, call);
-        if (cache_front_failed(c, ls, "taking a lease", r->run_id))
-            use = 0;
-    }
+    char rkey[CACHE_KEY_MAX + 3];
+    int64_t version = 0;
+    int keyed = front_key(rkey, 'r', r->run_id);
     acp_status st;
     if (r->flags & ACP_RUN_SET_VERSION)
         st = c->ops->restore_run(c->back, r->doc, r->doc_len, r->version, r->created_us,
-                                 (r->flags & ACP_RUN_IF_NEWER) ? ACP_RESTORE_IF_NEWER : 0u,
-                                 &version, call);
+                                 (r->flags & ACP_RUN_IF_NEWER) ? ACP_RESTORE_IF_NEWER : 0u, call);
     else
         st = c->ops->save_run_if(c->back, r->doc, r->doc_len, r->expect_version, &version, call);
-    if (st == ACP_OK || (st != ACP_CONFLICT && st != ACP_INVALID)) {
-        /* Written, or perhaps written (a timeout after the commit). */
-        cache_entry e = {1, cache_generation(c), version, r->created_us, wall_us(c), r->doc,
-                         r->doc_len};
-        /* A save without created_at keeps the stored time, which only the
-         * back knows: remove the entry instead of writing it. */
-        int known = st == ACP_OK && !(r->flags & (ACP_RUN_CREATED_DEFAULT | ACP_RUN_SET_VERSION));
-        acp_status is = invalidate(c, r->run_id, use, lease, known ? &e : NULL, call);
+    if (st == ACP_OK && (r->flags & ACP_RUN_SET_VERSION))
+        version = r->version;
+    if (keyed && (st == ACP_OK || (st != ACP_CONFLICT && st != ACP_INVALID))) {
+        /* Written, or perhaps written (a timeout after the commit).  A save
+         * without created_at keeps the stored time, which only the back
+         * knows: remove the entry instead of writing it. */
+        cache_entry e = {CACHE_RUN, 0, version, r->created_us, 0, r->doc, r->doc_len, NULL};
+        int known = st == ACP_OK && !(r->flags & ACP_RUN_CREATED_DEFAULT);
+        const char *keys[2] = {rkey, NULL};
+        int use = cache_front_usable(c, call);
+        e.gen = cache_generation(c);
+        e.filled_us = wall_us(c);
+        acp_status is = invalidate(c, use, keys, known ? &e : NULL, r->run_id, call);
         if (st == ACP_OK && is != ACP_OK)
             return is;
     }
-    if (st == ACP_OK || st == ACP_CONFLICT)
+    if (st == ACP_OK)
         c->host->set_version(call, version);
     return st;
 }
@@ -270,10 +396,12 @@ static acp_status cache_save_run(acp_backend *b, const acp_run_record *r, acp_ca
 static acp_status cache_delete_run(acp_backend *b, const char *id, acp_call *call)
 {
     cache *c = b;
-    int use = cache_front_usable(c, call);
+    char rkey[CACHE_KEY_MAX + 3], ekey[CACHE_KEY_MAX + 3];
     acp_status st = c->ops->delete_run(c->back, id, call);
-    if (st != ACP_NOT_FOUND && st != ACP_INVALID) {
-        acp_status is = invalidate(c, id, use, 0, NULL, call);
+    if (front_key(rkey, 'r', id) && front_key(ekey, 'e', id) && st != ACP_NOT_FOUND &&
+        st != ACP_INVALID) {
+        const char *keys[2] = {rkey, ekey};
+        acp_status is = invalidate(c, cache_front_usable(c, call), keys, NULL, id, call);
         if (st == ACP_OK && is != ACP_OK)
             return is;
     }
@@ -382,21 +510,87 @@ static acp_status cache_list_sessions(acp_backend *b, const char *after, int64_t
     }
 }
 
-/* ---- events: the back's ---- */
+/* ---- events: the front holds all of a run's events, or none ---- */
+
+/* Runs with more events than one back page are not kept in the front. */
+#define EVENTS_MAX 1000
+
+static int ev_sink(void *arg, const acp_item *it)
+{
+    ev_list *l = arg;
+    if (l->n == l->cap) {
+        int64_t cap = l->cap ? 2 * l->cap : 16;
+        cache_event *ev = realloc(l->ev, (size_t)cap * sizeof *ev);
+        if (!ev)
+            return 1;
+        l->ev = ev;
+        l->cap = cap;
+    }
+    char *d = malloc(it->doc_len ? it->doc_len : 1);
+    if (!d)
+        return 1;
+    memcpy(d, it->doc, it->doc_len);
+    l->ev[l->n++] = (cache_event){it->stored_us, d, it->doc_len};
+    return 0;
+}
+
+static void ev_free(ev_list *l)
+{
+    for (int64_t i = 0; i < l->n; i++)
+        free((char *)l->ev[i].doc);
+    free(l->ev);
+}
 
 static acp_status cache_add_event(acp_backend *b, const acp_event_record *ev, int64_t *seq,
                                   acp_call *call)
 {
     cache *c = b;
-    return c->ops->add_event(c->back, ev->run_id, ev->doc, ev->doc_len, seq, call);
+    char ekey[CACHE_KEY_MAX + 3];
+    acp_status st = c->ops->add_event(c->back, ev->run_id, ev->doc, ev->doc_len, seq, call);
+    if (front_key(ekey, 'e', ev->run_id) && st != ACP_INVALID && st != ACP_NOT_FOUND) {
+        const char *keys[2] = {ekey, NULL};
+        acp_status is = invalidate(c, cache_front_usable(c, call), keys, NULL, ev->run_id, call);
+        if (st == ACP_OK && is != ACP_OK)
+            return is;
+    }
+    return st;
 }
 
 static acp_status cache_get_events(acp_backend *b, const acp_event_query *q, acp_call *call)
 {
     cache *c = b;
-    return c->ops->get_events(c->back, q, NULL, NULL, call);
+    char key[CACHE_KEY_MAX + 3];
+    look l = {c, call, q->run_id, q, 0, 0, ACP_OK, 0};
+    int64_t lease = 0;
+    int use = front_key(key, 'e', q->run_id) && cache_front_usable(c, call);
+    if (use && front_lookup(c, key, &l, &use, call))
+        return l.st;
+    if (l.too_many) { /* known to be too long for the front */
+        atomic_fetch_add(&c->st.hits, 1);
+        return c->ops->get_events(c->back, q, NULL, NULL, call);
+    }
+    atomic_fetch_add(use ? &c->st.misses : &c->st.bypassed, 1);
+    use = use && take_lease(c, key, l.fv, &lease, &use, q->run_id, call);
+    if (!use)
+        return c->ops->get_events(c->back, q, NULL, NULL, call);
+    /* Read the whole stream, keep it in the front, answer from it. */
+    acp_event_query all = {q->run_id, 0, EVENTS_MAX, 0};
+    ev_list evs = {NULL, 0, 0};
+    acp_status st = c->ops->get_events(c->back, &all, ev_sink, &evs, call);
+    if (st == ACP_OK) {
+        cache_entry e = {CACHE_EVENTS, cache_generation(c), evs.n, 0, wall_us(c), NULL, 0, NULL};
+        if (evs.n == EVENTS_MAX)
+            e.version = -1;
+        fill(c, key, &e, evs.ev, lease, q->run_id, call);
+        st = evs.n == EVENTS_MAX ? c->ops->get_events(c->back, q, NULL, NULL, call)
+                                 : emit_events(c, call, q, evs.ev, evs.n);
+    } else if (st == ACP_NOMEM)
+        st = c->host->error(call, ACP_NOMEM, "out of memory");
+    ev_free(&evs);
+    return st;
 }
 
+/* Followers wait on the back, which stores the events. */
 static acp_status cache_wait_events(acp_backend *b, const acp_event_query *q, acp_call *call)
 {
     cache *c = b;

@@ -61,25 +61,49 @@ acp_status cache_conf_parse(cache_conf *c, const acp_plugin_host *host, const ac
 void cache_conf_free(cache_conf *c);
 
 /* ---- cache_entry.c ---- */
-/* A front entry: a run document the front stores under the run's own id,
- * wrapping either nothing (a lease) or the back's document with what the
- * cache must report with it. */
+/* A front entry: a run document the front stores under a key of its own
+ * ("r:" + run id for a run, "e:" + run id for a run's events), wrapping
+ * what the cache must report.  Kinds: */
+#define CACHE_LEASE 'L'  /* nothing yet: a filler holds the lease */
+#define CACHE_RUN 'D'    /* the back's run document */
+#define CACHE_EVENTS 'E' /* every event of the run, 1..n */
+#define CACHE_KEY_MAX 254 /* longer run ids are never cached (keys are 2 + id bytes) */
+
 typedef struct cache_entry {
-    int data;            /* 1: holds a document; 0: a lease */
+    char kind;
     uint64_t gen;        /* generation it was written under */
-    int64_t version;     /* the back's version of the document */
-    int64_t created_us;  /* the back's created_us */
+    int64_t version;     /* runs: the back's version; events: their number n */
+    int64_t created_us;  /* runs: the back's created_us */
     int64_t filled_us;   /* wall clock when written (ttl) */
-    const char *doc;     /* points into the parsed text */
+    const char *doc;     /* runs: the document; events: "[e1,e2,...]" */
     size_t doc_len;
+    /* events only: n pairs "stored_us len" (decode: points into the text) */
+    const char *index;
 } cache_entry;
 
-/* Build the front document of e for run_id (doc ignored for a lease) in a
- * malloc'd buffer; NULL when out of memory. */
-char *cache_entry_encode(const cache_entry *e, const char *run_id, size_t *len);
+/* One event of a list to encode. */
+typedef struct cache_event {
+    int64_t stored_us;
+    const char *doc;
+    size_t len;
+} cache_event;
+
+/* Build the front document of e under key (for CACHE_EVENTS, from the n =
+ * e->version events evs; e->doc ignored) in a malloc'd buffer; NULL when
+ * out of memory. */
+char *cache_entry_encode(const cache_entry *e, const cache_event *evs, const char *key,
+                         size_t *len);
 /* Parse a front document written by cache_entry_encode; 0 when it is not
  * one (then treat the entry as a miss). */
 int cache_entry_decode(const char *text, size_t len, cache_entry *e);
+/* Walk the events of a decoded CACHE_EVENTS entry: event i (1-based) in
+ * *ev.  Returns 0 when the index is damaged. */
+typedef struct cache_event_iter {
+    const char *idx, *end, *body;
+    size_t off;
+} cache_event_iter;
+void cache_events_begin(const cache_entry *e, const char *text_end, cache_event_iter *it);
+int cache_events_next(cache_event_iter *it, cache_event *ev);
 
 /* ---- cache_front.c ---- */
 int64_t cache_mono_us(void);
