@@ -91,6 +91,7 @@ static acp_status deliver(const acp_page *p, const char *key, acp_child_sink sin
             .created_us = x->created_us,
             .seq = x->seq,
             .stored_us = x->stored_us,
+            .version = x->version,
         };
         if (sink ? sink(arg, &it) : acp__host.emit(call, &it))
             return ACP_NOMEM;
@@ -367,6 +368,36 @@ static acp_status child_wait_events(acp_child *c, const acp_event_query *q, acp_
     return list_end(c, call, prev, st, &e, page, sink, arg);
 }
 
+/* Run versions (acp_child_ops.save_run_v): the record's flags mapped to
+ * the application API's versioned saves. */
+static acp_status child_save_run_v(acp_child *c, const char *doc, size_t len, uint32_t flags,
+                                   int64_t version, int64_t created_us, int64_t *new_version,
+                                   acp_call *call)
+{
+    const acp_call *prev;
+    acp_status st = child_begin(c, call, "save_run", &prev);
+    if (st != ACP_OK)
+        return st;
+    acp_error e = {0};
+    int64_t v = 0;
+    if (flags & ~(uint32_t)(ACP_RUN_IF_VERSION | ACP_RUN_IF_ABSENT | ACP_RUN_SET_VERSION |
+                            ACP_RUN_IF_NEWER))
+        st = acp__error(&e, ACP_INVALID, "child save_run: unknown flags 0x%x", (unsigned)flags);
+    else if (flags & ACP_RUN_SET_VERSION) {
+        st = acp_run_restore(c->store, doc, len, version,
+                             created_us == ACP_NO_TIME ? ACP_RESTORE_CREATED_FROM_DOC : created_us,
+                             (flags & ACP_RUN_IF_NEWER) ? ACP_RESTORE_IF_NEWER : 0u, &e);
+        v = version;
+    } else if (flags & (ACP_RUN_IF_VERSION | ACP_RUN_IF_ABSENT))
+        st = acp_run_save_if(c->store, doc, len,
+                             (flags & ACP_RUN_IF_VERSION) ? version : ACP_VERSION_ABSENT, &v, &e);
+    else
+        st = acp_run_save_versioned(c->store, doc, len, &v, &e);
+    if (st == ACP_OK && new_version)
+        *new_version = v;
+    return child_end(c, call, prev, st, &e);
+}
+
 const acp_child_ops acp__child_ops = {
     .size = sizeof(acp_child_ops),
     .open = child_open,
@@ -387,4 +418,5 @@ const acp_child_ops acp__child_ops = {
     .add_event = child_add_event,
     .get_events = child_get_events,
     .wait_events = child_wait_events,
+    .save_run_v = child_save_run_v,
 };

@@ -33,6 +33,11 @@
 #define ACP_STORAGE_PLUGIN_VERSION "0"
 #endif
 
+/* Conditions of a front save: none, the entry must not exist, or (>= 1)
+ * the front version it must have. */
+#define EXPECT_ANY (-1)
+#define EXPECT_ABSENT 0
+
 /* ---- keys, results of child calls ---- */
 
 /* The front key of run id: "r:" or "e:" + id; 0 when the id is too long to
@@ -175,24 +180,24 @@ static int look_sink(void *arg, const acp_item *it)
 }
 
 /* Look key up; 1 when served (l->st says how), else 0 with l->fv set to
- * the entry's front version (ACP_VERSION_ABSENT when none) and *use
+ * the entry's front version (EXPECT_ABSENT when none) and *use
  * cleared when the front failed. */
 static int front_lookup(cache *c, const char *key, look *l, int *use, acp_call *call)
 {
-    l->fv = ACP_VERSION_ABSENT;
+    l->fv = EXPECT_ABSENT;
     acp_status st = c->ops->get_run(c->front, key, look_sink, l, call);
     if (l->served && st == ACP_OK)
         atomic_fetch_add(&c->st.hits, 1);
     if (l->served)
         return 1;
     if (st == ACP_NOT_FOUND)
-        l->fv = ACP_VERSION_ABSENT;
+        l->fv = EXPECT_ABSENT;
     else if (st != ACP_OK && cache_front_failed(c, st, "reading", l->id))
         *use = 0;
     return 0;
 }
 
-/* Store entry e under key, expecting front version expect (ACP_VERSION_ANY:
+/* Store entry e under key, expecting front version expect (EXPECT_ANY:
  * none); *fv receives the new front version. */
 static acp_status front_put(cache *c, const char *key, const cache_entry *e,
                             const cache_event *evs, int64_t expect, int64_t *fv, acp_call *call)
@@ -201,7 +206,9 @@ static acp_status front_put(cache *c, const char *key, const cache_entry *e,
     char *doc = cache_entry_encode(e, evs, key, &len);
     if (!doc)
         return ACP_NOMEM;
-    acp_status st = c->ops->save_run_if(c->front, doc, len, expect, fv, call);
+    uint32_t flags = expect == EXPECT_ANY ? 0u
+                     : expect == EXPECT_ABSENT ? ACP_RUN_IF_ABSENT : ACP_RUN_IF_VERSION;
+    acp_status st = c->ops->save_run_v(c->front, doc, len, flags, expect, ACP_NO_TIME, fv, call);
     free(doc);
     return st;
 }
@@ -255,8 +262,8 @@ static acp_status invalidate(cache *c, int use, const char *const keys[2], const
             char *doc = cache_entry_encode(e, NULL, keys[0], &len);
             if (!doc)
                 return c->host->error(call, ACP_NOMEM, "out of memory");
-            st = c->ops->restore_run(c->front, doc, len, e->version, ACP_RESTORE_CREATED_FROM_DOC,
-                                     ACP_RESTORE_IF_NEWER, call);
+            st = c->ops->save_run_v(c->front, doc, len, ACP_RUN_SET_VERSION | ACP_RUN_IF_NEWER,
+                                    e->version, ACP_NO_TIME, NULL, call);
             free(doc);
             if (st != ACP_OK && st != ACP_CONFLICT)
                 cache_front_failed(c, st, "storing a saved run", id);
@@ -366,14 +373,11 @@ static acp_status cache_save_run(acp_backend *b, const acp_run_record *r, acp_ca
     char rkey[CACHE_KEY_MAX + 3];
     int64_t version = 0;
     int keyed = front_key(rkey, 'r', r->run_id);
-    acp_status st;
-    if (r->flags & ACP_RUN_SET_VERSION)
-        st = c->ops->restore_run(c->back, r->doc, r->doc_len, r->version, r->created_us,
-                                 (r->flags & ACP_RUN_IF_NEWER) ? ACP_RESTORE_IF_NEWER : 0u, call);
-    else
-        st = c->ops->save_run_if(c->back, r->doc, r->doc_len, r->expect_version, &version, call);
-    if (st == ACP_OK && (r->flags & ACP_RUN_SET_VERSION))
-        version = r->version;
+    uint32_t flags = r->flags & (ACP_RUN_IF_VERSION | ACP_RUN_IF_ABSENT | ACP_RUN_SET_VERSION |
+                                 ACP_RUN_IF_NEWER);
+    acp_status st = c->ops->save_run_v(c->back, r->doc, r->doc_len, flags, r->version,
+                                       (flags & ACP_RUN_SET_VERSION) ? r->created_us : ACP_NO_TIME,
+                                       &version, call);
     if (keyed && (st == ACP_OK || (st != ACP_CONFLICT && st != ACP_INVALID))) {
         /* Written, or perhaps written (a timeout after the commit).  A save
          * without created_at keeps the stored time, which only the back
@@ -389,7 +393,7 @@ static acp_status cache_save_run(acp_backend *b, const acp_run_record *r, acp_ca
             return is;
     }
     if (st == ACP_OK)
-        c->host->set_version(call, version);
+        acp_report_version(c->host, call, version);
     return st;
 }
 
