@@ -12,6 +12,7 @@
  * acp_child_ops, write it as the others are (child_begin, the core's
  * operation, deliver, child_end) and list it in acp__child_ops below.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,22 +380,17 @@ static acp_status child_save_run_v(acp_child *c, const char *doc, size_t len, ui
     if (st != ACP_OK)
         return st;
     acp_error e = {0};
-    int64_t v = 0;
     if (flags & ~(uint32_t)(ACP_RUN_IF_VERSION | ACP_RUN_IF_ABSENT | ACP_RUN_SET_VERSION |
                             ACP_RUN_IF_NEWER))
         st = acp__error(&e, ACP_INVALID, "child save_run: unknown flags 0x%x", (unsigned)flags);
-    else if (flags & ACP_RUN_SET_VERSION) {
-        st = acp_run_restore(c->store, doc, len, version,
-                             created_us == ACP_NO_TIME ? ACP_RESTORE_CREATED_FROM_DOC : created_us,
-                             (flags & ACP_RUN_IF_NEWER) ? ACP_RESTORE_IF_NEWER : 0u, &e);
-        v = version;
-    } else if (flags & (ACP_RUN_IF_VERSION | ACP_RUN_IF_ABSENT))
-        st = acp_run_save_if(c->store, doc, len,
-                             (flags & ACP_RUN_IF_VERSION) ? version : ACP_VERSION_ABSENT, &v, &e);
+    else if ((flags & ACP_RUN_SET_VERSION) && version < 1)
+        st = acp__error(&e, ACP_INVALID, "child save_run: version %" PRId64 " to restore "
+                        "(versions start at 1)", version);
     else
-        st = acp_run_save_versioned(c->store, doc, len, &v, &e);
-    if (st == ACP_OK && new_version)
-        *new_version = v;
+        st = acp__run_save_flags(c->store, doc, len, flags, version,
+                                 created_us == ACP_NO_TIME ? ACP_RESTORE_CREATED_FROM_DOC
+                                                           : created_us,
+                                 new_version, &e);
     return child_end(c, call, prev, st, &e);
 }
 

@@ -463,7 +463,8 @@ typedef struct acp_child_ops {
      * (store exactly version, with created_us, or ACP_NO_TIME: take it from
      * the document as a save does; with ACP_RUN_IF_NEWER only when nothing
      * as new is stored), or 0 (an unconditional save).  *new_version (may
-     * be NULL) receives the run's version on ACP_OK.  ACP_CONFLICT when
+     * be NULL) receives the run's version on ACP_OK, and on ACP_CONFLICT
+     * the version found (0: no such run, -1: not reported).  ACP_CONFLICT when
      * the condition failed (nothing stored), ACP_UNSUPPORTED when the child
      * keeps no versions.  Run items delivered by get_run and list_runs
      * carry the child's version in acp_item.version. */

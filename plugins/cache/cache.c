@@ -392,7 +392,7 @@ static acp_status cache_save_run(acp_backend *b, const acp_run_record *r, acp_ca
         if (st == ACP_OK && is != ACP_OK)
             return is;
     }
-    if (st == ACP_OK)
+    if (st == ACP_OK || (st == ACP_CONFLICT && version >= 0))
         acp_report_version(c->host, call, version);
     return st;
 }
