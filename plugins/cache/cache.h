@@ -51,6 +51,10 @@ typedef struct acp_backend {
     int64_t gen_checked;   /* monotonic us when that refresh began; 0: never */
     int64_t down_until;    /* monotonic us: the front is not used before */
     int down;              /* a failure was logged and not yet followed by a success */
+    /* Tests only (ACP_CACHE_TEST_UNSAFE=fill|suspect): fill without the
+     * lease, or skip the suspect token, so that tests/cache can show its
+     * stale-read counter finds what these steps prevent. */
+    int unsafe_fill, unsafe_suspect;
 } cache;
 
 /* ---- cache_conf.c ---- */

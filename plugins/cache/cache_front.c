@@ -198,6 +198,8 @@ void cache_front_ok(cache *c)
 
 acp_status cache_suspect(cache *c, acp_call *call)
 {
+    if (c->unsafe_suspect)
+        return ACP_OK;
     char doc[96];
     int n = snprintf(doc, sizeof doc, "{\"id\":\"" CACHE_SUSPECT_ID "\",\"nonce\":\"%016" PRIx64 "\"}",
                      random64());

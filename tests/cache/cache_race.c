@@ -20,7 +20,8 @@
  *    read (that delete removed r or a later version; any re-created
  *    version is above it);
  *  - NOT_FOUND is stale if the newest acknowledged save overlapped no
- *    delete and no delete began between its acknowledgement and the read;
+ *    delete and no delete began between its acknowledgement and the end
+ *    of the read;
  *  - events: the same for the highest acknowledged sequence.
  * These are sound (a correct store never trips them) and catch the
  * classic cache bugs: a fill of an old read parked after a write (the
@@ -131,20 +132,40 @@ static void save_acked(key_state *k, write_mark m, int64_t version, int event)
 }
 
 typedef struct read_snap {
-    int64_t acked_max, del_floor, ev_max;
+    int64_t acked_max, del_floor, ev_max, deletes_started;
     int must_exist, events_must_exist;
 } read_snap;
 
 static read_snap read_begin(key_state *k)
 {
     pthread_mutex_lock(&k->mu);
-    read_snap r = {k->acked_max, k->del_floor, k->ev_max, 0, 0};
+    read_snap r = {k->acked_max, k->del_floor, k->ev_max, k->deletes_started, 0, 0};
     r.must_exist = k->acked_max > 0 && k->exists_known && k->deletes_inflight == 0 &&
                    k->acked_deletes == k->deletes_started;
     r.events_must_exist = k->ev_max > 0 && k->ev_known && k->deletes_inflight == 0 &&
                           k->ev_deletes == k->deletes_started;
     pthread_mutex_unlock(&k->mu);
     return r;
+}
+
+/* After a read: a delete that began while it ran may have removed what it
+ * would otherwise have had to find. */
+static void read_end(key_state *k, read_snap *r)
+{
+    pthread_mutex_lock(&k->mu);
+    if (k->deletes_started != r->deletes_started)
+        r->must_exist = r->events_must_exist = 0;
+    pthread_mutex_unlock(&k->mu);
+}
+
+static FILE *trace;
+static void tr(int key, const char *what, long long v)
+{
+    if (trace && key == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        fprintf(trace, "%lld.%09ld %d %s %lld\n", (long long)ts.tv_sec, ts.tv_nsec, (int)getpid(), what, v);
+    }
 }
 
 static void run_doc(char *buf, size_t cap, int key, int w)
@@ -165,7 +186,10 @@ static void check_run(acp_store *s, int key)
     size_t len;
     int64_t v = 0;
     acp_error e;
+    tr(key, "get-begin", 0);
     acp_status st = acp_run_get_versioned(s, id, &json, &len, &v, &e);
+    tr(key, "get-end", st == ACP_OK ? v : -st);
+    read_end(k, &snap);
     atomic_fetch_add(&S->reads, 1);
     if (st == ACP_OK) {
         if (v < snap.acked_max)
@@ -176,9 +200,15 @@ static void check_run(acp_store *s, int key)
                        " was acknowledged", id, v, snap.del_floor);
         acp_free(json);
     } else if (st == ACP_NOT_FOUND) {
-        if (snap.must_exist)
-            stale_seen("%s not found after version %" PRId64 " was acknowledged (no delete since)",
-                       id, snap.acked_max);
+        if (snap.must_exist) {
+            int64_t v2 = 0;
+            acp_status st2 = acp_run_get_versioned(s, id, &json, &len, &v2, &e);
+            if (st2 == ACP_OK)
+                acp_free(json);
+            stale_seen("%s not found after version %" PRId64 " was acknowledged (no delete "
+                       "since; read again: %s, version %" PRId64 ")",
+                       id, snap.acked_max, acp_status_name(st2), v2);
+        }
     } else
         error_seen("get_run", st, &e);
 }
@@ -194,6 +224,7 @@ static void check_events(acp_store *s, int key)
     acp_event_filter f = ACP_EVENT_FILTER_INIT;
     f.limit = 1000;
     acp_status st = acp_event_list(s, id, &f, &p, &e);
+    read_end(k, &snap);
     atomic_fetch_add(&S->reads, 1);
     if (st != ACP_OK) {
         error_seen("get_events", st, &e);
@@ -229,7 +260,10 @@ static void one_op(acp_store *s, unsigned *seed, int w)
         run_doc(doc, sizeof doc, key, w);
         write_mark m = write_begin(k);
         int64_t v;
-        if ((st = acp_run_save_versioned(s, doc, ACP_STRLEN, &v, &e)) == ACP_OK)
+        tr(key, "save-begin", 0);
+        st = acp_run_save_versioned(s, doc, ACP_STRLEN, &v, &e);
+        tr(key, "save-end", st == ACP_OK ? v : -st);
+        if (st == ACP_OK)
             save_acked(k, m, v, 0);
         else
             error_seen("save_run", st, &e);
@@ -245,7 +279,9 @@ static void one_op(acp_store *s, unsigned *seed, int w)
         acp_free(json);
         run_doc(doc, sizeof doc, key, w);
         write_mark m = write_begin(k);
+        tr(key, "cas-begin", st == ACP_OK ? v0 : 0);
         st = acp_run_save_if(s, doc, ACP_STRLEN, st == ACP_OK ? v0 : ACP_VERSION_ABSENT, &v, &e);
+        tr(key, "cas-end", st == ACP_OK ? v : -st);
         if (st == ACP_OK)
             save_acked(k, m, v, 0);
         else if (st == ACP_CONFLICT)
@@ -261,13 +297,16 @@ static void one_op(acp_store *s, unsigned *seed, int w)
             save_acked(k, m, seq, 1);
         else
             error_seen("add_event", st, &e);
+    } else if (getenv("RACE_NO_DELETE")) {
     } else { /* delete */
         pthread_mutex_lock(&k->mu);
         k->deletes_started++;
         k->deletes_inflight++;
         int64_t floor = k->acked_max;
         pthread_mutex_unlock(&k->mu);
+        tr(key, "del-begin", floor);
         st = acp_run_delete(s, id, &e);
+        tr(key, "del-end", st);
         pthread_mutex_lock(&k->mu);
         k->deletes_inflight--;
         if ((st == ACP_OK || st == ACP_NOT_FOUND) && floor > k->del_floor)
@@ -288,6 +327,11 @@ static int child(const char *uri, int seconds, int index)
         return 2;
     }
     unsigned seed = (unsigned)getpid() * 2654435761u;
+    if (getenv("RACE_TRACE")) {
+        char p[256];
+        snprintf(p, sizeof p, "%s/%d", getenv("RACE_TRACE"), (int)getpid());
+        trace = fopen(p, "w");
+    }
     int64_t end = now_ms() + seconds * 1000LL;
     for (int w = 0; now_ms() < end; w++)
         one_op(s, &seed, w);
@@ -300,6 +344,9 @@ static int child(const char *uri, int seconds, int index)
         }
     }
     acp_store_close(s);
+    if (trace)
+        fclose(trace);
+    fflush(stdout); /* the process ends with _exit */
     return 0;
 }
 
@@ -333,6 +380,15 @@ int main(int argc, char **argv)
     pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
     for (int i = 0; i < KEYS_MAX; i++)
         pthread_mutex_init(&S->keys[i].mu, &a);
+    /* Create the stores once, before the processes race to open them. */
+    acp_store *first;
+    acp_error e;
+    acp_status st = acp_store_open(uri, &first, &e);
+    if (st != ACP_OK) {
+        fprintf(stderr, "cache_race: open: %s: %s\n", acp_status_name(st), e.message);
+        return 2;
+    }
+    acp_store_close(first);
     fflush(stdout);
     pid_t pids[64];
     for (int i = 0; i < procs; i++) {
