@@ -376,9 +376,9 @@ ACP_API acp_status acp_run_save_if(acp_store *s, const char *json, size_t len,
 ACP_API acp_status acp_run_restore(acp_store *s, const char *json, size_t len, int64_t version,
                                    int64_t created_us, unsigned flags, acp_error *err)
 {
-    if (version < 1)
-        return acp__error(err, ACP_INVALID, "acp_run_restore: version %" PRId64 " (versions "
-                          "start at 1)", version);
+    if (version < 1 || version > ACP_VERSION_MAX)
+        return acp__error(err, ACP_INVALID, "acp_run_restore: version %" PRId64 " is outside "
+                          "1..%" PRId64, version, (int64_t)ACP_VERSION_MAX);
     if (flags & ~ACP_RESTORE_IF_NEWER)
         return acp__error(err, ACP_INVALID, "acp_run_restore: unknown flags 0x%x", flags);
     run_write w = {ACP_RUN_SET_VERSION | (flags & ACP_RESTORE_IF_NEWER ? ACP_RUN_IF_NEWER : 0),

@@ -343,6 +343,9 @@ ACP_API acp_status acp_run_list(acp_store *store, const acp_run_filter *filter,
 
 /* expect_version of acp_run_save_if: the run must not exist yet. */
 #define ACP_VERSION_ABSENT 0
+/* The largest version: 2^53 - 1, so that a version is exact wherever it
+ * goes (a double in a script, a number in JSON). */
+#define ACP_VERSION_MAX ((int64_t)9007199254740991)
 
 /* As acp_run_save; *version (may be NULL) receives the version the run now
  * has (0 when the backend keeps no versions).  Errors: as acp_run_save.
@@ -383,7 +386,7 @@ ACP_API acp_status acp_run_get_versioned(acp_store *store, const char *run_id, c
  * cache filling its front from the store behind it.  Later saves continue
  * above the restored version.  Errors: CONFLICT (IF_NEWER and the stored
  * version is >= version: nothing stored; the message names both), INVALID
- * (bad document, version < 1, unknown flags), UNSUPPORTED (backend without
+ * (bad document, version outside 1..ACP_VERSION_MAX, unknown flags), UNSUPPORTED (backend without
  * versions), backend errors.  Thread-safe. */
 ACP_API acp_status acp_run_restore(acp_store *store, const char *json, size_t len,
                                    int64_t version, int64_t created_us, unsigned flags,
