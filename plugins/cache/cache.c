@@ -519,7 +519,10 @@ static int ev_sink(void *arg, const acp_item *it)
     if (!d)
         return 1;
     memcpy(d, it->doc, it->doc_len);
-    l->ev[l->n++] = (cache_event){it->stored_us, d, it->doc_len};
+    cache_event *ev = &l->ev[l->n++];
+    ev->stored_us = it->stored_us;
+    ev->doc = d;
+    ev->len = it->doc_len;
     return 0;
 }
 
