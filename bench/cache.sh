@@ -34,20 +34,10 @@ trap cleanup EXIT
 "$src/tests/postgres/pg-server.sh" start "$state/pg" >/dev/null
 redis=$(cat "$state/redis/uri")
 pg=$(cat "$state/pg/uri")
-enc() { # percent-encode all but unreserved characters and {id}
-  local s=$1 out="" c i
-  for ((i = 0; i < ${#s}; i++)); do
-    c=${s:i:1}
-    case "$c" in
-    [A-Za-z0-9._~-]) out+=$c ;;
-    *) printf -v c '%%%02X' "'$c"; out+=$c ;;
-    esac
-  done
-  printf '%s' "${out//%7Bid%7D/\{id\}}"
-}
+. "$src/tests/cache/pct.sh"
 front="$redis?prefix={id}:"
 back="$pg?schema={id}"
 echo "front: $front"
 echo "back:  $back"
 "$prog" --front "$front" --back "$back" \
-  --cache "cache:?front=$(enc "$front")&back=$(enc "$back")" "$@"
+  --cache "cache:?front=$(pct_encode "$front")&back=$(pct_encode "$back")" "$@"

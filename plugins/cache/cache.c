@@ -51,26 +51,6 @@ static int front_key(char *out, char kind, const char *id)
     return 1;
 }
 
-typedef struct got {
-    char *doc;
-    size_t len;
-    int64_t created_us, version;
-} got;
-
-static int got_sink(void *arg, const acp_item *it)
-{
-    got *g = arg;
-    free(g->doc);
-    if (!(g->doc = malloc(it->doc_len + 1)))
-        return 1;
-    memcpy(g->doc, it->doc, it->doc_len);
-    g->doc[it->doc_len] = 0;
-    g->len = it->doc_len;
-    g->created_us = it->created_us;
-    g->version = it->version;
-    return 0;
-}
-
 static int64_t wall_us(cache *c)
 {
     return c->host->now_us();
@@ -345,7 +325,7 @@ static acp_status cache_get_run(acp_backend *b, const char *id, acp_call *call)
     atomic_fetch_add(use ? &c->st.misses : &c->st.bypassed, 1);
     use = use && take_lease(c, key, l.fv, &lease, &use, id, call);
     got bk = {0};
-    acp_status st = c->ops->get_run(c->back, id, got_sink, &bk, call);
+    acp_status st = c->ops->get_run(c->back, id, cache_got_sink, &bk, call);
     if (st == ACP_OK) {
         if (use) {
             cache_entry e = {CACHE_RUN, cache_generation(c), bk.version, bk.created_us,

@@ -110,6 +110,15 @@ void cache_events_begin(const cache_entry *e, const char *text_end, cache_event_
 int cache_events_next(cache_event_iter *it, cache_event *ev);
 
 /* ---- cache_front.c ---- */
+/* One item of a child call, copied (doc NUL-terminated, to free). */
+typedef struct got {
+    char *doc;
+    size_t len;
+    int64_t created_us, version;
+} got;
+/* acp_child_sink filling a got. */
+int cache_got_sink(void *arg, const acp_item *it);
+
 int64_t cache_mono_us(void);
 /* 1 when the front may be used by this call: not resting after a failure,
  * and the generation is known and fresh (refreshed here when not).  0: go

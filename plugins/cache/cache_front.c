@@ -62,18 +62,17 @@ static uint64_t hex_member(const char *doc, const char *name)
     return v;
 }
 
-typedef struct doc_copy {
-    char *doc;
-} doc_copy;
-
-static int copy_sink(void *arg, const acp_item *it)
+int cache_got_sink(void *arg, const acp_item *it)
 {
-    doc_copy *d = arg;
-    free(d->doc);
-    if (!(d->doc = malloc(it->doc_len + 1)))
+    got *g = arg;
+    free(g->doc);
+    if (!(g->doc = malloc(it->doc_len + 1)))
         return 1;
-    memcpy(d->doc, it->doc, it->doc_len);
-    d->doc[it->doc_len] = 0;
+    memcpy(g->doc, it->doc, it->doc_len);
+    g->doc[it->doc_len] = 0;
+    g->len = it->doc_len;
+    g->created_us = it->created_us;
+    g->version = it->version;
     return 0;
 }
 
@@ -81,8 +80,8 @@ static int copy_sink(void *arg, const acp_item *it)
 static acp_status read_token(cache *c, acp_child *child, const char *id, const char *name,
                              uint64_t *value, acp_call *call)
 {
-    doc_copy d = {NULL};
-    acp_status st = c->ops->get_session(child, id, copy_sink, &d, call);
+    got d = {0};
+    acp_status st = c->ops->get_session(child, id, cache_got_sink, &d, call);
     *value = st == ACP_OK ? hex_member(d.doc, name) : 0;
     free(d.doc);
     return st == ACP_NOT_FOUND ? ACP_OK : st;
@@ -106,8 +105,8 @@ static int refresh(cache *c, acp_call *call)
     acp_status st = read_token(c, c->back, CACHE_SUSPECT_ID, "nonce", &suspect, call);
     if (st != ACP_OK)
         return 0; /* the back is failing: this call will see it there */
-    doc_copy d = {NULL};
-    st = c->ops->get_session(c->front, CACHE_GEN_ID, copy_sink, &d, call);
+    got d = {0};
+    st = c->ops->get_session(c->front, CACHE_GEN_ID, cache_got_sink, &d, call);
     gen = st == ACP_OK ? hex_member(d.doc, "g") : 0;
     applied = st == ACP_OK ? hex_member(d.doc, "applied") : 0;
     free(d.doc);

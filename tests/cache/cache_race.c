@@ -158,16 +158,6 @@ static void read_end(key_state *k, read_snap *r)
     pthread_mutex_unlock(&k->mu);
 }
 
-static FILE *trace;
-static void tr(int key, const char *what, long long v)
-{
-    if (trace && key == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        fprintf(trace, "%lld.%09ld %d %s %lld\n", (long long)ts.tv_sec, ts.tv_nsec, (int)getpid(), what, v);
-    }
-}
-
 static void run_doc(char *buf, size_t cap, int key, int w)
 {
     snprintf(buf, cap,
@@ -186,9 +176,7 @@ static void check_run(acp_store *s, int key)
     size_t len;
     int64_t v = 0;
     acp_error e;
-    tr(key, "get-begin", 0);
     acp_status st = acp_run_get_versioned(s, id, &json, &len, &v, &e);
-    tr(key, "get-end", st == ACP_OK ? v : -st);
     read_end(k, &snap);
     atomic_fetch_add(&S->reads, 1);
     if (st == ACP_OK) {
@@ -260,9 +248,7 @@ static void one_op(acp_store *s, unsigned *seed, int w)
         run_doc(doc, sizeof doc, key, w);
         write_mark m = write_begin(k);
         int64_t v;
-        tr(key, "save-begin", 0);
         st = acp_run_save_versioned(s, doc, ACP_STRLEN, &v, &e);
-        tr(key, "save-end", st == ACP_OK ? v : -st);
         if (st == ACP_OK)
             save_acked(k, m, v, 0);
         else
@@ -279,9 +265,7 @@ static void one_op(acp_store *s, unsigned *seed, int w)
         acp_free(json);
         run_doc(doc, sizeof doc, key, w);
         write_mark m = write_begin(k);
-        tr(key, "cas-begin", st == ACP_OK ? v0 : 0);
         st = acp_run_save_if(s, doc, ACP_STRLEN, st == ACP_OK ? v0 : ACP_VERSION_ABSENT, &v, &e);
-        tr(key, "cas-end", st == ACP_OK ? v : -st);
         if (st == ACP_OK)
             save_acked(k, m, v, 0);
         else if (st == ACP_CONFLICT)
@@ -297,16 +281,13 @@ static void one_op(acp_store *s, unsigned *seed, int w)
             save_acked(k, m, seq, 1);
         else
             error_seen("add_event", st, &e);
-    } else if (getenv("RACE_NO_DELETE")) {
     } else { /* delete */
         pthread_mutex_lock(&k->mu);
         k->deletes_started++;
         k->deletes_inflight++;
         int64_t floor = k->acked_max;
         pthread_mutex_unlock(&k->mu);
-        tr(key, "del-begin", floor);
         st = acp_run_delete(s, id, &e);
-        tr(key, "del-end", st);
         pthread_mutex_lock(&k->mu);
         k->deletes_inflight--;
         if ((st == ACP_OK || st == ACP_NOT_FOUND) && floor > k->del_floor)
@@ -317,21 +298,25 @@ static void one_op(acp_store *s, unsigned *seed, int w)
     }
 }
 
-static int child(const char *uri, int seconds, int index)
+static acp_store *open_store(const char *uri)
 {
     acp_store *s;
     acp_error e;
     acp_status st = acp_store_open(uri, &s, &e);
     if (st != ACP_OK) {
         fprintf(stderr, "cache_race: open: %s: %s\n", acp_status_name(st), e.message);
+        return NULL;
+    }
+    return s;
+}
+
+static int child(const char *uri, int seconds, int index)
+{
+    acp_store *s = open_store(uri);
+    acp_error e;
+    if (!s)
         return 2;
-    }
     unsigned seed = (unsigned)getpid() * 2654435761u;
-    if (getenv("RACE_TRACE")) {
-        char p[256];
-        snprintf(p, sizeof p, "%s/%d", getenv("RACE_TRACE"), (int)getpid());
-        trace = fopen(p, "w");
-    }
     int64_t end = now_ms() + seconds * 1000LL;
     for (int w = 0; now_ms() < end; w++)
         one_op(s, &seed, w);
@@ -344,8 +329,6 @@ static int child(const char *uri, int seconds, int index)
         }
     }
     acp_store_close(s);
-    if (trace)
-        fclose(trace);
     fflush(stdout); /* the process ends with _exit */
     return 0;
 }
@@ -381,13 +364,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < KEYS_MAX; i++)
         pthread_mutex_init(&S->keys[i].mu, &a);
     /* Create the stores once, before the processes race to open them. */
-    acp_store *first;
-    acp_error e;
-    acp_status st = acp_store_open(uri, &first, &e);
-    if (st != ACP_OK) {
-        fprintf(stderr, "cache_race: open: %s: %s\n", acp_status_name(st), e.message);
+    acp_store *first = open_store(uri);
+    if (!first)
         return 2;
-    }
     acp_store_close(first);
     fflush(stdout);
     pid_t pids[64];

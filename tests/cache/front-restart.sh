@@ -32,19 +32,9 @@ trap cleanup EXIT
 "$server" start "$front" 0 "${opts[@]}"
 port=$(cat "$front/port")
 
-enc() {
-  local s=$1 out="" c i
-  for ((i = 0; i < ${#s}; i++)); do
-    c=${s:i:1}
-    case "$c" in
-    [A-Za-z0-9._~-]) out+=$c ;;
-    *) printf -v c '%%%02X' "'$c"; out+=$c ;;
-    esac
-  done
-  printf '%s' "$out"
-}
-uri="cache:?front=$(enc "redis://127.0.0.1:$port/0?prefix=fr:&command_timeout=0.3&connect_timeout=0.3")"
-uri+="&back=$(enc "sqlite:$state/back.db")&check_ms=300&retry_ms=300"
+. "$here/pct.sh"
+uri="cache:?front=$(pct_encode "redis://127.0.0.1:$port/0?prefix=fr:&command_timeout=0.3&connect_timeout=0.3")"
+uri+="&back=$(pct_encode "sqlite:$state/back.db")&check_ms=300&retry_ms=300"
 
 "$race" "$uri" 4 26 24 $expect >"$state/race.out" 2>"$state/race.err" &
 racer=$!

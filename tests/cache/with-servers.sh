@@ -21,20 +21,10 @@ done
 redis=$(cat "$state/redis/uri")
 pg=$(cat "$state/pg/uri")
 
-enc() { # percent-encode everything but unreserved characters and {dir}
-  local s=$1 out="" c i
-  for ((i = 0; i < ${#s}; i++)); do
-    c=${s:i:1}
-    case "$c" in
-    [A-Za-z0-9._~-]) out+=$c ;;
-    *) printf -v c '%%%02X' "'$c"; out+=$c ;;
-    esac
-  done
-  printf '%s' "${out//%7Bdir%7D/\{dir\}}"
-}
+. "$(dirname "$0")/pct.sh"
 cache_of() { # PREFIX_OR_DIR
-  printf 'cache:?front=%s&back=%s' "$(enc "$redis?prefix=$1:&command_timeout=2&connect_timeout=2")" \
-    "$(enc "$pg?schema=$1")"
+  printf 'cache:?front=%s&back=%s' "$(pct_encode "$redis?prefix=$1:&command_timeout=2&connect_timeout=2")" \
+    "$(pct_encode "$pg?schema=$1")"
 }
 ACP_TEST_STORE=$(cache_of '{dir}')
 run_uri=$(cache_of "cache_$$_$RANDOM")
