@@ -13,6 +13,7 @@
  * child_ member that hands it to child_call, and list it in acp__child_ops
  * below.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,7 @@ static acp_status deliver(const acp_page *p, const char *key, acp_child_sink sin
             .created_us = x->created_us,
             .seq = x->seq,
             .stored_us = x->stored_us,
+            .version = x->version,
         };
         if (sink ? sink(arg, &it) : acp__host.emit(call, &it))
             return ACP_NOMEM;
@@ -413,6 +415,31 @@ static acp_status child_wait_events(acp_child *c, const acp_event_query *q, acp_
     return child_call(c, call, "wait_events", core_wait_events, &a, NULL, sink, arg, NULL);
 }
 
+/* Run versions (acp_child_ops.save_run_v): the record's flags mapped to
+ * the application API's versioned saves. */
+static acp_status child_save_run_v(acp_child *c, const char *doc, size_t len, uint32_t flags,
+                                   int64_t version, int64_t created_us, int64_t *new_version,
+                                   acp_call *call)
+{
+    const acp_call *prev;
+    acp_status st = child_begin(c, call, "save_run", &prev);
+    if (st != ACP_OK)
+        return st;
+    acp_error e = {0};
+    if (flags & ~(uint32_t)(ACP_RUN_IF_VERSION | ACP_RUN_IF_ABSENT | ACP_RUN_SET_VERSION |
+                            ACP_RUN_IF_NEWER))
+        st = acp__error(&e, ACP_INVALID, "child save_run: unknown flags 0x%x", (unsigned)flags);
+    else if ((flags & ACP_RUN_SET_VERSION) && version < 1)
+        st = acp__error(&e, ACP_INVALID, "child save_run: version %" PRId64 " to restore "
+                        "(versions start at 1)", version);
+    else
+        st = acp__run_save_flags(c->store, doc, len, flags, version,
+                                 created_us == ACP_NO_TIME ? ACP_RESTORE_CREATED_FROM_DOC
+                                                           : created_us,
+                                 new_version, &e);
+    return child_end(c, call, prev, st, &e);
+}
+
 const acp_child_ops acp__child_ops = {
     .size = sizeof(acp_child_ops),
     .open = child_open,
@@ -433,4 +460,5 @@ const acp_child_ops acp__child_ops = {
     .add_event = child_add_event,
     .get_events = child_get_events,
     .wait_events = child_wait_events,
+    .save_run_v = child_save_run_v,
 };

@@ -187,6 +187,13 @@ struct acp_store {
  * *item (its doc to free; its key NULL).  Errors: as acp_run_get. */
 acp_status acp__store_get(acp_store *s, int session, const char *id, acp__item *item,
                           acp_error *err);
+/* A run save with the record's version flags (ACP_RUN_IF_VERSION, IF_ABSENT,
+ * SET_VERSION, IF_NEWER) and version, as a plugin's save_run receives them
+ * (created_us: a restore's time, or ACP_RESTORE_CREATED_FROM_DOC).  *out
+ * (may be NULL): the new version on ACP_OK, the version found on
+ * ACP_CONFLICT (0: no such run, -1: not reported).  For child stores. */
+acp_status acp__run_save_flags(acp_store *s, const char *json, size_t len, uint32_t flags,
+                               int64_t version, int64_t created_us, int64_t *out, acp_error *err);
 /* The run cursor of position (created_us, run_id), as next_cursor gives it
  * (to free), or NULL when out of memory. */
 char *acp__cursor_make(int64_t created_us, const char *run_id);

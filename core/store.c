@@ -203,6 +203,7 @@ typedef struct run_write {
     uint32_t flags;     /* ACP_RUN_IF_VERSION, IF_ABSENT, SET_VERSION, IF_NEWER */
     int64_t version;    /* the expected or the restored version, else 0 */
     int64_t created_us; /* a restore's creation time, or ACP_RESTORE_CREATED_FROM_DOC */
+    int64_t found;      /* out: on CONFLICT, the version the plugin found (0: none, -1: not said) */
 } run_write;
 
 /* The message of a failed condition, worded once for every backend from
@@ -228,7 +229,7 @@ static acp_status version_conflict(const acp_store *s, const char *run_id, const
                       s->desc->name, run_id, w->version, now);
 }
 
-static acp_status run_save(acp_store *s, const char *json, size_t len, const run_write *w,
+static acp_status run_save(acp_store *s, const char *json, size_t len, run_write *w,
                            int64_t *version, acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
@@ -270,6 +271,7 @@ static acp_status run_save(acp_store *s, const char *json, size_t len, const run
     enter(s);
     st = s->vt->save_run(s->backend, &r, &call);
     leave(s);
+    w->found = call.version;
     if (st == ACP_CONFLICT && s->versions && !call.fault[0])
         st = version_conflict(s, f.run_id, w, call.version, err);
     else
@@ -285,16 +287,26 @@ static acp_status run_save(acp_store *s, const char *json, size_t len, const run
     return st;
 }
 
+acp_status acp__run_save_flags(acp_store *s, const char *json, size_t len, uint32_t flags,
+                               int64_t version, int64_t created_us, int64_t *out, acp_error *err)
+{
+    run_write w = {flags, version, created_us, -1};
+    acp_status st = run_save(s, json, len, &w, out, err);
+    if (st == ACP_CONFLICT && out)
+        *out = w.found;
+    return st;
+}
+
 ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_error *err)
 {
-    run_write w = {0, 0, ACP_RESTORE_CREATED_FROM_DOC};
+    run_write w = {0, 0, ACP_RESTORE_CREATED_FROM_DOC, -1};
     return run_save(s, json, len, &w, NULL, err);
 }
 
 ACP_API acp_status acp_run_save_versioned(acp_store *s, const char *json, size_t len,
                                           int64_t *version, acp_error *err)
 {
-    run_write w = {0, 0, ACP_RESTORE_CREATED_FROM_DOC};
+    run_write w = {0, 0, ACP_RESTORE_CREATED_FROM_DOC, -1};
     return run_save(s, json, len, &w, version, err);
 }
 
@@ -305,7 +317,7 @@ ACP_API acp_status acp_run_save_if(acp_store *s, const char *json, size_t len,
         return acp__error(err, ACP_INVALID, "acp_run_save_if: expect_version %" PRId64 " is "
                           "negative (ACP_VERSION_ABSENT, or a version >= 1)", expect_version);
     run_write w = {expect_version == ACP_VERSION_ABSENT ? ACP_RUN_IF_ABSENT : ACP_RUN_IF_VERSION,
-                   expect_version, ACP_RESTORE_CREATED_FROM_DOC};
+                   expect_version, ACP_RESTORE_CREATED_FROM_DOC, -1};
     return run_save(s, json, len, &w, version, err);
 }
 
@@ -318,7 +330,7 @@ ACP_API acp_status acp_run_restore(acp_store *s, const char *json, size_t len, i
     if (flags & ~ACP_RESTORE_IF_NEWER)
         return acp__error(err, ACP_INVALID, "acp_run_restore: unknown flags 0x%x", flags);
     run_write w = {ACP_RUN_SET_VERSION | (flags & ACP_RESTORE_IF_NEWER ? ACP_RUN_IF_NEWER : 0),
-                   version, created_us};
+                   version, created_us, -1};
     return run_save(s, json, len, &w, NULL, err);
 }
 

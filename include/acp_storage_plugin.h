@@ -459,6 +459,22 @@ typedef struct acp_child_ops {
      * (no ACP_CAP_FOLLOW, or not concurrent). */
     acp_status (*wait_events)(acp_child *child, const acp_event_query *q, acp_child_sink sink,
                               void *arg, acp_call *call);
+
+    /* ---- ABI 1.2: run versions of children (for the cache backend) ---- */
+    /* Save a run with a condition or a given version, as a backend's
+     * save_run receives it: flags ACP_RUN_IF_VERSION (the run must be at
+     * version), ACP_RUN_IF_ABSENT (it must not exist), ACP_RUN_SET_VERSION
+     * (store exactly version, with created_us, or ACP_NO_TIME: take it from
+     * the document as a save does; with ACP_RUN_IF_NEWER only when nothing
+     * as new is stored), or 0 (an unconditional save).  *new_version (may
+     * be NULL) receives the run's version on ACP_OK, and on ACP_CONFLICT
+     * the version found (0: no such run, -1: not reported).  ACP_CONFLICT when
+     * the condition failed (nothing stored), ACP_UNSUPPORTED when the child
+     * keeps no versions.  Run items delivered by get_run and list_runs
+     * carry the child's version in acp_item.version. */
+    acp_status (*save_run_v)(acp_child *child, const char *doc, size_t len, uint32_t flags,
+                             int64_t version, int64_t created_us, int64_t *new_version,
+                             acp_call *call);
 } acp_child_ops;
 
 /* The methods of a backend.  Every method returns an acp_status; on failure

@@ -156,6 +156,7 @@ static const struct {
     {ACP_CAP_MULTIPROCESS, "multiprocess"},
     {ACP_CAP_NETWORK, "network"},
     {ACP_CAP_FOLLOW, "follow"},
+    {ACP_CAP_VERSIONS, "versions"},
 };
 #define N_CAPS (sizeof cap_names / sizeof cap_names[0])
 
