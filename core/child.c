@@ -417,27 +417,38 @@ static acp_status child_wait_events(acp_child *c, const acp_event_query *q, acp_
 
 /* Run versions (acp_child_ops.save_run_v): the record's flags mapped to
  * the application API's versioned saves. */
+typedef struct save_v_args {
+    const char *doc;
+    size_t len;
+    uint32_t flags;
+    int64_t version, created_us;
+    int64_t *new_version;
+} save_v_args;
+
+static acp_status core_save_v(acp_store *s, const void *args, acp_page **page, acp_error *e)
+{
+    const save_v_args *a = args;
+    (void)page;
+    if (a->flags & ~(uint32_t)(ACP_RUN_IF_VERSION | ACP_RUN_IF_ABSENT | ACP_RUN_SET_VERSION |
+                               ACP_RUN_IF_NEWER))
+        return acp__error(e, ACP_INVALID, "child save_run: unknown flags 0x%x",
+                          (unsigned)a->flags);
+    if ((a->flags & ACP_RUN_SET_VERSION) && a->version < 1)
+        return acp__error(e, ACP_INVALID,
+                          "child save_run: version %" PRId64 " to restore (versions start at 1)",
+                          a->version);
+    return acp__run_save_flags(s, a->doc, a->len, a->flags, a->version,
+                               a->created_us == ACP_NO_TIME ? ACP_RESTORE_CREATED_FROM_DOC
+                                                            : a->created_us,
+                               a->new_version, e);
+}
+
 static acp_status child_save_run_v(acp_child *c, const char *doc, size_t len, uint32_t flags,
                                    int64_t version, int64_t created_us, int64_t *new_version,
                                    acp_call *call)
 {
-    const acp_call *prev;
-    acp_status st = child_begin(c, call, "save_run", &prev);
-    if (st != ACP_OK)
-        return st;
-    acp_error e = {0};
-    if (flags & ~(uint32_t)(ACP_RUN_IF_VERSION | ACP_RUN_IF_ABSENT | ACP_RUN_SET_VERSION |
-                            ACP_RUN_IF_NEWER))
-        st = acp__error(&e, ACP_INVALID, "child save_run: unknown flags 0x%x", (unsigned)flags);
-    else if ((flags & ACP_RUN_SET_VERSION) && version < 1)
-        st = acp__error(&e, ACP_INVALID, "child save_run: version %" PRId64 " to restore "
-                        "(versions start at 1)", version);
-    else
-        st = acp__run_save_flags(c->store, doc, len, flags, version,
-                                 created_us == ACP_NO_TIME ? ACP_RESTORE_CREATED_FROM_DOC
-                                                           : created_us,
-                                 new_version, &e);
-    return child_end(c, call, prev, st, &e);
+    save_v_args a = {doc, len, flags, version, created_us, new_version};
+    return child_call(c, call, "save_run", core_save_v, &a, NULL, NULL, NULL, NULL);
 }
 
 const acp_child_ops acp__child_ops = {
