@@ -85,6 +85,7 @@ static acp_status deliver(const acp_page *p, const char *key, acp_child_sink sin
             .created_us = x->created_us,
             .seq = x->seq,
             .stored_us = x->stored_us,
+            .version = x->version,
         };
         if (sink ? sink(arg, &it) : acp__host.emit(call, &it))
             return ACP_NOMEM;

@@ -103,6 +103,7 @@ static int host_emit(acp_call *call, const acp_item *it)
     o->created_us = it->created_us;
     o->seq = it->seq;
     o->stored_us = it->stored_us;
+    o->version = call->item_versions ? it->version : 0; /* older acp_items end before it */
     return 0;
 }
 
@@ -114,6 +115,12 @@ static void host_set_total(acp_call *call, int64_t total)
         host_fault(call, "reported a negative total (%" PRId64 ")", total);
     else
         call->page->total = total;
+}
+
+static void host_set_version(acp_call *call, int64_t version)
+{
+    if (call)
+        call->version = version;
 }
 
 static acp_status host_error(acp_call *call, acp_status code, const char *fmt, ...)
@@ -190,6 +197,7 @@ const acp_plugin_host acp__host = {
     .cancelled = acp__host_cancelled,
     .cancel_watch = acp__host_cancel_watch,
     .cancel_unwatch = acp__host_cancel_unwatch,
+    .set_version = host_set_version,
     .child = &acp__child_ops,
 };
 
@@ -213,6 +221,8 @@ void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms)
     call->fault[0] = '\0';
     call->cancel = NULL;
     call->watch.wake = NULL;
+    call->item_versions = 0;
+    call->version = -1;
     call->deadline_us = timeout_ms > 0 ? acp__deadline_now_us() + timeout_ms * 1000 : 0;
     call->depth = 0;
     call->cfg = NULL;

@@ -98,6 +98,7 @@ typedef struct acp__item {
     int64_t created_us;
     int64_t seq;
     int64_t stored_us;
+    int64_t version; /* runs of an ACP_CAP_VERSIONS backend, else 0 */
 } acp__item;
 
 struct acp_page {
@@ -130,6 +131,11 @@ struct acp_call {
     char fault[192];        /* what the plugin handed back against the contract, or "" */
     acp_cancel *cancel;     /* acp_event_follow's token, or NULL */
     acp__watch watch;       /* registered in cancel while watch.wake is set */
+    /* Run versions: items carry acp_item.version (the plugin declares
+     * ACP_CAP_VERSIONS, so its acp_item has the member); the version
+     * save_run reported through host->set_version, or -1. */
+    int item_versions;
+    int64_t version;
     /* child stores (child.c) */
     int depth;              /* nesting of compositions: 0 for an application's call */
     const acp_config *cfg;  /* an open call: the configuration being opened, else NULL */
@@ -174,6 +180,7 @@ struct acp_store {
     pthread_mutex_t mu;
     int64_t timeout_ms;
     size_t max_doc; /* documents larger than this are refused (max_document_bytes) */
+    int versions;   /* the plugin keeps run versions (ACP_CAP_VERSIONS, ABI >= 1.2) */
 };
 
 /* Fetch one run (session when session is set) as acp_run_get does, into

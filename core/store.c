@@ -76,6 +76,9 @@ ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out,
     s->serial = !(d->capabilities & ACP_CAP_CONCURRENT);
     s->timeout_ms = cfg->timeout_ms;
     s->max_doc = max_doc;
+    /* acp_run_record, acp_item and the host table have the members of
+     * versions from ABI 1.2 on; an older plugin cannot declare the flag. */
+    s->versions = (d->capabilities & ACP_CAP_VERSIONS) && d->abi_minor >= 2;
     pthread_mutex_init(&s->mu, NULL);
     *out = s;
     s = NULL;
@@ -194,9 +197,44 @@ static const char *plugin_text(const char *json, size_t len, int nul_at_len, cha
     return c;
 }
 
-ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_error *err)
+/* What a run save asks beyond the document: its condition, or the exact
+ * version and creation time of a restore (acp_run_restore). */
+typedef struct run_write {
+    uint32_t flags;     /* ACP_RUN_IF_VERSION, IF_ABSENT, SET_VERSION, IF_NEWER */
+    int64_t version;    /* the expected or the restored version, else 0 */
+    int64_t created_us; /* a restore's creation time, or ACP_RESTORE_CREATED_FROM_DOC */
+} run_write;
+
+/* The message of a failed condition, worded once for every backend from
+ * what the plugin found (found: the stored version, 0: no such run, -1:
+ * not reported). */
+static acp_status version_conflict(const acp_store *s, const char *run_id, const run_write *w,
+                                   int64_t found, acp_error *err)
+{
+    char now[48];
+    if (found < 0)
+        snprintf(now, sizeof now, "another writer changed it");
+    else if (found == 0)
+        snprintf(now, sizeof now, "it does not exist");
+    else
+        snprintf(now, sizeof now, "it is at version %" PRId64, found);
+    if (w->flags & ACP_RUN_IF_NEWER)
+        return acp__error(err, ACP_CONFLICT, "%s: run '%s' not restored at version %" PRId64
+                          ": %s (not older)", s->desc->name, run_id, w->version, now);
+    if (w->flags & ACP_RUN_IF_ABSENT)
+        return acp__error(err, ACP_CONFLICT, "%s: run '%s' expected not to exist, but %s",
+                          s->desc->name, run_id, now);
+    return acp__error(err, ACP_CONFLICT, "%s: run '%s' expected at version %" PRId64 ", but %s",
+                      s->desc->name, run_id, w->version, now);
+}
+
+static acp_status run_save(acp_store *s, const char *json, size_t len, const run_write *w,
+                           int64_t *version, acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
+    if (w->flags && !s->versions)
+        return acp__error(err, ACP_UNSUPPORTED, "%s: this backend keeps no run versions, so it "
+                          "cannot save conditionally or restore a version", s->desc->name);
     int nul_at_len;
     acp_status st = take_text(s, "run", &json, &len, &nul_at_len, err);
     acp__strbuf b;
@@ -210,6 +248,7 @@ ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_
         acp__strbuf_free(&b);
         return st;
     }
+    int given_created = w->created_us != ACP_RESTORE_CREATED_FROM_DOC;
     acp_run_record r = {
         .run_id = f.run_id,
         .run_id_len = strlen(f.run_id),
@@ -218,21 +257,69 @@ ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_
         .session_id = f.session_id,
         .session_id_len = f.session_id ? strlen(f.session_id) : 0,
         .status = f.status,
-        .created_us = f.has_created ? f.created_us : acp_time_now_us(),
+        .created_us = given_created ? w->created_us
+                      : f.has_created ? f.created_us : acp_time_now_us(),
         .finished_us = f.finished_us == INT64_MIN ? ACP_NO_TIME : f.finished_us,
-        .flags = f.has_created ? 0 : ACP_RUN_CREATED_DEFAULT,
+        .flags = w->flags | (given_created || f.has_created ? 0 : ACP_RUN_CREATED_DEFAULT),
         .doc = doc,
         .doc_len = len,
+        .version = w->version,
     };
     acp_call call;
     acp__call_init(&call, NULL, s->timeout_ms);
     enter(s);
     st = s->vt->save_run(s->backend, &r, &call);
     leave(s);
-    st = acp__call_finish(&call, st, s->desc->name, "save_run", err);
+    if (st == ACP_CONFLICT && s->versions && !call.fault[0])
+        st = version_conflict(s, f.run_id, w, call.version, err);
+    else
+        st = acp__call_finish(&call, st, s->desc->name, "save_run", err);
+    if (st == ACP_OK && s->versions && call.version < 1)
+        st = acp__error(err, ACP_PLUGIN, "%s: save_run reported version %" PRId64 " (a backend "
+                        "with versions reports the stored version, >= 1)", s->desc->name,
+                        call.version);
+    if (st == ACP_OK && version)
+        *version = s->versions ? call.version : 0;
     free(copy);
     acp__strbuf_free(&b);
     return st;
+}
+
+ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_error *err)
+{
+    run_write w = {0, 0, ACP_RESTORE_CREATED_FROM_DOC};
+    return run_save(s, json, len, &w, NULL, err);
+}
+
+ACP_API acp_status acp_run_save_versioned(acp_store *s, const char *json, size_t len,
+                                          int64_t *version, acp_error *err)
+{
+    run_write w = {0, 0, ACP_RESTORE_CREATED_FROM_DOC};
+    return run_save(s, json, len, &w, version, err);
+}
+
+ACP_API acp_status acp_run_save_if(acp_store *s, const char *json, size_t len,
+                                   int64_t expect_version, int64_t *version, acp_error *err)
+{
+    if (expect_version < 0)
+        return acp__error(err, ACP_INVALID, "acp_run_save_if: expect_version %" PRId64 " is "
+                          "negative (ACP_VERSION_ABSENT, or a version >= 1)", expect_version);
+    run_write w = {expect_version == ACP_VERSION_ABSENT ? ACP_RUN_IF_ABSENT : ACP_RUN_IF_VERSION,
+                   expect_version, ACP_RESTORE_CREATED_FROM_DOC};
+    return run_save(s, json, len, &w, version, err);
+}
+
+ACP_API acp_status acp_run_restore(acp_store *s, const char *json, size_t len, int64_t version,
+                                   int64_t created_us, unsigned flags, acp_error *err)
+{
+    if (version < 1 || version > ACP_VERSION_MAX)
+        return acp__error(err, ACP_INVALID, "acp_run_restore: version %" PRId64 " is outside "
+                          "1..%" PRId64, version, (int64_t)ACP_VERSION_MAX);
+    if (flags & ~ACP_RESTORE_IF_NEWER)
+        return acp__error(err, ACP_INVALID, "acp_run_restore: unknown flags 0x%x", flags);
+    run_write w = {ACP_RUN_SET_VERSION | (flags & ACP_RESTORE_IF_NEWER ? ACP_RUN_IF_NEWER : 0),
+                   version, created_us};
+    return run_save(s, json, len, &w, NULL, err);
 }
 
 ACP_API acp_status acp_session_save(acp_store *s, const char *json, size_t len, acp_error *err)
@@ -319,6 +406,7 @@ static acp_status get_one(acp_store *s, get_fn fn, const char *op, const char *w
     acp_page page = {.items = &item, .cap = 1, .max = 1, .total = -1, .keyless = 1};
     acp_call call;
     acp__call_init(&call, &page, s->timeout_ms);
+    call.item_versions = s->versions;
     enter(s);
     acp_status st = fn(s->backend, id, &call);
     leave(s);
@@ -347,7 +435,7 @@ acp_status acp__store_get(acp_store *s, int session, const char *id, acp__item *
 }
 
 static acp_status get_doc(acp_store *s, int session, const char *id, char **json, size_t *len,
-                          acp_error *err)
+                          int64_t *version, acp_error *err)
 {
     acp__item item;
     acp_status st = acp__store_get(s, session, id, &item, err);
@@ -355,6 +443,8 @@ static acp_status get_doc(acp_store *s, int session, const char *id, char **json
         *json = item.doc;
         if (len)
             *len = item.doc_len;
+        if (version)
+            *version = item.version;
     }
     return st;
 }
@@ -363,14 +453,21 @@ ACP_API acp_status acp_run_get(acp_store *s, const char *run_id, char **json, si
                                acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
-    return get_doc(s, 0, run_id, json, len, err);
+    return get_doc(s, 0, run_id, json, len, NULL, err);
+}
+
+ACP_API acp_status acp_run_get_versioned(acp_store *s, const char *run_id, char **json,
+                                         size_t *len, int64_t *version, acp_error *err)
+{
+    NEED(s && json, "store and json must not be NULL");
+    return get_doc(s, 0, run_id, json, len, version, err);
 }
 
 ACP_API acp_status acp_session_get(acp_store *s, const char *id, char **json, size_t *len,
                                    acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
-    return get_doc(s, 1, id, json, len, err);
+    return get_doc(s, 1, id, json, len, NULL, err);
 }
 
 static acp_status delete_one(acp_store *s, get_fn fn, const char *op, const char *what,
@@ -571,6 +668,7 @@ ACP_API acp_status acp_run_list(acp_store *s, const acp_run_filter *filter, acp_
     if (f.limit > 0 || q.want_total) {
         acp_call call;
         acp__call_init(&call, page, s->timeout_ms);
+        call.item_versions = s->versions;
         enter(s);
         st = s->vt->list_runs(s->backend, &q, &call);
         leave(s);
@@ -719,6 +817,11 @@ ACP_API int64_t acp_page_time_us(const acp_page *p, size_t i)
     if (!p || i >= p->n)
         return 0;
     return p->items[i].seq ? p->items[i].stored_us : p->items[i].created_us;
+}
+
+ACP_API int64_t acp_page_version(const acp_page *p, size_t i)
+{
+    return p && i < p->n ? p->items[i].version : 0;
 }
 
 ACP_API int64_t acp_page_total(const acp_page *p)

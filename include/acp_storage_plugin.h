@@ -54,9 +54,11 @@ extern "C" {
 #define ACP_PLUGIN_ABI_MAJOR 1
 /* History: 1.0 first release; 1.1 appended list_sessions; 1.2 appended
  * verify, wait_events and the host's hash, verify_item, verify_damage,
- * emitted, cancel_fd, cancelled, cancel_watch and cancel_unwatch; child
- * (child stores: acp_child_ops); the run order functions; the descriptor's
- * variants and typed options (acp_option_spec). */
+ * emitted, cancel_fd, cancelled, cancel_watch and cancel_unwatch; run versions
+ * (ACP_CAP_VERSIONS, acp_run_record's version and the ACP_RUN_IF_VERSION,
+ * IF_ABSENT, SET_VERSION and IF_NEWER flags, acp_item's version, the
+ * host's set_version); child (child stores: acp_child_ops); the run order
+ * functions; the descriptor's variants and typed options (acp_option_spec). */
 #define ACP_PLUGIN_ABI_MINOR 2
 
 /* Capability flags a plugin declares in its descriptor. */
@@ -73,6 +75,13 @@ extern "C" {
  * notification (any thread, process or, for networked backends, machine),
  * never by polling.  Declare it together with the method. */
 #define ACP_CAP_FOLLOW (1u << 4)
+/* ABI 1.2, run versions: every stored run carries a version (int64 >= 1)
+ * that grows with each save (rule: acp_run_version_next below), reported
+ * in acp_item.version by get_run and list_runs and through
+ * host->set_version by save_run; save_run honours the ACP_RUN_IF_* and
+ * ACP_RUN_SET_VERSION flags atomically, across threads and processes.  Without it the host refuses conditional saves and
+ * restores (ACP_UNSUPPORTED) and reports version 0. */
+#define ACP_CAP_VERSIONS (1u << 5)
 
 /* "No value" for optional instants (finished_at). */
 #define ACP_NO_TIME INT64_MIN
@@ -119,12 +128,65 @@ typedef struct acp_run_record {
     uint32_t flags;         /* ACP_RUN_* below */
     const char *doc;        /* the whole run document, exactly as given */
     size_t doc_len;
+    /* ---- ABI 1.2: run versions (read only with ACP_CAP_VERSIONS) ---- */
+    /* With ACP_RUN_IF_VERSION: the version the run must have; with
+     * ACP_RUN_SET_VERSION: the version to store; else 0.  (>= 1 when set.) */
+    int64_t version;
 } acp_run_record;
 
 /* The document had no created_at: created_us is "now".  If the run already
  * exists, the backend keeps the stored created_us (a run keeps the time of
  * its first save). */
 #define ACP_RUN_CREATED_DEFAULT (1u << 0)
+/* ABI 1.2, run versions (ACP_CAP_VERSIONS).  A save without any of these
+ * flags is an unconditional upsert.  When a condition fails, store nothing,
+ * report the stored version (0: no such run) with acp_report_version and
+ * return ACP_CONFLICT; the host words the message. */
+/* Store only if the run exists at exactly run->version. */
+#define ACP_RUN_IF_VERSION (1u << 1)
+/* Store only if no run run_id exists. */
+#define ACP_RUN_IF_ABSENT (1u << 2)
+/* A restore or a cache fill: store the run with exactly run->version and
+ * run->created_us (never the stored created_us), whatever version is
+ * stored, and leave the delete mark alone.  Never with the two above. */
+#define ACP_RUN_SET_VERSION (1u << 3)
+/* With ACP_RUN_SET_VERSION: only if no run is stored or the stored version
+ * is lower than run->version. */
+#define ACP_RUN_IF_NEWER (1u << 4)
+
+/*
+ * The version rule, for every backend (docs/storage-contract.md, "Run
+ * versions"): a save stores max(base + 1, now_us), where base is the
+ * stored version of the run, or, when the run does not exist, the store's
+ * delete mark: the highest version delete_run ever removed from this store
+ * (0 in a new store; delete_run raises it atomically with the removal).
+ * So versions of one run id only grow, also across delete and re-create,
+ * whatever the clock does, and are close to the time of the save.  now_us
+ * is the backend's clock (the server's, for networked backends).
+ *
+ * acp_run_version_next applies the rule and the record's condition to
+ * what the backend read under its lock (stored: the run's version, 0 when
+ * absent; mark: the delete mark): ACP_OK with the version to store in
+ * *next, or ACP_CONFLICT (store nothing; report stored).  Backends whose
+ * writes are in C call it; the others restate it in their SQL or script,
+ * next to a pointer here.
+ */
+static inline acp_status acp_run_version_next(const acp_run_record *run, int64_t stored,
+                                              int64_t mark, int64_t now_us, int64_t *next)
+{
+    if (run->flags & ACP_RUN_SET_VERSION) {
+        if ((run->flags & ACP_RUN_IF_NEWER) && stored >= run->version)
+            return ACP_CONFLICT;
+        *next = run->version;
+        return ACP_OK;
+    }
+    if (((run->flags & ACP_RUN_IF_VERSION) && stored != run->version) ||
+        ((run->flags & ACP_RUN_IF_ABSENT) && stored != 0))
+        return ACP_CONFLICT;
+    int64_t base = stored > 0 ? stored : mark;
+    *next = base + 1 > now_us ? base + 1 : now_us;
+    return ACP_OK;
+}
 
 /* list_runs arguments, already validated. */
 typedef struct acp_run_query {
@@ -172,6 +234,8 @@ typedef struct acp_item {
     int64_t created_us;     /* runs: the indexed created_us */
     int64_t seq;            /* events: sequence number */
     int64_t stored_us;      /* events: storage time */
+    /* ---- ABI 1.2: run versions ---- */
+    int64_t version;        /* runs, with ACP_CAP_VERSIONS: the stored version */
 } acp_item;
 
 /* Services of the host.  Size-prefixed: a plugin may use a member only if
@@ -241,6 +305,12 @@ typedef struct acp_plugin_host {
     /* Drop the watch; once it returns, wake is not running and never will.
      * Call it without holding any lock that wake takes. */
     void (*cancel_unwatch)(acp_call *call);
+    /* ---- ABI 1.2: run versions ---- */
+    /* save_run of an ACP_CAP_VERSIONS backend: report the version the run
+     * now has (ACP_OK), or the version found when the condition failed
+     * (ACP_CONFLICT; 0: no such run).  Call it once, before returning;
+     * acp_report_version below checks the host offers it. */
+    void (*set_version)(acp_call *call, int64_t version);
 
     /* ---- ABI 1.2: child stores (composition) ---- */
     /* Open and call other stores by URI (acp_child_ops below).  Never NULL
@@ -379,6 +449,16 @@ typedef struct acp_child_ops {
                               void *arg, acp_call *call);
 } acp_child_ops;
 
+/* host->set_version when the host table has it (a hand-made table of a
+ * test may not). */
+static inline void acp_report_version(const acp_plugin_host *host, acp_call *call,
+                                      int64_t version)
+{
+    if (host->size >= offsetof(acp_plugin_host, set_version) + sizeof host->set_version &&
+        host->set_version)
+        host->set_version(call, version);
+}
+
 /* The methods of a backend.  Every method returns an acp_status; on failure
  * it should report detail through host->error().  Methods marked optional
  * may be NULL (the host then answers as noted).  Grows only at the end. */
@@ -393,12 +473,15 @@ typedef struct acp_backend_vtable {
     /* Health check, bounded by remaining_ms.  Optional (NULL: OK). */
     acp_status (*ping)(acp_backend *b, acp_call *call);
 
-    /* Upsert a run.  Required. */
+    /* Upsert a run.  Required.  With ACP_CAP_VERSIONS: versioned and
+     * conditional as acp_run_record describes, atomically. */
     acp_status (*save_run)(acp_backend *b, const acp_run_record *run, acp_call *call);
     /* Emit the run (doc, key, created_us) or return ACP_NOT_FOUND.  Required. */
     acp_status (*get_run)(acp_backend *b, const char *run_id, acp_call *call);
     /* Remove the run and every event of run_id (also when no run record
-     * exists).  ACP_NOT_FOUND when neither existed.  Required. */
+     * exists).  ACP_NOT_FOUND when neither existed.  Required.  With
+     * ACP_CAP_VERSIONS: raise the delete mark to the removed run's version
+     * in the same atomic step (see acp_run_version_next). */
     acp_status (*delete_run)(acp_backend *b, const char *run_id, acp_call *call);
     /* Emit matching runs newest first by created_us, ties by run_id
      * descending (byte-wise), after the cursor, skipping offset, at most

@@ -161,6 +161,7 @@ struct acp_backend {
     shm_stripe *shm;  /* the mapped lock table, or NULL (flock on the logs) */
     size_t shm_size;
     int ro_errno;     /* why the store is read-only, or 0 */
+    int format;       /* the FORMAT version found on open */
     unsigned long tmp_counter;
     pthread_mutex_t stripes[FILE_NSTRIPES];
 
@@ -187,6 +188,10 @@ struct acp_backend {
     size_t nmetas;
     evmeta *meta_head, *meta_tail;
 };
+
+/* The store's delete mark (acp_run_version_next): the highest run version
+ * delete_run removed, as decimal text (file.c). */
+#define FILE_MARK_NAME "delete_mark"
 
 /* Document kinds: also the salt of their lock stripes. */
 enum { K_RUN = 'r', K_SESSION = 's' };

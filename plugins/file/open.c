@@ -21,14 +21,18 @@
 #include "file_int.h"
 
 #define FORMAT_NAME "acp-storage-file"
-#define FORMAT_VERSION 1
+/* 2: run files carry their version (fmt.h), and delete_mark exists.  A
+ * store of version 1 is raised to 2 by the first writable open; this
+ * plugin reads files of both. */
+#define FORMAT_VERSION 2
 
 /* ---- opening --------------------------------------------------------------------- */
 
 static int is_store_entry(const char *nm)
 {
-    static const char *const known[] = {"FORMAT", "index.log", "lock", "runs",
-                                        "sessions", "events", "lost+found", "quarantine", NULL};
+    static const char *const known[] = {"FORMAT", "index.log", "lock", "runs", "sessions",
+                                        "events", "lost+found", "quarantine", FILE_MARK_NAME,
+                                        NULL};
     if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0 ||
         strncmp(nm, FILE_TMP_PREFIX, strlen(FILE_TMP_PREFIX)) == 0 ||
         strncmp(nm, "index.log.damaged-", 18) == 0)
@@ -97,6 +101,7 @@ static acp_status check_format_text(acp_backend *b, char *buf, size_t len, acp_c
                               b->path, v, FORMAT_VERSION);
     if (v < 1)
         goto bad;
+    b->format = (int)v;
     return ACP_OK;
 bad:
     return b->host->error(call, ACP_CORRUPT,
@@ -165,6 +170,35 @@ static acp_status check_format(acp_backend *b, acp_call *call)
     acp_status s = check_format_text(b, buf, len, call);
     free(buf);
     return s;
+}
+
+/* Raise FORMAT of an older store to this plugin's version, atomically
+ * (rename).  An older plugin then refuses the store instead of reading the
+ * newer run files as damaged. */
+static acp_status format_upgrade(acp_backend *b, acp_call *call)
+{
+    char text[64], tmp[64];
+    int tl = snprintf(text, sizeof text, "{\"format\":\"%s\",\"version\":%d}\n", FORMAT_NAME,
+                      FORMAT_VERSION);
+    int fd = fs_create_tmp(b, b->dirfd, "format-", tmp, O_WRONLY);
+    if (fd < 0)
+        return file_err(b, call, ACP_IO, "", "FORMAT", "cannot create", errno);
+    int err = file_write_all(fd, text, (size_t)tl);
+    if (!err && fsync(fd) != 0)
+        err = errno;
+    close(fd);
+    if (!err && renameat(b->dirfd, tmp, b->dirfd, "FORMAT") != 0)
+        err = errno;
+    if (err)
+        unlinkat(b->dirfd, tmp, 0);
+    else if (fsync(b->dirfd) != 0)
+        err = errno;
+    if (err)
+        return file_err(b, call, ACP_IO, "", "FORMAT", "cannot upgrade", err);
+    b->host->log(2, "file", "%s: store format %d raised to %d", b->path, b->format,
+                 FORMAT_VERSION);
+    b->format = FORMAT_VERSION;
+    return ACP_OK;
 }
 
 static acp_status open_subdir(acp_backend *b, const char *name, int *fd, acp_call *call)
@@ -266,6 +300,8 @@ acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
             s = ev_lock_table_open(b, call);
         }
     }
+    if (s == ACP_OK && !b->ro_errno && b->format < FORMAT_VERSION)
+        s = format_upgrade(b, call);
     if (s == ACP_OK)
         s = open_subdir(b, "runs", &b->runs_fd, call);
     if (s == ACP_OK)

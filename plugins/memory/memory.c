@@ -164,6 +164,7 @@ typedef struct record {
     node n;
     size_t doc_len;
     int64_t created_us; /* runs; 0 for sessions */
+    int64_t version;    /* runs; 0 for sessions */
 } record;
 
 /* The groups a run is listed in besides "all runs"; each is the node of a
@@ -212,6 +213,7 @@ struct acp_backend {
     table runs, sessions, streams, groups[G_N];
     ost_tree all_runs, all_sessions;
     uint64_t seed; /* the next group tree's seed */
+    int64_t delete_mark; /* the highest run version deleted (acp_run_version_next) */
     /* Following (mem_wait_events, at the end): every append bumps fgen and
      * wakes the waiters on fcv, under fmu. */
     pthread_mutex_t fmu;
@@ -256,6 +258,7 @@ static record *record_new(const acp_plugin_host *host, const char *id, size_t id
     r->n = (node){.hash = host->hash(id, id_len), .key = key, .key_len = id_len};
     r->doc_len = doc_len;
     r->created_us = created_us;
+    r->version = 0;
     return r;
 }
 
@@ -285,7 +288,7 @@ static acp_status emit(acp_backend *b, acp_call *call, const acp_item *it)
 static acp_status emit_record(acp_backend *b, acp_call *call, const record *r)
 {
     acp_item it = {.doc = record_doc(r), .doc_len = r->doc_len, .key = r->n.key,
-                   .created_us = r->created_us};
+                   .created_us = r->created_us, .version = r->version};
     return emit(b, call, &it);
 }
 
@@ -534,6 +537,19 @@ static acp_status mem_save_run(acp_backend *b, const acp_run_record *rec, acp_ca
     group *g[G_N], *dead[G_N];
     size_t ndead = 0;
     pthread_rwlock_wrlock(&b->lock);
+    /* The condition and the version, decided under the write lock that
+     * the replacement happens under: atomic against every other writer. */
+    const record *cur = (const record *)table_find(&b->runs, &(hkey){r->n.key, r->n.key_len,
+                                                                      r->n.hash});
+    int64_t stored = cur ? cur->version : 0;
+    if (acp_run_version_next(rec, stored, b->delete_mark, b->host->now_us(), &r->version) !=
+        ACP_OK) {
+        pthread_rwlock_unlock(&b->lock);
+        free(r);
+        free(heap);
+        acp_report_version(b->host, call, stored);
+        return ACP_CONFLICT;
+    }
     if (groups_get(b, k, g) != 0) {
         pthread_rwlock_unlock(&b->lock);
         free(r);
@@ -545,6 +561,7 @@ static acp_status mem_save_run(acp_backend *b, const acp_run_record *rec, acp_ca
      * Still under the write lock, so no reader sees the interim value. */
     if (old && (rec->flags & ACP_RUN_CREATED_DEFAULT))
         r->created_us = old->created_us;
+    int64_t version = r->version;
     if (!old || !run_relink(b, old, r, g)) {
         if (old)
             run_unlink(b, old);
@@ -556,6 +573,7 @@ static acp_status mem_save_run(acp_backend *b, const acp_run_record *rec, acp_ca
     free(old);
     free_groups(dead, ndead);
     free(heap);
+    acp_report_version(b->host, call, version);
     return ACP_OK;
 nomem:
     return b->host->error(call, ACP_NOMEM, "out of memory saving run '%s'", rec->run_id);
@@ -582,6 +600,8 @@ static acp_status mem_delete_run(acp_backend *b, const char *run_id, acp_call *c
     if (r) {
         run_unlink(b, r);
         ndead = groups_drop_empty(b, r, dead);
+        if (r->version > b->delete_mark)
+            b->delete_mark = r->version;
     }
     node *s = table_take(&b->streams, &k); /* so a later add_event starts at 1 */
     pthread_rwlock_unlock(&b->lock);
@@ -813,7 +833,7 @@ static const acp_option_spec options[] = {{.name = NULL}};
 
 ACP_PLUGIN_DEFINE_TYPED(memory, ACP_STORAGE_PLUGIN_VERSION,
                         "In-process store; data lives until close",
-                        ACP_CAP_CONCURRENT | ACP_CAP_FOLLOW, variants, options, &vtable)
+                        ACP_CAP_CONCURRENT | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS, variants, options, &vtable)
 
 /* ---- following a run ---------------------------------------------------- */
 

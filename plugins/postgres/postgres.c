@@ -384,6 +384,8 @@ static acp_status ensure_schema(pg_req *r)
          * the store as it was. */
         if (version < 2 && (st = run_ddl(r, PG_SQL_MIGRATE_2)) != ACP_OK)
             return st;
+        if (version < 3 && (st = run_ddl(r, PG_SQL_MIGRATE_3)) != ACP_OK)
+            return st;
         b->host->log(2, PG_NAME, "%s: migrated schema %s from version %" PRId64 " to %d",
                      b->uri_redacted, b->qschema, version, PG_SCHEMA_VERSION);
     }
@@ -455,39 +457,56 @@ static acp_status pg_ping(acp_backend *b, acp_call *call)
     return st;
 }
 
+/* The condition mode of save_run() for the flags of a run record (pg_sql.h). */
+static const char *save_mode(uint32_t flags)
+{
+    if (flags & ACP_RUN_SET_VERSION)
+        return flags & ACP_RUN_IF_NEWER ? "n" : "s";
+    return flags & ACP_RUN_IF_VERSION ? "v" : flags & ACP_RUN_IF_ABSENT ? "a" : "-";
+}
+
 static acp_status pg_save_run(acp_backend *b, const acp_run_record *run, acp_call *call)
 {
-    char created[8], finished[8];
+    char created[8], finished[8], want[8], keep = (run->flags & ACP_RUN_CREATED_DEFAULT) != 0;
     pg_put_i64(created, run->created_us);
     pg_put_i64(finished, run->finished_us);
-    const char *v[7] = {run->run_id, run->agent_name, run->session_id, run->status, created,
-                        run->finished_us == ACP_NO_TIME ? NULL : finished, run->doc};
-    int l[7] = {(int)run->run_id_len, (int)run->agent_name_len, (int)run->session_id_len,
-                (int)strlen(run->status), 8, 8, (int)run->doc_len};
+    pg_put_i64(want, run->version);
+    const char *mode = save_mode(run->flags);
+    const char *v[10] = {run->run_id, run->agent_name, run->session_id, run->status, created,
+                         run->finished_us == ACP_NO_TIME ? NULL : finished, run->doc, &keep,
+                         mode, want};
+    int l[10] = {(int)run->run_id_len, (int)run->agent_name_len, (int)run->session_id_len,
+                 (int)strlen(run->status), 8, 8, (int)run->doc_len, 1, 1, 8};
     pg_req r;
-    /* An upsert of the whole run: running it twice is harmless. */
-    pg_req_init(&r, b, call, "save_run", "run", run->run_id, 1);
+    /* An unconditional upsert may run twice; a conditional save that ran
+     * before its connection was lost would fail against its own write. */
+    pg_req_init(&r, b, call, "save_run", "run", run->run_id, mode[0] == '-' || mode[0] == 's');
     PGresult *res;
-    acp_status st = pg_exec(&r, run->flags & ACP_RUN_CREATED_DEFAULT ? PG_SAVE_RUN_KEEP
-                                                                     : PG_SAVE_RUN,
-                            7, v, l, &res);
-    if (st == ACP_OK)
+    acp_status st = pg_exec(&r, PG_SAVE_RUN, 10, v, l, &res);
+    if (st == ACP_OK) {
+        if (PQntuples(res) != 1 || PQgetlength(res, 0, 0) != 1 || PQgetlength(res, 0, 1) != 8) {
+            st = pg_fail(&r, ACP_IO, "save_run() answered with an unexpected row");
+        } else {
+            acp_report_version(b->host, call, pg_get_i64(PQgetvalue(res, 0, 1)));
+            st = PQgetvalue(res, 0, 0)[0] ? ACP_OK : ACP_CONFLICT;
+        }
         PQclear(res);
+    }
     pg_req_done(&r);
     return st;
 }
 
 /* Emit row i of res: doc in column dc, key (or NULL), and the bigints. */
 static acp_status emit_row(pg_req *r, PGresult *res, int i, int dc, const char *key,
-                           int created_col, int seq_col, int stored_col)
+                           int created_col, int seq_col, int stored_col, int version_col)
 {
     acp_item it = {0};
     it.doc = PQgetvalue(res, i, dc);
     it.doc_len = (size_t)PQgetlength(res, i, dc);
     it.key = key;
-    int cols[3] = {created_col, seq_col, stored_col};
-    int64_t *dst[3] = {&it.created_us, &it.seq, &it.stored_us};
-    for (int k = 0; k < 3; k++) {
+    int cols[4] = {created_col, seq_col, stored_col, version_col};
+    int64_t *dst[4] = {&it.created_us, &it.seq, &it.stored_us, &it.version};
+    for (int k = 0; k < 4; k++) {
         if (cols[k] < 0)
             continue;
         if (PQgetlength(res, i, cols[k]) != 8)
@@ -509,7 +528,7 @@ static acp_status pg_get_run(acp_backend *b, const char *run_id, acp_call *call)
     PGresult *res;
     acp_status st = pg_exec(&r, PG_GET_RUN, 1, v, l, &res);
     if (st == ACP_OK) {
-        st = PQntuples(res) == 0 ? ACP_NOT_FOUND : emit_row(&r, res, 0, 0, run_id, 1, -1, -1);
+        st = PQntuples(res) == 0 ? ACP_NOT_FOUND : emit_row(&r, res, 0, 0, run_id, 1, -1, -1, 2);
         PQclear(res);
     }
     pg_req_done(&r);
@@ -529,6 +548,10 @@ static acp_status pg_delete_run(acp_backend *b, const char *run_id, acp_call *ca
     PGresult *res = NULL;
     int had_events = 0, had_run = 0;
     acp_status st = pg_exec_sql(&r, "BEGIN", &res);
+    if (st == ACP_OK) { /* save_run()'s lock: no save of the run is in flight (pg_sql.h) */
+        PQclear(res);
+        st = pg_exec(&r, PG_LOCK_RUN, 1, v, l, &res);
+    }
     if (st == ACP_OK) {
         PQclear(res);
         st = pg_exec(&r, PG_DELETE_SEQ, 1, v, l, &res);
@@ -599,7 +622,7 @@ static acp_status pg_list_runs(acp_backend *b, const acp_run_query *q, acp_call 
         if (st == ACP_OK) {
             int rows = PQntuples(res);
             for (int i = 0; i < rows && st == ACP_OK; i++)
-                st = emit_row(&r, res, i, 2, PQgetvalue(res, i, 0), 1, -1, -1);
+                st = emit_row(&r, res, i, 2, PQgetvalue(res, i, 0), 1, -1, -1, 3);
             PQclear(res);
         }
     }
@@ -632,7 +655,7 @@ static acp_status pg_get_session(acp_backend *b, const char *id, acp_call *call)
     PGresult *res;
     acp_status st = pg_exec(&r, PG_GET_SESSION, 1, v, l, &res);
     if (st == ACP_OK) {
-        st = PQntuples(res) == 0 ? ACP_NOT_FOUND : emit_row(&r, res, 0, 0, id, -1, -1, -1);
+        st = PQntuples(res) == 0 ? ACP_NOT_FOUND : emit_row(&r, res, 0, 0, id, -1, -1, -1, -1);
         PQclear(res);
     }
     pg_req_done(&r);
@@ -671,7 +694,7 @@ static acp_status pg_list_sessions(acp_backend *b, const char *after_id, int64_t
     if (st == ACP_OK) {
         int rows = PQntuples(res);
         for (int i = 0; i < rows && st == ACP_OK; i++)
-            st = emit_row(&r, res, i, 1, PQgetvalue(res, i, 0), -1, -1, -1);
+            st = emit_row(&r, res, i, 1, PQgetvalue(res, i, 0), -1, -1, -1, -1);
         PQclear(res);
     }
     pg_req_done(&r);
@@ -718,7 +741,7 @@ acp_status pg_get_events_req(pg_req *r, const acp_event_query *q)
     if (st == ACP_OK) {
         int rows = PQntuples(res);
         for (int i = 0; i < rows && st == ACP_OK; i++)
-            st = emit_row(r, res, i, 2, NULL, -1, 0, 1);
+            st = emit_row(r, res, i, 2, NULL, -1, 0, 1, -1);
         PQclear(res);
     }
     return st;
@@ -779,5 +802,5 @@ static const acp_option_spec pg_options[] = {
 ACP_PLUGIN_DEFINE_TYPED(postgres, PG_VERSION_TEXT,
                         "PostgreSQL (libpq): a store shared by many servers",
                         ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS |
-                            ACP_CAP_NETWORK | ACP_CAP_FOLLOW,
+                            ACP_CAP_NETWORK | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS,
                         pg_variants, pg_options, &pg_vtable)

@@ -329,6 +329,7 @@ static acp_status sq_check_header(const acp_backend *b, acp_call *call, int app_
 static const char *const sq_migrations[ACP_SQLITE_SCHEMA_VERSION] = {
     ACP_SQLITE_SCHEMA_V1,                          /* 0 -> 1: create */
     ACP_SQLITE_SCHEMA_V2 ACP_SQLITE_CHECKSUM_V2,   /* 1 -> 2: document checksums */
+    ACP_SQLITE_SCHEMA_V3,                          /* 2 -> 3: run versions */
 };
 
 /* The checksum of a stored document: CRC-32C of its key, a NUL byte and
@@ -828,6 +829,8 @@ static int sq_row_item(sqlite3_stmt *s, int kind, acp_item *it, const char **key
     } else {
         it->key = *key;
         it->created_us = sqlite3_column_int64(s, ACP_SQ_COL_TIME);
+        if (kind == SQ_RUN)
+            it->version = sqlite3_column_int64(s, ACP_SQ_COL_VERSION);
     }
     it->doc = (const char *)sqlite3_column_text(s, ACP_SQ_COL_DOC);
     it->doc_len = (size_t)sqlite3_column_bytes(s, ACP_SQ_COL_DOC);
@@ -1006,17 +1009,10 @@ static acp_status sq_get_run(acp_backend *b, const char *run_id, acp_call *call)
     return sq_get_one(b, ACP_SQ_GET_RUN, SQ_RUN, run_id, call);
 }
 
-static acp_status sq_save_run(acp_backend *b, const acp_run_record *r, acp_call *call)
+/* Bind the run's columns to the save statement (its parameters ?1..?10). */
+static int sq_bind_run(sqlite3_stmt *s, const acp_run_record *r, int64_t version)
 {
-    sq_conn *c;
-    acp_status st = sq_get_rw(b, call, "save_run", &c);
-    sqlite3_stmt *s;
-    int rc;
-
-    if (st != ACP_OK)
-        return st;
-    s = c->st[ACP_SQ_SAVE_RUN];
-    rc = sqlite3_bind_text(s, 1, r->run_id, (int)r->run_id_len, SQLITE_STATIC);
+    int rc = sqlite3_bind_text(s, 1, r->run_id, (int)r->run_id_len, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_text(s, 2, r->agent_name, (int)r->agent_name_len, SQLITE_STATIC);
     if (rc == SQLITE_OK)
@@ -1034,7 +1030,63 @@ static acp_status sq_save_run(acp_backend *b, const acp_run_record *r, acp_call 
         rc = sqlite3_bind_int(s, 7, (r->flags & ACP_RUN_CREATED_DEFAULT) != 0);
     if (rc == SQLITE_OK)
         rc = sq_bind_doc(s, 8, r->run_id, r->run_id_len, r->doc, r->doc_len);
-    return sq_finish_write(b, c, s, rc, "save_run", r->run_id, call);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 10, version);
+    return rc;
+}
+
+/* The run's stored version (0: absent) and the delete mark, inside the
+ * save's write transaction. */
+static int sq_read_version(sq_conn *c, const acp_run_record *r, int64_t *stored, int64_t *mark)
+{
+    sqlite3_stmt *s = c->st[ACP_SQ_RUN_VERSION];
+    int rc = sqlite3_bind_text(s, 1, r->run_id, (int)r->run_id_len, SQLITE_STATIC);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *stored = sqlite3_column_int64(s, 0); /* NULL reads as 0 */
+        *mark = sqlite3_column_int64(s, 1);
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* One write transaction: read the stored version, apply the version rule
+ * and the condition (acp_run_version_next), write.  BEGIN IMMEDIATE takes
+ * the database's write lock first, so no other writer of any process comes
+ * between the read and the write. */
+static acp_status sq_save_run(acp_backend *b, const acp_run_record *r, acp_call *call)
+{
+    sq_conn *c;
+    acp_status st = sq_get_rw(b, call, "save_run", &c);
+    int64_t stored = 0, mark = 0, version = 0;
+    int rc;
+
+    if (st != ACP_OK)
+        return st;
+    rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN]);
+    if (rc == SQLITE_OK)
+        rc = sq_read_version(c, r, &stored, &mark);
+    if (rc == SQLITE_OK &&
+        acp_run_version_next(r, stored, mark, b->host->now_us(), &version) != ACP_OK) {
+        sq_put(b, c); /* rolls back */
+        acp_report_version(b->host, call, stored);
+        return ACP_CONFLICT;
+    }
+    if (rc == SQLITE_OK) {
+        sqlite3_stmt *s = c->st[ACP_SQ_SAVE_RUN];
+        rc = sq_bind_run(s, r, version);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_DONE)
+            rc = SQLITE_OK;
+        sqlite3_reset(s);
+    }
+    if (rc == SQLITE_OK)
+        rc = sq_exec_stmt(c->st[ACP_SQ_COMMIT]);
+    if (rc != SQLITE_OK)
+        st = sq_fail(b, call, c, rc, "save_run", r->run_id);
+    sq_put(b, c); /* rolls back after a failure */
+    if (st == ACP_OK)
+        acp_report_version(b->host, call, version);
+    return st;
 }
 
 static acp_status sq_delete_run(acp_backend *b, const char *run_id, acp_call *call)
@@ -1048,8 +1100,16 @@ static acp_status sq_delete_run(acp_backend *b, const char *run_id, acp_call *ca
     st = sq_get_rw(b, call, "delete_run", &c);
     if (st != ACP_OK)
         return st;
-    /* The run and its events go together or not at all. */
+    /* The run and its events go together or not at all, with the delete
+     * mark raised to the run's version (sqlite_sql.h, version 3). */
     rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN]);
+    if (rc == SQLITE_OK) {
+        s = c->st[ACP_SQ_MARK_DELETE];
+        rc = sqlite3_bind_text(s, 1, run_id, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_DONE)
+            rc = SQLITE_OK;
+        sqlite3_reset(s);
+    }
     for (int i = ACP_SQ_DELETE_RUN; rc == SQLITE_OK && i <= ACP_SQ_DELETE_EVENTS; i++) {
         s = c->st[i];
         rc = sqlite3_bind_text(s, 1, run_id, -1, SQLITE_STATIC);
@@ -1408,5 +1468,5 @@ static const acp_backend_vtable sq_vtable = {
 ACP_PLUGIN_DEFINE_TYPED(sqlite, SQ_VERSION,
                         "SQLite database file (WAL, many threads and processes)",
                         ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS |
-                            ACP_CAP_FOLLOW,
+                            ACP_CAP_FOLLOW | ACP_CAP_VERSIONS,
                         sq_variants, sq_options, &sq_vtable)

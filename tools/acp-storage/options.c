@@ -45,6 +45,8 @@ static const opt_def opt_defs[OPT_COUNT] = {
     [OPT_QUARANTINE] = {"--quarantine", 0, 0, 0},
     [OPT_FORMAT] = {"--format", 0, 1, 0},
     [OPT_FOLLOW] = {"--follow", 'f', 0, 0},
+    [OPT_IF_VERSION] = {"--if-version", 0, 1, 0},
+    [OPT_IF_ABSENT] = {"--if-absent", 0, 0, 0},
 };
 
 const char *cli_opt_name(cli_opt opt)
