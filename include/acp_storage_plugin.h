@@ -350,8 +350,9 @@ typedef struct acp_plugin_host {
  * Results are copies, handed one at a time to a sink the parent supplies:
  *   int sink(void *arg, const acp_item *item)
  * The item lives only during the sink call (copy what you keep).  A run
- * item has doc, doc_len, key (run id) and created_us; a session item doc,
- * doc_len and key; an event item doc, doc_len, seq and stored_us.  A sink
+ * item has doc, doc_len, key (run id), created_us and, from a child with
+ * ACP_CAP_VERSIONS, version (else 0); a session item doc, doc_len and key;
+ * an event item doc, doc_len, seq and stored_us.  A sink
  * returning non-zero stops the delivery: the operation returns ACP_NOMEM
  * without recording a message (the sink knows why).  sink NULL forwards
  * the items to the parent call's results, exactly as host->emit would (and
