@@ -190,7 +190,7 @@ static acp_status child_call(acp_child *c, acp_call *call, const char *op, core_
                              const void *args, const char *key, acp_child_sink sink, void *arg,
                              int64_t *total)
 {
-    const acp_call *prev;
+    const acp_call *prev = NULL;
     acp_status st = child_begin(c, call, op, &prev);
     if (st != ACP_OK)
         return st;

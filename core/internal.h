@@ -131,15 +131,15 @@ struct acp_call {
     char fault[192];        /* what the plugin handed back against the contract, or "" */
     acp_cancel *cancel;     /* acp_event_follow's token, or NULL */
     acp__watch watch;       /* registered in cancel while watch.wake is set */
-    /* child stores (child.c) */
-    int depth;              /* nesting of compositions: 0 for an application's call */
-    const acp_config *cfg;  /* an open call: the configuration being opened, else NULL */
-    int child_load;         /* a child's open failed with ACP_LOAD: the parent may pass it on */
     /* Run versions: items carry acp_item.version (the plugin declares
      * ACP_CAP_VERSIONS, so its acp_item has the member); the version
      * save_run reported through host->set_version, or -1. */
     int item_versions;
     int64_t version;
+    /* child stores (child.c) */
+    int depth;              /* nesting of compositions: 0 for an application's call */
+    const acp_config *cfg;  /* an open call: the configuration being opened, else NULL */
+    int child_load;         /* a child's open failed with ACP_LOAD: the parent may pass it on */
 };
 
 extern const acp_plugin_host acp__host;

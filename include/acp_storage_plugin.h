@@ -54,12 +54,11 @@ extern "C" {
 #define ACP_PLUGIN_ABI_MAJOR 1
 /* History: 1.0 first release; 1.1 appended list_sessions; 1.2 appended
  * verify, wait_events and the host's hash, verify_item, verify_damage,
- * emitted, cancel_fd, cancelled, cancel_watch and cancel_unwatch; child
- * (child stores: acp_child_ops); the run order functions; the descriptor's
- * variants and typed options (acp_option_spec); run versions
+ * emitted, cancel_fd, cancelled, cancel_watch and cancel_unwatch; run versions
  * (ACP_CAP_VERSIONS, acp_run_record's version and the ACP_RUN_IF_VERSION,
  * IF_ABSENT, SET_VERSION and IF_NEWER flags, acp_item's version, the
- * host's set_version). */
+ * host's set_version); child (child stores: acp_child_ops); the run order
+ * functions; the descriptor's variants and typed options (acp_option_spec). */
 #define ACP_PLUGIN_ABI_MINOR 2
 
 /* Capability flags a plugin declares in its descriptor. */
@@ -306,29 +305,18 @@ typedef struct acp_plugin_host {
     /* Drop the watch; once it returns, wake is not running and never will.
      * Call it without holding any lock that wake takes. */
     void (*cancel_unwatch)(acp_call *call);
-
-    /* ---- ABI 1.2: child stores (composition) ---- */
-    /* Open and call other stores by URI (acp_child_ops below).  Never NULL
-     * when host->size covers it. */
-    const struct acp_child_ops *child;
-
     /* ---- ABI 1.2: run versions ---- */
     /* save_run of an ACP_CAP_VERSIONS backend: report the version the run
      * now has (ACP_OK), or the version found when the condition failed
      * (ACP_CONFLICT; 0: no such run).  Call it once, before returning;
      * acp_report_version below checks the host offers it. */
     void (*set_version)(acp_call *call, int64_t version);
-} acp_plugin_host;
 
-/* host->set_version when the host table has it (a hand-made table of a
- * test may not). */
-static inline void acp_report_version(const acp_plugin_host *host, acp_call *call,
-                                      int64_t version)
-{
-    if (host->size >= offsetof(acp_plugin_host, set_version) + sizeof host->set_version &&
-        host->set_version)
-        host->set_version(call, version);
-}
+    /* ---- ABI 1.2: child stores (composition) ---- */
+    /* Open and call other stores by URI (acp_child_ops below).  Never NULL
+     * when host->size covers it. */
+    const struct acp_child_ops *child;
+} acp_plugin_host;
 
 /* ---- ABI 1.2: child stores (composition) ----
  *
@@ -362,8 +350,9 @@ static inline void acp_report_version(const acp_plugin_host *host, acp_call *cal
  * Results are copies, handed one at a time to a sink the parent supplies:
  *   int sink(void *arg, const acp_item *item)
  * The item lives only during the sink call (copy what you keep).  A run
- * item has doc, doc_len, key (run id) and created_us; a session item doc,
- * doc_len and key; an event item doc, doc_len, seq and stored_us.  A sink
+ * item has doc, doc_len, key (run id), created_us and, from a child with
+ * ACP_CAP_VERSIONS, version (else 0); a session item doc, doc_len and key;
+ * an event item doc, doc_len, seq and stored_us.  A sink
  * returning non-zero stops the delivery: the operation returns ACP_NOMEM
  * without recording a message (the sink knows why).  sink NULL forwards
  * the items to the parent call's results, exactly as host->emit would (and
@@ -476,6 +465,16 @@ typedef struct acp_child_ops {
                              int64_t version, int64_t created_us, int64_t *new_version,
                              acp_call *call);
 } acp_child_ops;
+
+/* host->set_version when the host table has it (a hand-made table of a
+ * test may not). */
+static inline void acp_report_version(const acp_plugin_host *host, acp_call *call,
+                                      int64_t version)
+{
+    if (host->size >= offsetof(acp_plugin_host, set_version) + sizeof host->set_version &&
+        host->set_version)
+        host->set_version(call, version);
+}
 
 /* The methods of a backend.  Every method returns an acp_status; on failure
  * it should report detail through host->error().  Methods marked optional

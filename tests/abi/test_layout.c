@@ -45,6 +45,8 @@ typedef void (*fn_log)(int, const char *, const char *, ...);
 typedef uint64_t (*fn_hash)(const void *, size_t);
 typedef int (*fn_verify_item)(acp_call *, int, const acp_item *);
 typedef void (*fn_set_version)(acp_call *, int64_t);
+typedef acp_status (*fn_child_save_run_v)(acp_child *, const char *, size_t, uint32_t, int64_t,
+                                          int64_t, int64_t *, acp_call *);
 typedef int (*fn_verify_damage)(acp_call *, const acp_damage *);
 typedef acp_status (*fn_verify)(acp_backend *, uint32_t, acp_call *);
 typedef acp_status (*fn_wait_events)(acp_backend *, const acp_event_query *, acp_call *);
@@ -187,12 +189,17 @@ static const member members[] = {
     M(acp_plugin_host, cancelled, 104, 8, fn_cancel_fd),
     M(acp_plugin_host, cancel_watch, 112, 8, fn_cancel_watch),
     M(acp_plugin_host, cancel_unwatch, 120, 8, fn_cancel_unwatch),
+    /* run versions */
+    M(acp_run_record, version, 96, 8, int64_t),
+    M(acp_item, version, 48, 8, int64_t),
+    M(acp_plugin_host, set_version, 128, 8, fn_set_version),
     /* child stores */
-    M(acp_plugin_host, child, 128, 8, child_ops_ptr),
+    M(acp_plugin_host, child, 136, 8, child_ops_ptr),
     M(acp_child_ops, size, 0, 8, size_t),
     M(acp_child_ops, open, 8, 8, fn_child_open),
     M(acp_child_ops, list_runs, 88, 8, fn_child_list_runs),
     M(acp_child_ops, wait_events, 144, 8, fn_child_wait_events),
+    M(acp_child_ops, save_run_v, 152, 8, fn_child_save_run_v),
     /* typed options and variants */
     M(acp_plugin_descriptor, variants, 72, 8, cstr_list),
     M(acp_plugin_descriptor, options, 80, 8, option_specs),
@@ -205,10 +212,6 @@ static const member members[] = {
     M(acp_option_spec, values, 48, 8, cstr_list),
     M(acp_option_spec, unit, 56, 8, int64_t),
     M(acp_option_spec, flags, 64, 4, uint32_t),
-    /* run versions */
-    M(acp_run_record, version, 96, 8, int64_t),
-    M(acp_item, version, 48, 8, int64_t),
-    M(acp_plugin_host, set_version, 136, 8, fn_set_version),
 
     M(acp_damage, size, 0, 8, size_t),
     M(acp_damage, kind, 8, 4, int),
@@ -275,7 +278,7 @@ static const struct {
     {"acp_event_query", sizeof(acp_event_query), {32, 32, 32}},
     {"acp_item", sizeof(acp_item), {48, 48, 56}},
     {"acp_damage", sizeof(acp_damage), {0, 0, 64}},
-    {"acp_child_ops", sizeof(acp_child_ops), {0, 0, 152}},
+    {"acp_child_ops", sizeof(acp_child_ops), {0, 0, 160}},
     {"acp_option_spec", sizeof(acp_option_spec), {0, 0, 72}},
 };
 
