@@ -31,72 +31,6 @@ static void leave(acp_store *s)
 
 /* ---- opening ---- */
 
-/* The options every backend accepts (acp_storage.h, acp_config_set): the
- * core checks their values, and hands them only to the plugins that list
- * them (the others have nothing they would change). */
-#define OPT_CREATE "create"
-#define OPT_MIGRATE "migrate"
-static const struct {
-    const char *key;
-    const char *values[3];
-} every_backend[] = {
-    {OPT_CREATE, {"true", "false", NULL}},
-    {OPT_MIGRATE, {"auto", "never", NULL}},
-};
-#define N_EVERY_BACKEND (sizeof every_backend / sizeof every_backend[0])
-
-/* Index of key in every_backend, or -1. */
-static int every_backend_option(const char *key)
-{
-    for (size_t i = 0; i < N_EVERY_BACKEND; i++)
-        if (strcmp(every_backend[i].key, key) == 0)
-            return (int)i;
-    return -1;
-}
-
-/* Whether the plugin receives key, one of every_backend: "create" when it
- * lists it among its options, "migrate" when it has a migrate method. */
-static int plugin_takes(const acp_plugin_descriptor *d, const char *key)
-{
-    if (strcmp(key, OPT_MIGRATE) == 0)
-        return ACP__HAS(d, migrate);
-    for (const char *const *n = d->option_names; n && *n; n++)
-        if (strcmp(*n, key) == 0)
-            return 1;
-    return 0;
-}
-
-static acp_status check_options(const acp_config *cfg, const acp_plugin_descriptor *d,
-                                acp_error *err)
-{
-    const char *const *names = d->option_names;
-    for (size_t i = 0; i < cfg->n_opts; i++) {
-        int e = every_backend_option(cfg->opts[i].key);
-        if (e >= 0) {
-            const char *v = cfg->opts[i].value, *const *ok = every_backend[e].values;
-            if (strcmp(v, ok[0]) != 0 && strcmp(v, ok[1]) != 0)
-                return acp__error(err, ACP_INVALID, "option %s=%.64s: expected \"%s\" or \"%s\"",
-                                  every_backend[e].key, v, ok[0], ok[1]);
-            continue;
-        }
-        if (!names)
-            continue; /* the backend passes options to its client library */
-        size_t k = 0;
-        while (names[k] && strcmp(names[k], cfg->opts[i].key) != 0)
-            k++;
-        if (names[k] || acp__core_option(cfg->opts[i].key))
-            continue;
-        char accepted[512] = "";
-        size_t len = 0;
-        for (size_t j = 0; names[j] && len < sizeof accepted; j++)
-            len += (size_t)snprintf(accepted + len, sizeof accepted - len, "%s, ", names[j]);
-        return acp__error(err, ACP_INVALID,
-                          "unknown option '%.64s' for backend '%s' (accepted: %smax_document_bytes)",
-                          cfg->opts[i].key, d->name, accepted);
-    }
-    return ACP_OK;
-}
-
 acp_status acp__store_open(const acp_config *cfg, unsigned for_migrate, acp_store **out,
                            acp_error *err)
 {
@@ -106,41 +40,16 @@ acp_status acp__store_open(const acp_config *cfg, unsigned for_migrate, acp_stor
         return st;
     const acp_plugin_descriptor *d = p->desc;
     size_t max_doc;
+    acp__open_opts opts;
     if ((st = acp_config_max_document_bytes(cfg, &max_doc, err)) != ACP_OK ||
-        (st = check_options(cfg, d, err)) != ACP_OK)
+        (st = acp__open_opts_make(cfg, d, for_migrate, &opts, err)) != ACP_OK)
         return st;
 
     acp_store *s = calloc(1, sizeof *s);
     char *uri = acp__config_uri(cfg, 0), *red = acp__config_uri(cfg, 1);
-    acp_plugin_option *opts = calloc(cfg->n_opts + 3, sizeof *opts);
-    if (!s || !uri || !red || !opts) {
+    if (!s || !uri || !red) {
         st = acp__error(err, ACP_NOMEM, "out of memory opening a store");
         goto done;
-    }
-    size_t n_opts = 0;
-    for (size_t i = 0; i < cfg->n_opts; i++) {
-        if (acp__core_option(cfg->opts[i].key))
-            continue; /* taken by the core, meaningless to the plugin */
-        /* "create" reaches only the backends that create stores, and so on. */
-        if (every_backend_option(cfg->opts[i].key) >= 0 && !plugin_takes(d, cfg->opts[i].key))
-            continue;
-        /* An open for acp_store_migrate() sets these itself, below. */
-        if (for_migrate && (strcmp(cfg->opts[i].key, OPT_MIGRATE) == 0 ||
-                            ((for_migrate & ACP_MIGRATE_DRY_RUN) &&
-                             strcmp(cfg->opts[i].key, OPT_CREATE) == 0)))
-            continue;
-        opts[n_opts].key = cfg->opts[i].key;
-        opts[n_opts++].value = cfg->opts[i].value;
-    }
-    /* for_migrate: ACP__OPEN_MIGRATE, with ACP_MIGRATE_DRY_RUN for a dry run,
-     * which must not even create an empty store. */
-    if (for_migrate && plugin_takes(d, OPT_MIGRATE)) {
-        opts[n_opts].key = OPT_MIGRATE;
-        opts[n_opts++].value = "inspect";
-    }
-    if ((for_migrate & ACP_MIGRATE_DRY_RUN) && plugin_takes(d, OPT_CREATE)) {
-        opts[n_opts].key = OPT_CREATE;
-        opts[n_opts++].value = "false";
     }
     acp_open_args args = {
         .uri = uri,
@@ -149,11 +58,12 @@ acp_status acp__store_open(const acp_config *cfg, unsigned for_migrate, acp_stor
         .variant = cfg->variant ? cfg->variant : "",
         .authority = cfg->authority ? cfg->authority : "",
         .path = cfg->path ? cfg->path : "",
-        .options = opts,
-        .n_options = n_opts,
+        .options = opts.v,
+        .n_options = opts.n,
     };
     acp_call call;
     acp__call_init(&call, NULL, cfg->timeout_ms);
+    call.cfg = cfg; /* children opened by this open inherit its plugin directories */
     st = d->vtable->open(&acp__host, &args, &s->backend, &call);
     if (st != ACP_OK) {
         st = acp__call_finish(&call, st, d->name, "open", err);
@@ -175,7 +85,7 @@ done:
     free(s);
     free(uri);
     free(red);
-    free(opts);
+    acp__open_opts_free(&opts);
     return st;
 }
 
@@ -299,6 +209,7 @@ typedef struct run_write {
     uint32_t flags;     /* ACP_RUN_IF_VERSION, IF_ABSENT, SET_VERSION, IF_NEWER */
     int64_t version;    /* the expected or the restored version, else 0 */
     int64_t created_us; /* a restore's creation time, or ACP_RESTORE_CREATED_FROM_DOC */
+    int64_t found;      /* out: on CONFLICT, the version the plugin found (0: none, -1: not said) */
 } run_write;
 
 /* The message of a failed condition, worded once for every backend from
@@ -324,7 +235,7 @@ static acp_status version_conflict(const acp_store *s, const char *run_id, const
                       s->desc->name, run_id, w->version, now);
 }
 
-static acp_status run_save(acp_store *s, const char *json, size_t len, const run_write *w,
+static acp_status run_save(acp_store *s, const char *json, size_t len, run_write *w,
                            int64_t *version, acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
@@ -366,6 +277,7 @@ static acp_status run_save(acp_store *s, const char *json, size_t len, const run
     enter(s);
     st = s->vt->save_run(s->backend, &r, &call);
     leave(s);
+    w->found = call.version;
     if (st == ACP_CONFLICT && s->versions && !call.fault[0])
         st = version_conflict(s, f.run_id, w, call.version, err);
     else
@@ -381,16 +293,26 @@ static acp_status run_save(acp_store *s, const char *json, size_t len, const run
     return st;
 }
 
+acp_status acp__run_save_flags(acp_store *s, const char *json, size_t len, uint32_t flags,
+                               int64_t version, int64_t created_us, int64_t *out, acp_error *err)
+{
+    run_write w = {flags, version, created_us, -1};
+    acp_status st = run_save(s, json, len, &w, out, err);
+    if (st == ACP_CONFLICT && out)
+        *out = w.found;
+    return st;
+}
+
 ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_error *err)
 {
-    run_write w = {0, 0, ACP_RESTORE_CREATED_FROM_DOC};
+    run_write w = {0, 0, ACP_RESTORE_CREATED_FROM_DOC, -1};
     return run_save(s, json, len, &w, NULL, err);
 }
 
 ACP_API acp_status acp_run_save_versioned(acp_store *s, const char *json, size_t len,
                                           int64_t *version, acp_error *err)
 {
-    run_write w = {0, 0, ACP_RESTORE_CREATED_FROM_DOC};
+    run_write w = {0, 0, ACP_RESTORE_CREATED_FROM_DOC, -1};
     return run_save(s, json, len, &w, version, err);
 }
 
@@ -401,7 +323,7 @@ ACP_API acp_status acp_run_save_if(acp_store *s, const char *json, size_t len,
         return acp__error(err, ACP_INVALID, "acp_run_save_if: expect_version %" PRId64 " is "
                           "negative (ACP_VERSION_ABSENT, or a version >= 1)", expect_version);
     run_write w = {expect_version == ACP_VERSION_ABSENT ? ACP_RUN_IF_ABSENT : ACP_RUN_IF_VERSION,
-                   expect_version, ACP_RESTORE_CREATED_FROM_DOC};
+                   expect_version, ACP_RESTORE_CREATED_FROM_DOC, -1};
     return run_save(s, json, len, &w, version, err);
 }
 
@@ -414,7 +336,7 @@ ACP_API acp_status acp_run_restore(acp_store *s, const char *json, size_t len, i
     if (flags & ~ACP_RESTORE_IF_NEWER)
         return acp__error(err, ACP_INVALID, "acp_run_restore: unknown flags 0x%x", flags);
     run_write w = {ACP_RUN_SET_VERSION | (flags & ACP_RESTORE_IF_NEWER ? ACP_RUN_IF_NEWER : 0),
-                   version, created_us};
+                   version, created_us, -1};
     return run_save(s, json, len, &w, NULL, err);
 }
 
@@ -494,8 +416,7 @@ ACP_API acp_status acp_event_add(acp_store *s, const char *run_id, const char *j
 typedef acp_status (*get_fn)(acp_backend *, const char *, acp_call *);
 
 static acp_status get_one(acp_store *s, get_fn fn, const char *op, const char *what,
-                          const char *id, char **json, size_t *len, int64_t *version,
-                          acp_error *err)
+                          const char *id, acp__item *out, acp_error *err)
 {
     /* One item, so the page lives on the stack: a get costs one allocation,
      * the document handed to the caller. */
@@ -514,14 +435,34 @@ static acp_status get_one(acp_store *s, get_fn fn, const char *op, const char *w
                         s->desc->name, op);
     else
         st = acp__call_finish(&call, st, s->desc->name, op, err);
+    if (st == ACP_OK)
+        *out = item; /* the caller now owns the block */
+    else if (page.n)
+        free(item.doc);
+    return st;
+}
+
+acp_status acp__store_get(acp_store *s, int session, const char *id, acp__item *item,
+                          acp_error *err)
+{
+    acp_status st = acp__id_check(id, session ? "session id" : "run_id", err);
+    if (st != ACP_OK)
+        return st;
+    return session ? get_one(s, s->vt->get_session, "get_session", "session", id, item, err)
+                   : get_one(s, s->vt->get_run, "get_run", "run", id, item, err);
+}
+
+static acp_status get_doc(acp_store *s, int session, const char *id, char **json, size_t *len,
+                          int64_t *version, acp_error *err)
+{
+    acp__item item;
+    acp_status st = acp__store_get(s, session, id, &item, err);
     if (st == ACP_OK) {
-        *json = item.doc; /* the caller now owns the block */
+        *json = item.doc;
         if (len)
             *len = item.doc_len;
         if (version)
             *version = item.version;
-    } else if (page.n) {
-        free(item.doc);
     }
     return st;
 }
@@ -530,30 +471,56 @@ ACP_API acp_status acp_run_get(acp_store *s, const char *run_id, char **json, si
                                acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
-    acp_status st = acp__id_check(run_id, "run_id", err);
-    return st != ACP_OK ? st
-                        : get_one(s, s->vt->get_run, "get_run", "run", run_id, json, len, NULL,
-                                  err);
+    return get_doc(s, 0, run_id, json, len, NULL, err);
 }
 
 ACP_API acp_status acp_run_get_versioned(acp_store *s, const char *run_id, char **json,
                                          size_t *len, int64_t *version, acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
-    acp_status st = acp__id_check(run_id, "run_id", err);
-    return st != ACP_OK ? st
-                        : get_one(s, s->vt->get_run, "get_run", "run", run_id, json, len, version,
-                                  err);
+    return get_doc(s, 0, run_id, json, len, version, err);
+}
+
+typedef acp_status (*get_api_fn)(acp_store *, const char *, char **, size_t *, acp_error *);
+
+/* acp_*_get_buf: the get's copy handed over into the caller's buffer
+ * (arguments checked by the caller, whose name the message carries). */
+static acp_status get_buf(acp_store *s, get_api_fn get, const char *id, char *buf, size_t cap,
+                          size_t *len, acp_error *err)
+{
+    char *doc = NULL;
+    size_t n = 0;
+    acp_status st = get(s, id, &doc, &n, err);
+    if (st != ACP_OK)
+        return st;
+    *len = n;
+    if (n < cap) {
+        memcpy(buf, doc, n);
+        buf[n] = '\0';
+    }
+    free(doc);
+    return ACP_OK;
+}
+
+ACP_API acp_status acp_run_get_buf(acp_store *s, const char *run_id, char *buf, size_t cap,
+                                   size_t *len, acp_error *err)
+{
+    NEED(s && len && (buf || cap == 0), "store and len must not be NULL, nor buf with a size");
+    return get_buf(s, acp_run_get, run_id, buf, cap, len, err);
+}
+
+ACP_API acp_status acp_session_get_buf(acp_store *s, const char *id, char *buf, size_t cap,
+                                       size_t *len, acp_error *err)
+{
+    NEED(s && len && (buf || cap == 0), "store and len must not be NULL, nor buf with a size");
+    return get_buf(s, acp_session_get, id, buf, cap, len, err);
 }
 
 ACP_API acp_status acp_session_get(acp_store *s, const char *id, char **json, size_t *len,
                                    acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
-    acp_status st = acp__id_check(id, "session id", err);
-    return st != ACP_OK ? st
-                        : get_one(s, s->vt->get_session, "get_session", "session", id, json, len,
-                                  NULL, err);
+    return get_doc(s, 1, id, json, len, NULL, err);
 }
 
 static acp_status delete_one(acp_store *s, get_fn fn, const char *op, const char *what,
@@ -654,7 +621,7 @@ static size_t page_repeated_key(const acp_page *p)
 static const char HEX[] = "0123456789abcdef";
 
 /* Built on every full page: a table lookup per nibble, not a sprintf per byte. */
-static char *cursor_make(int64_t created_us, const char *run_id)
+char *acp__cursor_make(int64_t created_us, const char *run_id)
 {
     size_t n = strlen(run_id);
     char *c = malloc(32 + 2 * n + 1);
@@ -775,7 +742,7 @@ ACP_API acp_status acp_run_list(acp_store *s, const acp_run_filter *filter, acp_
     if (f.limit > 0 && page->n == (size_t)f.limit) {
         const acp__item *last = &page->items[page->n - 1];
         int keyless = last->key == NULL;
-        if (keyless || !(page->next_cursor = cursor_make(last->created_us, last->key))) {
+        if (keyless || !(page->next_cursor = acp__cursor_make(last->created_us, last->key))) {
             acp_page_free(page); /* last pointed into it: decide before, report after */
             return acp__error(err, keyless ? ACP_PLUGIN : ACP_NOMEM,
                               keyless ? "list_runs returned a run without its key"

@@ -497,6 +497,19 @@ ACP_API acp_status acp_session_save(acp_store *store, const char *json, size_t l
 /* Errors: NOT_FOUND, INVALID, backend errors. */
 ACP_API acp_status acp_session_get(acp_store *store, const char *session_id, char **json,
                                    size_t *len, acp_error *err);
+/* acp_run_get and acp_session_get into the caller's buffer: one call and
+ * nothing to free, for bindings (Python ctypes, Ruby ffi) where a foreign
+ * call costs more than the copy.  *len always receives the document's
+ * length in bytes; the document and a terminating NUL are copied to buf
+ * only when they fit (*len < cap), and buf is left as it was otherwise: a
+ * caller that gets *len >= cap calls again with a buffer of at least
+ * *len + 1 bytes (the document may have changed meanwhile: check again).
+ * buf may be NULL when cap is 0; len must not be NULL.  Errors as
+ * acp_run_get / acp_session_get.  Thread-safety as theirs. */
+ACP_API acp_status acp_run_get_buf(acp_store *store, const char *run_id, char *buf, size_t cap,
+                                   size_t *len, acp_error *err);
+ACP_API acp_status acp_session_get_buf(acp_store *store, const char *session_id, char *buf,
+                                       size_t cap, size_t *len, acp_error *err);
 /* Remove only the session (its runs stay).  Errors: NOT_FOUND, INVALID. */
 ACP_API acp_status acp_session_delete(acp_store *store, const char *session_id,
                                       acp_error *err);

@@ -14,6 +14,7 @@
  *   fsutil.c   file-system helpers: errors, reading, temporaries, locks
  *   index.c    the in-memory index (findex) the index log is replayed into
  *   fmt.c      on-disk formats, names and checksums
+ *   flushgroup.c  one directory flush shared by concurrent saves
  *
  * A store is a directory of plain files (README.md in this folder is the
  * operator's description):
@@ -28,8 +29,9 @@
  *   events/<name>.log   one append-only log of framed records per run
  *
  * Documents are written to a temporary file, flushed, renamed over the old
- * one and the directory flushed (sync=always), so a reader sees the old
- * or the new file, never a mix.  Each save then appends a record to
+ * one and the directory flushed (sync=always; one flush for all the saves
+ * waiting on it, see dir_flush), so a reader sees the old or the new file,
+ * never a mix.  Each save then appends a record to
  * index.log; index.log is only a cache of what the documents say, so it is
  * never flushed: when the store is opened, the directory listing is
  * compared with the index (by inode number, which every rename changes)
@@ -219,6 +221,21 @@ static acp_status load_doc(acp_backend *b, int kind, const char *id, size_t id_l
     return ACP_OK;
 }
 
+static int fsync_fd(void *arg)
+{
+    return fsync(*(const int *)arg) == 0 ? 0 : errno;
+}
+
+/* Flush folder dfd (runs/ or sessions/) after a rename into it: one
+ * fsync() for every save that renamed meanwhile (group commit).  The
+ * rename is made before this call, so the shared flush, which starts
+ * after it, covers it.  0 or an errno. */
+static int dir_flush(acp_backend *b, int dfd)
+{
+    int *fd = dfd == b->runs_fd ? &b->runs_fd : &b->sess_fd;
+    return fg_flush(&b->dir_flush[dfd == b->runs_fd ? DIR_RUNS : DIR_SESSIONS], fsync_fd, fd);
+}
+
 /* Put doc in place as sub/fname and record it in the index (x, whose ino
  * this fills in), under the caller's stripe lock.  Everything the index
  * needs is allocated before the rename: once the document is in place,
@@ -244,8 +261,9 @@ static acp_status doc_save_indexed(acp_backend *b, int dfd, const char *sub, con
         idx_change_free(&c);
     else {
         ilog_publish(b, &ir, &c, call);
-        if (b->sync && fsync(dfd) != 0)
-            s = file_err(b, call, ACP_IO, sub, "", "cannot flush directory", errno);
+        int err = b->sync ? dir_flush(b, dfd) : 0;
+        if (err)
+            s = file_err(b, call, ACP_IO, sub, "", "cannot flush directory", err);
     }
     fbuf_free(&ir);
     return s;
@@ -717,11 +735,18 @@ static const acp_backend_vtable file_vtable = {
     .migrate = file_migrate,
 };
 
-static const char *const file_options[] = {"sync", "create", NULL};
+/* Checked by the core (open.c reads the canonical values). */
+static const char *const file_variants[] = {NULL};
+static const char *const file_sync_values[] = {"always", "none", NULL};
+static const acp_option_spec file_options[] = {
+    {.name = "sync", .type = ACP_OPT_ENUM, .values = file_sync_values, .default_value = "always",
+     .doc = "always: fsync before a write is acknowledged; none: leave it to the system"},
+    {.name = "create", .type = ACP_OPT_BOOLEAN, .default_value = "true",
+     .doc = "false: fail with NOT_FOUND instead of creating a missing store"},
+    {.name = NULL}};
 
-ACP_PLUGIN_DEFINE(file, ACP_STORAGE_PLUGIN_VERSION,
-                  "Plain files: JSON documents and append-only event logs in a directory",
-                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS | ACP_CAP_FOLLOW |
-                      ACP_CAP_VERSIONS,
-                  file_options,
-                  &file_vtable)
+ACP_PLUGIN_DEFINE_TYPED(file, ACP_STORAGE_PLUGIN_VERSION,
+                        "Plain files: JSON documents and append-only event logs in a directory",
+                        ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS |
+                            ACP_CAP_FOLLOW | ACP_CAP_VERSIONS,
+                        file_variants, file_options, &file_vtable)

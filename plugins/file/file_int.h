@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "acp_storage_plugin.h"
+#include "flushgroup.h"
 #include "fmt.h"
 #include "index.h"
 
@@ -187,7 +188,13 @@ struct acp_backend {
     hmap metas;
     size_t nmetas;
     evmeta *meta_head, *meta_tail;
+
+    /* Durable saves (sync=always): one fsync() of runs/ (DIR_RUNS) or
+     * sessions/ (DIR_SESSIONS) shared by the saves that renamed into it
+     * meanwhile (flushgroup.h, doc_save_indexed in file.c). */
+    flush_group dir_flush[2];
 };
+enum { DIR_RUNS, DIR_SESSIONS };
 
 /* The store's delete mark (acp_run_version_next): the highest run version
  * delete_run removed, as decimal text (file.c). */

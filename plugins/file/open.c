@@ -250,6 +250,8 @@ void file_close(acp_backend *b)
         pthread_mutex_destroy(&b->stripes[i]);
     pthread_mutex_destroy(&b->ix_mu);
     pthread_mutex_destroy(&b->logs_mu);
+    fg_destroy(&b->dir_flush[DIR_RUNS]);
+    fg_destroy(&b->dir_flush[DIR_SESSIONS]);
     free(b->path);
     free(b);
 }
@@ -257,31 +259,17 @@ void file_close(acp_backend *b)
 acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
                          acp_backend **out, acp_call *call)
 {
-    int sync = 1, create = 1, migrate = 'a';
-    if (args->variant[0])
-        return host->error(call, ACP_INVALID, "unknown variant '+%s' (file: takes none)",
-                           args->variant);
-    for (size_t i = 0; i < args->n_options; i++) {
-        const acp_plugin_option *o = &args->options[i];
-        if (strcmp(o->key, "create") == 0) {
-            create = strcmp(o->value, "false") != 0; /* the core checked the value */
-        } else if (strcmp(o->key, "migrate") == 0) {
-            /* auto, never, or inspect (the core's migrate call) */
-            migrate = strcmp(o->value, "never") == 0     ? 'n'
-                      : strcmp(o->value, "inspect") == 0 ? 'i'
-                                                         : 'a';
-        } else if (strcmp(o->key, "sync") == 0) {
-            if (strcmp(o->value, "always") == 0)
-                sync = 1;
-            else if (strcmp(o->value, "none") == 0)
-                sync = 0;
-            else
-                return host->error(call, ACP_INVALID,
-                                   "option sync must be \"always\" or \"none\", not "
-                                   "\"%s\"",
-                                   o->value);
-        }
-    }
+    /* The core checked variant and options against the descriptor
+     * (file.c) and filled in their defaults. */
+    const char *sync_opt = acp_option_text(args, "sync");
+    int sync = !sync_opt || strcmp(sync_opt, "none") != 0;
+    int create = (int)acp_option_int(args, "create", 1);
+    /* auto, never, or inspect (the core's migrate call) */
+    const char *migrate_opt = acp_option_text(args, "migrate");
+    int migrate = !migrate_opt                         ? 'a'
+                  : strcmp(migrate_opt, "never") == 0   ? 'n'
+                  : strcmp(migrate_opt, "inspect") == 0 ? 'i'
+                                                        : 'a';
     if (args->authority[0] && strcmp(args->authority, "localhost") != 0)
         return host->error(call, ACP_INVALID,
                            "a store on another host (%s) is not supported; use "
@@ -319,6 +307,8 @@ acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
         pthread_mutex_init(&b->stripes[i], NULL);
     pthread_mutex_init(&b->ix_mu, NULL);
     pthread_mutex_init(&b->logs_mu, NULL);
+    fg_init(&b->dir_flush[DIR_RUNS]);
+    fg_init(&b->dir_flush[DIR_SESSIONS]);
 
     /* create=false: a store is a directory with a FORMAT file. */
     char format_path[4096];

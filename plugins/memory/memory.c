@@ -73,14 +73,6 @@ typedef struct hkey {
     uint64_t hash;
 } hkey;
 
-/* Byte-wise id order, a proper prefix first: the order of memcmp, of SQL's
- * BINARY collation, and so of every other backend. */
-static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-    int c = memcmp(a, b, alen < blen ? alen : blen);
-    return c != 0 ? c : (alen > blen) - (alen < blen);
-}
-
 static int table_init(table *t)
 {
     t->nbuckets = 16;
@@ -320,14 +312,12 @@ static run_index *rindex_of(const ost_node *n, int slot)
 }
 
 /* < 0 when the run at node n of tree slot comes before position p in list
- * order.  Only a tie of created_us reads the run's id. */
+ * order (acp_run_order_cmp, the one definition of it). */
 static int run_pos_cmp(const ost_node *n, int slot, const run_pos *p)
 {
-    int64_t us = ((const rslot *)n)->created_us;
-    if (us != p->created_us)
-        return us > p->created_us ? -1 : 1;
     const record *r = rindex_of(n, slot)->r;
-    return key_cmp(p->id, p->id_len, r->n.key, r->n.key_len);
+    return acp_run_order_cmp(((const rslot *)n)->created_us, r->n.key, r->n.key_len,
+                             p->created_us, p->id, p->id_len);
 }
 
 /* One comparison per slot: a node knows its tree only by its place. */
@@ -488,11 +478,9 @@ static int lock_init(pthread_rwlock_t *lock)
 static acp_status mem_open(const acp_plugin_host *host, const acp_open_args *args,
                            acp_backend **out, acp_call *call)
 {
-    /* No options, and the path names nothing: a new store each time.  A
-     * variant ("memory+x:") would promise something this backend lacks. */
-    if (args->variant[0])
-        return host->error(call, ACP_INVALID, "unknown variant '+%s' (memory: takes none)",
-                           args->variant);
+    /* No options, and the path names nothing: a new store each time (the
+     * core refuses variants and options: the descriptor lists none). */
+    (void)args;
     /* A host of ABI 1.2 or later always has hash; a hand-made host table
      * (a test, a benchmark) might not. */
     if (host->size < offsetof(acp_plugin_host, hash) + sizeof host->hash || !host->hash)
@@ -683,7 +671,7 @@ static int cmp_session_id(const ost_node *n, const void *key)
 {
     const record *s = ((const session_index *)((const char *)n - offsetof(session_index, tn)))->r;
     const hkey *k = key;
-    return key_cmp(s->n.key, s->n.key_len, k->key, k->len);
+    return acp_id_cmp(s->n.key, s->n.key_len, k->key, k->len);
 }
 
 static acp_status mem_save_session(acp_backend *b, const acp_session_record *rec,
@@ -839,10 +827,13 @@ static const acp_backend_vtable vtable = {
     .wait_events = mem_wait_events,     /* ABI 1.2 */
 };
 
-static const char *const option_names[] = {NULL}; /* "memory:" takes no options */
+/* "memory:" takes no variant and no options. */
+static const char *const variants[] = {NULL};
+static const acp_option_spec options[] = {{.name = NULL}};
 
-ACP_PLUGIN_DEFINE(memory, ACP_STORAGE_PLUGIN_VERSION, "In-process store; data lives until close",
-                  ACP_CAP_CONCURRENT | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS, option_names, &vtable)
+ACP_PLUGIN_DEFINE_TYPED(memory, ACP_STORAGE_PLUGIN_VERSION,
+                        "In-process store; data lives until close",
+                        ACP_CAP_CONCURRENT | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS, variants, options, &vtable)
 
 /* ---- following a run ---------------------------------------------------- */
 

@@ -323,6 +323,7 @@ enum {
 };
 
 #define PG_LIST_COLS "SELECT run_id, created_us, doc, version FROM @.runs"
+/* The run order and cursor rule of acp_run_order_cmp (acp_storage_plugin.h). */
 #define PG_LIST_ORDER " ORDER BY created_us DESC, run_id DESC"
 #define PG_CURSOR(c, i) "(created_us, run_id) < ($" c "::bigint, $" i "::text)"
 #define PG_COUNT_SUM "SELECT coalesce(sum(n), 0)::bigint FROM @.run_counts WHERE kind = "

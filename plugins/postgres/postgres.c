@@ -194,9 +194,6 @@ static acp_status configure(acp_backend *b, const acp_open_args *a, acp_call *ca
 {
     const acp_plugin_host *h = b->host;
     const char *ru = b->uri_redacted;
-    if (a->variant && a->variant[0])
-        return h->error(call, ACP_INVALID, "%s: unknown variant '+%s' (write postgres:// or "
-                        "postgresql://)", ru, a->variant);
     if (a->path[0] && a->path[0] != '/')
         return h->error(call, ACP_INVALID, "%s: expected postgres://[user@]host[:port]/database"
                         " (the database comes after the host)", ru);
@@ -236,29 +233,19 @@ static acp_status configure(acp_backend *b, const acp_open_args *a, acp_call *ca
         b->connect_timeout_s = v;
     for (size_t i = 0; i < a->n_options && st == ACP_OK; i++) {
         const char *k = a->options[i].key, *val = a->options[i].value;
+        /* The core checked these against pg_options (canonical values). */
         if (strcmp(k, "schema") == 0) {
-            if (!val[0])
-                st = h->error(call, ACP_INVALID, "%s: option schema is empty", ru);
             *schema_value = val;
         } else if (strcmp(k, "migrate") == 0) { /* the core checked the value */
             b->migrate = strcmp(val, "never") == 0     ? PG_MIGRATE_NEVER
                          : strcmp(val, "inspect") == 0 ? PG_MIGRATE_INSPECT
                                                        : PG_MIGRATE_AUTO;
         } else if (strcmp(k, "pool_size") == 0) {
-            if (!parse_int(val, 1, PG_MAX_POOL, &v))
-                st = h->error(call, ACP_INVALID, "%s: pool_size must be a number from 1 to %d, "
-                              "not '%.40s'", ru, PG_MAX_POOL, val);
-            b->pool_size = (int)v;
+            b->pool_size = (int)acp_option_int(a, k, PG_DEFAULT_POOL);
         } else if (strcmp(k, "statement_timeout") == 0) {
-            if (!parse_int(val, 0, INT32_MAX, &v))
-                st = h->error(call, ACP_INVALID, "%s: statement_timeout must be milliseconds "
-                              "(0 for none), not '%.40s'", ru, val);
-            b->statement_timeout_ms = v;
+            b->statement_timeout_ms = acp_option_int(a, k, 0);
         } else if (strcmp(k, "connect_timeout") == 0) {
-            if (!parse_int(val, 0, INT32_MAX, &v))
-                st = h->error(call, ACP_INVALID, "%s: connect_timeout must be whole seconds, "
-                              "not '%.40s'", ru, val);
-            b->connect_timeout_s = v;
+            b->connect_timeout_s = acp_option_int(a, k, -1);
         } else if (is_libpq_key(defs, k)) {
             if (strstr(k, "password"))
                 add_secret(b, val, strlen(val));
@@ -857,9 +844,24 @@ static const acp_backend_vtable pg_vtable = {
     .migrate = pg_migrate,
 };
 
-/* option_names NULL: every key reaches configure(), which takes its own
- * and hands libpq's to libpq. */
-ACP_PLUGIN_DEFINE(postgres, PG_VERSION_TEXT, "PostgreSQL (libpq): a store shared by many servers",
-                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS | ACP_CAP_NETWORK |
-                      ACP_CAP_FOLLOW | ACP_CAP_VERSIONS,
-                  NULL, &pg_vtable)
+/* The core checks the backend's own options; "*" lets every other key
+ * reach configure(), which hands libpq's to libpq and refuses the rest. */
+static const char *const pg_variants[] = {NULL};
+static const acp_option_spec pg_options[] = {
+    {.name = "schema", .type = ACP_OPT_STRING, .min = 1,
+     .doc = "schema holding the tables (default: acp)"},
+    {.name = "pool_size", .type = ACP_OPT_INTEGER, .min = 1, .max = PG_MAX_POOL,
+     .doc = "connections kept open (default 8)"},
+    {.name = "statement_timeout", .type = ACP_OPT_INTEGER, .min = 0, .max = INT32_MAX,
+     .doc = "milliseconds a statement may run (0: only the call's own time limit)"},
+    {.name = "connect_timeout", .type = ACP_OPT_INTEGER, .min = 0, .max = INT32_MAX,
+     .doc = "whole seconds a connection attempt may take (libpq's connect_timeout)"},
+    {.name = "*", .type = ACP_OPT_STRING,
+     .doc = "libpq connection parameters (host, port, dbname, user, password, sslmode, ...)"},
+    {.name = NULL}};
+
+ACP_PLUGIN_DEFINE_TYPED(postgres, PG_VERSION_TEXT,
+                        "PostgreSQL (libpq): a store shared by many servers",
+                        ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS |
+                            ACP_CAP_NETWORK | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS,
+                        pg_variants, pg_options, &pg_vtable)

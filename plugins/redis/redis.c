@@ -501,13 +501,10 @@ static const acp_backend_vtable rd_vtable = {
     .wait_events = rd_wait_events,
 };
 
-static const char *const rd_option_names[] = {"prefix",          "ttl",       "db",
-                                              "connect_timeout", "command_timeout",
-                                              "pool_size",       "password", NULL};
-
 /* DURABLE: see the top of this file (it depends on the server's
  * persistence).  MULTIPROCESS: every process talks to the same server. */
-ACP_PLUGIN_DEFINE(redis, RD_VERSION, "Redis (hiredis): runs, sessions and events on a Redis server",
-                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS | ACP_CAP_NETWORK |
-                      ACP_CAP_FOLLOW | ACP_CAP_VERSIONS,
-                  rd_option_names, &rd_vtable)
+ACP_PLUGIN_DEFINE_TYPED(redis, RD_VERSION,
+                        "Redis (hiredis): runs, sessions and events on a Redis server",
+                        ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS |
+                            ACP_CAP_NETWORK | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS,
+                        rd_variants, rd_options, &rd_vtable)

@@ -39,7 +39,8 @@
  * run_id, all scored 0.  ZREVRANGEBYLEX then walks newest first with ties
  * by run_id descending byte-wise, exactly, for every instant an int64
  * holds (a double score would round instants after the year 2255), and a
- * keyset cursor is simply an exclusive bound.  Totals are ZCARD: O(1).
+ * keyset cursor is simply an exclusive bound: the order of acp_run_order_cmp
+ * (acp_storage_plugin.h).  Totals are ZCARD: O(1).
  *
  * Expiry: keys of a run expire by themselves (PEXPIREAT, the same instant
  * for the run and its events, moved on each write), but members of an

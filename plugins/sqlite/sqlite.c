@@ -212,100 +212,51 @@ static acp_status sq_nomem(const acp_backend *b, acp_call *call, const char *wha
 /* Options                                                              */
 /* ------------------------------------------------------------------ */
 
-static const char *const sq_option_names[] = {"busy_timeout", "synchronous", "mode",
-                                              "cache_size", "mmap_size", "create",
-                                              "migrate", NULL};
-
-/* Option migrate: auto (migrate on open), never (refuse an older schema:
- * acp-storage migrate changes it), inspect (only from the core, for its
- * migrate call: open any older schema as it is). */
+/* Option migrate (the core's, handed to plugins with a migrate method):
+ * auto (migrate on open), never (refuse an older schema: acp-storage migrate
+ * changes it), inspect (only from the core, for its migrate call: open any
+ * older schema as it is). */
 enum { SQ_MIGRATE_AUTO, SQ_MIGRATE_NEVER, SQ_MIGRATE_INSPECT };
 
-/* Strict decimal integer in [lo, hi]: no sign other than a leading '-', no
- * spaces, no trailing text. */
-static int sq_parse_int(const char *s, long long lo, long long hi, long long *out)
-{
-    const char *p = s;
-    char *end = NULL;
-    long long v;
-
-    if (*p == '-')
-        p++;
-    if (*p < '0' || *p > '9')
-        return -1;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
+/* Checked by the core against these specs (defaults filled in), so open
+ * only reads the canonical values. */
+static const char *const sq_variants[] = {NULL};
+static const char *const sq_sync_values[] = {"normal", "full", NULL};
+static const char *const sq_mode_values[] = {"rw", "ro", NULL};
+static const acp_option_spec sq_options[] = {
+    {.name = "busy_timeout", .type = ACP_OPT_INTEGER, .min = 0, .max = INT_MAX,
+     .default_value = "5000", .doc = "milliseconds to wait for another writer's lock"},
+    {.name = "synchronous", .type = ACP_OPT_ENUM, .values = sq_sync_values,
+     .default_value = "normal",
+     .doc = "normal: survives a process crash; full: also survives power loss"},
+    {.name = "mode", .type = ACP_OPT_ENUM, .values = sq_mode_values, .default_value = "rw",
+     .doc = "ro: open read-only; rw: read-write"},
+    {.name = "cache_size", .type = ACP_OPT_INTEGER, .min = -(int64_t)INT_MAX, .max = INT_MAX,
+     .doc = "PRAGMA cache_size: pages when positive, KiB when negative"},
+    {.name = "mmap_size", .type = ACP_OPT_SIZE, .min = 0, .max = INT64_MAX,
+     .doc = "bytes of the database to map into memory (0: none)"},
+    {.name = "create", .type = ACP_OPT_BOOLEAN, .default_value = "true",
+     .doc = "false: fail with NOT_FOUND instead of creating a missing database"},
+    {.name = NULL}};
 
 static acp_status sq_parse_options(acp_backend *b, const acp_open_args *args, acp_call *call)
 {
-    const acp_plugin_host *h = b->host;
-
-    for (size_t i = 0; i < args->n_options; i++) {
-        const char *k = args->options[i].key;
-        const char *v = args->options[i].value;
-        long long n;
-
-        if (strcmp(k, "busy_timeout") == 0) {
-            if (sq_parse_int(v, 0, INT_MAX, &n) != 0)
-                return h->error(call, ACP_INVALID,
-                                "option busy_timeout=%s: expected milliseconds, an "
-                                "integer from 0 to %d",
-                                v, INT_MAX);
-            b->busy_ms = (int)n;
-        } else if (strcmp(k, "synchronous") == 0) {
-            if (strcmp(v, "normal") == 0)
-                b->sync_full = 0;
-            else if (strcmp(v, "full") == 0)
-                b->sync_full = 1;
-            else
-                return h->error(call, ACP_INVALID,
-                                "option synchronous=%s: expected \"normal\" (survives a "
-                                "process crash) or \"full\" (also survives power loss)",
-                                v);
-        } else if (strcmp(k, "create") == 0) {
-            b->no_create = strcmp(v, "false") == 0; /* the core checked the value */
-        } else if (strcmp(k, "migrate") == 0) {
-            b->migrate = strcmp(v, "never") == 0     ? SQ_MIGRATE_NEVER
-                         : strcmp(v, "inspect") == 0 ? SQ_MIGRATE_INSPECT
-                                                     : SQ_MIGRATE_AUTO;
-        } else if (strcmp(k, "mode") == 0) {
-            if (strcmp(v, "ro") == 0)
-                b->readonly = 1;
-            else if (strcmp(v, "rw") == 0)
-                b->readonly = 0;
-            else
-                return h->error(call, ACP_INVALID,
-                                "option mode=%s: expected \"ro\" (read-only) or \"rw\" "
-                                "(read-write, the default)",
-                                v);
-        } else if (strcmp(k, "cache_size") == 0) {
-            if (sq_parse_int(v, -(long long)INT_MAX, INT_MAX, &n) != 0)
-                return h->error(call, ACP_INVALID,
-                                "option cache_size=%s: expected an integer: pages when "
-                                "positive, KiB when negative (as PRAGMA cache_size)",
-                                v);
-            b->has_cache_size = 1;
-            b->cache_size = n;
-        } else if (strcmp(k, "mmap_size") == 0) {
-            if (sq_parse_int(v, 0, LLONG_MAX, &n) != 0)
-                return h->error(call, ACP_INVALID,
-                                "option mmap_size=%s: expected bytes, an integer >= 0 "
-                                "(0 disables memory mapping)",
-                                v);
-            b->has_mmap_size = 1;
-            b->mmap_size = n;
-        } else {
-            return h->error(call, ACP_INVALID,
-                            "unknown option \"%s\" (accepted: busy_timeout, "
-                            "synchronous, mode, cache_size, mmap_size)",
-                            k);
-        }
-    }
+    (void)call;
+    b->busy_ms = (int)acp_option_int(args, "busy_timeout", b->busy_ms);
+    const char *sync = acp_option_text(args, "synchronous");
+    b->sync_full = sync && strcmp(sync, "full") == 0;
+    const char *mode = acp_option_text(args, "mode");
+    b->readonly = mode && strcmp(mode, "ro") == 0;
+    b->no_create = acp_option_int(args, "create", 1) == 0;
+    b->has_cache_size = acp_option_text(args, "cache_size") != NULL;
+    b->cache_size = acp_option_int(args, "cache_size", 0);
+    b->has_mmap_size = acp_option_text(args, "mmap_size") != NULL;
+    b->mmap_size = acp_option_int(args, "mmap_size", 0);
+    const char *migrate = acp_option_text(args, "migrate");
+    b->migrate = !migrate                        ? SQ_MIGRATE_AUTO
+                 : strcmp(migrate, "never") == 0   ? SQ_MIGRATE_NEVER
+                 : strcmp(migrate, "inspect") == 0 ? SQ_MIGRATE_INSPECT
+                                                   : SQ_MIGRATE_AUTO;
     return ACP_OK;
 }
 
@@ -835,11 +786,6 @@ static acp_status sq_open(const acp_plugin_host *host, const acp_open_args *args
     if (sqlite3_threadsafe() == 0)
         return host->error(call, ACP_UNSUPPORTED,
                            "this SQLite library was built without thread support");
-    if (args->variant[0] != '\0')
-        return host->error(call, ACP_INVALID,
-                           "unknown variant \"%s\" in \"%s\"; settings go in the query "
-                           "(sqlite:///path.db?synchronous=full)",
-                           args->variant, args->uri_redacted);
     if (args->authority[0] != '\0')
         return host->error(call, ACP_INVALID,
                            "\"%s\" names a host (\"%s\"); write sqlite:///abs/path.db or "
@@ -1621,8 +1567,8 @@ static const acp_backend_vtable sq_vtable = {
     .migrate = sq_migrate,
 };
 
-ACP_PLUGIN_DEFINE(sqlite, SQ_VERSION, "SQLite database file (WAL, many threads and processes)",
-                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS | ACP_CAP_FOLLOW |
-                      ACP_CAP_VERSIONS,
-                  sq_option_names,
-                  &sq_vtable)
+ACP_PLUGIN_DEFINE_TYPED(sqlite, SQ_VERSION,
+                        "SQLite database file (WAL, many threads and processes)",
+                        ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS |
+                            ACP_CAP_FOLLOW | ACP_CAP_VERSIONS,
+                        sq_variants, sq_options, &sq_vtable)

@@ -185,6 +185,7 @@ enum acp_sqlite_stmt {
 enum { ACP_SQ_COL_KEY, ACP_SQ_COL_SEQ, ACP_SQ_COL_TIME, ACP_SQ_COL_DOC, ACP_SQ_COL_CRC,
        ACP_SQ_COL_VERSION /* runs only */ };
 #define ACP_SQ_RUNS_SELECT "SELECT run_id, 0, created_us, doc, crc, version FROM runs"
+/* The run order and cursor rule of acp_run_order_cmp (acp_storage_plugin.h). */
 #define ACP_SQ_RUNS_ORDER " ORDER BY created_us DESC, run_id DESC LIMIT ?5 OFFSET ?6"
 #define ACP_SQ_RUNS_CURSOR "(created_us, run_id) < (?3, ?4)"
 #define ACP_SQ_SESSIONS_SELECT "SELECT id, 0, 0, doc, crc FROM sessions"
