@@ -190,6 +190,7 @@ const acp_plugin_host acp__host = {
     .cancelled = acp__host_cancelled,
     .cancel_watch = acp__host_cancel_watch,
     .cancel_unwatch = acp__host_cancel_unwatch,
+    .stat = acp__host_stat,
 };
 
 void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms)
@@ -202,6 +203,7 @@ void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms)
     call->fault[0] = '\0';
     call->cancel = NULL;
     call->watch.wake = NULL;
+    call->stats = NULL;
     call->deadline_us = timeout_ms > 0 ? deadline_now_us() + timeout_ms * 1000 : 0;
 }
 

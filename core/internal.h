@@ -108,6 +108,7 @@ struct acp_page {
 };
 
 typedef struct acp__verify acp__verify;
+typedef struct acp_stats acp_stats;
 
 /* A cancel watch (host->cancel_watch): lives in the waiting call. */
 typedef struct acp__watch {
@@ -126,6 +127,7 @@ struct acp_call {
     char fault[192];        /* what the plugin handed back against the contract, or "" */
     acp_cancel *cancel;     /* acp_event_follow's token, or NULL */
     acp__watch watch;       /* registered in cancel while watch.wake is set */
+    acp_stats *stats;       /* a stats call's figures (stats.c), or NULL */
 };
 
 extern const acp_plugin_host acp__host;
@@ -153,6 +155,34 @@ struct acp_store {
     int64_t timeout_ms;
     size_t max_doc; /* documents larger than this are refused (max_document_bytes) */
 };
+
+/* Serialise entry into a plugin that is not concurrent (store.c). */
+void acp__enter(acp_store *s);
+void acp__leave(acp_store *s);
+/* Copy a caller's size-prefixed struct (store.c, copy_sized). */
+acp_status acp__copy_sized(void *dst, size_t dst_size, const void *src, const char *name,
+                           const char *init, acp_error *err);
+
+/* ---- run filters (run_filter.c) ---- */
+
+#define ACP__N_STATUSES 7
+
+/* A parsed status list: distinct names in the documented status order. */
+typedef struct acp__statuses {
+    const char *names[ACP__N_STATUSES];
+    size_t n;
+} acp__statuses;
+
+/* Parse "completed,failed" (names separated by commas, no spaces, each one
+ * of the seven statuses; repeats are merged).  `what` names the argument
+ * in messages.  Errors: INVALID. */
+acp_status acp__statuses_parse(const char *list, const char *what, acp__statuses *out,
+                               acp_error *err);
+
+/* ---- statistics (stats.c) ---- */
+
+/* host->stat: add one figure to the stats call's result. */
+int acp__host_stat(acp_call *call, int kind, const char *label, int64_t value);
 
 /* ---- options the core takes itself (core_options.c) ---- */
 

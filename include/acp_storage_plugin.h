@@ -53,7 +53,8 @@ extern "C" {
 #define ACP_PLUGIN_ABI_MAJOR 1
 /* History: 1.0 first release; 1.1 appended list_sessions; 1.2 appended
  * verify, wait_events and the host's hash, verify_item, verify_damage,
- * emitted, cancel_fd, cancelled, cancel_watch and cancel_unwatch. */
+ * emitted, cancel_fd, cancelled, cancel_watch and cancel_unwatch; run
+ * filters (status, created range), purge_runs, stats and host->stat. */
 #define ACP_PLUGIN_ABI_MINOR 2
 
 /* Capability flags a plugin declares in its descriptor. */
@@ -70,6 +71,10 @@ extern "C" {
  * notification (any thread, process or, for networked backends, machine),
  * never by polling.  Declare it together with the method. */
 #define ACP_CAP_FOLLOW (1u << 4)
+/* list_runs applies acp_run_query's status and created-range members
+ * (ABI 1.2).  Without it the host refuses such lists with ACP_UNSUPPORTED
+ * rather than let a plugin that ignores the members answer unfiltered. */
+#define ACP_CAP_RUN_FILTERS (1u << 5)
 
 /* "No value" for optional instants (finished_at). */
 #define ACP_NO_TIME INT64_MIN
@@ -132,7 +137,26 @@ typedef struct acp_run_query {
     int has_cursor;         /* return only runs strictly after this position */
     int64_t cursor_created_us;
     const char *cursor_run_id;
+    /* ---- ABI 1.2: run filters (ACP_CAP_RUN_FILTERS) ---- */
+    /* Only runs whose status is one of statuses[0..n_statuses) (distinct
+     * names in the order of the ACP status list); n_statuses 0: any. */
+    const char *const *statuses;
+    size_t n_statuses;
+    /* Only runs with created_since_us <= created_us < created_until_us
+     * (INT64_MIN and INT64_MAX when open).  The total counts these too. */
+    int64_t created_since_us;
+    int64_t created_until_us;
 } acp_run_query;
+
+/* purge_runs arguments, already validated. */
+typedef struct acp_purge_query {
+    const char *const *statuses; /* as acp_run_query; n_statuses >= 1 */
+    size_t n_statuses;
+    int64_t finished_before_us;  /* only runs with a finished_us < this */
+    const char *agent_name;      /* NULL: any agent */
+    int64_t limit;               /* 1..1000: delete at most this many */
+    int count_only;              /* count every match, delete nothing */
+} acp_purge_query;
 
 /* A session to store. */
 typedef struct acp_session_record {
@@ -237,6 +261,11 @@ typedef struct acp_plugin_host {
     /* Drop the watch; once it returns, wake is not running and never will.
      * Call it without holding any lock that wake takes. */
     void (*cancel_unwatch)(acp_call *call);
+    /* ---- ABI 1.2: operations (stats) ---- */
+    /* stats only: report one figure (kind: ACP_STAT_*; label: the status or
+     * agent of the "by" kinds, else NULL; copied at once).  Returns 0, or
+     * non-zero when out of memory: stop and return ACP_NOMEM. */
+    int (*stat)(acp_call *call, int kind, const char *label, int64_t value);
 } acp_plugin_host;
 
 /* The methods of a backend.  Every method returns an acp_status; on failure
@@ -306,6 +335,20 @@ typedef struct acp_backend_vtable {
      * only on ACP_CAP_CONCURRENT instances, alongside any other method.
      * Optional (NULL: the host reports ACP_UNSUPPORTED). */
     acp_status (*wait_events)(acp_backend *b, const acp_event_query *q, acp_call *call);
+    /* ---- ABI 1.2: operations (retention, statistics) ---- */
+    /* Delete up to q->limit matching runs, each with all its events, as one
+     * transaction where the backend has them, and report how many in
+     * *deleted (fewer than limit: none are left).  With q->count_only,
+     * delete nothing and report every match.  Optional (NULL: the host
+     * walks list_runs and calls delete_run). */
+    acp_status (*purge_runs)(acp_backend *b, const acp_purge_query *q, int64_t *deleted,
+                             acp_call *call);
+    /* Report figures with host->stat from what the backend keeps (counters,
+     * index sizes), without reading every document: ACP_STAT_RUNS,
+     * RUNS_BY_STATUS, RUNS_BY_AGENT, SESSIONS, EVENTS, and BYTES and
+     * SCHEMA_VERSION where they mean something.  Optional (NULL: the host
+     * walks the store and marks the figures as scanned). */
+    acp_status (*stats)(acp_backend *b, acp_call *call);
 } acp_backend_vtable;
 
 /* What the entry function returns.  The first three members keep their

@@ -58,6 +58,18 @@ typedef struct acp_damage {
  * so that the rest of the store serves normally again. */
 #define ACP_VERIFY_QUARANTINE (1u << 0)
 
+/* Kinds of store figures (acp_store_stats(); the plugin ABI's stats
+ * method and host->stat).  Values never change. */
+typedef enum acp_stat_kind {
+    ACP_STAT_RUNS = 1,           /* all runs */
+    ACP_STAT_RUNS_BY_STATUS = 2, /* runs of one status (label: the status) */
+    ACP_STAT_RUNS_BY_AGENT = 3,  /* runs of one agent (label: the agent) */
+    ACP_STAT_SESSIONS = 4,       /* sessions */
+    ACP_STAT_EVENTS = 5,         /* events of all runs */
+    ACP_STAT_BYTES = 6,          /* size on disk or in memory, in bytes */
+    ACP_STAT_SCHEMA_VERSION = 7  /* the stored schema's version */
+} acp_stat_kind;
+
 #ifdef __cplusplus
 }
 #endif

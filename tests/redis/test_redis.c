@@ -511,7 +511,7 @@ Test(ruby_defects, plugin_get_events_with_limit_zero_emits_nothing)
     const acp_backend_vtable *vt = d->vtable;
     static const acp_plugin_host host = {sizeof host, ACP_PLUGIN_ABI_MAJOR, ACP_PLUGIN_ABI_MINOR,
                                          fake_emit, fake_total, fake_error, fake_remaining,
-                                         fake_now, fake_log, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+                                         fake_now, fake_log, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     char authority[64], prefix[96];
     snprintf(authority, sizeof authority, "127.0.0.1:%d", fixture_port());
     unique_prefix(prefix, sizeof prefix);
