@@ -49,6 +49,12 @@ typedef enum cli_opt {
     OPT_QUARANTINE,
     OPT_FORMAT,
     OPT_FOLLOW,
+    /* operations (ops.c) */
+    OPT_SINCE,
+    OPT_UNTIL,
+    OPT_FINISHED_BEFORE,
+    OPT_DRY_RUN,
+    OPT_BATCH,
     OPT_COUNT
 } cli_opt;
 
@@ -232,5 +238,13 @@ int cmd_event_list(cli_ctx *ctx);
  * are stored, until the run's terminal event or SIGINT/SIGTERM. */
 int cli_event_follow(cli_ctx *ctx, const char *run_id, int64_t after);
 int cmd_verify(cli_ctx *ctx);
+/* ops.c: retention and statistics. */
+int cmd_purge(cli_ctx *ctx);
+int cmd_stats(cli_ctx *ctx);
+/* Read an instant option into *out (left alone when absent): RFC 3339
+ * ("2026-01-01T00:00:00Z"), a date ("2026-01-01", midnight UTC), or an age
+ * before now ("30d", "12h", "15m", "45s", "2w").  Returns CLI_EXIT_OK or
+ * CLI_EXIT_USAGE. */
+int cli_opt_time(cli_ctx *ctx, cli_opt opt, int64_t *out);
 
 #endif /* ACP_CLI_H */

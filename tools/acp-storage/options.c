@@ -45,6 +45,11 @@ static const opt_def opt_defs[OPT_COUNT] = {
     [OPT_QUARANTINE] = {"--quarantine", 0, 0, 0},
     [OPT_FORMAT] = {"--format", 0, 1, 0},
     [OPT_FOLLOW] = {"--follow", 'f', 0, 0},
+    [OPT_SINCE] = {"--since", 0, 1, 0},
+    [OPT_UNTIL] = {"--until", 0, 1, 0},
+    [OPT_FINISHED_BEFORE] = {"--finished-before", 0, 1, 0},
+    [OPT_DRY_RUN] = {"--dry-run", 0, 0, 0},
+    [OPT_BATCH] = {"--batch", 0, 1, 0},
 };
 
 const char *cli_opt_name(cli_opt opt)
