@@ -16,7 +16,7 @@
 
 int acp__core_option(const char *key)
 {
-    return strcmp(key, OPT_MAX_DOC) == 0;
+    return strcmp(key, OPT_MAX_DOC) == 0 || strcmp(key, "retain") == 0;
 }
 
 /* Exactly the decimal digits of a number in 1..MAX_DOC_CEILING: no sign, no

@@ -154,6 +154,8 @@ struct acp_store {
     pthread_mutex_t mu;
     int64_t timeout_ms;
     size_t max_doc; /* documents larger than this are refused (max_document_bytes) */
+    int64_t retain_us; /* option retain: purge final runs older than this; 0: never */
+    _Atomic int64_t retain_next_us; /* the next automatic purge may start then */
 };
 
 /* Serialise entry into a plugin that is not concurrent (store.c). */
@@ -178,6 +180,14 @@ typedef struct acp__statuses {
  * in messages.  Errors: INVALID. */
 acp_status acp__statuses_parse(const char *list, const char *what, acp__statuses *out,
                                acp_error *err);
+
+/* ---- automatic retention (retain.c) ---- */
+
+/* The retain option of cfg in microseconds (0 when absent).  Errors:
+ * INVALID naming the option. */
+acp_status acp__retain_option(const acp_config *cfg, int64_t *us, acp_error *err);
+/* After a successful write: purge what the retain option says, when due. */
+void acp__retain_tick(acp_store *s);
 
 /* ---- statistics (stats.c) ---- */
 

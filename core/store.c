@@ -70,7 +70,7 @@ static acp_status check_options(const acp_config *cfg, const acp_plugin_descript
         for (size_t j = 0; names[j] && len < sizeof accepted; j++)
             len += (size_t)snprintf(accepted + len, sizeof accepted - len, "%s, ", names[j]);
         return acp__error(err, ACP_INVALID,
-                          "unknown option '%.64s' for backend '%s' (accepted: %smax_document_bytes)",
+                          "unknown option '%.64s' for backend '%s' (accepted: %smax_document_bytes, retain)",
                           cfg->opts[i].key, d->name, accepted);
     }
     return ACP_OK;
@@ -86,7 +86,9 @@ ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out,
         return st;
     const acp_plugin_descriptor *d = p->desc;
     size_t max_doc;
+    int64_t retain_us;
     if ((st = acp_config_max_document_bytes(cfg, &max_doc, err)) != ACP_OK ||
+        (st = acp__retain_option(cfg, &retain_us, err)) != ACP_OK ||
         (st = check_options(cfg, d, err)) != ACP_OK)
         return st;
 
@@ -130,6 +132,7 @@ ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out,
     s->serial = !(d->capabilities & ACP_CAP_CONCURRENT);
     s->timeout_ms = cfg->timeout_ms;
     s->max_doc = max_doc;
+    s->retain_us = retain_us;
     pthread_mutex_init(&s->mu, NULL);
     *out = s;
     s = NULL;
@@ -286,6 +289,8 @@ ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_
     st = acp__call_finish(&call, st, s->desc->name, "save_run", err);
     free(copy);
     acp__strbuf_free(&b);
+    if (st == ACP_OK && s->retain_us)
+        acp__retain_tick(s);
     return st;
 }
 

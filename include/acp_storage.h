@@ -484,6 +484,22 @@ ACP_API acp_status acp_store_purge(acp_store *store, const acp_purge_filter *fil
                                    acp_purge_progress_fn fn, void *ctx, int64_t *count,
                                    acp_error *err);
 
+/* Parse a duration: digits and one unit, s (seconds), m (minutes),
+ * h (hours), d (days) or w (weeks): "30d", "12h".  *us receives it in
+ * microseconds.  The store option "retain" and the command's relative
+ * times use it.  Errors: INVALID (anything else, or over 100 years). */
+ACP_API acp_status acp_duration_parse(const char *text, int64_t *us, acp_error *err);
+
+/*
+ * Automatic retention: the store option "retain=<duration>" (every
+ * backend; taken by the core, e.g. "sqlite:///x.db?retain=30d") purges
+ * runs in a final status (completed, failed, cancelled) that finished
+ * longer ago than the duration.  The store applies it on writes: a run
+ * save starts a purge of at most 10 batches of 100 runs when the last one
+ * was more than a minute ago (one at a time per handle).  A purge failure
+ * never fails the save.  See docs/operations.md for what expires where.
+ */
+
 /* Figures about a store (acp_store_stats).  Opaque. */
 typedef struct acp_stats acp_stats;
 

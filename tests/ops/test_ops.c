@@ -286,3 +286,35 @@ Test(ops, a_run_filter_of_the_older_layout_lists_unfiltered)
     acp_page_free(p);
     acp_store_close(s);
 }
+
+/* ---- automatic retention ---- */
+
+Test(ops, retain_option_purges_old_final_runs_on_writes)
+{
+    acp_store *s = open_uri("memory:?retain=1h");
+    acp_error err;
+    /* The first save starts a purge: run-0000 (completed, finished long
+     * ago) goes at once; the purge keeps in-progress and recent runs. */
+    fill(s, 3, 1);
+    char *json;
+    cr_expect_eq(acp_run_get(s, "run-0000", &json, NULL, &err), ACP_NOT_FOUND);
+    cr_assert_eq(acp_run_get(s, "run-0002", &json, NULL, &err), ACP_OK);
+    acp_free(json);
+    /* Within the minute no other purge starts. */
+    cr_assert_eq(acp_run_get(s, "run-0001", &json, NULL, &err), ACP_OK);
+    acp_free(json);
+    acp_store_close(s);
+
+    static const char *const bad[] = {"memory:?retain=0d", "memory:?retain=abc",
+                                      "memory:?retain=30", "memory:?retain=30x",
+                                      "memory:?retain=-1d", "memory:?retain=99999999999w"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_expect_eq(acp_store_open(bad[i], &s, &err), ACP_INVALID, "%s", bad[i]);
+        cr_expect(strstr(err.message, "retain"), "%s: %s", bad[i], err.message);
+    }
+    int64_t us;
+    cr_expect_eq(acp_duration_parse("30d", &us, &err), ACP_OK);
+    cr_expect_eq(us, INT64_C(30) * 86400 * 1000000);
+    cr_expect_eq(acp_duration_parse("d", &us, &err), ACP_INVALID);
+    cr_expect_eq(acp_duration_parse("12h ", &us, &err), ACP_INVALID);
+}

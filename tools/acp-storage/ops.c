@@ -18,29 +18,19 @@ int cli_opt_time(cli_ctx *ctx, cli_opt opt, int64_t *out)
     const char *v = ctx->args.value[opt];
     if (!v)
         return CLI_EXIT_OK;
-    static const struct {
-        char unit;
-        int64_t us;
-    } units[] = {{'s', 1000000},           {'m', INT64_C(60000000)},
-                 {'h', INT64_C(3600000000)}, {'d', INT64_C(86400000000)},
-                 {'w', INT64_C(604800000000)}};
-    char *end;
-    size_t len = strlen(v);
-    if (len >= 2 && v[0] >= '0' && v[0] <= '9') {
-        long long n = strtoll(v, &end, 10);
-        for (size_t i = 0; i < sizeof units / sizeof *units && end == v + len - 1; i++)
-            if (*end == units[i].unit && n <= INT64_MAX / units[i].us / 2) {
-                *out = acp_time_now_us() - n * units[i].us;
-                return CLI_EXIT_OK;
-            }
+    int64_t age;
+    acp_error err;
+    if (v[0] >= '0' && v[0] <= '9' && strlen(v) < 10 && acp_duration_parse(v, &age, &err) == ACP_OK) {
+        *out = acp_time_now_us() - age;
+        return CLI_EXIT_OK;
     }
+    size_t len = strlen(v);
     char date[40];
     const char *text = v;
     if (len == 10) { /* a date alone: midnight UTC */
         snprintf(date, sizeof date, "%sT00:00:00Z", v);
         text = date;
     }
-    acp_error err;
     if (acp_time_parse(text, strlen(text), out, &err) != ACP_OK)
         return cli_usage_error(ctx,
                                "%s '%s': expected RFC 3339 (2026-01-01T00:00:00Z), a date "
