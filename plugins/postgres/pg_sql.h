@@ -21,8 +21,10 @@
  * migrates older versions under the same advisory lock (postgres.c,
  * ensure_schema), and an older plugin refuses a newer store.
  *   1  runs, sessions, events, event_seq
- *   2  run_counts and the triggers that keep it (PG_SQL_COUNTS) */
-#define PG_SCHEMA_VERSION 2
+ *   2  run_counts and the triggers that keep it (PG_SQL_COUNTS)
+ *   3  run versions (PG_SQL_MIGRATE_3; empty on a branch without them)
+ *   4  status and finished indexes for filters and retention (PG_SQL_OPS) */
+#define PG_SCHEMA_VERSION 4
 
 /* The tables of version 1 (the version row is added by PG_SQL_SCHEMA). */
 #define PG_SQL_TABLES                                                                       \
@@ -176,9 +178,23 @@
     " UNION ALL SELECT 2, '', s, slot, sum(n) FROM g WHERE s IS NOT NULL GROUP BY s, slot"  \
     " UNION ALL SELECT 3, a, s, slot, n FROM g WHERE s IS NOT NULL;"
 
+#ifndef PG_SQL_MIGRATE_3
+#define PG_SQL_VERSIONS ""
+#define PG_SQL_MIGRATE_3 "UPDATE @.meta SET value = 3 WHERE name = 'schema_version';"
+#endif
+/* Version 4: list indexes by status (and agent and status) in list order,
+ * and one for a purge's "final and finished before" walk. */
+#define PG_SQL_OPS                                                                          \
+    "CREATE INDEX runs_by_status ON @.runs (status, created_us DESC, run_id DESC);"         \
+    "CREATE INDEX runs_by_agent_status ON @.runs"                                           \
+    " (agent_name, status, created_us DESC, run_id DESC);"                                  \
+    "CREATE INDEX runs_finished ON @.runs (status, finished_us)"                            \
+    " WHERE finished_us IS NOT NULL;"
+#define PG_SQL_MIGRATE_4 PG_SQL_OPS "UPDATE @.meta SET value = 4 WHERE name = 'schema_version';"
 /* A new store, at the current version. */
 #define PG_SQL_SCHEMA                                                                       \
-    PG_SQL_TABLES PG_SQL_COUNTS "INSERT INTO @.meta VALUES ('schema_version', 2);"
+    PG_SQL_TABLES PG_SQL_COUNTS PG_SQL_VERSIONS PG_SQL_OPS                                  \
+    "INSERT INTO @.meta VALUES ('schema_version', 4);"
 
 /* From version 1 to 2, in the transaction holding the advisory lock.  The
  * table lock keeps every writer of runs (an older plugin's too) out until

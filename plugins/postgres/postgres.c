@@ -397,6 +397,10 @@ static acp_status ensure_schema(pg_req *r)
          * the store as it was. */
         if (version < 2 && (st = run_ddl(r, PG_SQL_MIGRATE_2)) != ACP_OK)
             return st;
+        if (version < 3 && (st = run_ddl(r, PG_SQL_MIGRATE_3)) != ACP_OK)
+            return st;
+        if (version < 4 && (st = run_ddl(r, PG_SQL_MIGRATE_4)) != ACP_OK)
+            return st;
         b->host->log(2, PG_NAME, "%s: migrated schema %s from version %" PRId64 " to %d",
                      b->uri_redacted, b->qschema, version, PG_SCHEMA_VERSION);
     }
@@ -513,6 +517,12 @@ static acp_status emit_row(pg_req *r, PGresult *res, int i, int dc, const char *
     return ACP_OK;
 }
 
+acp_status pg_emit_row(pg_req *r, PGresult *res, int i, int dc, const char *key,
+                       int created_col, int seq_col, int stored_col)
+{
+    return emit_row(r, res, i, dc, key, created_col, seq_col, stored_col);
+}
+
 static acp_status pg_get_run(acp_backend *b, const char *run_id, acp_call *call)
 {
     const char *v[1] = {run_id};
@@ -563,6 +573,16 @@ static acp_status pg_delete_run(acp_backend *b, const char *run_id, acp_call *ca
     }
     pg_req_done(&r); /* a connection left inside a transaction is dropped */
     return st;
+}
+
+static acp_status pg_list_runs(acp_backend *b, const acp_run_query *q, acp_call *call);
+
+/* Lists with status or time filters go to pg_ops.c. */
+static acp_status pg_list_runs_any(acp_backend *b, const acp_run_query *q, acp_call *call)
+{
+    if (q->n_statuses || q->created_since_us != INT64_MIN || q->created_until_us != INT64_MAX)
+        return pg_list_filtered(b, q, call);
+    return pg_list_runs(b, q, call);
 }
 
 static acp_status pg_list_runs(acp_backend *b, const acp_run_query *q, acp_call *call)
@@ -766,16 +786,17 @@ static acp_status pg_init(const acp_plugin_host *host, acp_call *call)
 static const acp_backend_vtable pg_vtable = {
     .init = pg_init, .open = pg_open, .close = pg_close, .ping = pg_ping,
     .save_run = pg_save_run, .get_run = pg_get_run, .delete_run = pg_delete_run,
-    .list_runs = pg_list_runs,
+    .list_runs = pg_list_runs_any,
     .save_session = pg_save_session, .get_session = pg_get_session,
     .delete_session = pg_delete_session, .list_sessions = pg_list_sessions,
     .add_event = pg_add_event, .get_events = pg_get_events,
     .wait_events = pg_wait_events, /* pg_follow.c */
+    .purge_runs = pg_purge_runs, .stats = pg_stats, /* pg_ops.c */
 };
 
 /* option_names NULL: every key reaches configure(), which takes its own
  * and hands libpq's to libpq. */
 ACP_PLUGIN_DEFINE(postgres, PG_VERSION_TEXT, "PostgreSQL (libpq): a store shared by many servers",
                   ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS | ACP_CAP_NETWORK |
-                      ACP_CAP_FOLLOW,
+                      ACP_CAP_FOLLOW | ACP_CAP_RUN_FILTERS,
                   NULL, &pg_vtable)
