@@ -124,7 +124,7 @@ static acp_status walk_runs(acp_store *s, acp_stats *st, acp_error *err)
     acp_run_filter f = ACP_RUN_FILTER_INIT;
     f.limit = WALK_PAGE;
     char *cursor = NULL;
-    acp_status rc;
+    acp_status rc = ACP_OK;
     do {
         acp_page *page;
         f.cursor = cursor;
@@ -149,7 +149,7 @@ static acp_status walk_sessions(acp_store *s, acp_stats *st, acp_error *err)
     if (!ACP__HAS(s->desc, list_sessions))
         return ACP_OK;
     char *after = NULL;
-    acp_status rc;
+    acp_status rc = ACP_OK;
     if (add(st, ACP_STAT_SESSIONS, NULL, 0))
         return acp__error(err, ACP_NOMEM, "out of memory counting sessions");
     do {
