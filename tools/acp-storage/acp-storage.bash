@@ -86,7 +86,7 @@ _acp_storage()
             ;;
     esac
 
-    local commands="backends ping check verify run session event bench help"
+    local commands="backends ping check verify purge stats run session event bench help"
     if [[ -z $group ]]; then
         COMPREPLY=($(compgen -W "$commands $global --version" -- "$cur"))
         return
@@ -109,7 +109,7 @@ _acp_storage()
             fi
             case $group-$verb in
                 run-save) opts="--agent --session --status --output" ;;
-                run-list) opts="--agent --session --limit --offset --cursor --total --all" ;;
+                run-list) opts="--agent --session --status --since --until --limit --offset --cursor --total --all" ;;
                 session-save) opts="--id --state" ;;
                 session-list) opts="--after --limit --all" ;;
                 event-add) opts="--type --text" ;;
@@ -118,6 +118,7 @@ _acp_storage()
             ;;
         check) opts="--filter --timeout" ;;
         verify) opts="--quarantine" ;;
+        purge) opts="--finished-before --status --agent --dry-run --batch" ;;
     esac
 
     if [[ $cur == -* ]]; then
