@@ -6,7 +6,7 @@
  * the plugin's private header so that the benchmark depends on no
  * backend's internals.
  *
- * The schema is the postgres backend's schema version 2: the same tables,
+ * The schema is the postgres backend's schema version 4: the same tables,
  * columns, collations, indexes, and the triggers that keep the per-filter
  * run counters (16 slots per key, hashtext(run_id) & 15), so that an insert
  * pays for them on both sides.  bench_postgres_schema
@@ -20,7 +20,7 @@
 
 #include <libpq-fe.h>
 
-#define BPG_SCHEMA_VERSION 2
+#define BPG_SCHEMA_VERSION 4
 
 /* A run's counter keys (kind, agent, session) as VALUES rows. */
 #define BPG_KEYS(R)                                                                         \
@@ -124,7 +124,13 @@
     "CREATE TRIGGER run_counts_clear AFTER TRUNCATE ON runs"                                \
     " FOR EACH STATEMENT EXECUTE FUNCTION run_counts_clear();"                              \
     BPG_VERSIONS                                                                            \
-    "INSERT INTO meta VALUES ('schema_version', 3);"
+    /* version 4: the status filters' and purge's indexes */                                \
+    "CREATE INDEX runs_by_status ON runs (status, created_us DESC, run_id DESC);"           \
+    "CREATE INDEX runs_by_agent_status ON runs"                                             \
+    " (agent_name, status, created_us DESC, run_id DESC);"                                  \
+    "CREATE INDEX runs_finished ON runs (status, finished_us)"                              \
+    " WHERE finished_us IS NOT NULL;"                                                       \
+    "INSERT INTO meta VALUES ('schema_version', 4);"
 
 /* The statements the workload runs, prepared as "b<number>".  Parameters
  * travel in binary: text as its bytes, bigint as 8 bytes big-endian. */

@@ -5,7 +5,7 @@
  * from the plugin's private header so that the benchmark depends on no
  * backend's internals.
  *
- * The schema is the sqlite backend's schema version 2 (same tables, columns,
+ * The schema is the sqlite backend's schema version 4 (same tables, columns,
  * indexes, counting triggers, application_id and user_version), so that both
  * sides do the same work on the same layout.  bench_sqlite_schema
  * (bench/schema_check.c) fails when the plugin's schema and this one differ:
@@ -18,7 +18,7 @@
 
 /* PRAGMA application_id ("ACPS") and user_version of an acp-storage store. */
 #define BSQ_APPLICATION_ID 0x41435053
-#define BSQ_SCHEMA_VERSION 3
+#define BSQ_SCHEMA_VERSION 4
 
 /* One counter row per filter of list_runs (kind 0 all, 1 agent, 2 session,
  * 3 both; '' in the unused parts), kept by triggers, so that a total is one
@@ -30,6 +30,13 @@
     "  WHERE " R ".session_id IS NOT NULL ON CONFLICT DO UPDATE SET n = n + excluded.n;" \
     " INSERT INTO counts SELECT 3, " R ".agent_name, " R ".session_id, " D               \
     "  WHERE " R ".session_id IS NOT NULL ON CONFLICT DO UPDATE SET n = n + excluded.n;"
+/* Version 4: runs per status (kind 4) and per agent and status (kind 5),
+ * the status in the session column. */
+#define BSQ_COUNT_STATUS(D, R)                                                            \
+    " INSERT INTO counts VALUES (4, '', " R ".status, " D ")"                             \
+    "  ON CONFLICT DO UPDATE SET n = n + excluded.n;"                                    \
+    " INSERT INTO counts VALUES (5, " R ".agent_name, " R ".status, " D ")"              \
+    "  ON CONFLICT DO UPDATE SET n = n + excluded.n;"
 #define BSQ_COUNT_ALL(D)                                                                  \
     " INSERT INTO counts VALUES (0, '', '', " D ")"                                      \
     "  ON CONFLICT DO UPDATE SET n = n + excluded.n;"
@@ -66,7 +73,18 @@
     BSQ_COUNT_ALL("-1") BSQ_COUNT("-1", "old") " END;"                                   \
     "CREATE TRIGGER runs_count_move AFTER UPDATE OF agent_name, session_id ON runs"      \
     " WHEN old.agent_name IS NOT new.agent_name OR old.session_id IS NOT new.session_id" \
-    " BEGIN" BSQ_COUNT("-1", "old") BSQ_COUNT("1", "new") " END;"
+    " BEGIN" BSQ_COUNT("-1", "old") BSQ_COUNT("1", "new") " END;"                      \
+    "CREATE INDEX runs_status ON runs (status, created_us, run_id);"                     \
+    "CREATE INDEX runs_agent_status ON runs (agent_name, status, created_us, run_id);"   \
+    "CREATE INDEX runs_finished ON runs (status, finished_us)"                           \
+    " WHERE finished_us IS NOT NULL;"                                                    \
+    "CREATE TRIGGER runs_count_status_insert AFTER INSERT ON runs BEGIN"                 \
+    BSQ_COUNT_STATUS("1", "new") " END;"                                                 \
+    "CREATE TRIGGER runs_count_status_delete AFTER DELETE ON runs BEGIN"                 \
+    BSQ_COUNT_STATUS("-1", "old") " END;"                                                \
+    "CREATE TRIGGER runs_count_status_move AFTER UPDATE OF agent_name, status ON runs"   \
+    " WHEN old.agent_name IS NOT new.agent_name OR old.status IS NOT new.status BEGIN"   \
+    BSQ_COUNT_STATUS("-1", "old") BSQ_COUNT_STATUS("1", "new") " END;"
 
 /*
  * Create the baseline's schema on db, an empty database: WAL, BSQ_SCHEMA,

@@ -73,6 +73,11 @@ static inline size_t w1_event_index(const w1 *w, size_t r, size_t k)
  * and session indexes, created_us; into buf (at least 2048 bytes). */
 size_t w1_run_doc(char *buf, size_t cap, const char *run_id, const char *agent,
                   const char *session, int64_t created_us, uint64_t salt);
+/* The same with a status and finished_us (INT64_MIN: none), for the
+ * scale fills that filtered lists probe. */
+size_t w1_run_doc_status(char *buf, size_t cap, const char *run_id, const char *agent,
+                         const char *session, const char *status, int64_t created_us,
+                         int64_t finished_us, uint64_t salt);
 /* A run id derived from a number and the seed (36 characters, UUID-like). */
 void w1_run_id(char out[37], uint64_t seed, uint64_t n);
 

@@ -94,6 +94,13 @@ size_t w1_run_doc(char *buf, size_t cap, const char *run_id, const char *agent,
     return run_doc(buf, cap, run_id, agent, session, "in-progress", created_us, INT64_MIN, salt);
 }
 
+size_t w1_run_doc_status(char *buf, size_t cap, const char *run_id, const char *agent,
+                         const char *session, const char *status, int64_t created_us,
+                         int64_t finished_us, uint64_t salt)
+{
+    return run_doc(buf, cap, run_id, agent, session, status, created_us, finished_us, salt);
+}
+
 static char *dup_n(const char *s, size_t n)
 {
     char *d = malloc(n + 1);

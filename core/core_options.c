@@ -20,7 +20,7 @@
 
 int acp__core_option(const char *key)
 {
-    return strcmp(key, OPT_MAX_DOC) == 0;
+    return strcmp(key, OPT_MAX_DOC) == 0 || strcmp(key, "retain") == 0;
 }
 
 /* Exactly the decimal digits of a number in 1..MAX_DOC_CEILING: no sign, no
@@ -282,7 +282,7 @@ static acp_status unknown_key(const acp_plugin_descriptor *d, const acp_option_s
             len += (size_t)snprintf(accepted + len, sizeof accepted - len, "%s, ", *n);
     }
     return acp__error(err, ACP_INVALID,
-                      "unknown option '%.64s' for backend '%s' (accepted: %s" OPT_MAX_DOC ")",
+                      "unknown option '%.64s' for backend '%s' (accepted: %s" OPT_MAX_DOC ", retain)",
                       key, d->name, accepted);
 }
 

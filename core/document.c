@@ -22,6 +22,11 @@ int acp__status_valid(const char *s)
     return 0;
 }
 
+const char *acp__status_name(size_t i)
+{
+    return i < sizeof run_statuses / sizeof run_statuses[0] ? run_statuses[i] : NULL;
+}
+
 int acp__status_terminal(const char *s)
 {
     return s && (!strcmp(s, "completed") || !strcmp(s, "failed") || !strcmp(s, "cancelled"));

@@ -55,6 +55,9 @@ acp_status acp__event_check(const char *text, size_t len, const char **type, acp
 
 /* 1 if s is one of the seven ACP run statuses. */
 int acp__status_valid(const char *s);
+/* The i-th of the seven statuses in their documented order, NULL past
+ * the end. */
+const char *acp__status_name(size_t i);
 /* 1 if s is completed, failed or cancelled. */
 int acp__status_terminal(const char *s);
 

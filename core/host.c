@@ -201,6 +201,7 @@ const acp_plugin_host acp__host = {
     .child = &acp__child_ops,
     .migrate_versions = acp__migrate_versions,
     .migrate_step = acp__migrate_step,
+    .stat = acp__host_stat,
 };
 
 /* The parent call of the child call this thread is making (child.c). */
@@ -237,6 +238,7 @@ void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms)
         call->cancel = parent->cancel;
         call->depth = parent->depth + 1;
     }
+    call->stats = NULL;
 }
 
 /* The plugin's message without a leading "<backend>: ": the rule is that

@@ -114,6 +114,7 @@ struct acp_page {
 
 typedef struct acp__verify acp__verify;
 typedef struct acp__migrate acp__migrate;
+typedef struct acp_stats acp_stats;
 
 /* A cancel watch (host->cancel_watch): lives in the waiting call. */
 typedef struct acp__watch {
@@ -142,6 +143,7 @@ struct acp_call {
     const acp_config *cfg;  /* an open call: the configuration being opened, else NULL */
     int child_load;         /* a child's open failed with ACP_LOAD: the parent may pass it on */
     acp__migrate *migrate;  /* a migrate call's state (migrate.c), or NULL */
+    acp_stats *stats;       /* a stats call's figures (stats.c), or NULL */
 };
 
 extern const acp_plugin_host acp__host;
@@ -183,6 +185,8 @@ struct acp_store {
     int64_t timeout_ms;
     size_t max_doc; /* documents larger than this are refused (max_document_bytes) */
     int versions;   /* the plugin keeps run versions (ACP_CAP_VERSIONS, ABI >= 1.2) */
+    int64_t retain_us; /* option retain: purge final runs older than this; 0: never */
+    _Atomic int64_t retain_next_us; /* the next automatic purge may start then */
 };
 
 /* Fetch one run (session when session is set) as acp_run_get does, into
@@ -215,6 +219,42 @@ acp_status acp__store_open(const acp_config *cfg, unsigned for_migrate, acp_stor
 int acp__migrate_versions(acp_call *call, int64_t found, int64_t latest, const char *what);
 int acp__migrate_step(acp_call *call, int64_t from, int64_t to, const char *description,
                       const char *detail);
+
+/* Serialise entry into a plugin that is not concurrent (store.c). */
+void acp__enter(acp_store *s);
+void acp__leave(acp_store *s);
+/* Copy a caller's size-prefixed struct (store.c, copy_sized). */
+acp_status acp__copy_sized(void *dst, size_t dst_size, const void *src, const char *name,
+                           const char *init, acp_error *err);
+
+/* ---- run filters (run_filter.c) ---- */
+
+#define ACP__N_STATUSES 7
+
+/* A parsed status list: distinct names in the documented status order. */
+typedef struct acp__statuses {
+    const char *names[ACP__N_STATUSES];
+    size_t n;
+} acp__statuses;
+
+/* Parse "completed,failed" (names separated by commas, no spaces, each one
+ * of the seven statuses; repeats are merged).  `what` names the argument
+ * in messages.  Errors: INVALID. */
+acp_status acp__statuses_parse(const char *list, const char *what, acp__statuses *out,
+                               acp_error *err);
+
+/* ---- automatic retention (retain.c) ---- */
+
+/* The retain option of cfg in microseconds (0 when absent).  Errors:
+ * INVALID naming the option. */
+acp_status acp__retain_option(const acp_config *cfg, int64_t *us, acp_error *err);
+/* After a successful write: purge what the retain option says, when due. */
+void acp__retain_tick(acp_store *s);
+
+/* ---- statistics (stats.c) ---- */
+
+/* host->stat: add one figure to the stats call's result. */
+int acp__host_stat(acp_call *call, int kind, const char *label, int64_t value);
 
 /* ---- options the core takes itself (core_options.c) ---- */
 

@@ -29,6 +29,9 @@ static void leave(acp_store *s)
         pthread_mutex_unlock(&s->mu);
 }
 
+void acp__enter(acp_store *s) { enter(s); }
+void acp__leave(acp_store *s) { leave(s); }
+
 /* ---- opening ---- */
 
 acp_status acp__store_open(const acp_config *cfg, unsigned for_migrate, acp_store **out,
@@ -41,7 +44,9 @@ acp_status acp__store_open(const acp_config *cfg, unsigned for_migrate, acp_stor
     const acp_plugin_descriptor *d = p->desc;
     size_t max_doc;
     acp__open_opts opts;
+    int64_t retain_us;
     if ((st = acp_config_max_document_bytes(cfg, &max_doc, err)) != ACP_OK ||
+        (st = acp__retain_option(cfg, &retain_us, err)) != ACP_OK ||
         (st = acp__open_opts_make(cfg, d, for_migrate, &opts, err)) != ACP_OK)
         return st;
 
@@ -78,6 +83,7 @@ acp_status acp__store_open(const acp_config *cfg, unsigned for_migrate, acp_stor
     /* acp_run_record, acp_item and the host table have the members of
      * versions from ABI 1.2 on; an older plugin cannot declare the flag. */
     s->versions = (d->capabilities & ACP_CAP_VERSIONS) && d->abi_minor >= 2;
+    s->retain_us = retain_us;
     pthread_mutex_init(&s->mu, NULL);
     *out = s;
     s = NULL;
@@ -290,6 +296,8 @@ static acp_status run_save(acp_store *s, const char *json, size_t len, run_write
         *version = s->versions ? call.version : 0;
     free(copy);
     acp__strbuf_free(&b);
+    if (st == ACP_OK && s->retain_us)
+        acp__retain_tick(s);
     return st;
 }
 
@@ -587,6 +595,12 @@ static acp_status copy_sized(void *dst, size_t dst_size, const void *src, const 
     return ACP_OK;
 }
 
+acp_status acp__copy_sized(void *dst, size_t dst_size, const void *src, const char *name,
+                           const char *init, acp_error *err)
+{
+    return copy_sized(dst, dst_size, src, name, init, err);
+}
+
 /* The index of an item whose key an earlier item of the page has, or 0
  * (item 0 can repeat nothing).  A table of 64-bit hashes on the stack:
  * a page holds at most MAX_LIMIT items. */
@@ -687,6 +701,32 @@ bad:
                       c);
 }
 
+/* The status and time filters: valid, and applied by the backend (a
+ * plugin without ACP_CAP_RUN_FILTERS may ignore the query members, so its
+ * answer would be unfiltered: refuse instead).  All seven statuses filter
+ * nothing, so they need no capability. */
+static acp_status run_filters_check(const acp_store *s, const acp_run_filter *f,
+                                    acp__statuses *sts, acp_error *err)
+{
+    acp_status st;
+    if (f->status && (st = acp__statuses_parse(f->status, "status filter", sts, err)) != ACP_OK)
+        return st;
+    if (sts->n == ACP__N_STATUSES)
+        sts->n = 0;
+    int64_t since = f->created_since_us, until = f->created_until_us;
+    if (since != ACP_TIME_NONE && until != ACP_TIME_NONE && since >= until)
+        return acp__error(err, ACP_INVALID,
+                          "created time range is empty (since %" PRId64 " us is not before "
+                          "until %" PRId64 " us)", since, until);
+    if ((sts->n || since != ACP_TIME_NONE || until != ACP_TIME_NONE) &&
+        !(s->desc->capabilities & ACP_CAP_RUN_FILTERS))
+        return acp__error(err, ACP_UNSUPPORTED,
+                          "%s: this backend cannot filter runs by status or creation time "
+                          "(plugin %s lacks ACP_CAP_RUN_FILTERS)", s->desc->name,
+                          s->desc->version);
+    return ACP_OK;
+}
+
 ACP_API acp_status acp_run_list(acp_store *s, const acp_run_filter *filter, acp_page **out,
                                 acp_error *err)
 {
@@ -702,17 +742,25 @@ ACP_API acp_status acp_run_list(acp_store *s, const acp_run_filter *filter, acp_
     if (f.session_id && (st = acp__id_check(f.session_id, "session_id filter", err)) != ACP_OK)
         return st;
     char cursor_id[ACP_ID_MAX + 1];
+    int64_t cursor_us = 0;
+    acp__statuses sts = {.n = 0};
+    if ((f.cursor && (st = cursor_parse(f.cursor, &cursor_us, cursor_id, err)) != ACP_OK) ||
+        (st = run_filters_check(s, &f, &sts, err)) != ACP_OK)
+        return st;
     acp_run_query q = {
         .agent_name = f.agent_name,
         .session_id = f.session_id,
         .limit = f.limit,
         .offset = f.offset,
         .want_total = f.want_total != 0,
+        .statuses = sts.n ? sts.names : NULL,
+        .n_statuses = sts.n,
+        .created_since_us = f.created_since_us,
+        .created_until_us = f.created_until_us == ACP_TIME_NONE ? INT64_MAX : f.created_until_us,
     };
     if (f.cursor) {
-        if ((st = cursor_parse(f.cursor, &q.cursor_created_us, cursor_id, err)) != ACP_OK)
-            return st;
         q.has_cursor = 1;
+        q.cursor_created_us = cursor_us;
         q.cursor_run_id = cursor_id;
     }
     acp_page *page = acp__page_new((size_t)f.limit);

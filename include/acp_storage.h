@@ -417,16 +417,34 @@ typedef struct acp_run_filter {
     int64_t offset;         /* >= 0, default 0 */
     const char *cursor;     /* acp_page_next_cursor() of an earlier page, or NULL */
     int want_total;         /* count every match (costs a count) */
+    /* ---- operator filters (appended; older callers get the defaults) ---- */
+    /* Run status: one name or several separated by commas
+     * ("completed,failed"; each one of the seven statuses, no spaces), or
+     * NULL: any status. */
+    const char *status;
+    /* Creation time range, microseconds since the epoch: created_us >=
+     * created_since_us and created_us < created_until_us; ACP_TIME_NONE
+     * leaves that end open. */
+    int64_t created_since_us;
+    int64_t created_until_us;
 } acp_run_filter;
-#define ACP_RUN_FILTER_INIT {sizeof(acp_run_filter), NULL, NULL, 10, 0, NULL, 0}
+/* "No bound" for the time members of acp_run_filter and acp_purge_filter. */
+#define ACP_TIME_NONE INT64_MIN
+#define ACP_RUN_FILTER_INIT                                                                      \
+    {sizeof(acp_run_filter), NULL, NULL, 10, 0, NULL, 0, NULL, ACP_TIME_NONE, ACP_TIME_NONE}
 
 /* A page of results: runs, sessions or events. */
 typedef struct acp_page acp_page;
 
 /* List runs newest first (created_at, ties by run_id descending).  filter
- * NULL means the defaults.  Errors: INVALID (limit, offset or cursor, or a
- * filter from a newer header with a field set that this library does not
- * know), and backend errors. */
+ * NULL means the defaults.  A cursor is a position in that order: it stays
+ * valid under any filter (the next page starts strictly after it).
+ * Errors: INVALID (limit, offset, cursor, an unknown status name, an empty
+ * time range, or a filter from a newer header with a field set that this
+ * library does not know), UNSUPPORTED (status or time filters on a backend
+ * that cannot apply them: ACP_CAP_RUN_FILTERS is missing from
+ * acp_store_capabilities; the library never answers unfiltered), and
+ * backend errors. */
 ACP_API acp_status acp_run_list(acp_store *store, const acp_run_filter *filter,
                                 acp_page **out, acp_error *err);
 
@@ -595,6 +613,91 @@ ACP_API int64_t acp_page_total(const acp_page *page);
  * after_id, for events the after_seq as decimal text. */
 ACP_API const char *acp_page_next_cursor(const acp_page *page);
 ACP_API void acp_page_free(acp_page *page);
+
+/* ------------------------------------------------------------------ */
+/* Operations: retention and statistics (docs/operations.md)            */
+/* ------------------------------------------------------------------ */
+
+/* What acp_store_purge() removes: runs whose status is among `status` and
+ * whose finished_at is before finished_before_us (runs without finished_at
+ * never match), optionally of one agent.  Initialise with
+ * ACP_PURGE_FILTER_INIT so that fields added later get their defaults. */
+typedef struct acp_purge_filter {
+    size_t size;                /* sizeof(acp_purge_filter) */
+    const char *status;         /* as acp_run_filter.status; NULL: the final
+                                   statuses completed,failed,cancelled */
+    int64_t finished_before_us; /* required (ACP_TIME_NONE is refused) */
+    const char *agent_name;     /* exact match, or NULL: any agent */
+    int dry_run;                /* count the matches, delete nothing */
+    int64_t batch_size;         /* runs per batch, 1..1000, default 100 */
+} acp_purge_filter;
+#define ACP_PURGE_FILTER_INIT {sizeof(acp_purge_filter), NULL, ACP_TIME_NONE, NULL, 0, 100}
+
+/* Called after each batch with the runs deleted (or, in a dry run,
+ * counted) so far.  Return 0 to go on, non-zero to stop after this batch
+ * (acp_store_purge then returns ACP_OK with the count so far). */
+typedef int (*acp_purge_progress_fn)(void *ctx, int64_t done);
+
+/*
+ * Delete the runs filter matches, each with all its events, in batches of
+ * at most batch_size runs.  Where the backend has transactions and a
+ * batched delete (sqlite, postgres), each batch is one transaction; others
+ * delete run by run (each run and its events at once).  Stopping at any
+ * moment (the progress callback, a signal, a crash) leaves every run either
+ * whole or gone, so running the same purge again finishes the work.
+ * *count (may be NULL) receives the runs deleted (counted, in a dry run),
+ * also on failure.  fn may be NULL.  Not bounded by the call timeout as a
+ * whole (each batch is).  Errors: INVALID (filter), backend errors.
+ * Thread-safe; other calls may run between batches.
+ */
+ACP_API acp_status acp_store_purge(acp_store *store, const acp_purge_filter *filter,
+                                   acp_purge_progress_fn fn, void *ctx, int64_t *count,
+                                   acp_error *err);
+
+/* Parse a duration: digits and one unit, s (seconds), m (minutes),
+ * h (hours), d (days) or w (weeks): "30d", "12h".  *us receives it in
+ * microseconds.  The store option "retain" and the command's relative
+ * times use it.  Errors: INVALID (anything else, or over 100 years). */
+ACP_API acp_status acp_duration_parse(const char *text, int64_t *us, acp_error *err);
+
+/*
+ * Automatic retention: the store option "retain=<duration>" (every
+ * backend; taken by the core, e.g. "sqlite:///x.db?retain=30d") purges
+ * runs in a final status (completed, failed, cancelled) that finished
+ * longer ago than the duration.  The store applies it on writes: a run
+ * save starts a purge of at most 10 batches of 100 runs when the last one
+ * was more than a minute ago (one at a time per handle).  A purge failure
+ * never fails the save.  See docs/operations.md for what expires where.
+ */
+
+/* Figures about a store (acp_store_stats).  Opaque. */
+typedef struct acp_stats acp_stats;
+
+/*
+ * Gather the figures of a store: runs (ACP_STAT_RUNS), runs by status and
+ * by agent, sessions, events, bytes held, the schema version (kinds in
+ * acp_storage_status.h).  Backends that keep counters answer from them;
+ * for the others the library walks every run, session and event stream
+ * (acp_stats_scanned() is then 1, and bytes counts document bytes only).
+ * Errors: NOMEM, backend errors.  Thread-safe.
+ */
+ACP_API acp_status acp_store_stats(acp_store *store, acp_stats **out, acp_error *err);
+/* Number of figures. */
+ACP_API size_t acp_stats_count(const acp_stats *stats);
+/* Figure i: its kind (ACP_STAT_*), label (status or agent name for the
+ * "by" kinds, else NULL) and value; 0 past the end (outputs unchanged),
+ * 1 otherwise.  Strings live as long as stats. */
+ACP_API int acp_stats_get(const acp_stats *stats, size_t i, int *kind, const char **label,
+                          int64_t *value);
+/* The value of the figure kind (with label, or NULL), or -1 when the
+ * store did not report it. */
+ACP_API int64_t acp_stats_value(const acp_stats *stats, int kind, const char *label);
+/* 1 when the figures were computed by walking the store, 0 when the
+ * backend answered from its counters. */
+ACP_API int acp_stats_scanned(const acp_stats *stats);
+/* The stable lower-case name of a kind ("runs_by_status"), or "unknown". */
+ACP_API const char *acp_stat_name(int kind);
+ACP_API void acp_stats_free(acp_stats *stats);
 
 /* ------------------------------------------------------------------ */
 /* Time                                                                 */

@@ -59,7 +59,8 @@ extern "C" {
  * IF_ABSENT, SET_VERSION and IF_NEWER flags, acp_item's version, the
  * host's set_version); child (child stores: acp_child_ops); the run order
  * functions; the descriptor's variants and typed options (acp_option_spec);
- * migrate and the host's migrate_versions and migrate_step. */
+ * migrate and the host's migrate_versions and migrate_step; run filters
+ * (status, created range), purge_runs, stats and host->stat. */
 #define ACP_PLUGIN_ABI_MINOR 2
 
 /* Capability flags a plugin declares in its descriptor. */
@@ -83,6 +84,10 @@ extern "C" {
  * ACP_RUN_SET_VERSION flags atomically, across threads and processes.  Without it the host refuses conditional saves and
  * restores (ACP_UNSUPPORTED) and reports version 0. */
 #define ACP_CAP_VERSIONS (1u << 5)
+/* list_runs applies acp_run_query's status and created-range members
+ * (ABI 1.2).  Without it the host refuses such lists with ACP_UNSUPPORTED
+ * rather than let a plugin that ignores the members answer unfiltered. */
+#define ACP_CAP_RUN_FILTERS (1u << 6)
 
 /* "No value" for optional instants (finished_at). */
 #define ACP_NO_TIME INT64_MIN
@@ -199,7 +204,26 @@ typedef struct acp_run_query {
     int has_cursor;         /* return only runs strictly after this position */
     int64_t cursor_created_us;
     const char *cursor_run_id;
+    /* ---- ABI 1.2: run filters (ACP_CAP_RUN_FILTERS) ---- */
+    /* Only runs whose status is one of statuses[0..n_statuses) (distinct
+     * names in the order of the ACP status list); n_statuses 0: any. */
+    const char *const *statuses;
+    size_t n_statuses;
+    /* Only runs with created_since_us <= created_us < created_until_us
+     * (INT64_MIN and INT64_MAX when open).  The total counts these too. */
+    int64_t created_since_us;
+    int64_t created_until_us;
 } acp_run_query;
+
+/* purge_runs arguments, already validated. */
+typedef struct acp_purge_query {
+    const char *const *statuses; /* as acp_run_query; n_statuses >= 1 */
+    size_t n_statuses;
+    int64_t finished_before_us;  /* only runs with a finished_us < this */
+    const char *agent_name;      /* NULL: any agent */
+    int64_t limit;               /* 1..1000: delete at most this many */
+    int count_only;              /* count every match, delete nothing */
+} acp_purge_query;
 
 /* A session to store. */
 typedef struct acp_session_record {
@@ -328,6 +352,11 @@ typedef struct acp_plugin_host {
      * convention; the host copies nothing after the call returns. */
     int (*migrate_step)(acp_call *call, int64_t from, int64_t to, const char *description,
                         const char *detail);
+    /* ---- ABI 1.2: operations (stats) ---- */
+    /* stats only: report one figure (kind: ACP_STAT_*; label: the status or
+     * agent of the "by" kinds, else NULL; copied at once).  Returns 0, or
+     * non-zero when out of memory: stop and return ACP_NOMEM. */
+    int (*stat)(acp_call *call, int kind, const char *label, int64_t value);
 } acp_plugin_host;
 
 /* ---- ABI 1.2: child stores (composition) ----
@@ -573,6 +602,20 @@ typedef struct acp_backend_vtable {
      * store newer than the plugin.  Optional (NULL: the host reports that the backend keeps no
      * versioned schema, nothing to migrate). */
     acp_status (*migrate)(acp_backend *b, uint32_t flags, acp_call *call);
+    /* ---- ABI 1.2: operations (retention, statistics) ---- */
+    /* Delete up to q->limit matching runs, each with all its events, as one
+     * transaction where the backend has them, and report how many in
+     * *deleted (fewer than limit: none are left).  With q->count_only,
+     * delete nothing and report every match.  Optional (NULL: the host
+     * walks list_runs and calls delete_run). */
+    acp_status (*purge_runs)(acp_backend *b, const acp_purge_query *q, int64_t *deleted,
+                             acp_call *call);
+    /* Report figures with host->stat from what the backend keeps (counters,
+     * index sizes), without reading every document: ACP_STAT_RUNS,
+     * RUNS_BY_STATUS, RUNS_BY_AGENT, SESSIONS, EVENTS, and BYTES and
+     * SCHEMA_VERSION where they mean something.  Optional (NULL: the host
+     * walks the store and marks the figures as scanned). */
+    acp_status (*stats)(acp_backend *b, acp_call *call);
 } acp_backend_vtable;
 
 /* ---- ABI 1.2: typed options and variants ----

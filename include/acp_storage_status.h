@@ -61,6 +61,17 @@ typedef struct acp_damage {
 /* Migrate flag (acp_store_migrate(); the plugin ABI's migrate method): only
  * report the versions and the steps, change nothing. */
 #define ACP_MIGRATE_DRY_RUN (1u << 0)
+/* Kinds of store figures (acp_store_stats(); the plugin ABI's stats
+ * method and host->stat).  Values never change. */
+typedef enum acp_stat_kind {
+    ACP_STAT_RUNS = 1,           /* all runs */
+    ACP_STAT_RUNS_BY_STATUS = 2, /* runs of one status (label: the status) */
+    ACP_STAT_RUNS_BY_AGENT = 3,  /* runs of one agent (label: the agent) */
+    ACP_STAT_SESSIONS = 4,       /* sessions */
+    ACP_STAT_EVENTS = 5,         /* events of all runs */
+    ACP_STAT_BYTES = 6,          /* size on disk or in memory, in bytes */
+    ACP_STAT_SCHEMA_VERSION = 7  /* the stored schema's version */
+} acp_stat_kind;
 
 #ifdef __cplusplus
 }

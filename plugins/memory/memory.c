@@ -168,8 +168,9 @@ typedef struct record {
 } record;
 
 /* The groups a run is listed in besides "all runs"; each is the node of a
- * table of its own (so an agent and a session of the same name differ). */
-enum { G_AGENT, G_SESSION, G_PAIR, G_N };
+ * table of its own (so an agent and a session of the same name differ).
+ * G_STATUS: the runs of one status, for status filters. */
+enum { G_AGENT, G_SESSION, G_PAIR, G_STATUS, G_N };
 
 /* Runs sharing an agent, a session, or both, in list order.  The key (the
  * agent, the session, or the pair key) follows the struct. */
@@ -179,7 +180,7 @@ typedef struct group {
 } group;
 
 /* Tree slots of a run: all runs, then one per group (slot = group + 1). */
-enum { T_ALL, T_AGENT, T_SESSION, T_PAIR, T_N };
+enum { T_ALL, T_AGENT, T_SESSION, T_PAIR, T_STATUS, T_N };
 
 /* A run's node in one tree, with the part of the sort key that decides
  * nearly every comparison, so a descent reads one cache line per level. */
@@ -224,6 +225,8 @@ static int follow_init(acp_backend *b);
 static void follow_destroy(acp_backend *b);
 static void follow_notify(acp_backend *b);
 static acp_status mem_wait_events(acp_backend *b, const acp_event_query *q, acp_call *call);
+static acp_status mem_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *call);
+static acp_status mem_stats(acp_backend *b, acp_call *call);
 
 static const char *record_doc(const record *r)
 {
@@ -325,7 +328,8 @@ static int cmp_all(const ost_node *n, const void *p) { return run_pos_cmp(n, T_A
 static int cmp_agent(const ost_node *n, const void *p) { return run_pos_cmp(n, T_AGENT, p); }
 static int cmp_session(const ost_node *n, const void *p) { return run_pos_cmp(n, T_SESSION, p); }
 static int cmp_pair(const ost_node *n, const void *p) { return run_pos_cmp(n, T_PAIR, p); }
-static const ost_cmp slot_cmp[T_N] = {cmp_all, cmp_agent, cmp_session, cmp_pair};
+static int cmp_status(const ost_node *n, const void *p) { return run_pos_cmp(n, T_STATUS, p); }
+static const ost_cmp slot_cmp[T_N] = {cmp_all, cmp_agent, cmp_session, cmp_pair, cmp_status};
 
 /* The group keys of a run (agent; session and pair when it has a session),
  * hashed before locking.  The pair key is the agent's length, the agent and
@@ -338,6 +342,7 @@ static int group_keys(const acp_backend *b, const char *agent, size_t alen, cons
     k[G_AGENT] = agent ? hkey_of(b, agent, alen) : (hkey){0};
     k[G_SESSION] = session ? hkey_of(b, session, slen) : (hkey){0};
     k[G_PAIR] = (hkey){0};
+    k[G_STATUS] = (hkey){0}; /* set by the caller that has a status */
     if (agent && session) {
         uint64_t al = alen;
         size_t len = sizeof al + alen + slen;
@@ -414,21 +419,30 @@ static void run_unlink(acp_backend *b, record *r)
     }
 }
 
-/* Move the index entry of old to its replacement r when r sorts where old
- * did in every tree (the same created_us and groups: a save that changes
- * only the document, the usual case); non-zero when it did. */
+/* Move the index entry of old to its replacement r when r keeps old's
+ * created_us (a save that changes only the document or the status, the
+ * usual case): in O(1) in every tree whose group stays, by a remove and an
+ * insert in the tree of a changed group (a new status).  Non-zero when it
+ * did; the caller drops the groups old leaves empty. */
 static int run_relink(acp_backend *b, record *old, record *r, group *const g[G_N])
 {
     run_index *ox = record_index(old), *x = record_index(r);
-    if (old->created_us != r->created_us || memcmp(ox->g, g, sizeof ox->g) != 0)
+    if (old->created_us != r->created_us)
         return 0;
     x->r = r;
     memcpy(x->g, g, sizeof x->g);
+    run_pos p = {r->created_us, r->n.key, r->n.key_len};
     for (int s = 0; s < T_N; s++) {
-        ost_tree *t = slot_tree(b, g, s);
-        if (t)
-            ost_replace(t, &ox->s[s].n, &x->s[s].n);
+        ost_tree *ot = slot_tree(b, ox->g, s), *t = slot_tree(b, g, s);
         x->s[s].created_us = r->created_us;
+        if (t && t == ot) {
+            ost_replace(t, &ox->s[s].n, &x->s[s].n);
+            continue;
+        }
+        if (ot)
+            ost_remove(ot, &ox->s[s].n);
+        if (t)
+            ost_insert(t, &x->s[s].n, &p, slot_cmp[s]);
     }
     return 1;
 }
@@ -534,6 +548,7 @@ static acp_status mem_save_run(acp_backend *b, const acp_run_record *rec, acp_ca
         free(r);
         goto nomem;
     }
+    k[G_STATUS] = hkey_of(b, rec->status, strlen(rec->status));
     group *g[G_N], *dead[G_N];
     size_t ndead = 0;
     pthread_rwlock_wrlock(&b->lock);
@@ -566,9 +581,9 @@ static acp_status mem_save_run(acp_backend *b, const acp_run_record *rec, acp_ca
         if (old)
             run_unlink(b, old);
         run_link(b, r, g);
-        if (old)
-            ndead = groups_drop_empty(b, old, dead);
     }
+    if (old)
+        ndead = groups_drop_empty(b, old, dead);
     pthread_rwlock_unlock(&b->lock);
     free(old);
     free_groups(dead, ndead);
@@ -634,6 +649,8 @@ static const ost_tree *run_set(const acp_backend *b, const acp_run_query *q, con
  * offset, is where the page starts; the tree's size is the total. */
 static acp_status mem_list_runs(acp_backend *b, const acp_run_query *q, acp_call *call)
 {
+    if (q->n_statuses || q->created_since_us != INT64_MIN || q->created_until_us != INT64_MAX)
+        return mem_list_filtered(b, q, call);
     char buf[PAIR_BUF], *heap;
     hkey k[G_N];
     if (group_keys(b, q->agent_name, q->agent_name ? strlen(q->agent_name) : 0, q->session_id,
@@ -805,6 +822,222 @@ static acp_status mem_get_events(acp_backend *b, const acp_event_query *q, acp_c
     return st;
 }
 
+/* ---- filtered lists and statistics (operations) ------------------------ */
+
+enum {
+    STATUS_MAX = 7,  /* the ACP run statuses: no status list is longer */
+    LABEL_MAX = 256, /* the longest agent name (ACP_ID_MAX) */
+};
+
+/* A run tree cut to a range of ranks [lo, hi): the runs created in the
+ * query's time range, after its cursor. */
+typedef struct source {
+    const ost_tree *t;
+    int slot;
+    size_t lo, hi;
+    const ost_node *at; /* the next node, when walking */
+} source;
+
+/* Probe for ost_rank: every node created at or after *us sorts before it.
+ * Only the created_us beside each node is read, whatever the slot. */
+static int cmp_created_from(const ost_node *n, const void *us)
+{
+    return ((const rslot *)n)->created_us >= *(const int64_t *)us ? -1 : 1;
+}
+
+static source source_of(const ost_tree *t, int slot, const acp_run_query *q)
+{
+    source s = {t, slot, 0, ost_size(t), NULL};
+    if (q->created_until_us != INT64_MAX)
+        s.lo = ost_rank(t, &q->created_until_us, cmp_created_from, 0);
+    if (q->created_since_us != INT64_MIN)
+        s.hi = ost_rank(t, &q->created_since_us, cmp_created_from, 0);
+    if (q->has_cursor) {
+        run_pos c = {q->cursor_created_us, q->cursor_run_id, strlen(q->cursor_run_id)};
+        size_t r = ost_rank(t, &c, slot_cmp[slot], 1);
+        s.lo = r > s.lo ? r : s.lo;
+    }
+    return s;
+}
+
+static const record *source_run(const source *s)
+{
+    return rindex_of(s->at, s->slot)->r;
+}
+
+/* 1 when the run at s's head comes before the run at o's in list order. */
+static int source_first(const source *s, const source *o)
+{
+    const record *a = source_run(s), *c = source_run(o);
+    return acp_run_order_cmp(a->created_us, a->n.key, a->n.key_len, c->created_us, c->n.key,
+                             c->n.key_len) < 0;
+}
+
+/* 1 when run r has one of the statuses (groups st[0..n)); always when
+ * the filter is applied by the trees themselves (n 0). */
+static int status_in(const record *r, const group *const *st, size_t n)
+{
+    const group *g = ((const run_index *)record_index(r))->g[G_STATUS];
+    for (size_t i = 0; i < n; i++)
+        if (g == st[i])
+            return 1;
+    return n == 0;
+}
+
+/* A page merged from the sources in list order, skipping offset; when a
+ * status filter cannot be answered by the trees (an agent or session is
+ * given too), each run's status group is checked against st[0..nst). */
+static acp_status emit_merged(acp_backend *b, source *src, size_t n, const acp_run_query *q,
+                              const group *const *st, size_t nst, acp_call *call)
+{
+    int64_t skip = q->offset, left = q->limit;
+    if (n == 1 && nst == 0) { /* one tree: the offset is a select by rank */
+        size_t avail = src->hi > src->lo ? src->hi - src->lo : 0;
+        src->lo = (uint64_t)skip < avail ? src->lo + (size_t)skip : src->hi;
+        skip = 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        src[i].at = src[i].lo < src[i].hi ? ost_select(src[i].t, src[i].lo) : NULL;
+    acp_status rc = ACP_OK;
+    while (left > 0 && rc == ACP_OK) {
+        source *best = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (src[i].at && (!best || source_first(&src[i], best)))
+                best = &src[i];
+        if (!best)
+            break;
+        const record *r = source_run(best);
+        best->at = ++best->lo < best->hi ? ost_next(best->at) : NULL;
+        if (!status_in(r, st, nst))
+            continue;
+        if (skip > 0)
+            skip--;
+        else
+            rc = emit_record(b, call, r), left--;
+    }
+    return rc;
+}
+
+/* Runs in the time range of source s (from the cursor-free bounds) whose
+ * status is among st: a walk, used only when an agent or session narrows
+ * the list as well. */
+static size_t count_status_in(const source *s, const group *const *st, size_t nst)
+{
+    size_t n = 0, i = s->lo;
+    for (const ost_node *at = i < s->hi ? ost_select(s->t, i) : NULL; at && i < s->hi;
+         at = ost_next(at), i++)
+        n += status_in(rindex_of(at, s->slot)->r, st, nst);
+    return n;
+}
+
+/* list_runs with status or time filters.  Without an agent or session,
+ * each wanted status has its own tree: the total is a sum of rank
+ * differences, O(log n) per status, and a page merges the trees.  With an
+ * agent or session, that group's tree is cut to the time range and each
+ * run's status is checked (the total walks the range). */
+static acp_status mem_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *call)
+{
+    char buf[PAIR_BUF], *heap;
+    hkey k[G_N], sk[STATUS_MAX];
+    size_t nst = q->n_statuses < STATUS_MAX ? q->n_statuses : STATUS_MAX;
+    if (group_keys(b, q->agent_name, q->agent_name ? strlen(q->agent_name) : 0, q->session_id,
+                   q->session_id ? strlen(q->session_id) : 0, k, buf, sizeof buf, &heap) != 0)
+        return b->host->error(call, ACP_NOMEM, "out of memory listing runs");
+    for (size_t i = 0; i < nst; i++)
+        sk[i] = hkey_of(b, q->statuses[i], strlen(q->statuses[i]));
+    int grouped = q->agent_name || q->session_id;
+    source src[STATUS_MAX];
+    const group *st[STATUS_MAX];
+    size_t n = 0, nfound = 0;
+    acp_status rc = ACP_OK;
+    pthread_rwlock_rdlock(&b->lock);
+    for (size_t i = 0; i < nst; i++) {
+        const group *g = (const group *)table_find(&b->groups[G_STATUS], &sk[i]);
+        if (g)
+            st[nfound++] = g;
+    }
+    int slot;
+    const ost_tree *t = run_set(b, q, k, &slot);
+    if (nst && !grouped) { /* one source per status tree */
+        for (size_t i = 0; i < nfound; i++)
+            src[n++] = source_of(&st[i]->runs, T_STATUS, q);
+    } else if (t && !(nst && nfound == 0)) {
+        src[n++] = source_of(t, slot, q);
+    }
+    size_t nfilter = nst && grouped ? nfound : 0;
+    if (q->want_total) {
+        acp_run_query whole = *q; /* the total ignores the cursor */
+        whole.has_cursor = 0;
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++) {
+            source w = source_of(src[i].t, src[i].slot, &whole);
+            total += nfilter ? count_status_in(&w, st, nfilter) : w.hi > w.lo ? w.hi - w.lo : 0;
+        }
+        b->host->set_total(call, (int64_t)total);
+    }
+    if (q->limit > 0)
+        rc = emit_merged(b, src, n, q, st, nfilter, call);
+    pthread_rwlock_unlock(&b->lock);
+    free(heap);
+    return rc;
+}
+
+/* Every node of a table, in bucket order. */
+#define TABLE_EACH(t, e)                                                                        \
+    for (size_t bi_ = 0; bi_ < (t)->nbuckets; bi_++)                                            \
+        for (node *e = (t)->buckets[bi_]; e; e = e->next)
+
+/* One figure, with the label given by its length (group keys are not
+ * NUL-terminated).  Non-zero: the host is out of memory. */
+static int stat_of(acp_backend *b, acp_call *call, int kind, const char *key, size_t len,
+                   int64_t v)
+{
+    char label[LABEL_MAX + 1];
+    if (key) {
+        len = len < LABEL_MAX ? len : LABEL_MAX;
+        memcpy(label, key, len);
+        label[len] = '\0';
+    }
+    return b->host->stat(call, kind, key ? label : NULL, v);
+}
+
+/* Figures from the trees and tables: runs, per status and per agent from
+ * the group trees' sizes; sessions from their table; events and bytes from
+ * the stream and record headers (no document is read). */
+static acp_status mem_stats(acp_backend *b, acp_call *call)
+{
+    if (b->host->size < offsetof(acp_plugin_host, stat) + sizeof b->host->stat || !b->host->stat)
+        return ACP_UNSUPPORTED;
+    int bad = 0;
+    int64_t events = 0, bytes = (int64_t)sizeof *b;
+    pthread_rwlock_rdlock(&b->lock);
+    bad |= stat_of(b, call, ACP_STAT_RUNS, NULL, 0, (int64_t)ost_size(&b->all_runs));
+    TABLE_EACH(&b->groups[G_STATUS], e)
+    bad |= stat_of(b, call, ACP_STAT_RUNS_BY_STATUS, e->key, e->key_len,
+                   (int64_t)ost_size(&((group *)e)->runs));
+    TABLE_EACH(&b->groups[G_AGENT], e)
+    bad |= stat_of(b, call, ACP_STAT_RUNS_BY_AGENT, e->key, e->key_len,
+                   (int64_t)ost_size(&((group *)e)->runs));
+    bad |= stat_of(b, call, ACP_STAT_SESSIONS, NULL, 0, (int64_t)b->sessions.count);
+    TABLE_EACH(&b->runs, e)
+    bytes += (int64_t)(record_index_offset(e->key_len, ((record *)e)->doc_len) +
+                       sizeof(run_index));
+    TABLE_EACH(&b->sessions, e)
+    bytes += (int64_t)(record_index_offset(e->key_len, ((record *)e)->doc_len) +
+                       sizeof(session_index));
+    TABLE_EACH(&b->streams, e) {
+        const stream *sm = (const stream *)e;
+        events += (int64_t)sm->len;
+        bytes += (int64_t)(sizeof *sm + e->key_len + sm->cap * sizeof *sm->ev);
+        for (size_t i = 0; i < sm->len; i++)
+            bytes += (int64_t)sm->ev[i].doc_len + 1;
+    }
+    pthread_rwlock_unlock(&b->lock);
+    bad |= stat_of(b, call, ACP_STAT_EVENTS, NULL, 0, events);
+    bad |= stat_of(b, call, ACP_STAT_BYTES, NULL, 0, bytes);
+    return bad ? b->host->error(call, ACP_NOMEM, "out of memory reporting figures") : ACP_OK;
+}
+
 /* ---- the descriptor ----------------------------------------------------- */
 
 static const acp_backend_vtable vtable = {
@@ -825,6 +1058,7 @@ static const acp_backend_vtable vtable = {
     .get_events = mem_get_events,
     .list_sessions = mem_list_sessions, /* ABI 1.1 */
     .wait_events = mem_wait_events,     /* ABI 1.2 */
+    .stats = mem_stats,                 /* ABI 1.2: operations */
 };
 
 /* "memory:" takes no variant and no options. */
@@ -833,7 +1067,9 @@ static const acp_option_spec options[] = {{.name = NULL}};
 
 ACP_PLUGIN_DEFINE_TYPED(memory, ACP_STORAGE_PLUGIN_VERSION,
                         "In-process store; data lives until close",
-                        ACP_CAP_CONCURRENT | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS, variants, options, &vtable)
+                        ACP_CAP_CONCURRENT | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS |
+                            ACP_CAP_RUN_FILTERS,
+                        variants, options, &vtable)
 
 /* ---- following a run ---------------------------------------------------- */
 

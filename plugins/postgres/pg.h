@@ -100,6 +100,22 @@ acp_status pg_exec(pg_req *r, int stmt, int n, const char *const *vals, const in
                    PGresult **out);
 /* Run SQL text without parameters (BEGIN, COMMIT, DDL), text results. */
 acp_status pg_exec_sql(pg_req *r, const char *sql, PGresult **out);
+/* Run SQL text (the schema already filled in) with at most
+ * PG_MAX_PARAMS binary parameters and binary results, planned for its
+ * values (pg_ops.c builds its statements per call). */
+#define PG_MAX_PARAMS 24
+acp_status pg_exec_params(pg_req *r, const char *sql, int n, const char *const *vals,
+                          const int *lens, PGresult **out);
+
+/* pg_ops.c: list_runs with status or time filters, purge_runs, stats. */
+acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *call);
+acp_status pg_purge_runs(acp_backend *b, const acp_purge_query *q, int64_t *deleted,
+                         acp_call *call);
+acp_status pg_stats(acp_backend *b, acp_call *call);
+/* Emit row i of res (postgres.c): doc in column dc, key, bigint columns
+ * (-1: none). */
+acp_status pg_emit_row(pg_req *r, PGresult *res, int i, int dc, const char *key,
+                       int created_col, int seq_col, int stored_col, int version_col);
 
 /* Report a failure of the request: "<uri>: <op> <kind> '<id>': <text>",
  * with the store's redacted URI. */

@@ -500,7 +500,8 @@ static acp_status io_failed(pg_req *r, int io, PGresult *res)
     return st;
 }
 
-static const int pg_binary[12] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}; /* save_run takes 10 */
+static const int pg_binary[PG_MAX_PARAMS] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                             1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
 
 static acp_status exec_any(pg_req *r, int stmt, const char *sql, int n, const char *const *vals,
                            const int *lens, PGresult **out)
@@ -545,6 +546,10 @@ static acp_status exec_any(pg_req *r, int stmt, const char *sql, int n, const ch
             io = PQsendQueryPrepared(c->pg, name, n, vals, lens, pg_binary, 1)
                      ? round_trip(c->pg, r->deadline_ms, &res)
                      : IO_LOST;
+        else if (n > 0)
+            io = PQsendQueryParams(c->pg, sql, n, NULL, vals, lens, pg_binary, 1)
+                     ? round_trip(c->pg, r->deadline_ms, &res)
+                     : IO_LOST;
         else
             io = PQsendQuery(c->pg, sql) ? round_trip(c->pg, r->deadline_ms, &res) : IO_LOST;
         if (io == IO_DONE) {
@@ -579,6 +584,12 @@ acp_status pg_exec(pg_req *r, int stmt, int n, const char *const *vals, const in
 acp_status pg_exec_sql(pg_req *r, const char *sql, PGresult **out)
 {
     return exec_any(r, -1, sql, 0, NULL, NULL, out);
+}
+
+acp_status pg_exec_params(pg_req *r, const char *sql, int n, const char *const *vals,
+                          const int *lens, PGresult **out)
+{
+    return exec_any(r, -1, sql, n, vals, lens, out);
 }
 
 /* pg_follow.c: a follower's connection does not count against pool_size

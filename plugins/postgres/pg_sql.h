@@ -22,8 +22,9 @@
  * ensure_schema), and an older plugin refuses a newer store.
  *   1  runs, sessions, events, event_seq
  *   2  run_counts and the triggers that keep it (PG_SQL_COUNTS)
- *   3  run versions: runs.version, the delete mark, save_run (PG_SQL_VERSIONS) */
-#define PG_SCHEMA_VERSION 3
+ *   3  run versions: runs.version, the delete mark, save_run (PG_SQL_VERSIONS)
+ *   4  status and finished indexes for filters and retention (PG_SQL_OPS) */
+#define PG_SCHEMA_VERSION 4
 
 /* The tables of version 1 (the version row is added by PG_SQL_SCHEMA). */
 #define PG_SQL_TABLES                                                                       \
@@ -226,10 +227,19 @@
     "  created_us = CASE WHEN p_keep THEN r.created_us ELSE EXCLUDED.created_us END;"       \
     " o_ok := true; END $f$;"
 
+/* Version 4: list indexes by status (and agent and status) in list order,
+ * and one for a purge's "final and finished before" walk. */
+#define PG_SQL_OPS                                                                          \
+    "CREATE INDEX runs_by_status ON @.runs (status, created_us DESC, run_id DESC);"         \
+    "CREATE INDEX runs_by_agent_status ON @.runs"                                           \
+    " (agent_name, status, created_us DESC, run_id DESC);"                                  \
+    "CREATE INDEX runs_finished ON @.runs (status, finished_us)"                            \
+    " WHERE finished_us IS NOT NULL;"
+#define PG_SQL_MIGRATE_4 PG_SQL_OPS "UPDATE @.meta SET value = 4 WHERE name = 'schema_version';"
 /* A new store, at the current version. */
 #define PG_SQL_SCHEMA                                                                       \
-    PG_SQL_TABLES PG_SQL_COUNTS PG_SQL_VERSIONS                                             \
-    "INSERT INTO @.meta VALUES ('schema_version', 3);"
+    PG_SQL_TABLES PG_SQL_COUNTS PG_SQL_VERSIONS PG_SQL_OPS                                  \
+    "INSERT INTO @.meta VALUES ('schema_version', 4);"
 
 /* From version 1 to 2, in the transaction holding the advisory lock.  The
  * table lock keeps every writer of runs (an older plugin's too) out until
@@ -265,6 +275,9 @@ static const pg_step pg_migrations[] = {
     {3, "add runs.version (stored runs become version 1), the delete mark in meta and the "
         "function save_run (run versions)",
      PG_SQL_MIGRATE_3},
+    {4, "create the indexes runs_by_status, runs_by_agent_status and runs_finished (status "
+        "filters and purge)",
+     PG_SQL_MIGRATE_4},
 };
 #define PG_N_MIGRATIONS (sizeof pg_migrations / sizeof pg_migrations[0])
 

@@ -579,6 +579,12 @@ static acp_status emit_row(pg_req *r, PGresult *res, int i, int dc, const char *
     return ACP_OK;
 }
 
+acp_status pg_emit_row(pg_req *r, PGresult *res, int i, int dc, const char *key,
+                       int created_col, int seq_col, int stored_col, int version_col)
+{
+    return emit_row(r, res, i, dc, key, created_col, seq_col, stored_col, version_col);
+}
+
 static acp_status pg_get_run(acp_backend *b, const char *run_id, acp_call *call)
 {
     const char *v[1] = {run_id};
@@ -633,6 +639,16 @@ static acp_status pg_delete_run(acp_backend *b, const char *run_id, acp_call *ca
     }
     pg_req_done(&r); /* a connection left inside a transaction is dropped */
     return st;
+}
+
+static acp_status pg_list_runs(acp_backend *b, const acp_run_query *q, acp_call *call);
+
+/* Lists with status or time filters go to pg_ops.c. */
+static acp_status pg_list_runs_any(acp_backend *b, const acp_run_query *q, acp_call *call)
+{
+    if (q->n_statuses || q->created_since_us != INT64_MIN || q->created_until_us != INT64_MAX)
+        return pg_list_filtered(b, q, call);
+    return pg_list_runs(b, q, call);
 }
 
 static acp_status pg_list_runs(acp_backend *b, const acp_run_query *q, acp_call *call)
@@ -836,12 +852,13 @@ static acp_status pg_init(const acp_plugin_host *host, acp_call *call)
 static const acp_backend_vtable pg_vtable = {
     .init = pg_init, .open = pg_open, .close = pg_close, .ping = pg_ping,
     .save_run = pg_save_run, .get_run = pg_get_run, .delete_run = pg_delete_run,
-    .list_runs = pg_list_runs,
+    .list_runs = pg_list_runs_any,
     .save_session = pg_save_session, .get_session = pg_get_session,
     .delete_session = pg_delete_session, .list_sessions = pg_list_sessions,
     .add_event = pg_add_event, .get_events = pg_get_events,
     .wait_events = pg_wait_events, /* pg_follow.c */
     .migrate = pg_migrate,
+    .purge_runs = pg_purge_runs, .stats = pg_stats, /* pg_ops.c */
 };
 
 /* The core checks the backend's own options; "*" lets every other key
@@ -863,5 +880,6 @@ static const acp_option_spec pg_options[] = {
 ACP_PLUGIN_DEFINE_TYPED(postgres, PG_VERSION_TEXT,
                         "PostgreSQL (libpq): a store shared by many servers",
                         ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS |
-                            ACP_CAP_NETWORK | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS,
+                            ACP_CAP_NETWORK | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS |
+                            ACP_CAP_RUN_FILTERS,
                         pg_variants, pg_options, &pg_vtable)

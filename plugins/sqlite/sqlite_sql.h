@@ -11,7 +11,7 @@
 /* PRAGMA application_id of an acp-storage database ("ACPS"). */
 #define ACP_SQLITE_APPLICATION_ID 0x41435053
 /* PRAGMA user_version of the schema below. */
-#define ACP_SQLITE_SCHEMA_VERSION 3
+#define ACP_SQLITE_SCHEMA_VERSION 4
 
 /*
  * Version 1.  Ids are TEXT with the default BINARY collation: memcmp order,
@@ -109,6 +109,40 @@
     " WITHOUT ROWID;"                                                                    \
     "INSERT INTO marks VALUES ('run_delete', 0);"
 
+/*
+ * Version 4: operator filters (status, creation time) and retention.
+ * runs_status and runs_agent_status end with (created_us, run_id) like the
+ * other list indexes, so a page by status (and agent) walks one index
+ * backwards; runs_finished lets a purge find old final runs without
+ * reading the others.  counts gains kind 4 (runs per status) and kind 5
+ * (per agent and status), with the status in the session column, kept by
+ * their own triggers so that a status total is a lookup too.
+ */
+#define ACP_SQLITE_SCHEMA_V4                                                              \
+    "CREATE INDEX runs_status ON runs (status, created_us, run_id);"                     \
+    "CREATE INDEX runs_agent_status ON runs (agent_name, status, created_us, run_id);"   \
+    "CREATE INDEX runs_finished ON runs (status, finished_us)"                           \
+    " WHERE finished_us IS NOT NULL;"                                                    \
+    "INSERT INTO counts SELECT 4, '', status, count(*) FROM runs GROUP BY status;"       \
+    "INSERT INTO counts SELECT 5, agent_name, status, count(*) FROM runs"                \
+    " GROUP BY agent_name, status;"                                                      \
+    "CREATE TRIGGER runs_count_status_insert AFTER INSERT ON runs BEGIN"                 \
+    ACP_SQLITE_COUNT_STATUS("new", "+")                                                  \
+    "END;"                                                                               \
+    "CREATE TRIGGER runs_count_status_delete AFTER DELETE ON runs BEGIN"                 \
+    ACP_SQLITE_COUNT_STATUS("old", "-")                                                  \
+    "END;"                                                                               \
+    "CREATE TRIGGER runs_count_status_move AFTER UPDATE OF agent_name, status ON runs"   \
+    " WHEN old.agent_name IS NOT new.agent_name OR old.status IS NOT new.status BEGIN"   \
+    ACP_SQLITE_COUNT_STATUS("old", "-")                                                  \
+    ACP_SQLITE_COUNT_STATUS("new", "+")                                                  \
+    "END;"
+#define ACP_SQLITE_COUNT_STATUS(R, OP)                                                    \
+    " INSERT INTO counts SELECT 4, '', " R ".status, " OP "1 WHERE 1"                    \
+    "  ON CONFLICT (kind, agent, session) DO UPDATE SET n = n " OP " 1;"                 \
+    " INSERT INTO counts SELECT 5, " R ".agent_name, " R ".status, " OP "1 WHERE 1"      \
+    "  ON CONFLICT (kind, agent, session) DO UPDATE SET n = n " OP " 1;"
+
 /* Add (OP "+") or remove (OP "-") one run in the total, and run R ("new"
  * or "old") in the three keyed counters that concern it.  A removal always
  * finds its row.  ("WHERE 1" keeps ON CONFLICT from parsing as a join.) */
@@ -138,7 +172,10 @@
     " UNION ALL SELECT 2, '', session_id, count(*) FROM runs"                            \
     "  WHERE session_id IS NOT NULL GROUP BY session_id"                                 \
     " UNION ALL SELECT 3, agent_name, session_id, count(*) FROM runs"                    \
-    "  WHERE session_id IS NOT NULL GROUP BY agent_name, session_id)"                    \
+    "  WHERE session_id IS NOT NULL GROUP BY agent_name, session_id"                     \
+    " UNION ALL SELECT 4, '', status, count(*) FROM runs GROUP BY status"                \
+    " UNION ALL SELECT 5, agent_name, status, count(*) FROM runs"                        \
+    "  GROUP BY agent_name, status)"                                                     \
     " SELECT a.kind, a.agent, a.session, coalesce(c.n, 0), a.n FROM actual a"            \
     " LEFT JOIN counts c ON c.kind = a.kind AND c.agent = a.agent"                       \
     "  AND c.session = a.session"                                                        \

@@ -64,6 +64,10 @@ typedef acp_status (*fn_child_wait_events)(acp_child *, const acp_event_query *,
 typedef acp_status (*fn_migrate)(acp_backend *, uint32_t, acp_call *);
 typedef int (*fn_migrate_versions)(acp_call *, int64_t, int64_t, const char *);
 typedef int (*fn_migrate_step)(acp_call *, int64_t, int64_t, const char *, const char *);
+typedef acp_status (*fn_purge_runs)(acp_backend *, const acp_purge_query *, int64_t *,
+                                    acp_call *);
+typedef acp_status (*fn_stats)(acp_backend *, acp_call *);
+typedef int (*fn_stat)(acp_call *, int, const char *, int64_t);
 typedef const char *cstr;
 typedef const char *const *cstr_list;
 typedef char message_buf[ACP_ERROR_MESSAGE_MAX];
@@ -241,6 +245,16 @@ static const member members[] = {
     M(acp_run_filter, offset, 32, 8, int64_t),
     M(acp_run_filter, cursor, 40, 8, cstr),
     M(acp_run_filter, want_total, 48, 4, int),
+    M(acp_run_filter, status, 56, 8, cstr),
+    M(acp_run_filter, created_since_us, 64, 8, int64_t),
+    M(acp_run_filter, created_until_us, 72, 8, int64_t),
+
+    M(acp_purge_filter, size, 0, 8, size_t),
+    M(acp_purge_filter, status, 8, 8, cstr),
+    M(acp_purge_filter, finished_before_us, 16, 8, int64_t),
+    M(acp_purge_filter, agent_name, 24, 8, cstr),
+    M(acp_purge_filter, dry_run, 32, 4, int),
+    M(acp_purge_filter, batch_size, 40, 8, int64_t),
 
     M(acp_event_filter, size, 0, 8, size_t),
     M(acp_event_filter, limit, 8, 8, int64_t),
@@ -280,12 +294,13 @@ static const struct {
     size_t by_minor[N_MINORS];
 } plugin_sizes[] = {
     {"acp_plugin_descriptor", sizeof(acp_plugin_descriptor), {72, 72, 88}},
-    {"acp_backend_vtable", sizeof(acp_backend_vtable), {104, 112, 136}},
-    {"acp_plugin_host", sizeof(acp_plugin_host), {64, 64, 160}},
+    {"acp_backend_vtable", sizeof(acp_backend_vtable), {104, 112, 152}},
+    {"acp_plugin_host", sizeof(acp_plugin_host), {64, 64, 168}},
     {"acp_plugin_option", sizeof(acp_plugin_option), {16, 16, 16}},
     {"acp_open_args", sizeof(acp_open_args), {64, 64, 64}},
     {"acp_run_record", sizeof(acp_run_record), {96, 96, 104}},
-    {"acp_run_query", sizeof(acp_run_query), {56, 56, 56}},
+    {"acp_run_query", sizeof(acp_run_query), {56, 56, 88}},
+    {"acp_purge_query", sizeof(acp_purge_query), {0, 0, 48}},
     {"acp_session_record", sizeof(acp_session_record), {32, 32, 32}},
     {"acp_event_record", sizeof(acp_event_record), {48, 48, 48}},
     {"acp_event_query", sizeof(acp_event_query), {32, 32, 32}},
@@ -304,7 +319,8 @@ static const struct {
     size_t size, frozen;
 } app_sizes[] = {
     {"acp_error", sizeof(acp_error), 1028},
-    {"acp_run_filter", sizeof(acp_run_filter), 56},
+    {"acp_run_filter", sizeof(acp_run_filter), 80},
+    {"acp_purge_filter", sizeof(acp_purge_filter), 48},
     {"acp_event_filter", sizeof(acp_event_filter), 32},
     {"acp_plugin_info", sizeof(acp_plugin_info), 72},
     {"acp_verify_counts", sizeof(acp_verify_counts), 40},
@@ -323,6 +339,10 @@ static const struct {
     {"ACP_CAP_MULTIPROCESS", ACP_CAP_MULTIPROCESS, 4},
     {"ACP_CAP_NETWORK", ACP_CAP_NETWORK, 8},
     {"ACP_CAP_FOLLOW", ACP_CAP_FOLLOW, 16},
+    {"ACP_CAP_RUN_FILTERS", ACP_CAP_RUN_FILTERS, 32},
+    {"ACP_TIME_NONE", ACP_TIME_NONE, INT64_MIN},
+    {"ACP_STAT_RUNS", ACP_STAT_RUNS, 1},
+    {"ACP_STAT_SCHEMA_VERSION", ACP_STAT_SCHEMA_VERSION, 7},
     {"ACP_RUN_CREATED_DEFAULT", ACP_RUN_CREATED_DEFAULT, 1},
     {"ACP_NO_TIME", ACP_NO_TIME, INT64_MIN},
     {"ACP_VERIFY_QUARANTINE", ACP_VERIFY_QUARANTINE, 1},

@@ -92,7 +92,7 @@ _acp_storage()
             ;;
     esac
 
-    local commands="backends ping check verify migrate run session event bench help"
+    local commands="backends ping check verify migrate purge stats run session event bench help"
     if [[ -z $group ]]; then
         COMPREPLY=($(compgen -W "$commands $global --version" -- "$cur"))
         return
@@ -115,7 +115,7 @@ _acp_storage()
             fi
             case $group-$verb in
                 run-save) opts="--agent --session --status --output --if-version --if-absent" ;;
-                run-list) opts="--agent --session --limit --offset --cursor --total --all" ;;
+                run-list) opts="--agent --session --status --since --until --limit --offset --cursor --total --all" ;;
                 session-save) opts="--id --state" ;;
                 session-list) opts="--after --limit --all" ;;
                 event-add) opts="--type --text" ;;
@@ -125,6 +125,7 @@ _acp_storage()
         check) opts="--filter --timeout" ;;
         verify) opts="--quarantine" ;;
         migrate) opts="--dry-run --statements" ;;
+        purge) opts="--finished-before --status --agent --dry-run --batch" ;;
     esac
 
     if [[ $cur == -* ]]; then

@@ -18,7 +18,7 @@ function __acp_storage_words
             continue
         end
         switch $w
-            case --store --profile --format --agent --session --status --output --limit --offset --cursor --after --type --text --id --state --filter --timeout --if-version
+            case --store --profile --format --agent --session --status --output --limit --offset --cursor --after --type --text --id --state --filter --timeout --if-version --since --until --finished-before --batch
                 set skip 1
             case '-*'
             case '*'
@@ -60,12 +60,14 @@ complete -c acp-storage -n __acp_storage_no_command -a check -d 'run the conform
 complete -c acp-storage -n __acp_storage_no_command -a migrate -d 'show or run the schema migration'
 complete -c acp-storage -n '__fish_seen_subcommand_from migrate' -l dry-run -d 'show, change nothing'
 complete -c acp-storage -n '__fish_seen_subcommand_from migrate' -l statements -d 'print each step\'s SQL'
+complete -c acp-storage -n __acp_storage_no_command -a purge -d 'delete old finished runs'
+complete -c acp-storage -n __acp_storage_no_command -a stats -d 'what the store holds'
 complete -c acp-storage -n __acp_storage_no_command -a run -d 'runs'
 complete -c acp-storage -n __acp_storage_no_command -a session -d 'sessions'
 complete -c acp-storage -n __acp_storage_no_command -a event -d 'events of a run'
 complete -c acp-storage -n __acp_storage_no_command -a bench -d 'run the benchmark program'
 complete -c acp-storage -n __acp_storage_no_command -a help -d 'help of a command'
-complete -c acp-storage -n '__acp_storage_is help' -a 'backends ping check run session event bench'
+complete -c acp-storage -n '__acp_storage_is help' -a 'backends ping check purge stats run session event bench'
 for g in run session
     complete -c acp-storage -n "__acp_storage_is $g; or __acp_storage_is help $g" -a 'save get delete list'
 end
@@ -89,6 +91,14 @@ complete -c acp-storage -n '__acp_storage_is run list' -l agent -x -d 'only runs
 complete -c acp-storage -n '__acp_storage_is run list' -l session -x -d 'only runs of session'
 complete -c acp-storage -n '__acp_storage_is run list' -l cursor -x -d 'start after the page of this cursor'
 complete -c acp-storage -n '__acp_storage_is run list' -l total -d 'count every match'
+complete -c acp-storage -n '__acp_storage_is run list' -l status -x -d 'statuses, comma-separated'
+complete -c acp-storage -n '__acp_storage_is run list' -l since -x -d 'created at or after (30d, RFC 3339)'
+complete -c acp-storage -n '__acp_storage_is run list' -l until -x -d 'created before (30d, RFC 3339)'
+complete -c acp-storage -n '__acp_storage_is purge' -l finished-before -x -d 'finished before (30d, RFC 3339)'
+complete -c acp-storage -n '__acp_storage_is purge' -l status -x -d 'statuses, comma-separated'
+complete -c acp-storage -n '__acp_storage_is purge' -l agent -x -d 'only runs of agent'
+complete -c acp-storage -n '__acp_storage_is purge' -l dry-run -d 'count only'
+complete -c acp-storage -n '__acp_storage_is purge' -l batch -x -d 'runs per batch'
 complete -c acp-storage -n '__acp_storage_is session save' -F
 complete -c acp-storage -n '__acp_storage_is session save' -l id -x -d 'session id'
 complete -c acp-storage -n '__acp_storage_is session save' -l state -x -d 'state, any JSON'

@@ -55,10 +55,15 @@ typedef enum cli_opt {
     OPT_DRY_RUN,
     OPT_STATEMENTS,
     OPT_PROFILE,
+    /* operations (ops.c) */
+    OPT_SINCE,
+    OPT_UNTIL,
+    OPT_FINISHED_BEFORE,
+    OPT_BATCH,
     OPT_COUNT
 } cli_opt;
 
-#define OPT_BIT(o) (1u << (o))
+#define OPT_BIT(o) ((uint64_t)1 << (o))
 #define OPT_GLOBAL (OPT_BIT(OPT_STORE) | OPT_BIT(OPT_JSON) | OPT_BIT(OPT_HELP) | OPT_BIT(OPT_PROFILE))
 
 /* How a list is printed (--format). */
@@ -99,14 +104,14 @@ typedef int (*cli_fn)(cli_ctx *ctx);
 
 /* In cli_command.options, above every OPT_BIT(): the command never makes
  * a store (it opens with create=false). */
-#define CMD_NO_CREATE (1u << 31)
+#define CMD_NO_CREATE ((uint64_t)1 << 63)
 
 /* One row of the command table (main.c). */
 typedef struct cli_command {
     const char *group;    /* "run" */
     const char *verb;     /* "save", or NULL for a command without verbs */
     cli_fn fn;
-    unsigned options;     /* OPT_BIT()s accepted besides the global ones, and
+    uint64_t options;     /* OPT_BIT()s accepted besides the global ones, and
                              CMD_* flags */
     size_t min_pos, max_pos;
     const char *synopsis; /* arguments after "acp-storage run save" */
@@ -120,7 +125,7 @@ typedef struct cli_command {
  * With stop_at_word, stops at the first word that is not an option (leaving
  * *i on it); otherwise collects words as positional arguments.  Returns
  * CLI_EXIT_OK or CLI_EXIT_USAGE (after printing why). */
-int cli_parse_options(cli_ctx *ctx, int argc, char **argv, int *i, unsigned allowed,
+int cli_parse_options(cli_ctx *ctx, int argc, char **argv, int *i, uint64_t allowed,
                       int stop_at_word);
 /* The spelling of an option ("--limit"). */
 const char *cli_opt_name(cli_opt opt);
@@ -206,7 +211,7 @@ void list_item(cli_list *l, const acp_page *page, size_t i);
  * ("--cursor") set to the cursor and the options in drop removed
  * (OPT_BIT()s: an offset applies to the first page only). */
 void list_end(cli_list *l, const int64_t *total, const char *next_cursor, cli_opt more_option,
-              unsigned drop);
+              uint64_t drop);
 /* Flush stdout; a failed write (full disk, closed pipe) is an error. */
 int cli_finish_stdout(int code);
 
@@ -258,5 +263,13 @@ int cmd_event_list(cli_ctx *ctx);
 int cli_event_follow(cli_ctx *ctx, const char *run_id, int64_t after);
 int cmd_verify(cli_ctx *ctx);
 int cmd_migrate(cli_ctx *ctx);
+/* ops.c: retention and statistics. */
+int cmd_purge(cli_ctx *ctx);
+int cmd_stats(cli_ctx *ctx);
+/* Read an instant option into *out (left alone when absent): RFC 3339
+ * ("2026-01-01T00:00:00Z"), a date ("2026-01-01", midnight UTC), or an age
+ * before now ("30d", "12h", "15m", "45s", "2w").  Returns CLI_EXIT_OK or
+ * CLI_EXIT_USAGE. */
+int cli_opt_time(cli_ctx *ctx, cli_opt opt, int64_t *out);
 
 #endif /* ACP_CLI_H */

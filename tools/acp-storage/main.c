@@ -78,6 +78,38 @@ static const cli_command commands[] = {
      "\"steps\":[{\"from\",\"to\",\"description\",\"detail\"},...],\"what\":...,\n"
      "\"found\":N,\"latest\":N,\"migrated\":BOOL,\"status\":...}.\n"},
 
+    {"purge", NULL, cmd_purge,
+     OPT_BIT(OPT_STATUS) | OPT_BIT(OPT_FINISHED_BEFORE) | OPT_BIT(OPT_AGENT) |
+         OPT_BIT(OPT_DRY_RUN) | OPT_BIT(OPT_BATCH) | CMD_NO_CREATE,
+     0, 0, "--finished-before T [--status S,...] [--agent A] [--dry-run] [--batch N]",
+     "delete old finished runs with their events",
+     "Deletes every run whose status is among --status (default\n"
+     "completed,failed,cancelled) and whose finished_at is before T, with all\n"
+     "its events, in batches (each one transaction where the backend has them).\n"
+     "\n"
+     "  --finished-before T  required: RFC 3339, a date (midnight UTC) or an age\n"
+     "                       before now (30d, 12h, 15m, 45s, 2w)\n"
+     "  --status S,...       the statuses to purge\n"
+     "  --agent A            only runs of agent A\n"
+     "  --dry-run            count what would be deleted, delete nothing\n"
+     "  --batch N            runs per batch (1..1000, default 100)\n"
+     "\n"
+     "Shows progress on a terminal and prints the number of runs purged.\n"
+     "Ctrl-C (or SIGTERM) stops after the current batch; a kill at any moment\n"
+     "leaves every run whole or gone, and running the same purge again finishes\n"
+     "the work.  With --json: {\"schema\":1,\"dry_run\":BOOL,\"purged\":N,\n"
+     "\"stopped\":BOOL}.  Exits 1 when stopped.\n"},
+
+    {"stats", NULL, cmd_stats, CMD_NO_CREATE, 0, 0, "", "show what the store holds",
+     "Prints the runs (in all, by status, by agent), sessions, events, the size\n"
+     "on disk or in memory, the schema version, and the backend, plugin ABI and\n"
+     "library versions.  Backends that keep counters answer at once; for the\n"
+     "others every run, event and session is walked (\"scanned\").  With --json:\n"
+     "{\"schema\":1,\"store\":...,\"backend\":...,\"backend_version\":...,\n"
+     "\"plugin_abi\":\"1.2\",\"library_version\":...,\"scanned\":BOOL,\"runs\":N,\n"
+     "\"runs_by_status\":{...},\"runs_by_agent\":{...},\"sessions\":N|null,\n"
+     "\"events\":N|null,\"bytes\":N|null,\"schema_version\":N|null}.\n"},
+
     {"run", "save", cmd_run_save,
      OPT_BIT(OPT_AGENT) | OPT_BIT(OPT_SESSION) | OPT_BIT(OPT_STATUS) | OPT_BIT(OPT_OUTPUT) |
          OPT_BIT(OPT_IF_VERSION) | OPT_BIT(OPT_IF_ABSENT),
@@ -112,10 +144,10 @@ static const cli_command commands[] = {
     {"run", "list", cmd_run_list,
      OPT_BIT(OPT_AGENT) | OPT_BIT(OPT_SESSION) | OPT_BIT(OPT_LIMIT) | OPT_BIT(OPT_OFFSET) |
          OPT_BIT(OPT_CURSOR) | OPT_BIT(OPT_TOTAL) | OPT_BIT(OPT_ALL) | OPT_BIT(OPT_FORMAT) |
-         CMD_NO_CREATE,
+         OPT_BIT(OPT_STATUS) | OPT_BIT(OPT_SINCE) | OPT_BIT(OPT_UNTIL) | CMD_NO_CREATE,
      0, 0,
-     "[--agent A] [--session S] [--limit N] [--offset N] [--cursor C] [--total] [--all] "
-     "[--format F]",
+     "[--agent A] [--session S] [--status S,...] [--since T] [--until T]\n"
+     "[--limit N] [--offset N] [--cursor C] [--total] [--all] [--format F]",
      "list runs, newest first",
      "Prints runs newest first: a table (id, agent, status, created, finished,\n"
      "version)\n"
@@ -123,6 +155,11 @@ static const cli_command commands[] = {
      "\n"
      "  --agent A     only runs of agent A\n"
      "  --session S   only runs of session S\n"
+     "  --status S,.. only runs in one of these statuses (completed,failed)\n"
+     "  --since T     only runs created at or after T\n"
+     "  --until T     only runs created before T\n"
+     "                T: RFC 3339 (2026-01-01T00:00:00Z), a date (2026-01-01,\n"
+     "                midnight UTC) or an age before now (30d, 12h, 15m, 45s, 2w)\n"
      "  --limit N     at most N runs (0..1000, default 10; page size with --all,\n"
      "                default 100)\n"
      "  --offset N    skip N runs first\n"

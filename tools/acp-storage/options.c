@@ -50,6 +50,10 @@ static const opt_def opt_defs[OPT_COUNT] = {
     [OPT_DRY_RUN] = {"--dry-run", 0, 0, 0},
     [OPT_STATEMENTS] = {"--statements", 0, 0, 0},
     [OPT_PROFILE] = {"--profile", 0, 1, 0},
+    [OPT_SINCE] = {"--since", 0, 1, 0},
+    [OPT_UNTIL] = {"--until", 0, 1, 0},
+    [OPT_FINISHED_BEFORE] = {"--finished-before", 0, 1, 0},
+    [OPT_BATCH] = {"--batch", 0, 1, 0},
 };
 
 const char *cli_opt_name(cli_opt opt)
@@ -138,7 +142,7 @@ const char *cli_closest(const char *word, const char *const *candidates, size_t 
 }
 
 /* An unknown option: name the allowed one it most resembles. */
-static int unknown_option(const cli_ctx *ctx, const char *arg, unsigned allowed)
+static int unknown_option(const cli_ctx *ctx, const char *arg, uint64_t allowed)
 {
     const char *names[OPT_COUNT];
     char word[64];
@@ -186,7 +190,7 @@ static int add_list_value(cli_ctx *ctx, const char *v, int argc)
     return CLI_EXIT_OK;
 }
 
-int cli_parse_options(cli_ctx *ctx, int argc, char **argv, int *i, unsigned allowed,
+int cli_parse_options(cli_ctx *ctx, int argc, char **argv, int *i, uint64_t allowed,
                       int stop_at_word)
 {
     cli_args *a = &ctx->args;

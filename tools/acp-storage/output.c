@@ -399,7 +399,7 @@ static void option_with_value(cli_opt opt, const char *value)
 
 /* This command line with `opt value` in place of opt and without the
  * options in drop, on stderr. */
-static void continue_command(const cli_ctx *ctx, cli_opt opt, const char *value, unsigned drop)
+static void continue_command(const cli_ctx *ctx, cli_opt opt, const char *value, uint64_t drop)
 {
     fputs("acp-storage", stderr);
     int words_only = 0;
@@ -430,7 +430,7 @@ static void continue_command(const cli_ctx *ctx, cli_opt opt, const char *value,
 }
 
 void list_end(cli_list *l, const int64_t *total, const char *next_cursor, cli_opt more_option,
-              unsigned drop)
+              uint64_t drop)
 {
     if (l->ctx->format == FORMAT_JSON) {
         list_start(l);

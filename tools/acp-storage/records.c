@@ -195,7 +195,7 @@ typedef struct walk_spec {
     int all;             /* --all: every page */
     int has_total;       /* runs: --total, "total" in --json */
     cli_opt more_option; /* continues the list */
-    unsigned drop;       /* options that applied to the first page only */
+    uint64_t drop;       /* options that applied to the first page only */
 } walk_spec;
 
 static int walk(cli_ctx *ctx, const walk_spec *w)
@@ -372,9 +372,14 @@ int cmd_run_list(cli_ctx *ctx)
     f.session_id = a->value[OPT_SESSION];
     f.cursor = a->value[OPT_CURSOR];
     f.want_total = a->value[OPT_TOTAL] != NULL;
+    f.status = a->value[OPT_STATUS];
     if (all)
         f.limit = ALL_PAGE_SIZE;
     int rc = cli_opt_range(ctx, OPT_LIMIT, 0, MAX_PAGE, &f.limit);
+    if (!rc)
+        rc = cli_opt_time(ctx, OPT_SINCE, &f.created_since_us);
+    if (!rc)
+        rc = cli_opt_time(ctx, OPT_UNTIL, &f.created_until_us);
     if (!rc)
         rc = cli_opt_range(ctx, OPT_OFFSET, 0, INT64_MAX, &f.offset);
     if (rc)

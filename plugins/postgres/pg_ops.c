@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pg_ops.c - what operators use on the postgres backend: list_runs with
+ * status and creation-time filters, purge_runs (one transaction per batch)
+ * and stats.  Statements are built per call from a few fixed pieces (no
+ * value is ever spliced in: ids, statuses and instants travel as binary
+ * parameters) and planned with their values.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+
+/* SQL text and its parameters, built piece by piece. */
+typedef struct pg_stmt {
+    char sql[6144];
+    size_t len;
+    const char *vals[PG_MAX_PARAMS];
+    int lens[PG_MAX_PARAMS];
+    char ints[PG_MAX_PARAMS][8]; /* bigint parameters, big-endian */
+    int n;
+} pg_stmt;
+
+static void cat(pg_stmt *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cat(pg_stmt *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(s->sql + s->len, sizeof s->sql - s->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        s->len = s->len + (size_t)n < sizeof s->sql ? s->len + (size_t)n : sizeof s->sql - 1;
+}
+
+/* Add a text or bigint parameter; returns its number ($n). */
+static int text_param(pg_stmt *s, const char *v)
+{
+    s->vals[s->n] = v;
+    s->lens[s->n] = (int)strlen(v);
+    return ++s->n;
+}
+
+static int int_param(pg_stmt *s, int64_t v)
+{
+    pg_put_i64(s->ints[s->n], v);
+    s->vals[s->n] = s->ints[s->n];
+    s->lens[s->n] = 8;
+    return ++s->n;
+}
+
+/* " IN ($i::text, ...)" for the statuses. */
+static void cat_statuses(pg_stmt *s, const char *const *st, size_t n)
+{
+    cat(s, " IN (");
+    for (size_t i = 0; i < n; i++)
+        cat(s, "%s$%d::text", i ? ", " : "", text_param(s, st[i]));
+    cat(s, ")");
+}
+
+/* The terms every filtered statement shares (not the status). */
+static void cat_range(pg_stmt *s, const acp_run_query *q, int cursor)
+{
+    if (q->agent_name)
+        cat(s, " AND agent_name = $%d::text", text_param(s, q->agent_name));
+    if (q->session_id)
+        cat(s, " AND session_id = $%d::text", text_param(s, q->session_id));
+    if (q->created_since_us != INT64_MIN)
+        cat(s, " AND created_us >= $%d::bigint", int_param(s, q->created_since_us));
+    if (q->created_until_us != INT64_MAX)
+        cat(s, " AND created_us < $%d::bigint", int_param(s, q->created_until_us));
+    if (cursor && q->has_cursor) {
+        int c = int_param(s, q->cursor_created_us);
+        cat(s, " AND (created_us, run_id) < ($%d::bigint, $%d::text)", c,
+            text_param(s, q->cursor_run_id));
+    }
+}
+
+/* Run s in r's store: the schema goes in for "@". */
+static acp_status run(pg_req *r, const pg_stmt *s, PGresult **res)
+{
+    char *sql = pg_sql_expand(s->sql, r->b->qschema);
+    if (!sql)
+        return pg_fail(r, ACP_NOMEM, "out of memory");
+    acp_status st = pg_exec_params(r, sql, s->n, s->vals, s->lens, res);
+    free(sql);
+    return st;
+}
+
+/* One bigint from the first row of res. */
+static acp_status scalar(pg_req *r, PGresult *res, int64_t *v)
+{
+    if (PQntuples(res) != 1 || PQgetlength(res, 0, 0) != 8)
+        return pg_fail(r, ACP_IO, "a count came back malformed");
+    *v = pg_get_i64(PQgetvalue(res, 0, 0));
+    return ACP_OK;
+}
+
+/* The page: one leg per status, each reading runs_by_status (or
+ * runs_by_agent_status) in list order from the cursor and the end of the
+ * time range, at most offset + limit rows, merged in list order.  The
+ * total is a count over the same index ranges. */
+acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *call)
+{
+    pg_req r;
+    pg_req_init(&r, b, call, "list_runs", NULL, NULL, 1);
+    PGresult *res = NULL;
+    acp_status st = ACP_OK;
+    pg_stmt s;
+    /* The total and the page see one snapshot. */
+    int both = q->want_total && q->limit > 0;
+    if (both && (st = pg_exec_sql(&r, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                                  &res)) == ACP_OK)
+        PQclear(res);
+    if (st == ACP_OK && q->want_total) {
+        s.len = 0;
+        s.n = 0;
+        cat(&s, "SELECT count(*)::bigint FROM @.runs WHERE true");
+        if (q->n_statuses) {
+            cat(&s, " AND status");
+            cat_statuses(&s, q->statuses, q->n_statuses);
+        }
+        cat_range(&s, q, 0);
+        int64_t total = 0;
+        if ((st = run(&r, &s, &res)) == ACP_OK) {
+            st = scalar(&r, res, &total);
+            PQclear(res);
+        }
+        if (st == ACP_OK)
+            b->host->set_total(call, total);
+    }
+    if (st == ACP_OK && q->limit > 0) {
+        size_t legs = q->n_statuses ? q->n_statuses : 1;
+        s.len = 0;
+        s.n = 0;
+        int window = int_param(&s, q->offset + q->limit);
+        cat(&s, "SELECT run_id, created_us, doc, version FROM (");
+        for (size_t i = 0; i < legs; i++) {
+            cat(&s, "%s(SELECT run_id, created_us, doc, version FROM @.runs WHERE true",
+                i ? " UNION ALL " : "");
+            if (q->n_statuses)
+                cat(&s, " AND status = $%d::text", text_param(&s, q->statuses[i]));
+            cat_range(&s, q, 1);
+            cat(&s, " ORDER BY created_us DESC, run_id DESC LIMIT $%d::bigint)", window);
+        }
+        int off = int_param(&s, q->offset);
+        cat(&s, ") u ORDER BY created_us DESC, run_id DESC OFFSET $%d::bigint LIMIT $%d::bigint",
+            off, int_param(&s, q->limit));
+        if ((st = run(&r, &s, &res)) == ACP_OK) {
+            for (int i = 0; i < PQntuples(res) && st == ACP_OK; i++)
+                st = pg_emit_row(&r, res, i, 2, PQgetvalue(res, i, 0), 1, -1, -1, 3);
+            PQclear(res);
+        }
+    }
+    if (both && st == ACP_OK && (st = pg_exec_sql(&r, "COMMIT", &res)) == ACP_OK)
+        PQclear(res);
+    pg_req_done(&r); /* a connection left inside a transaction is dropped */
+    return st;
+}
+
+/* One batch: the matching runs (by runs_finished), their events and event
+ * counters, and the runs, in one statement, so in one transaction. */
+acp_status pg_purge_runs(acp_backend *b, const acp_purge_query *q, int64_t *deleted,
+                         acp_call *call)
+{
+    pg_req r;
+    pg_req_init(&r, b, call, "purge", NULL, NULL, q->count_only);
+    pg_stmt s = {.len = 0, .n = 0};
+    cat(&s, q->count_only ? "SELECT count(*)::bigint FROM @.runs WHERE status"
+                          : "WITH m AS (SELECT run_id FROM @.runs WHERE status");
+    cat_statuses(&s, q->statuses, q->n_statuses);
+    cat(&s, " AND finished_us < $%d::bigint", int_param(&s, q->finished_before_us));
+    if (q->agent_name)
+        cat(&s, " AND agent_name = $%d::text", text_param(&s, q->agent_name));
+    if (!q->count_only)
+        cat(&s, " LIMIT $%d::bigint FOR UPDATE),"
+                " q AS (DELETE FROM @.event_seq WHERE run_id IN (SELECT run_id FROM m)),"
+                " e AS (DELETE FROM @.events WHERE run_id IN (SELECT run_id FROM m)),"
+                " d AS (DELETE FROM @.runs WHERE run_id IN (SELECT run_id FROM m) RETURNING 1)"
+                " SELECT count(*)::bigint FROM d",
+            int_param(&s, q->limit));
+    PGresult *res;
+    acp_status st = run(&r, &s, &res);
+    if (st == ACP_OK) {
+        st = scalar(&r, res, deleted);
+        PQclear(res);
+    }
+    pg_req_done(&r);
+    return st;
+}
+
+/* Figures: runs and runs by agent from the counters (PG_SQL_COUNTS);
+ * runs by status counted over runs_by_status (an index-only walk); events
+ * from the per-run sequence counters (a run's last sequence is its number
+ * of events); sessions counted; the size of the schema's tables with their
+ * indexes and TOAST; the schema version. */
+acp_status pg_stats(acp_backend *b, acp_call *call)
+{
+    const acp_plugin_host *h = b->host;
+    if (h->size < offsetof(acp_plugin_host, stat) + sizeof h->stat || !h->stat)
+        return ACP_UNSUPPORTED;
+    pg_req r;
+    pg_req_init(&r, b, call, "stats", NULL, NULL, 1);
+    pg_stmt s = {.len = 0, .n = 0};
+    /* The schema's name without its quotes. */
+    char name[72];
+    snprintf(name, sizeof name, "%.*s", (int)strlen(b->qschema) - 2, b->qschema + 1);
+    cat(&s, "SELECT 1, NULL::text, coalesce(sum(n), 0)::bigint FROM @.run_counts WHERE kind = 0"
+            " UNION ALL SELECT 3, agent, sum(n)::bigint FROM @.run_counts WHERE kind = 1"
+            "  GROUP BY agent"
+            " UNION ALL SELECT 2, status, count(*)::bigint FROM @.runs GROUP BY status"
+            " UNION ALL SELECT 4, NULL, count(*)::bigint FROM @.sessions"
+            " UNION ALL SELECT 5, NULL, coalesce(sum(last_seq), 0)::bigint FROM @.event_seq"
+            " UNION ALL SELECT 6, NULL, (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)"
+            "  FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace"
+            "  WHERE ns.nspname = $%d::text AND c.relkind = 'r')::bigint"
+            " UNION ALL SELECT 7, NULL, value FROM @.meta WHERE name = 'schema_version'",
+        text_param(&s, name));
+    PGresult *res;
+    acp_status st = run(&r, &s, &res);
+    if (st == ACP_OK) {
+        int bad = 0;
+        for (int i = 0; i < PQntuples(res) && !bad; i++) {
+            if (PQgetlength(res, i, 0) != 4 || PQgetlength(res, i, 2) != 8) {
+                st = pg_fail(&r, ACP_IO, "a figure came back malformed");
+                break;
+            }
+            const unsigned char *k = (const unsigned char *)PQgetvalue(res, i, 0);
+            int kind = (int)((uint32_t)k[0] << 24 | (uint32_t)k[1] << 16 | k[2] << 8 | k[3]);
+            bad = h->stat(call, kind, PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1),
+                          pg_get_i64(PQgetvalue(res, i, 2)));
+        }
+        PQclear(res);
+        if (st == ACP_OK && bad)
+            st = pg_fail(&r, ACP_NOMEM, "out of memory reporting figures");
+    }
+    pg_req_done(&r);
+    return st;
+}

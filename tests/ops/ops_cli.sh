@@ -1,0 +1,88 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# ops_cli.sh BIN PYTHON - acp-storage run list --status/--since/--until,
+# purge and stats against memory-less stores (sqlite: the backend's own
+# methods; file: the core's walk and the UNSUPPORTED answer).
+set -u
+BIN=$1 PY=$2
+T=$(mktemp -d "${TMPDIR:-/tmp}/acp-ops-cli.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+export HOME="$T"
+unset ACP_STORAGE_URL XDG_DATA_HOME
+fails=0
+
+ok() { echo "ok - $1"; }
+bad() { echo "not ok - $1"; echo "#   out: $(head -c 400 "$T/out")"; echo "#   err: $(head -c 400 "$T/err")"; fails=$((fails + 1)); }
+run() { "$BIN" "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+expect() { # expect DESCRIPTION RC [PYTHON-EXPR on d = json of stdout]
+    if [ "$rc" != "$2" ]; then bad "$1 (exit $rc, expected $2)"; return; fi
+    if [ $# -ge 3 ] && ! "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($3) else 1)" "$T/out"; then
+        bad "$1 ($3)"; return
+    fi
+    ok "$1"
+}
+
+# 9 runs: run-N created 2026-01-0N, statuses cycling completed, failed,
+# in-progress; agents a0/a1; the final ones finished the same day.
+save_runs() {
+    for i in 1 2 3 4 5 6 7 8 9; do
+        case $((i % 3)) in 0) s=completed ;; 1) s=failed ;; *) s=in-progress ;; esac
+        fin=""
+        [ "$s" != in-progress ] && fin=",\"finished_at\":\"2026-01-0${i}T12:00:00Z\""
+        printf '{"run_id":"run-%s","agent_name":"a%s","status":"%s","created_at":"2026-01-0%sT00:00:00Z"%s}\n' \
+            "$i" $((i % 2)) "$s" "$i" "$fin" >"$T/doc"
+        "$BIN" --store "$1" run save "$T/doc" >/dev/null || { bad "save run-$i in $1"; return 1; }
+        "$BIN" --store "$1" event add "run-$i" --type x >/dev/null 2>&1 || true
+    done
+}
+
+S="sqlite:$T/s.db"
+save_runs "$S"
+
+run --store "$S" --json run list --status completed,failed --since 2026-01-03 --until 2026-01-08T00:00:00Z --total
+expect "run list by statuses and a time range" 0 \
+    "[r['run_id'] for r in d['runs']] == ['run-7','run-6','run-4','run-3'] and d['total'] == 4"
+run --store "$S" --json run list --status in-progress --limit 2 --total
+expect "run list by one status, a page with the total" 0 \
+    "[r['run_id'] for r in d['runs']] == ['run-8','run-5'] and d['total'] == 3 and d['next_cursor']"
+cur=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['next_cursor'])" "$T/out")
+run --store "$S" --json run list --status in-progress --limit 2 --cursor "$cur"
+expect "the cursor goes on under the filter" 0 "[r['run_id'] for r in d['runs']] == ['run-2']"
+run --store "$S" --json run list --until 3650d
+expect "an age as --until (ten years ago: nothing)" 0 "d['runs'] == []"
+run --store "$S" run list --status done
+expect "an unknown status is invalid input" 4
+run --store "$S" run list --since tomorrow
+expect "an unreadable time is a usage error" 2
+
+run --store "$S" --json stats
+expect "stats from the sqlite counters" 0 \
+    "d['runs'] == 9 and d['runs_by_status'] == {'completed':3,'failed':3,'in-progress':3} and d['runs_by_agent'] == {'a0':4,'a1':5} and not d['scanned'] and d['schema_version'] == 4 and d['bytes'] > 0 and d['plugin_abi']"
+
+run --store "$S" purge --status completed --finished-before 2026-01-06T13:00:00Z
+expect "purge needs no --json" 0
+grep -q "purged 2 runs" "$T/out" && ok "purge reports its count" || bad "purge reports its count"
+run --store "$S" --json purge --finished-before 30d --dry-run
+expect "a dry run counts the default statuses" 0 "d['purged'] == 4 and d['dry_run'] and not d['stopped']"
+run --store "$S" --json purge --finished-before 30d --agent a1 --batch 1
+expect "purge of one agent in batches of one" 0 "d['purged'] == 3"
+run --store "$S" --json stats
+expect "what is left" 0 "d['runs'] == 4 and d['runs_by_status'] == {'failed':1,'in-progress':3} and d['events'] == 4"
+run --store "$S" purge --status completed
+expect "purge without --finished-before is a usage error" 2
+run --store "$S" purge --finished-before 30d --batch 0
+expect "a batch of 0 is a usage error" 2
+
+F="file:$T/f"
+save_runs "$F"
+run --store "$F" run list --status completed
+expect "file: filters it cannot apply are UNSUPPORTED, not ignored" 1
+grep -q "UNSUPPORTED" "$T/err" && ok "file: the message says UNSUPPORTED" || bad "file: the message says UNSUPPORTED"
+run --store "$F" --json stats
+expect "file: stats by walking" 0 "d['scanned'] and d['runs'] == 9 and d['events'] == 9 and d['runs_by_status']['failed'] == 3"
+run --store "$F" --json purge --finished-before 2026-01-05
+expect "file: purge by walking" 0 "d['purged'] == 3"
+run --store "$F" --json stats
+expect "file: what is left" 0 "d['runs'] == 6 and d['events'] == 6"
+
+[ "$fails" -eq 0 ]
