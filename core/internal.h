@@ -154,6 +154,21 @@ struct acp_store {
     size_t max_doc; /* documents larger than this are refused (max_document_bytes) */
 };
 
+/* ---- batched writes (batch.c) ---- */
+
+/* Enter and leave a store's plugin (one thread at a time unless it is
+ * concurrent), for the files beside store.c that call methods. */
+static inline void acp__store_enter(acp_store *s)
+{
+    if (s->serial)
+        pthread_mutex_lock(&s->mu);
+}
+static inline void acp__store_leave(acp_store *s)
+{
+    if (s->serial)
+        pthread_mutex_unlock(&s->mu);
+}
+
 /* ---- options the core takes itself (core_options.c) ---- */
 
 /* 1 if key is a core option: never passed to or checked by a plugin. */

@@ -49,6 +49,13 @@ typedef enum cli_opt {
     OPT_QUARANTINE,
     OPT_FORMAT,
     OPT_FOLLOW,
+    /* export, import, copy, diff (move.c) */
+    OPT_OUT,
+    OPT_FROM,
+    OPT_TO,
+    OPT_RESUME,
+    OPT_REPLACE,
+    OPT_VERIFY,
     OPT_COUNT
 } cli_opt;
 
@@ -232,5 +239,10 @@ int cmd_event_list(cli_ctx *ctx);
  * are stored, until the run's terminal event or SIGINT/SIGTERM. */
 int cli_event_follow(cli_ctx *ctx, const char *run_id, int64_t after);
 int cmd_verify(cli_ctx *ctx);
+/* move.c: moving data between stores and dumps. */
+int cmd_export(cli_ctx *ctx);
+int cmd_import(cli_ctx *ctx);
+int cmd_copy(cli_ctx *ctx);
+int cmd_diff(cli_ctx *ctx);
 
 #endif /* ACP_CLI_H */

@@ -45,6 +45,12 @@ static const opt_def opt_defs[OPT_COUNT] = {
     [OPT_QUARANTINE] = {"--quarantine", 0, 0, 0},
     [OPT_FORMAT] = {"--format", 0, 1, 0},
     [OPT_FOLLOW] = {"--follow", 'f', 0, 0},
+    [OPT_OUT] = {"--out", 'o', 1, 0},
+    [OPT_FROM] = {"--from", 0, 1, 0},
+    [OPT_TO] = {"--to", 0, 1, 0},
+    [OPT_RESUME] = {"--resume", 0, 0, 0},
+    [OPT_REPLACE] = {"--replace", 0, 0, 0},
+    [OPT_VERIFY] = {"--verify", 0, 0, 0},
 };
 
 const char *cli_opt_name(cli_opt opt)
