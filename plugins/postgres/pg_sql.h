@@ -225,6 +225,9 @@ enum {
     PG_LIST_SESSIONS_AFTER, /* $1 after_id $2 limit -> id, doc */
     PG_ADD_EVENT,     /* $1 run_id $2 type $3 stored_us $4 doc -> seq */
     PG_GET_EVENTS,    /* $1 run_id $2 after_seq $3 offset $4 limit -> seq, stored_us, doc */
+    /* batched and restoring writes (save_runs, add_events) */
+    PG_INSERT_RUN,    /* as PG_SAVE_RUN, only a new run -> 1 row if stored */
+    PG_RESTORE_EVENT, /* $1 run_id $2 type $3 stored_us $4 doc $5 seq -> 1 row if stored */
     /* totals: [agent] [session] -> count (a key lookup: prepared) */
     PG_COUNT_RUNS,
     PG_COUNT_RUNS_A,
@@ -288,6 +291,20 @@ static const char *const pg_sql[PG_N_STATEMENTS] = {
     [PG_GET_EVENTS] = "SELECT seq, stored_us, doc FROM @.events"
                       " WHERE run_id = $1::text AND seq > $2::bigint ORDER BY seq"
                       " OFFSET $3::bigint LIMIT $4::bigint",
+    [PG_INSERT_RUN] = "INSERT INTO @.runs AS r " PG_RUN_COLS " VALUES " PG_RUN_VALUES
+                      " ON CONFLICT (run_id) DO NOTHING RETURNING 1",
+    /* The counter moves to $5 only from $5 - 1 (or starts at 1), under its
+     * row lock as in PG_ADD_EVENT: an event that is not the run's next is
+     * not stored (no row: a conflict), so sequences keep no gaps. */
+    [PG_RESTORE_EVENT] = "WITH s AS (INSERT INTO @.event_seq AS q (run_id, last_seq)"
+                         " SELECT $1::text, $5::bigint WHERE $5::bigint = 1 OR EXISTS"
+                         " (SELECT 1 FROM @.event_seq WHERE run_id = $1::text)"
+                         " ON CONFLICT (run_id) DO UPDATE SET last_seq = EXCLUDED.last_seq"
+                         " WHERE q.last_seq = EXCLUDED.last_seq - 1 RETURNING last_seq),"
+                         " e AS (INSERT INTO @.events (run_id, seq, stored_us, type, doc)"
+                         " SELECT $1::text, last_seq, $3::bigint, $2::text, $4::text FROM s"
+                         " RETURNING seq)"
+                         " SELECT seq, pg_notify('acp_storage_events', $1::text) FROM e",
     /* The slots of one key (see PG_SQL_COUNTS): at most 16 rows of the
      * primary key, whatever the number of runs. */
     [PG_COUNT_RUNS] = PG_COUNT_SUM "0 AND agent = '' AND session = ''",

@@ -468,7 +468,9 @@ static acp_status pg_ping(acp_backend *b, acp_call *call)
     return st;
 }
 
-static acp_status pg_save_run(acp_backend *b, const acp_run_record *run, acp_call *call)
+/* Run statement stmt (PG_SAVE_RUN, PG_SAVE_RUN_KEEP or PG_INSERT_RUN) for
+ * run on r; *rows: the rows it returned. */
+static acp_status exec_run(pg_req *r, int stmt, const acp_run_record *run, int *rows)
 {
     char created[8], finished[8];
     pg_put_i64(created, run->created_us);
@@ -477,15 +479,27 @@ static acp_status pg_save_run(acp_backend *b, const acp_run_record *run, acp_cal
                         run->finished_us == ACP_NO_TIME ? NULL : finished, run->doc};
     int l[7] = {(int)run->run_id_len, (int)run->agent_name_len, (int)run->session_id_len,
                 (int)strlen(run->status), 8, 8, (int)run->doc_len};
+    PGresult *res;
+    acp_status st = pg_exec(r, stmt, 7, v, l, &res);
+    if (st == ACP_OK) {
+        *rows = PQntuples(res);
+        PQclear(res);
+    }
+    return st;
+}
+
+static int save_stmt(const acp_run_record *run)
+{
+    return run->flags & ACP_RUN_CREATED_DEFAULT ? PG_SAVE_RUN_KEEP : PG_SAVE_RUN;
+}
+
+static acp_status pg_save_run(acp_backend *b, const acp_run_record *run, acp_call *call)
+{
     pg_req r;
     /* An upsert of the whole run: running it twice is harmless. */
     pg_req_init(&r, b, call, "save_run", "run", run->run_id, 1);
-    PGresult *res;
-    acp_status st = pg_exec(&r, run->flags & ACP_RUN_CREATED_DEFAULT ? PG_SAVE_RUN_KEEP
-                                                                     : PG_SAVE_RUN,
-                            7, v, l, &res);
-    if (st == ACP_OK)
-        PQclear(res);
+    int rows;
+    acp_status st = exec_run(&r, save_stmt(run), run, &rows);
     pg_req_done(&r);
     return st;
 }
@@ -753,6 +767,71 @@ static void after_fork_child(void)
     __atomic_add_fetch(&pg_fork_gen, 1, __ATOMIC_RELEASE);
 }
 
+/* ---- batched and restoring writes: one transaction per call ---- */
+
+/* Run statement text sql (BEGIN, COMMIT) on r. */
+static acp_status exec_text(pg_req *r, const char *sql)
+{
+    PGresult *res;
+    acp_status st = pg_exec_sql(r, sql, &res);
+    if (st == ACP_OK)
+        PQclear(res);
+    return st;
+}
+
+static acp_status pg_save_runs(acp_backend *b, const acp_run_record *runs, size_t n,
+                               uint32_t flags, acp_status *results, acp_call *call)
+{
+    int insert_only = (flags & ACP_BATCH_INSERT_ONLY) != 0;
+    pg_req r;
+    pg_req_init(&r, b, call, "save_runs", "run", n ? runs[0].run_id : "", 0);
+    acp_status st = exec_text(&r, "BEGIN");
+    for (size_t i = 0; st == ACP_OK && i < n; i++) {
+        int rows = 0;
+        r.id = runs[i].run_id;
+        st = exec_run(&r, insert_only ? PG_INSERT_RUN : save_stmt(&runs[i]), &runs[i], &rows);
+        results[i] = insert_only && rows == 0 ? ACP_CONFLICT : ACP_OK;
+    }
+    if (st == ACP_OK)
+        st = exec_text(&r, "COMMIT");
+    pg_req_done(&r); /* a connection left inside a transaction is dropped */
+    return st;
+}
+
+static acp_status pg_add_events(acp_backend *b, const acp_event_record *evs, size_t n,
+                                uint32_t flags, int64_t *seqs, acp_status *results,
+                                acp_call *call)
+{
+    int restore = (flags & ACP_BATCH_RESTORE) != 0;
+    pg_req r;
+    pg_req_init(&r, b, call, "add_events", "run", n ? evs[0].run_id : "", 0);
+    acp_status st = exec_text(&r, "BEGIN");
+    for (size_t i = 0; st == ACP_OK && i < n; i++) {
+        const acp_event_record *ev = &evs[i];
+        char stored[8], seq[8];
+        pg_put_i64(stored, ev->stored_us);
+        pg_put_i64(seq, seqs[i]);
+        const char *v[5] = {ev->run_id, ev->type, stored, ev->doc, seq};
+        int l[5] = {(int)ev->run_id_len, (int)strlen(ev->type), 8, (int)ev->doc_len, 8};
+        PGresult *res;
+        r.id = ev->run_id;
+        st = pg_exec(&r, restore ? PG_RESTORE_EVENT : PG_ADD_EVENT, restore ? 5 : 4, v, l, &res);
+        if (st != ACP_OK)
+            break;
+        int rows = PQntuples(res);
+        if (rows == 1 && PQgetlength(res, 0, 0) == 8)
+            seqs[i] = pg_get_i64(PQgetvalue(res, 0, 0));
+        else if (rows != 0 || !restore)
+            st = pg_fail(&r, ACP_IO, "the event's sequence came back malformed");
+        results[i] = rows ? ACP_OK : ACP_CONFLICT;
+        PQclear(res);
+    }
+    if (st == ACP_OK)
+        st = exec_text(&r, "COMMIT");
+    pg_req_done(&r);
+    return st;
+}
+
 static acp_status pg_init(const acp_plugin_host *host, acp_call *call)
 {
     if (!PQisthreadsafe())
@@ -770,6 +849,7 @@ static const acp_backend_vtable pg_vtable = {
     .save_session = pg_save_session, .get_session = pg_get_session,
     .delete_session = pg_delete_session, .list_sessions = pg_list_sessions,
     .add_event = pg_add_event, .get_events = pg_get_events,
+    .save_runs = pg_save_runs, .add_events = pg_add_events, /* batched writes */
     .wait_events = pg_wait_events, /* pg_follow.c */
 };
 
