@@ -86,7 +86,7 @@ _acp_storage()
             ;;
     esac
 
-    local commands="backends ping check verify run session event bench help"
+    local commands="backends ping check verify export import copy diff run session event bench help"
     if [[ -z $group ]]; then
         COMPREPLY=($(compgen -W "$commands $global --version" -- "$cur"))
         return
@@ -118,6 +118,9 @@ _acp_storage()
             ;;
         check) opts="--filter --timeout" ;;
         verify) opts="--quarantine" ;;
+        export) opts="--out -o" ;;
+        import) opts="--resume --replace" ;;
+        copy) opts="--from --to --resume --replace --verify" ;;
     esac
 
     if [[ $cur == -* ]]; then
@@ -126,7 +129,7 @@ _acp_storage()
         # A backend by name, or a plugin file.
         COMPREPLY=($(compgen -W "$(_acp_storage_backends "${words[0]}")" -- "$cur"))
         _filedir so
-    elif [[ $group-$verb == run-save || $group-$verb == session-save ]]; then
+    elif [[ $group-$verb == run-save || $group-$verb == session-save || $group == import ]]; then
         _filedir
     fi
 } &&
