@@ -286,16 +286,19 @@ static acp_status add_events(acp_store *s, const acp_event_record *e, size_t n, 
             return acp__error(err, ACP_INVALID, "%s: %s", __func__, what);                         \
     } while (0)
 
-/* Check and record runs; created[i] (or INT64_MIN: from the document). */
+/* Check and record runs: documents json[i] (len[i], or all C strings when
+ * len is NULL) with the creation times they give, or restored runs rr. */
 static acp_status runs_batch(acp_store *s, size_t n, const char *const *json, const size_t *len,
                              const acp_restore_run *rr, batch *b, acp_error *err)
 {
     acp_status st = batch_new(b, n, 0, err);
     for (size_t i = 0; st == ACP_OK && i < n; i++) {
-        const char *j = rr ? rr[i].json : json[i];
-        size_t l = rr ? rr[i].len : len ? len[i] : ACP_STRLEN;
-        st = run_record(s, j, l, rr ? rr[i].created_us : INT64_MIN, &b->runs[i], &b->blocks[i],
-                        err);
+        if (rr)
+            st = run_record(s, rr[i].json, rr[i].len, rr[i].created_us, &b->runs[i],
+                            &b->blocks[i], err);
+        else if (json)
+            st = run_record(s, json[i], len ? len[i] : ACP_STRLEN, INT64_MIN, &b->runs[i],
+                            &b->blocks[i], err);
         if (st != ACP_OK) {
             batch_free(b);
             return item_failed(err, st, i);

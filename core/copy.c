@@ -244,7 +244,8 @@ static acp_status flush(store_sink *s, size_t keep, acp_error *err)
         return st;
     for (size_t i = 0; i < keep; i++)
         pend_free(&s->runs[i]);
-    memmove(s->runs, s->runs + keep, (s->nrun - keep) * sizeof *s->runs);
+    if (s->nrun > keep)
+        memmove(s->runs, s->runs + keep, (s->nrun - keep) * sizeof *s->runs);
     s->nrun -= keep;
     return ACP_OK;
 }
@@ -398,7 +399,12 @@ static acp_status sink_event(void *self, int64_t seq, int64_t stored_us, const c
         return acp__error(err, ACP_NOMEM, "out of memory copying events");
     memcpy(copy, doc, len);
     copy[len] = '\0';
-    s->ev[s->nev] = (acp_restore_event){r->id, copy, len, seq, stored_us};
+    acp_restore_event *e = &s->ev[s->nev];
+    e->run_id = r->id;
+    e->json = copy;
+    e->len = len;
+    e->seq = seq;
+    e->stored_us = stored_us;
     s->ev_run[s->nev++] = s->nrun - 1;
     s->bytes += len;
     return ACP_OK;
@@ -419,7 +425,12 @@ acp_status acp__store_sink_new(acp_store *dst, unsigned flags, acp__copy *c, acp
     s->dst = dst;
     s->flags = flags;
     s->c = c;
-    *out = (acp__sink){s, sink_begin, sink_session, sink_run, sink_event, sink_end};
+    out->self = s;
+    out->begin = sink_begin;
+    out->session = sink_session;
+    out->run = sink_run;
+    out->event = sink_event;
+    out->end = sink_end;
     return ACP_OK;
 }
 

@@ -72,7 +72,7 @@ static acp_status walk_fill(walk *w, int *has, acp_error *err)
             f.after_seq = w->after;
             st = acp_event_list(w->s, w->run_id, &f, &w->p, err);
         }
-        if (st != ACP_OK)
+        if (st != ACP_OK) // NOLINT(clang-analyzer-unix.Malloc): w's page and cursor are walk_free's
             return st;
         w->i = 0;
         w->last = acp_page_next_cursor(w->p) == NULL;
@@ -107,11 +107,18 @@ static void report(differ *d, const char *fmt, ...)
     d->fn(d->ctx, line);
 }
 
-static void fnv(uint64_t *h, const void *data, size_t len)
+static void fnv(uint64_t *h, const char *data, size_t len)
 {
-    const unsigned char *p = data;
     for (size_t i = 0; i < len; i++)
-        *h = (*h ^ p[i]) * 0x100000001b3ull;
+        *h = (*h ^ (unsigned char)data[i]) * 0x100000001b3ull;
+}
+
+/* v as 8 bytes, least significant first. */
+static void fnv_i64(uint64_t *h, int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+    for (int i = 0; i < 8; i++, u >>= 8)
+        *h = (*h ^ (u & 0xff)) * 0x100000001b3ull;
 }
 
 /* Fold the current item of w into side's counts and digest. */
@@ -120,12 +127,11 @@ static void account(differ *d, int side, const walk *w)
     size_t len;
     const char *doc = acp_page_json(w->p, w->i, &len);
     const char *key = w->kind == K_EVENT ? w->run_id : acp_page_key(w->p, w->i);
-    int64_t nums[2] = {acp_page_seq(w->p, w->i), acp_page_time_us(w->p, w->i)};
     uint64_t *h = &d->n->digest[side];
-    unsigned char kind = (unsigned char)w->kind;
-    fnv(h, &kind, 1);
+    fnv_i64(h, w->kind);
     fnv(h, key, strlen(key) + 1);
-    fnv(h, nums, sizeof nums);
+    fnv_i64(h, acp_page_seq(w->p, w->i));
+    fnv_i64(h, acp_page_time_us(w->p, w->i));
     fnv(h, doc, len);
     int64_t *count = w->kind == K_SESSION ? d->n->sessions : w->kind == K_RUN ? d->n->runs
                                                                              : d->n->events;

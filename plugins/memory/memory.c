@@ -816,7 +816,7 @@ static acp_status mem_save_runs(acp_backend *b, const acp_run_record *runs, size
                                 uint32_t flags, acp_status *results, acp_call *call)
 {
     for (size_t i = 0; i < n; i++) {
-        int exists;
+        int exists = 0;
         acp_status st = mem_put_run(b, &runs[i], (flags & ACP_BATCH_INSERT_ONLY) != 0, &exists,
                                     call);
         if (st != ACP_OK)

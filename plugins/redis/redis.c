@@ -430,7 +430,7 @@ static acp_status rd_save_runs(acp_backend *b, const acp_run_record *runs, size_
     const char **argv = malloc(argc * sizeof *argv);
     size_t *lens = malloc(argc * sizeof *lens);
     char *c8 = malloc(8 * (n ? n : 1));
-    long long *got = malloc((n ? n : 1) * sizeof *got);
+    long long *got = calloc(n ? n : 1, sizeof *got);
     acp_status st = ACP_OK;
     if (!argv || !lens || !c8 || !got || argc > INT_MAX) {
         st = b->host->error(call, ACP_NOMEM, "out of memory saving %zu runs", n);
@@ -482,7 +482,7 @@ static acp_status rd_add_events(acp_backend *b, const acp_event_record *evs, siz
     const char **argv = malloc(argc * sizeof *argv);
     size_t *lens = malloc(argc * sizeof *lens);
     char *elems = malloc(bytes ? bytes : 1), *nums = malloc(24 * (n ? n : 1));
-    long long *got = malloc((n ? n : 1) * sizeof *got);
+    long long *got = calloc(n ? n : 1, sizeof *got);
     acp_status st = ACP_OK;
     if (!argv || !lens || !elems || !nums || !got || argc > INT_MAX) {
         st = b->host->error(call, ACP_NOMEM, "out of memory adding %zu events", n);

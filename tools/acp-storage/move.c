@@ -232,7 +232,7 @@ int cmd_copy(cli_ctx *ctx)
     const char *from = ctx->args.value[OPT_FROM], *to = ctx->args.value[OPT_TO];
     if (!from || !to)
         return cli_usage_error(ctx, "copy needs --from URL and --to URL");
-    acp_store *src, *dst;
+    acp_store *src = NULL, *dst = NULL;
     int rc = open_url(from, 1, &src);
     if (rc)
         return rc;
@@ -255,7 +255,7 @@ int cmd_copy(cli_ctx *ctx)
 
 int cmd_diff(cli_ctx *ctx)
 {
-    acp_store *a, *b;
+    acp_store *a = NULL, *b = NULL;
     int rc = open_url(ctx->args.pos[0], 1, &a);
     if (rc)
         return rc;
