@@ -72,8 +72,8 @@ static acp_status walk_fill(walk *w, int *has, acp_error *err)
             f.after_seq = w->after;
             st = acp_event_list(w->s, w->run_id, &f, &w->p, err);
         }
-        if (st != ACP_OK) // NOLINT(clang-analyzer-unix.Malloc): w's page and cursor are walk_free's
-            return st;
+        if (st != ACP_OK)
+            return st; // NOLINT(clang-analyzer-unix.Malloc): walk_free releases w's page and cursor
         w->i = 0;
         w->last = acp_page_next_cursor(w->p) == NULL;
     }
