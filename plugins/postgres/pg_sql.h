@@ -228,6 +228,8 @@ enum {
     /* batched and restoring writes (save_runs, add_events) */
     PG_INSERT_RUN,    /* as PG_SAVE_RUN, only a new run -> 1 row if stored */
     PG_RESTORE_EVENT, /* $1 run_id $2 type $3 stored_us $4 doc $5 seq -> 1 row if stored */
+    PG_RESTORE_EVENTS, /* arrays $1 run_id $2 seq $3 stored_us $4 type $5 doc
+                        * -> runs in the batch, runs accepted, events stored */
     /* totals: [agent] [session] -> count (a key lookup: prepared) */
     PG_COUNT_RUNS,
     PG_COUNT_RUNS_A,
@@ -305,6 +307,25 @@ static const char *const pg_sql[PG_N_STATEMENTS] = {
                          " SELECT $1::text, last_seq, $3::bigint, $2::text, $4::text FROM s"
                          " RETURNING seq)"
                          " SELECT seq, pg_notify('acp_storage_events', $1::text) FROM e",
+    /* A whole restore batch in one statement, each run's events given in a
+     * row with consecutive sequences: a run is accepted when its first
+     * sequence is its next one (the counter moves from first - 1 to last
+     * under its row lock), and only accepted runs' events are stored.  The
+     * caller rolls back to a savepoint unless every run was accepted. */
+    [PG_RESTORE_EVENTS] =
+        "WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[],"
+        " $5::text[]) AS v (run_id, seq, stored_us, type, doc)),"
+        " f AS (SELECT run_id, min(seq) AS first, max(seq) AS last FROM v GROUP BY run_id),"
+        " s AS (INSERT INTO @.event_seq AS q (run_id, last_seq) SELECT run_id, last FROM f"
+        " WHERE first = 1 OR EXISTS (SELECT 1 FROM @.event_seq x WHERE x.run_id = f.run_id)"
+        " ON CONFLICT (run_id) DO UPDATE SET last_seq = EXCLUDED.last_seq"
+        " WHERE q.last_seq = (SELECT g.first - 1 FROM f g WHERE g.run_id = EXCLUDED.run_id)"
+        " RETURNING run_id),"
+        " e AS (INSERT INTO @.events (run_id, seq, stored_us, type, doc)"
+        " SELECT v.run_id, v.seq, v.stored_us, v.type, v.doc FROM v JOIN s USING (run_id)"
+        " RETURNING 1)"
+        " SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM s), (SELECT count(*) FROM e),"
+        " (SELECT count(*) FROM (SELECT pg_notify('acp_storage_events', run_id) FROM s) n)",
     /* The slots of one key (see PG_SQL_COUNTS): at most 16 rows of the
      * primary key, whatever the number of runs. */
     [PG_COUNT_RUNS] = PG_COUNT_SUM "0 AND agent = '' AND session = ''",

@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -798,15 +799,132 @@ static acp_status pg_save_runs(acp_backend *b, const acp_run_record *runs, size_
     return st;
 }
 
+/* A one-dimensional array in PostgreSQL's binary format, built up. */
+typedef struct pg_arr {
+    char *p;
+    size_t len, cap;
+    int failed;
+} pg_arr;
+
+static void arr_put(pg_arr *a, const void *data, size_t n)
+{
+    if (a->failed)
+        return;
+    if (a->len + n > a->cap) {
+        size_t cap = a->cap ? a->cap : 4096;
+        while (cap < a->len + n)
+            cap *= 2;
+        char *p = realloc(a->p, cap);
+        if (!p) {
+            a->failed = 1;
+            return;
+        }
+        a->p = p;
+        a->cap = cap;
+    }
+    memcpy(a->p + a->len, data, n);
+    a->len += n;
+}
+
+static void arr_i32(pg_arr *a, uint32_t v)
+{
+    char b[4] = {(char)(v >> 24), (char)(v >> 16), (char)(v >> 8), (char)v};
+    arr_put(a, b, 4);
+}
+
+/* Header: one dimension of n elements of type oid, from 1. */
+static void arr_begin(pg_arr *a, uint32_t oid, size_t n)
+{
+    arr_i32(a, 1);
+    arr_i32(a, 0);
+    arr_i32(a, oid);
+    arr_i32(a, (uint32_t)n);
+    arr_i32(a, 1);
+}
+
+static void arr_elem(pg_arr *a, const char *v, size_t n)
+{
+    arr_i32(a, (uint32_t)n);
+    arr_put(a, v, n);
+}
+
+#define PG_OID_INT8 20u
+#define PG_OID_TEXT 25u
+
+/* Restore a batch whose runs each come in one row of consecutive
+ * sequences with one statement (PG_RESTORE_EVENTS) inside a savepoint.
+ * *done = 1 when every run was accepted; else the savepoint is rolled back
+ * and the caller goes event by event, which decides each one. */
+static acp_status restore_fast(pg_req *r, const acp_event_record *evs, size_t n,
+                               const int64_t *seqs, acp_status *results, int *done)
+{
+    *done = 0;
+    int64_t groups = 0;
+    for (size_t i = 0; i < n; i++) {
+        int same = i && evs[i].run_id_len == evs[i - 1].run_id_len &&
+                   memcmp(evs[i].run_id, evs[i - 1].run_id, evs[i].run_id_len) == 0;
+        if (same && seqs[i] != seqs[i - 1] + 1)
+            return ACP_OK; /* not in a row: event by event */
+        groups += !same;
+    }
+    pg_arr a[5] = {{0}};
+    arr_begin(&a[0], PG_OID_TEXT, n);
+    arr_begin(&a[1], PG_OID_INT8, n);
+    arr_begin(&a[2], PG_OID_INT8, n);
+    arr_begin(&a[3], PG_OID_TEXT, n);
+    arr_begin(&a[4], PG_OID_TEXT, n);
+    for (size_t i = 0; i < n; i++) {
+        char seq[8], stored[8];
+        pg_put_i64(seq, seqs[i]);
+        pg_put_i64(stored, evs[i].stored_us);
+        arr_elem(&a[0], evs[i].run_id, evs[i].run_id_len);
+        arr_elem(&a[1], seq, 8);
+        arr_elem(&a[2], stored, 8);
+        arr_elem(&a[3], evs[i].type, strlen(evs[i].type));
+        arr_elem(&a[4], evs[i].doc, evs[i].doc_len);
+    }
+    acp_status st = ACP_OK;
+    const char *v[5];
+    int l[5];
+    for (int k = 0; k < 5; k++) {
+        if (a[k].failed || a[k].len > INT_MAX)
+            st = pg_fail(r, ACP_NOMEM, "out of memory restoring %zu events", n);
+        v[k] = a[k].p;
+        l[k] = (int)a[k].len;
+    }
+    PGresult *res = NULL;
+    if (st == ACP_OK)
+        st = exec_text(r, "SAVEPOINT acp_restore");
+    if (st == ACP_OK)
+        st = pg_exec(r, PG_RESTORE_EVENTS, 5, v, l, &res);
+    if (st == ACP_OK) {
+        int ok = PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 8 &&
+                 PQgetlength(res, 0, 1) == 8 && PQgetlength(res, 0, 2) == 8;
+        *done = ok && pg_get_i64(PQgetvalue(res, 0, 0)) == groups &&
+                pg_get_i64(PQgetvalue(res, 0, 1)) == groups &&
+                pg_get_i64(PQgetvalue(res, 0, 2)) == (int64_t)n;
+        PQclear(res);
+        st = exec_text(r, *done ? "RELEASE SAVEPOINT acp_restore"
+                                : "ROLLBACK TO SAVEPOINT acp_restore");
+    }
+    for (size_t i = 0; *done && i < n; i++)
+        results[i] = ACP_OK;
+    for (int k = 0; k < 5; k++)
+        free(a[k].p);
+    return st;
+}
+
 static acp_status pg_add_events(acp_backend *b, const acp_event_record *evs, size_t n,
                                 uint32_t flags, int64_t *seqs, acp_status *results,
                                 acp_call *call)
 {
-    int restore = (flags & ACP_BATCH_RESTORE) != 0;
+    int restore = (flags & ACP_BATCH_RESTORE) != 0, done = 0;
     pg_req r;
     pg_req_init(&r, b, call, "add_events", "run", n ? evs[0].run_id : "", 0);
     acp_status st = exec_text(&r, "BEGIN");
-    for (size_t i = 0; st == ACP_OK && i < n; i++) {
+    if (st == ACP_OK && restore && n > 1)
+        st = restore_fast(&r, evs, n, seqs, results, &done);
+    for (size_t i = 0; st == ACP_OK && !done && i < n; i++) {
         const acp_event_record *ev = &evs[i];
         char stored[8], seq[8];
         pg_put_i64(stored, ev->stored_us);

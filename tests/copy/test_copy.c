@@ -180,6 +180,20 @@ Test(copy, restore_keeps_sequences_and_times_and_reports_conflicts)
         cr_assert_eq(acp_event_add(s, "r1", "{\"type\":\"three\"}", ACP_STRLEN, &seq, &err),
                      ACP_OK);
         cr_expect_eq(seq, 3, "%s", b[k]);
+        /* Runs in a row, one of them taken: the others are stored, the
+         * taken one conflicts (postgres: the one-statement path gives way). */
+        acp_restore_event row[] = {
+            {"r3", "{\"type\":\"a\"}", ACP_STRLEN, 1, 7}, {"r3", "{\"type\":\"b\"}", ACP_STRLEN, 2, 8},
+            {"r2", "{\"type\":\"c\"}", ACP_STRLEN, 1, 9}, {"r4", "{\"type\":\"d\"}", ACP_STRLEN, 1, 10},
+        };
+        acp_status rres[4];
+        cr_assert_eq(acp_event_restore_many(s, row, 4, rres, &err), ACP_OK, "%s", err.message);
+        cr_expect(rres[0] == ACP_OK && rres[1] == ACP_OK && rres[2] == ACP_CONFLICT &&
+                      rres[3] == ACP_OK, "%s: %d %d %d %d", b[k], rres[0], rres[1], rres[2],
+                  rres[3]);
+        expect_event(s, "r3", 2, 8, "{\"type\":\"b\"}");
+        expect_event(s, "r4", 1, 10, "{\"type\":\"d\"}");
+        expect_event(s, "r2", 1, 1000002, "{\"type\":\"other\"}");
         acp_restore_event zero = {"r1", "{\"type\":\"x\"}", ACP_STRLEN, 0, 5};
         cr_expect_eq(acp_event_restore_many(s, &zero, 1, res, &err), ACP_INVALID);
 
