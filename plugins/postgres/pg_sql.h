@@ -228,6 +228,7 @@ enum {
     /* batched and restoring writes (save_runs, add_events) */
     PG_INSERT_RUN,    /* as PG_SAVE_RUN, only a new run -> 1 row if stored */
     PG_RESTORE_EVENT, /* $1 run_id $2 type $3 stored_us $4 doc $5 seq -> 1 row if stored */
+    PG_INSERT_RUNS,   /* arrays of PG_SAVE_RUN's parameters -> runs stored */
     PG_RESTORE_EVENTS, /* arrays $1 run_id $2 seq $3 stored_us $4 type $5 doc
                         * -> runs in the batch, runs accepted, events stored */
     /* totals: [agent] [session] -> count (a key lookup: prepared) */
@@ -307,6 +308,11 @@ static const char *const pg_sql[PG_N_STATEMENTS] = {
                          " SELECT $1::text, last_seq, $3::bigint, $2::text, $4::text FROM s"
                          " RETURNING seq)"
                          " SELECT seq, pg_notify('acp_storage_events', $1::text) FROM e",
+    /* save_runs with ACP_BATCH_INSERT_ONLY in one statement; the caller
+     * rolls back to a savepoint unless every run was new. */
+    [PG_INSERT_RUNS] = "INSERT INTO @.runs " PG_RUN_COLS " SELECT * FROM unnest($1::text[],"
+                       " $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],"
+                       " $7::text[]) ON CONFLICT (run_id) DO NOTHING",
     /* A whole restore batch in one statement, each run's events given in a
      * row with consecutive sequences: a run is accepted when its first
      * sequence is its next one (the counter moves from first - 1 to last

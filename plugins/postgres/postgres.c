@@ -780,24 +780,8 @@ static acp_status exec_text(pg_req *r, const char *sql)
     return st;
 }
 
-static acp_status pg_save_runs(acp_backend *b, const acp_run_record *runs, size_t n,
-                               uint32_t flags, acp_status *results, acp_call *call)
-{
-    int insert_only = (flags & ACP_BATCH_INSERT_ONLY) != 0;
-    pg_req r;
-    pg_req_init(&r, b, call, "save_runs", "run", n ? runs[0].run_id : "", 0);
-    acp_status st = exec_text(&r, "BEGIN");
-    for (size_t i = 0; st == ACP_OK && i < n; i++) {
-        int rows = 0;
-        r.id = runs[i].run_id;
-        st = exec_run(&r, insert_only ? PG_INSERT_RUN : save_stmt(&runs[i]), &runs[i], &rows);
-        results[i] = insert_only && rows == 0 ? ACP_CONFLICT : ACP_OK;
-    }
-    if (st == ACP_OK)
-        st = exec_text(&r, "COMMIT");
-    pg_req_done(&r); /* a connection left inside a transaction is dropped */
-    return st;
-}
+#define PG_OID_INT8 20u
+#define PG_OID_TEXT 25u
 
 /* A one-dimensional array in PostgreSQL's binary format, built up. */
 typedef struct pg_arr {
@@ -832,24 +816,110 @@ static void arr_i32(pg_arr *a, uint32_t v)
     arr_put(a, b, 4);
 }
 
-/* Header: one dimension of n elements of type oid, from 1. */
-static void arr_begin(pg_arr *a, uint32_t oid, size_t n)
+/* Header: one dimension of n elements of type oid, from 1; nulls: some
+ * element is NULL. */
+static void arr_begin_nulls(pg_arr *a, uint32_t oid, size_t n, int nulls)
 {
     arr_i32(a, 1);
-    arr_i32(a, 0);
+    arr_i32(a, nulls != 0);
     arr_i32(a, oid);
     arr_i32(a, (uint32_t)n);
     arr_i32(a, 1);
 }
 
-static void arr_elem(pg_arr *a, const char *v, size_t n)
+static void arr_begin(pg_arr *a, uint32_t oid, size_t n)
 {
-    arr_i32(a, (uint32_t)n);
-    arr_put(a, v, n);
+    arr_begin_nulls(a, oid, n, 0);
 }
 
-#define PG_OID_INT8 20u
-#define PG_OID_TEXT 25u
+/* One element; v NULL: SQL NULL. */
+static void arr_elem(pg_arr *a, const char *v, size_t n)
+{
+    arr_i32(a, v ? (uint32_t)n : UINT32_MAX);
+    if (v)
+        arr_put(a, v, n);
+}
+
+/* Run statement stmt with the k arrays as parameters inside a savepoint,
+ * keeping its work only when keep(res, n, arg) says so (*kept). */
+static acp_status exec_arrays(pg_req *r, int stmt, pg_arr *a, int k, size_t n,
+                              int (*keep)(PGresult *res, size_t n, int64_t arg), int64_t arg,
+                              int *kept)
+{
+    acp_status st = ACP_OK;
+    const char *v[8];
+    int l[8];
+    *kept = 0;
+    for (int i = 0; i < k; i++) {
+        if (a[i].failed || a[i].len > INT_MAX)
+            st = pg_fail(r, ACP_NOMEM, "out of memory writing %zu items", n);
+        v[i] = a[i].p;
+        l[i] = (int)a[i].len;
+    }
+    PGresult *res = NULL;
+    if (st == ACP_OK)
+        st = exec_text(r, "SAVEPOINT acp_batch");
+    if (st == ACP_OK)
+        st = pg_exec(r, stmt, k, v, l, &res);
+    if (st == ACP_OK) {
+        *kept = keep(res, n, arg);
+        PQclear(res);
+        st = exec_text(r, *kept ? "RELEASE SAVEPOINT acp_batch"
+                                : "ROLLBACK TO SAVEPOINT acp_batch");
+    }
+    for (int i = 0; i < k; i++)
+        free(a[i].p);
+    return st;
+}
+
+static int all_runs_new(PGresult *res, size_t n, int64_t unused)
+{
+    (void)unused;
+    const char *rows = PQcmdTuples(res);
+    return rows && strtoull(rows, NULL, 10) == n;
+}
+
+/* Insert-only runs in one statement; *done = 0 when one existed (the
+ * savepoint is rolled back: the caller goes run by run). */
+static acp_status insert_runs_fast(pg_req *r, const acp_run_record *runs, size_t n,
+                                   acp_status *results, int *done)
+{
+    int nulls_s = 0, nulls_f = 0;
+    for (size_t i = 0; i < n; i++) {
+        nulls_s |= runs[i].session_id == NULL;
+        nulls_f |= runs[i].finished_us == ACP_NO_TIME;
+    }
+    pg_arr a[7] = {{0}};
+    static const uint32_t oid[7] = {PG_OID_TEXT, PG_OID_TEXT, PG_OID_TEXT, PG_OID_TEXT,
+                                    PG_OID_INT8, PG_OID_INT8, PG_OID_TEXT};
+    for (int k = 0; k < 7; k++)
+        arr_begin_nulls(&a[k], oid[k], n, (k == 2 && nulls_s) || (k == 5 && nulls_f));
+    for (size_t i = 0; i < n; i++) {
+        const acp_run_record *run = &runs[i];
+        char created[8], finished[8];
+        pg_put_i64(created, run->created_us);
+        pg_put_i64(finished, run->finished_us);
+        arr_elem(&a[0], run->run_id, run->run_id_len);
+        arr_elem(&a[1], run->agent_name, run->agent_name_len);
+        arr_elem(&a[2], run->session_id, run->session_id_len);
+        arr_elem(&a[3], run->status, strlen(run->status));
+        arr_elem(&a[4], created, 8);
+        arr_elem(&a[5], run->finished_us == ACP_NO_TIME ? NULL : finished, 8);
+        arr_elem(&a[6], run->doc, run->doc_len);
+    }
+    acp_status st = exec_arrays(r, PG_INSERT_RUNS, a, 7, n, all_runs_new, 0, done);
+    for (size_t i = 0; *done && i < n; i++)
+        results[i] = ACP_OK;
+    return st;
+}
+
+static int all_events_stored(PGresult *res, size_t n, int64_t groups)
+{
+    return PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 8 && PQgetlength(res, 0, 1) == 8 &&
+           PQgetlength(res, 0, 2) == 8 && pg_get_i64(PQgetvalue(res, 0, 0)) == groups &&
+           pg_get_i64(PQgetvalue(res, 0, 1)) == groups &&
+           pg_get_i64(PQgetvalue(res, 0, 2)) == (int64_t)n;
+}
 
 /* Restore a batch whose runs each come in one row of consecutive
  * sequences with one statement (PG_RESTORE_EVENTS) inside a savepoint.
@@ -883,34 +953,31 @@ static acp_status restore_fast(pg_req *r, const acp_event_record *evs, size_t n,
         arr_elem(&a[3], evs[i].type, strlen(evs[i].type));
         arr_elem(&a[4], evs[i].doc, evs[i].doc_len);
     }
-    acp_status st = ACP_OK;
-    const char *v[5];
-    int l[5];
-    for (int k = 0; k < 5; k++) {
-        if (a[k].failed || a[k].len > INT_MAX)
-            st = pg_fail(r, ACP_NOMEM, "out of memory restoring %zu events", n);
-        v[k] = a[k].p;
-        l[k] = (int)a[k].len;
-    }
-    PGresult *res = NULL;
-    if (st == ACP_OK)
-        st = exec_text(r, "SAVEPOINT acp_restore");
-    if (st == ACP_OK)
-        st = pg_exec(r, PG_RESTORE_EVENTS, 5, v, l, &res);
-    if (st == ACP_OK) {
-        int ok = PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 8 &&
-                 PQgetlength(res, 0, 1) == 8 && PQgetlength(res, 0, 2) == 8;
-        *done = ok && pg_get_i64(PQgetvalue(res, 0, 0)) == groups &&
-                pg_get_i64(PQgetvalue(res, 0, 1)) == groups &&
-                pg_get_i64(PQgetvalue(res, 0, 2)) == (int64_t)n;
-        PQclear(res);
-        st = exec_text(r, *done ? "RELEASE SAVEPOINT acp_restore"
-                                : "ROLLBACK TO SAVEPOINT acp_restore");
-    }
+    acp_status st = exec_arrays(r, PG_RESTORE_EVENTS, a, 5, n, all_events_stored, groups, done);
     for (size_t i = 0; *done && i < n; i++)
         results[i] = ACP_OK;
-    for (int k = 0; k < 5; k++)
-        free(a[k].p);
+    return st;
+}
+
+static acp_status pg_save_runs(acp_backend *b, const acp_run_record *runs, size_t n,
+                               uint32_t flags, acp_status *results, acp_call *call)
+{
+    int insert_only = (flags & ACP_BATCH_INSERT_ONLY) != 0;
+    pg_req r;
+    pg_req_init(&r, b, call, "save_runs", "run", n ? runs[0].run_id : "", 0);
+    acp_status st = exec_text(&r, "BEGIN");
+    int done = 0;
+    if (st == ACP_OK && insert_only && n > 1)
+        st = insert_runs_fast(&r, runs, n, results, &done);
+    for (size_t i = 0; st == ACP_OK && !done && i < n; i++) {
+        int rows = 0;
+        r.id = runs[i].run_id;
+        st = exec_run(&r, insert_only ? PG_INSERT_RUN : save_stmt(&runs[i]), &runs[i], &rows);
+        results[i] = insert_only && rows == 0 ? ACP_CONFLICT : ACP_OK;
+    }
+    if (st == ACP_OK)
+        st = exec_text(&r, "COMMIT");
+    pg_req_done(&r); /* a connection left inside a transaction is dropped */
     return st;
 }
 

@@ -210,6 +210,17 @@ Test(copy, restore_keeps_sequences_and_times_and_reports_conflicts)
                                  ACP_STRLEN, 99};
         cr_assert_eq(acp_run_restore_many(s, &other, 1, res, &err), ACP_OK);
         cr_expect_eq(res[0], ACP_CONFLICT, "%s", b[k]);
+        /* A new run and a taken one in one batch: each gets its own answer. */
+        acp_restore_run two[] = {
+            {"{\"run_id\":\"r9\",\"agent_name\":\"x\",\"status\":\"created\"}", ACP_STRLEN, 1},
+            other,
+        };
+        cr_assert_eq(acp_run_restore_many(s, two, 2, res, &err), ACP_OK, "%s", err.message);
+        cr_expect(res[0] == ACP_OK && res[1] == ACP_CONFLICT, "%s", b[k]);
+        char *gone;
+        cr_assert_eq(acp_run_get(s, "r9", &gone, NULL, &err), ACP_OK, "%s", b[k]);
+        acp_free(gone);
+        cr_assert_eq(acp_run_delete(s, "r9", &err), ACP_OK);
         acp_run_filter f = ACP_RUN_FILTER_INIT;
         acp_page *p;
         cr_assert_eq(acp_run_list(s, &f, &p, &err), ACP_OK);
