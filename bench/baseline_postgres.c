@@ -284,7 +284,11 @@ static long p_delete_run(target *t, int tid, size_t i)
     long rows = 0;
     if (run_sql(CONN(t, tid), "BEGIN", why, sizeof why) != 0)
         return target_fail(t, "%s", why);
-    PGresult *r = exec_st(t, tid, BPG_DELETE_SEQ, 1, v, l);
+    PGresult *r = exec_st(t, tid, BPG_LOCK_RUN, 1, v, l);
+    if (r) {
+        PQclear(r);
+        r = exec_st(t, tid, BPG_DELETE_SEQ, 1, v, l);
+    }
     if (r) {
         rows += PQntuples(r);
         PQclear(r);

@@ -27,6 +27,33 @@
     "(0, '', ''), (1, " R ".agent_name, ''), (2, '', " R ".session_id),"                     \
     " (3, " R ".agent_name, " R ".session_id)"
 
+/* Run versions, as the backend keeps them: a version per run, the delete
+ * mark in meta, and the save function that decides, checks and writes
+ * under a per-run advisory lock (the backend's own text: the schema check
+ * compares functions by signature, and the work must be the same). */
+#define BPG_VERSIONS                                                                        \
+    "ALTER TABLE runs ADD COLUMN version bigint NOT NULL DEFAULT 1;"                        \
+    "INSERT INTO meta VALUES ('run_delete', 0);"                                            \
+    "CREATE FUNCTION save_run(p_id text, p_agent text, p_session text, p_status text,"      \
+    " p_created bigint, p_finished bigint, p_doc text, p_keep boolean, p_mode text,"        \
+    " p_want bigint, OUT o_ok boolean, OUT o_version bigint)"                               \
+    " LANGUAGE plpgsql AS $f$ DECLARE stored bigint; base bigint; BEGIN"                    \
+    " PERFORM pg_advisory_xact_lock(1094930518, hashtext(p_id));"                           \
+    " SELECT r.version INTO stored FROM runs r WHERE r.run_id = p_id;"                      \
+    " stored := coalesce(stored, 0); base := stored;"                                       \
+    " IF base = 0 THEN SELECT m.value INTO base FROM meta m WHERE m.name = 'run_delete';"   \
+    " END IF;"                                                                              \
+    " o_version := greatest(base + 1,"                                                      \
+    "  (extract(epoch FROM clock_timestamp()) * 1000000)::bigint);"                         \
+    " INSERT INTO runs AS r (run_id, agent_name, session_id, status, created_us,"           \
+    "  finished_us, doc, version)"                                                          \
+    "  VALUES (p_id, p_agent, p_session, p_status, p_created, p_finished, p_doc, o_version)" \
+    "  ON CONFLICT (run_id) DO UPDATE SET agent_name = EXCLUDED.agent_name,"                \
+    "  session_id = EXCLUDED.session_id, status = EXCLUDED.status,"                         \
+    "  finished_us = EXCLUDED.finished_us, doc = EXCLUDED.doc, version = EXCLUDED.version," \
+    "  created_us = CASE WHEN p_keep THEN r.created_us ELSE EXCLUDED.created_us END;"       \
+    " o_ok := true; END $f$;"
+
 /* Run once in a new schema that is first on the search_path.  The trigger
  * functions name tables unqualified too: they run on the baseline's
  * connections, which all set that search_path. */
@@ -96,7 +123,8 @@
     " EXECUTE FUNCTION run_counts_move();"                                                  \
     "CREATE TRIGGER run_counts_clear AFTER TRUNCATE ON runs"                                \
     " FOR EACH STATEMENT EXECUTE FUNCTION run_counts_clear();"                              \
-    "INSERT INTO meta VALUES ('schema_version', 2);"
+    BPG_VERSIONS                                                                            \
+    "INSERT INTO meta VALUES ('schema_version', 3);"
 
 /* The statements the workload runs, prepared as "b<number>".  Parameters
  * travel in binary: text as its bytes, bigint as 8 bytes big-endian. */
@@ -117,19 +145,20 @@ enum {
     BPG_LIST_RUNS_A,
     BPG_LIST_RUNS_S,
     BPG_LIST_RUNS_AS,
+    BPG_LOCK_RUN,     /* $1 run_id: save_run()'s advisory lock, until commit */
     BPG_N_STATEMENTS
 };
 
 static const char *const bpg_sql[BPG_N_STATEMENTS] = {
-    [BPG_SAVE_RUN] = "INSERT INTO runs VALUES ($1::text, $2::text, $3::text, $4::text,"
-                     " $5::bigint, $6::bigint, $7::text) ON CONFLICT (run_id) DO UPDATE SET"
-                     " agent_name = EXCLUDED.agent_name, session_id = EXCLUDED.session_id,"
-                     " status = EXCLUDED.status, created_us = EXCLUDED.created_us,"
-                     " finished_us = EXCLUDED.finished_us, doc = EXCLUDED.doc",
+    [BPG_SAVE_RUN] = "SELECT o_ok, o_version FROM save_run($1::text, $2::text, $3::text,"
+                     " $4::text, $5::bigint, $6::bigint, $7::text, false, '-', 0)",
     [BPG_GET_RUN] = "SELECT doc, created_us FROM runs WHERE run_id = $1::text",
     [BPG_DELETE_SEQ] = "DELETE FROM event_seq WHERE run_id = $1::text RETURNING 1",
-    [BPG_DELETE_RUN] = "WITH e AS (DELETE FROM events WHERE run_id = $1::text)"
-                       " DELETE FROM runs WHERE run_id = $1::text RETURNING 1",
+    [BPG_DELETE_RUN] = "WITH e AS (DELETE FROM events WHERE run_id = $1::text),"
+                       " d AS (DELETE FROM runs WHERE run_id = $1::text RETURNING version),"
+                       " m AS (UPDATE meta SET value = d.version FROM d"
+                       " WHERE name = 'run_delete' AND value < d.version)"
+                       " SELECT 1 FROM d",
     [BPG_SAVE_SESSION] = "INSERT INTO sessions VALUES ($1::text, $2::text)"
                          " ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc",
     [BPG_GET_SESSION] = "SELECT doc FROM sessions WHERE id = $1::text",
@@ -160,6 +189,7 @@ static const char *const bpg_sql[BPG_N_STATEMENTS] = {
     [BPG_LIST_RUNS_AS] = "SELECT run_id, created_us, doc FROM runs WHERE agent_name = $1::text"
                          " AND session_id = $2::text"
                          " ORDER BY created_us DESC, run_id DESC OFFSET $3::bigint LIMIT $4::bigint",
+    [BPG_LOCK_RUN] = "SELECT pg_advisory_xact_lock(1094930518, hashtext($1::text))",
 };
 
 /* Create schema qschema (a quoted identifier) on c, put it first on c's

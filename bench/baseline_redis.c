@@ -185,7 +185,7 @@ static long get_key(target *t, int tid, const char *tag, const char *id, size_t 
 
 static long r_get_run(target *t, int tid, size_t i)
 {
-    return get_key(t, tid, "r:", t->w->run_id[i], 8);
+    return get_key(t, tid, "r:", t->w->run_id[i], 16); /* created, version */
 }
 
 static long r_add_event(target *t, int tid, size_t r, size_t k)
@@ -252,8 +252,8 @@ static long r_list_runs(target *t, int tid, long agent, long session, int64_t of
         total = (long)r->element[0]->integer;
         for (size_t i = 1; i + 1 < r->elements; i += 2) {
             const redisReply *v = r->element[i + 1];
-            if (v->type == REDIS_REPLY_STRING && v->len >= 8) {
-                copy_str(v->str + 8, v->len - 8);
+            if (v->type == REDIS_REPLY_STRING && v->len >= 16) {
+                copy_str(v->str + 16, v->len - 16); /* created, version */
                 n++;
             }
         }

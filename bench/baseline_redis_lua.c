@@ -4,7 +4,8 @@
  * backend's key layout (see the backend's documentation of it), written
  * for the benchmark's needs only (no expiry, no sessions listing):
  *
- *   P r:<run_id>   string: created (8 bytes) + run document
+ *   P r:<run_id>   string: created (8 bytes) + version (8 bytes) + run document
+ *   P m            string: the delete mark (run versions)
  *   P e:<run_id>   list: stored time (8 bytes) + event document
  *   P s:<id>       string: session document;  P S  zset of session ids
  *   P w            hash run_id -> created8 + 's'|'n' #agent ':' agent [session]
@@ -42,8 +43,25 @@
     "  end\n"                                                                               \
     "end\n"
 
+/* Run versions, as the backend computes them: max(stored or the delete
+ * mark + 1, the server's clock in microseconds), 8 bytes in the record. */
+#define BRD_VERSION                                                                         \
+    "local function ver_of(rec)\n"                                                          \
+    "  if not rec then return 0 end\n"                                                      \
+    "  local v = string.byte(rec, 9) - 128\n"                                               \
+    "  for i = 10, 16 do v = v * 256 + string.byte(rec, i) end\n"                           \
+    "  return v\n"                                                                          \
+    "end\n"                                                                                 \
+    "local function enc(v)\n"                                                               \
+    "  local b = {}\n"                                                                      \
+    "  for i = 8, 1, -1 do b[i] = v % 256; v = math.floor(v / 256) end\n"                   \
+    "  b[1] = b[1] + 128\n"                                                                 \
+    "  return string.char(unpack(b))\n"                                                     \
+    "end\n"
+
 const char *const brd_scripts[BRD_N_SCRIPTS] = {
-    [BRD_SAVE_RUN] = BRD_INDEX
+    [BRD_SAVE_RUN] = BRD_INDEX BRD_VERSION
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
     "local id, c8, agent, doc = ARGV[2], ARGV[3], ARGV[4], ARGV[7]\n"
     "local session = nil\n"
     "if ARGV[5] == '1' then session = ARGV[6] end\n"
@@ -55,12 +73,20 @@ const char *const brd_scripts[BRD_N_SCRIPTS] = {
     "  for _, k in ipairs(index_keys(agent, session)) do redis.call('ZADD', k, 0, c8 .. id) end\n"
     "  redis.call('HSET', P .. 'w', id, where)\n"
     "end\n"
-    "redis.call('SET', P .. 'r:' .. id, c8 .. doc)\n"
-    "return 1\n",
+    "local base = ver_of(redis.call('GET', P .. 'r:' .. id))\n"
+    "if base == 0 then base = tonumber(redis.call('GET', P .. 'm') or '0') end\n"
+    "local t = redis.call('TIME')\n"
+    "local v = math.max(base + 1, tonumber(t[1]) * 1000000 + tonumber(t[2]))\n"
+    "redis.call('SET', P .. 'r:' .. id, c8 .. enc(v) .. doc)\n"
+    "return {1, v}\n",
 
-    [BRD_DELETE_RUN] = BRD_INDEX
+    [BRD_DELETE_RUN] = BRD_INDEX BRD_VERSION
     "local id, n = ARGV[2], 0\n"
     "redis.call('EXISTS', P .. 'x:r')\n"
+    "local v = ver_of(redis.call('GET', P .. 'r:' .. id))\n"
+    "if v > tonumber(redis.call('GET', P .. 'm') or '0') then\n"
+    "  redis.call('SET', P .. 'm', string.format('%.0f', v))\n"
+    "end\n"
     "local old = redis.call('HGET', P .. 'w', id)\n"
     "if old then\n"
     "  drop_index(id, old)\n"

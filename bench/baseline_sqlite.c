@@ -111,11 +111,37 @@ static int exec_st(sqlite3_stmt *s)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* The next version of run i, read in the open write transaction:
+ * max(stored or delete mark + 1, now), as every versioned backend does. */
+static int next_version(sqconn *c, const char *run_id, int len, int64_t *version)
+{
+    sqlite3_stmt *s = c->st[BSQ_RUN_VERSION];
+    sqlite3_bind_text(s, 1, run_id, len, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        int64_t base = sqlite3_column_type(s, 0) == SQLITE_NULL ? sqlite3_column_int64(s, 1)
+                                                               : sqlite3_column_int64(s, 0);
+        int64_t now = acp_time_now_us();
+        *version = base + 1 > now ? base + 1 : now;
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
 static long b_save_run(target *t, int tid, size_t i, int done)
 {
     const w1 *w = t->w;
     sqconn *c = CONN(t, tid);
     sqlite3_stmt *s = c->st[BSQ_SAVE_RUN];
+    int64_t version = 0;
+    int vrc = exec_st(c->st[BSQ_BEGIN_WRITE]);
+    if (vrc == SQLITE_OK)
+        vrc = next_version(c, w->run_id[i], (int)w->run_id_len[i], &version);
+    if (vrc != SQLITE_OK) {
+        exec_st(c->st[BSQ_ROLLBACK]);
+        return sq_err(t, c, "save_run");
+    }
     const char *agent = w->agent_name[w->agent[i]], *sess = w->session_id[w->session[i]];
     sqlite3_bind_text(s, 1, w->run_id[i], (int)w->run_id_len[i], SQLITE_STATIC);
     sqlite3_bind_text(s, 2, agent, (int)strlen(agent), SQLITE_STATIC);
@@ -129,9 +155,16 @@ static long b_save_run(target *t, int tid, size_t i, int done)
     sqlite3_bind_text(s, 7, done ? w->doc_done[i] : w->doc_new[i],
                       (int)(done ? w->doc_done_len[i] : w->doc_new_len[i]), SQLITE_STATIC);
     sqlite3_bind_int64(s, 8, 0); /* a raw program keeps no checksum */
+    sqlite3_bind_int64(s, 9, version);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 1 : sq_err(t, c, "save_run");
+    if (rc == SQLITE_DONE)
+        rc = exec_st(c->st[BSQ_COMMIT]);
+    if (rc != SQLITE_OK && rc != SQLITE_DONE) {
+        exec_st(c->st[BSQ_ROLLBACK]);
+        return sq_err(t, c, "save_run");
+    }
+    return 1;
 }
 
 /* Copy column col of the current row, as the API hands back a copy. */
@@ -285,6 +318,11 @@ static long b_delete_run(target *t, int tid, size_t i)
     sqconn *c = CONN(t, tid);
     long gone = 0;
     int rc = exec_st(c->st[BSQ_BEGIN_WRITE]);
+    if (rc == SQLITE_OK) {
+        sqlite3_stmt *m = c->st[BSQ_MARK_DELETE];
+        sqlite3_bind_text(m, 1, t->w->run_id[i], -1, SQLITE_STATIC);
+        rc = exec_st(m);
+    }
     for (int k = BSQ_DELETE_RUN; rc == SQLITE_OK && k <= BSQ_DELETE_EVENTS; k++) {
         sqlite3_stmt *s = c->st[k];
         sqlite3_bind_text(s, 1, t->w->run_id[i], -1, SQLITE_STATIC);

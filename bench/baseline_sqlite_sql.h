@@ -18,7 +18,7 @@
 
 /* PRAGMA application_id ("ACPS") and user_version of an acp-storage store. */
 #define BSQ_APPLICATION_ID 0x41435053
-#define BSQ_SCHEMA_VERSION 2
+#define BSQ_SCHEMA_VERSION 3
 
 /* One counter row per filter of list_runs (kind 0 all, 1 agent, 2 session,
  * 3 both; '' in the unused parts), kept by triggers, so that a total is one
@@ -38,7 +38,11 @@
 #define BSQ_SCHEMA                                                                        \
     "CREATE TABLE runs (run_id TEXT NOT NULL PRIMARY KEY, agent_name TEXT NOT NULL,"     \
     " session_id TEXT, status TEXT NOT NULL, created_us INTEGER NOT NULL,"               \
-    " finished_us INTEGER, doc TEXT NOT NULL, crc INTEGER NOT NULL DEFAULT 0);"          \
+    " finished_us INTEGER, doc TEXT NOT NULL, crc INTEGER NOT NULL DEFAULT 0,"           \
+    " version INTEGER NOT NULL DEFAULT 1);"                                              \
+    "CREATE TABLE marks (name TEXT NOT NULL PRIMARY KEY, value INTEGER NOT NULL)"        \
+    " WITHOUT ROWID;"                                                                    \
+    "INSERT INTO marks VALUES ('run_delete', 0);"                                        \
     "CREATE INDEX runs_created ON runs (created_us, run_id);"                            \
     "CREATE INDEX runs_agent ON runs (agent_name, created_us, run_id);"                  \
     "CREATE INDEX runs_session ON runs (session_id, created_us, run_id)"                 \
@@ -89,6 +93,8 @@ enum bsq_stmt {
     BSQ_BEGIN_READ,
     BSQ_COMMIT,
     BSQ_ROLLBACK,
+    BSQ_RUN_VERSION,
+    BSQ_MARK_DELETE,
     BSQ_N
 };
 
@@ -97,11 +103,13 @@ enum bsq_stmt {
 
 static const char *const bsq_sql[BSQ_N] = {
     /* ?1 run_id, ?2 agent, ?3 session, ?4 status, ?5 created_us,
-     * ?6 finished_us, ?7 doc, ?8 crc. */
+     * ?6 finished_us, ?7 doc, ?8 crc, ?9 version (after BSQ_RUN_VERSION, in
+     * one write transaction, as the backend does). */
     [BSQ_SAVE_RUN] = "INSERT INTO runs (run_id, agent_name, session_id, status, created_us,"
-                     " finished_us, doc, crc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                     " finished_us, doc, crc, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                      " ON CONFLICT (run_id) DO UPDATE SET (agent_name, session_id, status,"
-                     " created_us, finished_us, doc, crc) = (?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                     " created_us, finished_us, doc, crc, version) = (?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+                     " ?9)",
     [BSQ_GET_RUN] = "SELECT doc FROM runs WHERE run_id = ?1",
     [BSQ_DELETE_RUN] = "DELETE FROM runs WHERE run_id = ?1",
     [BSQ_DELETE_EVENTS] = "DELETE FROM events WHERE run_id = ?1",
@@ -128,6 +136,13 @@ static const char *const bsq_sql[BSQ_N] = {
     [BSQ_BEGIN_READ] = "BEGIN",
     [BSQ_COMMIT] = "COMMIT",
     [BSQ_ROLLBACK] = "ROLLBACK",
+    /* Run versions: the run's version and the delete mark; raising the mark
+     * before a delete. */
+    [BSQ_RUN_VERSION] = "SELECT (SELECT version FROM runs WHERE run_id = ?1),"
+                        " (SELECT value FROM marks WHERE name = 'run_delete')",
+    [BSQ_MARK_DELETE] = "UPDATE marks SET value = (SELECT version FROM runs WHERE run_id = ?1)"
+                        " WHERE name = 'run_delete'"
+                        " AND value < (SELECT version FROM runs WHERE run_id = ?1)",
 };
 
 #endif /* ACP_BENCH_BASELINE_SQLITE_SQL_H */

@@ -312,6 +312,11 @@ int scale_run(const bench_opts *o, const w1 *w, const char *const *uris, size_t 
  * store URI template; JSON member "follow" into the object j is in. */
 int follow_bench(const char *const *uris, size_t n_uris, double idle_s, size_t samples, jw *j,
                  FILE *out);
+/* --saves (saves.c): durable save_run calls per second at 1, 2, 4 and 8
+ * threads for each store URI template, `n` saves per configuration and
+ * repeat; JSON member "saves" into the object j is in.  0 or -1. */
+int saves_bench(const char *const *uris, size_t n_uris, const w1 *w, size_t n, int repeats,
+                int quiet, jw *j, FILE *out);
 /* The plugin call overhead (memory backend); JSON object into j. */
 int overhead_run(const bench_opts *o, jw *j, FILE *out);
 

@@ -60,6 +60,10 @@ static void usage(FILE *f)
             "                       acp_event_follow for each store (bench/follow.c)\n"
             "  --follow-idle S      seconds of the idle measurement (default 10)\n"
             "  --follow-samples N   appends timed for the latency (default 1000)\n"
+            "  --saves              instead of W1: durable saves/s at 1, 2, 4 and 8 threads\n"
+            "                       for each store (default: file sync=always against sqlite\n"
+            "                       synchronous=full; bench/saves.c)\n"
+            "  --saves-count N      saves per store and thread count per repeat (default 400)\n"
             "  --help, --version\n",
             DEFAULT_REPEATS);
 }
@@ -206,6 +210,46 @@ static void json_result(jw *j, const compare_result *r)
     jw_end_obj(j);
 }
 
+/* W1 for every store, then the call overhead and the scale experiments
+ * when asked: members of the JSON object j is in.  0, or 1 when any
+ * failed. */
+static int w1_all(const bench_opts *op, const w1 *wp, const char *const *stores, size_t n_stores,
+                  const char *baseline, long mask, int overhead, int scale, jw *jp, FILE *out)
+{
+    int status = 0;
+    jw_key(jp, "w1");
+    jw_arr(jp);
+    for (size_t i = 0; i < n_stores; i++) {
+        compare_result *r = malloc(sizeof *r);
+        if (!r) {
+            status = 1;
+            break;
+        }
+        if (compare_run(wp, stores[i], baseline, (unsigned)mask, op->threads, op->repeats, op->quiet,
+                        r) != 0) {
+            fprintf(stderr, "acp-storage-bench: %s: %s\n", stores[i], r->error);
+            status = 1;
+        }
+        print_result(out, r);
+        json_result(jp, r);
+        free(r);
+        fflush(out);
+    }
+    jw_end_arr(jp);
+
+    if (overhead) {
+        jw_key(jp, "overhead");
+        if (overhead_run(op, jp, out) != 0)
+            status = 1;
+    }
+    if (scale) {
+        jw_key(jp, "scale");
+        if (scale_run(op, wp, stores, n_stores, jp, out) != 0)
+            status = 1;
+    }
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -227,6 +271,8 @@ int main(int argc, char **argv)
         {"follow", no_argument, NULL, 'W'},
         {"follow-idle", required_argument, NULL, 'I'},
         {"follow-samples", required_argument, NULL, 'X'},
+        {"saves", no_argument, NULL, 'D'},
+        {"saves-count", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -245,6 +291,8 @@ int main(int argc, char **argv)
     int scale = 0, overhead = 1, c;
     int follow = 0;               /* --follow: only the follow measurement */
     size_t follow_idle = 10, follow_samples = 1000;
+    int saves = 0; /* --saves: only the durable saves measurement */
+    size_t saves_count = 400;
     size_t v;
 
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -332,6 +380,15 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'D':
+            saves = 1;
+            break;
+        case 'K':
+            if (parse_size(optarg, &saves_count) != 0) {
+                fprintf(stderr, "acp-storage-bench: --saves-count: a positive integer\n");
+                return 2;
+            }
+            break;
         case 'q':
             o.quiet = 1;
             break;
@@ -364,6 +421,10 @@ int main(int argc, char **argv)
     if (o.runs < 10) {
         fprintf(stderr, "acp-storage-bench: --runs must be at least 10\n");
         return 2;
+    }
+    if (n_stores == 0 && saves) {
+        stores[n_stores++] = "file:{dir}/store?sync=always";
+        stores[n_stores++] = "sqlite:{dir}/b.db?synchronous=full";
     }
     if (n_stores == 0) {
         stores[n_stores++] = "memory:";
@@ -430,36 +491,10 @@ int main(int argc, char **argv)
             o.threads, o.repeats);
 
     int status = 0;
-    jw_key(&j, "w1");
-    jw_arr(&j);
-    for (size_t i = 0; i < n_stores; i++) {
-        compare_result *r = malloc(sizeof *r);
-        if (!r) {
-            status = 1;
-            break;
-        }
-        if (compare_run(&w, stores[i], baseline, (unsigned)mask, o.threads, o.repeats, o.quiet,
-                        r) != 0) {
-            fprintf(stderr, "acp-storage-bench: %s: %s\n", stores[i], r->error);
-            status = 1;
-        }
-        print_result(out, r);
-        json_result(&j, r);
-        free(r);
-        fflush(out);
-    }
-    jw_end_arr(&j);
-
-    if (overhead) {
-        jw_key(&j, "overhead");
-        if (overhead_run(&o, &j, out) != 0)
-            status = 1;
-    }
-    if (scale) {
-        jw_key(&j, "scale");
-        if (scale_run(&o, &w, stores, n_stores, &j, out) != 0)
-            status = 1;
-    }
+    if (saves) /* bench/saves.c: instead of W1 */
+        status = saves_bench(stores, n_stores, &w, saves_count, o.repeats, o.quiet, &j, out) != 0;
+    else
+        status = w1_all(&o, &w, stores, n_stores, baseline, mask, overhead, scale, &j, out);
     jw_key(&j, "ok");
     jw_bool(&j, status == 0);
     jw_end_obj(&j);

@@ -203,7 +203,7 @@ int overhead_run(const bench_opts *o, jw *j, FILE *out)
         acp_open_args args = {"memory:", "memory:", "memory", "", "", "", NULL, 0};
         acp_call call = {0};
         acp_run_record rec = {id, 36, "agent-1", 7, "sess-0001", 9, "in-progress",
-                              INT64_C(1748779200000000), ACP_NO_TIME, 0, doc, dl};
+                              INT64_C(1748779200000000), ACP_NO_TIME, 0, doc, dl, 0};
         if (c.vt->open(&d_host, &args, &c.b, &call) != ACP_OK ||
             c.vt->save_run(c.b, &rec, &call) != ACP_OK)
             snprintf(why, sizeof why, "memory plugin: %.200s", call.message);

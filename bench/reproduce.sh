@@ -20,6 +20,9 @@
 # synchronous_commit=off, Redis without persistence.  The baselines use the
 # same servers, so ratios compare like with like; with synchronous_commit
 # on, every write waits for a WAL flush and all ratios move towards 1.
+#
+# ACP_BENCH_W1_ONLY=1 leaves out --scale: only the W1 table (and the call
+# overhead), every backend in one run, in a few minutes.
 set -euo pipefail
 
 build=${1:-./build-bench}
@@ -116,4 +119,6 @@ else
   echo "reproduce.sh: no redis-server (apt-get install redis-server): skipping redis" >&2
 fi
 
-"$bench" "${stores[@]}" --scale --json bench-results.json "$@" | tee bench-results.txt
+scale=(--scale)
+if [ "${ACP_BENCH_W1_ONLY:-0}" = 1 ]; then scale=(); fi
+"$bench" "${stores[@]}" "${scale[@]}" --json bench-results.json "$@" | tee bench-results.txt

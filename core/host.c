@@ -103,6 +103,7 @@ static int host_emit(acp_call *call, const acp_item *it)
     o->created_us = it->created_us;
     o->seq = it->seq;
     o->stored_us = it->stored_us;
+    o->version = call->item_versions ? it->version : 0; /* older acp_items end before it */
     return 0;
 }
 
@@ -114,6 +115,12 @@ static void host_set_total(acp_call *call, int64_t total)
         host_fault(call, "reported a negative total (%" PRId64 ")", total);
     else
         call->page->total = total;
+}
+
+static void host_set_version(acp_call *call, int64_t version)
+{
+    if (call)
+        call->version = version;
 }
 
 static acp_status host_error(acp_call *call, acp_status code, const char *fmt, ...)
@@ -133,7 +140,7 @@ static acp_status host_error(acp_call *call, acp_status code, const char *fmt, .
  * call short or stretch it.  The coarse clock (a few ms resolution) is
  * enough for bounds given in ms and costs no TSC read, which every call
  * pays once. */
-static int64_t deadline_now_us(void)
+int64_t acp__deadline_now_us(void)
 {
     struct timespec ts;
 #ifdef CLOCK_MONOTONIC_COARSE
@@ -148,7 +155,7 @@ static int64_t host_remaining_ms(acp_call *call)
 {
     if (!call || !call->deadline_us)
         return -1;
-    int64_t left = (call->deadline_us - deadline_now_us()) / 1000;
+    int64_t left = (call->deadline_us - acp__deadline_now_us()) / 1000;
     return left > 0 ? left : 0;
 }
 
@@ -190,7 +197,19 @@ const acp_plugin_host acp__host = {
     .cancelled = acp__host_cancelled,
     .cancel_watch = acp__host_cancel_watch,
     .cancel_unwatch = acp__host_cancel_unwatch,
+    .set_version = host_set_version,
+    .child = &acp__child_ops,
 };
+
+/* The parent call of the child call this thread is making (child.c). */
+static _Thread_local const acp_call *bound_parent;
+
+const acp_call *acp__call_bind(const acp_call *parent)
+{
+    const acp_call *prev = bound_parent;
+    bound_parent = parent;
+    return prev;
+}
 
 void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms)
 {
@@ -202,7 +221,19 @@ void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms)
     call->fault[0] = '\0';
     call->cancel = NULL;
     call->watch.wake = NULL;
-    call->deadline_us = timeout_ms > 0 ? deadline_now_us() + timeout_ms * 1000 : 0;
+    call->item_versions = 0;
+    call->version = -1;
+    call->deadline_us = timeout_ms > 0 ? acp__deadline_now_us() + timeout_ms * 1000 : 0;
+    call->depth = 0;
+    call->cfg = NULL;
+    call->child_load = 0;
+    const acp_call *parent = bound_parent;
+    if (parent) { /* a child call: bounded and cancelled by its parent's */
+        if (parent->deadline_us && (!call->deadline_us || parent->deadline_us < call->deadline_us))
+            call->deadline_us = parent->deadline_us;
+        call->cancel = parent->cancel;
+        call->depth = parent->depth + 1;
+    }
 }
 
 /* The plugin's message without a leading "<backend>: ": the rule is that
@@ -236,7 +267,7 @@ static __attribute__((noinline)) acp_status call_failed(acp_call *call, acp_stat
     if (call->fault[0]) /* the plugin broke the contract: whatever it returned */
         return acp__error(err, ACP_PLUGIN, "%s: %s %s", backend, op, call->fault);
     const char *msg = call->has_message ? unprefixed(call->message, backend) : "";
-    if ((unsigned)st > ACP_PLUGIN || st == ACP_LOAD) {
+    if ((unsigned)st > ACP_PLUGIN || (st == ACP_LOAD && !call->child_load)) {
         /* Out of range (or a code only the loader may give): keep it visible. */
         return acp__error(err, ACP_PLUGIN, "%s: %s failed with plugin status %d%s%s", backend, op,
                           (int)st, call->has_message ? ": " : "", msg);

@@ -79,6 +79,10 @@ acp_status acp__plugin_get(const acp_config *cfg, acp__plugin **out, acp_error *
  * to free with acp__strv_free.  NULL when out of memory. */
 char **acp__search_dirs(const acp_config *cfg, size_t *n);
 
+/* 1 if the plugin's descriptor is large enough to hold member. */
+#define ACP__DESC_HAS(desc, member)                                                         \
+    ((desc)->size >= offsetof(acp_plugin_descriptor, member) + sizeof((desc)->member))
+
 /* 1 if the plugin's vtable has a non-NULL method at member offset off. */
 #define ACP__HAS(desc, member)                                                              \
     ((desc)->vtable_size >= offsetof(acp_backend_vtable, member) + sizeof(void (*)(void)) && \
@@ -94,6 +98,7 @@ typedef struct acp__item {
     int64_t created_us;
     int64_t seq;
     int64_t stored_us;
+    int64_t version; /* runs of an ACP_CAP_VERSIONS backend, else 0 */
 } acp__item;
 
 struct acp_page {
@@ -126,6 +131,15 @@ struct acp_call {
     char fault[192];        /* what the plugin handed back against the contract, or "" */
     acp_cancel *cancel;     /* acp_event_follow's token, or NULL */
     acp__watch watch;       /* registered in cancel while watch.wake is set */
+    /* Run versions: items carry acp_item.version (the plugin declares
+     * ACP_CAP_VERSIONS, so its acp_item has the member); the version
+     * save_run reported through host->set_version, or -1. */
+    int item_versions;
+    int64_t version;
+    /* child stores (child.c) */
+    int depth;              /* nesting of compositions: 0 for an application's call */
+    const acp_config *cfg;  /* an open call: the configuration being opened, else NULL */
+    int child_load;         /* a child's open failed with ACP_LOAD: the parent may pass it on */
 };
 
 extern const acp_plugin_host acp__host;
@@ -141,6 +155,20 @@ acp_status acp__call_finish(acp_call *call, acp_status st, const char *backend,
 
 acp_page *acp__page_new(size_t max);
 
+/* Child calls (child.c): while a plugin calls a child store, the parent's
+ * call is bound to the thread, and every call the core starts meanwhile
+ * (acp__call_init) ends no later than the parent's deadline, is cancelled
+ * with it and is one level deeper.  Returns the previous binding, to be
+ * restored with acp__call_bind(previous). */
+const acp_call *acp__call_bind(const acp_call *parent);
+/* The monotonic clock of call deadlines, in microseconds. */
+int64_t acp__deadline_now_us(void);
+
+/* ---- child stores (child.c) ---- */
+
+/* host->child. */
+extern const acp_child_ops acp__child_ops;
+
 /* ---- stores (store.c) ---- */
 
 struct acp_store {
@@ -152,8 +180,23 @@ struct acp_store {
     pthread_mutex_t mu;
     int64_t timeout_ms;
     size_t max_doc; /* documents larger than this are refused (max_document_bytes) */
+    int versions;   /* the plugin keeps run versions (ACP_CAP_VERSIONS, ABI >= 1.2) */
 };
 
+/* Fetch one run (session when session is set) as acp_run_get does, into
+ * *item (its doc to free; its key NULL).  Errors: as acp_run_get. */
+acp_status acp__store_get(acp_store *s, int session, const char *id, acp__item *item,
+                          acp_error *err);
+/* A run save with the record's version flags (ACP_RUN_IF_VERSION, IF_ABSENT,
+ * SET_VERSION, IF_NEWER) and version, as a plugin's save_run receives them
+ * (created_us: a restore's time, or ACP_RESTORE_CREATED_FROM_DOC).  *out
+ * (may be NULL): the new version on ACP_OK, the version found on
+ * ACP_CONFLICT (0: no such run, -1: not reported).  For child stores. */
+acp_status acp__run_save_flags(acp_store *s, const char *json, size_t len, uint32_t flags,
+                               int64_t version, int64_t created_us, int64_t *out, acp_error *err);
+/* The run cursor of position (created_us, run_id), as next_cursor gives it
+ * (to free), or NULL when out of memory. */
+char *acp__cursor_make(int64_t created_us, const char *run_id);
 /* ---- batched writes (batch.c) ---- */
 
 /* Enter and leave a store's plugin (one thread at a time unless it is
@@ -173,6 +216,22 @@ static inline void acp__store_leave(acp_store *s)
 
 /* 1 if key is a core option: never passed to or checked by a plugin. */
 int acp__core_option(const char *key);
+
+/* The options handed to a plugin's open: checked against the descriptor
+ * (typed specs, or option_names), canonical values, defaults filled in. */
+typedef struct acp__open_opts {
+    acp_plugin_option *v;
+    size_t n;
+    char **owned; /* the values, one per v[i] */
+} acp__open_opts;
+
+/* Check cfg's variant and options against d and build the options for its
+ * open (to acp__open_opts_free).  Errors: INVALID naming the variant or
+ * option, the value and what is accepted; PLUGIN (a bad default in d);
+ * NOMEM. */
+acp_status acp__open_opts_make(const acp_config *cfg, const acp_plugin_descriptor *d,
+                               acp__open_opts *o, acp_error *err);
+void acp__open_opts_free(acp__open_opts *o);
 /* INVALID naming both sizes when a document of len bytes is over the
  * store's limit.  `what` is "run", "session" or "event". */
 acp_status acp__doc_size_check(const acp_store *s, const char *what, size_t len, acp_error *err);

@@ -31,48 +31,6 @@ static void leave(acp_store *s)
 
 /* ---- opening ---- */
 
-/* The option every backend accepts (acp_storage.h, acp_config_set). */
-#define OPT_CREATE "create"
-
-/* Whether the plugin lists key among its options. */
-static int plugin_takes(const acp_plugin_descriptor *d, const char *key)
-{
-    for (const char *const *n = d->option_names; n && *n; n++)
-        if (strcmp(*n, key) == 0)
-            return 1;
-    return 0;
-}
-
-static acp_status check_options(const acp_config *cfg, const acp_plugin_descriptor *d,
-                                acp_error *err)
-{
-    const char *const *names = d->option_names;
-    for (size_t i = 0; i < cfg->n_opts; i++) {
-        if (strcmp(cfg->opts[i].key, OPT_CREATE) == 0) {
-            const char *v = cfg->opts[i].value;
-            if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
-                return acp__error(err, ACP_INVALID,
-                                  "option create=%.64s: expected \"true\" or \"false\"", v);
-            continue;
-        }
-        if (!names)
-            continue; /* the backend passes options to its client library */
-        size_t k = 0;
-        while (names[k] && strcmp(names[k], cfg->opts[i].key) != 0)
-            k++;
-        if (names[k] || acp__core_option(cfg->opts[i].key))
-            continue;
-        char accepted[512] = "";
-        size_t len = 0;
-        for (size_t j = 0; names[j] && len < sizeof accepted; j++)
-            len += (size_t)snprintf(accepted + len, sizeof accepted - len, "%s, ", names[j]);
-        return acp__error(err, ACP_INVALID,
-                          "unknown option '%.64s' for backend '%s' (accepted: %smax_document_bytes)",
-                          cfg->opts[i].key, d->name, accepted);
-    }
-    return ACP_OK;
-}
-
 ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out, acp_error *err)
 {
     if (!cfg || !out)
@@ -83,26 +41,16 @@ ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out,
         return st;
     const acp_plugin_descriptor *d = p->desc;
     size_t max_doc;
+    acp__open_opts opts;
     if ((st = acp_config_max_document_bytes(cfg, &max_doc, err)) != ACP_OK ||
-        (st = check_options(cfg, d, err)) != ACP_OK)
+        (st = acp__open_opts_make(cfg, d, &opts, err)) != ACP_OK)
         return st;
 
     acp_store *s = calloc(1, sizeof *s);
     char *uri = acp__config_uri(cfg, 0), *red = acp__config_uri(cfg, 1);
-    acp_plugin_option *opts = calloc(cfg->n_opts + 1, sizeof *opts);
-    if (!s || !uri || !red || !opts) {
+    if (!s || !uri || !red) {
         st = acp__error(err, ACP_NOMEM, "out of memory opening a store");
         goto done;
-    }
-    size_t n_opts = 0;
-    for (size_t i = 0; i < cfg->n_opts; i++) {
-        if (acp__core_option(cfg->opts[i].key))
-            continue; /* taken by the core, meaningless to the plugin */
-        /* "create" reaches only the backends that create stores. */
-        if (strcmp(cfg->opts[i].key, OPT_CREATE) == 0 && !plugin_takes(d, OPT_CREATE))
-            continue;
-        opts[n_opts].key = cfg->opts[i].key;
-        opts[n_opts++].value = cfg->opts[i].value;
     }
     acp_open_args args = {
         .uri = uri,
@@ -111,11 +59,12 @@ ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out,
         .variant = cfg->variant ? cfg->variant : "",
         .authority = cfg->authority ? cfg->authority : "",
         .path = cfg->path ? cfg->path : "",
-        .options = opts,
-        .n_options = n_opts,
+        .options = opts.v,
+        .n_options = opts.n,
     };
     acp_call call;
     acp__call_init(&call, NULL, cfg->timeout_ms);
+    call.cfg = cfg; /* children opened by this open inherit its plugin directories */
     st = d->vtable->open(&acp__host, &args, &s->backend, &call);
     if (st != ACP_OK) {
         st = acp__call_finish(&call, st, d->name, "open", err);
@@ -127,6 +76,9 @@ ACP_API acp_status acp_store_open_config(const acp_config *cfg, acp_store **out,
     s->serial = !(d->capabilities & ACP_CAP_CONCURRENT);
     s->timeout_ms = cfg->timeout_ms;
     s->max_doc = max_doc;
+    /* acp_run_record, acp_item and the host table have the members of
+     * versions from ABI 1.2 on; an older plugin cannot declare the flag. */
+    s->versions = (d->capabilities & ACP_CAP_VERSIONS) && d->abi_minor >= 2;
     pthread_mutex_init(&s->mu, NULL);
     *out = s;
     s = NULL;
@@ -134,7 +86,7 @@ done:
     free(s);
     free(uri);
     free(red);
-    free(opts);
+    acp__open_opts_free(&opts);
     return st;
 }
 
@@ -245,9 +197,45 @@ static const char *plugin_text(const char *json, size_t len, int nul_at_len, cha
     return c;
 }
 
-ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_error *err)
+/* What a run save asks beyond the document: its condition, or the exact
+ * version and creation time of a restore (acp_run_restore). */
+typedef struct run_write {
+    uint32_t flags;     /* ACP_RUN_IF_VERSION, IF_ABSENT, SET_VERSION, IF_NEWER */
+    int64_t version;    /* the expected or the restored version, else 0 */
+    int64_t created_us; /* a restore's creation time, or ACP_RESTORE_CREATED_FROM_DOC */
+    int64_t found;      /* out: on CONFLICT, the version the plugin found (0: none, -1: not said) */
+} run_write;
+
+/* The message of a failed condition, worded once for every backend from
+ * what the plugin found (found: the stored version, 0: no such run, -1:
+ * not reported). */
+static acp_status version_conflict(const acp_store *s, const char *run_id, const run_write *w,
+                                   int64_t found, acp_error *err)
+{
+    char now[48];
+    if (found < 0)
+        snprintf(now, sizeof now, "another writer changed it");
+    else if (found == 0)
+        snprintf(now, sizeof now, "it does not exist");
+    else
+        snprintf(now, sizeof now, "it is at version %" PRId64, found);
+    if (w->flags & ACP_RUN_IF_NEWER)
+        return acp__error(err, ACP_CONFLICT, "%s: run '%s' not restored at version %" PRId64
+                          ": %s (not older)", s->desc->name, run_id, w->version, now);
+    if (w->flags & ACP_RUN_IF_ABSENT)
+        return acp__error(err, ACP_CONFLICT, "%s: run '%s' expected not to exist, but %s",
+                          s->desc->name, run_id, now);
+    return acp__error(err, ACP_CONFLICT, "%s: run '%s' expected at version %" PRId64 ", but %s",
+                      s->desc->name, run_id, w->version, now);
+}
+
+static acp_status run_save(acp_store *s, const char *json, size_t len, run_write *w,
+                           int64_t *version, acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
+    if (w->flags && !s->versions)
+        return acp__error(err, ACP_UNSUPPORTED, "%s: this backend keeps no run versions, so it "
+                          "cannot save conditionally or restore a version", s->desc->name);
     int nul_at_len;
     acp_status st = take_text(s, "run", &json, &len, &nul_at_len, err);
     acp__strbuf b;
@@ -261,6 +249,7 @@ ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_
         acp__strbuf_free(&b);
         return st;
     }
+    int given_created = w->created_us != ACP_RESTORE_CREATED_FROM_DOC;
     acp_run_record r = {
         .run_id = f.run_id,
         .run_id_len = strlen(f.run_id),
@@ -269,21 +258,80 @@ ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_
         .session_id = f.session_id,
         .session_id_len = f.session_id ? strlen(f.session_id) : 0,
         .status = f.status,
-        .created_us = f.has_created ? f.created_us : acp_time_now_us(),
+        .created_us = given_created ? w->created_us
+                      : f.has_created ? f.created_us : acp_time_now_us(),
         .finished_us = f.finished_us == INT64_MIN ? ACP_NO_TIME : f.finished_us,
-        .flags = f.has_created ? 0 : ACP_RUN_CREATED_DEFAULT,
+        .flags = w->flags | (given_created || f.has_created ? 0 : ACP_RUN_CREATED_DEFAULT),
         .doc = doc,
         .doc_len = len,
+        .version = w->version,
     };
     acp_call call;
     acp__call_init(&call, NULL, s->timeout_ms);
     enter(s);
     st = s->vt->save_run(s->backend, &r, &call);
     leave(s);
-    st = acp__call_finish(&call, st, s->desc->name, "save_run", err);
+    w->found = call.version;
+    if (st == ACP_CONFLICT && s->versions && !call.fault[0])
+        st = version_conflict(s, f.run_id, w, call.version, err);
+    else
+        st = acp__call_finish(&call, st, s->desc->name, "save_run", err);
+    if (st == ACP_OK && s->versions && call.version < 1)
+        st = acp__error(err, ACP_PLUGIN, "%s: save_run reported version %" PRId64 " (a backend "
+                        "with versions reports the stored version, >= 1)", s->desc->name,
+                        call.version);
+    if (st == ACP_OK && version)
+        *version = s->versions ? call.version : 0;
     free(copy);
     acp__strbuf_free(&b);
     return st;
+}
+
+acp_status acp__run_save_flags(acp_store *s, const char *json, size_t len, uint32_t flags,
+                               int64_t version, int64_t created_us, int64_t *out, acp_error *err)
+{
+    run_write w = {flags, version, created_us, -1};
+    acp_status st = run_save(s, json, len, &w, out, err);
+    if (st == ACP_CONFLICT && out)
+        *out = w.found;
+    return st;
+}
+
+ACP_API acp_status acp_run_save(acp_store *s, const char *json, size_t len, acp_error *err)
+{
+    run_write w = {0, 0, ACP_RESTORE_CREATED_FROM_DOC, -1};
+    return run_save(s, json, len, &w, NULL, err);
+}
+
+ACP_API acp_status acp_run_save_versioned(acp_store *s, const char *json, size_t len,
+                                          int64_t *version, acp_error *err)
+{
+    run_write w = {0, 0, ACP_RESTORE_CREATED_FROM_DOC, -1};
+    return run_save(s, json, len, &w, version, err);
+}
+
+ACP_API acp_status acp_run_save_if(acp_store *s, const char *json, size_t len,
+                                   int64_t expect_version, int64_t *version, acp_error *err)
+{
+    if (expect_version < 0)
+        return acp__error(err, ACP_INVALID, "acp_run_save_if: expect_version %" PRId64 " is "
+                          "negative (ACP_VERSION_ABSENT, or a version >= 1)", expect_version);
+    run_write w = {expect_version == ACP_VERSION_ABSENT ? ACP_RUN_IF_ABSENT : ACP_RUN_IF_VERSION,
+                   expect_version, ACP_RESTORE_CREATED_FROM_DOC, -1};
+    return run_save(s, json, len, &w, version, err);
+}
+
+ACP_API acp_status acp_run_restore(acp_store *s, const char *json, size_t len, int64_t version,
+                                   int64_t created_us, unsigned flags, acp_error *err)
+{
+    if (version < 1 || version > ACP_VERSION_MAX)
+        return acp__error(err, ACP_INVALID, "acp_run_restore: version %" PRId64 " is outside "
+                          "1..%" PRId64, version, (int64_t)ACP_VERSION_MAX);
+    if (flags & ~ACP_RESTORE_IF_NEWER)
+        return acp__error(err, ACP_INVALID, "acp_run_restore: unknown flags 0x%x", flags);
+    run_write w = {ACP_RUN_SET_VERSION | (flags & ACP_RESTORE_IF_NEWER ? ACP_RUN_IF_NEWER : 0),
+                   version, created_us, -1};
+    return run_save(s, json, len, &w, NULL, err);
 }
 
 ACP_API acp_status acp_session_save(acp_store *s, const char *json, size_t len, acp_error *err)
@@ -362,7 +410,7 @@ ACP_API acp_status acp_event_add(acp_store *s, const char *run_id, const char *j
 typedef acp_status (*get_fn)(acp_backend *, const char *, acp_call *);
 
 static acp_status get_one(acp_store *s, get_fn fn, const char *op, const char *what,
-                          const char *id, char **json, size_t *len, acp_error *err)
+                          const char *id, acp__item *out, acp_error *err)
 {
     /* One item, so the page lives on the stack: a get costs one allocation,
      * the document handed to the caller. */
@@ -370,6 +418,7 @@ static acp_status get_one(acp_store *s, get_fn fn, const char *op, const char *w
     acp_page page = {.items = &item, .cap = 1, .max = 1, .total = -1, .keyless = 1};
     acp_call call;
     acp__call_init(&call, &page, s->timeout_ms);
+    call.item_versions = s->versions;
     enter(s);
     acp_status st = fn(s->backend, id, &call);
     leave(s);
@@ -380,12 +429,34 @@ static acp_status get_one(acp_store *s, get_fn fn, const char *op, const char *w
                         s->desc->name, op);
     else
         st = acp__call_finish(&call, st, s->desc->name, op, err);
+    if (st == ACP_OK)
+        *out = item; /* the caller now owns the block */
+    else if (page.n)
+        free(item.doc);
+    return st;
+}
+
+acp_status acp__store_get(acp_store *s, int session, const char *id, acp__item *item,
+                          acp_error *err)
+{
+    acp_status st = acp__id_check(id, session ? "session id" : "run_id", err);
+    if (st != ACP_OK)
+        return st;
+    return session ? get_one(s, s->vt->get_session, "get_session", "session", id, item, err)
+                   : get_one(s, s->vt->get_run, "get_run", "run", id, item, err);
+}
+
+static acp_status get_doc(acp_store *s, int session, const char *id, char **json, size_t *len,
+                          int64_t *version, acp_error *err)
+{
+    acp__item item;
+    acp_status st = acp__store_get(s, session, id, &item, err);
     if (st == ACP_OK) {
-        *json = item.doc; /* the caller now owns the block */
+        *json = item.doc;
         if (len)
             *len = item.doc_len;
-    } else if (page.n) {
-        free(item.doc);
+        if (version)
+            *version = item.version;
     }
     return st;
 }
@@ -394,18 +465,56 @@ ACP_API acp_status acp_run_get(acp_store *s, const char *run_id, char **json, si
                                acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
-    acp_status st = acp__id_check(run_id, "run_id", err);
-    return st != ACP_OK ? st : get_one(s, s->vt->get_run, "get_run", "run", run_id, json, len, err);
+    return get_doc(s, 0, run_id, json, len, NULL, err);
+}
+
+ACP_API acp_status acp_run_get_versioned(acp_store *s, const char *run_id, char **json,
+                                         size_t *len, int64_t *version, acp_error *err)
+{
+    NEED(s && json, "store and json must not be NULL");
+    return get_doc(s, 0, run_id, json, len, version, err);
+}
+
+typedef acp_status (*get_api_fn)(acp_store *, const char *, char **, size_t *, acp_error *);
+
+/* acp_*_get_buf: the get's copy handed over into the caller's buffer
+ * (arguments checked by the caller, whose name the message carries). */
+static acp_status get_buf(acp_store *s, get_api_fn get, const char *id, char *buf, size_t cap,
+                          size_t *len, acp_error *err)
+{
+    char *doc = NULL;
+    size_t n = 0;
+    acp_status st = get(s, id, &doc, &n, err);
+    if (st != ACP_OK)
+        return st;
+    *len = n;
+    if (n < cap) {
+        memcpy(buf, doc, n);
+        buf[n] = '\0';
+    }
+    free(doc);
+    return ACP_OK;
+}
+
+ACP_API acp_status acp_run_get_buf(acp_store *s, const char *run_id, char *buf, size_t cap,
+                                   size_t *len, acp_error *err)
+{
+    NEED(s && len && (buf || cap == 0), "store and len must not be NULL, nor buf with a size");
+    return get_buf(s, acp_run_get, run_id, buf, cap, len, err);
+}
+
+ACP_API acp_status acp_session_get_buf(acp_store *s, const char *id, char *buf, size_t cap,
+                                       size_t *len, acp_error *err)
+{
+    NEED(s && len && (buf || cap == 0), "store and len must not be NULL, nor buf with a size");
+    return get_buf(s, acp_session_get, id, buf, cap, len, err);
 }
 
 ACP_API acp_status acp_session_get(acp_store *s, const char *id, char **json, size_t *len,
                                    acp_error *err)
 {
     NEED(s && json, "store and json must not be NULL");
-    acp_status st = acp__id_check(id, "session id", err);
-    return st != ACP_OK ? st
-                        : get_one(s, s->vt->get_session, "get_session", "session", id, json, len,
-                                  err);
+    return get_doc(s, 1, id, json, len, NULL, err);
 }
 
 static acp_status delete_one(acp_store *s, get_fn fn, const char *op, const char *what,
@@ -506,7 +615,7 @@ static size_t page_repeated_key(const acp_page *p)
 static const char HEX[] = "0123456789abcdef";
 
 /* Built on every full page: a table lookup per nibble, not a sprintf per byte. */
-static char *cursor_make(int64_t created_us, const char *run_id)
+char *acp__cursor_make(int64_t created_us, const char *run_id)
 {
     size_t n = strlen(run_id);
     char *c = malloc(32 + 2 * n + 1);
@@ -606,6 +715,7 @@ ACP_API acp_status acp_run_list(acp_store *s, const acp_run_filter *filter, acp_
     if (f.limit > 0 || q.want_total) {
         acp_call call;
         acp__call_init(&call, page, s->timeout_ms);
+        call.item_versions = s->versions;
         enter(s);
         st = s->vt->list_runs(s->backend, &q, &call);
         leave(s);
@@ -626,7 +736,7 @@ ACP_API acp_status acp_run_list(acp_store *s, const acp_run_filter *filter, acp_
     if (f.limit > 0 && page->n == (size_t)f.limit) {
         const acp__item *last = &page->items[page->n - 1];
         int keyless = last->key == NULL;
-        if (keyless || !(page->next_cursor = cursor_make(last->created_us, last->key))) {
+        if (keyless || !(page->next_cursor = acp__cursor_make(last->created_us, last->key))) {
             acp_page_free(page); /* last pointed into it: decide before, report after */
             return acp__error(err, keyless ? ACP_PLUGIN : ACP_NOMEM,
                               keyless ? "list_runs returned a run without its key"
@@ -754,6 +864,11 @@ ACP_API int64_t acp_page_time_us(const acp_page *p, size_t i)
     if (!p || i >= p->n)
         return 0;
     return p->items[i].seq ? p->items[i].stored_us : p->items[i].created_us;
+}
+
+ACP_API int64_t acp_page_version(const acp_page *p, size_t i)
+{
+    return p && i < p->n ? p->items[i].version : 0;
 }
 
 ACP_API int64_t acp_page_total(const acp_page *p)

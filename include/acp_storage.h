@@ -335,6 +335,64 @@ typedef struct acp_page acp_page;
 ACP_API acp_status acp_run_list(acp_store *store, const acp_run_filter *filter,
                                 acp_page **out, acp_error *err);
 
+/* ---- run versions ---- */
+/* Every run stored by a backend with ACP_CAP_VERSIONS (acp_storage_plugin.h;
+ * all shipped backends) carries a version: an int64 >= 1 that grows with
+ * every save, also across delete and re-create (the rule:
+ * docs/storage-contract.md, "Run versions").  A backend without it reports
+ * version 0 and refuses conditional saves and restores with UNSUPPORTED. */
+
+/* expect_version of acp_run_save_if: the run must not exist yet. */
+#define ACP_VERSION_ABSENT 0
+/* The largest version: 2^53 - 1, so that a version is exact wherever it
+ * goes (a double in a script, a number in JSON). */
+#define ACP_VERSION_MAX ((int64_t)9007199254740991)
+
+/* As acp_run_save; *version (may be NULL) receives the version the run now
+ * has (0 when the backend keeps no versions).  Errors: as acp_run_save.
+ * Thread-safe. */
+ACP_API acp_status acp_run_save_versioned(acp_store *store, const char *json, size_t len,
+                                          int64_t *version, acp_error *err);
+
+/* Conditional save: store the run only if it is at version expect_version
+ * (>= 1), or, with ACP_VERSION_ABSENT, only if it does not exist; checked and
+ * written in one atomic step against every other writer (threads,
+ * processes, machines).  *version (may be NULL) receives the new version.
+ * For read-modify-write: get with acp_run_get_versioned, change, save with
+ * the version read, and on CONFLICT read again and retry.
+ * Errors: CONFLICT (another writer got there first: nothing stored, the
+ * message names the expected and the actual version), INVALID (bad document,
+ * negative expect_version), UNSUPPORTED (backend without versions), backend
+ * errors.  Thread-safe. */
+ACP_API acp_status acp_run_save_if(acp_store *store, const char *json, size_t len,
+                                   int64_t expect_version, int64_t *version, acp_error *err);
+
+/* As acp_run_get; *version (may be NULL) receives the run's version (0 when
+ * the backend keeps no versions).  Errors: as acp_run_get.  Thread-safe. */
+ACP_API acp_status acp_run_get_versioned(acp_store *store, const char *run_id, char **json,
+                                         size_t *len, int64_t *version, acp_error *err);
+
+/* flags of acp_run_restore: store only when the run is absent or stored at
+ * a lower version (else CONFLICT, nothing stored). */
+#define ACP_RESTORE_IF_NEWER 1u
+/* created_us of acp_run_restore: take created_at from the document, as a
+ * save does (a run without it keeps the stored time, or gets now). */
+#define ACP_RESTORE_CREATED_FROM_DOC INT64_MIN
+
+/* Restore or fill: store a run with exactly the given version (>= 1) and
+ * creation time (microseconds since the epoch, or
+ * ACP_RESTORE_CREATED_FROM_DOC), replacing what is stored whatever its
+ * version, or with ACP_RESTORE_IF_NEWER only if nothing newer is stored.
+ * For copies between stores that keep versions (copy, import) and for a
+ * cache filling its front from the store behind it.  Later saves continue
+ * above the restored version.  Errors: CONFLICT (IF_NEWER and the stored
+ * version is >= version: nothing stored; the message names both), INVALID
+ * (bad document, version outside 1..ACP_VERSION_MAX, unknown flags), UNSUPPORTED (backend without
+ * versions), backend errors.  Thread-safe. */
+ACP_API acp_status acp_run_restore(acp_store *store, const char *json, size_t len,
+                                   int64_t version, int64_t created_us, unsigned flags,
+                                   acp_error *err);
+
 /* ---- sessions ---- */
 
 /* Insert or replace a session: an object with string "id" (1..256 bytes);
@@ -344,6 +402,19 @@ ACP_API acp_status acp_session_save(acp_store *store, const char *json, size_t l
 /* Errors: NOT_FOUND, INVALID, backend errors. */
 ACP_API acp_status acp_session_get(acp_store *store, const char *session_id, char **json,
                                    size_t *len, acp_error *err);
+/* acp_run_get and acp_session_get into the caller's buffer: one call and
+ * nothing to free, for bindings (Python ctypes, Ruby ffi) where a foreign
+ * call costs more than the copy.  *len always receives the document's
+ * length in bytes; the document and a terminating NUL are copied to buf
+ * only when they fit (*len < cap), and buf is left as it was otherwise: a
+ * caller that gets *len >= cap calls again with a buffer of at least
+ * *len + 1 bytes (the document may have changed meanwhile: check again).
+ * buf may be NULL when cap is 0; len must not be NULL.  Errors as
+ * acp_run_get / acp_session_get.  Thread-safety as theirs. */
+ACP_API acp_status acp_run_get_buf(acp_store *store, const char *run_id, char *buf, size_t cap,
+                                   size_t *len, acp_error *err);
+ACP_API acp_status acp_session_get_buf(acp_store *store, const char *session_id, char *buf,
+                                       size_t cap, size_t *len, acp_error *err);
 /* Remove only the session (its runs stay).  Errors: NOT_FOUND, INVALID. */
 ACP_API acp_status acp_session_delete(acp_store *store, const char *session_id,
                                       acp_error *err);
@@ -417,6 +488,9 @@ ACP_API const char *acp_page_json(const acp_page *page, size_t i, size_t *len);
 ACP_API const char *acp_page_key(const acp_page *page, size_t i);
 /* The sequence number of the i-th event (0 for runs and sessions). */
 ACP_API int64_t acp_page_seq(const acp_page *page, size_t i);
+/* Runs: the stored version (0 for sessions, events, and runs of a backend
+ * without versions; see acp_run_save_versioned). */
+ACP_API int64_t acp_page_version(const acp_page *page, size_t i);
 /* Runs: created_at as microseconds since the epoch; events: storage time. */
 ACP_API int64_t acp_page_time_us(const acp_page *page, size_t i);
 /* Total matches of acp_run_list() with want_total, else -1. */

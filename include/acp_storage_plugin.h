@@ -42,6 +42,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h> /* memcmp, strlen: the inline run order below */
 
 #include "acp_storage_status.h"
 
@@ -53,8 +54,12 @@ extern "C" {
 #define ACP_PLUGIN_ABI_MAJOR 1
 /* History: 1.0 first release; 1.1 appended list_sessions; 1.2 appended
  * verify, wait_events and the host's hash, verify_item, verify_damage,
- * emitted, cancel_fd, cancelled, cancel_watch and cancel_unwatch; then
- * save_runs and add_events (batched and restoring writes, for copy). */
+ * emitted, cancel_fd, cancelled, cancel_watch and cancel_unwatch; run versions
+ * (ACP_CAP_VERSIONS, acp_run_record's version and the ACP_RUN_IF_VERSION,
+ * IF_ABSENT, SET_VERSION and IF_NEWER flags, acp_item's version, the
+ * host's set_version); child (child stores: acp_child_ops); the run order
+ * functions; the descriptor's variants and typed options (acp_option_spec); save_runs and add_events
+ * (batched and restoring writes, for copy). */
 #define ACP_PLUGIN_ABI_MINOR 2
 
 /* Capability flags a plugin declares in its descriptor. */
@@ -71,6 +76,13 @@ extern "C" {
  * notification (any thread, process or, for networked backends, machine),
  * never by polling.  Declare it together with the method. */
 #define ACP_CAP_FOLLOW (1u << 4)
+/* ABI 1.2, run versions: every stored run carries a version (int64 >= 1)
+ * that grows with each save (rule: acp_run_version_next below), reported
+ * in acp_item.version by get_run and list_runs and through
+ * host->set_version by save_run; save_run honours the ACP_RUN_IF_* and
+ * ACP_RUN_SET_VERSION flags atomically, across threads and processes.  Without it the host refuses conditional saves and
+ * restores (ACP_UNSUPPORTED) and reports version 0. */
+#define ACP_CAP_VERSIONS (1u << 5)
 
 /* "No value" for optional instants (finished_at). */
 #define ACP_NO_TIME INT64_MIN
@@ -83,7 +95,8 @@ typedef struct acp_call acp_call;
 typedef struct acp_backend acp_backend;
 
 /* One key/value option of the store configuration (already checked against
- * the descriptor's option_names).  Values are decoded text. */
+ * the descriptor's typed options, or its option_names).  Values are decoded
+ * text; typed options arrive in their canonical spelling (acp_option_spec). */
 typedef struct acp_plugin_option {
     const char *key;
     const char *value;
@@ -116,12 +129,65 @@ typedef struct acp_run_record {
     uint32_t flags;         /* ACP_RUN_* below */
     const char *doc;        /* the whole run document, exactly as given */
     size_t doc_len;
+    /* ---- ABI 1.2: run versions (read only with ACP_CAP_VERSIONS) ---- */
+    /* With ACP_RUN_IF_VERSION: the version the run must have; with
+     * ACP_RUN_SET_VERSION: the version to store; else 0.  (>= 1 when set.) */
+    int64_t version;
 } acp_run_record;
 
 /* The document had no created_at: created_us is "now".  If the run already
  * exists, the backend keeps the stored created_us (a run keeps the time of
  * its first save). */
 #define ACP_RUN_CREATED_DEFAULT (1u << 0)
+/* ABI 1.2, run versions (ACP_CAP_VERSIONS).  A save without any of these
+ * flags is an unconditional upsert.  When a condition fails, store nothing,
+ * report the stored version (0: no such run) with acp_report_version and
+ * return ACP_CONFLICT; the host words the message. */
+/* Store only if the run exists at exactly run->version. */
+#define ACP_RUN_IF_VERSION (1u << 1)
+/* Store only if no run run_id exists. */
+#define ACP_RUN_IF_ABSENT (1u << 2)
+/* A restore or a cache fill: store the run with exactly run->version and
+ * run->created_us (never the stored created_us), whatever version is
+ * stored, and leave the delete mark alone.  Never with the two above. */
+#define ACP_RUN_SET_VERSION (1u << 3)
+/* With ACP_RUN_SET_VERSION: only if no run is stored or the stored version
+ * is lower than run->version. */
+#define ACP_RUN_IF_NEWER (1u << 4)
+
+/*
+ * The version rule, for every backend (docs/storage-contract.md, "Run
+ * versions"): a save stores max(base + 1, now_us), where base is the
+ * stored version of the run, or, when the run does not exist, the store's
+ * delete mark: the highest version delete_run ever removed from this store
+ * (0 in a new store; delete_run raises it atomically with the removal).
+ * So versions of one run id only grow, also across delete and re-create,
+ * whatever the clock does, and are close to the time of the save.  now_us
+ * is the backend's clock (the server's, for networked backends).
+ *
+ * acp_run_version_next applies the rule and the record's condition to
+ * what the backend read under its lock (stored: the run's version, 0 when
+ * absent; mark: the delete mark): ACP_OK with the version to store in
+ * *next, or ACP_CONFLICT (store nothing; report stored).  Backends whose
+ * writes are in C call it; the others restate it in their SQL or script,
+ * next to a pointer here.
+ */
+static inline acp_status acp_run_version_next(const acp_run_record *run, int64_t stored,
+                                              int64_t mark, int64_t now_us, int64_t *next)
+{
+    if (run->flags & ACP_RUN_SET_VERSION) {
+        if ((run->flags & ACP_RUN_IF_NEWER) && stored >= run->version)
+            return ACP_CONFLICT;
+        *next = run->version;
+        return ACP_OK;
+    }
+    if (((run->flags & ACP_RUN_IF_VERSION) && stored != run->version) ||
+        ((run->flags & ACP_RUN_IF_ABSENT) && stored != 0))
+        return ACP_CONFLICT;
+    int64_t base = stored > 0 ? stored : mark;
+    *next = base + 1 > now_us ? base + 1 : now_us;
+    return ACP_OK;
+}
 
 /* list_runs arguments, already validated. */
 typedef struct acp_run_query {
@@ -169,6 +235,8 @@ typedef struct acp_item {
     int64_t created_us;     /* runs: the indexed created_us */
     int64_t seq;            /* events: sequence number */
     int64_t stored_us;      /* events: storage time */
+    /* ---- ABI 1.2: run versions ---- */
+    int64_t version;        /* runs, with ACP_CAP_VERSIONS: the stored version */
 } acp_item;
 
 /* Services of the host.  Size-prefixed: a plugin may use a member only if
@@ -238,7 +306,176 @@ typedef struct acp_plugin_host {
     /* Drop the watch; once it returns, wake is not running and never will.
      * Call it without holding any lock that wake takes. */
     void (*cancel_unwatch)(acp_call *call);
+    /* ---- ABI 1.2: run versions ---- */
+    /* save_run of an ACP_CAP_VERSIONS backend: report the version the run
+     * now has (ACP_OK), or the version found when the condition failed
+     * (ACP_CONFLICT; 0: no such run).  Call it once, before returning;
+     * acp_report_version below checks the host offers it. */
+    void (*set_version)(acp_call *call, int64_t version);
+
+    /* ---- ABI 1.2: child stores (composition) ---- */
+    /* Open and call other stores by URI (acp_child_ops below).  Never NULL
+     * when host->size covers it. */
+    const struct acp_child_ops *child;
 } acp_plugin_host;
+
+/* ---- ABI 1.2: child stores (composition) ----
+ *
+ * A plugin may keep other stores ("children") and call them: a cache in
+ * front of a database, an archive behind a live store, a mirror.  It opens
+ * each child by URI through host->child and calls it with the operations of
+ * the table below, which mirror the application API.  A child is opened by
+ * the core's ordinary open path (plugin search, descriptor checks, option
+ * checks) and every call into it passes through the core's checks exactly
+ * as an application call does: documents and ids are validated, calls into
+ * a child that is not concurrent are serialised, what the child's plugin
+ * hands back is checked.  A child URI may itself name a composition; the
+ * nesting is limited to ACP_CHILD_DEPTH_MAX levels (deeper: ACP_INVALID
+ * "store composition nested deeper than ...", which also stops a URI that
+ * names itself).
+ *
+ * The parent call.  Every operation takes the acp_call of the parent's own
+ * method (the one the host handed it; for open, the parent's open call) as
+ * its last argument:
+ *  - the child call ends no later than the parent's deadline
+ *    (host->remaining_ms of the parent), and the child's own timeout still
+ *    applies; a parent call that can be cancelled (wait_events) cancels the
+ *    child call too;
+ *  - a failure (any code but ACP_OK) is recorded in the parent call's error
+ *    as host->error would, with a prefix naming the child, e.g.
+ *    "back: sqlite: database is locked" (the host then prefixes the parent's
+ *    own name: "cache: back: sqlite: database is locked").  A later
+ *    host->error on the parent call replaces it; if the parent then
+ *    succeeds, it is forgotten.  ACP_LOAD from open (child plugin missing)
+ *    may be returned by the parent's open as it is.
+ * Results are copies, handed one at a time to a sink the parent supplies:
+ *   int sink(void *arg, const acp_item *item)
+ * The item lives only during the sink call (copy what you keep).  A run
+ * item has doc, doc_len, key (run id), created_us and, from a child with
+ * ACP_CAP_VERSIONS, version (else 0); a session item doc, doc_len and key;
+ * an event item doc, doc_len, seq and stored_us.  A sink
+ * returning non-zero stops the delivery: the operation returns ACP_NOMEM
+ * without recording a message (the sink knows why).  sink NULL forwards
+ * the items to the parent call's results, exactly as host->emit would (and
+ * a list_runs total to host->set_total): a parent that passes a child's
+ * answer through needs no code of its own.
+ *
+ * Threads: a child handle may be used by any number of threads at once
+ * (the core serialises a child whose plugin is not concurrent).  Children
+ * may be opened in the parent's open or later; close them in the parent's
+ * close, after its last call.  A child opened in the parent's open inherits
+ * the parent configuration's plugin directories and call timeout.
+ *
+ * Growing the table (for the authors of later ABI minors): the table is
+ * size-prefixed like the host table.  A new operation is appended at the
+ * end, in a block naming its feature, implemented in core/child.c by the
+ * same pattern (check, bind the parent call, run the core's operation,
+ * deliver); a plugin uses it only when ops->size covers it.  Operations
+ * that need a new item field append it to acp_item and fill it in
+ * core/child.c's delivery. */
+
+/* Deepest nesting of compositions (a store whose child has a child ...). */
+#define ACP_CHILD_DEPTH_MAX 8
+
+/* A child store opened by a plugin: opaque, owned by the plugin that opened
+ * it until it closes it. */
+typedef struct acp_child acp_child;
+
+/* Receives one result of a child operation; 0 to go on, non-zero to stop. */
+typedef int (*acp_child_sink)(void *arg, const acp_item *item);
+
+typedef struct acp_child_ops {
+    size_t size; /* sizeof(acp_child_ops) of the host */
+
+    /* Open the store uri (a whole store URI, as acp_store_open takes; a
+     * secret in it is never printed: messages show it redacted).  label is
+     * the child's short name in messages ("front", "back"; NULL: the child's
+     * backend name); it is copied.  *out is set on ACP_OK only.  Errors:
+     * INVALID (bad URI, option, nesting too deep), LOAD (plugin missing or
+     * refused), and whatever the child's open reports (NOT_FOUND with
+     * create=false, UNAVAILABLE, IO, ...). */
+    acp_status (*open)(const char *label, const char *uri, acp_child **out, acp_call *call);
+    /* Close the child and release it.  No call may be running on it.
+     * NULL is fine. */
+    void (*close)(acp_child *child);
+    /* The child's backend name ("sqlite"), its label, its ACP_CAP_* flags
+     * and its document size limit (max_document_bytes).  Strings live as
+     * long as the child.  Thread-safe. */
+    const char *(*backend)(const acp_child *child);
+    const char *(*label)(const acp_child *child);
+    uint64_t (*capabilities)(const acp_child *child);
+    size_t (*max_document_bytes)(const acp_child *child);
+
+    /* The operations of acp_storage.h, applied to the child.  Arguments are
+     * checked as the application API checks them (ACP_INVALID otherwise).
+     * Documents are JSON text of len bytes (the record's doc and doc_len of
+     * the parent's method pass straight through). */
+    acp_status (*ping)(acp_child *child, acp_call *call);
+    /* acp_run_save: upsert the run; created time and flags are derived from
+     * the document, as for any save. */
+    acp_status (*save_run)(acp_child *child, const char *doc, size_t len, acp_call *call);
+    /* One run item to sink, or ACP_NOT_FOUND. */
+    acp_status (*get_run)(acp_child *child, const char *run_id, acp_child_sink sink, void *arg,
+                          acp_call *call);
+    /* ACP_NOT_FOUND when neither the run nor events existed. */
+    acp_status (*delete_run)(acp_child *child, const char *run_id, acp_call *call);
+    /* Runs matching q (the parent's list_runs query passes straight
+     * through: filter, cursor, offset, limit, want_total) in the run order
+     * (acp_run_order_cmp), to sink.  With q->want_total, *total receives the
+     * number of matches (total may be NULL; with sink NULL the total goes to
+     * host->set_total). */
+    acp_status (*list_runs)(acp_child *child, const acp_run_query *q, acp_child_sink sink,
+                            void *arg, int64_t *total, acp_call *call);
+    acp_status (*save_session)(acp_child *child, const char *doc, size_t len, acp_call *call);
+    acp_status (*get_session)(acp_child *child, const char *id, acp_child_sink sink, void *arg,
+                              acp_call *call);
+    acp_status (*delete_session)(acp_child *child, const char *id, acp_call *call);
+    /* Sessions with id > after_id (NULL: from the first), at most limit
+     * (1..1000).  ACP_UNSUPPORTED when the child cannot list sessions. */
+    acp_status (*list_sessions)(acp_child *child, const char *after_id, int64_t limit,
+                                acp_child_sink sink, void *arg, acp_call *call);
+    /* acp_event_add: the child assigns the sequence (*seq, may be NULL) and
+     * the storage time. */
+    acp_status (*add_event)(acp_child *child, const char *run_id, const char *doc, size_t len,
+                            int64_t *seq, acp_call *call);
+    /* Events of q->run_id after q->after_seq, skipping q->offset, at most
+     * q->limit (0..1000), in sequence order, to sink. */
+    acp_status (*get_events)(acp_child *child, const acp_event_query *q, acp_child_sink sink,
+                             void *arg, acp_call *call);
+    /* acp_event_follow on the child (q->offset must be 0, limit 1..1000):
+     * waits at most until the parent call's deadline (none: no limit) and
+     * ends early when the parent call is cancelled; ACP_OK with nothing
+     * delivered then.  ACP_UNSUPPORTED when the child cannot follow
+     * (no ACP_CAP_FOLLOW, or not concurrent). */
+    acp_status (*wait_events)(acp_child *child, const acp_event_query *q, acp_child_sink sink,
+                              void *arg, acp_call *call);
+
+    /* ---- ABI 1.2: run versions of children (for the cache backend) ---- */
+    /* Save a run with a condition or a given version, as a backend's
+     * save_run receives it: flags ACP_RUN_IF_VERSION (the run must be at
+     * version), ACP_RUN_IF_ABSENT (it must not exist), ACP_RUN_SET_VERSION
+     * (store exactly version, with created_us, or ACP_NO_TIME: take it from
+     * the document as a save does; with ACP_RUN_IF_NEWER only when nothing
+     * as new is stored), or 0 (an unconditional save).  *new_version (may
+     * be NULL) receives the run's version on ACP_OK, and on ACP_CONFLICT
+     * the version found (0: no such run, -1: not reported).  ACP_CONFLICT when
+     * the condition failed (nothing stored), ACP_UNSUPPORTED when the child
+     * keeps no versions.  Run items delivered by get_run and list_runs
+     * carry the child's version in acp_item.version. */
+    acp_status (*save_run_v)(acp_child *child, const char *doc, size_t len, uint32_t flags,
+                             int64_t version, int64_t created_us, int64_t *new_version,
+                             acp_call *call);
+} acp_child_ops;
+
+/* host->set_version when the host table has it (a hand-made table of a
+ * test may not). */
+static inline void acp_report_version(const acp_plugin_host *host, acp_call *call,
+                                      int64_t version)
+{
+    if (host->size >= offsetof(acp_plugin_host, set_version) + sizeof host->set_version &&
+        host->set_version)
+        host->set_version(call, version);
+}
 
 /* The methods of a backend.  Every method returns an acp_status; on failure
  * it should report detail through host->error().  Methods marked optional
@@ -254,12 +491,15 @@ typedef struct acp_backend_vtable {
     /* Health check, bounded by remaining_ms.  Optional (NULL: OK). */
     acp_status (*ping)(acp_backend *b, acp_call *call);
 
-    /* Upsert a run.  Required. */
+    /* Upsert a run.  Required.  With ACP_CAP_VERSIONS: versioned and
+     * conditional as acp_run_record describes, atomically. */
     acp_status (*save_run)(acp_backend *b, const acp_run_record *run, acp_call *call);
     /* Emit the run (doc, key, created_us) or return ACP_NOT_FOUND.  Required. */
     acp_status (*get_run)(acp_backend *b, const char *run_id, acp_call *call);
     /* Remove the run and every event of run_id (also when no run record
-     * exists).  ACP_NOT_FOUND when neither existed.  Required. */
+     * exists).  ACP_NOT_FOUND when neither existed.  Required.  With
+     * ACP_CAP_VERSIONS: raise the delete mark to the removed run's version
+     * in the same atomic step (see acp_run_version_next). */
     acp_status (*delete_run)(acp_backend *b, const char *run_id, acp_call *call);
     /* Emit matching runs newest first by created_us, ties by run_id
      * descending (byte-wise), after the cursor, skipping offset, at most
@@ -341,6 +581,60 @@ typedef struct acp_backend_vtable {
 #define ACP_BATCH_INSERT_ONLY (1u << 0)
 #define ACP_BATCH_RESTORE (1u << 1)
 
+/* ---- ABI 1.2: typed options and variants ----
+ *
+ * A descriptor may describe its options (acp_option_spec) and variants
+ * instead of listing option names: the core then refuses a bad variant,
+ * an unknown key or a bad value before open runs, once for every backend,
+ * with a message naming the option, the value and what is accepted; fills
+ * in defaults; and hands the plugin each value in one canonical spelling
+ * (below), so a plugin reads values with acp_option_text/acp_option_int and
+ * never parses or checks them.
+ *
+ * Canonical values handed to open (acp_open_args.options):
+ *   STRING      the text as given;
+ *   INTEGER     decimal, e.g. "-12" (given: optional '-', digits);
+ *   BOOLEAN     "true" or "false" (given: true/false, 1/0, yes/no, on/off);
+ *   ENUM        one of values, as listed;
+ *   DURATION    whole milliseconds, decimal (given: a decimal number, with
+ *               a fraction if needed, and a unit ms, s, min or h; a bare
+ *               number counts in `unit` milliseconds; rounded up to ms);
+ *   SIZE        bytes, decimal (given: digits with an optional unit B, KiB,
+ *               MiB, GiB (K, M, G alike); a bare number counts in `unit`
+ *               bytes).
+ * A plugin given a value outside these (a host older than the spec cannot
+ * happen: the host is never older) need not check it again. */
+typedef enum acp_option_type {
+    ACP_OPT_STRING = 1,
+    ACP_OPT_INTEGER = 2,
+    ACP_OPT_BOOLEAN = 3,
+    ACP_OPT_ENUM = 4,
+    ACP_OPT_DURATION = 5,
+    ACP_OPT_SIZE = 6
+} acp_option_type;
+
+/* The value is a secret: never shown in messages or listings. */
+#define ACP_OPT_SECRET (1u << 0)
+
+/* One option of a backend.  An array of them ends with an entry whose name
+ * is NULL.  An entry named "*" (type STRING) lets every key not listed
+ * through unchecked, as text (for backends that hand options to a client
+ * library, which then checks them itself); its doc says what they are. */
+typedef struct acp_option_spec {
+    const char *name;          /* the key; [a-z0-9_] by convention */
+    int type;                  /* acp_option_type */
+    const char *doc;           /* one line for `acp-storage backends NAME` */
+    const char *default_value; /* as a user would write it, or NULL: absent
+                                  unless given (the plugin knows its default) */
+    int64_t min, max;          /* INTEGER: the range; DURATION: in ms; SIZE: in
+                                  bytes; STRING: length in bytes (max 0: no
+                                  upper bound); both 0: any */
+    const char *const *values; /* ENUM: the accepted values, NULL-terminated */
+    int64_t unit;              /* DURATION: ms of a bare number (0: 1 ms);
+                                  SIZE: bytes of a bare number (0: 1 byte) */
+    uint32_t flags;            /* ACP_OPT_SECRET */
+} acp_option_spec;
+
 /* What the entry function returns.  The first three members keep their
  * place in every ABI major so that any host can read and report them. */
 typedef struct acp_plugin_descriptor {
@@ -362,7 +656,91 @@ typedef struct acp_plugin_descriptor {
     const char *const *option_names;
     const acp_backend_vtable *vtable;
     size_t vtable_size;       /* sizeof(acp_backend_vtable) at build time */
+
+    /* ---- ABI 1.2: typed options and variants ---- */
+    /* The accepted variants ("wal" for "sqlite+wal:"), NULL-terminated; the
+     * plain scheme is always accepted.  {NULL}: none; NULL: any variant
+     * reaches open, which checks it (1.0/1.1 behaviour). */
+    const char *const *variants;
+    /* The options, typed (acp_option_spec).  When set, option_names is not
+     * used: the core checks keys and values against these specs.  NULL:
+     * option_names as before.  "create" (acp_config_set in acp_storage.h)
+     * is accepted on every backend; a spec named "create" (BOOLEAN) asks for
+     * it, so that open sees "true" or "false". */
+    const acp_option_spec *options;
 } acp_plugin_descriptor;
+
+/* The canonical text of option name in args (acp_option_spec), or NULL when
+ * it was not given and has no default. */
+static inline const char *acp_option_text(const acp_open_args *args, const char *name)
+{
+    for (size_t i = 0; i < args->n_options; i++)
+        if (strcmp(args->options[i].key, name) == 0)
+            return args->options[i].value;
+    return NULL;
+}
+
+/* Option name as a number: INTEGER, DURATION (ms), SIZE (bytes), BOOLEAN
+ * (1 or 0), read from its canonical text; fallback when absent. */
+static inline int64_t acp_option_int(const acp_open_args *args, const char *name,
+                                     int64_t fallback)
+{
+    const char *v = acp_option_text(args, name);
+    if (!v)
+        return fallback;
+    if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
+        return v[0] == 't';
+    int neg = *v == '-';
+    uint64_t n = 0;
+    for (v += neg; *v >= '0' && *v <= '9'; v++)
+        n = n * 10 + (uint64_t)(*v - '0');
+    return neg ? (int64_t)(0 - n) : (int64_t)n;
+}
+
+/* ---- ABI 1.2: run order and cursors (one definition for every backend) ----
+ *
+ * The order of list_runs is newest first by created_us, ties by run_id
+ * descending, ids compared byte-wise (memcmp order, a proper prefix first);
+ * a cursor selects the runs strictly after its (created_us, run_id)
+ * position in that order.  Backends that compare in C use these functions;
+ * backends that compare in their server express the same rule as
+ *   SQL:  ORDER BY created_us DESC, run_id DESC   with ids under a byte-wise
+ *         collation (SQLite BINARY, PostgreSQL COLLATE "C"), and the cursor
+ *         as  (created_us, run_id) < (cursor_created_us, cursor_run_id)
+ *         (plugins/sqlite/sqlite_sql.h, plugins/postgres/pg_sql.h);
+ *   Redis: sorted-set members (created as 8 big-endian bytes with the sign
+ *         bit flipped) + run id, walked by ZREVRANGEBYLEX from "(" + the
+ *         cursor's member (plugins/redis/redis_lua.c).
+ * and refer here. */
+
+/* Byte-wise id order: < 0, 0, > 0 as a sorts before, with, after b (memcmp
+ * on the common length, then the shorter first). */
+static inline int acp_id_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c != 0 ? c : (alen > blen) - (alen < blen);
+}
+
+/* List order of two runs: < 0 when run a is listed before run b (newer, or
+ * as new with a greater id), 0 for the same position, > 0 after. */
+static inline int acp_run_order_cmp(int64_t a_created_us, const char *a_id, size_t a_len,
+                                    int64_t b_created_us, const char *b_id, size_t b_len)
+{
+    if (a_created_us != b_created_us)
+        return a_created_us > b_created_us ? -1 : 1;
+    return acp_id_cmp(b_id, b_len, a_id, a_len);
+}
+
+/* 1 when the run (created_us, id) belongs after q's cursor (always 1 when q
+ * has none): the runs list_runs may return, before offset and limit. */
+static inline int acp_run_after_cursor(const acp_run_query *q, int64_t created_us,
+                                       const char *id, size_t len)
+{
+    if (!q->has_cursor)
+        return 1;
+    return acp_run_order_cmp(q->cursor_created_us, q->cursor_run_id, strlen(q->cursor_run_id),
+                             created_us, id, len) < 0;
+}
 
 #if defined(__GNUC__)
 #define ACP_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -380,17 +758,45 @@ typedef struct acp_plugin_descriptor {
  *   ACP_PLUGIN_DEFINE(example, "1.0.0", "An example", ACP_CAP_CONCURRENT, opts, &vt)
  */
 #define ACP_PLUGIN_DEFINE(NAME, VERSION, DESCRIPTION, CAPS, OPTION_NAMES, VTABLE)       \
-    ACP_PLUGIN_EXPORT const acp_plugin_descriptor *acp_storage_##NAME##_plugin(void);   \
-    const acp_plugin_descriptor *acp_storage_##NAME##_plugin(void)                       \
-    {                                                                                    \
-        static const acp_plugin_descriptor desc = {                                      \
-            ACP_PLUGIN_MAGIC,         ACP_PLUGIN_ABI_MAJOR,                              \
-            ACP_PLUGIN_ABI_MINOR,     (uint32_t)sizeof(acp_plugin_descriptor),           \
-            (uint32_t)sizeof(void *), #NAME,                                             \
-            (VERSION),                (DESCRIPTION),                                     \
-            (CAPS),                   (OPTION_NAMES),                                    \
-            (VTABLE),                 sizeof(acp_backend_vtable)};                       \
-        return &desc;                                                                    \
+    ACP_PLUGIN_DEFINE_ENTRY_(NAME, VERSION, DESCRIPTION, CAPS, OPTION_NAMES, VTABLE, NULL, NULL)
+
+/*
+ * As ACP_PLUGIN_DEFINE, for a plugin that describes its variants and
+ * options (ABI 1.2; VARIANTS and OPTIONS as in the descriptor):
+ *
+ *   static const char *const variants[] = {NULL};
+ *   static const acp_option_spec options[] = {
+ *       {.name = "sync", .type = ACP_OPT_ENUM, .values = sync_values,
+ *        .default_value = "always", .doc = "fsync before acknowledging"},
+ *       {.name = NULL}};
+ *   ACP_PLUGIN_DEFINE_TYPED(example, "1.0.0", "An example", 0, variants, options, &vt)
+ */
+#define ACP_PLUGIN_DEFINE_TYPED(NAME, VERSION, DESCRIPTION, CAPS, VARIANTS, OPTIONS, VTABLE)  \
+    ACP_PLUGIN_DEFINE_ENTRY_(NAME, VERSION, DESCRIPTION, CAPS, NULL, VTABLE, VARIANTS, OPTIONS)
+
+/* Both of the above.  Designated members: what later ABI minors append to
+ * the descriptor stays NULL / 0. */
+#define ACP_PLUGIN_DEFINE_ENTRY_(NAME, VERSION, DESCRIPTION, CAPS, OPTION_NAMES, VTABLE,      \
+                                 VARIANTS, OPTIONS)                                          \
+    ACP_PLUGIN_EXPORT const acp_plugin_descriptor *acp_storage_##NAME##_plugin(void);       \
+    const acp_plugin_descriptor *acp_storage_##NAME##_plugin(void)                           \
+    {                                                                                        \
+        static const acp_plugin_descriptor desc = {                                          \
+            .magic = ACP_PLUGIN_MAGIC,                                                       \
+            .abi_major = ACP_PLUGIN_ABI_MAJOR,                                               \
+            .abi_minor = ACP_PLUGIN_ABI_MINOR,                                               \
+            .size = (uint32_t)sizeof(acp_plugin_descriptor),                                 \
+            .pointer_size = (uint32_t)sizeof(void *),                                        \
+            .name = #NAME,                                                                   \
+            .version = (VERSION),                                                            \
+            .description = (DESCRIPTION),                                                    \
+            .capabilities = (CAPS),                                                          \
+            .option_names = (OPTION_NAMES),                                                  \
+            .vtable = (VTABLE),                                                              \
+            .vtable_size = sizeof(acp_backend_vtable),                                       \
+            .variants = (VARIANTS),                                                          \
+            .options = (OPTIONS)};                                                           \
+        return &desc;                                                                        \
     }
 
 #ifdef __cplusplus

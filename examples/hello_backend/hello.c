@@ -35,15 +35,17 @@ struct acp_backend {
     rec *list[3];
 };
 
-/* Runs newest first, ties by run_id descending; sessions by id; events by
- * seq.  strcmp() compares bytes as unsigned char and ids hold no NUL: it is
- * the byte-wise order the contract asks for. */
+/* Runs in list order (acp_run_order_cmp: newest first, ties by run_id
+ * descending); sessions by id; events by seq.  strcmp() compares bytes as
+ * unsigned char and ids hold no NUL: it is the byte-wise order the contract
+ * asks for. */
 static int order(const rec *a, const rec *b)
 {
-    int64_t x = a->kind == RUN ? a->it.created_us : a->it.seq; /* sessions: 0 */
-    int64_t y = b->kind == RUN ? b->it.created_us : b->it.seq;
-    int c = x != y ? (x > y) - (x < y) : strcmp(a->id, b->id);
-    return a->kind == RUN ? -c : c;
+    if (a->kind == RUN)
+        return acp_run_order_cmp(a->it.created_us, a->id, strlen(a->id), b->it.created_us, b->id,
+                                 strlen(b->id));
+    int64_t x = a->it.seq, y = b->it.seq; /* sessions: 0 */
+    return x != y ? (x > y) - (x < y) : strcmp(a->id, b->id);
 }
 
 /* 1 if the filter f (NULL: any) accepts s. */

@@ -14,6 +14,7 @@
  *   fsutil.c   file-system helpers: errors, reading, temporaries, locks
  *   index.c    the in-memory index (findex) the index log is replayed into
  *   fmt.c      on-disk formats, names and checksums
+ *   flushgroup.c  one directory flush shared by concurrent saves
  *
  * A store is a directory of plain files (README.md in this folder is the
  * operator's description):
@@ -28,8 +29,9 @@
  *   events/<name>.log   one append-only log of framed records per run
  *
  * Documents are written to a temporary file, flushed, renamed over the old
- * one and the directory flushed (sync=always), so a reader sees the old
- * or the new file, never a mix.  Each save then appends a record to
+ * one and the directory flushed (sync=always; one flush for all the saves
+ * waiting on it, see dir_flush), so a reader sees the old or the new file,
+ * never a mix.  Each save then appends a record to
  * index.log; index.log is only a cache of what the documents say, so it is
  * never flushed: when the store is opened, the directory listing is
  * compared with the index (by inode number, which every rename changes)
@@ -126,6 +128,53 @@ static acp_status doc_commit(acp_backend *b, int dfd, const char *sub, const cha
     return ACP_OK;
 }
 
+/* ---- the delete mark ------------------------------------------------------------- */
+
+/* FILE_MARK_NAME holds the mark as fixed-width decimal text, rewritten in
+ * place under an exclusive flock and read under a shared one, so a reader
+ * never sees half a number.  A save reads it under its run's stripe lock,
+ * which the delete of that run holds while it raises the mark: a re-created
+ * run always finds the mark of its own deletion. */
+#define MARK_WIDTH 20
+
+static acp_status mark_access(acp_backend *b, int64_t raise_to, int64_t *mark, acp_call *call)
+{
+    int writing = raise_to > 0;
+    int fd = fs_open(b->dirfd, FILE_MARK_NAME, writing ? O_RDWR | O_CREAT : O_RDONLY, 0644, NULL);
+    *mark = 0;
+    if (fd < 0 && errno == ENOENT && !writing)
+        return ACP_OK; /* no run was ever deleted */
+    if (fd < 0)
+        return file_err(b, call, ACP_IO, "", FILE_MARK_NAME, "cannot open", errno);
+    char text[MARK_WIDTH + 2];
+    int err = flock(fd, writing ? LOCK_EX : LOCK_SH) != 0 ? errno : 0;
+    ssize_t n = err ? 0 : pread(fd, text, MARK_WIDTH, 0);
+    if (n < 0)
+        err = errno;
+    else if (n > 0) {
+        text[n] = '\0';
+        char *end;
+        long long v = strtoll(text, &end, 10);
+        if (end == text || v < 0) {
+            close(fd);
+            return b->host->error(call, ACP_CORRUPT, "%s/%s: not a version number", b->path,
+                                  FILE_MARK_NAME);
+        }
+        *mark = v;
+    }
+    if (!err && writing && raise_to > *mark) {
+        snprintf(text, sizeof text, "%0*lld\n", MARK_WIDTH, (long long)raise_to);
+        if (pwrite(fd, text, MARK_WIDTH + 1, 0) != MARK_WIDTH + 1)
+            err = errno ? errno : EIO;
+        else if (b->sync && fdatasync(fd) != 0)
+            err = errno;
+        else
+            *mark = raise_to;
+    }
+    close(fd); /* drops the flock */
+    return err ? file_err(b, call, ACP_IO, "", FILE_MARK_NAME, "cannot use", err) : ACP_OK;
+}
+
 /* ---- runs ------------------------------------------------------------------------- */
 
 /* Read and check a document file; on success *buf holds it (to free). */
@@ -172,6 +221,21 @@ static acp_status load_doc(acp_backend *b, int kind, const char *id, size_t id_l
     return ACP_OK;
 }
 
+static int fsync_fd(void *arg)
+{
+    return fsync(*(const int *)arg) == 0 ? 0 : errno;
+}
+
+/* Flush folder dfd (runs/ or sessions/) after a rename into it: one
+ * fsync() for every save that renamed meanwhile (group commit).  The
+ * rename is made before this call, so the shared flush, which starts
+ * after it, covers it.  0 or an errno. */
+static int dir_flush(acp_backend *b, int dfd)
+{
+    int *fd = dfd == b->runs_fd ? &b->runs_fd : &b->sess_fd;
+    return fg_flush(&b->dir_flush[dfd == b->runs_fd ? DIR_RUNS : DIR_SESSIONS], fsync_fd, fd);
+}
+
 /* Put doc in place as sub/fname and record it in the index (x, whose ino
  * this fills in), under the caller's stripe lock.  Everything the index
  * needs is allocated before the rename: once the document is in place,
@@ -197,8 +261,9 @@ static acp_status doc_save_indexed(acp_backend *b, int dfd, const char *sub, con
         idx_change_free(&c);
     else {
         ilog_publish(b, &ir, &c, call);
-        if (b->sync && fsync(dfd) != 0)
-            s = file_err(b, call, ACP_IO, sub, "", "cannot flush directory", errno);
+        int err = b->sync ? dir_flush(b, dfd) : 0;
+        if (err)
+            s = file_err(b, call, ACP_IO, sub, "", "cannot flush directory", err);
     }
     fbuf_free(&ir);
     return s;
@@ -231,34 +296,58 @@ static acp_status f_put_run(acp_backend *b, const acp_run_record *rec, int inser
         return ACP_OK;
     }
 
-    int64_t created = rec->created_us;
-    if (rec->flags & ACP_RUN_CREATED_DEFAULT) {
-        /* Keep the time of the first save; a damaged old file is replaced. */
-        char *old = NULL;
-        size_t olen;
-        fmt_run r;
-        const char *why;
-        int err = fs_read_at(b->runs_fd, fname, &old, &olen, NULL);
-        if (err == ENOMEM) {
-            doc_unlock(b, sp);
-            return b->host->error(call, ACP_NOMEM, "out of memory saving run %s", rec->run_id);
-        }
-        if (err == 0 && fmt_get_run(old, olen, &r, &why) == 0 && r.id.len == rec->run_id_len &&
-            memcmp(r.id.p, rec->run_id, r.id.len) == 0)
-            created = r.created_us;
-        free(old);
+    /* The stored version and created time, read under the stripe lock: no
+     * other save or delete of this run comes between this read and the
+     * rename.  An unconditional save replaces a damaged old file (and keeps
+     * the time of the first save when it can read it); a conditional one
+     * cannot compare with it and fails. */
+    int64_t created = rec->created_us, stored = 0, mark = 0, version = 0;
+    const uint32_t conditions = ACP_RUN_IF_VERSION | ACP_RUN_IF_ABSENT | ACP_RUN_IF_NEWER;
+    char *old = NULL;
+    size_t olen;
+    fmt_run o;
+    const char *why = NULL;
+    int err = fs_read_at(b->runs_fd, fname, &old, &olen, NULL);
+    if (err == 0 && (fmt_get_run(old, olen, &o, &why) != 0 || o.id.len != rec->run_id_len ||
+                     memcmp(o.id.p, rec->run_id, o.id.len) != 0))
+        err = FS_EBADTYPE;
+    else if (err == 0) {
+        stored = o.version;
+        if (rec->flags & ACP_RUN_CREATED_DEFAULT)
+            created = o.created_us;
+    }
+    free(old);
+    if (err == ENOMEM)
+        s = b->host->error(call, ACP_NOMEM, "out of memory saving run %s", rec->run_id);
+    else if (err && err != ENOENT && (rec->flags & conditions))
+        s = b->host->error(call, ACP_CORRUPT, "run %s: runs/%s cannot be read (%s), so its "
+                           "version cannot be compared", rec->run_id, fname,
+                           why ? why : err == FS_EBADTYPE ? "not a regular file" : strerror(err));
+    else if (stored == 0 && !(rec->flags & ACP_RUN_SET_VERSION))
+        s = mark_access(b, 0, &mark, call);
+    if (s == ACP_OK &&
+        acp_run_version_next(rec, stored, mark, b->host->now_us(), &version) != ACP_OK) {
+        acp_report_version(b->host, call, stored);
+        s = ACP_CONFLICT;
+    }
+    if (s != ACP_OK) {
+        doc_unlock(b, sp);
+        return s;
     }
     fmt_run r = {{rec->run_id, rec->run_id_len},
                  {rec->agent_name, rec->agent_name_len},
                  {rec->session_id, rec->session_id ? rec->session_id_len : 0},
                  created,
-                 {rec->doc, rec->doc_len}};
+                 {rec->doc, rec->doc_len},
+                 version};
     fbuf doc = {0};
     fmt_put_run(&doc, &r);
     fmt_index_rec x = {FMT_OP_RUN, r.id, r.agent, r.session, created, 0};
     s = doc_save_indexed(b, b->runs_fd, "runs/", fname, &doc, &x, name, nlen, "run", call);
     fbuf_free(&doc);
     doc_unlock(b, sp);
+    if (s == ACP_OK)
+        acp_report_version(b->host, call, version);
     return s;
 }
 
@@ -298,6 +387,7 @@ static acp_status f_get_run(acp_backend *b, const char *run_id, acp_call *call)
     it.doc_len = r.doc.len;
     it.key = run_id;
     it.created_us = r.created_us;
+    it.version = r.version;
     if (b->host->emit(call, &it) != 0)
         s = b->host->error(call, ACP_NOMEM, "out of memory returning run %s", run_id);
     free(buf);
@@ -333,6 +423,21 @@ static acp_status f_delete_run(acp_backend *b, const char *run_id, acp_call *cal
     acp_status s = doc_lock(b, sp, call);
     if (s != ACP_OK)
         return s;
+    /* The delete mark first rises to the run's version, under the stripe
+     * lock that its saves take too (a damaged file has no version to keep). */
+    char *doc = NULL;
+    size_t dlen;
+    fmt_run cur;
+    const char *why;
+    int64_t mark;
+    if (fs_read_at(b->runs_fd, fname, &doc, &dlen, NULL) == 0 &&
+        fmt_get_run(doc, dlen, &cur, &why) == 0)
+        s = mark_access(b, cur.version, &mark, call);
+    free(doc);
+    if (s != ACP_OK) {
+        doc_unlock(b, sp);
+        return s;
+    }
     fbuf rec = {0};
     idx_change c;
     int had_run = 0, had_log = 0, leftover = 0, listed = 0;
@@ -421,6 +526,7 @@ static acp_status emit_cands(acp_backend *b, int kind, cand *cs, size_t n, int64
         it.doc_len = kind == K_RUN ? r.doc.len : se.doc.len;
         it.key = cs[i].id;
         it.created_us = kind == K_RUN ? cs[i].created_us : 0;
+        it.version = kind == K_RUN ? r.version : 0;
         if (b->host->emit(call, &it) != 0)
             s = b->host->error(call, ACP_NOMEM, "out of memory returning results");
         else
@@ -677,10 +783,18 @@ static const acp_backend_vtable file_vtable = {
     .save_runs = f_save_runs, .add_events = f_add_events, /* batched writes */
 };
 
-static const char *const file_options[] = {"sync", "create", NULL};
+/* Checked by the core (open.c reads the canonical values). */
+static const char *const file_variants[] = {NULL};
+static const char *const file_sync_values[] = {"always", "none", NULL};
+static const acp_option_spec file_options[] = {
+    {.name = "sync", .type = ACP_OPT_ENUM, .values = file_sync_values, .default_value = "always",
+     .doc = "always: fsync before a write is acknowledged; none: leave it to the system"},
+    {.name = "create", .type = ACP_OPT_BOOLEAN, .default_value = "true",
+     .doc = "false: fail with NOT_FOUND instead of creating a missing store"},
+    {.name = NULL}};
 
-ACP_PLUGIN_DEFINE(file, ACP_STORAGE_PLUGIN_VERSION,
-                  "Plain files: JSON documents and append-only event logs in a directory",
-                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS | ACP_CAP_FOLLOW,
-                  file_options,
-                  &file_vtable)
+ACP_PLUGIN_DEFINE_TYPED(file, ACP_STORAGE_PLUGIN_VERSION,
+                        "Plain files: JSON documents and append-only event logs in a directory",
+                        ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS |
+                            ACP_CAP_FOLLOW | ACP_CAP_VERSIONS,
+                        file_variants, file_options, &file_vtable)

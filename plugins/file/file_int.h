@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "acp_storage_plugin.h"
+#include "flushgroup.h"
 #include "fmt.h"
 #include "index.h"
 
@@ -161,6 +162,7 @@ struct acp_backend {
     shm_stripe *shm;  /* the mapped lock table, or NULL (flock on the logs) */
     size_t shm_size;
     int ro_errno;     /* why the store is read-only, or 0 */
+    int format;       /* the FORMAT version found on open */
     unsigned long tmp_counter;
     pthread_mutex_t stripes[FILE_NSTRIPES];
 
@@ -186,7 +188,17 @@ struct acp_backend {
     hmap metas;
     size_t nmetas;
     evmeta *meta_head, *meta_tail;
+
+    /* Durable saves (sync=always): one fsync() of runs/ (DIR_RUNS) or
+     * sessions/ (DIR_SESSIONS) shared by the saves that renamed into it
+     * meanwhile (flushgroup.h, doc_save_indexed in file.c). */
+    flush_group dir_flush[2];
 };
+enum { DIR_RUNS, DIR_SESSIONS };
+
+/* The store's delete mark (acp_run_version_next): the highest run version
+ * delete_run removed, as decimal text (file.c). */
+#define FILE_MARK_NAME "delete_mark"
 
 /* Document kinds: also the salt of their lock stripes. */
 enum { K_RUN = 'r', K_SESSION = 's' };

@@ -285,6 +285,8 @@ void fmt_put_run(fbuf *b, const fmt_run *r)
     put_nullable(b, r->session);
     fbuf_lit(b, ",\"created_us\":");
     fbuf_i64(b, r->created_us);
+    fbuf_lit(b, ",\"version\":");
+    fbuf_i64(b, r->version);
     fbuf_lit(b, ",\"doc_len\":");
     fbuf_i64(b, (int64_t)r->doc.len);
     fbuf_lit(b, ",\"doc\":");
@@ -578,6 +580,15 @@ int fmt_get_run(char *buf, size_t len, fmt_run *r, const char **why)
     r->session = jstr_or_null(&c);
     lit(&c, ",\"created_us\":");
     r->created_us = num(&c, 1);
+    static const char version[] = ",\"version\":";
+    r->version = 1; /* a file of FORMAT 1 */
+    if (!c.st && (size_t)(c.e - c.p) > sizeof version - 1 &&
+        memcmp(c.p, version, sizeof version - 1) == 0) {
+        c.p += sizeof version - 1;
+        r->version = num(&c, 0);
+        if (!c.st && r->version < 1)
+            c.st = -1;
+    }
     lit(&c, ",\"doc_len\":");
     int64_t dl = num(&c, 0);
     lit(&c, ",\"doc\":");

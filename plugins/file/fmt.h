@@ -64,12 +64,14 @@ typedef struct fstr {
 } fstr;
 
 /* Run file:
- * {"run_id":S,"agent_name":S,"session_id":S|null,"created_us":N,
- *  "doc_len":N,"doc":DOC,"crc":"<8 hex digits>"}\n */
+ * {"run_id":S,"agent_name":S,"session_id":S|null,"created_us":N,"version":N,
+ *  "doc_len":N,"doc":DOC,"crc":"<8 hex digits>"}\n
+ * ("version" since FORMAT 2; a file without it reads as version 1). */
 typedef struct fmt_run {
     fstr id, agent, session;
     int64_t created_us;
     fstr doc;
+    int64_t version;
 } fmt_run;
 
 /* Session file: {"id":S,"doc_len":N,"doc":DOC,"crc":"<8 hex digits>"}\n */

@@ -10,6 +10,8 @@
 #include "index.h"
 
 #include <stdlib.h>
+
+#include "acp_storage_plugin.h" /* acp_run_order_cmp */
 #include <string.h>
 
 /* ---- hash tables --------------------------------------------------------- */
@@ -72,18 +74,13 @@ void hmap_del(hmap *m, hlink *l)
 
 /* ---- treaps ---------------------------------------------------------------- */
 
+/* desc: the list order of runs (acp_run_order_cmp, the one definition of
+ * it); else its reverse, which for sessions (created_us 0) is ascending
+ * byte-wise by id. */
 static int key_cmp(const tkey *a, const tkey *b, int desc)
 {
-    int c;
-    if (a->created_us != b->created_us) {
-        c = a->created_us < b->created_us ? -1 : 1;
-    } else {
-        size_t n = a->id_len < b->id_len ? a->id_len : b->id_len;
-        c = memcmp(a->id, b->id, n);
-        if (c == 0)
-            c = (a->id_len > b->id_len) - (a->id_len < b->id_len);
-    }
-    return desc ? -c : c;
+    int c = acp_run_order_cmp(a->created_us, a->id, a->id_len, b->created_us, b->id, b->id_len);
+    return desc ? c : -c;
 }
 
 size_t idx_size(const tnode *t)

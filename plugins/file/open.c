@@ -21,14 +21,18 @@
 #include "file_int.h"
 
 #define FORMAT_NAME "acp-storage-file"
-#define FORMAT_VERSION 1
+/* 2: run files carry their version (fmt.h), and delete_mark exists.  A
+ * store of version 1 is raised to 2 by the first writable open; this
+ * plugin reads files of both. */
+#define FORMAT_VERSION 2
 
 /* ---- opening --------------------------------------------------------------------- */
 
 static int is_store_entry(const char *nm)
 {
-    static const char *const known[] = {"FORMAT", "index.log", "lock", "runs",
-                                        "sessions", "events", "lost+found", "quarantine", NULL};
+    static const char *const known[] = {"FORMAT", "index.log", "lock", "runs", "sessions",
+                                        "events", "lost+found", "quarantine", FILE_MARK_NAME,
+                                        NULL};
     if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0 ||
         strncmp(nm, FILE_TMP_PREFIX, strlen(FILE_TMP_PREFIX)) == 0 ||
         strncmp(nm, "index.log.damaged-", 18) == 0)
@@ -97,6 +101,7 @@ static acp_status check_format_text(acp_backend *b, char *buf, size_t len, acp_c
                               b->path, v, FORMAT_VERSION);
     if (v < 1)
         goto bad;
+    b->format = (int)v;
     return ACP_OK;
 bad:
     return b->host->error(call, ACP_CORRUPT,
@@ -167,6 +172,35 @@ static acp_status check_format(acp_backend *b, acp_call *call)
     return s;
 }
 
+/* Raise FORMAT of an older store to this plugin's version, atomically
+ * (rename).  An older plugin then refuses the store instead of reading the
+ * newer run files as damaged. */
+static acp_status format_upgrade(acp_backend *b, acp_call *call)
+{
+    char text[64], tmp[64];
+    int tl = snprintf(text, sizeof text, "{\"format\":\"%s\",\"version\":%d}\n", FORMAT_NAME,
+                      FORMAT_VERSION);
+    int fd = fs_create_tmp(b, b->dirfd, "format-", tmp, O_WRONLY);
+    if (fd < 0)
+        return file_err(b, call, ACP_IO, "", "FORMAT", "cannot create", errno);
+    int err = file_write_all(fd, text, (size_t)tl);
+    if (!err && fsync(fd) != 0)
+        err = errno;
+    close(fd);
+    if (!err && renameat(b->dirfd, tmp, b->dirfd, "FORMAT") != 0)
+        err = errno;
+    if (err)
+        unlinkat(b->dirfd, tmp, 0);
+    else if (fsync(b->dirfd) != 0)
+        err = errno;
+    if (err)
+        return file_err(b, call, ACP_IO, "", "FORMAT", "cannot upgrade", err);
+    b->host->log(2, "file", "%s: store format %d raised to %d", b->path, b->format,
+                 FORMAT_VERSION);
+    b->format = FORMAT_VERSION;
+    return ACP_OK;
+}
+
 static acp_status open_subdir(acp_backend *b, const char *name, int *fd, acp_call *call)
 {
     if (mkdirat(b->dirfd, name, 0777) != 0 && errno != EEXIST && !b->ro_errno)
@@ -192,6 +226,8 @@ void file_close(acp_backend *b)
         pthread_mutex_destroy(&b->stripes[i]);
     pthread_mutex_destroy(&b->ix_mu);
     pthread_mutex_destroy(&b->logs_mu);
+    fg_destroy(&b->dir_flush[DIR_RUNS]);
+    fg_destroy(&b->dir_flush[DIR_SESSIONS]);
     free(b->path);
     free(b);
 }
@@ -199,26 +235,11 @@ void file_close(acp_backend *b)
 acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
                          acp_backend **out, acp_call *call)
 {
-    int sync = 1, create = 1;
-    if (args->variant[0])
-        return host->error(call, ACP_INVALID, "unknown variant '+%s' (file: takes none)",
-                           args->variant);
-    for (size_t i = 0; i < args->n_options; i++) {
-        const acp_plugin_option *o = &args->options[i];
-        if (strcmp(o->key, "create") == 0) {
-            create = strcmp(o->value, "false") != 0; /* the core checked the value */
-        } else if (strcmp(o->key, "sync") == 0) {
-            if (strcmp(o->value, "always") == 0)
-                sync = 1;
-            else if (strcmp(o->value, "none") == 0)
-                sync = 0;
-            else
-                return host->error(call, ACP_INVALID,
-                                   "option sync must be \"always\" or \"none\", not "
-                                   "\"%s\"",
-                                   o->value);
-        }
-    }
+    /* The core checked variant and options against the descriptor
+     * (file.c) and filled in their defaults. */
+    const char *sync_opt = acp_option_text(args, "sync");
+    int sync = !sync_opt || strcmp(sync_opt, "none") != 0;
+    int create = (int)acp_option_int(args, "create", 1);
     if (args->authority[0] && strcmp(args->authority, "localhost") != 0)
         return host->error(call, ACP_INVALID,
                            "a store on another host (%s) is not supported; use "
@@ -256,6 +277,8 @@ acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
         pthread_mutex_init(&b->stripes[i], NULL);
     pthread_mutex_init(&b->ix_mu, NULL);
     pthread_mutex_init(&b->logs_mu, NULL);
+    fg_init(&b->dir_flush[DIR_RUNS]);
+    fg_init(&b->dir_flush[DIR_SESSIONS]);
 
     /* create=false: a store is a directory with a FORMAT file. */
     char format_path[4096];
@@ -281,6 +304,8 @@ acp_status file_open(const acp_plugin_host *host, const acp_open_args *args,
             s = ev_lock_table_open(b, call);
         }
     }
+    if (s == ACP_OK && !b->ro_errno && b->format < FORMAT_VERSION)
+        s = format_upgrade(b, call);
     if (s == ACP_OK)
         s = open_subdir(b, "runs", &b->runs_fd, call);
     if (s == ACP_OK)

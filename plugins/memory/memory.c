@@ -73,14 +73,6 @@ typedef struct hkey {
     uint64_t hash;
 } hkey;
 
-/* Byte-wise id order, a proper prefix first: the order of memcmp, of SQL's
- * BINARY collation, and so of every other backend. */
-static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-    int c = memcmp(a, b, alen < blen ? alen : blen);
-    return c != 0 ? c : (alen > blen) - (alen < blen);
-}
-
 static int table_init(table *t)
 {
     t->nbuckets = 16;
@@ -172,6 +164,7 @@ typedef struct record {
     node n;
     size_t doc_len;
     int64_t created_us; /* runs; 0 for sessions */
+    int64_t version;    /* runs; 0 for sessions */
 } record;
 
 /* The groups a run is listed in besides "all runs"; each is the node of a
@@ -220,6 +213,7 @@ struct acp_backend {
     table runs, sessions, streams, groups[G_N];
     ost_tree all_runs, all_sessions;
     uint64_t seed; /* the next group tree's seed */
+    int64_t delete_mark; /* the highest run version deleted (acp_run_version_next) */
     /* Following (mem_wait_events, at the end): every append bumps fgen and
      * wakes the waiters on fcv, under fmu. */
     pthread_mutex_t fmu;
@@ -264,6 +258,7 @@ static record *record_new(const acp_plugin_host *host, const char *id, size_t id
     r->n = (node){.hash = host->hash(id, id_len), .key = key, .key_len = id_len};
     r->doc_len = doc_len;
     r->created_us = created_us;
+    r->version = 0;
     return r;
 }
 
@@ -293,7 +288,7 @@ static acp_status emit(acp_backend *b, acp_call *call, const acp_item *it)
 static acp_status emit_record(acp_backend *b, acp_call *call, const record *r)
 {
     acp_item it = {.doc = record_doc(r), .doc_len = r->doc_len, .key = r->n.key,
-                   .created_us = r->created_us};
+                   .created_us = r->created_us, .version = r->version};
     return emit(b, call, &it);
 }
 
@@ -317,14 +312,12 @@ static run_index *rindex_of(const ost_node *n, int slot)
 }
 
 /* < 0 when the run at node n of tree slot comes before position p in list
- * order.  Only a tie of created_us reads the run's id. */
+ * order (acp_run_order_cmp, the one definition of it). */
 static int run_pos_cmp(const ost_node *n, int slot, const run_pos *p)
 {
-    int64_t us = ((const rslot *)n)->created_us;
-    if (us != p->created_us)
-        return us > p->created_us ? -1 : 1;
     const record *r = rindex_of(n, slot)->r;
-    return key_cmp(p->id, p->id_len, r->n.key, r->n.key_len);
+    return acp_run_order_cmp(((const rslot *)n)->created_us, r->n.key, r->n.key_len,
+                             p->created_us, p->id, p->id_len);
 }
 
 /* One comparison per slot: a node knows its tree only by its place. */
@@ -485,11 +478,9 @@ static int lock_init(pthread_rwlock_t *lock)
 static acp_status mem_open(const acp_plugin_host *host, const acp_open_args *args,
                            acp_backend **out, acp_call *call)
 {
-    /* No options, and the path names nothing: a new store each time.  A
-     * variant ("memory+x:") would promise something this backend lacks. */
-    if (args->variant[0])
-        return host->error(call, ACP_INVALID, "unknown variant '+%s' (memory: takes none)",
-                           args->variant);
+    /* No options, and the path names nothing: a new store each time (the
+     * core refuses variants and options: the descriptor lists none). */
+    (void)args;
     /* A host of ABI 1.2 or later always has hash; a hand-made host table
      * (a test, a benchmark) might not. */
     if (host->size < offsetof(acp_plugin_host, hash) + sizeof host->hash || !host->hash)
@@ -550,12 +541,25 @@ static acp_status mem_put_run(acp_backend *b, const acp_run_record *rec, int ins
     size_t ndead = 0;
     pthread_rwlock_wrlock(&b->lock);
     *exists = 0;
-    if (insert_only && table_find(&b->runs, &(hkey){r->n.key, r->n.key_len, r->n.hash})) {
+    const record *cur = (const record *)table_find(&b->runs, &(hkey){r->n.key, r->n.key_len,
+                                                                      r->n.hash});
+    if (insert_only && cur) {
         pthread_rwlock_unlock(&b->lock);
         *exists = 1;
         free(r);
         free(heap);
         return ACP_OK;
+    }
+    /* The condition and the version, decided under the write lock that
+     * the replacement happens under: atomic against every other writer. */
+    int64_t stored = cur ? cur->version : 0;
+    if (acp_run_version_next(rec, stored, b->delete_mark, b->host->now_us(), &r->version) !=
+        ACP_OK) {
+        pthread_rwlock_unlock(&b->lock);
+        free(r);
+        free(heap);
+        acp_report_version(b->host, call, stored);
+        return ACP_CONFLICT;
     }
     if (groups_get(b, k, g) != 0) {
         pthread_rwlock_unlock(&b->lock);
@@ -568,6 +572,7 @@ static acp_status mem_put_run(acp_backend *b, const acp_run_record *rec, int ins
      * Still under the write lock, so no reader sees the interim value. */
     if (old && (rec->flags & ACP_RUN_CREATED_DEFAULT))
         r->created_us = old->created_us;
+    int64_t version = r->version;
     if (!old || !run_relink(b, old, r, g)) {
         if (old)
             run_unlink(b, old);
@@ -579,6 +584,7 @@ static acp_status mem_put_run(acp_backend *b, const acp_run_record *rec, int ins
     free(old);
     free_groups(dead, ndead);
     free(heap);
+    acp_report_version(b->host, call, version);
     return ACP_OK;
 nomem:
     return b->host->error(call, ACP_NOMEM, "out of memory saving run '%s'", rec->run_id);
@@ -611,6 +617,8 @@ static acp_status mem_delete_run(acp_backend *b, const char *run_id, acp_call *c
     if (r) {
         run_unlink(b, r);
         ndead = groups_drop_empty(b, r, dead);
+        if (r->version > b->delete_mark)
+            b->delete_mark = r->version;
     }
     node *s = table_take(&b->streams, &k); /* so a later add_event starts at 1 */
     pthread_rwlock_unlock(&b->lock);
@@ -680,7 +688,7 @@ static int cmp_session_id(const ost_node *n, const void *key)
 {
     const record *s = ((const session_index *)((const char *)n - offsetof(session_index, tn)))->r;
     const hkey *k = key;
-    return key_cmp(s->n.key, s->n.key_len, k->key, k->len);
+    return acp_id_cmp(s->n.key, s->n.key_len, k->key, k->len);
 }
 
 static acp_status mem_save_session(acp_backend *b, const acp_session_record *rec,
@@ -892,10 +900,13 @@ static const acp_backend_vtable vtable = {
     .add_events = mem_add_events,
 };
 
-static const char *const option_names[] = {NULL}; /* "memory:" takes no options */
+/* "memory:" takes no variant and no options. */
+static const char *const variants[] = {NULL};
+static const acp_option_spec options[] = {{.name = NULL}};
 
-ACP_PLUGIN_DEFINE(memory, ACP_STORAGE_PLUGIN_VERSION, "In-process store; data lives until close",
-                  ACP_CAP_CONCURRENT | ACP_CAP_FOLLOW, option_names, &vtable)
+ACP_PLUGIN_DEFINE_TYPED(memory, ACP_STORAGE_PLUGIN_VERSION,
+                        "In-process store; data lives until close",
+                        ACP_CAP_CONCURRENT | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS, variants, options, &vtable)
 
 /* ---- following a run ---------------------------------------------------- */
 

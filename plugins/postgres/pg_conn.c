@@ -500,7 +500,7 @@ static acp_status io_failed(pg_req *r, int io, PGresult *res)
     return st;
 }
 
-static const int pg_binary[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+static const int pg_binary[12] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}; /* save_run takes 10 */
 
 static acp_status exec_any(pg_req *r, int stmt, const char *sql, int n, const char *const *vals,
                            const int *lens, PGresult **out)

@@ -21,8 +21,9 @@
  * migrates older versions under the same advisory lock (postgres.c,
  * ensure_schema), and an older plugin refuses a newer store.
  *   1  runs, sessions, events, event_seq
- *   2  run_counts and the triggers that keep it (PG_SQL_COUNTS) */
-#define PG_SCHEMA_VERSION 2
+ *   2  run_counts and the triggers that keep it (PG_SQL_COUNTS)
+ *   3  run versions: runs.version, the delete mark, save_run (PG_SQL_VERSIONS) */
+#define PG_SCHEMA_VERSION 3
 
 /* The tables of version 1 (the version row is added by PG_SQL_SCHEMA). */
 #define PG_SQL_TABLES                                                                       \
@@ -176,9 +177,59 @@
     " UNION ALL SELECT 2, '', s, slot, sum(n) FROM g WHERE s IS NOT NULL GROUP BY s, slot"  \
     " UNION ALL SELECT 3, a, s, slot, n FROM g WHERE s IS NOT NULL;"
 
+/*
+ * Version 3: run versions (acp_storage_plugin.h, acp_run_version_next,
+ * restated here because the function is the atomic step).  Every run has
+ * its version (runs of an older store start at 1); meta 'run_delete' is the
+ * delete mark.  save_run() is the only writer of runs: it takes a
+ * transaction-level advisory lock named after the run id, which delete_run
+ * (postgres.c) takes too, so that each statement after it (a fresh
+ * snapshot, READ COMMITTED) sees every earlier save or delete of the run
+ * committed: the condition, the version and the write are one step, and a
+ * run deleted meanwhile is seen gone together with the raised mark.
+ * Different runs whose ids hash alike only wait for each other.  Modes:
+ * '-' none, 'v' if the stored version is p_want, 'a' if absent, 's' store
+ * p_want, 'n' the same only if the stored one is lower.  Returns (false,
+ * stored version) when the condition fails.  Versions come from the
+ * server's clock, one clock for every client.
+ */
+#define PG_RUN_LOCK_KEY "1094930518" /* the first key of the advisory locks: "ACPV" */
+#define PG_SQL_VERSIONS                                                                     \
+    "ALTER TABLE @.runs ADD COLUMN version bigint NOT NULL DEFAULT 1;"                      \
+    "INSERT INTO @.meta VALUES ('run_delete', 0);"                                          \
+    "CREATE FUNCTION @.save_run(p_id text, p_agent text, p_session text, p_status text,"    \
+    " p_created bigint, p_finished bigint, p_doc text, p_keep boolean, p_mode text,"        \
+    " p_want bigint, OUT o_ok boolean, OUT o_version bigint)"                               \
+    " LANGUAGE plpgsql AS $f$ DECLARE stored bigint; base bigint; BEGIN"                    \
+    " PERFORM pg_advisory_xact_lock(" PG_RUN_LOCK_KEY ", hashtext(p_id));"                  \
+    " SELECT r.version INTO stored FROM @.runs r WHERE r.run_id = p_id;"                    \
+    " stored := coalesce(stored, 0);"                                                       \
+    " IF p_mode IN ('s', 'n') THEN"                                                         \
+    "  IF p_mode = 'n' AND stored >= p_want THEN"                                           \
+    "   o_ok := false; o_version := stored; RETURN; END IF;"                                \
+    "  o_version := p_want;"                                                                \
+    " ELSE"                                                                                 \
+    "  IF (p_mode = 'v' AND stored <> p_want) OR (p_mode = 'a' AND stored <> 0) THEN"       \
+    "   o_ok := false; o_version := stored; RETURN; END IF;"                                \
+    "  base := stored;"                                                                     \
+    "  IF base = 0 THEN"                                                                    \
+    "   SELECT m.value INTO base FROM @.meta m WHERE m.name = 'run_delete'; END IF;"        \
+    "  o_version := greatest(base + 1,"                                                     \
+    "   (extract(epoch FROM clock_timestamp()) * 1000000)::bigint);"                        \
+    " END IF;"                                                                              \
+    " INSERT INTO @.runs AS r (run_id, agent_name, session_id, status, created_us,"         \
+    "  finished_us, doc, version)"                                                          \
+    "  VALUES (p_id, p_agent, p_session, p_status, p_created, p_finished, p_doc, o_version)" \
+    "  ON CONFLICT (run_id) DO UPDATE SET agent_name = EXCLUDED.agent_name,"                \
+    "  session_id = EXCLUDED.session_id, status = EXCLUDED.status,"                         \
+    "  finished_us = EXCLUDED.finished_us, doc = EXCLUDED.doc, version = EXCLUDED.version," \
+    "  created_us = CASE WHEN p_keep THEN r.created_us ELSE EXCLUDED.created_us END;"       \
+    " o_ok := true; END $f$;"
+
 /* A new store, at the current version. */
 #define PG_SQL_SCHEMA                                                                       \
-    PG_SQL_TABLES PG_SQL_COUNTS "INSERT INTO @.meta VALUES ('schema_version', 2);"
+    PG_SQL_TABLES PG_SQL_COUNTS PG_SQL_VERSIONS                                             \
+    "INSERT INTO @.meta VALUES ('schema_version', 3);"
 
 /* From version 1 to 2, in the transaction holding the advisory lock.  The
  * table lock keeps every writer of runs (an older plugin's too) out until
@@ -190,6 +241,10 @@
     "SET LOCAL enable_seqscan = on; SET LOCAL enable_sort = on;"                            \
     PG_SQL_COUNTS PG_SQL_COUNTS_BACKFILL                                                    \
     "UPDATE @.meta SET value = 2 WHERE name = 'schema_version';"
+
+/* From version 2 to 3, in the same transaction. */
+#define PG_SQL_MIGRATE_3                                                                    \
+    PG_SQL_VERSIONS "UPDATE @.meta SET value = 3 WHERE name = 'schema_version';"
 
 /* Settings of every session of the plugin.  Each statement below is
  * written for one index; for the deep pages of a large match the planner's
@@ -213,9 +268,10 @@
 /* Statements, by number.  Parameters are sent in binary: text as
  * its bytes, bigint as 8 bytes big-endian. */
 enum {
-    PG_SAVE_RUN,      /* $1 run_id $2 agent $3 session $4 status $5 created $6 finished $7 doc */
-    PG_SAVE_RUN_KEEP, /* same; keeps a stored created_us (ACP_RUN_CREATED_DEFAULT) */
-    PG_GET_RUN,       /* $1 run_id -> doc, created_us */
+    PG_SAVE_RUN,      /* $1 run_id $2 agent $3 session $4 status $5 created $6 finished $7 doc
+                         $8 keep created $9 mode $10 version -> ok, version */
+    PG_GET_RUN,       /* $1 run_id -> doc, created_us, version */
+    PG_LOCK_RUN,      /* $1 run_id: the advisory lock of save_run(), until commit */
     PG_DELETE_SEQ,    /* $1 run_id -> 1 row if the run had events */
     PG_DELETE_RUN,    /* $1 run_id -> 1 row if a run record existed (events go too) */
     PG_SAVE_SESSION,  /* $1 id $2 doc */
@@ -226,7 +282,6 @@ enum {
     PG_ADD_EVENT,     /* $1 run_id $2 type $3 stored_us $4 doc -> seq */
     PG_GET_EVENTS,    /* $1 run_id $2 after_seq $3 offset $4 limit -> seq, stored_us, doc */
     /* batched and restoring writes (save_runs, add_events) */
-    PG_INSERT_RUN,    /* as PG_SAVE_RUN, only a new run -> 1 row if stored */
     PG_RESTORE_EVENT, /* $1 run_id $2 type $3 stored_us $4 doc $5 seq -> 1 row if stored */
     PG_INSERT_RUNS,   /* arrays of PG_SAVE_RUN's parameters -> runs stored */
     PG_RESTORE_EVENTS, /* arrays $1 run_id $2 seq $3 stored_us $4 type $5 doc
@@ -250,28 +305,26 @@ enum {
     PG_N_STATEMENTS
 };
 
-#define PG_RUN_COLS "(run_id, agent_name, session_id, status, created_us, finished_us, doc)"
-#define PG_RUN_VALUES "($1::text, $2::text, $3::text, $4::text, $5::bigint, $6::bigint, $7::text)"
-#define PG_RUN_SET                                                                          \
-    " agent_name = EXCLUDED.agent_name, session_id = EXCLUDED.session_id,"                  \
-    " status = EXCLUDED.status, finished_us = EXCLUDED.finished_us, doc = EXCLUDED.doc"
-
-#define PG_LIST_COLS "SELECT run_id, created_us, doc FROM @.runs"
+#define PG_LIST_COLS "SELECT run_id, created_us, doc, version FROM @.runs"
+/* The run order and cursor rule of acp_run_order_cmp (acp_storage_plugin.h). */
 #define PG_LIST_ORDER " ORDER BY created_us DESC, run_id DESC"
 #define PG_CURSOR(c, i) "(created_us, run_id) < ($" c "::bigint, $" i "::text)"
 #define PG_COUNT_SUM "SELECT coalesce(sum(n), 0)::bigint FROM @.run_counts WHERE kind = "
 #define PG_PAGE(o, l) " OFFSET $" o "::bigint LIMIT $" l "::bigint"
 
 static const char *const pg_sql[PG_N_STATEMENTS] = {
-    [PG_SAVE_RUN] = "INSERT INTO @.runs AS r " PG_RUN_COLS " VALUES " PG_RUN_VALUES
-                    " ON CONFLICT (run_id) DO UPDATE SET" PG_RUN_SET
-                    ", created_us = EXCLUDED.created_us",
-    [PG_SAVE_RUN_KEEP] = "INSERT INTO @.runs AS r " PG_RUN_COLS " VALUES " PG_RUN_VALUES
-                         " ON CONFLICT (run_id) DO UPDATE SET" PG_RUN_SET,
-    [PG_GET_RUN] = "SELECT doc, created_us FROM @.runs WHERE run_id = $1::text",
+    [PG_SAVE_RUN] = "SELECT o_ok, o_version FROM @.save_run($1::text, $2::text, $3::text,"
+                    " $4::text, $5::bigint, $6::bigint, $7::text, $8::boolean, $9::text,"
+                    " $10::bigint)",
+    [PG_GET_RUN] = "SELECT doc, created_us, version FROM @.runs WHERE run_id = $1::text",
+    [PG_LOCK_RUN] = "SELECT pg_advisory_xact_lock(" PG_RUN_LOCK_KEY ", hashtext($1::text))",
     [PG_DELETE_SEQ] = "DELETE FROM @.event_seq WHERE run_id = $1::text RETURNING 1",
-    [PG_DELETE_RUN] = "WITH e AS (DELETE FROM @.events WHERE run_id = $1::text)"
-                      " DELETE FROM @.runs WHERE run_id = $1::text RETURNING 1",
+    /* The delete mark rises to the removed run's version. */
+    [PG_DELETE_RUN] = "WITH e AS (DELETE FROM @.events WHERE run_id = $1::text),"
+                      " d AS (DELETE FROM @.runs WHERE run_id = $1::text RETURNING version),"
+                      " m AS (UPDATE @.meta SET value = d.version FROM d"
+                      " WHERE name = 'run_delete' AND value < d.version)"
+                      " SELECT 1 FROM d",
     [PG_SAVE_SESSION] = "INSERT INTO @.sessions (id, doc) VALUES ($1::text, $2::text)"
                         " ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc",
     [PG_GET_SESSION] = "SELECT doc FROM @.sessions WHERE id = $1::text",
@@ -294,8 +347,6 @@ static const char *const pg_sql[PG_N_STATEMENTS] = {
     [PG_GET_EVENTS] = "SELECT seq, stored_us, doc FROM @.events"
                       " WHERE run_id = $1::text AND seq > $2::bigint ORDER BY seq"
                       " OFFSET $3::bigint LIMIT $4::bigint",
-    [PG_INSERT_RUN] = "INSERT INTO @.runs AS r " PG_RUN_COLS " VALUES " PG_RUN_VALUES
-                      " ON CONFLICT (run_id) DO NOTHING RETURNING 1",
     /* The counter moves to $5 only from $5 - 1 (or starts at 1), under its
      * row lock as in PG_ADD_EVENT: an event that is not the run's next is
      * not stored (no row: a conflict), so sequences keep no gaps. */
@@ -310,9 +361,13 @@ static const char *const pg_sql[PG_N_STATEMENTS] = {
                          " SELECT seq, pg_notify('acp_storage_events', $1::text) FROM e",
     /* save_runs with ACP_BATCH_INSERT_ONLY in one statement; the caller
      * rolls back to a savepoint unless every run was new. */
-    [PG_INSERT_RUNS] = "INSERT INTO @.runs " PG_RUN_COLS " SELECT * FROM unnest($1::text[],"
-                       " $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],"
-                       " $7::text[]) ON CONFLICT (run_id) DO NOTHING",
+    [PG_INSERT_RUNS] = "INSERT INTO @.runs (run_id, agent_name, session_id, status, created_us,"
+                       " finished_us, doc, version) SELECT u.*, greatest((SELECT m.value"
+                       " FROM @.meta m WHERE m.name = 'run_delete') + 1,"
+                       " (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)"
+                       " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+                       " $5::bigint[], $6::bigint[], $7::text[]) AS u"
+                       " ON CONFLICT (run_id) DO NOTHING",
     /* A whole restore batch in one statement, each run's events given in a
      * row with consecutive sequences: a run is accepted when its first
      * sequence is its next one (the counter moves from first - 1 to last

@@ -195,9 +195,6 @@ static acp_status configure(acp_backend *b, const acp_open_args *a, acp_call *ca
 {
     const acp_plugin_host *h = b->host;
     const char *ru = b->uri_redacted;
-    if (a->variant && a->variant[0])
-        return h->error(call, ACP_INVALID, "%s: unknown variant '+%s' (write postgres:// or "
-                        "postgresql://)", ru, a->variant);
     if (a->path[0] && a->path[0] != '/')
         return h->error(call, ACP_INVALID, "%s: expected postgres://[user@]host[:port]/database"
                         " (the database comes after the host)", ru);
@@ -237,25 +234,15 @@ static acp_status configure(acp_backend *b, const acp_open_args *a, acp_call *ca
         b->connect_timeout_s = v;
     for (size_t i = 0; i < a->n_options && st == ACP_OK; i++) {
         const char *k = a->options[i].key, *val = a->options[i].value;
+        /* The core checked these against pg_options (canonical values). */
         if (strcmp(k, "schema") == 0) {
-            if (!val[0])
-                st = h->error(call, ACP_INVALID, "%s: option schema is empty", ru);
             *schema_value = val;
         } else if (strcmp(k, "pool_size") == 0) {
-            if (!parse_int(val, 1, PG_MAX_POOL, &v))
-                st = h->error(call, ACP_INVALID, "%s: pool_size must be a number from 1 to %d, "
-                              "not '%.40s'", ru, PG_MAX_POOL, val);
-            b->pool_size = (int)v;
+            b->pool_size = (int)acp_option_int(a, k, PG_DEFAULT_POOL);
         } else if (strcmp(k, "statement_timeout") == 0) {
-            if (!parse_int(val, 0, INT32_MAX, &v))
-                st = h->error(call, ACP_INVALID, "%s: statement_timeout must be milliseconds "
-                              "(0 for none), not '%.40s'", ru, val);
-            b->statement_timeout_ms = v;
+            b->statement_timeout_ms = acp_option_int(a, k, 0);
         } else if (strcmp(k, "connect_timeout") == 0) {
-            if (!parse_int(val, 0, INT32_MAX, &v))
-                st = h->error(call, ACP_INVALID, "%s: connect_timeout must be whole seconds, "
-                              "not '%.40s'", ru, val);
-            b->connect_timeout_s = v;
+            b->connect_timeout_s = acp_option_int(a, k, -1);
         } else if (is_libpq_key(defs, k)) {
             if (strstr(k, "password"))
                 add_secret(b, val, strlen(val));
@@ -398,6 +385,8 @@ static acp_status ensure_schema(pg_req *r)
          * the store as it was. */
         if (version < 2 && (st = run_ddl(r, PG_SQL_MIGRATE_2)) != ACP_OK)
             return st;
+        if (version < 3 && (st = run_ddl(r, PG_SQL_MIGRATE_3)) != ACP_OK)
+            return st;
         b->host->log(2, PG_NAME, "%s: migrated schema %s from version %" PRId64 " to %d",
                      b->uri_redacted, b->qschema, version, PG_SCHEMA_VERSION);
     }
@@ -469,53 +458,73 @@ static acp_status pg_ping(acp_backend *b, acp_call *call)
     return st;
 }
 
-/* Run statement stmt (PG_SAVE_RUN, PG_SAVE_RUN_KEEP or PG_INSERT_RUN) for
- * run on r; *rows: the rows it returned. */
-static acp_status exec_run(pg_req *r, int stmt, const acp_run_record *run, int *rows)
+/* The condition mode of save_run() for the flags of a run record (pg_sql.h). */
+static const char *save_mode(uint32_t flags)
 {
-    char created[8], finished[8];
+    if (flags & ACP_RUN_SET_VERSION)
+        return flags & ACP_RUN_IF_NEWER ? "n" : "s";
+    return flags & ACP_RUN_IF_VERSION ? "v" : flags & ACP_RUN_IF_ABSENT ? "a" : "-";
+}
+
+/* One call of save_run() (pg_sql.h) for run on r, with the record's flags
+ * plus extra (ACP_RUN_IF_ABSENT for an insert-only batch): *ok 1 when
+ * stored, 0 when the condition failed; *version the new or stored one. */
+static acp_status exec_save(pg_req *r, const acp_run_record *run, uint32_t extra, int *ok,
+                            int64_t *version)
+{
+    char created[8], finished[8], want[8], keep = (run->flags & ACP_RUN_CREATED_DEFAULT) != 0;
     pg_put_i64(created, run->created_us);
     pg_put_i64(finished, run->finished_us);
-    const char *v[7] = {run->run_id, run->agent_name, run->session_id, run->status, created,
-                        run->finished_us == ACP_NO_TIME ? NULL : finished, run->doc};
-    int l[7] = {(int)run->run_id_len, (int)run->agent_name_len, (int)run->session_id_len,
-                (int)strlen(run->status), 8, 8, (int)run->doc_len};
+    pg_put_i64(want, run->version);
+    const char *mode = save_mode(run->flags | extra);
+    const char *v[10] = {run->run_id, run->agent_name, run->session_id, run->status, created,
+                         run->finished_us == ACP_NO_TIME ? NULL : finished, run->doc, &keep,
+                         mode, want};
+    int l[10] = {(int)run->run_id_len, (int)run->agent_name_len, (int)run->session_id_len,
+                 (int)strlen(run->status), 8, 8, (int)run->doc_len, 1, 1, 8};
     PGresult *res;
-    acp_status st = pg_exec(r, stmt, 7, v, l, &res);
+    acp_status st = pg_exec(r, PG_SAVE_RUN, 10, v, l, &res);
     if (st == ACP_OK) {
-        *rows = PQntuples(res);
+        if (PQntuples(res) != 1 || PQgetlength(res, 0, 0) != 1 || PQgetlength(res, 0, 1) != 8) {
+            st = pg_fail(r, ACP_IO, "save_run() answered with an unexpected row");
+        } else {
+            *version = pg_get_i64(PQgetvalue(res, 0, 1));
+            *ok = PQgetvalue(res, 0, 0)[0] != 0;
+        }
         PQclear(res);
     }
     return st;
 }
 
-static int save_stmt(const acp_run_record *run)
-{
-    return run->flags & ACP_RUN_CREATED_DEFAULT ? PG_SAVE_RUN_KEEP : PG_SAVE_RUN;
-}
-
 static acp_status pg_save_run(acp_backend *b, const acp_run_record *run, acp_call *call)
 {
+    const char *mode = save_mode(run->flags);
     pg_req r;
-    /* An upsert of the whole run: running it twice is harmless. */
-    pg_req_init(&r, b, call, "save_run", "run", run->run_id, 1);
-    int rows;
-    acp_status st = exec_run(&r, save_stmt(run), run, &rows);
+    /* An unconditional upsert may run twice; a conditional save that ran
+     * before its connection was lost would fail against its own write. */
+    pg_req_init(&r, b, call, "save_run", "run", run->run_id, mode[0] == '-' || mode[0] == 's');
+    int ok = 0;
+    int64_t version = 0;
+    acp_status st = exec_save(&r, run, 0, &ok, &version);
+    if (st == ACP_OK) {
+        acp_report_version(b->host, call, version);
+        st = ok ? ACP_OK : ACP_CONFLICT;
+    }
     pg_req_done(&r);
     return st;
 }
 
 /* Emit row i of res: doc in column dc, key (or NULL), and the bigints. */
 static acp_status emit_row(pg_req *r, PGresult *res, int i, int dc, const char *key,
-                           int created_col, int seq_col, int stored_col)
+                           int created_col, int seq_col, int stored_col, int version_col)
 {
     acp_item it = {0};
     it.doc = PQgetvalue(res, i, dc);
     it.doc_len = (size_t)PQgetlength(res, i, dc);
     it.key = key;
-    int cols[3] = {created_col, seq_col, stored_col};
-    int64_t *dst[3] = {&it.created_us, &it.seq, &it.stored_us};
-    for (int k = 0; k < 3; k++) {
+    int cols[4] = {created_col, seq_col, stored_col, version_col};
+    int64_t *dst[4] = {&it.created_us, &it.seq, &it.stored_us, &it.version};
+    for (int k = 0; k < 4; k++) {
         if (cols[k] < 0)
             continue;
         if (PQgetlength(res, i, cols[k]) != 8)
@@ -537,7 +546,7 @@ static acp_status pg_get_run(acp_backend *b, const char *run_id, acp_call *call)
     PGresult *res;
     acp_status st = pg_exec(&r, PG_GET_RUN, 1, v, l, &res);
     if (st == ACP_OK) {
-        st = PQntuples(res) == 0 ? ACP_NOT_FOUND : emit_row(&r, res, 0, 0, run_id, 1, -1, -1);
+        st = PQntuples(res) == 0 ? ACP_NOT_FOUND : emit_row(&r, res, 0, 0, run_id, 1, -1, -1, 2);
         PQclear(res);
     }
     pg_req_done(&r);
@@ -557,6 +566,10 @@ static acp_status pg_delete_run(acp_backend *b, const char *run_id, acp_call *ca
     PGresult *res = NULL;
     int had_events = 0, had_run = 0;
     acp_status st = pg_exec_sql(&r, "BEGIN", &res);
+    if (st == ACP_OK) { /* save_run()'s lock: no save of the run is in flight (pg_sql.h) */
+        PQclear(res);
+        st = pg_exec(&r, PG_LOCK_RUN, 1, v, l, &res);
+    }
     if (st == ACP_OK) {
         PQclear(res);
         st = pg_exec(&r, PG_DELETE_SEQ, 1, v, l, &res);
@@ -627,7 +640,7 @@ static acp_status pg_list_runs(acp_backend *b, const acp_run_query *q, acp_call 
         if (st == ACP_OK) {
             int rows = PQntuples(res);
             for (int i = 0; i < rows && st == ACP_OK; i++)
-                st = emit_row(&r, res, i, 2, PQgetvalue(res, i, 0), 1, -1, -1);
+                st = emit_row(&r, res, i, 2, PQgetvalue(res, i, 0), 1, -1, -1, 3);
             PQclear(res);
         }
     }
@@ -660,7 +673,7 @@ static acp_status pg_get_session(acp_backend *b, const char *id, acp_call *call)
     PGresult *res;
     acp_status st = pg_exec(&r, PG_GET_SESSION, 1, v, l, &res);
     if (st == ACP_OK) {
-        st = PQntuples(res) == 0 ? ACP_NOT_FOUND : emit_row(&r, res, 0, 0, id, -1, -1, -1);
+        st = PQntuples(res) == 0 ? ACP_NOT_FOUND : emit_row(&r, res, 0, 0, id, -1, -1, -1, -1);
         PQclear(res);
     }
     pg_req_done(&r);
@@ -699,7 +712,7 @@ static acp_status pg_list_sessions(acp_backend *b, const char *after_id, int64_t
     if (st == ACP_OK) {
         int rows = PQntuples(res);
         for (int i = 0; i < rows && st == ACP_OK; i++)
-            st = emit_row(&r, res, i, 1, PQgetvalue(res, i, 0), -1, -1, -1);
+            st = emit_row(&r, res, i, 1, PQgetvalue(res, i, 0), -1, -1, -1, -1);
         PQclear(res);
     }
     pg_req_done(&r);
@@ -746,7 +759,7 @@ acp_status pg_get_events_req(pg_req *r, const acp_event_query *q)
     if (st == ACP_OK) {
         int rows = PQntuples(res);
         for (int i = 0; i < rows && st == ACP_OK; i++)
-            st = emit_row(r, res, i, 2, NULL, -1, 0, 1);
+            st = emit_row(r, res, i, 2, NULL, -1, 0, 1, -1);
         PQclear(res);
     }
     return st;
@@ -970,10 +983,11 @@ static acp_status pg_save_runs(acp_backend *b, const acp_run_record *runs, size_
     if (st == ACP_OK && insert_only && n > 1)
         st = insert_runs_fast(&r, runs, n, results, &done);
     for (size_t i = 0; st == ACP_OK && !done && i < n; i++) {
-        int rows = 0;
+        int ok = 0;
+        int64_t version = 0;
         r.id = runs[i].run_id;
-        st = exec_run(&r, insert_only ? PG_INSERT_RUN : save_stmt(&runs[i]), &runs[i], &rows);
-        results[i] = insert_only && rows == 0 ? ACP_CONFLICT : ACP_OK;
+        st = exec_save(&r, &runs[i], insert_only ? ACP_RUN_IF_ABSENT : 0, &ok, &version);
+        results[i] = ok ? ACP_OK : ACP_CONFLICT;
     }
     if (st == ACP_OK)
         st = exec_text(&r, "COMMIT");
@@ -1038,9 +1052,24 @@ static const acp_backend_vtable pg_vtable = {
     .wait_events = pg_wait_events, /* pg_follow.c */
 };
 
-/* option_names NULL: every key reaches configure(), which takes its own
- * and hands libpq's to libpq. */
-ACP_PLUGIN_DEFINE(postgres, PG_VERSION_TEXT, "PostgreSQL (libpq): a store shared by many servers",
-                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS | ACP_CAP_NETWORK |
-                      ACP_CAP_FOLLOW,
-                  NULL, &pg_vtable)
+/* The core checks the backend's own options; "*" lets every other key
+ * reach configure(), which hands libpq's to libpq and refuses the rest. */
+static const char *const pg_variants[] = {NULL};
+static const acp_option_spec pg_options[] = {
+    {.name = "schema", .type = ACP_OPT_STRING, .min = 1,
+     .doc = "schema holding the tables (default: acp)"},
+    {.name = "pool_size", .type = ACP_OPT_INTEGER, .min = 1, .max = PG_MAX_POOL,
+     .doc = "connections kept open (default 8)"},
+    {.name = "statement_timeout", .type = ACP_OPT_INTEGER, .min = 0, .max = INT32_MAX,
+     .doc = "milliseconds a statement may run (0: only the call's own time limit)"},
+    {.name = "connect_timeout", .type = ACP_OPT_INTEGER, .min = 0, .max = INT32_MAX,
+     .doc = "whole seconds a connection attempt may take (libpq's connect_timeout)"},
+    {.name = "*", .type = ACP_OPT_STRING,
+     .doc = "libpq connection parameters (host, port, dbname, user, password, sslmode, ...)"},
+    {.name = NULL}};
+
+ACP_PLUGIN_DEFINE_TYPED(postgres, PG_VERSION_TEXT,
+                        "PostgreSQL (libpq): a store shared by many servers",
+                        ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS |
+                            ACP_CAP_NETWORK | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS,
+                        pg_variants, pg_options, &pg_vtable)

@@ -149,23 +149,63 @@ static acp_status rd_ping(acp_backend *b, acp_call *call)
 /* Runs                                                                 */
 /* ------------------------------------------------------------------ */
 
+/* The script's condition mode for the flags of a run record (redis_lua.c). */
+static const char *save_mode(uint32_t flags)
+{
+    if (flags & ACP_RUN_SET_VERSION)
+        return flags & ACP_RUN_IF_NEWER ? "n" : "s";
+    return flags & ACP_RUN_IF_VERSION ? "v" : flags & ACP_RUN_IF_ABSENT ? "a" : "-";
+}
+
 static acp_status rd_save_run(acp_backend *b, const acp_run_record *run, acp_call *call)
 {
     rd_op op = {"save_run", run->run_id};
-    char c8[8], ttl[24];
+    char c8[8], ttl[24], want[24];
     put_time(c8, run->created_us);
     fmt_i64(ttl, b->conf.ttl_ms);
+    fmt_i64(want, run->version);
     int keep = (run->flags & ACP_RUN_CREATED_DEFAULT) != 0, has_session = run->session_id != NULL;
-    const char *argv[9] = {b->conf.prefix, run->run_id, c8, keep ? "1" : "0", run->agent_name,
-                           has_session ? "1" : "0", has_session ? run->session_id : "",
-                           run->doc, ttl};
-    size_t lens[9] = {b->conf.prefix_len, run->run_id_len, 8, 1, run->agent_name_len, 1,
-                      has_session ? run->session_id_len : 0, run->doc_len, strlen(ttl)};
+    const char *mode = save_mode(run->flags);
+    const char *argv[11] = {b->conf.prefix, run->run_id, c8, keep ? "1" : "0", run->agent_name,
+                            has_session ? "1" : "0", has_session ? run->session_id : "",
+                            run->doc, ttl, mode, want};
+    size_t lens[11] = {b->conf.prefix_len, run->run_id_len, 8, 1, run->agent_name_len, 1,
+                       has_session ? run->session_id_len : 0, run->doc_len, strlen(ttl), 1,
+                       strlen(want)};
     redisReply *r;
-    acp_status st = rd_request(b, call, &op, RD_RETRY, RD_SAVE_RUN, 9, argv, lens, &r);
-    if (st == ACP_OK)
-        freeReplyObject(r);
+    /* Only an unconditional save may run twice: a conditional one that ran
+     * before its connection was lost would fail against its own write. */
+    acp_status st = rd_request(b, call, &op, mode[0] == '-' || mode[0] == 's' ? RD_RETRY : 0,
+                               RD_SAVE_RUN, 11, argv, lens, &r);
+    if (st != ACP_OK)
+        return st;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER)
+        st = rd_bad_reply(b, call, &op, "the save script returned an unexpected shape");
+    else {
+        acp_report_version(b->host, call, r->element[1]->integer);
+        st = r->element[0]->integer == 1 ? ACP_OK : ACP_CONFLICT;
+    }
+    freeReplyObject(r);
     return st;
+}
+
+/* A run record: created (8 bytes), version (8 bytes, absent in a record of
+ * an older plugin: version 1), document (a JSON object, so its first byte
+ * '{' can never be the first of a version, which is >= 0x80).  Non-zero
+ * when the record is too short. */
+static int run_record(const char *rec, size_t len, acp_item *it)
+{
+    if (len < 9)
+        return -1;
+    it->created_us = get_time(rec);
+    size_t header = rec[8] == '{' ? 8 : 16;
+    if (len < header)
+        return -1;
+    it->version = header == 8 ? 1 : get_time(rec + 8);
+    it->doc = rec + header;
+    it->doc_len = len - header;
+    return 0;
 }
 
 /* GET the record of id under key prefix kp ("r:" or "s:") and emit it.  A
@@ -187,9 +227,11 @@ static acp_status get_record(acp_backend *b, acp_call *call, const rd_op *op, co
     else if (r->type != REDIS_REPLY_STRING || r->len < header)
         st = rd_bad_reply(b, call, op, shape);
     else {
-        acp_item it = {.doc = r->str + header, .doc_len = r->len - header, .key = id,
-                       .created_us = header ? get_time(r->str) : 0};
-        st = emit(b, call, &it);
+        acp_item it = {.doc = r->str, .doc_len = r->len, .key = id};
+        if (header && run_record(r->str, r->len, &it) != 0)
+            st = rd_bad_reply(b, call, op, shape);
+        else
+            st = emit(b, call, &it);
     }
     freeReplyObject(r);
     return st;
@@ -199,7 +241,7 @@ static acp_status rd_get_run(acp_backend *b, const char *run_id, acp_call *call)
 {
     rd_op op = {"get_run", run_id};
     return get_record(b, call, &op, "r:", run_id, 8,
-                      "the run record is not a string of 8 bytes or more");
+                      "the run record is not a string of 9 bytes or more");
 }
 
 static acp_status rd_delete_run(acp_backend *b, const char *run_id, acp_call *call)
@@ -284,13 +326,13 @@ static acp_status rd_list_runs(acp_backend *b, const acp_run_query *q, acp_call 
         b->host->set_total(call, r->element[0]->integer);
     for (size_t i = 1; st == ACP_OK && i + 1 < r->elements; i += 2) {
         const redisReply *id = r->element[i], *v = r->element[i + 1];
-        if (id->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || v->len < 8) {
-            st = rd_bad_reply(b, call, &op, "a listed run record is not a string of 8 bytes "
+        acp_item it = {.key = id->str};
+        if (id->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+            run_record(v->str, v->len, &it) != 0) {
+            st = rd_bad_reply(b, call, &op, "a listed run record is not a string of 9 bytes "
                               "or more");
             break;
         }
-        acp_item it = {.doc = v->str + 8, .doc_len = v->len - 8, .key = id->str,
-                       .created_us = get_time(v->str)};
         st = emit(b, call, &it);
     }
     freeReplyObject(r);
@@ -584,13 +626,10 @@ static const acp_backend_vtable rd_vtable = {
     .save_runs = rd_save_runs, .add_events = rd_add_events, /* batched writes */
 };
 
-static const char *const rd_option_names[] = {"prefix",          "ttl",       "db",
-                                              "connect_timeout", "command_timeout",
-                                              "pool_size",       NULL};
-
 /* DURABLE: see the top of this file (it depends on the server's
  * persistence).  MULTIPROCESS: every process talks to the same server. */
-ACP_PLUGIN_DEFINE(redis, RD_VERSION, "Redis (hiredis): runs, sessions and events on a Redis server",
-                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS | ACP_CAP_NETWORK |
-                      ACP_CAP_FOLLOW,
-                  rd_option_names, &rd_vtable)
+ACP_PLUGIN_DEFINE_TYPED(redis, RD_VERSION,
+                        "Redis (hiredis): runs, sessions and events on a Redis server",
+                        ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS |
+                            ACP_CAP_NETWORK | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS,
+                        rd_variants, rd_options, &rd_vtable)

@@ -86,23 +86,6 @@ static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
     return 1;
 }
 
-/* Seconds, fractions allowed, as milliseconds in [min_ms, max_ms]. */
-static int parse_seconds(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out)
-{
-    char *end;
-    if (!s[0] || !strchr("0123456789.", s[0]))
-        return 0;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v))
-        return 0;
-    double ms = ceil(v * 1000.0);
-    if (ms < (double)min_ms || ms > (double)max_ms)
-        return 0;
-    *out = (int64_t)ms;
-    return 1;
-}
-
 /* user:password@ of the authority; returns the host part. */
 static acp_status parse_userinfo(rd_conf *c, const acp_plugin_host *host, const char *auth,
                                  const char **hostpart, acp_call *call)
@@ -176,47 +159,26 @@ static acp_status parse_hostport(rd_conf *c, const acp_plugin_host *host, const 
     return ACP_OK;
 }
 
-static acp_status parse_option(rd_conf *c, const acp_plugin_host *host, const char *k,
-                               const char *v, int64_t *db_opt, acp_call *call)
-{
-    int64_t n;
-    if (strcmp(k, "prefix") == 0) {
-        if (strlen(v) > RD_PREFIX_MAX)
-            return host->error(call, ACP_INVALID, "option prefix is longer than %d bytes",
-                               RD_PREFIX_MAX);
-        free(c->prefix);
-        if (!(c->prefix = strdup(v)))
-            return nomem(host, call);
-        c->prefix_len = strlen(v);
-    } else if (strcmp(k, "ttl") == 0) {
-        if (!parse_int(v, 0, MAX_TTL_S, &n))
-            return host->error(call, ACP_INVALID, "option ttl=%.32s: expected whole seconds, "
-                               "0 (never expire, the default) to %" PRId64, v, MAX_TTL_S);
-        c->ttl_ms = n * 1000;
-    } else if (strcmp(k, "db") == 0) {
-        if (!parse_int(v, 0, 1000000, db_opt))
-            return host->error(call, ACP_INVALID, "option db=%.32s: expected a database "
-                               "number (0, 1, ...)", v);
-    } else if (strcmp(k, "connect_timeout") == 0) {
-        if (!parse_seconds(v, 1, 3600 * 1000, &c->connect_timeout_ms))
-            return host->error(call, ACP_INVALID, "option connect_timeout=%.32s: expected "
-                               "seconds above 0 (fractions allowed), at most 3600", v);
-    } else if (strcmp(k, "command_timeout") == 0) {
-        if (!parse_seconds(v, 0, 86400 * 1000, &c->command_timeout_ms))
-            return host->error(call, ACP_INVALID, "option command_timeout=%.32s: expected "
-                               "seconds (fractions allowed; 0: only the call's own time "
-                               "limit), at most 86400", v);
-    } else if (strcmp(k, "pool_size") == 0) {
-        if (!parse_int(v, 1, MAX_POOL_SIZE, &n))
-            return host->error(call, ACP_INVALID, "option pool_size=%.32s: expected 1..%d "
-                               "connections", v, MAX_POOL_SIZE);
-        c->pool_size = (int)n;
-    } else {
-        /* The core checks keys against option_names; this is a safety net. */
-        return host->error(call, ACP_INVALID, "unknown option '%.64s'", k);
-    }
-    return ACP_OK;
-}
+/* The core checks every option against these specs (redis.c's descriptor)
+ * and fills in defaults: rd_conf_parse only reads the canonical values. */
+const char *const rd_variants[] = {"unix", NULL};
+const acp_option_spec rd_options[] = {
+    {.name = "prefix", .type = ACP_OPT_STRING, .min = 0, .max = RD_PREFIX_MAX,
+     .default_value = DEFAULT_PREFIX, .doc = "start of every key of this store"},
+    {.name = "ttl", .type = ACP_OPT_DURATION, .unit = 1000, .min = 0, .max = MAX_TTL_S * 1000,
+     .doc = "runs and sessions expire this long after their last write (bare: seconds; "
+            "0: never, the default)"},
+    {.name = "db", .type = ACP_OPT_INTEGER, .min = 0, .max = 1000000,
+     .doc = "database number (or in the path: redis://host/2)"},
+    {.name = "connect_timeout", .type = ACP_OPT_DURATION, .unit = 1000, .min = 1,
+     .max = 3600 * 1000, .default_value = "5", .doc = "bound of one connection attempt (bare: "
+                                                       "seconds)"},
+    {.name = "command_timeout", .type = ACP_OPT_DURATION, .unit = 1000, .min = 0,
+     .max = 86400 * 1000,
+     .doc = "bound of one command (bare: seconds; 0: only the call's own time limit)"},
+    {.name = "pool_size", .type = ACP_OPT_INTEGER, .min = 1, .max = MAX_POOL_SIZE,
+     .default_value = "16", .doc = "connections kept open"},
+    {.name = NULL}};
 
 acp_status rd_conf_parse(rd_conf *c, const acp_plugin_host *host, const acp_open_args *a,
                          acp_call *call)
@@ -229,12 +191,7 @@ acp_status rd_conf_parse(rd_conf *c, const acp_plugin_host *host, const acp_open
         return nomem(host, call);
     c->prefix_len = strlen(c->prefix);
 
-    int is_unix = strcmp(a->variant, "unix") == 0;
-    if (!is_unix && a->variant[0])
-        return host->error(call, ACP_INVALID,
-                           "unknown redis variant '%.32s' in %s: use redis://host:port/db or "
-                           "redis+unix:///path/to/redis.sock (TLS is not supported)",
-                           a->variant, a->uri_redacted);
+    int is_unix = strcmp(a->variant, "unix") == 0; /* the core refused the others */
 
     const char *hp;
     if ((st = parse_userinfo(c, host, a->authority, &hp, call)) != ACP_OK)
@@ -267,10 +224,18 @@ acp_status rd_conf_parse(rd_conf *c, const acp_plugin_host *host, const acp_open
                                a->uri_redacted, a->path);
     }
 
-    for (size_t i = 0; i < a->n_options; i++)
-        if ((st = parse_option(c, host, a->options[i].key, a->options[i].value, &db_opt, call)) !=
-            ACP_OK)
-            return st;
+    const char *prefix = acp_option_text(a, "prefix");
+    if (prefix) {
+        free(c->prefix);
+        if (!(c->prefix = strdup(prefix)))
+            return nomem(host, call);
+        c->prefix_len = strlen(prefix);
+    }
+    c->ttl_ms = acp_option_int(a, "ttl", 0);
+    db_opt = acp_option_int(a, "db", -1);
+    c->connect_timeout_ms = acp_option_int(a, "connect_timeout", c->connect_timeout_ms);
+    c->command_timeout_ms = acp_option_int(a, "command_timeout", 0);
+    c->pool_size = (int)acp_option_int(a, "pool_size", c->pool_size);
     if (db_path >= 0 && db_opt >= 0 && db_path != db_opt)
         return host->error(call, ACP_INVALID,
                            "%s: database %" PRId64 " in the path but db=%" PRId64

@@ -79,6 +79,9 @@ struct acp_backend {
 };
 
 /* redis_conf.c: fill conf from the open arguments (INVALID, NOMEM). */
+/* The descriptor's variants and typed options (redis_conf.c). */
+extern const char *const rd_variants[];
+extern const acp_option_spec rd_options[];
 acp_status rd_conf_parse(rd_conf *conf, const acp_plugin_host *host, const acp_open_args *args,
                          acp_call *call);
 void rd_conf_free(rd_conf *conf);

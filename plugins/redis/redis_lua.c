@@ -10,7 +10,12 @@
  * Keys (P is the configured prefix; every id follows a fixed type tag, so
  * two different (type, id) pairs never give one key; ids are never used in
  * a pattern, since nothing here uses KEYS or SCAN):
- *   P r:<run_id>          string: created (8 bytes) + run document
+ *   P r:<run_id>          string: created (8 bytes) + version (8 bytes,
+ *                         encoded as created) + run document; a record
+ *                         of an older plugin has no version (its byte 9
+ *                         is the document's '{') and reads as version 1
+ *   P m                   string: the delete mark (acp_run_version_next),
+ *                         absent until a run is deleted
  *   P e:<run_id>          list: stored time (8 bytes) + event document;
  *                         an event's sequence is its position + 1, so
  *                         RPUSH hands out 1, 2, 3, ... atomically
@@ -34,7 +39,8 @@
  * run_id, all scored 0.  ZREVRANGEBYLEX then walks newest first with ties
  * by run_id descending byte-wise, exactly, for every instant an int64
  * holds (a double score would round instants after the year 2255), and a
- * keyset cursor is simply an exclusive bound.  Totals are ZCARD: O(1).
+ * keyset cursor is simply an exclusive bound: the order of acp_run_order_cmp
+ * (acp_storage_plugin.h).  Totals are ZCARD: O(1).
  *
  * Expiry: keys of a run expire by themselves (PEXPIREAT, the same instant
  * for the run and its events, moved on each write), but members of an
@@ -60,6 +66,28 @@
     "local function now_ms()\n"                                                                   \
     "  local t = redis.call('TIME')\n"                                                            \
     "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                        \
+    "end\n"
+
+/* Run versions (acp_storage_plugin.h, acp_run_version_next, restated
+ * here because the script is the atomic step).  Lua numbers are doubles:
+ * versions stay below 2^53 (the core refuses larger ones), so they are
+ * exact.  enc/ver_of write and read the 8 bytes of put_time in redis.c. */
+#define RUN_VERSION                                                                               \
+    "local function now_us()\n"                                                                   \
+    "  local t = redis.call('TIME')\n"                                                            \
+    "  return tonumber(t[1]) * 1000000 + tonumber(t[2])\n"                                        \
+    "end\n"                                                                                       \
+    "local function enc(v)\n"                                                                     \
+    "  local b = {}\n"                                                                            \
+    "  for i = 8, 1, -1 do b[i] = v % 256; v = math.floor(v / 256) end\n"                         \
+    "  b[1] = b[1] + 128\n"                                                                       \
+    "  return string.char(unpack(b))\n"                                                           \
+    "end\n"                                                                                       \
+    "local function ver_of(rec)\n"                                                                \
+    "  if string.byte(rec, 9) == 123 then return 1 end\n"                                         \
+    "  local v = string.byte(rec, 9) - 128\n"                                                     \
+    "  for i = 10, 16 do v = v * 256 + string.byte(rec, i) end\n"                                 \
+    "  return v\n"                                                                                \
     "end\n"
 
 /* Where a run is indexed, and the index keys of that place. */
@@ -117,28 +145,50 @@
 
 /* Store one run (save_run, save_runs): the record, its indexes, expiry.
  * Runs after purge_runs when expiring. */
+/* Store one run (save_run, save_runs) under the version rule of
+ * acp_run_version_next (acp_storage_plugin.h; restated here because the
+ * script is the atomic step).  mode: '-' none, 'v' if the stored version is
+ * want, 'a' if absent, 's' store version want, 'n' the same only if the
+ * stored one is lower.  Returns 1 and the new version, or 0 and the stored
+ * one (the condition failed: nothing written).  SET also drops an expiry. */
 #define SAVE_RUN                                                                                  \
-    "local function save(id, c8, keep, agent, session, doc, ttl, expiring)\n"                      \
-    "  local wk = P .. 'w'\n"                                                                      \
-    "  local old = redis.call('HGET', wk, id)\n"                                                   \
-    "  if old and keep == '1' then c8 = string.sub(old, 1, 8) end\n"                              \
-    "  local new = c8 .. loc_of(agent, session)\n"                                                \
-    "  if old ~= new then\n"                                                                      \
-    "    if old then unindex(id, old) end\n"                                                       \
-    "    local m = c8 .. id\n"                                                                     \
-    "    for _, k in ipairs(index_keys(agent, session)) do redis.call('ZADD', k, 0, m) end\n"     \
-    "    redis.call('HSET', wk, id, new)\n"                                                        \
-    "  end\n"                                                                                     \
-    "  local rk, ek = P .. 'r:' .. id, P .. 'e:' .. id\n"                                          \
-    "  redis.call('SET', rk, c8 .. doc)\n" /* SET also drops an expiry */                         \
-    "  if ttl > 0 then\n"                                                                         \
-    "    local at = num(now_ms() + ttl)\n"                                                         \
-    "    redis.call('PEXPIREAT', rk, at)\n"                                                        \
-    "    redis.call('PEXPIREAT', ek, at)\n"                                                        \
-    "    redis.call('ZADD', xr, at, id)\n"                                                         \
-    "  elseif expiring and redis.call('ZREM', xr, id) == 1 then\n"                                \
-    "    redis.call('PERSIST', ek)\n"                                                              \
-    "  end\n"                                                                                     \
+    "local function save(id, c8, keep, agent, session, doc, ttl, expiring, mode, want)\n" \
+    "  local rk, ek = P .. 'r:' .. id, P .. 'e:' .. id\n" \
+    "  local cur = redis.call('GET', rk)\n" \
+    "  local stored = 0\n" \
+    "  if cur then stored = ver_of(cur) end\n" \
+    "  local v\n" \
+    "  if mode == 's' or mode == 'n' then\n" \
+    "    if mode == 'n' and stored >= want then return 0, stored end\n" \
+    "    v = want\n" \
+    "  else\n" \
+    "    if (mode == 'v' and stored ~= want) or (mode == 'a' and stored ~= 0) then\n" \
+    "      return 0, stored\n" \
+    "    end\n" \
+    "    local base = stored\n" \
+    "    if base == 0 then base = tonumber(redis.call('GET', P .. 'm') or '0') end\n" \
+    "    v = math.max(base + 1, now_us())\n" \
+    "  end\n" \
+    "  local wk = P .. 'w'\n" \
+    "  local old = redis.call('HGET', wk, id)\n" \
+    "  if old and keep == '1' then c8 = string.sub(old, 1, 8) end\n" \
+    "  local new = c8 .. loc_of(agent, session)\n" \
+    "  if old ~= new then\n" \
+    "    if old then unindex(id, old) end\n" \
+    "    local m = c8 .. id\n" \
+    "    for _, k in ipairs(index_keys(agent, session)) do redis.call('ZADD', k, 0, m) end\n" \
+    "    redis.call('HSET', wk, id, new)\n" \
+    "  end\n" \
+    "  redis.call('SET', rk, c8 .. enc(v) .. doc)\n" \
+    "  if ttl > 0 then\n" \
+    "    local at = num(now_ms() + ttl)\n" \
+    "    redis.call('PEXPIREAT', rk, at)\n" \
+    "    redis.call('PEXPIREAT', ek, at)\n" \
+    "    redis.call('ZADD', xr, at, id)\n" \
+    "  elseif expiring and redis.call('ZREM', xr, id) == 1 then\n" \
+    "    redis.call('PERSIST', ek)\n" \
+    "  end\n" \
+    "  return 1, v\n" \
     "end\n"
 
 /* Append one event (add_event, add_events); want > 0: only as sequence
@@ -165,21 +215,32 @@
     "end\n"
 
 const char *const rd_scripts[RD_N_SCRIPTS] = {
-    /* save_run: P id created8 keep_created agent has_session session doc ttl_ms */
-    [RD_SAVE_RUN] = PRELUDE RUN_INDEX SAVE_RUN
+    /* save_run: P id created8 keep_created agent has_session session doc ttl_ms
+     * mode version -> {1, new version} or {0, stored version} (a failed
+     * condition: nothing written; modes: SAVE_RUN). */
+    [RD_SAVE_RUN] = PRELUDE RUN_INDEX RUN_VERSION SAVE_RUN
     "local session = nil\n"
     "if ARGV[6] == '1' then session = ARGV[7] end\n"
     "local expiring = redis.call('EXISTS', xr) == 1\n"
     "if expiring then purge_runs() end\n"
-    "save(ARGV[2], ARGV[3], ARGV[4], ARGV[5], session, ARGV[8], tonumber(ARGV[9]), expiring)\n"
-    "return 1\n",
+    "local ok, v = save(ARGV[2], ARGV[3], ARGV[4], ARGV[5], session, ARGV[8],\n"
+    "                   tonumber(ARGV[9]), expiring, ARGV[10], tonumber(ARGV[11]))\n"
+    "return {ok, v}\n",
 
-    /* delete_run: P id -> number of things removed (0: NOT_FOUND) */
-    [RD_DELETE_RUN] = PRELUDE RUN_INDEX
+    /* delete_run: P id -> number of things removed (0: NOT_FOUND).  The
+     * delete mark rises to the removed run's version. */
+    [RD_DELETE_RUN] = PRELUDE RUN_INDEX RUN_VERSION
     "local id = ARGV[2]\n"
     "if redis.call('EXISTS', xr) == 1 then\n"
     "  purge_runs()\n"
     "  redis.call('ZREM', xr, id)\n"
+    "end\n"
+    "local cur = redis.call('GET', P .. 'r:' .. id)\n"
+    "if cur then\n"
+    "  local v = ver_of(cur)\n"
+    "  if v > tonumber(redis.call('GET', P .. 'm') or '0') then\n"
+    "    redis.call('SET', P .. 'm', num(v))\n"
+    "  end\n"
     "end\n"
     "local n = 0\n"
     "local old = redis.call('HGET', P .. 'w', id)\n"
@@ -255,21 +316,18 @@ const char *const rd_scripts[RD_N_SCRIPTS] = {
 
     /* save_runs: P ttl_ms insert_only, then per run: id created8 keep_created
      * agent has_session session doc -> {1 stored | 0 exists (insert_only)} */
-    [RD_SAVE_RUNS] = PRELUDE RUN_INDEX SAVE_RUN
+    [RD_SAVE_RUNS] = PRELUDE RUN_INDEX RUN_VERSION SAVE_RUN
     "local ttl, only = tonumber(ARGV[2]), ARGV[3] == '1'\n"
     "local expiring = redis.call('EXISTS', xr) == 1\n"
     "if expiring then purge_runs() end\n"
     "local res = {}\n"
     "for i = 4, #ARGV, 7 do\n"
     "  local id = ARGV[i]\n"
-    "  if only and redis.call('EXISTS', P .. 'r:' .. id) == 1 then\n"
-    "    res[#res + 1] = 0\n"
-    "  else\n"
-    "    local session = nil\n"
-    "    if ARGV[i + 4] == '1' then session = ARGV[i + 5] end\n"
-    "    save(id, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], session, ARGV[i + 6], ttl, expiring)\n"
-    "    res[#res + 1] = 1\n"
-    "  end\n"
+    "  local session, mode = nil, '-'\n"
+    "  if only then mode = 'a' end\n"
+    "  if ARGV[i + 4] == '1' then session = ARGV[i + 5] end\n"
+    "  res[#res + 1] = save(id, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], session, ARGV[i + 6],\n"
+    "                      ttl, expiring, mode, 0)\n"
     "end\n"
     "return res\n",
 

@@ -211,90 +211,40 @@ static acp_status sq_nomem(const acp_backend *b, acp_call *call, const char *wha
 /* Options                                                              */
 /* ------------------------------------------------------------------ */
 
-static const char *const sq_option_names[] = {"busy_timeout", "synchronous", "mode",
-                                              "cache_size", "mmap_size", "create", NULL};
-
-/* Strict decimal integer in [lo, hi]: no sign other than a leading '-', no
- * spaces, no trailing text. */
-static int sq_parse_int(const char *s, long long lo, long long hi, long long *out)
-{
-    const char *p = s;
-    char *end = NULL;
-    long long v;
-
-    if (*p == '-')
-        p++;
-    if (*p < '0' || *p > '9')
-        return -1;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
+/* Checked by the core against these specs (defaults filled in), so open
+ * only reads the canonical values. */
+static const char *const sq_variants[] = {NULL};
+static const char *const sq_sync_values[] = {"normal", "full", NULL};
+static const char *const sq_mode_values[] = {"rw", "ro", NULL};
+static const acp_option_spec sq_options[] = {
+    {.name = "busy_timeout", .type = ACP_OPT_INTEGER, .min = 0, .max = INT_MAX,
+     .default_value = "5000", .doc = "milliseconds to wait for another writer's lock"},
+    {.name = "synchronous", .type = ACP_OPT_ENUM, .values = sq_sync_values,
+     .default_value = "normal",
+     .doc = "normal: survives a process crash; full: also survives power loss"},
+    {.name = "mode", .type = ACP_OPT_ENUM, .values = sq_mode_values, .default_value = "rw",
+     .doc = "ro: open read-only; rw: read-write"},
+    {.name = "cache_size", .type = ACP_OPT_INTEGER, .min = -(int64_t)INT_MAX, .max = INT_MAX,
+     .doc = "PRAGMA cache_size: pages when positive, KiB when negative"},
+    {.name = "mmap_size", .type = ACP_OPT_SIZE, .min = 0, .max = INT64_MAX,
+     .doc = "bytes of the database to map into memory (0: none)"},
+    {.name = "create", .type = ACP_OPT_BOOLEAN, .default_value = "true",
+     .doc = "false: fail with NOT_FOUND instead of creating a missing database"},
+    {.name = NULL}};
 
 static acp_status sq_parse_options(acp_backend *b, const acp_open_args *args, acp_call *call)
 {
-    const acp_plugin_host *h = b->host;
-
-    for (size_t i = 0; i < args->n_options; i++) {
-        const char *k = args->options[i].key;
-        const char *v = args->options[i].value;
-        long long n;
-
-        if (strcmp(k, "busy_timeout") == 0) {
-            if (sq_parse_int(v, 0, INT_MAX, &n) != 0)
-                return h->error(call, ACP_INVALID,
-                                "option busy_timeout=%s: expected milliseconds, an "
-                                "integer from 0 to %d",
-                                v, INT_MAX);
-            b->busy_ms = (int)n;
-        } else if (strcmp(k, "synchronous") == 0) {
-            if (strcmp(v, "normal") == 0)
-                b->sync_full = 0;
-            else if (strcmp(v, "full") == 0)
-                b->sync_full = 1;
-            else
-                return h->error(call, ACP_INVALID,
-                                "option synchronous=%s: expected \"normal\" (survives a "
-                                "process crash) or \"full\" (also survives power loss)",
-                                v);
-        } else if (strcmp(k, "create") == 0) {
-            b->no_create = strcmp(v, "false") == 0; /* the core checked the value */
-        } else if (strcmp(k, "mode") == 0) {
-            if (strcmp(v, "ro") == 0)
-                b->readonly = 1;
-            else if (strcmp(v, "rw") == 0)
-                b->readonly = 0;
-            else
-                return h->error(call, ACP_INVALID,
-                                "option mode=%s: expected \"ro\" (read-only) or \"rw\" "
-                                "(read-write, the default)",
-                                v);
-        } else if (strcmp(k, "cache_size") == 0) {
-            if (sq_parse_int(v, -(long long)INT_MAX, INT_MAX, &n) != 0)
-                return h->error(call, ACP_INVALID,
-                                "option cache_size=%s: expected an integer: pages when "
-                                "positive, KiB when negative (as PRAGMA cache_size)",
-                                v);
-            b->has_cache_size = 1;
-            b->cache_size = n;
-        } else if (strcmp(k, "mmap_size") == 0) {
-            if (sq_parse_int(v, 0, LLONG_MAX, &n) != 0)
-                return h->error(call, ACP_INVALID,
-                                "option mmap_size=%s: expected bytes, an integer >= 0 "
-                                "(0 disables memory mapping)",
-                                v);
-            b->has_mmap_size = 1;
-            b->mmap_size = n;
-        } else {
-            return h->error(call, ACP_INVALID,
-                            "unknown option \"%s\" (accepted: busy_timeout, "
-                            "synchronous, mode, cache_size, mmap_size)",
-                            k);
-        }
-    }
+    (void)call;
+    b->busy_ms = (int)acp_option_int(args, "busy_timeout", b->busy_ms);
+    const char *sync = acp_option_text(args, "synchronous");
+    b->sync_full = sync && strcmp(sync, "full") == 0;
+    const char *mode = acp_option_text(args, "mode");
+    b->readonly = mode && strcmp(mode, "ro") == 0;
+    b->no_create = acp_option_int(args, "create", 1) == 0;
+    b->has_cache_size = acp_option_text(args, "cache_size") != NULL;
+    b->cache_size = acp_option_int(args, "cache_size", 0);
+    b->has_mmap_size = acp_option_text(args, "mmap_size") != NULL;
+    b->mmap_size = acp_option_int(args, "mmap_size", 0);
     return ACP_OK;
 }
 
@@ -379,6 +329,7 @@ static acp_status sq_check_header(const acp_backend *b, acp_call *call, int app_
 static const char *const sq_migrations[ACP_SQLITE_SCHEMA_VERSION] = {
     ACP_SQLITE_SCHEMA_V1,                          /* 0 -> 1: create */
     ACP_SQLITE_SCHEMA_V2 ACP_SQLITE_CHECKSUM_V2,   /* 1 -> 2: document checksums */
+    ACP_SQLITE_SCHEMA_V3,                          /* 2 -> 3: run versions */
 };
 
 /* The checksum of a stored document: CRC-32C of its key, a NUL byte and
@@ -779,11 +730,6 @@ static acp_status sq_open(const acp_plugin_host *host, const acp_open_args *args
     if (sqlite3_threadsafe() == 0)
         return host->error(call, ACP_UNSUPPORTED,
                            "this SQLite library was built without thread support");
-    if (args->variant[0] != '\0')
-        return host->error(call, ACP_INVALID,
-                           "unknown variant \"%s\" in \"%s\"; settings go in the query "
-                           "(sqlite:///path.db?synchronous=full)",
-                           args->variant, args->uri_redacted);
     if (args->authority[0] != '\0')
         return host->error(call, ACP_INVALID,
                            "\"%s\" names a host (\"%s\"); write sqlite:///abs/path.db or "
@@ -883,6 +829,8 @@ static int sq_row_item(sqlite3_stmt *s, int kind, acp_item *it, const char **key
     } else {
         it->key = *key;
         it->created_us = sqlite3_column_int64(s, ACP_SQ_COL_TIME);
+        if (kind == SQ_RUN)
+            it->version = sqlite3_column_int64(s, ACP_SQ_COL_VERSION);
     }
     it->doc = (const char *)sqlite3_column_text(s, ACP_SQ_COL_DOC);
     it->doc_len = (size_t)sqlite3_column_bytes(s, ACP_SQ_COL_DOC);
@@ -1061,8 +1009,9 @@ static acp_status sq_get_run(acp_backend *b, const char *run_id, acp_call *call)
     return sq_get_one(b, ACP_SQ_GET_RUN, SQ_RUN, run_id, call);
 }
 
-/* Bind run r to statement s (ACP_SQ_SAVE_RUN or ACP_SQ_INSERT_RUN). */
-static int sq_bind_run(sqlite3_stmt *s, const acp_run_record *r)
+/* Bind the run's columns to ACP_SQ_SAVE_RUN or ACP_SQ_INSERT_RUN (their
+ * parameters ?1..?10). */
+static int sq_bind_run(sqlite3_stmt *s, const acp_run_record *r, int64_t version)
 {
     int rc = sqlite3_bind_text(s, 1, r->run_id, (int)r->run_id_len, SQLITE_STATIC);
     if (rc == SQLITE_OK)
@@ -1082,18 +1031,63 @@ static int sq_bind_run(sqlite3_stmt *s, const acp_run_record *r)
         rc = sqlite3_bind_int(s, 7, (r->flags & ACP_RUN_CREATED_DEFAULT) != 0);
     if (rc == SQLITE_OK)
         rc = sq_bind_doc(s, 8, r->run_id, r->run_id_len, r->doc, r->doc_len);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 10, version);
     return rc;
 }
 
+/* The run's stored version (0: absent) and the delete mark, inside the
+ * save's write transaction. */
+static int sq_read_version(sq_conn *c, const acp_run_record *r, int64_t *stored, int64_t *mark)
+{
+    sqlite3_stmt *s = c->st[ACP_SQ_RUN_VERSION];
+    int rc = sqlite3_bind_text(s, 1, r->run_id, (int)r->run_id_len, SQLITE_STATIC);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *stored = sqlite3_column_int64(s, 0); /* NULL reads as 0 */
+        *mark = sqlite3_column_int64(s, 1);
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* One write transaction: read the stored version, apply the version rule
+ * and the condition (acp_run_version_next), write.  BEGIN IMMEDIATE takes
+ * the database's write lock first, so no other writer of any process comes
+ * between the read and the write. */
 static acp_status sq_save_run(acp_backend *b, const acp_run_record *r, acp_call *call)
 {
     sq_conn *c;
     acp_status st = sq_get_rw(b, call, "save_run", &c);
+    int64_t stored = 0, mark = 0, version = 0;
+    int rc;
 
     if (st != ACP_OK)
         return st;
-    sqlite3_stmt *s = c->st[ACP_SQ_SAVE_RUN];
-    return sq_finish_write(b, c, s, sq_bind_run(s, r), "save_run", r->run_id, call);
+    rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN]);
+    if (rc == SQLITE_OK)
+        rc = sq_read_version(c, r, &stored, &mark);
+    if (rc == SQLITE_OK &&
+        acp_run_version_next(r, stored, mark, b->host->now_us(), &version) != ACP_OK) {
+        sq_put(b, c); /* rolls back */
+        acp_report_version(b->host, call, stored);
+        return ACP_CONFLICT;
+    }
+    if (rc == SQLITE_OK) {
+        sqlite3_stmt *s = c->st[ACP_SQ_SAVE_RUN];
+        rc = sq_bind_run(s, r, version);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_DONE)
+            rc = SQLITE_OK;
+        sqlite3_reset(s);
+    }
+    if (rc == SQLITE_OK)
+        rc = sq_exec_stmt(c->st[ACP_SQ_COMMIT]);
+    if (rc != SQLITE_OK)
+        st = sq_fail(b, call, c, rc, "save_run", r->run_id);
+    sq_put(b, c); /* rolls back after a failure */
+    if (st == ACP_OK)
+        acp_report_version(b->host, call, version);
+    return st;
 }
 
 static acp_status sq_delete_run(acp_backend *b, const char *run_id, acp_call *call)
@@ -1107,8 +1101,16 @@ static acp_status sq_delete_run(acp_backend *b, const char *run_id, acp_call *ca
     st = sq_get_rw(b, call, "delete_run", &c);
     if (st != ACP_OK)
         return st;
-    /* The run and its events go together or not at all. */
+    /* The run and its events go together or not at all, with the delete
+     * mark raised to the run's version (sqlite_sql.h, version 3). */
     rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN]);
+    if (rc == SQLITE_OK) {
+        s = c->st[ACP_SQ_MARK_DELETE];
+        rc = sqlite3_bind_text(s, 1, run_id, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_DONE)
+            rc = SQLITE_OK;
+        sqlite3_reset(s);
+    }
     for (int i = ACP_SQ_DELETE_RUN; rc == SQLITE_OK && i <= ACP_SQ_DELETE_EVENTS; i++) {
         s = c->st[i];
         rc = sqlite3_bind_text(s, 1, run_id, -1, SQLITE_STATIC);
@@ -1497,8 +1499,18 @@ static acp_status sq_save_runs(acp_backend *b, const acp_run_record *runs, size_
     int rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN]);
     size_t i = 0;
     for (; rc == SQLITE_OK && i < n; i++) {
-        int changed;
-        rc = sq_step_write(c, s, sq_bind_run(s, &runs[i]), &changed, NULL);
+        /* Each run's version by the rule of save_run, inside the batch's
+         * one write transaction. */
+        int64_t stored = 0, mark = 0, version = 0;
+        int changed = 0;
+        rc = sq_read_version(c, &runs[i], &stored, &mark);
+        if (rc != SQLITE_OK)
+            break;
+        if (acp_run_version_next(&runs[i], stored, mark, b->host->now_us(), &version) != ACP_OK) {
+            results[i] = ACP_CONFLICT;
+            continue;
+        }
+        rc = sq_step_write(c, s, sq_bind_run(s, &runs[i], version), &changed, NULL);
         results[i] = changed || !(flags & ACP_BATCH_INSERT_ONLY) ? ACP_OK : ACP_CONFLICT;
     }
     return sq_batch_end(b, c, rc, "save_runs", n ? runs[i ? i - 1 : 0].run_id : "", call);
@@ -1551,7 +1563,8 @@ static const acp_backend_vtable sq_vtable = {
     .save_runs = sq_save_runs, .add_events = sq_add_events, /* batched writes */
 };
 
-ACP_PLUGIN_DEFINE(sqlite, SQ_VERSION, "SQLite database file (WAL, many threads and processes)",
-                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS | ACP_CAP_FOLLOW,
-                  sq_option_names,
-                  &sq_vtable)
+ACP_PLUGIN_DEFINE_TYPED(sqlite, SQ_VERSION,
+                        "SQLite database file (WAL, many threads and processes)",
+                        ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS |
+                            ACP_CAP_FOLLOW | ACP_CAP_VERSIONS,
+                        sq_variants, sq_options, &sq_vtable)

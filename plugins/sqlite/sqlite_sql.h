@@ -11,7 +11,7 @@
 /* PRAGMA application_id of an acp-storage database ("ACPS"). */
 #define ACP_SQLITE_APPLICATION_ID 0x41435053
 /* PRAGMA user_version of the schema below. */
-#define ACP_SQLITE_SCHEMA_VERSION 2
+#define ACP_SQLITE_SCHEMA_VERSION 3
 
 /*
  * Version 1.  Ids are TEXT with the default BINARY collation: memcmp order,
@@ -96,6 +96,19 @@
     "UPDATE sessions SET crc = acp_crc(id, doc);"                                        \
     "UPDATE events SET crc = acp_crc(run_id, doc);"
 
+/*
+ * Version 3: run versions (acp_storage_plugin.h, acp_run_version_next).
+ * Every run carries its version (runs of an older store start at 1), and
+ * marks keeps the store's delete mark: the highest version delete_run
+ * removed, raised in the transaction of the delete and read in the
+ * transaction of each save, so a re-created run continues above it.
+ */
+#define ACP_SQLITE_SCHEMA_V3                                                              \
+    "ALTER TABLE runs ADD COLUMN version INTEGER NOT NULL DEFAULT 1;"                    \
+    "CREATE TABLE marks (name TEXT NOT NULL PRIMARY KEY, value INTEGER NOT NULL)"        \
+    " WITHOUT ROWID;"                                                                    \
+    "INSERT INTO marks VALUES ('run_delete', 0);"
+
 /* Add (OP "+") or remove (OP "-") one run in the total, and run R ("new"
  * or "old") in the three keyed counters that concern it.  A removal always
  * finds its row.  ("WHERE 1" keeps ON CONFLICT from parsing as a join.) */
@@ -115,7 +128,7 @@
 /* verify: every row of each document table (ACP_SQ_COL_* columns), and
  * every counter that differs from what the runs table holds, as (kind,
  * agent, session, stored n, actual n).  Prepared only for the walk. */
-#define ACP_SQ_VERIFY_RUNS "SELECT run_id, 0, created_us, doc, crc FROM runs"
+#define ACP_SQ_VERIFY_RUNS "SELECT run_id, 0, created_us, doc, crc, version FROM runs"
 #define ACP_SQ_VERIFY_SESSIONS "SELECT id, 0, 0, doc, crc FROM sessions"
 #define ACP_SQ_VERIFY_EVENTS "SELECT run_id, seq, stored_us, doc, crc FROM events"
 #define ACP_SQ_VERIFY_COUNTS                                                              \
@@ -157,6 +170,9 @@ enum acp_sqlite_stmt {
     ACP_SQ_LIST_SESSIONS_AFTER,
     ACP_SQ_ADD_EVENT,
     ACP_SQ_GET_EVENTS,
+    /* run versions (version 3) */
+    ACP_SQ_RUN_VERSION,
+    ACP_SQ_MARK_DELETE,
     /* batched and restoring writes (save_runs, add_events) */
     ACP_SQ_INSERT_RUN,
     ACP_SQ_RESTORE_EVENT,
@@ -169,8 +185,10 @@ enum acp_sqlite_stmt {
  * one loop in sqlite.c turns rows into items: key (run or session id; the
  * run id of an event), seq (events), instant (created_us of a run, stored_us
  * of an event), doc, crc. */
-enum { ACP_SQ_COL_KEY, ACP_SQ_COL_SEQ, ACP_SQ_COL_TIME, ACP_SQ_COL_DOC, ACP_SQ_COL_CRC };
-#define ACP_SQ_RUNS_SELECT "SELECT run_id, 0, created_us, doc, crc FROM runs"
+enum { ACP_SQ_COL_KEY, ACP_SQ_COL_SEQ, ACP_SQ_COL_TIME, ACP_SQ_COL_DOC, ACP_SQ_COL_CRC,
+       ACP_SQ_COL_VERSION /* runs only */ };
+#define ACP_SQ_RUNS_SELECT "SELECT run_id, 0, created_us, doc, crc, version FROM runs"
+/* The run order and cursor rule of acp_run_order_cmp (acp_storage_plugin.h). */
 #define ACP_SQ_RUNS_ORDER " ORDER BY created_us DESC, run_id DESC LIMIT ?5 OFFSET ?6"
 #define ACP_SQ_RUNS_CURSOR "(created_us, run_id) < (?3, ?4)"
 #define ACP_SQ_SESSIONS_SELECT "SELECT id, 0, 0, doc, crc FROM sessions"
@@ -185,14 +203,16 @@ static const char *const acp_sqlite_sql[ACP_SQ_N] = {
                       " (SELECT user_version FROM pragma_user_version),"
                       " (SELECT count(*) FROM sqlite_schema)",
     /* ?7: 1 keeps the stored created_us of an existing run
-     * (ACP_RUN_CREATED_DEFAULT); ?9 crc. */
+     * (ACP_RUN_CREATED_DEFAULT); ?9 crc; ?10 the version, decided in C
+     * after ACP_SQ_RUN_VERSION in the same write transaction. */
     [ACP_SQ_SAVE_RUN] =
         "INSERT INTO runs (run_id, agent_name, session_id, status, created_us,"
-        " finished_us, doc, crc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8, ?9)"
+        " finished_us, doc, crc, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8, ?9, ?10)"
         " ON CONFLICT (run_id) DO UPDATE SET agent_name = excluded.agent_name,"
         " session_id = excluded.session_id, status = excluded.status,"
         " created_us = CASE WHEN ?7 THEN runs.created_us ELSE excluded.created_us END,"
-        " finished_us = excluded.finished_us, doc = excluded.doc, crc = excluded.crc",
+        " finished_us = excluded.finished_us, doc = excluded.doc, crc = excluded.crc,"
+        " version = excluded.version",
     [ACP_SQ_GET_RUN] = ACP_SQ_RUNS_SELECT " WHERE run_id = ?1",
     [ACP_SQ_DELETE_RUN] = "DELETE FROM runs WHERE run_id = ?1",
     [ACP_SQ_DELETE_EVENTS] = "DELETE FROM events WHERE run_id = ?1",
@@ -225,11 +245,18 @@ static const char *const acp_sqlite_sql[ACP_SQ_N] = {
                          " FROM events WHERE run_id = ?1 RETURNING seq",
     [ACP_SQ_GET_EVENTS] = "SELECT run_id, seq, stored_us, doc, crc FROM events"
                           " WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3 OFFSET ?4",
+    /* The run's version (NULL: absent) and the delete mark. */
+    [ACP_SQ_RUN_VERSION] = "SELECT (SELECT version FROM runs WHERE run_id = ?1),"
+                           " (SELECT value FROM marks WHERE name = 'run_delete')",
+    /* Before the run's row goes: raise the delete mark to its version. */
+    [ACP_SQ_MARK_DELETE] = "UPDATE marks SET value = (SELECT version FROM runs WHERE run_id = ?1)"
+                           " WHERE name = 'run_delete'"
+                           " AND value < (SELECT version FROM runs WHERE run_id = ?1)",
     /* save_runs with ACP_BATCH_INSERT_ONLY: parameters as ACP_SQ_SAVE_RUN
      * (?7 unused); no row changed means the run exists. */
     [ACP_SQ_INSERT_RUN] =
         "INSERT INTO runs (run_id, agent_name, session_id, status, created_us,"
-        " finished_us, doc, crc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8, ?9)"
+        " finished_us, doc, crc, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8, ?9, ?10)"
         " ON CONFLICT (run_id) DO NOTHING",
     /* add_events with ACP_BATCH_RESTORE: event ?6 is stored only when it is
      * the run's next sequence (else no row changes: a conflict). */

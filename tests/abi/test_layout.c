@@ -44,6 +44,9 @@ typedef int64_t (*fn_now_us)(void);
 typedef void (*fn_log)(int, const char *, const char *, ...);
 typedef uint64_t (*fn_hash)(const void *, size_t);
 typedef int (*fn_verify_item)(acp_call *, int, const acp_item *);
+typedef void (*fn_set_version)(acp_call *, int64_t);
+typedef acp_status (*fn_child_save_run_v)(acp_child *, const char *, size_t, uint32_t, int64_t,
+                                          int64_t, int64_t *, acp_call *);
 typedef int (*fn_verify_damage)(acp_call *, const acp_damage *);
 typedef acp_status (*fn_verify)(acp_backend *, uint32_t, acp_call *);
 typedef acp_status (*fn_wait_events)(acp_backend *, const acp_event_query *, acp_call *);
@@ -51,6 +54,13 @@ typedef int64_t (*fn_emitted)(acp_call *);
 typedef int (*fn_cancel_fd)(acp_call *);
 typedef int (*fn_cancel_watch)(acp_call *, void (*)(void *), void *);
 typedef void (*fn_cancel_unwatch)(acp_call *);
+typedef const struct acp_child_ops *child_ops_ptr;
+typedef const acp_option_spec *option_specs;
+typedef acp_status (*fn_child_open)(const char *, const char *, acp_child **, acp_call *);
+typedef acp_status (*fn_child_list_runs)(acp_child *, const acp_run_query *, acp_child_sink,
+                                         void *, int64_t *, acp_call *);
+typedef acp_status (*fn_child_wait_events)(acp_child *, const acp_event_query *, acp_child_sink,
+                                           void *, acp_call *);
 typedef const char *cstr;
 typedef const char *const *cstr_list;
 typedef char message_buf[ACP_ERROR_MESSAGE_MAX];
@@ -179,6 +189,29 @@ static const member members[] = {
     M(acp_plugin_host, cancelled, 104, 8, fn_cancel_fd),
     M(acp_plugin_host, cancel_watch, 112, 8, fn_cancel_watch),
     M(acp_plugin_host, cancel_unwatch, 120, 8, fn_cancel_unwatch),
+    /* run versions */
+    M(acp_run_record, version, 96, 8, int64_t),
+    M(acp_item, version, 48, 8, int64_t),
+    M(acp_plugin_host, set_version, 128, 8, fn_set_version),
+    /* child stores */
+    M(acp_plugin_host, child, 136, 8, child_ops_ptr),
+    M(acp_child_ops, size, 0, 8, size_t),
+    M(acp_child_ops, open, 8, 8, fn_child_open),
+    M(acp_child_ops, list_runs, 88, 8, fn_child_list_runs),
+    M(acp_child_ops, wait_events, 144, 8, fn_child_wait_events),
+    M(acp_child_ops, save_run_v, 152, 8, fn_child_save_run_v),
+    /* typed options and variants */
+    M(acp_plugin_descriptor, variants, 72, 8, cstr_list),
+    M(acp_plugin_descriptor, options, 80, 8, option_specs),
+    M(acp_option_spec, name, 0, 8, cstr),
+    M(acp_option_spec, type, 8, 4, int),
+    M(acp_option_spec, doc, 16, 8, cstr),
+    M(acp_option_spec, default_value, 24, 8, cstr),
+    M(acp_option_spec, min, 32, 8, int64_t),
+    M(acp_option_spec, max, 40, 8, int64_t),
+    M(acp_option_spec, values, 48, 8, cstr_list),
+    M(acp_option_spec, unit, 56, 8, int64_t),
+    M(acp_option_spec, flags, 64, 4, uint32_t),
 
     M(acp_damage, size, 0, 8, size_t),
     M(acp_damage, kind, 8, 4, int),
@@ -233,18 +266,20 @@ static const struct {
     size_t size;
     size_t by_minor[N_MINORS];
 } plugin_sizes[] = {
-    {"acp_plugin_descriptor", sizeof(acp_plugin_descriptor), {72, 72, 72}},
+    {"acp_plugin_descriptor", sizeof(acp_plugin_descriptor), {72, 72, 88}},
     {"acp_backend_vtable", sizeof(acp_backend_vtable), {104, 112, 128}},
-    {"acp_plugin_host", sizeof(acp_plugin_host), {64, 64, 128}},
+    {"acp_plugin_host", sizeof(acp_plugin_host), {64, 64, 144}},
     {"acp_plugin_option", sizeof(acp_plugin_option), {16, 16, 16}},
     {"acp_open_args", sizeof(acp_open_args), {64, 64, 64}},
-    {"acp_run_record", sizeof(acp_run_record), {96, 96, 96}},
+    {"acp_run_record", sizeof(acp_run_record), {96, 96, 104}},
     {"acp_run_query", sizeof(acp_run_query), {56, 56, 56}},
     {"acp_session_record", sizeof(acp_session_record), {32, 32, 32}},
     {"acp_event_record", sizeof(acp_event_record), {48, 48, 48}},
     {"acp_event_query", sizeof(acp_event_query), {32, 32, 32}},
-    {"acp_item", sizeof(acp_item), {48, 48, 48}},
+    {"acp_item", sizeof(acp_item), {48, 48, 56}},
     {"acp_damage", sizeof(acp_damage), {0, 0, 64}},
+    {"acp_child_ops", sizeof(acp_child_ops), {0, 0, 160}},
+    {"acp_option_spec", sizeof(acp_option_spec), {0, 0, 72}},
 };
 
 /* The application API's structs within SONAME libacp_storage.so.0.  The

@@ -299,7 +299,7 @@ group_memory() {
   run "${S[@]}" run save "$T/r1.json"
   rc_is 0; out_is "r-1"; err_empty
   t "run save --json"; run "${S[@]}" --json run save "$T/r1.json"
-  rc_is 0; json 'd == {"schema": 1, "run_id": "r-1"}'
+  rc_is 0; json 'd["schema"] == 1 and d["run_id"] == "r-1" and d["version"] > 0'
   t "run save from stdin"; run_in "$T/r1.json" "${S[@]}" run save -
   rc_is 0; out_is "r-1"
   t "run save of a missing file"; run "${S[@]}" run save "$T/missing.json"
@@ -318,7 +318,7 @@ group_memory() {
   t "run list of an empty store"; run "${S[@]}" run list
   rc_is 0; out_empty; err_empty
   t "run list --json of an empty store"; run "${S[@]}" --json run list --total
-  rc_is 0; json 'd == {"schema": 1, "runs": [], "total": 0, "next_cursor": None}'
+  rc_is 0; json 'd == {"schema": 1, "runs": [], "versions": [], "total": 0, "next_cursor": None}'
   t "run list limit out of range"; run "${S[@]}" run list --limit 5000
   rc_is 2; out_empty
   t "run list negative offset"; run "${S[@]}" run list --offset -1

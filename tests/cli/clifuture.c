@@ -12,18 +12,14 @@ ACP_PLUGIN_EXPORT const acp_plugin_descriptor *acp_storage_clifuture_plugin(void
 const acp_plugin_descriptor *acp_storage_clifuture_plugin(void)
 {
     static const acp_plugin_descriptor desc = {
-        ACP_PLUGIN_MAGIC,
-        ACP_PLUGIN_ABI_MAJOR + 1,
-        0,
-        (uint32_t)sizeof(acp_plugin_descriptor),
-        (uint32_t)sizeof(void *),
-        "clifuture",
-        "9.0.0",
-        "a plugin from the future",
-        0,
-        NULL,
-        NULL,
-        0,
+        .magic = ACP_PLUGIN_MAGIC,
+        .abi_major = ACP_PLUGIN_ABI_MAJOR + 1,
+        .abi_minor = 0,
+        .size = (uint32_t)sizeof(acp_plugin_descriptor),
+        .pointer_size = (uint32_t)sizeof(void *),
+        .name = "clifuture",
+        .version = "9.0.0",
+        .description = "a plugin from the future",
     };
     return &desc;
 }

@@ -337,7 +337,7 @@ Test(postgres, opens_under_both_schemes_with_network_capabilities)
     cr_assert_str_eq(acp_store_backend(b), "postgres");
     cr_assert_eq(acp_store_capabilities(a), ACP_CAP_CONCURRENT | ACP_CAP_DURABLE |
                                                 ACP_CAP_MULTIPROCESS | ACP_CAP_NETWORK |
-                                                ACP_CAP_FOLLOW);
+                                                ACP_CAP_FOLLOW | ACP_CAP_VERSIONS);
     save_run(a, "r1", "agent", NULL);
     char *json;
     acp_error e = {0};
@@ -1135,8 +1135,11 @@ Test(postgres, a_version_1_store_is_migrated_with_exact_totals)
     cr_expect_gt(w.inserted, 0, "the older writer inserted nothing: the test tested nothing");
 
     cr_expect_eq(atoi(sql_value(c, "SELECT value FROM %s.meta WHERE name = 'schema_version'",
-                                schema)), 2);
-    cr_expect_eq(PG_SCHEMA_VERSION, 2);
+                                schema)), 3);
+    cr_expect_eq(PG_SCHEMA_VERSION, 3);
+    /* Version 3: the runs of the older store start at version 1. */
+    cr_expect_str_eq(sql_value(c, "SELECT count(*) FILTER (WHERE version <> 1) FROM %s.runs",
+                               schema), "0");
     cr_expect_eq(total_of(st, NULL, NULL), 30000 + w.inserted);
     expect_total_is_count(st, c, schema, "agent-3", NULL);
     expect_total_is_count(st, c, schema, "a1", NULL);

@@ -1656,7 +1656,7 @@ Test(sqlite, a_page_with_its_total_costs_the_same_at_a_million_runs)
                  " n, n % 10) FROM i)"
                  " INSERT INTO runs SELECT id, 'agent' || (n % 10),"
                  " CASE WHEN n % 2 THEN 'sess' || (n % 1000) END, 'created',"
-                 " 1700000000000000 + n * 1000, NULL, doc, acp_crc(id, doc) FROM r;"
+                 " 1700000000000000 + n * 1000, NULL, doc, acp_crc(id, doc), 1 FROM r;"
                  "COMMIT");
     sqlite3_close(db);
 

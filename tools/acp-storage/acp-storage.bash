@@ -108,7 +108,7 @@ _acp_storage()
                 return
             fi
             case $group-$verb in
-                run-save) opts="--agent --session --status --output" ;;
+                run-save) opts="--agent --session --status --output --if-version --if-absent" ;;
                 run-list) opts="--agent --session --limit --offset --cursor --total --all" ;;
                 session-save) opts="--id --state" ;;
                 session-list) opts="--after --limit --all" ;;

@@ -18,7 +18,7 @@ function __acp_storage_words
             continue
         end
         switch $w
-            case --store --format --agent --session --status --output --limit --offset --cursor --after --type --text --id --state --filter --timeout
+            case --store --format --agent --session --status --output --limit --offset --cursor --after --type --text --id --state --filter --timeout --if-version
                 set skip 1
             case '-*'
             case '*'
@@ -91,6 +91,8 @@ complete -c acp-storage -n '__acp_storage_is run save' -l agent -x -d 'agent nam
 complete -c acp-storage -n '__acp_storage_is run save' -l session -x -d 'session id'
 complete -c acp-storage -n '__acp_storage_is run save' -l status -x -a $statuses -d 'status'
 complete -c acp-storage -n '__acp_storage_is run save' -l output -x -d 'an output text'
+complete -c acp-storage -n '__acp_storage_is run save' -l if-version -x -d 'store only at this version'
+complete -c acp-storage -n '__acp_storage_is run save' -l if-absent -d 'store only if no such run'
 complete -c acp-storage -n '__acp_storage_is run list' -l agent -x -d 'only runs of agent'
 complete -c acp-storage -n '__acp_storage_is run list' -l session -x -d 'only runs of session'
 complete -c acp-storage -n '__acp_storage_is run list' -l cursor -x -d 'start after the page of this cursor'

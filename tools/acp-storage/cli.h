@@ -21,7 +21,8 @@ enum {
     CLI_EXIT_NOT_FOUND = 3,   /* no such run, session or store */
     CLI_EXIT_INVALID = 4,     /* invalid input (ACP_INVALID) */
     CLI_EXIT_LOAD = 5,        /* the backend plugin could not be loaded */
-    CLI_EXIT_UNAVAILABLE = 6  /* the store is unreachable; retrying may help */
+    CLI_EXIT_UNAVAILABLE = 6, /* the store is unreachable; retrying may help */
+    CLI_EXIT_CONFLICT = 7     /* run save --if-version/--if-absent: another writer came first */
 };
 
 /* Every option of every command.  The first three are accepted by all. */
@@ -56,6 +57,8 @@ typedef enum cli_opt {
     OPT_RESUME,
     OPT_REPLACE,
     OPT_VERIFY,
+    OPT_IF_VERSION,
+    OPT_IF_ABSENT,
     OPT_COUNT
 } cli_opt;
 
@@ -189,11 +192,17 @@ typedef struct cli_list {
     const char *run_id;
     size_t count;
     int started;
+    /* runs with --json: their versions, printed after the documents as
+     * "versions":[...] (the documents stay as stored) */
+    int64_t *versions;
+    size_t n_versions, cap_versions;
 } cli_list;
 void list_begin(cli_list *l, const cli_ctx *ctx, cli_kind kind, const char *run_id);
 /* Item i of a page of the list's kind.  Events carry their sequence
  * number and time: in the table, and with --json as
- * {"seq":N,"stored_at":"...","event":doc}. */
+ * {"seq":N,"stored_at":"...","event":doc}.  Runs carry their version: a
+ * table column, and with --json "versions":[N,...] beside "runs" (item k's
+ * version at index k). */
 void list_item(cli_list *l, const acp_page *page, size_t i);
 /* total NULL: the list has no total; *total < 0: not counted.  With a
  * next_cursor, a note on stderr says the list goes on and gives the

@@ -63,22 +63,31 @@ static const cli_command commands[] = {
      "\"location\",\"reason\",\"moved_to\"},...],\"ok\":BOOL,\"checked\":{...},...}.\n"},
 
     {"run", "save", cmd_run_save,
-     OPT_BIT(OPT_AGENT) | OPT_BIT(OPT_SESSION) | OPT_BIT(OPT_STATUS) | OPT_BIT(OPT_OUTPUT), 0, 1,
-     "FILE|-\n--agent NAME [--session ID] [--status S] [--output TEXT]...",
+     OPT_BIT(OPT_AGENT) | OPT_BIT(OPT_SESSION) | OPT_BIT(OPT_STATUS) | OPT_BIT(OPT_OUTPUT) |
+         OPT_BIT(OPT_IF_VERSION) | OPT_BIT(OPT_IF_ABSENT),
+     0, 1,
+     "FILE|- [--if-version N | --if-absent]\n"
+     "--agent NAME [--session ID] [--status S] [--output TEXT]...",
      "store a run and print its id",
      "Stores the run document in FILE (- reads standard input), replacing a run\n"
      "with the same run_id, or builds a new run (fresh id, created now):\n"
      "\n"
-     "  --agent NAME    the agent's name\n"
-     "  --session ID    the session the run belongs to\n"
-     "  --status S      created (default), in-progress, awaiting, cancelling,\n"
-     "                  cancelled, completed or failed\n"
-     "  --output TEXT   add an output message with one text part (repeatable)\n"
+     "  --agent NAME      the agent's name\n"
+     "  --session ID      the session the run belongs to\n"
+     "  --status S        created (default), in-progress, awaiting, cancelling,\n"
+     "                    cancelled, completed or failed\n"
+     "  --output TEXT     add an output message with one text part (repeatable)\n"
+     "  --if-version N    store only if the run is still at version N (as run get\n"
+     "                    --json or run list reported it)\n"
+     "  --if-absent       store only if no run has this run_id yet\n"
      "\n"
-     "Prints the run id.\n"},
+     "Prints the run id; with --json {\"schema\":1,\"run_id\":...,\"version\":N}, the\n"
+     "version the run now has.  Exits 7 when a condition fails: another writer\n"
+     "came first, nothing was stored; read the run again and retry.\n"},
 
     {"run", "get", cmd_run_get, CMD_NO_CREATE, 1, 1, "RUN_ID", "print a run",
-     "Prints the stored run document on one line.  Exits 3 if there is no such run\n"
+     "Prints the stored run document on one line; with --json\n"
+     "{\"schema\":1,\"run\":DOC,\"version\":N}.  Exits 3 if there is no such run\n"
      "(or no such store: commands that only read never create one).\n"},
 
     {"run", "delete", cmd_run_delete, CMD_NO_CREATE, 1, 1, "RUN_ID", "delete a run and its events",
@@ -92,7 +101,8 @@ static const cli_command commands[] = {
      "[--agent A] [--session S] [--limit N] [--offset N] [--cursor C] [--total] [--all] "
      "[--format F]",
      "list runs, newest first",
-     "Prints runs newest first: a table (id, agent, status, created, finished)\n"
+     "Prints runs newest first: a table (id, agent, status, created, finished,\n"
+     "version)\n"
      "on a terminal, one document per line otherwise.\n"
      "\n"
      "  --agent A     only runs of agent A\n"
@@ -107,7 +117,8 @@ static const cli_command commands[] = {
      "  --format F    table, lines (JSON lines) or json (as --json)\n"
      "\n"
      "When more runs follow, stderr says so and gives the command that goes on.\n"
-     "With --json: {\"schema\":1,\"runs\":[...],\"total\":N|null,\"next_cursor\":C|null}.\n"},
+     "With --json: {\"schema\":1,\"runs\":[...],\"versions\":[...],\"total\":N|null,\n"
+     "\"next_cursor\":C|null}, versions[k] being the version of runs[k].\n"},
 
     {"session", "save", cmd_session_save, OPT_BIT(OPT_ID) | OPT_BIT(OPT_STATE), 0, 1,
      "FILE|-\n--id ID [--state JSON]", "store a session and print its id",
@@ -204,7 +215,8 @@ static const char exit_codes_help[] =
     "  4  invalid input: the store or library refused a document, id, cursor or\n"
     "     store URI\n"
     "  5  the backend plugin could not be loaded\n"
-    "  6  the store is unavailable (server down, lock timeout); retrying may help\n";
+    "  6  the store is unavailable (server down, lock timeout); retrying may help\n"
+    "  7  conflict: run save --if-version or --if-absent found another version\n";
 
 static const char global_options_help[] =
     "Options for every command:\n"

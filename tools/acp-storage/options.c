@@ -51,6 +51,8 @@ static const opt_def opt_defs[OPT_COUNT] = {
     [OPT_RESUME] = {"--resume", 0, 0, 0},
     [OPT_REPLACE] = {"--replace", 0, 0, 0},
     [OPT_VERIFY] = {"--verify", 0, 0, 0},
+    [OPT_IF_VERSION] = {"--if-version", 0, 1, 0},
+    [OPT_IF_ABSENT] = {"--if-absent", 0, 0, 0},
 };
 
 const char *cli_opt_name(cli_opt opt)

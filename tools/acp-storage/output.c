@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "acp_storage_plugin.h" /* ACP_CAP_* names */
@@ -25,6 +26,8 @@ int cli_exit_code(acp_status status)
         return CLI_EXIT_LOAD;
     case ACP_UNAVAILABLE:
         return CLI_EXIT_UNAVAILABLE;
+    case ACP_CONFLICT:
+        return CLI_EXIT_CONFLICT;
     default:
         return CLI_EXIT_FAILURE;
     }
@@ -153,6 +156,7 @@ static const struct {
     {ACP_CAP_MULTIPROCESS, "multiprocess"},
     {ACP_CAP_NETWORK, "network"},
     {ACP_CAP_FOLLOW, "follow"},
+    {ACP_CAP_VERSIONS, "versions"},
 };
 #define N_CAPS (sizeof cap_names / sizeof cap_names[0])
 
@@ -231,6 +235,27 @@ void list_begin(cli_list *l, const cli_ctx *ctx, cli_kind kind, const char *run_
     l->run_id = run_id;
     l->count = 0;
     l->started = 0;
+    l->versions = NULL;
+    l->n_versions = l->cap_versions = 0;
+}
+
+/* Keep a run's version for "versions" (--json).  Out of memory: the list
+ * goes on, and list_end reports the versions as null. */
+static void keep_version(cli_list *l, int64_t v)
+{
+    if (l->n_versions == SIZE_MAX)
+        return;
+    if (l->n_versions == l->cap_versions) {
+        size_t cap = l->cap_versions ? 2 * l->cap_versions : 64;
+        int64_t *nv = realloc(l->versions, cap * sizeof *nv);
+        if (!nv) {
+            l->n_versions = SIZE_MAX;
+            return;
+        }
+        l->versions = nv;
+        l->cap_versions = cap;
+    }
+    l->versions[l->n_versions++] = v;
 }
 
 /* "2026-11-26T10:58:52Z": an instant to the second, or "-". */
@@ -247,7 +272,7 @@ static const char *short_time(int64_t us, char buf[ACP_TIME_BUFSZ])
 static void table_header(cli_kind kind)
 {
     static const char *const header[] = {
-        "RUN ID                                AGENT             STATUS       CREATED               FINISHED\n",
+        "RUN ID                                AGENT             STATUS       CREATED               FINISHED              VERSION\n",
         "SESSION ID                            HISTORY\n",
         "   SEQ  STORED                TYPE\n"};
     fputs(header[kind], stdout);
@@ -266,9 +291,10 @@ static void table_row(cli_kind kind, const acp_page *page, size_t i)
             fprintf(stdout, "%-37s (unreadable: %s)\n", acp_page_key(page, i), err.message);
             return;
         }
-        fprintf(stdout, "%-37s %-17s %-12s %-21s %s\n", acp_run_id(run), acp_run_agent_name(run),
-                acp_run_status(run), short_time(acp_run_created_us(run), t1),
-                short_time(acp_run_finished_us(run), t2));
+        fprintf(stdout, "%-37s %-17s %-12s %-21s %-21s %lld\n", acp_run_id(run),
+                acp_run_agent_name(run), acp_run_status(run),
+                short_time(acp_run_created_us(run), t1), short_time(acp_run_finished_us(run), t2),
+                (long long)acp_page_version(page, i));
         acp_run_free(run);
     } else if (kind == KIND_SESSION) {
         acp_session *s;
@@ -340,6 +366,8 @@ void list_item(cli_list *l, const acp_page *page, size_t i)
         out_doc(stdout, doc, len);
         if (l->kind == KIND_EVENT)
             fputc('}', stdout);
+        if (l->kind == KIND_RUN)
+            keep_version(l, acp_page_version(page, i));
         break;
     }
     l->count++;
@@ -407,6 +435,19 @@ void list_end(cli_list *l, const int64_t *total, const char *next_cursor, cli_op
     if (l->ctx->format == FORMAT_JSON) {
         list_start(l);
         fputc(']', stdout);
+        if (l->kind == KIND_RUN) {
+            fputs(",\"versions\":", stdout);
+            if (l->n_versions == SIZE_MAX) {
+                fputs("null", stdout);
+            } else {
+                fputc('[', stdout);
+                for (size_t k = 0; k < l->n_versions; k++)
+                    fprintf(stdout, "%s%lld", k ? "," : "", (long long)l->versions[k]);
+                fputc(']', stdout);
+            }
+            free(l->versions);
+            l->versions = NULL;
+        }
         if (total) {
             if (*total >= 0)
                 fprintf(stdout, ",\"total\":%lld", (long long)*total);

@@ -29,24 +29,31 @@ static void input_doc_free(input_doc *d)
     d->text = NULL;
 }
 
-/* {"schema":1,"<key>":"<id>"} or the id alone. */
-static void print_id(const cli_ctx *ctx, const char *key, const char *id)
+/* {"schema":1,"<key>":"<id>"[,"version":N]} or the id alone.  version < 0:
+ * none (sessions). */
+static void print_id(const cli_ctx *ctx, const char *key, const char *id, int64_t version)
 {
     if (ctx->json) {
         fprintf(stdout, "{\"schema\":1,\"%s\":", key);
         out_str(stdout, id);
+        if (version >= 0)
+            fprintf(stdout, ",\"version\":%lld", (long long)version);
         fputs("}\n", stdout);
     } else {
         fprintf(stdout, "%s\n", id);
     }
 }
 
-/* {"schema":1,"<key>":<doc>} or the document alone. */
-static void print_doc(const cli_ctx *ctx, const char *key, const char *doc, size_t len)
+/* {"schema":1,"<key>":<doc>[,"version":N]} or the document alone (as
+ * stored: the version stays outside it). */
+static void print_doc(const cli_ctx *ctx, const char *key, const char *doc, size_t len,
+                      int64_t version)
 {
     if (ctx->json)
         fprintf(stdout, "{\"schema\":1,\"%s\":", key);
     out_doc(stdout, doc, len);
+    if (ctx->json && version >= 0)
+        fprintf(stdout, ",\"version\":%lld", (long long)version);
     fputs(ctx->json ? "}\n" : "\n", stdout);
 }
 
@@ -82,8 +89,12 @@ typedef struct record_ops {
     int (*build)(const cli_ctx *ctx, input_doc *out);
     /* Check the document as a save will and copy out its id (free). */
     acp_status (*check)(const char *doc, size_t len, char **id, acp_error *err);
-    acp_status (*save)(acp_store *store, const char *doc, size_t len, acp_error *err);
-    acp_status (*get)(acp_store *store, const char *id, char **doc, size_t *len, acp_error *err);
+    /* Save (and report the version: -1 for sessions), as the command line
+     * asks (run save --if-version, --if-absent). */
+    acp_status (*save)(const cli_ctx *ctx, acp_store *store, const char *doc, size_t len,
+                       int64_t *version, acp_error *err);
+    acp_status (*get)(acp_store *store, const char *id, char **doc, size_t *len,
+                      int64_t *version, acp_error *err);
     acp_status (*del)(acp_store *store, const char *id, acp_error *err);
 } record_ops;
 
@@ -121,10 +132,11 @@ static int record_save(cli_ctx *ctx, const record_ops *ops)
         rc = cli_report(&err);
     if (!rc)
         rc = cli_open_store(ctx, &store, NULL);
-    if (!rc && ops->save(store, doc.text, doc.len, &err) != ACP_OK)
+    int64_t version = -1;
+    if (!rc && ops->save(ctx, store, doc.text, doc.len, &version, &err) != ACP_OK)
         rc = cli_report(&err);
     if (!rc)
-        print_id(ctx, ops->id_key, id);
+        print_id(ctx, ops->id_key, id, version);
     acp_store_close(store);
     free(id);
     input_doc_free(&doc);
@@ -140,10 +152,11 @@ static int record_get(cli_ctx *ctx, const record_ops *ops)
     acp_error err;
     char *doc;
     size_t len;
-    if (ops->get(store, ctx->args.pos[0], &doc, &len, &err) != ACP_OK) {
+    int64_t version = -1;
+    if (ops->get(store, ctx->args.pos[0], &doc, &len, &version, &err) != ACP_OK) {
         rc = cli_report(&err);
     } else {
-        print_doc(ctx, ops->noun, doc, len);
+        print_doc(ctx, ops->noun, doc, len, version);
         acp_free(doc);
     }
     acp_store_close(store);
@@ -298,14 +311,32 @@ static acp_status run_check(const char *doc, size_t len, char **id, acp_error *e
     return st;
 }
 
+/* run save [--if-version N | --if-absent] (checked by cmd_run_save). */
+static acp_status run_save(const cli_ctx *ctx, acp_store *store, const char *doc, size_t len,
+                           int64_t *version, acp_error *err)
+{
+    const char *expect = ctx->args.value[OPT_IF_VERSION];
+    if (expect)
+        return acp_run_save_if(store, doc, len, strtoll(expect, NULL, 10), version, err);
+    if (ctx->args.value[OPT_IF_ABSENT])
+        return acp_run_save_if(store, doc, len, ACP_VERSION_ABSENT, version, err);
+    return acp_run_save_versioned(store, doc, len, version, err);
+}
+
 static const record_ops run_ops = {"run", "run_id", "--agent NAME", run_by_flags, build_run,
-                                   run_check, acp_run_save, acp_run_get, acp_run_delete};
+                                   run_check, run_save, acp_run_get_versioned, acp_run_delete};
 
 int cmd_run_save(cli_ctx *ctx)
 {
     if (!ctx->args.value[OPT_AGENT] && run_by_flags(&ctx->args))
         return cli_usage_error(ctx, "a run built from options needs --agent NAME");
-    return record_save(ctx, &run_ops);
+    if (ctx->args.value[OPT_IF_VERSION] && ctx->args.value[OPT_IF_ABSENT])
+        return cli_usage_error(ctx, "give --if-version N or --if-absent, not both");
+    int64_t expect;
+    int rc = ctx->args.value[OPT_IF_VERSION]
+                 ? cli_opt_range(ctx, OPT_IF_VERSION, 1, ACP_VERSION_MAX, &expect)
+                 : 0;
+    return rc ? rc : record_save(ctx, &run_ops);
 }
 
 int cmd_run_get(cli_ctx *ctx)
@@ -391,9 +422,25 @@ static acp_status session_check(const char *doc, size_t len, char **id, acp_erro
     return st;
 }
 
-static const record_ops session_ops = {"session",        "session_id",       "--id ID",
-                                       session_by_flags, build_session,      session_check,
-                                       acp_session_save, acp_session_get,    acp_session_delete};
+/* Sessions have no versions: *version stays -1. */
+static acp_status session_save(const cli_ctx *ctx, acp_store *store, const char *doc, size_t len,
+                               int64_t *version, acp_error *err)
+{
+    (void)ctx;
+    (void)version;
+    return acp_session_save(store, doc, len, err);
+}
+
+static acp_status session_get(acp_store *store, const char *id, char **doc, size_t *len,
+                              int64_t *version, acp_error *err)
+{
+    (void)version;
+    return acp_session_get(store, id, doc, len, err);
+}
+
+static const record_ops session_ops = {"session",        "session_id",  "--id ID",
+                                       session_by_flags, build_session, session_check,
+                                       session_save,     session_get,   acp_session_delete};
 
 int cmd_session_save(cli_ctx *ctx)
 {

@@ -36,6 +36,23 @@ def test_run_saved_as_json_text_comes_back_byte_for_byte(store):
     assert store.get_run_json("r3") == text.replace("r2", "r3")
 
 
+@pytest.mark.parametrize("size", [10, 16000, 17500, 300000, 1_200_000, 3_000_000])
+def test_documents_of_every_size_come_back_whole(store, size):
+    # A get copies into the thread's buffer (16 KiB at first), which grows
+    # to fit up to 1 MiB; a bigger document gets a buffer of its own.  Each
+    # size twice, and a smaller one after it: the buffer must not keep a
+    # longer document's tail.
+    text = json.dumps(run("big", note="x" * size), separators=(",", ":"))
+    store.save_run_json(text)
+    assert store.get_run_json("big") == text
+    assert store.get_run_json("big") == text
+    store.save_session_json(json.dumps({"id": "s-big", "note": "y" * size}))
+    assert store.get_session("s-big")["note"] == "y" * size
+    small = json.dumps(run("big"), separators=(",", ":"))
+    store.save_run_json(small)
+    assert store.get_run_json("big") == small
+
+
 def test_unicode_ids_and_content_round_trip(store):
     doc = run("r\u00e9-\u65e5\u672c", agent="\u00e9cho", note="\U0001f600")
     store.save_run(doc)

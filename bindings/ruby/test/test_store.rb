@@ -35,6 +35,23 @@ class TestStore < Minitest::Test
     assert_equal Encoding::UTF_8, @store.get_run_json("r2").encoding
   end
 
+  # A get copies into the fiber's buffer (16 KiB at first), which grows to
+  # fit up to 1 MiB; a bigger document gets a buffer of its own.  Each size
+  # twice, then a smaller document: no longer one's tail may show.
+  def test_documents_of_every_size_come_back_whole
+    [10, 16_000, 17_500, 300_000, 1_200_000, 3_000_000].each do |size|
+      text = JSON.generate(run_doc("big", note: "x" * size))
+      @store.save_run_json(text)
+      assert_equal text, @store.get_run_json("big")
+      assert_equal text, @store.get_run_json("big")
+      @store.save_session_json(JSON.generate({ "id" => "s-big", "note" => "y" * size }))
+      assert_equal "y" * size, @store.get_session("s-big")["note"]
+      small = JSON.generate(run_doc("big"))
+      @store.save_run_json(small)
+      assert_equal small, @store.get_run_json("big")
+    end
+  end
+
   def test_unicode_ids_and_content_round_trip
     doc = run_doc("r\u00e9-\u65e5\u672c", agent: "\u00e9cho", note: "\u{1f600}")
     @store.save_run(doc)

@@ -125,6 +125,10 @@ def load() -> ctypes.CDLL:
         "acp_session_get": (c_int, [c_void_p, c_char_p, POINTER(c_char_p), POINTER(c_size_t),
                                     E]),
         "acp_session_delete": (c_int, [c_void_p, c_char_p, E]),
+        "acp_run_get_buf": (c_int, [c_void_p, c_char_p, c_void_p, c_size_t, POINTER(c_size_t),
+                                    E]),
+        "acp_session_get_buf": (c_int, [c_void_p, c_char_p, c_void_p, c_size_t,
+                                        POINTER(c_size_t), E]),
         "acp_session_list": (c_int, [c_void_p, c_char_p, c_int64, P, E]),
         "acp_event_add": (c_int, [c_void_p, c_char_p, c_char_p, c_size_t, POINTER(c_int64), E]),
         "acp_event_list": (c_int, [c_void_p, c_char_p, POINTER(EventFilter), P, E]),
@@ -164,7 +168,12 @@ def load() -> ctypes.CDLL:
 
 
 FAST = ("acp_run_get", "acp_session_get", "acp_free", "acp_run_save", "acp_session_save",
-        "acp_event_add")
+        "acp_event_add", "acp_run_get_buf", "acp_session_get_buf")
+# A get copies into the thread's buffer (acp_*_get_buf): one foreign call
+# and no acp_free.  It starts at this size and grows to fit, up to
+# GET_BUF_KEEP; a bigger document gets a buffer of its own for that call.
+GET_BUF_START = 16384
+GET_BUF_KEEP = 1 << 20
 
 
 class Scratch(threading.local):
@@ -175,15 +184,26 @@ class Scratch(threading.local):
     def __init__(self) -> None:
         self.err = AcpError()
         self.err_ref = ctypes.byref(self.err)
-        # A returned document: read as bytes through doc (a C string, the
-        # fastest conversion ctypes has), freed through doc_addr, which
-        # shares doc's memory.
-        self.doc = c_char_p()
-        self.doc_ref = ctypes.byref(self.doc)
-        self.doc_addr = c_void_p.from_buffer(self.doc)
         self.ptr = c_void_p()
         self.ptr_ref = ctypes.byref(self.ptr)
         self.size = c_size_t()
         self.size_ref = ctypes.byref(self.size)
         self.seq = c_int64()
         self.seq_ref = ctypes.byref(self.seq)
+        self.len_arg = c_size_t()  # a document's length going in
+        self.grow(GET_BUF_START)
+
+    def grow(self, cap: int) -> None:
+        """Make the get buffer at least cap bytes."""
+        self.cap = max(cap, GET_BUF_START)
+        self.cap += self.cap >> 4  # room for a document that grows a little
+        self.buf = ctypes.create_string_buffer(self.cap)
+        self.cap_arg = c_size_t(self.cap)
+        # The document read through a C string pointer (strlen): the
+        # array's own .value scans byte by byte, 1 ns a byte here.
+        self.text = ctypes.cast(self.buf, c_char_p)
+        # What a get and an add_event use, in one attribute each: every
+        # attribute of a threading.local costs a lookup (70 ns here).
+        self.get = (self.buf, self.cap, self.cap_arg, self.text, self.size, self.size_ref,
+                    self.err_ref)
+        self.add = (self.len_arg, self.seq, self.seq_ref, self.err_ref)

@@ -388,7 +388,9 @@ class Store:
                    ctypes.c_size_t(len(b)), _scratch.err_ref)
 
     def _get(self, held: Any, fn: Any, key: str, what: str) -> str:
-        # The busiest path: _id() and _enter() are written out here.
+        # The busiest path: _id() and _enter() are written out here.  held
+        # and fn are acp_*_get_buf: the document comes in this thread's
+        # buffer, in one foreign call with nothing to free.
         try:
             k = key.encode()
         except AttributeError:
@@ -396,29 +398,39 @@ class Store:
         if b"\0" in k:
             raise Invalid(f"{what} contains a NUL character")
         s, calls = _scratch, self._calls
-        calls.append(None)
-        try:
-            h = self._handle
-            if h is None:
-                raise Invalid("the store is closed")
-            st = (held if self._hold and not _verifying else fn)(h, k, s.doc_ref, s.size_ref,
-                                                                  s.err_ref)
-        finally:
-            calls.pop()
-        if st:
-            raise self._error(st)
-        try:
-            b = s.doc.value or b""
-            if len(b) != s.size.value:  # a NUL inside: take the length given
-                b = ctypes.string_at(s.doc_addr, s.size.value)
-            return b.decode()
-        finally:
-            self._lib.fast_free(s.doc_addr)
+        buf, cap, cap_arg, text, size, size_ref, err_ref = s.get
+        while True:
+            calls.append(None)
+            try:
+                h = self._handle
+                if h is None:
+                    raise Invalid("the store is closed")
+                st = (held if self._hold and not _verifying else fn)(h, k, buf, cap_arg,
+                                                                      size_ref, err_ref)
+            finally:
+                calls.pop()
+            if st:
+                raise self._error(st)
+            n = size.value
+            if n < cap:
+                b = text.value or b""
+                if len(b) != n:  # a NUL inside: take the length given
+                    b = buf.raw[:n]
+                return b.decode()
+            # Too big for the buffer: again with room (it may have changed
+            # meanwhile).  The thread keeps buffers up to GET_BUF_KEEP only.
+            if n < _lib.GET_BUF_KEEP:
+                s.grow(n + 1)
+                buf, cap, cap_arg, text, size, size_ref, err_ref = s.get
+            else:
+                cap = n + 1 + (n >> 4)
+                buf, cap_arg = ctypes.create_string_buffer(cap), ctypes.c_size_t(cap)
+                text = ctypes.cast(buf, ctypes.c_char_p)
 
     def get_run_json(self, run_id: str) -> str:
         """The run's document as the exact JSON text stored; NotFound if none."""
         lib = self._lib
-        return self._get(lib.held_run_get, lib.fast_run_get, run_id, "run_id")
+        return self._get(lib.held_run_get_buf, lib.fast_run_get_buf, run_id, "run_id")
 
     def get_run(self, run_id: str) -> Document:
         """The run's document as a dict; NotFound if none."""
@@ -486,7 +498,8 @@ class Store:
     def get_session_json(self, session_id: str) -> str:
         """The session's exact stored JSON text; NotFound if none."""
         lib = self._lib
-        return self._get(lib.held_session_get, lib.fast_session_get, session_id, "session_id")
+        return self._get(lib.held_session_get_buf, lib.fast_session_get_buf, session_id,
+                         "session_id")
 
     def get_session(self, session_id: str) -> Document:
         """The session as a dict; NotFound if none."""
@@ -528,21 +541,39 @@ class Store:
 
     # ---- events ----
 
+    def _add(self, run_id: str, b: bytes) -> int:
+        # The busiest write: _id() and _call() are written out here, and
+        # the length goes in the thread's c_size_t (making one costs more).
+        try:
+            k = run_id.encode()
+        except AttributeError:
+            raise TypeError(f"run_id must be a str, not {type(run_id).__name__}") from None
+        if b"\0" in k:
+            raise Invalid("run_id contains a NUL character")
+        calls, lib = self._calls, self._lib
+        n, seq, seq_ref, err_ref = _scratch.add
+        n.value = len(b)
+        calls.append(None)
+        try:
+            h = self._handle
+            if h is None:
+                raise Invalid("the store is closed")
+            st = (lib.held_event_add if self._hold and not _verifying else lib.fast_event_add)(
+                h, k, b, n, seq_ref, err_ref)
+        finally:
+            calls.pop()
+        if st:
+            raise self._error(st)
+        v: int = seq.value
+        return v
+
     def add_event_json(self, run_id: str, doc: JSONText) -> int:
         """Append an event given as JSON text; returns its sequence number."""
-        b, s = _text(doc), _scratch
-        lib = self._lib
-        self._call(lib.held_event_add if self._hold and not _verifying else lib.fast_event_add,
-                   _id(run_id, "run_id"), b, ctypes.c_size_t(len(b)), s.seq_ref, s.err_ref)
-        return s.seq.value
+        return self._add(run_id, _text(doc))
 
     def add_event(self, run_id: str, event: Mapping[str, Any]) -> int:
         """Append an event given as a dict; returns its sequence number (1, 2, ...)."""
-        b, s = _dumps(event), _scratch
-        lib = self._lib
-        self._call(lib.held_event_add if self._hold and not _verifying else lib.fast_event_add,
-                   _id(run_id, "run_id"), b, ctypes.c_size_t(len(b)), s.seq_ref, s.err_ref)
-        return s.seq.value
+        return self._add(run_id, _dumps(event))
 
     def list_events_json(self, run_id: str, *, limit: int = 100, offset: int = 0,
                          after_seq: int = 0) -> Page[StoredEventJSON]:

@@ -87,6 +87,9 @@ module AcpStorage
     attach_function :acp_session_save, %i[pointer buffer_in size_t pointer], :int, B
     attach_function :acp_session_get, %i[pointer string pointer pointer pointer], :int, B
     attach_function :acp_session_delete, %i[pointer string pointer], :int, B
+    attach_function :acp_run_get_buf, %i[pointer string pointer size_t pointer pointer], :int, B
+    attach_function :acp_session_get_buf, %i[pointer string pointer size_t pointer pointer], :int,
+                    B
     attach_function :acp_session_list, %i[pointer string int64 pointer pointer], :int, B
     attach_function :acp_event_add, %i[pointer string buffer_in size_t pointer pointer], :int, B
     attach_function :acp_event_list, %i[pointer string pointer pointer pointer], :int, B
@@ -101,44 +104,43 @@ module AcpStorage
     # Releasing and retaking the interpreter lock costs more than a memory
     # store's whole get (about 100 ns): these keep it, for Store to use
     # where the backend answers from memory.
-    attach_function :held_run_get, :acp_run_get, %i[pointer string pointer pointer pointer], :int
-    attach_function :held_session_get, :acp_session_get, %i[pointer string pointer pointer pointer],
-                    :int
+    attach_function :held_run_get_buf, :acp_run_get_buf,
+                    %i[pointer string pointer size_t pointer pointer], :int
+    attach_function :held_session_get_buf, :acp_session_get_buf,
+                    %i[pointer string pointer size_t pointer pointer], :int
     attach_function :held_run_save, :acp_run_save, %i[pointer buffer_in size_t pointer], :int
     attach_function :held_session_save, :acp_session_save, %i[pointer buffer_in size_t pointer],
                     :int
     attach_function :held_event_add, :acp_event_add,
                     %i[pointer string buffer_in size_t pointer pointer], :int
-    # acp_free of an address read as an Integer: no FFI::Pointer is made.
-    attach_function :free_address, :acp_free, [:uintptr_t], :void
 
-    # The two outputs of acp_run_get / acp_session_get, side by side, read
-    # two ways: the document as a Ruby String straight from the C string
-    # (Doc), and its address and length as Integers (DocAddress).  Reading
-    # through FFI::Pointer instead cost a Pointer object and a second copy.
-    class Doc < FFI::Struct
-      layout :json, :string, :len, :size_t
-    end
-
-    class DocAddress < FFI::Struct
-      layout :addr, :uintptr_t, :len, :size_t
-    end
+    # A get copies into the fiber's buffer (acp_*_get_buf): one foreign call
+    # and nothing to free.  It starts at GET_BUF_START bytes and grows to
+    # fit, up to GET_BUF_KEEP; a bigger document gets a buffer of its own.
+    GET_BUF_START = 16_384
+    GET_BUF_KEEP = 1 << 20
 
     # Output slots of one fiber, so that concurrent calls never share an
     # acp_error (the library writes it with the interpreter lock released)
     # and calls allocate nothing.
     class Scratch
-      attr_reader :err, :err_ptr, :ptr, :seq, :doc, :doc_address, :doc_ptr, :len_ptr
+      attr_reader :err, :err_ptr, :ptr, :seq, :buf, :cap, :len_ptr
 
       def initialize
         @err = Err.new
         @err_ptr = @err.pointer # an FFI::Struct argument costs a conversion per call
         @ptr = FFI::MemoryPointer.new(:pointer)
         @seq = FFI::MemoryPointer.new(:int64)
-        @doc = Doc.new
-        @doc_address = DocAddress.new(@doc.pointer)
-        @doc_ptr = @doc.pointer
-        @len_ptr = @doc.pointer + Doc.offset_of(:len)
+        @len_ptr = FFI::MemoryPointer.new(:size_t)
+        grow(GET_BUF_START)
+      end
+
+      # Make the get buffer at least cap bytes (and a little more, for a
+      # document that grows).
+      def grow(cap)
+        @cap = [cap, GET_BUF_START].max
+        @cap += @cap >> 4
+        @buf = FFI::MemoryPointer.new(:char, @cap, false)
       end
 
       def self.current

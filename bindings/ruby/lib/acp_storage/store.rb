@@ -221,7 +221,7 @@ module AcpStorage
 
     # The run's exact stored JSON text; NotFound if none.
     def get_run_json(run_id)
-      fetch(:held_run_get, :acp_run_get, run_id, "run_id")
+      fetch(:held_run_get_buf, :acp_run_get_buf, run_id, "run_id")
     end
 
     # Delete a run and all its events; NotFound if neither existed.
@@ -287,7 +287,7 @@ module AcpStorage
     end
 
     def get_session_json(session_id)
-      fetch(:held_session_get, :acp_session_get, session_id, "session_id")
+      fetch(:held_session_get_buf, :acp_session_get_buf, session_id, "session_id")
     end
 
     # Remove the session (its runs stay); NotFound if none.
@@ -495,38 +495,44 @@ module AcpStorage
       nil
     end
 
-    # The busiest path: c_str and with_handle are written out here.
+    # The busiest path: c_str and with_handle are written out here.  held
+    # and fn are acp_*_get_buf: the document comes in the fiber's buffer.
     def fetch(held, fn, key, what)
       raise TypeError, "#{what} must be a String, not #{key.class}" unless key.is_a?(String)
 
       key = key.encode(Encoding::UTF_8) unless key.encoding == Encoding::UTF_8
       s = Native::Scratch.current
-      @calls.push(nil)
-      begin
-        h = @handle or raise Invalid, "the store is closed"
-        st = Native.send(@hold_gvl && VERIFYING.empty? ? held : fn, h, key, s.doc_ptr, s.len_ptr,
-                         s.err_ptr)
-      rescue ArgumentError
-        # ruby-ffi refuses a :string argument with a NUL inside (which would
-        # silently name another record); checked here only when it did.
-        raise Invalid, "#{what} contains a NUL character" if key.include?(NUL)
+      buf = s.buf
+      cap = s.cap
+      while true # rubocop:disable Style/InfiniteLoop (loop's block costs more per call)
+        @calls.push(nil)
+        begin
+          h = @handle or raise Invalid, "the store is closed"
+          st = Native.send(@hold_gvl && VERIFYING.empty? ? held : fn, h, key, buf, cap,
+                           s.len_ptr, s.err_ptr)
+        rescue ArgumentError
+          # ruby-ffi refuses a :string argument with a NUL inside (which would
+          # silently name another record); checked here only when it did.
+          raise Invalid, "#{what} contains a NUL character" if key.include?(NUL)
 
-        raise
-      ensure
-        @calls.pop
-      end
-      raise error(st, s) unless st.zero?
+          raise
+        ensure
+          @calls.pop
+        end
+        raise error(st, s) unless st.zero?
 
-      a = s.doc_address
-      addr = a[:addr]
-      begin
-        text = s.doc[:json]
-        len = a[:len]
-        # The C string ends at the first NUL: take the length given instead.
-        text = FFI::Pointer.new(addr).read_bytes(len) if text.bytesize != len
-        text.force_encoding(Encoding::UTF_8)
-      ensure
-        Native.free_address(addr)
+        len = s.len_ptr.get_ulong(0)
+        return buf.get_bytes(0, len).force_encoding(Encoding::UTF_8) if len < cap
+
+        # Too big for the buffer: again with room (it may have changed).
+        if len < Native::GET_BUF_KEEP
+          s.grow(len + 1)
+          buf = s.buf
+          cap = s.cap
+        else
+          cap = len + 1 + (len >> 4)
+          buf = FFI::MemoryPointer.new(:char, cap, false)
+        end
       end
     end
 
