@@ -44,6 +44,10 @@ typedef int64_t (*fn_now_us)(void);
 typedef void (*fn_log)(int, const char *, const char *, ...);
 typedef uint64_t (*fn_hash)(const void *, size_t);
 typedef int (*fn_verify_item)(acp_call *, int, const acp_item *);
+typedef acp_status (*fn_save_runs)(acp_backend *, const acp_run_record *, size_t, uint32_t,
+                                   acp_status *, acp_call *);
+typedef acp_status (*fn_add_events)(acp_backend *, const acp_event_record *, size_t, uint32_t,
+                                    int64_t *, acp_status *, acp_call *);
 typedef void (*fn_set_version)(acp_call *, int64_t);
 typedef acp_status (*fn_child_save_run_v)(acp_child *, const char *, size_t, uint32_t, int64_t,
                                           int64_t, int64_t *, acp_call *);
@@ -184,6 +188,9 @@ static const member members[] = {
     M(acp_plugin_host, verify_item, 72, 8, fn_verify_item),
     M(acp_plugin_host, verify_damage, 80, 8, fn_verify_damage),
     M(acp_backend_vtable, wait_events, 120, 8, fn_wait_events),
+    /* batched and restoring writes */
+    M(acp_backend_vtable, save_runs, 128, 8, fn_save_runs),
+    M(acp_backend_vtable, add_events, 136, 8, fn_add_events),
     M(acp_plugin_host, emitted, 88, 8, fn_emitted),
     M(acp_plugin_host, cancel_fd, 96, 8, fn_cancel_fd),
     M(acp_plugin_host, cancelled, 104, 8, fn_cancel_fd),
@@ -267,7 +274,7 @@ static const struct {
     size_t by_minor[N_MINORS];
 } plugin_sizes[] = {
     {"acp_plugin_descriptor", sizeof(acp_plugin_descriptor), {72, 72, 88}},
-    {"acp_backend_vtable", sizeof(acp_backend_vtable), {104, 112, 128}},
+    {"acp_backend_vtable", sizeof(acp_backend_vtable), {104, 112, 144}},
     {"acp_plugin_host", sizeof(acp_plugin_host), {64, 64, 144}},
     {"acp_plugin_option", sizeof(acp_plugin_option), {16, 16, 16}},
     {"acp_open_args", sizeof(acp_open_args), {64, 64, 64}},
