@@ -44,16 +44,16 @@ typedef int64_t (*fn_now_us)(void);
 typedef void (*fn_log)(int, const char *, const char *, ...);
 typedef uint64_t (*fn_hash)(const void *, size_t);
 typedef int (*fn_verify_item)(acp_call *, int, const acp_item *);
-typedef acp_status (*fn_save_runs)(acp_backend *, const acp_run_record *, size_t, uint32_t,
-                                   acp_status *, acp_call *);
-typedef acp_status (*fn_add_events)(acp_backend *, const acp_event_record *, size_t, uint32_t,
-                                    int64_t *, acp_status *, acp_call *);
 typedef void (*fn_set_version)(acp_call *, int64_t);
 typedef acp_status (*fn_child_save_run_v)(acp_child *, const char *, size_t, uint32_t, int64_t,
                                           int64_t, int64_t *, acp_call *);
 typedef int (*fn_verify_damage)(acp_call *, const acp_damage *);
 typedef acp_status (*fn_verify)(acp_backend *, uint32_t, acp_call *);
 typedef acp_status (*fn_wait_events)(acp_backend *, const acp_event_query *, acp_call *);
+typedef acp_status (*fn_save_runs)(acp_backend *, const acp_run_record *, size_t, uint32_t,
+                                   acp_status *, acp_call *);
+typedef acp_status (*fn_add_events)(acp_backend *, const acp_event_record *, size_t, uint32_t,
+                                    int64_t *, acp_status *, acp_call *);
 typedef int64_t (*fn_emitted)(acp_call *);
 typedef int (*fn_cancel_fd)(acp_call *);
 typedef int (*fn_cancel_watch)(acp_call *, void (*)(void *), void *);
@@ -317,6 +317,10 @@ static const struct {
     {"ACP_CAP_NETWORK", ACP_CAP_NETWORK, 8},
     {"ACP_CAP_FOLLOW", ACP_CAP_FOLLOW, 16},
     {"ACP_RUN_CREATED_DEFAULT", ACP_RUN_CREATED_DEFAULT, 1},
+    {"ACP_BATCH_INSERT_ONLY", ACP_BATCH_INSERT_ONLY, 1},
+    {"ACP_BATCH_RESTORE", ACP_BATCH_RESTORE, 2},
+    {"ACP_COPY_RESUME", ACP_COPY_RESUME, 1},
+    {"ACP_COPY_REPLACE", ACP_COPY_REPLACE, 2},
     {"ACP_NO_TIME", ACP_NO_TIME, INT64_MIN},
     {"ACP_VERIFY_QUARANTINE", ACP_VERIFY_QUARANTINE, 1},
     {"ACP_ITEM_RUN", ACP_ITEM_RUN, 1},
