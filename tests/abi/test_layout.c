@@ -183,7 +183,9 @@ static const member members[] = {
     /* run versions */
     M(acp_run_record, version, 96, 8, int64_t),
     M(acp_item, version, 48, 8, int64_t),
-    M(acp_plugin_host, set_version, 128, 8, fn_set_version),
+    /* child stores, then run versions (the order of the merge in branch cache) */
+    M(acp_plugin_host, child, 128, 8, const struct acp_child_ops *),
+    M(acp_plugin_host, set_version, 136, 8, fn_set_version),
 
     M(acp_damage, size, 0, 8, size_t),
     M(acp_damage, kind, 8, 4, int),
@@ -240,7 +242,7 @@ static const struct {
 } plugin_sizes[] = {
     {"acp_plugin_descriptor", sizeof(acp_plugin_descriptor), {72, 72, 72}},
     {"acp_backend_vtable", sizeof(acp_backend_vtable), {104, 112, 128}},
-    {"acp_plugin_host", sizeof(acp_plugin_host), {64, 64, 136}},
+    {"acp_plugin_host", sizeof(acp_plugin_host), {64, 64, 144}},
     {"acp_plugin_option", sizeof(acp_plugin_option), {16, 16, 16}},
     {"acp_open_args", sizeof(acp_open_args), {64, 64, 64}},
     {"acp_run_record", sizeof(acp_run_record), {96, 96, 104}},
