@@ -109,6 +109,10 @@ static void put(sbuf *b, const char *s, size_t n)
 
 static void puts_(sbuf *b, const char *s)
 {
+    if (!s) { /* a NULL member of the request: the signature will not match */
+        b->ok = 0;
+        return;
+    }
     put(b, s, strlen(s));
 }
 
