@@ -935,8 +935,17 @@ static acp_status s3_get_events(acp_backend *b, const acp_event_query *q, acp_ca
     if (st != ACP_OK)
         return st;
     event_ctx x = {q->run_id, start + 1, q->limit, {0}};
-    if (q->limit > 0)
+    /* When this process appended to the run it knows the last sequence,
+     * hence every key of the page: no listing (sequences are dense). */
+    int64_t last = s3_seq_get(b, q->run_id, idl);
+    if (q->limit > 0 && last >= 0) {
+        for (int64_t seq = start + 1; seq <= last && x.left > 0 && !x.keys.nomem; seq++) {
+            size_t kl = s3_key_event(after, sizeof after, b->conf.prefix, q->run_id, idl, seq);
+            event_key(&x, after, kl);
+        }
+    } else if (q->limit > 0) {
         st = list_keys(b, call, ep, start > 0 ? after : NULL, q->limit, event_key, &x);
+    }
     if (st == ACP_OK && x.keys.nomem)
         st = b->host->error(call, ACP_NOMEM, "s3: out of memory reading events");
     if (st == ACP_OK)
