@@ -365,8 +365,10 @@ acp_status s3_get_parallel(acp_backend *b, acp_call *call, char *const *keys, si
                 done[i] = 1;
             }
     for (size_t i = 0; i < n; i++) {
-        if (!x[i].c)
+        if (!x[i].c) {
+            free(paths[i]);
             continue;
+        }
         if (m)
             curl_multi_remove_handle(m, x[i].c);
         if (done[i] && rc[i] == CURLE_OK)
