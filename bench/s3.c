@@ -89,6 +89,7 @@ static long raw_request(raw *r, const char *method, const char *key, const char 
     for (int i = 0; i < 3; i++)
         hl = curl_slist_append(hl, h[i]);
     hl = curl_slist_append(hl, "Expect:");
+    hl = curl_slist_append(hl, "Content-Type: application/octet-stream");
     curl_easy_reset(r->c);
     curl_easy_setopt(r->c, CURLOPT_URL, url);
     curl_easy_setopt(r->c, CURLOPT_HTTPHEADER, hl);
