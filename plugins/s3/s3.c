@@ -929,7 +929,8 @@ static acp_status s3_get_events(acp_backend *b, const acp_event_query *q, acp_ca
     ep[n] = '\0';
     /* Sequences are dense from 1: the page starts after after_seq + offset. */
     int64_t start = q->after_seq > 0 ? q->after_seq : 0;
-    start = q->offset > INT64_MAX - start ? INT64_MAX - 1 : start + q->offset;
+    /* Far past any stream: kept below INT64_MAX so that start + 1 exists. */
+    start = start >= INT64_MAX - 1 - q->offset ? INT64_MAX - 1 : start + q->offset;
     s3_key_event(after, sizeof after, b->conf.prefix, q->run_id, idl, start);
     acp_status st = begin_read(b, call);
     if (st != ACP_OK)
