@@ -163,12 +163,22 @@ static acp_status mark_access(acp_backend *b, int64_t raise_to, int64_t *mark, a
         *mark = v;
     }
     if (!err && writing && raise_to > *mark) {
+        /* A write cut short leaves digits of the new number over the old
+         * one's: a value between the two or above, never below the old
+         * one, and the mark only needs to be at least what was deleted. */
         snprintf(text, sizeof text, "%0*lld\n", MARK_WIDTH, (long long)raise_to);
-        if (pwrite(fd, text, MARK_WIDTH + 1, 0) != MARK_WIDTH + 1)
-            err = errno ? errno : EIO;
-        else if (b->sync && fdatasync(fd) != 0)
+        for (size_t off = 0; !err && off < MARK_WIDTH + 1;) {
+            ssize_t w = pwrite(fd, text + off, MARK_WIDTH + 1 - off, (off_t)off);
+            if (w > 0)
+                off += (size_t)w;
+            else if (w < 0 && errno != EINTR)
+                err = errno;
+            else if (w == 0)
+                err = EIO;
+        }
+        if (!err && b->sync && fdatasync(fd) != 0)
             err = errno;
-        else
+        if (!err)
             *mark = raise_to;
     }
     close(fd); /* drops the flock */
