@@ -396,7 +396,7 @@ acp_status acp__open_opts_make(const acp_config *cfg, const acp_plugin_descripto
         char *canon = NULL;
         if ((st = typed_value(d, spec, spec->default_value, &canon, err)) == ACP_OK)
             st = push_opt(o, spec->name, canon, err);
-        else
+        else if (st == ACP_INVALID) /* not out of memory: the plugin's own default is bad */
             st = acp__error(err, ACP_PLUGIN, "backend '%s': the default of option %s is not "
                             "a valid value (%s)", d->name, spec->name, spec->default_value);
     }

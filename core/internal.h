@@ -203,6 +203,20 @@ acp_status acp__run_save_flags(acp_store *s, const char *json, size_t len, uint3
 /* The run cursor of position (created_us, run_id), as next_cursor gives it
  * (to free), or NULL when out of memory. */
 char *acp__cursor_make(int64_t created_us, const char *run_id);
+/* ---- batched writes (batch.c) ---- */
+
+/* Enter and leave a store's plugin (one thread at a time unless it is
+ * concurrent), for the files beside store.c that call methods. */
+static inline void acp__store_enter(acp_store *s)
+{
+    if (s->serial)
+        pthread_mutex_lock(&s->mu);
+}
+static inline void acp__store_leave(acp_store *s)
+{
+    if (s->serial)
+        pthread_mutex_unlock(&s->mu);
+}
 
 /* Open cfg.  for_migrate 0: acp_store_open_config(); else ACP__OPEN_MIGRATE,
  * or'ed with ACP_MIGRATE_DRY_RUN: the open of acp_store_migrate(), which

@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "acp_storage_status.h"
 #include "acp_storage_version.h"
@@ -698,6 +699,157 @@ ACP_API int acp_stats_scanned(const acp_stats *stats);
 /* The stable lower-case name of a kind ("runs_by_status"), or "unknown". */
 ACP_API const char *acp_stat_name(int kind);
 ACP_API void acp_stats_free(acp_stats *stats);
+
+/* ------------------------------------------------------------------ */
+/* Batched and restoring writes                                         */
+/* ------------------------------------------------------------------ */
+/* Many writes in one call: one transaction (sqlite, postgres), pipeline
+ * (redis) or flush (file) where the backend has the batched methods, else
+ * a loop in the library.  Every document is checked first: one invalid
+ * document fails the call with INVALID (its index in the message) and
+ * nothing is stored.  When a call fails after that (IO, UNAVAILABLE...),
+ * part of the batch may be stored on backends without transactions, as
+ * after a crash between single calls: read back to find out.  Thread-safe
+ * like every store call. */
+
+/* Save n runs (upsert, as acp_run_save() each, in order); json[i] has
+ * len[i] bytes (ACP_STRLEN: NUL-terminated; len may be NULL when all are).
+ * Errors: INVALID, backend errors. */
+ACP_API acp_status acp_run_save_many(acp_store *store, const char *const *json,
+                                     const size_t *len, size_t n, acp_error *err);
+
+/* Append n events to run_id in order (as acp_event_add() each); seqs (may be
+ * NULL) receives the n sequence numbers.  Errors: INVALID, backend errors. */
+ACP_API acp_status acp_event_add_many(acp_store *store, const char *run_id,
+                                      const char *const *json, const size_t *len, size_t n,
+                                      int64_t *seqs, acp_error *err);
+
+/* A run as it was in another store: its document and the creation time
+ * that store ordered it by (used even when the document has no created_at). */
+typedef struct acp_restore_run {
+    const char *json;
+    size_t len;         /* or ACP_STRLEN */
+    int64_t created_us;
+} acp_restore_run;
+
+/* An event as it was in another store: its run, sequence and storage time. */
+typedef struct acp_restore_event {
+    const char *run_id;
+    const char *json;
+    size_t len;         /* or ACP_STRLEN */
+    int64_t seq;        /* >= 1 */
+    int64_t stored_us;
+} acp_restore_event;
+
+/* Store runs that do not exist yet, with their original creation times.
+ * results[i] (results must not be NULL) is ACP_OK, or ACP_CONFLICT when the
+ * run exists already (it is left untouched).  Returns ACP_OK when every run
+ * has its result.  Errors: INVALID, backend errors. */
+ACP_API acp_status acp_run_restore_many(acp_store *store, const acp_restore_run *runs,
+                                        size_t n, acp_status *results, acp_error *err);
+
+/* Store events with their original sequence numbers and storage times, in
+ * order (events of several runs may be mixed).  An event is stored only if
+ * its seq is exactly its run's next sequence at that point (results[i] =
+ * ACP_OK); otherwise results[i] = ACP_CONFLICT and it is not stored, so
+ * sequences stay gapless.  Returns ACP_OK when every event has its result.
+ * Errors: INVALID (a seq < 1, a bad id or document), backend errors. */
+ACP_API acp_status acp_event_restore_many(acp_store *store, const acp_restore_event *events,
+                                          size_t n, acp_status *results, acp_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Moving data: copy, export, import, diff (docs/dump-format.md)        */
+/* ------------------------------------------------------------------ */
+
+/* What a copy, export or import has done so far.  The library fills it;
+ * runs_total and sessions_total are -1 when unknown. */
+typedef struct acp_copy_report {
+    int64_t sessions, runs, events; /* items read from the source and handled */
+    int64_t runs_total, sessions_total;
+    int64_t skipped;   /* runs and sessions already in the target, equal (resume) */
+    int64_t conflicts; /* runs and sessions not copied because of a conflict */
+    /* Set only in a call that reports one item (a conflict): its kind
+     * ("run" or "session"), id, status and message; else NULL / ACP_OK. */
+    const char *item_kind;
+    const char *item_id;
+    acp_status item_status;
+    const char *item_message;
+} acp_copy_report;
+
+/* Called after each run (progress) and once for each item that was not
+ * copied (item_kind set).  The report lives only during the call.  Return
+ * 0 to go on, non-zero to stop the copy (it then returns ACP_INVALID,
+ * "stopped by the caller"; what is copied stays, --resume continues). */
+typedef int (*acp_copy_fn)(void *ctx, const acp_copy_report *report);
+
+/* Flags of acp_store_copy() and acp_store_import(). */
+/* Continue an interrupted copy: runs already in the target with the same
+ * document and creation time are skipped, a run left half-copied (events
+ * but no run record) is deleted and copied again. */
+#define ACP_COPY_RESUME (1u << 0)
+/* A run or session that exists in the target with other content is
+ * replaced (deleted with its events, then copied) instead of a conflict. */
+#define ACP_COPY_REPLACE (1u << 1)
+
+/*
+ * Copy every session, run (with its creation time) and event (with its
+ * sequence number and storage time) of src into dst, documents byte for
+ * byte.  Memory stays bounded whatever the store size: the source is read
+ * page by page (by cursor) and written in batches.  A run's events are
+ * stored before its run record, so a run record in dst means the run is
+ * complete: after an interruption (even kill -9), the same call with
+ * ACP_COPY_RESUME ends with exactly src's content, and repeating a finished
+ * copy with it changes nothing.  Without RESUME or REPLACE, an item that
+ * exists in dst is a conflict: reported through fn, left untouched, and
+ * the copy goes on.  Events of runs without a run record are not copied.
+ * Neither store may be written by others meanwhile.
+ * fn (may be NULL) receives progress and conflicts; report (may be NULL)
+ * receives the final counts, also on failure.
+ * Returns ACP_OK when everything was copied or skipped, ACP_CONFLICT when
+ * some items conflicted (the others are copied).  Errors: INVALID (NULL
+ * store, src == dst, unknown flags, stopped by fn), and either store's
+ * errors (the message says which).  Thread-safe like every store call.
+ */
+ACP_API acp_status acp_store_copy(acp_store *src, acp_store *dst, unsigned flags,
+                                  acp_copy_fn fn, void *ctx, acp_copy_report *report,
+                                  acp_error *err);
+
+/* Write src as a dump (docs/dump-format.md: JSON lines, documents byte for
+ * byte) to out, which the caller opened and closes (any FILE *, e.g. a
+ * compressing one).  Memory bounded as acp_store_copy().  Errors: INVALID,
+ * IO (writing out), the store's errors. */
+ACP_API acp_status acp_store_export(acp_store *src, FILE *out, acp_copy_fn fn,
+                                    void *ctx, acp_copy_report *report, acp_error *err);
+
+/* Read a dump from in (a FILE * the caller owns) into dst, as
+ * acp_store_copy() would from the store it was taken from (same flags,
+ * resume, conflicts, return codes).  Errors: also CORRUPT (not a dump, an
+ * unknown format version, a malformed or truncated line: the message gives
+ * the line number; what was imported before stays). */
+ACP_API acp_status acp_store_import(FILE *in, acp_store *dst, unsigned flags,
+                                    acp_copy_fn fn, void *ctx, acp_copy_report *report,
+                                    acp_error *err);
+
+/* What acp_store_diff() compared: items on each side, a digest (64-bit
+ * FNV-1a over every item's id, times, sequence and document, in list
+ * order) of each side, and the number of differences. */
+typedef struct acp_diff_counts {
+    int64_t sessions[2], runs[2], events[2];
+    uint64_t digest[2];
+    int64_t differences;
+} acp_diff_counts;
+
+/* Called once per difference with a line a person can read ("run r1:
+ * document differs"); the text lives only during the call. */
+typedef void (*acp_diff_fn)(void *ctx, const char *difference);
+
+/* Compare stores a and b item by item (sessions, runs with their creation
+ * times, events with sequence numbers and storage times, documents byte
+ * for byte), in bounded memory.  Returns ACP_OK when the walk completed
+ * (counts->differences says whether they differ; counts must not be NULL).
+ * Errors: INVALID, either store's errors. */
+ACP_API acp_status acp_store_diff(acp_store *a, acp_store *b, acp_diff_fn fn, void *ctx,
+                                  acp_diff_counts *counts, acp_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Time                                                                 */

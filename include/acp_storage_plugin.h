@@ -59,6 +59,7 @@ extern "C" {
  * IF_ABSENT, SET_VERSION and IF_NEWER flags, acp_item's version, the
  * host's set_version); child (child stores: acp_child_ops); the run order
  * functions; the descriptor's variants and typed options (acp_option_spec);
+ * save_runs and add_events (batched and restoring writes, for copy);
  * migrate and the host's migrate_versions and migrate_step; run filters
  * (status, created range), purge_runs, stats and host->stat. */
 #define ACP_PLUGIN_ABI_MINOR 2
@@ -588,6 +589,34 @@ typedef struct acp_backend_vtable {
      * Optional (NULL: the host reports ACP_UNSUPPORTED). */
     acp_status (*wait_events)(acp_backend *b, const acp_event_query *q, acp_call *call);
 
+    /* ---- ABI 1.2: batched and restoring writes (copy, export/import) ---- */
+    /* Store n runs in one call (one transaction, pipeline or flush where the
+     * backend has one), each exactly as save_run would, in array order.
+     * flags: ACP_BATCH_INSERT_ONLY stores only runs that do not exist yet;
+     * an existing one is left untouched and gets results[i] = ACP_CONFLICT.
+     * Otherwise results[i] = ACP_OK.  Return ACP_OK when every item has its
+     * result; another code when the call failed as a whole (then results
+     * are not read; a backend with transactions has stored none, others
+     * may have stored some, as after a crash).  Optional (NULL: the core
+     * calls save_run, and get_run for ACP_BATCH_INSERT_ONLY, per run). */
+    acp_status (*save_runs)(acp_backend *b, const acp_run_record *runs, size_t n,
+                            uint32_t flags, acp_status *results, acp_call *call);
+    /* Append n events, possibly of several runs, in array order, in one
+     * call.  Without ACP_BATCH_RESTORE, each gets its run's next sequence
+     * as add_event would, reported in seqs[i], and results[i] = ACP_OK.
+     * With ACP_BATCH_RESTORE, seqs[i] is given (the event's original
+     * sequence) and evs[i].stored_us is its original storage time: the
+     * event is stored only if seqs[i] is exactly its run's next sequence
+     * at that point (results[i] = ACP_OK); otherwise it is not stored and
+     * results[i] = ACP_CONFLICT, so sequences stay 1, 2, ... without gaps.
+     * A backend that keeps a sequence counter moves it on.  Return codes as
+     * save_runs.  Optional (NULL: the core calls add_event per event, and
+     * for ACP_BATCH_RESTORE checks with get_events that each sequence is
+     * the next one first). */
+    acp_status (*add_events)(acp_backend *b, const acp_event_record *evs, size_t n,
+                             uint32_t flags, int64_t *seqs, acp_status *results,
+                             acp_call *call);
+
     /* ---- ABI 1.2: explicit migrations ---- */
     /* Report the store's schema version (host->migrate_versions), then every step that would
      * bring it to the latest (host->migrate_step), derived from the same table open() migrates
@@ -617,6 +646,10 @@ typedef struct acp_backend_vtable {
      * walks the store and marks the figures as scanned). */
     acp_status (*stats)(acp_backend *b, acp_call *call);
 } acp_backend_vtable;
+
+/* Flags of save_runs and add_events (ABI 1.2). */
+#define ACP_BATCH_INSERT_ONLY (1u << 0)
+#define ACP_BATCH_RESTORE (1u << 1)
 
 /* ---- ABI 1.2: typed options and variants ----
  *

@@ -945,6 +945,14 @@ void ev_log_unlock(acp_backend *b, const char *name, size_t nlen)
 acp_status ev_append(acp_backend *b, const acp_event_record *ev, int64_t *seq, int *deleting,
                      acp_call *call)
 {
+    acp_status result;
+    return ev_append_many(b, ev, 1, 0, seq, &result, deleting, call);
+}
+
+acp_status ev_append_many(acp_backend *b, const acp_event_record *evs, size_t n, int restore,
+                          int64_t *seqs, acp_status *results, int *deleting, acp_call *call)
+{
+    const acp_event_record *ev = &evs[0]; /* every one is of this run */
     *deleting = 0;
     if (b->ro_errno)
         return file_readonly(b, call);
@@ -1049,14 +1057,26 @@ acp_status ev_append(acp_backend *b, const acp_event_record *ev, int64_t *seq, i
     fbuf rec;
     fbuf_init_with(&rec, stackbuf, sizeof stackbuf);
     int changed = 0;
-    if (st == ACP_OK) {
-        fmt_event e = {lg->at.last_seq + 1, ev->stored_us, {ev->doc, ev->doc_len}};
+    /* The whole batch is one write (and one flush): records in order, a
+     * restored one only where its sequence is the next. */
+    int64_t next = lg->at.last_seq + 1, last_us = lg->at.last_us;
+    size_t last_at = 0;
+    for (size_t i = 0; st == ACP_OK && i < n; i++) {
+        if (restore && seqs[i] != next) {
+            results[i] = ACP_CONFLICT;
+            continue;
+        }
+        last_at = rec.len;
+        fmt_event e = {next, evs[i].stored_us, {evs[i].doc, evs[i].doc_len}};
         fmt_put_event(&rec, &e);
         if (rec.failed)
             st = b->host->error(call, ACP_NOMEM, "out of memory adding an event to run %s",
                                 ev->run_id);
+        results[i] = ACP_OK;
+        seqs[i] = next++;
+        last_us = evs[i].stored_us;
     }
-    if (st == ACP_OK) {
+    if (st == ACP_OK && rec.len) {
         int err = file_write_all(lg->fd, rec.p, rec.len);
         changed = 1;
         if (err) {
@@ -1068,11 +1088,10 @@ acp_status ev_append(acp_backend *b, const acp_event_record *ev, int64_t *seq, i
             }
             st = file_err(b, call, ACP_IO, "events/", fname, "cannot append to", err);
         } else {
-            lg->at.last_off = lg->at.end;
+            lg->at.last_off = lg->at.end + last_at;
             lg->at.end += rec.len;
-            lg->at.last_seq++;
-            lg->at.last_us = ev->stored_us;
-            *seq = lg->at.last_seq;
+            lg->at.last_seq = next - 1;
+            lg->at.last_us = last_us;
             if (b->sync) { /* tickets only order flushes */
                 pthread_mutex_lock(&lg->smu);
                 ticket = ++lg->ticket;
@@ -1084,7 +1103,7 @@ acp_status ev_append(acp_backend *b, const acp_event_record *ev, int64_t *seq, i
     ev_unlock(b, lg, changed);
     pthread_mutex_unlock(&lg->mu);
 
-    if (st == ACP_OK && b->sync) {
+    if (st == ACP_OK && b->sync && ticket) {
         int err = group_commit(b, lg, ticket);
         if (err)
             st = file_err(b, call, ACP_IO, "events/", fname, "cannot flush", err);

@@ -163,12 +163,22 @@ static acp_status mark_access(acp_backend *b, int64_t raise_to, int64_t *mark, a
         *mark = v;
     }
     if (!err && writing && raise_to > *mark) {
+        /* A write cut short leaves digits of the new number over the old
+         * one's: a value between the two or above, never below the old
+         * one, and the mark only needs to be at least what was deleted. */
         snprintf(text, sizeof text, "%0*lld\n", MARK_WIDTH, (long long)raise_to);
-        if (pwrite(fd, text, MARK_WIDTH + 1, 0) != MARK_WIDTH + 1)
-            err = errno ? errno : EIO;
-        else if (b->sync && fdatasync(fd) != 0)
+        for (size_t off = 0; !err && off < MARK_WIDTH + 1;) {
+            ssize_t w = pwrite(fd, text + off, MARK_WIDTH + 1 - off, (off_t)off);
+            if (w > 0)
+                off += (size_t)w;
+            else if (w < 0 && errno != EINTR)
+                err = errno;
+            else if (w == 0)
+                err = EIO;
+        }
+        if (!err && b->sync && fdatasync(fd) != 0)
             err = errno;
-        else
+        if (!err)
             *mark = raise_to;
     }
     close(fd); /* drops the flock */
@@ -269,8 +279,12 @@ static acp_status doc_save_indexed(acp_backend *b, int dfd, const char *sub, con
     return s;
 }
 
-static acp_status f_save_run(acp_backend *b, const acp_run_record *rec, acp_call *call)
+/* Store a run; with insert_only, an existing one is left alone and *exists
+ * set (looked at under the run's lock, as the write would be). */
+static acp_status f_put_run(acp_backend *b, const acp_run_record *rec, int insert_only,
+                            int *exists, acp_call *call)
 {
+    *exists = 0;
     if (b->ro_errno)
         return file_readonly(b, call);
     char name[FMT_NAME_BUF], fname[FMT_NAME_BUF + 8];
@@ -285,6 +299,11 @@ static acp_status f_save_run(acp_backend *b, const acp_run_record *rec, acp_call
     if ((s = intent_finish(b, name, nlen, call)) != ACP_OK) {
         doc_unlock(b, sp);
         return s;
+    }
+    if (insert_only && faccessat(b->runs_fd, fname, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+        doc_unlock(b, sp);
+        *exists = 1;
+        return ACP_OK;
     }
 
     /* The stored version and created time, read under the stripe lock: no
@@ -340,6 +359,26 @@ static acp_status f_save_run(acp_backend *b, const acp_run_record *rec, acp_call
     if (s == ACP_OK)
         acp_report_version(b->host, call, version);
     return s;
+}
+
+static acp_status f_save_run(acp_backend *b, const acp_run_record *rec, acp_call *call)
+{
+    int exists;
+    return f_put_run(b, rec, 0, &exists, call);
+}
+
+static acp_status f_save_runs(acp_backend *b, const acp_run_record *runs, size_t n,
+                              uint32_t flags, acp_status *results, acp_call *call)
+{
+    for (size_t i = 0; i < n; i++) {
+        int exists;
+        acp_status s = f_put_run(b, &runs[i], (flags & ACP_BATCH_INSERT_ONLY) != 0, &exists,
+                                 call);
+        if (s != ACP_OK)
+            return s;
+        results[i] = exists ? ACP_CONFLICT : ACP_OK;
+    }
+    return ACP_OK;
 }
 
 static acp_status f_get_run(acp_backend *b, const char *run_id, acp_call *call)
@@ -689,21 +728,40 @@ static acp_status f_list_sessions(acp_backend *b, const char *after_id, int64_t 
 
 /* ---- events (events.c) ------------------------------------------------------------------ */
 
+/* Each run's consecutive events in one append: one write and one flush. */
+static acp_status f_add_events(acp_backend *b, const acp_event_record *evs, size_t n,
+                               uint32_t flags, int64_t *seqs, acp_status *results,
+                               acp_call *call)
+{
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && evs[j].run_id_len == evs[i].run_id_len &&
+                        memcmp(evs[j].run_id, evs[i].run_id, evs[i].run_id_len) == 0;
+             j++)
+            ;
+        /* A run with a delete intent is deleted, its old log with it: an
+         * append that finds one finishes that delete first. */
+        for (;;) {
+            int deleting;
+            acp_status s = ev_append_many(b, &evs[i], j - i, (flags & ACP_BATCH_RESTORE) != 0,
+                                          &seqs[i], &results[i], &deleting, call);
+            if (s != ACP_OK)
+                return s;
+            if (!deleting)
+                break;
+            char name[FMT_NAME_BUF];
+            size_t nlen = fmt_id_name(evs[i].run_id, evs[i].run_id_len, name);
+            if ((s = intent_finish_locking(b, name, nlen, call)) != ACP_OK)
+                return s;
+        }
+    }
+    return ACP_OK;
+}
+
 static acp_status f_add_event(acp_backend *b, const acp_event_record *ev, int64_t *seq,
                               acp_call *call)
 {
-    /* A run with a delete intent is deleted, its old log with it: an
-     * append that finds one finishes that delete first. */
-    for (;;) {
-        int deleting;
-        acp_status s = ev_append(b, ev, seq, &deleting, call);
-        if (s != ACP_OK || !deleting)
-            return s;
-        char name[FMT_NAME_BUF];
-        size_t nlen = fmt_id_name(ev->run_id, ev->run_id_len, name);
-        if ((s = intent_finish_locking(b, name, nlen, call)) != ACP_OK)
-            return s;
-    }
+    acp_status result;
+    return f_add_events(b, ev, 1, 0, seq, &result, call);
 }
 
 static acp_status f_get_events(acp_backend *b, const acp_event_query *q, acp_call *call)
@@ -733,6 +791,7 @@ static const acp_backend_vtable file_vtable = {
     .add_event = f_add_event, .get_events = f_get_events,
     .verify = file_verify, .wait_events = f_wait_events,
     .migrate = file_migrate,
+    .save_runs = f_save_runs, .add_events = f_add_events, /* batched writes */
 };
 
 /* Checked by the core (open.c reads the canonical values). */

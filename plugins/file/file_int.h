@@ -346,6 +346,12 @@ void ev_close_all(acp_backend *b);
  * finishes that delete and calls again. */
 acp_status ev_append(acp_backend *b, const acp_event_record *ev, int64_t *seq, int *deleting,
                      acp_call *call);
+/* Append n events of one run in one write and one flush (add_events).
+ * restore: seqs[i] is given and evs[i] is stored only when it is the next
+ * sequence (else results[i] = ACP_CONFLICT); otherwise seqs[i] receives
+ * it.  *deleting as ev_append (nothing appended). */
+acp_status ev_append_many(acp_backend *b, const acp_event_record *evs, size_t n, int restore,
+                          int64_t *seqs, acp_status *results, int *deleting, acp_call *call);
 /* Hold the lock of run <name>'s event log, as appends of every process do:
  * delete_run makes its intent under it, and ev_log_unlock makes every
  * appender look again (which then finds the intent).  0 or an errno

@@ -537,7 +537,10 @@ static void mem_close(acp_backend *b)
 
 /* ---- runs --------------------------------------------------------------- */
 
-static acp_status mem_save_run(acp_backend *b, const acp_run_record *rec, acp_call *call)
+/* Store a run; with insert_only, an existing run is left alone and *exists
+ * set (decided under the same write lock as the insert). */
+static acp_status mem_put_run(acp_backend *b, const acp_run_record *rec, int insert_only,
+                              int *exists, acp_call *call)
 {
     char buf[PAIR_BUF], *heap;
     hkey k[G_N];
@@ -552,10 +555,18 @@ static acp_status mem_save_run(acp_backend *b, const acp_run_record *rec, acp_ca
     group *g[G_N], *dead[G_N];
     size_t ndead = 0;
     pthread_rwlock_wrlock(&b->lock);
-    /* The condition and the version, decided under the write lock that
-     * the replacement happens under: atomic against every other writer. */
+    *exists = 0;
     const record *cur = (const record *)table_find(&b->runs, &(hkey){r->n.key, r->n.key_len,
                                                                       r->n.hash});
+    if (insert_only && cur) {
+        pthread_rwlock_unlock(&b->lock);
+        *exists = 1;
+        free(r);
+        free(heap);
+        return ACP_OK;
+    }
+    /* The condition and the version, decided under the write lock that
+     * the replacement happens under: atomic against every other writer. */
     int64_t stored = cur ? cur->version : 0;
     if (acp_run_version_next(rec, stored, b->delete_mark, b->host->now_us(), &r->version) !=
         ACP_OK) {
@@ -592,6 +603,12 @@ static acp_status mem_save_run(acp_backend *b, const acp_run_record *rec, acp_ca
     return ACP_OK;
 nomem:
     return b->host->error(call, ACP_NOMEM, "out of memory saving run '%s'", rec->run_id);
+}
+
+static acp_status mem_save_run(acp_backend *b, const acp_run_record *rec, acp_call *call)
+{
+    int exists;
+    return mem_put_run(b, rec, 0, &exists, call);
 }
 
 static acp_status mem_get_run(acp_backend *b, const char *run_id, acp_call *call)
@@ -752,24 +769,21 @@ static acp_status mem_list_sessions(acp_backend *b, const char *after_id, int64_
 
 /* ---- events ------------------------------------------------------------- */
 
-static acp_status mem_add_event(acp_backend *b, const acp_event_record *rec, int64_t *seq,
-                                acp_call *call)
+/* Append rec (its document already copied into doc, which the stream takes
+ * on success) under the write lock.  want 0: the next sequence, into *seq;
+ * else only if want is the next one (returns 1 otherwise: a conflict).
+ * -1: out of memory, nothing changed. */
+static int stream_append(acp_backend *b, const acp_event_record *rec, char *doc, int64_t want,
+                         int64_t *seq)
 {
     hkey k = hkey_of(b, rec->run_id, rec->run_id_len);
-    char *doc = malloc(rec->doc_len + 1);
-    if (!doc)
-        goto nomem;
-    memcpy(doc, rec->doc, rec->doc_len);
-    doc[rec->doc_len] = '\0';
-
-    /* All of the rest holds the write lock: the next sequence is the
-     * stream's length, and no other append can come in between. */
-    pthread_rwlock_wrlock(&b->lock);
     stream *s = (stream *)table_find(&b->streams, &k), *fresh = NULL;
+    if (want && want != (s ? (int64_t)s->len : 0) + 1)
+        return 1;
     if (!s) {
         s = fresh = malloc(sizeof *fresh + rec->run_id_len + 1);
         if (!fresh)
-            goto unlock_nomem;
+            return -1;
         char *key = (char *)(fresh + 1);
         memcpy(key, rec->run_id, rec->run_id_len + 1);
         fresh->n = (node){.hash = k.hash, .key = key, .key_len = k.len};
@@ -781,7 +795,7 @@ static acp_status mem_add_event(acp_backend *b, const acp_event_record *rec, int
         acp_item *ev = realloc(s->ev, cap * sizeof *ev);
         if (!ev) { /* s->ev is untouched: the stream is exactly as before */
             free(fresh);
-            goto unlock_nomem;
+            return -1;
         }
         s->ev = ev;
         s->cap = cap;
@@ -791,16 +805,73 @@ static acp_status mem_add_event(acp_backend *b, const acp_event_record *rec, int
     *seq = (int64_t)s->len + 1;
     s->ev[s->len++] = (acp_item){.doc = doc, .doc_len = rec->doc_len, .seq = *seq,
                                  .stored_us = rec->stored_us};
+    return 0;
+}
+
+static char *doc_copy(const acp_event_record *rec)
+{
+    char *doc = malloc(rec->doc_len + 1);
+    if (doc) {
+        memcpy(doc, rec->doc, rec->doc_len);
+        doc[rec->doc_len] = '\0';
+    }
+    return doc;
+}
+
+static acp_status mem_add_event(acp_backend *b, const acp_event_record *rec, int64_t *seq,
+                                acp_call *call)
+{
+    char *doc = doc_copy(rec);
+    /* The write lock makes "next sequence, then append" atomic. */
+    pthread_rwlock_wrlock(&b->lock);
+    int rc = doc ? stream_append(b, rec, doc, 0, seq) : -1;
     pthread_rwlock_unlock(&b->lock);
+    if (rc != 0) {
+        free(doc);
+        return b->host->error(call, ACP_NOMEM, "out of memory adding an event to run '%s'",
+                              rec->run_id);
+    }
     follow_notify(b);
     return ACP_OK;
+}
 
-unlock_nomem:
+/* ---- batched writes ---------------------------------------------------- */
+
+static acp_status mem_save_runs(acp_backend *b, const acp_run_record *runs, size_t n,
+                                uint32_t flags, acp_status *results, acp_call *call)
+{
+    for (size_t i = 0; i < n; i++) {
+        int exists = 0;
+        acp_status st = mem_put_run(b, &runs[i], (flags & ACP_BATCH_INSERT_ONLY) != 0, &exists,
+                                    call);
+        if (st != ACP_OK)
+            return st;
+        results[i] = exists ? ACP_CONFLICT : ACP_OK;
+    }
+    return ACP_OK;
+}
+
+static acp_status mem_add_events(acp_backend *b, const acp_event_record *evs, size_t n,
+                                 uint32_t flags, int64_t *seqs, acp_status *results,
+                                 acp_call *call)
+{
+    int restore = (flags & ACP_BATCH_RESTORE) != 0, rc = 0;
+    size_t i = 0;
+    pthread_rwlock_wrlock(&b->lock); /* one lock for the batch: appended together */
+    for (; rc >= 0 && i < n; i++) {
+        char *doc = doc_copy(&evs[i]);
+        rc = doc ? stream_append(b, &evs[i], doc, restore ? seqs[i] : 0, &seqs[i]) : -1;
+        if (rc != 0)
+            free(doc);
+        results[i] = rc == 1 ? ACP_CONFLICT : ACP_OK;
+    }
     pthread_rwlock_unlock(&b->lock);
-    free(doc);
-nomem:
-    return b->host->error(call, ACP_NOMEM, "out of memory adding an event to run '%s'",
-                          rec->run_id);
+    if (i)
+        follow_notify(b);
+    if (rc < 0) /* those before are stored, as after single appends */
+        return b->host->error(call, ACP_NOMEM, "out of memory adding events to run '%s'",
+                              evs[i - 1].run_id);
+    return ACP_OK;
 }
 
 static acp_status mem_get_events(acp_backend *b, const acp_event_query *q, acp_call *call)
@@ -1059,6 +1130,8 @@ static const acp_backend_vtable vtable = {
     .list_sessions = mem_list_sessions, /* ABI 1.1 */
     .wait_events = mem_wait_events,     /* ABI 1.2 */
     .stats = mem_stats,                 /* ABI 1.2: operations */
+    .save_runs = mem_save_runs,         /* ABI 1.2: batched writes */
+    .add_events = mem_add_events,
 };
 
 /* "memory:" takes no variant and no options. */

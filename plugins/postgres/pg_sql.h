@@ -316,6 +316,11 @@ enum {
     PG_LIST_SESSIONS_AFTER, /* $1 after_id $2 limit -> id, doc */
     PG_ADD_EVENT,     /* $1 run_id $2 type $3 stored_us $4 doc -> seq */
     PG_GET_EVENTS,    /* $1 run_id $2 after_seq $3 offset $4 limit -> seq, stored_us, doc */
+    /* batched and restoring writes (save_runs, add_events) */
+    PG_RESTORE_EVENT, /* $1 run_id $2 type $3 stored_us $4 doc $5 seq -> 1 row if stored */
+    PG_INSERT_RUNS,   /* arrays of PG_SAVE_RUN's parameters -> runs stored */
+    PG_RESTORE_EVENTS, /* arrays $1 run_id $2 seq $3 stored_us $4 type $5 doc
+                        * -> runs in the batch, runs accepted, events stored */
     /* totals: [agent] [session] -> count (a key lookup: prepared) */
     PG_COUNT_RUNS,
     PG_COUNT_RUNS_A,
@@ -377,6 +382,46 @@ static const char *const pg_sql[PG_N_STATEMENTS] = {
     [PG_GET_EVENTS] = "SELECT seq, stored_us, doc FROM @.events"
                       " WHERE run_id = $1::text AND seq > $2::bigint ORDER BY seq"
                       " OFFSET $3::bigint LIMIT $4::bigint",
+    /* The counter moves to $5 only from $5 - 1 (or starts at 1), under its
+     * row lock as in PG_ADD_EVENT: an event that is not the run's next is
+     * not stored (no row: a conflict), so sequences keep no gaps. */
+    [PG_RESTORE_EVENT] = "WITH s AS (INSERT INTO @.event_seq AS q (run_id, last_seq)"
+                         " SELECT $1::text, $5::bigint WHERE $5::bigint = 1 OR EXISTS"
+                         " (SELECT 1 FROM @.event_seq WHERE run_id = $1::text)"
+                         " ON CONFLICT (run_id) DO UPDATE SET last_seq = EXCLUDED.last_seq"
+                         " WHERE q.last_seq = EXCLUDED.last_seq - 1 RETURNING last_seq),"
+                         " e AS (INSERT INTO @.events (run_id, seq, stored_us, type, doc)"
+                         " SELECT $1::text, last_seq, $3::bigint, $2::text, $4::text FROM s"
+                         " RETURNING seq)"
+                         " SELECT seq, pg_notify('acp_storage_events', $1::text) FROM e",
+    /* save_runs with ACP_BATCH_INSERT_ONLY in one statement; the caller
+     * rolls back to a savepoint unless every run was new. */
+    [PG_INSERT_RUNS] = "INSERT INTO @.runs (run_id, agent_name, session_id, status, created_us,"
+                       " finished_us, doc, version) SELECT u.*, greatest((SELECT m.value"
+                       " FROM @.meta m WHERE m.name = 'run_delete') + 1,"
+                       " (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)"
+                       " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+                       " $5::bigint[], $6::bigint[], $7::text[]) AS u"
+                       " ON CONFLICT (run_id) DO NOTHING",
+    /* A whole restore batch in one statement, each run's events given in a
+     * row with consecutive sequences: a run is accepted when its first
+     * sequence is its next one (the counter moves from first - 1 to last
+     * under its row lock), and only accepted runs' events are stored.  The
+     * caller rolls back to a savepoint unless every run was accepted. */
+    [PG_RESTORE_EVENTS] =
+        "WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[],"
+        " $5::text[]) AS v (run_id, seq, stored_us, type, doc)),"
+        " f AS (SELECT run_id, min(seq) AS first, max(seq) AS last FROM v GROUP BY run_id),"
+        " s AS (INSERT INTO @.event_seq AS q (run_id, last_seq) SELECT run_id, last FROM f"
+        " WHERE first = 1 OR EXISTS (SELECT 1 FROM @.event_seq x WHERE x.run_id = f.run_id)"
+        " ON CONFLICT (run_id) DO UPDATE SET last_seq = EXCLUDED.last_seq"
+        " WHERE q.last_seq = (SELECT g.first - 1 FROM f g WHERE g.run_id = EXCLUDED.run_id)"
+        " RETURNING run_id),"
+        " e AS (INSERT INTO @.events (run_id, seq, stored_us, type, doc)"
+        " SELECT v.run_id, v.seq, v.stored_us, v.type, v.doc FROM v JOIN s USING (run_id)"
+        " RETURNING 1)"
+        " SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM s), (SELECT count(*) FROM e),"
+        " (SELECT count(*) FROM (SELECT pg_notify('acp_storage_events', run_id) FROM s) n)",
     /* The slots of one key (see PG_SQL_COUNTS): at most 16 rows of the
      * primary key, whatever the number of runs. */
     [PG_COUNT_RUNS] = PG_COUNT_SUM "0 AND agent = '' AND session = ''",

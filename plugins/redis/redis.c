@@ -24,6 +24,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -442,6 +443,129 @@ static acp_status rd_add_event(acp_backend *b, const acp_event_record *ev, int64
     return st;
 }
 
+/* ------------------------------------------------------------------ */
+/* Batched and restoring writes: one script per call                    */
+/* ------------------------------------------------------------------ */
+
+/* A script's array reply of n integers into out (0 or more each). */
+static acp_status ints_reply(acp_backend *b, acp_call *call, const rd_op *op, redisReply *r,
+                             size_t n, long long *out)
+{
+    acp_status st = ACP_OK;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+        st = rd_bad_reply(b, call, op, "expected one integer per item");
+    for (size_t i = 0; st == ACP_OK && i < n; i++) {
+        if (r->element[i]->type != REDIS_REPLY_INTEGER)
+            st = rd_bad_reply(b, call, op, "expected one integer per item");
+        else
+            out[i] = r->element[i]->integer;
+    }
+    freeReplyObject(r);
+    return st;
+}
+
+static acp_status rd_save_runs(acp_backend *b, const acp_run_record *runs, size_t n,
+                               uint32_t flags, acp_status *results, acp_call *call)
+{
+    rd_op op = {"save_runs", n ? runs[0].run_id : ""};
+    size_t argc = 3 + 7 * n;
+    const char **argv = malloc(argc * sizeof *argv);
+    size_t *lens = malloc(argc * sizeof *lens);
+    char *c8 = malloc(8 * (n ? n : 1));
+    long long *got = calloc(n ? n : 1, sizeof *got);
+    acp_status st = ACP_OK;
+    if (!argv || !lens || !c8 || !got || argc > INT_MAX) {
+        st = b->host->error(call, ACP_NOMEM, "out of memory saving %zu runs", n);
+        goto out;
+    }
+    char ttl[24];
+    fmt_i64(ttl, b->conf.ttl_ms);
+    argv[0] = b->conf.prefix, lens[0] = b->conf.prefix_len;
+    argv[1] = ttl, lens[1] = strlen(ttl);
+    argv[2] = flags & ACP_BATCH_INSERT_ONLY ? "1" : "0", lens[2] = 1;
+    for (size_t i = 0; i < n; i++) {
+        const acp_run_record *run = &runs[i];
+        const char **a = argv + 3 + 7 * i;
+        size_t *l = lens + 3 + 7 * i;
+        int has_session = run->session_id != NULL;
+        put_time(c8 + 8 * i, run->created_us);
+        a[0] = run->run_id, l[0] = run->run_id_len;
+        a[1] = c8 + 8 * i, l[1] = 8;
+        a[2] = run->flags & ACP_RUN_CREATED_DEFAULT ? "1" : "0", l[2] = 1;
+        a[3] = run->agent_name, l[3] = run->agent_name_len;
+        a[4] = has_session ? "1" : "0", l[4] = 1;
+        a[5] = has_session ? run->session_id : "", l[5] = has_session ? run->session_id_len : 0;
+        a[6] = run->doc, l[6] = run->doc_len;
+    }
+    redisReply *r;
+    /* An upsert may run twice; an insert_only run again would call its own
+     * first write a conflict. */
+    st = rd_request(b, call, &op, flags & ACP_BATCH_INSERT_ONLY ? 0 : RD_RETRY, RD_SAVE_RUNS,
+                    (int)argc, argv, lens, &r);
+    if (st == ACP_OK && (st = ints_reply(b, call, &op, r, n, got)) == ACP_OK)
+        for (size_t i = 0; i < n; i++)
+            results[i] = got[i] ? ACP_OK : ACP_CONFLICT;
+out:
+    free(argv);
+    free(lens);
+    free(c8);
+    free(got);
+    return st;
+}
+
+static acp_status rd_add_events(acp_backend *b, const acp_event_record *evs, size_t n,
+                                uint32_t flags, int64_t *seqs, acp_status *results,
+                                acp_call *call)
+{
+    rd_op op = {"add_events for run", n ? evs[0].run_id : ""};
+    size_t argc = 2 + 3 * n, bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += 8 + evs[i].doc_len;
+    const char **argv = malloc(argc * sizeof *argv);
+    size_t *lens = malloc(argc * sizeof *lens);
+    char *elems = malloc(bytes ? bytes : 1), *nums = malloc(24 * (n ? n : 1));
+    long long *got = calloc(n ? n : 1, sizeof *got);
+    acp_status st = ACP_OK;
+    if (!argv || !lens || !elems || !nums || !got || argc > INT_MAX) {
+        st = b->host->error(call, ACP_NOMEM, "out of memory adding %zu events", n);
+        goto out;
+    }
+    int restore = (flags & ACP_BATCH_RESTORE) != 0;
+    char ttl[24];
+    fmt_i64(ttl, b->conf.ttl_ms);
+    argv[0] = b->conf.prefix, lens[0] = b->conf.prefix_len;
+    argv[1] = ttl, lens[1] = strlen(ttl);
+    char *e = elems;
+    for (size_t i = 0; i < n; i++) {
+        const char **a = argv + 2 + 3 * i;
+        size_t *l = lens + 2 + 3 * i;
+        /* The element: stored time (8 bytes) + document, as add_event. */
+        put_time(e, evs[i].stored_us);
+        memcpy(e + 8, evs[i].doc, evs[i].doc_len);
+        fmt_i64(nums + 24 * i, restore ? seqs[i] : 0);
+        a[0] = evs[i].run_id, l[0] = evs[i].run_id_len;
+        a[1] = e, l[1] = 8 + evs[i].doc_len;
+        a[2] = nums + 24 * i, l[2] = strlen(nums + 24 * i);
+        e += 8 + evs[i].doc_len;
+    }
+    redisReply *r;
+    /* Not retried: it might have been stored. */
+    st = rd_request(b, call, &op, 0, RD_ADD_EVENTS, (int)argc, argv, lens, &r);
+    if (st == ACP_OK && (st = ints_reply(b, call, &op, r, n, got)) == ACP_OK)
+        for (size_t i = 0; i < n; i++) {
+            results[i] = got[i] > 0 ? ACP_OK : ACP_CONFLICT;
+            if (got[i] > 0)
+                seqs[i] = got[i];
+        }
+out:
+    free(argv);
+    free(lens);
+    free(elems);
+    free(nums);
+    free(got);
+    return st;
+}
+
 static acp_status rd_get_events(acp_backend *b, const acp_event_query *q, acp_call *call)
 {
     rd_op op = {"get_events of run", q->run_id};
@@ -499,6 +623,7 @@ static const acp_backend_vtable rd_vtable = {
     .delete_session = rd_delete_session, .list_sessions = rd_list_sessions,
     .add_event = rd_add_event, .get_events = rd_get_events,
     .wait_events = rd_wait_events,
+    .save_runs = rd_save_runs, .add_events = rd_add_events, /* batched writes */
 };
 
 /* DURABLE: see the top of this file (it depends on the server's

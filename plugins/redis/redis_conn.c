@@ -478,7 +478,8 @@ static acp_status acquire(acp_backend *b, acp_call *call, const rd_op *op, int64
 /* Requests                                                             */
 /* ------------------------------------------------------------------ */
 
-/* The most ARGV a script call carries (save_run has 9). */
+/* ARGV a script call carries on the stack (save_run has 9); the batched
+ * scripts (save_runs, add_events) take more, from the heap. */
 #define ARGV_STACK 16
 
 static redisReply *call_script(rd_conn *c, const char *cmd, const char *body, int argc,
@@ -496,15 +497,15 @@ static redisReply *call_script(rd_conn *c, const char *cmd, const char *body, in
     return conn_call(c, argc + 3, av, al);
 }
 
-acp_status rd_request(acp_backend *b, acp_call *call, const rd_op *op, unsigned flags, int script,
-                      int argc, const char **argv, const size_t *lens, redisReply **out)
+/* rd_request with av and al, room for argc + 3 script arguments. */
+static acp_status request(acp_backend *b, acp_call *call, const rd_op *op, unsigned flags,
+                          int script, int argc, const char **argv, const size_t *lens,
+                          redisReply **out, const char **av, size_t *al)
 {
     *out = NULL;
     int64_t ms = request_ms(b, call, flags);
     if (ms < 0)
         return fail(b, call, op, ACP_UNAVAILABLE, "the call's time limit ran out");
-    if (script >= 0 && argc > ARGV_STACK)
-        return fail(b, call, op, ACP_PLUGIN, "too many script arguments");
     rd_conn *c = NULL;
     acp_status st;
     redisReply *r;
@@ -514,8 +515,6 @@ again:
     if (script < 0) {
         r = conn_call(c, argc, argv, lens);
     } else {
-        const char *av[ARGV_STACK + 3];
-        size_t al[ARGV_STACK + 3];
         r = call_script(c, "EVALSHA", b->sha[script], argc, argv, lens, av, al);
         /* The server lost its script cache (restart, SCRIPT FLUSH): EVAL
          * runs the script and caches it again.  Nothing ran the first time. */
@@ -545,6 +544,24 @@ again:
     }
     *out = r;
     return ACP_OK;
+}
+
+acp_status rd_request(acp_backend *b, acp_call *call, const rd_op *op, unsigned flags, int script,
+                      int argc, const char **argv, const size_t *lens, redisReply **out)
+{
+    const char *av_stack[ARGV_STACK + 3];
+    size_t al_stack[ARGV_STACK + 3];
+    if (script < 0 || argc <= ARGV_STACK)
+        return request(b, call, op, flags, script, argc, argv, lens, out, av_stack, al_stack);
+    *out = NULL;
+    const char **av = malloc(((size_t)argc + 3) * sizeof *av);
+    size_t *al = malloc(((size_t)argc + 3) * sizeof *al);
+    acp_status st = av && al ? request(b, call, op, flags, script, argc, argv, lens, out, av, al)
+                             : fail(b, call, op, ACP_NOMEM, "out of memory for %d script "
+                                    "arguments", argc);
+    free(av);
+    free(al);
+    return st;
 }
 
 acp_status rd_load_scripts(acp_backend *b, acp_call *call)

@@ -33,6 +33,8 @@ enum {
     RD_SAVE_SESSION,
     RD_DELETE_SESSION,
     RD_LIST_SESSIONS,
+    RD_SAVE_RUNS,   /* batched writes: many runs, many events, one script */
+    RD_ADD_EVENTS,
     RD_N_SCRIPTS
 };
 

@@ -143,55 +143,89 @@
     "  end\n"                                                                                     \
     "end\n"
 
+/* Store one run (save_run, save_runs): the record, its indexes, expiry.
+ * Runs after purge_runs when expiring. */
+/* Store one run (save_run, save_runs) under the version rule of
+ * acp_run_version_next (acp_storage_plugin.h; restated here because the
+ * script is the atomic step).  mode: '-' none, 'v' if the stored version is
+ * want, 'a' if absent, 's' store version want, 'n' the same only if the
+ * stored one is lower.  Returns 1 and the new version, or 0 and the stored
+ * one (the condition failed: nothing written).  SET also drops an expiry. */
+#define SAVE_RUN                                                                                  \
+    "local function save(id, c8, keep, agent, session, doc, ttl, expiring, mode, want)\n" \
+    "  local rk, ek = P .. 'r:' .. id, P .. 'e:' .. id\n" \
+    "  local cur = redis.call('GET', rk)\n" \
+    "  local stored = 0\n" \
+    "  if cur then stored = ver_of(cur) end\n" \
+    "  local v\n" \
+    "  if mode == 's' or mode == 'n' then\n" \
+    "    if mode == 'n' and stored >= want then return 0, stored end\n" \
+    "    v = want\n" \
+    "  else\n" \
+    "    if (mode == 'v' and stored ~= want) or (mode == 'a' and stored ~= 0) then\n" \
+    "      return 0, stored\n" \
+    "    end\n" \
+    "    local base = stored\n" \
+    "    if base == 0 then base = tonumber(redis.call('GET', P .. 'm') or '0') end\n" \
+    "    v = math.max(base + 1, now_us())\n" \
+    "  end\n" \
+    "  local wk = P .. 'w'\n" \
+    "  local old = redis.call('HGET', wk, id)\n" \
+    "  if old and keep == '1' then c8 = string.sub(old, 1, 8) end\n" \
+    "  local new = c8 .. loc_of(agent, session)\n" \
+    "  if old ~= new then\n" \
+    "    if old then unindex(id, old) end\n" \
+    "    local m = c8 .. id\n" \
+    "    for _, k in ipairs(index_keys(agent, session)) do redis.call('ZADD', k, 0, m) end\n" \
+    "    redis.call('HSET', wk, id, new)\n" \
+    "  end\n" \
+    "  redis.call('SET', rk, c8 .. enc(v) .. doc)\n" \
+    "  if ttl > 0 then\n" \
+    "    local at = num(now_ms() + ttl)\n" \
+    "    redis.call('PEXPIREAT', rk, at)\n" \
+    "    redis.call('PEXPIREAT', ek, at)\n" \
+    "    redis.call('ZADD', xr, at, id)\n" \
+    "  elseif expiring and redis.call('ZREM', xr, id) == 1 then\n" \
+    "    redis.call('PERSIST', ek)\n" \
+    "  end\n" \
+    "  return 1, v\n" \
+    "end\n"
+
+/* Append one event (add_event, add_events); want > 0: only as sequence
+ * want (else 0, nothing stored).  With a ttl, the run id gets an x:r entry
+ * even without a record, so that a later write without ttl finds what to
+ * make permanent.  Runs after purge_runs when expiring: an expired record
+ * must leave its indexes before the id is reused. */
+#define APPEND_EVENT                                                                              \
+    "local function append(id, elem, want, ttl, expiring)\n"                                      \
+    "  local ek, rk = P .. 'e:' .. id, P .. 'r:' .. id\n"                                          \
+    "  if want > 0 and redis.call('LLEN', ek) ~= want - 1 then return 0 end\n"                    \
+    "  local n = redis.call('RPUSH', ek, elem)\n"                                                 \
+    "  if ttl > 0 then\n"                                                                         \
+    "    local at = num(now_ms() + ttl)\n"                                                         \
+    "    redis.call('PEXPIREAT', ek, at)\n"                                                        \
+    "    redis.call('PEXPIREAT', rk, at)\n"                                                        \
+    "    redis.call('ZADD', xr, at, id)\n"                                                         \
+    "  elseif expiring and redis.call('ZREM', xr, id) == 1 then\n"                                \
+    "    redis.call('PERSIST', ek)\n"                                                              \
+    "    redis.call('PERSIST', rk)\n"                                                              \
+    "  end\n"                                                                                     \
+    "  redis.call('PUBLISH', P .. 'n:' .. id, n)\n"                                               \
+    "  return n\n"                                                                                \
+    "end\n"
+
 const char *const rd_scripts[RD_N_SCRIPTS] = {
     /* save_run: P id created8 keep_created agent has_session session doc ttl_ms
      * mode version -> {1, new version} or {0, stored version} (a failed
-     * condition: nothing written).  mode: '-' none, 'v' if the stored
-     * version is ARGV[11], 'a' if absent, 's' store version ARGV[11],
-     * 'n' the same only if the stored one is lower. */
-    [RD_SAVE_RUN] = PRELUDE RUN_INDEX RUN_VERSION
-    "local id, c8, agent, doc = ARGV[2], ARGV[3], ARGV[5], ARGV[8]\n"
-    "local session, ttl = nil, tonumber(ARGV[9])\n"
-    "local mode, want = ARGV[10], tonumber(ARGV[11])\n"
+     * condition: nothing written; modes: SAVE_RUN). */
+    [RD_SAVE_RUN] = PRELUDE RUN_INDEX RUN_VERSION SAVE_RUN
+    "local session = nil\n"
     "if ARGV[6] == '1' then session = ARGV[7] end\n"
     "local expiring = redis.call('EXISTS', xr) == 1\n"
     "if expiring then purge_runs() end\n"
-    "local rk, ek = P .. 'r:' .. id, P .. 'e:' .. id\n"
-    "local cur = redis.call('GET', rk)\n"
-    "local stored = 0\n"
-    "if cur then stored = ver_of(cur) end\n"
-    "local v\n"
-    "if mode == 's' or mode == 'n' then\n"
-    "  if mode == 'n' and stored >= want then return {0, stored} end\n"
-    "  v = want\n"
-    "else\n"
-    "  if (mode == 'v' and stored ~= want) or (mode == 'a' and stored ~= 0) then\n"
-    "    return {0, stored}\n"
-    "  end\n"
-    "  local base = stored\n"
-    "  if base == 0 then base = tonumber(redis.call('GET', P .. 'm') or '0') end\n"
-    "  v = math.max(base + 1, now_us())\n"
-    "end\n"
-    "local wk = P .. 'w'\n"
-    "local old = redis.call('HGET', wk, id)\n"
-    "if old and ARGV[4] == '1' then c8 = string.sub(old, 1, 8) end\n"
-    "local new = c8 .. loc_of(agent, session)\n"
-    "if old ~= new then\n"
-    "  if old then unindex(id, old) end\n"
-    "  local m = c8 .. id\n"
-    "  for _, k in ipairs(index_keys(agent, session)) do redis.call('ZADD', k, 0, m) end\n"
-    "  redis.call('HSET', wk, id, new)\n"
-    "end\n"
-    "redis.call('SET', rk, c8 .. enc(v) .. doc)\n" /* SET also drops an expiry */
-    "if ttl > 0 then\n"
-    "  local at = num(now_ms() + ttl)\n"
-    "  redis.call('PEXPIREAT', rk, at)\n"
-    "  redis.call('PEXPIREAT', ek, at)\n"
-    "  redis.call('ZADD', xr, at, id)\n"
-    "elseif expiring and redis.call('ZREM', xr, id) == 1 then\n"
-    "  redis.call('PERSIST', ek)\n"
-    "end\n"
-    "return {1, v}\n",
+    "local ok, v = save(ARGV[2], ARGV[3], ARGV[4], ARGV[5], session, ARGV[8],\n"
+    "                   tonumber(ARGV[9]), expiring, ARGV[10], tonumber(ARGV[11]))\n"
+    "return {ok, v}\n",
 
     /* delete_run: P id -> number of things removed (0: NOT_FOUND).  The
      * delete mark rises to the removed run's version. */
@@ -237,27 +271,11 @@ const char *const rd_scripts[RD_N_SCRIPTS] = {
     "end\n"
     "return res\n",
 
-    /* add_event: P run_id element ttl_ms -> sequence.  With a ttl, the
-     * run id gets an x:r entry even without a record, so that a later
-     * write without ttl finds what to make permanent. */
-    [RD_ADD_EVENT] = PRELUDE RUN_INDEX
-    "local id, ttl = ARGV[2], tonumber(ARGV[4])\n"
-    "local ek, rk = P .. 'e:' .. id, P .. 'r:' .. id\n"
+    /* add_event: P run_id element ttl_ms -> sequence. */
+    [RD_ADD_EVENT] = PRELUDE RUN_INDEX APPEND_EVENT
     "local expiring = redis.call('EXISTS', xr) == 1\n"
-    /* An expired record must leave its indexes before the id is reused. */
     "if expiring then purge_runs() end\n"
-    "local n = redis.call('RPUSH', ek, ARGV[3])\n"
-    "if ttl > 0 then\n"
-    "  local at = num(now_ms() + ttl)\n"
-    "  redis.call('PEXPIREAT', ek, at)\n"
-    "  redis.call('PEXPIREAT', rk, at)\n"
-    "  redis.call('ZADD', xr, at, id)\n"
-    "elseif expiring and redis.call('ZREM', xr, id) == 1 then\n"
-    "  redis.call('PERSIST', ek)\n"
-    "  redis.call('PERSIST', rk)\n"
-    "end\n"
-    "redis.call('PUBLISH', P .. 'n:' .. id, n)\n"
-    "return n\n",
+    "return append(ARGV[2], ARGV[3], 0, tonumber(ARGV[4]), expiring)\n",
 
     /* save_session: P id doc ttl_ms */
     [RD_SAVE_SESSION] = PRELUDE
@@ -293,6 +311,35 @@ const char *const rd_scripts[RD_N_SCRIPTS] = {
     "    res[#res + 1] = id\n"
     "    res[#res + 1] = d\n"
     "  end\n"
+    "end\n"
+    "return res\n",
+
+    /* save_runs: P ttl_ms insert_only, then per run: id created8 keep_created
+     * agent has_session session doc -> {1 stored | 0 exists (insert_only)} */
+    [RD_SAVE_RUNS] = PRELUDE RUN_INDEX RUN_VERSION SAVE_RUN
+    "local ttl, only = tonumber(ARGV[2]), ARGV[3] == '1'\n"
+    "local expiring = redis.call('EXISTS', xr) == 1\n"
+    "if expiring then purge_runs() end\n"
+    "local res = {}\n"
+    "for i = 4, #ARGV, 7 do\n"
+    "  local id = ARGV[i]\n"
+    "  local session, mode = nil, '-'\n"
+    "  if only then mode = 'a' end\n"
+    "  if ARGV[i + 4] == '1' then session = ARGV[i + 5] end\n"
+    "  res[#res + 1] = save(id, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], session, ARGV[i + 6],\n"
+    "                      ttl, expiring, mode, 0)\n"
+    "end\n"
+    "return res\n",
+
+    /* add_events: P ttl_ms, then per event: run_id element seq (0: the
+     * next) -> {sequence | 0 not the next one} */
+    [RD_ADD_EVENTS] = PRELUDE RUN_INDEX APPEND_EVENT
+    "local ttl = tonumber(ARGV[2])\n"
+    "local expiring = redis.call('EXISTS', xr) == 1\n"
+    "if expiring then purge_runs() end\n"
+    "local res = {}\n"
+    "for i = 3, #ARGV, 3 do\n"
+    "  res[#res + 1] = append(ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ttl, expiring)\n"
     "end\n"
     "return res\n",
 };

@@ -106,13 +106,13 @@ acp_status s3_creds_resolve(const acp_open_args *a, s3_creds *c, char *err, size
         c->secret_key = strdup(sk);
         c->session_token = dup_or_null(opt(a, "session_token"));
         c->source = "the URI options";
-    } else if (getenv("AWS_ACCESS_KEY_ID") && *getenv("AWS_ACCESS_KEY_ID")) {
+    } else if ((ak = getenv("AWS_ACCESS_KEY_ID")) && *ak) {
         const char *esk = getenv("AWS_SECRET_ACCESS_KEY");
         if (!esk || !*esk) {
             snprintf(err, errcap, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
             return ACP_INVALID;
         }
-        c->access_key = strdup(getenv("AWS_ACCESS_KEY_ID"));
+        c->access_key = strdup(ak);
         c->secret_key = strdup(esk);
         c->session_token = dup_or_null(getenv("AWS_SESSION_TOKEN"));
         c->source = "the environment (AWS_ACCESS_KEY_ID)";

@@ -98,13 +98,46 @@ static void sleep_ms(int64_t ms)
         ;
 }
 
-/* One signed attempt. */
-static CURLcode attempt(acp_backend *b, CURL *c, const char *method, const char *path,
+/* One transfer being set up or in flight: what must outlive the perform. */
+typedef struct xfer {
+    CURL *c;
+    struct curl_slist *hl;
+    char *url, *auth_line, *tok_line;
+    char err[CURL_ERROR_SIZE];
+} xfer;
+
+static void xfer_release(xfer *x)
+{
+    if (x->c) /* the handle must not keep pointers into what is freed below */
+        curl_easy_setopt(x->c, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(x->hl);
+    x->hl = NULL;
+    if (x->auth_line)
+        memset(x->auth_line, 0, strlen(x->auth_line));
+    if (x->tok_line)
+        memset(x->tok_line, 0, strlen(x->tok_line));
+    free(x->auth_line);
+    free(x->tok_line);
+    free(x->url);
+    x->auth_line = x->tok_line = x->url = NULL;
+}
+
+static int add_header(xfer *x, const char *line)
+{
+    struct curl_slist *t = curl_slist_append(x->hl, line);
+    if (t)
+        x->hl = t;
+    return t != NULL;
+}
+
+/* Sign one request and set every option of x->c for it.  Returns 0, or -1
+ * when out of memory (then release x). */
+static int xfer_prepare(acp_backend *b, xfer *x, const char *method, const char *path,
                         const char *query, const void *body, size_t len, const char *extra,
-                        int64_t timeout_ms, s3_resp *r, char *err)
+                        int64_t timeout_ms, s3_resp *r)
 {
     const s3_conf *cf = &b->conf;
-    char amz_date[17], payload[65], auth[512];
+    char amz_date[17], payload[65], auth[512], line[3][600];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -118,82 +151,98 @@ static CURLcode attempt(acp_backend *b, CURL *c, const char *method, const char 
     s3_sig_req sr = {method, path, query, h, nh, payload, amz_date, cf->region, "s3",
                      cf->creds.access_key, cf->creds.secret_key};
     if (s3_sigv4_authorization(&sr, auth, sizeof auth) != 0)
-        return CURLE_OUT_OF_MEMORY;
-
+        return -1;
     size_t ul = strlen(cf->scheme_host) + strlen(path) + strlen(query) + 2;
-    char *url = malloc(ul), line[4][600];
-    if (!url)
-        return CURLE_OUT_OF_MEMORY;
-    snprintf(url, ul, "%s%s%s%s", cf->scheme_host, path, *query ? "?" : "", query);
-    struct curl_slist *hl = NULL, *t;
+    if (!(x->url = malloc(ul)))
+        return -1;
+    snprintf(x->url, ul, "%s%s%s%s", cf->scheme_host, path, *query ? "?" : "", query);
     snprintf(line[0], sizeof line[0], "Host: %s", cf->host);
     snprintf(line[1], sizeof line[1], "x-amz-content-sha256: %s", payload);
     snprintf(line[2], sizeof line[2], "x-amz-date: %s", amz_date);
-    int ok = (t = curl_slist_append(hl, line[0])) && (hl = t) &&
-             (t = curl_slist_append(hl, line[1])) && (hl = t) &&
-             (t = curl_slist_append(hl, line[2])) && (hl = t) &&
-             (t = curl_slist_append(hl, "Expect:")) && (hl = t) &&
-             (t = curl_slist_append(hl, "Content-Type: application/octet-stream")) && (hl = t) &&
-             (!extra || ((t = curl_slist_append(hl, extra)) && (hl = t)));
-    char *auth_line = NULL, *tok_line = NULL;
+    size_t al = strlen(auth) + 16;
+    int ok = add_header(x, line[0]) && add_header(x, line[1]) && add_header(x, line[2]) &&
+             add_header(x, "Expect:") &&
+             add_header(x, "Content-Type: application/octet-stream") &&
+             (!extra || add_header(x, extra)) && (x->auth_line = malloc(al)) != NULL;
     if (ok) {
-        size_t al = strlen(auth) + 16;
-        ok = (auth_line = malloc(al)) != NULL;
-        if (ok) {
-            snprintf(auth_line, al, "Authorization: %s", auth);
-            ok = (t = curl_slist_append(hl, auth_line)) && (hl = t);
-        }
+        snprintf(x->auth_line, al, "Authorization: %s", auth);
+        ok = add_header(x, x->auth_line);
     }
     if (ok && cf->creds.session_token) {
         size_t tl = strlen(cf->creds.session_token) + 32;
-        ok = (tok_line = malloc(tl)) != NULL;
+        ok = (x->tok_line = malloc(tl)) != NULL;
         if (ok) {
-            snprintf(tok_line, tl, "x-amz-security-token: %s", cf->creds.session_token);
-            ok = (t = curl_slist_append(hl, tok_line)) && (hl = t);
+            snprintf(x->tok_line, tl, "x-amz-security-token: %s", cf->creds.session_token);
+            ok = add_header(x, x->tok_line);
         }
     }
-    CURLcode rc = CURLE_OUT_OF_MEMORY;
-    if (ok) {
-        curl_easy_reset(c);
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 0 ? timeout_ms : 1));
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_ms > 0 ? timeout_ms : 1));
-        curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-        if (!strcmp(method, "GET")) {
-            curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-        } else if (!strcmp(method, "HEAD")) {
-            curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-        } else {
-            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-            if (body) {
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)body);
-                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-            }
+    if (!ok)
+        return -1;
+    CURL *c = x->c;
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, x->url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->hl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->err);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 0 ? timeout_ms : 1));
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_ms > 0 ? timeout_ms : 1));
+    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (!strcmp(method, "GET")) {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    } else if (!strcmp(method, "HEAD")) {
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    } else {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        if (body) {
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)body);
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
         }
-        err[0] = '\0';
+    }
+    x->err[0] = '\0';
+    return 0;
+}
+
+/* One signed attempt. */
+static CURLcode attempt(acp_backend *b, CURL *c, const char *method, const char *path,
+                        const char *query, const void *body, size_t len, const char *extra,
+                        int64_t timeout_ms, s3_resp *r, char *err)
+{
+    xfer x = {.c = c};
+    CURLcode rc = CURLE_OUT_OF_MEMORY;
+    if (xfer_prepare(b, &x, method, path, query, body, len, extra, timeout_ms, r) == 0) {
         rc = curl_easy_perform(c);
         if (rc == CURLE_OK)
             curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-        /* The handle must not keep pointers into what is freed below. */
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     }
-    curl_slist_free_all(hl);
-    if (auth_line) {
-        memset(auth_line, 0, strlen(auth_line));
-        free(auth_line);
-    }
-    if (tok_line) {
-        memset(tok_line, 0, strlen(tok_line));
-        free(tok_line);
-    }
-    free(url);
+    memcpy(err, x.err, sizeof x.err);
+    xfer_release(&x);
     return rc;
+}
+
+/* The path as sent, which is the canonical URI: the bucket (path style)
+ * and the key, each byte outside the unreserved set percent-encoded. */
+static char *object_path(const s3_conf *cf, const char *key)
+{
+    size_t klen = key ? strlen(key) : 0, cap = 3 * (klen + strlen(cf->bucket)) + 4;
+    char *path = malloc(cap);
+    if (!path)
+        return NULL;
+    size_t n = 0;
+    path[0] = '\0';
+    if (!cf->virtual_host) {
+        path[n++] = '/';
+        n = s3_uri_encode(cf->bucket, strlen(cf->bucket), 0, path, n, cap);
+    }
+    if (key || cf->virtual_host) {
+        path[n++] = '/';
+        path[n] = '\0';
+    }
+    if (key)
+        s3_uri_encode(key, klen, 1, path, n, cap);
+    return path;
 }
 
 acp_status s3_request(acp_backend *b, acp_call *call, const char *method, const char *key,
@@ -209,24 +258,9 @@ acp_status s3_request_h(acp_backend *b, acp_call *call, const char *method, cons
     const acp_plugin_host *host = b->host;
     const s3_conf *cf = &b->conf;
     memset(r, 0, sizeof *r);
-    /* The path as sent is the canonical URI: the bucket (path style) and
-     * the key, each byte outside the unreserved set percent-encoded. */
-    size_t klen = key ? strlen(key) : 0, cap = 3 * (klen + strlen(cf->bucket)) + 4;
-    char *path = malloc(cap);
+    char *path = object_path(cf, key);
     if (!path)
         return host->error(call, ACP_NOMEM, "s3: out of memory");
-    size_t n = 0;
-    if (!cf->virtual_host) {
-        path[n++] = '/';
-        n = s3_uri_encode(cf->bucket, strlen(cf->bucket), 0, path, n, cap);
-    }
-    if (key || cf->virtual_host) {
-        path[n++] = '/';
-        path[n] = '\0';
-    }
-    if (key)
-        n = s3_uri_encode(key, klen, 1, path, n, cap);
-    (void)n;
 
     int64_t deadline_left = host->remaining_ms(call);
     int64_t t0 = host->now_us() / 1000;
@@ -285,6 +319,78 @@ acp_status s3_request_h(acp_backend *b, acp_call *call, const char *method, cons
                            attempts == 1 ? "" : "s");
     }
     return ACP_OK;
+}
+
+acp_status s3_get_parallel(acp_backend *b, acp_call *call, char *const *keys, size_t n,
+                           s3_resp *r)
+{
+    const acp_plugin_host *host = b->host;
+    xfer x[S3_PARALLEL];
+    CURLcode rc[S3_PARALLEL];
+    int done[S3_PARALLEL];
+    char *paths[S3_PARALLEL];
+    if (n > S3_PARALLEL)
+        return host->error(call, ACP_PLUGIN, "s3: %zu parallel GETs asked for", n);
+    memset(x, 0, sizeof x);
+    memset(paths, 0, sizeof paths);
+    int64_t left = host->remaining_ms(call);
+    if (left < 0 || left > b->conf.timeout_ms)
+        left = b->conf.timeout_ms;
+    CURLM *m = curl_multi_init();
+    int ok = m != NULL;
+    for (size_t i = 0; i < n; i++) {
+        memset(&r[i], 0, sizeof r[i]);
+        rc[i] = CURLE_OK;
+        done[i] = 0;
+        if (!ok)
+            continue;
+        paths[i] = object_path(&b->conf, keys[i]);
+        x[i].c = paths[i] ? take(b) : NULL;
+        ok = x[i].c && xfer_prepare(b, &x[i], "GET", paths[i], "", NULL, 0, NULL, left, &r[i]) == 0 &&
+             curl_multi_add_handle(m, x[i].c) == CURLM_OK;
+    }
+    int running = ok;
+    while (running) {
+        if (curl_multi_perform(m, &running) != CURLM_OK)
+            break;
+        if (running && curl_multi_poll(m, NULL, 0, 200, NULL) != CURLM_OK)
+            break;
+    }
+    CURLMsg *msg;
+    int queued;
+    while (m && (msg = curl_multi_info_read(m, &queued)))
+        for (size_t i = 0; msg->msg == CURLMSG_DONE && i < n; i++)
+            if (x[i].c == msg->easy_handle) {
+                rc[i] = msg->data.result;
+                done[i] = 1;
+            }
+    for (size_t i = 0; i < n; i++) {
+        if (!x[i].c) {
+            free(paths[i]);
+            continue;
+        }
+        if (m)
+            curl_multi_remove_handle(m, x[i].c);
+        if (done[i] && rc[i] == CURLE_OK)
+            curl_easy_getinfo(x[i].c, CURLINFO_RESPONSE_CODE, &r[i].status);
+        xfer_release(&x[i]);
+        give_back(b, x[i].c, !done[i] || rc[i] != CURLE_OK);
+        free(paths[i]);
+    }
+    if (m)
+        curl_multi_cleanup(m);
+    acp_status st = ok ? ACP_OK : host->error(call, ACP_NOMEM, "s3: out of memory");
+    /* What did not go through is tried again alone, with the retries. */
+    for (size_t i = 0; st == ACP_OK && i < n; i++) {
+        if (done[i] && rc[i] == CURLE_OK && !transient_http(r[i].status))
+            continue;
+        s3_buf_free(&r[i].body);
+        st = s3_request(b, call, "GET", keys[i], "", NULL, 0, &r[i]);
+    }
+    if (st != ACP_OK)
+        for (size_t i = 0; i < n; i++)
+            s3_buf_free(&r[i].body);
+    return st;
 }
 
 int s3_md5_base64(const void *data, size_t len, char *out, size_t cap)

@@ -222,6 +222,8 @@ static acp_status conf_parse(const acp_plugin_host *host, const acp_open_args *a
         return host->error(call, ACP_INVALID,
                            "s3: the prefix is %zu bytes; at most 400 leave room for the keys "
                            "(S3 keys have at most 1024 bytes)", pl);
+    if (!c->bucket || !c->prefix)
+        return host->error(call, ACP_NOMEM, "s3: out of memory opening a store");
     const char *region = opt(a, "region");
     if (!region)
         region = getenv("AWS_REGION");

@@ -246,6 +246,31 @@ static void key_list_free(key_list *l)
     free(l->k);
 }
 
+/* GET keys[0..n), S3_PARALLEL at a time, and hand each answer to fn in
+ * order (found: 200; 404 is "not found"; anything else fails the walk). */
+typedef acp_status (*got_fn)(acp_backend *b, acp_call *call, void *arg, size_t i,
+                             const s3_resp *r, int found);
+
+static acp_status fetch_each(acp_backend *b, acp_call *call, char **keys, size_t n, got_fn fn,
+                             void *arg)
+{
+    s3_resp r[S3_PARALLEL];
+    acp_status st = ACP_OK;
+    for (size_t from = 0; st == ACP_OK && from < n; from += S3_PARALLEL) {
+        size_t k = n - from < S3_PARALLEL ? n - from : S3_PARALLEL;
+        if ((st = s3_get_parallel(b, call, keys + from, k, r)) != ACP_OK)
+            break;
+        for (size_t i = 0; i < k; i++) {
+            if (st == ACP_OK && r[i].status != 200 && r[i].status != 404)
+                st = s3_fail(b, call, "GET", &r[i]);
+            if (st == ACP_OK)
+                st = fn(b, call, arg, from + i, &r[i], r[i].status == 200);
+            s3_buf_free(&r[i].body);
+        }
+    }
+    return st;
+}
+
 /* Delete keys with DeleteObjects, at most 1000 a request (the journal,
  * written before, makes a crash in between harmless). */
 static acp_status delete_keys(acp_backend *b, acp_call *call, char **keys, size_t n)
@@ -581,26 +606,32 @@ static int page_key(void *arg, const char *key, size_t n)
     return 0;
 }
 
-/* Emit the run an index key points to, after checking that the run object
- * says the same (time, filters): anything else is CORRUPT. */
-static acp_status emit_indexed(acp_backend *b, acp_call *call, const char *key, size_t glen)
+/* The run an index key points to (keys[i] of arg, its run object fetched):
+ * emitted after checking that the run object says the same (time,
+ * filters); anything else is CORRUPT. */
+typedef struct indexed {
+    char **index_keys;
+    size_t glen;
+} indexed;
+
+static acp_status emit_indexed(acp_backend *b, acp_call *call, void *arg, size_t i,
+                               const s3_resp *r, int found)
 {
+    const indexed *x = arg;
+    const char *key = x->index_keys[i];
     char id[260];
     size_t idl;
     int64_t created;
-    if (s3_key_pos_decode(key + glen, strlen(key) - glen, &created, id, sizeof id, &idl) != 0)
-        return b->host->error(call, ACP_CORRUPT, "s3: index key %s is not a run position", key);
-    if (strlen(id) != idl)
-        return b->host->error(call, ACP_CORRUPT, "s3: index key %s holds a NUL", key);
-    s3_resp r;
     s3_run_hdr h;
-    int found = 0;
+    if (s3_key_pos_decode(key + x->glen, strlen(key) - x->glen, &created, id, sizeof id, &idl))
+        return b->host->error(call, ACP_CORRUPT, "s3: index key %s is not a run position", key);
+    if (found && s3_run_decode(r->body.p, r->body.len, &h) != 0)
+        return b->host->error(call, ACP_CORRUPT, "s3: run '%s': the stored object is not a run "
+                              "record", id);
     key_set *ks = malloc(sizeof *ks);
     if (!ks)
         return b->host->error(call, ACP_NOMEM, "s3: out of memory listing runs");
-    acp_status st = get_run_object(b, call, id, &r, &found, &h);
-    if (st == ACP_OK && found)
-        st = keys_of_object(b, call, id, &h, ks);
+    acp_status st = found ? keys_of_object(b, call, id, &h, ks) : ACP_OK;
     if (st == ACP_OK && (!found || !in_set(ks, key)))
         st = b->host->error(call, ACP_CORRUPT,
                             "s3: run '%s': the index entry %s does not match the run %s (is "
@@ -611,9 +642,30 @@ static acp_status emit_indexed(acp_backend *b, acp_call *call, const char *key, 
         if (b->host->emit(call, &it) != 0)
             st = ACP_NOMEM;
     }
-    s3_buf_free(&r.body);
     free(ks);
     return st;
+}
+
+/* The run object keys of index keys (decoded ids). */
+static acp_status run_keys_of(acp_backend *b, acp_call *call, const key_list *idx, size_t glen,
+                              key_list *out)
+{
+    for (size_t i = 0; i < idx->n; i++) {
+        char id[260], k[S3_KEY_MAX];
+        size_t idl;
+        int64_t created;
+        const char *key = idx->k[i];
+        if (s3_key_pos_decode(key + glen, strlen(key) - glen, &created, id, sizeof id, &idl) ||
+            strlen(id) != idl)
+            return b->host->error(call, ACP_CORRUPT, "s3: index key %s is not a run position",
+                                  key);
+        size_t n = s3_key_obj(k, sizeof k, b->conf.prefix, 'r', id, idl);
+        if (n == (size_t)-1)
+            return key_too_long(b, call, id);
+        if (collect_key(out, k, n))
+            return b->host->error(call, ACP_NOMEM, "s3: out of memory listing runs");
+    }
+    return ACP_OK;
 }
 
 static acp_status s3_list_runs(acp_backend *b, const acp_run_query *q, acp_call *call)
@@ -652,9 +704,14 @@ static acp_status s3_list_runs(acp_backend *b, const acp_run_query *q, acp_call 
         if (st == ACP_OK)
             b->host->set_total(call, p.seen);
     }
-    for (size_t i = 0; st == ACP_OK && i < p.keys.n; i++)
-        st = emit_indexed(b, call, p.keys.k[i], glen);
+    key_list objs = {0};
+    if (st == ACP_OK)
+        st = run_keys_of(b, call, &p.keys, glen, &objs);
+    indexed ix = {p.keys.k, glen};
+    if (st == ACP_OK)
+        st = fetch_each(b, call, objs.k, objs.n, emit_indexed, &ix);
     s3_unlock(b);
+    key_list_free(&objs);
     key_list_free(&p.keys);
     return st;
 }
@@ -725,29 +782,37 @@ static acp_status s3_delete_session(acp_backend *b, const char *id, acp_call *ca
 }
 
 typedef struct sess_ctx {
-    acp_backend *b;
-    acp_call *call;
-    acp_status st;
     size_t plen;
     int64_t left;
+    key_list keys;
 } sess_ctx;
 
 static int session_key(void *arg, const char *key, size_t n)
 {
     sess_ctx *x = arg;
+    if (collect_key(&x->keys, key, n))
+        return 1;
+    return --x->left <= 0;
+}
+
+/* One listed session (the id decoded from its key) emitted. */
+static acp_status emit_listed_session(acp_backend *b, acp_call *call, void *arg, size_t i,
+                                      const s3_resp *r, int found)
+{
+    const sess_ctx *x = arg;
+    const char *key = x->keys.k[i];
+    size_t n = strlen(key), end;
     char id[260];
-    size_t end;
     int len = n > x->plen ? s3_key_id_decode(key + x->plen, n - x->plen, 0, id, sizeof id, &end)
                           : -1;
-    if (len < 0 || end != n - x->plen) {
-        x->st = x->b->host->error(x->call, ACP_CORRUPT, "s3: %s is not a session key", key);
-        return 1;
-    }
-    int found = 0;
-    x->st = emit_session(x->b, x->call, key, id, &found);
-    if (x->st == ACP_OK && found)
-        x->left--;
-    return x->st != ACP_OK || x->left <= 0;
+    if (len < 0 || end != n - x->plen || strlen(id) != (size_t)len)
+        return b->host->error(call, ACP_CORRUPT, "s3: %s is not a session key", key);
+    if (!found) /* deleted since it was listed */
+        return ACP_OK;
+    if (!r->body.len)
+        return b->host->error(call, ACP_CORRUPT, "s3: session '%s' is an empty object", id);
+    acp_item it = {.doc = r->body.p, .doc_len = r->body.len, .key = id};
+    return b->host->emit(call, &it) != 0 ? ACP_NOMEM : ACP_OK;
 }
 
 static acp_status s3_list_sessions(acp_backend *b, const char *after_id, int64_t limit,
@@ -758,9 +823,14 @@ static acp_status s3_list_sessions(acp_backend *b, const char *after_id, int64_t
     if (after_id && s3_key_obj(after, sizeof after, b->conf.prefix, 's', after_id,
                                strlen(after_id)) == (size_t)-1)
         return key_too_long(b, call, after_id);
-    sess_ctx x = {b, call, ACP_OK, (size_t)n, limit};
+    sess_ctx x = {(size_t)n, limit, {0}};
     acp_status st = list_keys(b, call, sp, after_id ? after : NULL, limit, session_key, &x);
-    return st != ACP_OK ? st : x.st;
+    if (st == ACP_OK && x.keys.nomem)
+        st = b->host->error(call, ACP_NOMEM, "s3: out of memory listing sessions");
+    if (st == ACP_OK)
+        st = fetch_each(b, call, x.keys.k, x.keys.n, emit_listed_session, &x);
+    key_list_free(&x.keys);
+    return st;
 }
 
 /* ---- events ---- */
@@ -816,38 +886,36 @@ static acp_status s3_add_event(acp_backend *b, const acp_event_record *ev, int64
 }
 
 typedef struct event_ctx {
-    acp_backend *b;
-    acp_call *call;
-    acp_status st;
     const char *run_id;
-    int64_t next, left;
+    int64_t first, left;
+    key_list keys;
 } event_ctx;
 
 static int event_key(void *arg, const char *key, size_t n)
 {
     event_ctx *x = arg;
-    int64_t seq = s3_key_event_seq(key, n);
-    s3_resp r;
-    int found = 0;
-    x->st = get_object(x->b, x->call, key, &r, &found);
-    int64_t stored;
+    if (collect_key(&x->keys, key, n))
+        return 1;
+    return --x->left <= 0;
+}
+
+/* Event keys[i] fetched: it must be sequence first + i, and an event. */
+static acp_status emit_event(acp_backend *b, acp_call *call, void *arg, size_t i,
+                             const s3_resp *r, int found)
+{
+    const event_ctx *x = arg;
+    const char *key = x->keys.k[i];
+    int64_t want = x->first + (int64_t)i, seq = s3_key_event_seq(key, strlen(key)), stored;
     const char *doc;
     size_t len;
-    if (x->st == ACP_OK && (!found || seq != x->next ||
-                            s3_event_decode(r.body.p, r.body.len, &stored, &doc, &len) != 0))
-        x->st = x->b->host->error(x->call, ACP_CORRUPT,
-                                  "s3: run '%s': event %lld (%s) is %s", x->run_id,
-                                  (long long)x->next, key,
-                                  !found ? "missing" : seq != x->next ? "out of sequence"
-                                                                      : "not an event record");
-    if (x->st == ACP_OK) {
-        acp_item it = {.doc = doc, .doc_len = len, .seq = seq, .stored_us = stored};
-        if (x->b->host->emit(x->call, &it) != 0)
-            x->st = ACP_NOMEM;
-    }
-    s3_buf_free(&r.body);
-    x->next++;
-    return x->st != ACP_OK || --x->left <= 0;
+    if (!found || seq != want || s3_event_decode(r->body.p, r->body.len, &stored, &doc, &len))
+        return b->host->error(call, ACP_CORRUPT, "s3: run '%s': event %lld (%s) is %s",
+                              x->run_id, (long long)want, key,
+                              !found       ? "missing"
+                              : seq != want ? "out of sequence"
+                                            : "not an event record");
+    acp_item it = {.doc = doc, .doc_len = len, .seq = seq, .stored_us = stored};
+    return b->host->emit(call, &it) != 0 ? ACP_NOMEM : ACP_OK;
 }
 
 static acp_status s3_get_events(acp_backend *b, const acp_event_query *q, acp_call *call)
@@ -861,16 +929,31 @@ static acp_status s3_get_events(acp_backend *b, const acp_event_query *q, acp_ca
     ep[n] = '\0';
     /* Sequences are dense from 1: the page starts after after_seq + offset. */
     int64_t start = q->after_seq > 0 ? q->after_seq : 0;
-    start = q->offset > INT64_MAX - start ? INT64_MAX - 1 : start + q->offset;
+    /* Far past any stream: kept below INT64_MAX so that start + 1 exists. */
+    start = start >= INT64_MAX - 1 - q->offset ? INT64_MAX - 1 : start + q->offset;
     s3_key_event(after, sizeof after, b->conf.prefix, q->run_id, idl, start);
     acp_status st = begin_read(b, call);
     if (st != ACP_OK)
         return st;
-    event_ctx x = {b, call, ACP_OK, q->run_id, start + 1, q->limit};
-    if (q->limit > 0)
+    event_ctx x = {q->run_id, start + 1, q->limit, {0}};
+    /* When this process appended to the run it knows the last sequence,
+     * hence every key of the page: no listing (sequences are dense). */
+    int64_t last = s3_seq_get(b, q->run_id, idl);
+    if (q->limit > 0 && last >= 0) {
+        for (int64_t seq = start + 1; seq <= last && x.left > 0 && !x.keys.nomem; seq++) {
+            size_t kl = s3_key_event(after, sizeof after, b->conf.prefix, q->run_id, idl, seq);
+            event_key(&x, after, kl);
+        }
+    } else if (q->limit > 0) {
         st = list_keys(b, call, ep, start > 0 ? after : NULL, q->limit, event_key, &x);
+    }
+    if (st == ACP_OK && x.keys.nomem)
+        st = b->host->error(call, ACP_NOMEM, "s3: out of memory reading events");
+    if (st == ACP_OK)
+        st = fetch_each(b, call, x.keys.k, x.keys.n, emit_event, &x);
     s3_unlock(b);
-    return st != ACP_OK ? st : x.st;
+    key_list_free(&x.keys);
+    return st;
 }
 
 /* ---- health ---- */

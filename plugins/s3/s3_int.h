@@ -97,6 +97,13 @@ acp_status s3_request_h(acp_backend *b, acp_call *call, const char *method, cons
  * 404 NoSuchBucket -> ACP_NOT_FOUND, 503 -> ACP_UNAVAILABLE, else ACP_IO). */
 acp_status s3_fail(acp_backend *b, acp_call *call, const char *what, const s3_resp *r);
 
+/* GET up to S3_PARALLEL objects at once (keys[0..n)), each answer in r[i]
+ * (any HTTP status); a transfer that fails or gets a 5xx is tried again
+ * alone with s3_request's retries.  On failure every r[i] is freed. */
+enum { S3_PARALLEL = 32 };
+acp_status s3_get_parallel(acp_backend *b, acp_call *call, char *const *keys, size_t n,
+                           s3_resp *r);
+
 /* The header line "Content-MD5: <base64 of MD5(data)>" into out (AWS
  * requires it on DeleteObjects).  Returns 0, or -1 when out is too small. */
 int s3_md5_base64(const void *data, size_t len, char *out, size_t cap);

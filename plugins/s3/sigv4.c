@@ -109,13 +109,17 @@ static void put(sbuf *b, const char *s, size_t n)
 
 static void puts_(sbuf *b, const char *s)
 {
+    if (!s) { /* a NULL member of the request: the signature will not match */
+        b->ok = 0;
+        return;
+    }
     put(b, s, strlen(s));
 }
 
 int s3_sigv4_authorization(const s3_sig_req *r, char *out, size_t cap)
 {
     /* Headers sorted by name (few: insertion sort). */
-    const s3_header *h[16];
+    const s3_header *h[16] = {0};
     if (r->n_headers > 16)
         return -1;
     for (size_t i = 0; i < r->n_headers; i++) {

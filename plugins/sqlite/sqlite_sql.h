@@ -210,6 +210,9 @@ enum acp_sqlite_stmt {
     /* run versions (version 3) */
     ACP_SQ_RUN_VERSION,
     ACP_SQ_MARK_DELETE,
+    /* batched and restoring writes (save_runs, add_events) */
+    ACP_SQ_INSERT_RUN,
+    ACP_SQ_RESTORE_EVENT,
     ACP_SQ_N
 };
 
@@ -286,6 +289,18 @@ static const char *const acp_sqlite_sql[ACP_SQ_N] = {
     [ACP_SQ_MARK_DELETE] = "UPDATE marks SET value = (SELECT version FROM runs WHERE run_id = ?1)"
                            " WHERE name = 'run_delete'"
                            " AND value < (SELECT version FROM runs WHERE run_id = ?1)",
+    /* save_runs with ACP_BATCH_INSERT_ONLY: parameters as ACP_SQ_SAVE_RUN
+     * (?7 unused); no row changed means the run exists. */
+    [ACP_SQ_INSERT_RUN] =
+        "INSERT INTO runs (run_id, agent_name, session_id, status, created_us,"
+        " finished_us, doc, crc, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8, ?9, ?10)"
+        " ON CONFLICT (run_id) DO NOTHING",
+    /* add_events with ACP_BATCH_RESTORE: event ?6 is stored only when it is
+     * the run's next sequence (else no row changes: a conflict). */
+    [ACP_SQ_RESTORE_EVENT] = "INSERT INTO events (run_id, seq, type, stored_us, doc, crc)"
+                             " SELECT ?1, ?6, ?2, ?3, ?4, ?5"
+                             " WHERE (SELECT coalesce(max(seq), 0) FROM events"
+                             " WHERE run_id = ?1) = ?6 - 1",
 };
 
 #endif /* ACP_SQLITE_SQL_H */

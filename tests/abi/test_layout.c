@@ -50,6 +50,10 @@ typedef acp_status (*fn_child_save_run_v)(acp_child *, const char *, size_t, uin
 typedef int (*fn_verify_damage)(acp_call *, const acp_damage *);
 typedef acp_status (*fn_verify)(acp_backend *, uint32_t, acp_call *);
 typedef acp_status (*fn_wait_events)(acp_backend *, const acp_event_query *, acp_call *);
+typedef acp_status (*fn_save_runs)(acp_backend *, const acp_run_record *, size_t, uint32_t,
+                                   acp_status *, acp_call *);
+typedef acp_status (*fn_add_events)(acp_backend *, const acp_event_record *, size_t, uint32_t,
+                                    int64_t *, acp_status *, acp_call *);
 typedef int64_t (*fn_emitted)(acp_call *);
 typedef int (*fn_cancel_fd)(acp_call *);
 typedef int (*fn_cancel_watch)(acp_call *, void (*)(void *), void *);
@@ -192,6 +196,9 @@ static const member members[] = {
     M(acp_plugin_host, verify_item, 72, 8, fn_verify_item),
     M(acp_plugin_host, verify_damage, 80, 8, fn_verify_damage),
     M(acp_backend_vtable, wait_events, 120, 8, fn_wait_events),
+    /* batched and restoring writes */
+    M(acp_backend_vtable, save_runs, 128, 8, fn_save_runs),
+    M(acp_backend_vtable, add_events, 136, 8, fn_add_events),
     M(acp_plugin_host, emitted, 88, 8, fn_emitted),
     M(acp_plugin_host, cancel_fd, 96, 8, fn_cancel_fd),
     M(acp_plugin_host, cancelled, 104, 8, fn_cancel_fd),
@@ -221,7 +228,7 @@ static const member members[] = {
     M(acp_option_spec, unit, 56, 8, int64_t),
     M(acp_option_spec, flags, 64, 4, uint32_t),
     /* explicit migrations */
-    M(acp_backend_vtable, migrate, 128, 8, fn_migrate),
+    M(acp_backend_vtable, migrate, 144, 8, fn_migrate),
     M(acp_plugin_host, migrate_versions, 144, 8, fn_migrate_versions),
     M(acp_plugin_host, migrate_step, 152, 8, fn_migrate_step),
 
@@ -294,7 +301,7 @@ static const struct {
     size_t by_minor[N_MINORS];
 } plugin_sizes[] = {
     {"acp_plugin_descriptor", sizeof(acp_plugin_descriptor), {72, 72, 88}},
-    {"acp_backend_vtable", sizeof(acp_backend_vtable), {104, 112, 152}},
+    {"acp_backend_vtable", sizeof(acp_backend_vtable), {104, 112, 168}},
     {"acp_plugin_host", sizeof(acp_plugin_host), {64, 64, 168}},
     {"acp_plugin_option", sizeof(acp_plugin_option), {16, 16, 16}},
     {"acp_open_args", sizeof(acp_open_args), {64, 64, 64}},
@@ -339,11 +346,15 @@ static const struct {
     {"ACP_CAP_MULTIPROCESS", ACP_CAP_MULTIPROCESS, 4},
     {"ACP_CAP_NETWORK", ACP_CAP_NETWORK, 8},
     {"ACP_CAP_FOLLOW", ACP_CAP_FOLLOW, 16},
-    {"ACP_CAP_RUN_FILTERS", ACP_CAP_RUN_FILTERS, 32},
+    {"ACP_CAP_RUN_FILTERS", ACP_CAP_RUN_FILTERS, 64},
     {"ACP_TIME_NONE", ACP_TIME_NONE, INT64_MIN},
     {"ACP_STAT_RUNS", ACP_STAT_RUNS, 1},
     {"ACP_STAT_SCHEMA_VERSION", ACP_STAT_SCHEMA_VERSION, 7},
     {"ACP_RUN_CREATED_DEFAULT", ACP_RUN_CREATED_DEFAULT, 1},
+    {"ACP_BATCH_INSERT_ONLY", ACP_BATCH_INSERT_ONLY, 1},
+    {"ACP_BATCH_RESTORE", ACP_BATCH_RESTORE, 2},
+    {"ACP_COPY_RESUME", ACP_COPY_RESUME, 1},
+    {"ACP_COPY_REPLACE", ACP_COPY_REPLACE, 2},
     {"ACP_NO_TIME", ACP_NO_TIME, INT64_MIN},
     {"ACP_VERIFY_QUARANTINE", ACP_VERIFY_QUARANTINE, 1},
     {"ACP_ITEM_RUN", ACP_ITEM_RUN, 1},

@@ -180,9 +180,9 @@ Test(ops, purge_by_sqlite_batches_stops_and_resumes, .init = make_dir, .fini = r
     purge_in_batches(uri, 1);
 }
 
-/* Turn a schema 4 store back into what schema 2 had (no status indexes,
+/* Turn a schema 4 store back into what schema 3 had (no status indexes,
  * triggers or counters), with SQLite itself. */
-static void downgrade_to_v2(const char *path)
+static void downgrade_to_v3(const char *path)
 {
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
@@ -193,7 +193,7 @@ static void downgrade_to_v2(const char *path)
                           " DROP TRIGGER runs_count_status_delete;"
                           " DROP TRIGGER runs_count_status_move;"
                           " DELETE FROM counts WHERE kind IN (4, 5);"
-                          " PRAGMA user_version = 2; COMMIT;",
+                          " PRAGMA user_version = 3; COMMIT;",
                           NULL, NULL, &msg);
     cr_assert_eq(rc, SQLITE_OK, "%s", msg ? msg : "");
     sqlite3_close(db);
@@ -208,7 +208,7 @@ Test(ops, sqlite_migration_to_schema_4_counts_the_existing_runs, .init = make_di
     acp_store *s = open_uri(uri);
     fill(s, 12, 0);
     acp_store_close(s);
-    downgrade_to_v2(path);
+    downgrade_to_v3(path);
 
     s = open_uri(uri);
     acp_stats *st;

@@ -92,7 +92,7 @@ _acp_storage()
             ;;
     esac
 
-    local commands="backends ping check verify migrate purge stats run session event bench help"
+    local commands="backends ping check verify migrate purge stats export import copy diff run session event bench help"
     if [[ -z $group ]]; then
         COMPREPLY=($(compgen -W "$commands $global --version" -- "$cur"))
         return
@@ -126,6 +126,9 @@ _acp_storage()
         verify) opts="--quarantine" ;;
         migrate) opts="--dry-run --statements" ;;
         purge) opts="--finished-before --status --agent --dry-run --batch" ;;
+        export) opts="--out -o" ;;
+        import) opts="--resume --replace" ;;
+        copy) opts="--from --to --resume --replace --verify" ;;
     esac
 
     if [[ $cur == -* ]]; then
@@ -134,7 +137,7 @@ _acp_storage()
         # A backend by name, or a plugin file.
         COMPREPLY=($(compgen -W "$(_acp_storage_backends "${words[0]}")" -- "$cur"))
         _filedir so
-    elif [[ $group-$verb == run-save || $group-$verb == session-save ]]; then
+    elif [[ $group-$verb == run-save || $group-$verb == session-save || $group == import ]]; then
         _filedir
     fi
 } &&

@@ -62,6 +62,10 @@ complete -c acp-storage -n '__fish_seen_subcommand_from migrate' -l dry-run -d '
 complete -c acp-storage -n '__fish_seen_subcommand_from migrate' -l statements -d 'print each step\'s SQL'
 complete -c acp-storage -n __acp_storage_no_command -a purge -d 'delete old finished runs'
 complete -c acp-storage -n __acp_storage_no_command -a stats -d 'what the store holds'
+complete -c acp-storage -n __acp_storage_no_command -a export -d 'write the store as a dump'
+complete -c acp-storage -n __acp_storage_no_command -a import -d 'load a dump into the store'
+complete -c acp-storage -n __acp_storage_no_command -a copy -d 'copy into another store'
+complete -c acp-storage -n __acp_storage_no_command -a diff -d 'compare two stores'
 complete -c acp-storage -n __acp_storage_no_command -a run -d 'runs'
 complete -c acp-storage -n __acp_storage_no_command -a session -d 'sessions'
 complete -c acp-storage -n __acp_storage_no_command -a event -d 'events of a run'
@@ -72,6 +76,14 @@ for g in run session
     complete -c acp-storage -n "__acp_storage_is $g; or __acp_storage_is help $g" -a 'save get delete list'
 end
 complete -c acp-storage -n '__acp_storage_is event; or __acp_storage_is help event' -a 'add list'
+
+# export, import, copy.
+complete -c acp-storage -n '__fish_seen_subcommand_from export' -s o -l out -r -d 'write to FILE'
+complete -c acp-storage -n '__fish_seen_subcommand_from import copy' -l resume -d 'continue an interrupted move'
+complete -c acp-storage -n '__fish_seen_subcommand_from import copy' -l replace -d 'replace what exists'
+complete -c acp-storage -n '__fish_seen_subcommand_from copy' -l from -x -d 'source store'
+complete -c acp-storage -n '__fish_seen_subcommand_from copy' -l to -x -d 'target store'
+complete -c acp-storage -n '__fish_seen_subcommand_from copy' -l verify -d 'compare afterwards'
 
 # check: a backend by name or a plugin file.
 complete -c acp-storage -n '__acp_storage_is check' -F -a '(__acp_storage_backends)'

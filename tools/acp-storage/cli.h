@@ -50,6 +50,13 @@ typedef enum cli_opt {
     OPT_QUARANTINE,
     OPT_FORMAT,
     OPT_FOLLOW,
+    /* export, import, copy, diff (move.c) */
+    OPT_OUT,
+    OPT_FROM,
+    OPT_TO,
+    OPT_RESUME,
+    OPT_REPLACE,
+    OPT_VERIFY,
     OPT_IF_VERSION,
     OPT_IF_ABSENT,
     OPT_DRY_RUN,
@@ -271,5 +278,10 @@ int cmd_stats(cli_ctx *ctx);
  * before now ("30d", "12h", "15m", "45s", "2w").  Returns CLI_EXIT_OK or
  * CLI_EXIT_USAGE. */
 int cli_opt_time(cli_ctx *ctx, cli_opt opt, int64_t *out);
+/* move.c: moving data between stores and dumps. */
+int cmd_export(cli_ctx *ctx);
+int cmd_import(cli_ctx *ctx);
+int cmd_copy(cli_ctx *ctx);
+int cmd_diff(cli_ctx *ctx);
 
 #endif /* ACP_CLI_H */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "move_help.h"
 
 static const cli_command commands[] = {
     {"backends", NULL, cmd_backends, 0, 0, 0, "",
@@ -242,6 +243,19 @@ static const cli_command commands[] = {
      "\n"
      "With --json: {\"schema\":1,\"run_id\":...,\"events\":[{\"seq\":N,\"stored_at\":T,\n"
      "\"event\":{...}},...],\"next_cursor\":SEQ|null}.\n"},
+
+    /* Moving data (move.c). */
+    {"export", NULL, cmd_export, OPT_BIT(OPT_OUT) | CMD_NO_CREATE, 0, 0, "[-o FILE]",
+     "write the whole store as a dump", MOVE_HELP_EXPORT},
+    {"import", NULL, cmd_import, OPT_BIT(OPT_RESUME) | OPT_BIT(OPT_REPLACE), 1, 1,
+     "FILE|- [--resume] [--replace]", "load a dump into the store", MOVE_HELP_IMPORT},
+    {"copy", NULL, cmd_copy,
+     OPT_BIT(OPT_FROM) | OPT_BIT(OPT_TO) | OPT_BIT(OPT_RESUME) | OPT_BIT(OPT_REPLACE) |
+         OPT_BIT(OPT_VERIFY),
+     0, 0, "--from URL --to URL [--resume] [--replace] [--verify]",
+     "copy every session, run and event from one store into another", MOVE_HELP_COPY},
+    {"diff", NULL, cmd_diff, 0, 2, 2, "URL URL", "compare two stores item by item",
+     MOVE_HELP_DIFF},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
