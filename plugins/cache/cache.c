@@ -586,8 +586,7 @@ static const acp_backend_vtable vtable = {
     .wait_events = cache_wait_events,
 };
 
-static const char *const option_names[] = {"front", "back", "ttl", "check_ms", "retry_ms", NULL};
-
-ACP_PLUGIN_DEFINE(cache, ACP_STORAGE_PLUGIN_VERSION,
-                  "A store before a store: reads from the front, the back is the truth",
-                  ACP_CAP_CONCURRENT | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS, option_names, &vtable)
+ACP_PLUGIN_DEFINE_TYPED(cache, ACP_STORAGE_PLUGIN_VERSION,
+                        "A store before a store: reads from the front, the back is the truth",
+                        ACP_CAP_CONCURRENT | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS, cache_variants,
+                        cache_options, &vtable)

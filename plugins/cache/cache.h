@@ -58,8 +58,13 @@ typedef struct acp_backend {
 } cache;
 
 /* ---- cache_conf.c ---- */
+/* The variants (none) and typed options of the descriptor: the core checks
+ * values against them before open. */
+extern const char *const cache_variants[];
+extern const acp_option_spec cache_options[];
 /* Fill c from the open arguments (options front, back, ttl, check_ms,
- * retry_ms).  INVALID with a message naming the option. */
+ * retry_ms, already checked by the core).  INVALID when the URI has a
+ * location or lacks front or back; NOMEM. */
 acp_status cache_conf_parse(cache_conf *c, const acp_plugin_host *host, const acp_open_args *a,
                             acp_call *call);
 void cache_conf_free(cache_conf *c);

@@ -23,14 +23,6 @@
 
 #include "s3_int.h"
 
-static const char *opt(const acp_open_args *a, const char *key)
-{
-    for (size_t i = 0; i < a->n_options; i++)
-        if (!strcmp(a->options[i].key, key))
-            return a->options[i].value;
-    return NULL;
-}
-
 static char *dup_or_null(const char *s)
 {
     return s && *s ? strdup(s) : NULL;
@@ -96,7 +88,7 @@ static int from_file(const char *path, const char *profile, s3_creds *c, char *e
 acp_status s3_creds_resolve(const acp_open_args *a, s3_creds *c, char *err, size_t errcap)
 {
     memset(c, 0, sizeof *c);
-    const char *ak = opt(a, "access_key_id"), *sk = opt(a, "secret_access_key");
+    const char *ak = acp_option_text(a, "access_key_id"), *sk = acp_option_text(a, "secret_access_key");
     if (ak || sk) {
         if (!ak || !sk || !*ak || !*sk) {
             snprintf(err, errcap, "options access_key_id and secret_access_key go together");
@@ -104,7 +96,7 @@ acp_status s3_creds_resolve(const acp_open_args *a, s3_creds *c, char *err, size
         }
         c->access_key = strdup(ak);
         c->secret_key = strdup(sk);
-        c->session_token = dup_or_null(opt(a, "session_token"));
+        c->session_token = dup_or_null(acp_option_text(a, "session_token"));
         c->source = "the URI options";
     } else if ((ak = getenv("AWS_ACCESS_KEY_ID")) && *ak) {
         const char *esk = getenv("AWS_SECRET_ACCESS_KEY");
@@ -117,7 +109,7 @@ acp_status s3_creds_resolve(const acp_open_args *a, s3_creds *c, char *err, size
         c->session_token = dup_or_null(getenv("AWS_SESSION_TOKEN"));
         c->source = "the environment (AWS_ACCESS_KEY_ID)";
     } else {
-        const char *path = opt(a, "credentials_file");
+        const char *path = acp_option_text(a, "credentials_file");
         char home_path[4096];
         if (!path)
             path = getenv("AWS_SHARED_CREDENTIALS_FILE");
@@ -125,7 +117,7 @@ acp_status s3_creds_resolve(const acp_open_args *a, s3_creds *c, char *err, size
             snprintf(home_path, sizeof home_path, "%s/.aws/credentials", getenv("HOME"));
             path = home_path;
         }
-        const char *profile = opt(a, "profile");
+        const char *profile = acp_option_text(a, "profile");
         if (!profile)
             profile = getenv("AWS_PROFILE");
         if (!profile || !*profile)

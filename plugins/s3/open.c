@@ -12,7 +12,6 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,24 +164,37 @@ void s3_seq_set(acp_backend *b, const char *id, size_t n, int64_t seq)
 
 /* ---- options ---- */
 
-static const char *opt(const acp_open_args *a, const char *key)
-{
-    for (size_t i = 0; i < a->n_options; i++)
-        if (!strcmp(a->options[i].key, key))
-            return a->options[i].value;
-    return NULL;
-}
+/* The core checks every value against these (acp_option_spec) and fills in
+ * the defaults before open; conf_parse keeps only what is the backend's
+ * own: the bucket and prefix, the endpoint's URL form, the region and
+ * addressing defaults that depend on other settings, the credentials. */
+const char *const s3_variants[] = {NULL};
 
-static int parse_int(const char *s, long long lo, long long hi, long long *v)
-{
-    char *end;
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-    if (errno || end == s || *end || x < lo || x > hi)
-        return -1;
-    *v = x;
-    return 0;
-}
+static const char *const addressing_values[] = {"path", "virtual", NULL};
+
+const acp_option_spec s3_options[] = {
+    {.name = "endpoint", .type = ACP_OPT_STRING, .min = 1,
+     .doc = "server as http(s)://host[:port] (default: AWS, https://s3.REGION.amazonaws.com)"},
+    {.name = "region", .type = ACP_OPT_STRING,
+     .doc = "region signed for (default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)"},
+    {.name = "addressing", .type = ACP_OPT_ENUM, .values = addressing_values,
+     .doc = "bucket in the path or the host name (default: virtual on AWS, path with endpoint)"},
+    {.name = "access_key_id", .type = ACP_OPT_STRING,
+     .doc = "access key (with secret_access_key; else the environment or credentials file)"},
+    {.name = "secret_access_key", .type = ACP_OPT_STRING, .flags = ACP_OPT_SECRET,
+     .doc = "secret key of access_key_id"},
+    {.name = "session_token", .type = ACP_OPT_STRING, .flags = ACP_OPT_SECRET,
+     .doc = "session token of temporary credentials"},
+    {.name = "profile", .type = ACP_OPT_STRING, .min = 1,
+     .doc = "section of the credentials file (default: AWS_PROFILE, else default)"},
+    {.name = "credentials_file", .type = ACP_OPT_STRING, .min = 1,
+     .doc = "shared credentials file (default: AWS_SHARED_CREDENTIALS_FILE, else "
+            "~/.aws/credentials)"},
+    {.name = "timeout_ms", .type = ACP_OPT_DURATION, .min = 1, .max = 3600000,
+     .default_value = "30000", .doc = "bound of one request when the call has no time limit (bare: ms)"},
+    {.name = "retries", .type = ACP_OPT_INTEGER, .min = 0, .max = 100, .default_value = "4",
+     .doc = "attempts after the first when the call has no time limit"},
+    {.name = NULL}};
 
 static void conf_free(s3_conf *c)
 {
@@ -224,7 +236,7 @@ static acp_status conf_parse(const acp_plugin_host *host, const acp_open_args *a
                            "(S3 keys have at most 1024 bytes)", pl);
     if (!c->bucket || !c->prefix)
         return host->error(call, ACP_NOMEM, "s3: out of memory opening a store");
-    const char *region = opt(a, "region");
+    const char *region = acp_option_text(a, "region");
     if (!region)
         region = getenv("AWS_REGION");
     if (!region)
@@ -233,7 +245,7 @@ static acp_status conf_parse(const acp_plugin_host *host, const acp_open_args *a
         region = "us-east-1";
     c->region = strdup(region);
 
-    const char *ep = opt(a, "endpoint");
+    const char *ep = acp_option_text(a, "endpoint");
     char aws[256];
     if (!ep) {
         snprintf(aws, sizeof aws, "https://s3.%s.amazonaws.com", region);
@@ -251,11 +263,8 @@ static acp_status conf_parse(const acp_plugin_host *host, const acp_open_args *a
     if (!hl || (after[hl] && strcmp(after + hl, "/")))
         return host->error(call, ACP_INVALID,
                            "s3: endpoint '%s' must be scheme://host[:port] (no path)", ep);
-    const char *addr = opt(a, "addressing");
-    if (addr && strcmp(addr, "path") && strcmp(addr, "virtual"))
-        return host->error(call, ACP_INVALID, "s3: addressing is 'path' or 'virtual', not '%s'",
-                           addr);
-    c->virtual_host = addr ? !strcmp(addr, "virtual") : !opt(a, "endpoint");
+    const char *addr = acp_option_text(a, "addressing");
+    c->virtual_host = addr ? !strcmp(addr, "virtual") : !acp_option_text(a, "endpoint");
     if (c->virtual_host && strchr(c->bucket, '.') && !strncmp(ep, "https", 5))
         host->log(1, S3_NAME, "bucket '%s' has a '.': its virtual host name does not match "
                               "the server's TLS certificate; use addressing=path",
@@ -272,22 +281,8 @@ static acp_status conf_parse(const acp_plugin_host *host, const acp_open_args *a
         }
         snprintf(c->scheme_host, cap, "%.*s%s", (int)sl, ep, c->host);
     }
-    long long v;
-    const char *t = opt(a, "timeout_ms");
-    c->timeout_ms = 30000;
-    if (t) {
-        if (parse_int(t, 1, 3600000, &v))
-            return host->error(call, ACP_INVALID,
-                               "s3: timeout_ms '%s' is not a number of milliseconds 1..3600000", t);
-        c->timeout_ms = v;
-    }
-    t = opt(a, "retries");
-    c->retries = 4;
-    if (t) {
-        if (parse_int(t, 0, 100, &v))
-            return host->error(call, ACP_INVALID, "s3: retries '%s' is not a number 0..100", t);
-        c->retries = (int)v;
-    }
+    c->timeout_ms = acp_option_int(a, "timeout_ms", 30000);
+    c->retries = (int)acp_option_int(a, "retries", 4);
     size_t wl = strlen(c->bucket) + strlen(c->prefix) + strlen(ep) + 32;
     c->where = malloc(wl);
     if (c->where)

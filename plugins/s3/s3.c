@@ -995,11 +995,10 @@ static const acp_backend_vtable vtable = {
      * S3 has no notification a follower could wait on without polling. */
 };
 
-static const char *const option_names[] = {
-    "endpoint", "region", "addressing", "access_key_id", "secret_access_key", "session_token",
-    "profile", "credentials_file", "timeout_ms", "retries", NULL};
-
-/* Not ACP_CAP_MULTIPROCESS: README.md, "Several processes". */
-ACP_PLUGIN_DEFINE(s3, ACP_STORAGE_PLUGIN_VERSION,
-                  "Any S3-compatible object store (AWS S3, MinIO, Ceph, R2), SigV4 over libcurl",
-                  ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_NETWORK, option_names, &vtable)
+/* Not ACP_CAP_MULTIPROCESS: README.md, "Several processes".  Options:
+ * s3_options (open.c). */
+ACP_PLUGIN_DEFINE_TYPED(s3, ACP_STORAGE_PLUGIN_VERSION,
+                        "Any S3-compatible object store (AWS S3, MinIO, Ceph, R2), SigV4 over "
+                        "libcurl",
+                        ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_NETWORK, s3_variants,
+                        s3_options, &vtable)

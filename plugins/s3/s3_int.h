@@ -31,6 +31,11 @@ typedef struct s3_creds {
     const char *source;  /* "URI options", "environment", "shared credentials file" */
 } s3_creds;
 
+/* The descriptor's variants (none) and typed options (open.c): the core
+ * checks values against them before open. */
+extern const char *const s3_variants[];
+extern const acp_option_spec s3_options[];
+
 /* Resolve credentials (see credentials.c for the order).  On failure
  * returns ACP_INVALID with a message in err. */
 acp_status s3_creds_resolve(const acp_open_args *a, s3_creds *c, char *err, size_t errcap);

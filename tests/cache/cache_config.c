@@ -70,7 +70,9 @@ int main(int argc, char **argv)
     refused("cache:?front=memory:&back=memory:&ttl=-1", ACP_INVALID, "option ttl");
     refused("cache:?front=memory:&back=memory:&check_ms=0", ACP_INVALID, "option check_ms");
     refused("cache:?front=memory:&back=memory:&colour=red", ACP_INVALID, "colour");
-    refused("cache+fast:?front=memory:&back=memory:", ACP_INVALID, "variant");
+    refused("cache+fast:?front=memory:&back=memory:", ACP_INVALID, "unknown variant");
+    refused("cache:?front=&back=memory:", ACP_INVALID, "option front=");
+    refused("cache:?front=memory:&back=memory:&retry_ms=2h", ACP_INVALID, "option retry_ms");
     refused("cache:/some/path?front=memory:&back=memory:", ACP_INVALID, "no location");
     refused("cache:?front=memory:&back=nosuchbackend%3A", ACP_LOAD, "back: ");
     refused("cache:?front=cache%3A%3Ffront%3Dmemory%3A&back=memory:", ACP_INVALID, "front");
