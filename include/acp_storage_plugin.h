@@ -693,6 +693,7 @@ typedef enum acp_option_type {
 typedef struct acp_option_spec {
     const char *name;          /* the key; [a-z0-9_] by convention */
     int type;                  /* acp_option_type */
+    uint32_t flags;            /* ACP_OPT_SECRET (next to type: no padding) */
     const char *doc;           /* one line for `acp-storage backends NAME` */
     const char *default_value; /* as a user would write it, or NULL: absent
                                   unless given (the plugin knows its default) */
@@ -702,7 +703,6 @@ typedef struct acp_option_spec {
     const char *const *values; /* ENUM: the accepted values, NULL-terminated */
     int64_t unit;              /* DURATION: ms of a bare number (0: 1 ms);
                                   SIZE: bytes of a bare number (0: 1 byte) */
-    uint32_t flags;            /* ACP_OPT_SECRET */
 } acp_option_spec;
 
 /* What the entry function returns.  The first three members keep their

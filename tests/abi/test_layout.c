@@ -220,13 +220,13 @@ static const member members[] = {
     M(acp_plugin_descriptor, options, 80, 8, option_specs),
     M(acp_option_spec, name, 0, 8, cstr),
     M(acp_option_spec, type, 8, 4, int),
+    M(acp_option_spec, flags, 12, 4, uint32_t),
     M(acp_option_spec, doc, 16, 8, cstr),
     M(acp_option_spec, default_value, 24, 8, cstr),
     M(acp_option_spec, min, 32, 8, int64_t),
     M(acp_option_spec, max, 40, 8, int64_t),
     M(acp_option_spec, values, 48, 8, cstr_list),
     M(acp_option_spec, unit, 56, 8, int64_t),
-    M(acp_option_spec, flags, 64, 4, uint32_t),
     /* explicit migrations */
     M(acp_backend_vtable, migrate, 144, 8, fn_migrate),
     M(acp_plugin_host, migrate_versions, 144, 8, fn_migrate_versions),
@@ -314,7 +314,7 @@ static const struct {
     {"acp_item", sizeof(acp_item), {48, 48, 56}},
     {"acp_damage", sizeof(acp_damage), {0, 0, 64}},
     {"acp_child_ops", sizeof(acp_child_ops), {0, 0, 160}},
-    {"acp_option_spec", sizeof(acp_option_spec), {0, 0, 72}},
+    {"acp_option_spec", sizeof(acp_option_spec), {0, 0, 64}},
 };
 
 /* The application API's structs within SONAME libacp_storage.so.0.  The
