@@ -169,6 +169,36 @@ CONFORMANCE_CHECK(recreated_run_versions_exceed_the_deleted_ones)
     return T_PASS;
 }
 
+/* A purge removes runs as delete_run does: the delete mark rises with
+ * them, so a purged run saved again continues above its old versions. */
+CONFORMANCE_CHECK(purged_run_versions_stay_below_a_recreated_run)
+{
+    OPEN();
+    SKIP_UNLESS_VERSIONS();
+    const char *doc = "{\"run_id\":\"v-purged\",\"agent_name\":\"purger\","
+                      "\"status\":\"completed\",\"created_at\":\"2020-01-01T00:00:00Z\","
+                      "\"finished_at\":\"2020-01-01T00:01:00Z\"}";
+    /* A version far ahead of the clock (as a restore from a store whose
+     * runs saw many saves can leave it): only the mark can carry it. */
+    int64_t last = acp_time_now_us() + (int64_t)1000000 * 86400 * 365;
+    CHECK_OK(acp_run_restore(S, doc, ACP_STRLEN, last, 1577836800000000, 0, ERR));
+    acp_purge_filter f = ACP_PURGE_FILTER_INIT;
+    f.finished_before_us = acp_time_now_us();
+    f.agent_name = "purger";
+    int64_t count = 0;
+    CHECK_OK(acp_store_purge(S, &f, NULL, NULL, &count, ERR));
+    CHECK(count == 1, "the purge deleted %lld runs, expected 1", (long long)count);
+    int64_t gone;
+    VERSION_OF("v-purged", gone);
+    CHECK(gone == 0, "a purged run still reports version %" PRId64, gone);
+    int64_t v = 0;
+    CHECK_OK(acp_run_save_versioned(S, doc, ACP_STRLEN, &v, ERR));
+    CHECK(v > last, "the run saved again after a purge got version %" PRId64
+          ", not above %" PRId64 " it had before", v, last);
+    CHECK_OK(acp_run_delete(S, "v-purged", ERR));
+    return T_PASS;
+}
+
 CONFORMANCE_CHECK(list_and_get_report_run_versions)
 {
     OPEN();

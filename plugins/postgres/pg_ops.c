@@ -161,7 +161,8 @@ acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *ca
 }
 
 /* One batch: the matching runs (by runs_finished), their events and event
- * counters, and the runs, in one statement, so in one transaction. */
+ * counters, and the runs, in one statement, so in one transaction; the
+ * delete mark rises with them. */
 acp_status pg_purge_runs(acp_backend *b, const acp_purge_query *q, int64_t *deleted,
                          acp_call *call)
 {
@@ -178,7 +179,12 @@ acp_status pg_purge_runs(acp_backend *b, const acp_purge_query *q, int64_t *dele
         cat(&s, " LIMIT $%d::bigint FOR UPDATE),"
                 " q AS (DELETE FROM @.event_seq WHERE run_id IN (SELECT run_id FROM m)),"
                 " e AS (DELETE FROM @.events WHERE run_id IN (SELECT run_id FROM m)),"
-                " d AS (DELETE FROM @.runs WHERE run_id IN (SELECT run_id FROM m) RETURNING 1)"
+                " d AS (DELETE FROM @.runs WHERE run_id IN (SELECT run_id FROM m)"
+                " RETURNING version),"
+                /* The delete mark rises to the purged runs' highest version,
+                 * as delete_run raises it (run versions, pg_sql.h). */
+                " k AS (UPDATE @.meta SET value = (SELECT max(version) FROM d)"
+                " WHERE name = 'run_delete' AND value < (SELECT max(version) FROM d))"
                 " SELECT count(*)::bigint FROM d",
             int_param(&s, q->limit));
     PGresult *res;

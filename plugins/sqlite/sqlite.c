@@ -1749,13 +1749,15 @@ static void sq_purge_sql(sq_text *t, const acp_purge_query *p, const char *what)
         sq_cat(t, " AND agent_name = :agent");
 }
 
-/* Delete the runs ids[0..n) and their events inside the open transaction. */
+/* Delete the runs ids[0..n) and their events inside the open transaction,
+ * raising the delete mark first as delete_run does (run versions). */
 static int sq_delete_ids(sq_conn *c, char **ids, int64_t n)
 {
+    static const int steps[] = {ACP_SQ_MARK_DELETE, ACP_SQ_DELETE_RUN, ACP_SQ_DELETE_EVENTS};
     int rc = SQLITE_OK;
     for (int64_t k = 0; rc == SQLITE_OK && k < n; k++)
-        for (int i = ACP_SQ_DELETE_RUN; rc == SQLITE_OK && i <= ACP_SQ_DELETE_EVENTS; i++) {
-            sqlite3_stmt *s = c->st[i];
+        for (size_t i = 0; rc == SQLITE_OK && i < sizeof steps / sizeof steps[0]; i++) {
+            sqlite3_stmt *s = c->st[steps[i]];
             rc = sqlite3_bind_text(s, 1, ids[k], -1, SQLITE_STATIC);
             if (rc == SQLITE_OK)
                 rc = sq_exec_stmt(s);
