@@ -307,7 +307,8 @@ enum {
                          $8 keep created $9 mode $10 version -> ok, version */
     PG_GET_RUN,       /* $1 run_id -> doc, created_us, version */
     PG_LOCK_RUN,      /* $1 run_id: the advisory lock of save_run(), until commit */
-    PG_DELETE_SEQ,    /* $1 run_id -> 1 row if the run had events */
+    PG_DELETE_SEQ,    /* $1 run_id -> 1 row if the run had a sequence counter */
+    PG_LOCK_SEQ,      /* $1 run_id -> the run's last sequence (0: none), its counter locked */
     PG_DELETE_RUN,    /* $1 run_id -> 1 row if a run record existed (events go too) */
     PG_SAVE_SESSION,  /* $1 id $2 doc */
     PG_GET_SESSION,   /* $1 id -> doc */
@@ -354,6 +355,15 @@ static const char *const pg_sql[PG_N_STATEMENTS] = {
     [PG_GET_RUN] = "SELECT doc, created_us, version FROM @.runs WHERE run_id = $1::text",
     [PG_LOCK_RUN] = "SELECT pg_advisory_xact_lock(" PG_RUN_LOCK_KEY ", hashtext($1::text))",
     [PG_DELETE_SEQ] = "DELETE FROM @.event_seq WHERE run_id = $1::text RETURNING 1",
+    /* delete_run's first step: take the run's counter row lock, creating the
+     * row if need be, which also waits for an appender that is inserting it.
+     * Every append of the run then either committed before (so the delete's
+     * later statements see its event) or waits for the delete to commit (and
+     * starts a new stream at 1).  Without it, an appender committing between
+     * the delete's statements left a counter whose events were deleted. */
+    [PG_LOCK_SEQ] = "INSERT INTO @.event_seq AS q (run_id, last_seq) VALUES ($1::text, 0)"
+                    " ON CONFLICT (run_id) DO UPDATE SET last_seq = q.last_seq"
+                    " RETURNING last_seq",
     /* The delete mark rises to the removed run's version. */
     [PG_DELETE_RUN] = "WITH e AS (DELETE FROM @.events WHERE run_id = $1::text),"
                       " d AS (DELETE FROM @.runs WHERE run_id = $1::text RETURNING version),"

@@ -638,10 +638,15 @@ static acp_status pg_delete_run(acp_backend *b, const char *run_id, acp_call *ca
     }
     if (st == ACP_OK) {
         PQclear(res);
+        st = pg_exec(&r, PG_LOCK_SEQ, 1, v, l, &res);
+    }
+    if (st == ACP_OK) {
+        had_events = PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 8 &&
+                     pg_get_i64(PQgetvalue(res, 0, 0)) > 0;
+        PQclear(res);
         st = pg_exec(&r, PG_DELETE_SEQ, 1, v, l, &res);
     }
     if (st == ACP_OK) {
-        had_events = PQntuples(res) > 0;
         PQclear(res);
         st = pg_exec(&r, PG_DELETE_RUN, 1, v, l, &res);
     }
