@@ -1056,7 +1056,7 @@ static acp_status mem_list_filtered(acp_backend *b, const acp_run_query *q, acp_
 /* Every node of a table, in bucket order. */
 #define TABLE_EACH(t, e)                                                                        \
     for (size_t bi_ = 0; bi_ < (t)->nbuckets; bi_++)                                            \
-        for (node *e = (t)->buckets[bi_]; e; e = e->next)
+        for (node *e = (t)->buckets[bi_]; e; e = e->next) /* NOLINT(bugprone-macro-parentheses): e is the name it declares */
 
 /* One figure, with the label given by its length (group keys are not
  * NUL-terminated).  Non-zero: the host is out of memory. */

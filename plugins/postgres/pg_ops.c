@@ -187,7 +187,7 @@ acp_status pg_purge_runs(acp_backend *b, const acp_purge_query *q, int64_t *dele
                 " WHERE name = 'run_delete' AND value < (SELECT max(version) FROM d))"
                 " SELECT count(*)::bigint FROM d",
             int_param(&s, q->limit));
-    PGresult *res;
+    PGresult *res = NULL;
     acp_status st = run(&r, &s, &res);
     if (st == ACP_OK) {
         st = scalar(&r, res, deleted);
@@ -224,7 +224,7 @@ acp_status pg_stats(acp_backend *b, acp_call *call)
             "  WHERE ns.nspname = $%d::text AND c.relkind = 'r')::bigint"
             " UNION ALL SELECT 7, NULL, value FROM @.meta WHERE name = 'schema_version'",
         text_param(&s, name));
-    PGresult *res;
+    PGresult *res = NULL;
     acp_status st = run(&r, &s, &res);
     if (st == ACP_OK) {
         int bad = 0;

@@ -1626,23 +1626,23 @@ static int sq_bind_named(sqlite3_stmt *s, const sq_params *v)
             rc = sqlite3_bind_text(s, i, agent ? agent : "", -1, SQLITE_STATIC);
         else if (!strcmp(n, "kind"))
             rc = sqlite3_bind_int(s, i, agent ? 5 : 4);
-        else if (!strcmp(n, "session"))
+        else if (q && !strcmp(n, "session"))
             rc = sqlite3_bind_text(s, i, q->session_id, -1, SQLITE_STATIC);
-        else if (!strcmp(n, "since"))
+        else if (q && !strcmp(n, "since"))
             rc = sqlite3_bind_int64(s, i, q->created_since_us);
-        else if (!strcmp(n, "until"))
+        else if (q && !strcmp(n, "until"))
             rc = sqlite3_bind_int64(s, i, q->created_until_us);
-        else if (!strcmp(n, "cus"))
+        else if (q && !strcmp(n, "cus"))
             rc = sqlite3_bind_int64(s, i, q->cursor_created_us);
-        else if (!strcmp(n, "cid"))
+        else if (q && !strcmp(n, "cid"))
             rc = sqlite3_bind_text(s, i, q->cursor_run_id, -1, SQLITE_STATIC);
-        else if (!strcmp(n, "n")) /* each leg's share: the whole window */
+        else if (q && !strcmp(n, "n")) /* each leg's share: the whole window */
             rc = sqlite3_bind_int64(s, i, q->offset + q->limit);
         else if (!strcmp(n, "lim"))
             rc = sqlite3_bind_int64(s, i, q ? q->limit : p->limit);
-        else if (!strcmp(n, "off"))
+        else if (q && !strcmp(n, "off"))
             rc = sqlite3_bind_int64(s, i, q->offset);
-        else if (!strcmp(n, "before"))
+        else if (p && !strcmp(n, "before"))
             rc = sqlite3_bind_int64(s, i, p->finished_before_us);
         else
             rc = SQLITE_RANGE;
