@@ -179,7 +179,9 @@ static int check(int threads, long *checked, long *inflight_seen)
         }
     }
     free(want);
-    acp_run_filter q = {.size = sizeof q, .limit = 1, .want_total = 1};
+    acp_run_filter q = ACP_RUN_FILTER_INIT;
+    q.limit = 1;
+    q.want_total = 1;
     acp_page *p;
     if (acp_run_list(s, &q, &p, &e) != ACP_OK) {
         fprintf(stderr, "crash_saves: list: %s\n", e.message);
