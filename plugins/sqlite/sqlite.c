@@ -1150,40 +1150,36 @@ static acp_status sq_save_run(acp_backend *b, const acp_run_record *r, acp_call 
     return st;
 }
 
+/* Delete run id and its events inside the open write transaction, raising
+ * the delete mark to its version first (sqlite_sql.h, version 3): the one
+ * way a run leaves the store, for delete_run and purges.  *gone (may be
+ * NULL) grows by the rows removed. */
+static int sq_delete_one(sq_conn *c, const char *id, long long *gone)
+{
+    static const int steps[] = {ACP_SQ_MARK_DELETE, ACP_SQ_DELETE_RUN, ACP_SQ_DELETE_EVENTS};
+    int rc = SQLITE_OK;
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof steps / sizeof steps[0]; i++) {
+        sqlite3_stmt *s = c->st[steps[i]];
+        rc = sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sq_exec_stmt(s);
+        if (rc == SQLITE_OK && gone && steps[i] != ACP_SQ_MARK_DELETE)
+            *gone += sqlite3_changes(c->db);
+    }
+    return rc;
+}
+
 static acp_status sq_delete_run(acp_backend *b, const char *run_id, acp_call *call)
 {
-    sqlite3_stmt *s;
     sq_conn *c;
-    acp_status st;
     long long gone = 0;
-    int rc;
-
-    st = sq_get_rw(b, call, "delete_run", &c);
+    acp_status st = sq_get_rw(b, call, "delete_run", &c);
     if (st != ACP_OK)
         return st;
-    /* The run and its events go together or not at all, with the delete
-     * mark raised to the run's version (sqlite_sql.h, version 3). */
-    rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN]);
-    if (rc == SQLITE_OK) {
-        s = c->st[ACP_SQ_MARK_DELETE];
-        rc = sqlite3_bind_text(s, 1, run_id, -1, SQLITE_STATIC);
-        if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_DONE)
-            rc = SQLITE_OK;
-        sqlite3_reset(s);
-    }
-    for (int i = ACP_SQ_DELETE_RUN; rc == SQLITE_OK && i <= ACP_SQ_DELETE_EVENTS; i++) {
-        s = c->st[i];
-        rc = sqlite3_bind_text(s, 1, run_id, -1, SQLITE_STATIC);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE) {
-            rc = SQLITE_OK;
-            gone += sqlite3_changes(c->db);
-        } else {
-            st = sq_fail(b, call, c, rc, "delete_run", run_id);
-        }
-        sqlite3_reset(s);
-    }
+    /* The run and its events go together or not at all. */
+    int rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN]);
+    if (rc == SQLITE_OK)
+        rc = sq_delete_one(c, run_id, &gone);
     if (rc == SQLITE_OK)
         rc = sq_exec_stmt(c->st[ACP_SQ_COMMIT]);
     if (rc != SQLITE_OK && st == ACP_OK)
@@ -1749,19 +1745,12 @@ static void sq_purge_sql(sq_text *t, const acp_purge_query *p, const char *what)
         sq_cat(t, " AND agent_name = :agent");
 }
 
-/* Delete the runs ids[0..n) and their events inside the open transaction,
- * raising the delete mark first as delete_run does (run versions). */
+/* Delete the runs ids[0..n) and their events inside the open transaction. */
 static int sq_delete_ids(sq_conn *c, char **ids, int64_t n)
 {
-    static const int steps[] = {ACP_SQ_MARK_DELETE, ACP_SQ_DELETE_RUN, ACP_SQ_DELETE_EVENTS};
     int rc = SQLITE_OK;
     for (int64_t k = 0; rc == SQLITE_OK && k < n; k++)
-        for (size_t i = 0; rc == SQLITE_OK && i < sizeof steps / sizeof steps[0]; i++) {
-            sqlite3_stmt *s = c->st[steps[i]];
-            rc = sqlite3_bind_text(s, 1, ids[k], -1, SQLITE_STATIC);
-            if (rc == SQLITE_OK)
-                rc = sq_exec_stmt(s);
-        }
+        rc = sq_delete_one(c, ids[k], NULL);
     return rc;
 }
 
