@@ -1638,7 +1638,7 @@ static int sq_bind_named(sqlite3_stmt *s, const sq_params *v)
             rc = sqlite3_bind_int64(s, i, q ? q->limit : p->limit);
         else if (q && !strcmp(n, "off"))
             rc = sqlite3_bind_int64(s, i, q->offset);
-        else if (p && !strcmp(n, "before"))
+        else if (!q && !strcmp(n, "before")) /* exactly one of q, p is set */
             rc = sqlite3_bind_int64(s, i, p->finished_before_us);
         else
             rc = SQLITE_RANGE;
