@@ -66,6 +66,7 @@
 #include <unistd.h>
 
 #include "file_int.h"
+#include "query.h"
 
 /* ---- documents ------------------------------------------------------------------ */
 
@@ -349,10 +350,13 @@ static acp_status f_put_run(acp_backend *b, const acp_run_record *rec, int inser
                  {rec->session_id, rec->session_id ? rec->session_id_len : 0},
                  created,
                  {rec->doc, rec->doc_len},
-                 version};
+                 version,
+                 {rec->status, strlen(rec->status)}};
     fbuf doc = {0};
     fmt_put_run(&doc, &r);
-    fmt_index_rec x = {FMT_OP_RUN, r.id, r.agent, r.session, created, 0};
+    /* The status is in the same record as the rest: replaying it moves the
+     * run between status trees in one step, in every process. */
+    fmt_index_rec x = {FMT_OP_RUN, r.id, r.agent, r.session, created, 0, r.status};
     s = doc_save_indexed(b, b->runs_fd, "runs/", fname, &doc, &x, name, nlen, "run", call);
     fbuf_free(&doc);
     doc_unlock(b, sp);
@@ -546,47 +550,44 @@ static acp_status emit_cands(acp_backend *b, int kind, cand *cs, size_t n, int64
     return s;
 }
 
+/* A page of runs from the index (query.c: the trees of the filters, cut
+ * to the time range and cursor); their documents are read after ix_mu is
+ * released. */
 static acp_status f_list_runs(acp_backend *b, const acp_run_query *q, acp_call *call)
 {
     size_t want = (size_t)q->limit;
     cand *cs = want ? malloc(want * sizeof *cs) : NULL;
-    if (want && !cs)
+    irun **rs = want ? malloc(want * sizeof *rs) : NULL;
+    if (want && (!cs || !rs)) {
+        free(cs);
+        free(rs);
         return b->host->error(call, ACP_NOMEM, "out of memory listing runs");
-    const char *agent = q->agent_name, *session = q->session_id;
-    size_t alen = agent ? strlen(agent) : 0, slen = session ? strlen(session) : 0;
+    }
     tkey after = {0};
     char after_id[ACP_FILE_ID_MAX + 1];
     int have_after = 0, first = 1;
     int64_t emitted = 0;
     acp_status s = ACP_OK;
     for (;;) {
-        size_t n = 0, avail = 0;
+        size_t n = 0, asked = want - (size_t)emitted;
         pthread_mutex_lock(&b->ix_mu);
         s = ilog_tail(b, 0, call);
-        tnode *set = NULL;
-        int slot = T_ALL;
-        if (s == ACP_OK && idx_run_set(&b->ix, agent, alen, session, slen, &set, &slot) != 0)
+        iquery iq;
+        int rc = s == ACP_OK ? iq_init(&iq, &b->ix, q, have_after ? &after : NULL) : 0;
+        if (rc == -1)
             s = b->host->error(call, ACP_NOMEM, "out of memory listing runs");
+        else if (rc == -2)
+            s = b->host->error(call, ACP_INVALID, "too many statuses in one list (at most %d)",
+                               IQ_MAX_SOURCES);
         if (s == ACP_OK) {
-            size_t pos;
-            if (have_after) {
-                pos = idx_rank(set, &after, 1, 1);
-            } else {
-                tkey cur = {q->cursor_created_us, q->cursor_run_id,
-                            q->has_cursor ? strlen(q->cursor_run_id) : 0};
-                pos = q->has_cursor ? idx_rank(set, &cur, 1, 1) : 0;
-                uint64_t off = (uint64_t)q->offset;
-                pos = off > SIZE_MAX - pos ? SIZE_MAX : pos + (size_t)off;
-            }
             if (first && q->want_total)
-                b->host->set_total(call, (int64_t)idx_size(set));
-            size_t size = idx_size(set);
-            avail = pos < size ? size - pos : 0;
-            for (; n < want - (size_t)emitted && n < avail; n++) {
-                const tnode *t = idx_select(set, pos + n);
-                irun *r = irun_of(t, slot);
-                cand_set(&cs[n], irun_name(r), r->link.key_len, &r->key);
-            }
+                b->host->set_total(call, (int64_t)iq_total(&iq));
+            /* The offset counts from the cursor; a continuation starts
+             * right after the last run it had. */
+            size_t skip = have_after ? 0 : (size_t)q->offset;
+            n = asked ? iq_page(&iq, skip, rs, asked) : 0;
+            for (size_t i = 0; i < n; i++)
+                cand_set(&cs[i], irun_name(rs[i]), rs[i]->link.key_len, &rs[i]->key);
         }
         pthread_mutex_unlock(&b->ix_mu);
         first = 0;
@@ -594,7 +595,7 @@ static acp_status f_list_runs(acp_backend *b, const acp_run_query *q, acp_call *
             break;
         int64_t before = emitted;
         s = emit_cands(b, K_RUN, cs, n, &emitted, call);
-        if (s != ACP_OK || emitted == (int64_t)want || n == avail ||
+        if (s != ACP_OK || emitted == (int64_t)want || n < asked ||
             emitted - before == (int64_t)n)
             break;
         /* Some files had gone: continue after the last candidate. */
@@ -605,6 +606,7 @@ static acp_status f_list_runs(acp_backend *b, const acp_run_query *q, acp_call *
         after.id_len = last->id_len;
         have_after = 1;
     }
+    free(rs);
     free(cs);
     return s;
 }
@@ -626,7 +628,7 @@ static acp_status f_save_session(acp_backend *b, const acp_session_record *rec,
     fmt_session se = {{rec->id, rec->id_len}, {rec->doc, rec->doc_len}};
     fbuf doc = {0};
     fmt_put_session(&doc, &se);
-    fmt_index_rec x = {FMT_OP_SESSION, se.id, {NULL, 0}, {NULL, 0}, 0, 0};
+    fmt_index_rec x = {FMT_OP_SESSION, se.id, {NULL, 0}, {NULL, 0}, 0, 0, {NULL, 0}};
     s = doc_save_indexed(b, b->sess_fd, "sessions/", fname, &doc, &x, name, nlen, "session",
                          call);
     fbuf_free(&doc);
@@ -807,5 +809,5 @@ static const acp_option_spec file_options[] = {
 ACP_PLUGIN_DEFINE_TYPED(file, ACP_STORAGE_PLUGIN_VERSION,
                         "Plain files: JSON documents and append-only event logs in a directory",
                         ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS |
-                            ACP_CAP_FOLLOW | ACP_CAP_VERSIONS,
+                            ACP_CAP_FOLLOW | ACP_CAP_VERSIONS | ACP_CAP_RUN_FILTERS,
                         file_variants, file_options, &file_vtable)

@@ -287,6 +287,8 @@ void fmt_put_run(fbuf *b, const fmt_run *r)
     fbuf_i64(b, r->created_us);
     fbuf_lit(b, ",\"version\":");
     fbuf_i64(b, r->version);
+    fbuf_lit(b, ",\"status\":");
+    fbuf_jstr(b, r->status.p, r->status.len);
     fbuf_lit(b, ",\"doc_len\":");
     fbuf_i64(b, (int64_t)r->doc.len);
     fbuf_lit(b, ",\"doc\":");
@@ -335,6 +337,10 @@ void fmt_put_index(fbuf *b, const fmt_index_rec *r)
         put_nullable(b, r->session);
         fbuf_lit(b, ",\"created_us\":");
         fbuf_i64(b, r->created_us);
+        if (r->status.p) {
+            fbuf_lit(b, ",\"status\":");
+            fbuf_jstr(b, r->status.p, r->status.len);
+        }
     }
     if (r->op == FMT_OP_RUN || r->op == FMT_OP_SESSION) {
         fbuf_lit(b, ",\"ino\":");
@@ -465,6 +471,17 @@ static fstr jstr(cur *c)
     return r;
 }
 
+/* Whether the optional member m (its ',', name and ':') comes next; it is
+ * skipped when it does. */
+static int opt_member(cur *c, const char *m)
+{
+    size_t n = strlen(m);
+    if (c->st || (size_t)(c->e - c->p) <= n || memcmp(c->p, m, n) != 0)
+        return 0;
+    c->p += n;
+    return 1;
+}
+
 static fstr jstr_or_null(cur *c)
 {
     fstr r = {NULL, 0};
@@ -498,6 +515,49 @@ static size_t skip_colon(const char *doc, size_t i, size_t len)
     for (i++; i < len && (doc[i] == ' ' || doc[i] == '\t' || doc[i] == '\n' || doc[i] == '\r');)
         i++;
     return i;
+}
+
+/* The top-level "status" member of a run document, which the core
+ * checked to be valid JSON when it was saved (for run files of FORMAT 2,
+ * which do not carry it beside the document).  {NULL, 0} when there is
+ * none or it is not a string without escapes (no status name has one). */
+static fstr doc_status(const char *d, size_t n)
+{
+    static const char key[] = "\"status\"";
+    fstr r = {NULL, 0};
+    int depth = 0, at_key = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = d[i];
+        if (ch == '"') {
+            size_t j = i + 1;
+            while (j < n && d[j] != '"')
+                j += d[j] == '\\' ? 2 : 1;
+            if (j >= n)
+                return r;
+            if (depth == 1 && at_key && j + 1 - i == sizeof key - 1 &&
+                memcmp(d + i, key, sizeof key - 1) == 0) {
+                size_t v = skip_colon(d, j + 1, n), e = v + 1;
+                while (v && e < n && d[e] != '"' && d[e] != '\\')
+                    e++;
+                if (v && d[v] == '"' && e < n && d[e] == '"') {
+                    r.p = d + v + 1;
+                    r.len = e - v - 1;
+                }
+                return r;
+            }
+            at_key = 0;
+            i = j;
+        } else if (ch == '{' || ch == '[') {
+            depth++;
+            at_key = ch == '{';
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+            at_key = 0;
+        } else if (ch == ',') {
+            at_key = depth == 1; /* the top level is an object */
+        }
+    }
+    return r;
 }
 
 int fmt_event_doc_ok(const char *doc, size_t len)
@@ -580,19 +640,21 @@ int fmt_get_run(char *buf, size_t len, fmt_run *r, const char **why)
     r->session = jstr_or_null(&c);
     lit(&c, ",\"created_us\":");
     r->created_us = num(&c, 1);
-    static const char version[] = ",\"version\":";
     r->version = 1; /* a file of FORMAT 1 */
-    if (!c.st && (size_t)(c.e - c.p) > sizeof version - 1 &&
-        memcmp(c.p, version, sizeof version - 1) == 0) {
-        c.p += sizeof version - 1;
+    if (opt_member(&c, ",\"version\":")) {
         r->version = num(&c, 0);
         if (!c.st && r->version < 1)
             c.st = -1;
     }
+    r->status = (fstr){NULL, 0};
+    if (opt_member(&c, ",\"status\":"))
+        r->status = jstr(&c);
     lit(&c, ",\"doc_len\":");
     int64_t dl = num(&c, 0);
     lit(&c, ",\"doc\":");
     r->doc = doc_to_trailer(&c, dl, why);
+    if (!c.st && !r->status.p) /* a file of FORMAT 2 or older */
+        r->status = doc_status(r->doc.p, r->doc.len);
     return c.st ? -1 : 0;
 }
 
@@ -646,6 +708,8 @@ int fmt_get_index(char *rec, size_t len, fmt_index_rec *r, const char **why)
         r->session = jstr_or_null(&c);
         lit(&c, ",\"created_us\":");
         r->created_us = num(&c, 1);
+        if (opt_member(&c, ",\"status\":"))
+            r->status = jstr(&c);
     }
     if (r->op == FMT_OP_RUN || r->op == FMT_OP_SESSION) {
         lit(&c, ",\"ino\":");

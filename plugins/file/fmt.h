@@ -65,13 +65,16 @@ typedef struct fstr {
 
 /* Run file:
  * {"run_id":S,"agent_name":S,"session_id":S|null,"created_us":N,"version":N,
- *  "doc_len":N,"doc":DOC,"crc":"<8 hex digits>"}\n
- * ("version" since FORMAT 2; a file without it reads as version 1). */
+ *  "status":S,"doc_len":N,"doc":DOC,"crc":"<8 hex digits>"}\n
+ * ("version" since FORMAT 2; a file without it reads as version 1.
+ * "status" since FORMAT 3; for a file without it, the reader takes the
+ * document's top-level "status" member.) */
 typedef struct fmt_run {
     fstr id, agent, session;
     int64_t created_us;
     fstr doc;
     int64_t version;
+    fstr status; /* {NULL, 0}: none found (the writer always has one) */
 } fmt_run;
 
 /* Session file: {"id":S,"doc_len":N,"doc":DOC,"crc":"<8 hex digits>"}\n */
@@ -87,7 +90,8 @@ typedef struct fmt_event {
 } fmt_event;
 
 /* Index log records, one line each:
- * {"op":"run","id":S,"agent_name":S,"session_id":S|null,"created_us":N,"ino":N,"crc":..}
+ * {"op":"run","id":S,"agent_name":S,"session_id":S|null,"created_us":N,"status":S,"ino":N,"crc":..}
+ * ("status" since FORMAT 3: a record without it leaves the status unknown)
  * {"op":"delrun","id":S,"crc":..}
  * {"op":"session","id":S,"ino":N,"crc":..}
  * {"op":"delsession","id":S,"crc":..} */
@@ -97,6 +101,7 @@ typedef struct fmt_index_rec {
     fstr id, agent, session;
     int64_t created_us;
     uint64_t ino;
+    fstr status; /* run: {NULL, 0} when not known */
 } fmt_index_rec;
 
 void fmt_put_run(fbuf *b, const fmt_run *r);

@@ -38,6 +38,15 @@ static acp_status ilog_nomem(acp_backend *b, acp_call *call)
     return b->host->error(call, ACP_NOMEM, "out of memory reading %s/index.log", b->path);
 }
 
+/* What run record r says, for the index; len: its bytes in index.log. */
+static irun_fields ilog_run_fields(const fmt_index_rec *r, uint32_t len)
+{
+    irun_fields f = {r->id.p,     r->agent.p,     r->session.p,   r->status.p,
+                     r->id.len,   r->agent.len,   r->session.len, r->status.len,
+                     r->created_us, r->ino, len};
+    return f;
+}
+
 /* Apply one record (with its '\n') to the in-memory index.  0, -1 for a
  * damaged record, -2 when out of memory. */
 static int ilog_apply(acp_backend *b, char *rec, size_t len)
@@ -51,11 +60,10 @@ static int ilog_apply(acp_backend *b, char *rec, size_t len)
     char name[FMT_NAME_BUF];
     size_t nlen = fmt_id_name(r.id.p, r.id.len, name);
     switch (r.op) {
-    case FMT_OP_RUN:
-        return idx_put_run(&b->ix, name, nlen, r.id.p, r.id.len, r.agent.p, r.agent.len,
-                           r.session.p, r.session.len, r.created_us, r.ino, (uint32_t)len)
-                   ? -2
-                   : 0;
+    case FMT_OP_RUN: {
+        irun_fields f = ilog_run_fields(&r, (uint32_t)len);
+        return idx_put_run(&b->ix, name, nlen, &f) ? -2 : 0;
+    }
     case FMT_OP_DELRUN:
         idx_del_run(&b->ix, name, nlen);
         return 0;
@@ -211,11 +219,14 @@ static int compact_run(irun *r, void *arg)
 {
     compact_ctx *c = arg;
     size_t start = c->out.len;
-    fmt_index_rec rec = {FMT_OP_RUN, {r->key.id, r->key.id_len},
-                         {r->agent->text, r->agent->text_len},
-                         {r->session ? r->session->text : NULL,
-                          r->session ? r->session->text_len : 0},
-                         r->key.created_us, r->ino};
+    const igroup *ag = r->g[G_AGENT], *se = r->g[G_SESSION], *st = r->g[G_STATUS];
+    fmt_index_rec rec = {FMT_OP_RUN,
+                         {r->key.id, r->key.id_len},
+                         {ag->text, ag->text_len},
+                         {se ? se->text : NULL, se ? se->text_len : 0},
+                         r->key.created_us,
+                         r->ino,
+                         {st ? st->text : NULL, st ? st->text_len : 0}};
     fmt_put_index(&c->out, &rec);
     r->rec_len = (uint32_t)(c->out.len - start);
     return c->out.failed;
@@ -226,7 +237,7 @@ static int compact_session(isession *s, void *arg)
     compact_ctx *c = arg;
     size_t start = c->out.len;
     fmt_index_rec rec = {FMT_OP_SESSION, {s->key.id, s->key.id_len}, {NULL, 0}, {NULL, 0}, 0,
-                         s->ino};
+                         s->ino, {NULL, 0}};
     fmt_put_index(&c->out, &rec);
     s->rec_len = (uint32_t)(c->out.len - start);
     return c->out.failed;
@@ -411,10 +422,11 @@ acp_status ilog_prepare(acp_backend *b, const fmt_index_rec *x, const char *name
     if (!bad) {
         uint32_t len = (uint32_t)rec->len;
         switch (x->op) {
-        case FMT_OP_RUN:
-            bad = idx_prepare_run(c, name, nlen, x->id.p, x->id.len, x->agent.p, x->agent.len,
-                                  x->session.p, x->session.len, x->created_us, x->ino, len);
+        case FMT_OP_RUN: {
+            irun_fields f = ilog_run_fields(x, len);
+            bad = idx_prepare_run(c, name, nlen, &f);
             break;
+        }
         case FMT_OP_SESSION:
             bad = idx_prepare_session(c, name, nlen, x->id.p, x->id.len, x->ino, len);
             break;
@@ -481,7 +493,7 @@ acp_status ilog_forget_prepare(acp_backend *b, int kind, const char *id, size_t 
         return s;
     *listed = k || s != ACP_OK;
     fmt_index_rec d = {kind == K_RUN ? FMT_OP_DELRUN : FMT_OP_DELSESSION,
-                       {id, id_len}, {NULL, 0}, {NULL, 0}, 0, 0};
+                       {id, id_len}, {NULL, 0}, {NULL, 0}, 0, 0, {NULL, 0}};
     return ilog_prepare(b, &d, name, nlen, rec, c, call);
 }
 

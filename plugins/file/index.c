@@ -251,19 +251,62 @@ static void group_put(hmap *m, igroup *gp)
     }
 }
 
-/* The pair key: agent length, agent, session (lengths make it injective). */
-static size_t pair_key_len(size_t alen, size_t slen)
+/* The values a group key is made of: status, agent, session (in this
+ * order), and which of them each kind uses. */
+enum { V_STATUS, V_AGENT, V_SESSION, V_N };
+static const unsigned kind_values[G_N] = {
+    [G_AGENT] = 1u << V_AGENT,
+    [G_SESSION] = 1u << V_SESSION,
+    [G_PAIR] = 1u << V_AGENT | 1u << V_SESSION,
+    [G_STATUS] = 1u << V_STATUS,
+    [G_AGENT_STATUS] = 1u << V_STATUS | 1u << V_AGENT,
+    [G_SESSION_STATUS] = 1u << V_STATUS | 1u << V_SESSION,
+    [G_PAIR_STATUS] = 1u << V_STATUS | 1u << V_AGENT | 1u << V_SESSION,
+};
+
+typedef struct gvals {
+    const char *p[V_N]; /* NULL: the value is absent */
+    size_t len[V_N];
+} gvals;
+
+/* Whether v has every value of kind; *last receives the last one. */
+static int kind_of_vals(int kind, const gvals *v, int *last)
 {
-    return sizeof(uint64_t) + alen + slen;
+    for (int i = 0; i < V_N; i++) {
+        if (!(kind_values[kind] & 1u << i))
+            continue;
+        if (!v->p[i])
+            return 0;
+        *last = i;
+    }
+    return 1;
 }
 
-static void pair_key_put(char *k, const char *agent, size_t alen, const char *session,
-                         size_t slen)
+/* A kind's key: each value but the last preceded by its length (so that
+ * the key is injective), the last as it is; a kind of one value is that
+ * value.  The last value is the group's text. */
+static size_t gkey_len(int kind, const gvals *v, int last)
 {
-    uint64_t a = alen;
-    memcpy(k, &a, sizeof a);
-    memcpy(k + sizeof a, agent, alen);
-    memcpy(k + sizeof a + alen, session, slen);
+    size_t n = 0;
+    for (int i = 0; i < V_N; i++)
+        if (kind_values[kind] & 1u << i)
+            n += v->len[i] + (i == last ? 0 : sizeof(uint64_t));
+    return n;
+}
+
+static void gkey_put(char *k, int kind, const gvals *v, int last)
+{
+    for (int i = 0; i < V_N; i++) {
+        if (!(kind_values[kind] & 1u << i))
+            continue;
+        if (i != last) {
+            uint64_t l = v->len[i];
+            memcpy(k, &l, sizeof l);
+            k += sizeof l;
+        }
+        memcpy(k, v->p[i], v->len[i]);
+        k += v->len[i];
+    }
 }
 
 /* ---- the index --------------------------------------------------------------- */
@@ -272,9 +315,10 @@ int idx_init(findex *ix, uint64_t (*hash)(const void *data, size_t len))
 {
     memset(ix, 0, sizeof *ix);
     ix->rng = UINT64_C(0x9E3779B97F4A7C15) ^ (uint64_t)(uintptr_t)ix;
-    if (hmap_init(&ix->runs, hash) || hmap_init(&ix->sessions, hash) ||
-        hmap_init(&ix->agents, hash) || hmap_init(&ix->by_session, hash) ||
-        hmap_init(&ix->pairs, hash)) {
+    int bad = hmap_init(&ix->runs, hash) || hmap_init(&ix->sessions, hash);
+    for (int k = 0; k < G_N && !bad; k++)
+        bad = hmap_init(&ix->groups[k], hash);
+    if (bad) {
         idx_free(ix);
         return -1;
     }
@@ -299,9 +343,8 @@ void idx_free(findex *ix)
     /* Every entry is one block starting with its link. */
     free_map(&ix->runs);
     free_map(&ix->sessions);
-    free_map(&ix->agents);
-    free_map(&ix->by_session);
-    free_map(&ix->pairs);
+    for (int k = 0; k < G_N; k++)
+        free_map(&ix->groups[k]);
     ix->all_runs = ix->all_sessions = NULL;
     ix->live_bytes = 0;
 }
@@ -319,13 +362,11 @@ isession *idx_session(const findex *ix, const char *name, size_t name_len)
 static void unlink_run(findex *ix, irun *r)
 {
     t_erase(&ix->all_runs, &r->tn[T_ALL], 1);
-    t_erase(&r->agent->root, &r->tn[T_AGENT], 1);
-    group_put(&ix->agents, r->agent);
-    if (r->session) {
-        t_erase(&r->session->root, &r->tn[T_SESSION], 1);
-        t_erase(&r->pair->root, &r->tn[T_PAIR], 1);
-        group_put(&ix->by_session, r->session);
-        group_put(&ix->pairs, r->pair);
+    for (int k = 0; k < G_N; k++) {
+        if (r->g[k]) {
+            t_erase(&r->g[k]->root, &r->tn[T_OF(k)], 1);
+            group_put(&ix->groups[k], r->g[k]);
+        }
     }
     hmap_del(&ix->runs, &r->link);
     ix->live_bytes -= r->rec_len;
@@ -335,41 +376,39 @@ void idx_change_free(idx_change *c)
 {
     free(c->run);
     free(c->session);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < G_N; i++)
         free(c->spare[i]); /* not in any table: plain blocks */
     memset(c, 0, sizeof *c);
 }
 
-int idx_prepare_run(idx_change *c, const char *name, size_t name_len, const char *id,
-                    size_t id_len, const char *agent, size_t agent_len, const char *session,
-                    size_t session_len, int64_t created_us, uint64_t ino, uint32_t rec_len)
+int idx_prepare_run(idx_change *c, const char *name, size_t name_len, const irun_fields *f)
 {
     memset(c, 0, sizeof *c);
     c->kind = IDX_PUT_RUN;
-    irun *r = c->run = calloc(1, sizeof *r + name_len + 1 + id_len + 1);
+    irun *r = c->run = calloc(1, sizeof *r + name_len + 1 + f->id_len + 1);
     if (!r)
         goto nomem;
     char *nm = (char *)(r + 1), *idc = nm + name_len + 1;
     memcpy(nm, name, name_len);
-    memcpy(idc, id, id_len);
+    memcpy(idc, f->id, f->id_len);
     r->link.key = nm;
     r->link.key_len = name_len;
-    r->key.created_us = created_us;
+    r->key.created_us = f->created_us;
     r->key.id = idc;
-    r->key.id_len = id_len;
-    r->ino = ino;
-    r->rec_len = rec_len;
+    r->key.id_len = f->id_len;
+    r->ino = f->ino;
+    r->rec_len = f->rec_len;
     /* Every group block, whether or not the index has the group now: it
      * may be gone by the time the change is applied. */
-    if (!(c->spare[0] = group_new(agent, agent_len, agent_len)))
-        goto nomem;
-    if (session) {
-        if (!(c->spare[1] = group_new(session, session_len, session_len)))
+    gvals v = {{f->status, f->agent, f->session}, {f->status_len, f->agent_len, f->session_len}};
+    for (int k = 0; k < G_N; k++) {
+        int last;
+        if (!kind_of_vals(k, &v, &last))
+            continue;
+        size_t klen = gkey_len(k, &v, last);
+        if (!(c->spare[k] = group_new(NULL, klen, v.len[last])))
             goto nomem;
-        c->spare[2] = group_new(NULL, pair_key_len(agent_len, session_len), session_len);
-        if (!c->spare[2])
-            goto nomem;
-        pair_key_put(group_key(c->spare[2]), agent, agent_len, session, session_len);
+        gkey_put(group_key(c->spare[k]), k, &v, last);
     }
     return 0;
 nomem:
@@ -411,11 +450,8 @@ static void commit_run(findex *ix, irun *r, idx_change *c)
 {
     /* The groups first: a reference keeps the old entry's groups alive
      * when it is unlinked below. */
-    r->agent = group_take(&ix->agents, &c->spare[0]);
-    if (c->spare[1]) {
-        r->session = group_take(&ix->by_session, &c->spare[1]);
-        r->pair = group_take(&ix->pairs, &c->spare[2]);
-    }
+    for (int k = 0; k < G_N; k++)
+        r->g[k] = c->spare[k] ? group_take(&ix->groups[k], &c->spare[k]) : NULL;
     irun *old = idx_run(ix, irun_name(r), r->link.key_len);
     if (old) {
         unlink_run(ix, old);
@@ -427,11 +463,9 @@ static void commit_run(findex *ix, irun *r, idx_change *c)
     }
     hmap_add(&ix->runs, &r->link);
     t_insert(&ix->all_runs, &r->tn[T_ALL], 1);
-    t_insert(&r->agent->root, &r->tn[T_AGENT], 1);
-    if (r->session) {
-        t_insert(&r->session->root, &r->tn[T_SESSION], 1);
-        t_insert(&r->pair->root, &r->tn[T_PAIR], 1);
-    }
+    for (int k = 0; k < G_N; k++)
+        if (r->g[k])
+            t_insert(&r->g[k]->root, &r->tn[T_OF(k)], 1);
     ix->live_bytes += r->rec_len;
 }
 
@@ -467,13 +501,10 @@ void idx_commit(findex *ix, idx_change *c)
     idx_change_free(c); /* the spare groups the index already had */
 }
 
-int idx_put_run(findex *ix, const char *name, size_t name_len, const char *id, size_t id_len,
-                const char *agent, size_t agent_len, const char *session, size_t session_len,
-                int64_t created_us, uint64_t ino, uint32_t rec_len)
+int idx_put_run(findex *ix, const char *name, size_t name_len, const irun_fields *f)
 {
     idx_change c;
-    if (idx_prepare_run(&c, name, name_len, id, id_len, agent, agent_len, session, session_len,
-                        created_us, ino, rec_len) != 0)
+    if (idx_prepare_run(&c, name, name_len, f) != 0)
         return -1;
     idx_commit(ix, &c);
     return 0;
@@ -510,33 +541,48 @@ void idx_del_session(findex *ix, const char *name, size_t name_len)
 }
 
 int idx_run_set(const findex *ix, const char *agent, size_t agent_len, const char *session,
-                size_t session_len, tnode **set, int *slot)
+                size_t session_len, const char *status, size_t status_len, tnode **set,
+                int *slot)
 {
-    hlink *l = NULL;
-    if (agent && session) {
-        size_t klen = pair_key_len(agent_len, session_len);
-        char kb[512];
-        char *k = klen <= sizeof kb ? kb : malloc(klen);
-        if (!k)
-            return -1;
-        pair_key_put(k, agent, agent_len, session, session_len);
-        l = hmap_get(&ix->pairs, k, klen);
-        if (k != kb)
-            free(k);
-        *slot = T_PAIR;
-    } else if (agent) {
-        l = hmap_get(&ix->agents, agent, agent_len);
-        *slot = T_AGENT;
-    } else if (session) {
-        l = hmap_get(&ix->by_session, session, session_len);
-        *slot = T_SESSION;
-    } else {
+    gvals v = {{status, agent, session}, {status_len, agent_len, session_len}};
+    unsigned want = 0;
+    for (int i = 0; i < V_N; i++)
+        want |= v.p[i] ? 1u << i : 0;
+    if (!want) {
         *set = ix->all_runs;
         *slot = T_ALL;
         return 0;
     }
+    int kind = 0, last = 0;
+    while (kind_values[kind] != want)
+        kind++;
+    kind_of_vals(kind, &v, &last);
+    size_t klen = gkey_len(kind, &v, last);
+    char kb[512];
+    char *k = klen <= sizeof kb ? kb : malloc(klen);
+    if (!k)
+        return -1;
+    gkey_put(k, kind, &v, last);
+    hlink *l = hmap_get(&ix->groups[kind], k, klen);
+    if (k != kb)
+        free(k);
     *set = l ? ((igroup *)l)->root : NULL;
+    *slot = T_OF(kind);
     return 0;
+}
+
+size_t idx_rank_time(const tnode *t, int64_t us)
+{
+    size_t rank = 0;
+    while (t) {
+        if (t->key->created_us >= us) {
+            rank += idx_size(t->l) + 1;
+            t = t->r;
+        } else {
+            t = t->l;
+        }
+    }
+    return rank;
 }
 
 int idx_each_run(const findex *ix, int (*fn)(irun *r, void *arg), void *arg)

@@ -21,10 +21,11 @@
 #include "file_int.h"
 
 #define FORMAT_NAME "acp-storage-file"
-/* 2: run files carry their version (fmt.h), and delete_mark exists.  A
- * store of version 1 is raised to 2 by the first writable open; this
- * plugin reads files of both. */
-#define FORMAT_VERSION 2
+/* 2: run files carry their version (fmt.h), and delete_mark exists.
+ * 3: run files and index.log's run records carry the run's status (for
+ * status filters).  An older store is raised by the first writable open;
+ * this plugin reads files of every version. */
+#define FORMAT_VERSION 3
 
 /* ---- opening --------------------------------------------------------------------- */
 
@@ -217,6 +218,9 @@ static acp_status open_subdir(acp_backend *b, const char *name, int *fd, acp_cal
 static const char *const format_steps[FORMAT_VERSION - 1] = {
     "write FORMAT version 2: run files written from now on carry their version and deletes "
     "keep delete_mark; run files of version 1 are read as version 1 (nothing is rewritten)",
+    "write FORMAT version 3: run files and index.log records written from now on carry the "
+    "run's status; runs indexed before are re-read once from their files by the next writable "
+    "open, to index their status (run files are not rewritten)",
 };
 
 acp_status file_migrate(acp_backend *b, uint32_t flags, acp_call *call)

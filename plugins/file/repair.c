@@ -47,7 +47,7 @@ acp_status repair_one(acp_backend *b, int kind, const char *base, size_t blen,
     /* What the index says now. */
     char id[ACP_FILE_ID_MAX + 1];
     size_t id_len = 0;
-    int have = 0;
+    int have = 0, known = 1;
     uint64_t ino = 0;
     pthread_mutex_lock(&b->ix_mu);
     s = ilog_tail(b, 0, call);
@@ -55,6 +55,8 @@ acp_status repair_one(acp_backend *b, int kind, const char *base, size_t blen,
         irun *r = idx_run(&b->ix, base, blen);
         if (r) {
             have = 1;
+            /* An entry without a status (index.log of FORMAT 2) is re-read. */
+            known = r->g[G_STATUS] != NULL;
             ino = r->ino;
             id_len = r->key.id_len;
             memcpy(id, r->key.id, id_len);
@@ -80,7 +82,7 @@ acp_status repair_one(acp_backend *b, int kind, const char *base, size_t blen,
     if (err == ENOENT) {
         if (have) {
             fmt_index_rec d = {kind == K_RUN ? FMT_OP_DELRUN : FMT_OP_DELSESSION,
-                               {id, id_len}, {NULL, 0}, {NULL, 0}, 0, 0};
+                               {id, id_len}, {NULL, 0}, {NULL, 0}, 0, 0, {NULL, 0}};
             idx_change c;
             if ((s = ilog_prepare(b, &d, base, blen, &rec, &c, call)) == ACP_OK)
                 ilog_publish(b, &rec, &c, call);
@@ -94,7 +96,7 @@ acp_status repair_one(acp_backend *b, int kind, const char *base, size_t blen,
     } else if (err) {
         s = file_err(b, call, err == ENOMEM ? ACP_NOMEM : ACP_IO, sub, fname, "cannot read",
                      err);
-    } else if (!(have && fino == ino)) {
+    } else if (!(have && fino == ino && known)) {
         const char *why = NULL;
         char nm[FMT_NAME_BUF];
         fmt_index_rec put = {0};
@@ -107,6 +109,7 @@ acp_status repair_one(acp_backend *b, int kind, const char *base, size_t blen,
                 put.agent = r.agent;
                 put.session = r.session;
                 put.created_us = r.created_us;
+                put.status = r.status;
             }
         } else {
             fmt_session se;
@@ -208,11 +211,13 @@ acp_status repair_dir(acp_backend *b, int kind, acp_call *call)
         size_t blen = len - 5;
         uint64_t ino = 0;
         uint32_t *mark = NULL;
+        int known = 1;
         if (kind == K_RUN) {
             irun *r = idx_run(&b->ix, nm, blen);
             if (r) {
                 ino = r->ino;
                 mark = &r->mark;
+                known = r->g[G_STATUS] != NULL; /* else indexed by FORMAT 2 */
             }
         } else {
             isession *e = idx_session(&b->ix, nm, blen);
@@ -226,8 +231,8 @@ acp_status repair_dir(acp_backend *b, int kind, acp_call *call)
             struct stat st;
             /* d_ino may differ from st_ino on some file systems (overlay):
              * confirm a mismatch with stat before re-reading the file. */
-            if ((uint64_t)de->d_ino == ino ||
-                (fstatat(dfd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0 && (uint64_t)st.st_ino == ino))
+            if (known && ((uint64_t)de->d_ino == ino || (fstatat(dfd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                                                         (uint64_t)st.st_ino == ino)))
                 continue;
         }
         nl_add(&suspects, nm, blen);

@@ -578,10 +578,10 @@ Test(file, newer_or_unknown_format_is_refused)
     acp_store *s = open_at("store", NULL);
     acp_store_close(s);
     acp_error err;
-    write_file(at("store/FORMAT"), "{\"format\":\"acp-storage-file\",\"version\":3}\n");
+    write_file(at("store/FORMAT"), "{\"format\":\"acp-storage-file\",\"version\":4}\n");
     acp_status st = try_open("store", NULL, &err);
     cr_assert_eq(st, ACP_UNSUPPORTED, "%s: %s", acp_status_name(st), err.message);
-    cr_assert(strstr(err.message, "version 3"), "%s", err.message);
+    cr_assert(strstr(err.message, "version 4"), "%s", err.message);
     write_file(at("store/FORMAT"), "hello\n");
     st = try_open("store", NULL, &err);
     cr_assert_eq(st, ACP_CORRUPT, "%s: %s", acp_status_name(st), err.message);

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # ops_cli.sh BIN PYTHON - acp-storage run list --status/--since/--until,
 # purge and stats against memory-less stores (sqlite: the backend's own
-# methods; file: the core's walk and the UNSUPPORTED answer).
+# methods; file: its own filtered lists, the core's walk for purge and
+# stats; the UNSUPPORTED answer of older plugins is in test_ops.c).
 set -u
 BIN=$1 PY=$2
 T=$(mktemp -d "${TMPDIR:-/tmp}/acp-ops-cli.XXXXXX") || exit 1
@@ -75,9 +76,17 @@ expect "a batch of 0 is a usage error" 2
 
 F="file:$T/f"
 save_runs "$F"
-run --store "$F" run list --status completed
-expect "file: filters it cannot apply are UNSUPPORTED, not ignored" 1
-grep -q "UNSUPPORTED" "$T/err" && ok "file: the message says UNSUPPORTED" || bad "file: the message says UNSUPPORTED"
+run --store "$F" --json run list --status completed,failed --since 2026-01-03 --until 2026-01-08T00:00:00Z --total
+expect "file: run list by statuses and a time range" 0 \
+    "[r['run_id'] for r in d['runs']] == ['run-7','run-6','run-4','run-3'] and d['total'] == 4"
+run --store "$F" --json run list --status in-progress --limit 2 --total
+expect "file: run list by one status, a page with the total" 0 \
+    "[r['run_id'] for r in d['runs']] == ['run-8','run-5'] and d['total'] == 3 and d['next_cursor']"
+cur=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['next_cursor'])" "$T/out")
+run --store "$F" --json run list --status in-progress --limit 2 --cursor "$cur"
+expect "file: the cursor goes on under the filter" 0 "[r['run_id'] for r in d['runs']] == ['run-2']"
+run --store "$F" --json run list --status failed --agent a1 --total
+expect "file: a status and an agent" 0 "[r['run_id'] for r in d['runs']] == ['run-7','run-1'] and d['total'] == 2"
 run --store "$F" --json stats
 expect "file: stats by walking" 0 "d['scanned'] and d['runs'] == 9 and d['events'] == 9 and d['runs_by_status']['failed'] == 3"
 run --store "$F" --json purge --finished-before 2026-01-05
