@@ -110,17 +110,18 @@ enum {
     PR_STATUSES_TOTAL, /* --status completed,failed (seven tenths) */
     PR_SINCE_TOTAL,    /* --since: the newest tenth */
     PR_RANGE_TOTAL,    /* --status failed and a tenth of the time range, in the middle */
+    PR_AGENT_RANGE_TOTAL, /* --status failed --agent A, the older half (a two-hundredth) */
     PR_N
 };
 #define PR_FILTERED PR_STATUS_TOTAL
 static const char *const probe_names[PR_N] = {
     "list_total_ms", "list_agent_total_ms", "list_page_ms", "get_run_ms", "offset_page_ms",
     "cursor_page_ms", "list_status_total_ms", "list_statuses_total_ms", "list_since_total_ms",
-    "list_status_range_total_ms"};
+    "list_status_range_total_ms", "list_status_agent_range_total_ms"};
 static const char *const probe_text[PR_N] = {
     "page+total", "agent page+total", "page only", "get_run", "offset page", "cursor page",
     "status page+total", "2 statuses page+total", "since page+total",
-    "status+range page+total"};
+    "status+range page+total", "status+agent+range page+total"};
 
 typedef struct probe {
     acp_store *s;
@@ -150,15 +151,17 @@ static int probe_once(probe *p, int k, uint64_t *rng)
         break;
     }
     default:
-        if (k == PR_LIST_AGENT_TOTAL) {
+        if (k == PR_LIST_AGENT_TOTAL || k == PR_AGENT_RANGE_TOTAL) {
             snprintf(agent, sizeof agent, "agent-%u", (unsigned)(bench_rand(rng) % 10));
             f.agent_name = agent;
         }
         f.want_total = k == PR_LIST_TOTAL || k == PR_LIST_AGENT_TOTAL || k >= PR_FILTERED;
         /* Run n was created at about EPOCH_US + n ms. */
         int64_t span = (int64_t)p->size * 1000;
-        if (k == PR_STATUS_TOTAL || k == PR_RANGE_TOTAL)
+        if (k == PR_STATUS_TOTAL || k == PR_RANGE_TOTAL || k == PR_AGENT_RANGE_TOTAL)
             f.status = "failed";
+        if (k == PR_AGENT_RANGE_TOTAL)
+            f.created_until_us = EPOCH_US + span / 2;
         if (k == PR_STATUSES_TOTAL)
             f.status = "completed,failed";
         if (k == PR_SINCE_TOTAL)
