@@ -103,22 +103,28 @@ static int step(acp_store *s, const w1 *w, int m, size_t i)
  * stores take in turns (who goes first rotates by chunk): the load of a
  * shared machine drifts over seconds, and this way each store sees the
  * same drift, so their ratio holds even when their absolute figures do
- * not.  Seconds spent per store into secs. */
-static int phase(acp_store *const s[T_N], const w1 *w, int m, size_t chunk, double secs[T_N])
+ * not.  Seconds spent per store into secs; for each turn, the cache's
+ * speed relative to store ref on the same operations moments apart
+ * (ref's time over the cache's) appended to turns[*nturns]. */
+static int phase(acp_store *const s[T_N], const w1 *w, int m, size_t chunk, int ref,
+                 double secs[T_N], double *turns, size_t *nturns)
 {
     size_t n = ops_of(w, m);
     for (int t = 0; t < T_N; t++)
         secs[t] = 0;
     for (size_t from = 0, c = 0; from < n; from += chunk, c++) {
         size_t to = from + chunk < n ? from + chunk : n;
+        double dt[T_N];
         for (int j = 0; j < T_N; j++) {
             int t = (int)((c + (size_t)j) % T_N);
             double t0 = bench_now();
             for (size_t i = from; i < to; i++)
                 if (step(s[t], w, m, i) != 0)
                     return -1;
-            secs[t] += bench_now() - t0;
+            dt[t] = bench_now() - t0;
+            secs[t] += dt[t];
         }
+        turns[(*nturns)++] = dt[ref] / dt[T_CACHE];
     }
     return 0;
 }
@@ -147,7 +153,7 @@ enum { S_BACK, S_FRONT, S_REST, S_N };
 /* One repeat: every measure on fresh stores; ops/s into out[target][m],
  * the cache save's split into split. */
 static int measure(char *const uri[T_N], const w1 *w, size_t chunk, double out[T_N][M_N],
-                   double split[S_N], char *stats, size_t cap)
+                   double turn_ratio[M_N], double split[S_N], char *stats, size_t cap)
 {
     acp_store *s[T_N] = {NULL, NULL, NULL};
     acp_error e;
@@ -159,10 +165,22 @@ static int measure(char *const uri[T_N], const w1 *w, size_t chunk, double out[T
     }
     double secs[M_N][T_N];
     static const int order[] = {M_P1, M_P2, M_ADD, M_GET, M_EVENTS, M_GET, M_EVENTS};
+    /* The turns of each measure (M_SAVE: those of P1, then P2's). */
+    size_t most = ops_of(w, M_ADD) / chunk + 2, nt[M_N] = {0};
+    double *turns = malloc(M_N * 2 * most * sizeof *turns);
+    if (!turns)
+        rc = -1;
     for (size_t k = 0; k < sizeof order / sizeof *order && !rc; k++) {
         /* the first get_run and get_events pass warms the cache (its
          * reads below are hits) and is overwritten by the second */
-        rc = phase(s, w, order[k], chunk, secs[order[k]]);
+        int m = order[k], ref = m == M_GET || m == M_EVENTS ? T_FRONT : T_BACK;
+        size_t from = nt[M_SAVE];
+        nt[m] = 0;
+        rc = phase(s, w, m, chunk, ref, secs[m], turns + (size_t)m * 2 * most, &nt[m]);
+        if (!rc && (m == M_P1 || m == M_P2)) {
+            memcpy(turns + from, turns + (size_t)m * 2 * most, nt[m] * sizeof *turns);
+            nt[M_SAVE] = from + nt[m];
+        }
         if (order[k] == M_P2 && !rc) {
             double n = counter(s[T_CACHE], "writes");
             split[S_BACK] = counter(s[T_CACHE], "write_back_us") / n;
@@ -176,6 +194,9 @@ static int measure(char *const uri[T_N], const w1 *w, size_t chunk, double out[T
             out[t][m] = (double)ops_of(w, m) / secs[m][t];
         out[t][M_SAVE] = 2.0 * (double)w->runs / (secs[M_P1][t] + secs[M_P2][t]);
     }
+    for (int m = 0; m < M_N && !rc; m++)
+        turn_ratio[m] = stat3_of(turns + (size_t)m * 2 * most, nt[m]).median;
+    free(turns);
     char *json;
     size_t len;
     stats[0] = 0;
@@ -196,15 +217,20 @@ static void usage(void)
 }
 
 /* The ratio a/b of every repeat (the stores of one repeat took turns, so
- * each repeat's ratio is a paired measurement): median (min..max). */
-static void ratio(const char *what, const double *a, const double *b, int repeats,
-                  const char *target)
+ * each repeat's ratio is a paired measurement), then the repeats' median
+ * turn (robust to a turn that a preemption of the machine fell on):
+ * median (min..max) over the repeats of each. */
+static void ratio(const char *what, const double *a, const double *b, const double *turn,
+                  int repeats, const char *target)
 {
-    double q[100];
-    for (int r = 0; r < repeats; r++)
+    double q[100], t[100];
+    for (int r = 0; r < repeats; r++) {
         q[r] = a[r] / b[r];
-    stat3 s = stat3_of(q, (size_t)repeats);
-    printf("%-36s %.2f (%.2f..%.2f)%s\n", what, s.median, s.min, s.max, target);
+        t[r] = turn[r];
+    }
+    stat3 s = stat3_of(q, (size_t)repeats), u = stat3_of(t, (size_t)repeats);
+    printf("%-32s %.2f (%.2f..%.2f)  turns %.2f (%.2f..%.2f)%s\n", what, s.median, s.min,
+           s.max, u.median, u.min, u.max, target);
 }
 
 int main(int argc, char **argv)
@@ -248,7 +274,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "acp-storage-bench-cache: out of memory\n");
         return 1;
     }
-    double *v[T_N][M_N], sp[S_N][100];
+    double *v[T_N][M_N], sp[S_N][100], tr[M_N][100];
     for (int t = 0; t < T_N; t++)
         for (int m = 0; m < M_N; m++)
             v[t][m] = calloc((size_t)repeats, sizeof(double));
@@ -262,11 +288,13 @@ int main(int argc, char **argv)
             if (!(u[t] = bench_expand(uri[t], NULL, id)))
                 rc = 1;
         }
-        double out[T_N][M_N], split[S_N];
-        if (!rc && measure(u, &w, chunk, out, split, stats, sizeof stats) != 0)
+        double out[T_N][M_N], split[S_N], turn_ratio[M_N];
+        if (!rc && measure(u, &w, chunk, out, turn_ratio, split, stats, sizeof stats) != 0)
             rc = 1;
         for (int k = 0; k < S_N && !rc; k++)
             sp[k][r] = split[k];
+        for (int m = 0; m < M_N && !rc; m++)
+            tr[m][r] = turn_ratio[m];
         for (int t = 0; t < T_N; t++) {
             free(u[t]);
             for (int m = 0; m < M_N && !rc; m++)
@@ -282,7 +310,9 @@ int main(int argc, char **argv)
         for (int m = 0; m < M_N; m++) {
             printf("%-20s", measure_names[m]);
             for (int t = 0; t < T_N; t++) {
-                s3[t][m] = stat3_of(v[t][m], (size_t)repeats);
+                double sorted[100]; /* v stays in repeat order for the ratios */
+                memcpy(sorted, v[t][m], (size_t)repeats * sizeof *sorted);
+                s3[t][m] = stat3_of(sorted, (size_t)repeats);
                 char cell[64];
                 snprintf(cell, sizeof cell, "%.0f (%.0f..%.0f)", s3[t][m].median,
                          s3[t][m].min, s3[t][m].max);
@@ -290,7 +320,8 @@ int main(int argc, char **argv)
             }
             printf("\n");
         }
-        printf("ratios, per repeat: median (min..max)\n");
+        printf("ratios: median (min..max) over the repeats of the repeat's ratio, then of "
+               "the repeat's median turn\n");
         static const struct {
             const char *what;
             int m, of;
@@ -302,7 +333,8 @@ int main(int argc, char **argv)
                   {"cache/back  P2 update", M_P2, T_BACK, ""},
                   {"cache/back  add_event", M_ADD, T_BACK, ""}};
         for (size_t k = 0; k < sizeof rs / sizeof *rs; k++)
-            ratio(rs[k].what, v[T_CACHE][rs[k].m], v[rs[k].of][rs[k].m], repeats, rs[k].target);
+            ratio(rs[k].what, v[T_CACHE][rs[k].m], v[rs[k].of][rs[k].m], tr[rs[k].m], repeats,
+                  rs[k].target);
         static const char *const split_names[S_N] = {"in the back", "in the front after it",
                                                      "the rest"};
         printf("a cache save (P1+P2), from its counters, µs per save: median (min..max)\n");
