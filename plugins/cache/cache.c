@@ -357,8 +357,12 @@ static acp_status cache_save_run(acp_backend *b, const acp_run_record *r, acp_ca
     acp_status st = c->ops->save_run_v(c->back, r->doc, r->doc_len, flags, r->version,
                                        (flags & ACP_RUN_SET_VERSION) ? r->created_us : ACP_NO_TIME,
                                        &version, call);
-    if (keyed && st != ACP_CONFLICT && st != ACP_INVALID) {
-        /* Written, or perhaps written (a timeout after the commit). */
+    if (keyed && st != ACP_INVALID) {
+        /* Written, or perhaps written (a timeout after the commit); or a
+         * CONFLICT: the back holds a version the caller did not expect,
+         * which the front may not know (a writer that stopped between the
+         * back's commit and the front's removal), and a caller that reads
+         * again to retry must get the back's. */
         const char *keys[2] = {rkey, NULL};
         acp_status is = invalidate(c, t0, keys, r->run_id, call);
         if (st == ACP_OK && is != ACP_OK)
