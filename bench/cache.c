@@ -129,20 +129,13 @@ static int phase(acp_store *const s[T_N], const w1 *w, int m, size_t chunk, int 
     return 0;
 }
 
-/* Counter name of the cache's statistics (session "acp-cache.stats"), -1
- * when unknown. */
-static double counter(acp_store *s, const char *name)
+/* The number after "name": in a flat JSON object, -1 when absent. */
+static double member(const char *json, const char *name)
 {
-    char *json, key[64];
-    size_t len;
-    acp_error e;
-    if (acp_session_get(s, "acp-cache.stats", &json, &len, &e) != ACP_OK)
-        return -1;
+    char key[64];
     snprintf(key, sizeof key, "\"%s\":", name);
     const char *p = strstr(json, key);
-    double v = p ? strtod(p + strlen(key), NULL) : -1;
-    acp_free(json);
-    return v;
+    return p ? strtod(p + strlen(key), NULL) : -1;
 }
 
 /* Where a cache save's time went (its counters after P1 and P2), in µs
@@ -181,12 +174,20 @@ static int measure(char *const uri[T_N], const w1 *w, size_t chunk, double out[T
             memcpy(turns + from, turns + (size_t)m * 2 * most, nt[m] * sizeof *turns);
             nt[M_SAVE] = from + nt[m];
         }
-        if (order[k] == M_P2 && !rc) {
-            double n = counter(s[T_CACHE], "writes");
-            split[S_BACK] = counter(s[T_CACHE], "write_back_us") / n;
-            split[S_FRONT] = counter(s[T_CACHE], "write_front_us") / n;
-            split[S_REST] = (secs[M_P1][T_CACHE] + secs[M_P2][T_CACHE]) * 1e6 / n -
-                            split[S_BACK] - split[S_FRONT];
+        if (m == M_P2 && !rc) {
+            char *json;
+            size_t len;
+            acp_status st = acp_session_get(s[T_CACHE], "acp-cache.stats", &json, &len, &e);
+            if (st != ACP_OK)
+                rc = fail("the cache's counters", st, &e);
+            else {
+                double n = member(json, "writes");
+                split[S_BACK] = member(json, "write_back_us") / n;
+                split[S_FRONT] = member(json, "write_front_us") / n;
+                split[S_REST] = (secs[M_P1][T_CACHE] + secs[M_P2][T_CACHE]) * 1e6 / n -
+                                split[S_BACK] - split[S_FRONT];
+                acp_free(json);
+            }
         }
     }
     for (int t = 0; t < T_N && !rc; t++) {
