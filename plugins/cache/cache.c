@@ -224,22 +224,29 @@ static void fill(cache *c, const char *key, const cache_entry *e, const cache_ev
 }
 
 /* After the back acknowledged a write of run id (or failed in a way that
- * may have applied it): remove the run's entries keys from the front.  A
- * removal changes the entry's front version, so every fill under a lease
- * taken before it fails; a fill under a lease taken after it read the back
- * after the write.  (Writing the new version instead would race with
- * deletes: a late write of a version the back has deleted since would land
- * in an empty front.)  When the front cannot be reached, the back is told
- * (cache_suspect). */
-static acp_status invalidate(cache *c, int use, const char *const keys[2], const char *id,
-                             acp_call *call)
+ * may have applied it), begun at back_t0 (cache_mono_us): remove the run's
+ * entries keys from the front.  A removal changes the entry's front
+ * version, so every fill under a lease taken before it fails; a fill under
+ * a lease taken after it read the back after the write.  (Writing the new
+ * version instead would race with deletes: a late write of a version the
+ * back has deleted since would land in an empty front.)  When the front
+ * cannot be reached, the back is told (cache_suspect).  The times of both
+ * steps go to the counters. */
+static acp_status invalidate(cache *c, int64_t back_t0, const char *const keys[2],
+                             const char *id, acp_call *call)
 {
+    int64_t t1 = cache_mono_us();
+    int use = cache_front_usable(c, call);
     for (int i = 0; use && i < 2 && keys[i]; i++) {
         acp_status st = c->ops->delete_run(c->front, keys[i], call);
         if (cache_front_failed(c, st, "removing a changed run", id))
             use = 0;
     }
-    return use ? ACP_OK : cache_suspect(c, call);
+    acp_status st = use ? ACP_OK : cache_suspect(c, call);
+    atomic_fetch_add(&c->st.writes, 1);
+    atomic_fetch_add(&c->st.write_back_us, t1 - back_t0);
+    atomic_fetch_add(&c->st.write_front_us, cache_mono_us() - t1);
+    return st;
 }
 
 /* ---- open, close, ping ---- */
@@ -346,13 +353,18 @@ static acp_status cache_save_run(acp_backend *b, const acp_run_record *r, acp_ca
     int keyed = front_key(rkey, 'r', r->run_id);
     uint32_t flags = r->flags & (ACP_RUN_IF_VERSION | ACP_RUN_IF_ABSENT | ACP_RUN_SET_VERSION |
                                  ACP_RUN_IF_NEWER);
+    int64_t t0 = cache_mono_us();
     acp_status st = c->ops->save_run_v(c->back, r->doc, r->doc_len, flags, r->version,
                                        (flags & ACP_RUN_SET_VERSION) ? r->created_us : ACP_NO_TIME,
                                        &version, call);
-    if (keyed && st != ACP_CONFLICT && st != ACP_INVALID) {
-        /* Written, or perhaps written (a timeout after the commit). */
+    if (keyed && st != ACP_INVALID) {
+        /* Written, or perhaps written (a timeout after the commit); or a
+         * CONFLICT: the back holds a version the caller did not expect,
+         * which the front may not know (a writer that stopped between the
+         * back's commit and the front's removal), and a caller that reads
+         * again to retry must get the back's. */
         const char *keys[2] = {rkey, NULL};
-        acp_status is = invalidate(c, cache_front_usable(c, call), keys, r->run_id, call);
+        acp_status is = invalidate(c, t0, keys, r->run_id, call);
         if (st == ACP_OK && is != ACP_OK)
             return is;
     }
@@ -365,12 +377,13 @@ static acp_status cache_delete_run(acp_backend *b, const char *id, acp_call *cal
 {
     cache *c = b;
     char rkey[CACHE_KEY_MAX + 3], ekey[CACHE_KEY_MAX + 3];
+    int64_t t0 = cache_mono_us();
     acp_status st = c->ops->delete_run(c->back, id, call);
     /* Also after NOT_FOUND: another delete may have removed the run from the
      * back and not yet from the front, and this answer says it is gone. */
     if (front_key(rkey, 'r', id) && front_key(ekey, 'e', id) && st != ACP_INVALID) {
         const char *keys[2] = {rkey, ekey};
-        acp_status is = invalidate(c, cache_front_usable(c, call), keys, id, call);
+        acp_status is = invalidate(c, t0, keys, id, call);
         if (st == ACP_OK && is != ACP_OK)
             return is;
     }
@@ -393,7 +406,7 @@ static int reserved(const char *id)
 
 static acp_status stats(cache *c, acp_call *call)
 {
-    char doc[512];
+    char doc[640];
     int64_t now = cache_mono_us();
     pthread_mutex_lock(&c->mu);
     int down = now < c->down_until || c->down;
@@ -401,14 +414,18 @@ static acp_status stats(cache *c, acp_call *call)
     int n = snprintf(doc, sizeof doc,
                      "{\"id\":\"" CACHE_STATS_ID "\",\"front\":\"%s\",\"hits\":%lld,"
                      "\"misses\":%lld,\"bypassed\":%lld,\"fills\":%lld,\"fill_conflicts\":%lld,"
-                     "\"front_errors\":%lld,\"suspects\":%lld,\"generations\":%lld}",
+                     "\"front_errors\":%lld,\"suspects\":%lld,\"generations\":%lld,"
+                     "\"writes\":%lld,\"write_back_us\":%lld,\"write_front_us\":%lld}",
                      down ? "down" : "up", (long long)atomic_load(&c->st.hits),
                      (long long)atomic_load(&c->st.misses), (long long)atomic_load(&c->st.bypassed),
                      (long long)atomic_load(&c->st.fills),
                      (long long)atomic_load(&c->st.fill_conflicts),
                      (long long)atomic_load(&c->st.front_errors),
                      (long long)atomic_load(&c->st.suspects),
-                     (long long)atomic_load(&c->st.generations));
+                     (long long)atomic_load(&c->st.generations),
+                     (long long)atomic_load(&c->st.writes),
+                     (long long)atomic_load(&c->st.write_back_us),
+                     (long long)atomic_load(&c->st.write_front_us));
     acp_item it = {0};
     it.doc = doc;
     it.doc_len = (size_t)n;
@@ -518,10 +535,11 @@ static acp_status cache_add_event(acp_backend *b, const acp_event_record *ev, in
 {
     cache *c = b;
     char ekey[CACHE_KEY_MAX + 3];
+    int64_t t0 = cache_mono_us();
     acp_status st = c->ops->add_event(c->back, ev->run_id, ev->doc, ev->doc_len, seq, call);
     if (front_key(ekey, 'e', ev->run_id) && st != ACP_INVALID) {
         const char *keys[2] = {ekey, NULL};
-        acp_status is = invalidate(c, cache_front_usable(c, call), keys, ev->run_id, call);
+        acp_status is = invalidate(c, t0, keys, ev->run_id, call);
         if (st == ACP_OK && is != ACP_OK)
             return is;
     }

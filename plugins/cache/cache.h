@@ -32,10 +32,13 @@ typedef struct cache_conf {
     int64_t retry_us;  /* after a front failure, leave the front alone this long */
 } cache_conf;
 
-/* Counters, readable at any time (get_session CACHE_STATS_ID). */
+/* Counters, readable at any time (get_session CACHE_STATS_ID).  writes:
+ * writes that went on to the front after the back; write_back_us and
+ * write_front_us: the time those spent in the back, and after it (the
+ * front's removal, a suspect token's wait): where a write's time goes. */
 typedef struct cache_stats {
     atomic_llong hits, misses, fills, fill_conflicts, front_errors, suspects, generations,
-        bypassed;
+        bypassed, writes, write_back_us, write_front_us;
 } cache_stats;
 
 typedef struct acp_backend {

@@ -7,8 +7,9 @@
  * opens caches by URI and piece by piece (acp_config_set), checks that bad
  * configurations are refused with a message naming the option, that the
  * reserved session ids cannot be written, are not listed and that
- * "acp-cache.stats" answers, and that a run read twice is a hit the second
- * time.  Prints one line per failed check; exit 1 if any failed.
+ * "acp-cache.stats" answers, that a run read twice is a hit the second
+ * time, and that a conditional save the back refuses removes the front's
+ * entry.  Prints one line per failed check; exit 1 if any failed.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -138,6 +139,35 @@ int main(int argc, char **argv)
             CHECK(strncmp(acp_page_key(p, i), "acp-cache.", 10) != 0, "listed %s",
                   acp_page_key(p, i));
         acp_page_free(p);
+    }
+
+    /* A writer that stopped between the back's commit and the front's
+     * removal leaves the old entry in the front (made here by writing the
+     * back directly).  A conditional save that the back refuses because of
+     * that write removes it, so a read-modify-write loop reads the back's
+     * version next instead of conflicting forever. */
+    acp_store *direct;
+    const char *run2 = "{\"run_id\":\"c1\",\"agent_name\":\"a\",\"status\":\"completed\","
+                       "\"created_at\":\"2026-01-01T00:00:00Z\"}";
+    const char *run3 = "{\"run_id\":\"c1\",\"agent_name\":\"a\",\"status\":\"failed\","
+                       "\"created_at\":\"2026-01-01T00:00:00Z\"}";
+    int64_t vb = 0, vc = 0; /* vc: a conflict reports no version */
+    st = acp_store_open(back, &direct, &e);
+    CHECK(st == ACP_OK, "open the back: %s", e.message);
+    if (st == ACP_OK) {
+        CHECK(acp_run_save_versioned(direct, run2, ACP_STRLEN, &vb, &e) == ACP_OK && vb > v,
+              "save to the back: %s", e.message);
+        acp_store_close(direct);
+        st = acp_run_save_if(s, run3, ACP_STRLEN, v, &vc, &e);
+        CHECK(st == ACP_CONFLICT, "save if at %lld: %s", (long long)v, acp_status_name(st));
+        char *json;
+        size_t len;
+        st = acp_run_get_versioned(s, "c1", &json, &len, &v2, &e);
+        CHECK(st == ACP_OK && v2 == vb && strcmp(json, run2) == 0,
+              "after the conflict: %s, version %lld instead of the back's %lld",
+              acp_status_name(st), (long long)v2, (long long)vb);
+        if (st == ACP_OK)
+            acp_free(json);
     }
     acp_store_close(s);
 
