@@ -402,7 +402,7 @@ int idx_prepare_run(idx_change *c, const char *name, size_t name_len, const irun
      * may be gone by the time the change is applied. */
     gvals v = {{f->status, f->agent, f->session}, {f->status_len, f->agent_len, f->session_len}};
     for (int k = 0; k < G_N; k++) {
-        int last;
+        int last = 0;
         if (!kind_of_vals(k, &v, &last))
             continue;
         size_t klen = gkey_len(k, &v, last);

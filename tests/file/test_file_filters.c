@@ -458,7 +458,7 @@ Test(file_filters, a_store_of_format_2_is_raised_and_its_statuses_indexed)
     char path[600];
     size_t len;
     for (int i = 0; i < N; i++) {
-        snprintf(path, sizeof path, "%s/store/runs/%s.json", root, m[i].id);
+        snprintf(path, sizeof path, "%s/store/runs/%.15s.json", root, m[i].id);
         char *b = slurp(path, &len);
         cr_assert(memmem(b, len, ",\"status\":\"", 11), "%s has no status", path);
         len = strip_status(b, len);
