@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * index.h - the in-memory index of the file backend: every run's agent,
- * session and creation time, and every session id, kept in order so that
- * list_runs and list_sessions cost O(log n + page) and totals O(1).
+ * session, status and creation time, and every session id, kept in order
+ * so that list_runs and list_sessions cost O(log n + page) and totals
+ * O(1) (O(log n) per status with status filters or a time range).
  *
  * It is rebuilt from index.log on open and kept current by replaying the
  * records other processes append (see ilog.c).  Not thread-safe: the
