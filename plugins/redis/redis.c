@@ -8,7 +8,9 @@
  * Options: prefix (of every key, default "acp:"), ttl (seconds a run with
  * its events and index entries, or a session, lives after its last write;
  * default: forever), db, connect_timeout and command_timeout (seconds),
- * pool_size (connections per handle, default 16).
+ * pool_size (connections per handle, default 16), and the core's migrate
+ * (auto, never: what open does with a store of an older layout,
+ * redis_layout.c).
  *
  * Each method is one round trip: a plain command where one key answers
  * (get_run, get_session, get_events), otherwise one Lua script run with

@@ -21,13 +21,20 @@
  *                         RPUSH hands out 1, 2, 3, ... atomically
  *   P s:<session_id>      string: session document
  *   P S                   zset of session ids, all scored 0 (byte order)
- *   P w                   hash run_id -> created (8 bytes) + where the run
- *                         is indexed: 's'|'n' <#agent> ':' agent [session]
+ *   P w                   hash run_id -> created (8 bytes) + version (8
+ *                         bytes, as in the record) + #status (1 byte) +
+ *                         status + where the run is indexed: 's'|'n'
+ *                         <#agent> ':' agent [session] (layout 1 had
+ *                         created + where only: RUN_INDEX reads both)
  *   P i:a                 index of every run
  *   P i:g:<agent>         runs of an agent
  *   P i:s:<session>       runs of a session
  *   P i:gs:<#agent>:<agent><session>   runs of an agent in a session (the
  *                         length keeps ("a:1","x") apart from ("a","1:x"))
+ *   P i:t:<status>:<tail> the same per status (tail: a, g:..., s:...,
+ *                         gs:...; status names hold no ':'): filtered lists
+ *   P v                   string: the layout version (redis_layout.c), 2;
+ *                         absent in a layout-1 store
  *   P x:r, P x:s          zset run / session id -> expiry instant (ms) of
  *                         its keys, for stores with a ttl (absent without)
  *   P n:<run_id>          pub/sub channel (not a key): add_event publishes
@@ -40,14 +47,16 @@
  * by run_id descending byte-wise, exactly, for every instant an int64
  * holds (a double score would round instants after the year 2255), and a
  * keyset cursor is simply an exclusive bound: the order of acp_run_order_cmp
- * (acp_storage_plugin.h).  Totals are ZCARD: O(1).
+ * (acp_storage_plugin.h).  Totals are ZCARD: O(1), or ZLEXCOUNT with a
+ * time range: O(log n).
  *
  * Expiry: keys of a run expire by themselves (PEXPIREAT, the same instant
  * for the run and its events, moved on each write), but members of an
  * index cannot.  The run's instant is kept in P x:r, and every script that
  * reads or changes indexes first drops the runs whose instant has passed
- * (purge_runs); P w remembers where each run is indexed after its record
- * is gone.  Inside a script Redis expires keys by the time the script
+ * (purge_runs); P w remembers where each run is indexed, and its version,
+ * after its record is gone, so the purge also raises the delete mark as
+ * delete_run does.  Inside a script Redis expires keys by the time the script
  * started, and the purge reads TIME right after, so a record and its x:r
  * entry are live or past together (to the millisecond).  Without any ttl
  * P x:r does not exist, and writes pay one EXISTS for all of this.
