@@ -99,7 +99,7 @@
     "local function ver_of(rec)\n"                                                                \
     "  if string.byte(rec, 9) == 123 then return 1 end\n"                                         \
     "  local v = string.byte(rec, 9) - 128\n"                                                     \
-    "  for i = 10, 16 do v = v * 256 + string.byte(rec, i) end\n"                                \
+    "  for i = 10, 16 do v = v * 256 + string.byte(rec, i) end\n"                                 \
     "  return v\n"                                                                                \
     "end\n"
 
@@ -110,67 +110,67 @@
  * index has a twin per status: P i:t:<status>:<tail> (ACP status names
  * hold no ':'), so a filtered list walks only matching runs. */
 #define RUN_INDEX                                                                                 \
-    "local function loc_of(agent, session)\n"                                                              \
-    "  if session then return 's' .. #agent .. ':' .. agent .. session end\n"                              \
-    "  return 'n' .. #agent .. ':' .. agent\n"                                                             \
-    "end\n"                                                                                                \
-    "local function place_of(loc)\n"                                                                       \
-    "  local colon = string.find(loc, ':', 2, true)\n"                                                     \
-    "  local alen = tonumber(string.sub(loc, 2, colon - 1))\n"                                             \
-    "  local agent = string.sub(loc, colon + 1, colon + alen)\n"                                           \
-    "  if string.sub(loc, 1, 1) == 's' then return agent, string.sub(loc, colon + alen + 1) end\n"         \
-    "  return agent, nil\n"                                                                                \
-    "end\n"                                                                                                \
-    "local function tails(agent, session)\n"                                                               \
-    "  local t = {'a', 'g:' .. agent}\n"                                                                   \
-    "  if session then\n"                                                                                  \
-    "    t[3] = 's:' .. session\n"                                                                         \
-    "    t[4] = 'gs:' .. #agent .. ':' .. agent .. session\n"                                              \
-    "  end\n"                                                                                              \
-    "  return t\n"                                                                                         \
-    "end\n"                                                                                                \
-    "local function index_keys(agent, session, status)\n"                                                  \
-    "  local k = {}\n"                                                                                     \
-    "  for _, t in ipairs(tails(agent, session)) do\n"                                                     \
-    "    k[#k + 1] = P .. 'i:' .. t\n"                                                                     \
-    "    if status then k[#k + 1] = P .. 'i:t:' .. status .. ':' .. t end\n"                               \
-    "  end\n"                                                                                              \
-    "  return k\n"                                                                                         \
-    "end\n"                                                                                                \
-    "local function where_of(w)\n"                                                                         \
-    "  if string.byte(w, 9) < 128 then return nil, nil, string.sub(w, 9) end\n"                            \
-    "  local sl = string.byte(w, 17)\n"                                                                    \
-    "  return ver_of(w), string.sub(w, 18, 17 + sl), string.sub(w, 18 + sl)\n"                             \
-    "end\n"                                                                                                \
-    "local function unindex(id, w)\n"                                                                      \
-    "  local _, status, loc = where_of(w)\n"                                                               \
-    "  local agent, session = place_of(loc)\n"                                                             \
-    "  local m = string.sub(w, 1, 8) .. id\n"                                                              \
-    "  for _, k in ipairs(index_keys(agent, session, status)) do redis.call('ZREM', k, m) end\n"           \
-    "end\n"                                                                                                \
-    "local function raise_mark(v)\n"                                                                       \
+    "local function loc_of(agent, session)\n"                                                     \
+    "  if session then return 's' .. #agent .. ':' .. agent .. session end\n"                     \
+    "  return 'n' .. #agent .. ':' .. agent\n"                                                    \
+    "end\n"                                                                                       \
+    "local function place_of(loc)\n"                                                              \
+    "  local colon = string.find(loc, ':', 2, true)\n"                                            \
+    "  local alen = tonumber(string.sub(loc, 2, colon - 1))\n"                                    \
+    "  local agent = string.sub(loc, colon + 1, colon + alen)\n"                                  \
+    "  if string.sub(loc, 1, 1) == 's' then return agent, string.sub(loc, colon + alen + 1) end\n" \
+    "  return agent, nil\n"                                                                       \
+    "end\n"                                                                                       \
+    "local function tails(agent, session)\n"                                                      \
+    "  local t = {'a', 'g:' .. agent}\n"                                                          \
+    "  if session then\n"                                                                         \
+    "    t[3] = 's:' .. session\n"                                                                \
+    "    t[4] = 'gs:' .. #agent .. ':' .. agent .. session\n"                                     \
+    "  end\n"                                                                                     \
+    "  return t\n"                                                                                \
+    "end\n"                                                                                       \
+    "local function index_keys(agent, session, status)\n"                                         \
+    "  local k = {}\n"                                                                            \
+    "  for _, t in ipairs(tails(agent, session)) do\n"                                            \
+    "    k[#k + 1] = P .. 'i:' .. t\n"                                                            \
+    "    if status then k[#k + 1] = P .. 'i:t:' .. status .. ':' .. t end\n"                      \
+    "  end\n"                                                                                     \
+    "  return k\n"                                                                                \
+    "end\n"                                                                                       \
+    "local function where_of(w)\n"                                                                \
+    "  if string.byte(w, 9) < 128 then return nil, nil, string.sub(w, 9) end\n"                   \
+    "  local sl = string.byte(w, 17)\n"                                                           \
+    "  return ver_of(w), string.sub(w, 18, 17 + sl), string.sub(w, 18 + sl)\n"                    \
+    "end\n"                                                                                       \
+    "local function unindex(id, w)\n"                                                             \
+    "  local _, status, loc = where_of(w)\n"                                                      \
+    "  local agent, session = place_of(loc)\n"                                                    \
+    "  local m = string.sub(w, 1, 8) .. id\n"                                                     \
+    "  for _, k in ipairs(index_keys(agent, session, status)) do redis.call('ZREM', k, m) end\n"  \
+    "end\n"                                                                                       \
+    "local function raise_mark(v)\n"                                                              \
     "  if v > tonumber(redis.call('GET', P .. 'm') or '0') then\n"                                \
-    "    redis.call('SET', P .. 'm', num(v))\n"                                                    \
-    "  end\n" \
-    "end\n"                                                                                                \
-    "local function forget(id, w)\n"                                                                       \
-    "  unindex(id, w)\n"                                                                                   \
-    "  redis.call('HDEL', P .. 'w', id)\n"                                                                 \
-    "  local v = where_of(w)\n"                                                                            \
-    "  if v then raise_mark(v) end\n"                                                                      \
-    "end\n"                                                                                                \
-    "local xr = P .. 'x:r'\n"                                                                              \
-    "local function purge_runs()\n"                                                                        \
-    "  local bound = '(' .. num(now_ms())\n"                                                               \
-    "  while true do\n"                                                                                    \
-    "    local ids = redis.call('ZRANGEBYSCORE', xr, '-inf', bound, 'LIMIT', 0, 256)\n"                    \
-    "    if #ids == 0 then return end\n"                                                                   \
-    "    for _, id in ipairs(ids) do\n"                                                                    \
-    "      local w = redis.call('HGET', P .. 'w', id)\n"                                                   \
-    "      if w then forget(id, w) end\n"                                                                  \
-    "    end\n"                                                                                            \
-    "    redis.call('ZREM', xr, unpack(ids))\n"                                                            \
-    "  end\n"                                                                                              \
+    "    redis.call('SET', P .. 'm', num(v))\n"                                                   \
+    "  end\n"                                                                                     \
+    "end\n"                                                                                       \
+    "local function forget(id, w)\n"                                                              \
+    "  unindex(id, w)\n"                                                                          \
+    "  redis.call('HDEL', P .. 'w', id)\n"                                                        \
+    "  local v = where_of(w)\n"                                                                   \
+    "  if v then raise_mark(v) end\n"                                                             \
+    "end\n"                                                                                       \
+    "local xr = P .. 'x:r'\n"                                                                     \
+    "local function purge_runs()\n"                                                               \
+    "  local bound = '(' .. num(now_ms())\n"                                                      \
+    "  while true do\n"                                                                           \
+    "    local ids = redis.call('ZRANGEBYSCORE', xr, '-inf', bound, 'LIMIT', 0, 256)\n"           \
+    "    if #ids == 0 then return end\n"                                                          \
+    "    for _, id in ipairs(ids) do\n"                                                           \
+    "      local w = redis.call('HGET', P .. 'w', id)\n"                                          \
+    "      if w then forget(id, w) end\n"                                                         \
+    "    end\n"                                                                                   \
+    "    redis.call('ZREM', xr, unpack(ids))\n"                                                   \
+    "  end\n"                                                                                     \
     "end\n"
 
 #define SESSION_PURGE                                                                             \
@@ -202,7 +202,7 @@
     "  local lists, at, out = {}, {}, {}\n"                                                       \
     "  local want = math.min(offset + limit, 2 ^ 53)\n"                                           \
     "  for i, k in ipairs(keys) do\n"                                                             \
-    "    lists[i] = redis.call('ZREVRANGEBYLEX', k, max, min, 'LIMIT', 0, num(want))\n"          \
+    "    lists[i] = redis.call('ZREVRANGEBYLEX', k, max, min, 'LIMIT', 0, num(want))\n"           \
     "    at[i] = 1\n"                                                                             \
     "  end\n"                                                                                     \
     "  local skip = offset\n"                                                                     \
@@ -229,43 +229,45 @@
  * one (the condition failed: nothing written).  SET also drops an expiry. */
 #define SAVE_RUN                                                                                  \
     "local function save(id, c8, keep, agent, session, status, doc, ttl, expiring, mode, want)\n" \
-    "  local rk, ek = P .. 'r:' .. id, P .. 'e:' .. id\n" \
-    "  local cur = redis.call('GET', rk)\n" \
-    "  local stored = 0\n" \
-    "  if cur then stored = ver_of(cur) end\n" \
-    "  local v\n" \
-    "  if mode == 's' or mode == 'n' then\n" \
-    "    if mode == 'n' and stored >= want then return 0, stored end\n" \
-    "    v = want\n" \
-    "  else\n" \
-    "    if (mode == 'v' and stored ~= want) or (mode == 'a' and stored ~= 0) then\n" \
-    "      return 0, stored\n" \
-    "    end\n" \
-    "    local base = stored\n" \
-    "    if base == 0 then base = tonumber(redis.call('GET', P .. 'm') or '0') end\n" \
-    "    v = math.max(base + 1, now_us())\n" \
-    "  end\n" \
-    "  local wk = P .. 'w'\n" \
-    "  local old = redis.call('HGET', wk, id)\n" \
-    "  if old and keep == '1' then c8 = string.sub(old, 1, 8) end\n" \
-    "  local place = string.char(#status) .. status .. loc_of(agent, session)\n" \
-    "  if not old or string.byte(old, 9) < 128 or string.sub(old, 1, 8) ~= c8 or\n" \
-    "     string.sub(old, 17) ~= place then\n" \
-    "    if old then unindex(id, old) end\n" \
-    "    local m = c8 .. id\n" \
-    "    for _, k in ipairs(index_keys(agent, session, status)) do redis.call('ZADD', k, 0, m) end\n" \
-    "  end\n" \
-    "  redis.call('HSET', wk, id, c8 .. enc(v) .. place)\n" \
-    "  redis.call('SET', rk, c8 .. enc(v) .. doc)\n" \
-    "  if ttl > 0 then\n" \
-    "    local at = num(now_ms() + ttl)\n" \
-    "    redis.call('PEXPIREAT', rk, at)\n" \
-    "    redis.call('PEXPIREAT', ek, at)\n" \
-    "    redis.call('ZADD', xr, at, id)\n" \
-    "  elseif expiring and redis.call('ZREM', xr, id) == 1 then\n" \
-    "    redis.call('PERSIST', ek)\n" \
-    "  end\n" \
-    "  return 1, v\n" \
+    "  local rk, ek = P .. 'r:' .. id, P .. 'e:' .. id\n"                                         \
+    "  local cur = redis.call('GET', rk)\n"                                                       \
+    "  local stored = 0\n"                                                                        \
+    "  if cur then stored = ver_of(cur) end\n"                                                    \
+    "  local v\n"                                                                                 \
+    "  if mode == 's' or mode == 'n' then\n"                                                      \
+    "    if mode == 'n' and stored >= want then return 0, stored end\n"                           \
+    "    v = want\n"                                                                              \
+    "  else\n"                                                                                    \
+    "    if (mode == 'v' and stored ~= want) or (mode == 'a' and stored ~= 0) then\n"             \
+    "      return 0, stored\n"                                                                    \
+    "    end\n"                                                                                   \
+    "    local base = stored\n"                                                                   \
+    "    if base == 0 then base = tonumber(redis.call('GET', P .. 'm') or '0') end\n"             \
+    "    v = math.max(base + 1, now_us())\n"                                                      \
+    "  end\n"                                                                                     \
+    "  local wk = P .. 'w'\n"                                                                     \
+    "  local old = redis.call('HGET', wk, id)\n"                                                  \
+    "  if old and keep == '1' then c8 = string.sub(old, 1, 8) end\n"                              \
+    "  local place = string.char(#status) .. status .. loc_of(agent, session)\n"                  \
+    "  if not old or string.byte(old, 9) < 128 or string.sub(old, 1, 8) ~= c8 or\n"               \
+    "     string.sub(old, 17) ~= place then\n"                                                    \
+    "    if old then unindex(id, old) end\n"                                                      \
+    "    local m = c8 .. id\n"                                                                    \
+    "    for _, k in ipairs(index_keys(agent, session, status)) do\n"                              \
+    "      redis.call('ZADD', k, 0, m)\n"                                                          \
+    "    end\n"                                                                                   \
+    "  end\n"                                                                                     \
+    "  redis.call('HSET', wk, id, c8 .. enc(v) .. place)\n"                                       \
+    "  redis.call('SET', rk, c8 .. enc(v) .. doc)\n"                                              \
+    "  if ttl > 0 then\n"                                                                         \
+    "    local at = num(now_ms() + ttl)\n"                                                        \
+    "    redis.call('PEXPIREAT', rk, at)\n"                                                       \
+    "    redis.call('PEXPIREAT', ek, at)\n"                                                       \
+    "    redis.call('ZADD', xr, at, id)\n"                                                        \
+    "  elseif expiring and redis.call('ZREM', xr, id) == 1 then\n"                                \
+    "    redis.call('PERSIST', ek)\n"                                                             \
+    "  end\n"                                                                                     \
+    "  return 1, v\n"                                                                             \
     "end\n"
 
 /* Append one event (add_event, add_events); want > 0: only as sequence
@@ -275,17 +277,17 @@
  * must leave its indexes before the id is reused. */
 #define APPEND_EVENT                                                                              \
     "local function append(id, elem, want, ttl, expiring)\n"                                      \
-    "  local ek, rk = P .. 'e:' .. id, P .. 'r:' .. id\n"                                          \
+    "  local ek, rk = P .. 'e:' .. id, P .. 'r:' .. id\n"                                         \
     "  if want > 0 and redis.call('LLEN', ek) ~= want - 1 then return 0 end\n"                    \
     "  local n = redis.call('RPUSH', ek, elem)\n"                                                 \
     "  if ttl > 0 then\n"                                                                         \
-    "    local at = num(now_ms() + ttl)\n"                                                         \
-    "    redis.call('PEXPIREAT', ek, at)\n"                                                        \
-    "    redis.call('PEXPIREAT', rk, at)\n"                                                        \
-    "    redis.call('ZADD', xr, at, id)\n"                                                         \
+    "    local at = num(now_ms() + ttl)\n"                                                        \
+    "    redis.call('PEXPIREAT', ek, at)\n"                                                       \
+    "    redis.call('PEXPIREAT', rk, at)\n"                                                       \
+    "    redis.call('ZADD', xr, at, id)\n"                                                        \
     "  elseif expiring and redis.call('ZREM', xr, id) == 1 then\n"                                \
-    "    redis.call('PERSIST', ek)\n"                                                              \
-    "    redis.call('PERSIST', rk)\n"                                                              \
+    "    redis.call('PERSIST', ek)\n"                                                             \
+    "    redis.call('PERSIST', rk)\n"                                                             \
     "  end\n"                                                                                     \
     "  redis.call('PUBLISH', P .. 'n:' .. id, n)\n"                                               \
     "  return n\n"                                                                                \
@@ -462,7 +464,8 @@ const char *const rd_scripts[RD_N_SCRIPTS] = {
     "    if string.byte(rec, 9) == 123 then h = 9 end\n"
     "    local ok, d = pcall(cjson.decode, string.sub(rec, h))\n"
     "    local st = ok and type(d) == 'table' and d.status\n"
-    "    if type(st) == 'string' and #st > 0 and #st < 64 and not string.find(st, ':', 1, true) then\n"
+    "    if type(st) == 'string' and #st > 0 and #st < 64 and\n"
+    "       not string.find(st, ':', 1, true) then\n"
     "      local loc = string.sub(w, 9)\n"
     "      local agent, session = place_of(loc)\n"
     "      local m = string.sub(w, 1, 8) .. id\n"
