@@ -158,11 +158,12 @@ static long r_save_run(target *t, int tid, size_t i, int done)
     char c8[8];
     put_time(c8, w->created_us[i]);
     const char *agent = w->agent_name[w->agent[i]], *sess = w->session_id[w->session[i]];
-    const char *argv[7] = {b->prefix, w->run_id[i], c8, agent, "1", sess,
-                           done ? w->doc_done[i] : w->doc_new[i]};
-    size_t lens[7] = {b->plen, w->run_id_len[i], 8, strlen(agent), 1, strlen(sess),
-                      done ? w->doc_done_len[i] : w->doc_new_len[i]};
-    redisReply *r = script(t, tid, BRD_SAVE_RUN, 7, argv, lens);
+    const char *status = done ? "completed" : "in-progress"; /* as the documents say */
+    const char *argv[8] = {b->prefix, w->run_id[i], c8, agent, "1", sess,
+                           done ? w->doc_done[i] : w->doc_new[i], status};
+    size_t lens[8] = {b->plen, w->run_id_len[i], 8, strlen(agent), 1, strlen(sess),
+                      done ? w->doc_done_len[i] : w->doc_new_len[i], strlen(status)};
+    redisReply *r = script(t, tid, BRD_SAVE_RUN, 8, argv, lens);
     freeReplyObject(r);
     return r ? 1 : -1;
 }
@@ -359,6 +360,8 @@ int baseline_redis_open(target *t, const w1 *w, const baseline_args *a, char *wh
             return -1;
         }
     }
+    /* The layout version, as the backend's open sets it. */
+    freeReplyObject(redisCommand(b->c[0], "SET %sv 2 NX", b->prefix));
     char version[32] = "?";
     redisReply *info = redisCommand(b->c[0], "INFO server");
     const char *v = info && info->type == REDIS_REPLY_STRING ? strstr(info->str, "redis_version:")

@@ -8,10 +8,13 @@
  *   P m            string: the delete mark (run versions)
  *   P e:<run_id>   list: stored time (8 bytes) + event document
  *   P s:<id>       string: session document;  P S  zset of session ids
- *   P w            hash run_id -> created8 + 's'|'n' #agent ':' agent [session]
+ *   P w            hash run_id -> created8 + version8 + #status (1 byte) +
+ *                  status + 's'|'n' #agent ':' agent [session]
  *   P i:a, P i:g:<agent>, P i:s:<session>, P i:gs:<#agent>:<agent><session>
  *                  zsets of created8 + run_id, all scored 0, read newest
- *                  first with ZREVRANGEBYLEX
+ *                  first with ZREVRANGEBYLEX; the same per status under
+ *                  P i:t:<status>:<a | g:... | s:... | gs:...>
+ *   P v            string: the layout version (2), set once at open
  *
  * The backend looks for runs with a ttl on every run write and list (one
  * EXISTS of P x:r) and forgets a session's expiry on save (ZREM P x:s);
@@ -25,20 +28,27 @@
  * from what P w says about it. */
 #define BRD_INDEX                                                                           \
     "local P = ARGV[1]\n"                                                                   \
-    "local function index_keys(agent, session)\n"                                           \
-    "  local k = {P .. 'i:a', P .. 'i:g:' .. agent}\n"                                      \
+    "local function index_keys(agent, session, status)\n"                                   \
+    "  local t = {'a', 'g:' .. agent}\n"                                                    \
     "  if session then\n"                                                                   \
-    "    k[#k + 1] = P .. 'i:s:' .. session\n"                                              \
-    "    k[#k + 1] = P .. 'i:gs:' .. #agent .. ':' .. agent .. session\n"                   \
+    "    t[#t + 1] = 's:' .. session\n"                                                     \
+    "    t[#t + 1] = 'gs:' .. #agent .. ':' .. agent .. session\n"                          \
+    "  end\n"                                                                               \
+    "  local k = {}\n"                                                                      \
+    "  for _, x in ipairs(t) do\n"                                                          \
+    "    k[#k + 1] = P .. 'i:' .. x\n"                                                      \
+    "    k[#k + 1] = P .. 'i:t:' .. status .. ':' .. x\n"                                   \
     "  end\n"                                                                               \
     "  return k\n"                                                                          \
     "end\n"                                                                                 \
     "local function drop_index(id, where)\n"                                                \
-    "  local colon = string.find(where, ':', 10, true)\n"                                   \
-    "  local n = tonumber(string.sub(where, 10, colon - 1))\n"                             \
-    "  local agent, session = string.sub(where, colon + 1, colon + n), nil\n"               \
-    "  if string.sub(where, 9, 9) == 's' then session = string.sub(where, colon + n + 1) end\n" \
-    "  for _, k in ipairs(index_keys(agent, session)) do\n"                                 \
+    "  local sl = string.byte(where, 17)\n"                                                 \
+    "  local status, loc = string.sub(where, 18, 17 + sl), string.sub(where, 18 + sl)\n"    \
+    "  local colon = string.find(loc, ':', 2, true)\n"                                      \
+    "  local n = tonumber(string.sub(loc, 2, colon - 1))\n"                                 \
+    "  local agent, session = string.sub(loc, colon + 1, colon + n), nil\n"                 \
+    "  if string.sub(loc, 1, 1) == 's' then session = string.sub(loc, colon + n + 1) end\n" \
+    "  for _, k in ipairs(index_keys(agent, session, status)) do\n"                         \
     "    redis.call('ZREM', k, string.sub(where, 1, 8) .. id)\n"                            \
     "  end\n"                                                                               \
     "end\n"
@@ -62,21 +72,24 @@
 const char *const brd_scripts[BRD_N_SCRIPTS] = {
     [BRD_SAVE_RUN] = BRD_INDEX BRD_VERSION
     "if redis.replicate_commands then redis.replicate_commands() end\n"
-    "local id, c8, agent, doc = ARGV[2], ARGV[3], ARGV[4], ARGV[7]\n"
+    "local id, c8, agent, doc, status = ARGV[2], ARGV[3], ARGV[4], ARGV[7], ARGV[8]\n"
     "local session = nil\n"
     "if ARGV[5] == '1' then session = ARGV[6] end\n"
     "redis.call('EXISTS', P .. 'x:r')\n"
-    "local where = c8 .. (session and 's' or 'n') .. #agent .. ':' .. agent .. (session or '')\n"
-    "local old = redis.call('HGET', P .. 'w', id)\n"
-    "if old ~= where then\n"
-    "  if old then drop_index(id, old) end\n"
-    "  for _, k in ipairs(index_keys(agent, session)) do redis.call('ZADD', k, 0, c8 .. id) end\n"
-    "  redis.call('HSET', P .. 'w', id, where)\n"
-    "end\n"
     "local base = ver_of(redis.call('GET', P .. 'r:' .. id))\n"
     "if base == 0 then base = tonumber(redis.call('GET', P .. 'm') or '0') end\n"
     "local t = redis.call('TIME')\n"
     "local v = math.max(base + 1, tonumber(t[1]) * 1000000 + tonumber(t[2]))\n"
+    "local place = string.char(#status) .. status .. (session and 's' or 'n') .. #agent .. ':'\n"
+    "  .. agent .. (session or '')\n"
+    "local old = redis.call('HGET', P .. 'w', id)\n"
+    "if not old or string.sub(old, 1, 8) ~= c8 or string.sub(old, 17) ~= place then\n"
+    "  if old then drop_index(id, old) end\n"
+    "  for _, k in ipairs(index_keys(agent, session, status)) do\n"
+    "    redis.call('ZADD', k, 0, c8 .. id)\n"
+    "  end\n"
+    "end\n"
+    "redis.call('HSET', P .. 'w', id, c8 .. enc(v) .. place)\n"
     "redis.call('SET', P .. 'r:' .. id, c8 .. enc(v) .. doc)\n"
     "return {1, v}\n",
 

@@ -96,12 +96,13 @@ static int write_base(void)
     const char *c8 = "\x80\x01\x01\x01\x01\x01\x01\x01";
     char ev[200] = "\x80\x01\x01\x01\x01\x01\x01\x02";
     strcat(ev, event_doc);
-    const char *a1[] = {BASE, "run-a", c8, "agent-1", "1", "sess-1", run_doc[0]};
-    const char *a2[] = {BASE, "run-b", c8, "agent-2", "0", "", run_doc[1]};
+    const char *a1[] = {BASE, "run-a", c8, "agent-1", "1", "sess-1", run_doc[0], "in-progress"};
+    const char *a2[] = {BASE, "run-b", c8, "agent-2", "0", "", run_doc[1], "in-progress"};
     const char *e1[] = {BASE, "run-a", ev}, *e2[] = {BASE, "run-b", ev};
     const char *s1[] = {BASE, "sess-1", session_doc}, *d2[] = {BASE, "run-b"};
-    return script(BRD_SAVE_RUN, 7, a1) || script(BRD_SAVE_RUN, 7, a2) ||
-                   script(BRD_SAVE_RUN, 7, a1) || script(BRD_ADD_EVENT, 3, e1) ||
+    freeReplyObject(redisCommand(conn, "SET " BASE "v 2")); /* the backend's open sets it */
+    return script(BRD_SAVE_RUN, 8, a1) || script(BRD_SAVE_RUN, 8, a2) ||
+                   script(BRD_SAVE_RUN, 8, a1) || script(BRD_ADD_EVENT, 3, e1) ||
                    script(BRD_ADD_EVENT, 3, e1) || script(BRD_ADD_EVENT, 3, e2) ||
                    script(BRD_SAVE_SESSION, 3, s1) || script(BRD_DELETE_RUN, 2, d2)
                ? -1
@@ -168,7 +169,9 @@ int main(int argc, char **argv)
                         "writes the redis backend's key layout; follow the backend's change "
                         "there\n");
     if (ok && !(strstr(p, "r:run-a string") && strstr(p, "e:run-a list 2") &&
-                strstr(p, "i:gs:7:agent-1sess-1 zset 1") && strstr(p, "S zset 1") &&
+                strstr(p, "i:gs:7:agent-1sess-1 zset 1") &&
+                strstr(p, "i:t:in-progress:gs:7:agent-1sess-1 zset 1") &&
+                strstr(p, "v string") && strstr(p, "S zset 1") &&
                 strstr(p, "w hash 1") && !strstr(p, "run-b "))) {
         fprintf(stderr, "FAIL: the description misses keys:\n%s\n", p);
         ok = 0;

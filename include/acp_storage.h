@@ -344,7 +344,7 @@ ACP_API acp_status acp_store_verify(acp_store *store, unsigned flags, acp_verify
  * never changes (a later need gets a new struct and function). */
 typedef struct acp_migrate_info {
     int64_t found;  /* the stored schema version (0: no store yet); -1 when the backend keeps
-                       no versioned schema (memory, redis, ...): nothing to migrate */
+                       no versioned schema (memory, ...): nothing to migrate */
     int64_t latest; /* the latest version the plugin knows (-1 as above) */
     int64_t steps;  /* steps reported to fn */
     int migrated;   /* 1 when steps were performed (not with ACP_MIGRATE_DRY_RUN) */
@@ -371,8 +371,8 @@ typedef int (*acp_migrate_fn)(void *ctx, int64_t from, int64_t to, const char *d
  * receives what was found, also on failure.  The store is opened and
  * closed by this call; other processes may use it meanwhile (a migration
  * takes the locks an open would).  Backends without versions (memory,
- * redis, third-party plugins without a migrate method) report found =
- * latest = -1 and no steps.
+ * third-party plugins without a migrate method) report found = latest = -1
+ * and no steps.
  * Errors: as acp_store_open_config(); UNSUPPORTED (a store newer than the
  * plugin, or mode=ro without DRY_RUN); backend errors of a failed step
  * (the store is left as it was).  Not bounded by the call timeout once the

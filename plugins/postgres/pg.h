@@ -107,6 +107,16 @@ acp_status pg_exec_sql(pg_req *r, const char *sql, PGresult **out);
 acp_status pg_exec_params(pg_req *r, const char *sql, int n, const char *const *vals,
                           const int *lens, PGresult **out);
 
+/* Remove one run with its events and counter inside the caller's
+ * transaction, in delete_run's lock order (postgres.c): save_run()'s lock,
+ * then still (may be NULL: a purge's "does the run still match", *yes 0
+ * leaves it alone), then the counter row's lock, the counter, the events
+ * and the run (the delete mark rises).  *had_events, *had_run: what
+ * existed. */
+typedef acp_status (*pg_still_fn)(pg_req *r, const char *run_id, const void *arg, int *yes);
+acp_status pg_delete_one(pg_req *r, const char *run_id, pg_still_fn still, const void *arg,
+                         int *had_events, int *had_run);
+
 /* pg_ops.c: list_runs with status or time filters, purge_runs, stats. */
 acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *call);
 acp_status pg_purge_runs(acp_backend *b, const acp_purge_query *q, int64_t *deleted,

@@ -160,40 +160,76 @@ acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *ca
     return st;
 }
 
-/* One batch: the matching runs (by runs_finished), their events and event
- * counters, and the runs, in one statement, so in one transaction; the
- * delete mark rises with them. */
+/* " FROM @.runs WHERE status IN (...) AND finished_us < $ [AND agent]":
+ * the purge's match. */
+static void cat_purged(pg_stmt *s, const acp_purge_query *q)
+{
+    cat(s, " FROM @.runs WHERE status");
+    cat_statuses(s, q->statuses, q->n_statuses);
+    cat(s, " AND finished_us < $%d::bigint", int_param(s, q->finished_before_us));
+    if (q->agent_name)
+        cat(s, " AND agent_name = $%d::text", text_param(s, q->agent_name));
+}
+
+/* pg_delete_one's check, under the run's save lock: a save since the batch
+ * was chosen may have made the run match no more. */
+static acp_status still_purged(pg_req *r, const char *run_id, const void *arg, int *yes)
+{
+    pg_stmt s = {.len = 0, .n = 0};
+    cat(&s, "SELECT 1");
+    cat_purged(&s, arg);
+    cat(&s, " AND run_id = $%d::text", text_param(&s, run_id));
+    PGresult *res = NULL;
+    acp_status st = run(r, &s, &res);
+    if (st == ACP_OK) {
+        *yes = PQntuples(res) > 0;
+        PQclear(res);
+    }
+    return st;
+}
+
+/* One batch, one transaction: the matching runs (by runs_finished), then
+ * each removed as delete_run removes one (pg_delete_one: the same locks in
+ * the same order, so an append or a save racing the purge is serialized
+ * with it exactly as with delete_run).  The batch is taken in run_id order
+ * so that purges running at once lock runs in one order. */
 acp_status pg_purge_runs(acp_backend *b, const acp_purge_query *q, int64_t *deleted,
                          acp_call *call)
 {
     pg_req r;
     pg_req_init(&r, b, call, "purge", NULL, NULL, q->count_only);
     pg_stmt s = {.len = 0, .n = 0};
-    cat(&s, q->count_only ? "SELECT count(*)::bigint FROM @.runs WHERE status"
-                          : "WITH m AS (SELECT run_id FROM @.runs WHERE status");
-    cat_statuses(&s, q->statuses, q->n_statuses);
-    cat(&s, " AND finished_us < $%d::bigint", int_param(&s, q->finished_before_us));
-    if (q->agent_name)
-        cat(&s, " AND agent_name = $%d::text", text_param(&s, q->agent_name));
+    cat(&s, q->count_only ? "SELECT count(*)::bigint" : "SELECT run_id FROM (SELECT run_id");
+    cat_purged(&s, q);
     if (!q->count_only)
-        cat(&s, " LIMIT $%d::bigint FOR UPDATE),"
-                " q AS (DELETE FROM @.event_seq WHERE run_id IN (SELECT run_id FROM m)),"
-                " e AS (DELETE FROM @.events WHERE run_id IN (SELECT run_id FROM m)),"
-                " d AS (DELETE FROM @.runs WHERE run_id IN (SELECT run_id FROM m)"
-                " RETURNING version),"
-                /* The delete mark rises to the purged runs' highest version,
-                 * as delete_run raises it (run versions, pg_sql.h). */
-                " k AS (UPDATE @.meta SET value = (SELECT max(version) FROM d)"
-                " WHERE name = 'run_delete' AND value < (SELECT max(version) FROM d))"
-                " SELECT count(*)::bigint FROM d",
-            int_param(&s, q->limit));
-    PGresult *res = NULL;
-    acp_status st = run(&r, &s, &res);
-    if (st == ACP_OK) {
-        st = scalar(&r, res, deleted);
-        PQclear(res);
+        cat(&s, " LIMIT $%d::bigint) m ORDER BY run_id", int_param(&s, q->limit));
+    PGresult *res = NULL, *ids = NULL;
+    acp_status st = ACP_OK;
+    *deleted = 0;
+    if (q->count_only) {
+        if ((st = run(&r, &s, &res)) == ACP_OK) {
+            st = scalar(&r, res, deleted);
+            PQclear(res);
+        }
+        pg_req_done(&r);
+        return st;
     }
-    pg_req_done(&r);
+    if ((st = pg_exec_sql(&r, "BEGIN", &res)) == ACP_OK) {
+        PQclear(res);
+        st = run(&r, &s, &ids);
+    }
+    for (int i = 0; st == ACP_OK && i < PQntuples(ids); i++) {
+        int had_events, had_run;
+        st = pg_delete_one(&r, PQgetvalue(ids, i, 0), still_purged, q, &had_events,
+                           &had_run);
+        *deleted += had_run;
+    }
+    if (st == ACP_OK && (st = pg_exec_sql(&r, "COMMIT", &res)) == ACP_OK)
+        PQclear(res);
+    if (st != ACP_OK)
+        *deleted = 0;
+    PQclear(ids);
+    pg_req_done(&r); /* a connection left inside a transaction is dropped */
     return st;
 }
 

@@ -619,43 +619,56 @@ static acp_status pg_get_run(acp_backend *b, const char *run_id, acp_call *call)
     return st;
 }
 
-/* Runs and events go in one transaction.  The counter row goes first: its
+/* Runs and events go in one transaction.  save_run()'s lock goes first
+ * (no save of the run is in flight, pg_sql.h), then the counter row: its
  * lock waits for appenders in flight, and the events delete that follows
  * (a new snapshot) then sees their events too; appenders that come later
- * wait for this transaction and start again from 1. */
-static acp_status pg_delete_run(acp_backend *b, const char *run_id, acp_call *call)
+ * wait for this transaction and start again from 1.  delete_run and the
+ * purge (pg_ops.c) both remove runs through here. */
+acp_status pg_delete_one(pg_req *r, const char *run_id, pg_still_fn still, const void *arg,
+                         int *had_events, int *had_run)
 {
     const char *v[1] = {run_id};
     int l[1] = {(int)strlen(run_id)};
+    PGresult *res = NULL;
+    int yes = 1;
+    *had_events = *had_run = 0;
+    acp_status st = pg_exec(r, PG_LOCK_RUN, 1, v, l, &res);
+    if (st == ACP_OK) {
+        PQclear(res);
+        if (still && ((st = still(r, run_id, arg, &yes)) != ACP_OK || !yes))
+            return st;
+        st = pg_exec(r, PG_LOCK_SEQ, 1, v, l, &res);
+    }
+    if (st == ACP_OK) {
+        *had_events = PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 8 &&
+                      pg_get_i64(PQgetvalue(res, 0, 0)) > 0;
+        PQclear(res);
+        st = pg_exec(r, PG_DELETE_SEQ, 1, v, l, &res);
+    }
+    if (st == ACP_OK) {
+        PQclear(res);
+        st = pg_exec(r, PG_DELETE_RUN, 1, v, l, &res);
+    }
+    if (st == ACP_OK) {
+        *had_run = PQntuples(res) > 0;
+        PQclear(res);
+    }
+    return st;
+}
+
+static acp_status pg_delete_run(acp_backend *b, const char *run_id, acp_call *call)
+{
     pg_req r;
     pg_req_init(&r, b, call, "delete_run", "run", run_id, 0);
     PGresult *res = NULL;
     int had_events = 0, had_run = 0;
     acp_status st = pg_exec_sql(&r, "BEGIN", &res);
-    if (st == ACP_OK) { /* save_run()'s lock: no save of the run is in flight (pg_sql.h) */
-        PQclear(res);
-        st = pg_exec(&r, PG_LOCK_RUN, 1, v, l, &res);
-    }
     if (st == ACP_OK) {
         PQclear(res);
-        st = pg_exec(&r, PG_LOCK_SEQ, 1, v, l, &res);
+        st = pg_delete_one(&r, run_id, NULL, NULL, &had_events, &had_run);
     }
-    if (st == ACP_OK) {
-        had_events = PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 8 &&
-                     pg_get_i64(PQgetvalue(res, 0, 0)) > 0;
-        PQclear(res);
-        st = pg_exec(&r, PG_DELETE_SEQ, 1, v, l, &res);
-    }
-    if (st == ACP_OK) {
-        PQclear(res);
-        st = pg_exec(&r, PG_DELETE_RUN, 1, v, l, &res);
-    }
-    if (st == ACP_OK) {
-        had_run = PQntuples(res) > 0;
-        PQclear(res);
-        st = pg_exec_sql(&r, "COMMIT", &res);
-    }
-    if (st == ACP_OK) {
+    if (st == ACP_OK && (st = pg_exec_sql(&r, "COMMIT", &res)) == ACP_OK) {
         PQclear(res);
         if (!had_events && !had_run)
             st = ACP_NOT_FOUND;

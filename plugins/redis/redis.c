@@ -8,7 +8,9 @@
  * Options: prefix (of every key, default "acp:"), ttl (seconds a run with
  * its events and index entries, or a session, lives after its last write;
  * default: forever), db, connect_timeout and command_timeout (seconds),
- * pool_size (connections per handle, default 16).
+ * pool_size (connections per handle, default 16), and the core's migrate
+ * (auto, never: what open does with a store of an older layout,
+ * redis_layout.c).
  *
  * Each method is one round trip: a plain command where one key answers
  * (get_run, get_session, get_events), otherwise one Lua script run with
@@ -124,8 +126,9 @@ static acp_status rd_open(const acp_plugin_host *host, const acp_open_args *args
         return host->error(call, ACP_NOMEM, "out of memory opening %s", args->uri_redacted);
     }
     /* Connecting now reports a wrong address or password at open; the
-     * scripts are loaded once so that every later call is an EVALSHA. */
-    if ((st = rd_load_scripts(b, call)) != ACP_OK) {
+     * scripts are loaded once so that every later call is an EVALSHA; an
+     * older layout is migrated (or refused: option migrate). */
+    if ((st = rd_load_scripts(b, call)) != ACP_OK || (st = rd_open_layout(b, call)) != ACP_OK) {
         rd_close(b);
         return st;
     }
@@ -166,17 +169,17 @@ static acp_status rd_save_run(acp_backend *b, const acp_run_record *run, acp_cal
     fmt_i64(want, run->version);
     int keep = (run->flags & ACP_RUN_CREATED_DEFAULT) != 0, has_session = run->session_id != NULL;
     const char *mode = save_mode(run->flags);
-    const char *argv[11] = {b->conf.prefix, run->run_id, c8, keep ? "1" : "0", run->agent_name,
+    const char *argv[12] = {b->conf.prefix, run->run_id, c8, keep ? "1" : "0", run->agent_name,
                             has_session ? "1" : "0", has_session ? run->session_id : "",
-                            run->doc, ttl, mode, want};
-    size_t lens[11] = {b->conf.prefix_len, run->run_id_len, 8, 1, run->agent_name_len, 1,
+                            run->doc, ttl, mode, want, run->status};
+    size_t lens[12] = {b->conf.prefix_len, run->run_id_len, 8, 1, run->agent_name_len, 1,
                        has_session ? run->session_id_len : 0, run->doc_len, strlen(ttl), 1,
-                       strlen(want)};
+                       strlen(want), strlen(run->status)};
     redisReply *r;
     /* Only an unconditional save may run twice: a conditional one that ran
      * before its connection was lost would fail against its own write. */
     acp_status st = rd_request(b, call, &op, mode[0] == '-' || mode[0] == 's' ? RD_RETRY : 0,
-                               RD_SAVE_RUN, 11, argv, lens, &r);
+                               RD_SAVE_RUN, 12, argv, lens, &r);
     if (st != ACP_OK)
         return st;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -257,64 +260,91 @@ static acp_status rd_delete_run(acp_backend *b, const char *run_id, acp_call *ca
     return st;
 }
 
-/* The index that answers q: one sorted set per filter combination, so a
- * filtered list never scans runs that do not match. */
-static char *index_key(const acp_backend *b, const acp_run_query *q, size_t *len)
+/* The tail of the index that answers q (redis_lua.c: P i:<tail>, and per
+ * status P i:t:<status>:<tail>): one sorted set per filter combination, so
+ * a filtered list never walks runs that do not match. */
+static char *index_tail(const acp_run_query *q, size_t *len)
 {
     const char *agent = q->agent_name, *session = q->session_id;
     size_t al = agent ? strlen(agent) : 0, sl = session ? strlen(session) : 0;
-    char *k = malloc(b->conf.prefix_len + al + sl + 48);
+    char *k = malloc(al + sl + 48);
     if (!k)
         return NULL;
     int n;
-    memcpy(k, b->conf.prefix, b->conf.prefix_len);
-    char *p = k + b->conf.prefix_len;
     if (agent && session) {
-        n = sprintf(p, "i:gs:%zu:", al);
-        memcpy(p + n, agent, al);
-        memcpy(p + n + al, session, sl);
+        n = sprintf(k, "gs:%zu:", al);
+        memcpy(k + n, agent, al);
+        memcpy(k + n + al, session, sl);
         n += (int)(al + sl);
     } else if (agent) {
-        n = sprintf(p, "i:g:");
-        memcpy(p + n, agent, al);
+        n = sprintf(k, "g:");
+        memcpy(k + n, agent, al);
         n += (int)al;
     } else if (session) {
-        n = sprintf(p, "i:s:");
-        memcpy(p + n, session, sl);
+        n = sprintf(k, "s:");
+        memcpy(k + n, session, sl);
         n += (int)sl;
     } else {
-        n = sprintf(p, "i:a");
+        n = sprintf(k, "a");
     }
-    *len = b->conf.prefix_len + (size_t)n;
+    *len = (size_t)n;
     return k;
+}
+
+/* A lex range bound of the index members (created8 + run_id): '(' or '['
+ * then created (8 bytes) then id_len bytes of id. */
+typedef struct lex_bound {
+    char s[1 + 8 + 256 + 1];
+    size_t len;
+} lex_bound;
+
+static void bound_at(lex_bound *out, char open, int64_t created_us, const char *id, size_t id_len)
+{
+    out->s[0] = open;
+    put_time(out->s + 1, created_us);
+    memcpy(out->s + 9, id, id_len);
+    out->len = 9 + id_len;
 }
 
 static acp_status rd_list_runs(acp_backend *b, const acp_run_query *q, acp_call *call)
 {
     rd_op op = {"list_runs", NULL};
-    size_t idx_len;
-    char *idx = index_key(b, q, &idx_len);
-    if (!idx)
-        return b->host->error(call, ACP_NOMEM, "out of memory listing runs");
-    /* Upper bound of the walk: everything ("+"), or strictly below the
-     * cursor's (created, run_id) member. */
-    char max[1 + 8 + 256 + 1] = "+";
-    size_t max_len = 1;
-    if (q->has_cursor) {
-        size_t cl = strlen(q->cursor_run_id);
-        max[0] = '(';
-        put_time(max + 1, q->cursor_created_us);
-        memcpy(max + 9, q->cursor_run_id, cl);
-        max_len = 9 + cl;
+    size_t tail_len, n_st = q->n_statuses;
+    char *tail = index_tail(q, &tail_len);
+    if (!tail || n_st > 16) {
+        free(tail);
+        return b->host->error(call, n_st > 16 ? ACP_INVALID : ACP_NOMEM,
+                              n_st > 16 ? "too many statuses" : "out of memory listing runs");
     }
+    /* The walk: strictly below the created_until bound (a member created at
+     * that instant starts with its 8 bytes and sorts after them) and the
+     * cursor, whichever is lower; at or above created_since.  The total
+     * counts the time range alone (a cursor only pages). */
+    lex_bound total_max = {"+", 1}, page_max, min = {"-", 1};
+    if (q->created_until_us != INT64_MAX)
+        bound_at(&total_max, '(', q->created_until_us, "", 0);
+    page_max = total_max;
+    if (q->has_cursor && (q->created_until_us == INT64_MAX ||
+                          q->cursor_created_us < q->created_until_us))
+        bound_at(&page_max, '(', q->cursor_created_us, q->cursor_run_id,
+                 strlen(q->cursor_run_id));
+    if (q->created_since_us != INT64_MIN)
+        bound_at(&min, '[', q->created_since_us, "", 0);
     char offset[24], limit[24];
     fmt_i64(offset, q->offset);
     fmt_i64(limit, q->limit);
-    const char *argv[6] = {b->conf.prefix, idx, max, offset, limit, q->want_total ? "1" : "0"};
-    size_t lens[6] = {b->conf.prefix_len, idx_len, max_len, strlen(offset), strlen(limit), 1};
+    const char *argv[8 + 16] = {b->conf.prefix, tail, page_max.s, total_max.s, min.s, offset,
+                                limit, q->want_total ? "1" : "0"};
+    size_t lens[8 + 16] = {b->conf.prefix_len, tail_len, page_max.len, total_max.len, min.len,
+                           strlen(offset), strlen(limit), 1};
+    for (size_t i = 0; i < n_st; i++) {
+        argv[8 + i] = q->statuses[i];
+        lens[8 + i] = strlen(q->statuses[i]);
+    }
     redisReply *r;
-    acp_status st = rd_request(b, call, &op, RD_RETRY, RD_LIST_RUNS, 6, argv, lens, &r);
-    free(idx);
+    acp_status st =
+        rd_request(b, call, &op, RD_RETRY, RD_LIST_RUNS, 8 + (int)n_st, argv, lens, &r);
+    free(tail);
     if (st != ACP_OK)
         return st;
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->elements % 2 != 1 ||
@@ -464,11 +494,14 @@ static acp_status ints_reply(acp_backend *b, acp_call *call, const rd_op *op, re
     return st;
 }
 
+/* Arguments per run of the save_runs script (redis_lua.c). */
+#define RUN_ARGS 8
+
 static acp_status rd_save_runs(acp_backend *b, const acp_run_record *runs, size_t n,
                                uint32_t flags, acp_status *results, acp_call *call)
 {
     rd_op op = {"save_runs", n ? runs[0].run_id : ""};
-    size_t argc = 3 + 7 * n;
+    size_t argc = 3 + RUN_ARGS * n;
     const char **argv = malloc(argc * sizeof *argv);
     size_t *lens = malloc(argc * sizeof *lens);
     char *c8 = malloc(8 * (n ? n : 1));
@@ -485,8 +518,8 @@ static acp_status rd_save_runs(acp_backend *b, const acp_run_record *runs, size_
     argv[2] = flags & ACP_BATCH_INSERT_ONLY ? "1" : "0", lens[2] = 1;
     for (size_t i = 0; i < n; i++) {
         const acp_run_record *run = &runs[i];
-        const char **a = argv + 3 + 7 * i;
-        size_t *l = lens + 3 + 7 * i;
+        const char **a = argv + 3 + RUN_ARGS * i;
+        size_t *l = lens + 3 + RUN_ARGS * i;
         int has_session = run->session_id != NULL;
         put_time(c8 + 8 * i, run->created_us);
         a[0] = run->run_id, l[0] = run->run_id_len;
@@ -496,6 +529,7 @@ static acp_status rd_save_runs(acp_backend *b, const acp_run_record *runs, size_
         a[4] = has_session ? "1" : "0", l[4] = 1;
         a[5] = has_session ? run->session_id : "", l[5] = has_session ? run->session_id_len : 0;
         a[6] = run->doc, l[6] = run->doc_len;
+        a[7] = run->status, l[7] = strlen(run->status);
     }
     redisReply *r;
     /* An upsert may run twice; an insert_only run again would call its own
@@ -624,6 +658,7 @@ static const acp_backend_vtable rd_vtable = {
     .add_event = rd_add_event, .get_events = rd_get_events,
     .wait_events = rd_wait_events,
     .save_runs = rd_save_runs, .add_events = rd_add_events, /* batched writes */
+    .migrate = rd_migrate, /* redis_layout.c */
 };
 
 /* DURABLE: see the top of this file (it depends on the server's
@@ -631,5 +666,6 @@ static const acp_backend_vtable rd_vtable = {
 ACP_PLUGIN_DEFINE_TYPED(redis, RD_VERSION,
                         "Redis (hiredis): runs, sessions and events on a Redis server",
                         ACP_CAP_CONCURRENT | ACP_CAP_DURABLE | ACP_CAP_MULTIPROCESS |
-                            ACP_CAP_NETWORK | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS,
+                            ACP_CAP_NETWORK | ACP_CAP_FOLLOW | ACP_CAP_VERSIONS |
+                            ACP_CAP_RUN_FILTERS,
                         rd_variants, rd_options, &rd_vtable)

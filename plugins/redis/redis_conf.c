@@ -245,6 +245,11 @@ acp_status rd_conf_parse(rd_conf *c, const acp_plugin_host *host, const acp_open
     c->connect_timeout_ms = acp_option_int(a, "connect_timeout", c->connect_timeout_ms);
     c->command_timeout_ms = acp_option_int(a, "command_timeout", 0);
     c->pool_size = (int)acp_option_int(a, "pool_size", c->pool_size);
+    const char *migrate = acp_option_text(a, "migrate");
+    c->migrate = !migrate                        ? RD_MIGRATE_AUTO
+                 : strcmp(migrate, "never") == 0   ? RD_MIGRATE_NEVER
+                 : strcmp(migrate, "inspect") == 0 ? RD_MIGRATE_INSPECT
+                                                   : RD_MIGRATE_AUTO;
     const char *password = acp_option_text(a, "password");
     if (password) {
         rd_secret_free(c->password); /* the option wins over the URI's */

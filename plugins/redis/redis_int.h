@@ -7,6 +7,7 @@
  *   redis_conf.c  the URI and the options
  *   redis_conn.c  connections: pool, timeouts, commands, errors
  *   redis_lua.c   the Lua scripts that make multi-key writes atomic
+ *   redis_layout.c the layout version of a store and its migration
  */
 #ifndef ACP_REDIS_INT_H
 #define ACP_REDIS_INT_H
@@ -35,10 +36,19 @@ enum {
     RD_LIST_SESSIONS,
     RD_SAVE_RUNS,   /* batched writes: many runs, many events, one script */
     RD_ADD_EVENTS,
+    RD_LAYOUT,      /* the store's layout version, and its migration */
+    RD_MIGRATE,
     RD_N_SCRIPTS
 };
 
 extern const char *const rd_scripts[RD_N_SCRIPTS];
+
+/* The layout of the keys (P v, redis_lua.c): 1 before status indexes (no
+ * P v), 2 with them.  0: no runs stored yet. */
+#define RD_LAYOUT_VERSION 2
+
+/* Option migrate (the core's): what open does with a layout-1 store. */
+enum { RD_MIGRATE_AUTO, RD_MIGRATE_NEVER, RD_MIGRATE_INSPECT };
 
 /* One server connection; used by one thread at a time. */
 typedef struct rd_conn {
@@ -64,6 +74,7 @@ typedef struct rd_conf {
     int64_t connect_timeout_ms; /* > 0 */
     int64_t command_timeout_ms; /* 0: only the call's own deadline */
     int pool_size;
+    int migrate;                /* RD_MIGRATE_* */
 } rd_conf;
 
 struct acp_backend {
@@ -121,6 +132,11 @@ redisReply *rd_conn_call(rd_conn *c, int argc, const char **argv, const size_t *
 acp_status rd_follow_wait(acp_backend *b, const acp_event_query *q,
                           acp_status (*look)(acp_backend *, const acp_event_query *, acp_call *),
                           acp_call *call);
+
+/* redis_layout.c: at open, check the store's layout and migrate it as the
+ * option migrate says (auto, never, inspect); the vtable's migrate. */
+acp_status rd_open_layout(acp_backend *b, acp_call *call);
+acp_status rd_migrate(acp_backend *b, uint32_t flags, acp_call *call);
 
 /* Load every script (open): fills b->sha. */
 acp_status rd_load_scripts(acp_backend *b, acp_call *call);

@@ -624,14 +624,19 @@ Test(ruby_defects, listing_and_deleting_never_use_keys)
     cr_expect(strstr(r->str, "cmdstat_scan:") == NULL, "SCAN was used:\n%s", r->str);
     freeReplyObject(r);
     /* Nothing of the deleted runs is left but the store's delete mark
-     * (run versions: a re-created run continues above it). */
+     * (run versions: a re-created run continues above it) and its layout
+     * version (P v). */
     r = redisCommand(c, "DBSIZE");
-    cr_expect_eq(r->integer, 1, "%lld keys left after deleting every run", r->integer);
+    cr_expect_eq(r->integer, 2, "%lld keys left after deleting every run", r->integer);
     freeReplyObject(r);
-    r = redisCommand(c, "RANDOMKEY");
-    cr_expect(r && r->type == REDIS_REPLY_STRING && r->len > 0 && r->str[r->len - 1] == 'm',
-              "the key left is not the delete mark: %s", r && r->str ? r->str : "(none)");
-    freeReplyObject(r);
+    for (int i = 0; i < 8; i++) { /* RANDOMKEY: both keys, whichever it picks */
+        r = redisCommand(c, "RANDOMKEY");
+        char last = r && r->type == REDIS_REPLY_STRING && r->len > 0 ? r->str[r->len - 1] : 0;
+        cr_expect(last == 'm' || last == 'v',
+                  "the key left is not the delete mark or the layout: %s",
+                  r && r->str ? r->str : "(none)");
+        freeReplyObject(r);
+    }
     redisFree(c);
     server_stop(&sv);
     free(base);
@@ -1140,4 +1145,223 @@ Test(atomicity, listed_pages_always_match_their_totals)
     cr_expect(!a.bad, "%s", a.msg);
     cr_expect(rounds > 10, "only %d lists ran", rounds);
     acp_store_close(a.s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Filters: the status indexes, the layout and its migration            */
+/* ------------------------------------------------------------------ */
+
+static void save_status(acp_store *s, const char *id, const char *agent, const char *session,
+                        const char *status, const char *created)
+{
+    char doc[1024], sess[300] = "null";
+    if (session)
+        snprintf(sess, sizeof sess, "\"%s\"", session);
+    snprintf(doc, sizeof doc,
+             "{\"run_id\":\"%s\",\"agent_name\":\"%s\",\"session_id\":%s,\"status\":\"%s\","
+             "\"created_at\":\"%s\"}",
+             id, agent, sess, status, created);
+    acp_error err;
+    cr_assert_eq(acp_run_save(s, doc, ACP_STRLEN, &err), ACP_OK, "save %s: %s", id, err.message);
+}
+
+/* A filtered list (status list, agent, session, since, until: 0 open). */
+static void expect_filtered(acp_store *s, const char *status, const char *agent,
+                            const char *session, int64_t since, int64_t until, const char *want)
+{
+    acp_run_filter f = ACP_RUN_FILTER_INIT;
+    f.status = status;
+    f.agent_name = agent;
+    f.session_id = session;
+    f.created_since_us = since ? since : ACP_TIME_NONE;
+    f.created_until_us = until ? until : ACP_TIME_NONE;
+    f.limit = 100;
+    f.want_total = 1;
+    acp_page *p = NULL;
+    acp_error err;
+    cr_assert_eq(acp_run_list(s, &f, &p, &err), ACP_OK, "list: %s", err.message);
+    cr_expect_str_eq(page_keys(p), want, "status=%s agent=%s session=%s since=%lld until=%lld",
+                     status, agent ? agent : "(any)", session ? session : "(any)",
+                     (long long)since, (long long)until);
+    acp_page_free(p);
+}
+
+#define T2026 INT64_C(1767225600000000) /* 2026-01-01T00:00:00Z */
+
+/* Every status index key of runs of agents alpha/beta in session s1. */
+static const char *const status_keys[] = {
+    "i:t:created:a",           "i:t:in-progress:a",     "i:t:completed:a",
+    "i:t:created:g:alpha",     "i:t:in-progress:g:alpha", "i:t:completed:g:alpha",
+    "i:t:completed:g:beta",    "i:t:created:s:s1",      "i:t:completed:s:s1",
+    "i:t:created:gs:5:alphas1", "i:t:completed:gs:5:alphas1", "i:t:completed:gs:4:betas1",
+    NULL};
+
+Test(filters, status_indexes_follow_saves_deletes_and_expiry)
+{
+    char *base = fixture_uri(), prefix[96];
+    acp_store *s = open_at(base, "", prefix);
+    save_status(s, "r1", "alpha", "s1", "created", "2026-01-01T00:00:01Z");
+    save_status(s, "r2", "alpha", NULL, "in-progress", "2026-01-01T00:00:02Z");
+    save_status(s, "r3", "beta", "s1", "completed", "2026-01-01T00:00:03Z");
+    expect_filtered(s, "created,in-progress", NULL, NULL, 0, 0, "r2,r1/2");
+    expect_filtered(s, "created,in-progress,completed", "alpha", NULL, 0, 0, "r2,r1/2");
+    expect_filtered(s, "created,completed", NULL, "s1", 0, 0, "r3,r1/2");
+    expect_filtered(s, "completed", "beta", "s1", 0, 0, "r3/1");
+    expect_filtered(s, "created,in-progress,completed", NULL, NULL, T2026 + 2000000,
+                    T2026 + 3000000, "r2/1");
+    expect_filtered(s, NULL, NULL, NULL, T2026 + 2000000, 0, "r3,r2/2");
+    expect_filtered(s, NULL, "alpha", NULL, 0, T2026 + 2000000, "r1/1");
+    /* A status change moves the run, a delete removes it. */
+    save_status(s, "r1", "alpha", "s1", "completed", "2026-01-01T00:00:01Z");
+    expect_filtered(s, "created", NULL, NULL, 0, 0, "/0");
+    expect_filtered(s, "completed", NULL, "s1", 0, 0, "r3,r1/2");
+    expect_filtered(s, "completed", "alpha", "s1", 0, 0, "r1/1");
+    acp_error err;
+    cr_assert_eq(acp_run_delete(s, "r3", &err), ACP_OK);
+    expect_filtered(s, "completed,failed", NULL, NULL, 0, 0, "r1/1");
+    cr_assert_eq(acp_run_delete(s, "r1", &err), ACP_OK);
+    cr_assert_eq(acp_run_delete(s, "r2", &err), ACP_OK);
+    cr_expect_eq(keys_left(prefix, status_keys), 0);
+    acp_store_close(s);
+
+    /* Expiry (ttl) takes runs out of their status indexes too. */
+    s = open_at(base, "ttl=1", prefix);
+    save_status(s, "r1", "alpha", "s1", "created", "2026-01-01T00:00:01Z");
+    save_status(s, "r3", "beta", "s1", "completed", "2026-01-01T00:00:03Z");
+    expect_filtered(s, "completed,created", NULL, NULL, 0, 0, "r3,r1/2");
+    sleep_s(2.1);
+    expect_filtered(s, "completed,created", NULL, NULL, 0, 0, "/0");
+    cr_expect_eq(keys_left(prefix, status_keys), 0);
+    acp_store_close(s);
+    free(base);
+}
+
+Test(ttl, an_expired_run_raises_the_delete_mark)
+{
+    char *base = fixture_uri();
+    acp_store *s = open_at(base, "ttl=1", NULL);
+    const char *doc = "{\"run_id\":\"x1\",\"agent_name\":\"a\",\"status\":\"completed\","
+                      "\"created_at\":\"2020-01-01T00:00:00Z\"}";
+    /* A version far ahead of the clock (a restore can leave one): only the
+     * delete mark can carry it past the expiry. */
+    int64_t last = acp_time_now_us() + INT64_C(1000000) * 86400 * 365, v = 0;
+    acp_error err;
+    cr_assert_eq(acp_run_restore(s, doc, ACP_STRLEN, last, INT64_C(1577836800000000), 0, &err),
+                 ACP_OK, "%s", err.message);
+    sleep_s(2.1);
+    char *json;
+    cr_assert_eq(acp_run_get(s, "x1", &json, NULL, &err), ACP_NOT_FOUND);
+    cr_assert_eq(acp_run_save_versioned(s, doc, ACP_STRLEN, &v, &err), ACP_OK, "%s", err.message);
+    cr_expect_gt(v, last, "the run saved again after it expired got version %" PRId64
+                          ", not above %" PRId64, v, last);
+    acp_store_close(s);
+    free(base);
+}
+
+/* Take a store back to layout 1 (the keys of a plugin before status
+ * filters): P w entries without status and version, no status index, no
+ * P v. */
+static void downgrade_to_layout_1(const char *prefix)
+{
+    redisContext *c = redis_at(fixture_port());
+    redisReply *r = redisCommand(
+        c, "EVAL %s 0 %s",
+        "local P = ARGV[1]\n"
+        "local w = redis.call('HGETALL', P .. 'w')\n"
+        "for i = 1, #w, 2 do\n"
+        "  local e = w[i + 1]\n"
+        "  redis.call('HSET', P .. 'w', w[i], string.sub(e, 1, 8) ..\n"
+        "             string.sub(e, 18 + string.byte(e, 17)))\n"
+        "end\n"
+        "local cur = '0'\n"
+        "repeat\n"
+        "  local s = redis.call('SCAN', cur, 'MATCH', P .. 'i:t:*', 'COUNT', 1000)\n"
+        "  cur = s[1]\n"
+        "  for _, k in ipairs(s[2]) do redis.call('DEL', k) end\n"
+        "until cur == '0'\n"
+        "return redis.call('DEL', P .. 'v')\n",
+        prefix);
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1, "downgrade: %s",
+              r && r->str ? r->str : c->errstr);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+static int count_steps(void *ctx, int64_t from, int64_t to, const char *description,
+                       const char *detail)
+{
+    (void)description;
+    (void)detail;
+    cr_expect(from == 1 && to == 2, "step %lld -> %lld", (long long)from, (long long)to);
+    ++*(int *)ctx;
+    return 0;
+}
+
+static acp_status migrate_at(const char *base, const char *prefix, unsigned flags,
+                             acp_migrate_info *info, int *steps)
+{
+    char uri[1024];
+    snprintf(uri, sizeof uri, "%s?prefix=%s", base, prefix);
+    acp_config *cfg;
+    acp_error err;
+    cr_assert_eq(acp_config_new(&cfg, &err), ACP_OK);
+    cr_assert_eq(acp_config_parse_uri(cfg, uri, &err), ACP_OK, "%s", err.message);
+    acp_status st = acp_store_migrate(cfg, flags, count_steps, steps, info, &err);
+    cr_expect_eq(st, ACP_OK, "migrate: %s", err.message);
+    acp_config_free(cfg);
+    return st;
+}
+
+Test(layout, a_layout_1_store_is_refused_with_migrate_never_and_migrated)
+{
+    char *base = fixture_uri(), prefix[96], uri[1024];
+    acp_store *s = open_at(base, "", prefix);
+    save_status(s, "r1", "alpha", "s1", "created", "2026-01-01T00:00:01Z");
+    save_status(s, "r2", "alpha", NULL, "in-progress", "2026-01-01T00:00:02Z");
+    save_status(s, "r3", "beta", "s1", "completed", "2026-01-01T00:00:03Z");
+    acp_store_close(s);
+    downgrade_to_layout_1(prefix);
+
+    /* migrate=never: refused, naming the command. */
+    snprintf(uri, sizeof uri, "%s?prefix=%s&migrate=never", base, prefix);
+    acp_error err;
+    cr_assert_eq(acp_store_open(uri, &s, &err), ACP_UNSUPPORTED);
+    cr_expect(strstr(err.message, "acp-storage migrate") != NULL, "%s", err.message);
+
+    /* A dry run reports the step and changes nothing. */
+    acp_migrate_info info;
+    int steps = 0;
+    migrate_at(base, prefix, ACP_MIGRATE_DRY_RUN, &info, &steps);
+    cr_expect_eq(info.found, 1);
+    cr_expect_eq(info.latest, 2);
+    cr_expect_eq(steps, 1);
+    cr_expect_eq(info.migrated, 0);
+    cr_expect_eq(keys_left(prefix, status_keys), 0);
+
+    /* The migration; then migrate=never opens, and every filter answers. */
+    steps = 0;
+    migrate_at(base, prefix, 0, &info, &steps);
+    cr_expect_eq(steps, 1);
+    cr_expect_eq(info.migrated, 1);
+    cr_assert_eq(acp_store_open(uri, &s, &err), ACP_OK, "%s", err.message);
+    expect_filtered(s, "created,in-progress", NULL, NULL, 0, 0, "r2,r1/2");
+    expect_filtered(s, "completed,created", NULL, "s1", 0, 0, "r3,r1/2");
+    expect_filtered(s, "completed", "beta", "s1", 0, 0, "r3/1");
+    /* Migrated entries unindex exactly: a status change and deletes. */
+    save_status(s, "r1", "alpha", "s1", "failed", "2026-01-01T00:00:01Z");
+    expect_filtered(s, "created", NULL, NULL, 0, 0, "/0");
+    cr_assert_eq(acp_run_delete(s, "r3", &err), ACP_OK);
+    expect_filtered(s, "completed", NULL, NULL, 0, 0, "/0");
+    acp_store_close(s);
+
+    /* Opening (migrate=auto, the default) migrates as well. */
+    downgrade_to_layout_1(prefix);
+    s = open_prefix(base, prefix, "");
+    expect_filtered(s, "failed,in-progress", "alpha", NULL, 0, 0, "r2,r1/2");
+    steps = 0;
+    migrate_at(base, prefix, ACP_MIGRATE_DRY_RUN, &info, &steps);
+    cr_expect_eq(info.found, 2);
+    cr_expect_eq(steps, 0);
+    acp_store_close(s);
+    free(base);
 }
