@@ -188,13 +188,8 @@ int cmd_ping(cli_ctx *ctx)
     if (acp_store_ping(store, &err) != ACP_OK) {
         rc = cli_report(&err);
     } else if (ctx->json) {
-        fputs("{\"schema\":1,\"ok\":true,\"store\":", stdout);
-        out_str(stdout, uri);
-        fputs(",\"backend\":", stdout);
-        out_str(stdout, acp_store_backend(store));
-        fputs(",\"backend_version\":", stdout);
-        out_str(stdout, acp_store_backend_version(store));
-        fputs(",\"capabilities\":", stdout);
+        out_store_json(stdout, uri, acp_store_backend(store), acp_store_backend_version(store));
+        fputs(",\"ok\":true,\"capabilities\":", stdout);
         out_caps_json(stdout, acp_store_capabilities(store));
         fputs("}\n", stdout);
     } else {
