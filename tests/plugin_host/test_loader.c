@@ -334,6 +334,51 @@ Test(plugin_host, scan_never_loads_a_file_whose_name_is_invalid)
     cr_assert_null(loaded_image(BADNAMES_DIR, "x.so"), "libacp_storage_x.so.so was loaded");
 }
 
+/* The typed fixture's options as acp_plugins_scan hands them on (the probe
+ * child packs them, the parent unpacks them); good has none. */
+Test(plugin_host, scan_lists_the_typed_options_of_each_plugin)
+{
+    acp_config *cfg = new_config();
+    acp_error e = {0};
+    cr_assert_eq(acp_config_add_plugin_dir(cfg, FIXTURE_DIR, &e), ACP_OK);
+    acp_plugin_list *list = NULL;
+    cr_assert_eq(acp_plugins_scan(cfg, &list, &e), ACP_OK, "%s", e.message);
+    const acp_plugin_info *typed = NULL, *good = NULL;
+    for (size_t i = 0; i < acp_plugin_list_count(list); i++) {
+        const acp_plugin_info *p = acp_plugin_list_get(list, i);
+        if (strncmp(p->path, FIXTURE_DIR "/", strlen(FIXTURE_DIR) + 1) != 0)
+            continue;
+        if (strcmp(p->name, "typed") == 0)
+            typed = p;
+        else if (strcmp(p->name, "good") == 0)
+            good = p;
+    }
+    cr_assert_not_null(typed);
+    cr_assert_not_null(good);
+    cr_expect_eq(good->n_options, 0);
+    cr_expect_null(good->options);
+    cr_assert_eq(typed->status, ACP_OK, "%s", typed->message);
+    cr_assert_eq(typed->n_options, 8);
+    static const char *const names[] = {"count", "flag", "level", "wait",
+                                        "size", "label", "token", "create"};
+    static const char *const types[] = {"integer", "boolean", "enum",   "duration",
+                                        "size",    "string",  "string", "boolean"};
+    for (size_t i = 0; i < 8; i++) {
+        cr_expect_str_eq(typed->options[i].name, names[i]);
+        cr_expect_str_eq(typed->options[i].type, types[i]);
+        cr_expect_eq(typed->options[i].secret, i == 6, "%s", names[i]);
+    }
+    cr_expect_str_eq(typed->options[0].doc, "how many");
+    cr_expect_null(typed->options[0].default_value);
+    cr_expect_str_eq(typed->options[0].values, "");
+    cr_expect_str_eq(typed->options[2].values, "low|high");
+    cr_expect_str_eq(typed->options[2].default_value, "low");
+    cr_expect_str_eq(typed->options[5].default_value, "dflt");
+    cr_expect_str_eq(typed->options[6].doc, "a secret");
+    acp_plugin_list_free(list);
+    acp_config_free(cfg);
+}
+
 Test(plugin_host, uri_scheme_variant_selects_the_plugin_before_the_plus)
 {
     acp_config *cfg = new_config();
