@@ -313,16 +313,30 @@ Test(plugin_host, invalid_name_never_loads_a_plugin_built_for_it)
     cr_assert_null(loaded_image(BADNAMES_DIR, "x.so"), "libacp_storage_x.so.so was loaded");
 }
 
+/* acp_plugins_scan with dir searched first; *cfg to free after the list. */
+static acp_plugin_list *scan_with(const char *dir, acp_config **cfg)
+{
+    *cfg = new_config();
+    acp_error e = {0};
+    cr_assert_eq(acp_config_add_plugin_dir(*cfg, dir, &e), ACP_OK);
+    acp_plugin_list *list = NULL;
+    cr_assert_eq(acp_plugins_scan(*cfg, &list, &e), ACP_OK, "%s", e.message);
+    return list;
+}
+
+/* Whether p's file is in dir. */
+static int in_dir(const acp_plugin_info *p, const char *dir)
+{
+    return strncmp(p->path, dir, strlen(dir)) == 0 && p->path[strlen(dir)] == '/';
+}
+
 Test(plugin_host, scan_never_loads_a_file_whose_name_is_invalid)
 {
-    acp_config *cfg = new_config();
-    acp_error e = {0};
-    cr_assert_eq(acp_config_add_plugin_dir(cfg, BADNAMES_DIR, &e), ACP_OK);
-    acp_plugin_list *list = NULL;
-    cr_assert_eq(acp_plugins_scan(cfg, &list, &e), ACP_OK, "%s", e.message);
+    acp_config *cfg;
+    acp_plugin_list *list = scan_with(BADNAMES_DIR, &cfg);
     for (size_t i = 0; i < acp_plugin_list_count(list); i++) {
         const acp_plugin_info *p = acp_plugin_list_get(list, i);
-        if (strncmp(p->path, BADNAMES_DIR "/", strlen(BADNAMES_DIR) + 1) != 0)
+        if (!in_dir(p, BADNAMES_DIR))
             continue;
         cr_expect_eq(p->status, ACP_LOAD, "%s listed as %s", p->path,
                      acp_status_name(p->status));
@@ -338,15 +352,12 @@ Test(plugin_host, scan_never_loads_a_file_whose_name_is_invalid)
  * child packs them, the parent unpacks them); good has none. */
 Test(plugin_host, scan_lists_the_typed_options_of_each_plugin)
 {
-    acp_config *cfg = new_config();
-    acp_error e = {0};
-    cr_assert_eq(acp_config_add_plugin_dir(cfg, FIXTURE_DIR, &e), ACP_OK);
-    acp_plugin_list *list = NULL;
-    cr_assert_eq(acp_plugins_scan(cfg, &list, &e), ACP_OK, "%s", e.message);
+    acp_config *cfg;
+    acp_plugin_list *list = scan_with(FIXTURE_DIR, &cfg);
     const acp_plugin_info *typed = NULL, *good = NULL;
     for (size_t i = 0; i < acp_plugin_list_count(list); i++) {
         const acp_plugin_info *p = acp_plugin_list_get(list, i);
-        if (strncmp(p->path, FIXTURE_DIR "/", strlen(FIXTURE_DIR) + 1) != 0)
+        if (!in_dir(p, FIXTURE_DIR))
             continue;
         if (strcmp(p->name, "typed") == 0)
             typed = p;
