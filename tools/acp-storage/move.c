@@ -147,6 +147,7 @@ static int open_url(const char *url, int source, acp_store **out)
  * b_source), or neither. */
 static int open_pair(const char *a, const char *b, int b_source, acp_store **sa, acp_store **sb)
 {
+    *sa = *sb = NULL;
     int rc = open_url(a, 1, sa);
     if (rc)
         return rc;
@@ -244,7 +245,7 @@ int cmd_copy(cli_ctx *ctx)
     const char *from = ctx->args.value[OPT_FROM], *to = ctx->args.value[OPT_TO];
     if (!from || !to)
         return cli_usage_error(ctx, "copy needs --from URL and --to URL");
-    acp_store *src, *dst;
+    acp_store *src = NULL, *dst = NULL;
     int rc = open_pair(from, to, 0, &src, &dst);
     if (rc)
         return rc;
@@ -261,7 +262,7 @@ int cmd_copy(cli_ctx *ctx)
 
 int cmd_diff(cli_ctx *ctx)
 {
-    acp_store *a, *b;
+    acp_store *a = NULL, *b = NULL;
     int rc = open_pair(ctx->args.pos[0], ctx->args.pos[1], 1, &a, &b);
     if (rc)
         return rc;
