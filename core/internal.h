@@ -79,6 +79,20 @@ acp_status acp__plugin_get(const acp_config *cfg, acp__plugin **out, acp_error *
  * to free with acp__strv_free.  NULL when out of memory. */
 char **acp__search_dirs(const acp_config *cfg, size_t *n);
 
+/* ---- a plugin's typed options, for acp_plugins_scan (plugin_specs.c) ---- */
+
+/* The most bytes of options one plugin reports, and of one field. */
+#define ACP_SPECS_MAX 65536
+#define ACP_SPECS_FIELD_MAX 4096
+/* Pack d's typed options into *blob (malloc'ed, *len bytes; NULL and 0 when
+ * it has none, or more than ACP_SPECS_MAX bytes of them).  -1: out of
+ * memory. */
+int acp__specs_pack(const acp_plugin_descriptor *d, char **blob, size_t *len);
+/* Set info->options and n_options from a blob of acp__specs_pack (none when
+ * it is cut or malformed); info->options is one block to free().  -1: out
+ * of memory. */
+int acp__specs_unpack(const char *blob, size_t n, acp_plugin_info *info);
+
 /* 1 if the plugin's descriptor is large enough to hold member. */
 #define ACP__DESC_HAS(desc, member)                                                         \
     ((desc)->size >= offsetof(acp_plugin_descriptor, member) + sizeof((desc)->member))

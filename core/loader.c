@@ -457,12 +457,13 @@ acp_status acp__plugin_get(const acp_config *cfg, acp__plugin **out, acp_error *
 /* How long a probed plugin may take to load before it is reported hung. */
 #define PROBE_TIMEOUT_MS 30000
 
-/* What a probe child reports: the fixed part, then the three strings. */
+/* What a probe child reports: the fixed part, then the three strings and
+ * the typed options (plugin_specs.c). */
 typedef struct probe_report {
     int32_t status;
     uint32_t abi[2];
     uint64_t capabilities;
-    uint32_t len[3]; /* version, description, message */
+    uint32_t len[4]; /* version, description, message, options */
 } probe_report;
 
 static int write_all(int fd, const void *buf, size_t n)
@@ -509,9 +510,17 @@ static void probe_child(int fd, const char *path)
                       .capabilities = st == ACP_OK ? p->desc->capabilities : 0};
     for (int i = 0; i < 3; i++)
         r.len[i] = (uint32_t)strnlen(text[i] ? text[i] : "", ACP_ERROR_MESSAGE_MAX);
+    char *specs = NULL;
+    size_t nspecs = 0;
+    if (st == ACP_OK && acp__specs_pack(p->desc, &specs, &nspecs) != 0)
+        _exit(1); /* out of memory: the parent reports a probe without a report */
+    r.len[3] = (uint32_t)nspecs;
     int ok = write_all(fd, &r, sizeof r);
     for (int i = 0; ok && i < 3; i++)
         ok = write_all(fd, text[i] ? text[i] : "", r.len[i]);
+    if (ok && nspecs)
+        ok = write_all(fd, specs, nspecs);
+    free(specs);
     _exit(ok ? 0 : 1);
 }
 
@@ -530,7 +539,7 @@ static int report_complete(const char *buf, size_t n)
     if (n < sizeof r)
         return 0;
     memcpy(&r, buf, sizeof r);
-    return n >= sizeof r + (size_t)r.len[0] + r.len[1] + r.len[2];
+    return n >= sizeof r + (size_t)r.len[0] + r.len[1] + r.len[2] + r.len[3];
 }
 
 /* Read what the child sends until it closes its end, the report is whole,
@@ -539,7 +548,7 @@ static int report_complete(const char *buf, size_t n)
  * timeout or out of memory (*out NULL when out of memory). */
 static ssize_t read_report(int fd, char **out, int *timed_out)
 {
-    size_t cap = sizeof(probe_report) + 3 * ACP_ERROR_MESSAGE_MAX, got = 0;
+    size_t cap = sizeof(probe_report) + 3 * ACP_ERROR_MESSAGE_MAX + ACP_SPECS_MAX, got = 0;
     char *buf = malloc(cap);
     *out = buf;
     *timed_out = 0;
@@ -573,7 +582,7 @@ static int take_report(acp_plugin_info *info, const char *buf, size_t n)
     if (n < sizeof r)
         return 0;
     memcpy(&r, buf, sizeof r);
-    if (sizeof r + (size_t)r.len[0] + r.len[1] + r.len[2] != n)
+    if (sizeof r + (size_t)r.len[0] + r.len[1] + r.len[2] + r.len[3] != n)
         return 0;
     const char *s = buf + sizeof r;
     info->status = r.status == ACP_OK ? ACP_OK : ACP_LOAD;
@@ -582,7 +591,9 @@ static int take_report(acp_plugin_info *info, const char *buf, size_t n)
     info->capabilities = r.capabilities;
     info->version = strndup(s, r.len[0]);
     info->description = strndup(s += r.len[0], r.len[1]);
-    info->message = strndup(s + r.len[1], r.len[2]);
+    info->message = strndup(s += r.len[1], r.len[2]);
+    if (acp__specs_unpack(s + r.len[2], r.len[3], info) != 0)
+        free((char *)info->message), info->message = NULL; /* reported as NOMEM */
     return 1;
 }
 
@@ -756,6 +767,7 @@ ACP_API void acp_plugin_list_free(acp_plugin_list *l)
         acp_plugin_info *p = &l->items[i];
         free((char *)p->name), free((char *)p->path), free((char *)p->message);
         free((char *)p->version), free((char *)p->description);
+        free((void *)p->options);
     }
     free(l->items);
     free(l);

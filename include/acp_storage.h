@@ -230,6 +230,21 @@ ACP_API char *acp_config_file_default(void);
 /* Plugins                                                              */
 /* ------------------------------------------------------------------ */
 
+/* One typed option of a backend, as its plugin describes it
+ * (acp_option_spec in acp_storage_plugin.h).  Handed out as an array
+ * (acp_plugin_info.options), so this struct never changes. */
+typedef struct acp_option_info {
+    const char *name;          /* the key; "*": any other key, passed on as text */
+    const char *type;          /* "string", "integer", "boolean", "enum",
+                                  "duration" or "size" ("unknown" for a type
+                                  this library does not know) */
+    const char *default_value; /* as a user would write it, or NULL: none */
+    int secret;                /* the value is a secret, never shown */
+    const char *doc;           /* one line ("" when the plugin gives none) */
+    const char *values;        /* enum: the accepted values separated by '|';
+                                  "" for other types */
+} acp_option_info;
+
 /* One plugin file found in a plugin directory. */
 typedef struct acp_plugin_info {
     const char *name;        /* from the file name */
@@ -243,6 +258,10 @@ typedef struct acp_plugin_info {
     uint64_t capabilities;   /* ACP_CAP_* of acp_storage_plugin.h */
     int shadowed;            /* an earlier directory has the same name */
     int crash_signal;        /* the signal that killed it while loading, or 0 */
+    /* Its typed options, in the plugin's order (a loaded plugin whose
+     * descriptor has them: ABI 1.2); 0 and NULL otherwise. */
+    size_t n_options;
+    const acp_option_info *options;
 } acp_plugin_info;
 
 typedef struct acp_plugin_list acp_plugin_list;

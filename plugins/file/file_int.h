@@ -332,12 +332,6 @@ acp_status file_ping(acp_backend *b, acp_call *call);
 
 /* ---- events.c ---- */
 unsigned ev_stripe_of(const char *name, size_t len);
-/* Map the lock table (lock_fd open); sets b->shm, or leaves it NULL when
- * the file system cannot share a mapping.  Also sets up the table of open
- * logs (b->tabs): file_open calls it for every store it may write to, before
- * any append or delete. */
-acp_status ev_lock_table_open(acp_backend *b, acp_call *call);
-void ev_lock_table_close(acp_backend *b);
 /* Delete events/<name>.log; *had says whether it held events. */
 acp_status ev_remove(acp_backend *b, const char *name, size_t nlen, int *had, acp_call *call);
 void ev_close_all(acp_backend *b);
@@ -352,13 +346,29 @@ acp_status ev_append(acp_backend *b, const acp_event_record *ev, int64_t *seq, i
  * it.  *deleting as ev_append (nothing appended). */
 acp_status ev_append_many(acp_backend *b, const acp_event_record *evs, size_t n, int restore,
                           int64_t *seqs, acp_status *results, int *deleting, acp_call *call);
+acp_status file_get_events(acp_backend *b, const acp_event_query *q, acp_call *call);
+
+/* ---- locktable.c ---- */
+/* Map the lock table (lock_fd open); sets b->shm, or leaves it NULL when
+ * the file system cannot share a mapping.  Also sets up the table of open
+ * logs (b->tabs): file_open calls it for every store it may write to, before
+ * any append or delete. */
+acp_status ev_lock_table_open(acp_backend *b, acp_call *call);
+void ev_lock_table_close(acp_backend *b);
 /* Hold the lock of run <name>'s event log, as appends of every process do:
  * delete_run makes its intent under it, and ev_log_unlock makes every
  * appender look again (which then finds the intent).  0 or an errno
  * (ETIMEDOUT past the call's deadline). */
 int ev_log_lock(acp_backend *b, const char *name, size_t nlen, acp_call *call);
 void ev_log_unlock(acp_backend *b, const char *name, size_t nlen);
-acp_status file_get_events(acp_backend *b, const acp_event_query *q, acp_call *call);
+/* Lock a stripe of the shared table, waiting until deadline at most (a
+ * holder that is stopped must not stop everyone).  0 or an errno. */
+int stripe_mutex_lock(shm_stripe *st, uint64_t deadline);
+/* Lock lg for appending (lg->mu held).  *check says whether the log may
+ * have changed since this process last appended.  0 or an errno. */
+int ev_lock(acp_backend *b, evlog *lg, int *check, uint64_t deadline);
+/* Unlock; `changed`: the file was appended to or cut. */
+void ev_unlock(acp_backend *b, evlog *lg, int changed);
 
 /* ---- follow.c ---- */
 

@@ -278,6 +278,15 @@ static const member members[] = {
     M(acp_plugin_info, abi_minor, 52, 4, unsigned),
     M(acp_plugin_info, capabilities, 56, 8, uint64_t),
     M(acp_plugin_info, shadowed, 64, 4, int),
+    M(acp_plugin_info, crash_signal, 68, 4, int),
+    M(acp_plugin_info, n_options, 72, 8, size_t),
+    M(acp_plugin_info, options, 80, 8, const acp_option_info *),
+    M(acp_option_info, name, 0, 8, cstr),
+    M(acp_option_info, type, 8, 8, cstr),
+    M(acp_option_info, default_value, 16, 8, cstr),
+    M(acp_option_info, secret, 24, 4, int),
+    M(acp_option_info, doc, 32, 8, cstr),
+    M(acp_option_info, values, 40, 8, cstr),
 
     M(acp_verify_counts, runs, 0, 8, int64_t),
     M(acp_verify_counts, sessions, 8, 8, int64_t),
@@ -320,7 +329,8 @@ static const struct {
 /* The application API's structs within SONAME libacp_storage.so.0.  The
  * filters carry their size and acp_plugin_info is owned by the library, so
  * those may grow at the end (update the number deliberately, with a minor
- * release); acp_error lives in the caller's memory and never changes. */
+ * release); acp_error lives in the caller's memory and acp_option_info is
+ * handed out as an array: those never change. */
 static const struct {
     const char *name;
     size_t size, frozen;
@@ -329,7 +339,8 @@ static const struct {
     {"acp_run_filter", sizeof(acp_run_filter), 80},
     {"acp_purge_filter", sizeof(acp_purge_filter), 48},
     {"acp_event_filter", sizeof(acp_event_filter), 32},
-    {"acp_plugin_info", sizeof(acp_plugin_info), 72},
+    {"acp_plugin_info", sizeof(acp_plugin_info), 88},
+    {"acp_option_info", sizeof(acp_option_info), 48},
     {"acp_verify_counts", sizeof(acp_verify_counts), 40},
     {"acp_migrate_info", sizeof(acp_migrate_info), 64},
 };

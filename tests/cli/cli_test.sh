@@ -655,6 +655,34 @@ sys.exit(0 if v and set(v.values()) == {sys.argv[3]} else 1)' "$T/out" "$PLUGIND
   json '[b for b in d["backends"] if b["name"] == "clifuture"][0]["status"] == "LOAD"'
   json '[b for b in d["backends"] if b["name"] == "clifuture"][0]["message"] != ""'
   json '[b for b in d["backends"] if b["name"] == "clifixture"][0]["capabilities"] == []'
+  json '[b for b in d["backends"] if b["name"] == "clifixture"][0]["options"] == []'
+  json '[o["name"] for o in [b for b in d["backends"] if b["name"] == "clioptions"][0]["options"]] == ["count", "level", "token", "wait"]'
+
+  t "backends NAME: the typed options"; run backends clioptions
+  rc_is 0; err_empty
+  out_has "clioptions 0.0.2"; out_has "$FIXDIR/libacp_storage_clioptions.so"
+  check "count row: integer, default 7, not secret, its doc" grep -Eq '^  count +integer +7 +no +how many$' "$T/out"
+  check "level row: enum, default low, its values" grep -Eq '^  level +enum +low +no +how hard [(]low[|]high[)]$' "$T/out"
+  check "token row: secret, no default" grep -Eq '^  token +string +- +yes +a secret$' "$T/out"
+  check "wait row: no default, no doc" grep -Eq '^  wait +duration +- +no +$' "$T/out"
+  out_lacks "libacp_storage_clifixture.so"
+
+  t "backends NAME --json"; run --json backends clioptions
+  rc_is 0; err_empty
+  json 'd["schema"] == 1 and d["backend"]["name"] == "clioptions" and d["backend"]["loaded"] is True'
+  json 'd["backend"]["options"][0] == {"name": "count", "type": "integer", "default": "7", "secret": False, "description": "how many", "values": []}'
+  json 'd["backend"]["options"][1]["values"] == ["low", "high"] and d["backend"]["options"][1]["default"] == "low"'
+  json 'd["backend"]["options"][2]["secret"] is True and d["backend"]["options"][2]["default"] is None'
+  json 'd["backend"]["options"][3] == {"name": "wait", "type": "duration", "default": None, "secret": False, "description": "", "values": []}'
+
+  t "backends NAME without typed options"; run backends memory
+  rc_is 0; out_has "memory"; out_has "options       none described"
+  t "backends NAME of a refused plugin"; run backends clifuture
+  rc_is 5; out_has "refused"
+  t "backends with an unknown NAME"; run backends nosuchbackend
+  rc_is 5; out_empty; err_has "no backend plugin named 'nosuchbackend'"
+  t "backends with two names"; run backends memory clioptions
+  rc_is 2
 }
 
 # ---- check -----------------------------------------------------------------

@@ -5,7 +5,8 @@
  * variable CLI_FIXTURE_PING says ("ok", "crash", "hang"), so that the
  * tests can see `acp-storage check` report PASS, CRASH and TIMEOUT.
  * save_run accepts and forgets (the ping check saves a run between two
- * pings); everything else reports UNSUPPORTED.
+ * pings); everything else reports UNSUPPORTED.  Built again as clioptions
+ * (CLI_FIXTURE_OPTIONS), with typed options.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -105,4 +106,22 @@ static const acp_backend_vtable vt = {
     .get_events = fx_get_events,
 };
 
+#ifdef CLI_FIXTURE_OPTIONS
+/* Built a second time as clioptions: the same backend, describing typed
+ * options (a default, none, an enum, a secret, no doc) for `acp-storage
+ * backends NAME`. */
+static const char *const variants[] = {NULL};
+static const char *const levels[] = {"low", "high", NULL};
+static const acp_option_spec options[] = {
+    {.name = "count", .type = ACP_OPT_INTEGER, .min = 1, .max = 100, .default_value = "7",
+     .doc = "how many"},
+    {.name = "level", .type = ACP_OPT_ENUM, .values = levels, .default_value = "low",
+     .doc = "how hard"},
+    {.name = "token", .type = ACP_OPT_STRING, .flags = ACP_OPT_SECRET, .doc = "a secret"},
+    {.name = "wait", .type = ACP_OPT_DURATION},
+    {.name = NULL}};
+ACP_PLUGIN_DEFINE_TYPED(clioptions, "0.0.2", "acp-storage command test fixture, typed options", 0,
+                        variants, options, &vt)
+#else
 ACP_PLUGIN_DEFINE(clifixture, "0.0.1", "acp-storage command test fixture", 0, NULL, &vt)
+#endif

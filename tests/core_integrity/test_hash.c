@@ -3,7 +3,7 @@
  * test_hash.c - the keyed hash (core/hash.c, host->hash) and the memory
  * backend's tables under ids chosen to collide (issue 13 item 9).
  *
- * The memory backend is compiled into this test (its tables are static),
+ * The memory backend is compiled into this test (its tables are internal),
  * so the test can count how many nodes a lookup walks: the probe length.
  * Ids are generated whose unkeyed FNV-1a hashes share their low bits, so
  * that with FNV-1a every one of them lands in the same bucket of any table

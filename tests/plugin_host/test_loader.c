@@ -313,16 +313,30 @@ Test(plugin_host, invalid_name_never_loads_a_plugin_built_for_it)
     cr_assert_null(loaded_image(BADNAMES_DIR, "x.so"), "libacp_storage_x.so.so was loaded");
 }
 
+/* acp_plugins_scan with dir searched first; *cfg to free after the list. */
+static acp_plugin_list *scan_with(const char *dir, acp_config **cfg)
+{
+    *cfg = new_config();
+    acp_error e = {0};
+    cr_assert_eq(acp_config_add_plugin_dir(*cfg, dir, &e), ACP_OK);
+    acp_plugin_list *list = NULL;
+    cr_assert_eq(acp_plugins_scan(*cfg, &list, &e), ACP_OK, "%s", e.message);
+    return list;
+}
+
+/* Whether p's file is in dir. */
+static int in_dir(const acp_plugin_info *p, const char *dir)
+{
+    return strncmp(p->path, dir, strlen(dir)) == 0 && p->path[strlen(dir)] == '/';
+}
+
 Test(plugin_host, scan_never_loads_a_file_whose_name_is_invalid)
 {
-    acp_config *cfg = new_config();
-    acp_error e = {0};
-    cr_assert_eq(acp_config_add_plugin_dir(cfg, BADNAMES_DIR, &e), ACP_OK);
-    acp_plugin_list *list = NULL;
-    cr_assert_eq(acp_plugins_scan(cfg, &list, &e), ACP_OK, "%s", e.message);
+    acp_config *cfg;
+    acp_plugin_list *list = scan_with(BADNAMES_DIR, &cfg);
     for (size_t i = 0; i < acp_plugin_list_count(list); i++) {
         const acp_plugin_info *p = acp_plugin_list_get(list, i);
-        if (strncmp(p->path, BADNAMES_DIR "/", strlen(BADNAMES_DIR) + 1) != 0)
+        if (!in_dir(p, BADNAMES_DIR))
             continue;
         cr_expect_eq(p->status, ACP_LOAD, "%s listed as %s", p->path,
                      acp_status_name(p->status));
@@ -332,6 +346,48 @@ Test(plugin_host, scan_never_loads_a_file_whose_name_is_invalid)
     acp_config_free(cfg);
     cr_assert_null(loaded_image(BADNAMES_DIR, "A"), "libacp_storage_A.so was loaded");
     cr_assert_null(loaded_image(BADNAMES_DIR, "x.so"), "libacp_storage_x.so.so was loaded");
+}
+
+/* The typed fixture's options as acp_plugins_scan hands them on (the probe
+ * child packs them, the parent unpacks them); good has none. */
+Test(plugin_host, scan_lists_the_typed_options_of_each_plugin)
+{
+    acp_config *cfg;
+    acp_plugin_list *list = scan_with(FIXTURE_DIR, &cfg);
+    const acp_plugin_info *typed = NULL, *good = NULL;
+    for (size_t i = 0; i < acp_plugin_list_count(list); i++) {
+        const acp_plugin_info *p = acp_plugin_list_get(list, i);
+        if (!in_dir(p, FIXTURE_DIR))
+            continue;
+        if (strcmp(p->name, "typed") == 0)
+            typed = p;
+        else if (strcmp(p->name, "good") == 0)
+            good = p;
+    }
+    cr_assert_not_null(typed);
+    cr_assert_not_null(good);
+    cr_expect_eq(good->n_options, 0);
+    cr_expect_null(good->options);
+    cr_assert_eq(typed->status, ACP_OK, "%s", typed->message);
+    cr_assert_eq(typed->n_options, 8);
+    static const char *const names[] = {"count", "flag", "level", "wait",
+                                        "size", "label", "token", "create"};
+    static const char *const types[] = {"integer", "boolean", "enum",   "duration",
+                                        "size",    "string",  "string", "boolean"};
+    for (size_t i = 0; i < 8; i++) {
+        cr_expect_str_eq(typed->options[i].name, names[i]);
+        cr_expect_str_eq(typed->options[i].type, types[i]);
+        cr_expect_eq(typed->options[i].secret, i == 6, "%s", names[i]);
+    }
+    cr_expect_str_eq(typed->options[0].doc, "how many");
+    cr_expect_null(typed->options[0].default_value);
+    cr_expect_str_eq(typed->options[0].values, "");
+    cr_expect_str_eq(typed->options[2].values, "low|high");
+    cr_expect_str_eq(typed->options[2].default_value, "low");
+    cr_expect_str_eq(typed->options[5].default_value, "dflt");
+    cr_expect_str_eq(typed->options[6].doc, "a secret");
+    acp_plugin_list_free(list);
+    acp_config_free(cfg);
 }
 
 Test(plugin_host, uri_scheme_variant_selects_the_plugin_before_the_plus)

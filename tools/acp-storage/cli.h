@@ -182,6 +182,10 @@ void out_doc(FILE *f, const char *doc, size_t len);
 const char *cli_caps_text(uint64_t caps, char *buf, size_t size);
 /* Capability flags as a JSON array of names. */
 void out_caps_json(FILE *f, uint64_t caps);
+/* The start of a command's JSON object about one store, left open:
+ * {"schema":1,"store":uri,"backend":backend and, when version is not
+ * NULL, ,"backend_version":version. */
+void out_store_json(FILE *f, const char *uri, const char *backend, const char *version);
 /* A progress line on stderr, only when stderr is a terminal; NULL fmt
  * clears the line. */
 void cli_progress(const cli_ctx *ctx, const char *fmt, ...)

@@ -59,6 +59,67 @@ static const char *ignored_reason(const char *entry)
                              "directory; give an absolute path";
 }
 
+/* The typed options of p as a JSON array. */
+static void options_json(const acp_plugin_info *p)
+{
+    fputc('[', stdout);
+    for (size_t i = 0; i < p->n_options; i++) {
+        const acp_option_info *o = &p->options[i];
+        fputs(i ? ",{\"name\":" : "{\"name\":", stdout);
+        out_str(stdout, o->name);
+        fputs(",\"type\":", stdout);
+        out_str(stdout, o->type);
+        fputs(",\"default\":", stdout);
+        out_str(stdout, o->default_value);
+        fprintf(stdout, ",\"secret\":%s,\"description\":", o->secret ? "true" : "false");
+        out_str(stdout, o->doc);
+        fputs(",\"values\":[", stdout);
+        for (const char *v = o->values; *v;) {
+            size_t len = strcspn(v, "|");
+            char value[1024];
+            snprintf(value, sizeof value, "%.*s", (int)len, v);
+            if (v != o->values)
+                fputc(',', stdout);
+            out_str(stdout, value);
+            v += len + (v[len] == '|');
+        }
+        fputs("]}", stdout);
+    }
+    fputc(']', stdout);
+}
+
+/* One backend as a JSON object. */
+static void backend_json(const acp_plugin_info *p)
+{
+    int ok = p->status == ACP_OK;
+    fputs("{\"name\":", stdout);
+    out_str(stdout, p->name);
+    fputs(",\"path\":", stdout);
+    out_str(stdout, p->path);
+    fprintf(stdout, ",\"loaded\":%s,\"status\":\"%s\",\"message\":", ok ? "true" : "false",
+            acp_status_name(p->status));
+    out_str(stdout, p->message);
+    fputs(",\"version\":", stdout);
+    out_str(stdout, ok ? p->version : NULL);
+    fputs(",\"description\":", stdout);
+    out_str(stdout, ok ? p->description : NULL);
+    if (p->abi_major)
+        fprintf(stdout, ",\"abi\":\"%u.%u\"", p->abi_major, p->abi_minor);
+    else
+        fputs(",\"abi\":null", stdout);
+    fputs(",\"capabilities\":", stdout);
+    out_caps_json(stdout, ok ? p->capabilities : 0);
+    fprintf(stdout, ",\"shadowed\":%s,\"crashed\":%s", p->shadowed ? "true" : "false",
+            p->crash_signal ? "true" : "false");
+    if (p->crash_signal)
+        fprintf(stdout, ",\"signal\":%d", p->crash_signal);
+    else
+        fputs(",\"signal\":null", stdout);
+    fputs(",\"options\":", stdout);
+    options_json(p);
+    fputc('}', stdout);
+}
+
 static void backends_json(const acp_plugin_list *list)
 {
     fputs("{\"schema\":1,\"plugin_dirs\":[", stdout);
@@ -83,31 +144,9 @@ static void backends_json(const acp_plugin_list *list)
     fputs("],\"backends\":[", stdout);
     size_t n = acp_plugin_list_count(list);
     for (size_t i = 0; i < n; i++) {
-        const acp_plugin_info *p = acp_plugin_list_get(list, i);
-        int ok = p->status == ACP_OK;
-        fputs(i ? ",{\"name\":" : "{\"name\":", stdout);
-        out_str(stdout, p->name);
-        fputs(",\"path\":", stdout);
-        out_str(stdout, p->path);
-        fprintf(stdout, ",\"loaded\":%s,\"status\":\"%s\",\"message\":", ok ? "true" : "false",
-                acp_status_name(p->status));
-        out_str(stdout, p->message);
-        fputs(",\"version\":", stdout);
-        out_str(stdout, ok ? p->version : NULL);
-        fputs(",\"description\":", stdout);
-        out_str(stdout, ok ? p->description : NULL);
-        if (p->abi_major)
-            fprintf(stdout, ",\"abi\":\"%u.%u\"", p->abi_major, p->abi_minor);
-        else
-            fputs(",\"abi\":null", stdout);
-        fputs(",\"capabilities\":", stdout);
-        out_caps_json(stdout, ok ? p->capabilities : 0);
-        fprintf(stdout, ",\"shadowed\":%s,\"crashed\":%s", p->shadowed ? "true" : "false",
-                p->crash_signal ? "true" : "false");
-        if (p->crash_signal)
-            fprintf(stdout, ",\"signal\":%d}", p->crash_signal);
-        else
-            fputs(",\"signal\":null}", stdout);
+        if (i)
+            fputc(',', stdout);
+        backend_json(acp_plugin_list_get(list, i));
     }
     fputs("]}\n", stdout);
 }
@@ -163,18 +202,77 @@ static void backends_text(const cli_ctx *ctx, const acp_plugin_list *list)
     }
 }
 
+/* backends NAME: one backend and its typed options, as text. */
+static void backend_text(const cli_ctx *ctx, const acp_plugin_info *p)
+{
+    char caps[128];
+    int ok = p->status == ACP_OK;
+    fprintf(stdout, "%s %s", p->name, ok ? p->version : "");
+    if (p->abi_major)
+        fprintf(stdout, " (plugin ABI %u.%u)", p->abi_major, p->abi_minor);
+    fprintf(stdout, "\n%s\npath          %s\n", ok ? p->description : "", p->path);
+    if (!ok) {
+        fprintf(stdout, "%s%s%s: %s\n", ctx->color ? RED : "",
+                p->crash_signal ? "crashed" : "refused", ctx->color ? RESET : "", p->message);
+        return;
+    }
+    fprintf(stdout, "capabilities  %s\n", cli_caps_text(p->capabilities, caps, sizeof caps));
+    if (p->n_options == 0) {
+        fputs("options       none described (the plugin checks what it is given)\n", stdout);
+        return;
+    }
+    int wname = 4, wtype = 4, wdef = 7;
+    for (size_t i = 0; i < p->n_options; i++) {
+        const acp_option_info *o = &p->options[i];
+        wname = max_int(wname, (int)strlen(o->name));
+        wtype = max_int(wtype, (int)strlen(o->type));
+        wdef = max_int(wdef, o->default_value ? (int)strlen(o->default_value) : 1);
+    }
+    fprintf(stdout, "\nOptions:\n  %-*s  %-*s  %-*s  %-6s  %s\n", wname, "NAME", wtype, "TYPE",
+            wdef, "DEFAULT", "SECRET", "DESCRIPTION");
+    for (size_t i = 0; i < p->n_options; i++) {
+        const acp_option_info *o = &p->options[i];
+        fprintf(stdout, "  %-*s  %-*s  %-*s  %-6s  %s", wname, o->name, wtype, o->type, wdef,
+                o->default_value ? o->default_value : "-", o->secret ? "yes" : "no", o->doc);
+        if (o->values[0])
+            fprintf(stdout, "%s(%s)", o->doc[0] ? " " : "", o->values);
+        fputc('\n', stdout);
+    }
+}
+
 int cmd_backends(cli_ctx *ctx)
 {
     acp_error err;
     acp_plugin_list *list;
     if (acp_plugins_scan(NULL, &list, &err) != ACP_OK)
         return cli_report(&err);
-    if (ctx->json)
+    int rc = CLI_EXIT_OK;
+    const char *name = ctx->args.n_pos ? ctx->args.pos[0] : NULL;
+    const acp_plugin_info *p = NULL;
+    /* The first of a name is the one a store of that name loads. */
+    for (size_t i = 0; name && !p && i < acp_plugin_list_count(list); i++)
+        if (strcmp(acp_plugin_list_get(list, i)->name, name) == 0)
+            p = acp_plugin_list_get(list, i);
+    if (name && !p) {
+        rc = cli_fail(ACP_LOAD, "no backend plugin named '%s' in the plugin directories "
+                                "(acp-storage backends lists them)", name);
+    } else if (p) {
+        if (ctx->json) {
+            fputs("{\"schema\":1,\"backend\":", stdout);
+            backend_json(p);
+            fputs("}\n", stdout);
+        } else {
+            backend_text(ctx, p);
+        }
+        if (p->status != ACP_OK)
+            rc = cli_exit_code(ACP_LOAD);
+    } else if (ctx->json) {
         backends_json(list);
-    else
+    } else {
         backends_text(ctx, list);
+    }
     acp_plugin_list_free(list);
-    return CLI_EXIT_OK;
+    return rc;
 }
 
 int cmd_ping(cli_ctx *ctx)
@@ -188,13 +286,8 @@ int cmd_ping(cli_ctx *ctx)
     if (acp_store_ping(store, &err) != ACP_OK) {
         rc = cli_report(&err);
     } else if (ctx->json) {
-        fputs("{\"schema\":1,\"ok\":true,\"store\":", stdout);
-        out_str(stdout, uri);
-        fputs(",\"backend\":", stdout);
-        out_str(stdout, acp_store_backend(store));
-        fputs(",\"backend_version\":", stdout);
-        out_str(stdout, acp_store_backend_version(store));
-        fputs(",\"capabilities\":", stdout);
+        out_store_json(stdout, uri, acp_store_backend(store), acp_store_backend_version(store));
+        fputs(",\"ok\":true,\"capabilities\":", stdout);
         out_caps_json(stdout, acp_store_capabilities(store));
         fputs("}\n", stdout);
     } else {

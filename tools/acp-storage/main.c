@@ -20,11 +20,15 @@
 #include "move_help.h"
 
 static const cli_command commands[] = {
-    {"backends", NULL, cmd_backends, 0, 0, 0, "",
+    {"backends", NULL, cmd_backends, 0, 0, 1, "[NAME]",
      "list the backend plugins found, or why one was refused",
      "Lists the plugin directories in the order they are searched, then every\n"
      "libacp_storage_<name>.so found there: name, version, plugin ABI,\n"
-     "capabilities and path, or the reason it could not be loaded.\n"},
+     "capabilities and path, or the reason it could not be loaded.\n"
+     "\n"
+     "With NAME, describes that backend (the one found first) and its typed\n"
+     "options: name, type, default, whether the value is a secret, and what it\n"
+     "does.  An unknown NAME exits with status 5 (LOAD).\n"},
 
     {"ping", NULL, cmd_ping, CMD_NO_CREATE, 0, 0, "", "check that the store opens and answers",
      "Opens the store and asks the backend whether it is healthy.  Prints the\n"

@@ -70,10 +70,7 @@ int cmd_migrate(cli_ctx *ctx)
     acp_error err;
     FILE *o = stdout;
     if (ctx->json) {
-        fputs("{\"schema\":1,\"store\":", o);
-        out_str(o, uri);
-        fputs(",\"backend\":", o);
-        out_str(o, acp_config_backend(cfg));
+        out_store_json(o, uri, acp_config_backend(cfg), NULL);
         fprintf(o, ",\"dry_run\":%s,\"steps\":[", dry ? "true" : "false");
     } else {
         fprintf(o, "store %s\n", uri);

@@ -62,10 +62,13 @@ static FILE *open_dump(const char *path, int write)
 
 /* ---- progress and reports ---- */
 
+/* One move: its progress, and what acp_store_export/import/copy report. */
 typedef struct mover {
     const cli_ctx *ctx;
     struct timespec t0;
     double last;
+    acp_copy_report r;
+    acp_error err;
 } mover;
 
 static double since(const struct timespec *t0)
@@ -99,14 +102,14 @@ static int on_report(void *arg, const acp_copy_report *r)
 
 static void mover_init(mover *m, const cli_ctx *ctx)
 {
-    m->ctx = ctx;
-    m->last = -1;
+    *m = (mover){.ctx = ctx, .last = -1};
     clock_gettime(CLOCK_MONOTONIC, &m->t0);
 }
 
 /* The end of a move: the summary, and the exit code of st. */
-static int finish(mover *m, acp_status st, const acp_copy_report *r, const acp_error *err)
+static int finish(mover *m, acp_status st)
 {
+    const acp_copy_report *r = &m->r;
     cli_progress(m->ctx, NULL);
     if (m->ctx->json)
         fprintf(stdout, "{\"schema\":1,\"sessions\":%" PRId64 ",\"runs\":%" PRId64
@@ -117,7 +120,7 @@ static int finish(mover *m, acp_status st, const acp_copy_report *r, const acp_e
         fprintf(stderr, "%" PRId64 " sessions, %" PRId64 " runs, %" PRId64 " events in %.1fs"
                 " (%" PRId64 " skipped, %" PRId64 " conflicts)\n", r->sessions, r->runs,
                 r->events, since(&m->t0), r->skipped, r->conflicts);
-    int code = st == ACP_OK ? CLI_EXIT_OK : cli_report(err);
+    int code = st == ACP_OK ? CLI_EXIT_OK : cli_report(&m->err);
     return cli_finish_stdout(code);
 }
 
@@ -140,6 +143,19 @@ static int open_url(const char *url, int source, acp_store **out)
     return st == ACP_OK ? CLI_EXIT_OK : cli_report(&err);
 }
 
+/* Open the stores a (a source: never created) and b (created unless
+ * b_source), or neither. */
+static int open_pair(const char *a, const char *b, int b_source, acp_store **sa, acp_store **sb)
+{
+    *sa = *sb = NULL;
+    int rc = open_url(a, 1, sa);
+    if (rc)
+        return rc;
+    if ((rc = open_url(b, b_source, sb)) != 0)
+        acp_store_close(*sa);
+    return rc;
+}
+
 /* ---- the commands ---- */
 
 int cmd_export(cli_ctx *ctx)
@@ -160,15 +176,14 @@ int cmd_export(cli_ctx *ctx)
     }
     mover m;
     mover_init(&m, ctx);
-    acp_error err;
-    acp_copy_report r;
-    acp_status st = acp_store_export(store, f, on_report, &m, &r, &err);
+    acp_status st = acp_store_export(store, f, on_report, &m, &m.r, &m.err);
     if ((f == stdout ? fflush(f) : fclose(f)) != 0 && st == ACP_OK) {
-        err.code = st = ACP_IO;
-        snprintf(err.message, sizeof err.message, "cannot write %s: %s", path, strerror(errno));
+        m.err.code = st = ACP_IO;
+        snprintf(m.err.message, sizeof m.err.message, "cannot write %s: %s", path,
+                 strerror(errno));
     }
     acp_store_close(store);
-    return finish(&m, st, &r, &err);
+    return finish(&m, st);
 }
 
 int cmd_import(cli_ctx *ctx)
@@ -185,12 +200,10 @@ int cmd_import(cli_ctx *ctx)
     }
     mover m;
     mover_init(&m, ctx);
-    acp_error err;
-    acp_copy_report r;
-    acp_status st = acp_store_import(f, store, move_flags(ctx), on_report, &m, &r, &err);
+    acp_status st = acp_store_import(f, store, move_flags(ctx), on_report, &m, &m.r, &m.err);
     fclose(f);
     acp_store_close(store);
-    return finish(&m, st, &r, &err);
+    return finish(&m, st);
 }
 
 static void print_difference(void *arg, const char *line)
@@ -233,19 +246,13 @@ int cmd_copy(cli_ctx *ctx)
     if (!from || !to)
         return cli_usage_error(ctx, "copy needs --from URL and --to URL");
     acp_store *src = NULL, *dst = NULL;
-    int rc = open_url(from, 1, &src);
+    int rc = open_pair(from, to, 0, &src, &dst);
     if (rc)
         return rc;
-    if ((rc = open_url(to, 0, &dst)) != 0) {
-        acp_store_close(src);
-        return rc;
-    }
     mover m;
     mover_init(&m, ctx);
-    acp_error err;
-    acp_copy_report r;
-    acp_status st = acp_store_copy(src, dst, move_flags(ctx), on_report, &m, &r, &err);
-    rc = finish(&m, st, &r, &err);
+    acp_status st = acp_store_copy(src, dst, move_flags(ctx), on_report, &m, &m.r, &m.err);
+    rc = finish(&m, st);
     if (rc == CLI_EXIT_OK && ctx->args.value[OPT_VERIFY])
         rc = cli_finish_stdout(compare(ctx, src, dst));
     acp_store_close(src);
@@ -256,13 +263,9 @@ int cmd_copy(cli_ctx *ctx)
 int cmd_diff(cli_ctx *ctx)
 {
     acp_store *a = NULL, *b = NULL;
-    int rc = open_url(ctx->args.pos[0], 1, &a);
+    int rc = open_pair(ctx->args.pos[0], ctx->args.pos[1], 1, &a, &b);
     if (rc)
         return rc;
-    if ((rc = open_url(ctx->args.pos[1], 1, &b)) != 0) {
-        acp_store_close(a);
-        return rc;
-    }
     rc = compare(ctx, a, b);
     acp_store_close(a);
     acp_store_close(b);

@@ -165,12 +165,7 @@ int cmd_stats(cli_ctx *ctx)
         return rc;
     }
     if (ctx->json) {
-        fputs("{\"schema\":1,\"store\":", stdout);
-        out_str(stdout, uri);
-        fputs(",\"backend\":", stdout);
-        out_str(stdout, acp_store_backend(store));
-        fputs(",\"backend_version\":", stdout);
-        out_str(stdout, acp_store_backend_version(store));
+        out_store_json(stdout, uri, acp_store_backend(store), acp_store_backend_version(store));
         printf(",\"plugin_abi\":\"%u.%u\",\"library_version\":", maj, min);
         out_str(stdout, acp_version());
         printf(",\"scanned\":%s", acp_stats_scanned(st) ? "true" : "false");

@@ -195,6 +195,18 @@ void out_caps_json(FILE *f, uint64_t caps)
     fputc(']', f);
 }
 
+void out_store_json(FILE *f, const char *uri, const char *backend, const char *version)
+{
+    fputs("{\"schema\":1,\"store\":", f);
+    out_str(f, uri);
+    fputs(",\"backend\":", f);
+    out_str(f, backend);
+    if (version) {
+        fputs(",\"backend_version\":", f);
+        out_str(f, version);
+    }
+}
+
 /* Whether a progress line is on the terminal now. */
 static int progress_shown;
 

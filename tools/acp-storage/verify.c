@@ -67,10 +67,7 @@ int cmd_verify(cli_ctx *ctx)
     acp_verify_counts c = {0};
     acp_error err;
     if (ctx->json) {
-        fputs("{\"schema\":1,\"store\":", stdout);
-        out_str(stdout, uri);
-        fputs(",\"backend\":", stdout);
-        out_str(stdout, acp_store_backend(store));
+        out_store_json(stdout, uri, acp_store_backend(store), NULL);
         fputs(",\"damaged\":[", stdout);
     }
     acp_status st = acp_store_verify(store, flags, print_damage, &p, &c, &err);
