@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import os
 import threading
+from typing import Any, Callable
 from ctypes import POINTER, c_char, c_char_p, c_int, c_int64, c_size_t, c_uint, c_uint64, c_void_p
 
 # The library's SONAME major this binding follows (include/acp_storage.h).
@@ -139,6 +140,15 @@ def load() -> ctypes.CDLL:
         "acp_page_total": (c_int64, [c_void_p]),
         "acp_page_next_cursor": (c_char_p, [c_void_p]),
         "acp_page_free": (None, [c_void_p]),
+        "acp_bind_new": (c_void_p, []),
+        "acp_bind_free": (None, [c_void_p]),
+        "acp_bind_run_get": (c_char_p, [c_void_p, c_char_p, c_void_p]),
+        "acp_bind_session_get": (c_char_p, [c_void_p, c_char_p, c_void_p]),
+        "acp_bind_event_add": (c_int64, [c_void_p, c_char_p, c_char_p, c_void_p]),
+        "acp_bind_status": (c_int, [c_void_p]),
+        "acp_bind_message": (c_char_p, [c_void_p]),
+        "acp_bind_length": (c_size_t, [c_void_p]),
+        "acp_bind_data": (c_void_p, [c_void_p]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
@@ -146,8 +156,10 @@ def load() -> ctypes.CDLL:
         fn.argtypes = args
     # The per-call path of the busiest calls without argtypes: checking five
     # arguments costs more than the memory backend's whole get.  Callers
-    # pass exactly the C types (a c_void_p handle, bytes, c_size_t lengths,
-    # byref() outputs).  lib[name] is a fresh function object, so the
+    # pass exactly the C types (a handle, bytes, c_size_t lengths, byref()
+    # outputs; for the acp_bind_* calls, pointers prepared by
+    # c_void_p.from_param, which ctypes passes as they are, where a c_void_p
+    # object is converted afresh on every call, about 100 ns).  lib[name] is a fresh function object, so the
     # checked one above stays as it is.
     for name in FAST:
         fn = lib[name]
@@ -168,7 +180,8 @@ def load() -> ctypes.CDLL:
 
 
 FAST = ("acp_run_get", "acp_session_get", "acp_free", "acp_run_save", "acp_session_save",
-        "acp_event_add", "acp_run_get_buf", "acp_session_get_buf")
+        "acp_event_add", "acp_run_get_buf", "acp_session_get_buf", "acp_bind_run_get",
+        "acp_bind_session_get", "acp_bind_event_add")
 # A get copies into the thread's buffer (acp_*_get_buf): one foreign call
 # and no acp_free.  It starts at this size and grows to fit, up to
 # GET_BUF_KEEP; a bigger document gets a buffer of its own for that call.
@@ -176,12 +189,34 @@ GET_BUF_START = 16384
 GET_BUF_KEEP = 1 << 20
 
 
+class Bind:
+    """One acp_bind (acp_storage_bind.h): a thread's calling context for
+    the busiest calls, released with the thread's Scratch."""
+
+    __slots__ = ("ptr", "arg", "_free")
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        ptr = lib.acp_bind_new()
+        if not ptr:
+            raise MemoryError("acp_bind_new: out of memory")
+        self.ptr: int = ptr
+        self._free = lib.acp_bind_free
+        # Passed to the unchecked calls as it is (see load()).
+        self.arg = c_void_p.from_param(ptr)
+
+    def __del__(self) -> None:
+        self._free(self.ptr)
+
+
 class Scratch(threading.local):
     """Per-thread output slots, so that concurrent calls never share one
     acp_error (the library writes the message there while the interpreter
-    lock is released) and no call allocates them afresh."""
+    lock is released) and no call allocates them afresh.  library returns
+    the loaded library: bind (the prepared pointer of the thread's acp_bind)
+    is made on first use, after a store has loaded it."""
 
-    def __init__(self) -> None:
+    def __init__(self, library: "Callable[[], ctypes.CDLL]") -> None:
+        self._library = library
         self.err = AcpError()
         self.err_ref = ctypes.byref(self.err)
         self.ptr = c_void_p()
@@ -207,3 +242,10 @@ class Scratch(threading.local):
         self.get = (self.buf, self.cap, self.cap_arg, self.text, self.size, self.size_ref,
                     self.err_ref)
         self.add = (self.len_arg, self.seq, self.seq_ref, self.err_ref)
+
+    def make_bind(self) -> Any:
+        """Make the thread's bind (read as .bind, AttributeError before:
+        a __getattr__ would slow down every lookup)."""
+        self.bind_owner = Bind(self._library())
+        self.bind = self.bind_owner.arg
+        return self.bind
