@@ -353,12 +353,12 @@ class Store:
     def _pick(self, held: Any, fast: Any) -> Any:
         return held if self._hold and not _verifying else fast
 
-    def _enter(self) -> ctypes.c_void_p:
-        """Register a call and return the handle; the caller pops
+    def _enter(self) -> Any:
+        """Register a call and return the handle (as _harg); the caller pops
         self._calls when the library call returns (inline: this is the
         path every call takes)."""
         self._calls.append(None)
-        h = self._handle
+        h = self._harg
         if h is None:
             self._calls.pop()
             raise Invalid("the store is closed")
