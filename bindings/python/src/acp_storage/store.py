@@ -187,6 +187,14 @@ def _fill_fns(lib: ctypes.CDLL) -> None:
         f.held, f.fast = getattr(lib, "held_" + f.name[4:]), getattr(lib, "fast_" + f.name[4:])
 
 
+def _bind() -> Any:
+    """The calling thread's acp_bind, as the acp_bind_* calls take it."""
+    try:
+        return _scratch.bind
+    except AttributeError:
+        return _scratch.make_bind()
+
+
 def _bind_error(lib: ctypes.CDLL, bind: Any) -> Exception:
     """The exception for the failed acp_bind_* call of this thread."""
     return from_status(lib.acp_bind_status(bind),
@@ -195,17 +203,12 @@ def _bind_error(lib: ctypes.CDLL, bind: Any) -> Exception:
 
 def _getter(fns: _Fns, what: str, name: str, doc: str) -> Callable[["Store", str], str]:
     """get_run_json / get_session_json: one foreign call (acp_bind_*_get),
-    the document coming back as bytes.  _id() and _enter() are written out:
-    this is the busiest path."""
+    the document coming back as bytes.  _enter() is written out: this is
+    the busiest path."""
 
     def get_json(self: "Store", key: str) -> str:
-        try:
-            k = key.encode()
-        except AttributeError:
-            raise TypeError(f"{what} must be a str, not {type(key).__name__}") from None
-        if 0 in k:
-            raise Invalid(f"{what} contains a NUL character")
-        try:
+        k = _id(key, what)
+        try:  # _bind(), written out
             bind = _scratch.bind
         except AttributeError:
             bind = _scratch.make_bind()
@@ -571,31 +574,19 @@ class Store:
     # ---- events ----
 
     def _add(self, run_id: str, b: bytes) -> int:
-        # The busiest write: _id() and _call() are written out here.  The
+        # The busiest write, with one foreign call of four arguments: the
         # document goes in NUL-terminated, without its length (one argument
         # less); one holding a NUL byte goes in with its length instead.
-        try:
-            k = run_id.encode()
-        except AttributeError:
-            raise TypeError(f"run_id must be a str, not {type(run_id).__name__}") from None
-        if 0 in k:
-            raise Invalid("run_id contains a NUL character")
+        k = _id(run_id, "run_id")
         if 0 in b:
             return self._add_sized(k, b)
+        bind = _bind()
+        h = self._enter()
         try:
-            bind = _scratch.bind
-        except AttributeError:
-            bind = _scratch.make_bind()
-        calls = self._calls
-        calls.append(None)
-        try:
-            h = self._harg
-            if h is None:
-                raise Invalid("the store is closed")
             seq: int = (_EVENT_ADD.held if self._hold and not _verifying else _EVENT_ADD.fast)(
                 h, k, b, bind)
         finally:
-            calls.pop()
+            self._calls.pop()
         if not seq:
             raise _bind_error(self._lib, bind)
         return seq
