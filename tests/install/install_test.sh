@@ -81,7 +81,8 @@ check_install() {
 
     # ---- headers ----
     local h
-    for h in acp_storage.h acp_storage_plugin.h acp_storage_status.h acp_storage_version.h; do
+    for h in acp_storage.h acp_storage_plugin.h acp_storage_status.h acp_storage_version.h \
+             acp_storage_bind.h; do
         [ -f "$prefix/include/$h" ] || die "header $prefix/include/$h not installed"
     done
     ok "$name: headers installed"

@@ -38,8 +38,8 @@ def test_run_saved_as_json_text_comes_back_byte_for_byte(store):
 
 @pytest.mark.parametrize("size", [10, 16000, 17500, 300000, 1_200_000, 3_000_000])
 def test_documents_of_every_size_come_back_whole(store, size):
-    # A get copies into the thread's buffer (16 KiB at first), which grows
-    # to fit up to 1 MiB; a bigger document gets a buffer of its own.  Each
+    # A get copies into the thread's acp_bind buffer (16 KiB at first),
+    # which grows to fit and is kept up to 1 MiB (see tests/bind).  Each
     # size twice, and a smaller one after it: the buffer must not keep a
     # longer document's tail.
     text = json.dumps(run("big", note="x" * size), separators=(",", ":"))
@@ -301,3 +301,70 @@ def test_the_lock_is_released_by_default_and_kept_only_on_request_in_memory(stor
     assert store.releases_gil is True
     with Store("memory:", release_gil=False) as held:
         assert held.releases_gil is False
+
+
+def event_add_message(store, run_id, doc):
+    """What acp_event_add itself says for the document with its length."""
+    lib = acp_storage.library()
+    err = acp_storage._lib.AcpError()
+    st = lib.acp_event_add(store._handle, run_id, doc, len(doc), None, ctypes.byref(err))
+    assert st != 0
+    return err.message.decode()
+
+
+def test_event_errors_carry_the_library_message_unchanged(store):
+    with pytest.raises(Invalid) as e:
+        store.add_event_json("r9", '{"kind":"x"}')
+    assert str(e.value) == event_add_message(store, b"r9", b'{"kind":"x"}')
+    # The next call on the same thread starts clean.
+    assert store.add_event_json("r9", '{"type":"x"}') == 1
+
+
+@pytest.mark.parametrize("text", ['{"type":"a"}\0junk', '{"type":"a\0b"}'])
+def test_event_text_holding_a_nul_is_not_cut_at_it(store, text):
+    # The NUL-terminated fast path would store '{"type":"a"}' from the
+    # first: such text goes in with its length, and the library refuses it.
+    with pytest.raises(Invalid) as e:
+        store.add_event_json("r10", text)
+    assert str(e.value) == event_add_message(store, b"r10", text.encode())
+    assert list(store.events_json("r10")) == []
+
+
+def test_each_thread_keeps_its_own_call_context(store):
+    # Threads that come and go each make their context (and release it when
+    # they end); the errors and documents they see are their own.
+    store.save_run(run("ctx"))
+    seen, errors = [], []
+
+    def work(t):
+        try:
+            assert store.get_run("ctx")["run_id"] == "ctx"
+            with pytest.raises(NotFound) as e:
+                store.get_run_json(f"missing-{t}")
+            assert f"missing-{t}" in str(e.value)
+            seen.append(store.add_event_json(f"ctx-{t}", '{"type":"x"}'))
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    for batch in range(5):
+        threads = [threading.Thread(target=work, args=(batch * 10 + t,)) for t in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == [] and seen == [1] * 50
+
+
+BIND_DIR = os.environ.get("ACP_TEST_BIND_DIR")
+
+
+@pytest.mark.skipif(not BIND_DIR, reason="ACP_TEST_BIND_DIR not set")
+def test_a_document_holding_a_nul_comes_back_whole():
+    # tests/bind/fixtures/nuldoc.c hands back such a document (no save
+    # can store one: a NUL is not JSON); it must not be cut at the NUL.
+    want = '{"run_id":"nul","id":"nul","x":"a\0b"}'
+    with Store("bindnul:", plugin_dirs=[BIND_DIR]) as s:
+        assert s.get_run_json("nul") == want
+        assert s.get_session_json("nul") == want
+        with pytest.raises(NotFound):
+            s.get_run_json("other")

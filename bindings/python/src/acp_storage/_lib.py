@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import os
 import threading
+from typing import Any, Callable
 from ctypes import POINTER, c_char, c_char_p, c_int, c_int64, c_size_t, c_uint, c_uint64, c_void_p
 
 # The library's SONAME major this binding follows (include/acp_storage.h).
@@ -139,6 +140,15 @@ def load() -> ctypes.CDLL:
         "acp_page_total": (c_int64, [c_void_p]),
         "acp_page_next_cursor": (c_char_p, [c_void_p]),
         "acp_page_free": (None, [c_void_p]),
+        "acp_bind_new": (c_void_p, []),
+        "acp_bind_free": (None, [c_void_p]),
+        "acp_bind_run_get": (c_char_p, [c_void_p, c_char_p, c_void_p]),
+        "acp_bind_session_get": (c_char_p, [c_void_p, c_char_p, c_void_p]),
+        "acp_bind_event_add": (c_int64, [c_void_p, c_char_p, c_char_p, c_void_p]),
+        "acp_bind_status": (c_int, [c_void_p]),
+        "acp_bind_message": (c_char_p, [c_void_p]),
+        "acp_bind_length": (c_size_t, [c_void_p]),
+        "acp_bind_data": (c_void_p, [c_void_p]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
@@ -146,8 +156,10 @@ def load() -> ctypes.CDLL:
         fn.argtypes = args
     # The per-call path of the busiest calls without argtypes: checking five
     # arguments costs more than the memory backend's whole get.  Callers
-    # pass exactly the C types (a c_void_p handle, bytes, c_size_t lengths,
-    # byref() outputs).  lib[name] is a fresh function object, so the
+    # pass exactly the C types: bytes, c_size_t lengths, byref() outputs,
+    # and handles as pointers prepared by c_void_p.from_param (passed as
+    # they are, where a c_void_p object is converted afresh on every call,
+    # about 100 ns here).  lib[name] is a fresh function object, so the
     # checked one above stays as it is.
     for name in FAST:
         fn = lib[name]
@@ -162,48 +174,54 @@ def load() -> ctypes.CDLL:
         fn = held[name]
         fn.restype = sigs[name][0]
         setattr(lib, "held_" + name[4:], fn)
-    # acp_free never waits on anything: always called keeping the lock.
-    setattr(lib, "fast_free", getattr(lib, "held_free"))
     return lib
 
 
-FAST = ("acp_run_get", "acp_session_get", "acp_free", "acp_run_save", "acp_session_save",
-        "acp_event_add", "acp_run_get_buf", "acp_session_get_buf")
-# A get copies into the thread's buffer (acp_*_get_buf): one foreign call
-# and no acp_free.  It starts at this size and grows to fit, up to
-# GET_BUF_KEEP; a bigger document gets a buffer of its own for that call.
-GET_BUF_START = 16384
-GET_BUF_KEEP = 1 << 20
+# A get goes through acp_bind_*_get (one foreign call, into the thread's
+# acp_bind buffer, the document back as bytes), an add_event through
+# acp_bind_event_add unless its text holds a NUL byte.
+FAST = ("acp_run_save", "acp_session_save", "acp_event_add", "acp_bind_run_get",
+        "acp_bind_session_get", "acp_bind_event_add")
+
+
+class Bind:
+    """One acp_bind (acp_storage_bind.h): a thread's calling context for
+    the busiest calls, released with the thread's Scratch."""
+
+    __slots__ = ("ptr", "arg", "_free")
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        ptr = lib.acp_bind_new()
+        if not ptr:
+            raise MemoryError("acp_bind_new: out of memory")
+        self.ptr: int = ptr
+        self._free = lib.acp_bind_free
+        # Passed to the unchecked calls as it is (see load()).
+        self.arg = c_void_p.from_param(ptr)
+
+    def __del__(self) -> None:
+        self._free(self.ptr)
 
 
 class Scratch(threading.local):
     """Per-thread output slots, so that concurrent calls never share one
     acp_error (the library writes the message there while the interpreter
-    lock is released) and no call allocates them afresh."""
+    lock is released) and no call allocates them afresh.  library returns
+    the loaded library: bind (the prepared pointer of the thread's acp_bind)
+    is made on first use, after a store has loaded it."""
 
-    def __init__(self) -> None:
+    def __init__(self, library: "Callable[[], ctypes.CDLL]") -> None:
+        self._library = library
         self.err = AcpError()
         self.err_ref = ctypes.byref(self.err)
         self.ptr = c_void_p()
         self.ptr_ref = ctypes.byref(self.ptr)
-        self.size = c_size_t()
-        self.size_ref = ctypes.byref(self.size)
         self.seq = c_int64()
         self.seq_ref = ctypes.byref(self.seq)
-        self.len_arg = c_size_t()  # a document's length going in
-        self.grow(GET_BUF_START)
 
-    def grow(self, cap: int) -> None:
-        """Make the get buffer at least cap bytes."""
-        self.cap = max(cap, GET_BUF_START)
-        self.cap += self.cap >> 4  # room for a document that grows a little
-        self.buf = ctypes.create_string_buffer(self.cap)
-        self.cap_arg = c_size_t(self.cap)
-        # The document read through a C string pointer (strlen): the
-        # array's own .value scans byte by byte, 1 ns a byte here.
-        self.text = ctypes.cast(self.buf, c_char_p)
-        # What a get and an add_event use, in one attribute each: every
-        # attribute of a threading.local costs a lookup (70 ns here).
-        self.get = (self.buf, self.cap, self.cap_arg, self.text, self.size, self.size_ref,
-                    self.err_ref)
-        self.add = (self.len_arg, self.seq, self.seq_ref, self.err_ref)
+    def make_bind(self) -> Any:
+        """Make the thread's bind (read as .bind, AttributeError before:
+        a __getattr__ would slow down every lookup)."""
+        self.bind_owner = Bind(self._library())
+        self.bind = self.bind_owner.arg
+        return self.bind

@@ -17,7 +17,7 @@ JSONText = Union[str, bytes]
 
 _loaded: Optional[ctypes.CDLL] = None
 _load_lock = threading.Lock()
-_scratch = _lib.Scratch()
+_scratch = _lib.Scratch(lambda: library())
 _close_lock = threading.Lock()
 # Verify calls in progress in this process (one entry each; append and pop
 # are atomic).  A backend's own verify may hold its lock while on_damage
@@ -36,12 +36,14 @@ def library() -> ctypes.CDLL:
     with _load_lock:
         if _loaded is None:
             try:
-                _loaded = _lib.load()
+                lib = _lib.load()
             except OSError as e:
                 raise LoadError(
                     f"cannot load libacp_storage ({_lib.SONAME}): {e}; set ACP_STORAGE_LIBRARY "
                     "to the library's path or install the library where the dynamic loader "
                     "looks") from None
+            _fill_fns(lib)
+            _loaded = lib
         return _loaded
 
 
@@ -133,12 +135,13 @@ def _damage(d: "_lib.Damage") -> Damage:
 
 def _id(value: str, what: str) -> bytes:
     # The C API takes NUL-terminated ids: an embedded NUL would silently
-    # name another record, so it is refused here.
+    # name another record, so it is refused here.  (Looking for the int 0:
+    # a bytes needle costs a raised and caught TypeError inside, ~100 ns.)
     try:
         b = value.encode()
     except AttributeError:
         raise TypeError(f"{what} must be a str, not {type(value).__name__}") from None
-    if b"\0" in b:
+    if 0 in b:
         raise Invalid(f"{what} contains a NUL character")
     return b
 
@@ -161,6 +164,76 @@ def _text(doc: JSONText) -> bytes:
     if isinstance(doc, (bytes, bytearray, memoryview)):
         return bytes(doc)
     raise TypeError(f"JSON text must be str or bytes, not {type(doc).__name__}")
+
+
+class _Fns:
+    """A library call in its two forms, keeping the interpreter lock (held)
+    or releasing it (fast); filled when the library is loaded."""
+
+    __slots__ = ("name", "held", "fast")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.held: Any = None
+        self.fast: Any = None
+
+
+_RUN_GET, _SESSION_GET, _EVENT_ADD = (_Fns("acp_bind_run_get"), _Fns("acp_bind_session_get"),
+                                      _Fns("acp_bind_event_add"))
+
+
+def _fill_fns(lib: ctypes.CDLL) -> None:
+    for f in (_RUN_GET, _SESSION_GET, _EVENT_ADD):
+        f.held, f.fast = getattr(lib, "held_" + f.name[4:]), getattr(lib, "fast_" + f.name[4:])
+
+
+def _bind() -> Any:
+    """The calling thread's acp_bind, as the acp_bind_* calls take it."""
+    try:
+        return _scratch.bind
+    except AttributeError:
+        return _scratch.make_bind()
+
+
+def _bind_error(lib: ctypes.CDLL, bind: Any) -> Exception:
+    """The exception for the failed acp_bind_* call of this thread."""
+    return from_status(lib.acp_bind_status(bind),
+                       lib.acp_bind_message(bind).decode("utf-8", "replace"))
+
+
+def _getter(fns: _Fns, what: str, name: str, doc: str) -> Callable[["Store", str], str]:
+    """get_run_json / get_session_json: one foreign call (acp_bind_*_get),
+    the document coming back as bytes.  _enter() is written out: this is
+    the busiest path."""
+
+    def get_json(self: "Store", key: str) -> str:
+        k = _id(key, what)
+        try:  # _bind(), written out
+            bind = _scratch.bind
+        except AttributeError:
+            bind = _scratch.make_bind()
+        calls = self._calls
+        calls.append(None)
+        try:
+            h = self._harg
+            if h is None:
+                raise Invalid("the store is closed")
+            text = (fns.held if self._hold and not _verifying else fns.fast)(h, k, bind)
+        finally:
+            calls.pop()
+        if text is None:
+            lib = self._lib
+            if lib.acp_bind_status(bind):
+                raise _bind_error(lib, bind)
+            # A NUL byte inside: read the length given.
+            text = ctypes.string_at(lib.acp_bind_data(bind), lib.acp_bind_length(bind))
+        out: str = text.decode()
+        return out
+
+    get_json.__doc__ = doc
+    get_json.__name__ = name
+    get_json.__qualname__ = "Store." + name
+    return get_json
 
 
 class Store:
@@ -197,6 +270,8 @@ class Store:
         # atomic under the interpreter lock, and cost far less than a lock.
         self._calls: List[None] = []
         self._handle: Optional[ctypes.c_void_p] = None
+        # The handle as the unchecked calls take it (see _lib.load).
+        self._harg: Any = None
         self._hold = False
         plugin_dirs = list(plugin_dirs)
         s = _scratch
@@ -208,6 +283,7 @@ class Store:
         if st:
             raise self._error(st)
         self._handle = out
+        self._harg = ctypes.c_void_p.from_param(out.value)
         self._hold = not release_gil
 
     def _open_config(self, uri: Optional[str], plugin_dirs: List[str],
@@ -248,6 +324,7 @@ class Store:
         # every call either sees None or is waited for here.
         with _close_lock:
             handle, self._handle = self._handle, None
+            self._harg = None
         if handle is None:
             return
         while self._calls:
@@ -279,12 +356,12 @@ class Store:
     def _pick(self, held: Any, fast: Any) -> Any:
         return held if self._hold and not _verifying else fast
 
-    def _enter(self) -> ctypes.c_void_p:
-        """Register a call and return the handle; the caller pops
+    def _enter(self) -> Any:
+        """Register a call and return the handle (as _harg); the caller pops
         self._calls when the library call returns (inline: this is the
         path every call takes)."""
         self._calls.append(None)
-        h = self._handle
+        h = self._harg
         if h is None:
             self._calls.pop()
             raise Invalid("the store is closed")
@@ -387,50 +464,8 @@ class Store:
         self._call(self._pick(self._lib.held_run_save, self._lib.fast_run_save), b,
                    ctypes.c_size_t(len(b)), _scratch.err_ref)
 
-    def _get(self, held: Any, fn: Any, key: str, what: str) -> str:
-        # The busiest path: _id() and _enter() are written out here.  held
-        # and fn are acp_*_get_buf: the document comes in this thread's
-        # buffer, in one foreign call with nothing to free.
-        try:
-            k = key.encode()
-        except AttributeError:
-            raise TypeError(f"{what} must be a str, not {type(key).__name__}") from None
-        if b"\0" in k:
-            raise Invalid(f"{what} contains a NUL character")
-        s, calls = _scratch, self._calls
-        buf, cap, cap_arg, text, size, size_ref, err_ref = s.get
-        while True:
-            calls.append(None)
-            try:
-                h = self._handle
-                if h is None:
-                    raise Invalid("the store is closed")
-                st = (held if self._hold and not _verifying else fn)(h, k, buf, cap_arg,
-                                                                      size_ref, err_ref)
-            finally:
-                calls.pop()
-            if st:
-                raise self._error(st)
-            n = size.value
-            if n < cap:
-                b = text.value or b""
-                if len(b) != n:  # a NUL inside: take the length given
-                    b = buf.raw[:n]
-                return b.decode()
-            # Too big for the buffer: again with room (it may have changed
-            # meanwhile).  The thread keeps buffers up to GET_BUF_KEEP only.
-            if n < _lib.GET_BUF_KEEP:
-                s.grow(n + 1)
-                buf, cap, cap_arg, text, size, size_ref, err_ref = s.get
-            else:
-                cap = n + 1 + (n >> 4)
-                buf, cap_arg = ctypes.create_string_buffer(cap), ctypes.c_size_t(cap)
-                text = ctypes.cast(buf, ctypes.c_char_p)
-
-    def get_run_json(self, run_id: str) -> str:
-        """The run's document as the exact JSON text stored; NotFound if none."""
-        lib = self._lib
-        return self._get(lib.held_run_get_buf, lib.fast_run_get_buf, run_id, "run_id")
+    get_run_json = _getter(_RUN_GET, "run_id", "get_run_json",
+                           "The run's document as the exact JSON text stored; NotFound if none.")
 
     def get_run(self, run_id: str) -> Document:
         """The run's document as a dict; NotFound if none."""
@@ -495,11 +530,8 @@ class Store:
         self._call(self._pick(self._lib.held_session_save, self._lib.fast_session_save), b,
                    ctypes.c_size_t(len(b)), _scratch.err_ref)
 
-    def get_session_json(self, session_id: str) -> str:
-        """The session's exact stored JSON text; NotFound if none."""
-        lib = self._lib
-        return self._get(lib.held_session_get_buf, lib.fast_session_get_buf, session_id,
-                         "session_id")
+    get_session_json = _getter(_SESSION_GET, "session_id", "get_session_json",
+                               "The session's exact stored JSON text; NotFound if none.")
 
     def get_session(self, session_id: str) -> Document:
         """The session as a dict; NotFound if none."""
@@ -542,29 +574,28 @@ class Store:
     # ---- events ----
 
     def _add(self, run_id: str, b: bytes) -> int:
-        # The busiest write: _id() and _call() are written out here, and
-        # the length goes in the thread's c_size_t (making one costs more).
+        # The busiest write, with one foreign call of four arguments: the
+        # document goes in NUL-terminated, without its length (one argument
+        # less); one holding a NUL byte goes in with its length instead.
+        k = _id(run_id, "run_id")
+        if 0 in b:
+            return self._add_sized(k, b)
+        bind = _bind()
+        h = self._enter()
         try:
-            k = run_id.encode()
-        except AttributeError:
-            raise TypeError(f"run_id must be a str, not {type(run_id).__name__}") from None
-        if b"\0" in k:
-            raise Invalid("run_id contains a NUL character")
-        calls, lib = self._calls, self._lib
-        n, seq, seq_ref, err_ref = _scratch.add
-        n.value = len(b)
-        calls.append(None)
-        try:
-            h = self._handle
-            if h is None:
-                raise Invalid("the store is closed")
-            st = (lib.held_event_add if self._hold and not _verifying else lib.fast_event_add)(
-                h, k, b, n, seq_ref, err_ref)
+            seq: int = (_EVENT_ADD.held if self._hold and not _verifying else _EVENT_ADD.fast)(
+                h, k, b, bind)
         finally:
-            calls.pop()
-        if st:
-            raise self._error(st)
-        v: int = seq.value
+            self._calls.pop()
+        if not seq:
+            raise _bind_error(self._lib, bind)
+        return seq
+
+    def _add_sized(self, k: bytes, b: bytes) -> int:
+        s = _scratch
+        self._call(self._pick(self._lib.held_event_add, self._lib.fast_event_add), k, b,
+                   ctypes.c_size_t(len(b)), s.seq_ref, s.err_ref)
+        v: int = s.seq.value
         return v
 
     def add_event_json(self, run_id: str, doc: JSONText) -> int:

@@ -104,43 +104,43 @@ module AcpStorage
     # Releasing and retaking the interpreter lock costs more than a memory
     # store's whole get (about 100 ns): these keep it, for Store to use
     # where the backend answers from memory.
-    attach_function :held_run_get_buf, :acp_run_get_buf,
-                    %i[pointer string pointer size_t pointer pointer], :int
-    attach_function :held_session_get_buf, :acp_session_get_buf,
-                    %i[pointer string pointer size_t pointer pointer], :int
     attach_function :held_run_save, :acp_run_save, %i[pointer buffer_in size_t pointer], :int
     attach_function :held_session_save, :acp_session_save, %i[pointer buffer_in size_t pointer],
                     :int
-    attach_function :held_event_add, :acp_event_add,
-                    %i[pointer string buffer_in size_t pointer pointer], :int
 
-    # A get copies into the fiber's buffer (acp_*_get_buf): one foreign call
-    # and nothing to free.  It starts at GET_BUF_START bytes and grows to
-    # fit, up to GET_BUF_KEEP; a bigger document gets a buffer of its own.
-    GET_BUF_START = 16_384
-    GET_BUF_KEEP = 1 << 20
+    # A get copies into the fiber's acp_bind (acp_storage_bind.h) and
+    # returns the document as a String: one foreign call of three arguments
+    # and nothing to free; an event add returns the sequence number; the
+    # acp_bind keeps the status and the message.
+    attach_function :acp_bind_new, [], :pointer
+    attach_function :acp_bind_free, [:pointer], :void
+    attach_function :acp_bind_run_get, %i[pointer string pointer], :string, B
+    attach_function :acp_bind_session_get, %i[pointer string pointer], :string, B
+    attach_function :held_bind_run_get, :acp_bind_run_get, %i[pointer string pointer], :string
+    attach_function :held_bind_session_get, :acp_bind_session_get, %i[pointer string pointer],
+                    :string
+    attach_function :acp_bind_event_add, %i[pointer string string pointer], :int64, B
+    attach_function :held_bind_event_add, :acp_bind_event_add, %i[pointer string string pointer],
+                    :int64
+    attach_function :acp_bind_status, [:pointer], :int
+    attach_function :acp_bind_message, [:pointer], :string
+    attach_function :acp_bind_length, [:pointer], :size_t
+    attach_function :acp_bind_data, [:pointer], :pointer
 
     # Output slots of one fiber, so that concurrent calls never share an
     # acp_error (the library writes it with the interpreter lock released)
     # and calls allocate nothing.
     class Scratch
-      attr_reader :err, :err_ptr, :ptr, :seq, :buf, :cap, :len_ptr
+      attr_reader :err, :err_ptr, :ptr, :seq, :bind
 
       def initialize
         @err = Err.new
         @err_ptr = @err.pointer # an FFI::Struct argument costs a conversion per call
         @ptr = FFI::MemoryPointer.new(:pointer)
         @seq = FFI::MemoryPointer.new(:int64)
-        @len_ptr = FFI::MemoryPointer.new(:size_t)
-        grow(GET_BUF_START)
-      end
-
-      # Make the get buffer at least cap bytes (and a little more, for a
-      # document that grows).
-      def grow(cap)
-        @cap = [cap, GET_BUF_START].max
-        @cap += @cap >> 4
-        @buf = FFI::MemoryPointer.new(:char, @cap, false)
+        # Released by the garbage collector with the fiber's Scratch.
+        @bind = FFI::AutoPointer.new(Native.acp_bind_new, Native.method(:acp_bind_free))
+        raise NoMemoryError, "acp_bind_new: out of memory" if @bind.null?
       end
 
       def self.current

@@ -221,7 +221,7 @@ module AcpStorage
 
     # The run's exact stored JSON text; NotFound if none.
     def get_run_json(run_id)
-      fetch(:held_run_get_buf, :acp_run_get_buf, run_id, "run_id")
+      fetch(:held_bind_run_get, :acp_bind_run_get, run_id, "run_id")
     end
 
     # Delete a run and all its events; NotFound if neither existed.
@@ -287,7 +287,7 @@ module AcpStorage
     end
 
     def get_session_json(session_id)
-      fetch(:held_session_get_buf, :acp_session_get_buf, session_id, "session_id")
+      fetch(:held_bind_session_get, :acp_bind_session_get, session_id, "session_id")
     end
 
     # Remove the session (its runs stay); NotFound if none.
@@ -336,20 +336,24 @@ module AcpStorage
     def add_event_json(run_id, text)
       id = c_str(run_id, "run_id")
       doc = json_text(text)
-      s = Native::Scratch.current
+      # Text holding a NUL byte goes in with its length (the library then
+      # refuses it): through acp_bind_event_add it would be cut at the NUL.
+      return add_event_sized(id, doc) if doc.include?(NUL)
+
+      b = Native::Scratch.current.bind
       h = enter
       begin
-        st = if @hold_gvl && VERIFYING.empty?
-               Native.held_event_add(h, id, doc, doc.bytesize, s.seq, s.err_ptr)
-             else
-               Native.acp_event_add(h, id, doc, doc.bytesize, s.seq, s.err_ptr)
-             end
+        seq = if @hold_gvl && VERIFYING.empty?
+                Native.held_bind_event_add(h, id, doc, b)
+              else
+                Native.acp_bind_event_add(h, id, doc, b)
+              end
       ensure
         @calls.pop
       end
-      raise error(st, s) unless st.zero?
+      return seq unless seq.zero?
 
-      s.seq.read_int64
+      raise bind_error(b)
     end
 
     # One page of a run's events (StoredEvent, event as JSON text) in
@@ -442,6 +446,18 @@ module AcpStorage
       end
     end
 
+    # The failure of this fiber's last acp_bind_* call.
+    def bind_error(bind)
+      AcpStorage.error_for(Native.acp_bind_status(bind),
+                           Native.acp_bind_message(bind).force_encoding(Encoding::UTF_8))
+    end
+
+    def add_event_sized(id, doc)
+      s = Native::Scratch.current
+      check(with_handle { |h| Native.acp_event_add(h, id, doc, doc.bytesize, s.seq, s.err_ptr) }, s)
+      s.seq.read_int64
+    end
+
     def error(status, scratch)
       msg = scratch.err[:message].to_ptr.read_string.force_encoding(Encoding::UTF_8)
       AcpStorage.error_for(status, msg)
@@ -496,44 +512,31 @@ module AcpStorage
     end
 
     # The busiest path: c_str and with_handle are written out here.  held
-    # and fn are acp_*_get_buf: the document comes in the fiber's buffer.
+    # and fn are acp_bind_*_get: the document comes back as a String, or
+    # nil (a failure, or a document holding a NUL byte, read by length).
     def fetch(held, fn, key, what)
       raise TypeError, "#{what} must be a String, not #{key.class}" unless key.is_a?(String)
 
       key = key.encode(Encoding::UTF_8) unless key.encoding == Encoding::UTF_8
-      s = Native::Scratch.current
-      buf = s.buf
-      cap = s.cap
-      while true # rubocop:disable Style/InfiniteLoop (loop's block costs more per call)
-        @calls.push(nil)
-        begin
-          h = @handle or raise Invalid, "the store is closed"
-          st = Native.send(@hold_gvl && VERIFYING.empty? ? held : fn, h, key, buf, cap,
-                           s.len_ptr, s.err_ptr)
-        rescue ArgumentError
-          # ruby-ffi refuses a :string argument with a NUL inside (which would
-          # silently name another record); checked here only when it did.
-          raise Invalid, "#{what} contains a NUL character" if key.include?(NUL)
+      b = Native::Scratch.current.bind
+      @calls.push(nil)
+      begin
+        h = @handle or raise Invalid, "the store is closed"
+        doc = Native.send(@hold_gvl && VERIFYING.empty? ? held : fn, h, key, b)
+      rescue ArgumentError
+        # ruby-ffi refuses a :string argument with a NUL inside (which would
+        # silently name another record); checked here only when it did.
+        raise Invalid, "#{what} contains a NUL character" if key.include?(NUL)
 
-          raise
-        ensure
-          @calls.pop
-        end
-        raise error(st, s) unless st.zero?
-
-        len = s.len_ptr.get_ulong(0)
-        return buf.get_bytes(0, len).force_encoding(Encoding::UTF_8) if len < cap
-
-        # Too big for the buffer: again with room (it may have changed).
-        if len < Native::GET_BUF_KEEP
-          s.grow(len + 1)
-          buf = s.buf
-          cap = s.cap
-        else
-          cap = len + 1 + (len >> 4)
-          buf = FFI::MemoryPointer.new(:char, cap, false)
-        end
+        raise
+      ensure
+        @calls.pop
       end
+      return doc.force_encoding(Encoding::UTF_8) if doc
+
+      raise bind_error(b) unless Native.acp_bind_status(b).zero?
+
+      Native.acp_bind_data(b).get_bytes(0, Native.acp_bind_length(b)).force_encoding(Encoding::UTF_8)
     end
 
     def list(fn, *args)
