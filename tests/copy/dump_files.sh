@@ -15,22 +15,8 @@ trap 'rm -rf "$dir"' EXIT
 src="sqlite:$dir/src.db"
 fail() { echo "dump_files: $*" >&2; exit 1; }
 
-# 200 runs with up to 11 events each, a document over several lines, sessions.
-{
-  echo '{"acp_storage_dump":1,"source":"test","counts":{"sessions":2,"runs":201}}'
-  echo '{"session":"s1","doc":{"id":"s1","state":1}}'
-  echo '{"session":"s2","doc":{"id":"s2","state":"two"}}'
-  ev=0
-  for r in $(seq 1 200); do
-    echo "{\"run\":\"r$r\",\"created_us\":$((1700000000000000 + r)),\"doc\":{\"run_id\":\"r$r\",\"agent_name\":\"a$((r % 4))\",\"status\":\"completed\"}}"
-    for e in $(seq 1 $((r % 12))); do
-      echo "{\"seq\":$e,\"stored_us\":$((1700000000000000 + r * 100 + e)),\"doc\":{\"type\":\"message.part\",\"text\":\"part $e of run $r, some words to compress\"}}"
-      ev=$((ev + 1))
-    done
-  done
-  printf '{"run":"multi","created_us":1600000000000000,"doc":{"run_id":"multi",\n  "agent_name":"x",\n  "status":"created"}}\n'
-  echo "{\"end\":{\"sessions\":2,\"runs\":201,\"events\":$ev}}"
-} > "$dir/in.jsonl"
+# 200 runs with up to 11 events each, sessions.
+bash "$(dirname "$0")/sample_dump.sh" 2 200 12 0 > "$dir/in.jsonl"
 "$cli" --store "$src" import "$dir/in.jsonl" >/dev/null
 
 magic() { od -An -tx1 -N4 "$1" | tr -d ' \n'; }

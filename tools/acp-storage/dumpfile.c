@@ -39,22 +39,26 @@ typedef struct reader {
     ZSTD_DCtx *zd;
 } reader;
 
+static ssize_t read_retry(int fd, void *buf, size_t n)
+{
+    ssize_t got;
+    while ((got = read(fd, buf, n)) < 0 && errno == EINTR)
+        ;
+    return got;
+}
+
 /* Refill `in` when it is used up: 0, or -1 with errno set. */
 static int fill(reader *r)
 {
     if (r->pos < r->len || r->eof)
         return 0;
-    for (;;) {
-        ssize_t got = read(r->fd, r->in, sizeof r->in);
-        if (got >= 0) {
-            r->len = (size_t)got;
-            r->pos = 0;
-            r->eof = got == 0;
-            return 0;
-        }
-        if (errno != EINTR)
-            return -1;
-    }
+    ssize_t got = read_retry(r->fd, r->in, sizeof r->in);
+    if (got < 0)
+        return -1;
+    r->len = (size_t)got;
+    r->pos = 0;
+    r->eof = got == 0;
+    return 0;
 }
 
 static ssize_t cut_short(void)
@@ -125,10 +129,7 @@ static ssize_t reader_read(void *c, char *buf, size_t n)
         r->pos += k;
         return (ssize_t)k;
     }
-    ssize_t got;
-    while ((got = read(r->fd, buf, n)) < 0 && errno == EINTR)
-        ;
-    return got;
+    return read_retry(r->fd, buf, n);
 }
 
 static int reader_close(void *c)
@@ -157,9 +158,7 @@ static FILE *open_read(const char *path)
     r->fd = fd;
     /* Gather the first 4 bytes (a pipe may give fewer at a time). */
     while (!r->eof && r->len < 4) {
-        ssize_t got = read(fd, r->in + r->len, sizeof r->in - r->len);
-        if (got < 0 && errno == EINTR)
-            continue;
+        ssize_t got = read_retry(fd, r->in + r->len, sizeof r->in - r->len);
         if (got < 0) {
             reader_close(r);
             return NULL;
