@@ -68,6 +68,16 @@ static acp_status listen_on(pg_req *r)
     return st;
 }
 
+/* The listening connection is gone: log it and give it back, so that the
+ * pool sees it is dead and drops it.  Returns 0: no longer listening. */
+static int connection_lost(pg_req *r)
+{
+    acp_backend *b = r->b;
+    b->host->log(2, PG_NAME, "%s: follow: connection lost, reconnecting", b->uri_redacted);
+    pg_req_done(r);
+    return 0;
+}
+
 acp_status pg_wait_events(acp_backend *b, const acp_event_query *q, acp_call *call)
 {
     const acp_plugin_host *h = b->host;
@@ -96,6 +106,18 @@ acp_status pg_wait_events(acp_backend *b, const acp_event_query *q, acp_call *ca
         }
         if (h->cancelled(call) || (deadline >= 0 && pg_mono_ms() >= deadline))
             break;
+        if (listening && r.conn) {
+            /* A NOTIFY that arrived with the look's results is already
+             * queued in libpq, not on the socket: poll() would sleep
+             * through it until the deadline. */
+            int hit = take_notifies(r.conn->pg, q->run_id);
+            if (hit != 0) {
+                if (hit < 0)
+                    listening = connection_lost(&r);
+                look = 1;
+                continue;
+            }
+        }
         /* Sleep: on the socket while listening; between attempts to reach
          * the server while it is down. */
         struct pollfd p[2] = {{.fd = -1, .events = POLLIN}, {.fd = h->cancel_fd(call), .events = POLLIN}};
@@ -113,11 +135,8 @@ acp_status pg_wait_events(acp_backend *b, const acp_event_query *q, acp_call *ca
         }
         if (n > 0 && lent && r.conn && p[0].revents) {
             int hit = take_notifies(r.conn->pg, q->run_id);
-            if (hit < 0) {
-                h->log(2, PG_NAME, "%s: follow: connection lost, reconnecting", b->uri_redacted);
-                pg_req_done(&r); /* the pool sees it is dead and drops it */
-                listening = 0;
-            }
+            if (hit < 0)
+                listening = connection_lost(&r);
             look = hit != 0;
         }
     }

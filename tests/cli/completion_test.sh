@@ -62,20 +62,29 @@ zpty z zsh -f -i
 zpty -w z "fpath=($1 \$fpath); autoload -U compinit; compinit -u -D; PROMPT='>>> '"
 zpty -w z 'zstyle ":completion:*" list-separator "#"; LISTMAX=10000; setopt autolist nolistambiguous'
 zpty -w -n z "$2"$'\t'
-# Read until the terminal has been quiet for 3 s (keys typed while zsh
-# completes may be dropped, so nothing more is sent).
+# Read until the terminal has been quiet for $3 tenths of a second (keys
+# typed while zsh completes may be dropped, so nothing more is sent).
 local all="" out
 integer idle=0
-while (( idle < 30 )); do
+while (( idle < $3 )); do
   if zpty -r -t z out; then all+=$out; idle=0; else sleep 0.1; (( idle++ )); fi
 done
 print -r -- "$all"
 zpty -d z
 ZSH
-    complete_line() {
-      timeout 30 zsh "$T/drive.zsh" "$T/fpath" "$1" </dev/null 2>&1 |
+    zsh_list() {
+      timeout 60 zsh "$T/drive.zsh" "$T/fpath" "$1" "$2" </dev/null 2>&1 |
         sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | tr -d '\010\007' | tr '\r' '\n' | sed -n '/^>>> a*acp-storage/,$p' |
         sed 1d | tr -s ' ' '\n' | sed 's/#.*//; s/:$//' | grep -v '^$'
+    }
+    # 3 s of quiet ends the listing; on a loaded machine zsh can be slower
+    # than that to start listing, so an empty listing gets one more try
+    # that waits for 15 s of quiet.
+    complete_line() {
+      local got
+      got=$(zsh_list "$1" 30)
+      [ -n "$got" ] || got=$(zsh_list "$1" 150)
+      printf '%s\n' "$got"
     }
     ;;
   *) echo "unknown shell $sh" >&2; exit 2 ;;

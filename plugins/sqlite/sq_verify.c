@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sq_verify.c - the SQLite backend's verify: SQLite's integrity check,
+ * every document against its checksum, the counters against the runs.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "sq.h"
+
+/* A row of PRAGMA integrity_check: "ok", or one problem SQLite found. */
+static int sq_verify_integrity_row(const acp_backend *b, sqlite3_stmt *s, acp_call *call)
+{
+    const char *msg = (const char *)sqlite3_column_text(s, 0);
+
+    if (msg == NULL || strcmp(msg, "ok") == 0)
+        return 0;
+    return sq_report(b, call, strstr(msg, "index") ? ACP_ITEM_INDEX : ACP_ITEM_OTHER, NULL, 0,
+                     ACP_CORRUPT, "database file", msg);
+}
+
+/* A row of ACP_SQ_VERIFY_COUNTS: a counter that does not match the runs. */
+static int sq_verify_counts_row(const acp_backend *b, sqlite3_stmt *s, acp_call *call)
+{
+    int kind = sqlite3_column_int(s, 0);
+    const char *agent = (const char *)sqlite3_column_text(s, 1);
+    const char *session = (const char *)sqlite3_column_text(s, 2);
+    char where[600], reason[200];
+
+    /* The counter's filter, as sqlite_sql.h numbers them. */
+    agent = agent ? agent : "";
+    session = session ? session : "";
+    if (kind == 1)
+        snprintf(where, sizeof where, "table counts: agent '%s'", agent);
+    else if (kind == 2)
+        snprintf(where, sizeof where, "table counts: session '%s'", session);
+    else if (kind == 3)
+        snprintf(where, sizeof where, "table counts: agent '%s' and session '%s'", agent,
+                 session);
+    else
+        snprintf(where, sizeof where, "table counts: all runs (kind %d)", kind);
+    snprintf(reason, sizeof reason,
+             "the counter says %lld runs but the runs table holds %lld: list totals are wrong",
+             (long long)sqlite3_column_int64(s, 3), (long long)sqlite3_column_int64(s, 4));
+    return sq_report(b, call, ACP_ITEM_INDEX, NULL, 0, ACP_CORRUPT, where, reason);
+}
+
+/* Prepare sql for one verify step, or report why not. */
+static acp_status sq_verify_prepare(const acp_backend *b, sq_conn *c, const char *sql,
+                                    acp_call *call, sqlite3_stmt **out)
+{
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, out, NULL);
+    return rc == SQLITE_OK ? ACP_OK : sq_fail(b, call, c, rc, "verify", NULL);
+}
+
+/* Run a check query and hand each row to row(); SQLite's own CORRUPT is
+ * damage too. */
+static acp_status sq_verify_query(const acp_backend *b, sq_conn *c, const char *sql,
+                                  int (*row)(const acp_backend *, sqlite3_stmt *, acp_call *),
+                                  acp_call *call)
+{
+    sqlite3_stmt *s = NULL;
+    acp_status st = sq_verify_prepare(b, c, sql, call, &s);
+    int rc = SQLITE_OK;
+
+    while (st == ACP_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (row(b, s, call) != 0)
+            st = sq_nomem(b, call, "verify");
+    if (st == ACP_OK && rc != SQLITE_DONE) {
+        if (sq_status(rc) != ACP_CORRUPT)
+            st = sq_fail(b, call, c, rc, "verify", NULL);
+        else if (sq_report(b, call, ACP_ITEM_OTHER, NULL, 0, ACP_CORRUPT, "database file",
+                           sqlite3_errmsg(c->db)))
+            st = sq_nomem(b, call, "verify");
+    }
+    sqlite3_finalize(s);
+    return st;
+}
+
+/* The whole store in one snapshot: SQLite's integrity check (pages,
+ * indexes), every document against its checksum and the host's document
+ * checks, and the run counters against the runs.  Damage is reported, never
+ * repaired: an SQLite store cannot move a row aside, so with
+ * ACP_VERIFY_QUARANTINE damaged rows are reported with moved_to NULL and
+ * stay where they are (README.md). */
+acp_status sq_verify(acp_backend *b, uint32_t flags, acp_call *call)
+{
+    static const char *const walk[] = {[SQ_RUN] = ACP_SQ_VERIFY_RUNS,
+                                       [SQ_SESSION] = ACP_SQ_VERIFY_SESSIONS,
+                                       [SQ_EVENT] = ACP_SQ_VERIFY_EVENTS};
+    sq_conn *c;
+    acp_status st = sq_get(b, call, &c);
+    int rc;
+
+    if (st != ACP_OK)
+        return st;
+    if (flags & ACP_VERIFY_QUARANTINE)
+        b->host->log(1, SQ_NAME,
+                     "%s: verify: an SQLite store cannot move damaged rows aside; they are "
+                     "reported and left in place",
+                     b->path);
+    rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN_READ]);
+    if (rc != SQLITE_OK)
+        st = sq_fail(b, call, c, rc, "verify", NULL);
+    if (st == ACP_OK)
+        st = sq_verify_query(b, c, "PRAGMA integrity_check", sq_verify_integrity_row, call);
+    for (int k = SQ_RUN; st == ACP_OK && k <= SQ_EVENT; k++) {
+        sqlite3_stmt *s = NULL;
+        st = sq_verify_prepare(b, c, walk[k], call, &s);
+        if (st == ACP_OK)
+            st = sq_emit_rows(b, c, s, SQLITE_OK, k, NULL, 1, call, NULL);
+        sqlite3_finalize(s);
+    }
+    if (st == ACP_OK)
+        st = sq_verify_query(b, c, ACP_SQ_VERIFY_COUNTS, sq_verify_counts_row, call);
+    sq_put(b, c); /* ends the read transaction */
+    return st;
+}
