@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * copy.c - acp_store_copy(): a store walked page by page (by cursor) into
- * another, written in batches (acp_event_restore_many, then
- * acp_run_restore_many), so that memory stays bounded whatever the size.
+ * copy.c - acp_store_copy(): a store walked page by page (by cursor; runs
+ * and events read ahead in copy_read.c) into another, written in batches
+ * (acp_event_restore_many, then acp_run_restore_many), so that memory stays
+ * bounded whatever the size.
  *
  * Resume rests on one order: a run's events are stored before its run
  * record.  A run record in the target therefore means the run is complete;
@@ -16,7 +17,7 @@
 
 #include "copy.h"
 
-/* Items per page read from the source, and bounds of one written batch. */
+/* Sessions per page read from the source, and bounds of one written batch. */
 #define PAGE 500
 #define BATCH_ITEMS 1000
 #define BATCH_BYTES ((size_t)8 << 20)
@@ -88,31 +89,6 @@ static acp_status walk_sessions(acp_store *src, const acp__sink *k, acp__copy *c
     return st;
 }
 
-static acp_status walk_events(acp_store *src, const char *run_id, const acp__sink *k,
-                              acp__copy *c, acp_error *err)
-{
-    acp_event_filter f = ACP_EVENT_FILTER_INIT;
-    f.limit = PAGE;
-    for (;;) {
-        acp_page *p;
-        acp_status st = acp_event_list(src, run_id, &f, &p, err);
-        if (st != ACP_OK)
-            return st;
-        size_t n = acp_page_count(p);
-        for (size_t i = 0; st == ACP_OK && i < n; i++) {
-            size_t len;
-            const char *doc = acp_page_json(p, i, &len);
-            st = k->event(k->self, acp_page_seq(p, i), acp_page_time_us(p, i), doc, len, err);
-            c->rep.events++;
-        }
-        if (n)
-            f.after_seq = acp_page_seq(p, n - 1);
-        acp_page_free(p);
-        if (st != ACP_OK || n < (size_t)f.limit)
-            return st;
-    }
-}
-
 acp_status acp__walk_store(acp_store *src, const acp__sink *k, acp__copy *c, acp_error *err)
 {
     acp_run_filter f = ACP_RUN_FILTER_INIT;
@@ -129,36 +105,7 @@ acp_status acp__walk_store(acp_store *src, const acp__sink *k, acp__copy *c, acp
                        c->rep.runs_total, err)) != ACP_OK ||
         (st = walk_sessions(src, k, c, 0, err)) != ACP_OK)
         return st;
-    f.limit = PAGE;
-    f.want_total = 0;
-    char *cursor = NULL;
-    for (;;) {
-        f.cursor = cursor;
-        if ((st = acp_run_list(src, &f, &p, err)) != ACP_OK)
-            break;
-        size_t n = acp_page_count(p);
-        for (size_t i = 0; st == ACP_OK && i < n; i++) {
-            size_t len;
-            const char *doc = acp_page_json(p, i, &len);
-            const char *id = acp_page_key(p, i);
-            if ((st = k->run(k->self, id, acp_page_time_us(p, i), doc, len, err)) == ACP_OK &&
-                (st = walk_events(src, id, k, c, err)) == ACP_OK) {
-                c->rep.runs++;
-                st = acp__copy_progress(c, err);
-            }
-        }
-        const char *next = acp_page_next_cursor(p);
-        free(cursor);
-        cursor = next ? strdup(next) : NULL;
-        acp_page_free(p);
-        if (st != ACP_OK || !next)
-            break;
-        if (!cursor) {
-            st = acp__error(err, ACP_NOMEM, "out of memory listing runs");
-            break;
-        }
-    }
-    free(cursor);
+    st = acp__walk_runs(src, k, c, err);
     return st == ACP_OK ? k->end(k->self, err) : st;
 }
 

@@ -42,6 +42,10 @@ typedef struct acp__sink {
 /* Walk src into sink, counting in c. */
 acp_status acp__walk_store(acp_store *src, const acp__sink *sink, acp__copy *c, acp_error *err);
 
+/* The runs of src, each followed by its events, into sink (read ahead in
+ * another thread: copy_read.c), counting in c.  Calls neither begin nor end. */
+acp_status acp__walk_runs(acp_store *src, const acp__sink *sink, acp__copy *c, acp_error *err);
+
 /* A sink writing into dst (flags ACP_COPY_*); free with acp__store_sink_free. */
 acp_status acp__store_sink_new(acp_store *dst, unsigned flags, acp__copy *c, acp__sink *out,
                                acp_error *err);

@@ -579,6 +579,18 @@ ACP_API acp_status acp_event_list(acp_store *store, const char *run_id,
                                   const acp_event_filter *filter, acp_page **out,
                                   acp_error *err);
 
+/* The events of several runs in one call (copy, export): those of
+ * run_ids[0] with seq > after_seq, then every event of run_ids[1], ... in
+ * array order, each run's in sequence order, at most limit (1..1000) in all;
+ * acp_page_key(p, i) is each event's run id.  A full page (count == limit)
+ * may have more: ask again from its last event's run and seq.  A run without
+ * events contributes nothing.  The ids must be distinct (n: 1..1000).  One
+ * round trip where the backend has the method (get_events_of_runs), else
+ * one acp_event_list per run.  Errors: INVALID, backend errors. */
+ACP_API acp_status acp_event_list_runs(acp_store *store, const char *const *run_ids, size_t n,
+                                       int64_t after_seq, int64_t limit, acp_page **out,
+                                       acp_error *err);
+
 /* ---- following a run ---- */
 
 /* A cancel token: fired from any thread, it ends the waits it was given to

@@ -61,7 +61,8 @@ extern "C" {
  * functions; the descriptor's variants and typed options (acp_option_spec);
  * save_runs and add_events (batched and restoring writes, for copy);
  * migrate and the host's migrate_versions and migrate_step; run filters
- * (status, created range), purge_runs, stats and host->stat. */
+ * (status, created range), purge_runs, stats and host->stat;
+ * get_events_of_runs (events of many runs in one call, for copy). */
 #define ACP_PLUGIN_ABI_MINOR 2
 
 /* Capability flags a plugin declares in its descriptor. */
@@ -645,6 +646,15 @@ typedef struct acp_backend_vtable {
      * SCHEMA_VERSION where they mean something.  Optional (NULL: the host
      * walks the store and marks the figures as scanned). */
     acp_status (*stats)(acp_backend *b, acp_call *call);
+    /* ---- ABI 1.2: events of many runs (copy, export) ---- */
+    /* Emit the events of run_ids[0..n-1] (distinct, 1 <= n <= 1000), run by
+     * run in array order, each run's in sequence order, with item.key = its
+     * run id, seq, stored_us and doc: of run_ids[0] only those with seq >
+     * after_seq; at most limit (1..1000) items in all (the host asks again
+     * from the last one).  Optional (NULL: the host calls get_events per
+     * run). */
+    acp_status (*get_events_of_runs)(acp_backend *b, const char *const *run_ids, size_t n,
+                                     int64_t after_seq, int64_t limit, acp_call *call);
 } acp_backend_vtable;
 
 /* Flags of save_runs and add_events (ABI 1.2). */

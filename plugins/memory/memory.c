@@ -499,6 +499,26 @@ static acp_status mem_get_events(acp_backend *b, const acp_event_query *q, acp_c
     return st;
 }
 
+/* Events of many runs in one call (copy): one lock, the runs in order. */
+static acp_status mem_get_events_of_runs(acp_backend *b, const char *const *run_ids, size_t n,
+                                         int64_t after_seq, int64_t limit, acp_call *call)
+{
+    acp_status st = ACP_OK;
+    pthread_rwlock_rdlock(&b->lock);
+    for (size_t r = 0; r < n && limit > 0 && st == ACP_OK; r++) {
+        hkey k = hkey_of(b, run_ids[r], strlen(run_ids[r]));
+        const stream *s = (const stream *)table_find(&b->streams, &k);
+        size_t i = r == 0 && after_seq > 0 ? (size_t)after_seq : 0; /* seq i + 1 at index i */
+        for (; s && i < s->len && limit > 0 && st == ACP_OK; i++, limit--) {
+            acp_item it = s->ev[i];
+            it.key = run_ids[r];
+            st = emit(b, call, &it);
+        }
+    }
+    pthread_rwlock_unlock(&b->lock);
+    return st;
+}
+
 /* ---- the descriptor ----------------------------------------------------- */
 
 static const acp_backend_vtable vtable = {
@@ -522,6 +542,7 @@ static const acp_backend_vtable vtable = {
     .stats = mem_stats,                 /* ABI 1.2: operations */
     .save_runs = mem_save_runs,         /* ABI 1.2: batched writes */
     .add_events = mem_add_events,
+    .get_events_of_runs = mem_get_events_of_runs, /* ABI 1.2: events of many runs */
 };
 
 /* "memory:" takes no variant and no options. */

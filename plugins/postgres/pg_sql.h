@@ -322,6 +322,9 @@ enum {
     PG_INSERT_RUNS,   /* arrays of PG_SAVE_RUN's parameters -> runs stored */
     PG_RESTORE_EVENTS, /* arrays $1 run_id $2 seq $3 stored_us $4 type $5 doc
                         * -> runs in the batch, runs accepted, events stored */
+    /* events of many runs (get_events_of_runs): $1 text[] run ids $2 after_seq
+     * (of the first) $3 limit -> run_id, seq, stored_us, doc */
+    PG_GET_EVENTS_OF_RUNS,
     /* totals: [agent] [session] -> count (a key lookup: prepared) */
     PG_COUNT_RUNS,
     PG_COUNT_RUNS_A,
@@ -432,6 +435,12 @@ static const char *const pg_sql[PG_N_STATEMENTS] = {
         " RETURNING 1)"
         " SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM s), (SELECT count(*) FROM e),"
         " (SELECT count(*) FROM (SELECT pg_notify('acp_storage_events', run_id) FROM s) n)",
+    /* Runs in the array's order, each run's events by the primary key. */
+    [PG_GET_EVENTS_OF_RUNS] =
+        "SELECT e.run_id, e.seq, e.stored_us, e.doc"
+        " FROM unnest($1::text[]) WITH ORDINALITY AS u (run_id, ord)"
+        " JOIN @.events e ON e.run_id = u.run_id"
+        " WHERE u.ord > 1 OR e.seq > $2::bigint ORDER BY u.ord, e.seq LIMIT $3::bigint",
     /* The slots of one key (see PG_SQL_COUNTS): at most 16 rows of the
      * primary key, whatever the number of runs. */
     [PG_COUNT_RUNS] = PG_COUNT_SUM "0 AND agent = '' AND session = ''",

@@ -1134,6 +1134,38 @@ static acp_status pg_init(const acp_plugin_host *host, acp_call *call)
     return ACP_OK;
 }
 
+/* ---- events of many runs (copy) ---- */
+
+/* One statement over an array of the run ids (PG_GET_EVENTS_OF_RUNS). */
+static acp_status pg_get_events_of_runs(acp_backend *b, const char *const *run_ids, size_t n,
+                                        int64_t after_seq, int64_t limit, acp_call *call)
+{
+    pg_req r;
+    pg_req_init(&r, b, call, "get_events_of_runs", "run", run_ids[0], 1);
+    pg_arr ids = {0};
+    arr_begin(&ids, PG_OID_TEXT, n);
+    for (size_t i = 0; i < n; i++)
+        arr_elem(&ids, run_ids[i], strlen(run_ids[i]));
+    char after[8], lim[8];
+    pg_put_i64(after, after_seq);
+    pg_put_i64(lim, limit);
+    acp_status st = ACP_OK;
+    if (ids.failed || ids.len > INT_MAX)
+        st = pg_fail(&r, ACP_NOMEM, "out of memory listing the events of %zu runs", n);
+    const char *v[3] = {ids.p, after, lim};
+    int l[3] = {(int)ids.len, 8, 8};
+    PGresult *res;
+    if (st == ACP_OK && (st = pg_exec(&r, PG_GET_EVENTS_OF_RUNS, 3, v, l, &res)) == ACP_OK) {
+        int rows = PQntuples(res);
+        for (int i = 0; i < rows && st == ACP_OK; i++)
+            st = emit_row(&r, res, i, 3, PQgetvalue(res, i, 0), -1, 1, 2, -1);
+        PQclear(res);
+    }
+    free(ids.p);
+    pg_req_done(&r);
+    return st;
+}
+
 /* One line per group of methods (runs, sessions, events). */
 static const acp_backend_vtable pg_vtable = {
     .init = pg_init, .open = pg_open, .close = pg_close, .ping = pg_ping,
@@ -1146,6 +1178,7 @@ static const acp_backend_vtable pg_vtable = {
     .wait_events = pg_wait_events, /* pg_follow.c */
     .migrate = pg_migrate,
     .purge_runs = pg_purge_runs, .stats = pg_stats, /* pg_ops.c */
+    .get_events_of_runs = pg_get_events_of_runs, /* events of many runs (copy) */
 };
 
 /* The core checks the backend's own options; "*" lets every other key

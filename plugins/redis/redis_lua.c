@@ -276,10 +276,7 @@
  * make permanent.  Runs after purge_runs when expiring: an expired record
  * must leave its indexes before the id is reused. */
 #define APPEND_EVENT                                                                              \
-    "local function append(id, elem, want, ttl, expiring)\n"                                      \
-    "  local ek, rk = P .. 'e:' .. id, P .. 'r:' .. id\n"                                         \
-    "  if want > 0 and redis.call('LLEN', ek) ~= want - 1 then return 0 end\n"                    \
-    "  local n = redis.call('RPUSH', ek, elem)\n"                                                 \
+    "local function appended(id, ek, rk, n, ttl, expiring)\n"                                    \
     "  if ttl > 0 then\n"                                                                         \
     "    local at = num(now_ms() + ttl)\n"                                                        \
     "    redis.call('PEXPIREAT', ek, at)\n"                                                       \
@@ -290,7 +287,39 @@
     "    redis.call('PERSIST', rk)\n"                                                             \
     "  end\n"                                                                                     \
     "  redis.call('PUBLISH', P .. 'n:' .. id, n)\n"                                               \
+    "end\n"                                                                                       \
+    "local function append(id, elem, want, ttl, expiring)\n"                                      \
+    "  local ek, rk = P .. 'e:' .. id, P .. 'r:' .. id\n"                                          \
+    "  if want > 0 and redis.call('LLEN', ek) ~= want - 1 then return 0 end\n"                    \
+    "  local n = redis.call('RPUSH', ek, elem)\n"                                                 \
+    "  appended(id, ek, rk, n, ttl, expiring)\n"                                                  \
     "  return n\n"                                                                                \
+    "end\n"
+
+/* add_events: the consecutive events of one run (ARGV[i], ARGV[i + 3], ...
+ * up to ARGV[j]) as append would store them one by one, with one LLEN, one
+ * RPUSH per 1000 and one notification (a copy writes runs' events in such
+ * groups).  Results into res. */
+#define APPEND_RUN_EVENTS                                                                         \
+    "local function append_run(id, i, j, ttl, expiring, res)\n"                                   \
+    "  local ek, rk = P .. 'e:' .. id, P .. 'r:' .. id\n"                                          \
+    "  local n = redis.call('LLEN', ek)\n"                                                        \
+    "  local elems = {}\n"                                                                        \
+    "  for k = i, j, 3 do\n"                                                                      \
+    "    local want = tonumber(ARGV[k + 2])\n"                                                    \
+    "    if want > 0 and want ~= n + 1 then\n"                                                    \
+    "      res[#res + 1] = 0\n"                                                                   \
+    "    else\n"                                                                                  \
+    "      n = n + 1\n"                                                                           \
+    "      elems[#elems + 1] = ARGV[k + 1]\n"                                                     \
+    "      res[#res + 1] = n\n"                                                                   \
+    "    end\n"                                                                                   \
+    "  end\n"                                                                                     \
+    "  if #elems == 0 then return end\n"                                                          \
+    "  for k = 1, #elems, 1000 do\n"                                                              \
+    "    redis.call('RPUSH', ek, unpack(elems, k, math.min(k + 999, #elems)))\n"                  \
+    "  end\n"                                                                                     \
+    "  appended(id, ek, rk, n, ttl, expiring)\n"                                                  \
     "end\n"
 
 const char *const rd_scripts[RD_N_SCRIPTS] = {
@@ -429,13 +458,21 @@ const char *const rd_scripts[RD_N_SCRIPTS] = {
 
     /* add_events: P ttl_ms, then per event: run_id element seq (0: the
      * next) -> {sequence | 0 not the next one} */
-    [RD_ADD_EVENTS] = PRELUDE RUN_CODEC RUN_INDEX APPEND_EVENT
+    [RD_ADD_EVENTS] = PRELUDE RUN_CODEC RUN_INDEX APPEND_EVENT APPEND_RUN_EVENTS
     "local ttl = tonumber(ARGV[2])\n"
     "local expiring = redis.call('EXISTS', xr) == 1\n"
     "if expiring then purge_runs() end\n"
     "local res = {}\n"
-    "for i = 3, #ARGV, 3 do\n"
-    "  res[#res + 1] = append(ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ttl, expiring)\n"
+    "local i = 3\n"
+    "while i <= #ARGV do\n"
+    "  local id, j = ARGV[i], i\n"
+    "  while ARGV[j + 3] == id do j = j + 3 end\n"
+    "  if j == i then\n"
+    "    res[#res + 1] = append(id, ARGV[i + 1], tonumber(ARGV[i + 2]), ttl, expiring)\n"
+    "  else\n"
+    "    append_run(id, i, j, ttl, expiring, res)\n"
+    "  end\n"
+    "  i = j + 3\n"
     "end\n"
     "return res\n",
 

@@ -139,6 +139,15 @@ int sq_report(const acp_backend *b, acp_call *call, int kind, const char *key,
  * host says stop. */
 acp_status sq_emit_rows(acp_backend *b, sq_conn *c, sqlite3_stmt *s, int rc, int kind,
                         const char *id, int verify, acp_call *call, int64_t *rows);
+/* One row of a document statement as an item of kind (*key: the row's
+ * key, the run id for events, which the item does not carry).  Returns -1
+ * when SQLite ran out of memory for a column, 1 when the row fails its
+ * checksum (reason: why), else 0. */
+int sq_row_item(sqlite3_stmt *s, int kind, acp_item *it, const char **key, char *reason,
+                size_t reason_size);
+/* A damaged row met by a read (what: the method) as CORRUPT, naming it. */
+acp_status sq_damaged(const acp_backend *b, acp_call *call, const char *what, int kind,
+                      const char *key, const acp_item *it, const char *reason);
 /* A connection for a write, or the refusal of a mode=ro handle. */
 acp_status sq_get_rw(acp_backend *b, acp_call *call, const char *what, sq_conn **out);
 /* Bind the document of the row with key to parameter i and its checksum
@@ -169,6 +178,9 @@ acp_status sq_list_sessions(acp_backend *b, const char *after_id, int64_t limit,
 acp_status sq_add_event(acp_backend *b, const acp_event_record *ev, int64_t *seq,
                         acp_call *call);
 acp_status sq_get_events(acp_backend *b, const acp_event_query *q, acp_call *call);
+/* get_events_of_runs (sq_events_of_runs.c). */
+acp_status sq_get_events_of_runs(acp_backend *b, const char *const *run_ids, size_t n,
+                                 int64_t after_seq, int64_t limit, acp_call *call);
 acp_status sq_wait_events(acp_backend *b, const acp_event_query *q, acp_call *call);
 
 /* sq_verify.c: the verify method. */

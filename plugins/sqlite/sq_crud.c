@@ -22,8 +22,8 @@ static const char *const sq_read_what[][2] = {
  * id for events too (*key; an event's page item carries none: the call
  * names the run).  Returns -1 when SQLite ran out of memory for a column, 1
  * when the row fails its checksum (reason: why), else 0. */
-static int sq_row_item(sqlite3_stmt *s, int kind, acp_item *it, const char **key, char *reason,
-                       size_t reason_size)
+int sq_row_item(sqlite3_stmt *s, int kind, acp_item *it, const char **key, char *reason,
+                size_t reason_size)
 {
     uint32_t stored, actual;
 
@@ -54,8 +54,8 @@ static int sq_row_item(sqlite3_stmt *s, int kind, acp_item *it, const char **key
 }
 
 /* Report a damaged row met by a read as CORRUPT, naming it. */
-static acp_status sq_damaged(const acp_backend *b, acp_call *call, const char *what, int kind,
-                             const char *key, const acp_item *it, const char *reason)
+acp_status sq_damaged(const acp_backend *b, acp_call *call, const char *what, int kind,
+                      const char *key, const acp_item *it, const char *reason)
 {
     if (kind == SQ_EVENT)
         return b->host->error(call, ACP_CORRUPT, "%s: %s: run %s event %lld: %s", b->path,

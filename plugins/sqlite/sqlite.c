@@ -226,6 +226,7 @@ static const acp_backend_vtable sq_vtable = {
     .migrate = sq_migrate,
     .purge_runs = sq_purge_runs, .stats = sq_stats, /* operations */
     .save_runs = sq_save_runs, .add_events = sq_add_events, /* batched writes */
+    .get_events_of_runs = sq_get_events_of_runs, /* events of many runs (copy) */
 };
 
 ACP_PLUGIN_DEFINE_TYPED(sqlite, SQ_VERSION,

@@ -71,6 +71,8 @@ typedef int (*fn_migrate_step)(acp_call *, int64_t, int64_t, const char *, const
 typedef acp_status (*fn_purge_runs)(acp_backend *, const acp_purge_query *, int64_t *,
                                     acp_call *);
 typedef acp_status (*fn_stats)(acp_backend *, acp_call *);
+typedef acp_status (*fn_get_events_of_runs)(acp_backend *, const char *const *, size_t, int64_t,
+                                            int64_t, acp_call *);
 typedef int (*fn_stat)(acp_call *, int, const char *, int64_t);
 typedef const char *cstr;
 typedef const char *const *cstr_list;
@@ -231,6 +233,8 @@ static const member members[] = {
     M(acp_backend_vtable, migrate, 144, 8, fn_migrate),
     M(acp_plugin_host, migrate_versions, 144, 8, fn_migrate_versions),
     M(acp_plugin_host, migrate_step, 152, 8, fn_migrate_step),
+    /* events of many runs (copy) */
+    M(acp_backend_vtable, get_events_of_runs, 168, 8, fn_get_events_of_runs),
 
     M(acp_damage, size, 0, 8, size_t),
     M(acp_damage, kind, 8, 4, int),
@@ -310,7 +314,7 @@ static const struct {
     size_t by_minor[N_MINORS];
 } plugin_sizes[] = {
     {"acp_plugin_descriptor", sizeof(acp_plugin_descriptor), {72, 72, 88}},
-    {"acp_backend_vtable", sizeof(acp_backend_vtable), {104, 112, 168}},
+    {"acp_backend_vtable", sizeof(acp_backend_vtable), {104, 112, 176}},
     {"acp_plugin_host", sizeof(acp_plugin_host), {64, 64, 168}},
     {"acp_plugin_option", sizeof(acp_plugin_option), {16, 16, 16}},
     {"acp_open_args", sizeof(acp_open_args), {64, 64, 64}},

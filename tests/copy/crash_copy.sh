@@ -15,23 +15,7 @@ trap 'rm -rf "$dir"' EXIT
 src="sqlite:$dir/src.db"
 
 # The source: 300 runs with up to 9 events, one run with 2500, sessions.
-{
-  echo '{"acp_storage_dump":1,"source":"test","counts":{"sessions":3,"runs":301}}'
-  for s in 1 2 3; do echo "{\"session\":\"s$s\",\"doc\":{\"id\":\"s$s\",\"state\":$s}}"; done
-  ev=0
-  for r in $(seq 1 300); do
-    echo "{\"run\":\"r$r\",\"created_us\":$((1700000000000000 + r)),\"doc\":{\"run_id\":\"r$r\",\"agent_name\":\"a$((r % 3))\",\"status\":\"completed\"}}"
-    for e in $(seq 1 $((r % 10))); do
-      echo "{\"seq\":$e,\"stored_us\":$((1700000000000000 + r * 100 + e)),\"doc\":{\"type\":\"message.part\",\"n\":$e}}"
-      ev=$((ev + 1))
-    done
-  done
-  echo '{"run":"big","created_us":1600000000000000,"doc":{"run_id":"big","agent_name":"x","status":"created"}}'
-  for e in $(seq 1 2500); do
-    echo "{\"seq\":$e,\"stored_us\":$((1600000000000000 + e)),\"doc\":{\"type\":\"message.part\",\"n\":$e}}"
-  done
-  echo "{\"end\":{\"sessions\":3,\"runs\":301,\"events\":$((ev + 2500))}}"
-} > "$dir/src.jsonl"
+bash "$(dirname "$0")/sample_dump.sh" 3 300 10 2500 > "$dir/src.jsonl"
 "$cli" --store "$src" import "$dir/src.jsonl" >/dev/null
 "$cli" --store "$src" export -o "$dir/src.jsonl.gz" >/dev/null
 

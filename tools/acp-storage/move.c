@@ -2,9 +2,9 @@
 /*
  * move.c - acp-storage export, import, copy and diff: moving a store's
  * data through acp_store_export/import/copy/diff, with progress on a
- * terminal and gzip chosen by the file name.
+ * terminal and compression chosen by the file name (dumpfile.c).
  */
-#define _GNU_SOURCE /* fopencookie */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -13,52 +13,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "cli.h"
-
-/* ---- gzip through a FILE * ---- */
-
-static ssize_t gz_read(void *c, char *buf, size_t n)
-{
-    int r = gzread(c, buf, (unsigned)(n > (1u << 30) ? 1u << 30 : n));
-    return r < 0 ? -1 : r;
-}
-
-static ssize_t gz_write(void *c, const char *buf, size_t n)
-{
-    int r = gzwrite(c, buf, (unsigned)(n > (1u << 30) ? 1u << 30 : n));
-    return r <= 0 && n ? -1 : r;
-}
-
-static int gz_close(void *c)
-{
-    return gzclose(c) == Z_OK ? 0 : -1;
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
-/* Open path ("-": stdin/stdout) for reading (any file: gzip is detected)
- * or writing (gzip when it ends in .gz).  NULL with errno set. */
-static FILE *open_dump(const char *path, int write)
-{
-    int std = strcmp(path, "-") == 0;
-    if (write && (std || !ends_with(path, ".gz")))
-        return std ? stdout : fopen(path, "w");
-    gzFile z = std ? gzdopen(dup(STDIN_FILENO), "rb") : gzopen(path, write ? "wb6" : "rb");
-    if (!z)
-        return NULL;
-    gzbuffer(z, 1u << 17);
-    cookie_io_functions_t io = {write ? NULL : gz_read, write ? gz_write : NULL, NULL, gz_close};
-    FILE *f = fopencookie(z, write ? "w" : "r", io);
-    if (!f)
-        gzclose(z);
-    return f;
-}
+#include "dumpfile.h"
 
 /* ---- progress and reports ---- */
 
@@ -169,7 +126,7 @@ int cmd_export(cli_ctx *ctx)
         acp_store_close(store);
         return cli_usage_error(ctx, "--json needs -o FILE (the dump goes to standard output)");
     }
-    FILE *f = open_dump(path, 1);
+    FILE *f = dump_open(path, 1);
     if (!f) {
         acp_store_close(store);
         return cli_fail(ACP_IO, "cannot create %s: %s", path, strerror(errno));
@@ -189,7 +146,7 @@ int cmd_export(cli_ctx *ctx)
 int cmd_import(cli_ctx *ctx)
 {
     const char *path = ctx->args.pos[0];
-    FILE *f = open_dump(path, 0);
+    FILE *f = dump_open(path, 0);
     if (!f)
         return cli_fail(ACP_IO, "cannot open %s: %s", path, strerror(errno));
     acp_store *store;
