@@ -282,6 +282,19 @@ static acp_status core_list_runs(acp_store *s, const void *args, acp_page **page
     f.limit = q->limit;
     f.offset = q->offset;
     f.want_total = q->want_total;
+    /* The run filters (ABI 1.2) travel as an application's would: status
+     * names joined by commas, open time ends as ACP_TIME_NONE. */
+    char status[128] = "";
+    for (size_t i = 0; q->statuses && i < q->n_statuses; i++) {
+        size_t n = strlen(status);
+        if (!q->statuses[i] ||
+            snprintf(status + n, sizeof status - n, "%s%s", i ? "," : "", q->statuses[i]) >=
+                (int)(sizeof status - n))
+            return acp__error(e, ACP_INVALID, "list_runs: bad status filter");
+    }
+    f.status = status[0] ? status : NULL;
+    f.created_since_us = q->created_since_us;
+    f.created_until_us = q->created_until_us == INT64_MAX ? ACP_TIME_NONE : q->created_until_us;
     /* The cursor travels as an application's would: the core parses and
      * checks it once, in one place. */
     char *cursor = NULL;

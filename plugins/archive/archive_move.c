@@ -414,6 +414,8 @@ acp_status archive_pass(archive *a, int64_t limit, int wait, int64_t *moved, acp
         st = move_batch(a, &due, moved, call);
     arun_list_free(&due);
     pthread_rwlock_unlock(&a->lk);
+    if (*moved)
+        a->host->log(3, "archive", "moved %lld runs to the cold tier", (long long)*moved);
     pthread_mutex_unlock(&a->pass_mu);
     return st;
 }
