@@ -67,6 +67,9 @@ typedef struct arun_list {
 } arun_list;
 
 /* ---- archive_util.c ---- */
+/* Make room for element n of the array *(T **)v of *cap elements of size
+ * bytes (doubling); non-zero when out of memory (the array is kept). */
+int archive_grow(void *v, size_t *cap, size_t n, size_t size);
 void arun_free(arun *r);
 void arun_list_free(arun_list *l);
 /* acp_child_sink appending a copy of the item to an arun_list. */

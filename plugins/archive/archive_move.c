@@ -55,14 +55,8 @@ static void ev_list_free(ev_list *l)
 static int ev_sink(void *arg, const acp_item *it)
 {
     ev_list *l = arg;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        ev_copy *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (archive_grow(&l->v, &l->cap, l->n, sizeof *l->v))
+        return -1;
     char *d = malloc(it->doc_len + 1);
     if (!d)
         return -1;

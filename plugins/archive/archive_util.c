@@ -41,17 +41,24 @@ static int arun_copy(arun *r, const acp_item *it)
     return 0;
 }
 
+int archive_grow(void *v, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 16;
+    void *p = realloc(*(void **)v, c * size);
+    if (!p)
+        return -1;
+    *(void **)v = p;
+    *cap = c;
+    return 0;
+}
+
 int arun_list_sink(void *arg, const acp_item *it)
 {
     arun_list *l = arg;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        arun *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (archive_grow(&l->v, &l->cap, l->n, sizeof *l->v))
+        return -1;
     if (arun_copy(&l->v[l->n], it))
         return -1;
     l->n++;
@@ -101,14 +108,8 @@ int archive_pending_add(archive *a, const char *id)
 {
     if (archive_pending(a, id))
         return 0;
-    if (a->n_pending == a->cap_pending) {
-        size_t cap = a->cap_pending ? a->cap_pending * 2 : 8;
-        char **v = realloc(a->pending, cap * sizeof *v);
-        if (!v)
-            return -1;
-        a->pending = v;
-        a->cap_pending = cap;
-    }
+    if (archive_grow(&a->pending, &a->cap_pending, a->n_pending, sizeof *a->pending))
+        return -1;
     if (!(a->pending[a->n_pending] = strdup(id)))
         return -1;
     a->n_pending++;
