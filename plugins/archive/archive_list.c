@@ -112,7 +112,7 @@ static acp_status overlap(archive *a, const acp_run_query *q, int64_t *n, acp_ca
     *n = 0;
     for (size_t i = 0; i < a->n_pending; i++) {
         arun h, c;
-        int fh, fc, m = 0;
+        int fh = 0, fc = 0, m = 0;
         acp_status st = archive_get(a, a->hot, a->pending[i], &h, &fh, call);
         if (st == ACP_OK && fh)
             st = archive_get(a, a->cold, a->pending[i], &c, &fc, call);
@@ -157,17 +157,16 @@ static acp_status merge(archive *a, const acp_run_query *q, tier_it *hot, tier_i
             return st;
         if (!h && !c)
             break;
-        const arun *r;
+        int from_cold = !h;
         if (h && c) {
             int cmp = acp_run_order_cmp(h->created_us, h->id, strlen(h->id), c->created_us,
                                         c->id, strlen(c->id));
             if (cmp == 0) /* the same run in both: the hot copy */
                 cold->i++;
-            r = cmp <= 0 ? h : c;
-        } else {
-            r = h ? h : c;
+            from_cold = cmp > 0;
         }
-        if (r == c) {
+        const arun *r = from_cold ? c : h;
+        if (from_cold) {
             int shadowed;
             if ((st = cold_shadowed(a, c, &shadowed, call)) != ACP_OK)
                 return st;

@@ -62,7 +62,11 @@ static int ev_sink(void *arg, const acp_item *it)
         return -1;
     memcpy(d, it->doc, it->doc_len);
     d[it->doc_len] = '\0';
-    l->v[l->n++] = (ev_copy){d, it->doc_len, it->seq, it->stored_us};
+    ev_copy *e = &l->v[l->n++];
+    e->doc = d;
+    e->len = it->doc_len;
+    e->seq = it->seq;
+    e->stored_us = it->stored_us;
     return 0;
 }
 
