@@ -107,13 +107,29 @@ static acp_status ar_ping(acp_backend *a, acp_call *call)
     return st == ACP_OK ? a->ops->ping(a->cold, call) : st;
 }
 
-/* The tier of run id (the rule above), under lk shared. */
-static acp_status tier_of(archive *a, const char *id, acp_child **t, acp_call *call)
+static int count_sink(void *arg, const acp_item *it)
+{
+    (void)it;
+    ++*(int64_t *)arg;
+    return 0;
+}
+
+/* The tier of run id (the rule above), under lk shared.  For events, a
+ * stream the hot tier holds without a run record is hot too (an archived
+ * run has no events left there): no cold call for it. */
+static acp_status tier_of(archive *a, const char *id, int events, acp_child **t,
+                          acp_call *call)
 {
     arun r;
     int found;
     acp_status st = archive_get(a, a->hot, id, &r, &found, call);
     arun_free(&r);
+    if (st == ACP_OK && !found && events) {
+        int64_t n = 0;
+        acp_event_query q = {.run_id = id, .limit = 1};
+        st = a->ops->get_events(a->hot, &q, count_sink, &n, call);
+        found = n > 0;
+    }
     if (st != ACP_OK || found) {
         *t = a->hot;
         return st;
@@ -128,7 +144,7 @@ static acp_status ar_save_run(acp_backend *a, const acp_run_record *r, acp_call 
 {
     pthread_rwlock_rdlock(&a->lk);
     acp_child *t;
-    acp_status st = tier_of(a, r->run_id, &t, call);
+    acp_status st = tier_of(a, r->run_id, 0, &t, call);
     int64_t v = -1;
     if (st == ACP_OK) {
         uint32_t flags = r->flags & (ACP_RUN_IF_VERSION | ACP_RUN_IF_ABSENT | ACP_RUN_SET_VERSION |
@@ -272,7 +288,7 @@ static acp_status ar_add_event(acp_backend *a, const acp_event_record *ev, int64
 {
     pthread_rwlock_rdlock(&a->lk);
     acp_child *t;
-    acp_status st = tier_of(a, ev->run_id, &t, call);
+    acp_status st = tier_of(a, ev->run_id, 1, &t, call);
     if (st == ACP_OK)
         st = a->ops->add_event(t, ev->run_id, ev->doc, ev->doc_len, seq, call);
     pthread_rwlock_unlock(&a->lk);
@@ -285,7 +301,7 @@ static acp_status ar_get_events(acp_backend *a, const acp_event_query *q, acp_ca
 {
     pthread_rwlock_rdlock(&a->lk);
     acp_child *t;
-    acp_status st = tier_of(a, q->run_id, &t, call);
+    acp_status st = tier_of(a, q->run_id, 1, &t, call);
     if (st == ACP_OK)
         st = a->ops->get_events(t, q, NULL, NULL, call);
     pthread_rwlock_unlock(&a->lk);

@@ -405,7 +405,10 @@ acp_status archive_pass(archive *a, int64_t limit, int wait, int64_t *moved, acp
         return ACP_OK;
     pthread_rwlock_wrlock(&a->lk);
     arun_list due = {0};
-    acp_status st = archive_recover(a, 1, call);
+    /* Journals of other handles are finished at open and by passes on
+     * demand; an automatic pass reads them only after a failure of its own
+     * (one hot call less per write). */
+    acp_status st = wait || a->n_pending ? archive_recover(a, 1, call) : ACP_OK;
     if (st == ACP_OK)
         st = due_runs(a, limit, &due, call);
     if (st == ACP_OK && due.n)
