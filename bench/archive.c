@@ -149,9 +149,9 @@ static int bench_move(const char *hot, const char *cold, uint64_t n)
 
 static int bench_w1(const char *hot, const char *cold, uint64_t n, uint64_t rows)
 {
-    acp_store *s = open_archive(hot, cold, "after=0&auto=1&every=10&batch=20");
+    acp_store *s = open_archive(hot, cold, "after=0&auto=1&every=37&batch=20");
     printf("w1: %" PRIu64 " runs (save in-progress, 10 events, save completed), after=0, "
-           "auto=1, every=10, batch=20\n",
+           "auto=1, every=37, batch=20\n",
            n);
     printf("%10s %10s %10s %10s\n", "runs", "seconds", "hot", "cold");
     double t0 = now_s();

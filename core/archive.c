@@ -44,7 +44,9 @@ ACP_API acp_status acp_store_archive(acp_store *s, int64_t limit, acp_archive_pr
             *count = done;
         if ((st = acp__call_finish(&call, st, s->desc->name, "archive", err)) != ACP_OK)
             return st;
-        if ((fn && fn(ctx, done)) || n < ask)
+        /* A short batch may have ended for the call's time: only an empty
+         * one means that nothing is due. */
+        if ((fn && fn(ctx, done)) || n == 0)
             return ACP_OK;
     }
 }

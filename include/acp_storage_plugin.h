@@ -673,9 +673,10 @@ typedef struct acp_backend_vtable {
     uint64_t (*capabilities)(acp_backend *b);
     /* Move up to limit (1..1000) runs that are due from the store's hot
      * tier to its cold tier (docs/storage-contract.md, "Archive tiers"),
-     * each with its events, and report how many in *moved (fewer than
-     * limit: none are due now).  A failure leaves every run readable
-     * exactly once.  Optional (NULL: ACP_UNSUPPORTED, the store has no
+     * each with its events, and report how many in *moved (0: none are
+     * due now; fewer than limit: the batch ended early, e.g. for the call's
+     * deadline, and the host asks again).  A failure leaves every run
+     * readable exactly once.  Optional (NULL: ACP_UNSUPPORTED, the store has no
      * tiers). */
     acp_status (*archive)(acp_backend *b, int64_t limit, int64_t *moved, acp_call *call);
 } acp_backend_vtable;

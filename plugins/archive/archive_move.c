@@ -28,6 +28,7 @@
 
 #define EVENT_PAGE 500
 #define WALK_PAGES 8 /* candidate pages one pass reads at most */
+#define MOVE_MARGIN_MS 5000 /* no new move starts with less of the call left */
 
 static const char *const final_statuses[] = {"completed", "failed", "cancelled"};
 
@@ -381,6 +382,11 @@ static acp_status move_batch(archive *a, arun_list *due, int64_t *moved, acp_cal
     acp_status st = a->ops->save_session(a->hot, doc, len, call);
     free(doc);
     for (size_t i = 0; st == ACP_OK && i < due->n; i++) {
+        /* A batch ends early rather than run out of the call's time: the
+         * caller asks again for the rest. */
+        int64_t left = a->host->remaining_ms(call);
+        if (i > 0 && left >= 0 && left < MOVE_MARGIN_MS)
+            break;
         if ((st = move_run(a, &due->v[i], call)) == ACP_OK)
             (*moved)++;
     }
