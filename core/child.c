@@ -282,6 +282,19 @@ static acp_status core_list_runs(acp_store *s, const void *args, acp_page **page
     f.limit = q->limit;
     f.offset = q->offset;
     f.want_total = q->want_total;
+    /* The run filters (ABI 1.2) travel as an application's would: status
+     * names joined by commas, open time ends as ACP_TIME_NONE. */
+    char status[128] = "";
+    for (size_t i = 0; q->statuses && i < q->n_statuses; i++) {
+        size_t n = strlen(status);
+        if (!q->statuses[i] ||
+            snprintf(status + n, sizeof status - n, "%s%s", i ? "," : "", q->statuses[i]) >=
+                (int)(sizeof status - n))
+            return acp__error(e, ACP_INVALID, "list_runs: bad status filter");
+    }
+    f.status = status[0] ? status : NULL;
+    f.created_since_us = q->created_since_us;
+    f.created_until_us = q->created_until_us == INT64_MAX ? ACP_TIME_NONE : q->created_until_us;
     /* The cursor travels as an application's would: the core parses and
      * checks it once, in one place. */
     char *cursor = NULL;
@@ -451,6 +464,63 @@ static acp_status child_save_run_v(acp_child *c, const char *doc, size_t len, ui
     return child_call(c, call, "save_run", core_save_v, &a, NULL, NULL, NULL, NULL);
 }
 
+/* Restoring writes (acp_child_ops.restore_runs, restore_events): the
+ * records mapped to the application API's batched restores. */
+typedef struct restore_args {
+    const acp_run_record *runs;
+    const acp_event_record *evs;
+    const int64_t *seqs;
+    size_t n;
+    acp_status *results;
+} restore_args;
+
+static acp_status core_restore(acp_store *s, const void *args, acp_page **page, acp_error *e)
+{
+    const restore_args *a = args;
+    (void)page;
+    if (a->n == 0)
+        return ACP_OK;
+    if (!a->results || (a->runs ? 0 : !a->evs || !a->seqs))
+        return acp__error(e, ACP_INVALID, "child restore: records and results must be given");
+    acp_status st;
+    if (a->runs) {
+        acp_restore_run *v = calloc(a->n, sizeof *v);
+        if (!v)
+            return acp__error(e, ACP_NOMEM, "out of memory restoring runs");
+        for (size_t i = 0; i < a->n; i++)
+            v[i] = (acp_restore_run){a->runs[i].doc, a->runs[i].doc_len, a->runs[i].created_us};
+        st = acp_run_restore_many(s, v, a->n, a->results, e);
+        free(v);
+        return st;
+    }
+    acp_restore_event *v = calloc(a->n, sizeof *v);
+    if (!v)
+        return acp__error(e, ACP_NOMEM, "out of memory restoring events");
+    for (size_t i = 0; i < a->n; i++)
+        v[i] = (acp_restore_event){a->evs[i].run_id, a->evs[i].doc, a->evs[i].doc_len, a->seqs[i],
+                                   a->evs[i].stored_us};
+    st = acp_event_restore_many(s, v, a->n, a->results, e);
+    free(v);
+    return st;
+}
+
+static acp_status child_restore_runs(acp_child *c, const acp_run_record *runs, size_t n,
+                                     acp_status *results, acp_call *call)
+{
+    restore_args a = {.runs = runs, .n = n, .results = results};
+    if (!runs && n)
+        return record(call, NULL, NULL, ACP_INVALID, "child restore_runs: runs must be given");
+    return child_call(c, call, "restore_runs", core_restore, &a, NULL, NULL, NULL, NULL);
+}
+
+static acp_status child_restore_events(acp_child *c, const acp_event_record *evs,
+                                       const int64_t *seqs, size_t n, acp_status *results,
+                                       acp_call *call)
+{
+    restore_args a = {.evs = evs, .seqs = seqs, .n = n, .results = results};
+    return child_call(c, call, "restore_events", core_restore, &a, NULL, NULL, NULL, NULL);
+}
+
 const acp_child_ops acp__child_ops = {
     .size = sizeof(acp_child_ops),
     .open = child_open,
@@ -472,4 +542,6 @@ const acp_child_ops acp__child_ops = {
     .get_events = child_get_events,
     .wait_events = child_wait_events,
     .save_run_v = child_save_run_v,
+    .restore_runs = child_restore_runs,
+    .restore_events = child_restore_events,
 };

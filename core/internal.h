@@ -199,6 +199,7 @@ struct acp_store {
     int64_t timeout_ms;
     size_t max_doc; /* documents larger than this are refused (max_document_bytes) */
     int versions;   /* the plugin keeps run versions (ACP_CAP_VERSIONS, ABI >= 1.2) */
+    uint64_t caps;  /* the descriptor's, narrowed by the instance (vtable capabilities) */
     int64_t retain_us; /* option retain: purge final runs older than this; 0: never */
     _Atomic int64_t retain_next_us; /* the next automatic purge may start then */
 };

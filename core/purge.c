@@ -102,7 +102,7 @@ static acp_status purge_walk(acp_store *s, const purge *p, acp_purge_progress_fn
     acp_run_filter lf = ACP_RUN_FILTER_INIT;
     lf.agent_name = p->f.agent_name;
     lf.limit = p->f.batch_size;
-    lf.status = (s->desc->capabilities & ACP_CAP_RUN_FILTERS) ? p->f.status : NULL;
+    lf.status = (s->caps & ACP_CAP_RUN_FILTERS) ? p->f.status : NULL;
     char *cursor = NULL;
     acp_status st;
     for (;;) {

@@ -77,12 +77,17 @@ acp_status acp__store_open(const acp_config *cfg, unsigned for_migrate, acp_stor
     s->plugin = p;
     s->desc = d;
     s->vt = d->vtable;
-    s->serial = !(d->capabilities & ACP_CAP_CONCURRENT);
+    /* A composition may keep less than its descriptor allows (archive
+     * tiers: the intersection of its children's). */
+    s->caps = d->capabilities;
+    if (ACP__HAS(d, capabilities))
+        s->caps &= d->vtable->capabilities(s->backend);
+    s->serial = !(s->caps & ACP_CAP_CONCURRENT);
     s->timeout_ms = cfg->timeout_ms;
     s->max_doc = max_doc;
     /* acp_run_record, acp_item and the host table have the members of
      * versions from ABI 1.2 on; an older plugin cannot declare the flag. */
-    s->versions = (d->capabilities & ACP_CAP_VERSIONS) && d->abi_minor >= 2;
+    s->versions = (s->caps & ACP_CAP_VERSIONS) && d->abi_minor >= 2;
     s->retain_us = retain_us;
     pthread_mutex_init(&s->mu, NULL);
     *out = s;
@@ -148,7 +153,7 @@ ACP_API size_t acp_store_max_document_bytes(const acp_store *s)
 
 ACP_API uint64_t acp_store_capabilities(const acp_store *s)
 {
-    return s ? s->desc->capabilities : 0;
+    return s ? s->caps : 0;
 }
 
 #define NEED(cond, what)                                                                           \
@@ -719,7 +724,7 @@ static acp_status run_filters_check(const acp_store *s, const acp_run_filter *f,
                           "created time range is empty (since %" PRId64 " us is not before "
                           "until %" PRId64 " us)", since, until);
     if ((sts->n || since != ACP_TIME_NONE || until != ACP_TIME_NONE) &&
-        !(s->desc->capabilities & ACP_CAP_RUN_FILTERS))
+        !(s->caps & ACP_CAP_RUN_FILTERS))
         return acp__error(err, ACP_UNSUPPORTED,
                           "%s: this backend cannot filter runs by status or creation time "
                           "(plugin %s lacks ACP_CAP_RUN_FILTERS)", s->desc->name,

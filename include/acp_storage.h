@@ -702,6 +702,27 @@ ACP_API acp_status acp_duration_parse(const char *text, int64_t *us, acp_error *
  * never fails the save.  See docs/operations.md for what expires where.
  */
 
+/* ---- archive tiers (the archive backend; docs/storage-contract.md) ---- */
+
+/* Called after each batch with the runs moved so far.  Return 0 to go on,
+ * non-zero to stop after this batch. */
+typedef int (*acp_archive_progress_fn)(void *ctx, int64_t moved);
+
+/*
+ * Move the runs that are due (final status for at least the store's
+ * "after" time) from the hot tier of an archive store
+ * ("archive:?hot=URI&cold=URI&after=SECONDS") to its cold tier, each with
+ * its events, versions, creation and storage times, in batches of at most
+ * 100 runs; at most limit runs (<= 0: every run due).  Stopping at any
+ * moment (fn, a signal, a crash) shows every run exactly once; the next
+ * call finishes a half move.  *count (may be NULL) receives the runs moved,
+ * also on failure.  fn may be NULL.  Errors: UNSUPPORTED (the store has no
+ * tiers: every backend but archive), backend errors.  Thread-safe.
+ */
+ACP_API acp_status acp_store_archive(acp_store *store, int64_t limit,
+                                     acp_archive_progress_fn fn, void *ctx, int64_t *count,
+                                     acp_error *err);
+
 /* Figures about a store (acp_store_stats).  Opaque. */
 typedef struct acp_stats acp_stats;
 

@@ -62,7 +62,9 @@ extern "C" {
  * save_runs and add_events (batched and restoring writes, for copy);
  * migrate and the host's migrate_versions and migrate_step; run filters
  * (status, created range), purge_runs, stats and host->stat;
- * get_events_of_runs (events of many runs in one call, for copy). */
+ * get_events_of_runs (events of many runs in one call, for copy); archive
+ * tiers (the vtable's capabilities and archive, the child ops restore_runs
+ * and restore_events). */
 #define ACP_PLUGIN_ABI_MINOR 2
 
 /* Capability flags a plugin declares in its descriptor. */
@@ -507,6 +509,22 @@ typedef struct acp_child_ops {
     acp_status (*save_run_v)(acp_child *child, const char *doc, size_t len, uint32_t flags,
                              int64_t version, int64_t created_us, int64_t *new_version,
                              acp_call *call);
+
+    /* ---- ABI 1.2: restoring writes of children (for the archive backend) ---- */
+    /* acp_run_restore_many on the child: store each of the n runs (doc,
+     * doc_len, created_us of the records; other members ignored) only if it
+     * does not exist yet, with its original creation time; results[i] is
+     * ACP_OK or ACP_CONFLICT (it exists, left untouched).  Works on children
+     * without versions. */
+    acp_status (*restore_runs)(acp_child *child, const acp_run_record *runs, size_t n,
+                               acp_status *results, acp_call *call);
+    /* acp_event_restore_many on the child: event i (run_id, doc, doc_len,
+     * stored_us of evs[i]) with the original sequence seqs[i]; stored only
+     * when seqs[i] is its run's next sequence (results[i] ACP_OK), else
+     * results[i] ACP_CONFLICT and nothing stored. */
+    acp_status (*restore_events)(acp_child *child, const acp_event_record *evs,
+                                 const int64_t *seqs, size_t n, acp_status *results,
+                                 acp_call *call);
 } acp_child_ops;
 
 /* host->set_version when the host table has it (a hand-made table of a
@@ -655,6 +673,22 @@ typedef struct acp_backend_vtable {
      * run). */
     acp_status (*get_events_of_runs)(acp_backend *b, const char *const *run_ids, size_t n,
                                      int64_t after_seq, int64_t limit, acp_call *call);
+
+    /* ---- ABI 1.2: archive tiers ---- */
+    /* The capabilities of this instance: a subset of the descriptor's,
+     * for compositions whose honest answer depends on their children (an
+     * archive over a store without versions keeps none).  The host calls
+     * it once, after open, and uses descriptor & result.  Optional (NULL:
+     * the descriptor's). */
+    uint64_t (*capabilities)(acp_backend *b);
+    /* Move up to limit (1..1000) runs that are due from the store's hot
+     * tier to its cold tier (docs/storage-contract.md, "Archive tiers"),
+     * each with its events, and report how many in *moved (0: none are
+     * due now; fewer than limit: the batch ended early, e.g. for the call's
+     * deadline, and the host asks again).  A failure leaves every run
+     * readable exactly once.  Optional (NULL: ACP_UNSUPPORTED, the store has no
+     * tiers). */
+    acp_status (*archive)(acp_backend *b, int64_t limit, int64_t *moved, acp_call *call);
 } acp_backend_vtable;
 
 /* Flags of save_runs and add_events (ABI 1.2). */

@@ -74,6 +74,13 @@ typedef acp_status (*fn_stats)(acp_backend *, acp_call *);
 typedef acp_status (*fn_get_events_of_runs)(acp_backend *, const char *const *, size_t, int64_t,
                                             int64_t, acp_call *);
 typedef int (*fn_stat)(acp_call *, int, const char *, int64_t);
+/* archive tiers */
+typedef uint64_t (*fn_capabilities)(acp_backend *);
+typedef acp_status (*fn_archive)(acp_backend *, int64_t, int64_t *, acp_call *);
+typedef acp_status (*fn_child_restore_runs)(acp_child *, const acp_run_record *, size_t,
+                                            acp_status *, acp_call *);
+typedef acp_status (*fn_child_restore_events)(acp_child *, const acp_event_record *,
+                                              const int64_t *, size_t, acp_status *, acp_call *);
 typedef const char *cstr;
 typedef const char *const *cstr_list;
 typedef char message_buf[ACP_ERROR_MESSAGE_MAX];
@@ -235,6 +242,11 @@ static const member members[] = {
     M(acp_plugin_host, migrate_step, 152, 8, fn_migrate_step),
     /* events of many runs (copy) */
     M(acp_backend_vtable, get_events_of_runs, 168, 8, fn_get_events_of_runs),
+    /* archive tiers */
+    M(acp_backend_vtable, capabilities, 176, 8, fn_capabilities),
+    M(acp_backend_vtable, archive, 184, 8, fn_archive),
+    M(acp_child_ops, restore_runs, 160, 8, fn_child_restore_runs),
+    M(acp_child_ops, restore_events, 168, 8, fn_child_restore_events),
 
     M(acp_damage, size, 0, 8, size_t),
     M(acp_damage, kind, 8, 4, int),
@@ -314,7 +326,7 @@ static const struct {
     size_t by_minor[N_MINORS];
 } plugin_sizes[] = {
     {"acp_plugin_descriptor", sizeof(acp_plugin_descriptor), {72, 72, 88}},
-    {"acp_backend_vtable", sizeof(acp_backend_vtable), {104, 112, 176}},
+    {"acp_backend_vtable", sizeof(acp_backend_vtable), {104, 112, 192}},
     {"acp_plugin_host", sizeof(acp_plugin_host), {64, 64, 168}},
     {"acp_plugin_option", sizeof(acp_plugin_option), {16, 16, 16}},
     {"acp_open_args", sizeof(acp_open_args), {64, 64, 64}},
@@ -326,7 +338,7 @@ static const struct {
     {"acp_event_query", sizeof(acp_event_query), {32, 32, 32}},
     {"acp_item", sizeof(acp_item), {48, 48, 56}},
     {"acp_damage", sizeof(acp_damage), {0, 0, 64}},
-    {"acp_child_ops", sizeof(acp_child_ops), {0, 0, 160}},
+    {"acp_child_ops", sizeof(acp_child_ops), {0, 0, 176}},
     {"acp_option_spec", sizeof(acp_option_spec), {0, 0, 64}},
 };
 

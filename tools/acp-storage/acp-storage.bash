@@ -92,7 +92,7 @@ _acp_storage()
             ;;
     esac
 
-    local commands="backends ping check verify migrate purge stats export import copy diff run session event bench help"
+    local commands="backends ping check verify migrate purge archive stats export import copy diff run session event bench help"
     if [[ -z $group ]]; then
         COMPREPLY=($(compgen -W "$commands $global --version" -- "$cur"))
         return
@@ -126,6 +126,7 @@ _acp_storage()
         verify) opts="--quarantine" ;;
         migrate) opts="--dry-run --statements" ;;
         purge) opts="--finished-before --status --agent --dry-run --batch" ;;
+        archive) opts="--limit" ;;
         export) opts="--out -o" ;;
         import) opts="--resume --replace" ;;
         copy) opts="--from --to --resume --replace --verify" ;;

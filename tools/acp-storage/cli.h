@@ -277,6 +277,8 @@ int cmd_migrate(cli_ctx *ctx);
 /* ops.c: retention and statistics. */
 int cmd_purge(cli_ctx *ctx);
 int cmd_stats(cli_ctx *ctx);
+/* archive.c */
+int cmd_archive(cli_ctx *ctx);
 /* Read an instant option into *out (left alone when absent): RFC 3339
  * ("2026-01-01T00:00:00Z"), a date ("2026-01-01", midnight UTC), or an age
  * before now ("30d", "12h", "15m", "45s", "2w").  Returns CLI_EXIT_OK or

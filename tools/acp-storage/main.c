@@ -105,6 +105,21 @@ static const cli_command commands[] = {
      "the work.  With --json: {\"schema\":1,\"dry_run\":BOOL,\"purged\":N,\n"
      "\"stopped\":BOOL}.  Exits 1 when stopped.\n"},
 
+    {"archive", NULL, cmd_archive, OPT_BIT(OPT_LIMIT) | CMD_NO_CREATE, 0, 0, "[--limit N]",
+     "move finished runs from an archive store's hot tier to its cold tier",
+     "For a store archive:?hot=URI&cold=URI&after=SECONDS: moves every run whose\n"
+     "status is final (completed, failed, cancelled) and whose last save is at\n"
+     "least `after` old from the hot tier to the cold one, with its events,\n"
+     "version, creation and storage times, in batches of 100.\n"
+     "\n"
+     "  --limit N   move at most N runs (default: every run that is due)\n"
+     "\n"
+     "Prints the number of runs moved.  Ctrl-C (or SIGTERM) stops after the\n"
+     "current batch; a kill at any moment shows every run exactly once, and the\n"
+     "next run of the command (or open of the store) finishes a half move.\n"
+     "Other backends: exit 1, UNSUPPORTED.  With --json: {\"schema\":1,\n"
+     "\"archived\":N,\"stopped\":BOOL}.  Exits 1 when stopped.\n"},
+
     {"stats", NULL, cmd_stats, CMD_NO_CREATE, 0, 0, "", "show what the store holds",
      "Prints the runs (in all, by status, by agent), sessions, events, the size\n"
      "on disk or in memory, the schema version, and the backend, plugin ABI and\n"
