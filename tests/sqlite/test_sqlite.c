@@ -1647,9 +1647,7 @@ static double page_time(acp_store *s, const acp_run_filter *f)
 #define ACP_TEST_PAGE_RUNS 1000000
 #endif
 
-/* Its own timeout: the fill (not timed by the test) took more than the
- * suite's 240 s at load 27 in the dev build. */
-Test(sqlite, a_page_with_its_total_costs_the_same_at_a_million_runs, .timeout = 900)
+Test(sqlite, a_page_with_its_total_costs_the_same_at_a_million_runs)
 {
     enum { N = ACP_TEST_PAGE_RUNS };
     _Static_assert(N % 1000 == 0 && N >= 10000, "the filter below counts N / 1000 runs");
