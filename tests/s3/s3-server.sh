@@ -5,7 +5,8 @@
 #
 # A throwaway S3 server for the tests (tests/s3/server: @20minutes/s3rver,
 # installed by `npm ci` in that folder): bound to 127.0.0.1 only, on PORT or
-# (PORT empty or 0) a free port, objects in STATE_DIR/data, signatures
+# (PORT empty or 0) a free port, objects in STATE_DIR/data (a link into
+# /dev/shm where that exists), signatures
 # checked.  start returns once the server answers and writes
 # STATE_DIR/endpoint (http://127.0.0.1:PORT), STATE_DIR/port and
 # STATE_DIR/pid; the bucket "acp-test" exists.  A restart on the same PORT
@@ -43,12 +44,22 @@ start)
   command -v node >/dev/null || { echo "$0: node not found (Debian: nodejs)" >&2; exit 1; }
   [ -d "$here/server/node_modules/@20minutes/s3rver" ] ||
     { echo "$0: run 'npm ci' in $here/server first" >&2; exit 1; }
-  mkdir -p "$state/data"
+  mkdir -p "$state"
   if [ -L "$state" ] || [ ! -O "$state" ]; then
     echo "$0: $state is a link or not owned by $(id -un): refusing to use it" >&2
     exit 1
   fi
   state=$(cd "$state" && pwd)
+  # Objects on a tmpfs when there is one: s3rver writes and removes several
+  # files per object (a conformance run leaves ~150 MB in thousands of
+  # them), and the disk's metadata work slows every request.  STATE_DIR/data
+  # links there; a restart reuses the link, so it keeps the data.  A link
+  # left dangling (a reboot emptied the tmpfs) is replaced.
+  if [ ! -e "$state/data" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+    rm -f "$state/data"
+    ln -s "$(mktemp -d /dev/shm/acp-s3rver.XXXXXX)" "$state/data"
+  fi
+  mkdir -p "$state/data"
   stop_server
   # The server outlives this script: it must not hold the caller's pipes.
   for fd in /proc/$$/fd/*; do
