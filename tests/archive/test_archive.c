@@ -400,7 +400,13 @@ Test(archive, runs_not_due_stay_and_other_stores_refuse)
     s = open_archive("");
     caps = acp_store_capabilities(s);
     cr_assert(caps & ACP_CAP_DURABLE);
-    cr_assert(!(caps & ACP_CAP_RUN_FILTERS), "the file tier cannot filter by status");
+    cr_assert(caps & ACP_CAP_RUN_FILTERS, "file tiers both filter by status");
+    acp_store_close(s);
+    /* A tier that cannot filter (a cache) takes the capability away. */
+    s = open_uri("archive:?hot=memory:&cold=cache%%3A%%3Ffront%%3Dmemory%%3A%%26back%%3Dmemory%%3A&after=3600");
+    caps = acp_store_capabilities(s);
+    cr_assert(caps & ACP_CAP_VERSIONS);
+    cr_assert(!(caps & ACP_CAP_RUN_FILTERS), "the cache tier cannot filter by status");
     acp_store_close(s);
     s = open_uri("memory:");
     cr_assert_eq(acp_store_archive(s, 0, NULL, NULL, &n, &err), ACP_UNSUPPORTED);
