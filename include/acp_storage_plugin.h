@@ -856,6 +856,14 @@ static inline int acp_run_after_cursor(const acp_run_query *q, int64_t created_u
                              created_us, id, len) < 0;
 }
 
+/* offset + limit of q: how many runs from the start of the list (or the
+ * cursor) a backend must walk to fill the page.  Saturates at INT64_MAX
+ * instead of overflowing: the offset may be any value up to INT64_MAX. */
+static inline int64_t acp_run_window(const acp_run_query *q)
+{
+    return q->offset > INT64_MAX - q->limit ? INT64_MAX : q->offset + q->limit;
+}
+
 #if defined(__GNUC__)
 #define ACP_PLUGIN_EXPORT __attribute__((visibility("default")))
 #else

@@ -135,7 +135,7 @@ acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *ca
         size_t legs = q->n_statuses ? q->n_statuses : 1;
         s.len = 0;
         s.n = 0;
-        int window = int_param(&s, q->offset + q->limit);
+        int window = int_param(&s, acp_run_window(q));
         cat(&s, "SELECT run_id, created_us, doc, version FROM (");
         for (size_t i = 0; i < legs; i++) {
             cat(&s, "%s(SELECT run_id, created_us, doc, version FROM @.runs WHERE true",

@@ -691,7 +691,7 @@ static acp_status s3_list_runs(acp_backend *b, const acp_run_query *q, acp_call 
         return st;
     page_ctx p = {.skip = q->offset, .want = q->limit, .count_all = q->want_total && !q->has_cursor};
     if (q->limit > 0 || p.count_all)
-        st = list_keys(b, call, gp, q->has_cursor ? after : NULL, q->offset + q->limit, page_key,
+        st = list_keys(b, call, gp, q->has_cursor ? after : NULL, acp_run_window(q), page_key,
                        &p);
     if (st == ACP_OK && p.keys.nomem)
         st = b->host->error(call, ACP_NOMEM, "s3: out of memory listing runs");

@@ -91,7 +91,7 @@ static int sq_bind_named(sqlite3_stmt *s, const sq_params *v)
         else if (q && !strcmp(n, "cid"))
             rc = sqlite3_bind_text(s, i, q->cursor_run_id, -1, SQLITE_STATIC);
         else if (q && !strcmp(n, "n")) /* each leg's share: the whole window */
-            rc = sqlite3_bind_int64(s, i, q->offset + q->limit);
+            rc = sqlite3_bind_int64(s, i, acp_run_window(q));
         else if (!strcmp(n, "lim"))
             rc = sqlite3_bind_int64(s, i, q ? q->limit : p->limit);
         else if (q && !strcmp(n, "off"))
