@@ -6,23 +6,14 @@
 #define _XOPEN_SOURCE 700
 
 #include <inttypes.h>
-#include <signal.h>
-#include <string.h>
 
 #include "cli.h"
 
-static volatile sig_atomic_t archive_stop;
-
-static void on_archive_stop(int sig)
-{
-    (void)sig;
-    archive_stop = 1;
-}
 
 static int archive_progress(void *arg, int64_t moved)
 {
     cli_progress(arg, "archived %" PRId64 " runs...", moved);
-    return archive_stop != 0;
+    return cli_stop_requested();
 }
 
 int cmd_archive(cli_ctx *ctx)
@@ -35,19 +26,13 @@ int cmd_archive(cli_ctx *ctx)
     if ((rc = cli_open_store(ctx, &store, NULL)))
         return rc;
     /* A stop request ends the work between batches, with the count. */
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_archive_stop;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    cli_stop_begin();
     int64_t n = 0;
     acp_error err;
     acp_status st = acp_store_archive(store, limit, archive_progress, ctx, &n, &err);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    cli_stop_end();
     cli_progress(ctx, NULL);
-    int stopped = archive_stop != 0;
+    int stopped = cli_stop_requested();
     if (st == ACP_OK && ctx->json)
         printf("{\"schema\":1,\"archived\":%" PRId64 ",\"stopped\":%s}\n", n,
                stopped ? "true" : "false");

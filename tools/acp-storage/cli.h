@@ -186,6 +186,15 @@ void out_caps_json(FILE *f, uint64_t caps);
  * {"schema":1,"store":uri,"backend":backend and, when version is not
  * NULL, ,"backend_version":version. */
 void out_store_json(FILE *f, const char *uri, const char *backend, const char *version);
+/* Stop requests of a batched command (stop.c): between cli_stop_begin and
+ * cli_stop_end, SIGINT and SIGTERM only set a flag that cli_stop_requested
+ * reads (a progress callback returns it to end the work between batches);
+ * cli_stop_end restores the earlier handlers.  Not thread-safe: one batched
+ * command per process. */
+void cli_stop_begin(void);
+int cli_stop_requested(void);
+void cli_stop_end(void);
+
 /* A progress line on stderr, only when stderr is a terminal; NULL fmt
  * clears the line. */
 void cli_progress(const cli_ctx *ctx, const char *fmt, ...)

@@ -7,7 +7,6 @@
 #define _XOPEN_SOURCE 700
 
 #include <inttypes.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,14 +40,6 @@ int cli_opt_time(cli_ctx *ctx, cli_opt opt, int64_t *out)
 
 /* ---- purge ---- */
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 typedef struct purge_state {
     const cli_ctx *ctx;
     int dry_run;
@@ -58,7 +49,7 @@ static int purge_progress(void *arg, int64_t done)
 {
     const purge_state *p = arg;
     cli_progress(p->ctx, "%s %" PRId64 " runs...", p->dry_run ? "counted" : "purged", done);
-    return stop_requested != 0;
+    return cli_stop_requested();
 }
 
 int cmd_purge(cli_ctx *ctx)
@@ -79,20 +70,14 @@ int cmd_purge(cli_ctx *ctx)
     if ((rc = cli_open_store(ctx, &store, NULL)))
         return rc;
     /* A stop request ends the purge between batches, with the count. */
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    cli_stop_begin();
     purge_state ps = {ctx, f.dry_run};
     int64_t n = 0;
     acp_error err;
     acp_status st = acp_store_purge(store, &f, purge_progress, &ps, &n, &err);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    cli_stop_end();
     cli_progress(ctx, NULL);
-    int stopped = stop_requested != 0;
+    int stopped = cli_stop_requested();
     if (st == ACP_OK && ctx->json)
         printf("{\"schema\":1,\"dry_run\":%s,\"purged\":%" PRId64 ",\"stopped\":%s}\n",
                f.dry_run ? "true" : "false", n, stopped ? "true" : "false");
