@@ -122,6 +122,20 @@ acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *ca
 acp_status pg_purge_runs(acp_backend *b, const acp_purge_query *q, int64_t *deleted,
                          acp_call *call);
 acp_status pg_stats(acp_backend *b, acp_call *call);
+
+/* pg_batch.c: many items in one statement (batched and restoring writes,
+ * the events of many runs). */
+acp_status pg_save_runs(acp_backend *b, const acp_run_record *runs, size_t n, uint32_t flags,
+                        acp_status *results, acp_call *call);
+acp_status pg_add_events(acp_backend *b, const acp_event_record *evs, size_t n, uint32_t flags,
+                         int64_t *seqs, acp_status *results, acp_call *call);
+acp_status pg_get_events_of_runs(acp_backend *b, const char *const *run_ids, size_t n,
+                                 int64_t after_seq, int64_t limit, acp_call *call);
+/* One call of save_run() (postgres.c) for run on r, with the record's flags
+ * plus extra (ACP_RUN_IF_ABSENT for an insert-only batch): *ok 1 when
+ * stored, 0 when the condition failed; *version the new or stored one. */
+acp_status pg_exec_save(pg_req *r, const acp_run_record *run, uint32_t extra, int *ok,
+                        int64_t *version);
 /* Emit row i of res (postgres.c): doc in column dc, key, bigint columns
  * (-1: none). */
 acp_status pg_emit_row(pg_req *r, PGresult *res, int i, int dc, const char *key,
