@@ -191,8 +191,9 @@ static acp_status merge(archive *a, const acp_run_query *q, tier_it *hot, tier_i
 
 acp_status archive_list_runs(archive *a, const acp_run_query *q, acp_call *call)
 {
-    /* offset + limit, at most a page (the offset may be near INT64_MAX) */
-    int64_t chunk = q->limit == 0 ? 0 : q->offset >= 1000 - q->limit ? 1000 : q->offset + q->limit;
+    /* offset + limit, at most a page */
+    int64_t window = acp_run_window(q);
+    int64_t chunk = q->limit == 0 ? 0 : window > 1000 ? 1000 : window;
     tier_it hot = {.a = a, .t = a->hot, .q = *q, .chunk = chunk, .total = -1};
     tier_it cold = {.a = a, .t = a->cold, .q = *q, .chunk = chunk, .total = -1};
     acp_status st = ACP_OK;
