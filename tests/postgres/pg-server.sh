@@ -123,12 +123,15 @@ EOF
   # (the server is never killed, only clients are), speed does.
   cat >>"$ACP_PG_DATA/postgresql.conf" <<'EOF'
 max_connections = 300
-fsync = off
-synchronous_commit = off
-full_page_writes = off
 shared_buffers = 64MB
 log_min_messages = warning
 EOF
+  # ACP_PG_DURABLE=1 keeps PostgreSQL's durable defaults, for benchmarks
+  # that compare with a deployment as it would run.
+  if [ "${ACP_PG_DURABLE:-0}" != 1 ]; then
+    printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' \
+      >>"$ACP_PG_DATA/postgresql.conf"
+  fi
   cat >"$ACP_PG_DATA/pg_hba.conf" <<'EOF'
 local all all                      trust
 host  all acp_pw 127.0.0.1/32      scram-sha-256
