@@ -325,8 +325,9 @@ static redisContext *redis_at(const char *uri)
 }
 
 /* The redis backend's layout: r:<id> (created + doc), e:<id> list (stored
- * time + doc), w hash, the index sorted sets (with their status twins);
- * pipelined 1000 runs a time. */
+ * time + doc), w hash, every index sorted set the backend keeps for a run
+ * (all, agent, session, agent and session; each with its status twin);
+ * pipelined, about 1000 commands a round trip. */
 static int raw_redis(const char *uri, const char *prefix)
 {
     redisContext *c = redis_at(uri);
@@ -365,9 +366,24 @@ static int raw_redis(const char *uri, const char *prefix)
         redisAppendCommand(c, "ZADD %s 0 %b", key2, m, ml);
         snprintf(key2, sizeof key2, "%si:t:completed:g:agent-%zu", prefix, r % AGENTS);
         redisAppendCommand(c, "ZADD %s 0 %b", key2, m, ml);
+        /* Every run has a session: its index and the agent's-and-session's
+         * (redis_lua.c tails), each with its status twin. */
+        char agent[32], session[32];
+        snprintf(agent, sizeof agent, "agent-%zu", r % AGENTS);
+        snprintf(session, sizeof session, "session-%zu", r / 8);
+        const char *tails[2][2] = {{"s:", ""}, {"gs:", agent}};
+        for (int t = 0; t < 2; t++)
+            for (int twin = 0; twin < 2; twin++) {
+                char len[24] = "";
+                if (t == 1)
+                    snprintf(len, sizeof len, "%zu:", strlen(agent));
+                snprintf(key2, sizeof key2, "%si:%s%s%s%s%s", prefix,
+                         twin ? "t:completed:" : "", tails[t][0], len, tails[t][1], session);
+                redisAppendCommand(c, "ZADD %s 0 %b", key2, m, ml);
+            }
         snprintf(key2, sizeof key2, "%sw", prefix);
         redisAppendCommand(c, "HSET %s %s %b", key2, id, m, (size_t)8);
-        pending += 6;
+        pending += 10;
         if (pending >= 1000 || r + 1 == g_runs) {
             for (; pending && rc == 0; pending--) {
                 redisReply *rep;

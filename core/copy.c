@@ -17,9 +17,13 @@
 
 #include "copy.h"
 
-/* Sessions per page read from the source, and bounds of one written batch. */
+/* Sessions per page read from the source, and bounds of one written batch:
+ * run records, events (or bytes of events, whichever comes first).  Each
+ * batch is one transaction or script in the target, so the bounds are set
+ * for few of them (about 1000 runs' events) at a few MiB of memory. */
 #define PAGE 500
 #define BATCH_ITEMS 1000
+#define BATCH_EVENTS 10000
 #define BATCH_BYTES ((size_t)8 << 20)
 
 void acp__copy_init(acp__copy *c, acp_copy_fn fn, void *ctx)
@@ -326,7 +330,7 @@ static acp_status sink_event(void *self, int64_t seq, int64_t stored_us, const c
     if (r->state != RUN_COPY)
         return ACP_OK;
     acp_status st;
-    if ((s->nev >= BATCH_ITEMS || s->bytes + len > BATCH_BYTES) &&
+    if ((s->nev >= BATCH_EVENTS || s->bytes + len > BATCH_BYTES) &&
         (st = flush(s, s->nrun - 1, err)) != ACP_OK)
         return st;
     r = &s->runs[s->nrun - 1];

@@ -80,11 +80,18 @@
 /* Run versions (acp_storage_plugin.h, acp_run_version_next, restated
  * here because the script is the atomic step).  Lua numbers are doubles:
  * versions stay below 2^53 (the core refuses larger ones), so they are
- * exact.  enc/ver_of write and read the 8 bytes of put_time in redis.c. */
+ * exact.  enc/ver_of write and read the 8 bytes of put_time in redis.c.
+ * A script is one atomic step: one reading of the clock serves all of its
+ * runs (save_runs), as one reading of the delete mark does in SAVE_RUN (no
+ * script raises the mark after it saved). */
 #define RUN_VERSION                                                                               \
+    "local now_at\n"                                                                              \
     "local function now_us()\n"                                                                   \
-    "  local t = redis.call('TIME')\n"                                                            \
-    "  return tonumber(t[1]) * 1000000 + tonumber(t[2])\n"                                        \
+    "  if not now_at then\n"                                                                      \
+    "    local t = redis.call('TIME')\n"                                                          \
+    "    now_at = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"                                    \
+    "  end\n"                                                                                     \
+    "  return now_at\n"                                                                           \
     "end\n"
 
 /* enc/ver_of write and read the 8 bytes of put_time in redis.c: a version
@@ -228,6 +235,7 @@
  * stored one is lower.  Returns 1 and the new version, or 0 and the stored
  * one (the condition failed: nothing written).  SET also drops an expiry. */
 #define SAVE_RUN                                                                                  \
+    "local mark_at\n"                                                                             \
     "local function save(id, c8, keep, agent, session, status, doc, ttl, expiring, mode, want)\n" \
     "  local rk, ek = P .. 'r:' .. id, P .. 'e:' .. id\n"                                         \
     "  local cur = redis.call('GET', rk)\n"                                                       \
@@ -242,7 +250,10 @@
     "      return 0, stored\n"                                                                    \
     "    end\n"                                                                                   \
     "    local base = stored\n"                                                                   \
-    "    if base == 0 then base = tonumber(redis.call('GET', P .. 'm') or '0') end\n"             \
+    "    if base == 0 then\n"                                                                    \
+    "      if not mark_at then mark_at = tonumber(redis.call('GET', P .. 'm') or '0') end\n"       \
+    "      base = mark_at\n"                                                                      \
+    "    end\n"                                                                                   \
     "    v = math.max(base + 1, now_us())\n"                                                      \
     "  end\n"                                                                                     \
     "  local wk = P .. 'w'\n"                                                                     \

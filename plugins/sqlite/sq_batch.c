@@ -4,6 +4,8 @@
  * (save_runs, add_events): one transaction per call.
  */
 
+#include <string.h>
+
 #include "sq.h"
 #include "sq_follow.h"
 
@@ -63,6 +65,19 @@ acp_status sq_save_runs(acp_backend *b, const acp_run_record *runs, size_t n,
     return sq_batch_end(b, c, rc, "save_runs", n ? runs[i ? i - 1 : 0].run_id : "", call);
 }
 
+/* The last sequence of run (id, len) into *last. */
+static int sq_last_seq(sq_conn *c, const char *id, size_t len, sqlite3_int64 *last)
+{
+    sqlite3_stmt *s = c->st[ACP_SQ_LAST_SEQ];
+    int rc = sqlite3_bind_text(s, 1, id, (int)len, SQLITE_STATIC);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *last = sqlite3_column_int64(s, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
 acp_status sq_add_events(acp_backend *b, const acp_event_record *evs, size_t n,
                          uint32_t flags, int64_t *seqs, acp_status *results,
                          acp_call *call)
@@ -72,12 +87,22 @@ acp_status sq_add_events(acp_backend *b, const acp_event_record *evs, size_t n,
     if (st != ACP_OK)
         return st;
     int restore = (flags & ACP_BATCH_RESTORE) != 0;
-    sqlite3_stmt *s = c->st[restore ? ACP_SQ_RESTORE_EVENT : ACP_SQ_ADD_EVENT];
+    sqlite3_stmt *s = c->st[ACP_SQ_INSERT_EVENT];
     int rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN]);
+    sqlite3_int64 last = 0; /* the last sequence of evs[i - 1]'s run */
     size_t i = 0;
     for (; rc == SQLITE_OK && i < n; i++) {
         const acp_event_record *ev = &evs[i];
-        sqlite3_int64 seq = 0;
+        /* The write lock is held from BEGIN: a run's last sequence, read at
+         * its first event in the batch, changes only by this loop. */
+        if (i == 0 || ev->run_id_len != evs[i - 1].run_id_len ||
+            memcmp(ev->run_id, evs[i - 1].run_id, ev->run_id_len) != 0)
+            if ((rc = sq_last_seq(c, ev->run_id, ev->run_id_len, &last)) != SQLITE_OK)
+                break;
+        if (restore && seqs[i] != last + 1) {
+            results[i] = ACP_CONFLICT; /* only the run's next sequence is stored */
+            continue;
+        }
         int changed;
         rc = sqlite3_bind_text(s, 1, ev->run_id, (int)ev->run_id_len, SQLITE_STATIC);
         if (rc == SQLITE_OK)
@@ -86,14 +111,15 @@ acp_status sq_add_events(acp_backend *b, const acp_event_record *evs, size_t n,
             rc = sqlite3_bind_int64(s, 3, ev->stored_us);
         if (rc == SQLITE_OK)
             rc = sq_bind_doc(s, 4, ev->run_id, ev->run_id_len, ev->doc, ev->doc_len);
-        if (rc == SQLITE_OK && restore)
-            rc = sqlite3_bind_int64(s, 6, seqs[i]);
-        rc = sq_step_write(c, s, rc, &changed, restore ? NULL : &seq);
-        results[i] = changed ? ACP_OK : ACP_CONFLICT;
-        if (!restore)
-            seqs[i] = seq;
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(s, 6, last + 1);
+        rc = sq_step_write(c, s, rc, &changed, NULL);
+        if (rc != SQLITE_OK)
+            break;
+        results[i] = ACP_OK;
+        seqs[i] = ++last;
     }
-    st = sq_batch_end(b, c, rc, "add_events", n ? evs[i ? i - 1 : 0].run_id : "", call);
+    st = sq_batch_end(b, c, rc, "add_events", i < n ? evs[i].run_id : "", call);
     if (st == ACP_OK && n)
         sq_follow_notify(b->open_path); /* follow.c */
     return st;

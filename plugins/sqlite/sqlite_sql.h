@@ -212,7 +212,8 @@ enum acp_sqlite_stmt {
     ACP_SQ_MARK_DELETE,
     /* batched and restoring writes (save_runs, add_events) */
     ACP_SQ_INSERT_RUN,
-    ACP_SQ_RESTORE_EVENT,
+    ACP_SQ_LAST_SEQ,
+    ACP_SQ_INSERT_EVENT,
     ACP_SQ_N
 };
 
@@ -295,12 +296,13 @@ static const char *const acp_sqlite_sql[ACP_SQ_N] = {
         "INSERT INTO runs (run_id, agent_name, session_id, status, created_us,"
         " finished_us, doc, crc, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8, ?9, ?10)"
         " ON CONFLICT (run_id) DO NOTHING",
-    /* add_events with ACP_BATCH_RESTORE: event ?6 is stored only when it is
-     * the run's next sequence (else no row changes: a conflict). */
-    [ACP_SQ_RESTORE_EVENT] = "INSERT INTO events (run_id, seq, type, stored_us, doc, crc)"
-                             " SELECT ?1, ?6, ?2, ?3, ?4, ?5"
-                             " WHERE (SELECT coalesce(max(seq), 0) FROM events"
-                             " WHERE run_id = ?1) = ?6 - 1",
+    /* add_events: a run's last sequence, read once per run of a batch (the
+     * batch holds the write lock); then each event is a plain insert with
+     * its sequence decided in C.  (INSERT ... SELECT from events itself
+     * makes SQLite copy the SELECT into a temporary table per row.) */
+    [ACP_SQ_LAST_SEQ] = "SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?1",
+    [ACP_SQ_INSERT_EVENT] = "INSERT INTO events (run_id, seq, type, stored_us, doc, crc)"
+                            " VALUES (?1, ?6, ?2, ?3, ?4, ?5)",
 };
 
 #endif /* ACP_SQLITE_SQL_H */

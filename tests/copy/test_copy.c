@@ -234,6 +234,70 @@ Test(copy, restore_keeps_sequences_and_times_and_reports_conflicts)
     }
 }
 
+/* One restore batch across many runs, as a copy writes it: each run's
+ * next sequence is known from the batch's earlier items, also after a
+ * conflict, and when a run comes back after another one's events; a
+ * conflicting item keeps every other. */
+Test(copy, a_restore_batch_across_many_runs_keeps_all_but_the_conflicts)
+{
+    enum { RUNS = 200, PER = 5 };
+    const char *b[5];
+    for (size_t k = 0, n = backends(b); k < n; k++) {
+        acp_store *s = fresh(b[k]);
+        acp_error err;
+        acp_status res[RUNS * PER + 4];
+        /* r77 already holds sequence 1: its batch items 1..5 conflict at 1
+         * only, then go on at 2. */
+        acp_restore_event first = {"m77", "{\"type\":\"old\"}", ACP_STRLEN, 1, 5};
+        cr_assert_eq(acp_event_restore_many(s, &first, 1, res, &err), ACP_OK, "%s", err.message);
+        static char ids[RUNS][16];
+        static char docs[RUNS * PER][48];
+        acp_restore_event ev[RUNS * PER + 4];
+        size_t m = 0;
+        for (int r = 0; r < RUNS; r++) {
+            snprintf(ids[r], sizeof ids[r], "m%d", r);
+            for (int e = 1; e <= PER; e++) {
+                snprintf(docs[m], sizeof docs[m], "{\"type\":\"t\",\"n\":%d}", r * 10 + e);
+                ev[m] = (acp_restore_event){ids[r], docs[m], ACP_STRLEN, e, 100 + (int64_t)m};
+                m++;
+            }
+        }
+        /* m3 again after others: its next is 6; 8 leaves a gap; then 6. */
+        ev[m++] = (acp_restore_event){ids[3], "{\"type\":\"gap\"}", ACP_STRLEN, 8, 1};
+        ev[m++] = (acp_restore_event){ids[3], "{\"type\":\"six\"}", ACP_STRLEN, 6, 2};
+        ev[m++] = (acp_restore_event){ids[3], "{\"type\":\"six again\"}", ACP_STRLEN, 6, 3};
+        ev[m++] = (acp_restore_event){ids[3], "{\"type\":\"seven\"}", ACP_STRLEN, 7, 4};
+        cr_assert_eq(acp_event_restore_many(s, ev, m, res, &err), ACP_OK, "%s: %s", b[k],
+                     err.message);
+        size_t conflicts = 0;
+        for (size_t i = 0; i < m; i++)
+            conflicts += res[i] == ACP_CONFLICT;
+        cr_expect_eq(conflicts, 3, "%s: %zu conflicts", b[k], conflicts);
+        cr_expect_eq(res[77 * PER], ACP_CONFLICT, "%s: the taken sequence", b[k]);
+        cr_expect_eq(res[77 * PER + 1], ACP_OK, "%s: the next one after a conflict", b[k]);
+        cr_expect(res[m - 4] == ACP_CONFLICT && res[m - 3] == ACP_OK &&
+                      res[m - 2] == ACP_CONFLICT && res[m - 1] == ACP_OK,
+                  "%s: %d %d %d %d", b[k], res[m - 4], res[m - 3], res[m - 2], res[m - 1]);
+        expect_event(s, "m77", 1, 5, "{\"type\":\"old\"}");
+        expect_event(s, "m77", 2, 100 + 77 * PER + 1, docs[77 * PER + 1]);
+        expect_event(s, "m199", 5, 100 + 199 * PER + 4, docs[199 * PER + 4]);
+        expect_event(s, "m3", 6, 2, "{\"type\":\"six\"}");
+        expect_event(s, "m3", 7, 4, "{\"type\":\"seven\"}");
+        cr_expect_eq(event_count(s, "m3"), 7, "%s", b[k]);
+        cr_expect_eq(event_count(s, "m0"), PER, "%s", b[k]);
+        /* Appends in a batch go on from each run's last sequence. */
+        const char *more[] = {"{\"type\":\"a\"}", "{\"type\":\"b\"}"};
+        int64_t seqs[2];
+        cr_assert_eq(acp_event_add_many(s, "m3", more, NULL, 2, seqs, &err), ACP_OK, "%s",
+                     err.message);
+        cr_expect(seqs[0] == 8 && seqs[1] == 9, "%s: %" PRId64 " %" PRId64, b[k], seqs[0],
+                  seqs[1]);
+        cr_assert_eq(acp_event_add_many(s, "new", more, NULL, 2, seqs, &err), ACP_OK);
+        cr_expect(seqs[0] == 1 && seqs[1] == 2, "%s", b[k]);
+        acp_store_close(s);
+    }
+}
+
 /* ---- copies ---- */
 
 /* A source with what a copy must keep: sessions, runs with and without
