@@ -131,7 +131,7 @@ acp_status file_save_runs_batch(acp_backend *b, const acp_run_record *runs, size
 {
     if (b->ro_errno)
         return file_readonly(b, call);
-    run_plan *ps = malloc(n * sizeof *ps);
+    run_plan *ps = malloc((n ? n : 1) * sizeof *ps);
     if (!ps)
         return b->host->error(call, ACP_NOMEM, "out of memory saving %zu runs", n);
     size_t made = 0;
@@ -206,7 +206,7 @@ acp_status file_add_events_batch(acp_backend *b, const acp_event_record *evs, si
     if (b->ro_errno)
         return file_readonly(b, call);
     size_t groups = file_event_runs(evs, n), g = 0;
-    ev_pending *ps = calloc(groups, sizeof *ps);
+    ev_pending *ps = calloc(groups ? groups : 1, sizeof *ps);
     if (!ps)
         return b->host->error(call, ACP_NOMEM, "out of memory adding %zu events", n);
     acp_status s = ACP_OK;
