@@ -717,7 +717,9 @@ static int group_commit(acp_backend *b, evlog *lg, uint64_t ticket, int with_dir
     lg->waiting++;
     if (lg->gathering)
         pthread_cond_signal(&lg->joined);
-    while (lg->synced < ticket && lg->failed < ticket) {
+    /* A batch's waiter (with_dir 0) needs the data only; the others also
+     * the log's name in events/ (dirsync), which a batch's flush leaves. */
+    while ((with_dir ? lg->synced : lg->data_synced) < ticket && lg->failed < ticket) {
         if (lg->flushing) {
             pthread_cond_wait(&lg->flushed, &lg->smu);
             continue;
@@ -762,10 +764,12 @@ static int group_commit(acp_backend *b, evlog *lg, uint64_t ticket, int with_dir
             lg->failed = target;
             lg->fail_err = err;
         } else {
-            if (target > lg->synced)
-                lg->synced = target;
+            if (target > lg->data_synced)
+                lg->data_synced = target;
             if (dirsync)
                 lg->dirsync = 0;
+            if (!lg->dirsync && target > lg->synced)
+                lg->synced = target;
         }
         lg->flushing = 0;
         pthread_cond_broadcast(&lg->flushed);
@@ -981,11 +985,13 @@ int ev_pending_finish(acp_backend *b, ev_pending *ps, size_t n, int flushed)
      * their data (a log's name never reaches the disk before its records
      * here, so no empty log is left by a crash that a flush would not). */
     int need = 0, err = 0;
-    for (size_t i = 0; flushed && i < n && !need; i++) {
+    for (size_t i = 0; flushed && i < n; i++) {
         if (!ps[i].lg)
             continue;
         pthread_mutex_lock(&ps[i].lg->smu);
-        need = ps[i].lg->dirsync;
+        /* What is flushed now has its name flushed by the fsync below. */
+        ps[i].ticket = ps[i].lg->data_synced;
+        need |= ps[i].lg->dirsync;
         pthread_mutex_unlock(&ps[i].lg->smu);
     }
     if (need && fsync(b->ev_fd) != 0)
@@ -995,10 +1001,14 @@ int ev_pending_finish(acp_backend *b, ev_pending *ps, size_t n, int flushed)
         if (!lg)
             continue;
         if (flushed && !err) {
-            /* Set again only for a log reopened later, never while its
-             * name is not yet flushed: clearing after our fsync is right. */
+            /* Its file existed before the fsync: its name is on disk, and
+             * so is every append flushed before (other appenders of the log
+             * waiting for the name may go). */
             pthread_mutex_lock(&lg->smu);
             lg->dirsync = 0;
+            if (ps[i].ticket > lg->synced)
+                lg->synced = ps[i].ticket;
+            pthread_cond_broadcast(&lg->flushed);
             pthread_mutex_unlock(&lg->smu);
         }
         evlog_put(lg);

@@ -115,7 +115,9 @@ struct evlog {
     pthread_mutex_t smu;
     pthread_cond_t flushed, joined;
     uint64_t ticket;    /* of the last append */
-    uint64_t synced;    /* appends up to this ticket are on disk */
+    uint64_t synced;    /* appends up to this ticket are on disk, name included */
+    uint64_t data_synced; /* >= synced: their data is (a batch's flush, which
+                           * leaves events/ to ev_pending_finish) */
     uint64_t failed;    /* appends up to this ticket hit a failed flush */
     int fail_err;
     int flushing, gathering, waiting, last_batch;
