@@ -25,6 +25,19 @@
  * the file system to group the flushes of a batch, few enough to cost
  * nothing next to them. */
 #define BATCH_FLUSH_THREADS 16
+/* Runs (documents or logs) in flight at once, each with a descriptor open,
+ * at most; a bigger batch goes in chunks (batch_chunk). */
+#define BATCH_CHUNK 128
+
+/* The chunk for b: half as many as the logs it keeps open, which are a
+ * quarter of the process's descriptors at most (file_open), so that a
+ * batch never takes more than an eighth more: 128 under the usual limit of
+ * 1024. */
+static size_t batch_chunk(const acp_backend *b)
+{
+    size_t c = b->max_open_logs / 2;
+    return c < 1 ? 1 : c > BATCH_CHUNK ? BATCH_CHUNK : c;
+}
 
 /* ---- running flushes in parallel ------------------------------------------------ */
 
@@ -126,14 +139,12 @@ static acp_status place_run(acp_backend *b, const acp_run_record *rec, int inser
     return s;
 }
 
-acp_status file_save_runs_batch(acp_backend *b, const acp_run_record *runs, size_t n,
-                                int insert_only, acp_status *results, acp_call *call)
+/* Steps 1 to 3 for runs[0..n-1] (n <= batch_chunk); *placed is set when
+ * a document was renamed into runs/. */
+static acp_status save_chunk(acp_backend *b, const acp_run_record *runs, size_t n,
+                             int insert_only, acp_status *results, run_plan *ps, int *placed,
+                             acp_call *call)
 {
-    if (b->ro_errno)
-        return file_readonly(b, call);
-    run_plan *ps = malloc((n ? n : 1) * sizeof *ps);
-    if (!ps)
-        return b->host->error(call, ACP_NOMEM, "out of memory saving %zu runs", n);
     size_t made = 0;
     acp_status s = ACP_OK;
     /* 1. Every document written to its temporary file, none flushed. */
@@ -148,17 +159,34 @@ acp_status file_save_runs_batch(acp_backend *b, const acp_run_record *runs, size
     if (err)
         s = file_err(b, call, ACP_IO, "runs/", "", "cannot flush a new document in", err);
     /* 3. Each put in place (rename, index record), in array order. */
-    int placed = 0;
     for (size_t i = 0; s == ACP_OK && i < n; i++)
         if (ps[i].sd.fd >= 0)
-            s = place_run(b, &runs[i], insert_only, &ps[i], &results[i], &placed, call);
-    /* 4. runs/ once, also after a failure in 3: what was put in place
-     * stays, as after a single save whose call failed later. */
-    if (placed && (err = dir_flush(b, b->runs_fd)) != 0 && s == ACP_OK)
-        s = file_err(b, call, ACP_IO, "runs/", "", "cannot flush directory", err);
+            s = place_run(b, &runs[i], insert_only, &ps[i], &results[i], placed, call);
     for (size_t i = 0; i < made; i++)
         run_plan_free(b, &ps[i]);
+    return s;
+}
+
+acp_status file_save_runs_batch(acp_backend *b, const acp_run_record *runs, size_t n,
+                                int insert_only, acp_status *results, acp_call *call)
+{
+    if (b->ro_errno)
+        return file_readonly(b, call);
+    size_t chunk = batch_chunk(b);
+    run_plan *ps = malloc(chunk * sizeof *ps);
+    if (!ps)
+        return b->host->error(call, ACP_NOMEM, "out of memory saving %zu runs", n);
+    acp_status s = ACP_OK;
+    int placed = 0;
+    for (size_t i = 0; i < n && s == ACP_OK; i += chunk)
+        s = save_chunk(b, runs + i, n - i < chunk ? n - i : chunk, insert_only, results + i,
+                       ps, &placed, call);
     free(ps);
+    /* 4. runs/ once, also after a failure in 3: what was put in place
+     * stays, as after a single save whose call failed later. */
+    int err;
+    if (placed && (err = dir_flush(b, b->runs_fd)) != 0 && s == ACP_OK)
+        s = file_err(b, call, ACP_IO, "runs/", "", "cannot flush directory", err);
     return s;
 }
 
@@ -199,19 +227,32 @@ static int flush_pending(void *ctx, size_t i)
     return ev_pending_flush(pl->b, &pl->ps[i]);
 }
 
+/* Steps 2 and 3 for the pending appends ps[0..n-1]: 0 or an errno. */
+static int flush_logs(acp_backend *b, ev_pending *ps, size_t n, int ok)
+{
+    pending_logs pl = {b, ps};
+    int err = ok ? flush_all(n, flush_pending, &pl) : 0;
+    int derr = ev_pending_finish(b, ps, n, ok && !err);
+    return err ? err : derr;
+}
+
 acp_status file_add_events_batch(acp_backend *b, const acp_event_record *evs, size_t n,
                                  int restore, int64_t *seqs, acp_status *results,
                                  acp_call *call)
 {
     if (b->ro_errno)
         return file_readonly(b, call);
-    size_t groups = file_event_runs(evs, n), g = 0;
-    ev_pending *ps = calloc(groups ? groups : 1, sizeof *ps);
+    size_t chunk = batch_chunk(b);
+    ev_pending *ps = calloc(chunk, sizeof *ps);
     if (!ps)
         return b->host->error(call, ACP_NOMEM, "out of memory adding %zu events", n);
     acp_status s = ACP_OK;
-    /* 1. Each run's events appended in one write, none flushed. */
-    for (size_t i = 0, j; i < n && s == ACP_OK; i = j, g++) {
+    size_t g = 0;
+    int err = 0;
+    /* 1. Each run's events appended in one write, none flushed; every
+     * chunk of runs (and at the end), 2. their logs flushed together and
+     * 3. events/ once for the new ones. */
+    for (size_t i = 0, j; i < n && s == ACP_OK && !err; i = j) {
         j = i + file_event_run_len(evs + i, n - i);
         for (;;) {
             int deleting;
@@ -222,14 +263,15 @@ acp_status file_add_events_batch(acp_backend *b, const acp_event_record *evs, si
             if ((s = file_finish_delete_of(b, &evs[i], call)) != ACP_OK)
                 break;
         }
+        if (++g == chunk) {
+            err = flush_logs(b, ps, g, s == ACP_OK);
+            g = 0;
+        }
     }
-    /* 2. Every log flushed together; 3. events/ once for the new ones. */
-    pending_logs pl = {b, ps};
-    int err = s == ACP_OK ? flush_all(g, flush_pending, &pl) : 0;
-    int derr = ev_pending_finish(b, ps, g, s == ACP_OK && !err);
+    if (g)
+        err = flush_logs(b, ps, g, s == ACP_OK && !err);
     free(ps);
-    if (s == ACP_OK && (err || derr))
-        s = file_err(b, call, ACP_IO, "events/", "", err ? "cannot flush a log in"
-                                                         : "cannot flush directory", err ? err : derr);
+    if (s == ACP_OK && err)
+        s = file_err(b, call, ACP_IO, "events/", "", "cannot flush a log in", err);
     return s;
 }

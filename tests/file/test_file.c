@@ -2013,3 +2013,59 @@ Test(file, saves_between_a_batch_and_its_renames_are_never_overwritten)
     acp_page_free(p);
     acp_store_close(batch_store);
 }
+
+/* A batch of 1000 runs, and events of 1000 runs, in a process allowed 200
+ * descriptors: the batch keeps a bounded number of files open at once. */
+Test(file, batches_of_1000_runs_fit_in_200_descriptors)
+{
+    acp_store *s0 = open_at("store", NULL); /* created before the limit */
+    acp_store_close(s0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {200, 200};
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            _exit(2);
+        char uri[1200];
+        snprintf(uri, sizeof uri, "file:%s/store", root);
+        acp_store *s;
+        acp_error e;
+        if (acp_store_open(uri, &s, &e) != ACP_OK)
+            _exit(3);
+        enum { N = 1000 };
+        static char docs[N][128], ids[N][16];
+        static const char *v[N];
+        static acp_restore_event evs[N];
+        static acp_status res[N];
+        for (int i = 0; i < N; i++) {
+            snprintf(ids[i], sizeof ids[i], "m%d", i);
+            snprintf(docs[i], sizeof docs[i],
+                     "{\"run_id\":\"m%d\",\"agent_name\":\"a\",\"status\":\"created\"}", i);
+            v[i] = docs[i];
+            evs[i] = (acp_restore_event){ids[i], "{\"type\":\"x\"}", ACP_STRLEN, 1, 5};
+        }
+        if (acp_event_restore_many(s, evs, N, res, &e) != ACP_OK) {
+            fprintf(stderr, "restore events: %s\n", e.message);
+            _exit(4);
+        }
+        if (acp_run_save_many(s, v, NULL, N, &e) != ACP_OK) {
+            fprintf(stderr, "save runs: %s\n", e.message);
+            _exit(5);
+        }
+        acp_store_close(s);
+        _exit(0);
+    }
+    wait_ok(pid);
+    acp_store *s = open_at("store", NULL);
+    acp_run_filter f = ACP_RUN_FILTER_INIT;
+    f.limit = 0;
+    f.want_total = 1;
+    acp_page *p;
+    OK(acp_run_list(s, &f, &p, E));
+    cr_expect_eq(acp_page_total(p), 1000);
+    acp_page_free(p);
+    char path[1400];
+    snprintf(path, sizeof path, "%s/store/events/m999.log", root);
+    cr_expect(file_size(path) > 0, "the last run's events");
+    acp_store_close(s);
+}
