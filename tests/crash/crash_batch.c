@@ -68,31 +68,39 @@ static void point(void)
         raise(SIGKILL);
 }
 
+/* The C library's, looked up once before any thread (flushing threads call
+ * these at once). */
+static int (*real_fdatasync)(int);
+static int (*real_fsync)(int);
+static int (*real_renameat)(int, const char *, int, const char *);
+
+static void resolve_reals(void)
+{
+    real_fdatasync = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+    real_fsync = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+    real_renameat = (int (*)(int, const char *, int, const char *))dlsym(RTLD_NEXT, "renameat");
+    if (!real_fdatasync || !real_fsync || !real_renameat) {
+        fprintf(stderr, "crash_batch: cannot find the C library's functions\n");
+        exit(2);
+    }
+}
+
 EXPORT int fdatasync(int fd)
 {
-    static int (*real)(int);
-    if (!real)
-        real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
     point();
-    return real(fd);
+    return real_fdatasync(fd);
 }
 
 EXPORT int fsync(int fd)
 {
-    static int (*real)(int);
-    if (!real)
-        real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
     point();
-    return real(fd);
+    return real_fsync(fd);
 }
 
 EXPORT int renameat(int od, const char *op, int nd, const char *np)
 {
-    static int (*real)(int, const char *, int, const char *);
-    if (!real)
-        real = (int (*)(int, const char *, int, const char *))dlsym(RTLD_NEXT, "renameat");
     point();
-    return real(od, op, nd, np);
+    return real_renameat(od, op, nd, np);
 }
 
 static int failures;
@@ -339,6 +347,7 @@ int main(int argc, char **argv)
         return 2;
     }
     int kills = argc > 2 ? atoi(argv[2]) : 60;
+    resolve_reals();
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED)
         return 2;
