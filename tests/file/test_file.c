@@ -244,6 +244,19 @@ static void wait_ok(pid_t pid)
               (int)pid, status);
 }
 
+/* How many runs list_runs counts in s. */
+static int64_t total_runs(acp_store *s)
+{
+    acp_run_filter f = ACP_RUN_FILTER_INIT;
+    f.want_total = 1;
+    f.limit = 0;
+    acp_page *p;
+    OK(acp_run_list(s, &f, &p, E));
+    int64_t n = acp_page_total(p);
+    acp_page_free(p);
+    return n;
+}
+
 static void setup(void)
 {
     make_root();
@@ -2057,13 +2070,7 @@ Test(file, batches_of_1000_runs_fit_in_200_descriptors)
     }
     wait_ok(pid);
     acp_store *s = open_at("store", NULL);
-    acp_run_filter f = ACP_RUN_FILTER_INIT;
-    f.limit = 0;
-    f.want_total = 1;
-    acp_page *p;
-    OK(acp_run_list(s, &f, &p, E));
-    cr_expect_eq(acp_page_total(p), 1000);
-    acp_page_free(p);
+    cr_expect_eq(total_runs(s), 1000);
     char path[1400];
     snprintf(path, sizeof path, "%s/store/events/m999.log", root);
     cr_expect(file_size(path) > 0, "the last run's events");
