@@ -1931,7 +1931,7 @@ static char batch_why[512];
 static void batch_note(const char *what, const char *msg)
 {
     if (atomic_fetch_add(&batch_errors, 1) == 0)
-        snprintf(batch_why, sizeof batch_why, "%s: %s", what, msg);
+        snprintf(batch_why, sizeof batch_why, "%.40s: %.400s", what, msg);
 }
 
 /* Batches of all the ids, over and over. */
