@@ -8,7 +8,8 @@
  * flushes and n log flushes one after the other.  Here the data flushes
  * run from a few threads at once, so that the file system commits them
  * in a few shared journal commits, and each folder is flushed once.
- * The crash protocol is in docs/reliability.md, "Batched writes".
+ * The crash protocol is in docs/reliability.md, "File backend: batched
+ * writes share their flushes".
  */
 #define _GNU_SOURCE
 

@@ -271,8 +271,9 @@ acp_status file_put_run(acp_backend *b, const acp_run_record *rec, int insert_on
 /* ---- batch.c: batched writes with shared flushes (sync=always) ---- */
 
 /* save_runs of n > 1 runs: every document written, then all flushed, then
- * put in place, then runs/ flushed once (docs/reliability.md, "Batched
- * writes").  Results and return as the vtable's save_runs. */
+ * put in place, then runs/ flushed once (docs/reliability.md, "File
+ * backend: batched writes share their flushes").  Results and return as the
+ * vtable's save_runs. */
 acp_status file_save_runs_batch(acp_backend *b, const acp_run_record *runs, size_t n,
                                 int insert_only, acp_status *results, acp_call *call);
 /* add_events of several runs: every run's append written, then all logs
