@@ -708,14 +708,18 @@ static int evlog_same(evlog *lg, const struct stat *sb)
  * waiting append if no other thread is (group commit).  Logs of different
  * runs flush in parallel: the kernel merges their journal commits, and a
  * busy neighbour's dirty data never lands on this path (as it would with
- * syncfs()).  Returns 0 or the errno of the failed flush. */
-static int group_commit(acp_backend *b, evlog *lg, uint64_t ticket)
+ * syncfs()).  with_dir 0: events/ is left to the caller (a batch flushes
+ * it once for all its logs, ev_pending_finish), and so is lg->dirsync.
+ * Returns 0 or the errno of the failed flush. */
+static int group_commit(acp_backend *b, evlog *lg, uint64_t ticket, int with_dir)
 {
     pthread_mutex_lock(&lg->smu);
     lg->waiting++;
     if (lg->gathering)
         pthread_cond_signal(&lg->joined);
-    while (lg->synced < ticket && lg->failed < ticket) {
+    /* A batch's waiter (with_dir 0) needs the data only; the others also
+     * the log's name in events/ (dirsync), which a batch's flush leaves. */
+    while ((with_dir ? lg->synced : lg->data_synced) < ticket && lg->failed < ticket) {
         if (lg->flushing) {
             pthread_cond_wait(&lg->flushed, &lg->smu);
             continue;
@@ -742,7 +746,7 @@ static int group_commit(acp_backend *b, evlog *lg, uint64_t ticket)
             lg->gathering = 0;
         }
         uint64_t target = lg->ticket;
-        int batch = lg->waiting, dirsync = lg->dirsync;
+        int batch = lg->waiting, dirsync = with_dir && lg->dirsync;
         pthread_mutex_unlock(&lg->smu);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -760,10 +764,12 @@ static int group_commit(acp_backend *b, evlog *lg, uint64_t ticket)
             lg->failed = target;
             lg->fail_err = err;
         } else {
-            if (target > lg->synced)
-                lg->synced = target;
+            if (target > lg->data_synced)
+                lg->data_synced = target;
             if (dirsync)
                 lg->dirsync = 0;
+            if (!lg->dirsync && target > lg->synced)
+                lg->synced = target;
         }
         lg->flushing = 0;
         pthread_cond_broadcast(&lg->flushed);
@@ -781,8 +787,11 @@ acp_status ev_append(acp_backend *b, const acp_event_record *ev, int64_t *seq, i
     return ev_append_many(b, ev, 1, 0, seq, &result, deleting, call);
 }
 
-acp_status ev_append_many(acp_backend *b, const acp_event_record *evs, size_t n, int restore,
-                          int64_t *seqs, acp_status *results, int *deleting, acp_call *call)
+/* ev_append_many, or with pend (sync=always) the append without its
+ * flush: pend receives the log (a reference) and the append's ticket. */
+static acp_status ev_append_impl(acp_backend *b, const acp_event_record *evs, size_t n,
+                                 int restore, int64_t *seqs, acp_status *results, int *deleting,
+                                 ev_pending *pend, acp_call *call)
 {
     const acp_event_record *ev = &evs[0]; /* every one is of this run */
     *deleting = 0;
@@ -935,13 +944,77 @@ acp_status ev_append_many(acp_backend *b, const acp_event_record *evs, size_t n,
     ev_unlock(b, lg, changed);
     pthread_mutex_unlock(&lg->mu);
 
+    if (st == ACP_OK && b->sync && ticket && pend) {
+        pend->lg = lg; /* the reference goes with it */
+        pend->ticket = ticket;
+        return st;
+    }
     if (st == ACP_OK && b->sync && ticket) {
-        int err = group_commit(b, lg, ticket);
+        int err = group_commit(b, lg, ticket, 1);
         if (err)
             st = file_err(b, call, ACP_IO, "events/", fname, "cannot flush", err);
     }
     evlog_put(lg);
     return st;
+}
+
+acp_status ev_append_many(acp_backend *b, const acp_event_record *evs, size_t n, int restore,
+                          int64_t *seqs, acp_status *results, int *deleting, acp_call *call)
+{
+    return ev_append_impl(b, evs, n, restore, seqs, results, deleting, NULL, call);
+}
+
+acp_status ev_append_pending(acp_backend *b, const acp_event_record *evs, size_t n, int restore,
+                             int64_t *seqs, acp_status *results, int *deleting, ev_pending *pend,
+                             acp_call *call)
+{
+    pend->lg = NULL;
+    pend->ticket = 0;
+    return ev_append_impl(b, evs, n, restore, seqs, results, deleting, pend, call);
+}
+
+int ev_pending_flush(acp_backend *b, ev_pending *p)
+{
+    return p->lg ? group_commit(b, p->lg, p->ticket, 0) : 0;
+}
+
+int ev_pending_finish(acp_backend *b, ev_pending *ps, size_t n, int flushed)
+{
+    /* The logs this batch created (or found replaced) need their names in
+     * events/ on disk: one fsync() of the folder for all of them, after
+     * their data (a log's name never reaches the disk before its records
+     * here, so no empty log is left by a crash that a flush would not). */
+    int need = 0, err = 0;
+    for (size_t i = 0; flushed && i < n; i++) {
+        if (!ps[i].lg)
+            continue;
+        pthread_mutex_lock(&ps[i].lg->smu);
+        /* What is flushed now has its name flushed by the fsync below. */
+        ps[i].ticket = ps[i].lg->data_synced;
+        need |= ps[i].lg->dirsync;
+        pthread_mutex_unlock(&ps[i].lg->smu);
+    }
+    if (need && fsync(b->ev_fd) != 0)
+        err = errno;
+    for (size_t i = 0; i < n; i++) {
+        evlog *lg = ps[i].lg;
+        if (!lg)
+            continue;
+        if (flushed && !err) {
+            /* Its file existed before the fsync: its name is on disk, and
+             * so is every append flushed before (other appenders of the log
+             * waiting for the name may go). */
+            pthread_mutex_lock(&lg->smu);
+            lg->dirsync = 0;
+            if (ps[i].ticket > lg->synced)
+                lg->synced = ps[i].ticket;
+            pthread_cond_broadcast(&lg->flushed);
+            pthread_mutex_unlock(&lg->smu);
+        }
+        evlog_put(lg);
+        ps[i].lg = NULL;
+    }
+    return err;
 }
 
 acp_status ev_remove(acp_backend *b, const char *name, size_t nlen, int *had, acp_call *call)

@@ -16,6 +16,7 @@
  *   fmt.c      on-disk formats, names and checksums
  *   flushgroup.c  one directory flush shared by concurrent saves
  *   stats.c    stats: figures from the index and the file system
+ *   batch.c    save_runs and add_events of many runs: flushes shared by a batch
  *
  * A store is a directory of plain files (README.md in this folder is the
  * operator's description):
@@ -71,17 +72,8 @@
 
 /* ---- documents ------------------------------------------------------------------ */
 
-/* A document on its way to dfd/fname: written (and flushed, sync=always)
- * to a temporary file that is not in place yet. */
-typedef struct staged_doc {
-    int fd;
-    char tmp[64];
-    uint64_t ino; /* the inode number the document will have */
-} staged_doc;
-
-/* Write content to a new temporary file in dfd. */
-static acp_status doc_stage(acp_backend *b, int dfd, const char *sub, const char *fname,
-                            const fbuf *content, staged_doc *sd, acp_call *call)
+acp_status doc_stage(acp_backend *b, int dfd, const char *sub, const char *fname,
+                     const fbuf *content, int flush, staged_doc *sd, acp_call *call)
 {
     sd->fd = fs_create_tmp(b, dfd, "", sd->tmp, O_WRONLY);
     if (sd->fd < 0)
@@ -91,7 +83,7 @@ static acp_status doc_stage(acp_backend *b, int dfd, const char *sub, const char
     flock(sd->fd, LOCK_EX);
     const char *what = "cannot write";
     int err = file_write_all(sd->fd, content->p, content->len);
-    if (!err && b->sync && fdatasync(sd->fd) != 0) {
+    if (!err && flush && b->sync && fdatasync(sd->fd) != 0) {
         err = errno;
         what = "cannot flush";
     }
@@ -108,7 +100,7 @@ static acp_status doc_stage(acp_backend *b, int dfd, const char *sub, const char
     return ACP_OK;
 }
 
-static void doc_abandon(int dfd, staged_doc *sd)
+void doc_abandon(int dfd, staged_doc *sd)
 {
     unlinkat(dfd, sd->tmp, 0);
     close(sd->fd);
@@ -117,8 +109,8 @@ static void doc_abandon(int dfd, staged_doc *sd)
 
 /* Rename the staged document over dfd/fname: the save happens here, whole,
  * or (on failure) not at all. */
-static acp_status doc_commit(acp_backend *b, int dfd, const char *sub, const char *fname,
-                             staged_doc *sd, acp_call *call)
+acp_status doc_commit(acp_backend *b, int dfd, const char *sub, const char *fname,
+                      staged_doc *sd, acp_call *call)
 {
     if (renameat(dfd, sd->tmp, dfd, fname) != 0) {
         int e = errno;
@@ -242,7 +234,7 @@ static int fsync_fd(void *arg)
  * fsync() for every save that renamed meanwhile (group commit).  The
  * rename is made before this call, so the shared flush, which starts
  * after it, covers it.  0 or an errno. */
-static int dir_flush(acp_backend *b, int dfd)
+int dir_flush(acp_backend *b, int dfd)
 {
     int *fd = dfd == b->runs_fd ? &b->runs_fd : &b->sess_fd;
     return fg_flush(&b->dir_flush[dfd == b->runs_fd ? DIR_RUNS : DIR_SESSIONS], fsync_fd, fd);
@@ -263,7 +255,7 @@ static acp_status doc_save_indexed(acp_backend *b, int dfd, const char *sub, con
     fbuf ir = {0};
     idx_change c;
     staged_doc sd;
-    acp_status s = doc_stage(b, dfd, sub, fname, doc, &sd, call);
+    acp_status s = doc_stage(b, dfd, sub, fname, doc, 1, &sd, call);
     if (s != ACP_OK)
         return s;
     x->ino = sd.ino;
@@ -281,30 +273,40 @@ static acp_status doc_save_indexed(acp_backend *b, int dfd, const char *sub, con
     return s;
 }
 
-/* Store a run; with insert_only, an existing one is left alone and *exists
- * set (looked at under the run's lock, as the write would be). */
-static acp_status f_put_run(acp_backend *b, const acp_run_record *rec, int insert_only,
-                            int *exists, acp_call *call)
+void run_plan_name(run_plan *p, const acp_run_record *rec)
 {
-    *exists = 0;
-    if (b->ro_errno)
-        return file_readonly(b, call);
-    char name[FMT_NAME_BUF], fname[FMT_NAME_BUF + 8];
-    size_t nlen = fmt_id_name(rec->run_id, rec->run_id_len, name);
-    fs_ext_name(fname, name, nlen, ".json");
-    unsigned sp = doc_stripe_of(K_RUN, name, nlen);
-    acp_status s = doc_lock(b, sp, call);
-    if (s != ACP_OK)
-        return s;
+    memset(p, 0, sizeof *p);
+    p->sd.fd = -1;
+    p->nlen = fmt_id_name(rec->run_id, rec->run_id_len, p->name);
+    fs_ext_name(p->fname, p->name, p->nlen, ".json");
+    p->sp = doc_stripe_of(K_RUN, p->name, p->nlen);
+}
+
+/* The state of runs/<fname> that run_plan_make read: absent (ino 0) or
+ * this inode with this change time (every rename onto it changes both). */
+static int run_file_state(acp_backend *b, const char *fname, uint64_t *ino, int64_t *ctime_ns)
+{
+    struct stat st;
+    *ino = 0;
+    *ctime_ns = 0;
+    if (fstatat(b->runs_fd, fname, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno;
+    *ino = (uint64_t)st.st_ino;
+    *ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+    return 0;
+}
+
+acp_status run_plan_make(acp_backend *b, const acp_run_record *rec, int insert_only,
+                         run_plan *p, acp_call *call)
+{
     /* A delete left half done ends before the run starts afresh: later, its
      * intent would remove the new run's events. */
-    if ((s = intent_finish(b, name, nlen, call)) != ACP_OK) {
-        doc_unlock(b, sp);
+    acp_status s = intent_finish(b, p->name, p->nlen, call);
+    if (s != ACP_OK)
         return s;
-    }
-    if (insert_only && faccessat(b->runs_fd, fname, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-        doc_unlock(b, sp);
-        *exists = 1;
+    int err = run_file_state(b, p->fname, &p->old_ino, &p->old_ctime_ns);
+    if (insert_only && err == 0) {
+        p->exists = 1;
         return ACP_OK;
     }
 
@@ -319,7 +321,8 @@ static acp_status f_put_run(acp_backend *b, const acp_run_record *rec, int inser
     size_t olen;
     fmt_run o;
     const char *why = NULL;
-    int err = fs_read_at(b->runs_fd, fname, &old, &olen, NULL);
+    if (err == 0)
+        err = fs_read_at(b->runs_fd, p->fname, &old, &olen, NULL);
     if (err == 0 && (fmt_get_run(old, olen, &o, &why) != 0 || o.id.len != rec->run_id_len ||
                      memcmp(o.id.p, rec->run_id, o.id.len) != 0))
         err = FS_EBADTYPE;
@@ -333,19 +336,21 @@ static acp_status f_put_run(acp_backend *b, const acp_run_record *rec, int inser
         s = b->host->error(call, ACP_NOMEM, "out of memory saving run %s", rec->run_id);
     else if (err && err != ENOENT && (rec->flags & conditions))
         s = b->host->error(call, ACP_CORRUPT, "run %s: runs/%s cannot be read (%s), so its "
-                           "version cannot be compared", rec->run_id, fname,
+                           "version cannot be compared", rec->run_id, p->fname,
                            why ? why : err == FS_EBADTYPE ? "not a regular file" : strerror(err));
-    else if (stored == 0 && !(rec->flags & ACP_RUN_SET_VERSION))
+    else if (stored == 0 && !(rec->flags & ACP_RUN_SET_VERSION)) {
         s = mark_access(b, 0, &mark, call);
+        p->used_mark = 1;
+        p->mark = mark;
+    }
     if (s == ACP_OK &&
         acp_run_version_next(rec, stored, mark, b->host->now_us(), &version) != ACP_OK) {
         acp_report_version(b->host, call, stored);
         s = ACP_CONFLICT;
     }
-    if (s != ACP_OK) {
-        doc_unlock(b, sp);
+    if (s != ACP_OK)
         return s;
-    }
+    p->version = version;
     fmt_run r = {{rec->run_id, rec->run_id_len},
                  {rec->agent_name, rec->agent_name_len},
                  {rec->session_id, rec->session_id ? rec->session_id_len : 0},
@@ -353,32 +358,79 @@ static acp_status f_put_run(acp_backend *b, const acp_run_record *rec, int inser
                  {rec->doc, rec->doc_len},
                  version,
                  {rec->status, strlen(rec->status)}};
-    fbuf doc = {0};
-    fmt_put_run(&doc, &r);
+    fmt_put_run(&p->doc, &r);
+    if (p->doc.failed)
+        return b->host->error(call, ACP_NOMEM, "out of memory saving run %s", rec->run_id);
     /* The status is in the same record as the rest: replaying it moves the
-     * run between status trees in one step, in every process. */
-    fmt_index_rec x = {FMT_OP_RUN, r.id, r.agent, r.session, created, 0, r.status};
-    s = doc_save_indexed(b, b->runs_fd, "runs/", fname, &doc, &x, name, nlen, "run", call);
-    fbuf_free(&doc);
-    doc_unlock(b, sp);
-    if (s == ACP_OK)
-        acp_report_version(b->host, call, version);
+     * run between status trees in one step, in every process.  (Every
+     * field points into rec.) */
+    p->x = (fmt_index_rec){FMT_OP_RUN, r.id, r.agent, r.session, created, 0, r.status};
+    return ACP_OK;
+}
+
+int run_plan_unchanged(acp_backend *b, const run_plan *p)
+{
+    uint64_t ino;
+    int64_t ctime_ns, mark;
+    int err = run_file_state(b, p->fname, &ino, &ctime_ns);
+    if (err != 0 && err != ENOENT)
+        return 0;
+    if (ino != p->old_ino || ctime_ns != p->old_ctime_ns)
+        return 0;
+    /* Absent then and now: it may have been saved and deleted meanwhile,
+     * leaving an intent or a higher delete mark. */
+    if (ino == 0 && intent_exists(b, p->name, p->nlen, NULL) != 0)
+        return 0;
+    if (p->used_mark && (mark_access(b, 0, &mark, NULL) != ACP_OK || mark != p->mark))
+        return 0;
+    return 1;
+}
+
+void run_plan_free(acp_backend *b, run_plan *p)
+{
+    if (p->sd.fd >= 0)
+        doc_abandon(b->runs_fd, &p->sd);
+    fbuf_free(&p->doc);
+}
+
+acp_status file_put_run(acp_backend *b, const acp_run_record *rec, int insert_only,
+                        int *exists, acp_call *call)
+{
+    *exists = 0;
+    if (b->ro_errno)
+        return file_readonly(b, call);
+    run_plan p;
+    run_plan_name(&p, rec);
+    acp_status s = doc_lock(b, p.sp, call);
+    if (s != ACP_OK)
+        return s;
+    s = run_plan_make(b, rec, insert_only, &p, call);
+    if (s == ACP_OK && !p.exists)
+        s = doc_save_indexed(b, b->runs_fd, "runs/", p.fname, &p.doc, &p.x, p.name, p.nlen,
+                             "run", call);
+    *exists = p.exists;
+    run_plan_free(b, &p);
+    doc_unlock(b, p.sp);
+    if (s == ACP_OK && !*exists)
+        acp_report_version(b->host, call, p.version);
     return s;
 }
 
 static acp_status f_save_run(acp_backend *b, const acp_run_record *rec, acp_call *call)
 {
     int exists;
-    return f_put_run(b, rec, 0, &exists, call);
+    return file_put_run(b, rec, 0, &exists, call);
 }
 
 static acp_status f_save_runs(acp_backend *b, const acp_run_record *runs, size_t n,
                               uint32_t flags, acp_status *results, acp_call *call)
 {
+    int insert_only = (flags & ACP_BATCH_INSERT_ONLY) != 0;
+    if (b->sync && n > 1)
+        return file_save_runs_batch(b, runs, n, insert_only, results, call); /* batch.c */
     for (size_t i = 0; i < n; i++) {
         int exists;
-        acp_status s = f_put_run(b, &runs[i], (flags & ACP_BATCH_INSERT_ONLY) != 0, &exists,
-                                 call);
+        acp_status s = file_put_run(b, &runs[i], insert_only, &exists, call);
         if (s != ACP_OK)
             return s;
         results[i] = exists ? ACP_CONFLICT : ACP_OK;
@@ -731,29 +783,28 @@ static acp_status f_list_sessions(acp_backend *b, const char *after_id, int64_t 
 
 /* ---- events (events.c) ------------------------------------------------------------------ */
 
-/* Each run's consecutive events in one append: one write and one flush. */
+/* Each run's consecutive events in one append: one write and one flush
+ * (several runs with sync=always: batch.c shares the flushes). */
 static acp_status f_add_events(acp_backend *b, const acp_event_record *evs, size_t n,
                                uint32_t flags, int64_t *seqs, acp_status *results,
                                acp_call *call)
 {
+    int restore = (flags & ACP_BATCH_RESTORE) != 0;
+    if (b->sync && n > 1 && file_event_runs(evs, n) > 1)
+        return file_add_events_batch(b, evs, n, restore, seqs, results, call);
     for (size_t i = 0, j; i < n; i = j) {
-        for (j = i + 1; j < n && evs[j].run_id_len == evs[i].run_id_len &&
-                        memcmp(evs[j].run_id, evs[i].run_id, evs[i].run_id_len) == 0;
-             j++)
-            ;
+        j = i + file_event_run_len(evs + i, n - i);
         /* A run with a delete intent is deleted, its old log with it: an
          * append that finds one finishes that delete first. */
         for (;;) {
             int deleting;
-            acp_status s = ev_append_many(b, &evs[i], j - i, (flags & ACP_BATCH_RESTORE) != 0,
-                                          &seqs[i], &results[i], &deleting, call);
+            acp_status s = ev_append_many(b, &evs[i], j - i, restore, &seqs[i], &results[i],
+                                          &deleting, call);
             if (s != ACP_OK)
                 return s;
             if (!deleting)
                 break;
-            char name[FMT_NAME_BUF];
-            size_t nlen = fmt_id_name(evs[i].run_id, evs[i].run_id_len, name);
-            if ((s = intent_finish_locking(b, name, nlen, call)) != ACP_OK)
+            if ((s = file_finish_delete_of(b, &evs[i], call)) != ACP_OK)
                 return s;
         }
     }

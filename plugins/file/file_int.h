@@ -115,7 +115,9 @@ struct evlog {
     pthread_mutex_t smu;
     pthread_cond_t flushed, joined;
     uint64_t ticket;    /* of the last append */
-    uint64_t synced;    /* appends up to this ticket are on disk */
+    uint64_t synced;    /* appends up to this ticket are on disk, name included */
+    uint64_t data_synced; /* >= synced: their data is (a batch's flush, which
+                           * leaves events/ to ev_pending_finish) */
     uint64_t failed;    /* appends up to this ticket hit a failed flush */
     int fail_err;
     int flushing, gathering, waiting, last_batch;
@@ -209,6 +211,83 @@ static inline void fs_ext_name(char *out, const char *name, size_t nlen, const c
     memcpy(out, name, nlen);
     strcpy(out + nlen, ext);
 }
+
+/* ---- file.c: documents and runs, for batch.c ---- */
+
+/* A document on its way to dfd/fname: written (and flushed, sync=always)
+ * to a temporary file that is not in place yet. */
+typedef struct staged_doc {
+    int fd;       /* -1: none */
+    char tmp[64];
+    uint64_t ino; /* the inode number the document will have */
+} staged_doc;
+/* Write content to a new temporary file in dfd, flushed when flush and
+ * sync=always (else the caller flushes sd->fd before doc_commit). */
+acp_status doc_stage(acp_backend *b, int dfd, const char *sub, const char *fname,
+                     const fbuf *content, int flush, staged_doc *sd, acp_call *call);
+/* Remove the staged file (sd->fd becomes -1). */
+void doc_abandon(int dfd, staged_doc *sd);
+/* Rename the staged document over dfd/fname: the save happens here, whole,
+ * or (on failure) not at all. */
+acp_status doc_commit(acp_backend *b, int dfd, const char *sub, const char *fname,
+                      staged_doc *sd, acp_call *call);
+/* fsync() folder dfd (runs_fd or sess_fd), shared with concurrent savers
+ * (flushgroup.h).  0 or an errno. */
+int dir_flush(acp_backend *b, int dfd);
+
+/* A save of one run worked out under its stripe lock (run_plan_make):
+ * the document to write and its index record, and what runs/ held then,
+ * so that a batch that drops the lock can tell later whether anything
+ * changed (run_plan_unchanged). */
+typedef struct run_plan {
+    char name[FMT_NAME_BUF], fname[FMT_NAME_BUF + 8];
+    size_t nlen;
+    unsigned sp;           /* doc stripe */
+    int exists;            /* insert_only and the run is there: nothing to do */
+    uint64_t old_ino;      /* runs/<fname>'s inode (0: absent) ... */
+    int64_t old_ctime_ns;  /* ... and change time */
+    int used_mark;         /* the version came from the delete mark ... */
+    int64_t mark;          /* ... of this value */
+    int64_t version;
+    fbuf doc;
+    fmt_index_rec x;       /* points into the run record */
+    staged_doc sd;
+} run_plan;
+/* Names and stripe of rec's run; the rest zero (sd.fd -1). */
+void run_plan_name(run_plan *p, const acp_run_record *rec);
+/* With p->sp locked: finish a leftover delete, then (unless insert_only
+ * finds the run: p->exists) the version and document save_run stores. */
+acp_status run_plan_make(acp_backend *b, const acp_run_record *rec, int insert_only,
+                         run_plan *p, acp_call *call);
+/* With p->sp locked again: 1 when runs/ (file, intent, delete mark) is as
+ * run_plan_make saw it, so its document may still be put in place. */
+int run_plan_unchanged(acp_backend *b, const run_plan *p);
+/* Drop p's staged file (if any) and document. */
+void run_plan_free(acp_backend *b, run_plan *p);
+/* save_run (insert_only: only a run that is not there; else *exists). */
+acp_status file_put_run(acp_backend *b, const acp_run_record *rec, int insert_only,
+                        int *exists, acp_call *call);
+
+/* ---- batch.c: batched writes with shared flushes (sync=always) ---- */
+
+/* save_runs of n > 1 runs: every document written, then all flushed, then
+ * put in place, then runs/ flushed once (docs/reliability.md, "File
+ * backend: batched writes share their flushes").  Results and return as the
+ * vtable's save_runs. */
+acp_status file_save_runs_batch(acp_backend *b, const acp_run_record *runs, size_t n,
+                                int insert_only, acp_status *results, acp_call *call);
+/* add_events of several runs: every run's append written, then all logs
+ * flushed, then events/ once.  As the vtable's add_events. */
+acp_status file_add_events_batch(acp_backend *b, const acp_event_record *evs, size_t n,
+                                 int restore, int64_t *seqs, acp_status *results,
+                                 acp_call *call);
+/* How many of evs[0..n-1] (n >= 1) belong to evs[0]'s run, consecutively. */
+size_t file_event_run_len(const acp_event_record *evs, size_t n);
+/* How many runs' consecutive groups evs[0..n-1] makes. */
+size_t file_event_runs(const acp_event_record *evs, size_t n);
+/* Finish the leftover delete an append of ev's run found (ev_append_*
+ * set *deleting). */
+acp_status file_finish_delete_of(acp_backend *b, const acp_event_record *ev, acp_call *call);
 
 /* ---- fsutil.c ---- */
 
@@ -352,6 +431,24 @@ acp_status ev_append(acp_backend *b, const acp_event_record *ev, int64_t *seq, i
 acp_status ev_append_many(acp_backend *b, const acp_event_record *evs, size_t n, int restore,
                           int64_t *seqs, acp_status *results, int *deleting, acp_call *call);
 acp_status file_get_events(acp_backend *b, const acp_event_query *q, acp_call *call);
+/* An append made but not yet flushed (batch.c): its log (a reference) and
+ * ticket; lg NULL when there is nothing to flush. */
+typedef struct ev_pending {
+    evlog *lg;
+    uint64_t ticket;
+} ev_pending;
+/* ev_append_many without the flush when sync=always: *pend is filled for
+ * ev_pending_flush and must go through ev_pending_finish. */
+acp_status ev_append_pending(acp_backend *b, const acp_event_record *evs, size_t n, int restore,
+                             int64_t *seqs, acp_status *results, int *deleting, ev_pending *pend,
+                             acp_call *call);
+/* Flush p's log up to its append (group commit with other appenders of
+ * that log), leaving events/ alone.  Any thread.  0 or an errno. */
+int ev_pending_flush(acp_backend *b, ev_pending *p);
+/* After every ev_pending_flush of ps succeeded (flushed 1): flush events/
+ * once if any of the logs is new; then drop every reference (also with
+ * flushed 0, after a failure).  0 or the errno of the folder's flush. */
+int ev_pending_finish(acp_backend *b, ev_pending *ps, size_t n, int flushed);
 
 /* ---- locktable.c ---- */
 /* Map the lock table (lock_fd open); sets b->shm, or leaves it NULL when
