@@ -74,6 +74,10 @@ static const struct {
     {"create the status indexes runs_status, runs_agent_status and runs_finished; count "
      "runs per status and per agent and status (filters, purge, stats)",
      ACP_SQLITE_SCHEMA_V4},
+    {"create the table time_counts (runs per agent, session, status and creation-time "
+     "bucket at 6 levels, kept by triggers) and fill it from the stored runs: totals over "
+     "time ranges without counting every match",
+     ACP_SQLITE_SCHEMA_V5},
 };
 _Static_assert(sizeof sq_migrations / sizeof sq_migrations[0] == ACP_SQLITE_SCHEMA_VERSION,
                "one migration row per schema version");
