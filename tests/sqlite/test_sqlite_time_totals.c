@@ -24,33 +24,17 @@
 #include "acp_storage.h"
 #include "sqlite_sql.h"
 
-static char g_dir[512];
-static char g_db[600];
+#include "sq_test_dir.h"
+
 static char g_uri[700];
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+static void setup_uri(void)
 {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void setup(void)
-{
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/acp-sqtime-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp: %s", strerror(errno));
-    snprintf(g_db, sizeof g_db, "%s/t.db", g_dir);
+    setup();
     snprintf(g_uri, sizeof g_uri, "sqlite:%s", g_db);
 }
 
-static void teardown(void)
-{
-    nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-TestSuite(sqlite_time, .init = setup, .fini = teardown, .timeout = 240);
+TestSuite(sqlite_time, .init = setup_uri, .fini = teardown, .timeout = 240);
 
 /* ---- the model ---- */
 
