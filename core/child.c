@@ -33,14 +33,13 @@ static acp_status record(acp_call *call, const char *label, const char *backend,
                          const char *msg)
 {
     size_t n = backend ? strlen(backend) : 0;
+    char *out = acp__call_message(call, st);
     if (label)
-        snprintf(call->message, sizeof call->message, "%s: %s", label, msg);
+        snprintf(out, sizeof call->message, "%s: %s", label, msg);
     else if (backend && !(strncmp(msg, backend, n) == 0 && msg[n] == ':'))
-        snprintf(call->message, sizeof call->message, "%s: %s", backend, msg);
+        snprintf(out, sizeof call->message, "%s: %s", backend, msg);
     else
-        snprintf(call->message, sizeof call->message, "%s", msg);
-    call->has_message = 1;
-    call->code = st;
+        snprintf(out, sizeof call->message, "%s", msg);
     return st;
 }
 

@@ -123,15 +123,25 @@ static void host_set_version(acp_call *call, int64_t version)
         call->version = version;
 }
 
+char *acp__call_message(acp_call *call, acp_status code)
+{
+    if (call->has_message && call->code != code) {
+        memcpy(call->prev_message, call->message, sizeof call->prev_message);
+        call->prev_code = call->code;
+        call->has_prev = 1;
+    }
+    call->has_message = 1;
+    call->code = code;
+    return call->message;
+}
+
 static acp_status host_error(acp_call *call, acp_status code, const char *fmt, ...)
 {
     if (call && fmt) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(call->message, sizeof call->message, fmt, ap);
+        vsnprintf(acp__call_message(call, code), sizeof call->message, fmt, ap);
         va_end(ap);
-        call->has_message = 1;
-        call->code = code;
     }
     return code;
 }
@@ -218,6 +228,7 @@ void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms)
 {
     call->code = ACP_OK;
     call->has_message = 0;
+    call->has_prev = 0;
     call->message[0] = '\0';
     call->page = page;
     call->verify = NULL;
@@ -271,6 +282,10 @@ static __attribute__((noinline)) acp_status call_failed(acp_call *call, acp_stat
 {
     if (call->fault[0]) /* the plugin broke the contract: whatever it returned */
         return acp__error(err, ACP_PLUGIN, "%s: %s %s", backend, op, call->fault);
+    /* The message of the failure whose code is returned: the latest, or
+     * the one before it when the plugin went on past a later failure. */
+    if (call->has_message && call->code != st && call->has_prev && call->prev_code == st)
+        memcpy(call->message, call->prev_message, sizeof call->message);
     const char *msg = call->has_message ? unprefixed(call->message, backend) : "";
     if ((unsigned)st > ACP_PLUGIN || (st == ACP_LOAD && !call->child_load)) {
         /* Out of range (or a code only the loader may give): keep it visible. */

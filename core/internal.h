@@ -141,6 +141,13 @@ struct acp_call {
     acp_status code;        /* code given to host->error */
     int has_message;
     char message[ACP_ERROR_MESSAGE_MAX];
+    /* The message before it when its code differed (acp__call_message):
+     * a composing plugin may go on after a child's failure (a cache's
+     * front answering NOT_FOUND to a removal after the back failed), and
+     * the message reported is the one of the code the method returns. */
+    acp_status prev_code;
+    int has_prev;
+    char prev_message[ACP_ERROR_MESSAGE_MAX];
     acp_page *page;         /* where emit() puts results, or NULL */
     int64_t deadline_us;    /* 0: none */
     acp__verify *verify;    /* a verify walk's state (verify.c), or NULL */
@@ -162,6 +169,10 @@ struct acp_call {
 
 extern const acp_plugin_host acp__host;
 
+/* Make room for a failure's message of code in call->message: the one
+ * already there moves to prev_message when its code differs (host.c).
+ * Returns call->message, to be written by the caller. */
+char *acp__call_message(acp_call *call, acp_status code);
 void acp__call_init(acp_call *call, acp_page *page, int64_t timeout_ms);
 /* Turn a plugin method's result into the caller's error.  A fault the host
  * found in what the plugin emitted wins over the plugin's status (ACP_PLUGIN

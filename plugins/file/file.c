@@ -15,6 +15,7 @@
  *   index.c    the in-memory index (findex) the index log is replayed into
  *   fmt.c      on-disk formats, names and checksums
  *   flushgroup.c  one directory flush shared by concurrent saves
+ *   stats.c    stats: figures from the index and the file system
  *
  * A store is a directory of plain files (README.md in this folder is the
  * operator's description):
@@ -794,6 +795,7 @@ static const acp_backend_vtable file_vtable = {
     .verify = file_verify, .wait_events = f_wait_events,
     .migrate = file_migrate,
     .save_runs = f_save_runs, .add_events = f_add_events, /* batched writes */
+    .stats = file_stats, /* stats.c */
 };
 
 /* Checked by the core (open.c reads the canonical values). */

@@ -321,6 +321,11 @@ acp_status intent_finish_locking(acp_backend *b, const char *name, size_t nlen,
 /* The vtable's verify (ABI 1.2): see verify.c. */
 acp_status file_verify(acp_backend *b, uint32_t flags, acp_call *call);
 
+/* ---- stats.c ---- */
+
+/* The vtable's stats (ABI 1.2): figures from the index and the file system. */
+acp_status file_stats(acp_backend *b, acp_call *call);
+
 /* ---- open.c ---- */
 
 acp_status file_open(const acp_plugin_host *host, const acp_open_args *args, acp_backend **out,

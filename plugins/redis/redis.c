@@ -659,6 +659,7 @@ static const acp_backend_vtable rd_vtable = {
     .wait_events = rd_wait_events,
     .save_runs = rd_save_runs, .add_events = rd_add_events, /* batched writes */
     .migrate = rd_migrate, /* redis_layout.c */
+    .stats = rd_stats,     /* redis_stats.c */
 };
 
 /* DURABLE: see the top of this file (it depends on the server's

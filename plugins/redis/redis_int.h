@@ -8,6 +8,7 @@
  *   redis_conn.c  connections: pool, timeouts, commands, errors
  *   redis_lua.c   the Lua scripts that make multi-key writes atomic
  *   redis_layout.c the layout version of a store and its migration
+ *   redis_stats.c  stats: figures from the indexes' sizes
  */
 #ifndef ACP_REDIS_INT_H
 #define ACP_REDIS_INT_H
@@ -38,6 +39,10 @@ enum {
     RD_ADD_EVENTS,
     RD_LAYOUT,      /* the store's layout version, and its migration */
     RD_MIGRATE,
+    /* ---- stats (redis_stats.c) ---- */
+    RD_STATS_NAMES, /* the statuses and agents of a step of P w */
+    RD_STATS_COUNT, /* totals, and the runs of given statuses and agents */
+    RD_STATS_WALK,  /* events and bytes of a chunk of runs or sessions */
     RD_N_SCRIPTS
 };
 
@@ -137,6 +142,9 @@ acp_status rd_follow_wait(acp_backend *b, const acp_event_query *q,
  * option migrate says (auto, never, inspect); the vtable's migrate. */
 acp_status rd_open_layout(acp_backend *b, acp_call *call);
 acp_status rd_migrate(acp_backend *b, uint32_t flags, acp_call *call);
+
+/* redis_stats.c: the vtable's stats. */
+acp_status rd_stats(acp_backend *b, acp_call *call);
 
 /* Load every script (open): fills b->sha. */
 acp_status rd_load_scripts(acp_backend *b, acp_call *call);

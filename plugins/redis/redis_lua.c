@@ -517,4 +517,74 @@ const char *const rd_scripts[RD_N_SCRIPTS] = {
     "end\n"
     "if r[1] == '0' then redis.call('SET', P .. 'v', ARGV[4]) end\n"
     "return {r[1], n}\n",
+
+    /* ---- stats (redis_stats.c) ---- */
+
+    /* stats_names: P cursor count -> {next cursor, status, agent, ...}: one
+     * HSCAN step over P w, each (status, agent) pair once per step (status
+     * '' in a layout-1 entry).  Reads only; entries of expired runs may
+     * name groups that the count script finds empty. */
+    [RD_STATS_NAMES] = PRELUDE RUN_CODEC RUN_INDEX
+    "local r = redis.call('HSCAN', P .. 'w', ARGV[2], 'COUNT', ARGV[3])\n"
+    "local kv, seen, res = r[2], {}, {r[1]}\n"
+    "for i = 2, #kv, 2 do\n"
+    "  local _, status, loc = where_of(kv[i])\n"
+    "  local agent = place_of(loc)\n"
+    "  status = status or ''\n"
+    "  local k = #status .. ':' .. status .. agent\n"
+    "  if not seen[k] then\n"
+    "    seen[k] = true\n"
+    "    res[#res + 1] = status\n"
+    "    res[#res + 1] = agent\n"
+    "  end\n"
+    "end\n"
+    "return res\n",
+
+    /* stats_count: P n_statuses status... agent... -> {runs, sessions,
+     * layout (0: nothing stored), bytes of these indexes, runs of each
+     * status, runs of each agent}, after dropping expired entries. */
+    [RD_STATS_COUNT] = PRELUDE RUN_CODEC RUN_INDEX SESSION_PURGE
+    "if redis.call('EXISTS', xr) == 1 then purge_runs() end\n"
+    "purge_sessions()\n"
+    "local function mem(k) return redis.call('MEMORY', 'USAGE', k) or 0 end\n"
+    "local layout = tonumber(redis.call('GET', P .. 'v') or '0')\n"
+    "if layout == 0 and redis.call('EXISTS', P .. 'w') == 1 then layout = 1 end\n"
+    "local bytes = 0\n"
+    "for _, k in ipairs({'i:a', 'w', 'S', 'x:r', 'x:s', 'm', 'v'}) do\n"
+    "  bytes = bytes + mem(P .. k)\n"
+    "end\n"
+    "local res = {redis.call('ZCARD', P .. 'i:a'), redis.call('ZCARD', P .. 'S'), layout, 0}\n"
+    "local ns = tonumber(ARGV[2])\n"
+    "for i = 3, #ARGV do\n"
+    "  local k = P .. 'i:g:' .. ARGV[i]\n"
+    "  if i < 3 + ns then k = P .. 'i:t:' .. ARGV[i] .. ':a' end\n"
+    "  res[#res + 1] = redis.call('ZCARD', k)\n"
+    "  bytes = bytes + mem(k)\n"
+    "end\n"
+    "res[4] = bytes\n"
+    "return res\n",
+
+    /* stats_walk: P kind after limit -> {last member or '', members, events,
+     * bytes}: the next `limit` members of P i:a (kind 'r': each run's event
+     * list length, and the memory of its record and list) or of P S (kind
+     * 's': each session's document and run index), in byte order after
+     * `after` (a ZRANGEBYLEX bound).  Expired entries are dropped first. */
+    [RD_STATS_WALK] = PRELUDE RUN_CODEC RUN_INDEX SESSION_PURGE
+    "local runs = ARGV[2] == 'r'\n"
+    "if runs and redis.call('EXISTS', xr) == 1 then purge_runs() end\n"
+    "if not runs then purge_sessions() end\n"
+    "local function mem(k) return redis.call('MEMORY', 'USAGE', k) or 0 end\n"
+    "local set = runs and P .. 'i:a' or P .. 'S'\n"
+    "local ms = redis.call('ZRANGEBYLEX', set, ARGV[3], '+', 'LIMIT', 0, ARGV[4])\n"
+    "local events, bytes = 0, 0\n"
+    "for _, m in ipairs(ms) do\n"
+    "  if runs then\n"
+    "    local id = string.sub(m, 9)\n"
+    "    events = events + redis.call('LLEN', P .. 'e:' .. id)\n"
+    "    bytes = bytes + mem(P .. 'r:' .. id) + mem(P .. 'e:' .. id)\n"
+    "  else\n"
+    "    bytes = bytes + mem(P .. 's:' .. m) + mem(P .. 'i:s:' .. m)\n"
+    "  end\n"
+    "end\n"
+    "return {ms[#ms] or '', #ms, events, bytes}\n",
 };

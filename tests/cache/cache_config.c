@@ -9,7 +9,8 @@
  * reserved session ids cannot be written, are not listed and that
  * "acp-cache.stats" answers, that a run read twice is a hit the second
  * time, and that a conditional save the back refuses removes the front's
- * entry.  Prints one line per failed check; exit 1 if any failed.
+ * entry, and that a write the back refuses reports the back's failure.
+ * Prints one line per failed check; exit 1 if any failed.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -179,6 +180,23 @@ int main(int argc, char **argv)
         size_t len;
         CHECK(acp_session_get(s, "acp-cache.suspect", &json, &len, &e) == ACP_NOT_FOUND,
               "the back holds a suspect token without a failure");
+        acp_store_close(s);
+    }
+    /* A write the back refuses reports the back's failure, not what the
+     * front answered to the removal that follows it (NOT_FOUND: nothing
+     * was cached). */
+    snprintf(uri, sizeof uri, "cache:?front=memory:&back=sqlite%%3A%s%%2Fconfig.db%%3Fmode%%3Dro",
+             dir);
+    st = acp_store_open(uri, &s, &e);
+    CHECK(st == ACP_OK, "open over a read-only back: %s", e.message);
+    if (st == ACP_OK) {
+        const char *run4 = "{\"run_id\":\"ro1\",\"agent_name\":\"a\",\"status\":\"created\"}";
+        st = acp_run_save(s, run4, ACP_STRLEN, &e);
+        CHECK(st != ACP_OK && st != ACP_NOT_FOUND && !strstr(e.message, "front"),
+              "save to a read-only back: %s: %s", acp_status_name(st), e.message);
+        st = acp_run_delete(s, "ro-absent", &e);
+        CHECK(st != ACP_OK && !strstr(e.message, "front"),
+              "delete from a read-only back: %s: %s", acp_status_name(st), e.message);
         acp_store_close(s);
     }
     return failures ? 1 : 0;

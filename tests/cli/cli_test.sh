@@ -650,6 +650,9 @@ sys.exit(0 if v and set(v.values()) == {sys.argv[3]} else 1)' "$T/out" "$PLUGIND
   json 'd["schema"] == 1 and d["plugin_dirs"][:2] == [sys.argv[3], sys.argv[4]]'
   json '[b for b in d["backends"] if b["name"] == "memory"][0]["loaded"] is True'
   json '"concurrent" in [b for b in d["backends"] if b["name"] == "memory"][0]["capabilities"]'
+  # every capability bit has a name: no "0x.." for a flag this tool knows
+  json '"run-filters" in [b for b in d["backends"] if b["name"] == "memory"][0]["capabilities"]'
+  json 'not any(c.startswith("0x") for b in d["backends"] if b["loaded"] for c in b["capabilities"])'
   json '[b for b in d["backends"] if b["name"] == "memory"][0]["abi"].startswith("1.")'
   json '[b for b in d["backends"] if b["name"] == "clifuture"][0]["loaded"] is False'
   json '[b for b in d["backends"] if b["name"] == "clifuture"][0]["status"] == "LOAD"'

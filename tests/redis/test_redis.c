@@ -1365,3 +1365,105 @@ Test(layout, a_layout_1_store_is_refused_with_migrate_never_and_migrated)
     acp_store_close(s);
     free(base);
 }
+
+/* ---- stats (redis_stats.c) ---- */
+
+static acp_stats *stats_of(acp_store *s)
+{
+    acp_stats *st = NULL;
+    acp_error err;
+    cr_assert_eq(acp_store_stats(s, &st, &err), ACP_OK, "%s", err.message);
+    cr_expect_eq(acp_stats_scanned(st), 0, "redis counts with its indexes");
+    return st;
+}
+
+/* More runs and sessions than one script of the walk takes (1000), runs
+ * and sessions of a ttl handle on the same prefix that expire, and a
+ * second prefix on the same server that must not count. */
+Test(stats, figures_come_from_the_indexes_across_chunks_and_expiry, .timeout = 120)
+{
+    static const char *const statuses[] = {"created",   "in-progress", "awaiting", "cancelling",
+                                           "cancelled", "completed",   "failed"};
+    enum { RUNS = 2100, SESSIONS = 1100 };
+    char *base = fixture_uri(), prefix[96];
+    acp_store *s = open_at(base, "", prefix);
+    acp_store *other = open_at(base, "", NULL);
+    save_run(other, "elsewhere", "alpha", NULL, NULL);
+    add_event(other, "elsewhere", "e");
+    acp_error err;
+    int64_t by_status[7] = {0}, by_agent[5] = {0}, events = 0;
+    for (int i = 0; i < RUNS; i += 100) {
+        char *docs[100];
+        for (int j = 0; j < 100; j++) {
+            int k = i + j;
+            docs[j] = malloc(256);
+            cr_assert_not_null(docs[j]);
+            snprintf(docs[j], 256,
+                     "{\"run_id\":\"run-%05d\",\"agent_name\":\"agent-%d\",\"status\":\"%s\"}", k,
+                     k % 5, statuses[k % 7]);
+            by_status[k % 7]++;
+            by_agent[k % 5]++;
+        }
+        cr_assert_eq(acp_run_save_many(s, (const char *const *)docs, NULL, 100, &err), ACP_OK,
+                     "%s", err.message);
+        for (int j = 0; j < 100; j++)
+            free(docs[j]);
+    }
+    for (int k = 0; k < RUNS; k += 7) {
+        char id[32];
+        snprintf(id, sizeof id, "run-%05d", k);
+        for (int e = 0; e < 1 + k % 3; e++, events++)
+            add_event(s, id, "e");
+    }
+    for (int k = 0; k < SESSIONS; k++) {
+        char doc[64];
+        snprintf(doc, sizeof doc, "{\"id\":\"sess-%05d\"}", k);
+        cr_assert_eq(acp_session_save(s, doc, ACP_STRLEN, &err), ACP_OK, "%s", err.message);
+    }
+    acp_store *ttl = open_prefix(base, prefix, "ttl=1");
+    for (int k = 0; k < 3; k++) {
+        char id[32];
+        snprintf(id, sizeof id, "brief-%d", k);
+        save_run(ttl, id, "ephemeral", NULL, NULL);
+        add_event(ttl, id, "e");
+    }
+    cr_assert_eq(acp_session_save(ttl, "{\"id\":\"brief\"}", ACP_STRLEN, &err), ACP_OK);
+
+    acp_stats *st = stats_of(s);
+    cr_expect_eq(acp_stats_value(st, ACP_STAT_RUNS, NULL), RUNS + 3);
+    cr_expect_eq(acp_stats_value(st, ACP_STAT_RUNS_BY_AGENT, "ephemeral"), 3);
+    cr_expect_eq(acp_stats_value(st, ACP_STAT_RUNS_BY_STATUS, "created"), by_status[0] + 3);
+    cr_expect_eq(acp_stats_value(st, ACP_STAT_EVENTS, NULL), events + 3);
+    cr_expect_eq(acp_stats_value(st, ACP_STAT_SESSIONS, NULL), SESSIONS + 1);
+    int64_t bytes_before = acp_stats_value(st, ACP_STAT_BYTES, NULL);
+    acp_stats_free(st);
+
+    sleep_s(2.1);
+    st = stats_of(s);
+    cr_expect_eq(acp_stats_value(st, ACP_STAT_RUNS, NULL), RUNS);
+    for (int i = 0; i < 7; i++)
+        cr_expect_eq(acp_stats_value(st, ACP_STAT_RUNS_BY_STATUS, statuses[i]), by_status[i],
+                     "%s: %lld, expected %lld", statuses[i],
+                     (long long)acp_stats_value(st, ACP_STAT_RUNS_BY_STATUS, statuses[i]),
+                     (long long)by_status[i]);
+    for (int a = 0; a < 5; a++) {
+        char agent[16];
+        snprintf(agent, sizeof agent, "agent-%d", a);
+        cr_expect_eq(acp_stats_value(st, ACP_STAT_RUNS_BY_AGENT, agent), by_agent[a]);
+    }
+    cr_expect_eq(acp_stats_value(st, ACP_STAT_RUNS_BY_AGENT, "ephemeral"), -1,
+                 "expired runs leave the figures");
+    cr_expect_eq(acp_stats_value(st, ACP_STAT_RUNS_BY_AGENT, "alpha"), -1,
+                 "another prefix is another store");
+    cr_expect_eq(acp_stats_value(st, ACP_STAT_EVENTS, NULL), events);
+    cr_expect_eq(acp_stats_value(st, ACP_STAT_SESSIONS, NULL), SESSIONS);
+    cr_expect_eq(acp_stats_value(st, ACP_STAT_SCHEMA_VERSION, NULL), 2);
+    int64_t bytes = acp_stats_value(st, ACP_STAT_BYTES, NULL);
+    cr_expect(bytes > RUNS * 50 && bytes < bytes_before, "bytes %lld, before expiry %lld",
+              (long long)bytes, (long long)bytes_before);
+    acp_stats_free(st);
+    acp_store_close(ttl);
+    acp_store_close(other);
+    acp_store_close(s);
+    free(base);
+}

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: MIT
 # s3-server.sh start STATE_DIR [PORT]
 # s3-server.sh stop STATE_DIR
+# s3-server.sh remove STATE_DIR
 #
 # A throwaway S3 server for the tests (tests/s3/server: @20minutes/s3rver,
 # installed by `npm ci` in that folder): bound to 127.0.0.1 only, on PORT or
@@ -11,10 +12,11 @@
 # STATE_DIR/endpoint (http://127.0.0.1:PORT), STATE_DIR/port and
 # STATE_DIR/pid; the bucket "acp-test" exists.  A restart on the same PORT
 # keeps the data.  stop ends the server of STATE_DIR and is quiet when none
-# runs.
+# runs; remove also deletes its objects (the /dev/shm folder included) and
+# the state folder: the fixtures' cleanup.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-usage() { echo "usage: $0 start STATE_DIR [PORT] | stop STATE_DIR" >&2; exit 2; }
+usage() { echo "usage: $0 start STATE_DIR [PORT] | stop STATE_DIR | remove STATE_DIR" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 cmd=$1
 state=$2
@@ -97,6 +99,17 @@ start)
   ;;
 stop)
   stop_server
+  ;;
+remove)
+  stop_server
+  # The data link's target only if it is one of ours under /dev/shm.
+  if [ -L "$state/data" ]; then
+    target=$(readlink "$state/data")
+    case "$target" in
+    /dev/shm/acp-s3rver.*) [ -O "$target" ] && rm -rf -- "$target" ;;
+    esac
+  fi
+  rm -rf -- "$state"
   ;;
 *)
   usage

@@ -157,6 +157,7 @@ static const struct {
     {ACP_CAP_NETWORK, "network"},
     {ACP_CAP_FOLLOW, "follow"},
     {ACP_CAP_VERSIONS, "versions"},
+    {ACP_CAP_RUN_FILTERS, "run-filters"},
 };
 #define N_CAPS (sizeof cap_names / sizeof cap_names[0])
 
