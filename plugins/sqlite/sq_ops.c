@@ -183,21 +183,27 @@ static void sq_total_time_sql(sq_text *t, const acp_run_query *q)
     sq_cat_edge(t, q, tb.tail_since, tb.tail_until);
 }
 
-/* The total: the status counters when only statuses (and an agent)
- * narrow the list, the time counters when a time range does (unless both
- * an agent and a session are given: time_counts has no rows for the
- * pair, and a count over the pair's index range is bounded by the
- * session's runs), else a count over the range of an index. */
-static void sq_total_sql(sq_text *t, const acp_run_query *q)
+static int sq_ranged(const acp_run_query *q)
 {
-    int ranged = q->created_since_us != INT64_MIN || q->created_until_us != INT64_MAX;
+    return q->created_since_us != INT64_MIN || q->created_until_us != INT64_MAX;
+}
+
+/* The total: the status counters when only statuses (and an agent)
+ * narrow the list, the time counters when a time range does and the
+ * store keeps them (time_counts: option time_totals; not when both an
+ * agent and a session are given: time_counts has no rows for the pair,
+ * and a count over the pair's index range is bounded by the session's
+ * runs), else a count over the range of an index. */
+static void sq_total_sql(sq_text *t, const acp_run_query *q, int time_counts)
+{
+    int ranged = sq_ranged(q);
     if (q->n_statuses && !q->session_id && !ranged) {
         sq_cat(t, "SELECT coalesce(sum(n), 0) FROM counts WHERE kind = :kind"
                   " AND agent = :agent0 AND session");
         sq_cat_statuses(t, q->n_statuses);
         return;
     }
-    if (ranged && !(q->agent_name && q->session_id)) {
+    if (ranged && time_counts && !(q->agent_name && q->session_id)) {
         sq_total_time_sql(t, q);
         return;
     }
@@ -220,8 +226,12 @@ acp_status sq_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *ca
         return st;
     /* The total and the page come from one snapshot. */
     int rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN_READ]);
+    /* Whether time_counts exists, in this snapshot: another process may
+     * have added or dropped it since the last look. */
+    if (rc == SQLITE_OK && q->want_total && sq_ranged(q))
+        rc = sq_time_counts(c);
     if (rc == SQLITE_OK && q->want_total) {
-        sq_total_sql(&t, q);
+        sq_total_sql(&t, q, c->time_counts);
         rc = sq_prepare_named(c, &t, &v, &s);
         if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
             b->host->set_total(call, sqlite3_column_int64(s, 0));

@@ -185,6 +185,16 @@
     ACP_SQLITE_COUNT_TIME("old", "-")                                                    \
     ACP_SQLITE_COUNT_TIME("new", "+")                                                    \
     "END;"
+/* Option time_totals=false: the store keeps no time_counts (writes keep
+ * the schema 4 cost; range totals count matches).  The table and its
+ * triggers go together in one transaction, so that whenever the table
+ * exists it is exact; ACP_SQLITE_SCHEMA_V5 brings them back, backfilled.
+ * The schema version stays 5 either way (sq_schema.c). */
+#define ACP_SQLITE_TIME_COUNTS_DROP                                                       \
+    "DROP TRIGGER IF EXISTS runs_time_count_insert;"                                     \
+    "DROP TRIGGER IF EXISTS runs_time_count_delete;"                                     \
+    "DROP TRIGGER IF EXISTS runs_time_count_move;"                                       \
+    "DROP TABLE IF EXISTS time_counts;"
 /* The rows of time_counts for the runs a store already holds, kind K
  * keyed by column KEY, for the runs where WHERE holds. */
 #define ACP_SQLITE_TIME_BACKFILL(K, KEY, WHERE)                                           \
@@ -270,6 +280,10 @@ enum acp_sqlite_stmt {
     /* batched and restoring writes (save_runs, add_events) */
     ACP_SQ_INSERT_RUN,
     ACP_SQ_RESTORE_EVENT,
+    /* whether time_counts exists (option time_totals), and the schema
+     * cookie that says when to look again */
+    ACP_SQ_SCHEMA_COOKIE,
+    ACP_SQ_HAS_TIME_COUNTS,
     ACP_SQ_N
 };
 
@@ -358,6 +372,9 @@ static const char *const acp_sqlite_sql[ACP_SQ_N] = {
                              " SELECT ?1, ?6, ?2, ?3, ?4, ?5"
                              " WHERE (SELECT coalesce(max(seq), 0) FROM events"
                              " WHERE run_id = ?1) = ?6 - 1",
+    [ACP_SQ_SCHEMA_COOKIE] = "PRAGMA schema_version",
+    [ACP_SQ_HAS_TIME_COUNTS] =
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'time_counts'",
 };
 
 #endif /* ACP_SQLITE_SQL_H */

@@ -322,17 +322,12 @@ static void check_many(acp_store *s, int n)
         check_one(s);
 }
 
-Test(sqlite_time, range_totals_equal_brute_force_counts_through_every_kind_of_write)
+/* steps random writes through s (every kind), with a total checked now
+ * and then; every 200 steps 40 totals, and time_counts against a recount
+ * when the store keeps it (table). */
+static void churn(acp_store *s, int steps, int table)
 {
-    acp_store *s = NULL;
-    acp_error e = {0};
-    cr_assert_eq(acp_store_open(g_uri, &s, &e), ACP_OK, "%s", e.message);
-    for (int r = 0; r < RUNS; r++)
-        if (rnd() % 2)
-            op_save(s, r, rnd_run());
-    check_many(s, 60);
-    check_table();
-    for (int step = 0; step < 1200; step++) {
+    for (int step = 0; step < steps; step++) {
         int r = (int)(rnd() % RUNS);
         switch (rnd() % 8) {
         case 0: op_save(s, r, rnd_run()); break;
@@ -357,9 +352,23 @@ Test(sqlite_time, range_totals_equal_brute_force_counts_through_every_kind_of_wr
         }
         if (step % 200 == 199) {
             check_many(s, 40);
-            check_table();
+            if (table)
+                check_table();
         }
     }
+}
+
+Test(sqlite_time, range_totals_equal_brute_force_counts_through_every_kind_of_write)
+{
+    acp_store *s = NULL;
+    acp_error e = {0};
+    cr_assert_eq(acp_store_open(g_uri, &s, &e), ACP_OK, "%s", e.message);
+    for (int r = 0; r < RUNS; r++)
+        if (rnd() % 2)
+            op_save(s, r, rnd_run());
+    check_many(s, 60);
+    check_table();
+    churn(s, 1200, 1);
     acp_store_close(s);
     cr_assert_eq(acp_store_open(g_uri, &s, &e), ACP_OK, "%s", e.message);
     check_many(s, 100);
@@ -389,7 +398,8 @@ static int collect_step(void *ctx, int64_t from, int64_t to, const char *descrip
     return 0;
 }
 
-Test(sqlite_time, a_version_4_store_is_migrated_with_its_time_counts_filled)
+/* A store of version 4 holding random runs (the model). */
+static void make_version_4_store(void)
 {
     acp_store *s = NULL;
     acp_error e = {0};
@@ -402,6 +412,13 @@ Test(sqlite_time, a_version_4_store_is_migrated_with_its_time_counts_filled)
     raw_exec("BEGIN; DROP TRIGGER runs_time_count_insert; DROP TRIGGER runs_time_count_delete;"
              " DROP TRIGGER runs_time_count_move; DROP TABLE time_counts;"
              " PRAGMA user_version = 4; COMMIT");
+}
+
+Test(sqlite_time, a_version_4_store_is_migrated_with_its_time_counts_filled)
+{
+    acp_store *s = NULL;
+    acp_error e = {0};
+    make_version_4_store();
 
     acp_config *cfg = NULL;
     cr_assert_eq(acp_config_new(&cfg, &e), ACP_OK);
@@ -442,5 +459,140 @@ Test(sqlite_time, a_version_4_store_is_migrated_with_its_time_counts_filled)
     check_many(s, 100);
     acp_store_close(s);
     check_table();
+    acp_config_free(cfg);
+}
+
+/* ---- option time_totals ---- */
+
+/* Whether the file holds time_counts, and how many of its triggers on
+ * runs. */
+static int64_t time_objects(void)
+{
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open_v2(g_db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    int64_t n = raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'time_counts'"
+                            " OR name LIKE 'runs_time_count_%'");
+    cr_expect_eq(raw_int(db, "SELECT user_version FROM pragma_user_version"), 5);
+    sqlite3_close(db);
+    return n;
+}
+
+/* Open the test's store with query options (e.g. "time_totals=false"). */
+static acp_store *open_with(const char *options)
+{
+    char uri[800];
+    acp_store *s = NULL;
+    acp_error e = {0};
+    snprintf(uri, sizeof uri, "%s?%s", g_uri, options);
+    cr_assert_eq(acp_store_open(uri, &s, &e), ACP_OK, "%s: %s", uri, e.message);
+    return s;
+}
+
+Test(sqlite_time, time_totals_false_keeps_no_counters_and_totals_stay_right)
+{
+    acp_store *s = open_with("time_totals=false");
+    cr_expect_eq(time_objects(), 0, "a new store with time_totals=false has time_counts");
+    for (int r = 0; r < RUNS; r++)
+        if (rnd() % 2)
+            op_save(s, r, rnd_run());
+    check_many(s, 60);
+    churn(s, 800, 0);
+    cr_expect_eq(time_objects(), 0);
+    acp_store_close(s);
+    /* Read-only, a store without the table counts the matches. */
+    s = open_with("mode=ro");
+    check_many(s, 100);
+    acp_store_close(s);
+    cr_expect_eq(time_objects(), 0, "mode=ro changed the schema");
+}
+
+Test(sqlite_time, toggling_time_totals_adds_and_drops_the_counters_and_totals_stay_right)
+{
+    acp_store *s = open_with("time_totals=true");
+    for (int r = 0; r < RUNS; r++)
+        if (rnd() % 2)
+            op_save(s, r, rnd_run());
+    cr_expect_eq(time_objects(), 4); /* the table and its 3 triggers on runs */
+    churn(s, 200, 1);
+    acp_store_close(s);
+
+    s = open_with("time_totals=false");
+    cr_expect_eq(time_objects(), 0, "time_totals=false left time_counts");
+    check_many(s, 60);
+    churn(s, 400, 0);
+    acp_store_close(s);
+
+    /* Back on: backfilled from the runs written meanwhile. */
+    s = open_with("time_totals=true");
+    cr_expect_eq(time_objects(), 4, "time_totals=true did not create time_counts");
+    check_table();
+    check_many(s, 60);
+    churn(s, 400, 1);
+    acp_store_close(s);
+
+    s = open_with("time_totals=false");
+    cr_expect_eq(time_objects(), 0);
+    churn(s, 200, 0);
+    acp_store_close(s);
+}
+
+Test(sqlite_time, a_handle_gives_right_totals_while_another_toggles_time_totals)
+{
+    acp_store *a = open_with("time_totals=true");
+    for (int r = 0; r < RUNS; r++)
+        if (rnd() % 2)
+            op_save(a, r, rnd_run());
+    check_many(a, 40); /* a's connection has read the schema with the table */
+
+    /* b drops the table under a's feet: a must notice, not fail or
+     * miscount. */
+    acp_store *b = open_with("time_totals=false");
+    cr_expect_eq(time_objects(), 0);
+    check_many(a, 60);
+    churn(a, 200, 0);
+    churn(b, 200, 0);
+    check_many(a, 60);
+
+    /* c brings it back: a and b (whose option was applied at its open)
+     * both keep it exact through the triggers. */
+    acp_store *c = open_with("time_totals=true");
+    acp_store_close(c);
+    cr_expect_eq(time_objects(), 4);
+    check_many(a, 60);
+    churn(b, 200, 1);
+    churn(a, 200, 1);
+    check_many(b, 60);
+    check_table();
+    acp_store_close(b);
+    acp_store_close(a);
+}
+
+Test(sqlite_time, migrating_a_version_4_store_with_time_totals_false_shows_the_same_steps)
+{
+    make_version_4_store();
+    char plain[1024] = "", off[1024] = "";
+    acp_migrate_info info;
+    acp_error e = {0};
+    acp_config *cfg = NULL;
+    cr_assert_eq(acp_config_new(&cfg, &e), ACP_OK);
+    cr_assert_eq(acp_config_set_backend(cfg, "sqlite", &e), ACP_OK, "%s", e.message);
+    cr_assert_eq(acp_config_set(cfg, "path", g_db, &e), ACP_OK, "%s", e.message);
+    cr_assert_eq(acp_store_migrate(cfg, ACP_MIGRATE_DRY_RUN, collect_step, plain, &info, &e),
+                 ACP_OK, "%s", e.message);
+    cr_assert_eq(acp_config_set(cfg, "time_totals", "false", &e), ACP_OK, "%s", e.message);
+    cr_assert_eq(acp_store_migrate(cfg, ACP_MIGRATE_DRY_RUN, collect_step, off, &info, &e),
+                 ACP_OK, "%s", e.message);
+    cr_expect_str_eq(off, plain);
+    cr_expect_eq(info.found, 4);
+    cr_expect_eq(info.steps, 1, "%s", off);
+    cr_expect(strstr(off, "4>5:") && strstr(off, "time_counts"), "%s", off);
+    cr_assert_eq(acp_store_migrate(cfg, 0, NULL, NULL, &info, &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(info.migrated, 1);
+    cr_expect_eq(time_objects(), 0, "migrate with time_totals=false left time_counts");
+    acp_store *s = NULL;
+    cr_assert_eq(acp_store_open_config(cfg, &s, &e), ACP_OK, "%s", e.message);
+    check_many(s, 100);
+    churn(s, 200, 0);
+    acp_store_close(s);
     acp_config_free(cfg);
 }
