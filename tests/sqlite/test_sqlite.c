@@ -262,6 +262,7 @@ Test(sqlite, options_with_valid_values_open)
         "?synchronous=full", "?mode=rw",             "?cache_size=-4000",
         "?cache_size=500",   "?mmap_size=0",         "?mmap_size=268435456",
         "?busy_timeout=1000&synchronous=full&cache_size=100&mmap_size=1048576",
+        "?time_totals=false", "?time_totals=true",  "?time_totals=0",
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         acp_store *s = open_ok(uri_of("%s", ok[i]));
@@ -280,6 +281,7 @@ Test(sqlite, options_with_bad_values_are_invalid_and_named)
         {"mode=rwc", "mode"},                  {"mode=", "mode"},
         {"cache_size=1.5", "cache_size"},      {"cache_size=x", "cache_size"},
         {"mmap_size=-1", "mmap_size"},         {"mmap_size=1e6", "mmap_size"},
+        {"time_totals=maybe", "time_totals"},  {"time_totals=", "time_totals"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *msg = open_fails(uri_of("?%s", bad[i][0]), ACP_INVALID);
