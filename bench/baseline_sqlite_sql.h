@@ -5,7 +5,7 @@
  * from the plugin's private header so that the benchmark depends on no
  * backend's internals.
  *
- * The schema is the sqlite backend's schema version 4 (same tables, columns,
+ * The schema is the sqlite backend's schema version 5 (same tables, columns,
  * indexes, counting triggers, application_id and user_version), so that both
  * sides do the same work on the same layout.  bench_sqlite_schema
  * (bench/schema_check.c) fails when the plugin's schema and this one differ:
@@ -18,7 +18,7 @@
 
 /* PRAGMA application_id ("ACPS") and user_version of an acp-storage store. */
 #define BSQ_APPLICATION_ID 0x41435053
-#define BSQ_SCHEMA_VERSION 4
+#define BSQ_SCHEMA_VERSION 5
 
 /* One counter row per filter of list_runs (kind 0 all, 1 agent, 2 session,
  * 3 both; '' in the unused parts), kept by triggers, so that a total is one
@@ -36,6 +36,14 @@
     " INSERT INTO counts VALUES (4, '', " R ".status, " D ")"                             \
     "  ON CONFLICT DO UPDATE SET n = n + excluded.n;"                                    \
     " INSERT INTO counts VALUES (5, " R ".agent_name, " R ".status, " D ")"              \
+    "  ON CONFLICT DO UPDATE SET n = n + excluded.n;"
+/* Version 5: runs per (kind 0 all / 1 agent / 2 session, key, level 0..5,
+ * bucket = created_us >> (14 + 6 level), status), for time-range totals. */
+#define BSQ_COUNT_TIME(D, R)                                                              \
+    " INSERT INTO time_counts SELECT k.column1, k.column2, l.column1,"                   \
+    "  " R ".created_us >> (14 + 6 * l.column1), " R ".status, " D                       \
+    "  FROM (VALUES (0, ''), (1, " R ".agent_name), (2, " R ".session_id)) k,"           \
+    "  (VALUES (0), (1), (2), (3), (4), (5)) l WHERE k.column2 IS NOT NULL"              \
     "  ON CONFLICT DO UPDATE SET n = n + excluded.n;"
 #define BSQ_COUNT_ALL(D)                                                                  \
     " INSERT INTO counts VALUES (0, '', '', " D ")"                                      \
@@ -84,7 +92,22 @@
     BSQ_COUNT_STATUS("-1", "old") " END;"                                                \
     "CREATE TRIGGER runs_count_status_move AFTER UPDATE OF agent_name, status ON runs"   \
     " WHEN old.agent_name IS NOT new.agent_name OR old.status IS NOT new.status BEGIN"   \
-    BSQ_COUNT_STATUS("-1", "old") BSQ_COUNT_STATUS("1", "new") " END;"
+    BSQ_COUNT_STATUS("-1", "old") BSQ_COUNT_STATUS("1", "new") " END;"                 \
+    "CREATE TABLE time_counts (kind INTEGER NOT NULL, key TEXT NOT NULL,"                \
+    " level INTEGER NOT NULL, bucket INTEGER NOT NULL, status TEXT NOT NULL,"            \
+    " n INTEGER NOT NULL, PRIMARY KEY (kind, key, level, bucket, status)) WITHOUT ROWID;" \
+    "CREATE TRIGGER time_counts_zero AFTER UPDATE OF n ON time_counts WHEN new.n = 0"    \
+    " BEGIN DELETE FROM time_counts WHERE kind = new.kind AND key = new.key"             \
+    " AND level = new.level AND bucket = new.bucket AND status = new.status; END;"       \
+    "CREATE TRIGGER runs_time_count_insert AFTER INSERT ON runs BEGIN"                   \
+    BSQ_COUNT_TIME("1", "new") " END;"                                                   \
+    "CREATE TRIGGER runs_time_count_delete AFTER DELETE ON runs BEGIN"                   \
+    BSQ_COUNT_TIME("-1", "old") " END;"                                                  \
+    "CREATE TRIGGER runs_time_count_move"                                                \
+    " AFTER UPDATE OF agent_name, session_id, status, created_us ON runs"                \
+    " WHEN old.agent_name IS NOT new.agent_name OR old.session_id IS NOT new.session_id" \
+    " OR old.status IS NOT new.status OR old.created_us IS NOT new.created_us"           \
+    " BEGIN" BSQ_COUNT_TIME("-1", "old") BSQ_COUNT_TIME("1", "new") " END;"
 
 /*
  * Create the baseline's schema on db, an empty database: WAL, BSQ_SCHEMA,

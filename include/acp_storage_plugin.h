@@ -229,6 +229,98 @@ typedef struct acp_purge_query {
     int count_only;              /* count every match, delete nothing */
 } acp_purge_query;
 
+/* ---- time buckets (issue 19): a header-only helper, not part of the ABI ---- */
+/*
+ * Totals over a creation-time range without visiting every run: a backend
+ * keeps, per filter key, the number of runs in each bucket of created_us at
+ * ACP_TIME_BUCKET_LEVELS levels.  The bucket of instant t at level l is
+ * floor(t / 2^(14 + 6 l)) (acp_time_bucket; SQL's bigint `t >> shift` is the
+ * same arithmetic shift): level 0 buckets are 16.4 ms wide, each level's
+ * bucket holds 64 of the level below, level 5's are 2^44 us (203 days).
+ *
+ * acp_time_buckets_split cuts [since, until) into whole buckets (per level
+ * at most two ranges of bucket ids, together at most 126 buckets, except at
+ * the top level: one range of any length) and two edges, ranges of instants inside
+ * one level-0 bucket each, whose runs the backend counts one by one.  Every
+ * instant of [since, until) falls in exactly one of them, and no other
+ * instant does, so the total is the sum of the whole buckets' counters plus
+ * the runs of the edges.  Pure arithmetic, exact for every int64 range:
+ * open ends are INT64_MIN / INT64_MAX (until stays exclusive), negative
+ * instants are fine, since >= until is empty (nothing to count).
+ */
+#define ACP_TIME_BUCKET_LEVELS 6
+#define ACP_TIME_BUCKET_SHIFT0 14 /* level 0: 2^14 us */
+#define ACP_TIME_BUCKET_STEP 6    /* each level: 2^6 buckets of the level below */
+
+typedef struct acp_time_buckets {
+    /* Whole buckets: at level l, the ids lo[l][i] <= id < hi[l][i] for
+     * i = 0, 1 (an empty range has lo >= hi). */
+    int64_t lo[ACP_TIME_BUCKET_LEVELS][2];
+    int64_t hi[ACP_TIME_BUCKET_LEVELS][2];
+    /* Edges: the instants head_since <= t < head_until and
+     * tail_since <= t < tail_until (each empty when since >= until). */
+    int64_t head_since, head_until;
+    int64_t tail_since, tail_until;
+} acp_time_buckets;
+
+/* floor(v / 2^shift), for any v (a portable arithmetic shift). */
+static inline int64_t acp_floor_shift_(int64_t v, int shift)
+{
+    return v >= 0 ? v >> shift : ~(~v >> shift);
+}
+
+/* The bucket of instant t at level (0..ACP_TIME_BUCKET_LEVELS-1). */
+static inline int64_t acp_time_bucket(int64_t t, int level)
+{
+    return acp_floor_shift_(t, ACP_TIME_BUCKET_SHIFT0 + ACP_TIME_BUCKET_STEP * level);
+}
+
+/* The first instant of level-0 bucket b (b is a level-0 bucket id, so the
+ * product stays inside int64). */
+static inline int64_t acp_time_bucket_start0_(int64_t b)
+{
+    return b * ((int64_t)1 << ACP_TIME_BUCKET_SHIFT0);
+}
+
+/* Fills *out for the instants since <= t < until (see above). */
+static inline void acp_time_buckets_split(int64_t since, int64_t until, acp_time_buckets *out)
+{
+    memset(out, 0, sizeof *out);
+    if (since >= until)
+        return;
+    /* Level 0's whole buckets a <= b < z: those starting at or after since
+     * and ending at or before until. */
+    int64_t bs = acp_time_bucket(since, 0);
+    int64_t a = acp_time_bucket_start0_(bs) == since ? bs : bs + 1;
+    int64_t z = acp_time_bucket(until, 0);
+    if (a >= z) { /* inside one or two level-0 buckets: all edge */
+        out->head_since = since;
+        out->head_until = until;
+        return;
+    }
+    out->head_since = since;
+    out->head_until = acp_time_bucket_start0_(a);
+    out->tail_since = acp_time_bucket_start0_(z);
+    out->tail_until = until;
+    /* Climb: the parents wholly inside [a, z) go one level up; the children
+     * before and after them stay at this level. */
+    for (int l = 0; l < ACP_TIME_BUCKET_LEVELS; l++) {
+        int64_t pa = acp_floor_shift_(a + 63, ACP_TIME_BUCKET_STEP);
+        int64_t pz = acp_floor_shift_(z, ACP_TIME_BUCKET_STEP);
+        if (l == ACP_TIME_BUCKET_LEVELS - 1 || pa >= pz) {
+            out->lo[l][0] = a;
+            out->hi[l][0] = z;
+            return;
+        }
+        out->lo[l][0] = a;
+        out->hi[l][0] = pa * 64;
+        out->lo[l][1] = pz * 64;
+        out->hi[l][1] = z;
+        a = pa;
+        z = pz;
+    }
+}
+
 /* A session to store. */
 typedef struct acp_session_record {
     const char *id;

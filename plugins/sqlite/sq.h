@@ -38,6 +38,12 @@ typedef struct sq_conn {
     int64_t give_up_ms;
     int64_t wait_ms;
     int by_deadline;
+    /* Whether the store keeps time_counts (option time_totals), as read
+     * under schema cookie tc_cookie (tc_known: read at all); another
+     * process may add or drop the table at any time (sq_time_counts). */
+    int time_counts;
+    int tc_known;
+    int64_t tc_cookie;
 } sq_conn;
 
 struct acp_backend {
@@ -47,6 +53,7 @@ struct acp_backend {
     int readonly;
     int no_create; /* create=false */
     int migrate;   /* SQ_MIGRATE_AUTO, _NEVER or _INSPECT (option migrate) */
+    int time_totals; /* option time_totals: keep time_counts */
     sq_ro ro;        /* mode=ro: how the store is opened (readonly.h) */
     int busy_ms;
     int sync_full;
@@ -118,6 +125,15 @@ uint32_t sq_crc(const char *key, size_t key_len, const char *doc, size_t doc_len
 /* First connection of a handle: check the file, switch it to WAL, create
  * or migrate the schema. */
 acp_status sq_open_schema(const acp_backend *b, sq_conn *c, acp_call *call);
+/* Whether the store has time_counts now, into c->time_counts: the schema
+ * cookie is read every time, the schema itself only when the cookie
+ * changed.  Inside a read transaction, the answer holds for the rest of
+ * it.  Returns an SQLite result code. */
+int sq_time_counts(sq_conn *c);
+/* A writable open or migrate: add time_counts (backfilled) or drop it, as
+ * option time_totals says, in one IMMEDIATE transaction; nothing when the
+ * store already agrees. */
+acp_status sq_apply_time_totals(const acp_backend *b, sq_conn *c, acp_call *call);
 /* The migrate method. */
 acp_status sq_migrate(acp_backend *b, uint32_t flags, acp_call *call);
 

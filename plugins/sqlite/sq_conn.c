@@ -316,7 +316,8 @@ acp_status sq_conn_open(const acp_backend *b, int first, acp_call *call, sq_conn
     }
 
     /* The statements that schema work needs come first. */
-    static const int early[] = {ACP_SQ_HEADER, ACP_SQ_BEGIN, ACP_SQ_COMMIT, ACP_SQ_ROLLBACK};
+    static const int early[] = {ACP_SQ_HEADER, ACP_SQ_BEGIN, ACP_SQ_COMMIT, ACP_SQ_ROLLBACK,
+                                ACP_SQ_SCHEMA_COOKIE, ACP_SQ_HAS_TIME_COUNTS};
     for (size_t i = 0; i < sizeof early / sizeof early[0]; i++) {
         st = sq_prepare(b, c, early[i], call);
         if (st != ACP_OK) {
@@ -345,6 +346,13 @@ acp_status sq_conn_open(const acp_backend *b, int first, acp_call *call, sq_conn
             sq_conn_free(c);
             return st;
         }
+    }
+    /* How range totals are answered, until the schema changes. */
+    rc = sq_time_counts(c);
+    if (rc != SQLITE_OK) {
+        st = sq_fail(b, call, c, rc, "open: read the schema", NULL);
+        sq_conn_free(c);
+        return st;
     }
     *out = c;
     return ACP_OK;

@@ -80,6 +80,11 @@ static int sq_bind_named(sqlite3_stmt *s, const sq_params *v)
             rc = sqlite3_bind_text(s, i, agent ? agent : "", -1, SQLITE_STATIC);
         else if (!strcmp(n, "kind"))
             rc = sqlite3_bind_int(s, i, agent ? 5 : 4);
+        else if (q && !strcmp(n, "tkey")) /* time_counts' key: session, agent or '' */
+            rc = sqlite3_bind_text(s, i, q->session_id   ? q->session_id
+                                         : q->agent_name ? q->agent_name
+                                                         : "",
+                                   -1, SQLITE_STATIC);
         else if (q && !strcmp(n, "session"))
             rc = sqlite3_bind_text(s, i, q->session_id, -1, SQLITE_STATIC);
         else if (q && !strcmp(n, "since"))
@@ -131,15 +136,75 @@ static void sq_page_sql(sq_text *t, const acp_run_query *q)
                        : " LIMIT :lim OFFSET :off");
 }
 
-/* The total: the status counters when only statuses (and an agent)
- * narrow the list, else a count over the range of an index. */
-static void sq_total_sql(sq_text *t, const acp_run_query *q)
+/* A count of the runs created in [since, until) (an edge of a time range
+ * total), with the query's other filters. */
+static void sq_cat_edge(sq_text *t, const acp_run_query *q, int64_t since, int64_t until)
 {
-    if (q->n_statuses && !q->session_id && q->created_since_us == INT64_MIN &&
-        q->created_until_us == INT64_MAX) {
+    if (since >= until)
+        return;
+    sq_cat(t, " + (SELECT count(*) FROM runs WHERE created_us >= %lld AND created_us < %lld",
+           (long long)since, (long long)until);
+    if (q->n_statuses) {
+        sq_cat(t, " AND status");
+        sq_cat_statuses(t, q->n_statuses);
+    }
+    if (q->agent_name)
+        sq_cat(t, " AND agent_name = :agent");
+    if (q->session_id)
+        sq_cat(t, " AND session_id = :session");
+    sq_cat(t, ")");
+}
+
+/* A total over a time range from time_counts (schema 5): the whole
+ * buckets of acp_time_buckets_split, level by level, in the rows of the
+ * query's agent or session (kind 1 or 2, key :tkey) or of all runs (kind
+ * 0), plus a count of the runs of the two level-0 edges.  O(log n): at
+ * most 126 buckets of a few statuses each and two edges of 16 ms. */
+static void sq_total_time_sql(sq_text *t, const acp_run_query *q)
+{
+    acp_time_buckets tb;
+    acp_time_buckets_split(q->created_since_us, q->created_until_us, &tb);
+    int kind = q->session_id ? 2 : q->agent_name ? 1 : 0;
+    sq_cat(t, "SELECT 0");
+    for (int l = 0; l < ACP_TIME_BUCKET_LEVELS; l++)
+        for (int i = 0; i < 2; i++) {
+            if (tb.lo[l][i] >= tb.hi[l][i])
+                continue;
+            sq_cat(t, " + (SELECT coalesce(sum(n), 0) FROM time_counts WHERE kind = %d"
+                      " AND key = :tkey AND level = %d AND bucket >= %lld AND bucket < %lld",
+                   kind, l, (long long)tb.lo[l][i], (long long)tb.hi[l][i]);
+            if (q->n_statuses) {
+                sq_cat(t, " AND status");
+                sq_cat_statuses(t, q->n_statuses);
+            }
+            sq_cat(t, ")");
+        }
+    sq_cat_edge(t, q, tb.head_since, tb.head_until);
+    sq_cat_edge(t, q, tb.tail_since, tb.tail_until);
+}
+
+static int sq_ranged(const acp_run_query *q)
+{
+    return q->created_since_us != INT64_MIN || q->created_until_us != INT64_MAX;
+}
+
+/* The total: the status counters when only statuses (and an agent)
+ * narrow the list, the time counters when a time range does and the
+ * store keeps them (time_counts: option time_totals; not when both an
+ * agent and a session are given: time_counts has no rows for the pair,
+ * and a count over the pair's index range is bounded by the session's
+ * runs), else a count over the range of an index. */
+static void sq_total_sql(sq_text *t, const acp_run_query *q, int time_counts)
+{
+    int ranged = sq_ranged(q);
+    if (q->n_statuses && !q->session_id && !ranged) {
         sq_cat(t, "SELECT coalesce(sum(n), 0) FROM counts WHERE kind = :kind"
                   " AND agent = :agent0 AND session");
         sq_cat_statuses(t, q->n_statuses);
+        return;
+    }
+    if (ranged && time_counts && !(q->agent_name && q->session_id)) {
+        sq_total_time_sql(t, q);
         return;
     }
     sq_cat(t, "SELECT count(*) FROM runs WHERE 1");
@@ -161,8 +226,12 @@ acp_status sq_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *ca
         return st;
     /* The total and the page come from one snapshot. */
     int rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN_READ]);
+    /* Whether time_counts exists, in this snapshot: another process may
+     * have added or dropped it since the last look. */
+    if (rc == SQLITE_OK && q->want_total && sq_ranged(q))
+        rc = sq_time_counts(c);
     if (rc == SQLITE_OK && q->want_total) {
-        sq_total_sql(&t, q);
+        sq_total_sql(&t, q, c->time_counts);
         rc = sq_prepare_named(c, &t, &v, &s);
         if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
             b->host->set_total(call, sqlite3_column_int64(s, 0));

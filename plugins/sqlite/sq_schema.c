@@ -74,6 +74,10 @@ static const struct {
     {"create the status indexes runs_status, runs_agent_status and runs_finished; count "
      "runs per status and per agent and status (filters, purge, stats)",
      ACP_SQLITE_SCHEMA_V4},
+    {"create the table time_counts (runs per agent, session, status and creation-time "
+     "bucket at 6 levels, kept by triggers) and fill it from the stored runs: totals over "
+     "time ranges without counting every match",
+     ACP_SQLITE_SCHEMA_V5},
 };
 _Static_assert(sizeof sq_migrations / sizeof sq_migrations[0] == ACP_SQLITE_SCHEMA_VERSION,
                "one migration row per schema version");
@@ -159,6 +163,59 @@ fail:
     return st;
 }
 
+int sq_time_counts(sq_conn *c)
+{
+    sqlite3_stmt *s = c->st[ACP_SQ_SCHEMA_COOKIE];
+    int rc = sqlite3_step(s);
+    int64_t cookie = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW)
+        return rc;
+    if (c->tc_known && cookie == c->tc_cookie)
+        return SQLITE_OK;
+    s = c->st[ACP_SQ_HAS_TIME_COUNTS];
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        c->time_counts = sqlite3_column_int(s, 0) > 0;
+        c->tc_cookie = cookie;
+        c->tc_known = 1;
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+acp_status sq_apply_time_totals(const acp_backend *b, sq_conn *c, acp_call *call)
+{
+    int rc = sq_time_counts(c);
+
+    if (rc == SQLITE_OK && c->time_counts == b->time_totals)
+        return ACP_OK;
+    if (rc == SQLITE_OK)
+        rc = sq_exec_stmt(c->st[ACP_SQ_BEGIN]);
+    /* Another process may have changed it while we waited for the lock. */
+    if (rc == SQLITE_OK)
+        rc = sq_time_counts(c);
+    if (rc == SQLITE_OK && c->time_counts != b->time_totals)
+        rc = sqlite3_exec(c->db,
+                          b->time_totals ? ACP_SQLITE_TIME_COUNTS_DROP ACP_SQLITE_SCHEMA_V5
+                                         : ACP_SQLITE_TIME_COUNTS_DROP,
+                          NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sq_exec_stmt(c->st[ACP_SQ_COMMIT]);
+    if (rc != SQLITE_OK) {
+        acp_status st = sq_fail(b, call, c, rc,
+                                b->time_totals ? "open: time_totals=true: create time_counts"
+                                               : "open: time_totals=false: drop time_counts",
+                                NULL);
+        sq_rollback(c);
+        return st;
+    }
+    c->tc_known = 0; /* the schema changed: read it again */
+    return ACP_OK;
+}
+
 /* migrate=never and the schema is not the plugin's: say what to run. */
 static acp_status sq_migrate_refused(const acp_backend *b, acp_call *call, int version)
 {
@@ -207,9 +264,8 @@ acp_status sq_open_schema(const acp_backend *b, sq_conn *c, acp_call *call)
     rc = sq_set_wal(b, c);
     if (rc != SQLITE_OK)
         return sq_fail(b, call, c, rc, "open: set WAL mode", NULL);
-    if (plan != SQ_READY)
-        return sq_create_or_migrate(b, c, call);
-    return ACP_OK;
+    st = plan != SQ_READY ? sq_create_or_migrate(b, c, call) : ACP_OK;
+    return st == ACP_OK ? sq_apply_time_totals(b, c, call) : st;
 }
 
 /* acp-storage migrate: the version the first connection found, the rows
@@ -251,6 +307,8 @@ acp_status sq_migrate(acp_backend *b, uint32_t flags, acp_call *call)
             rc = sq_set_wal(b, c);
             st = rc != SQLITE_OK ? sq_fail(b, call, c, rc, "migrate: set WAL mode", NULL)
                                  : sq_create_or_migrate(b, c, call);
+            if (st == ACP_OK) /* the migration made time_counts: keep it or not */
+                st = sq_apply_time_totals(b, c, call);
         }
     }
     sq_put(b, c);

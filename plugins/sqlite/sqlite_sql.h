@@ -11,7 +11,7 @@
 /* PRAGMA application_id of an acp-storage database ("ACPS"). */
 #define ACP_SQLITE_APPLICATION_ID 0x41435053
 /* PRAGMA user_version of the schema below. */
-#define ACP_SQLITE_SCHEMA_VERSION 4
+#define ACP_SQLITE_SCHEMA_VERSION 5
 
 /*
  * Version 1.  Ids are TEXT with the default BINARY collation: memcmp order,
@@ -143,6 +143,73 @@
     " INSERT INTO counts SELECT 5, " R ".agent_name, " R ".status, " OP "1 WHERE 1"      \
     "  ON CONFLICT (kind, agent, session) DO UPDATE SET n = n " OP " 1;"
 
+/*
+ * Version 5: totals over creation-time ranges in O(log) (issue 19).
+ * time_counts holds the number of runs per (kind, key, level, bucket,
+ * status): kind 0 all runs (key ''), 1 an agent, 2 a session; bucket =
+ * created_us >> (14 + 6 * level) for levels 0..5 (acp_time_bucket in
+ * acp_storage_plugin.h; SQLite's >> is the same arithmetic shift).  A
+ * range total sums the whole buckets acp_time_buckets_split names and
+ * counts the runs of its two level-0 edges (sq_ops.c).  The status is the
+ * last key column: a total without statuses sums every status of a bucket
+ * range in one index walk.  Kept by triggers like counts, rows that fall
+ * to zero removed; one INSERT per trigger writes all 18 rows (3 kinds x 6
+ * levels; 12 for a run without a session).
+ */
+#define ACP_SQLITE_SCHEMA_V5                                                              \
+    "CREATE TABLE time_counts ("                                                         \
+    " kind INTEGER NOT NULL,"                                                            \
+    " key TEXT NOT NULL,"                                                                \
+    " level INTEGER NOT NULL,"                                                           \
+    " bucket INTEGER NOT NULL,"                                                          \
+    " status TEXT NOT NULL,"                                                             \
+    " n INTEGER NOT NULL,"                                                               \
+    " PRIMARY KEY (kind, key, level, bucket, status)) WITHOUT ROWID;"                    \
+    ACP_SQLITE_TIME_BACKFILL("0", "''", "1")                                             \
+    ACP_SQLITE_TIME_BACKFILL("1", "agent_name", "1")                                     \
+    ACP_SQLITE_TIME_BACKFILL("2", "session_id", "session_id IS NOT NULL")                \
+    "CREATE TRIGGER time_counts_zero AFTER UPDATE OF n ON time_counts WHEN new.n = 0"    \
+    " BEGIN DELETE FROM time_counts WHERE kind = new.kind AND key = new.key"             \
+    "  AND level = new.level AND bucket = new.bucket AND status = new.status;"           \
+    "END;"                                                                               \
+    "CREATE TRIGGER runs_time_count_insert AFTER INSERT ON runs BEGIN"                   \
+    ACP_SQLITE_COUNT_TIME("new", "+")                                                    \
+    "END;"                                                                               \
+    "CREATE TRIGGER runs_time_count_delete AFTER DELETE ON runs BEGIN"                   \
+    ACP_SQLITE_COUNT_TIME("old", "-")                                                    \
+    "END;"                                                                               \
+    "CREATE TRIGGER runs_time_count_move"                                                \
+    " AFTER UPDATE OF agent_name, session_id, status, created_us ON runs"                \
+    " WHEN old.agent_name IS NOT new.agent_name OR old.session_id IS NOT new.session_id" \
+    "  OR old.status IS NOT new.status OR old.created_us IS NOT new.created_us BEGIN"    \
+    ACP_SQLITE_COUNT_TIME("old", "-")                                                    \
+    ACP_SQLITE_COUNT_TIME("new", "+")                                                    \
+    "END;"
+/* Option time_totals=false: the store keeps no time_counts (writes keep
+ * the schema 4 cost; range totals count matches).  The table and its
+ * triggers go together in one transaction, so that whenever the table
+ * exists it is exact; ACP_SQLITE_SCHEMA_V5 brings them back, backfilled.
+ * The schema version stays 5 either way (sq_schema.c). */
+#define ACP_SQLITE_TIME_COUNTS_DROP                                                       \
+    "DROP TRIGGER IF EXISTS runs_time_count_insert;"                                     \
+    "DROP TRIGGER IF EXISTS runs_time_count_delete;"                                     \
+    "DROP TRIGGER IF EXISTS runs_time_count_move;"                                       \
+    "DROP TABLE IF EXISTS time_counts;"
+/* The rows of time_counts for the runs a store already holds, kind K
+ * keyed by column KEY, for the runs where WHERE holds. */
+#define ACP_SQLITE_TIME_BACKFILL(K, KEY, WHERE)                                           \
+    "INSERT INTO time_counts SELECT " K ", " KEY ", l.column1,"                          \
+    " created_us >> (14 + 6 * l.column1), status, count(*)"                              \
+    " FROM runs, (VALUES (0), (1), (2), (3), (4), (5)) l WHERE " WHERE                   \
+    " GROUP BY 2, 3, 4, 5;"
+/* Add (OP "+") or remove (OP "-") run R in its 12 or 18 time_counts rows. */
+#define ACP_SQLITE_COUNT_TIME(R, OP)                                                      \
+    " INSERT INTO time_counts SELECT k.column1, k.column2, l.column1,"                   \
+    "  " R ".created_us >> (14 + 6 * l.column1), " R ".status, " OP "1"                  \
+    "  FROM (VALUES (0, ''), (1, " R ".agent_name), (2, " R ".session_id)) k,"           \
+    "  (VALUES (0), (1), (2), (3), (4), (5)) l WHERE k.column2 IS NOT NULL"              \
+    "  ON CONFLICT (kind, key, level, bucket, status) DO UPDATE SET n = n " OP " 1;"
+
 /* Add (OP "+") or remove (OP "-") one run in the total, and run R ("new"
  * or "old") in the three keyed counters that concern it.  A removal always
  * finds its row.  ("WHERE 1" keeps ON CONFLICT from parsing as a join.) */
@@ -214,6 +281,10 @@ enum acp_sqlite_stmt {
     ACP_SQ_INSERT_RUN,
     ACP_SQ_LAST_SEQ,
     ACP_SQ_INSERT_EVENT,
+    /* whether time_counts exists (option time_totals), and the schema
+     * cookie that says when to look again */
+    ACP_SQ_SCHEMA_COOKIE,
+    ACP_SQ_HAS_TIME_COUNTS,
     ACP_SQ_N
 };
 
@@ -303,6 +374,9 @@ static const char *const acp_sqlite_sql[ACP_SQ_N] = {
     [ACP_SQ_LAST_SEQ] = "SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?1",
     [ACP_SQ_INSERT_EVENT] = "INSERT INTO events (run_id, seq, type, stored_us, doc, crc)"
                             " VALUES (?1, ?6, ?2, ?3, ?4, ?5)",
+    [ACP_SQ_SCHEMA_COOKIE] = "PRAGMA schema_version",
+    [ACP_SQ_HAS_TIME_COUNTS] =
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'time_counts'",
 };
 
 #endif /* ACP_SQLITE_SQL_H */

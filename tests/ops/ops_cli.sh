@@ -58,7 +58,7 @@ expect "an unreadable time is a usage error" 2
 
 run --store "$S" --json stats
 expect "stats from the sqlite counters" 0 \
-    "d['runs'] == 9 and d['runs_by_status'] == {'completed':3,'failed':3,'in-progress':3} and d['runs_by_agent'] == {'a0':4,'a1':5} and not d['scanned'] and d['schema_version'] == 4 and d['bytes'] > 0 and d['plugin_abi']"
+    "d['runs'] == 9 and d['runs_by_status'] == {'completed':3,'failed':3,'in-progress':3} and d['runs_by_agent'] == {'a0':4,'a1':5} and not d['scanned'] and d['schema_version'] == 5 and d['bytes'] > 0 and d['plugin_abi']"
 
 run --store "$S" purge --status completed --finished-before 2026-01-06T13:00:00Z
 expect "purge needs no --json" 0

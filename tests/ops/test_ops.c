@@ -193,6 +193,10 @@ static void downgrade_to_v3(const char *path)
                           " DROP TRIGGER runs_count_status_delete;"
                           " DROP TRIGGER runs_count_status_move;"
                           " DELETE FROM counts WHERE kind IN (4, 5);"
+                          /* and schema 5's time_counts */
+                          " DROP TRIGGER runs_time_count_insert;"
+                          " DROP TRIGGER runs_time_count_delete;"
+                          " DROP TRIGGER runs_time_count_move; DROP TABLE time_counts;"
                           " PRAGMA user_version = 3; COMMIT;",
                           NULL, NULL, &msg);
     cr_assert_eq(rc, SQLITE_OK, "%s", msg ? msg : "");
@@ -215,7 +219,7 @@ Test(ops, sqlite_migration_to_schema_4_counts_the_existing_runs, .init = make_di
     acp_error err;
     cr_assert_eq(acp_store_stats(s, &st, &err), ACP_OK, "%s", err.message);
     cr_expect_eq(acp_stats_scanned(st), 0);
-    cr_expect_eq(acp_stats_value(st, ACP_STAT_SCHEMA_VERSION, NULL), 4);
+    cr_expect_eq(acp_stats_value(st, ACP_STAT_SCHEMA_VERSION, NULL), 5); /* the latest */
     cr_expect_eq(acp_stats_value(st, ACP_STAT_RUNS_BY_STATUS, "completed"), 4);
     cr_expect_eq(acp_stats_value(st, ACP_STAT_RUNS_BY_AGENT, "agent-1"), 6);
     acp_stats_free(st);
