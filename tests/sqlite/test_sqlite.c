@@ -45,11 +45,10 @@
 
 #include "sq_test_dir.h"
 
-/* 900 s: since schema 5 every run of the million-run fill below also
- * updates 18 rows of time_counts (triggers): 391 s on the loaded 2-core
- * machine, past the 240 s it had.  (A per-test timeout instead made
- * Criterion 2.4 leak 48 bytes under LeakSanitizer.) */
-TestSuite(sqlite, .init = setup, .fini = teardown, .timeout = 900);
+/* 300 s: the largest test fills 100,000 runs, each also updating 18 rows
+ * of time_counts (triggers).  (A per-test timeout instead made Criterion
+ * 2.4 leak 48 bytes under LeakSanitizer.) */
+TestSuite(sqlite, .init = setup, .fini = teardown, .timeout = 300);
 
 /* ---- helpers ---- */
 
@@ -1597,41 +1596,19 @@ Test(sqlite, a_stopped_peer_holding_the_write_lock_costs_a_call_its_deadline_onl
     close(ready[1]);
 }
 
-/* ---- cost ---- */
+/* ---- a large store ---- */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Median time of one acp_run_list call over several tries. */
-static double page_time(acp_store *s, const acp_run_filter *f)
-{
-    enum { TRIES = 21 };
-    double t[TRIES];
-    for (int i = 0; i < TRIES; i++) {
-        acp_page *p = NULL;
-        acp_error e = {0};
-        double t0 = now_s();
-        acp_status st = acp_run_list(s, f, &p, &e);
-        t[i] = now_s() - t0;
-        cr_assert_eq(st, ACP_OK, "%s", e.message);
-        cr_assert_eq(acp_page_count(p), (size_t)f->limit);
-        acp_page_free(p);
-    }
-    qsort(t, TRIES, sizeof t[0], cmp_double);
-    return t[TRIES / 2];
-}
-
-/* A million runs in the dev and release builds; sanitizer builds, where the
- * fill alone outlasts the suite's timeout on a loaded machine, set
- * ACP_TEST_PAGE_RUNS smaller (tests/sqlite/CMakeLists.txt). */
+/* A page with its total over a store too large to walk for either: the
+ * total comes from the counters and the deep cursor lands where it must.
+ * What it costs at 1,000,000 runs is the benchmark's to say
+ * (acp-storage-bench --scale, docs/performance.md), not a timed test's;
+ * that the lists never sort and always use an index is
+ * query_plans_never_sort_and_always_use_an_index. */
 #ifndef ACP_TEST_PAGE_RUNS
-#define ACP_TEST_PAGE_RUNS 1000000
+#define ACP_TEST_PAGE_RUNS 100000
 #endif
 
-Test(sqlite, a_page_with_its_total_costs_the_same_at_a_million_runs)
+Test(sqlite, a_page_with_its_total_is_right_over_a_large_store)
 {
     enum { N = ACP_TEST_PAGE_RUNS };
     _Static_assert(N % 1000 == 0 && N >= 10000, "the filter below counts N / 1000 runs");
@@ -1641,8 +1618,8 @@ Test(sqlite, a_page_with_its_total_costs_the_same_at_a_million_runs)
      * read through the store. */
     sqlite3 *db = raw_open();
     raw_exec(db, "PRAGMA synchronous = OFF");
-    /* The indexes of a million runs fit in this cache: the fill does not
-     * spill and reread their pages. */
+    /* The indexes fit in this cache: the fill does not spill and reread
+     * their pages. */
     raw_exec(db, "PRAGMA cache_size = -262144");
     char fill[1024];
     snprintf(fill, sizeof fill, "BEGIN;"
@@ -1666,21 +1643,35 @@ Test(sqlite, a_page_with_its_total_costs_the_same_at_a_million_runs)
     cr_expect_eq(acp_page_total(p), N);
     acp_page_free(p);
 
-    double all = page_time(s, &f);
-    cr_expect_lt(all, 0.001, "a page of 10 with its total over %d runs took %.3f ms", N,
-                 all * 1e3);
     f.agent_name = "agent3";
     f.session_id = "sess3";
     cr_assert_eq(acp_run_list(s, &f, &p, &e), ACP_OK, "%s", e.message);
     cr_expect_eq(acp_page_total(p), N / 1000);
+    cr_expect_eq(acp_page_count(p), 10);
     acp_page_free(p);
-    double both = page_time(s, &f);
-    cr_expect_lt(both, 0.001, "filtered page with total took %.3f ms", both * 1e3);
     f.agent_name = NULL;
     f.session_id = NULL;
 
-    /* A cursor deep in the store: the page after it costs what the first
-     * page costs. */
+    /* Totals over creation-time ranges, with and without a status (run n
+     * was created at 1700000000000000 + n ms): the counters' buckets and
+     * their two edges. */
+    f.created_since_us = 1700000000000000 + (int64_t)(N / 2) * 1000;
+    cr_assert_eq(acp_run_list(s, &f, &p, &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(acp_page_total(p), N / 2);
+    acp_page_free(p);
+    f.status = "created";
+    f.created_until_us = f.created_since_us + 12345 * 1000 + 1;
+    cr_assert_eq(acp_run_list(s, &f, &p, &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(acp_page_total(p), 12346);
+    acp_page_free(p);
+    f.status = "failed";
+    cr_assert_eq(acp_run_list(s, &f, &p, &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(acp_page_total(p), 0);
+    acp_page_free(p);
+    f.status = NULL;
+    f.created_since_us = f.created_until_us = ACP_TIME_NONE;
+
+    /* A cursor deep in the store: the page after it starts right after. */
     f.want_total = 0;
     f.limit = 1;
     f.offset = N / 2;
@@ -1689,12 +1680,9 @@ Test(sqlite, a_page_with_its_total_costs_the_same_at_a_million_runs)
     acp_page_free(p);
     f.offset = 0;
     f.limit = 100;
-    double first = page_time(s, &f);
     f.cursor = cursor;
-    double deep = page_time(s, &f);
-    cr_expect_lt(deep, first * 3 + 0.0002, "page at depth %d took %.3f ms, the first %.3f ms",
-                 N / 2, deep * 1e3, first * 1e3);
     cr_assert_eq(acp_run_list(s, &f, &p, &e), ACP_OK);
+    cr_expect_eq(acp_page_count(p), 100);
     char deep_key[32];
     snprintf(deep_key, sizeof deep_key, "run-%07d", N / 2 - 2);
     cr_expect_str_eq(acp_page_key(p, 0), deep_key);
