@@ -78,6 +78,84 @@ static void cat_range(pg_stmt *s, const acp_run_query *q, int cursor)
     }
 }
 
+/*
+ * The total of a filter without both agent and session, from run_buckets
+ * (pg_sql.h, schema version 5): the counter rows of the filter's key and
+ * statuses in the whole time buckets of acp_time_buckets_split (no time
+ * range: the level-6 rows), plus count(*) of the runs in its two edges
+ * (under 16 ms of creation time each).  Without a status filter the
+ * statuses are those the key has counters for, found by a skip scan of
+ * the primary key (one probe per status).
+ */
+#define BUCKET_STATUSES_MAX 8 /* distinct ACP statuses: 7 (more: counted) */
+static void cat_bucket_total(pg_stmt *s, const acp_run_query *q)
+{
+    int kind = q->agent_name ? 1 : q->session_id ? 2 : 0;
+    int a = text_param(s, q->agent_name ? q->agent_name : "");
+    int se = text_param(s, q->session_id ? q->session_id : "");
+    int st[BUCKET_STATUSES_MAX];
+    size_t n_st = q->n_statuses;
+    for (size_t i = 0; i < n_st; i++)
+        st[i] = text_param(s, q->statuses[i]);
+#define KEY_WHERE " WHERE b.kind = %d AND b.agent = $%d::text AND b.session = $%d::text"
+    if (!n_st)
+        cat(s, "WITH RECURSIVE sts (st) AS ((SELECT b.status FROM @.run_buckets b" KEY_WHERE
+               " ORDER BY b.status LIMIT 1) UNION ALL SELECT (SELECT b.status FROM"
+               " @.run_buckets b" KEY_WHERE " AND b.status > sts.st ORDER BY b.status LIMIT 1)"
+               " FROM sts WHERE sts.st IS NOT NULL) ",
+            kind, a, se, kind, a, se);
+    acp_time_buckets tb;
+    int ranged = q->created_since_us != INT64_MIN || q->created_until_us != INT64_MAX;
+    if (ranged) {
+        acp_time_buckets_split(q->created_since_us, q->created_until_us, &tb);
+    } else { /* all times: level 6, bucket 0 */
+        memset(&tb, 0, sizeof tb);
+    }
+    cat(s, "SELECT 0::bigint");
+    /* the whole buckets, one VALUES row (level, first, end) per range */
+    size_t rows = 0;
+    for (int l = 0; l < ACP_TIME_BUCKET_LEVELS + 1; l++)
+        for (int i = 0; i < 2; i++) {
+            int64_t lo = ranged ? (l < ACP_TIME_BUCKET_LEVELS ? tb.lo[l][i] : 0) : 0;
+            int64_t hi = ranged ? (l < ACP_TIME_BUCKET_LEVELS ? tb.hi[l][i] : 0)
+                                : (l == ACP_TIME_BUCKET_LEVELS && i == 0);
+            if (lo >= hi)
+                continue;
+            if (!rows++)
+                cat(s, " + (SELECT coalesce(sum(b.n), 0)::bigint FROM (VALUES");
+            cat(s, "%s (%d::smallint, $%d::bigint, $%d::bigint)", rows > 1 ? "," : "", l,
+                int_param(s, lo), int_param(s, hi));
+        }
+    if (rows) {
+        cat(s, ") r (l, lo, hi) JOIN @.run_buckets b ON b.level = r.l AND b.bucket >= r.lo"
+               " AND b.bucket < r.hi" KEY_WHERE " AND b.status", kind, a, se);
+        if (n_st) {
+            for (size_t i = 0; i < n_st; i++)
+                cat(s, "%s$%d::text", i ? ", " : " IN (", st[i]);
+            cat(s, "))");
+        } else {
+            cat(s, " IN (SELECT st FROM sts WHERE st IS NOT NULL))");
+        }
+    }
+#undef KEY_WHERE
+    /* the edges, run by run */
+    const int64_t edge[2][2] = {{tb.head_since, tb.head_until}, {tb.tail_since, tb.tail_until}};
+    for (int e = 0; ranged && e < 2; e++) {
+        if (edge[e][0] >= edge[e][1])
+            continue;
+        cat(s, " + (SELECT count(*) FROM @.runs WHERE created_us >= $%d::bigint"
+               " AND created_us < $%d::bigint", int_param(s, edge[e][0]),
+            int_param(s, edge[e][1]));
+        if (q->agent_name)
+            cat(s, " AND agent_name = $%d::text", a);
+        if (q->session_id)
+            cat(s, " AND session_id = $%d::text", se);
+        for (size_t i = 0; i < n_st; i++)
+            cat(s, "%s$%d::text", i ? ", " : " AND status IN (", st[i]);
+        cat(s, "%s)", n_st ? ")" : "");
+    }
+}
+
 /* Run s in r's store: the schema goes in for "@". */
 static acp_status run(pg_req *r, const pg_stmt *s, PGresult **res)
 {
@@ -117,12 +195,17 @@ acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *ca
     if (st == ACP_OK && q->want_total) {
         s.len = 0;
         s.n = 0;
-        cat(&s, "SELECT count(*)::bigint FROM @.runs WHERE true");
-        if (q->n_statuses) {
-            cat(&s, " AND status");
-            cat_statuses(&s, q->statuses, q->n_statuses);
+        if ((q->agent_name && q->session_id) || q->n_statuses > BUCKET_STATUSES_MAX) {
+            /* one session's runs: counted (no counters for this key) */
+            cat(&s, "SELECT count(*)::bigint FROM @.runs WHERE true");
+            if (q->n_statuses) {
+                cat(&s, " AND status");
+                cat_statuses(&s, q->statuses, q->n_statuses);
+            }
+            cat_range(&s, q, 0);
+        } else {
+            cat_bucket_total(&s, q);
         }
-        cat_range(&s, q, 0);
         int64_t total = 0;
         if ((st = run(&r, &s, &res)) == ACP_OK) {
             st = scalar(&r, res, &total);

@@ -23,8 +23,9 @@
  *   1  runs, sessions, events, event_seq
  *   2  run_counts and the triggers that keep it (PG_SQL_COUNTS)
  *   3  run versions: runs.version, the delete mark, save_run (PG_SQL_VERSIONS)
- *   4  status and finished indexes for filters and retention (PG_SQL_OPS) */
-#define PG_SCHEMA_VERSION 4
+ *   4  status and finished indexes for filters and retention (PG_SQL_OPS)
+ *   5  run_buckets: counts by status and creation time (PG_SQL_BUCKETS) */
+#define PG_SCHEMA_VERSION 5
 
 /* The tables of version 1 (the version row is added by PG_SQL_SCHEMA). */
 #define PG_SQL_TABLES                                                                       \
@@ -236,10 +237,97 @@
     "CREATE INDEX runs_finished ON @.runs (status, finished_us)"                            \
     " WHERE finished_us IS NOT NULL;"
 #define PG_SQL_MIGRATE_4 PG_SQL_OPS "UPDATE @.meta SET value = 4 WHERE name = 'schema_version';"
+
+/*
+ * Version 5: totals by status and creation time from counters, as
+ * run_counts gives totals by agent and session.  A row counts the runs of
+ * one key (kind 0 all runs, 1 agent, 2 session; agent and session together
+ * are left to count(*) over runs_by_agent_session: one session's runs),
+ * one status, one time bucket and one slot.  Levels 0..5 are the time
+ * buckets of acp_time_buckets_split (acp_storage_plugin.h: bucket =
+ * created_us >> (14 + 6 * level)); level 6 (bucket 0) counts all times.
+ * A total by statuses is a sum of level-6 rows; over a time range, a sum
+ * of whole buckets plus count(*) of the two level-0 edges (pg_ops.c).
+ *
+ * One trigger function for insert, delete and the updates that move a run
+ * (status, creation time, agent, session, run_id): one upsert of at most
+ * 2 x 3 keys x 7 levels rows, netted (a key moved onto itself costs
+ * nothing) and sorted, so that every transaction locks counter rows in
+ * key order (no deadlock cycle between writers), then a delete of the
+ * rows the old keys left at zero.  Slots as in run_counts.  The sort is
+ * allowed for this function only (PG_SQL_SESSION turns sorts off).
+ */
+/* The levels of one run's rows, (level, bucket of created C). */
+#define PG_BUCKET_LEVELS(C)                                                                 \
+    "(VALUES (0::smallint, " C " >> 14), (1::smallint, " C " >> 20),"                        \
+    " (2::smallint, " C " >> 26), (3::smallint, " C " >> 32), (4::smallint, " C " >> 38),"   \
+    " (5::smallint, " C " >> 44), (6::smallint, 0::bigint))"
+/* A run's keys (kind, agent, session, status, created, slot) as VALUES
+ * rows: R is OLD or NEW. */
+#define PG_BUCKET_KEYS(R)                                                                   \
+    "(0::smallint, ''::text, ''::text, " R ".status, " R ".created_us, "                     \
+    PG_COUNT_SLOT(R) "::smallint, " R "_d), (1, " R ".agent_name, '', " R ".status, "        \
+    R ".created_us, " PG_COUNT_SLOT(R) ", " R "_d), (2, '', " R ".session_id, " R ".status, " \
+    R ".created_us, " PG_COUNT_SLOT(R) ", " R "_d)"
+#define PG_BUCKET_PK "(kind, agent, session, status, level, bucket, slot)"
+#define PG_SQL_BUCKETS                                                                      \
+    "CREATE TABLE @.run_buckets ("                                                          \
+    " kind smallint NOT NULL,"                                                              \
+    " agent text COLLATE \"C\" NOT NULL,"                                                  \
+    " session text COLLATE \"C\" NOT NULL,"                                                \
+    " status text COLLATE \"C\" NOT NULL,"                                                 \
+    " level smallint NOT NULL,"                                                             \
+    " bucket bigint NOT NULL,"                                                              \
+    " slot smallint NOT NULL,"                                                              \
+    " n bigint NOT NULL,"                                                                   \
+    " PRIMARY KEY " PG_BUCKET_PK ");"                                                       \
+    "CREATE FUNCTION @.run_buckets_apply() RETURNS trigger LANGUAGE plpgsql"                \
+    " SET enable_sort = on AS $f$ DECLARE"                                                  \
+    " old_d bigint := CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE -1 END;"                    \
+    " new_d bigint := CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE 1 END; BEGIN"               \
+    " INSERT INTO @.run_buckets AS c (kind, agent, session, status, level, bucket, slot, n)" \
+    "  SELECT v.k, v.a, v.s, v.st, l.lv, l.b, v.sl, sum(v.d)"                               \
+    "  FROM (VALUES " PG_BUCKET_KEYS("OLD") ", " PG_BUCKET_KEYS("NEW") ")"                  \
+    "  v (k, a, s, st, cr, sl, d), LATERAL " PG_BUCKET_LEVELS("v.cr") " l (lv, b)"          \
+    "  WHERE v.d IS NOT NULL AND v.s IS NOT NULL"                                           \
+    "  GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(v.d) <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7"      \
+    "  ON CONFLICT " PG_BUCKET_PK " DO UPDATE SET n = c.n + EXCLUDED.n;"                    \
+    " IF TG_OP <> 'INSERT' THEN"                                                            \
+    "  DELETE FROM @.run_buckets c USING (VALUES " PG_BUCKET_KEYS("OLD") ")"                \
+    "  v (k, a, s, st, cr, sl, d), LATERAL " PG_BUCKET_LEVELS("v.cr") " l (lv, b)"          \
+    "  WHERE c.kind = v.k AND c.agent = v.a AND c.session = v.s AND c.status = v.st"        \
+    "  AND c.level = l.lv AND c.bucket = l.b AND c.slot = v.sl AND c.n = 0;"                \
+    " END IF; RETURN NULL; END $f$;"                                                        \
+    "CREATE FUNCTION @.run_buckets_clear() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"   \
+    " DELETE FROM @.run_buckets; RETURN NULL; END $f$;"                                     \
+    "CREATE TRIGGER run_buckets_add AFTER INSERT OR DELETE ON @.runs"                       \
+    " FOR EACH ROW EXECUTE FUNCTION @.run_buckets_apply();"                                 \
+    "CREATE TRIGGER run_buckets_move AFTER UPDATE OF run_id, agent_name, session_id,"      \
+    " status, created_us ON @.runs FOR EACH ROW WHEN (OLD.status <> NEW.status"             \
+    " OR OLD.created_us <> NEW.created_us OR OLD.agent_name <> NEW.agent_name"              \
+    " OR OLD.session_id IS DISTINCT FROM NEW.session_id OR OLD.run_id <> NEW.run_id)"      \
+    " EXECUTE FUNCTION @.run_buckets_apply();"                                              \
+    "CREATE TRIGGER run_buckets_clear AFTER TRUNCATE ON @.runs"                             \
+    " FOR EACH STATEMENT EXECUTE FUNCTION @.run_buckets_clear();"
+
+/* The counts of the runs already stored, for the migration from version
+ * 4: one pass over runs grouped at level 0, then rolled up. */
+#define PG_SQL_BUCKETS_BACKFILL                                                             \
+    "INSERT INTO @.run_buckets (kind, agent, session, status, level, bucket, slot, n)"      \
+    " WITH g AS (SELECT agent_name AS a, session_id AS s, status AS st,"                    \
+    "  created_us >> 14 AS b0, hashtext(run_id) & " PG_COUNT_MASK " AS sl, count(*) AS n"   \
+    "  FROM @.runs GROUP BY 1, 2, 3, 4, 5)"                                                 \
+    " SELECT k.k, CASE WHEN k.k = 1 THEN g.a ELSE '' END, CASE WHEN k.k = 2 THEN g.s"       \
+    "  ELSE '' END, g.st, l.lv, CASE WHEN l.lv = 6 THEN 0 ELSE g.b0 >> (6 * l.lv) END,"     \
+    "  g.sl, sum(g.n)"                                                                      \
+    " FROM g, (VALUES (0::smallint), (1::smallint), (2::smallint)) k (k),"                  \
+    "  generate_series(0, 6) l (lv)"                                                        \
+    " WHERE k.k <> 2 OR g.s IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7;"
+
 /* A new store, at the current version. */
 #define PG_SQL_SCHEMA                                                                       \
-    PG_SQL_TABLES PG_SQL_COUNTS PG_SQL_VERSIONS PG_SQL_OPS                                  \
-    "INSERT INTO @.meta VALUES ('schema_version', 4);"
+    PG_SQL_TABLES PG_SQL_COUNTS PG_SQL_VERSIONS PG_SQL_OPS PG_SQL_BUCKETS                   \
+    "INSERT INTO @.meta VALUES ('schema_version', 5);"
 
 /* From version 1 to 2, in the transaction holding the advisory lock.  The
  * table lock keeps every writer of runs (an older plugin's too) out until
@@ -251,6 +339,14 @@
     "SET LOCAL enable_seqscan = on; SET LOCAL enable_sort = on;"                            \
     PG_SQL_COUNTS PG_SQL_COUNTS_BACKFILL                                                    \
     "UPDATE @.meta SET value = 2 WHERE name = 'schema_version';"
+
+/* From version 4 to 5, in the same transaction, as from version 1 to 2:
+ * writers wait until the triggers and the counts they start from commit. */
+#define PG_SQL_MIGRATE_5                                                                    \
+    "LOCK TABLE @.runs IN SHARE ROW EXCLUSIVE MODE;"                                        \
+    "SET LOCAL enable_seqscan = on; SET LOCAL enable_sort = on;"                            \
+    PG_SQL_BUCKETS PG_SQL_BUCKETS_BACKFILL                                                  \
+    "UPDATE @.meta SET value = 5 WHERE name = 'schema_version';"
 
 /* From version 2 to 3, in the same transaction. */
 #define PG_SQL_MIGRATE_3                                                                    \
@@ -278,6 +374,9 @@ static const pg_step pg_migrations[] = {
     {4, "create the indexes runs_by_status, runs_by_agent_status and runs_finished (status "
         "filters and purge)",
      PG_SQL_MIGRATE_4},
+    {5, "create run_buckets (runs by status and creation time) and the triggers that keep "
+        "it; count the runs already stored (runs is locked against writers until this commits)",
+     PG_SQL_MIGRATE_5},
 };
 #define PG_N_MIGRATIONS (sizeof pg_migrations / sizeof pg_migrations[0])
 
