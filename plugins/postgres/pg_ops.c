@@ -88,56 +88,108 @@ static void cat_range(pg_stmt *s, const acp_run_query *q, int cursor)
  * the primary key (one probe per status).
  */
 #define BUCKET_STATUSES_MAX 8 /* distinct ACP statuses: 7 (more: counted) */
+
+/* The parameters of a bucket total, each added at its first use (an
+ * unused parameter would have no type). */
+typedef struct bucket_params {
+    const acp_run_query *q;
+    int agent, session, st[BUCKET_STATUSES_MAX];
+} bucket_params;
+
+static int agent_param(pg_stmt *s, bucket_params *p)
+{
+    return p->agent ? p->agent
+                    : (p->agent = text_param(s, p->q->agent_name ? p->q->agent_name : ""));
+}
+
+static int session_param(pg_stmt *s, bucket_params *p)
+{
+    return p->session ? p->session
+                      : (p->session = text_param(s, p->q->session_id ? p->q->session_id : ""));
+}
+
+/* " AND <column> IN (statuses)" (nothing without a status filter). */
+static void cat_status_in(pg_stmt *s, bucket_params *p, const char *column)
+{
+    if (!p->q->n_statuses)
+        return;
+    cat(s, " AND %s IN (", column);
+    for (size_t i = 0; i < p->q->n_statuses; i++) {
+        if (!p->st[i])
+            p->st[i] = text_param(s, p->q->statuses[i]);
+        cat(s, "%s$%d::text", i ? ", " : "", p->st[i]);
+    }
+    cat(s, ")");
+}
+
+/* " WHERE b.kind = .. AND b.agent = $ AND b.session = $" */
+static void cat_key(pg_stmt *s, bucket_params *p)
+{
+    const acp_run_query *q = p->q;
+    int kind = q->agent_name ? 1 : q->session_id ? 2 : 0;
+    int a = agent_param(s, p);
+    cat(s, " WHERE b.kind = %d AND b.agent = $%d::text AND b.session = $%d::text", kind, a,
+        session_param(s, p));
+}
+
+/*
+ * The total of a filter without both agent and session, from run_buckets
+ * (pg_sql.h, schema version 5): the counter rows of the filter's key and
+ * statuses in the whole time buckets of acp_time_buckets_split (no time
+ * range: the level-6 rows), plus count(*) of the runs in its two edges
+ * (under 16 ms of creation time each).  Without a status filter the
+ * statuses are those the key has counters for, found by a skip scan of
+ * the primary key (one probe per status).
+ */
 static void cat_bucket_total(pg_stmt *s, const acp_run_query *q)
 {
-    int kind = q->agent_name ? 1 : q->session_id ? 2 : 0;
-    int a = text_param(s, q->agent_name ? q->agent_name : "");
-    int se = text_param(s, q->session_id ? q->session_id : "");
-    int st[BUCKET_STATUSES_MAX];
-    size_t n_st = q->n_statuses;
-    for (size_t i = 0; i < n_st; i++)
-        st[i] = text_param(s, q->statuses[i]);
-#define KEY_WHERE " WHERE b.kind = %d AND b.agent = $%d::text AND b.session = $%d::text"
-    if (!n_st)
-        cat(s, "WITH RECURSIVE sts (st) AS ((SELECT b.status FROM @.run_buckets b" KEY_WHERE
-               " ORDER BY b.status LIMIT 1) UNION ALL SELECT (SELECT b.status FROM"
-               " @.run_buckets b" KEY_WHERE " AND b.status > sts.st ORDER BY b.status LIMIT 1)"
-               " FROM sts WHERE sts.st IS NOT NULL) ",
-            kind, a, se, kind, a, se);
-    acp_time_buckets tb;
+    bucket_params p = {.q = q};
     int ranged = q->created_since_us != INT64_MIN || q->created_until_us != INT64_MAX;
-    if (ranged) {
+    acp_time_buckets tb;
+    if (ranged)
         acp_time_buckets_split(q->created_since_us, q->created_until_us, &tb);
-    } else { /* all times: level 6, bucket 0 */
+    else /* all times: level 6, bucket 0 */
         memset(&tb, 0, sizeof tb);
+    /* the whole buckets: (level, first, end) per range */
+    int64_t ranges[2 * ACP_TIME_BUCKET_LEVELS + 1][3];
+    size_t rows = 0;
+    for (int l = 0; ranged && l < ACP_TIME_BUCKET_LEVELS; l++)
+        for (int i = 0; i < 2; i++)
+            if (tb.lo[l][i] < tb.hi[l][i]) {
+                ranges[rows][0] = l;
+                ranges[rows][1] = tb.lo[l][i];
+                ranges[rows++][2] = tb.hi[l][i];
+            }
+    if (!ranged) {
+        ranges[0][0] = ACP_TIME_BUCKET_LEVELS;
+        ranges[0][1] = 0;
+        ranges[rows++][2] = 1;
+    }
+    if (rows && !q->n_statuses) {
+        cat(s, "WITH RECURSIVE sts (st) AS ((SELECT b.status FROM @.run_buckets b");
+        cat_key(s, &p);
+        cat(s, " ORDER BY b.status LIMIT 1) UNION ALL SELECT (SELECT b.status FROM"
+               " @.run_buckets b");
+        cat_key(s, &p);
+        cat(s, " AND b.status > sts.st ORDER BY b.status LIMIT 1) FROM sts"
+               " WHERE sts.st IS NOT NULL) ");
     }
     cat(s, "SELECT 0::bigint");
-    /* the whole buckets, one VALUES row (level, first, end) per range */
-    size_t rows = 0;
-    for (int l = 0; l < ACP_TIME_BUCKET_LEVELS + 1; l++)
-        for (int i = 0; i < 2; i++) {
-            int64_t lo = ranged ? (l < ACP_TIME_BUCKET_LEVELS ? tb.lo[l][i] : 0) : 0;
-            int64_t hi = ranged ? (l < ACP_TIME_BUCKET_LEVELS ? tb.hi[l][i] : 0)
-                                : (l == ACP_TIME_BUCKET_LEVELS && i == 0);
-            if (lo >= hi)
-                continue;
-            if (!rows++)
-                cat(s, " + (SELECT coalesce(sum(b.n), 0)::bigint FROM (VALUES");
-            cat(s, "%s (%d::smallint, $%d::bigint, $%d::bigint)", rows > 1 ? "," : "", l,
-                int_param(s, lo), int_param(s, hi));
-        }
+    for (size_t i = 0; i < rows; i++) {
+        cat(s, "%s (%d::smallint, $%d::bigint, $%d::bigint)",
+            i ? "," : " + (SELECT coalesce(sum(b.n), 0)::bigint FROM (VALUES", (int)ranges[i][0],
+            int_param(s, ranges[i][1]), int_param(s, ranges[i][2]));
+    }
     if (rows) {
         cat(s, ") r (l, lo, hi) JOIN @.run_buckets b ON b.level = r.l AND b.bucket >= r.lo"
-               " AND b.bucket < r.hi" KEY_WHERE " AND b.status", kind, a, se);
-        if (n_st) {
-            for (size_t i = 0; i < n_st; i++)
-                cat(s, "%s$%d::text", i ? ", " : " IN (", st[i]);
-            cat(s, "))");
-        } else {
-            cat(s, " IN (SELECT st FROM sts WHERE st IS NOT NULL))");
-        }
+               " AND b.bucket < r.hi");
+        cat_key(s, &p);
+        if (q->n_statuses)
+            cat_status_in(s, &p, "b.status");
+        else
+            cat(s, " AND b.status IN (SELECT st FROM sts WHERE st IS NOT NULL)");
+        cat(s, ")");
     }
-#undef KEY_WHERE
     /* the edges, run by run */
     const int64_t edge[2][2] = {{tb.head_since, tb.head_until}, {tb.tail_since, tb.tail_until}};
     for (int e = 0; ranged && e < 2; e++) {
@@ -147,12 +199,11 @@ static void cat_bucket_total(pg_stmt *s, const acp_run_query *q)
                " AND created_us < $%d::bigint", int_param(s, edge[e][0]),
             int_param(s, edge[e][1]));
         if (q->agent_name)
-            cat(s, " AND agent_name = $%d::text", a);
+            cat(s, " AND agent_name = $%d::text", agent_param(s, &p));
         if (q->session_id)
-            cat(s, " AND session_id = $%d::text", se);
-        for (size_t i = 0; i < n_st; i++)
-            cat(s, "%s$%d::text", i ? ", " : " AND status IN (", st[i]);
-        cat(s, "%s)", n_st ? ")" : "");
+            cat(s, " AND session_id = $%d::text", session_param(s, &p));
+        cat_status_in(s, &p, "status");
+        cat(s, ")");
     }
 }
 
