@@ -249,13 +249,14 @@
  * A total by statuses is a sum of level-6 rows; over a time range, a sum
  * of whole buckets plus count(*) of the two level-0 edges (pg_ops.c).
  *
- * One trigger function for insert, delete and the updates that move a run
- * (status, creation time, agent, session, run_id): one upsert of at most
- * 2 x 3 keys x 7 levels rows, netted (a key moved onto itself costs
- * nothing) and sorted, so that every transaction locks counter rows in
- * key order (no deadlock cycle between writers), then a delete of the
- * rows the old keys left at zero.  Slots as in run_counts.  The sort is
- * allowed for this function only (PG_SQL_SESSION turns sorts off).
+ * Triggers: an insert upserts its 3 keys x 7 levels rows in one statement,
+ * a delete the same with -1 and then deletes the rows left at zero; an
+ * update that moves a run (status, creation time, agent, session, run_id)
+ * upserts old -1 and new +1 rows netted and sorted.  Every statement locks
+ * counter rows in key order, so writers never wait for each other in a
+ * cycle.  Slots as in run_counts.  The move's sort is allowed for its
+ * function only (PG_SQL_SESSION turns sorts off, which would make the
+ * planner JIT-compile a 42-row statement).
  */
 /* The levels of one run's rows, (level, bucket of created C). */
 #define PG_BUCKET_LEVELS(C)                                                                 \
@@ -270,6 +271,20 @@
     R ".created_us, " PG_COUNT_SLOT(R) ", " R "_d), (2, '', " R ".session_id, " R ".status, " \
     R ".created_us, " PG_COUNT_SLOT(R) ", " R "_d)"
 #define PG_BUCKET_PK "(kind, agent, session, status, level, bucket, slot)"
+/* One run's rows (R: NEW or OLD, delta D) in key order: kinds, then
+ * levels (a lateral VALUES is the inner side of the nested loop). */
+#define PG_BUCKET_ROWS(R, D)                                                                \
+    "  SELECT v.k, v.a, v.s, v.st, l.lv, l.b, v.sl, " D                                     \
+    "  FROM (VALUES " PG_BUCKET_KEYS(R) ") v (k, a, s, st, cr, sl, d),"                     \
+    "  LATERAL " PG_BUCKET_LEVELS("v.cr") " l (lv, b) WHERE v.s IS NOT NULL"
+#define PG_BUCKET_UPSERT                                                                    \
+    " INSERT INTO @.run_buckets AS c (kind, agent, session, status, level, bucket, slot, n)"
+/* The rows OLD's keys left at zero (locked already: no new wait). */
+#define PG_BUCKET_DROP_ZEROS                                                                \
+    " DELETE FROM @.run_buckets c USING (VALUES " PG_BUCKET_KEYS("OLD") ")"                 \
+    "  v (k, a, s, st, cr, sl, d), LATERAL " PG_BUCKET_LEVELS("v.cr") " l (lv, b)"          \
+    "  WHERE c.kind = v.k AND c.agent = v.a AND c.session = v.s AND c.status = v.st"        \
+    "  AND c.level = l.lv AND c.bucket = l.b AND c.slot = v.sl AND c.n = 0;"
 #define PG_SQL_BUCKETS                                                                      \
     "CREATE TABLE @.run_buckets ("                                                          \
     " kind smallint NOT NULL,"                                                              \
@@ -281,32 +296,38 @@
     " slot smallint NOT NULL,"                                                              \
     " n bigint NOT NULL,"                                                                   \
     " PRIMARY KEY " PG_BUCKET_PK ");"                                                       \
-    "CREATE FUNCTION @.run_buckets_apply() RETURNS trigger LANGUAGE plpgsql"                \
-    " SET enable_sort = on AS $f$ DECLARE"                                                  \
-    " old_d bigint := CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE -1 END;"                    \
-    " new_d bigint := CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE 1 END; BEGIN"               \
-    " INSERT INTO @.run_buckets AS c (kind, agent, session, status, level, bucket, slot, n)" \
+    "CREATE FUNCTION @.run_buckets_add() RETURNS trigger LANGUAGE plpgsql AS $f$"           \
+    " DECLARE new_d bigint := 1; BEGIN" PG_BUCKET_UPSERT PG_BUCKET_ROWS("NEW", "1")         \
+    "  ON CONFLICT " PG_BUCKET_PK " DO UPDATE SET n = c.n + 1;"                             \
+    " RETURN NULL; END $f$;"                                                                \
+    "CREATE FUNCTION @.run_buckets_remove() RETURNS trigger LANGUAGE plpgsql AS $f$"        \
+    " DECLARE old_d bigint := -1; BEGIN" PG_BUCKET_UPSERT PG_BUCKET_ROWS("OLD", "-1")       \
+    "  ON CONFLICT " PG_BUCKET_PK " DO UPDATE SET n = c.n - 1;"                             \
+    PG_BUCKET_DROP_ZEROS " RETURN NULL; END $f$;"                                           \
+    /* old -1 and new +1 netted (a row moved onto itself is left alone) and  \
+     * sorted: no two rows of one statement are the same, and transactions   \
+     * lock rows in key order. */                                                           \
+    "CREATE FUNCTION @.run_buckets_move() RETURNS trigger LANGUAGE plpgsql"                 \
+    " SET enable_sort = on AS $f$ DECLARE old_d bigint := -1; new_d bigint := 1; BEGIN"     \
+    PG_BUCKET_UPSERT                                                                        \
     "  SELECT v.k, v.a, v.s, v.st, l.lv, l.b, v.sl, sum(v.d)"                               \
     "  FROM (VALUES " PG_BUCKET_KEYS("OLD") ", " PG_BUCKET_KEYS("NEW") ")"                  \
     "  v (k, a, s, st, cr, sl, d), LATERAL " PG_BUCKET_LEVELS("v.cr") " l (lv, b)"          \
-    "  WHERE v.d IS NOT NULL AND v.s IS NOT NULL"                                           \
+    "  WHERE v.s IS NOT NULL"                                                               \
     "  GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(v.d) <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7"      \
     "  ON CONFLICT " PG_BUCKET_PK " DO UPDATE SET n = c.n + EXCLUDED.n;"                    \
-    " IF TG_OP <> 'INSERT' THEN"                                                            \
-    "  DELETE FROM @.run_buckets c USING (VALUES " PG_BUCKET_KEYS("OLD") ")"                \
-    "  v (k, a, s, st, cr, sl, d), LATERAL " PG_BUCKET_LEVELS("v.cr") " l (lv, b)"          \
-    "  WHERE c.kind = v.k AND c.agent = v.a AND c.session = v.s AND c.status = v.st"        \
-    "  AND c.level = l.lv AND c.bucket = l.b AND c.slot = v.sl AND c.n = 0;"                \
-    " END IF; RETURN NULL; END $f$;"                                                        \
+    PG_BUCKET_DROP_ZEROS " RETURN NULL; END $f$;"                                           \
     "CREATE FUNCTION @.run_buckets_clear() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"   \
     " DELETE FROM @.run_buckets; RETURN NULL; END $f$;"                                     \
-    "CREATE TRIGGER run_buckets_add AFTER INSERT OR DELETE ON @.runs"                       \
-    " FOR EACH ROW EXECUTE FUNCTION @.run_buckets_apply();"                                 \
+    "CREATE TRIGGER run_buckets_add AFTER INSERT ON @.runs"                                 \
+    " FOR EACH ROW EXECUTE FUNCTION @.run_buckets_add();"                                   \
+    "CREATE TRIGGER run_buckets_remove AFTER DELETE ON @.runs"                              \
+    " FOR EACH ROW EXECUTE FUNCTION @.run_buckets_remove();"                                \
     "CREATE TRIGGER run_buckets_move AFTER UPDATE OF run_id, agent_name, session_id,"      \
     " status, created_us ON @.runs FOR EACH ROW WHEN (OLD.status <> NEW.status"             \
     " OR OLD.created_us <> NEW.created_us OR OLD.agent_name <> NEW.agent_name"              \
     " OR OLD.session_id IS DISTINCT FROM NEW.session_id OR OLD.run_id <> NEW.run_id)"      \
-    " EXECUTE FUNCTION @.run_buckets_apply();"                                              \
+    " EXECUTE FUNCTION @.run_buckets_move();"                                               \
     "CREATE TRIGGER run_buckets_clear AFTER TRUNCATE ON @.runs"                             \
     " FOR EACH STATEMENT EXECUTE FUNCTION @.run_buckets_clear();"
 
