@@ -40,69 +40,59 @@
     "slot, n)  SELECT v.k, v.a, v.s, v.st, l.lv, l.b, v.sl, 1  FROM (VALUES "               \
     "(0::smallint, ''::text, ''::text, NEW.status, NEW.created_us, (hashtext(NEW.run_id) "  \
     "& 15)::smallint, NEW_d), (1, NEW.agent_name, '', NEW.status, NEW.created_us, "         \
-    "(hashtext(NEW.run_id) & 15), NEW_d), (2, '', NEW.session_id, NEW.status, "             \
-    "NEW.created_us, (hashtext(NEW.run_id) & 15), NEW_d)) v (k, a, s, st, cr, sl, d),  "    \
-    "LATERAL (VALUES (0::smallint, v.cr >> 14), (1::smallint, v.cr >> 20), (2::smallint, "  \
-    "v.cr >> 26), (3::smallint, v.cr >> 32), (4::smallint, v.cr >> 38), (5::smallint, "     \
-    "v.cr >> 44), (6::smallint, 0::bigint)) l (lv, b) WHERE v.s IS NOT NULL  ON CONFLICT "  \
-    "(kind, agent, session, status, level, bucket, slot) DO UPDATE SET n = c.n + 1; "       \
-    "RETURN NULL; END $f$;CREATE FUNCTION run_buckets_remove() RETURNS trigger LANGUAGE "   \
-    "plpgsql AS $f$ DECLARE old_d bigint := -1; BEGIN INSERT INTO run_buckets AS c "        \
-    "(kind, agent, session, status, level, bucket, slot, n)  SELECT v.k, v.a, v.s, v.st, "  \
-    "l.lv, l.b, v.sl, -1  FROM (VALUES (0::smallint, ''::text, ''::text, OLD.status, "      \
-    "OLD.created_us, (hashtext(OLD.run_id) & 15)::smallint, OLD_d), (1, OLD.agent_name, "   \
-    "'', OLD.status, OLD.created_us, (hashtext(OLD.run_id) & 15), OLD_d), (2, '', "         \
-    "OLD.session_id, OLD.status, OLD.created_us, (hashtext(OLD.run_id) & 15), OLD_d)) v "   \
-    "(k, a, s, st, cr, sl, d),  LATERAL (VALUES (0::smallint, v.cr >> 14), (1::smallint, "  \
-    "v.cr >> 20), (2::smallint, v.cr >> 26), (3::smallint, v.cr >> 32), (4::smallint, "     \
-    "v.cr >> 38), (5::smallint, v.cr >> 44), (6::smallint, 0::bigint)) l (lv, b) WHERE "    \
-    "v.s IS NOT NULL  ON CONFLICT (kind, agent, session, status, level, bucket, slot) DO "  \
-    "UPDATE SET n = c.n - 1; DELETE FROM run_buckets c USING (VALUES (0::smallint, "        \
-    "''::text, ''::text, OLD.status, OLD.created_us, (hashtext(OLD.run_id) & "              \
-    "15)::smallint, OLD_d), (1, OLD.agent_name, '', OLD.status, OLD.created_us, "           \
-    "(hashtext(OLD.run_id) & 15), OLD_d), (2, '', OLD.session_id, OLD.status, "             \
-    "OLD.created_us, (hashtext(OLD.run_id) & 15), OLD_d))  v (k, a, s, st, cr, sl, d), "    \
-    "LATERAL (VALUES (0::smallint, v.cr >> 14), (1::smallint, v.cr >> 20), (2::smallint, "  \
-    "v.cr >> 26), (3::smallint, v.cr >> 32), (4::smallint, v.cr >> 38), (5::smallint, "     \
-    "v.cr >> 44), (6::smallint, 0::bigint)) l (lv, b)  WHERE c.kind = v.k AND c.agent = "   \
-    "v.a AND c.session = v.s AND c.status = v.st  AND c.level = l.lv AND c.bucket = l.b "   \
-    "AND c.slot = v.sl AND c.n = 0; RETURN NULL; END $f$;CREATE FUNCTION "                  \
+    "(hashtext(NEW.run_id) & 15), NEW_d)) v (k, a, s, st, cr, sl, d),  LATERAL (VALUES "    \
+    "(0::smallint, v.cr >> 14), (1::smallint, v.cr >> 20), (2::smallint, v.cr >> 26), "     \
+    "(3::smallint, v.cr >> 32), (4::smallint, v.cr >> 38), (5::smallint, v.cr >> 44)) l "   \
+    "(lv, b)  ON CONFLICT (kind, agent, session, status, level, bucket, slot) DO UPDATE "   \
+    "SET n = c.n + 1; RETURN NULL; END $f$;CREATE FUNCTION run_buckets_remove() RETURNS "   \
+    "trigger LANGUAGE plpgsql AS $f$ DECLARE old_d bigint := -1; BEGIN INSERT INTO "        \
+    "run_buckets AS c (kind, agent, session, status, level, bucket, slot, n)  SELECT "      \
+    "v.k, v.a, v.s, v.st, l.lv, l.b, v.sl, -1  FROM (VALUES (0::smallint, ''::text, "       \
+    "''::text, OLD.status, OLD.created_us, (hashtext(OLD.run_id) & 15)::smallint, "         \
+    "OLD_d), (1, OLD.agent_name, '', OLD.status, OLD.created_us, (hashtext(OLD.run_id) & "  \
+    "15), OLD_d)) v (k, a, s, st, cr, sl, d),  LATERAL (VALUES (0::smallint, v.cr >> "      \
+    "14), (1::smallint, v.cr >> 20), (2::smallint, v.cr >> 26), (3::smallint, v.cr >> "     \
+    "32), (4::smallint, v.cr >> 38), (5::smallint, v.cr >> 44)) l (lv, b)  ON CONFLICT "    \
+    "(kind, agent, session, status, level, bucket, slot) DO UPDATE SET n = c.n - 1; "       \
+    "DELETE FROM run_buckets c USING (VALUES (0::smallint, ''::text, ''::text, "            \
+    "OLD.status, OLD.created_us, (hashtext(OLD.run_id) & 15)::smallint, OLD_d), (1, "       \
+    "OLD.agent_name, '', OLD.status, OLD.created_us, (hashtext(OLD.run_id) & 15), "         \
+    "OLD_d))  v (k, a, s, st, cr, sl, d), LATERAL (VALUES (0::smallint, v.cr >> 14), "      \
+    "(1::smallint, v.cr >> 20), (2::smallint, v.cr >> 26), (3::smallint, v.cr >> 32), "     \
+    "(4::smallint, v.cr >> 38), (5::smallint, v.cr >> 44)) l (lv, b)  WHERE c.kind = v.k "  \
+    "AND c.agent = v.a AND c.session = v.s AND c.status = v.st  AND c.level = l.lv AND "    \
+    "c.bucket = l.b AND c.slot = v.sl AND c.n = 0; RETURN NULL; END $f$;CREATE FUNCTION "   \
     "run_buckets_move() RETURNS trigger LANGUAGE plpgsql SET enable_sort = on AS $f$ "      \
     "DECLARE old_d bigint := -1; new_d bigint := 1; BEGIN INSERT INTO run_buckets AS c "    \
     "(kind, agent, session, status, level, bucket, slot, n)  SELECT v.k, v.a, v.s, v.st, "  \
     "l.lv, l.b, v.sl, sum(v.d)  FROM (VALUES (0::smallint, ''::text, ''::text, "            \
     "OLD.status, OLD.created_us, (hashtext(OLD.run_id) & 15)::smallint, OLD_d), (1, "       \
     "OLD.agent_name, '', OLD.status, OLD.created_us, (hashtext(OLD.run_id) & 15), "         \
-    "OLD_d), (2, '', OLD.session_id, OLD.status, OLD.created_us, (hashtext(OLD.run_id) & "  \
-    "15), OLD_d), (0::smallint, ''::text, ''::text, NEW.status, NEW.created_us, "           \
+    "OLD_d), (0::smallint, ''::text, ''::text, NEW.status, NEW.created_us, "                \
     "(hashtext(NEW.run_id) & 15)::smallint, NEW_d), (1, NEW.agent_name, '', NEW.status, "   \
-    "NEW.created_us, (hashtext(NEW.run_id) & 15), NEW_d), (2, '', NEW.session_id, "         \
-    "NEW.status, NEW.created_us, (hashtext(NEW.run_id) & 15), NEW_d))  v (k, a, s, st, "    \
-    "cr, sl, d), LATERAL (VALUES (0::smallint, v.cr >> 14), (1::smallint, v.cr >> 20), "    \
-    "(2::smallint, v.cr >> 26), (3::smallint, v.cr >> 32), (4::smallint, v.cr >> 38), "     \
-    "(5::smallint, v.cr >> 44), (6::smallint, 0::bigint)) l (lv, b)  WHERE v.s IS NOT "     \
-    "NULL  GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(v.d) <> 0 ORDER BY 1, 2, 3, 4, 5, 6, "   \
-    "7  ON CONFLICT (kind, agent, session, status, level, bucket, slot) DO UPDATE SET n "   \
-    "= c.n + EXCLUDED.n; DELETE FROM run_buckets c USING (VALUES (0::smallint, ''::text, "  \
-    "''::text, OLD.status, OLD.created_us, (hashtext(OLD.run_id) & 15)::smallint, "         \
-    "OLD_d), (1, OLD.agent_name, '', OLD.status, OLD.created_us, (hashtext(OLD.run_id) & "  \
-    "15), OLD_d), (2, '', OLD.session_id, OLD.status, OLD.created_us, "                     \
+    "NEW.created_us, (hashtext(NEW.run_id) & 15), NEW_d))  v (k, a, s, st, cr, sl, d), "    \
+    "LATERAL (VALUES (0::smallint, v.cr >> 14), (1::smallint, v.cr >> 20), (2::smallint, "  \
+    "v.cr >> 26), (3::smallint, v.cr >> 32), (4::smallint, v.cr >> 38), (5::smallint, "     \
+    "v.cr >> 44)) l (lv, b)  GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(v.d) <> 0 ORDER BY "   \
+    "1, 2, 3, 4, 5, 6, 7  ON CONFLICT (kind, agent, session, status, level, bucket, "       \
+    "slot) DO UPDATE SET n = c.n + EXCLUDED.n; DELETE FROM run_buckets c USING (VALUES "    \
+    "(0::smallint, ''::text, ''::text, OLD.status, OLD.created_us, (hashtext(OLD.run_id) "  \
+    "& 15)::smallint, OLD_d), (1, OLD.agent_name, '', OLD.status, OLD.created_us, "         \
     "(hashtext(OLD.run_id) & 15), OLD_d))  v (k, a, s, st, cr, sl, d), LATERAL (VALUES "    \
     "(0::smallint, v.cr >> 14), (1::smallint, v.cr >> 20), (2::smallint, v.cr >> 26), "     \
-    "(3::smallint, v.cr >> 32), (4::smallint, v.cr >> 38), (5::smallint, v.cr >> 44), "     \
-    "(6::smallint, 0::bigint)) l (lv, b)  WHERE c.kind = v.k AND c.agent = v.a AND "        \
-    "c.session = v.s AND c.status = v.st  AND c.level = l.lv AND c.bucket = l.b AND "       \
-    "c.slot = v.sl AND c.n = 0; RETURN NULL; END $f$;CREATE FUNCTION run_buckets_clear() "  \
-    "RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN DELETE FROM run_buckets; RETURN NULL; "  \
-    "END $f$;CREATE TRIGGER run_buckets_add AFTER INSERT ON runs FOR EACH ROW EXECUTE "     \
-    "FUNCTION run_buckets_add();CREATE TRIGGER run_buckets_remove AFTER DELETE ON runs "    \
-    "FOR EACH ROW EXECUTE FUNCTION run_buckets_remove();CREATE TRIGGER run_buckets_move "   \
-    "AFTER UPDATE OF run_id, agent_name, session_id, status, created_us ON runs FOR EACH "  \
-    "ROW WHEN (OLD.status <> NEW.status OR OLD.created_us <> NEW.created_us OR "            \
-    "OLD.agent_name <> NEW.agent_name OR OLD.session_id IS DISTINCT FROM NEW.session_id "   \
-    "OR OLD.run_id <> NEW.run_id) EXECUTE FUNCTION run_buckets_move();CREATE TRIGGER "      \
-    "run_buckets_clear AFTER TRUNCATE ON runs FOR EACH STATEMENT EXECUTE FUNCTION "         \
-    "run_buckets_clear();"
+    "(3::smallint, v.cr >> 32), (4::smallint, v.cr >> 38), (5::smallint, v.cr >> 44)) l "   \
+    "(lv, b)  WHERE c.kind = v.k AND c.agent = v.a AND c.session = v.s AND c.status = "     \
+    "v.st  AND c.level = l.lv AND c.bucket = l.b AND c.slot = v.sl AND c.n = 0; RETURN "    \
+    "NULL; END $f$;CREATE FUNCTION run_buckets_clear() RETURNS trigger LANGUAGE plpgsql "   \
+    "AS $f$ BEGIN DELETE FROM run_buckets; RETURN NULL; END $f$;CREATE TRIGGER "            \
+    "run_buckets_add AFTER INSERT ON runs FOR EACH ROW EXECUTE FUNCTION "                   \
+    "run_buckets_add();CREATE TRIGGER run_buckets_remove AFTER DELETE ON runs FOR EACH "    \
+    "ROW EXECUTE FUNCTION run_buckets_remove();CREATE TRIGGER run_buckets_move AFTER "      \
+    "UPDATE OF run_id, agent_name, status, created_us ON runs FOR EACH ROW WHEN "           \
+    "(OLD.status <> NEW.status OR OLD.created_us <> NEW.created_us OR OLD.agent_name <> "   \
+    "NEW.agent_name OR OLD.run_id <> NEW.run_id) EXECUTE FUNCTION "                         \
+    "run_buckets_move();CREATE TRIGGER run_buckets_clear AFTER TRUNCATE ON runs FOR EACH "  \
+    "STATEMENT EXECUTE FUNCTION run_buckets_clear();"
 
 /* Run versions, as the backend keeps them: a version per run, the delete
  * mark in meta, and the save function that decides, checks and writes

@@ -79,11 +79,11 @@ static void cat_range(pg_stmt *s, const acp_run_query *q, int cursor)
 }
 
 /*
- * The total of a filter without both agent and session, from run_buckets
- * (pg_sql.h, schema version 5): the counter rows of the filter's key and
- * statuses in the whole time buckets of acp_time_buckets_split (no time
- * range: the level-6 rows), plus count(*) of the runs in its two edges
- * (under 16 ms of creation time each).  Without a status filter the
+ * The total of a filter without a session, from run_buckets (pg_sql.h,
+ * schema version 5): the counter rows of the filter's key and statuses in
+ * the whole time buckets of acp_time_buckets_split (no time range: every
+ * top-level bucket, a few rows per status), plus count(*) of the runs in
+ * its two edges (under 16 ms of creation time each; none without a range).  Without a status filter the
  * statuses are those the key has counters for, found by a skip scan of
  * the primary key (one probe per status).
  */
@@ -93,19 +93,13 @@ static void cat_range(pg_stmt *s, const acp_run_query *q, int cursor)
  * unused parameter would have no type). */
 typedef struct bucket_params {
     const acp_run_query *q;
-    int agent, session, st[BUCKET_STATUSES_MAX];
+    int agent, st[BUCKET_STATUSES_MAX];
 } bucket_params;
 
 static int agent_param(pg_stmt *s, bucket_params *p)
 {
     return p->agent ? p->agent
                     : (p->agent = text_param(s, p->q->agent_name ? p->q->agent_name : ""));
-}
-
-static int session_param(pg_stmt *s, bucket_params *p)
-{
-    return p->session ? p->session
-                      : (p->session = text_param(s, p->q->session_id ? p->q->session_id : ""));
 }
 
 /* " AND <column> IN (statuses)" (nothing without a status filter). */
@@ -122,22 +116,20 @@ static void cat_status_in(pg_stmt *s, bucket_params *p, const char *column)
     cat(s, ")");
 }
 
-/* " WHERE b.kind = .. AND b.agent = $ AND b.session = $" */
+/* " WHERE b.kind = .. AND b.agent = $ AND b.session = ''" */
 static void cat_key(pg_stmt *s, bucket_params *p)
 {
     const acp_run_query *q = p->q;
-    int kind = q->agent_name ? 1 : q->session_id ? 2 : 0;
-    int a = agent_param(s, p);
-    cat(s, " WHERE b.kind = %d AND b.agent = $%d::text AND b.session = $%d::text", kind, a,
-        session_param(s, p));
+    cat(s, " WHERE b.kind = %d AND b.agent = $%d::text AND b.session = ''",
+        q->agent_name ? 1 : 0, agent_param(s, p));
 }
 
 /*
- * The total of a filter without both agent and session, from run_buckets
- * (pg_sql.h, schema version 5): the counter rows of the filter's key and
- * statuses in the whole time buckets of acp_time_buckets_split (no time
- * range: the level-6 rows), plus count(*) of the runs in its two edges
- * (under 16 ms of creation time each).  Without a status filter the
+ * The total of a filter without a session, from run_buckets (pg_sql.h,
+ * schema version 5): the counter rows of the filter's key and statuses in
+ * the whole time buckets of acp_time_buckets_split (no time range: every
+ * top-level bucket, a few rows per status), plus count(*) of the runs in
+ * its two edges (under 16 ms of creation time each; none without a range).  Without a status filter the
  * statuses are those the key has counters for, found by a skip scan of
  * the primary key (one probe per status).
  */
@@ -148,23 +140,19 @@ static void cat_bucket_total(pg_stmt *s, const acp_run_query *q)
     acp_time_buckets tb;
     if (ranged)
         acp_time_buckets_split(q->created_since_us, q->created_until_us, &tb);
-    else /* all times: level 6, bucket 0 */
-        memset(&tb, 0, sizeof tb);
+    else /* all times: every top-level bucket (its edges hold no instant of
+          * an RFC 3339 date: not counted) */
+        acp_time_buckets_split(INT64_MIN, INT64_MAX, &tb);
     /* the whole buckets: (level, first, end) per range */
-    int64_t ranges[2 * ACP_TIME_BUCKET_LEVELS + 1][3];
+    int64_t ranges[2 * ACP_TIME_BUCKET_LEVELS][3];
     size_t rows = 0;
-    for (int l = 0; ranged && l < ACP_TIME_BUCKET_LEVELS; l++)
+    for (int l = 0; l < ACP_TIME_BUCKET_LEVELS; l++)
         for (int i = 0; i < 2; i++)
             if (tb.lo[l][i] < tb.hi[l][i]) {
                 ranges[rows][0] = l;
                 ranges[rows][1] = tb.lo[l][i];
                 ranges[rows++][2] = tb.hi[l][i];
             }
-    if (!ranged) {
-        ranges[0][0] = ACP_TIME_BUCKET_LEVELS;
-        ranges[0][1] = 0;
-        ranges[rows++][2] = 1;
-    }
     if (rows && !q->n_statuses) {
         cat(s, "WITH RECURSIVE sts (st) AS ((SELECT b.status FROM @.run_buckets b");
         cat_key(s, &p);
@@ -200,8 +188,6 @@ static void cat_bucket_total(pg_stmt *s, const acp_run_query *q)
             int_param(s, edge[e][1]));
         if (q->agent_name)
             cat(s, " AND agent_name = $%d::text", agent_param(s, &p));
-        if (q->session_id)
-            cat(s, " AND session_id = $%d::text", session_param(s, &p));
         cat_status_in(s, &p, "status");
         cat(s, ")");
     }
@@ -246,8 +232,8 @@ acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *ca
     if (st == ACP_OK && q->want_total) {
         s.len = 0;
         s.n = 0;
-        if ((q->agent_name && q->session_id) || q->n_statuses > BUCKET_STATUSES_MAX) {
-            /* one session's runs: counted (no counters for this key) */
+        if (q->session_id || q->n_statuses > BUCKET_STATUSES_MAX) {
+            /* one session's runs: counted (pg_sql.h: no session counters) */
             cat(&s, "SELECT count(*)::bigint FROM @.runs WHERE true");
             if (q->n_statuses) {
                 cat(&s, " AND status");

@@ -241,34 +241,35 @@
 /*
  * Version 5: totals by status and creation time from counters, as
  * run_counts gives totals by agent and session.  A row counts the runs of
- * one key (kind 0 all runs, 1 agent, 2 session; agent and session together
- * are left to count(*) over runs_by_agent_session: one session's runs),
- * one status, one time bucket and one slot.  Levels 0..5 are the time
- * buckets of acp_time_buckets_split (acp_storage_plugin.h: bucket =
- * created_us >> (14 + 6 * level)); level 6 (bucket 0) counts all times.
- * A total by statuses is a sum of level-6 rows; over a time range, a sum
- * of whole buckets plus count(*) of the two level-0 edges (pg_ops.c).
+ * one key (kind 0 all runs, 1 agent), one status, one time bucket and one
+ * slot.  Levels 0..5 are the time buckets of acp_time_buckets_split
+ * (acp_storage_plugin.h: bucket = created_us >> (14 + 6 * level)).  A
+ * total over a time range sums the whole buckets plus count(*) of the two
+ * level-0 edges; a total by statuses alone sums the key's level-5 rows (a
+ * few per status: one per 203 days).  A session's runs (with or without an
+ * agent) are counted over runs_by_session / runs_by_agent_session instead:
+ * a session holds few runs, and a third key would cost every save 6 more
+ * rows (README.md, "Totals by status and creation time").
  *
- * Triggers: an insert upserts its 3 keys x 7 levels rows in one statement,
+ * Triggers: an insert upserts its 2 keys x 6 levels rows in one statement,
  * a delete the same with -1 and then deletes the rows left at zero; an
- * update that moves a run (status, creation time, agent, session, run_id)
- * upserts old -1 and new +1 rows netted and sorted.  Every statement locks
+ * update that moves a run (status, creation time, agent, run_id) upserts
+ * old -1 and new +1 rows netted and sorted.  Every statement locks
  * counter rows in key order, so writers never wait for each other in a
  * cycle.  Slots as in run_counts.  The move's sort is allowed for its
  * function only (PG_SQL_SESSION turns sorts off, which would make the
- * planner JIT-compile a 42-row statement).
+ * planner JIT-compile a 24-row statement).
  */
 /* The levels of one run's rows, (level, bucket of created C). */
 #define PG_BUCKET_LEVELS(C)                                                                 \
     "(VALUES (0::smallint, " C " >> 14), (1::smallint, " C " >> 20),"                        \
     " (2::smallint, " C " >> 26), (3::smallint, " C " >> 32), (4::smallint, " C " >> 38),"   \
-    " (5::smallint, " C " >> 44), (6::smallint, 0::bigint))"
+    " (5::smallint, " C " >> 44))"
 /* A run's keys (kind, agent, session, status, created, slot) as VALUES
  * rows: R is OLD or NEW. */
 #define PG_BUCKET_KEYS(R)                                                                   \
     "(0::smallint, ''::text, ''::text, " R ".status, " R ".created_us, "                     \
     PG_COUNT_SLOT(R) "::smallint, " R "_d), (1, " R ".agent_name, '', " R ".status, "        \
-    R ".created_us, " PG_COUNT_SLOT(R) ", " R "_d), (2, '', " R ".session_id, " R ".status, " \
     R ".created_us, " PG_COUNT_SLOT(R) ", " R "_d)"
 #define PG_BUCKET_PK "(kind, agent, session, status, level, bucket, slot)"
 /* One run's rows (R: NEW or OLD, delta D) in key order: kinds, then
@@ -276,7 +277,7 @@
 #define PG_BUCKET_ROWS(R, D)                                                                \
     "  SELECT v.k, v.a, v.s, v.st, l.lv, l.b, v.sl, " D                                     \
     "  FROM (VALUES " PG_BUCKET_KEYS(R) ") v (k, a, s, st, cr, sl, d),"                     \
-    "  LATERAL " PG_BUCKET_LEVELS("v.cr") " l (lv, b) WHERE v.s IS NOT NULL"
+    "  LATERAL " PG_BUCKET_LEVELS("v.cr") " l (lv, b)"
 #define PG_BUCKET_UPSERT                                                                    \
     " INSERT INTO @.run_buckets AS c (kind, agent, session, status, level, bucket, slot, n)"
 /* The rows OLD's keys left at zero (locked already: no new wait). */
@@ -289,7 +290,7 @@
     "CREATE TABLE @.run_buckets ("                                                          \
     " kind smallint NOT NULL,"                                                              \
     " agent text COLLATE \"C\" NOT NULL,"                                                  \
-    " session text COLLATE \"C\" NOT NULL,"                                                \
+    " session text COLLATE \"C\" NOT NULL," /* '': no session counters (above) */           \
     " status text COLLATE \"C\" NOT NULL,"                                                 \
     " level smallint NOT NULL,"                                                             \
     " bucket bigint NOT NULL,"                                                              \
@@ -313,7 +314,6 @@
     "  SELECT v.k, v.a, v.s, v.st, l.lv, l.b, v.sl, sum(v.d)"                               \
     "  FROM (VALUES " PG_BUCKET_KEYS("OLD") ", " PG_BUCKET_KEYS("NEW") ")"                  \
     "  v (k, a, s, st, cr, sl, d), LATERAL " PG_BUCKET_LEVELS("v.cr") " l (lv, b)"          \
-    "  WHERE v.s IS NOT NULL"                                                               \
     "  GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(v.d) <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7"      \
     "  ON CONFLICT " PG_BUCKET_PK " DO UPDATE SET n = c.n + EXCLUDED.n;"                    \
     PG_BUCKET_DROP_ZEROS " RETURN NULL; END $f$;"                                           \
@@ -323,10 +323,10 @@
     " FOR EACH ROW EXECUTE FUNCTION @.run_buckets_add();"                                   \
     "CREATE TRIGGER run_buckets_remove AFTER DELETE ON @.runs"                              \
     " FOR EACH ROW EXECUTE FUNCTION @.run_buckets_remove();"                                \
-    "CREATE TRIGGER run_buckets_move AFTER UPDATE OF run_id, agent_name, session_id,"      \
-    " status, created_us ON @.runs FOR EACH ROW WHEN (OLD.status <> NEW.status"             \
+    "CREATE TRIGGER run_buckets_move AFTER UPDATE OF run_id, agent_name, status,"          \
+    " created_us ON @.runs FOR EACH ROW WHEN (OLD.status <> NEW.status"                     \
     " OR OLD.created_us <> NEW.created_us OR OLD.agent_name <> NEW.agent_name"              \
-    " OR OLD.session_id IS DISTINCT FROM NEW.session_id OR OLD.run_id <> NEW.run_id)"      \
+    " OR OLD.run_id <> NEW.run_id)"                                                         \
     " EXECUTE FUNCTION @.run_buckets_move();"                                               \
     "CREATE TRIGGER run_buckets_clear AFTER TRUNCATE ON @.runs"                             \
     " FOR EACH STATEMENT EXECUTE FUNCTION @.run_buckets_clear();"
@@ -335,15 +335,13 @@
  * 4: one pass over runs grouped at level 0, then rolled up. */
 #define PG_SQL_BUCKETS_BACKFILL                                                             \
     "INSERT INTO @.run_buckets (kind, agent, session, status, level, bucket, slot, n)"      \
-    " WITH g AS (SELECT agent_name AS a, session_id AS s, status AS st,"                    \
+    " WITH g AS (SELECT agent_name AS a, status AS st,"                                    \
     "  created_us >> 14 AS b0, hashtext(run_id) & " PG_COUNT_MASK " AS sl, count(*) AS n"   \
-    "  FROM @.runs GROUP BY 1, 2, 3, 4, 5)"                                                 \
-    " SELECT k.k, CASE WHEN k.k = 1 THEN g.a ELSE '' END, CASE WHEN k.k = 2 THEN g.s"       \
-    "  ELSE '' END, g.st, l.lv, CASE WHEN l.lv = 6 THEN 0 ELSE g.b0 >> (6 * l.lv) END,"     \
-    "  g.sl, sum(g.n)"                                                                      \
-    " FROM g, (VALUES (0::smallint), (1::smallint), (2::smallint)) k (k),"                  \
-    "  generate_series(0, 6) l (lv)"                                                        \
-    " WHERE k.k <> 2 OR g.s IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7;"
+    "  FROM @.runs GROUP BY 1, 2, 3, 4)"                                                    \
+    " SELECT k.k, CASE WHEN k.k = 1 THEN g.a ELSE '' END, '', g.st, l.lv,"                  \
+    "  g.b0 >> (6 * l.lv), g.sl, sum(g.n)"                                                  \
+    " FROM g, (VALUES (0::smallint), (1::smallint)) k (k), generate_series(0, 5) l (lv)"    \
+    " GROUP BY 1, 2, 3, 4, 5, 6, 7;"
 
 /* A new store, at the current version. */
 #define PG_SQL_SCHEMA                                                                       \
