@@ -296,6 +296,18 @@ static int64_t add_event(acp_store *st, const char *run_id)
     return seq;
 }
 
+/* The total list_runs reports for filter f (with its page, if any). */
+static int64_t total_of_filter(acp_store *st, acp_run_filter *f)
+{
+    f->want_total = 1;
+    acp_page *p;
+    acp_error e = {0};
+    cr_assert_eq(acp_run_list(st, f, &p, &e), ACP_OK, "%s", e.message);
+    int64_t n = acp_page_total(p);
+    acp_page_free(p);
+    return n;
+}
+
 /* The total of list_runs for a filter (NULL: none). */
 static int64_t total_of(acp_store *st, const char *agent, const char *session)
 {
@@ -303,13 +315,7 @@ static int64_t total_of(acp_store *st, const char *agent, const char *session)
     f.agent_name = agent;
     f.session_id = session;
     f.limit = 0;
-    f.want_total = 1;
-    acp_page *p;
-    acp_error e = {0};
-    cr_assert_eq(acp_run_list(st, &f, &p, &e), ACP_OK, "%s", e.message);
-    int64_t n = acp_page_total(p);
-    acp_page_free(p);
-    return n;
+    return total_of_filter(st, &f);
 }
 
 static uint64_t fnv1a64(const char *s)
@@ -1086,13 +1092,8 @@ static void expect_filtered_total(acp_store *st, PGconn *c, const char *schema, 
     f.status = statuses;
     f.created_since_us = since;
     f.created_until_us = until;
-    f.limit = 10;
-    f.want_total = 1;
-    acp_page *p;
-    acp_error e = {0};
-    cr_assert_eq(acp_run_list(st, &f, &p, &e), ACP_OK, "%s", e.message);
-    int64_t got = acp_page_total(p);
-    acp_page_free(p);
+    f.limit = 10; /* a page too, as a caller would ask */
+    int64_t got = total_of_filter(st, &f);
     char la[300], ls[300], lst[300];
     int64_t want = atoll(sql_value(
         c, "SELECT count(*) FROM %s.runs WHERE (%s::text IS NULL OR agent_name = %s) AND"
