@@ -27,72 +27,51 @@
     "(0, '', ''), (1, " R ".agent_name, ''), (2, '', " R ".session_id),"                     \
     " (3, " R ".agent_name, " R ".session_id)"
 
-/* Version 5: the counters by status and creation-time bucket (run_buckets)
- * and their triggers, the backend's text (every insert, status change and
+/* Version 5: the counters by agent and status (run_status_counts) and
+ * their triggers, the backend's text (every insert, status change and
  * delete pays for them on both sides). */
-#define BPG_BUCKETS                                                                         \
-    "CREATE TABLE run_buckets ( kind smallint NOT NULL, agent text COLLATE \"C\" NOT NULL, "\
-    "session text COLLATE \"C\" NOT NULL, status text COLLATE \"C\" NOT NULL, level smallint "\
-    "NOT NULL, bucket bigint NOT NULL, slot smallint NOT NULL, n bigint NOT NULL, "         \
-    "PRIMARY KEY (kind, agent, session, status, level, bucket, slot));CREATE FUNCTION "     \
-    "run_buckets_add() RETURNS trigger LANGUAGE plpgsql AS $f$ DECLARE new_d bigint := "    \
-    "1; BEGIN INSERT INTO run_buckets AS c (kind, agent, session, status, level, bucket, "  \
-    "slot, n)  SELECT v.k, v.a, v.s, v.st, l.lv, l.b, v.sl, 1  FROM (VALUES "               \
-    "(0::smallint, ''::text, ''::text, NEW.status, NEW.created_us, (hashtext(NEW.run_id) "  \
-    "& 15)::smallint, NEW_d), (1, NEW.agent_name, '', NEW.status, NEW.created_us, "         \
-    "(hashtext(NEW.run_id) & 15), NEW_d)) v (k, a, s, st, cr, sl, d),  LATERAL (VALUES "    \
-    "(0::smallint, v.cr >> 14), (1::smallint, v.cr >> 20), (2::smallint, v.cr >> 26), "     \
-    "(3::smallint, v.cr >> 32), (4::smallint, v.cr >> 38), (5::smallint, v.cr >> 44)) l "   \
-    "(lv, b)  ON CONFLICT (kind, agent, session, status, level, bucket, slot) DO UPDATE "   \
-    "SET n = c.n + 1; RETURN NULL; END $f$;CREATE FUNCTION run_buckets_remove() RETURNS "   \
-    "trigger LANGUAGE plpgsql AS $f$ DECLARE old_d bigint := -1; BEGIN INSERT INTO "        \
-    "run_buckets AS c (kind, agent, session, status, level, bucket, slot, n)  SELECT "      \
-    "v.k, v.a, v.s, v.st, l.lv, l.b, v.sl, -1  FROM (VALUES (0::smallint, ''::text, "       \
-    "''::text, OLD.status, OLD.created_us, (hashtext(OLD.run_id) & 15)::smallint, "         \
-    "OLD_d), (1, OLD.agent_name, '', OLD.status, OLD.created_us, (hashtext(OLD.run_id) & "  \
-    "15), OLD_d)) v (k, a, s, st, cr, sl, d),  LATERAL (VALUES (0::smallint, v.cr >> "      \
-    "14), (1::smallint, v.cr >> 20), (2::smallint, v.cr >> 26), (3::smallint, v.cr >> "     \
-    "32), (4::smallint, v.cr >> 38), (5::smallint, v.cr >> 44)) l (lv, b)  ON CONFLICT "    \
-    "(kind, agent, session, status, level, bucket, slot) DO UPDATE SET n = c.n - 1; "       \
-    "DELETE FROM run_buckets c USING (VALUES (0::smallint, ''::text, ''::text, "            \
-    "OLD.status, OLD.created_us, (hashtext(OLD.run_id) & 15)::smallint, OLD_d), (1, "       \
-    "OLD.agent_name, '', OLD.status, OLD.created_us, (hashtext(OLD.run_id) & 15), "         \
-    "OLD_d))  v (k, a, s, st, cr, sl, d), LATERAL (VALUES (0::smallint, v.cr >> 14), "      \
-    "(1::smallint, v.cr >> 20), (2::smallint, v.cr >> 26), (3::smallint, v.cr >> 32), "     \
-    "(4::smallint, v.cr >> 38), (5::smallint, v.cr >> 44)) l (lv, b)  WHERE c.kind = v.k "  \
-    "AND c.agent = v.a AND c.session = v.s AND c.status = v.st  AND c.level = l.lv AND "    \
-    "c.bucket = l.b AND c.slot = v.sl AND c.n = 0; RETURN NULL; END $f$;CREATE FUNCTION "   \
-    "run_buckets_move() RETURNS trigger LANGUAGE plpgsql SET enable_sort = on AS $f$ "      \
-    "DECLARE old_d bigint := -1; new_d bigint := 1; BEGIN INSERT INTO run_buckets AS c "    \
-    "(kind, agent, session, status, level, bucket, slot, n)  SELECT v.k, v.a, v.s, v.st, "  \
-    "l.lv, l.b, v.sl, sum(v.d)  FROM (VALUES (0::smallint, ''::text, ''::text, "            \
-    "OLD.status, OLD.created_us, (hashtext(OLD.run_id) & 15)::smallint, OLD_d), (1, "       \
-    "OLD.agent_name, '', OLD.status, OLD.created_us, (hashtext(OLD.run_id) & 15), "         \
-    "OLD_d), (0::smallint, ''::text, ''::text, NEW.status, NEW.created_us, "                \
-    "(hashtext(NEW.run_id) & 15)::smallint, NEW_d), (1, NEW.agent_name, '', NEW.status, "   \
-    "NEW.created_us, (hashtext(NEW.run_id) & 15), NEW_d))  v (k, a, s, st, cr, sl, d), "    \
-    "LATERAL (VALUES (0::smallint, v.cr >> 14), (1::smallint, v.cr >> 20), (2::smallint, "  \
-    "v.cr >> 26), (3::smallint, v.cr >> 32), (4::smallint, v.cr >> 38), (5::smallint, "     \
-    "v.cr >> 44)) l (lv, b)  GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(v.d) <> 0 ORDER BY "   \
-    "1, 2, 3, 4, 5, 6, 7  ON CONFLICT (kind, agent, session, status, level, bucket, "       \
-    "slot) DO UPDATE SET n = c.n + EXCLUDED.n; DELETE FROM run_buckets c USING (VALUES "    \
-    "(0::smallint, ''::text, ''::text, OLD.status, OLD.created_us, (hashtext(OLD.run_id) "  \
-    "& 15)::smallint, OLD_d), (1, OLD.agent_name, '', OLD.status, OLD.created_us, "         \
-    "(hashtext(OLD.run_id) & 15), OLD_d))  v (k, a, s, st, cr, sl, d), LATERAL (VALUES "    \
-    "(0::smallint, v.cr >> 14), (1::smallint, v.cr >> 20), (2::smallint, v.cr >> 26), "     \
-    "(3::smallint, v.cr >> 32), (4::smallint, v.cr >> 38), (5::smallint, v.cr >> 44)) l "   \
-    "(lv, b)  WHERE c.kind = v.k AND c.agent = v.a AND c.session = v.s AND c.status = "     \
-    "v.st  AND c.level = l.lv AND c.bucket = l.b AND c.slot = v.sl AND c.n = 0; RETURN "    \
-    "NULL; END $f$;CREATE FUNCTION run_buckets_clear() RETURNS trigger LANGUAGE plpgsql "   \
-    "AS $f$ BEGIN DELETE FROM run_buckets; RETURN NULL; END $f$;CREATE TRIGGER "            \
-    "run_buckets_add AFTER INSERT ON runs FOR EACH ROW EXECUTE FUNCTION "                   \
-    "run_buckets_add();CREATE TRIGGER run_buckets_remove AFTER DELETE ON runs FOR EACH "    \
-    "ROW EXECUTE FUNCTION run_buckets_remove();CREATE TRIGGER run_buckets_move AFTER "      \
-    "UPDATE OF run_id, agent_name, status, created_us ON runs FOR EACH ROW WHEN "           \
-    "(OLD.status <> NEW.status OR OLD.created_us <> NEW.created_us OR OLD.agent_name <> "   \
-    "NEW.agent_name OR OLD.run_id <> NEW.run_id) EXECUTE FUNCTION "                         \
-    "run_buckets_move();CREATE TRIGGER run_buckets_clear AFTER TRUNCATE ON runs FOR EACH "  \
-    "STATEMENT EXECUTE FUNCTION run_buckets_clear();"
+#define BPG_STATUS_COUNTS                                                                   \
+    "CREATE TABLE run_status_counts ( kind smallint NOT NULL, agent text COLLATE \"C\" "    \
+    "NOT NULL, status text COLLATE \"C\" NOT NULL, slot smallint NOT NULL, n bigint NOT"    \
+    " NULL, PRIMARY KEY (kind, agent, status, slot));CREATE FUNCTION run_status_count"      \
+    "s_add() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN INSERT INTO run_status_cou"      \
+    "nts AS c (kind, agent, status, slot, n) VALUES (0::smallint, ''::text COLLATE \"C"     \
+    "\", NEW.status COLLATE \"C\", (hashtext(NEW.run_id) & 15)::smallint, 1::bigint), (1"   \
+    ", NEW.agent_name, NEW.status, (hashtext(NEW.run_id) & 15), 1)  ON CONFLICT (kind"      \
+    ", agent, status, slot) DO UPDATE SET n = c.n + 1; RETURN NULL; END $f$;CREATE FU"      \
+    "NCTION run_status_counts_remove() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "      \
+    "INSERT INTO run_status_counts AS c (kind, agent, status, slot, n) VALUES (0::sma"      \
+    "llint, ''::text COLLATE \"C\", OLD.status COLLATE \"C\", (hashtext(OLD.run_id) & 15)"  \
+    "::smallint, -1::bigint), (1, OLD.agent_name, OLD.status, (hashtext(OLD.run_id) &"      \
+    " 15), -1)  ON CONFLICT (kind, agent, status, slot) DO UPDATE SET n = c.n - 1; DE"      \
+    "LETE FROM run_status_counts c USING (VALUES (0::smallint, ''::text COLLATE \"C\", "    \
+    "OLD.status COLLATE \"C\", (hashtext(OLD.run_id) & 15)::smallint, -1::bigint), (1, "    \
+    "OLD.agent_name, OLD.status, (hashtext(OLD.run_id) & 15), -1))  v (k, a, st, sl, "      \
+    "d) WHERE c.kind = v.k AND c.agent = v.a AND c.status = v.st  AND c.slot = v.sl A"      \
+    "ND c.n = 0; RETURN NULL; END $f$;CREATE FUNCTION run_status_counts_move() RETURN"      \
+    "S trigger LANGUAGE plpgsql SET enable_sort = on AS $f$ BEGIN INSERT INTO run_sta"      \
+    "tus_counts AS c (kind, agent, status, slot, n)  SELECT v.k, v.a, v.st, v.sl, sum"      \
+    "(v.d) FROM (VALUES (0::smallint, ''::text COLLATE \"C\", OLD.status COLLATE \"C\", ("  \
+    "hashtext(OLD.run_id) & 15)::smallint, -1::bigint), (1, OLD.agent_name, OLD.statu"      \
+    "s, (hashtext(OLD.run_id) & 15), -1), (0::smallint, ''::text COLLATE \"C\", NEW.sta"    \
+    "tus COLLATE \"C\", (hashtext(NEW.run_id) & 15)::smallint, 1::bigint), (1, NEW.agen"    \
+    "t_name, NEW.status, (hashtext(NEW.run_id) & 15), 1)) v (k, a, st, sl, d)  GROUP "      \
+    "BY 1, 2, 3, 4 HAVING sum(v.d) <> 0 ORDER BY 1, 2, 3, 4  ON CONFLICT (kind, agent"      \
+    ", status, slot) DO UPDATE SET n = c.n + EXCLUDED.n; DELETE FROM run_status_count"      \
+    "s c USING (VALUES (0::smallint, ''::text COLLATE \"C\", OLD.status COLLATE \"C\", (h"  \
+    "ashtext(OLD.run_id) & 15)::smallint, -1::bigint), (1, OLD.agent_name, OLD.status"      \
+    ", (hashtext(OLD.run_id) & 15), -1))  v (k, a, st, sl, d) WHERE c.kind = v.k AND "      \
+    "c.agent = v.a AND c.status = v.st  AND c.slot = v.sl AND c.n = 0; RETURN NULL; E"      \
+    "ND $f$;CREATE FUNCTION run_status_counts_clear() RETURNS trigger LANGUAGE plpgsq"      \
+    "l AS $f$ BEGIN DELETE FROM run_status_counts; RETURN NULL; END $f$;CREATE TRIGGE"      \
+    "R run_status_counts_add AFTER INSERT ON runs FOR EACH ROW EXECUTE FUNCTION run_s"      \
+    "tatus_counts_add();CREATE TRIGGER run_status_counts_remove AFTER DELETE ON runs "      \
+    "FOR EACH ROW EXECUTE FUNCTION run_status_counts_remove();CREATE TRIGGER run_stat"      \
+    "us_counts_move AFTER UPDATE OF run_id, agent_name, status ON runs FOR EACH ROW W"      \
+    "HEN (OLD.status <> NEW.status OR OLD.agent_name <> NEW.agent_name OR OLD.run_id "      \
+    "<> NEW.run_id) EXECUTE FUNCTION run_status_counts_move();CREATE TRIGGER run_stat"      \
+    "us_counts_clear AFTER TRUNCATE ON runs FOR EACH STATEMENT EXECUTE FUNCTION run_s"      \
+    "tatus_counts_clear();"
 
 /* Run versions, as the backend keeps them: a version per run, the delete
  * mark in meta, and the save function that decides, checks and writes
@@ -197,7 +176,7 @@
     " (agent_name, status, created_us DESC, run_id DESC);"                                  \
     "CREATE INDEX runs_finished ON runs (status, finished_us)"                              \
     " WHERE finished_us IS NOT NULL;"                                                       \
-    BPG_BUCKETS                                                                             \
+    BPG_STATUS_COUNTS                                                                       \
     "INSERT INTO meta VALUES ('schema_version', 5);"
 
 /* The statements the workload runs, prepared as "b<number>".  Parameters

@@ -500,10 +500,8 @@ static acp_status io_failed(pg_req *r, int io, PGresult *res)
     return st;
 }
 
-#define PG_BINARY8 1, 1, 1, 1, 1, 1, 1, 1
-static const int pg_binary[PG_MAX_PARAMS] = {PG_BINARY8, PG_BINARY8, PG_BINARY8,
-                                             PG_BINARY8, PG_BINARY8, PG_BINARY8};
-_Static_assert(PG_MAX_PARAMS == 48, "pg_binary has one 1 per parameter");
+static const int pg_binary[PG_MAX_PARAMS] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                             1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
 
 static acp_status exec_any(pg_req *r, int stmt, const char *sql, int n, const char *const *vals,
                            const int *lens, PGresult **out)

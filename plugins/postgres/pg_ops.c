@@ -79,118 +79,20 @@ static void cat_range(pg_stmt *s, const acp_run_query *q, int cursor)
 }
 
 /*
- * The total of a filter without a session, from run_buckets (pg_sql.h,
- * schema version 5): the counter rows of the filter's key and statuses in
- * the whole time buckets of acp_time_buckets_split (no time range: every
- * top-level bucket, a few rows per status), plus count(*) of the runs in
- * its two edges (under 16 ms of creation time each; none without a range).  Without a status filter the
- * statuses are those the key has counters for, found by a skip scan of
- * the primary key (one probe per status).
+ * The total of a filter by statuses and/or agent alone, from
+ * run_status_counts (pg_sql.h, schema version 5): a sum of at most 16 rows
+ * per status of the filter's key (without a status filter, every row of
+ * the key).  A filter with a session or a creation-time range is counted
+ * instead (pg_list_filtered).
  */
-#define BUCKET_STATUSES_MAX 8 /* distinct ACP statuses: 7 (more: counted) */
-
-/* The parameters of a bucket total, each added at its first use (an
- * unused parameter would have no type). */
-typedef struct bucket_params {
-    const acp_run_query *q;
-    int agent, st[BUCKET_STATUSES_MAX];
-} bucket_params;
-
-static int agent_param(pg_stmt *s, bucket_params *p)
+static void cat_status_total(pg_stmt *s, const acp_run_query *q)
 {
-    return p->agent ? p->agent
-                    : (p->agent = text_param(s, p->q->agent_name ? p->q->agent_name : ""));
-}
-
-/* " AND <column> IN (statuses)" (nothing without a status filter). */
-static void cat_status_in(pg_stmt *s, bucket_params *p, const char *column)
-{
-    if (!p->q->n_statuses)
-        return;
-    cat(s, " AND %s IN (", column);
-    for (size_t i = 0; i < p->q->n_statuses; i++) {
-        if (!p->st[i])
-            p->st[i] = text_param(s, p->q->statuses[i]);
-        cat(s, "%s$%d::text", i ? ", " : "", p->st[i]);
-    }
-    cat(s, ")");
-}
-
-/* " WHERE b.kind = .. AND b.agent = $ AND b.session = ''" */
-static void cat_key(pg_stmt *s, bucket_params *p)
-{
-    const acp_run_query *q = p->q;
-    cat(s, " WHERE b.kind = %d AND b.agent = $%d::text AND b.session = ''",
-        q->agent_name ? 1 : 0, agent_param(s, p));
-}
-
-/*
- * The total of a filter without a session, from run_buckets (pg_sql.h,
- * schema version 5): the counter rows of the filter's key and statuses in
- * the whole time buckets of acp_time_buckets_split (no time range: every
- * top-level bucket, a few rows per status), plus count(*) of the runs in
- * its two edges (under 16 ms of creation time each; none without a range).  Without a status filter the
- * statuses are those the key has counters for, found by a skip scan of
- * the primary key (one probe per status).
- */
-static void cat_bucket_total(pg_stmt *s, const acp_run_query *q)
-{
-    bucket_params p = {.q = q};
-    int ranged = q->created_since_us != INT64_MIN || q->created_until_us != INT64_MAX;
-    acp_time_buckets tb;
-    if (ranged)
-        acp_time_buckets_split(q->created_since_us, q->created_until_us, &tb);
-    else /* all times: every top-level bucket (its edges hold no instant of
-          * an RFC 3339 date: not counted) */
-        acp_time_buckets_split(INT64_MIN, INT64_MAX, &tb);
-    /* the whole buckets: (level, first, end) per range */
-    int64_t ranges[2 * ACP_TIME_BUCKET_LEVELS][3];
-    size_t rows = 0;
-    for (int l = 0; l < ACP_TIME_BUCKET_LEVELS; l++)
-        for (int i = 0; i < 2; i++)
-            if (tb.lo[l][i] < tb.hi[l][i]) {
-                ranges[rows][0] = l;
-                ranges[rows][1] = tb.lo[l][i];
-                ranges[rows++][2] = tb.hi[l][i];
-            }
-    if (rows && !q->n_statuses) {
-        cat(s, "WITH RECURSIVE sts (st) AS ((SELECT b.status FROM @.run_buckets b");
-        cat_key(s, &p);
-        cat(s, " ORDER BY b.status LIMIT 1) UNION ALL SELECT (SELECT b.status FROM"
-               " @.run_buckets b");
-        cat_key(s, &p);
-        cat(s, " AND b.status > sts.st ORDER BY b.status LIMIT 1) FROM sts"
-               " WHERE sts.st IS NOT NULL) ");
-    }
-    /* One index range scan per bucket range (a lateral sum: a join would
-     * be planned as a walk of every row of the key). */
-    cat(s, "SELECT 0::bigint");
-    for (size_t i = 0; i < rows; i++) {
-        cat(s, "%s (%d::smallint, $%d::bigint, $%d::bigint)",
-            i ? "," : " + (SELECT coalesce(sum(x.n), 0)::bigint FROM (VALUES", (int)ranges[i][0],
-            int_param(s, ranges[i][1]), int_param(s, ranges[i][2]));
-    }
-    if (rows) {
-        cat(s, ") r (l, lo, hi), LATERAL (SELECT sum(b.n) AS n FROM @.run_buckets b");
-        cat_key(s, &p);
-        if (q->n_statuses)
-            cat_status_in(s, &p, "b.status");
-        else
-            cat(s, " AND b.status = ANY (ARRAY(SELECT st FROM sts WHERE st IS NOT NULL))");
-        cat(s, " AND b.level = r.l AND b.bucket >= r.lo AND b.bucket < r.hi) x)");
-    }
-    /* the edges, run by run */
-    const int64_t edge[2][2] = {{tb.head_since, tb.head_until}, {tb.tail_since, tb.tail_until}};
-    for (int e = 0; ranged && e < 2; e++) {
-        if (edge[e][0] >= edge[e][1])
-            continue;
-        cat(s, " + (SELECT count(*) FROM @.runs WHERE created_us >= $%d::bigint"
-               " AND created_us < $%d::bigint", int_param(s, edge[e][0]),
-            int_param(s, edge[e][1]));
-        if (q->agent_name)
-            cat(s, " AND agent_name = $%d::text", agent_param(s, &p));
-        cat_status_in(s, &p, "status");
-        cat(s, ")");
+    cat(s, "SELECT coalesce(sum(n), 0)::bigint FROM @.run_status_counts WHERE kind = %d"
+           " AND agent = $%d::text",
+        q->agent_name ? 1 : 0, text_param(s, q->agent_name ? q->agent_name : ""));
+    if (q->n_statuses) {
+        cat(s, " AND status");
+        cat_statuses(s, q->statuses, q->n_statuses);
     }
 }
 
@@ -233,8 +135,10 @@ acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *ca
     if (st == ACP_OK && q->want_total) {
         s.len = 0;
         s.n = 0;
-        if (q->session_id || q->n_statuses > BUCKET_STATUSES_MAX) {
-            /* one session's runs: counted (pg_sql.h: no session counters) */
+        if (q->session_id || q->created_since_us != INT64_MIN ||
+            q->created_until_us != INT64_MAX) {
+            /* counted over the index ranges of the page (pg_sql.h: no
+             * session or time counters) */
             cat(&s, "SELECT count(*)::bigint FROM @.runs WHERE true");
             if (q->n_statuses) {
                 cat(&s, " AND status");
@@ -242,7 +146,7 @@ acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *ca
             }
             cat_range(&s, q, 0);
         } else {
-            cat_bucket_total(&s, q);
+            cat_status_total(&s, q);
         }
         int64_t total = 0;
         if ((st = run(&r, &s, &res)) == ACP_OK) {

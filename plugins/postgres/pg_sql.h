@@ -24,7 +24,7 @@
  *   2  run_counts and the triggers that keep it (PG_SQL_COUNTS)
  *   3  run versions: runs.version, the delete mark, save_run (PG_SQL_VERSIONS)
  *   4  status and finished indexes for filters and retention (PG_SQL_OPS)
- *   5  run_buckets: counts by status and creation time (PG_SQL_BUCKETS) */
+ *   5  run_status_counts: counts by status (PG_SQL_STATUS_COUNTS) */
 #define PG_SCHEMA_VERSION 5
 
 /* The tables of version 1 (the version row is added by PG_SQL_SCHEMA). */
@@ -239,113 +239,87 @@
 #define PG_SQL_MIGRATE_4 PG_SQL_OPS "UPDATE @.meta SET value = 4 WHERE name = 'schema_version';"
 
 /*
- * Version 5: totals by status and creation time from counters, as
- * run_counts gives totals by agent and session.  A row counts the runs of
- * one key (kind 0 all runs, 1 agent), one status, one time bucket and one
- * slot.  Levels 0..5 are the time buckets of acp_time_buckets_split
- * (acp_storage_plugin.h: bucket = created_us >> (14 + 6 * level)).  A
- * total over a time range sums the whole buckets plus count(*) of the two
- * level-0 edges; a total by statuses alone sums the key's level-5 rows (a
- * few per status: one per 203 days).  A session's runs (with or without an
- * agent) are counted over runs_by_session / runs_by_agent_session instead:
- * a session holds few runs, and a third key would cost every save 6 more
- * rows (README.md, "Totals by status and creation time").
+ * Version 5: totals by status from counters, as run_counts gives totals
+ * by agent and session.  A row counts the runs of one key (kind 0 all
+ * runs, 1 one agent), one status and one slot (slots as in run_counts).
+ * A total by statuses (with or without an agent) sums at most 16 rows per
+ * status.  Totals with a session or a creation-time range are counted over
+ * the runs indexes instead (pg_ops.c; README.md, "Totals by status").
  *
- * Triggers: an insert upserts its 2 keys x 6 levels rows in one statement,
- * a delete the same with -1 and then deletes the rows left at zero; an
- * update that moves a run (status, creation time, agent, run_id) upserts
- * old -1 and new +1 rows netted and sorted.  Every statement locks
- * counter rows in key order, so writers never wait for each other in a
- * cycle.  Slots as in run_counts.  The move's sort is allowed for its
- * function only (PG_SQL_SESSION turns sorts off, which would make the
- * planner JIT-compile a 24-row statement).
+ * Triggers: an insert upserts its 2 rows, a delete subtracts from them and
+ * deletes the rows left at zero; an update that moves a run (status,
+ * agent, run_id) upserts old -1 and new +1 netted and sorted.  Every
+ * statement locks counter rows in key order, so writers never wait for
+ * each other in a cycle.  The move's sort is allowed for its function only
+ * (PG_SQL_SESSION turns sorts off, which would make the planner
+ * JIT-compile a 4-row statement).
  */
-/* The levels of one run's rows, (level, bucket of created C). */
-#define PG_BUCKET_LEVELS(C)                                                                 \
-    "(VALUES (0::smallint, " C " >> 14), (1::smallint, " C " >> 20),"                        \
-    " (2::smallint, " C " >> 26), (3::smallint, " C " >> 32), (4::smallint, " C " >> 38),"   \
-    " (5::smallint, " C " >> 44))"
-/* A run's keys (kind, agent, session, status, created, slot) as VALUES
- * rows: R is OLD or NEW. */
-#define PG_BUCKET_KEYS(R)                                                                   \
-    "(0::smallint, ''::text, ''::text, " R ".status, " R ".created_us, "                     \
-    PG_COUNT_SLOT(R) "::smallint, " R "_d), (1, " R ".agent_name, '', " R ".status, "        \
-    R ".created_us, " PG_COUNT_SLOT(R) ", " R "_d)"
-#define PG_BUCKET_PK "(kind, agent, session, status, level, bucket, slot)"
-/* One run's rows (R: NEW or OLD, delta D) in key order: kinds, then
- * levels (a lateral VALUES is the inner side of the nested loop). */
-#define PG_BUCKET_ROWS(R, D)                                                                \
-    "  SELECT v.k, v.a, v.s, v.st, l.lv, l.b, v.sl, " D                                     \
-    "  FROM (VALUES " PG_BUCKET_KEYS(R) ") v (k, a, s, st, cr, sl, d),"                     \
-    "  LATERAL " PG_BUCKET_LEVELS("v.cr") " l (lv, b)"
-#define PG_BUCKET_UPSERT                                                                    \
-    " INSERT INTO @.run_buckets AS c (kind, agent, session, status, level, bucket, slot, n)"
+/* A run's rows (kind, agent, status, slot, delta) as VALUES rows in key
+ * order (byte order, as the primary key): R is OLD or NEW, D its delta. */
+#define PG_STATUS_KEYS(R, D)                                                                \
+    "(0::smallint, ''::text COLLATE \"C\", " R ".status COLLATE \"C\", "                    \
+    PG_COUNT_SLOT(R) "::smallint, " D "::bigint),"                                          \
+    " (1, " R ".agent_name, " R ".status, " PG_COUNT_SLOT(R) ", " D ")"
+#define PG_STATUS_PK "(kind, agent, status, slot)"
+#define PG_STATUS_UPSERT " INSERT INTO @.run_status_counts AS c (kind, agent, status, slot, n)"
 /* The rows OLD's keys left at zero (locked already: no new wait). */
-#define PG_BUCKET_DROP_ZEROS                                                                \
-    " DELETE FROM @.run_buckets c USING (VALUES " PG_BUCKET_KEYS("OLD") ")"                 \
-    "  v (k, a, s, st, cr, sl, d), LATERAL " PG_BUCKET_LEVELS("v.cr") " l (lv, b)"          \
-    "  WHERE c.kind = v.k AND c.agent = v.a AND c.session = v.s AND c.status = v.st"        \
-    "  AND c.level = l.lv AND c.bucket = l.b AND c.slot = v.sl AND c.n = 0;"
-#define PG_SQL_BUCKETS                                                                      \
-    "CREATE TABLE @.run_buckets ("                                                          \
+#define PG_STATUS_DROP_ZEROS                                                                \
+    " DELETE FROM @.run_status_counts c USING (VALUES " PG_STATUS_KEYS("OLD", "-1") ")"     \
+    "  v (k, a, st, sl, d) WHERE c.kind = v.k AND c.agent = v.a AND c.status = v.st"        \
+    "  AND c.slot = v.sl AND c.n = 0;"
+#define PG_SQL_STATUS_COUNTS                                                                \
+    "CREATE TABLE @.run_status_counts ("                                                    \
     " kind smallint NOT NULL,"                                                              \
-    " agent text COLLATE \"C\" NOT NULL,"                                                  \
-    " session text COLLATE \"C\" NOT NULL," /* '': no session counters (above) */           \
-    " status text COLLATE \"C\" NOT NULL,"                                                 \
-    " level smallint NOT NULL,"                                                             \
-    " bucket bigint NOT NULL,"                                                              \
+    " agent text COLLATE \"C\" NOT NULL,"                                                   \
+    " status text COLLATE \"C\" NOT NULL,"                                                  \
     " slot smallint NOT NULL,"                                                              \
     " n bigint NOT NULL,"                                                                   \
-    " PRIMARY KEY " PG_BUCKET_PK ");"                                                       \
-    "CREATE FUNCTION @.run_buckets_add() RETURNS trigger LANGUAGE plpgsql AS $f$"           \
-    " DECLARE new_d bigint := 1; BEGIN" PG_BUCKET_UPSERT PG_BUCKET_ROWS("NEW", "1")         \
-    "  ON CONFLICT " PG_BUCKET_PK " DO UPDATE SET n = c.n + 1;"                             \
+    " PRIMARY KEY " PG_STATUS_PK ");"                                                       \
+    "CREATE FUNCTION @.run_status_counts_add() RETURNS trigger LANGUAGE plpgsql AS $f$"     \
+    " BEGIN" PG_STATUS_UPSERT " VALUES " PG_STATUS_KEYS("NEW", "1")                         \
+    "  ON CONFLICT " PG_STATUS_PK " DO UPDATE SET n = c.n + 1;"                             \
     " RETURN NULL; END $f$;"                                                                \
-    "CREATE FUNCTION @.run_buckets_remove() RETURNS trigger LANGUAGE plpgsql AS $f$"        \
-    " DECLARE old_d bigint := -1; BEGIN" PG_BUCKET_UPSERT PG_BUCKET_ROWS("OLD", "-1")       \
-    "  ON CONFLICT " PG_BUCKET_PK " DO UPDATE SET n = c.n - 1;"                             \
-    PG_BUCKET_DROP_ZEROS " RETURN NULL; END $f$;"                                           \
-    /* old -1 and new +1 netted (a row moved onto itself is left alone) and  \
-     * sorted: no two rows of one statement are the same, and transactions   \
+    "CREATE FUNCTION @.run_status_counts_remove() RETURNS trigger LANGUAGE plpgsql AS $f$"  \
+    " BEGIN" PG_STATUS_UPSERT " VALUES " PG_STATUS_KEYS("OLD", "-1")                        \
+    "  ON CONFLICT " PG_STATUS_PK " DO UPDATE SET n = c.n - 1;"                             \
+    PG_STATUS_DROP_ZEROS " RETURN NULL; END $f$;"                                           \
+    /* old -1 and new +1 netted (a row moved onto itself is left alone) and                 \
+     * sorted: no two rows of one statement are the same, and transactions                  \
      * lock rows in key order. */                                                           \
-    "CREATE FUNCTION @.run_buckets_move() RETURNS trigger LANGUAGE plpgsql"                 \
-    " SET enable_sort = on AS $f$ DECLARE old_d bigint := -1; new_d bigint := 1; BEGIN"     \
-    PG_BUCKET_UPSERT                                                                        \
-    "  SELECT v.k, v.a, v.s, v.st, l.lv, l.b, v.sl, sum(v.d)"                               \
-    "  FROM (VALUES " PG_BUCKET_KEYS("OLD") ", " PG_BUCKET_KEYS("NEW") ")"                  \
-    "  v (k, a, s, st, cr, sl, d), LATERAL " PG_BUCKET_LEVELS("v.cr") " l (lv, b)"          \
-    "  GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(v.d) <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7"      \
-    "  ON CONFLICT " PG_BUCKET_PK " DO UPDATE SET n = c.n + EXCLUDED.n;"                    \
-    PG_BUCKET_DROP_ZEROS " RETURN NULL; END $f$;"                                           \
-    "CREATE FUNCTION @.run_buckets_clear() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"   \
-    " DELETE FROM @.run_buckets; RETURN NULL; END $f$;"                                     \
-    "CREATE TRIGGER run_buckets_add AFTER INSERT ON @.runs"                                 \
-    " FOR EACH ROW EXECUTE FUNCTION @.run_buckets_add();"                                   \
-    "CREATE TRIGGER run_buckets_remove AFTER DELETE ON @.runs"                              \
-    " FOR EACH ROW EXECUTE FUNCTION @.run_buckets_remove();"                                \
-    "CREATE TRIGGER run_buckets_move AFTER UPDATE OF run_id, agent_name, status,"          \
-    " created_us ON @.runs FOR EACH ROW WHEN (OLD.status <> NEW.status"                     \
-    " OR OLD.created_us <> NEW.created_us OR OLD.agent_name <> NEW.agent_name"              \
-    " OR OLD.run_id <> NEW.run_id)"                                                         \
-    " EXECUTE FUNCTION @.run_buckets_move();"                                               \
-    "CREATE TRIGGER run_buckets_clear AFTER TRUNCATE ON @.runs"                             \
-    " FOR EACH STATEMENT EXECUTE FUNCTION @.run_buckets_clear();"
+    "CREATE FUNCTION @.run_status_counts_move() RETURNS trigger LANGUAGE plpgsql"           \
+    " SET enable_sort = on AS $f$ BEGIN" PG_STATUS_UPSERT                                   \
+    "  SELECT v.k, v.a, v.st, v.sl, sum(v.d) FROM (VALUES " PG_STATUS_KEYS("OLD", "-1") "," \
+    " " PG_STATUS_KEYS("NEW", "1") ") v (k, a, st, sl, d)"                                  \
+    "  GROUP BY 1, 2, 3, 4 HAVING sum(v.d) <> 0 ORDER BY 1, 2, 3, 4"                        \
+    "  ON CONFLICT " PG_STATUS_PK " DO UPDATE SET n = c.n + EXCLUDED.n;"                    \
+    PG_STATUS_DROP_ZEROS " RETURN NULL; END $f$;"                                           \
+    "CREATE FUNCTION @.run_status_counts_clear() RETURNS trigger LANGUAGE plpgsql AS $f$"   \
+    " BEGIN DELETE FROM @.run_status_counts; RETURN NULL; END $f$;"                         \
+    "CREATE TRIGGER run_status_counts_add AFTER INSERT ON @.runs"                           \
+    " FOR EACH ROW EXECUTE FUNCTION @.run_status_counts_add();"                             \
+    "CREATE TRIGGER run_status_counts_remove AFTER DELETE ON @.runs"                        \
+    " FOR EACH ROW EXECUTE FUNCTION @.run_status_counts_remove();"                          \
+    "CREATE TRIGGER run_status_counts_move AFTER UPDATE OF run_id, agent_name, status"      \
+    " ON @.runs FOR EACH ROW WHEN (OLD.status <> NEW.status"                                \
+    " OR OLD.agent_name <> NEW.agent_name OR OLD.run_id <> NEW.run_id)"                     \
+    " EXECUTE FUNCTION @.run_status_counts_move();"                                         \
+    "CREATE TRIGGER run_status_counts_clear AFTER TRUNCATE ON @.runs"                       \
+    " FOR EACH STATEMENT EXECUTE FUNCTION @.run_status_counts_clear();"
 
 /* The counts of the runs already stored, for the migration from version
- * 4: one pass over runs grouped at level 0, then rolled up. */
-#define PG_SQL_BUCKETS_BACKFILL                                                             \
-    "INSERT INTO @.run_buckets (kind, agent, session, status, level, bucket, slot, n)"      \
-    " WITH g AS (SELECT agent_name AS a, status AS st,"                                    \
-    "  created_us >> 14 AS b0, hashtext(run_id) & " PG_COUNT_MASK " AS sl, count(*) AS n"   \
-    "  FROM @.runs GROUP BY 1, 2, 3, 4)"                                                    \
-    " SELECT k.k, CASE WHEN k.k = 1 THEN g.a ELSE '' END, '', g.st, l.lv,"                  \
-    "  g.b0 >> (6 * l.lv), g.sl, sum(g.n)"                                                  \
-    " FROM g, (VALUES (0::smallint), (1::smallint)) k (k), generate_series(0, 5) l (lv)"    \
-    " GROUP BY 1, 2, 3, 4, 5, 6, 7;"
+ * 4: one pass over runs grouped by agent, status and slot, then rolled up
+ * to all runs. */
+#define PG_SQL_STATUS_COUNTS_BACKFILL                                                       \
+    "INSERT INTO @.run_status_counts (kind, agent, status, slot, n)"                        \
+    " WITH g AS (SELECT agent_name AS a, status AS st,"                                     \
+    "  hashtext(run_id) & " PG_COUNT_MASK " AS sl, count(*) AS n FROM @.runs"               \
+    "  GROUP BY 1, 2, 3)"                                                                   \
+    " SELECT 0, '', st, sl, sum(n) FROM g GROUP BY st, sl"                                  \
+    " UNION ALL SELECT 1, a, st, sl, n FROM g;"
 
 /* A new store, at the current version. */
 #define PG_SQL_SCHEMA                                                                       \
-    PG_SQL_TABLES PG_SQL_COUNTS PG_SQL_VERSIONS PG_SQL_OPS PG_SQL_BUCKETS                   \
+    PG_SQL_TABLES PG_SQL_COUNTS PG_SQL_VERSIONS PG_SQL_OPS PG_SQL_STATUS_COUNTS             \
     "INSERT INTO @.meta VALUES ('schema_version', 5);"
 
 /* From version 1 to 2, in the transaction holding the advisory lock.  The
@@ -364,7 +338,7 @@
 #define PG_SQL_MIGRATE_5                                                                    \
     "LOCK TABLE @.runs IN SHARE ROW EXCLUSIVE MODE;"                                        \
     "SET LOCAL enable_seqscan = on; SET LOCAL enable_sort = on;"                            \
-    PG_SQL_BUCKETS PG_SQL_BUCKETS_BACKFILL                                                  \
+    PG_SQL_STATUS_COUNTS PG_SQL_STATUS_COUNTS_BACKFILL                                      \
     "UPDATE @.meta SET value = 5 WHERE name = 'schema_version';"
 
 /* From version 2 to 3, in the same transaction. */
@@ -393,7 +367,7 @@ static const pg_step pg_migrations[] = {
     {4, "create the indexes runs_by_status, runs_by_agent_status and runs_finished (status "
         "filters and purge)",
      PG_SQL_MIGRATE_4},
-    {5, "create run_buckets (runs by status and creation time) and the triggers that keep "
+    {5, "create run_status_counts (runs by agent and status) and the triggers that keep "
         "it; count the runs already stored (runs is locked against writers until this commits)",
      PG_SQL_MIGRATE_5},
 };

@@ -1000,7 +1000,7 @@ Test(postgres, totals_stay_exact_through_saves_updates_moves_and_deletes)
 }
 
 /* ------------------------------------------------------------------ */
-/* Totals by status and creation time (schema version 5: run_buckets)   */
+/* Totals by status (schema version 5: run_status_counts) and time     */
 /* ------------------------------------------------------------------ */
 
 static const char *const b_statuses[] = {"created", "in-progress", "awaiting", "cancelling",
@@ -1015,8 +1015,8 @@ static unsigned b_next(void)
     return b_rng >> 8;
 }
 
-/* A creation time near B_BASE_US at a random scale (16 ms buckets up to
- * months), so that every level of buckets and both edges get used. */
+/* A creation time near B_BASE_US at a random scale (milliseconds up to
+ * a year), so that ranges of every width are filtered by. */
 static int64_t b_instant(void)
 {
     static const int64_t spans[] = {20000, 2000000, 300000000, INT64_C(86400000000),
@@ -1064,21 +1064,18 @@ static void b_save(acp_store *st, const char *id)
     cr_assert_eq(acp_run_save(st, doc, ACP_STRLEN, &e), ACP_OK, "save %s: %s", id, e.message);
 }
 
-/* Every counter row of run_buckets against the same counts made from
- * runs (every key, status, level, bucket and slot), and no row at zero. */
-static void expect_buckets_exact(PGconn *c, const char *schema)
+/* Every counter row of run_status_counts against the same counts made
+ * from runs (every key, status and slot), and no row at zero. */
+static void expect_status_counts_exact(PGconn *c, const char *schema)
 {
     cr_expect_str_eq(
-        sql_value(c, "SELECT count(*) FROM %s.run_buckets k FULL JOIN ("
+        sql_value(c, "SELECT count(*) FROM %s.run_status_counts k FULL JOIN ("
                      " SELECT k.k AS kind, CASE WHEN k.k = 1 THEN agent_name ELSE '' END AS agent,"
-                     " '' AS session, status, l AS level, created_us >> (14 + 6 * l) AS bucket,"
-                     " hashtext(run_id) & 15 AS slot, count(*) AS n"
-                     " FROM %s.runs, (VALUES (0), (1)) k (k), generate_series(0, 5) l"
-                     " GROUP BY 1, 2, 3, 4, 5, 6, 7) r"
-                     " USING (kind, agent, session, status, level, bucket, slot)"
-                     " WHERE k.n IS DISTINCT FROM r.n",
+                     " status, hashtext(run_id) & 15 AS slot, count(*) AS n"
+                     " FROM %s.runs, (VALUES (0), (1)) k (k) GROUP BY 1, 2, 3, 4) r"
+                     " USING (kind, agent, status, slot) WHERE k.n IS DISTINCT FROM r.n",
                   schema, schema),
-        "0", "run_buckets rows that disagree with the runs");
+        "0", "run_status_counts rows that disagree with the runs");
 }
 
 /* The store's total for one filter against count(*) over runs. */
@@ -1111,7 +1108,7 @@ static void expect_filtered_total(acp_store *st, PGconn *c, const char *schema, 
 }
 
 /* An instant to filter by: a stored run's creation time (a boundary), one
- * microsecond off it, a bucket boundary, or anywhere. */
+ * microsecond off it, a power-of-two boundary, or anywhere. */
 static int64_t b_bound(PGconn *c, const char *schema)
 {
     unsigned x = b_next() % 6;
@@ -1130,7 +1127,7 @@ static int64_t b_bound(PGconn *c, const char *schema)
 /* The counters against the runs, then random filtered totals. */
 static void expect_filtered_totals(acp_store *st, PGconn *c, const char *schema)
 {
-    expect_buckets_exact(c, schema);
+    expect_status_counts_exact(c, schema);
     static const char *const sets[] = {NULL, "completed", "failed", "completed,failed",
                                        "created,in-progress,awaiting", "cancelling,cancelled"};
     for (int i = 0; i < 40; i++) {
@@ -1153,7 +1150,7 @@ static void expect_filtered_totals(acp_store *st, PGconn *c, const char *schema)
 
 Test(postgres, status_and_time_totals_equal_count_through_every_kind_of_write)
 {
-    const char *schema = schema_for("buckets");
+    const char *schema = schema_for("stcounts");
     acp_store *st = open_schema(&g_srv, schema, NULL);
     PGconn *c = admin(&g_srv);
     char id[32];
@@ -1254,7 +1251,7 @@ Test(postgres, status_and_time_totals_equal_count_through_every_kind_of_write)
     expect_filtered_totals(st, c, schema);
     /* truncate: nothing counted, then counting starts again */
     sql(c, "TRUNCATE %s.runs", schema);
-    cr_expect_str_eq(sql_value(c, "SELECT count(*) FROM %s.run_buckets", schema), "0");
+    cr_expect_str_eq(sql_value(c, "SELECT count(*) FROM %s.run_status_counts", schema), "0");
     for (int i = 0; i < 40; i++) {
         snprintf(id, sizeof id, "again-%d", i);
         b_save(st, id);
@@ -1289,7 +1286,7 @@ Test(postgres, a_version_4_store_is_migrated_with_exact_status_and_time_totals)
            " 'failed'])[1 + (i * 7919) %% 7], %" PRId64 " + (i::bigint * 864000000 * 1003) %% 17280000000000,"
            " '{}' FROM generate_series(1, 20000) i",
         schema, B_BASE_US - INT64_C(100) * 86400000000);
-    cr_expect_str_eq(sql_value(c, "SELECT to_regclass('%s.run_buckets') IS NULL", schema), "t");
+    cr_expect_str_eq(sql_value(c, "SELECT to_regclass('%s.run_status_counts') IS NULL", schema), "t");
     /* migrate=never refuses, naming the command, and changes nothing */
     char extra[160];
     snprintf(extra, sizeof extra, "schema=%s&migrate=never", schema);
@@ -1300,7 +1297,7 @@ Test(postgres, a_version_4_store_is_migrated_with_exact_status_and_time_totals)
     free(u);
     cr_expect_eq(atoi(sql_value(c, "SELECT value FROM %s.meta WHERE name = 'schema_version'",
                                 schema)), 4);
-    cr_expect_str_eq(sql_value(c, "SELECT to_regclass('%s.run_buckets') IS NULL", schema), "t");
+    cr_expect_str_eq(sql_value(c, "SELECT to_regclass('%s.run_status_counts') IS NULL", schema), "t");
     /* an ordinary open migrates */
     acp_store *st = open_schema(&g_srv, schema, NULL);
     cr_expect_eq(atoi(sql_value(c, "SELECT value FROM %s.meta WHERE name = 'schema_version'",
