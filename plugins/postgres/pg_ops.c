@@ -119,7 +119,8 @@ static acp_status scalar(pg_req *r, PGresult *res, int64_t *v)
 /* The page: one leg per status, each reading runs_by_status (or
  * runs_by_agent_status) in list order from the cursor and the end of the
  * time range, at most offset + limit rows, merged in list order.  The
- * total is a count over the same index ranges. */
+ * total sums status counters (cat_status_total) or, with a session or a
+ * time range, counts the same index ranges. */
 acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *call)
 {
     pg_req r;
