@@ -284,7 +284,7 @@
     /* Per key, the old row -1 and the new one +1, the smaller (agent,       \
      * status, slot) first in byte order: with the kinds in order, every      \
      * transaction locks counter rows in key order.  Single-row statements,   \
-     * no sort (measured cheaper than netting 4 rows: docs/performance.md). */              \
+     * no sort: the plugin's sessions price sorts out of reach (PG_SQL_SESSION). */         \
     "CREATE FUNCTION @.run_status_counts_move() RETURNS trigger LANGUAGE plpgsql AS $f$"   \
     " DECLARE osl smallint := " PG_COUNT_SLOT("OLD") ";"                                    \
     " nsl smallint := " PG_COUNT_SLOT("NEW") ";"                                            \
