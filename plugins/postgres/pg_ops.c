@@ -78,6 +78,24 @@ static void cat_range(pg_stmt *s, const acp_run_query *q, int cursor)
     }
 }
 
+/*
+ * The total of a filter by statuses and/or agent alone, from
+ * run_status_counts (pg_sql.h, schema version 5): a sum of at most 16 rows
+ * per status of the filter's key (without a status filter, every row of
+ * the key).  A filter with a session or a creation-time range is counted
+ * instead (pg_list_filtered).
+ */
+static void cat_status_total(pg_stmt *s, const acp_run_query *q)
+{
+    cat(s, "SELECT coalesce(sum(n), 0)::bigint FROM @.run_status_counts WHERE kind = %d"
+           " AND agent = $%d::text",
+        q->agent_name ? 1 : 0, text_param(s, q->agent_name ? q->agent_name : ""));
+    if (q->n_statuses) {
+        cat(s, " AND status");
+        cat_statuses(s, q->statuses, q->n_statuses);
+    }
+}
+
 /* Run s in r's store: the schema goes in for "@". */
 static acp_status run(pg_req *r, const pg_stmt *s, PGresult **res)
 {
@@ -101,7 +119,8 @@ static acp_status scalar(pg_req *r, PGresult *res, int64_t *v)
 /* The page: one leg per status, each reading runs_by_status (or
  * runs_by_agent_status) in list order from the cursor and the end of the
  * time range, at most offset + limit rows, merged in list order.  The
- * total is a count over the same index ranges. */
+ * total sums status counters (cat_status_total) or, with a session or a
+ * time range, counts the same index ranges. */
 acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *call)
 {
     pg_req r;
@@ -117,12 +136,19 @@ acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *ca
     if (st == ACP_OK && q->want_total) {
         s.len = 0;
         s.n = 0;
-        cat(&s, "SELECT count(*)::bigint FROM @.runs WHERE true");
-        if (q->n_statuses) {
-            cat(&s, " AND status");
-            cat_statuses(&s, q->statuses, q->n_statuses);
+        if (q->session_id || q->created_since_us != INT64_MIN ||
+            q->created_until_us != INT64_MAX) {
+            /* counted over the index ranges of the page (pg_sql.h: no
+             * session or time counters) */
+            cat(&s, "SELECT count(*)::bigint FROM @.runs WHERE true");
+            if (q->n_statuses) {
+                cat(&s, " AND status");
+                cat_statuses(&s, q->statuses, q->n_statuses);
+            }
+            cat_range(&s, q, 0);
+        } else {
+            cat_status_total(&s, q);
         }
-        cat_range(&s, q, 0);
         int64_t total = 0;
         if ((st = run(&r, &s, &res)) == ACP_OK) {
             st = scalar(&r, res, &total);

@@ -23,8 +23,9 @@
  *   1  runs, sessions, events, event_seq
  *   2  run_counts and the triggers that keep it (PG_SQL_COUNTS)
  *   3  run versions: runs.version, the delete mark, save_run (PG_SQL_VERSIONS)
- *   4  status and finished indexes for filters and retention (PG_SQL_OPS) */
-#define PG_SCHEMA_VERSION 4
+ *   4  status and finished indexes for filters and retention (PG_SQL_OPS)
+ *   5  run_status_counts: counts by status (PG_SQL_STATUS_COUNTS) */
+#define PG_SCHEMA_VERSION 5
 
 /* The tables of version 1 (the version row is added by PG_SQL_SCHEMA). */
 #define PG_SQL_TABLES                                                                       \
@@ -236,10 +237,103 @@
     "CREATE INDEX runs_finished ON @.runs (status, finished_us)"                            \
     " WHERE finished_us IS NOT NULL;"
 #define PG_SQL_MIGRATE_4 PG_SQL_OPS "UPDATE @.meta SET value = 4 WHERE name = 'schema_version';"
+
+/*
+ * Version 5: totals by status from counters, as run_counts gives totals
+ * by agent and session.  A row counts the runs of one key (kind 0 all
+ * runs, 1 one agent), one status and one slot (slots as in run_counts).
+ * A total by statuses (with or without an agent) sums at most 16 rows per
+ * status.  Totals with a session or a creation-time range are counted over
+ * the runs indexes instead (pg_ops.c; README.md, "Totals by status").
+ *
+ * Triggers: an insert upserts its 2 rows, a delete subtracts from them and
+ * deletes the rows left at zero; an update that moves a run (status,
+ * agent, run_id) moves each key's row from old to new, the smaller key
+ * first.  Every transaction locks counter rows in key order, so writers
+ * never wait for each other in a cycle.
+ */
+/* A run's rows (kind, agent, status, slot, delta) as VALUES rows in key
+ * order (byte order, as the primary key): R is OLD or NEW, D its delta. */
+#define PG_STATUS_KEYS(R, D)                                                                \
+    "(0::smallint, ''::text COLLATE \"C\", " R ".status COLLATE \"C\", "                    \
+    PG_COUNT_SLOT(R) "::smallint, " D "::bigint),"                                          \
+    " (1, " R ".agent_name, " R ".status, " PG_COUNT_SLOT(R) ", " D ")"
+#define PG_STATUS_PK "(kind, agent, status, slot)"
+#define PG_STATUS_UPSERT " INSERT INTO @.run_status_counts AS c (kind, agent, status, slot, n)"
+/* The rows OLD's keys left at zero (locked already: no new wait). */
+#define PG_STATUS_DROP_ZEROS                                                                \
+    " DELETE FROM @.run_status_counts c USING (VALUES " PG_STATUS_KEYS("OLD", "-1") ")"     \
+    "  v (k, a, st, sl, d) WHERE c.kind = v.k AND c.agent = v.a AND c.status = v.st"        \
+    "  AND c.slot = v.sl AND c.n = 0;"
+#define PG_SQL_STATUS_COUNTS                                                                \
+    "CREATE TABLE @.run_status_counts ("                                                    \
+    " kind smallint NOT NULL,"                                                              \
+    " agent text COLLATE \"C\" NOT NULL,"                                                   \
+    " status text COLLATE \"C\" NOT NULL,"                                                  \
+    " slot smallint NOT NULL,"                                                              \
+    " n bigint NOT NULL,"                                                                   \
+    " PRIMARY KEY " PG_STATUS_PK ");"                                                       \
+    "CREATE FUNCTION @.run_status_counts_add() RETURNS trigger LANGUAGE plpgsql AS $f$"     \
+    " BEGIN" PG_STATUS_UPSERT " VALUES " PG_STATUS_KEYS("NEW", "1")                         \
+    "  ON CONFLICT " PG_STATUS_PK " DO UPDATE SET n = c.n + 1;"                             \
+    " RETURN NULL; END $f$;"                                                                \
+    "CREATE FUNCTION @.run_status_counts_remove() RETURNS trigger LANGUAGE plpgsql AS $f$"  \
+    " BEGIN" PG_STATUS_UPSERT " VALUES " PG_STATUS_KEYS("OLD", "-1")                        \
+    "  ON CONFLICT " PG_STATUS_PK " DO UPDATE SET n = c.n - 1;"                             \
+    PG_STATUS_DROP_ZEROS " RETURN NULL; END $f$;"                                           \
+    /* Per key, the old row -1 and the new one +1, the smaller (agent,       \
+     * status, slot) first in byte order: with the kinds in order, every      \
+     * transaction locks counter rows in key order.  Single-row statements,   \
+     * no sort: the plugin's sessions price sorts out of reach (PG_SQL_SESSION). */         \
+    "CREATE FUNCTION @.run_status_counts_move() RETURNS trigger LANGUAGE plpgsql AS $f$"   \
+    " DECLARE osl smallint := " PG_COUNT_SLOT("OLD") ";"                                    \
+    " nsl smallint := " PG_COUNT_SLOT("NEW") ";"                                            \
+    " oa text COLLATE \"C\"; na text COLLATE \"C\";"                                        \
+    " ost text COLLATE \"C\" := OLD.status; nst text COLLATE \"C\" := NEW.status;"          \
+    " left_n bigint; BEGIN"                                                                 \
+    " FOR k IN 0..1 LOOP"                                                                   \
+    "  oa := CASE WHEN k = 0 THEN '' ELSE OLD.agent_name END;"                              \
+    "  na := CASE WHEN k = 0 THEN '' ELSE NEW.agent_name END;"                              \
+    "  CONTINUE WHEN oa = na AND ost = nst AND osl = nsl;"                                  \
+    "  FOR i IN 0..1 LOOP" /* i = 0: the smaller key */                                     \
+    "   IF ((na, nst, nsl) < (oa, ost, osl)) = (i = 0) THEN" PG_STATUS_UPSERT               \
+    "    VALUES (k, na, nst, nsl, 1)"                                                       \
+    "    ON CONFLICT " PG_STATUS_PK " DO UPDATE SET n = c.n + 1;"                           \
+    "   ELSE" PG_STATUS_UPSERT " VALUES (k, oa, ost, osl, -1)"                              \
+    "    ON CONFLICT " PG_STATUS_PK " DO UPDATE SET n = c.n - 1 RETURNING n INTO left_n;"   \
+    "    IF left_n = 0 THEN DELETE FROM @.run_status_counts"                                \
+    "     WHERE kind = k AND agent = oa AND status = ost AND slot = osl; END IF;"           \
+    "   END IF;"                                                                            \
+    "  END LOOP;"                                                                           \
+    " END LOOP; RETURN NULL; END $f$;"                                                      \
+    "CREATE FUNCTION @.run_status_counts_clear() RETURNS trigger LANGUAGE plpgsql AS $f$"   \
+    " BEGIN DELETE FROM @.run_status_counts; RETURN NULL; END $f$;"                         \
+    "CREATE TRIGGER run_status_counts_add AFTER INSERT ON @.runs"                           \
+    " FOR EACH ROW EXECUTE FUNCTION @.run_status_counts_add();"                             \
+    "CREATE TRIGGER run_status_counts_remove AFTER DELETE ON @.runs"                        \
+    " FOR EACH ROW EXECUTE FUNCTION @.run_status_counts_remove();"                          \
+    "CREATE TRIGGER run_status_counts_move AFTER UPDATE OF run_id, agent_name, status"      \
+    " ON @.runs FOR EACH ROW WHEN (OLD.status <> NEW.status"                                \
+    " OR OLD.agent_name <> NEW.agent_name OR OLD.run_id <> NEW.run_id)"                     \
+    " EXECUTE FUNCTION @.run_status_counts_move();"                                         \
+    "CREATE TRIGGER run_status_counts_clear AFTER TRUNCATE ON @.runs"                       \
+    " FOR EACH STATEMENT EXECUTE FUNCTION @.run_status_counts_clear();"
+
+/* The counts of the runs already stored, for the migration from version
+ * 4: one pass over runs grouped by agent, status and slot, then rolled up
+ * to all runs. */
+#define PG_SQL_STATUS_COUNTS_BACKFILL                                                       \
+    "INSERT INTO @.run_status_counts (kind, agent, status, slot, n)"                        \
+    " WITH g AS (SELECT agent_name AS a, status AS st,"                                     \
+    "  hashtext(run_id) & " PG_COUNT_MASK " AS sl, count(*) AS n FROM @.runs"               \
+    "  GROUP BY 1, 2, 3)"                                                                   \
+    " SELECT 0, '', st, sl, sum(n) FROM g GROUP BY st, sl"                                  \
+    " UNION ALL SELECT 1, a, st, sl, n FROM g;"
+
 /* A new store, at the current version. */
 #define PG_SQL_SCHEMA                                                                       \
-    PG_SQL_TABLES PG_SQL_COUNTS PG_SQL_VERSIONS PG_SQL_OPS                                  \
-    "INSERT INTO @.meta VALUES ('schema_version', 4);"
+    PG_SQL_TABLES PG_SQL_COUNTS PG_SQL_VERSIONS PG_SQL_OPS PG_SQL_STATUS_COUNTS             \
+    "INSERT INTO @.meta VALUES ('schema_version', 5);"
 
 /* From version 1 to 2, in the transaction holding the advisory lock.  The
  * table lock keeps every writer of runs (an older plugin's too) out until
@@ -251,6 +345,14 @@
     "SET LOCAL enable_seqscan = on; SET LOCAL enable_sort = on;"                            \
     PG_SQL_COUNTS PG_SQL_COUNTS_BACKFILL                                                    \
     "UPDATE @.meta SET value = 2 WHERE name = 'schema_version';"
+
+/* From version 4 to 5, in the same transaction, as from version 1 to 2:
+ * writers wait until the triggers and the counts they start from commit. */
+#define PG_SQL_MIGRATE_5                                                                    \
+    "LOCK TABLE @.runs IN SHARE ROW EXCLUSIVE MODE;"                                        \
+    "SET LOCAL enable_seqscan = on; SET LOCAL enable_sort = on;"                            \
+    PG_SQL_STATUS_COUNTS PG_SQL_STATUS_COUNTS_BACKFILL                                      \
+    "UPDATE @.meta SET value = 5 WHERE name = 'schema_version';"
 
 /* From version 2 to 3, in the same transaction. */
 #define PG_SQL_MIGRATE_3                                                                    \
@@ -278,6 +380,9 @@ static const pg_step pg_migrations[] = {
     {4, "create the indexes runs_by_status, runs_by_agent_status and runs_finished (status "
         "filters and purge)",
      PG_SQL_MIGRATE_4},
+    {5, "create run_status_counts (runs by agent and status) and the triggers that keep "
+        "it; count the runs already stored (runs is locked against writers until this commits)",
+     PG_SQL_MIGRATE_5},
 };
 #define PG_N_MIGRATIONS (sizeof pg_migrations / sizeof pg_migrations[0])
 
