@@ -33,35 +33,18 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-#define OK(call)                                                                          \
-    do {                                                                                  \
-        acp_error e_;                                                                     \
-        acp_status s_ = (call);                                                           \
-        cr_assert_eq(s_, ACP_OK, "%s -> %s: %s", #call, acp_status_name(s_), e_.message); \
-    } while (0)
-
-/* Note: OK() reads e_ only on failure, where the library has set it. */
-#define E (&e_)
+#include "../common/criterion_helpers.h"
 
 static char root[256];
 
 static void make_root(void)
 {
-    snprintf(root, sizeof root, "/tmp/acp-file-test-XXXXXX");
-    cr_assert_not_null(mkdtemp(root));
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
+    acp_test_mkdtemp(root, sizeof root, "file-test");
 }
 
 static void rm_rf(const char *p)
 {
-    nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    acp_test_rmtree(p);
 }
 
 /* root/<rel> */

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE /* mkdtemp, nftw */
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
@@ -25,13 +26,7 @@
 #include "acp_storage.h"
 #include "crc32c.h" /* to forge records of an older format */
 
-#define OK(call)                                                                          \
-    do {                                                                                  \
-        acp_error e_;                                                                     \
-        acp_status s_ = (call);                                                           \
-        cr_assert_eq(s_, ACP_OK, "%s -> %s: %s", #call, acp_status_name(s_), e_.message); \
-    } while (0)
-#define E (&e_)
+#include "../common/criterion_helpers.h"
 
 static const char *const STATUSES[] = {"created",   "in-progress", "awaiting", "cancelling",
                                        "cancelled", "completed",   "failed"};
@@ -43,23 +38,14 @@ static const char *const SESSIONS[] = {NULL, "s1", "s2"};
 
 static char root[256];
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void setup(void)
 {
-    snprintf(root, sizeof root, "/tmp/acp-file-filters-XXXXXX");
-    cr_assert_not_null(mkdtemp(root));
+    acp_test_mkdtemp(root, sizeof root, "file-filters");
 }
 
 static void teardown(void)
 {
-    nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    acp_test_rmtree(root);
 }
 
 TestSuite(file_filters, .init = setup, .fini = teardown, .timeout = 300);
