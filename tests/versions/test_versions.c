@@ -145,8 +145,11 @@ Test(versions, sqlite_store_of_schema_2_migrates_to_versions)
     cr_assert_eq(acp_run_save(s, run_doc, ACP_STRLEN, &e), ACP_OK, "%s", e.message);
     acp_store_close(s);
     /* Back to schema 2: no version column, no marks table (and none of
-     * schema 4's status indexes, triggers and counters). */
-    sql_exec(path, "DROP INDEX runs_status; DROP INDEX runs_agent_status;"
+     * schema 4's status indexes, triggers and counters, nor schema 5's
+     * time_counts). */
+    sql_exec(path, "DROP TRIGGER runs_time_count_insert; DROP TRIGGER runs_time_count_delete;"
+                   "DROP TRIGGER runs_time_count_move; DROP TABLE time_counts;"
+                   "DROP INDEX runs_status; DROP INDEX runs_agent_status;"
                    "DROP INDEX runs_finished; DROP TRIGGER runs_count_status_insert;"
                    "DROP TRIGGER runs_count_status_delete; DROP TRIGGER runs_count_status_move;"
                    "DELETE FROM counts WHERE kind IN (4, 5);"
