@@ -260,7 +260,7 @@ acp_status pg_purge_runs(acp_backend *b, const acp_purge_query *q, int64_t *dele
 }
 
 /* Figures: runs and runs by agent from the counters (PG_SQL_COUNTS);
- * runs by status counted over runs_by_status (an index-only walk); events
+ * runs by status from the status counters (schema 5); events
  * from the per-run sequence counters (a run's last sequence is its number
  * of events); sessions counted; the size of the schema's tables with their
  * indexes and TOAST; the schema version. */
@@ -278,7 +278,8 @@ acp_status pg_stats(acp_backend *b, acp_call *call)
     cat(&s, "SELECT 1, NULL::text, coalesce(sum(n), 0)::bigint FROM @.run_counts WHERE kind = 0"
             " UNION ALL SELECT 3, agent, sum(n)::bigint FROM @.run_counts WHERE kind = 1"
             "  GROUP BY agent"
-            " UNION ALL SELECT 2, status, count(*)::bigint FROM @.runs GROUP BY status"
+            " UNION ALL SELECT 2, status, sum(n)::bigint FROM @.run_status_counts"
+            "  WHERE kind = 0 GROUP BY status HAVING sum(n) > 0"
             " UNION ALL SELECT 4, NULL, count(*)::bigint FROM @.sessions"
             " UNION ALL SELECT 5, NULL, coalesce(sum(last_seq), 0)::bigint FROM @.event_seq"
             " UNION ALL SELECT 6, NULL, (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)"
