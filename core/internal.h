@@ -54,6 +54,10 @@ struct acp_config {
 char *acp__config_uri(const acp_config *cfg, int redact);
 /* 1 if key names a secret whose value must never be printed. */
 int acp__is_secret_key(const char *key);
+/* Replace in msg (a buffer of cap bytes) every secret of cfg (the URI's
+ * password, as written and decoded; secret options) by "***": for messages
+ * of plugins, which saw the URI unredacted. */
+void acp__config_scrub(const acp_config *cfg, char *msg, size_t cap);
 /* Valid plugin name: [a-z0-9_]{1,64}. */
 int acp__name_valid(const char *name);
 /* Free a NULL-terminated array of strings (NULL: nothing). */
