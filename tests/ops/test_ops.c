@@ -158,6 +158,49 @@ Test(ops, purge_by_the_core_walk_stops_and_resumes)
     purge_in_batches("memory:", 0);
 }
 
+/* A run finished now (so no purge of 1h or more takes it), saved after
+ * fill()'s runs and so listed before them. */
+static void save_recent(acp_store *s, int i, const char *status)
+{
+    char doc[256], fin[ACP_TIME_BUFSZ];
+    acp_time_format(acp_time_now_us(), fin);
+    snprintf(doc, sizeof doc,
+             "{\"run_id\":\"recent-%05d\",\"agent_name\":\"agent-0\",\"status\":\"%s\","
+             "\"finished_at\":\"%s\"}",
+             i, status, fin);
+    acp_error err;
+    cr_assert_eq(acp_run_save(s, doc, ACP_STRLEN, &err), ACP_OK, "%s", err.message);
+}
+
+/* The callback sees every batch, also one without a match and those of a
+ * dry run: so that Ctrl-C stops a walk over runs that are kept, and the
+ * automatic purge stays bounded. */
+Test(ops, purge_walk_reports_every_batch_even_without_matches)
+{
+    acp_store *s = open_uri("memory:");
+    fill(s, 6, 0); /* 4 final runs, all finished in 2026-01 */
+    for (int i = 0; i < 30; i++)
+        save_recent(s, i, "completed");
+    acp_purge_filter f = ACP_PURGE_FILTER_INIT;
+    f.finished_before_us = acp_time_now_us() - HOUR;
+    f.batch_size = 5;
+    acp_error err;
+    for (int dry = 1; dry >= 0; dry--) {
+        f.dry_run = dry;
+        calls c = {.stop_at = 1};
+        int64_t n = -1;
+        cr_assert_eq(acp_store_purge(s, &f, record, &c, &n, &err), ACP_OK, "%s", err.message);
+        cr_expect_eq(c.n, 1, "dry %d: stopped on the first batch (%d calls)", dry, c.n);
+        cr_expect_eq(n, 0, "dry %d: the first 5 runs listed are recent, %lld purged", dry,
+                     (long long)n);
+        calls all = {0};
+        cr_assert_eq(acp_store_purge(s, &f, record, &all, &n, &err), ACP_OK, "%s", err.message);
+        cr_expect_eq(n, 4, "dry %d", dry);
+        cr_expect_geq(all.n, 7, "dry %d: a call for each of the 7 batches, not %d", dry, all.n);
+    }
+    acp_store_close(s);
+}
+
 #ifdef ACP_OPS_SQLITE
 static char dir[] = "/tmp/acp-ops-XXXXXX";
 
@@ -321,4 +364,39 @@ Test(ops, retain_option_purges_old_final_runs_on_writes)
     cr_expect_eq(us, INT64_C(30) * 86400 * 1000000);
     cr_expect_eq(acp_duration_parse("d", &us, &err), ACP_INVALID);
     cr_expect_eq(acp_duration_parse("12h ", &us, &err), ACP_INVALID);
+}
+
+/* A backend without purge_runs (file) is walked newest first: one
+ * automatic purge looks at 10 batches of 100 runs at most, so a save never
+ * walks a whole store, and the next one, a minute later, goes on where it
+ * stopped, so old runs behind many recent ones are still reached.  Waits a
+ * minute (the interval of automatic purges). */
+Test(ops, retain_walk_is_bounded_and_goes_on_where_it_stopped, .timeout = 240)
+{
+    char d[] = "/tmp/acp-ops-retain-XXXXXX", uri[128], cmd[160];
+    cr_assert_not_null(mkdtemp(d));
+    snprintf(uri, sizeof uri, "file:%s/store", d);
+    acp_store *s = open_uri(uri);
+    fill(s, 3, 0);                  /* run-0000 completed, run-0001 failed: old */
+    for (int i = 0; i < 1100; i++) /* recent, and listed before them */
+        save_recent(s, i, i % 2 ? "completed" : "failed");
+    acp_store_close(s);
+    snprintf(uri, sizeof uri, "file:%s/store?retain=1h", d);
+    s = open_uri(uri);
+    acp_error err;
+    char *json;
+    save_recent(s, 5000, "in-progress"); /* the first purge: 1000 runs looked at */
+    cr_expect_eq(acp_run_get(s, "run-0000", &json, NULL, &err), ACP_OK,
+                 "one automatic purge walked past 1000 runs");
+    acp_free(json);
+    sleep(61);
+    save_recent(s, 5001, "in-progress"); /* the next: goes on after those 1000 */
+    cr_expect_eq(acp_run_get(s, "run-0000", &json, NULL, &err), ACP_NOT_FOUND,
+                 "the next automatic purge started again from the newest run");
+    cr_expect_eq(acp_run_get(s, "run-0001", &json, NULL, &err), ACP_NOT_FOUND);
+    cr_expect_eq(acp_run_get(s, "recent-00001", &json, NULL, &err), ACP_OK);
+    acp_free(json);
+    acp_store_close(s);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    cr_expect_eq(system(cmd), 0);
 }
