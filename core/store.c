@@ -135,6 +135,7 @@ ACP_API void acp_store_close(acp_store *s)
         return;
     s->vt->close(s->backend);
     pthread_mutex_destroy(&s->mu);
+    free(s->retain_cursor);
     free(s);
 }
 

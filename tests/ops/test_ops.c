@@ -140,8 +140,8 @@ static void purge_in_batches(const char *uri, int native)
     int64_t m = 0;
     cr_assert_eq(acp_store_purge(s, &f, record, &rest, &m, &err), ACP_OK, "%s", err.message);
     cr_expect_eq(n + m, 20, "%s: %lld + %lld", uri, (long long)n, (long long)m);
-    for (int i = 1; i < rest.n && i < 64; i++)
-        cr_expect_gt(rest.seen[i], rest.seen[i - 1]);
+    for (int i = 1; i < rest.n && i < 64; i++) /* the walk also reports a page without runs */
+        cr_expect(native ? rest.seen[i] > rest.seen[i - 1] : rest.seen[i] >= rest.seen[i - 1]);
     acp_stats *st;
     cr_assert_eq(acp_store_stats(s, &st, &err), ACP_OK);
     cr_expect_eq(acp_stats_value(st, ACP_STAT_RUNS, NULL), 10);
