@@ -69,6 +69,13 @@ run --store "$S" --json purge --finished-before 30d --agent a1 --batch 1
 expect "purge of one agent in batches of one" 0 "d['purged'] == 3"
 run --store "$S" --json stats
 expect "what is left" 0 "d['runs'] == 4 and d['runs_by_status'] == {'failed':1,'in-progress':3} and d['events'] == 4"
+run --store "$S" --json purge --finished-before 1000000000s --dry-run
+expect "an age of 10 digits (31 years) is an age" 0 "d['purged'] == 0"
+run --store "$S" purge --finished-before 5300w
+expect "an age over 100 years is a usage error" 2
+grep -q "at most 100 years" "$T/err" && ok "which says the limit" || bad "which says the limit"
+run --store "$S" purge --finished-before 30x
+expect "an age with an unknown unit is a usage error" 2
 run --store "$S" purge --status completed
 expect "purge without --finished-before is a usage error" 2
 run --store "$S" purge --finished-before 30d --batch 0
