@@ -19,11 +19,16 @@ int cli_opt_time(cli_ctx *ctx, cli_opt opt, int64_t *out)
         return CLI_EXIT_OK;
     int64_t age;
     acp_error err;
-    if (v[0] >= '0' && v[0] <= '9' && strlen(v) < 10 && acp_duration_parse(v, &age, &err) == ACP_OK) {
+    static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    size_t len = strlen(v), digits = strspn(v, "0123456789");
+    /* Digits then letters: an age, whatever its length (a date and an
+     * RFC 3339 time have a '-'), with the duration's own message. */
+    if (digits > 0 && digits < len && !v[digits + strspn(v + digits, letters)]) {
+        if (acp_duration_parse(v, &age, &err) != ACP_OK)
+            return cli_usage_error(ctx, "%s: %s", cli_opt_name(opt), err.message);
         *out = acp_time_now_us() - age;
         return CLI_EXIT_OK;
     }
-    size_t len = strlen(v);
     char date[40];
     const char *text = v;
     if (len == 10) { /* a date alone: midnight UTC */
