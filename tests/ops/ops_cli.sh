@@ -96,6 +96,9 @@ run --store "$F" --json run list --status failed --agent a1 --total
 expect "file: a status and an agent" 0 "[r['run_id'] for r in d['runs']] == ['run-7','run-1'] and d['total'] == 2"
 run --store "$F" --json stats
 expect "file: stats from its index" 0 "not d['scanned'] and d['runs'] == 9 and d['events'] == 9 and d['runs_by_status']['failed'] == 3 and d['schema_version'] == 3 and d['bytes'] > 0"
+run --store "$F" --json stats
+expect "file: statuses and agents in order, as every backend gives them" 0 \
+    "list(d['runs_by_status']) == sorted(d['runs_by_status']) and list(d['runs_by_agent']) == ['a0','a1']"
 run --store "$F" --json purge --finished-before 2026-01-05
 expect "file: purge by walking" 0 "d['purged'] == 3"
 run --store "$F" --json stats
