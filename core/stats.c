@@ -173,6 +173,15 @@ static acp_status walk_sessions(acp_store *s, acp_stats *st, acp_error *err)
     return rc;
 }
 
+/* By kind, then label: the same order whatever the backend reported. */
+static int entry_cmp(const void *a, const void *b)
+{
+    const stat_entry *x = a, *y = b;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    return strcmp(x->label ? x->label : "", y->label ? y->label : "");
+}
+
 ACP_API acp_status acp_store_stats(acp_store *s, acp_stats **out, acp_error *err)
 {
     if (!s || !out)
@@ -202,6 +211,8 @@ ACP_API acp_status acp_store_stats(acp_store *s, acp_stats **out, acp_error *err
         acp_stats_free(st);
         return rc;
     }
+    if (st->n > 1)
+        qsort(st->v, st->n, sizeof *st->v, entry_cmp);
     *out = st;
     return ACP_OK;
 }
