@@ -52,7 +52,11 @@ expect "the cursor goes on under the filter" 0 "[r['run_id'] for r in d['runs']]
 run --store "$S" --json run list --until 3650d
 expect "an age as --until (ten years ago: nothing)" 0 "d['runs'] == []"
 run --store "$S" run list --status done
-expect "an unknown status is invalid input" 4
+expect "an unknown status is a usage error, as for run save (man page: --status sleeping)" 2
+run --store "$S" purge --finished-before 1d --status completed,sleeping
+expect "purge: an unknown status is a usage error" 2
+run --store "$S" purge --finished-before 1d --status completed,
+expect "purge: an empty status is a usage error" 2
 run --store "$S" run list --since tomorrow
 expect "an unreadable time is a usage error" 2
 
