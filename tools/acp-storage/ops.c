@@ -43,6 +43,38 @@ int cli_opt_time(cli_ctx *ctx, cli_opt opt, int64_t *out)
     return CLI_EXIT_OK;
 }
 
+int cli_opt_statuses(cli_ctx *ctx, cli_opt opt)
+{
+    const char *v = ctx->args.value[opt];
+    if (!v)
+        return CLI_EXIT_OK;
+    /* Each name checked by the library's own rule (a scratch run's status). */
+    acp_run *run;
+    acp_error err;
+    if (acp_run_new("x", &run, &err) != ACP_OK)
+        return cli_report(&err);
+    int rc = CLI_EXIT_OK;
+    for (const char *p = v;; p++) {
+        size_t n = strcspn(p, ",");
+        char *name = strndup(p, n);
+        if (!name) {
+            rc = cli_fail(ACP_NOMEM, "out of memory");
+            break;
+        }
+        acp_status st = acp_run_set_status(run, name, &err);
+        free(name);
+        if (st != ACP_OK) {
+            rc = cli_usage_error(ctx, "%s '%s': %s", cli_opt_name(opt), v, err.message);
+            break;
+        }
+        p += n;
+        if (!*p)
+            break;
+    }
+    acp_run_free(run);
+    return rc;
+}
+
 /* ---- purge ---- */
 
 typedef struct purge_state {
@@ -67,6 +99,8 @@ int cmd_purge(cli_ctx *ctx)
     if (!a->value[OPT_FINISHED_BEFORE])
         return cli_usage_error(ctx, "purge needs --finished-before T (e.g. 30d)");
     int rc = cli_opt_time(ctx, OPT_FINISHED_BEFORE, &f.finished_before_us);
+    if (!rc)
+        rc = cli_opt_statuses(ctx, OPT_STATUS);
     if (!rc)
         rc = cli_opt_range(ctx, OPT_BATCH, 1, 1000, &f.batch_size);
     if (rc)
