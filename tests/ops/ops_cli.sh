@@ -108,4 +108,18 @@ expect "file: purge by walking" 0 "d['purged'] == 3"
 run --store "$F" --json stats
 expect "file: what is left" 0 "d['runs'] == 6 and d['events'] == 6"
 
+# A purge that fails half-way says how many runs it purged, inside its one
+# error (a JSON object with --json, nothing else on stderr).
+F2="file:$T/f2"
+save_runs "$F2"
+rm "$T/f2/runs/run-3.json" && mkdir "$T/f2/runs/run-3.json"
+run --store "$F2" --json purge --finished-before 2026-02-01 --batch 2
+expect "a purge stopped by a damaged run fails" 1
+if "$PY" -c "
+import json,sys
+lines=open(sys.argv[1]).read().splitlines()
+ok=len(lines)==1 and '4 runs were purged before the failure' in json.loads(lines[0])['error']['message']
+sys.exit(0 if ok else 1)" "$T/err"; then ok "with the count in its one JSON error"; else bad "with the count in its one JSON error"; fi
+run --store "$F2" purge --finished-before 2026-02-01 --batch 2
+[ "$(wc -l <"$T/err")" = 1 ] && grep -q "^acp-storage: CORRUPT: " "$T/err" && ok "plain: one error line" || bad "plain: one error line"
 [ "$fails" -eq 0 ]
