@@ -124,8 +124,11 @@ int cmd_purge(cli_ctx *ctx)
         printf("%s %" PRId64 " run%s%s\n", f.dry_run ? "would purge" : "purged", n,
                n == 1 ? "" : "s",
                stopped ? " (stopped: run the same command again to go on)" : "");
-    else if (n > 0)
-        fprintf(stderr, "acp-storage: %" PRId64 " runs were purged before the failure\n", n);
+    else if (n > 0) { /* in the one error (JSON with --json), cut if it must be */
+        size_t len = strlen(err.message);
+        snprintf(err.message + len, sizeof err.message - len,
+                 " (%" PRId64 " run%s purged before the failure)", n, n == 1 ? " was" : "s were");
+    }
     rc = st == ACP_OK ? (stopped ? CLI_EXIT_FAILURE : CLI_EXIT_OK) : cli_report(&err);
     acp_store_close(store);
     return cli_finish_stdout(rc);
