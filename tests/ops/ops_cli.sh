@@ -108,6 +108,12 @@ expect "file: purge by walking" 0 "d['purged'] == 3"
 run --store "$F" --json stats
 expect "file: what is left" 0 "d['runs'] == 6 and d['events'] == 6"
 
+# The help says what migrate does on each backend (redis has layouts).
+run help migrate
+expect "help migrate" 0
+grep -q "redis keep no versioned schema" "$T/out" && bad "help migrate: redis has layouts (docs/migrations.md)" || ok "help migrate: redis has layouts"
+grep -q "redis" "$T/out" && ok "help migrate names redis" || bad "help migrate names redis"
+
 # A purge that fails half-way says how many runs it purged, inside its one
 # error (a JSON object with --json, nothing else on stderr).
 F2="file:$T/f2"
