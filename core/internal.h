@@ -298,10 +298,12 @@ acp_status acp__retain_option(const acp_config *cfg, int64_t *us, acp_error *err
 void acp__retain_tick(acp_store *s);
 /* acp_store_purge, for a walk that goes on where the last one stopped:
  * *resume (NULL: the newest run) is replaced by where this one would go on
- * (NULL: the walk reached the end; backends with purge_runs: always NULL). */
+ * (NULL: the walk reached the end; backends with purge_runs: always NULL).
+ * max_pages (0: no bound) bounds the pages a walk lists, matching or not;
+ * backends with purge_runs are bounded by fn alone. */
 acp_status acp__purge_resume(acp_store *s, const acp_purge_filter *filter,
-                             acp_purge_progress_fn fn, void *ctx, char **resume, int64_t *count,
-                             acp_error *err);
+                             acp_purge_progress_fn fn, void *ctx, char **resume, int max_pages,
+                             int64_t *count, acp_error *err);
 
 /* ---- statistics (stats.c) ---- */
 

@@ -95,12 +95,13 @@ static int purge_matches(const purge *p, const char *doc, size_t len)
 /* The walk for backends without purge_runs: a page of batch_size runs (by
  * status when the backend filters), its matches deleted one by one, then
  * the next page from the cursor.  Deleting behind the cursor moves nothing
- * ahead of it.  fn sees every page, also one without a match, so that a
- * stop request is heard and a bounded purge stays bounded.  *resume: where
- * to start (NULL: the newest run), and on return where a stopped walk
- * would go on (NULL when it reached the end). */
+ * ahead of it.  fn sees each page that deleted runs (a dry run: the count
+ * at the end), as the conformance suite expects of a batch.  max_pages
+ * (0: no bound) ends the walk after that many pages, matching or not;
+ * *resume: where to start (NULL: the newest run), and on return where a
+ * walk that stopped early would go on (NULL when it reached the end). */
 static acp_status purge_walk(acp_store *s, const purge *p, acp_purge_progress_fn fn, void *ctx,
-                             int64_t *done, char **resume, acp_error *err)
+                             int64_t *done, char **resume, int max_pages, acp_error *err)
 {
     acp_run_filter lf = ACP_RUN_FILTER_INIT;
     lf.agent_name = p->f.agent_name;
@@ -109,11 +110,12 @@ static acp_status purge_walk(acp_store *s, const purge *p, acp_purge_progress_fn
     char *cursor = *resume;
     *resume = NULL;
     acp_status st;
-    for (;;) {
+    for (int pages = 1;; pages++) {
         acp_page *page;
         lf.cursor = cursor;
         if ((st = acp_run_list(s, &lf, &page, err)) != ACP_OK)
             break;
+        int64_t before = *done;
         for (size_t i = 0; i < page->n && st == ACP_OK; i++) {
             const acp__item *it = &page->items[i];
             if (!purge_matches(p, it->doc, it->doc_len))
@@ -131,9 +133,12 @@ static acp_status purge_walk(acp_store *s, const purge *p, acp_purge_progress_fn
         if (st == ACP_OK && next && !(cursor = strdup(next)))
             st = acp__error(err, ACP_NOMEM, "out of memory purging runs");
         acp_page_free(page);
-        if (st != ACP_OK || (fn && fn(ctx, *done)) || !cursor)
+        int stop = st == ACP_OK && !p->f.dry_run && *done > before && fn && fn(ctx, *done);
+        if (st != ACP_OK || !cursor || stop || pages == max_pages)
             break;
     }
+    if (st == ACP_OK && p->f.dry_run && fn)
+        fn(ctx, *done);
     if (st == ACP_OK)
         *resume = cursor;
     else
@@ -142,8 +147,8 @@ static acp_status purge_walk(acp_store *s, const purge *p, acp_purge_progress_fn
 }
 
 acp_status acp__purge_resume(acp_store *s, const acp_purge_filter *filter,
-                             acp_purge_progress_fn fn, void *ctx, char **resume, int64_t *count,
-                             acp_error *err)
+                             acp_purge_progress_fn fn, void *ctx, char **resume, int max_pages,
+                             int64_t *count, acp_error *err)
 {
     int64_t done = 0;
     if (count)
@@ -157,7 +162,7 @@ acp_status acp__purge_resume(acp_store *s, const acp_purge_filter *filter,
     if (ACP__HAS(s->desc, purge_runs))
         st = purge_native(s, &p, fn, ctx, &done, err);
     else
-        st = purge_walk(s, &p, fn, ctx, &done, resume, err);
+        st = purge_walk(s, &p, fn, ctx, &done, resume, max_pages, err);
     if (count)
         *count = done;
     return st;
@@ -168,7 +173,7 @@ ACP_API acp_status acp_store_purge(acp_store *s, const acp_purge_filter *filter,
                                    acp_error *err)
 {
     char *resume = NULL;
-    acp_status st = acp__purge_resume(s, filter, fn, ctx, &resume, count, err);
+    acp_status st = acp__purge_resume(s, filter, fn, ctx, &resume, 0, count, err);
     free(resume);
     return st;
 }

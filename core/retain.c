@@ -79,10 +79,12 @@ void acp__retain_tick(acp_store *s)
         f.batch_size = RETAIN_BATCH;
         int batches = 0;
         acp_error err;
-        /* A walked backend lists newest first: go on after the runs the
-         * last purge looked at, or old runs behind more than its bound of
-         * recent ones would never be reached. */
-        if (acp__purge_resume(s, &f, bounded, &batches, &s->retain_cursor, NULL, &err) != ACP_OK)
+        /* A walked backend lists newest first: at most RETAIN_BATCHES
+         * pages, matching or not (a save never walks the whole store), and
+         * the next purge goes on after them, or old runs behind more than
+         * that many recent ones would never be reached. */
+        if (acp__purge_resume(s, &f, bounded, &batches, &s->retain_cursor, RETAIN_BATCHES, NULL,
+                              &err) != ACP_OK)
             acp__host.log(1, s->desc->name, "automatic purge (retain): %s", err.message);
     }
     atomic_store(&s->retain_busy, 0);
