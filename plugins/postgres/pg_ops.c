@@ -4,7 +4,8 @@
  * status and creation-time filters, purge_runs (one transaction per batch)
  * and stats.  Statements are built per call from a few fixed pieces (no
  * value is ever spliced in: ids, statuses and instants travel as binary
- * parameters) and planned with their values.
+ * parameters) and planned with their values, except the total over a
+ * time range, a call of the schema's run_time_total().
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -98,8 +99,8 @@ static void cat_range(pg_stmt *s, const acp_run_query *q, int cursor)
  * The total of a filter by statuses and/or agent alone, from
  * run_status_counts (pg_sql.h, schema version 5): a sum of at most 16 rows
  * per status of the filter's key (without a status filter, every row of
- * the key).  A filter with a session or a creation-time range is counted
- * instead (pg_list_filtered).
+ * the key).  A filter with a creation-time range goes to time_total, one
+ * with a session is counted (pg_list_filtered).
  */
 static void cat_status_total(pg_stmt *s, const acp_run_query *q)
 {
@@ -224,8 +225,8 @@ static acp_status time_total(pg_req *r, const acp_run_query *q, int64_t *total)
 /* The page: one leg per status, each reading runs_by_status (or
  * runs_by_agent_status) in list order from the cursor and the end of the
  * time range, at most offset + limit rows, merged in list order.  The
- * total sums status counters (cat_status_total) or, with a session or a
- * time range, counts the same index ranges. */
+ * total sums status counters (cat_status_total) or time counters
+ * (time_total), or with a session counts the same index ranges. */
 acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *call)
 {
     pg_req r;

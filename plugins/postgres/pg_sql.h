@@ -245,8 +245,9 @@
  * by agent and session.  A row counts the runs of one key (kind 0 all
  * runs, 1 one agent), one status and one slot (slots as in run_counts).
  * A total by statuses (with or without an agent) sums at most 16 rows per
- * status.  Totals with a session or a creation-time range are counted over
- * the runs indexes instead (pg_ops.c; README.md, "Totals by status").
+ * status.  Totals with a creation-time range come from version 6's
+ * counters, totals with a session are counted over the runs indexes
+ * (pg_ops.c; README.md, "Totals by status").
  *
  * Triggers: an insert upserts its 2 rows, a delete subtracts from them and
  * deletes the rows left at zero; an update that moves a run (status,

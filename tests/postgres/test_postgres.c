@@ -1470,6 +1470,85 @@ Test(postgres, runs_moving_in_opposite_directions_at_once_never_deadlock)
     acp_store_close(st);
 }
 
+/* Writers of every kind at once while folds run: each change is counted
+ * once, in run_time_log or in run_time_counts, never in both or neither,
+ * and no writer fails (folds never make writers wait for each other). */
+typedef struct time_writer {
+    acp_store *st;
+    int n, rounds, failures;
+    unsigned rng;
+    atomic_int done;
+    char why[256];
+} time_writer;
+
+static void *time_write_loop(void *arg)
+{
+    time_writer *w = arg;
+    for (int i = 0; i < w->rounds; i++) {
+        w->rng = w->rng * 1103515245u + 12345u;
+        unsigned x = w->rng >> 8;
+        char id[32], doc[700], created[40];
+        snprintf(id, sizeof id, "tw-%u", x % 120); /* shared by the writers */
+        acp_error e;
+        acp_status rc;
+        if (x % 7 == 0) {
+            rc = acp_run_delete(w->st, id, &e);
+            if (rc == ACP_NOT_FOUND)
+                rc = ACP_OK;
+        } else {
+            /* a creation time within 3 s of a base, or a year away */
+            int64_t t = B_BASE_US + (int64_t)(x % 3000) * 1000 +
+                        (x % 11 == 0 ? INT64_C(365) * 86400000000 : 0);
+            b_rfc3339(t, created, sizeof created);
+            snprintf(doc, sizeof doc,
+                     "{\"run_id\":\"%s\",\"agent_name\":\"%s\",\"status\":\"%s\","
+                     "\"created_at\":\"%s\",\"output\":[]}",
+                     id, t_agents[x % T_AGENTS], b_statuses[(x >> 4) % 4], created);
+            rc = acp_run_save(w->st, doc, ACP_STRLEN, &e);
+        }
+        if (rc != ACP_OK && w->failures++ == 0)
+            snprintf(w->why, sizeof w->why, "%.200s", e.message);
+    }
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+Test(postgres, time_counts_stay_exact_under_concurrent_writers_and_folds)
+{
+    const char *schema = schema_for("timeconc");
+    acp_store *st = open_schema(&g_srv, schema, "pool_size=6");
+    PGconn *c = admin(&g_srv);
+    enum { N = 5 };
+    pthread_t t[N];
+    time_writer w[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (time_writer){.st = st, .n = i, .rounds = 400, .rng = 1000u + (unsigned)i};
+        atomic_init(&w[i].done, 0);
+        pthread_create(&t[i], NULL, time_write_loop, &w[i]);
+    }
+    /* folds besides the writers' own draws */
+    int folds = 0;
+    for (; folds < 400; folds++) {
+        int busy = 0;
+        for (int i = 0; i < N; i++)
+            busy |= !atomic_load(&w[i].done);
+        sql_value(c, "SELECT %s.run_time_fold()", schema);
+        if (!busy)
+            break;
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        cr_expect_eq(w[i].failures, 0, "writer %d: %d writes failed: %s", i, w[i].failures,
+                     w[i].why);
+    }
+    cr_expect_gt(folds, 3, "no fold ran alongside the writers: the test tested nothing");
+    expect_time_counts_exact(c, schema);
+    expect_filtered_totals(st, c, schema);
+    sql(c, "DROP SCHEMA %s CASCADE", schema);
+    PQfinish(c);
+    acp_store_close(st);
+}
+
 /* Inserts of an older plugin (plain SQL here) while a newer one migrates
  * the store: the migration's lock orders them, so each is counted once,
  * by the backfill or by a trigger. */
