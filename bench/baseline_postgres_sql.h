@@ -185,52 +185,6 @@
     "s) EXECUTE FUNCTION run_time_log();CREATE TRIGGER run_time_clear AFTER TRUNCATE "      \
     "ON runs FOR EACH STATEMENT EXECUTE FUNCTION run_time_clear();"
 
-/* Version 5: the counters by agent and status (run_status_counts) and
- * their triggers, the backend's text (every insert, status change and
- * delete pays for them on both sides). */
-#define BPG_STATUS_COUNTS                                                                   \
-    "CREATE TABLE run_status_counts ( kind smallint NOT NULL, agent text COLLATE \"C\" "    \
-    "NOT NULL, status text COLLATE \"C\" NOT NULL, slot smallint NOT NULL, n bigint NOT"    \
-    " NULL, PRIMARY KEY (kind, agent, status, slot));CREATE FUNCTION run_status_count"      \
-    "s_add() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN INSERT INTO run_status_cou"      \
-    "nts AS c (kind, agent, status, slot, n) VALUES (0::smallint, ''::text COLLATE \"C"     \
-    "\", NEW.status COLLATE \"C\", (hashtext(NEW.run_id) & 15)::smallint, 1::bigint), (1"   \
-    ", NEW.agent_name, NEW.status, (hashtext(NEW.run_id) & 15), 1)  ON CONFLICT (kind"      \
-    ", agent, status, slot) DO UPDATE SET n = c.n + 1; RETURN NULL; END $f$;CREATE FU"      \
-    "NCTION run_status_counts_remove() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "      \
-    "INSERT INTO run_status_counts AS c (kind, agent, status, slot, n) VALUES (0::sma"      \
-    "llint, ''::text COLLATE \"C\", OLD.status COLLATE \"C\", (hashtext(OLD.run_id) & 15)"  \
-    "::smallint, -1::bigint), (1, OLD.agent_name, OLD.status, (hashtext(OLD.run_id) &"      \
-    " 15), -1)  ON CONFLICT (kind, agent, status, slot) DO UPDATE SET n = c.n - 1; DE"      \
-    "LETE FROM run_status_counts c USING (VALUES (0::smallint, ''::text COLLATE \"C\", "    \
-    "OLD.status COLLATE \"C\", (hashtext(OLD.run_id) & 15)::smallint, -1::bigint), (1, "    \
-    "OLD.agent_name, OLD.status, (hashtext(OLD.run_id) & 15), -1))  v (k, a, st, sl, "      \
-    "d) WHERE c.kind = v.k AND c.agent = v.a AND c.status = v.st  AND c.slot = v.sl A"      \
-    "ND c.n = 0; RETURN NULL; END $f$;CREATE FUNCTION run_status_counts_move() RETURN"      \
-    "S trigger LANGUAGE plpgsql AS $f$ DECLARE osl smallint := (hashtext(OLD.run_id) "      \
-    "& 15); nsl smallint := (hashtext(NEW.run_id) & 15); oa text COLLATE \"C\"; na text"    \
-    " COLLATE \"C\"; ost text COLLATE \"C\" := OLD.status; nst text COLLATE \"C\" := NEW.st" \
-    "atus; left_n bigint; BEGIN FOR k IN 0..1 LOOP  oa := CASE WHEN k = 0 THEN '' ELS"      \
-    "E OLD.agent_name END;  na := CASE WHEN k = 0 THEN '' ELSE NEW.agent_name END;  C"      \
-    "ONTINUE WHEN oa = na AND ost = nst AND osl = nsl;  FOR i IN 0..1 LOOP   IF ((na,"      \
-    " nst, nsl) < (oa, ost, osl)) = (i = 0) THEN INSERT INTO run_status_counts AS c ("      \
-    "kind, agent, status, slot, n)    VALUES (k, na, nst, nsl, 1)    ON CONFLICT (kin"      \
-    "d, agent, status, slot) DO UPDATE SET n = c.n + 1;   ELSE INSERT INTO run_status"      \
-    "_counts AS c (kind, agent, status, slot, n) VALUES (k, oa, ost, osl, -1)    ON C"      \
-    "ONFLICT (kind, agent, status, slot) DO UPDATE SET n = c.n - 1 RETURNING n INTO l"      \
-    "eft_n;    IF left_n = 0 THEN DELETE FROM run_status_counts     WHERE kind = k AN"      \
-    "D agent = oa AND status = ost AND slot = osl; END IF;   END IF;  END LOOP; END L"      \
-    "OOP; RETURN NULL; END $f$;CREATE FUNCTION run_status_counts_clear() RETURNS trig"      \
-    "ger LANGUAGE plpgsql AS $f$ BEGIN DELETE FROM run_status_counts; RETURN NULL; EN"      \
-    "D $f$;CREATE TRIGGER run_status_counts_add AFTER INSERT ON runs FOR EACH ROW EXE"      \
-    "CUTE FUNCTION run_status_counts_add();CREATE TRIGGER run_status_counts_remove AF"      \
-    "TER DELETE ON runs FOR EACH ROW EXECUTE FUNCTION run_status_counts_remove();CREA"      \
-    "TE TRIGGER run_status_counts_move AFTER UPDATE OF run_id, agent_name, status ON "      \
-    "runs FOR EACH ROW WHEN (OLD.status <> NEW.status OR OLD.agent_name <> NEW.agent_"      \
-    "name OR OLD.run_id <> NEW.run_id) EXECUTE FUNCTION run_status_counts_move();CREA"      \
-    "TE TRIGGER run_status_counts_clear AFTER TRUNCATE ON runs FOR EACH STATEMENT EXE"      \
-    "CUTE FUNCTION run_status_counts_clear();"
-
 /* Run versions, as the backend keeps them: a version per run, the delete
  * mark in meta, and the save function that decides, checks and writes
  * under a per-run advisory lock (the backend's own text: the schema check
@@ -334,7 +288,6 @@
     " (agent_name, status, created_us DESC, run_id DESC);"                                  \
     "CREATE INDEX runs_finished ON runs (status, finished_us)"                              \
     " WHERE finished_us IS NOT NULL;"                                                       \
-    BPG_STATUS_COUNTS                                                                       \
     BPG_TIME_COUNTS                                                                         \
     "INSERT INTO meta VALUES ('schema_version', 6);"
 

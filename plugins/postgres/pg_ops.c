@@ -95,24 +95,6 @@ static void cat_range(pg_stmt *s, const acp_run_query *q, int cursor)
     }
 }
 
-/*
- * The total of a filter by statuses and/or agent alone, from
- * run_status_counts (pg_sql.h, schema version 5): a sum of at most 16 rows
- * per status of the filter's key (without a status filter, every row of
- * the key).  A filter with a creation-time range goes to time_total, one
- * with a session is counted (pg_list_filtered).
- */
-static void cat_status_total(pg_stmt *s, const acp_run_query *q)
-{
-    cat(s, "SELECT coalesce(sum(n), 0)::bigint FROM @.run_status_counts WHERE kind = %d"
-           " AND agent = $%d::text",
-        q->agent_name ? 1 : 0, text_param(s, q->agent_name ? q->agent_name : ""));
-    if (q->n_statuses) {
-        cat(s, " AND status");
-        cat_statuses(s, q->statuses, q->n_statuses);
-    }
-}
-
 /* Run s in r's store: the schema goes in for "@". */
 static acp_status run(pg_req *r, const pg_stmt *s, PGresult **res)
 {
@@ -136,9 +118,10 @@ static acp_status scalar(pg_req *r, PGresult *res, int64_t *v)
 }
 
 /*
- * The total of a creation-time range, with or without statuses and an
- * agent, from run_time_counts and run_time_log (pg_sql.h, schema version
- * 6): acp_time_buckets_split names the range's whole buckets; those of
+ * The total of a filter without a session (statuses, an agent, a
+ * creation-time range: all time when it has none), from run_time_counts
+ * and run_time_log (pg_sql.h, schema version 6): acp_time_buckets_split
+ * names the range's whole buckets; those of
  * levels 1..5 (contiguous, [w0, w1)) are the sum of their counter rows
  * plus the log rows of the same instants, and the rest of the range (the
  * edges with level 0's whole buckets, each under about 1 s) is counted
@@ -225,8 +208,8 @@ static acp_status time_total(pg_req *r, const acp_run_query *q, int64_t *total)
 /* The page: one leg per status, each reading runs_by_status (or
  * runs_by_agent_status) in list order from the cursor and the end of the
  * time range, at most offset + limit rows, merged in list order.  The
- * total sums status counters (cat_status_total) or time counters
- * (time_total), or with a session counts the same index ranges. */
+ * total sums time counters (time_total), or with a session counts the
+ * same index ranges. */
 acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *call)
 {
     pg_req r;
@@ -241,23 +224,18 @@ acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *ca
         PQclear(res);
     if (st == ACP_OK && q->want_total) {
         int64_t total = 0;
-        if (!q->session_id &&
-            (q->created_since_us != INT64_MIN || q->created_until_us != INT64_MAX)) {
+        if (!q->session_id) {
             st = time_total(&r, q, &total);
         } else {
+            /* counted over the index ranges of the page (pg_sql.h: no
+             * session counters by status or time) */
             stmt_reset(&s);
-            if (q->session_id) {
-                /* counted over the index ranges of the page (pg_sql.h: no
-                 * session counters by status or time) */
-                cat(&s, "SELECT count(*)::bigint FROM @.runs WHERE true");
-                if (q->n_statuses) {
-                    cat(&s, " AND status");
-                    cat_statuses(&s, q->statuses, q->n_statuses);
-                }
-                cat_range(&s, q, 0);
-            } else {
-                cat_status_total(&s, q);
+            cat(&s, "SELECT count(*)::bigint FROM @.runs WHERE true");
+            if (q->n_statuses) {
+                cat(&s, " AND status");
+                cat_statuses(&s, q->statuses, q->n_statuses);
             }
+            cat_range(&s, q, 0);
             if ((st = run(&r, &s, &res)) == ACP_OK) {
                 st = scalar(&r, res, &total);
                 PQclear(res);
@@ -368,7 +346,7 @@ acp_status pg_purge_runs(acp_backend *b, const acp_purge_query *q, int64_t *dele
 }
 
 /* Figures: runs and runs by agent from the counters (PG_SQL_COUNTS);
- * runs by status from the status counters (schema 5); events
+ * runs by status from the time counters (schema 6); events
  * from the per-run sequence counters (a run's last sequence is its number
  * of events); sessions counted; the size of the schema's tables with their
  * indexes and TOAST; the schema version. */
@@ -386,8 +364,11 @@ acp_status pg_stats(acp_backend *b, acp_call *call)
     cat(&s, "SELECT 1, NULL::text, coalesce(sum(n), 0)::bigint FROM @.run_counts WHERE kind = 0"
             " UNION ALL SELECT 3, agent, sum(n)::bigint FROM @.run_counts WHERE kind = 1"
             "  GROUP BY agent"
-            " UNION ALL SELECT 2, status, sum(n)::bigint FROM @.run_status_counts"
-            "  WHERE kind = 0 GROUP BY status HAVING sum(n) > 0"
+            /* every status's all-time rows: the top level's and the log's */
+            " UNION ALL SELECT 2, status, sum(n)::bigint FROM (SELECT status, n"
+            "  FROM @.run_time_counts WHERE status > '' AND kind = 0 AND level = 5"
+            "  UNION ALL SELECT status, d FROM @.run_time_log) t"
+            "  GROUP BY status HAVING sum(n) > 0"
             " UNION ALL SELECT 4, NULL, count(*)::bigint FROM @.sessions"
             " UNION ALL SELECT 5, NULL, coalesce(sum(last_seq), 0)::bigint FROM @.event_seq"
             " UNION ALL SELECT 6, NULL, (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)"

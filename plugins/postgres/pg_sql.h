@@ -25,8 +25,8 @@
  *   3  run versions: runs.version, the delete mark, save_run (PG_SQL_VERSIONS)
  *   4  status and finished indexes for filters and retention (PG_SQL_OPS)
  *   5  run_status_counts: counts by status (PG_SQL_STATUS_COUNTS)
- *   6  run_time_counts and run_time_log: counts by creation time
- *      (PG_SQL_TIME_COUNTS) */
+ *   6  run_time_counts and run_time_log: counts by status and creation
+ *      time (PG_SQL_TIME_COUNTS), which replace run_status_counts */
 #define PG_SCHEMA_VERSION 6
 
 /* The tables of version 1 (the version row is added by PG_SQL_SCHEMA). */
@@ -241,7 +241,8 @@
 #define PG_SQL_MIGRATE_4 PG_SQL_OPS "UPDATE @.meta SET value = 4 WHERE name = 'schema_version';"
 
 /*
- * Version 5: totals by status from counters, as run_counts gives totals
+ * Version 5 (replaced by version 6, which drops the table: kept here for
+ * the migration chain): totals by status from counters, as run_counts gives totals
  * by agent and session.  A row counts the runs of one key (kind 0 all
  * runs, 1 one agent), one status and one slot (slots as in run_counts).
  * A total by statuses (with or without an agent) sums at most 16 rows per
@@ -334,7 +335,9 @@
     " UNION ALL SELECT 1, a, st, sl, n FROM g;"
 
 /*
- * Version 6: totals over creation-time ranges from counters.
+ * Version 6: totals by status and over creation-time ranges from
+ * counters (a total by status is one over all time: the top level's few
+ * rows).
  * run_time_counts holds the runs per key (kind 0 all runs, 1 one agent),
  * status ('' for any status), level 1..5 and bucket: the buckets of
  * acp_time_buckets_split (acp_storage_plugin.h; level l covers
@@ -491,8 +494,8 @@
 
 /* A new store, at the current version. */
 #define PG_SQL_SCHEMA                                                                       \
-    PG_SQL_TABLES PG_SQL_COUNTS PG_SQL_VERSIONS PG_SQL_OPS PG_SQL_STATUS_COUNTS             \
-    PG_SQL_TIME_COUNTS "INSERT INTO @.meta VALUES ('schema_version', 6);"
+    PG_SQL_TABLES PG_SQL_COUNTS PG_SQL_VERSIONS PG_SQL_OPS PG_SQL_TIME_COUNTS               \
+    "INSERT INTO @.meta VALUES ('schema_version', 6);"
 
 /* From version 1 to 2, in the transaction holding the advisory lock.  The
  * table lock keeps every writer of runs (an older plugin's too) out until
@@ -513,11 +516,23 @@
     PG_SQL_STATUS_COUNTS PG_SQL_STATUS_COUNTS_BACKFILL                                      \
     "UPDATE @.meta SET value = 5 WHERE name = 'schema_version';"
 
+/* Version 6 answers totals by status from run_time_counts' top level:
+ * run_status_counts goes, with the upserts it cost every new run and
+ * status change. */
+#define PG_SQL_DROP_STATUS_COUNTS                                                           \
+    "DROP TRIGGER run_status_counts_add ON @.runs;"                                         \
+    "DROP TRIGGER run_status_counts_remove ON @.runs;"                                      \
+    "DROP TRIGGER run_status_counts_move ON @.runs;"                                        \
+    "DROP TRIGGER run_status_counts_clear ON @.runs;"                                       \
+    "DROP FUNCTION @.run_status_counts_add(), @.run_status_counts_remove(),"                \
+    " @.run_status_counts_move(), @.run_status_counts_clear();"                             \
+    "DROP TABLE @.run_status_counts;"
+
 /* From version 5 to 6, in the same transaction, as from version 1 to 2. */
 #define PG_SQL_MIGRATE_6                                                                    \
     "LOCK TABLE @.runs IN SHARE ROW EXCLUSIVE MODE;"                                        \
     "SET LOCAL enable_seqscan = on; SET LOCAL enable_sort = on;"                            \
-    PG_SQL_TIME_COUNTS PG_SQL_TIME_COUNTS_BACKFILL                                          \
+    PG_SQL_TIME_COUNTS PG_SQL_TIME_COUNTS_BACKFILL PG_SQL_DROP_STATUS_COUNTS                \
     "UPDATE @.meta SET value = 6 WHERE name = 'schema_version';"
 
 /* From version 2 to 3, in the same transaction. */
@@ -550,8 +565,9 @@ static const pg_step pg_migrations[] = {
         "it; count the runs already stored (runs is locked against writers until this commits)",
      PG_SQL_MIGRATE_5},
     {6, "create run_time_counts and run_time_log (runs by agent, status and creation time) "
-        "and the triggers that keep them; count the runs already stored (runs is locked "
-        "against writers until this commits)",
+        "and the triggers that keep them; count the runs already stored; drop "
+        "run_status_counts, whose totals they give (runs is locked against writers until "
+        "this commits)",
      PG_SQL_MIGRATE_6},
 };
 #define PG_N_MIGRATIONS (sizeof pg_migrations / sizeof pg_migrations[0])
