@@ -128,9 +128,10 @@ static acp_status scalar(pg_req *r, PGresult *res, int64_t *v)
  * over the runs indexes.  One statement (@.run_time_total): one
  * snapshot sees each change in the log or in the counters, never both.
  */
-_Static_assert(ACP_TIME_BUCKET_LEVELS == 6 && ACP_TIME_BUCKET_SHIFT0 == 14 &&
-                   ACP_TIME_BUCKET_STEP == 6,
-               "pg_sql.h's run_time_counts uses these levels (level 1: >> 20)");
+/* pg_sql.h's run_time_counts uses these levels (level 1: >> 20, 5 the top) */
+_Static_assert(ACP_TIME_BUCKET_LEVELS == 6, "levels 1..5 above level 0");
+_Static_assert(ACP_TIME_BUCKET_SHIFT0 + ACP_TIME_BUCKET_STEP == 20, "level 1: >> 20");
+_Static_assert(ACP_TIME_BUCKET_STEP == 6, "each level: >> 6 more");
 
 static acp_status time_total(pg_req *r, const acp_run_query *q, int64_t *total)
 {

@@ -1313,6 +1313,12 @@ Test(postgres, status_and_time_totals_equal_count_through_every_kind_of_write)
     sql(c, "INSERT INTO %s.runs SELECT 'sql-' || i, 'a1', CASE WHEN i %% 2 = 0 THEN 's1' END,"
            " 'failed', %" PRId64 " + i * 7777, NULL, '{}' FROM generate_series(1, 300) i",
         schema, B_BASE_US);
+    /* before 1970: negative instants, buckets below zero */
+    sql(c, "INSERT INTO %s.runs SELECT 'old-' || i, 'a2', NULL, 'completed',"
+           " -86400000000 + i::bigint * 123456789, NULL, '{}' FROM generate_series(1, 60) i",
+        schema);
+    expect_filtered_total(st, c, schema, NULL, NULL, "completed", -86400000000, 1);
+    expect_filtered_total(st, c, schema, "a2", NULL, NULL, ACP_TIME_NONE, 0);
     expect_filtered_totals(st, c, schema);
     /* truncate: nothing counted, then counting starts again */
     sql(c, "TRUNCATE %s.runs", schema);
