@@ -5,8 +5,11 @@
  * time_counts where the store keeps it) against the runs.
  */
 
+#define _POSIX_C_SOURCE 200809L /* gmtime_r */
+
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "sq.h"
 
@@ -47,6 +50,22 @@ static int sq_verify_counts_row(const acp_backend *b, sqlite3_stmt *s, acp_call 
     return sq_report(b, call, ACP_ITEM_INDEX, NULL, 0, ACP_CORRUPT, where, reason);
 }
 
+/* Instant us (microseconds since the epoch) as RFC 3339 UTC into out, or
+ * as the number when the calendar cannot hold it. */
+static void sq_format_us(int64_t us, char *out, size_t cap)
+{
+    int64_t sec = us / 1000000 - (us % 1000000 < 0);
+    time_t t = (time_t)sec;
+    struct tm tm;
+    char day[40];
+
+    if ((int64_t)t == sec && gmtime_r(&t, &tm) && tm.tm_year >= -1900 && tm.tm_year <= 8099 &&
+        strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm) > 0)
+        snprintf(out, cap, "%s.%06lldZ", day, (long long)(us - sec * 1000000));
+    else
+        snprintf(out, cap, "%lld us", (long long)us);
+}
+
 /* A row of ACP_SQ_VERIFY_TIME_COUNTS: a time counter that differs from
  * the runs, is missing or has no run to count. */
 static int sq_verify_time_counts_row(const acp_backend *b, sqlite3_stmt *s, acp_call *call)
@@ -59,7 +78,7 @@ static int sq_verify_time_counts_row(const acp_backend *b, sqlite3_stmt *s, acp_
     const char *status = (const char *)sqlite3_column_text(s, 4);
     long long stored = (long long)sqlite3_column_int64(s, 5);
     long long actual = (long long)sqlite3_column_int64(s, 6);
-    char where[800], span[100] = "", reason[300];
+    char where[800], span[120] = "", reason[400];
 
     /* The counter's key as sqlite_sql.h numbers the kinds. */
     if (kind == 0)
@@ -77,9 +96,12 @@ static int sq_verify_time_counts_row(const acp_backend *b, sqlite3_stmt *s, acp_
     if (level >= 0 && level < ACP_TIME_BUCKET_LEVELS) {
         int shift = ACP_TIME_BUCKET_SHIFT0 + ACP_TIME_BUCKET_STEP * level;
         long long width = 1LL << shift;
-        if (bucket <= INT64_MAX >> shift && bucket >= -(INT64_MAX >> shift) - 1)
-            snprintf(span, sizeof span, " created_us %lld to %lld", bucket * width,
-                     bucket * width + (width - 1));
+        if (bucket <= INT64_MAX >> shift && bucket >= -(INT64_MAX >> shift) - 1) {
+            char first[48], last[48];
+            sq_format_us(bucket * width, first, sizeof first);
+            sq_format_us(bucket * width + (width - 1), last, sizeof last);
+            snprintf(span, sizeof span, " created %s to %s", first, last);
+        }
     }
     if (sqlite3_column_type(s, 5) == SQLITE_NULL)
         snprintf(reason, sizeof reason, "the row is missing, but the runs table holds %lld",
@@ -91,7 +113,7 @@ static int sq_verify_time_counts_row(const acp_backend *b, sqlite3_stmt *s, acp_
         snprintf(reason, sizeof reason, "the counter says %lld runs but the runs table holds %lld",
                  stored, actual);
     snprintf(reason + strlen(reason), sizeof reason - strlen(reason),
-             " in the bucket%s: totals over creation-time ranges are wrong", span);
+             "%s: totals over creation-time ranges are wrong", span);
     return sq_report(b, call, ACP_ITEM_INDEX, NULL, 0, ACP_CORRUPT, where, reason);
 }
 
