@@ -203,6 +203,14 @@ static void op_purge(acp_store *s)
     cr_assert_eq(n, want, "purge deleted %lld, the model %lld", (long long)n, (long long)want);
 }
 
+/* About half the runs, at random. */
+static void fill_half(acp_store *s)
+{
+    for (int r = 0; r < RUNS; r++)
+        if (rnd() % 2)
+            op_save(s, r, rnd_run());
+}
+
 /* ---- checks ---- */
 
 /* One random filter: its total through the store against the model. */
@@ -363,9 +371,7 @@ Test(sqlite_time, range_totals_equal_brute_force_counts_through_every_kind_of_wr
     acp_store *s = NULL;
     acp_error e = {0};
     cr_assert_eq(acp_store_open(g_uri, &s, &e), ACP_OK, "%s", e.message);
-    for (int r = 0; r < RUNS; r++)
-        if (rnd() % 2)
-            op_save(s, r, rnd_run());
+    fill_half(s);
     check_many(s, 60);
     check_table();
     churn(s, 1200, 1);
@@ -492,9 +498,7 @@ Test(sqlite_time, time_totals_false_keeps_no_counters_and_totals_stay_right)
 {
     acp_store *s = open_with("time_totals=false");
     cr_expect_eq(time_objects(), 0, "a new store with time_totals=false has time_counts");
-    for (int r = 0; r < RUNS; r++)
-        if (rnd() % 2)
-            op_save(s, r, rnd_run());
+    fill_half(s);
     check_many(s, 60);
     churn(s, 800, 0);
     cr_expect_eq(time_objects(), 0);
@@ -509,9 +513,7 @@ Test(sqlite_time, time_totals_false_keeps_no_counters_and_totals_stay_right)
 Test(sqlite_time, toggling_time_totals_adds_and_drops_the_counters_and_totals_stay_right)
 {
     acp_store *s = open_with("time_totals=true");
-    for (int r = 0; r < RUNS; r++)
-        if (rnd() % 2)
-            op_save(s, r, rnd_run());
+    fill_half(s);
     cr_expect_eq(time_objects(), 4); /* the table and its 3 triggers on runs */
     churn(s, 200, 1);
     acp_store_close(s);
@@ -539,9 +541,7 @@ Test(sqlite_time, toggling_time_totals_adds_and_drops_the_counters_and_totals_st
 Test(sqlite_time, a_handle_gives_right_totals_while_another_toggles_time_totals)
 {
     acp_store *a = open_with("time_totals=true");
-    for (int r = 0; r < RUNS; r++)
-        if (rnd() % 2)
-            op_save(a, r, rnd_run());
+    fill_half(a);
     check_many(a, 40); /* a's connection has read the schema with the table */
 
     /* b drops the table under a's feet: a must notice, not fail or
@@ -737,9 +737,7 @@ static void pick_row(const char *where, char *key, size_t key_cap, int64_t *buck
 Test(sqlite_time, verify_recounts_time_counts_and_reports_changed_missing_and_stray_rows)
 {
     acp_store *s = open_with("time_totals=true");
-    for (int r = 0; r < RUNS; r++)
-        if (rnd() % 2)
-            op_save(s, r, rnd_run());
+    fill_half(s);
     churn(s, 600, 1); /* saves, status changes, deletes, restores, purges */
     seen v;
     acp_verify_counts n;
@@ -813,9 +811,7 @@ Test(sqlite_time, verify_reports_a_missing_trigger_of_time_counts)
 Test(sqlite_time, verify_of_a_store_without_time_counts_is_clean)
 {
     acp_store *s = open_with("time_totals=false");
-    for (int r = 0; r < RUNS; r++)
-        if (rnd() % 2)
-            op_save(s, r, rnd_run());
+    fill_half(s);
     churn(s, 400, 0);
     seen v;
     acp_verify_counts n;
