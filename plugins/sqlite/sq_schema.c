@@ -58,8 +58,9 @@ acp_status sq_check_header(const acp_backend *b, acp_call *call, int app_id, int
  * and acp-storage migrate both run these rows, in order, inside one BEGIN
  * IMMEDIATE transaction, so a store is never seen half-migrated; migrate
  * --dry-run lists them (both through sq_migration, which swaps in the step
- * to version 5 of a handle with time_totals=false).  A new schema version appends one row here (and
- * bumps ACP_SQLITE_SCHEMA_VERSION in sqlite_sql.h): nothing else. */
+ * to version 5 of a handle with time_totals=false).  A new schema version
+ * appends one row here (and bumps ACP_SQLITE_SCHEMA_VERSION in
+ * sqlite_sql.h): nothing else. */
 static const struct {
     const char *description; /* one line, for acp-storage migrate */
     const char *sql;
