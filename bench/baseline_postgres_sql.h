@@ -6,7 +6,7 @@
  * the plugin's private header so that the benchmark depends on no
  * backend's internals.
  *
- * The schema is the postgres backend's schema version 5: the same tables,
+ * The schema is the postgres backend's schema version 6: the same tables,
  * columns, collations, indexes, and the triggers that keep the per-filter
  * run counters (16 slots per key, hashtext(run_id) & 15), so that an insert
  * pays for them on both sides.  bench_postgres_schema
@@ -20,58 +20,170 @@
 
 #include <libpq-fe.h>
 
-#define BPG_SCHEMA_VERSION 5
+#define BPG_SCHEMA_VERSION 6
 
 /* A run's counter keys (kind, agent, session) as VALUES rows. */
 #define BPG_KEYS(R)                                                                         \
     "(0, '', ''), (1, " R ".agent_name, ''), (2, '', " R ".session_id),"                     \
     " (3, " R ".agent_name, " R ".session_id)"
 
-/* Version 5: the counters by agent and status (run_status_counts) and
- * their triggers, the backend's text (every insert, status change and
- * delete pays for them on both sides). */
-#define BPG_STATUS_COUNTS                                                                   \
-    "CREATE TABLE run_status_counts ( kind smallint NOT NULL, agent text COLLATE \"C\" "    \
-    "NOT NULL, status text COLLATE \"C\" NOT NULL, slot smallint NOT NULL, n bigint NOT"    \
-    " NULL, PRIMARY KEY (kind, agent, status, slot));CREATE FUNCTION run_status_count"      \
-    "s_add() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN INSERT INTO run_status_cou"      \
-    "nts AS c (kind, agent, status, slot, n) VALUES (0::smallint, ''::text COLLATE \"C"     \
-    "\", NEW.status COLLATE \"C\", (hashtext(NEW.run_id) & 15)::smallint, 1::bigint), (1"   \
-    ", NEW.agent_name, NEW.status, (hashtext(NEW.run_id) & 15), 1)  ON CONFLICT (kind"      \
-    ", agent, status, slot) DO UPDATE SET n = c.n + 1; RETURN NULL; END $f$;CREATE FU"      \
-    "NCTION run_status_counts_remove() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "      \
-    "INSERT INTO run_status_counts AS c (kind, agent, status, slot, n) VALUES (0::sma"      \
-    "llint, ''::text COLLATE \"C\", OLD.status COLLATE \"C\", (hashtext(OLD.run_id) & 15)"  \
-    "::smallint, -1::bigint), (1, OLD.agent_name, OLD.status, (hashtext(OLD.run_id) &"      \
-    " 15), -1)  ON CONFLICT (kind, agent, status, slot) DO UPDATE SET n = c.n - 1; DE"      \
-    "LETE FROM run_status_counts c USING (VALUES (0::smallint, ''::text COLLATE \"C\", "    \
-    "OLD.status COLLATE \"C\", (hashtext(OLD.run_id) & 15)::smallint, -1::bigint), (1, "    \
-    "OLD.agent_name, OLD.status, (hashtext(OLD.run_id) & 15), -1))  v (k, a, st, sl, "      \
-    "d) WHERE c.kind = v.k AND c.agent = v.a AND c.status = v.st  AND c.slot = v.sl A"      \
-    "ND c.n = 0; RETURN NULL; END $f$;CREATE FUNCTION run_status_counts_move() RETURN"      \
-    "S trigger LANGUAGE plpgsql AS $f$ DECLARE osl smallint := (hashtext(OLD.run_id) "      \
-    "& 15); nsl smallint := (hashtext(NEW.run_id) & 15); oa text COLLATE \"C\"; na text"    \
-    " COLLATE \"C\"; ost text COLLATE \"C\" := OLD.status; nst text COLLATE \"C\" := NEW.st" \
-    "atus; left_n bigint; BEGIN FOR k IN 0..1 LOOP  oa := CASE WHEN k = 0 THEN '' ELS"      \
-    "E OLD.agent_name END;  na := CASE WHEN k = 0 THEN '' ELSE NEW.agent_name END;  C"      \
-    "ONTINUE WHEN oa = na AND ost = nst AND osl = nsl;  FOR i IN 0..1 LOOP   IF ((na,"      \
-    " nst, nsl) < (oa, ost, osl)) = (i = 0) THEN INSERT INTO run_status_counts AS c ("      \
-    "kind, agent, status, slot, n)    VALUES (k, na, nst, nsl, 1)    ON CONFLICT (kin"      \
-    "d, agent, status, slot) DO UPDATE SET n = c.n + 1;   ELSE INSERT INTO run_status"      \
-    "_counts AS c (kind, agent, status, slot, n) VALUES (k, oa, ost, osl, -1)    ON C"      \
-    "ONFLICT (kind, agent, status, slot) DO UPDATE SET n = c.n - 1 RETURNING n INTO l"      \
-    "eft_n;    IF left_n = 0 THEN DELETE FROM run_status_counts     WHERE kind = k AN"      \
-    "D agent = oa AND status = ost AND slot = osl; END IF;   END IF;  END LOOP; END L"      \
-    "OOP; RETURN NULL; END $f$;CREATE FUNCTION run_status_counts_clear() RETURNS trig"      \
-    "ger LANGUAGE plpgsql AS $f$ BEGIN DELETE FROM run_status_counts; RETURN NULL; EN"      \
-    "D $f$;CREATE TRIGGER run_status_counts_add AFTER INSERT ON runs FOR EACH ROW EXE"      \
-    "CUTE FUNCTION run_status_counts_add();CREATE TRIGGER run_status_counts_remove AF"      \
-    "TER DELETE ON runs FOR EACH ROW EXECUTE FUNCTION run_status_counts_remove();CREA"      \
-    "TE TRIGGER run_status_counts_move AFTER UPDATE OF run_id, agent_name, status ON "      \
-    "runs FOR EACH ROW WHEN (OLD.status <> NEW.status OR OLD.agent_name <> NEW.agent_"      \
-    "name OR OLD.run_id <> NEW.run_id) EXECUTE FUNCTION run_status_counts_move();CREA"      \
-    "TE TRIGGER run_status_counts_clear AFTER TRUNCATE ON runs FOR EACH STATEMENT EXE"      \
-    "CUTE FUNCTION run_status_counts_clear();"
+/* Version 6: the counters by creation time (run_time_counts), the log
+ * they are folded from (run_time_log) and its trigger, the backend's text
+ * (every insert, status change and delete appends to the log on both
+ * sides, and one in 256 folds it). */
+#define BPG_TIME_COUNTS                                                                     \
+    "CREATE TABLE run_time_counts ( kind smallint NOT NULL, agent text COLLATE \"C\" NO"    \
+    "T NULL, status text COLLATE \"C\" NOT NULL, level smallint NOT NULL, bucket bigint"    \
+    " NOT NULL, n bigint NOT NULL, PRIMARY KEY (status, kind, agent, level, bucket));"      \
+    "CREATE TABLE run_time_log ( agent text COLLATE \"C\" NOT NULL, status text COLLATE"    \
+    " \"C\" NOT NULL, created_us bigint NOT NULL, d integer NOT NULL);CREATE INDEX run_"    \
+    "time_log_by_time ON run_time_log (created_us);CREATE TABLE run_time_fold (one bo"      \
+    "olean PRIMARY KEY);INSERT INTO run_time_fold VALUES (true);CREATE FUNCTION run_t"      \
+    "ime_fold() RETURNS void LANGUAGE plpgsql SET jit = off AS $f$ DECLARE zk smallin"      \
+    "t[]; za text[]; zs text[]; zl smallint[]; zb bigint[]; BEGIN PERFORM FROM run_ti"      \
+    "me_fold FOR UPDATE SKIP LOCKED; IF NOT FOUND THEN RETURN; END IF; WITH x AS (DEL"      \
+    "ETE FROM run_time_log RETURNING agent, status, created_us, d), g AS (SELECT agen"      \
+    "t AS a, status AS s, created_us >> 20 AS b, sum(d) AS n FROM x  GROUP BY 1, 2, 3"      \
+    "), k AS ( SELECT v.k, v.a, v.s, l.l::smallint, g.b >> (6 * (l.l - 1)), sum(g.n):"      \
+    ":bigint FROM g CROSS JOIN LATERAL (VALUES (0::smallint, ''::text COLLATE \"C\", g."    \
+    "s COLLATE \"C\"), (0, '', ''), (1, g.a, g.s), (1, g.a, '')) v (k, a, s) CROSS JOIN"    \
+    " generate_series(1, 5) l (l) GROUP BY 1, 2, 3, 4, 5 HAVING sum(g.n) <> 0), u AS "      \
+    "(INSERT INTO run_time_counts AS c SELECT * FROM k  ON CONFLICT (status, kind, ag"      \
+    "ent, level, bucket) DO UPDATE SET n = c.n + EXCLUDED.n  RETURNING kind, agent, s"      \
+    "tatus, level, bucket, n) SELECT array_agg(kind), array_agg(agent), array_agg(sta"      \
+    "tus), array_agg(level),  array_agg(bucket) INTO zk, za, zs, zl, zb FROM u WHERE "      \
+    "n = 0; IF zk IS NOT NULL THEN DELETE FROM run_time_counts c  USING unnest(zk, za"      \
+    ", zs, zl, zb) z (k, a, s, l, b) WHERE c.kind = z.k  AND c.agent = z.a AND c.stat"      \
+    "us = z.s AND c.level = z.l AND c.bucket = z.b  AND c.n = 0; END IF; END $f$;CREA"      \
+    "TE FUNCTION run_time_log() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN IF TG_O"      \
+    "P = 'INSERT' THEN INSERT INTO run_time_log  VALUES (NEW.agent_name, NEW.status, "      \
+    "NEW.created_us, 1); ELSIF TG_OP = 'DELETE' THEN INSERT INTO run_time_log  VALUES"      \
+    " (OLD.agent_name, OLD.status, OLD.created_us, -1); ELSE INSERT INTO run_time_log"      \
+    " VALUES (OLD.agent_name, OLD.status, OLD.created_us,  -1), (NEW.agent_name, NEW."      \
+    "status, NEW.created_us, 1); END IF; IF random() * 256 < 1 THEN PERFORM run_time_"      \
+    "fold(); END IF; RETURN NULL; END $f$;CREATE FUNCTION run_time_total(text, text, "      \
+    "bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, "      \
+    "bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, "      \
+    "bigint, bigint, bigint, bigint, integer) RETURNS bigint LANGUAGE plpgsql STABLE "      \
+    "SET plan_cache_mode = force_generic_plan AS $f$ DECLARE t bigint; BEGIN IF $27 ="      \
+    " 0 THEN SELECT (0 + (SELECT coalesce(sum(n), 0) FROM run_time_counts WHERE kind "      \
+    "= 0 AND agent = $1::text AND status = $2::text AND level = 1 AND bucket >= $3::b"      \
+    "igint AND bucket < $4::bigint) + (SELECT coalesce(sum(n), 0) FROM run_time_count"      \
+    "s WHERE kind = 0 AND agent = $1::text AND status = $2::text AND level = 1 AND bu"      \
+    "cket >= $5::bigint AND bucket < $6::bigint) + (SELECT coalesce(sum(n), 0) FROM r"      \
+    "un_time_counts WHERE kind = 0 AND agent = $1::text AND status = $2::text AND lev"      \
+    "el = 2 AND bucket >= $7::bigint AND bucket < $8::bigint) + (SELECT coalesce(sum("      \
+    "n), 0) FROM run_time_counts WHERE kind = 0 AND agent = $1::text AND status = $2:"      \
+    ":text AND level = 2 AND bucket >= $9::bigint AND bucket < $10::bigint) + (SELECT"      \
+    " coalesce(sum(n), 0) FROM run_time_counts WHERE kind = 0 AND agent = $1::text AN"      \
+    "D status = $2::text AND level = 3 AND bucket >= $11::bigint AND bucket < $12::bi"      \
+    "gint) + (SELECT coalesce(sum(n), 0) FROM run_time_counts WHERE kind = 0 AND agen"      \
+    "t = $1::text AND status = $2::text AND level = 3 AND bucket >= $13::bigint AND b"      \
+    "ucket < $14::bigint) + (SELECT coalesce(sum(n), 0) FROM run_time_counts WHERE ki"      \
+    "nd = 0 AND agent = $1::text AND status = $2::text AND level = 4 AND bucket >= $1"      \
+    "5::bigint AND bucket < $16::bigint) + (SELECT coalesce(sum(n), 0) FROM run_time_"      \
+    "counts WHERE kind = 0 AND agent = $1::text AND status = $2::text AND level = 4 A"      \
+    "ND bucket >= $17::bigint AND bucket < $18::bigint) + (SELECT coalesce(sum(n), 0)"      \
+    " FROM run_time_counts WHERE kind = 0 AND agent = $1::text AND status = $2::text "      \
+    "AND level = 5 AND bucket >= $19::bigint AND bucket < $20::bigint) + (SELECT coal"      \
+    "esce(sum(d), 0) FROM run_time_log WHERE created_us >= $21::bigint AND created_us"      \
+    " < $22::bigint) + (SELECT count(*) FROM runs WHERE created_us >= $23::bigint AND"      \
+    " created_us < $24::bigint) + (SELECT count(*) FROM runs WHERE created_us >= $25:"      \
+    ":bigint AND created_us < $26::bigint))::bigint INTO t; ELSIF $27 = 1 THEN SELECT"      \
+    " (0 + (SELECT coalesce(sum(n), 0) FROM run_time_counts WHERE kind = 1 AND agent "      \
+    "= $1::text AND status = $2::text AND level = 1 AND bucket >= $3::bigint AND buck"      \
+    "et < $4::bigint) + (SELECT coalesce(sum(n), 0) FROM run_time_counts WHERE kind ="      \
+    " 1 AND agent = $1::text AND status = $2::text AND level = 1 AND bucket >= $5::bi"      \
+    "gint AND bucket < $6::bigint) + (SELECT coalesce(sum(n), 0) FROM run_time_counts"      \
+    " WHERE kind = 1 AND agent = $1::text AND status = $2::text AND level = 2 AND buc"      \
+    "ket >= $7::bigint AND bucket < $8::bigint) + (SELECT coalesce(sum(n), 0) FROM ru"      \
+    "n_time_counts WHERE kind = 1 AND agent = $1::text AND status = $2::text AND leve"      \
+    "l = 2 AND bucket >= $9::bigint AND bucket < $10::bigint) + (SELECT coalesce(sum("      \
+    "n), 0) FROM run_time_counts WHERE kind = 1 AND agent = $1::text AND status = $2:"      \
+    ":text AND level = 3 AND bucket >= $11::bigint AND bucket < $12::bigint) + (SELEC"      \
+    "T coalesce(sum(n), 0) FROM run_time_counts WHERE kind = 1 AND agent = $1::text A"      \
+    "ND status = $2::text AND level = 3 AND bucket >= $13::bigint AND bucket < $14::b"      \
+    "igint) + (SELECT coalesce(sum(n), 0) FROM run_time_counts WHERE kind = 1 AND age"      \
+    "nt = $1::text AND status = $2::text AND level = 4 AND bucket >= $15::bigint AND "      \
+    "bucket < $16::bigint) + (SELECT coalesce(sum(n), 0) FROM run_time_counts WHERE k"      \
+    "ind = 1 AND agent = $1::text AND status = $2::text AND level = 4 AND bucket >= $"      \
+    "17::bigint AND bucket < $18::bigint) + (SELECT coalesce(sum(n), 0) FROM run_time"      \
+    "_counts WHERE kind = 1 AND agent = $1::text AND status = $2::text AND level = 5 "      \
+    "AND bucket >= $19::bigint AND bucket < $20::bigint) + (SELECT coalesce(sum(d), 0"      \
+    ") FROM run_time_log WHERE created_us >= $21::bigint AND created_us < $22::bigint"      \
+    " AND agent = $1::text) + (SELECT count(*) FROM runs WHERE created_us >= $23::big"      \
+    "int AND created_us < $24::bigint AND agent_name = $1::text) + (SELECT count(*) F"      \
+    "ROM runs WHERE created_us >= $25::bigint AND created_us < $26::bigint AND agent_"      \
+    "name = $1::text))::bigint INTO t; ELSIF $27 = 2 THEN SELECT (0 + (SELECT coalesc"      \
+    "e(sum(n), 0) FROM run_time_counts WHERE kind = 0 AND agent = $1::text AND status"      \
+    " = ANY (string_to_array($2::text COLLATE \"C\", ',')) AND level = 1 AND bucket >= "    \
+    "$3::bigint AND bucket < $4::bigint) + (SELECT coalesce(sum(n), 0) FROM run_time_"      \
+    "counts WHERE kind = 0 AND agent = $1::text AND status = ANY (string_to_array($2:"      \
+    ":text COLLATE \"C\", ',')) AND level = 1 AND bucket >= $5::bigint AND bucket < $6:"    \
+    ":bigint) + (SELECT coalesce(sum(n), 0) FROM run_time_counts WHERE kind = 0 AND a"      \
+    "gent = $1::text AND status = ANY (string_to_array($2::text COLLATE \"C\", ',')) AN"    \
+    "D level = 2 AND bucket >= $7::bigint AND bucket < $8::bigint) + (SELECT coalesce"      \
+    "(sum(n), 0) FROM run_time_counts WHERE kind = 0 AND agent = $1::text AND status "      \
+    "= ANY (string_to_array($2::text COLLATE \"C\", ',')) AND level = 2 AND bucket >= $"    \
+    "9::bigint AND bucket < $10::bigint) + (SELECT coalesce(sum(n), 0) FROM run_time_"      \
+    "counts WHERE kind = 0 AND agent = $1::text AND status = ANY (string_to_array($2:"      \
+    ":text COLLATE \"C\", ',')) AND level = 3 AND bucket >= $11::bigint AND bucket < $1"    \
+    "2::bigint) + (SELECT coalesce(sum(n), 0) FROM run_time_counts WHERE kind = 0 AND"      \
+    " agent = $1::text AND status = ANY (string_to_array($2::text COLLATE \"C\", ',')) "    \
+    "AND level = 3 AND bucket >= $13::bigint AND bucket < $14::bigint) + (SELECT coal"      \
+    "esce(sum(n), 0) FROM run_time_counts WHERE kind = 0 AND agent = $1::text AND sta"      \
+    "tus = ANY (string_to_array($2::text COLLATE \"C\", ',')) AND level = 4 AND bucket "    \
+    ">= $15::bigint AND bucket < $16::bigint) + (SELECT coalesce(sum(n), 0) FROM run_"      \
+    "time_counts WHERE kind = 0 AND agent = $1::text AND status = ANY (string_to_arra"      \
+    "y($2::text COLLATE \"C\", ',')) AND level = 4 AND bucket >= $17::bigint AND bucket"    \
+    " < $18::bigint) + (SELECT coalesce(sum(n), 0) FROM run_time_counts WHERE kind = "      \
+    "0 AND agent = $1::text AND status = ANY (string_to_array($2::text COLLATE \"C\", '"    \
+    ",')) AND level = 5 AND bucket >= $19::bigint AND bucket < $20::bigint) + (SELECT"      \
+    " coalesce(sum(d), 0) FROM run_time_log WHERE created_us >= $21::bigint AND creat"      \
+    "ed_us < $22::bigint AND status = ANY (string_to_array($2::text COLLATE \"C\", ',')"    \
+    ")) + (SELECT count(*) FROM runs WHERE created_us >= $23::bigint AND created_us <"      \
+    " $24::bigint AND status = ANY (string_to_array($2::text, ','))) + (SELECT count("      \
+    "*) FROM runs WHERE created_us >= $25::bigint AND created_us < $26::bigint AND st"      \
+    "atus = ANY (string_to_array($2::text, ','))))::bigint INTO t; ELSE SELECT (0 + ("      \
+    "SELECT coalesce(sum(n), 0) FROM run_time_counts WHERE kind = 1 AND agent = $1::t"      \
+    "ext AND status = ANY (string_to_array($2::text COLLATE \"C\", ',')) AND level = 1 "    \
+    "AND bucket >= $3::bigint AND bucket < $4::bigint) + (SELECT coalesce(sum(n), 0) "      \
+    "FROM run_time_counts WHERE kind = 1 AND agent = $1::text AND status = ANY (strin"      \
+    "g_to_array($2::text COLLATE \"C\", ',')) AND level = 1 AND bucket >= $5::bigint AN"    \
+    "D bucket < $6::bigint) + (SELECT coalesce(sum(n), 0) FROM run_time_counts WHERE "      \
+    "kind = 1 AND agent = $1::text AND status = ANY (string_to_array($2::text COLLATE"      \
+    " \"C\", ',')) AND level = 2 AND bucket >= $7::bigint AND bucket < $8::bigint) + (S"    \
+    "ELECT coalesce(sum(n), 0) FROM run_time_counts WHERE kind = 1 AND agent = $1::te"      \
+    "xt AND status = ANY (string_to_array($2::text COLLATE \"C\", ',')) AND level = 2 A"    \
+    "ND bucket >= $9::bigint AND bucket < $10::bigint) + (SELECT coalesce(sum(n), 0) "      \
+    "FROM run_time_counts WHERE kind = 1 AND agent = $1::text AND status = ANY (strin"      \
+    "g_to_array($2::text COLLATE \"C\", ',')) AND level = 3 AND bucket >= $11::bigint A"    \
+    "ND bucket < $12::bigint) + (SELECT coalesce(sum(n), 0) FROM run_time_counts WHER"      \
+    "E kind = 1 AND agent = $1::text AND status = ANY (string_to_array($2::text COLLA"      \
+    "TE \"C\", ',')) AND level = 3 AND bucket >= $13::bigint AND bucket < $14::bigint) "    \
+    "+ (SELECT coalesce(sum(n), 0) FROM run_time_counts WHERE kind = 1 AND agent = $1"      \
+    "::text AND status = ANY (string_to_array($2::text COLLATE \"C\", ',')) AND level ="    \
+    " 4 AND bucket >= $15::bigint AND bucket < $16::bigint) + (SELECT coalesce(sum(n)"      \
+    ", 0) FROM run_time_counts WHERE kind = 1 AND agent = $1::text AND status = ANY ("      \
+    "string_to_array($2::text COLLATE \"C\", ',')) AND level = 4 AND bucket >= $17::big"    \
+    "int AND bucket < $18::bigint) + (SELECT coalesce(sum(n), 0) FROM run_time_counts"      \
+    " WHERE kind = 1 AND agent = $1::text AND status = ANY (string_to_array($2::text "      \
+    "COLLATE \"C\", ',')) AND level = 5 AND bucket >= $19::bigint AND bucket < $20::big"    \
+    "int) + (SELECT coalesce(sum(d), 0) FROM run_time_log WHERE created_us >= $21::bi"      \
+    "gint AND created_us < $22::bigint AND agent = $1::text AND status = ANY (string_"      \
+    "to_array($2::text COLLATE \"C\", ','))) + (SELECT count(*) FROM runs WHERE created"    \
+    "_us >= $23::bigint AND created_us < $24::bigint AND agent_name = $1::text AND st"      \
+    "atus = ANY (string_to_array($2::text, ','))) + (SELECT count(*) FROM runs WHERE "      \
+    "created_us >= $25::bigint AND created_us < $26::bigint AND agent_name = $1::text"      \
+    " AND status = ANY (string_to_array($2::text, ','))))::bigint INTO t; END IF; RET"      \
+    "URN t; END $f$;CREATE FUNCTION run_time_clear() RETURNS trigger LANGUAGE plpgsql"      \
+    " AS $f$ BEGIN DELETE FROM run_time_log; DELETE FROM run_time_counts; RETURN NULL"      \
+    "; END $f$;CREATE TRIGGER run_time_log_add AFTER INSERT OR DELETE ON runs FOR EAC"      \
+    "H ROW EXECUTE FUNCTION run_time_log();CREATE TRIGGER run_time_log_move AFTER UPD"      \
+    "ATE OF agent_name, status, created_us ON runs FOR EACH ROW WHEN (OLD.status <> N"      \
+    "EW.status OR OLD.agent_name <> NEW.agent_name OR OLD.created_us <> NEW.created_u"      \
+    "s) EXECUTE FUNCTION run_time_log();CREATE TRIGGER run_time_clear AFTER TRUNCATE "      \
+    "ON runs FOR EACH STATEMENT EXECUTE FUNCTION run_time_clear();"
 
 /* Run versions, as the backend keeps them: a version per run, the delete
  * mark in meta, and the save function that decides, checks and writes
@@ -176,8 +288,8 @@
     " (agent_name, status, created_us DESC, run_id DESC);"                                  \
     "CREATE INDEX runs_finished ON runs (status, finished_us)"                              \
     " WHERE finished_us IS NOT NULL;"                                                       \
-    BPG_STATUS_COUNTS                                                                       \
-    "INSERT INTO meta VALUES ('schema_version', 5);"
+    BPG_TIME_COUNTS                                                                         \
+    "INSERT INTO meta VALUES ('schema_version', 6);"
 
 /* The statements the workload runs, prepared as "b<number>".  Parameters
  * travel in binary: text as its bytes, bigint as 8 bytes big-endian. */

@@ -4,7 +4,8 @@
  * status and creation-time filters, purge_runs (one transaction per batch)
  * and stats.  Statements are built per call from a few fixed pieces (no
  * value is ever spliced in: ids, statuses and instants travel as binary
- * parameters) and planned with their values.
+ * parameters) and planned with their values, except the total over a
+ * time range, a call of the schema's run_time_total().
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -22,7 +23,15 @@ typedef struct pg_stmt {
     int lens[PG_MAX_PARAMS];
     char ints[PG_MAX_PARAMS][8]; /* bigint parameters, big-endian */
     int n;
+    int overflow; /* a parameter past PG_MAX_PARAMS was asked for */
 } pg_stmt;
+
+static void stmt_reset(pg_stmt *s)
+{
+    s->len = 0;
+    s->n = 0;
+    s->overflow = 0;
+}
 
 static void cat(pg_stmt *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void cat(pg_stmt *s, const char *fmt, ...)
@@ -38,6 +47,10 @@ static void cat(pg_stmt *s, const char *fmt, ...)
 /* Add a text or bigint parameter; returns its number ($n). */
 static int text_param(pg_stmt *s, const char *v)
 {
+    if (s->n == PG_MAX_PARAMS) {
+        s->overflow = 1;
+        return s->n;
+    }
     s->vals[s->n] = v;
     s->lens[s->n] = (int)strlen(v);
     return ++s->n;
@@ -45,6 +58,10 @@ static int text_param(pg_stmt *s, const char *v)
 
 static int int_param(pg_stmt *s, int64_t v)
 {
+    if (s->n == PG_MAX_PARAMS) {
+        s->overflow = 1;
+        return s->n;
+    }
     pg_put_i64(s->ints[s->n], v);
     s->vals[s->n] = s->ints[s->n];
     s->lens[s->n] = 8;
@@ -78,27 +95,11 @@ static void cat_range(pg_stmt *s, const acp_run_query *q, int cursor)
     }
 }
 
-/*
- * The total of a filter by statuses and/or agent alone, from
- * run_status_counts (pg_sql.h, schema version 5): a sum of at most 16 rows
- * per status of the filter's key (without a status filter, every row of
- * the key).  A filter with a session or a creation-time range is counted
- * instead (pg_list_filtered).
- */
-static void cat_status_total(pg_stmt *s, const acp_run_query *q)
-{
-    cat(s, "SELECT coalesce(sum(n), 0)::bigint FROM @.run_status_counts WHERE kind = %d"
-           " AND agent = $%d::text",
-        q->agent_name ? 1 : 0, text_param(s, q->agent_name ? q->agent_name : ""));
-    if (q->n_statuses) {
-        cat(s, " AND status");
-        cat_statuses(s, q->statuses, q->n_statuses);
-    }
-}
-
 /* Run s in r's store: the schema goes in for "@". */
 static acp_status run(pg_req *r, const pg_stmt *s, PGresult **res)
 {
+    if (s->overflow || s->len + 1 >= sizeof s->sql)
+        return pg_fail(r, ACP_INVALID, "the filter needs a statement larger than this backend builds");
     char *sql = pg_sql_expand(s->sql, r->b->qschema);
     if (!sql)
         return pg_fail(r, ACP_NOMEM, "out of memory");
@@ -116,11 +117,100 @@ static acp_status scalar(pg_req *r, PGresult *res, int64_t *v)
     return ACP_OK;
 }
 
+/*
+ * The total of a filter without a session (statuses, an agent, a
+ * creation-time range: all time when it has none), from run_time_counts
+ * and run_time_log (pg_sql.h, schema version 6): acp_time_buckets_split
+ * names the range's whole buckets; those of
+ * levels 1..5 (contiguous, [w0, w1)) are the sum of their counter rows
+ * plus the log rows of the same instants, and the rest of the range (the
+ * edges with level 0's whole buckets, each under about 1 s) is counted
+ * over the runs indexes.  One statement (@.run_time_total): one
+ * snapshot sees each change in the log or in the counters, never both.
+ */
+/* pg_sql.h's run_time_counts uses these levels (level 1: >> 20, 5 the top) */
+_Static_assert(ACP_TIME_BUCKET_LEVELS == 6, "levels 1..5 above level 0");
+_Static_assert(ACP_TIME_BUCKET_SHIFT0 + ACP_TIME_BUCKET_STEP == 20, "level 1: >> 20");
+_Static_assert(ACP_TIME_BUCKET_STEP == 6, "each level: >> 6 more");
+
+static acp_status time_total(pg_req *r, const acp_run_query *q, int64_t *total)
+{
+    acp_time_buckets tb;
+    acp_time_buckets_split(q->created_since_us, q->created_until_us, &tb);
+    /* the statuses joined by ',' (ACP status names have no comma) */
+    char statuses[256] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < q->n_statuses; i++) {
+        int n = snprintf(statuses + len, sizeof statuses - len, "%s%s", i ? "," : "",
+                         q->statuses[i]);
+        if (n < 0 || (size_t)n >= sizeof statuses - len)
+            return pg_fail(r, ACP_INVALID, "too many statuses in one filter");
+        len += (size_t)n;
+    }
+    const char *v[27];
+    int l[27];
+    char ints[25][8];
+    v[0] = q->agent_name ? q->agent_name : "";
+    l[0] = (int)strlen(v[0]);
+    v[1] = statuses;
+    l[1] = (int)len;
+    int64_t nums[25], w0 = INT64_MAX, w1 = INT64_MIN;
+    int k = 0;
+    for (int lv = 1; lv < ACP_TIME_BUCKET_LEVELS; lv++) {
+        for (int i = 0; i < (lv < ACP_TIME_BUCKET_LEVELS - 1 ? 2 : 1); i++) {
+            int64_t lo = tb.lo[lv][i], hi = tb.hi[lv][i];
+            if (lo < hi) {
+                /* whole buckets lie inside [since, until): no overflow */
+                int64_t width = INT64_C(1)
+                                << (ACP_TIME_BUCKET_SHIFT0 + ACP_TIME_BUCKET_STEP * lv);
+                w0 = lo * width < w0 ? lo * width : w0;
+                w1 = hi * width > w1 ? hi * width : w1;
+            } else {
+                lo = hi = 0;
+            }
+            nums[k++] = lo;
+            nums[k++] = hi;
+        }
+    }
+    if (w0 >= w1) { /* no whole bucket above level 0: all of it is edge */
+        nums[k++] = 0; /* the log: nothing */
+        nums[k++] = 0;
+        nums[k++] = q->created_since_us;
+        nums[k++] = q->created_until_us;
+        nums[k++] = 0;
+        nums[k++] = 0;
+    } else {
+        nums[k++] = w0;
+        nums[k++] = w1;
+        nums[k++] = q->created_since_us;
+        nums[k++] = w0;
+        nums[k++] = w1;
+        nums[k++] = q->created_until_us;
+    }
+    for (int i = 0; i < k; i++) {
+        pg_put_i64(ints[i], nums[i]);
+        v[2 + i] = ints[i];
+        l[2 + i] = 8;
+    }
+    /* the filter's shape, an integer (4 bytes, big-endian) */
+    uint32_t which = (q->agent_name ? 1u : 0u) | (q->n_statuses ? 2u : 0u);
+    unsigned char shape[4] = {0, 0, 0, (unsigned char)which};
+    v[2 + k] = (const char *)shape;
+    l[2 + k] = 4;
+    PGresult *res;
+    acp_status st = pg_exec(r, PG_TIME_TOTAL, 3 + k, v, l, &res);
+    if (st == ACP_OK) {
+        st = scalar(r, res, total);
+        PQclear(res);
+    }
+    return st;
+}
+
 /* The page: one leg per status, each reading runs_by_status (or
  * runs_by_agent_status) in list order from the cursor and the end of the
  * time range, at most offset + limit rows, merged in list order.  The
- * total sums status counters (cat_status_total) or, with a session or a
- * time range, counts the same index ranges. */
+ * total sums time counters (time_total), or with a session counts the
+ * same index ranges. */
 acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *call)
 {
     pg_req r;
@@ -134,33 +224,30 @@ acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *ca
                                   &res)) == ACP_OK)
         PQclear(res);
     if (st == ACP_OK && q->want_total) {
-        s.len = 0;
-        s.n = 0;
-        if (q->session_id || q->created_since_us != INT64_MIN ||
-            q->created_until_us != INT64_MAX) {
+        int64_t total = 0;
+        if (!q->session_id) {
+            st = time_total(&r, q, &total);
+        } else {
             /* counted over the index ranges of the page (pg_sql.h: no
-             * session or time counters) */
+             * session counters by status or time) */
+            stmt_reset(&s);
             cat(&s, "SELECT count(*)::bigint FROM @.runs WHERE true");
             if (q->n_statuses) {
                 cat(&s, " AND status");
                 cat_statuses(&s, q->statuses, q->n_statuses);
             }
             cat_range(&s, q, 0);
-        } else {
-            cat_status_total(&s, q);
-        }
-        int64_t total = 0;
-        if ((st = run(&r, &s, &res)) == ACP_OK) {
-            st = scalar(&r, res, &total);
-            PQclear(res);
+            if ((st = run(&r, &s, &res)) == ACP_OK) {
+                st = scalar(&r, res, &total);
+                PQclear(res);
+            }
         }
         if (st == ACP_OK)
             b->host->set_total(call, total);
     }
     if (st == ACP_OK && q->limit > 0) {
         size_t legs = q->n_statuses ? q->n_statuses : 1;
-        s.len = 0;
-        s.n = 0;
+        stmt_reset(&s);
         int window = int_param(&s, acp_run_window(q));
         cat(&s, "SELECT run_id, created_us, doc, version FROM (");
         for (size_t i = 0; i < legs; i++) {
@@ -260,7 +347,7 @@ acp_status pg_purge_runs(acp_backend *b, const acp_purge_query *q, int64_t *dele
 }
 
 /* Figures: runs and runs by agent from the counters (PG_SQL_COUNTS);
- * runs by status from the status counters (schema 5); events
+ * runs by status from the time counters (schema 6); events
  * from the per-run sequence counters (a run's last sequence is its number
  * of events); sessions counted; the size of the schema's tables with their
  * indexes and TOAST; the schema version. */
@@ -278,8 +365,11 @@ acp_status pg_stats(acp_backend *b, acp_call *call)
     cat(&s, "SELECT 1, NULL::text, coalesce(sum(n), 0)::bigint FROM @.run_counts WHERE kind = 0"
             " UNION ALL SELECT 3, agent, sum(n)::bigint FROM @.run_counts WHERE kind = 1"
             "  GROUP BY agent"
-            " UNION ALL SELECT 2, status, sum(n)::bigint FROM @.run_status_counts"
-            "  WHERE kind = 0 GROUP BY status HAVING sum(n) > 0"
+            /* every status's all-time rows: the top level's and the log's */
+            " UNION ALL SELECT 2, status, sum(n)::bigint FROM (SELECT status, n"
+            "  FROM @.run_time_counts WHERE status > '' AND kind = 0 AND level = 5"
+            "  UNION ALL SELECT status, d FROM @.run_time_log) t"
+            "  GROUP BY status HAVING sum(n) > 0"
             " UNION ALL SELECT 4, NULL, count(*)::bigint FROM @.sessions"
             " UNION ALL SELECT 5, NULL, coalesce(sum(last_seq), 0)::bigint FROM @.event_seq"
             " UNION ALL SELECT 6, NULL, (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)"

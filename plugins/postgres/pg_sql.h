@@ -24,8 +24,10 @@
  *   2  run_counts and the triggers that keep it (PG_SQL_COUNTS)
  *   3  run versions: runs.version, the delete mark, save_run (PG_SQL_VERSIONS)
  *   4  status and finished indexes for filters and retention (PG_SQL_OPS)
- *   5  run_status_counts: counts by status (PG_SQL_STATUS_COUNTS) */
-#define PG_SCHEMA_VERSION 5
+ *   5  run_status_counts: counts by status (PG_SQL_STATUS_COUNTS)
+ *   6  run_time_counts and run_time_log: counts by status and creation
+ *      time (PG_SQL_TIME_COUNTS), which replace run_status_counts */
+#define PG_SCHEMA_VERSION 6
 
 /* The tables of version 1 (the version row is added by PG_SQL_SCHEMA). */
 #define PG_SQL_TABLES                                                                       \
@@ -239,12 +241,14 @@
 #define PG_SQL_MIGRATE_4 PG_SQL_OPS "UPDATE @.meta SET value = 4 WHERE name = 'schema_version';"
 
 /*
- * Version 5: totals by status from counters, as run_counts gives totals
+ * Version 5 (replaced by version 6, which drops the table: kept here for
+ * the migration chain): totals by status from counters, as run_counts gives totals
  * by agent and session.  A row counts the runs of one key (kind 0 all
  * runs, 1 one agent), one status and one slot (slots as in run_counts).
  * A total by statuses (with or without an agent) sums at most 16 rows per
- * status.  Totals with a session or a creation-time range are counted over
- * the runs indexes instead (pg_ops.c; README.md, "Totals by status").
+ * status.  Totals with a creation-time range come from version 6's
+ * counters, totals with a session are counted over the runs indexes
+ * (pg_ops.c; README.md, "Totals by status").
  *
  * Triggers: an insert upserts its 2 rows, a delete subtracts from them and
  * deletes the rows left at zero; an update that moves a run (status,
@@ -330,10 +334,168 @@
     " SELECT 0, '', st, sl, sum(n) FROM g GROUP BY st, sl"                                  \
     " UNION ALL SELECT 1, a, st, sl, n FROM g;"
 
+/*
+ * Version 6: totals by status and over creation-time ranges from
+ * counters (a total by status is one over all time: the top level's few
+ * rows).
+ * run_time_counts holds the runs per key (kind 0 all runs, 1 one agent),
+ * status ('' for any status), level 1..5 and bucket: the buckets of
+ * acp_time_buckets_split (acp_storage_plugin.h; level l covers
+ * 2^(14 + 6 l) us, so level 1 is about 1 s and level 5 about 200 days).
+ * Level 0 (16 ms) is not kept: a run would cost a row of its own there,
+ * and the runs of a range's level-0 buckets are counted with its edges.
+ *
+ * Writers never touch those rows.  A trigger appends each change of a
+ * run's agent, status or creation time to run_time_log (the old values
+ * -1, the new ones +1): an insert into a table nobody else updates, so
+ * concurrent writers never wait for each other there.  One change in 256,
+ * drawn at random (a sequence would need its own grant besides the
+ * tables'), folds the log into the counters, in the
+ * writer's transaction: the rows it deletes from the log and the counters
+ * it adds them to commit together, so every snapshot sees each change
+ * exactly once, in the log or in the counters.  One fold at a time (the
+ * row of run_time_fold, SKIP LOCKED: a writer that finds a fold running
+ * skips it; a later draw folds what is left).  Counter rows that
+ * fall to zero are deleted.
+ *
+ * A total over [since, until) sums the counter rows of the range's whole
+ * buckets at levels 1..5 (at most 126 per level and status), the log
+ * rows of the same instants (at most a few hundred) and counts the runs
+ * of the two edges (each under about 1 s) over the runs indexes: pg_ops.c,
+ * cat_time_total.
+ */
+/* The total of one filter shape: K the counters' kind, ST their status
+ * condition, STL / STR the status condition of the log / the runs, AGL /
+ * AGR the agent condition of the log / the runs.  $1 agent ('' for none)
+ * $2 the statuses joined by ',' ('' for none), $3..$20 the whole buckets
+ * (lo, hi) of levels 1, 1, 2, 2, 3, 3, 4, 4, 5, $21 $22 the log's
+ * instants [w0, w1), $23..$26 the edges [from, to) x 2 (empty ranges as
+ * lo = hi). */
+#define PG_TIME_LEG(K, ST, l, lo, hi)                                                       \
+    " + (SELECT coalesce(sum(n), 0) FROM @.run_time_counts WHERE kind = " K                \
+    " AND agent = $1::text AND status" ST " AND level = " l " AND bucket >= $" lo           \
+    "::bigint AND bucket < $" hi "::bigint)"
+#define PG_TIME_EDGE(from, to, AGR, STR)                                                    \
+    " + (SELECT count(*) FROM @.runs WHERE created_us >= $" from "::bigint"                 \
+    " AND created_us < $" to "::bigint" AGR STR ")"
+#define PG_TIME_TOTAL_SQL(K, ST, STL, STR, AGL, AGR)                                             \
+    "SELECT (0" PG_TIME_LEG(K, ST, "1", "3", "4") PG_TIME_LEG(K, ST, "1", "5", "6")        \
+    PG_TIME_LEG(K, ST, "2", "7", "8") PG_TIME_LEG(K, ST, "2", "9", "10")                   \
+    PG_TIME_LEG(K, ST, "3", "11", "12") PG_TIME_LEG(K, ST, "3", "13", "14")                \
+    PG_TIME_LEG(K, ST, "4", "15", "16") PG_TIME_LEG(K, ST, "4", "17", "18")                \
+    PG_TIME_LEG(K, ST, "5", "19", "20")                                                    \
+    " + (SELECT coalesce(sum(d), 0) FROM @.run_time_log WHERE created_us >= $21::bigint"   \
+    " AND created_us < $22::bigint" AGL STL ")"                                            \
+    PG_TIME_EDGE("23", "24", AGR, STR) PG_TIME_EDGE("25", "26", AGR, STR) ")::bigint"
+#define PG_TIME_ANY " = $2::text"
+/* The same list in the collation of each table's status column: an
+ * index is used only for a comparison in its own collation. */
+#define PG_TIME_IN_C " = ANY (string_to_array($2::text COLLATE \"C\", ','))"
+#define PG_TIME_IN " = ANY (string_to_array($2::text, ','))"
+/* The four shapes: 0 neither, 1 an agent, 2 statuses, 3 both. */
+#define PG_TIME_TOTAL_0 PG_TIME_TOTAL_SQL("0", PG_TIME_ANY, "", "", "", "")
+#define PG_TIME_TOTAL_1                                                                     \
+    PG_TIME_TOTAL_SQL("1", PG_TIME_ANY, "", "", " AND agent = $1::text",                    \
+                      " AND agent_name = $1::text")
+#define PG_TIME_TOTAL_2                                                                     \
+    PG_TIME_TOTAL_SQL("0", PG_TIME_IN_C, " AND status" PG_TIME_IN_C, " AND status" PG_TIME_IN, \
+                      "", "")
+#define PG_TIME_TOTAL_3                                                                     \
+    PG_TIME_TOTAL_SQL("1", PG_TIME_IN_C, " AND status" PG_TIME_IN_C, " AND status" PG_TIME_IN, \
+                      " AND agent = $1::text", " AND agent_name = $1::text")
+#define PG_TIME_FOLD_EVERY "256"
+/* The counter rows (kind, agent, status, level, bucket, n) of the
+ * grouped changes g (agent a, status s, level-1 bucket b, delta n). */
+#define PG_TIME_ROLLUP(g)                                                                   \
+    " SELECT v.k, v.a, v.s, l.l::smallint, " g ".b >> (6 * (l.l - 1)), sum(" g ".n)::bigint" \
+    " FROM " g " CROSS JOIN LATERAL (VALUES (0::smallint, ''::text COLLATE \"C\","          \
+    " " g ".s COLLATE \"C\"), (0, '', ''), (1, " g ".a, " g ".s), (1, " g ".a, ''))"         \
+    " v (k, a, s) CROSS JOIN generate_series(1, 5) l (l) GROUP BY 1, 2, 3, 4, 5"
+#define PG_TIME_PK "(status, kind, agent, level, bucket)"
+#define PG_SQL_TIME_COUNTS                                                                  \
+    "CREATE TABLE @.run_time_counts ("                                                      \
+    " kind smallint NOT NULL,"                                                              \
+    " agent text COLLATE \"C\" NOT NULL,"                                                   \
+    " status text COLLATE \"C\" NOT NULL,"                                                  \
+    " level smallint NOT NULL,"                                                             \
+    " bucket bigint NOT NULL,"                                                              \
+    " n bigint NOT NULL,"                                                                   \
+    " PRIMARY KEY " PG_TIME_PK ");"                                                         \
+    "CREATE TABLE @.run_time_log ("                                                         \
+    " agent text COLLATE \"C\" NOT NULL,"                                                   \
+    " status text COLLATE \"C\" NOT NULL,"                                                  \
+    " created_us bigint NOT NULL,"                                                          \
+    " d integer NOT NULL);"                                                                 \
+    /* reads and the fold go through it: no sequential scan (PG_SQL_SESSION) */             \
+    "CREATE INDEX run_time_log_by_time ON @.run_time_log (created_us);"                     \
+    "CREATE TABLE @.run_time_fold (one boolean PRIMARY KEY);"                               \
+    "INSERT INTO @.run_time_fold VALUES (true);"                                            \
+    /* jit off: a plan the session's settings price high must not be compiled */            \
+    "CREATE FUNCTION @.run_time_fold() RETURNS void LANGUAGE plpgsql SET jit = off AS $f$"  \
+    " DECLARE zk smallint[]; za text[]; zs text[]; zl smallint[]; zb bigint[]; BEGIN"       \
+    " PERFORM FROM @.run_time_fold FOR UPDATE SKIP LOCKED;"                                 \
+    " IF NOT FOUND THEN RETURN; END IF;"                                                    \
+    " WITH x AS (DELETE FROM @.run_time_log RETURNING agent, status, created_us, d),"        \
+    " g AS (SELECT agent AS a, status AS s, created_us >> 20 AS b, sum(d) AS n FROM x"      \
+    "  GROUP BY 1, 2, 3),"                                                                  \
+    " k AS (" PG_TIME_ROLLUP("g") " HAVING sum(g.n) <> 0),"                                 \
+    " u AS (INSERT INTO @.run_time_counts AS c SELECT * FROM k"                             \
+    "  ON CONFLICT " PG_TIME_PK " DO UPDATE SET n = c.n + EXCLUDED.n"                       \
+    "  RETURNING kind, agent, status, level, bucket, n)"                                    \
+    " SELECT array_agg(kind), array_agg(agent), array_agg(status), array_agg(level),"       \
+    "  array_agg(bucket) INTO zk, za, zs, zl, zb FROM u WHERE n = 0;"                       \
+    " IF zk IS NOT NULL THEN DELETE FROM @.run_time_counts c"                               \
+    "  USING unnest(zk, za, zs, zl, zb) z (k, a, s, l, b) WHERE c.kind = z.k"              \
+    "  AND c.agent = z.a AND c.status = z.s AND c.level = z.l AND c.bucket = z.b"           \
+    "  AND c.n = 0; END IF;"                                                                \
+    " END $f$;"                                                                             \
+    "CREATE FUNCTION @.run_time_log() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"        \
+    " IF TG_OP = 'INSERT' THEN INSERT INTO @.run_time_log"                                  \
+    "  VALUES (NEW.agent_name, NEW.status, NEW.created_us, 1);"                             \
+    " ELSIF TG_OP = 'DELETE' THEN INSERT INTO @.run_time_log"                               \
+    "  VALUES (OLD.agent_name, OLD.status, OLD.created_us, -1);"                            \
+    " ELSE INSERT INTO @.run_time_log VALUES (OLD.agent_name, OLD.status, OLD.created_us,"  \
+    "  -1), (NEW.agent_name, NEW.status, NEW.created_us, 1);"                               \
+    " END IF;"                                                                              \
+    " IF random() * " PG_TIME_FOLD_EVERY " < 1 THEN PERFORM @.run_time_fold(); END IF;"     \
+    " RETURN NULL; END $f$;"                                                                \
+    /* A total over a creation-time range, for pg_ops.c (time_total):      \
+     * $27 the filter's shape (1 agent, 2 statuses).  A function so that    \
+     * its four statements run with plans made once per session: planning  \
+     * them for every call's values cost more than running them.           */ \
+    "CREATE FUNCTION @.run_time_total(text, text, bigint, bigint, bigint, bigint, bigint,"  \
+    " bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint,"      \
+    " bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, integer)"     \
+    " RETURNS bigint LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan"      \
+    " AS $f$ DECLARE t bigint; BEGIN"                                                       \
+    " IF $27 = 0 THEN " PG_TIME_TOTAL_0 " INTO t;"                                          \
+    " ELSIF $27 = 1 THEN " PG_TIME_TOTAL_1 " INTO t;"                                       \
+    " ELSIF $27 = 2 THEN " PG_TIME_TOTAL_2 " INTO t;"                                       \
+    " ELSE " PG_TIME_TOTAL_3 " INTO t;"                                                     \
+    " END IF; RETURN t; END $f$;"                                                           \
+    "CREATE FUNCTION @.run_time_clear() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"      \
+    " DELETE FROM @.run_time_log; DELETE FROM @.run_time_counts; RETURN NULL; END $f$;"     \
+    "CREATE TRIGGER run_time_log_add AFTER INSERT OR DELETE ON @.runs"                      \
+    " FOR EACH ROW EXECUTE FUNCTION @.run_time_log();"                                      \
+    "CREATE TRIGGER run_time_log_move AFTER UPDATE OF agent_name, status, created_us"       \
+    " ON @.runs FOR EACH ROW WHEN (OLD.status <> NEW.status"                                \
+    " OR OLD.agent_name <> NEW.agent_name OR OLD.created_us <> NEW.created_us)"             \
+    " EXECUTE FUNCTION @.run_time_log();"                                                   \
+    "CREATE TRIGGER run_time_clear AFTER TRUNCATE ON @.runs"                                \
+    " FOR EACH STATEMENT EXECUTE FUNCTION @.run_time_clear();"
+
+/* The counts of the runs already stored, for the migration from version
+ * 5: one pass over runs grouped by agent, status and level-1 bucket, then
+ * rolled up to every key and level. */
+#define PG_SQL_TIME_COUNTS_BACKFILL                                                         \
+    "INSERT INTO @.run_time_counts (kind, agent, status, level, bucket, n)"                 \
+    " WITH g AS (SELECT agent_name AS a, status AS s, created_us >> 20 AS b,"               \
+    "  count(*) AS n FROM @.runs GROUP BY 1, 2, 3)" PG_TIME_ROLLUP("g") ";"
+
 /* A new store, at the current version. */
 #define PG_SQL_SCHEMA                                                                       \
-    PG_SQL_TABLES PG_SQL_COUNTS PG_SQL_VERSIONS PG_SQL_OPS PG_SQL_STATUS_COUNTS             \
-    "INSERT INTO @.meta VALUES ('schema_version', 5);"
+    PG_SQL_TABLES PG_SQL_COUNTS PG_SQL_VERSIONS PG_SQL_OPS PG_SQL_TIME_COUNTS               \
+    "INSERT INTO @.meta VALUES ('schema_version', 6);"
 
 /* From version 1 to 2, in the transaction holding the advisory lock.  The
  * table lock keeps every writer of runs (an older plugin's too) out until
@@ -353,6 +515,25 @@
     "SET LOCAL enable_seqscan = on; SET LOCAL enable_sort = on;"                            \
     PG_SQL_STATUS_COUNTS PG_SQL_STATUS_COUNTS_BACKFILL                                      \
     "UPDATE @.meta SET value = 5 WHERE name = 'schema_version';"
+
+/* Version 6 answers totals by status from run_time_counts' top level:
+ * run_status_counts goes, with the upserts it cost every new run and
+ * status change. */
+#define PG_SQL_DROP_STATUS_COUNTS                                                           \
+    "DROP TRIGGER run_status_counts_add ON @.runs;"                                         \
+    "DROP TRIGGER run_status_counts_remove ON @.runs;"                                      \
+    "DROP TRIGGER run_status_counts_move ON @.runs;"                                        \
+    "DROP TRIGGER run_status_counts_clear ON @.runs;"                                       \
+    "DROP FUNCTION @.run_status_counts_add(), @.run_status_counts_remove(),"                \
+    " @.run_status_counts_move(), @.run_status_counts_clear();"                             \
+    "DROP TABLE @.run_status_counts;"
+
+/* From version 5 to 6, in the same transaction, as from version 1 to 2. */
+#define PG_SQL_MIGRATE_6                                                                    \
+    "LOCK TABLE @.runs IN SHARE ROW EXCLUSIVE MODE;"                                        \
+    "SET LOCAL enable_seqscan = on; SET LOCAL enable_sort = on;"                            \
+    PG_SQL_TIME_COUNTS PG_SQL_TIME_COUNTS_BACKFILL PG_SQL_DROP_STATUS_COUNTS                \
+    "UPDATE @.meta SET value = 6 WHERE name = 'schema_version';"
 
 /* From version 2 to 3, in the same transaction. */
 #define PG_SQL_MIGRATE_3                                                                    \
@@ -383,6 +564,11 @@ static const pg_step pg_migrations[] = {
     {5, "create run_status_counts (runs by agent and status) and the triggers that keep "
         "it; count the runs already stored (runs is locked against writers until this commits)",
      PG_SQL_MIGRATE_5},
+    {6, "create run_time_counts and run_time_log (runs by agent, status and creation time) "
+        "and the triggers that keep them; count the runs already stored; drop "
+        "run_status_counts, whose totals they give (runs is locked against writers until "
+        "this commits)",
+     PG_SQL_MIGRATE_6},
 };
 #define PG_N_MIGRATIONS (sizeof pg_migrations / sizeof pg_migrations[0])
 
@@ -435,6 +621,9 @@ enum {
     PG_COUNT_RUNS_A,
     PG_COUNT_RUNS_S,
     PG_COUNT_RUNS_AS,
+    /* a total over a creation-time range (schema 6): the parameters of
+     * @.run_time_total (PG_SQL_TIME_COUNTS) -> count; pg_ops.c, time_total */
+    PG_TIME_TOTAL,
     /* list_runs: 4 filters (none, agent, session, both) x (offset, cursor);
      * parameters: [agent] [session] [cursor created_us, cursor run_id]
      * offset limit -> run_id, created_us, doc */
@@ -552,6 +741,12 @@ static const char *const pg_sql[PG_N_STATEMENTS] = {
     [PG_COUNT_RUNS_A] = PG_COUNT_SUM "1 AND agent = $1::text AND session = ''",
     [PG_COUNT_RUNS_S] = PG_COUNT_SUM "2 AND agent = '' AND session = $1::text",
     [PG_COUNT_RUNS_AS] = PG_COUNT_SUM "3 AND agent = $1::text AND session = $2::text",
+    [PG_TIME_TOTAL] = "SELECT @.run_time_total($1::text, $2::text, $3::bigint, $4::bigint,"
+                      " $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::bigint, $10::bigint,"
+                      " $11::bigint, $12::bigint, $13::bigint, $14::bigint, $15::bigint,"
+                      " $16::bigint, $17::bigint, $18::bigint, $19::bigint, $20::bigint,"
+                      " $21::bigint, $22::bigint, $23::bigint, $24::bigint, $25::bigint,"
+                      " $26::bigint, $27::integer)",
     [PG_LIST_RUNS] = PG_LIST_COLS PG_LIST_ORDER PG_PAGE("1", "2"),
     [PG_LIST_RUNS_A] = PG_LIST_COLS " WHERE agent_name = $1::text" PG_LIST_ORDER PG_PAGE("2", "3"),
     [PG_LIST_RUNS_S] = PG_LIST_COLS " WHERE session_id = $1::text" PG_LIST_ORDER PG_PAGE("2", "3"),

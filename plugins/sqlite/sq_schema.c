@@ -57,8 +57,10 @@ acp_status sq_check_header(const acp_backend *b, acp_call *call, int app_id, int
 /* The migration chain: row i brings version i to i+1.  Open (migrate=auto)
  * and acp-storage migrate both run these rows, in order, inside one BEGIN
  * IMMEDIATE transaction, so a store is never seen half-migrated; migrate
- * --dry-run lists them.  A new schema version appends one row here (and
- * bumps ACP_SQLITE_SCHEMA_VERSION in sqlite_sql.h): nothing else. */
+ * --dry-run lists them (both through sq_migration, which swaps in the step
+ * to version 5 of a handle with time_totals=false).  A new schema version
+ * appends one row here (and bumps ACP_SQLITE_SCHEMA_VERSION in
+ * sqlite_sql.h): nothing else. */
 static const struct {
     const char *description; /* one line, for acp-storage migrate */
     const char *sql;
@@ -81,6 +83,27 @@ static const struct {
 };
 _Static_assert(sizeof sq_migrations / sizeof sq_migrations[0] == ACP_SQLITE_SCHEMA_VERSION,
                "one migration row per schema version");
+
+/* The step to version 5 of a handle with time_totals=false: the table
+ * would only be dropped again by sq_apply_time_totals, after a backfill
+ * as long as the whole migration (README.md).  A later open with
+ * time_totals=true creates and fills it. */
+static const char sq_v5_without_time_counts[] =
+    "schema version 5 without the table time_counts (option time_totals=false): nothing to "
+    "create or fill; totals over time ranges count the matches, and a later open with "
+    "time_totals=true creates and fills it";
+
+/* Row v of sq_migrations as this handle runs and shows it. */
+static void sq_migration(const acp_backend *b, int v, const char **description,
+                         const char **sql)
+{
+    *description = sq_migrations[v].description;
+    *sql = sq_migrations[v].sql;
+    if (v == 4 && !b->time_totals) {
+        *description = sq_v5_without_time_counts;
+        *sql = NULL;
+    }
+}
 
 uint32_t sq_crc(const char *key, size_t key_len, const char *doc, size_t doc_len)
 {
@@ -136,7 +159,9 @@ static acp_status sq_create_or_migrate(const acp_backend *b, sq_conn *c, acp_cal
         goto fail;
     }
     for (int v = version; v < ACP_SQLITE_SCHEMA_VERSION; v++) {
-        rc = sqlite3_exec(c->db, sq_migrations[v].sql, NULL, NULL, &errmsg);
+        const char *what, *steps;
+        sq_migration(b, v, &what, &steps);
+        rc = steps ? sqlite3_exec(c->db, steps, NULL, NULL, &errmsg) : SQLITE_OK;
         if (rc != SQLITE_OK) {
             st = b->host->error(call, sq_status(rc) == ACP_PLUGIN ? ACP_CORRUPT : sq_status(rc),
                                 "%s: open: schema version %d -> %d failed: %s", b->path,
@@ -293,10 +318,12 @@ acp_status sq_migrate(acp_backend *b, uint32_t flags, acp_call *call)
     if (st == ACP_OK && h->migrate_versions(call, from, ACP_SQLITE_SCHEMA_VERSION,
                                             "schema version") != 0)
         st = ACP_NOMEM;
-    for (int v = from; st == ACP_OK && v < ACP_SQLITE_SCHEMA_VERSION; v++)
-        if (h->migrate_step(call, v, v + 1, sq_migrations[v].description,
-                            sq_migrations[v].sql) != 0)
+    for (int v = from; st == ACP_OK && v < ACP_SQLITE_SCHEMA_VERSION; v++) {
+        const char *what, *steps;
+        sq_migration(b, v, &what, &steps);
+        if (h->migrate_step(call, v, v + 1, what, steps) != 0)
             st = ACP_NOMEM;
+    }
     if (st == ACP_OK && !(flags & ACP_MIGRATE_DRY_RUN) && plan != SQ_READY) {
         if (b->readonly) {
             st = h->error(call, ACP_UNSUPPORTED,
@@ -307,7 +334,9 @@ acp_status sq_migrate(acp_backend *b, uint32_t flags, acp_call *call)
             rc = sq_set_wal(b, c);
             st = rc != SQLITE_OK ? sq_fail(b, call, c, rc, "migrate: set WAL mode", NULL)
                                  : sq_create_or_migrate(b, c, call);
-            if (st == ACP_OK) /* the migration made time_counts: keep it or not */
+            /* As an open: another process may have migrated the store
+             * meanwhile, with the other value of time_totals. */
+            if (st == ACP_OK)
                 st = sq_apply_time_totals(b, c, call);
         }
     }

@@ -250,6 +250,33 @@
     " UNION ALL SELECT c.kind, c.agent, c.session, c.n, 0 FROM counts c"                 \
     " WHERE NOT EXISTS (SELECT 1 FROM actual a WHERE a.kind = c.kind"                    \
     "  AND a.agent = c.agent AND a.session = c.session AND a.n > 0)"
+/* verify, when the store keeps time_counts: every row that differs from a
+ * recount of the runs, as (kind, key, level, bucket, status, stored n,
+ * actual n), stored n NULL for a missing row, actual n NULL for a row no
+ * run falls in (also one left at zero).  One sort of the stored rows and
+ * one row per run, kind and level (bounded memory: SQLite's sorter spills
+ * to temporary files), so the stored rows are never compared one by one. */
+#define ACP_SQ_VERIFY_TIME_COUNTS                                                         \
+    "WITH l(v) AS (VALUES (0), (1), (2), (3), (4), (5)),"                                \
+    " k(kind, key, created_us, status) AS ("                                             \
+    "  SELECT 0, '', created_us, status FROM runs"                                       \
+    "  UNION ALL SELECT 1, agent_name, created_us, status FROM runs"                     \
+    "  UNION ALL SELECT 2, session_id, created_us, status FROM runs"                     \
+    "  WHERE session_id IS NOT NULL),"                                                   \
+    " b(kind, key, level, bucket, status, stored, actual) AS ("                          \
+    "  SELECT kind, key, level, bucket, status, n, NULL FROM time_counts"                \
+    "  UNION ALL SELECT k.kind, k.key, l.v, k.created_us >> (14 + 6 * l.v), k.status,"   \
+    "  NULL, 1 FROM k, l)"                                                               \
+    " SELECT kind, key, level, bucket, status, sum(stored), sum(actual) FROM b"          \
+    " GROUP BY kind, key, level, bucket, status"                                         \
+    " HAVING sum(stored) IS NOT sum(actual)"
+/* verify: the triggers that keep time_counts, when the table exists; one
+ * missing means the table drifts from the runs from the next write on. */
+#define ACP_SQ_VERIFY_TIME_TRIGGERS                                                       \
+    "SELECT t.column1 FROM (VALUES ('runs_time_count_insert'),"                          \
+    " ('runs_time_count_delete'), ('runs_time_count_move'), ('time_counts_zero')) t"     \
+    " WHERE NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'trigger'"              \
+    "  AND name = t.column1)"
 
 /* Every statement a connection prepares once and reuses. */
 enum acp_sqlite_stmt {

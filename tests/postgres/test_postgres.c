@@ -684,24 +684,42 @@ static char *explain(PGconn *c, const char *stmt, const char *args)
 
 /* Check the plan of statement stmt with arguments args (SQL literals) as
  * the plugin's sessions would run it. */
-static void check_plan(PGconn *c, const char *schemaq, int stmt, const char *args, int generic)
+/* counters_only: run_time_counts must be read by index conditions only
+ * (no row read and thrown away). */
+static void check_plan_text(PGconn *c, const char *schemaq, const char *stmt_sql,
+                            const char *args, int generic, int counters_only)
 {
     static int n;
-    char *text = pg_sql_expand(pg_sql[stmt], schemaq);
+    char *text = pg_sql_expand(stmt_sql, schemaq);
     char name[32];
     snprintf(name, sizeof name, "p%d", n++);
     sql(c, "SET plan_cache_mode = %s", generic ? "force_generic_plan" : "force_custom_plan");
     sql(c, "PREPARE %s AS %s", name, text);
     char *plan = explain(c, name, args);
     const char *mode = generic ? "generic" : "custom";
-    cr_expect_null(strstr(plan, "Seq Scan"), "statement %d (%s, %s) scans every run:\n%s", stmt,
+    cr_expect_null(strstr(plan, "Seq Scan"), "statement %.60s (%s, %s) scans every run:\n%s", stmt_sql,
                    args, mode, plan);
-    cr_expect_null(strstr(plan, "Sort"), "statement %d (%s, %s) sorts:\n%s", stmt, args, mode,
+    cr_expect_null(strstr(plan, "Sort"), "statement %.60s (%s, %s) sorts:\n%s", stmt_sql, args, mode,
                    plan);
-    cr_expect_not_null(strstr(plan, "Index"), "statement %d (%s, %s) uses no index:\n%s", stmt,
+    cr_expect_not_null(strstr(plan, "Index"), "statement %.60s (%s, %s) uses no index:\n%s", stmt_sql,
                        args, mode, plan);
+    /* the subplans reading counter rows: every condition in the index */
+    for (const char *f = strstr(plan, "InitPlan"); counters_only && f;
+         f = strstr(f + 1, "InitPlan")) {
+        const char *next = strstr(f + 1, "InitPlan");
+        const char *table = strstr(f, "on run_time_counts");
+        const char *filter = strstr(f, "Filter:");
+        cr_expect(!(table && (!next || table < next) && filter && (!next || filter < next)),
+                  "statement %.60s (%s, %s) reads counter rows it throws away:\n%s", stmt_sql,
+                  args, mode, plan);
+    }
     free(plan);
     free(text);
+}
+
+static void check_plan(PGconn *c, const char *schemaq, int stmt, const char *args, int generic)
+{
+    check_plan_text(c, schemaq, pg_sql[stmt], args, generic, 0);
 }
 
 Test(postgres, list_queries_use_an_index_and_never_sort_or_scan_every_run)
@@ -770,6 +788,26 @@ Test(postgres, list_queries_use_an_index_and_never_sort_or_scan_every_run)
     for (size_t i = 0; i < sizeof prepared / sizeof prepared[0]; i++) {
         check_plan(c, schemaq, prepared[i].stmt, prepared[i].args, 0);
         check_plan(c, schemaq, prepared[i].stmt, prepared[i].args, 1);
+    }
+    /* Totals over time ranges (@.run_time_total runs its four shapes with
+     * generic plans): counter rows, the log and two edges, each by an
+     * index. */
+    {
+#define T_RANGES "1667766667, 1667766720, 0, 0, 26058855, 26058880, 0, 0, 407170, 407232, 0, 0," \
+                 " 6363, 6400, 0, 0, 100, 524287, 1748779209000000, 9223372036853727232,"        \
+                 " 1748779200000000, 1748779209000000, 9223372036853727232, 9223372036854775807"
+        static const char *const shapes[4] = {PG_TIME_TOTAL_0, PG_TIME_TOTAL_1, PG_TIME_TOTAL_2,
+                                              PG_TIME_TOTAL_3};
+        static const char *const args[4] = {"'', '', " T_RANGES, "'tiny', '', " T_RANGES,
+                                            "'', 'completed,failed', " T_RANGES,
+                                            "'big', 'completed', " T_RANGES};
+        for (int i = 0; i < 4; i++)
+            check_plan_text(c, schemaq, shapes[i], args[i], 1, 1);
+        /* and the function answers as count(*) does */
+        cr_expect_str_eq(sql_value(c, "SELECT %s.run_time_total('', 'completed', " T_RANGES ", 2)",
+                                   schemaq),
+                         sql_value(c, "SELECT count(*) FROM %s.runs WHERE status = 'completed'"
+                                      " AND created_us >= 1748779200000000", schemaq));
     }
     /* A rare agent's page after a cursor: both bounds in the index. */
     sql(c, "SET plan_cache_mode = force_custom_plan");
@@ -1000,7 +1038,7 @@ Test(postgres, totals_stay_exact_through_saves_updates_moves_and_deletes)
 }
 
 /* ------------------------------------------------------------------ */
-/* Totals by status (schema version 5: run_status_counts) and time     */
+/* Totals by status and time (schema version 6: run_time_counts)      */
 /* ------------------------------------------------------------------ */
 
 static const char *const b_statuses[] = {"created", "in-progress", "awaiting", "cancelling",
@@ -1066,18 +1104,35 @@ static void b_save(acp_store *st, const char *id)
     cr_assert_eq(acp_run_save(st, doc, ACP_STRLEN, &e), ACP_OK, "save %s: %s", id, e.message);
 }
 
-/* Every counter row of run_status_counts against the same counts made
- * from runs (every key, status and slot), and no row at zero. */
-static void expect_status_counts_exact(PGconn *c, const char *schema)
+/* run_time_counts (schema version 6) folded with run_time_log against
+ * the same counts made from runs by plain arithmetic (every kind, status
+ * or any, level 1..5 and bucket), no counter row at zero, and a log the
+ * folds keep short. */
+static void expect_time_counts_exact(PGconn *c, const char *schema)
 {
     cr_expect_str_eq(
-        sql_value(c, "SELECT count(*) FROM %s.run_status_counts k FULL JOIN ("
-                     " SELECT k.k AS kind, CASE WHEN k.k = 1 THEN agent_name ELSE '' END AS agent,"
-                     " status, hashtext(run_id) & 15 AS slot, count(*) AS n"
-                     " FROM %s.runs, (VALUES (0), (1)) k (k) GROUP BY 1, 2, 3, 4) r"
-                     " USING (kind, agent, status, slot) WHERE k.n IS DISTINCT FROM r.n",
-                  schema, schema),
-        "0", "run_status_counts rows that disagree with the runs");
+        sql_value(c, "SELECT count(*) FROM (SELECT kind, agent, status, level, bucket,"
+                     " sum(n) AS n FROM (SELECT kind, agent, status, level, bucket, n"
+                     " FROM %s.run_time_counts UNION ALL SELECT k.k,"
+                     " CASE WHEN k.k = 1 THEN agent ELSE '' END, CASE WHEN x.x THEN status"
+                     " ELSE '' END, l.l, floor(created_us / 2::numeric ^ (14 + 6 * l.l)), d"
+                     " FROM %s.run_time_log, (VALUES (0), (1)) k (k), (VALUES (true), (false))"
+                     " x (x), generate_series(1, 5) l (l)) u GROUP BY 1, 2, 3, 4, 5"
+                     " HAVING sum(n) <> 0) f FULL JOIN (SELECT k.k AS kind,"
+                     " CASE WHEN k.k = 1 THEN agent_name ELSE '' END AS agent,"
+                     " CASE WHEN x.x THEN status ELSE '' END AS status, l.l AS level,"
+                     " floor(created_us / 2::numeric ^ (14 + 6 * l.l)) AS bucket, count(*) AS n"
+                     " FROM %s.runs, (VALUES (0), (1)) k (k), (VALUES (true), (false)) x (x),"
+                     " generate_series(1, 5) l (l) GROUP BY 1, 2, 3, 4, 5) r"
+                     " USING (kind, agent, status, level, bucket) WHERE f.n IS DISTINCT FROM r.n",
+                  schema, schema, schema),
+        "0", "run_time_counts and run_time_log disagree with the runs");
+    cr_expect_str_eq(sql_value(c, "SELECT count(*) FROM %s.run_time_counts WHERE n = 0", schema),
+                     "0", "run_time_counts keeps rows at zero");
+    /* folds are drawn at random, one change in 256: the log passes 4,096
+     * rows with a probability of e^-16 */
+    cr_expect_lt(atoi(sql_value(c, "SELECT count(*) FROM %s.run_time_log", schema)), 4096,
+                 "run_time_log is not folded");
 }
 
 /* The store's total for one filter against count(*) over runs. */
@@ -1129,7 +1184,7 @@ static int64_t b_bound(PGconn *c, const char *schema)
 /* The counters against the runs, then random filtered totals. */
 static void expect_filtered_totals(acp_store *st, PGconn *c, const char *schema)
 {
-    expect_status_counts_exact(c, schema);
+    expect_time_counts_exact(c, schema);
     static const char *const sets[] = {NULL, "completed", "failed", "completed,failed",
                                        "created,in-progress,awaiting", "cancelling,cancelled"};
     for (int i = 0; i < 40; i++) {
@@ -1147,6 +1202,14 @@ static void expect_filtered_totals(acp_store *st, PGconn *c, const char *schema)
         if (!statuses && since == ACP_TIME_NONE && until == ACP_TIME_NONE)
             statuses = "completed"; /* an unfiltered list has its own test */
         expect_filtered_total(st, c, schema, agent, session, statuses, since, until);
+        if (i == 19) {
+            /* totals with the log folded into the counters, then with
+             * changes in both */
+            sql_value(c, "SELECT %s.run_time_fold()", schema);
+            cr_expect_str_eq(sql_value(c, "SELECT count(*) FROM %s.run_time_log", schema), "0",
+                             "a fold left changes in the log");
+            expect_time_counts_exact(c, schema);
+        }
     }
 }
 
@@ -1250,10 +1313,17 @@ Test(postgres, status_and_time_totals_equal_count_through_every_kind_of_write)
     sql(c, "INSERT INTO %s.runs SELECT 'sql-' || i, 'a1', CASE WHEN i %% 2 = 0 THEN 's1' END,"
            " 'failed', %" PRId64 " + i * 7777, NULL, '{}' FROM generate_series(1, 300) i",
         schema, B_BASE_US);
+    /* before 1970: negative instants, buckets below zero */
+    sql(c, "INSERT INTO %s.runs SELECT 'old-' || i, 'a2', NULL, 'completed',"
+           " -86400000000 + i::bigint * 123456789, NULL, '{}' FROM generate_series(1, 60) i",
+        schema);
+    expect_filtered_total(st, c, schema, NULL, NULL, "completed", -86400000000, 1);
+    expect_filtered_total(st, c, schema, "a2", NULL, NULL, ACP_TIME_NONE, 0);
     expect_filtered_totals(st, c, schema);
     /* truncate: nothing counted, then counting starts again */
     sql(c, "TRUNCATE %s.runs", schema);
-    cr_expect_str_eq(sql_value(c, "SELECT count(*) FROM %s.run_status_counts", schema), "0");
+    cr_expect_str_eq(sql_value(c, "SELECT count(*) FROM %s.run_time_counts", schema), "0");
+    cr_expect_str_eq(sql_value(c, "SELECT count(*) FROM %s.run_time_log", schema), "0");
     for (int i = 0; i < 40; i++) {
         snprintf(id, sizeof id, "again-%d", i);
         b_save(st, id);
@@ -1303,7 +1373,7 @@ Test(postgres, a_version_4_store_is_migrated_with_exact_status_and_time_totals)
     /* an ordinary open migrates */
     acp_store *st = open_schema(&g_srv, schema, NULL);
     cr_expect_eq(atoi(sql_value(c, "SELECT value FROM %s.meta WHERE name = 'schema_version'",
-                                schema)), 5);
+                                schema)), PG_SCHEMA_VERSION);
     expect_filtered_totals(st, c, schema);
     expect_filtered_total(st, c, schema, NULL, NULL, "completed,failed", ACP_TIME_NONE,
                           ACP_TIME_NONE);
@@ -1390,6 +1460,85 @@ Test(postgres, runs_moving_in_opposite_directions_at_once_never_deadlock)
     acp_store_close(st);
 }
 
+/* Writers of every kind at once while folds run: each change is counted
+ * once, in run_time_log or in run_time_counts, never in both or neither,
+ * and no writer fails (folds never make writers wait for each other). */
+typedef struct time_writer {
+    acp_store *st;
+    int n, rounds, failures;
+    unsigned rng;
+    atomic_int done;
+    char why[256];
+} time_writer;
+
+static void *time_write_loop(void *arg)
+{
+    time_writer *w = arg;
+    for (int i = 0; i < w->rounds; i++) {
+        w->rng = w->rng * 1103515245u + 12345u;
+        unsigned x = w->rng >> 8;
+        char id[32], doc[700], created[40];
+        snprintf(id, sizeof id, "tw-%u", x % 120); /* shared by the writers */
+        acp_error e;
+        acp_status rc;
+        if (x % 7 == 0) {
+            rc = acp_run_delete(w->st, id, &e);
+            if (rc == ACP_NOT_FOUND)
+                rc = ACP_OK;
+        } else {
+            /* a creation time within 3 s of a base, or a year away */
+            int64_t t = B_BASE_US + (int64_t)(x % 3000) * 1000 +
+                        (x % 11 == 0 ? INT64_C(365) * 86400000000 : 0);
+            b_rfc3339(t, created, sizeof created);
+            snprintf(doc, sizeof doc,
+                     "{\"run_id\":\"%s\",\"agent_name\":\"%s\",\"status\":\"%s\","
+                     "\"created_at\":\"%s\",\"output\":[]}",
+                     id, t_agents[x % T_AGENTS], b_statuses[(x >> 4) % 4], created);
+            rc = acp_run_save(w->st, doc, ACP_STRLEN, &e);
+        }
+        if (rc != ACP_OK && w->failures++ == 0)
+            snprintf(w->why, sizeof w->why, "%.200s", e.message);
+    }
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+Test(postgres, time_counts_stay_exact_under_concurrent_writers_and_folds)
+{
+    const char *schema = schema_for("timeconc");
+    acp_store *st = open_schema(&g_srv, schema, "pool_size=6");
+    PGconn *c = admin(&g_srv);
+    enum { N = 5 };
+    pthread_t t[N];
+    time_writer w[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (time_writer){.st = st, .n = i, .rounds = 400, .rng = 1000u + (unsigned)i};
+        atomic_init(&w[i].done, 0);
+        pthread_create(&t[i], NULL, time_write_loop, &w[i]);
+    }
+    /* folds besides the writers' own draws */
+    int folds = 0;
+    for (; folds < 400; folds++) {
+        int busy = 0;
+        for (int i = 0; i < N; i++)
+            busy |= !atomic_load(&w[i].done);
+        sql_value(c, "SELECT %s.run_time_fold()", schema);
+        if (!busy)
+            break;
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        cr_expect_eq(w[i].failures, 0, "writer %d: %d writes failed: %s", i, w[i].failures,
+                     w[i].why);
+    }
+    cr_expect_gt(folds, 3, "no fold ran alongside the writers: the test tested nothing");
+    expect_time_counts_exact(c, schema);
+    expect_filtered_totals(st, c, schema);
+    sql(c, "DROP SCHEMA %s CASCADE", schema);
+    PQfinish(c);
+    acp_store_close(st);
+}
+
 /* Inserts of an older plugin (plain SQL here) while a newer one migrates
  * the store: the migration's lock orders them, so each is counted once,
  * by the backfill or by a trigger. */
@@ -1463,7 +1612,13 @@ Test(postgres, a_version_1_store_is_migrated_with_exact_totals)
 
     cr_expect_eq(atoi(sql_value(c, "SELECT value FROM %s.meta WHERE name = 'schema_version'",
                                 schema)), PG_SCHEMA_VERSION);
-    cr_expect_eq(PG_SCHEMA_VERSION, 5);
+    cr_expect_eq(PG_SCHEMA_VERSION, 6);
+    /* Versions 5 and 6: the time counters hold the runs the older writer
+     * inserted while the migration waited for it; version 6 dropped
+     * version 5's status counters. */
+    cr_expect_str_eq(sql_value(c, "SELECT to_regclass('%s.run_status_counts') IS NULL", schema),
+                     "t");
+    expect_time_counts_exact(c, schema);
     /* Version 3: the runs of the older store start at version 1. */
     cr_expect_str_eq(sql_value(c, "SELECT count(*) FILTER (WHERE version <> 1) FROM %s.runs",
                                schema), "0");

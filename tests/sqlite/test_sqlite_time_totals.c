@@ -203,6 +203,14 @@ static void op_purge(acp_store *s)
     cr_assert_eq(n, want, "purge deleted %lld, the model %lld", (long long)n, (long long)want);
 }
 
+/* About half the runs, at random. */
+static void fill_half(acp_store *s)
+{
+    for (int r = 0; r < RUNS; r++)
+        if (rnd() % 2)
+            op_save(s, r, rnd_run());
+}
+
 /* ---- checks ---- */
 
 /* One random filter: its total through the store against the model. */
@@ -363,9 +371,7 @@ Test(sqlite_time, range_totals_equal_brute_force_counts_through_every_kind_of_wr
     acp_store *s = NULL;
     acp_error e = {0};
     cr_assert_eq(acp_store_open(g_uri, &s, &e), ACP_OK, "%s", e.message);
-    for (int r = 0; r < RUNS; r++)
-        if (rnd() % 2)
-            op_save(s, r, rnd_run());
+    fill_half(s);
     check_many(s, 60);
     check_table();
     churn(s, 1200, 1);
@@ -492,9 +498,7 @@ Test(sqlite_time, time_totals_false_keeps_no_counters_and_totals_stay_right)
 {
     acp_store *s = open_with("time_totals=false");
     cr_expect_eq(time_objects(), 0, "a new store with time_totals=false has time_counts");
-    for (int r = 0; r < RUNS; r++)
-        if (rnd() % 2)
-            op_save(s, r, rnd_run());
+    fill_half(s);
     check_many(s, 60);
     churn(s, 800, 0);
     cr_expect_eq(time_objects(), 0);
@@ -509,9 +513,7 @@ Test(sqlite_time, time_totals_false_keeps_no_counters_and_totals_stay_right)
 Test(sqlite_time, toggling_time_totals_adds_and_drops_the_counters_and_totals_stay_right)
 {
     acp_store *s = open_with("time_totals=true");
-    for (int r = 0; r < RUNS; r++)
-        if (rnd() % 2)
-            op_save(s, r, rnd_run());
+    fill_half(s);
     cr_expect_eq(time_objects(), 4); /* the table and its 3 triggers on runs */
     churn(s, 200, 1);
     acp_store_close(s);
@@ -539,9 +541,7 @@ Test(sqlite_time, toggling_time_totals_adds_and_drops_the_counters_and_totals_st
 Test(sqlite_time, a_handle_gives_right_totals_while_another_toggles_time_totals)
 {
     acp_store *a = open_with("time_totals=true");
-    for (int r = 0; r < RUNS; r++)
-        if (rnd() % 2)
-            op_save(a, r, rnd_run());
+    fill_half(a);
     check_many(a, 40); /* a's connection has read the schema with the table */
 
     /* b drops the table under a's feet: a must notice, not fail or
@@ -567,9 +567,29 @@ Test(sqlite_time, a_handle_gives_right_totals_while_another_toggles_time_totals)
     acp_store_close(a);
 }
 
-Test(sqlite_time, migrating_a_version_4_store_with_time_totals_false_shows_the_same_steps)
+/* What tells whether a step touched the schema or wrote table pages:
+ * SQLite raises the schema cookie with every CREATE and DROP (user_version
+ * is a field of its own), and the pages of a dropped table go to the
+ * freelist (the plugin leaves auto_vacuum off). */
+typedef struct file_marks {
+    int64_t cookie, freelist, pages;
+} file_marks;
+
+static file_marks marks_of_file(void)
+{
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open_v2(g_db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    file_marks m = {raw_int(db, "PRAGMA schema_version"), raw_int(db, "PRAGMA freelist_count"),
+                    raw_int(db, "PRAGMA page_count")};
+    cr_expect_eq(raw_int(db, "PRAGMA auto_vacuum"), 0);
+    sqlite3_close(db);
+    return m;
+}
+
+Test(sqlite_time, migrating_a_version_4_store_with_time_totals_false_creates_no_time_counts)
 {
     make_version_4_store();
+    raw_exec("VACUUM"); /* an empty freelist, so that a dropped table shows */
     char plain[1024] = "", off[1024] = "";
     acp_migrate_info info;
     acp_error e = {0};
@@ -579,20 +599,225 @@ Test(sqlite_time, migrating_a_version_4_store_with_time_totals_false_shows_the_s
     cr_assert_eq(acp_config_set(cfg, "path", g_db, &e), ACP_OK, "%s", e.message);
     cr_assert_eq(acp_store_migrate(cfg, ACP_MIGRATE_DRY_RUN, collect_step, plain, &info, &e),
                  ACP_OK, "%s", e.message);
+    cr_expect(strstr(plain, "4>5:create the table time_counts"), "%s", plain);
+    /* The dry run says what this option will really do. */
     cr_assert_eq(acp_config_set(cfg, "time_totals", "false", &e), ACP_OK, "%s", e.message);
     cr_assert_eq(acp_store_migrate(cfg, ACP_MIGRATE_DRY_RUN, collect_step, off, &info, &e),
                  ACP_OK, "%s", e.message);
-    cr_expect_str_eq(off, plain);
     cr_expect_eq(info.found, 4);
     cr_expect_eq(info.steps, 1, "%s", off);
-    cr_expect(strstr(off, "4>5:") && strstr(off, "time_counts"), "%s", off);
+    cr_expect(strstr(off, "4>5:schema version 5 without the table time_counts") &&
+                  strstr(off, "time_totals=false") && !strstr(off, "fill it from"),
+              "%s", off);
+
+    file_marks before = marks_of_file();
+    cr_assert_eq(before.freelist, 0);
     cr_assert_eq(acp_store_migrate(cfg, 0, NULL, NULL, &info, &e), ACP_OK, "%s", e.message);
     cr_expect_eq(info.migrated, 1);
+    file_marks after = marks_of_file();
     cr_expect_eq(time_objects(), 0, "migrate with time_totals=false left time_counts");
+    /* Not created and dropped again either: no schema change, no page. */
+    cr_expect_eq(after.cookie, before.cookie,
+                 "the migration changed the schema (cookie %lld -> %lld): it created and "
+                 "dropped time_counts",
+                 (long long)before.cookie, (long long)after.cookie);
+    cr_expect_eq(after.freelist, 0, "%lld pages freed: a table was filled and dropped",
+                 (long long)after.freelist);
+    cr_expect_eq(after.pages, before.pages);
+
     acp_store *s = NULL;
     cr_assert_eq(acp_store_open_config(cfg, &s, &e), ACP_OK, "%s", e.message);
     check_many(s, 100);
     churn(s, 200, 0);
     acp_store_close(s);
+    cr_expect_eq(time_objects(), 0);
+
+    /* time_totals=true later creates the table, filled from every run. */
+    cr_assert_eq(acp_config_set(cfg, "time_totals", "true", &e), ACP_OK, "%s", e.message);
+    cr_assert_eq(acp_store_open_config(cfg, &s, &e), ACP_OK, "%s", e.message);
+    cr_expect_eq(time_objects(), 4, "time_totals=true did not create time_counts");
+    check_table();
+    check_many(s, 100);
+    churn(s, 200, 1);
+    acp_store_close(s);
     acp_config_free(cfg);
+}
+
+Test(sqlite_time, an_open_that_migrates_a_version_4_store_with_time_totals_false_creates_nothing)
+{
+    make_version_4_store();
+    raw_exec("VACUUM");
+    file_marks before = marks_of_file();
+    acp_store *s = open_with("time_totals=false");
+    file_marks after = marks_of_file();
+    cr_expect_eq(time_objects(), 0);
+    cr_expect_eq(after.cookie, before.cookie, "time_counts was created and dropped");
+    cr_expect_eq(after.freelist, 0);
+    check_many(s, 100);
+    acp_store_close(s);
+    s = open_with("time_totals=true");
+    check_table();
+    check_many(s, 100);
+    acp_store_close(s);
+}
+
+Test(sqlite_time, a_new_store_with_time_totals_false_never_creates_time_counts)
+{
+    acp_store *s = open_with("time_totals=false");
+    file_marks m = marks_of_file();
+    acp_store_close(s);
+    cr_expect_eq(time_objects(), 0);
+    cr_expect_eq(m.freelist, 0, "%lld pages freed: time_counts was created and dropped",
+                 (long long)m.freelist);
+}
+
+/* ---- verify recounts time_counts ---- */
+
+#define MAX_SEEN 8
+
+typedef struct seen {
+    int n;
+    acp_damage d[MAX_SEEN];
+    char text[MAX_SEEN][700]; /* location and reason: copies */
+} seen;
+
+static int collect_damage(void *ctx, const acp_damage *d)
+{
+    seen *v = ctx;
+    if (v->n < MAX_SEEN) {
+        v->d[v->n] = *d;
+        snprintf(v->text[v->n], sizeof v->text[0], "%s: %s", d->location ? d->location : "-",
+                 d->reason);
+    }
+    v->n++;
+    return 0;
+}
+
+/* verify through s: its status, every report in *v. */
+static acp_status verify(acp_store *s, seen *v, acp_verify_counts *n)
+{
+    acp_error e = {0};
+    memset(v, 0, sizeof *v);
+    acp_status st = acp_store_verify(s, 0, collect_damage, v, n, &e);
+    for (int i = 0; i < v->n && i < MAX_SEEN; i++)
+        cr_log_info("damage %d: %s", i, v->text[i]);
+    return st;
+}
+
+/* The report containing both needles, or -1. */
+static int find_damage(const seen *v, const char *a, const char *b)
+{
+    for (int i = 0; i < v->n && i < MAX_SEEN; i++)
+        if (strstr(v->text[i], a) && strstr(v->text[i], b))
+            return i;
+    return -1;
+}
+
+/* One stored row of time_counts (where: an SQL condition), as text. */
+static void pick_row(const char *where, char *key, size_t key_cap, int64_t *bucket,
+                     char *status, size_t status_cap, int64_t *n)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st = NULL;
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "SELECT key, bucket, status, n FROM time_counts WHERE %s ORDER BY bucket LIMIT 1",
+             where);
+    cr_assert_eq(sqlite3_open_v2(g_db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "no row where %s", where);
+    snprintf(key, key_cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    *bucket = sqlite3_column_int64(st, 1);
+    snprintf(status, status_cap, "%s", (const char *)sqlite3_column_text(st, 2));
+    *n = sqlite3_column_int64(st, 3);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+Test(sqlite_time, verify_recounts_time_counts_and_reports_changed_missing_and_stray_rows)
+{
+    acp_store *s = open_with("time_totals=true");
+    fill_half(s);
+    churn(s, 600, 1); /* saves, status changes, deletes, restores, purges */
+    seen v;
+    acp_verify_counts n;
+    cr_expect_eq(verify(s, &v, &n), ACP_OK);
+    cr_expect_eq(v.n, 0, "a store written only through the API has damage");
+    acp_store_close(s);
+
+    /* Three rows changed behind the triggers' back. */
+    char agent[64], session[64], st_a[32], st_s[32], sql[600];
+    int64_t b_a, b_s, n_a, n_s;
+    pick_row("kind = 1 AND level = 2", agent, sizeof agent, &b_a, st_a, sizeof st_a, &n_a);
+    pick_row("kind = 2 AND level = 5", session, sizeof session, &b_s, st_s, sizeof st_s, &n_s);
+    snprintf(sql, sizeof sql,
+             "UPDATE time_counts SET n = n + 2 WHERE kind = 1 AND key = '%s' AND level = 2"
+             " AND bucket = %lld AND status = '%s';"
+             "DELETE FROM time_counts WHERE kind = 2 AND key = '%s' AND level = 5"
+             " AND bucket = %lld AND status = '%s';"
+             /* level 3, bucket 12345: 1971, where no run of the test falls */
+             "INSERT INTO time_counts VALUES (0, '', 3, 12345, 'completed', 4);",
+             agent, (long long)b_a, st_a, session, (long long)b_s, st_s);
+    raw_exec(sql);
+
+    s = open_with("time_totals=true");
+    cr_expect_eq(verify(s, &v, &n), ACP_CORRUPT);
+    cr_expect_eq(v.n, 3, "expected exactly the 3 changed rows");
+    cr_expect_eq(n.damaged, 3);
+    char want[300];
+    snprintf(want, sizeof want, "agent '%s', level 2, bucket %lld, status '%s'", agent,
+             (long long)b_a, st_a);
+    char says[100];
+    snprintf(says, sizeof says, "says %lld runs but the runs table holds %lld",
+             (long long)(n_a + 2), (long long)n_a);
+    cr_expect_geq(find_damage(&v, want, says), 0, "changed row not reported: %s", want);
+    snprintf(want, sizeof want, "session '%s', level 5, bucket %lld, status '%s'", session,
+             (long long)b_s, st_s);
+    snprintf(says, sizeof says, "missing, but the runs table holds %lld", (long long)n_s);
+    cr_expect_geq(find_damage(&v, want, says), 0, "missing row not reported: %s", want);
+    cr_expect_geq(find_damage(&v, "all runs, level 3, bucket 12345, status 'completed'",
+                              "stray row of 4 runs"),
+                  0, "stray row not reported");
+    for (int i = 0; i < v.n && i < MAX_SEEN; i++) {
+        cr_expect_eq(v.d[i].kind, ACP_ITEM_INDEX);
+        cr_expect_eq(v.d[i].code, ACP_CORRUPT);
+    }
+    acp_store_close(s);
+
+    /* Turning the option off and on rebuilds the table: clean again. */
+    acp_store_close(open_with("time_totals=false"));
+    s = open_with("time_totals=true");
+    cr_expect_eq(verify(s, &v, &n), ACP_OK);
+    cr_expect_eq(v.n, 0);
+    acp_store_close(s);
+}
+
+Test(sqlite_time, verify_reports_a_missing_trigger_of_time_counts)
+{
+    acp_store *s = open_with("time_totals=true");
+    for (int r = 0; r < 40; r++)
+        op_save(s, r, rnd_run());
+    acp_store_close(s);
+    raw_exec("DROP TRIGGER runs_time_count_move");
+    s = open_with("time_totals=true");
+    seen v;
+    acp_verify_counts n;
+    cr_expect_eq(verify(s, &v, &n), ACP_CORRUPT);
+    cr_expect_eq(v.n, 1);
+    cr_expect_geq(find_damage(&v, "table time_counts", "runs_time_count_move"), 0);
+    acp_store_close(s);
+}
+
+Test(sqlite_time, verify_of_a_store_without_time_counts_is_clean)
+{
+    acp_store *s = open_with("time_totals=false");
+    fill_half(s);
+    churn(s, 400, 0);
+    seen v;
+    acp_verify_counts n;
+    cr_expect_eq(verify(s, &v, &n), ACP_OK);
+    cr_expect_eq(v.n, 0);
+    cr_expect_gt(n.runs, 0);
+    acp_store_close(s);
+    cr_expect_eq(time_objects(), 0);
 }
