@@ -434,6 +434,53 @@ char *acp__config_uri(const acp_config *c, int redact)
     return b;
 }
 
+/* Replace every occurrence of secret (len bytes) in msg by "***", in place,
+ * keeping msg within cap bytes (the end is cut when it grows). */
+static void scrub_one(char *msg, size_t cap, const char *secret, size_t len)
+{
+    if (!len)
+        return;
+    for (char *at = msg; (at = strstr(at, secret));) {
+        char *tail = at + len;
+        size_t rest = strlen(tail) + 1, keep = (size_t)(at - msg) + 3;
+        if (keep >= cap) { /* no room for the marker: cut the message here */
+            *at = '\0';
+            return;
+        }
+        if (keep + rest > cap)
+            rest = cap - keep, tail[rest - 1] = '\0';
+        memmove(at + 3, tail, rest);
+        memcpy(at, "***", 3);
+        at += 3;
+    }
+}
+
+void acp__config_scrub(const acp_config *c, char *msg, size_t cap)
+{
+    if (!c || !msg || !cap)
+        return;
+    /* The password of the user information, as written and decoded: a
+     * plugin may echo either from the URI it was given. */
+    const char *auth = c->authority ? c->authority : "", *at = strrchr(auth, '@');
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (colon) {
+        size_t n = (size_t)(at - colon - 1);
+        char *dec = NULL;
+        acp_error ignored;
+        char *raw = strndup(colon + 1, n);
+        if (raw) {
+            scrub_one(msg, cap, raw, n);
+            if (decode(raw, n, 0, "password", &dec, &ignored) == ACP_OK)
+                scrub_one(msg, cap, dec, strlen(dec));
+            free(dec);
+            free(raw);
+        }
+    }
+    for (size_t i = 0; i < c->n_opts; i++)
+        if (acp__is_secret_key(c->opts[i].key))
+            scrub_one(msg, cap, c->opts[i].value, strlen(c->opts[i].value));
+}
+
 ACP_API char *acp_config_redacted_uri(const acp_config *c)
 {
     return c ? acp__config_uri(c, 1) : NULL;

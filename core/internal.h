@@ -54,6 +54,10 @@ struct acp_config {
 char *acp__config_uri(const acp_config *cfg, int redact);
 /* 1 if key names a secret whose value must never be printed. */
 int acp__is_secret_key(const char *key);
+/* Replace in msg (a buffer of cap bytes) every secret of cfg (the URI's
+ * password, as written and decoded; secret options) by "***": for messages
+ * of plugins, which saw the URI unredacted. */
+void acp__config_scrub(const acp_config *cfg, char *msg, size_t cap);
 /* Valid plugin name: [a-z0-9_]{1,64}. */
 int acp__name_valid(const char *name);
 /* Free a NULL-terminated array of strings (NULL: nothing). */
@@ -213,6 +217,8 @@ struct acp_store {
     uint64_t caps;  /* the descriptor's, narrowed by the instance (vtable capabilities) */
     int64_t retain_us; /* option retain: purge final runs older than this; 0: never */
     _Atomic int64_t retain_next_us; /* the next automatic purge may start then */
+    _Atomic int retain_busy;        /* 1 while a thread runs the automatic purge */
+    char *retain_cursor; /* where the walk of the next one goes on (its runner's only) */
 };
 
 /* Fetch one run (session when session is set) as acp_run_get does, into
@@ -290,6 +296,14 @@ acp_status acp__statuses_parse(const char *list, const char *what, acp__statuses
 acp_status acp__retain_option(const acp_config *cfg, int64_t *us, acp_error *err);
 /* After a successful write: purge what the retain option says, when due. */
 void acp__retain_tick(acp_store *s);
+/* acp_store_purge, for a walk that goes on where the last one stopped:
+ * *resume (NULL: the newest run) is replaced by where this one would go on
+ * (NULL: the walk reached the end; backends with purge_runs: always NULL).
+ * max_pages (0: no bound) bounds the pages a walk lists, matching or not;
+ * backends with purge_runs are bounded by fn alone. */
+acp_status acp__purge_resume(acp_store *s, const acp_purge_filter *filter,
+                             acp_purge_progress_fn fn, void *ctx, char **resume, int max_pages,
+                             int64_t *count, acp_error *err);
 
 /* ---- statistics (stats.c) ---- */
 

@@ -87,6 +87,8 @@ ACP_API acp_status acp_store_migrate(const acp_config *cfg, unsigned flags, acp_
                         s->desc->name);
     else
         st = acp__call_finish(&call, st, s->desc->name, "migrate", err);
+    if (st != ACP_OK && err)
+        acp__config_scrub(cfg, err->message, sizeof err->message);
     if (st == ACP_OK && !(flags & ACP_MIGRATE_DRY_RUN) && info->steps > 0)
         info->migrated = 1;
     acp_store_close(s);

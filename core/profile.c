@@ -130,6 +130,26 @@ static acp_status section(parsed *p, char *s, int line, int *in_wanted, acp_erro
 }
 
 /* "key = value" inside a section. */
+/* 1 when the URI holds a secret: a password in its user information or an
+ * option whose name says it is one.  A URI that does not parse holds none
+ * here: apply() reports it with its line. */
+static int uri_has_secret(const char *uri)
+{
+    acp_config *c;
+    acp_error ignored;
+    int found = 0;
+    if (acp_config_new(&c, &ignored) != ACP_OK)
+        return 0;
+    if (acp_config_parse_uri(c, uri, &ignored) == ACP_OK) {
+        const char *at = c->authority ? strrchr(c->authority, '@') : NULL;
+        found = at && memchr(c->authority, ':', (size_t)(at - c->authority));
+        for (size_t i = 0; !found && i < c->n_opts; i++)
+            found = acp__is_secret_key(c->opts[i].key);
+    }
+    acp_config_free(c);
+    return found;
+}
+
 static acp_status setting(parsed *p, char *s, int line, int in_section, int in_wanted,
                           acp_error *err)
 {
@@ -153,7 +173,8 @@ static acp_status setting(parsed *p, char *s, int line, int in_section, int in_w
         return acp__error(err, ACP_INVALID,
                           "%s:%d: '%s' comes before any [profile NAME] section", p->path, line,
                           key);
-    if (strcmp(key, "password") == 0)
+    if ((strcmp(key, "password_file") != 0 && acp__is_secret_key(key)) ||
+        (strcmp(key, "uri") == 0 && uri_has_secret(value)))
         return acp__error(err, ACP_INVALID,
                           "%s:%d: a password is never written in the configuration file: put "
                           "it alone in a file only you can read (chmod 600) and name that file "

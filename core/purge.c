@@ -95,17 +95,22 @@ static int purge_matches(const purge *p, const char *doc, size_t len)
 /* The walk for backends without purge_runs: a page of batch_size runs (by
  * status when the backend filters), its matches deleted one by one, then
  * the next page from the cursor.  Deleting behind the cursor moves nothing
- * ahead of it. */
+ * ahead of it.  fn sees each page that deleted runs (a dry run: the count
+ * at the end), as the conformance suite expects of a batch.  max_pages
+ * (0: no bound) ends the walk after that many pages, matching or not;
+ * *resume: where to start (NULL: the newest run), and on return where a
+ * walk that stopped early would go on (NULL when it reached the end). */
 static acp_status purge_walk(acp_store *s, const purge *p, acp_purge_progress_fn fn, void *ctx,
-                             int64_t *done, acp_error *err)
+                             int64_t *done, char **resume, int max_pages, acp_error *err)
 {
     acp_run_filter lf = ACP_RUN_FILTER_INIT;
     lf.agent_name = p->f.agent_name;
     lf.limit = p->f.batch_size;
     lf.status = (s->caps & ACP_CAP_RUN_FILTERS) ? p->f.status : NULL;
-    char *cursor = NULL;
+    char *cursor = *resume;
+    *resume = NULL;
     acp_status st;
-    for (;;) {
+    for (int pages = 1;; pages++) {
         acp_page *page;
         lf.cursor = cursor;
         if ((st = acp_run_list(s, &lf, &page, err)) != ACP_OK)
@@ -129,18 +134,21 @@ static acp_status purge_walk(acp_store *s, const purge *p, acp_purge_progress_fn
             st = acp__error(err, ACP_NOMEM, "out of memory purging runs");
         acp_page_free(page);
         int stop = st == ACP_OK && !p->f.dry_run && *done > before && fn && fn(ctx, *done);
-        if (st != ACP_OK || !cursor || stop)
+        if (st != ACP_OK || !cursor || stop || pages == max_pages)
             break;
     }
     if (st == ACP_OK && p->f.dry_run && fn)
         fn(ctx, *done);
-    free(cursor);
+    if (st == ACP_OK)
+        *resume = cursor;
+    else
+        free(cursor);
     return st;
 }
 
-ACP_API acp_status acp_store_purge(acp_store *s, const acp_purge_filter *filter,
-                                   acp_purge_progress_fn fn, void *ctx, int64_t *count,
-                                   acp_error *err)
+acp_status acp__purge_resume(acp_store *s, const acp_purge_filter *filter,
+                             acp_purge_progress_fn fn, void *ctx, char **resume, int max_pages,
+                             int64_t *count, acp_error *err)
 {
     int64_t done = 0;
     if (count)
@@ -154,8 +162,18 @@ ACP_API acp_status acp_store_purge(acp_store *s, const acp_purge_filter *filter,
     if (ACP__HAS(s->desc, purge_runs))
         st = purge_native(s, &p, fn, ctx, &done, err);
     else
-        st = purge_walk(s, &p, fn, ctx, &done, err);
+        st = purge_walk(s, &p, fn, ctx, &done, resume, max_pages, err);
     if (count)
         *count = done;
+    return st;
+}
+
+ACP_API acp_status acp_store_purge(acp_store *s, const acp_purge_filter *filter,
+                                   acp_purge_progress_fn fn, void *ctx, int64_t *count,
+                                   acp_error *err)
+{
+    char *resume = NULL;
+    acp_status st = acp__purge_resume(s, filter, fn, ctx, &resume, 0, count, err);
+    free(resume);
     return st;
 }

@@ -64,17 +64,28 @@ static int bounded(void *ctx, int64_t done)
 
 void acp__retain_tick(acp_store *s)
 {
-    int64_t now = acp_time_now_us(), next = atomic_load(&s->retain_next_us);
-    /* One purge at a time per handle: the thread that moves the next time
-     * on runs it, the others go on at once. */
-    if (now < next ||
-        !atomic_compare_exchange_strong(&s->retain_next_us, &next, now + RETAIN_EVERY_US))
+    int64_t now = acp_time_now_us();
+    int idle = 0;
+    /* One purge at a time per handle: the thread that takes the flag and
+     * finds it due runs it, the others go on at once.  The flag also hands
+     * the walk's cursor from one purge to the next. */
+    if (now < atomic_load(&s->retain_next_us) ||
+        !atomic_compare_exchange_strong(&s->retain_busy, &idle, 1))
         return;
-    acp_purge_filter f = ACP_PURGE_FILTER_INIT;
-    f.finished_before_us = now - s->retain_us;
-    f.batch_size = RETAIN_BATCH;
-    int batches = 0;
-    acp_error err;
-    if (acp_store_purge(s, &f, bounded, &batches, NULL, &err) != ACP_OK)
-        acp__host.log(1, s->desc->name, "automatic purge (retain): %s", err.message);
+    if (now >= atomic_load(&s->retain_next_us)) {
+        atomic_store(&s->retain_next_us, now + RETAIN_EVERY_US);
+        acp_purge_filter f = ACP_PURGE_FILTER_INIT;
+        f.finished_before_us = now - s->retain_us;
+        f.batch_size = RETAIN_BATCH;
+        int batches = 0;
+        acp_error err;
+        /* A walked backend lists newest first: at most RETAIN_BATCHES
+         * pages, matching or not (a save never walks the whole store), and
+         * the next purge goes on after them, or old runs behind more than
+         * that many recent ones would never be reached. */
+        if (acp__purge_resume(s, &f, bounded, &batches, &s->retain_cursor, RETAIN_BATCHES, NULL,
+                              &err) != ACP_OK)
+            acp__host.log(1, s->desc->name, "automatic purge (retain): %s", err.message);
+    }
+    atomic_store(&s->retain_busy, 0);
 }

@@ -24,15 +24,61 @@ struct acp_stats {
     stat_entry *v;
     size_t n, cap;
     int scanned;
+    /* Open addressing over v: slot holds an index + 1 (0: empty); slots is
+     * a power of two at least twice cap.  A store may have many agents. */
+    size_t *slot;
+    size_t n_slots;
 };
+
+static size_t slot_of(const acp_stats *st, int kind, const char *label)
+{
+    uint64_t h = label ? acp__hash(label, strlen(label)) : 0;
+    return (size_t)((h ^ (uint64_t)kind * UINT64_C(0x9e3779b97f4a7c15)) & (st->n_slots - 1));
+}
+
+static int same(const stat_entry *e, int kind, const char *label)
+{
+    return e->kind == kind && (label ? e->label && strcmp(e->label, label) == 0 : !e->label);
+}
+
+/* The slot of (kind, label): the one holding it, or the empty one where it
+ * would go.  n_slots > 0. */
+static size_t probe(const acp_stats *st, int kind, const char *label)
+{
+    size_t i = slot_of(st, kind, label);
+    while (st->slot[i] && !same(&st->v[st->slot[i] - 1], kind, label))
+        i = (i + 1) & (st->n_slots - 1);
+    return i;
+}
 
 static stat_entry *find(const acp_stats *st, int kind, const char *label)
 {
+    if (!st->n_slots)
+        return NULL;
+    size_t i = probe(st, kind, label);
+    return st->slot[i] ? &st->v[st->slot[i] - 1] : NULL;
+}
+
+/* Room for one more figure.  Non-zero: no memory. */
+static int grow(acp_stats *st)
+{
+    if (st->n < st->cap)
+        return 0;
+    size_t cap = st->cap ? st->cap * 2 : 16;
+    size_t *slot = calloc(cap * 2, sizeof *slot);
+    stat_entry *v = slot ? realloc(st->v, cap * sizeof *v) : NULL;
+    if (!v) { /* nothing changed: the index still fits cap */
+        free(slot);
+        return -1;
+    }
+    st->v = v;
+    st->cap = cap;
+    free(st->slot);
+    st->slot = slot;
+    st->n_slots = cap * 2;
     for (size_t i = 0; i < st->n; i++)
-        if (st->v[i].kind == kind &&
-            (label ? st->v[i].label && strcmp(st->v[i].label, label) == 0 : !st->v[i].label))
-            return &st->v[i];
-    return NULL;
+        st->slot[probe(st, st->v[i].kind, st->v[i].label)] = i + 1;
+    return 0;
 }
 
 /* Add delta to the figure (kind, label), creating it.  Non-zero: no memory. */
@@ -43,18 +89,13 @@ static int add(acp_stats *st, int kind, const char *label, int64_t delta)
         e->value += delta;
         return 0;
     }
-    if (st->n == st->cap) {
-        size_t cap = st->cap ? st->cap * 2 : 16;
-        stat_entry *v = realloc(st->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        st->v = v;
-        st->cap = cap;
-    }
+    if (grow(st))
+        return -1;
     char *l = label ? strdup(label) : NULL;
     if (label && !l)
         return -1;
     st->v[st->n++] = (stat_entry){kind, l, delta};
+    st->slot[probe(st, kind, label)] = st->n;
     return 0;
 }
 
@@ -173,6 +214,15 @@ static acp_status walk_sessions(acp_store *s, acp_stats *st, acp_error *err)
     return rc;
 }
 
+/* By kind, then label: the same order whatever the backend reported. */
+static int entry_cmp(const void *a, const void *b)
+{
+    const stat_entry *x = a, *y = b;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    return strcmp(x->label ? x->label : "", y->label ? y->label : "");
+}
+
 ACP_API acp_status acp_store_stats(acp_store *s, acp_stats **out, acp_error *err)
 {
     if (!s || !out)
@@ -201,6 +251,12 @@ ACP_API acp_status acp_store_stats(acp_store *s, acp_stats **out, acp_error *err
     if (rc != ACP_OK) {
         acp_stats_free(st);
         return rc;
+    }
+    if (st->n > 1) { /* then the index again: the figures moved */
+        qsort(st->v, st->n, sizeof *st->v, entry_cmp);
+        memset(st->slot, 0, st->n_slots * sizeof *st->slot);
+        for (size_t i = 0; i < st->n; i++)
+            st->slot[probe(st, st->v[i].kind, st->v[i].label)] = i + 1;
     }
     *out = st;
     return ACP_OK;
@@ -252,5 +308,6 @@ ACP_API void acp_stats_free(acp_stats *st)
     for (size_t i = 0; i < st->n; i++)
         free(st->v[i].label);
     free(st->v);
+    free(st->slot);
     free(st);
 }

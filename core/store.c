@@ -93,6 +93,8 @@ acp_status acp__store_open(const acp_config *cfg, unsigned for_migrate, acp_stor
     *out = s;
     s = NULL;
 done:
+    if (st != ACP_OK && err)
+        acp__config_scrub(cfg, err->message, sizeof err->message);
     free(s);
     free(uri);
     free(red);
@@ -133,6 +135,7 @@ ACP_API void acp_store_close(acp_store *s)
         return;
     s->vt->close(s->backend);
     pthread_mutex_destroy(&s->mu);
+    free(s->retain_cursor);
     free(s);
 }
 

@@ -125,6 +125,15 @@ EOF
   secrets+=("s3cr3t-in-file")
   bad 3 "a password is never written in the configuration file" \
     '[profile a]\nuri = sqlite:x.db\npassword = s3cr3t-in-file\n'
+  # Nor in its uri, nor under another secret name (the file may be
+  # readable by others).
+  secrets+=("pw-in-file-uri" "pw-in-file-query" "pw-in-file-key")
+  bad 2 "a password is never written in the configuration file" \
+    '[profile a]\nuri = redis://acp:pw-in-file-uri@127.0.0.1:1/0\n'
+  bad 2 "a password is never written in the configuration file" \
+    '[profile a]\nuri = postgres://acp@127.0.0.1:1/acp?password=pw-in-file-query\n'
+  bad 3 "a password is never written in the configuration file" \
+    '[profile a]\nuri = postgres://acp@127.0.0.1:1/acp\nsslpassword = pw-in-file-key\n'
   # A URI error is named with its line too.
   bad 2 "store URI has no scheme" '[profile a]\nuri = nothing\n'
   # Only the wanted profile is applied, but every line is checked.
@@ -192,6 +201,17 @@ EOF
   sed -i "s|^password_file = .*|password_file = ~/pw|" "$conf"
   run --profile a ping
   expect 4 "unknown option 'password'"            # read, then refused by sqlite
+  # A password in the user information of a URI that a backend refuses is
+  # not echoed by the backend's message either (the library scrubs it).
+  secrets+=("pw-in-authority" "pw%2Fenc")
+  for uri in "sqlite://u:pw-in-authority@/$t/x.db" "file://u:pw-in-authority@host/$t/f" \
+    "sqlite://u:pw%2Fenc@/$t/x.db" "file://u:pw%2Fenc@host$t/f"; do
+    run --store "$uri" ping
+    expect 4 "u:***@"
+    run --json --store "$uri" migrate --dry-run
+    [ "$rc" != 0 ] || fail "$uri opened: $out"
+  done
+  if grep -qF "pw/enc" <<<"$out"; then fail "the decoded password shows: $out"; fi
 }
 
 postgres() {

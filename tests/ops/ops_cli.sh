@@ -52,7 +52,11 @@ expect "the cursor goes on under the filter" 0 "[r['run_id'] for r in d['runs']]
 run --store "$S" --json run list --until 3650d
 expect "an age as --until (ten years ago: nothing)" 0 "d['runs'] == []"
 run --store "$S" run list --status done
-expect "an unknown status is invalid input" 4
+expect "an unknown status is a usage error, as for run save (man page: --status sleeping)" 2
+run --store "$S" purge --finished-before 1d --status completed,sleeping
+expect "purge: an unknown status is a usage error" 2
+run --store "$S" purge --finished-before 1d --status completed,
+expect "purge: an empty status is a usage error" 2
 run --store "$S" run list --since tomorrow
 expect "an unreadable time is a usage error" 2
 
@@ -69,6 +73,13 @@ run --store "$S" --json purge --finished-before 30d --agent a1 --batch 1
 expect "purge of one agent in batches of one" 0 "d['purged'] == 3"
 run --store "$S" --json stats
 expect "what is left" 0 "d['runs'] == 4 and d['runs_by_status'] == {'failed':1,'in-progress':3} and d['events'] == 4"
+run --store "$S" --json purge --finished-before 1000000000s --dry-run
+expect "an age of 10 digits (31 years) is an age" 0 "d['purged'] == 0"
+run --store "$S" purge --finished-before 5300w
+expect "an age over 100 years is a usage error" 2
+grep -q "at most 100 years" "$T/err" && ok "which says the limit" || bad "which says the limit"
+run --store "$S" purge --finished-before 30x
+expect "an age with an unknown unit is a usage error" 2
 run --store "$S" purge --status completed
 expect "purge without --finished-before is a usage error" 2
 run --store "$S" purge --finished-before 30d --batch 0
@@ -89,9 +100,32 @@ run --store "$F" --json run list --status failed --agent a1 --total
 expect "file: a status and an agent" 0 "[r['run_id'] for r in d['runs']] == ['run-7','run-1'] and d['total'] == 2"
 run --store "$F" --json stats
 expect "file: stats from its index" 0 "not d['scanned'] and d['runs'] == 9 and d['events'] == 9 and d['runs_by_status']['failed'] == 3 and d['schema_version'] == 3 and d['bytes'] > 0"
+run --store "$F" --json stats
+expect "file: statuses and agents in order, as every backend gives them" 0 \
+    "list(d['runs_by_status']) == sorted(d['runs_by_status']) and list(d['runs_by_agent']) == ['a0','a1']"
 run --store "$F" --json purge --finished-before 2026-01-05
 expect "file: purge by walking" 0 "d['purged'] == 3"
 run --store "$F" --json stats
 expect "file: what is left" 0 "d['runs'] == 6 and d['events'] == 6"
 
+# The help says what migrate does on each backend (redis has layouts).
+run help migrate
+expect "help migrate" 0
+grep -q "redis keep no versioned schema" "$T/out" && bad "help migrate: redis has layouts (docs/migrations.md)" || ok "help migrate: redis has layouts"
+grep -q "redis" "$T/out" && ok "help migrate names redis" || bad "help migrate names redis"
+
+# A purge that fails half-way says how many runs it purged, inside its one
+# error (a JSON object with --json, nothing else on stderr).
+F2="file:$T/f2"
+save_runs "$F2"
+rm "$T/f2/runs/run-3.json" && mkdir "$T/f2/runs/run-3.json"
+run --store "$F2" --json purge --finished-before 2026-02-01 --batch 2
+expect "a purge stopped by a damaged run fails" 1
+if "$PY" -c "
+import json,sys
+lines=open(sys.argv[1]).read().splitlines()
+ok=len(lines)==1 and '4 runs were purged before the failure' in json.loads(lines[0])['error']['message']
+sys.exit(0 if ok else 1)" "$T/err"; then ok "with the count in its one JSON error"; else bad "with the count in its one JSON error"; fi
+run --store "$F2" purge --finished-before 2026-02-01 --batch 2
+[ "$(wc -l <"$T/err")" = 1 ] && grep -q "^acp-storage: CORRUPT: " "$T/err" && ok "plain: one error line" || bad "plain: one error line"
 [ "$fails" -eq 0 ]

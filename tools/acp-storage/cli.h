@@ -293,6 +293,10 @@ int cmd_archive(cli_ctx *ctx);
  * before now ("30d", "12h", "15m", "45s", "2w").  Returns CLI_EXIT_OK or
  * CLI_EXIT_USAGE. */
 int cli_opt_time(cli_ctx *ctx, cli_opt opt, int64_t *out);
+/* The value of a --status filter option (absent: fine) is one or more run
+ * statuses separated by commas; else a usage error (exit 2), as run save
+ * --status gives, before any store is opened. */
+int cli_opt_statuses(cli_ctx *ctx, cli_opt opt);
 /* move.c: moving data between stores and dumps. */
 int cmd_export(cli_ctx *ctx);
 int cmd_import(cli_ctx *ctx);

@@ -77,8 +77,9 @@ static const cli_command commands[] = {
      "                store that does not exist is not created: exit 3)\n"
      "  --statements   also print the SQL (or change) of each step\n"
      "\n"
-     "sqlite and postgres run the steps in one transaction: all or nothing.\n"
-     "memory and redis keep no versioned schema: nothing to migrate.  With\n"
+     "sqlite and postgres run the steps in one transaction: all or nothing;\n"
+     "redis in short atomic steps that a new run resumes.  memory keeps no\n"
+     "versioned schema: nothing to migrate.  With\n"
      "--json: {\"schema\":1,\"store\":...,\"backend\":...,\"dry_run\":BOOL,\n"
      "\"steps\":[{\"from\",\"to\",\"description\",\"detail\"},...],\"what\":...,\n"
      "\"found\":N,\"latest\":N,\"migrated\":BOOL,\"status\":...}.\n"},

@@ -88,9 +88,9 @@ int cmd_migrate(cli_ctx *ctx)
         if (info.found < 0)
             fprintf(o, "%s: nothing to migrate (the backend keeps no versioned schema)\n",
                     acp_config_backend(cfg));
-        else if (info.steps == 0)
-            fprintf(o, "%s %" PRId64 " (latest %" PRId64 "): up to date, nothing to migrate\n",
-                    what, info.found, info.latest);
+        else if (info.steps == 0) /* below latest: a store with nothing in it yet (redis) */
+            fprintf(o, "%s %" PRId64 " (latest %" PRId64 "): %snothing to migrate\n", what,
+                    info.found, info.latest, info.found >= info.latest ? "up to date, " : "");
         else if (dry)
             fputs("dry run: nothing changed (run without --dry-run to migrate)\n", o);
         else

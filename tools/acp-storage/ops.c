@@ -19,11 +19,16 @@ int cli_opt_time(cli_ctx *ctx, cli_opt opt, int64_t *out)
         return CLI_EXIT_OK;
     int64_t age;
     acp_error err;
-    if (v[0] >= '0' && v[0] <= '9' && strlen(v) < 10 && acp_duration_parse(v, &age, &err) == ACP_OK) {
+    static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    size_t len = strlen(v), digits = strspn(v, "0123456789");
+    /* Digits then letters: an age, whatever its length (a date and an
+     * RFC 3339 time have a '-'), with the duration's own message. */
+    if (digits > 0 && digits < len && !v[digits + strspn(v + digits, letters)]) {
+        if (acp_duration_parse(v, &age, &err) != ACP_OK)
+            return cli_usage_error(ctx, "%s: %s", cli_opt_name(opt), err.message);
         *out = acp_time_now_us() - age;
         return CLI_EXIT_OK;
     }
-    size_t len = strlen(v);
     char date[40];
     const char *text = v;
     if (len == 10) { /* a date alone: midnight UTC */
@@ -36,6 +41,38 @@ int cli_opt_time(cli_ctx *ctx, cli_opt opt, int64_t *out)
                                "(2026-01-01) or an age (30d, 12h, 15m, 45s, 2w)",
                                cli_opt_name(opt), v);
     return CLI_EXIT_OK;
+}
+
+int cli_opt_statuses(cli_ctx *ctx, cli_opt opt)
+{
+    const char *v = ctx->args.value[opt];
+    if (!v)
+        return CLI_EXIT_OK;
+    /* Each name checked by the library's own rule (a scratch run's status). */
+    acp_run *run;
+    acp_error err;
+    if (acp_run_new("x", &run, &err) != ACP_OK)
+        return cli_report(&err);
+    int rc = CLI_EXIT_OK;
+    for (const char *p = v;; p++) {
+        size_t n = strcspn(p, ",");
+        char *name = strndup(p, n);
+        if (!name) {
+            rc = cli_fail(ACP_NOMEM, "out of memory");
+            break;
+        }
+        acp_status st = acp_run_set_status(run, name, &err);
+        free(name);
+        if (st != ACP_OK) {
+            rc = cli_usage_error(ctx, "%s '%s': %s", cli_opt_name(opt), v, err.message);
+            break;
+        }
+        p += n;
+        if (!*p)
+            break;
+    }
+    acp_run_free(run);
+    return rc;
 }
 
 /* ---- purge ---- */
@@ -63,6 +100,8 @@ int cmd_purge(cli_ctx *ctx)
         return cli_usage_error(ctx, "purge needs --finished-before T (e.g. 30d)");
     int rc = cli_opt_time(ctx, OPT_FINISHED_BEFORE, &f.finished_before_us);
     if (!rc)
+        rc = cli_opt_statuses(ctx, OPT_STATUS);
+    if (!rc)
         rc = cli_opt_range(ctx, OPT_BATCH, 1, 1000, &f.batch_size);
     if (rc)
         return rc;
@@ -85,8 +124,11 @@ int cmd_purge(cli_ctx *ctx)
         printf("%s %" PRId64 " run%s%s\n", f.dry_run ? "would purge" : "purged", n,
                n == 1 ? "" : "s",
                stopped ? " (stopped: run the same command again to go on)" : "");
-    else if (n > 0)
-        fprintf(stderr, "acp-storage: %" PRId64 " runs were purged before the failure\n", n);
+    else if (n > 0) { /* in the one error (JSON with --json), cut if it must be */
+        size_t len = strlen(err.message);
+        snprintf(err.message + len, sizeof err.message - len,
+                 " (%" PRId64 " run%s purged before the failure)", n, n == 1 ? " was" : "s were");
+    }
     rc = st == ACP_OK ? (stopped ? CLI_EXIT_FAILURE : CLI_EXIT_OK) : cli_report(&err);
     acp_store_close(store);
     return cli_finish_stdout(rc);

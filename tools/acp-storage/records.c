@@ -377,6 +377,8 @@ int cmd_run_list(cli_ctx *ctx)
         f.limit = ALL_PAGE_SIZE;
     int rc = cli_opt_range(ctx, OPT_LIMIT, 0, MAX_PAGE, &f.limit);
     if (!rc)
+        rc = cli_opt_statuses(ctx, OPT_STATUS);
+    if (!rc)
         rc = cli_opt_time(ctx, OPT_SINCE, &f.created_since_us);
     if (!rc)
         rc = cli_opt_time(ctx, OPT_UNTIL, &f.created_until_us);
