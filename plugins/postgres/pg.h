@@ -103,7 +103,7 @@ acp_status pg_exec_sql(pg_req *r, const char *sql, PGresult **out);
 /* Run SQL text (the schema already filled in) with at most
  * PG_MAX_PARAMS binary parameters and binary results, planned for its
  * values (pg_ops.c builds its statements per call). */
-#define PG_MAX_PARAMS 64
+#define PG_MAX_PARAMS 96
 acp_status pg_exec_params(pg_req *r, const char *sql, int n, const char *const *vals,
                           const int *lens, PGresult **out);
 

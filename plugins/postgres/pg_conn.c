@@ -502,8 +502,9 @@ static acp_status io_failed(pg_req *r, int io, PGresult *res)
 
 #define PG_ONES8 1, 1, 1, 1, 1, 1, 1, 1
 static const int pg_binary[PG_MAX_PARAMS] = {PG_ONES8, PG_ONES8, PG_ONES8, PG_ONES8,
+                                             PG_ONES8, PG_ONES8, PG_ONES8, PG_ONES8,
                                              PG_ONES8, PG_ONES8, PG_ONES8, PG_ONES8};
-_Static_assert(PG_MAX_PARAMS == 64, "pg_binary has one entry per parameter");
+_Static_assert(PG_MAX_PARAMS == 96, "pg_binary has one entry per parameter");
 
 static acp_status exec_any(pg_req *r, int stmt, const char *sql, int n, const char *const *vals,
                            const int *lens, PGresult **out)

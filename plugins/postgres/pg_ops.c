@@ -133,28 +133,30 @@ _Static_assert(ACP_TIME_BUCKET_LEVELS == 6, "levels 1..5 above level 0");
 _Static_assert(ACP_TIME_BUCKET_SHIFT0 + ACP_TIME_BUCKET_STEP == 20, "level 1: >> 20");
 _Static_assert(ACP_TIME_BUCKET_STEP == 6, "each level: >> 6 more");
 
-static acp_status time_total(pg_req *r, const acp_run_query *q, int64_t *total)
+/* run_time_total()'s arguments for q: the statuses joined by ',' in
+ * statuses (ACP status names have no comma) and the 24 bigints in nums.
+ * Returns 0, or -1 when the statuses do not fit. */
+typedef struct time_args {
+    char statuses[256];
+    size_t len;
+    int64_t nums[24];
+    int64_t shape; /* 1 an agent, 2 statuses */
+} time_args;
+
+static int time_args_of(const acp_run_query *q, time_args *t)
 {
     acp_time_buckets tb;
     acp_time_buckets_split(q->created_since_us, q->created_until_us, &tb);
-    /* the statuses joined by ',' (ACP status names have no comma) */
-    char statuses[256] = "";
-    size_t len = 0;
+    t->len = 0;
+    t->statuses[0] = '\0';
     for (size_t i = 0; i < q->n_statuses; i++) {
-        int n = snprintf(statuses + len, sizeof statuses - len, "%s%s", i ? "," : "",
+        int n = snprintf(t->statuses + t->len, sizeof t->statuses - t->len, "%s%s", i ? "," : "",
                          q->statuses[i]);
-        if (n < 0 || (size_t)n >= sizeof statuses - len)
-            return pg_fail(r, ACP_INVALID, "too many statuses in one filter");
-        len += (size_t)n;
+        if (n < 0 || (size_t)n >= sizeof t->statuses - t->len)
+            return -1;
+        t->len += (size_t)n;
     }
-    const char *v[27];
-    int l[27];
-    char ints[25][8];
-    v[0] = q->agent_name ? q->agent_name : "";
-    l[0] = (int)strlen(v[0]);
-    v[1] = statuses;
-    l[1] = (int)len;
-    int64_t nums[25], w0 = INT64_MAX, w1 = INT64_MIN;
+    int64_t w0 = INT64_MAX, w1 = INT64_MIN;
     int k = 0;
     for (int lv = 1; lv < ACP_TIME_BUCKET_LEVELS; lv++) {
         for (int i = 0; i < (lv < ACP_TIME_BUCKET_LEVELS - 1 ? 2 : 1); i++) {
@@ -168,37 +170,54 @@ static acp_status time_total(pg_req *r, const acp_run_query *q, int64_t *total)
             } else {
                 lo = hi = 0;
             }
-            nums[k++] = lo;
-            nums[k++] = hi;
+            t->nums[k++] = lo;
+            t->nums[k++] = hi;
         }
     }
     if (w0 >= w1) { /* no whole bucket above level 0: all of it is edge */
-        nums[k++] = 0; /* the log: nothing */
-        nums[k++] = 0;
-        nums[k++] = q->created_since_us;
-        nums[k++] = q->created_until_us;
-        nums[k++] = 0;
-        nums[k++] = 0;
+        int64_t rest[6] = {0, 0, q->created_since_us, q->created_until_us, 0, 0};
+        memcpy(t->nums + k, rest, sizeof rest);
     } else {
-        nums[k++] = w0;
-        nums[k++] = w1;
-        nums[k++] = q->created_since_us;
-        nums[k++] = w0;
-        nums[k++] = w1;
-        nums[k++] = q->created_until_us;
+        int64_t rest[6] = {w0, w1, q->created_since_us, w0, w1, q->created_until_us};
+        memcpy(t->nums + k, rest, sizeof rest);
     }
-    for (int i = 0; i < k; i++) {
-        pg_put_i64(ints[i], nums[i]);
+    t->shape = (q->agent_name ? 1 : 0) | (q->n_statuses ? 2 : 0);
+    return 0;
+}
+
+/* " @.run_time_total($a, ..., $z)" with t's values as s's parameters. */
+static void cat_time_total(pg_stmt *s, const acp_run_query *q, const time_args *t)
+{
+    cat(s, "@.run_time_total($%d::text", text_param(s, q->agent_name ? q->agent_name : ""));
+    cat(s, ", $%d::text", text_param(s, t->statuses));
+    for (int i = 0; i < 24; i++)
+        cat(s, ", $%d::bigint", int_param(s, t->nums[i]));
+    cat(s, ", $%d::bigint::integer)", int_param(s, t->shape));
+}
+
+static acp_status time_total(pg_req *r, const acp_run_query *q, int64_t *total)
+{
+    time_args t;
+    if (time_args_of(q, &t) != 0)
+        return pg_fail(r, ACP_INVALID, "too many statuses in one filter");
+    const char *v[27];
+    int l[27];
+    char ints[25][8];
+    v[0] = q->agent_name ? q->agent_name : "";
+    l[0] = (int)strlen(v[0]);
+    v[1] = t.statuses;
+    l[1] = (int)t.len;
+    for (int i = 0; i < 24; i++) {
+        pg_put_i64(ints[i], t.nums[i]);
         v[2 + i] = ints[i];
         l[2 + i] = 8;
     }
     /* the filter's shape, an integer (4 bytes, big-endian) */
-    uint32_t which = (q->agent_name ? 1u : 0u) | (q->n_statuses ? 2u : 0u);
-    unsigned char shape[4] = {0, 0, 0, (unsigned char)which};
-    v[2 + k] = (const char *)shape;
-    l[2 + k] = 4;
+    unsigned char shape[4] = {0, 0, 0, (unsigned char)t.shape};
+    v[26] = (const char *)shape;
+    l[26] = 4;
     PGresult *res;
-    acp_status st = pg_exec(r, PG_TIME_TOTAL, 3 + k, v, l, &res);
+    acp_status st = pg_exec(r, PG_TIME_TOTAL, 27, v, l, &res);
     if (st == ACP_OK) {
         st = scalar(r, res, total);
         PQclear(res);
@@ -211,6 +230,71 @@ static acp_status time_total(pg_req *r, const acp_run_query *q, int64_t *total)
  * time range, at most offset + limit rows, merged in list order.  The
  * total sums time counters (time_total), or with a session counts the
  * same index ranges. */
+/* The page's statement: one leg per status, merged in list order; with
+ * t, its first column is the total (run_time_total), so that the page and
+ * its total are one statement: one snapshot, one round trip. */
+static void cat_page(pg_stmt *s, const acp_run_query *q, const time_args *t)
+{
+    size_t legs = q->n_statuses ? q->n_statuses : 1;
+    stmt_reset(s);
+    int window = int_param(s, acp_run_window(q));
+    cat(s, "SELECT ");
+    if (t) {
+        cat(s, "(SELECT ");
+        cat_time_total(s, q, t);
+        cat(s, "), ");
+    }
+    cat(s, "run_id, created_us, doc, version FROM (");
+    for (size_t i = 0; i < legs; i++) {
+        cat(s, "%s(SELECT run_id, created_us, doc, version FROM @.runs WHERE true",
+            i ? " UNION ALL " : "");
+        if (q->n_statuses)
+            cat(s, " AND status = $%d::text", text_param(s, q->statuses[i]));
+        cat_range(s, q, 1);
+        cat(s, " ORDER BY created_us DESC, run_id DESC LIMIT $%d::bigint)", window);
+    }
+    int off = int_param(s, q->offset);
+    cat(s, ") u ORDER BY created_us DESC, run_id DESC OFFSET $%d::bigint LIMIT $%d::bigint", off,
+        int_param(s, q->limit));
+}
+
+/* Hand back the page's rows, whose run_id is column first. */
+static acp_status emit_page(pg_req *r, PGresult *res, int first)
+{
+    acp_status st = ACP_OK;
+    for (int i = 0; i < PQntuples(res) && st == ACP_OK; i++)
+        st = pg_emit_row(r, res, i, first + 2, PQgetvalue(res, i, first), first + 1, -1, -1,
+                         first + 3);
+    return st;
+}
+
+/* A page with its total, without a session, in one statement (cat_page).
+ * *done is 0 when the page came back empty: no row carried the total. */
+static acp_status page_with_total(pg_req *r, const acp_run_query *q, int *done)
+{
+    time_args t;
+    *done = 0;
+    if (time_args_of(q, &t) != 0)
+        return pg_fail(r, ACP_INVALID, "too many statuses in one filter");
+    pg_stmt s;
+    cat_page(&s, q, &t);
+    PGresult *res = NULL;
+    acp_status st = run(r, &s, &res);
+    if (st != ACP_OK || PQntuples(res) == 0) {
+        PQclear(res);
+        return st;
+    }
+    if (PQgetlength(res, 0, 0) != 8) {
+        PQclear(res);
+        return pg_fail(r, ACP_IO, "a count came back malformed");
+    }
+    r->b->host->set_total(r->call, pg_get_i64(PQgetvalue(res, 0, 0)));
+    st = emit_page(r, res, 1);
+    PQclear(res);
+    *done = 1;
+    return st;
+}
+
 acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *call)
 {
     pg_req r;
@@ -218,8 +302,18 @@ acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *ca
     PGresult *res = NULL;
     acp_status st = ACP_OK;
     pg_stmt s;
-    /* The total and the page see one snapshot. */
     int both = q->want_total && q->limit > 0;
+    if (both && !q->session_id) {
+        int done = 0;
+        st = page_with_total(&r, q, &done);
+        if (st != ACP_OK || done) {
+            pg_req_done(&r);
+            return st;
+        }
+        /* an empty page: the total alone, below (the same snapshot as a
+         * second look at the page) */
+    }
+    /* The total and the page see one snapshot. */
     if (both && (st = pg_exec_sql(&r, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
                                   &res)) == ACP_OK)
         PQclear(res);
@@ -246,24 +340,9 @@ acp_status pg_list_filtered(acp_backend *b, const acp_run_query *q, acp_call *ca
             b->host->set_total(call, total);
     }
     if (st == ACP_OK && q->limit > 0) {
-        size_t legs = q->n_statuses ? q->n_statuses : 1;
-        stmt_reset(&s);
-        int window = int_param(&s, acp_run_window(q));
-        cat(&s, "SELECT run_id, created_us, doc, version FROM (");
-        for (size_t i = 0; i < legs; i++) {
-            cat(&s, "%s(SELECT run_id, created_us, doc, version FROM @.runs WHERE true",
-                i ? " UNION ALL " : "");
-            if (q->n_statuses)
-                cat(&s, " AND status = $%d::text", text_param(&s, q->statuses[i]));
-            cat_range(&s, q, 1);
-            cat(&s, " ORDER BY created_us DESC, run_id DESC LIMIT $%d::bigint)", window);
-        }
-        int off = int_param(&s, q->offset);
-        cat(&s, ") u ORDER BY created_us DESC, run_id DESC OFFSET $%d::bigint LIMIT $%d::bigint",
-            off, int_param(&s, q->limit));
+        cat_page(&s, q, NULL);
         if ((st = run(&r, &s, &res)) == ACP_OK) {
-            for (int i = 0; i < PQntuples(res) && st == ACP_OK; i++)
-                st = pg_emit_row(&r, res, i, 2, PQgetvalue(res, i, 0), 1, -1, -1, 3);
+            st = emit_page(&r, res, 0);
             PQclear(res);
         }
     }

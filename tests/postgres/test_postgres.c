@@ -1148,6 +1148,13 @@ static void expect_filtered_total(acp_store *st, PGconn *c, const char *schema, 
     f.created_until_us = until;
     f.limit = 10; /* a page too, as a caller would ask */
     int64_t got = total_of_filter(st, &f);
+    /* the page and its total come in one statement, and an empty page
+     * (past the end) gives the total on its own */
+    f.offset = 100000000;
+    int64_t past_end = total_of_filter(st, &f);
+    f.offset = 0;
+    f.limit = 0;
+    int64_t alone = total_of_filter(st, &f);
     char la[300], ls[300], lst[300];
     int64_t want = atoll(sql_value(
         c, "SELECT count(*) FROM %s.runs WHERE (%s::text IS NULL OR agent_name = %s) AND"
@@ -1162,6 +1169,9 @@ static void expect_filtered_total(acp_store *st, PGconn *c, const char *schema, 
                  ": %" PRId64 ", count(*) %" PRId64,
                  agent ? agent : "-", session ? session : "-", statuses ? statuses : "-", since,
                  until, got, want);
+    cr_expect(past_end == want && alone == want,
+              "total with an empty page %" PRId64 ", without a page %" PRId64 ", count(*) %" PRId64,
+              past_end, alone, want);
 }
 
 /* An instant to filter by: a stored run's creation time (a boundary), one
