@@ -185,14 +185,27 @@ static int time_args_of(const acp_run_query *q, time_args *t)
     return 0;
 }
 
+/* run_time_total()'s 27 arguments as s's parameters; returns the number
+ * of the first.  The same for the prepared PG_TIME_TOTAL and the page's
+ * statement (cat_time_total). */
+static int time_params(pg_stmt *s, const acp_run_query *q, const time_args *t)
+{
+    int first = text_param(s, q->agent_name ? q->agent_name : "");
+    text_param(s, t->statuses);
+    for (int i = 0; i < 24; i++)
+        int_param(s, t->nums[i]);
+    int_param(s, t->shape);
+    return first;
+}
+
 /* " @.run_time_total($a, ..., $z)" with t's values as s's parameters. */
 static void cat_time_total(pg_stmt *s, const acp_run_query *q, const time_args *t)
 {
-    cat(s, "@.run_time_total($%d::text", text_param(s, q->agent_name ? q->agent_name : ""));
-    cat(s, ", $%d::text", text_param(s, t->statuses));
+    int p = time_params(s, q, t);
+    cat(s, "@.run_time_total($%d::text, $%d::text", p, p + 1);
     for (int i = 0; i < 24; i++)
-        cat(s, ", $%d::bigint", int_param(s, t->nums[i]));
-    cat(s, ", $%d::bigint::integer)", int_param(s, t->shape));
+        cat(s, ", $%d::bigint", p + 2 + i);
+    cat(s, ", $%d::bigint::integer)", p + 26);
 }
 
 static acp_status time_total(pg_req *r, const acp_run_query *q, int64_t *total)
@@ -200,24 +213,10 @@ static acp_status time_total(pg_req *r, const acp_run_query *q, int64_t *total)
     time_args t;
     if (time_args_of(q, &t) != 0)
         return pg_fail(r, ACP_INVALID, "too many statuses in one filter");
-    const char *v[27];
-    int l[27];
-    char ints[25][8];
-    v[0] = q->agent_name ? q->agent_name : "";
-    l[0] = (int)strlen(v[0]);
-    v[1] = t.statuses;
-    l[1] = (int)t.len;
-    for (int i = 0; i < 24; i++) {
-        pg_put_i64(ints[i], t.nums[i]);
-        v[2 + i] = ints[i];
-        l[2 + i] = 8;
-    }
-    /* the filter's shape, an integer (4 bytes, big-endian) */
-    unsigned char shape[4] = {0, 0, 0, (unsigned char)t.shape};
-    v[26] = (const char *)shape;
-    l[26] = 4;
+    pg_stmt s = {.len = 0, .n = 0};
+    time_params(&s, q, &t);
     PGresult *res;
-    acp_status st = pg_exec(r, PG_TIME_TOTAL, 27, v, l, &res);
+    acp_status st = pg_exec(r, PG_TIME_TOTAL, s.n, s.vals, s.lens, &res);
     if (st == ACP_OK) {
         st = scalar(r, res, total);
         PQclear(res);

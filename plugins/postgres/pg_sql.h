@@ -746,7 +746,7 @@ static const char *const pg_sql[PG_N_STATEMENTS] = {
                       " $11::bigint, $12::bigint, $13::bigint, $14::bigint, $15::bigint,"
                       " $16::bigint, $17::bigint, $18::bigint, $19::bigint, $20::bigint,"
                       " $21::bigint, $22::bigint, $23::bigint, $24::bigint, $25::bigint,"
-                      " $26::bigint, $27::integer)",
+                      " $26::bigint, $27::bigint::integer)",
     [PG_LIST_RUNS] = PG_LIST_COLS PG_LIST_ORDER PG_PAGE("1", "2"),
     [PG_LIST_RUNS_A] = PG_LIST_COLS " WHERE agent_name = $1::text" PG_LIST_ORDER PG_PAGE("2", "3"),
     [PG_LIST_RUNS_S] = PG_LIST_COLS " WHERE session_id = $1::text" PG_LIST_ORDER PG_PAGE("2", "3"),
